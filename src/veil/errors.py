@@ -1,0 +1,131 @@
+"""User-facing errors.
+
+Every error veil raises on purpose is a :class:`VeilError`: it says what went
+wrong, where (file, line or row, table.column) and what to do next. None of
+them ever carries a value from the input: messages are built from names,
+counts and positions only. The CLI turns them into one clean line and an exit
+code; a traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Exit codes, documented in README.md and `veil --help`.
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_PROFILE = 3
+EXIT_UNCLASSIFIED = 4
+EXIT_INPUT = 5
+EXIT_KEYS = 6
+EXIT_INTEGRITY = 7
+
+
+class VeilError(Exception):
+    """Base class: an error the user can act on."""
+
+    exit_code = EXIT_INTERNAL
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        row: int | None = None,
+        table: str | None = None,
+        column: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.row = row
+        self.table = table
+        self.column = column
+        self.hint = hint
+
+    def where(self) -> str:
+        parts = []
+        if self.file:
+            loc = str(self.file)
+            if self.line is not None:
+                loc += f":{self.line}"
+            parts.append(loc)
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.table:
+            parts.append(f"{self.table}.{self.column}" if self.column else self.table)
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+
+class InputError(VeilError):
+    """The input cannot be read as expected."""
+
+    exit_code = EXIT_INPUT
+
+
+class KeyringError(VeilError):
+    """The keyring is missing, unsafe or unusable."""
+
+    exit_code = EXIT_KEYS
+
+
+class IntegrityError(VeilError):
+    """The output would break a key (a collision in a unique column)."""
+
+    exit_code = EXIT_INTEGRITY
+
+
+@dataclass
+class Problem:
+    """One problem found while validating a profile against (maybe) an input."""
+
+    message: str
+    path: str = ""
+    line: int | None = None
+    hint: str | None = None
+    kind: str = "profile"  # "profile" or "unclassified"
+
+    def render(self, file: str | None) -> str:
+        loc = file or "<profile>"
+        if self.line is not None:
+            loc += f":{self.line}"
+        text = f"{loc}: {self.path}: {self.message}" if self.path else f"{loc}: {self.message}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+
+@dataclass
+class ProfileError(VeilError):
+    """A profile has one or more problems; all are reported at once."""
+
+    problems: list[Problem] = field(default_factory=list)
+    file: str | None = None
+
+    def __post_init__(self) -> None:
+        VeilError.__init__(self, self._summary(), file=None)
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        if self.problems and all(p.kind == "unclassified" for p in self.problems):
+            return EXIT_UNCLASSIFIED
+        return EXIT_PROFILE
+
+    def _summary(self) -> str:
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in profile {self.file or ''}".rstrip()
+        return head + "\n" + "\n".join("  " + p.render(self.file) for p in self.problems)
+
+    def __str__(self) -> str:
+        return self._summary()

@@ -1,0 +1,115 @@
+"""Vectorised building blocks shared by the operators.
+
+Operators work on the distinct values of a batch: :func:`map_distinct`
+dictionary-encodes the array, transforms the dictionary once and takes the
+result back to row positions, so a value repeated a million times costs one
+transform. Keyed operators get one HMAC-SHA256 digest per distinct value
+from :func:`digests`; everything after that is numpy/Arrow arithmetic.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import InputError
+
+
+def is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def map_distinct(arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """Apply ``fn`` to the distinct non-null values of ``arr``; nulls stay null."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) == 0 or arr.null_count == len(arr):
+        return None  # type: ignore[return-value]  # callers handle the all-null case
+    enc = pc.dictionary_encode(arr)
+    out = fn(enc.dictionary)
+    return out.take(enc.indices)
+
+
+def canonical(arr: pa.Array) -> pa.Array:
+    """The bytes a keyed operator hashes: UTF-8 text of the value.
+
+    Casting to text first makes the same value hash alike whether it was read
+    from CSV (text) or Parquet (int64, date32, decimal), so keys join across
+    formats.
+    """
+    t = arr.type
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return arr
+    if not is_text(t):
+        arr = pc.cast(arr, pa.string())
+    return arr.cast(pa.binary() if pa.types.is_string(arr.type) else pa.large_binary())
+
+
+def digests(key: bytes, values: pa.Array) -> np.ndarray:
+    """HMAC-SHA256(key, value) of every (non-null) value: an (n, 32) uint8 array."""
+    items = canonical(values).to_pylist()
+    buf = b"".join([hmac.digest(key, v, "sha256") for v in items])
+    return np.frombuffer(buf, dtype=np.uint8).reshape(-1, 32)
+
+
+def u64(d: np.ndarray, word: int) -> np.ndarray:
+    """The ``word``-th little-endian 64-bit word of each digest."""
+    return np.ascontiguousarray(d[:, 8 * word: 8 * word + 8]).view("<u8").ravel()
+
+
+def fixed_width_strings(chars: np.ndarray) -> pa.Array:
+    """An (n, w) uint8 array of ASCII codes -> a StringArray of n strings of width w."""
+    n, w = chars.shape
+    offsets = np.arange(0, n * w + 1, w, dtype=np.int32)
+    data = np.ascontiguousarray(chars, dtype=np.uint8).tobytes()
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def digit_strings(d: np.ndarray, width: int, start: int = 0) -> pa.Array:
+    """``width`` decimal digits per digest, taken from bytes ``start`` onwards."""
+    if start + width > d.shape[1]:
+        d = np.concatenate([d, d[:, ::-1] ^ 0x5A], axis=1)
+    return fixed_width_strings((d[:, start:start + width] % 10) + 48)
+
+
+def join(*parts: pa.Array | str) -> pa.Array:
+    """Element-wise concatenation of string arrays and literal strings."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def restore_type(out: pa.Array, like: pa.DataType) -> pa.Array:
+    """Cast a text result back to the column's text flavour (string/large_string)."""
+    if is_text(like) and out.type != like:
+        return out.cast(like)
+    return out
+
+
+def first_bad_row(ok: pa.Array, ctx_offset: int) -> int:
+    """1-based row number (within the table) of the first False in a boolean mask."""
+    idx = pc.index(pc.fill_null(ok, True), False).as_py()
+    return ctx_offset + int(idx) + 1
+
+
+def cast_checked(arr: pa.Array, to: pa.DataType, ctx, what: str, hint: str) -> pa.Array:
+    """Cast text to ``to``; on failure name the row and column, never the value."""
+    try:
+        return pc.cast(arr, to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # Find the first offending row without quoting it.
+    bad_row = None
+    for i in range(len(arr)):
+        v = arr[i]
+        if not v.is_valid:
+            continue
+        try:
+            pc.cast(pa.array([v.as_py()], type=arr.type), to)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad_row = ctx.row_offset + i + 1
+            break
+    raise InputError(f"a value is not {what}", row=bad_row, table=ctx.table,
+                     column=ctx.column, hint=hint) from None
