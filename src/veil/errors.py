@@ -47,6 +47,10 @@ class VeilError(Exception):
         self.column = column
         self.hint = hint
 
+    def __reduce__(self):
+        # Errors raised in worker processes travel back pickled: keep every field.
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
     def where(self) -> str:
         parts = []
         if self.file:
@@ -66,6 +70,13 @@ class VeilError(Exception):
         if self.hint:
             text += f" (hint: {self.hint})"
         return text
+
+
+def _rebuild(cls: type, state: dict) -> VeilError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, state.get("message", ""))
+    err.__dict__.update(state)
+    return err
 
 
 class InputError(VeilError):

@@ -1,0 +1,25 @@
+"""veil: safe, useful copies of production extracts.
+
+The library is usable without the CLI::
+
+    import veil
+    profile = veil.load_profile("profiles/shop.yaml")
+    dataset = veil.open_dataset("samples/shop")
+    keys = veil.load_keyring("~/.veil/keyring.json")
+    plan = veil.compile_plan(profile, dataset, keys.active_version)
+    result = veil.run_plan(plan, dataset, "out/shop", keys)
+"""
+
+__version__ = "0.1.0"
+
+from .dataset import Dataset, Table, open_dataset  # noqa: E402
+from .errors import VeilError  # noqa: E402
+from .keys import Keyring, init_keyring, load_keyring  # noqa: E402
+from .plan import Plan, compile_plan  # noqa: E402
+from .pipeline import run_plan  # noqa: E402
+from .profile import Profile, load_profile  # noqa: E402
+
+__all__ = [
+    "Dataset", "Keyring", "Plan", "Profile", "Table", "VeilError", "__version__", "compile_plan",
+    "init_keyring", "load_keyring", "load_profile", "open_dataset", "run_plan",
+]

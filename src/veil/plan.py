@@ -1,0 +1,203 @@
+"""The plan: profile + input schemas + keys -> one operator per column.
+
+Compiled once, before any data is read. Foreign-key columns inherit the
+operator, parameters and domain of the column they reference, so a join key
+becomes the same pseudonym on both sides. Every problem (unknown names,
+unclassified columns, an operator that would break a key) is collected and
+reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from .dataset import Dataset
+from .errors import Problem, ProfileError
+from .ops import OPERATORS
+from .ops.arrays import is_text
+from .profile import ColumnRule, ForeignKey, Profile, TableRule, did_you_mean
+
+
+@dataclass
+class ColumnPlan:
+    name: str
+    op: str
+    params: dict[str, Any]
+    domain: str | None
+    source: str  # "rule", "foreign_key" or "default" (the unknown_columns policy)
+    in_type: pa.DataType
+    out_type: pa.DataType
+    key_version: str | None = None
+    check_unique: bool = False  # a key column whose op is injective only with high probability
+
+    @property
+    def dropped(self) -> bool:
+        return OPERATORS[self.op].drops_column
+
+
+@dataclass
+class TablePlan:
+    name: str
+    columns: list[ColumnPlan]
+    primary_key: list[str] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+
+    @property
+    def out_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.out_type) for c in self.columns if not c.dropped])
+
+
+@dataclass
+class Plan:
+    tables: dict[str, TablePlan]
+    key_version: str | None
+
+
+def _type_problem(op: str, params: dict, t: pa.DataType) -> str | None:
+    text = is_text(t)
+    temporal = pa.types.is_date(t) or pa.types.is_timestamp(t)
+    numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    if op == "date_shift" and not (text or temporal):
+        return f"date_shift needs a date, timestamp or text column, not {t}"
+    if op == "generalize":
+        if params.get("to") and not (text or temporal):
+            return f"generalize to {params['to']} needs a date, timestamp or text column, not {t}"
+        if params.get("bucket") is not None and not (text or numeric):
+            return f"generalize bucket needs a numeric or text column, not {t}"
+    if op == "pseudonymize" and params.get("format") == "int" and not (text or pa.types.is_integer(t)):
+        return f"pseudonymize format int needs an integer or text column, not {t}"
+    return None
+
+
+def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) -> Plan:
+    problems: list[Problem] = []
+
+    def add(path: str, msg: str, hint: str | None = None, kind: str = "profile") -> None:
+        line = profile.line(path)
+        probe = path
+        while line is None and "." in probe:
+            probe = probe.rsplit(".", 1)[0]
+            line = profile.line(probe)
+        problems.append(Problem(msg, path, line, hint, kind))
+
+    schemas = {t.name: t.schema for t in dataset.tables}
+    for tname, rule in profile.tables.items():
+        if tname not in schemas:
+            add(rule.path, f"table '{tname}' is not in the input",
+                did_you_mean(tname, schemas) or f"input tables: {', '.join(schemas)}")
+    rules = {name: profile.tables.get(name) or TableRule(name, path=f"tables.{name}") for name in schemas}
+
+    # names used by the rules must exist
+    for tname, rule in rules.items():
+        cols = schemas[tname].names
+        for cname, crule in rule.columns.items():
+            if cname not in cols:
+                add(crule.path, f"column '{cname}' is not in table {tname}",
+                    did_you_mean(cname, cols))
+        for i, key in enumerate([rule.primary_key, *rule.unique]):
+            for c in key:
+                if c not in cols:
+                    where = f"{rule.path}.primary_key" if i == 0 else f"{rule.path}.unique"
+                    add(where, f"key column '{c}' is not in table {tname}", did_you_mean(c, cols))
+        for fk in rule.foreign_keys:
+            for c in fk.columns:
+                if c not in cols:
+                    add(f"{fk.path}.columns", f"column '{c}' is not in table {tname}", did_you_mean(c, cols))
+            if fk.ref_table not in schemas:
+                add(f"{fk.path}.references.table", f"referenced table '{fk.ref_table}' is not in the input",
+                    did_you_mean(fk.ref_table, schemas))
+                continue
+            for c in fk.ref_columns:
+                if c not in schemas[fk.ref_table].names:
+                    add(f"{fk.path}.references.columns", f"column '{c}' is not in table {fk.ref_table}",
+                        did_you_mean(c, schemas[fk.ref_table].names))
+        for cname, crule in rule.columns.items():
+            subj = crule.params.get("subject") if crule.op == "date_shift" else None
+            if subj is not None and subj not in cols:
+                add(f"{crule.path}.subject", f"subject column '{subj}' is not in table {tname}",
+                    did_you_mean(subj, cols))
+    if problems:
+        raise ProfileError(problems, file=profile.file)
+
+    # which (table, column) each FK column points at
+    fk_target: dict[tuple[str, str], tuple[str, str, ForeignKey]] = {}
+    key_cols: dict[str, set[str]] = {t: set(r.key_columns()) for t, r in rules.items()}
+    for tname, rule in rules.items():
+        for fk in rule.foreign_keys:
+            for c, rc in zip(fk.columns, fk.ref_columns, strict=True):
+                fk_target[(tname, c)] = (fk.ref_table, rc, fk)
+                key_cols[tname].add(c)
+                key_cols[fk.ref_table].add(rc)
+
+    resolved: dict[tuple[str, str], tuple[ColumnRule, str] | None] = {}
+
+    def resolve(tname: str, cname: str, seen: tuple = ()) -> tuple[ColumnRule, str] | None:
+        k = (tname, cname)
+        if k in resolved:
+            return resolved[k]
+        if k in seen:
+            add(rules[tname].path, f"foreign keys form a cycle through {tname}.{cname}")
+            return None
+        own = rules[tname].columns.get(cname)
+        target = fk_target.get(k)
+        result: tuple[ColumnRule, str] | None = None
+        if own is not None:
+            op = OPERATORS[own.op]
+            domain = own.domain or (f"{tname}.{cname}" if op.keyed and not op.param("domain") else None)
+            result = (ColumnRule(own.op, own.params, domain, own.path, own.line), "rule")
+            if target is not None:
+                inherited = resolve(target[0], target[1], seen + (k,))
+                if inherited and (inherited[0].op, inherited[0].params, inherited[0].domain) != \
+                        (own.op, own.params, domain):
+                    add(own.path, f"foreign key column must use the same operator and domain as "
+                        f"{target[0]}.{target[1]}, or it will not join",
+                        "remove this rule: a foreign key column inherits its target's rule")
+        elif target is not None:
+            inherited = resolve(target[0], target[1], seen + (k,))
+            if inherited is not None:
+                result = (inherited[0], "foreign_key")
+        resolved[k] = result
+        return result
+
+    tables: dict[str, TablePlan] = {}
+    for tname, rule in rules.items():
+        policy = rule.unknown_columns or profile.unknown_columns
+        columns: list[ColumnPlan] = []
+        for f in schemas[tname]:
+            got = resolve(tname, f.name)
+            if got is None:
+                if policy == "fail":
+                    add(f"{rule.path}.columns", f"column {tname}.{f.name} is not classified",
+                        f"add a rule for '{f.name}', or set unknown_columns: keep | drop | nullify",
+                        kind="unclassified")
+                    continue
+                crule, source = ColumnRule(policy, {}, None, rule.path, rule.line), "default"
+            else:
+                crule, source = got
+            op = OPERATORS[crule.op]
+            path = crule.path if source != "foreign_key" else f"{rule.path}.foreign_keys"
+            if source != "default":
+                msg = _type_problem(crule.op, crule.params, f.type)
+                if msg:
+                    add(path, f"{tname}.{f.name}: {msg}")
+            is_key = f.name in key_cols[tname]
+            if is_key and not (op.deterministic and op.injective(crule.params)) or \
+                    (is_key and op.drops_column):
+                add(path, f"{tname}.{f.name} is a key column; operator {crule.op} "
+                    f"{'removes it' if op.drops_column else 'is not injective'} and would break "
+                    "its joins or uniqueness",
+                    "use keep, or pseudonymize with format token, email or int")
+            columns.append(ColumnPlan(
+                name=f.name, op=crule.op, params=crule.params, domain=crule.domain, source=source,
+                in_type=f.type, out_type=op.output_type(f.type, crule.params),
+                key_version=key_version if op.keyed else None,
+                check_unique=(f.name in rule.key_columns() and crule.op == "pseudonymize"
+                              and crule.params.get("format") in ("token", "email")),
+            ))
+        tables[tname] = TablePlan(tname, columns, rule.primary_key, rule.foreign_keys)
+    if problems:
+        raise ProfileError(problems, file=profile.file)
+    return Plan(tables, key_version)

@@ -1,0 +1,293 @@
+"""Profiles: YAML rules per table and column, loaded with line numbers.
+
+A profile is parsed into plain dataclasses; every problem found while loading
+or checking it is collected as a :class:`~veil.errors.Problem` carrying the
+file line and YAML path, and all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Problem, ProfileError
+from .ops import OPERATORS
+
+UNKNOWN_POLICIES = ("fail", "keep", "drop", "nullify")
+TOP_KEYS = ("version", "defaults", "tables")
+DEFAULT_KEYS = ("unknown_columns",)
+TABLE_KEYS = ("primary_key", "unique", "foreign_keys", "columns", "unknown_columns")
+FK_KEYS = ("columns", "references")
+REF_KEYS = ("table", "columns")
+COMMON_COLUMN_KEYS = ("op", "domain")
+
+
+def did_you_mean(name: str, options) -> str | None:
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+@dataclass
+class ColumnRule:
+    op: str
+    params: dict[str, Any]
+    domain: str | None
+    path: str
+    line: int | None
+
+
+@dataclass
+class ForeignKey:
+    columns: list[str]
+    ref_table: str
+    ref_columns: list[str]
+    path: str
+    line: int | None
+
+
+@dataclass
+class TableRule:
+    name: str
+    columns: dict[str, ColumnRule] = field(default_factory=dict)
+    primary_key: list[str] = field(default_factory=list)
+    unique: list[list[str]] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    unknown_columns: str | None = None
+    path: str = ""
+    line: int | None = None
+
+    def key_columns(self) -> set[str]:
+        cols = set(self.primary_key)
+        for u in self.unique:
+            cols.update(u)
+        return cols
+
+
+@dataclass
+class Profile:
+    tables: dict[str, TableRule]
+    unknown_columns: str = "fail"
+    file: str | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line(self, path: str) -> int | None:
+        return self.lines.get(path)
+
+
+# -- YAML with line numbers ------------------------------------------------
+
+def _to_python(node: yaml.Node, path: str, lines: dict[str, int], problems: list[Problem]) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for knode, vnode in node.value:
+            key = yaml.safe_load(yaml.serialize(knode)) if knode.tag != "tag:yaml.org,2002:str" \
+                else knode.value
+            key = str(key)
+            sub = f"{path}.{key}" if path else key
+            if key in out:
+                problems.append(Problem("duplicate key", sub, knode.start_mark.line + 1))
+            lines[sub] = knode.start_mark.line + 1
+            out[key] = _to_python(vnode, sub, lines, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, f"{path}[{i}]", lines, problems) for i, v in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_yaml(text: str, file: str | None) -> tuple[Any, dict[str, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ProfileError([Problem(f"invalid YAML: {problem}", "",
+                                    mark.line + 1 if mark else None)], file=file) from None
+    if node is None:
+        raise ProfileError([Problem("the profile is empty", "", 1)], file=file)
+    lines: dict[str, int] = {}
+    problems: list[Problem] = []
+    data = _to_python(node, "", lines, problems)
+    if problems:
+        raise ProfileError(problems, file=file)
+    return data, lines
+
+
+# -- parsing and static checks --------------------------------------------
+
+class _Checker:
+    def __init__(self, lines: dict[str, int]):
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str, hint: str | None = None) -> None:
+        line = self.lines.get(path)
+        probe = path
+        while line is None and "." in probe:
+            probe = probe.rsplit(".", 1)[0]
+            line = self.lines.get(probe)
+        self.problems.append(Problem(message, path, line, hint))
+
+    def unknown_keys(self, data: dict, allowed, path: str, what: str) -> None:
+        for key in data:
+            if key not in allowed:
+                self.add(f"{path}.{key}" if path else key, f"unknown {what} '{key}'",
+                         did_you_mean(key, allowed) or f"expected one of: {', '.join(allowed)}")
+
+    def str_list(self, value: Any, path: str) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
+            self.add(path, "expected a list of column names")
+            return []
+        return list(value)
+
+
+def parse_profile(data: Any, lines: dict[str, int], file: str | None = None) -> Profile:
+    chk = _Checker(lines)
+    if not isinstance(data, dict):
+        raise ProfileError([Problem("the profile must be a mapping with version and tables", "", 1)],
+                           file=file)
+    chk.unknown_keys(data, TOP_KEYS, "", "top-level key")
+    if data.get("version") != 1:
+        chk.add("version", "version must be 1", "start the profile with 'version: 1'")
+    defaults = data.get("defaults") or {}
+    unknown = "fail"
+    if not isinstance(defaults, dict):
+        chk.add("defaults", "defaults must be a mapping")
+    else:
+        chk.unknown_keys(defaults, DEFAULT_KEYS, "defaults", "default")
+        unknown = defaults.get("unknown_columns", "fail")
+        if unknown not in UNKNOWN_POLICIES:
+            chk.add("defaults.unknown_columns", f"unknown policy '{unknown}'",
+                    did_you_mean(unknown, UNKNOWN_POLICIES) or "use fail, keep, drop or nullify")
+    tables: dict[str, TableRule] = {}
+    raw_tables = data.get("tables")
+    if not isinstance(raw_tables, dict):
+        chk.add("tables", "tables must be a mapping of table name to rules")
+        raw_tables = {}
+    for tname, traw in raw_tables.items():
+        tables[tname] = _parse_table(chk, tname, traw)
+    profile = Profile(tables, unknown, file, lines)
+    if not chk.problems:
+        _check_references(chk, profile)
+    if chk.problems:
+        raise ProfileError(chk.problems, file=file)
+    return profile
+
+
+def _parse_table(chk: _Checker, tname: str, traw: Any) -> TableRule:
+    tpath = f"tables.{tname}"
+    rule = TableRule(tname, path=tpath, line=chk.lines.get(tpath))
+    if traw is None:
+        return rule
+    if not isinstance(traw, dict):
+        chk.add(tpath, "a table's rules must be a mapping (columns, primary_key, ...)")
+        return rule
+    chk.unknown_keys(traw, TABLE_KEYS, tpath, "table key")
+    if "primary_key" in traw:
+        rule.primary_key = chk.str_list(traw["primary_key"], f"{tpath}.primary_key")
+    for i, u in enumerate(traw.get("unique") or []):
+        rule.unique.append(chk.str_list(u, f"{tpath}.unique[{i}]"))
+    pol = traw.get("unknown_columns")
+    if pol is not None and pol not in UNKNOWN_POLICIES:
+        chk.add(f"{tpath}.unknown_columns", f"unknown policy '{pol}'", did_you_mean(pol, UNKNOWN_POLICIES))
+    rule.unknown_columns = pol
+    for i, fk in enumerate(traw.get("foreign_keys") or []):
+        fpath = f"{tpath}.foreign_keys[{i}]"
+        if not isinstance(fk, dict) or not isinstance(fk.get("references"), dict):
+            chk.add(fpath, "a foreign key needs columns and references: {table, columns}")
+            continue
+        chk.unknown_keys(fk, FK_KEYS, fpath, "foreign key field")
+        chk.unknown_keys(fk["references"], REF_KEYS, f"{fpath}.references", "reference field")
+        cols = chk.str_list(fk.get("columns"), f"{fpath}.columns")
+        ref_cols = chk.str_list(fk["references"].get("columns"), f"{fpath}.references.columns")
+        if cols and ref_cols and len(cols) != len(ref_cols):
+            chk.add(fpath, "a foreign key must list as many columns as it references")
+        rule.foreign_keys.append(ForeignKey(cols, str(fk["references"].get("table")), ref_cols, fpath,
+                                            chk.lines.get(fpath)))
+    columns = traw.get("columns") or {}
+    if not isinstance(columns, dict):
+        chk.add(f"{tpath}.columns", "columns must be a mapping of column name to rule")
+        columns = {}
+    for cname, craw in columns.items():
+        col = _parse_column(chk, f"{tpath}.columns.{cname}", craw)
+        if col is not None:
+            rule.columns[cname] = col
+    return rule
+
+
+def _parse_column(chk: _Checker, cpath: str, craw: Any) -> ColumnRule | None:
+    if isinstance(craw, str):
+        craw = {"op": craw}
+    if not isinstance(craw, dict) or "op" not in craw:
+        chk.add(cpath, "a column rule is an operator name or a mapping with 'op'",
+                "e.g. {op: pseudonymize, domain: email}")
+        return None
+    opname = craw["op"]
+    op = OPERATORS.get(opname)
+    if op is None:
+        chk.add(f"{cpath}.op", f"unknown operator '{opname}'",
+                did_you_mean(opname, OPERATORS) or "run `veil operators` for the list")
+        return None
+    params = {k: v for k, v in craw.items() if k not in COMMON_COLUMN_KEYS}
+    domain = craw.get("domain")
+    if domain is not None and not isinstance(domain, str):
+        chk.add(f"{cpath}.domain", "domain must be a name")
+    if op.param("domain"):  # date_shift has its own 'domain' param
+        params["domain"] = domain or ""
+    names = [p.name for p in op.params]
+    ok = True
+    for key, value in params.items():
+        param = op.param(key)
+        if param is None:
+            chk.add(f"{cpath}.{key}", f"unknown parameter '{key}' for operator {opname}",
+                    did_you_mean(key, names) or (f"{opname} takes: {', '.join(names)}" if names
+                                                 else f"{opname} takes no parameters"))
+            ok = False
+            continue
+        if value is None and param.default is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, param.type):
+            tname = param.type.__name__ if isinstance(param.type, type) else "number"
+            chk.add(f"{cpath}.{key}", f"{key} must be {tname}")
+            ok = False
+        elif param.choices and value not in param.choices:
+            chk.add(f"{cpath}.{key}", f"'{value}' is not a valid {key}",
+                    did_you_mean(value, param.choices) or f"choose one of: {', '.join(map(str, param.choices))}")
+            ok = False
+    for param in op.params:
+        if param.required and param.name not in params:
+            chk.add(cpath, f"operator {opname} needs parameter '{param.name}'",
+                    f"choices: {', '.join(map(str, param.choices))}" if param.choices else None)
+            ok = False
+    full = op.with_defaults(params)
+    if ok:
+        for msg in op.check(full):
+            chk.add(cpath, msg)
+    return ColumnRule(opname, full, domain if op.keyed and not op.param("domain") else None, cpath,
+                      chk.lines.get(cpath))
+
+
+def _check_references(chk: _Checker, profile: Profile) -> None:
+    for t in profile.tables.values():
+        for fk in t.foreign_keys:
+            if fk.ref_table not in profile.tables:
+                chk.add(f"{fk.path}.references.table", f"references unknown table '{fk.ref_table}'",
+                        did_you_mean(fk.ref_table, profile.tables))
+
+
+def load_profile(path: str | Path) -> Profile:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError([Problem("profile file not found", "")], file=str(p)) from None
+    except UnicodeDecodeError:
+        raise ProfileError([Problem("the profile is not UTF-8 text", "")], file=str(p)) from None
+    data, lines = load_yaml(text, str(p))
+    return parse_profile(data, lines, str(p))
