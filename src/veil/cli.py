@@ -220,7 +220,8 @@ def keys() -> None:
 @keys.command("init")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing keyring (its keys are lost).")
-def keys_init(path: Path, force: bool) -> None:
+@click.option("--if-missing", is_flag=True, help="Do nothing if a keyring already exists at PATH.")
+def keys_init(path: Path, force: bool, if_missing: bool) -> None:
     """Create a keyring at PATH (mode 0600) holding one random 256-bit key.
 
     The key material is never printed; the version id is.
@@ -229,5 +230,9 @@ def keys_init(path: Path, force: bool) -> None:
     Example:
       veil keys init ~/.veil/keyring.json
     """
-    vid = init_keyring(path.expanduser(), force=force)
+    path = path.expanduser()
+    if if_missing and path.exists():
+        click.echo(f"keyring {path} exists; left unchanged")
+        return
+    vid = init_keyring(path, force=force)
     click.echo(f"created keyring {path} with key version {vid}")
