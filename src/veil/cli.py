@@ -128,7 +128,7 @@ def run(input_path: Path, profile_path: Path, out: Path, keyring: Path | None, f
       veil run samples/shop --profile profiles/shop.yaml \\
           --keyring ~/.veil/keyring.json --out out/shop --report out/report.json
     """
-    profile = load_profile(profile_path)
+    profile = load_profile(profile_path, strict=False)
     dataset = open_dataset(input_path)
     keys = load_keyring(keyring, forbidden_dirs=(dataset.root, out))
     plan = compile_plan(profile, dataset, keys.active_version)
@@ -165,7 +165,7 @@ def validate(profile_path: Path, input_path: Path | None) -> None:
     Example:
       veil validate profiles/shop.yaml samples/shop
     """
-    profile = load_profile(profile_path)
+    profile = load_profile(profile_path, strict=input_path is None)
     if input_path is None:
         n = sum(len(t.columns) for t in profile.tables.values())
         click.echo(f"{profile_path}: valid ({len(profile.tables)} tables, {n} column rules)")

@@ -125,7 +125,9 @@ class ProfileError(VeilError):
     file: str | None = None
 
     def __post_init__(self) -> None:
-        VeilError.__init__(self, self._summary(), file=None)
+        file = self.file
+        VeilError.__init__(self, self._summary())
+        self.file = file
 
     @property
     def exit_code(self) -> int:  # type: ignore[override]

@@ -73,7 +73,8 @@ def _type_problem(op: str, params: dict, t: pa.DataType) -> str | None:
 
 
 def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) -> Plan:
-    problems: list[Problem] = []
+    """Resolve every column of every input table to an operator, or raise with all problems."""
+    problems: list[Problem] = list(profile.problems)
 
     def add(path: str, msg: str, hint: str | None = None, kind: str = "profile") -> None:
         line = profile.line(path)
@@ -93,10 +94,11 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
     # names used by the rules must exist
     for tname, rule in rules.items():
         cols = schemas[tname].names
-        for cname, crule in rule.columns.items():
+        named = {c: r.path for c, r in rule.columns.items()}
+        named.update({c: f"{rule.path}.columns.{c}" for t, c in profile.broken if t == tname})
+        for cname, cpath in named.items():
             if cname not in cols:
-                add(crule.path, f"column '{cname}' is not in table {tname}",
-                    did_you_mean(cname, cols))
+                add(cpath, f"column '{cname}' is not in table {tname}", did_you_mean(cname, cols))
         for i, key in enumerate([rule.primary_key, *rule.unique]):
             for c in key:
                 if c not in cols:
@@ -119,15 +121,16 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
             if subj is not None and subj not in cols:
                 add(f"{crule.path}.subject", f"subject column '{subj}' is not in table {tname}",
                     did_you_mean(subj, cols))
-    if problems:
-        raise ProfileError(problems, file=profile.file)
-
     # which (table, column) each FK column points at
     fk_target: dict[tuple[str, str], tuple[str, str, ForeignKey]] = {}
     key_cols: dict[str, set[str]] = {t: set(r.key_columns()) for t, r in rules.items()}
     for tname, rule in rules.items():
         for fk in rule.foreign_keys:
+            if fk.ref_table not in schemas or len(fk.columns) != len(fk.ref_columns):
+                continue
             for c, rc in zip(fk.columns, fk.ref_columns, strict=True):
+                if c not in schemas[tname].names or rc not in schemas[fk.ref_table].names:
+                    continue
                 fk_target[(tname, c)] = (fk.ref_table, rc, fk)
                 key_cols[tname].add(c)
                 key_cols[fk.ref_table].add(rc)
@@ -168,6 +171,8 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
         columns: list[ColumnPlan] = []
         for f in schemas[tname]:
             got = resolve(tname, f.name)
+            if got is None and (tname, f.name) in profile.broken:
+                continue  # its rule is already reported as a problem
             if got is None:
                 if policy == "fail":
                     add(f"{rule.path}.columns", f"column {tname}.{f.name} is not classified",

@@ -73,6 +73,11 @@ class Profile:
     unknown_columns: str = "fail"
     file: str | None = None
     lines: dict[str, int] = field(default_factory=dict)
+    # Problems found while parsing, kept so that validation against an input can
+    # report them together with its own; and the columns whose rule was unusable
+    # (so they are not reported a second time as unclassified).
+    problems: list[Problem] = field(default_factory=list)
+    broken: set[tuple[str, str]] = field(default_factory=set)
 
     def line(self, path: str) -> int | None:
         return self.lines.get(path)
@@ -147,7 +152,9 @@ class _Checker:
         return list(value)
 
 
-def parse_profile(data: Any, lines: dict[str, int], file: str | None = None) -> Profile:
+def parse_profile(data: Any, lines: dict[str, int], file: str | None = None, *,
+                  strict: bool = True) -> Profile:
+    """Build a Profile; with ``strict`` raise on any problem, else keep them in ``.problems``."""
     chk = _Checker(lines)
     if not isinstance(data, dict):
         raise ProfileError([Problem("the profile must be a mapping with version and tables", "", 1)],
@@ -170,17 +177,18 @@ def parse_profile(data: Any, lines: dict[str, int], file: str | None = None) -> 
     if not isinstance(raw_tables, dict):
         chk.add("tables", "tables must be a mapping of table name to rules")
         raw_tables = {}
+    broken: set[tuple[str, str]] = set()
     for tname, traw in raw_tables.items():
-        tables[tname] = _parse_table(chk, tname, traw)
-    profile = Profile(tables, unknown, file, lines)
-    if not chk.problems:
-        _check_references(chk, profile)
-    if chk.problems:
+        tables[tname] = _parse_table(chk, tname, traw, broken)
+    profile = Profile(tables, unknown if unknown in UNKNOWN_POLICIES else "fail", file, lines)
+    _check_references(chk, profile)
+    if chk.problems and strict:
         raise ProfileError(chk.problems, file=file)
+    profile.problems, profile.broken = chk.problems, broken
     return profile
 
 
-def _parse_table(chk: _Checker, tname: str, traw: Any) -> TableRule:
+def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, str]]) -> TableRule:
     tpath = f"tables.{tname}"
     rule = TableRule(tname, path=tpath, line=chk.lines.get(tpath))
     if traw is None:
@@ -215,9 +223,12 @@ def _parse_table(chk: _Checker, tname: str, traw: Any) -> TableRule:
         chk.add(f"{tpath}.columns", "columns must be a mapping of column name to rule")
         columns = {}
     for cname, craw in columns.items():
+        before = len(chk.problems)
         col = _parse_column(chk, f"{tpath}.columns.{cname}", craw)
-        if col is not None:
+        if col is not None and len(chk.problems) == before:
             rule.columns[cname] = col
+        else:
+            broken.add((tname, cname))
     return rule
 
 
@@ -281,7 +292,7 @@ def _check_references(chk: _Checker, profile: Profile) -> None:
                         did_you_mean(fk.ref_table, profile.tables))
 
 
-def load_profile(path: str | Path) -> Profile:
+def load_profile(path: str | Path, *, strict: bool = True) -> Profile:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -290,4 +301,4 @@ def load_profile(path: str | Path) -> Profile:
     except UnicodeDecodeError:
         raise ProfileError([Problem("the profile is not UTF-8 text", "")], file=str(p)) from None
     data, lines = load_yaml(text, str(p))
-    return parse_profile(data, lines, str(p))
+    return parse_profile(data, lines, str(p), strict=strict)
