@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from . import __version__
 from .dataset import Dataset, Table
-from .errors import InputError, IntegrityError
+from .errors import InputError, IntegrityError, VeilError
 from .formats import FORMATS
 from .keys import KeyProvider
 from .ops import OPERATORS, OpContext
@@ -182,7 +182,11 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
 
     def consume() -> None:
         fut, batch = pending.popleft()
-        out_batch, stats = fut.result()
+        try:
+            out_batch, stats = fut.result()
+        except VeilError as err:
+            err.file = err.file or str(table.path)
+            raise
         for c in checked:
             seen_in[c].append(pc.unique(batch.column(c)))
             seen_out[c].append(pc.unique(out_batch.column(c)))
@@ -196,7 +200,7 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
 
     try:
         offset = 0
-        for batch in table.batches(batch_size):
+        for batch in _located(table.batches(batch_size), table):
             pending.append((engine.submit(tplan, batch, offset, parallel), batch))
             offset += batch.num_rows
             res.rows_in += batch.num_rows
@@ -217,6 +221,15 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
             fut.cancel()
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _located(batches, table: Table):
+    """Name the table's file on errors raised while reading it."""
+    try:
+        yield from batches
+    except VeilError as err:
+        err.file = err.file or str(table.path)
+        raise
 
 
 def report_dict(result: RunResult, plan: Plan, *, input_path: Path, profile_path: str | None,

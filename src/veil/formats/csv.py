@@ -21,6 +21,17 @@ from ..errors import InputError
 BOM = b"\xef\xbb\xbf"
 
 
+def _bad_utf8_line(path: Path) -> int | None:
+    """Error path only: the physical line holding the first invalid UTF-8 byte."""
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
 def _header(path: Path) -> tuple[list[str], bool]:
     with open(path, "rb") as fh:
         bom = fh.read(3) == BOM
@@ -28,7 +39,7 @@ def _header(path: Path) -> tuple[list[str], bool]:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             header = next(pycsv.reader(fh), None)
     except UnicodeDecodeError:
-        raise InputError("the file is not UTF-8 text", file=str(path), line=1,
+        raise InputError("the file is not UTF-8 text", file=str(path), line=_bad_utf8_line(path),
                          hint="convert it to UTF-8 (e.g. iconv -t utf-8)") from None
     except pycsv.Error:
         raise InputError("the header line is not valid CSV", file=str(path), line=1) from None
@@ -41,17 +52,25 @@ def _header(path: Path) -> tuple[list[str], bool]:
     return header, bom
 
 
-def _first_bad_line(path: Path, ncols: int) -> int | None:
-    """Error path only: find the first record whose field count differs."""
+def _problem(path: Path, ncols: int) -> InputError:
+    """Error path only: find and describe the first bad line, without quoting it."""
+    line = _bad_utf8_line(path)
+    if line is not None:
+        return InputError("the file is not UTF-8 text", file=str(path), line=line,
+                          hint="convert it to UTF-8 (e.g. iconv -t utf-8)")
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = pycsv.reader(fh)
+        reader = pycsv.reader(fh, strict=True)
         try:
             for rec in reader:
                 if len(rec) != ncols:
-                    return reader.line_num
+                    return InputError(f"malformed CSV row: expected {ncols} fields, found {len(rec)}",
+                                      file=str(path), line=reader.line_num,
+                                      hint="check for an unquoted comma or a stray quote on that line")
         except pycsv.Error:
-            return reader.line_num
-    return None
+            return InputError("malformed CSV quoting", file=str(path), line=reader.line_num,
+                              hint="a quoted field is not closed, or a quote is not doubled")
+    return InputError("the file is not valid CSV", file=str(path),
+                      hint="check quoting and line endings")
 
 
 class CsvFormat:
@@ -87,13 +106,13 @@ class CsvFormat:
                     yield from (batch.slice(i, batch_size) for i in range(0, batch.num_rows, batch_size))
             except (pa.ArrowInvalid, UnicodeDecodeError):
                 # Arrow's message quotes the offending row: never pass it on.
-                raise InputError("the file is not valid UTF-8 CSV", file=str(path),
-                                 line=_first_bad_line(path, len(header)),
-                                 hint="check quoting and encoding around that line") from None
+                raise _problem(path, len(header)) from None
             if bad:
                 line, expected, actual = bad[0]
+                if line is None:
+                    raise _problem(path, len(header))
                 raise InputError(f"malformed CSV row: expected {expected} fields, found {actual}",
-                                 file=str(path), line=line or _first_bad_line(path, len(header)),
+                                 file=str(path), line=line,
                                  hint="check for an unquoted comma or a stray quote on that line")
 
         return Table(name, path, self.name, schema, read, None, {"bom": bom})
