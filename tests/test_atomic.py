@@ -77,7 +77,8 @@ def test_kill_9_leaves_previous_output_and_nothing_partial(tmp_path, keyring):
     tmp_dirs: list[Path] = []
     while time.monotonic() < deadline:
         tmp_dirs = [p for p in tmp_path.glob(".veil-tmp-out-*") if any(p.iterdir())]
-        if tmp_dirs and (tmp_dirs[0] / "big.parquet").exists() and (tmp_dirs[0] / "big.parquet").stat().st_size:
+        part = tmp_dirs[0] / "big.parquet" if tmp_dirs else None
+        if part is not None and part.exists() and part.stat().st_size:
             break
         time.sleep(0.01)
     assert tmp_dirs, "the run never started writing"

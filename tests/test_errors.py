@@ -105,7 +105,8 @@ def test_exceptions_carry_no_value(case, tmp_path, keyring):
     with pytest.raises(VeilError) as ei:
         veil.run_plan(plan, ds, tmp_path / "out", keys)
     err = ei.value
-    text = str(err) + repr(err) + "".join(traceback.format_exception(err)) + json.dumps(err.__dict__, default=str)
+    text = (str(err) + repr(err) + "".join(traceback.format_exception(err))
+            + json.dumps(err.__dict__, default=str))
     assert MARK not in text
     assert err.file and err.file.endswith("people.csv")
 
@@ -166,7 +167,8 @@ def test_collision_in_key_column_fails_before_writing(tmp_path, keyring, monkeyp
 
 
 def test_missing_input_and_profile(tmp_path, keyring):
-    proc = run_module("run", tmp_path / "nope", "-p", SHOP_PROFILE, "--keyring", keyring, "--out", tmp_path / "o")
+    proc = run_module("run", tmp_path / "nope", "-p", SHOP_PROFILE, "--keyring", keyring,
+                      "--out", tmp_path / "o")
     assert proc.returncode == 5 and "input not found" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_module("run", SAMPLES_CSV, "-p", tmp_path / "nope.yaml", "--keyring", keyring,
                       "--out", tmp_path / "o")

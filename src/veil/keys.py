@@ -188,7 +188,7 @@ def load_keyring(path: str | os.PathLike | None, *, forbidden_dirs: tuple[Path, 
             for k in doc["keys"]
         ]
         active = doc["active"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError):
         # The message never quotes the file: it holds key material.
         raise KeyringError("the file is not a valid veil keyring", file=str(p),
                            hint="create one with `veil keys init PATH`") from None

@@ -116,7 +116,7 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
                 if c not in schemas[fk.ref_table].names:
                     add(f"{fk.path}.references.columns", f"column '{c}' is not in table {fk.ref_table}",
                         did_you_mean(c, schemas[fk.ref_table].names))
-        for cname, crule in rule.columns.items():
+        for crule in rule.columns.values():
             subj = crule.params.get("subject") if crule.op == "date_shift" else None
             if subj is not None and subj not in cols:
                 add(f"{crule.path}.subject", f"subject column '{subj}' is not in table {tname}",

@@ -269,7 +269,8 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any) -> ColumnRule | None:
             ok = False
         elif param.choices and value not in param.choices:
             chk.add(f"{cpath}.{key}", f"'{value}' is not a valid {key}",
-                    did_you_mean(value, param.choices) or f"choose one of: {', '.join(map(str, param.choices))}")
+                    did_you_mean(value, param.choices)
+                    or f"choose one of: {', '.join(map(str, param.choices))}")
             ok = False
     for param in op.params:
         if param.required and param.name not in params:
