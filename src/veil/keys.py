@@ -1,41 +1,64 @@
-"""Keys: the keyring file and the per-domain subkeys derived from it.
+"""Keys: a versioned keyring, and the subkeys derived from it.
 
-The key provider is one small interface, :class:`KeyProvider`; the pipeline
-only ever asks it for the active version id and for a subkey for a
-(purpose, domain) pair. Subkeys come from HKDF-SHA256 over the version's
-256-bit master secret, so a consistent transform is a pure function of
-(master key, domain, value) and needs no shared state between workers.
+The key provider is one small interface, :class:`KeyProvider`. The pipeline
+asks it for the active version id, for HKDF-SHA256 subkeys per (purpose,
+domain, version), for a version's vault key and for the blind-index key; it
+never sees where the keys live. A consistent transform is a pure function of
+(master key, domain, value), so workers need no shared state.
+
+Each version holds two independent random 256-bit secrets: ``secret`` (HMAC
+pseudonyms and fakes) and ``vault_key`` (encryption of the vault's originals),
+so destroying a version makes both its pseudonyms and its vault records
+irreversible. The keyring also holds one version-independent ``index_secret``
+for blind indexes (forget lists keep working across rotations) and the audit
+chain.
+
+Keyring files are JSON, mode 0600, carrying a SHA-256 integrity digest; or
+encrypted under a passphrase (scrypt, then AES-256-GCM). A raw key can come
+from an environment variable for CI: ``--keyring env:NAME``.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from .errors import KeyringError
 
 KEYRING_FORMAT = "veil-keyring"
+ENCRYPTED_FORMAT = "veil-keyring-encrypted"
 KEYRING_VERSION = 1
 ENV_KEYRING = "VEIL_KEYRING"
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+ACTIVE, RETIRED, DESTROYED = "active", "retired", "destroyed"
 
 
 class KeyProvider(Protocol):
-    """What the pipeline needs from keys: a version id and derived subkeys."""
+    """What the pipeline and the vault need from keys."""
 
     @property
     def active_version(self) -> str: ...
 
     def subkey(self, purpose: str, domain: str, version: str | None = None) -> bytes: ...
+
+    def vault_key(self, version: str) -> bytes: ...
+
+    def index_key(self, purpose: str) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +66,8 @@ class KeyVersion:
     id: str
     created: str
     status: str
-    secret: bytes
+    secret: bytes | None
+    vault_key: bytes | None
 
     def __repr__(self) -> str:  # never show key material, even in a debugger or traceback
         return f"KeyVersion(id={self.id!r}, created={self.created!r}, status={self.status!r})"
@@ -55,80 +79,184 @@ def derive(master: bytes, purpose: str, domain: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
 
 
-class Keyring:
-    """A set of key versions, one of them active."""
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def __init__(self, versions: list[KeyVersion], active: str, path: Path | None = None):
+
+def _b64(b: bytes | None) -> str | None:
+    return None if b is None else base64.b64encode(b).decode()
+
+
+def _unb64(s: str | None) -> bytes | None:
+    return None if s is None else base64.b64decode(s, validate=True)
+
+
+class Keyring:
+    """Key versions (one active), the index secret, and where they are stored."""
+
+    def __init__(self, versions: list[KeyVersion], active: str, index_secret: bytes,
+                 path: Path | None = None, passphrase: bytes | None = None, source: str | None = None):
         self._versions = {v.id: v for v in versions}
         self._active = active
+        self._index_secret = index_secret
         self.path = path
+        self.source = source or (str(path) if path else "<memory>")
+        self._passphrase = passphrase
         self._cache: dict[tuple[str, str, str], bytes] = {}
-        if active not in self._versions:
+        if self._versions.get(active) is None or self._versions[active].status != ACTIVE:
             raise KeyringError("the keyring names an active version it does not hold",
-                               file=str(path) if path else None,
-                               hint="restore the keyring from its backup")
+                               file=self.source, hint="restore the keyring from its backup")
 
     def __repr__(self) -> str:
-        return f"Keyring(path={str(self.path)!r}, active={self._active!r})"
+        return f"Keyring(source={self.source!r}, active={self._active!r})"
 
+    def __getstate__(self) -> dict:
+        # Workers receive the keyring through a local pipe; caches are rebuilt there.
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        state["_passphrase"] = None
+        return state
+
+    # -- the KeyProvider interface -----------------------------------------
     @property
     def active_version(self) -> str:
         return self._active
 
-    def versions(self) -> list[KeyVersion]:
-        return list(self._versions.values())
+    def _live(self, vid: str) -> KeyVersion:
+        kv = self._versions.get(vid)
+        if kv is None:
+            raise KeyringError(f"key version {vid} is not in the keyring", file=self.source,
+                               hint="`veil keys list` shows the versions")
+        if kv.status == DESTROYED or kv.secret is None:
+            raise KeyringError(f"key version {vid} was destroyed (crypto-shredded); data pseudonymized "
+                               "with it can no longer be reversed or re-keyed", file=self.source)
+        return kv
 
     def subkey(self, purpose: str, domain: str, version: str | None = None) -> bytes:
         vid = version or self._active
         cache_key = (purpose, domain, vid)
         key = self._cache.get(cache_key)
         if key is None:
-            kv = self._versions.get(vid)
-            if kv is None:
-                raise KeyringError(f"key version {vid} is not in the keyring",
-                                   file=str(self.path) if self.path else None)
+            kv = self._live(vid)
+            assert kv.secret is not None
             key = derive(kv.secret, purpose, domain)
             self._cache[cache_key] = key
         return key
 
-    def __getstate__(self) -> dict:
-        # Workers receive the keyring through a local pipe; the derived-key cache
-        # is rebuilt there rather than copied.
-        state = self.__dict__.copy()
-        state["_cache"] = {}
-        return state
+    def vault_key(self, version: str) -> bytes:
+        kv = self._live(version)
+        assert kv.vault_key is not None
+        return kv.vault_key
+
+    def index_key(self, purpose: str) -> bytes:
+        return derive(self._index_secret, purpose, "")
+
+    # -- management ----------------------------------------------------------
+    def versions(self) -> list[KeyVersion]:
+        return sorted(self._versions.values(), key=lambda v: (v.created, v.id))
+
+    def rotate(self) -> str:
+        """Add a new active version; the previous active one is retired."""
+        vid = _new_version_id(self._versions)
+        old = self._versions[self._active]
+        self._versions[old.id] = replace(old, status=RETIRED)
+        self._versions[vid] = KeyVersion(vid, _now(), ACTIVE, secrets.token_bytes(32), secrets.token_bytes(32))
+        self._active = vid
+        return vid
+
+    def retire(self, vid: str) -> None:
+        kv = self._live(vid)
+        if vid == self._active:
+            raise KeyringError(f"key version {vid} is the active one", file=self.source,
+                               hint="run `veil keys rotate` first")
+        self._versions[vid] = replace(kv, status=RETIRED)
+
+    def destroy(self, vid: str) -> None:
+        if vid not in self._versions:
+            self._live(vid)
+        if vid == self._active:
+            raise KeyringError(f"key version {vid} is the active one", file=self.source,
+                               hint="run `veil keys rotate` first, then destroy the old version")
+        kv = self._versions[vid]
+        self._versions[vid] = KeyVersion(kv.id, kv.created, DESTROYED, None, None)
+        self._cache = {k: v for k, v in self._cache.items() if k[2] != vid}
 
     @classmethod
     def for_testing(cls, secret: bytes, version: str = "k-test") -> Keyring:
         """A keyring from a fixed secret: for known-answer tests only."""
-        return cls([KeyVersion(version, "1970-01-01T00:00:00Z", "active", secret)], version)
+        return cls([KeyVersion(version, "1970-01-01T00:00:00Z", ACTIVE, secret, derive(secret, "vault", ""))],
+                   version, derive(secret, "index", ""))
+
+    # -- storage -------------------------------------------------------------
+    def to_document(self) -> dict:
+        doc = {
+            "format": KEYRING_FORMAT,
+            "version": KEYRING_VERSION,
+            "active": self._active,
+            "index_secret": _b64(self._index_secret),
+            "keys": [{"id": v.id, "created": v.created, "status": v.status, "secret": _b64(v.secret),
+                      "vault_key": _b64(v.vault_key)} for v in self.versions()],
+        }
+        doc["integrity"] = _digest(doc)
+        return doc
+
+    def save(self) -> None:
+        if self.path is None:
+            raise KeyringError("this keyring comes from an environment variable and cannot be changed",
+                               file=self.source, hint="use a keyring file for rotation and destruction")
+        write_keyring_file(self.path, self.to_document(), self._passphrase)
 
 
-def _new_version_id() -> str:
-    return "k-" + secrets.token_hex(4)
+def _digest(doc: dict) -> str:
+    body = {k: v for k, v in doc.items() if k != "integrity"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def init_keyring(path: Path, *, force: bool = False) -> str:
-    """Write a new keyring holding one random 256-bit key; return its version id."""
+def _new_version_id(existing: dict | None = None) -> str:
+    while True:
+        vid = "k-" + secrets.token_hex(4)
+        if not existing or vid not in existing:
+            return vid
+
+
+def new_keyring(path: Path | None = None) -> Keyring:
+    vid = _new_version_id()
+    return Keyring([KeyVersion(vid, _now(), ACTIVE, secrets.token_bytes(32), secrets.token_bytes(32))],
+                   vid, secrets.token_bytes(32), path)
+
+
+def init_keyring(path: Path, *, force: bool = False, passphrase: bytes | None = None) -> str:
+    """Write a new keyring holding one random version; return its version id."""
     path = Path(path)
     if path.exists() and not force:
         raise KeyringError("a keyring already exists here; refusing to overwrite it",
                            file=str(path), hint="choose another path, or pass --force "
                            "if you really mean to lose the old keys")
-    vid = _new_version_id()
-    doc = {
-        "format": KEYRING_FORMAT,
-        "version": KEYRING_VERSION,
-        "active": vid,
-        "keys": [{
-            "id": vid,
-            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "status": "active",
-            "secret": base64.b64encode(secrets.token_bytes(32)).decode(),
-        }],
-    }
-    _write_private(path, json.dumps(doc, indent=2).encode() + b"\n")
-    return vid
+    ring = new_keyring(path)
+    ring._passphrase = passphrase
+    ring.save()
+    return ring.active_version
+
+
+def _scrypt(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase)
+
+
+def write_keyring_file(path: Path, doc: dict, passphrase: bytes | None) -> None:
+    data = json.dumps(doc, indent=2).encode() + b"\n"
+    if passphrase is not None:
+        salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+        key = _scrypt(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+        wrapper = {
+            "format": ENCRYPTED_FORMAT,
+            "version": KEYRING_VERSION,
+            "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(salt)},
+            "cipher": "AES-256-GCM",
+            "nonce": _b64(nonce),
+            "ciphertext": _b64(AESGCM(key).encrypt(nonce, data, ENCRYPTED_FORMAT.encode())),
+        }
+        data = json.dumps(wrapper, indent=2).encode() + b"\n"
+    _write_private(path, data)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -145,7 +273,7 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _is_within(child: Path, parent: Path) -> bool:
+def is_within(child: Path, parent: Path) -> bool:
     try:
         child.resolve().relative_to(parent.resolve())
         return True
@@ -153,46 +281,122 @@ def _is_within(child: Path, parent: Path) -> bool:
         return False
 
 
-def load_keyring(path: str | os.PathLike | None, *, forbidden_dirs: tuple[Path, ...] = ()) -> Keyring:
-    """Load a keyring file, refusing unsafe ones.
+def refuse_inside(p: Path, forbidden_dirs: tuple[Path | None, ...], what: str) -> None:
+    """Keys and the vault must never travel with the data."""
+    for d in forbidden_dirs:
+        if d is None:
+            continue
+        d = Path(d)
+        if (d.is_dir() and is_within(p, d)) or p.resolve() == d.resolve():
+            raise KeyringError(f"the {what} sits inside the input or output location; it must never "
+                               "travel with the data", file=str(p),
+                               hint=f"move the {what} outside the data directories")
 
-    ``forbidden_dirs`` are the input and output locations: a keyring inside them
-    would travel with the data, which defeats pseudonymization.
+
+PassphraseSource = Callable[[], bytes | None]
+
+
+def load_keyring(spec: str | os.PathLike | None, *, forbidden_dirs: tuple[Path | None, ...] = (),
+                 passphrase: PassphraseSource | None = None) -> Keyring:
+    """Load a keyring from a file path or ``env:NAME``, refusing unsafe ones.
+
+    ``forbidden_dirs`` are the input and output locations. ``passphrase`` is
+    called only when the file is passphrase-protected.
     """
-    if path is None or str(path) == "":
-        env = os.environ.get(ENV_KEYRING)
-        if not env:
+    if spec is None or str(spec) == "":
+        spec = os.environ.get(ENV_KEYRING)
+        if not spec:
             raise KeyringError("no keyring given",
-                               hint=f"pass --keyring PATH or set {ENV_KEYRING}; "
+                               hint=f"pass --keyring PATH (or env:NAME) or set {ENV_KEYRING}; "
                                "create one with `veil keys init PATH`")
-        path = env
-    p = Path(path).expanduser()
+    spec = str(spec)
+    if spec.startswith("env:"):
+        return _from_env(spec[4:])
+    p = Path(spec).expanduser()
     if not p.is_file():
         raise KeyringError("keyring file not found", file=str(p),
                            hint="create one with `veil keys init PATH`")
-    for d in forbidden_dirs:
-        if d is not None and (_is_within(p, d) if d.is_dir() else p.resolve() == d.resolve()):
-            raise KeyringError("the keyring sits inside the input or output location; keys must "
-                               "never travel with the data", file=str(p),
-                               hint="move the keyring outside the data directories")
+    refuse_inside(p, forbidden_dirs, "keyring")
     mode = p.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyringError(f"the keyring is accessible by other users (mode {stat.filemode(mode)})",
                            file=str(p), hint=f"run: chmod 600 {p}")
+    raw = p.read_bytes()
     try:
-        doc = json.loads(p.read_bytes())
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise KeyringError("authentication failed: the keyring file is damaged (not valid JSON)",
+                           file=str(p), hint="restore the keyring from its backup") from None
+    secret_pass: bytes | None = None
+    if isinstance(doc, dict) and doc.get("format") == ENCRYPTED_FORMAT:
+        secret_pass = passphrase() if passphrase else None
+        if secret_pass is None:
+            raise KeyringError("the keyring is protected by a passphrase", file=str(p),
+                               hint="pass --passphrase-env NAME, or run in a terminal to be prompted")
+        doc = _decrypt(doc, secret_pass, p)
+    return _parse(doc, p, secret_pass)
+
+
+def _decrypt(wrapper: dict, passphrase: bytes, p: Path) -> dict:
+    try:
+        kdf = wrapper["kdf"]
+        key = _scrypt(passphrase, _unb64(kdf["salt"]) or b"", int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
+        plain = AESGCM(key).decrypt(_unb64(wrapper["nonce"]) or b"", _unb64(wrapper["ciphertext"]) or b"",
+                                    ENCRYPTED_FORMAT.encode())
+        return json.loads(plain)
+    except InvalidTag:
+        raise KeyringError("authentication failed: wrong passphrase, or the keyring file was modified",
+                           file=str(p), hint="check the passphrase; restore the file from its backup") from None
+    except (KeyError, ValueError, TypeError):
+        raise KeyringError("authentication failed: the keyring file is damaged", file=str(p),
+                           hint="restore the keyring from its backup") from None
+
+
+def _parse(doc: dict, p: Path, passphrase: bytes | None) -> Keyring:
+    try:
         if doc.get("format") != KEYRING_FORMAT:
             raise ValueError("format")
-        versions = [
-            KeyVersion(k["id"], k["created"], k["status"], base64.b64decode(k["secret"], validate=True))
-            for k in doc["keys"]
-        ]
+        if doc.get("integrity") != _digest(doc):
+            raise KeyringError("authentication failed: the keyring's integrity digest does not match "
+                               "(the file was modified or damaged)", file=str(p),
+                               hint="restore the keyring from its backup")
+        versions = [KeyVersion(k["id"], k["created"], k["status"], _unb64(k["secret"]), _unb64(k["vault_key"]))
+                    for k in doc["keys"]]
+        index_secret = _unb64(doc["index_secret"])
         active = doc["active"]
-    except (ValueError, KeyError, TypeError):
+    except KeyringError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError):
         # The message never quotes the file: it holds key material.
         raise KeyringError("the file is not a valid veil keyring", file=str(p),
                            hint="create one with `veil keys init PATH`") from None
-    if any(len(v.secret) != 32 for v in versions):
-        raise KeyringError("a key in the keyring is not 256 bits long", file=str(p))
-    return Keyring(versions, active, p)
+    for v in versions:
+        if v.status != DESTROYED and (len(v.secret or b"") != 32 or len(v.vault_key or b"") != 32):
+            raise KeyringError(f"key version {v.id} is not 256 bits long", file=str(p))
+    if index_secret is None or len(index_secret) != 32:
+        raise KeyringError("the keyring's index secret is missing", file=str(p))
+    return Keyring(versions, active, index_secret, p, passphrase)
 
+
+def _from_env(name: str) -> Keyring:
+    """A one-version keyring from a base64 256-bit key in an environment variable (CI secrets).
+
+    The version id is derived from the key, so runs with the same secret report
+    the same key_version; the vault and index keys are HKDF-derived from it.
+    """
+    value = os.environ.get(name)
+    source = f"env:{name}"
+    if not value:
+        raise KeyringError(f"environment variable {name} is not set", file=source,
+                           hint="export it from your CI secret store (32 random bytes, base64)")
+    try:
+        secret = base64.b64decode(value.strip(), validate=True)
+    except ValueError:
+        secret = b""
+    if len(secret) != 32:
+        raise KeyringError("the key must be 32 random bytes, base64-encoded", file=source,
+                           hint="generate one with: python -c 'import os,base64;"
+                           "print(base64.b64encode(os.urandom(32)).decode())'")
+    vid = "k-" + derive(secret, "version-id", "")[:4].hex()
+    kv = KeyVersion(vid, "1970-01-01T00:00:00Z", ACTIVE, secret, derive(secret, "vault", ""))
+    return Keyring([kv], vid, derive(secret, "index", ""), None, source=source)
