@@ -20,6 +20,7 @@ EXIT_UNCLASSIFIED = 4
 EXIT_INPUT = 5
 EXIT_KEYS = 6
 EXIT_INTEGRITY = 7
+EXIT_VAULT = 8
 
 
 class VeilError(Exception):
@@ -89,6 +90,12 @@ class KeyringError(VeilError):
     """The keyring is missing, unsafe or unusable."""
 
     exit_code = EXIT_KEYS
+
+
+class VaultError(VeilError):
+    """The vault is missing, damaged, or lacks what was asked of it."""
+
+    exit_code = EXIT_VAULT
 
 
 class IntegrityError(VeilError):

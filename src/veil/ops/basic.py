@@ -66,7 +66,8 @@ def mask(arr: pa.Array, ctx: OpContext) -> pa.Array:
     Lengths count characters, not bytes, so non-ASCII text is masked correctly.
     """
     f, last, ch = ctx.params["keep_first"], ctx.params["keep_last"], ctx.params["char"]
-    text = arr if is_text(arr.type) else pc.cast(arr, pa.string())
+    # work in plain string (the separator and fillers are string scalars), restore the type at the end
+    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
     n = pc.utf8_length(text)
     keep_some = pc.greater(n, f + last)
     head = pc.utf8_slice_codeunits(text, 0, f) if f else pa.scalar("", text.type)

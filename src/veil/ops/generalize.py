@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -32,13 +33,14 @@ def _check(params: dict) -> list[str]:
         Param("prefix", int, None, help="text (postcodes): keep this many characters, mask the rest"),
     ),
     check=_check,
+    out_type=lambda t, p: pa.string() if p.get("prefix") is not None and not is_text(t) else None,
 )
 def generalize(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Make values coarser. Typed dates keep their type (the first day of the
     year or month); text dates become 'YYYY' or 'YYYY-MM'."""
     p = ctx.params
     if arr.null_count == len(arr):
-        return arr
+        return pa.nulls(len(arr), generalize.output_type(arr.type, p))
     if p.get("to"):
         return _dates(arr, ctx, p["to"])
     if p.get("bucket") is not None:
@@ -65,16 +67,28 @@ def _bucket(arr: pa.Array, ctx: OpContext, size: float) -> pa.Array:
     elif not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
         raise InputError("generalize bucket needs a numeric column", table=ctx.table,
                          column=ctx.column, hint="use prefix for text")
-    floored = pc.multiply(pc.floor(pc.divide(pc.cast(nums, pa.float64()), float(size))), float(size))
+    if pa.types.is_integer(t) and float(size).is_integer():
+        # exact integer arithmetic: floats would round large ids and overflow the cast
+        vals = pc.fill_null(arr, 0).to_numpy().astype(np.int64 if pa.types.is_signed_integer(t) else np.uint64)
+        step = vals.dtype.type(int(size))
+        out = pa.array((vals // step) * step, mask=pc.is_null(arr).to_numpy(zero_copy_only=False))
+        return pc.cast(out, t, safe=False)
+    try:
+        floored = pc.multiply(pc.floor(pc.divide(pc.cast(nums, pa.float64()), float(size))), float(size))
+        if not is_text(t):
+            return pc.cast(floored, t)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError("a value cannot be bucketed in this column's type", table=ctx.table,
+                         column=ctx.column, hint="use a bucket size that fits the column's precision") from None
     if is_text(t):
         text = pc.cast(pc.cast(floored, pa.int64()), pa.string()) if float(size).is_integer() \
             else pc.cast(floored, pa.string())
         return restore_type(text, t)
-    return pc.cast(floored, t)
+    return floored
 
 
 def _prefix(arr: pa.Array, n: int) -> pa.Array:
-    text = arr if is_text(arr.type) else pc.cast(arr, pa.string())
+    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
     head = pc.utf8_slice_codeunits(text, 0, n)
     rest = pc.max_element_wise(pc.subtract(pc.utf8_length(text), n), 0)
     out = pc.binary_join_element_wise(head, pc.binary_repeat(pa.scalar("*", text.type), rest), "")

@@ -159,12 +159,15 @@ def _int_bijection(arr: pa.Array, ctx: OpContext) -> pa.Array:
     bits = ctx.params["bits"]
     in_type = arr.type
     ints = arr
+    if len(arr) == 0 or arr.null_count == len(arr):
+        return arr
     if is_text(in_type):
-        ok = pc.match_substring_regex(arr, r"^[0-9]+$")
+        # canonical integers only: "7" and "007" would otherwise share one pseudonym
+        ok = pc.match_substring_regex(arr, r"^(0|[1-9][0-9]*)$")
         if not pc.all(pc.fill_null(ok, True)).as_py():
-            raise InputError("format int needs non-negative integers", row=first_bad_row(ok, ctx.row_offset),
-                             table=ctx.table, column=ctx.column,
-                             hint="use format token for non-numeric identifiers")
+            raise InputError("format int needs non-negative integers without leading zeros",
+                             row=first_bad_row(ok, ctx.row_offset), table=ctx.table, column=ctx.column,
+                             hint="use format token for identifiers that are not plain integers")
         ints = cast_checked(arr, pa.uint64(), ctx, "an integer that fits 64 bits",
                             "use format token for very long identifiers")
     elif not pa.types.is_integer(in_type):
