@@ -58,7 +58,7 @@ class KeyProvider(Protocol):
 
     def vault_key(self, version: str) -> bytes: ...
 
-    def index_key(self, purpose: str) -> bytes: ...
+    def index_key(self, purpose: str, domain: str = "") -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -148,8 +148,9 @@ class Keyring:
         assert kv.vault_key is not None
         return kv.vault_key
 
-    def index_key(self, purpose: str) -> bytes:
-        return derive(self._index_secret, purpose, "")
+    def index_key(self, purpose: str, domain: str = "") -> bytes:
+        """Version-independent keys (blind index, audit chain), from the index secret."""
+        return derive(self._index_secret, purpose, domain)
 
     # -- management ----------------------------------------------------------
     def versions(self) -> list[KeyVersion]:

@@ -1,0 +1,311 @@
+"""The vault: a separate, encrypted lookup table from pseudonym back to original.
+
+Logically a vault holds records (domain, key version, pseudonym) -> original.
+Each original is encrypted with AES-256-GCM under a per-domain subkey of the
+key version's own vault key (not the HMAC key); the associated data binds the
+domain, the version and the pseudonym, so a record cannot be moved or edited
+without failing authentication. Each record also carries a blind index, a
+keyed HMAC of the original under the version-independent index key, so a
+subject can be found (and forgotten) by their original value.
+
+Physically, records are stored in *segments*: one row per (domain, version)
+and up to 64k records, holding an Arrow IPC table of (pseudonym, blind, nonce,
+ciphertext). A run writes a few rows instead of one per value, which keeps a
+run with the vault close to the cost of a run without it; forgetting a subject
+rewrites the segments that hold them. The backend is an embedded SQLite file
+by default, or PostgreSQL (``postgresql://`` URL) for teams.
+
+Every reveal, forget and destruction is appended to an audit log whose entries
+are chained by HMAC: ``verify_audit`` names the first entry that was altered.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hmac
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..errors import VaultError
+from ..keys import KeyProvider, derive, refuse_inside
+from .backends import Backend, open_backend
+
+ENV_VAULT = "VEIL_VAULT"
+SEGMENT_ROWS = 65_536
+SEGMENT_SCHEMA = pa.schema([
+    ("pseudonym", pa.string()),
+    ("blind", pa.binary(16)),
+    ("nonce", pa.binary(12)),
+    ("ct", pa.binary()),
+])
+AAD_PREFIX = b"veil-vault/v1\0"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def aad(domain: str, version: str, pseudonym: str) -> bytes:
+    return AAD_PREFIX + domain.encode() + b"\0" + version.encode() + b"\0" + pseudonym.encode()
+
+
+def blind_key(keys: KeyProvider, domain: str) -> bytes:
+    return keys.index_key("blind", domain)
+
+
+def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
+    return [hmac.digest(key, o, "sha256")[:16] for o in originals]
+
+
+def encrypt_records(keys: KeyProvider, domain: str, version: str, pseudonyms: list[str],
+                    originals: list[bytes]) -> pa.RecordBatch:
+    """Encrypt originals for the vault (run in workers: no database access here)."""
+    aes = AESGCM(derive(keys.vault_key(version), "vault", domain))
+    nonces = os.urandom(12 * len(originals))
+    cts = [aes.encrypt(nonces[12 * i: 12 * i + 12], o, aad(domain, version, p))
+           for i, (p, o) in enumerate(zip(pseudonyms, originals, strict=True))]
+    blinds = blind_indexes(blind_key(keys, domain), originals)
+    nonce_arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), len(originals), [None, pa.py_buffer(nonces)])
+    return pa.RecordBatch.from_arrays(
+        [pa.array(pseudonyms, pa.string()), pa.array(blinds, pa.binary(16)), nonce_arr, pa.array(cts, pa.binary())],
+        schema=SEGMENT_SCHEMA)
+
+
+def _to_ipc(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, SEGMENT_SCHEMA) as w:
+        w.write_table(table)
+    return sink.getvalue()
+
+
+@dataclass
+class Segment:
+    id: int
+    domain: str
+    version: str
+    table: pa.Table
+
+
+class Vault:
+    def __init__(self, backend: Backend, keys: KeyProvider | None, location: str):
+        self.db = backend
+        self.keys = keys
+        self.location = location
+        self._pending: dict[tuple[str, str], list[pa.RecordBatch]] = {}
+        self._known: dict[tuple[str, str], set[str]] = {}
+        self.written = 0
+
+    # -- segments --------------------------------------------------------------
+    def _segments(self, domain: str | None = None, version: str | None = None) -> Iterator[Segment]:
+        sql = "SELECT id, domain, key_version, data FROM veil_segments"
+        cond, params = [], []
+        if domain is not None:
+            cond.append("domain = ?")
+            params.append(domain)
+        if version is not None:
+            cond.append("key_version = ?")
+            params.append(version)
+        if cond:
+            sql += " WHERE " + " AND ".join(cond)
+        for sid, dom, ver, data in self.db.query(sql + " ORDER BY id", params):
+            try:
+                table = pa.ipc.open_stream(bytes(data)).read_all()
+                if table.schema != SEGMENT_SCHEMA:
+                    raise ValueError("schema")
+            except (pa.ArrowInvalid, ValueError, OSError):
+                raise VaultError(f"authentication failed: vault segment {sid} (domain {dom}, key version "
+                                 f"{ver}) is damaged", file=self.location,
+                                 hint="restore the vault from its backup") from None
+            yield Segment(sid, dom, ver, table)
+
+    def known_pseudonyms(self, domain: str, version: str) -> set[str]:
+        key = (domain, version)
+        if key not in self._known:
+            known: set[str] = set()
+            for seg in self._segments(domain, version):
+                known.update(seg.table.column("pseudonym").to_pylist())
+            self._known[key] = known
+        return self._known[key]
+
+    def add(self, domain: str, version: str, records: pa.RecordBatch) -> int:
+        """Queue encrypted records, skipping pseudonyms the vault already holds."""
+        known = self.known_pseudonyms(domain, version)
+        names = records.column(0).to_pylist()
+        keep = [p not in known for p in names]
+        if not any(keep):
+            return 0
+        if not all(keep):
+            records = records.filter(pa.array(keep))
+            names = [p for p, k in zip(names, keep, strict=True) if k]
+        known.update(names)
+        self._pending.setdefault((domain, version), []).append(records)
+        if sum(b.num_rows for b in self._pending[(domain, version)]) >= SEGMENT_ROWS:
+            self._flush_one(domain, version)
+        return len(names)
+
+    def _flush_one(self, domain: str, version: str) -> None:
+        batches = self._pending.pop((domain, version), [])
+        if not batches:
+            return
+        table = pa.Table.from_batches(batches, SEGMENT_SCHEMA)
+        self.db.execute("INSERT INTO veil_segments (domain, key_version, created, n, data) VALUES (?, ?, ?, ?, ?)",
+                        [domain, version, _now(), table.num_rows, _to_ipc(table)])
+        self.written += table.num_rows
+
+    def flush(self) -> None:
+        for domain, version in list(self._pending):
+            self._flush_one(domain, version)
+
+    def commit(self) -> None:
+        self.flush()
+        self.db.commit()
+
+    def rollback(self) -> None:
+        self._pending.clear()
+        self._known.clear()
+        self.db.rollback()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- reveal ------------------------------------------------------------------
+    def lookup(self, domain: str, version: str, pseudonyms: Iterable[str]) -> dict[str, bytes]:
+        """Decrypt the originals of the given pseudonyms (those the vault holds)."""
+        assert self.keys is not None
+        wanted = pa.array(list(dict.fromkeys(pseudonyms)), pa.string())
+        aes = AESGCM(derive(self.keys.vault_key(version), "vault", domain))
+        found: dict[str, bytes] = {}
+        for seg in self._segments(domain, version):
+            col = seg.table.column("pseudonym")
+            hit = pc.is_in(col, value_set=wanted)
+            idx = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+            if not len(idx):
+                continue
+            sub = seg.table.take(pa.array(idx))
+            for i, (p, nonce, ct) in enumerate(zip(sub.column("pseudonym").to_pylist(), sub.column("nonce").to_pylist(),
+                                                   sub.column("ct").to_pylist(), strict=True)):
+                try:
+                    found[p] = aes.decrypt(nonce, ct, aad(domain, version, p))
+                except InvalidTag:
+                    raise VaultError(f"authentication failed: vault record {int(idx[i])} of segment {seg.id} "
+                                     f"(domain {domain}, key version {version}) was modified or damaged",
+                                     file=self.location, hint="restore the vault from its backup") from None
+        return found
+
+    def versions_of(self, domain: str) -> list[str]:
+        return [r[0] for r in self.db.query(
+            "SELECT DISTINCT key_version FROM veil_segments WHERE domain = ? ORDER BY key_version", [domain])]
+
+    # -- forget ------------------------------------------------------------------
+    def forgotten(self, domain: str) -> set[bytes]:
+        return {bytes(r[0]) for r in self.db.query("SELECT blind FROM veil_forgotten WHERE domain = ?", [domain])}
+
+    def forget(self, domain: str, originals: list[bytes]) -> tuple[int, int]:
+        """Delete the subjects' records (every version) and add them to the forget list.
+
+        Returns (subjects added to the forget list, vault records deleted).
+        """
+        assert self.keys is not None
+        blinds = blind_indexes(blind_key(self.keys, domain), originals)
+        wanted = pa.array(blinds, pa.binary(16))
+        deleted = 0
+        for seg in list(self._segments(domain)):
+            hit = pc.is_in(seg.table.column("blind"), value_set=wanted)
+            n_hit = pc.sum(hit).as_py() or 0
+            if not n_hit:
+                continue
+            rest = seg.table.filter(pc.invert(hit))
+            deleted += n_hit
+            if rest.num_rows:
+                self.db.execute("UPDATE veil_segments SET data = ?, n = ? WHERE id = ?",
+                                [_to_ipc(rest), rest.num_rows, seg.id])
+            else:
+                self.db.execute("DELETE FROM veil_segments WHERE id = ?", [seg.id])
+        already = self.forgotten(domain)
+        new = [b for b in dict.fromkeys(blinds) if b not in already]
+        for b in new:
+            self.db.execute("INSERT INTO veil_forgotten (domain, blind, added) VALUES (?, ?, ?)", [domain, b, _now()])
+        return len(new), deleted
+
+    # -- crypto-shredding ----------------------------------------------------------
+    def destroy_version(self, version: str) -> int:
+        rows = self.db.query("SELECT COALESCE(SUM(n), 0) FROM veil_segments WHERE key_version = ?", [version])
+        n = int(rows[0][0])
+        self.db.execute("DELETE FROM veil_segments WHERE key_version = ?", [version])
+        return n
+
+    def compact(self) -> None:
+        """Rewrite the storage so deleted records leave no trace in the files."""
+        self.db.compact()
+
+    # -- audit ---------------------------------------------------------------------
+    def _audit_key(self) -> bytes:
+        assert self.keys is not None
+        return self.keys.index_key("audit")
+
+    @staticmethod
+    def _entry_bytes(entry: dict) -> bytes:
+        return json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+
+    def audit(self, action: str, *, purpose: str = "", domain: str = "", version: str = "", count: int = 0,
+              actor: str | None = None) -> None:
+        rows = self.db.query("SELECT seq, mac FROM veil_audit ORDER BY seq DESC LIMIT 1", [])
+        seq, prev = (rows[0][0] + 1, rows[0][1]) if rows else (1, "")
+        entry = {"seq": seq, "at": _now(), "actor": actor or _os_user(), "action": action, "purpose": purpose,
+                 "domain": domain, "key_version": version, "count": count, "prev": prev}
+        mac = hmac.new(self._audit_key(), self._entry_bytes(entry), "sha256").hexdigest()
+        self.db.execute("INSERT INTO veil_audit (seq, at, actor, action, purpose, domain, key_version, count, "
+                        "prev, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [seq, entry["at"], entry["actor"], action, purpose, domain, version, count, prev, mac])
+
+    def audit_entries(self) -> list[dict]:
+        cols = ["seq", "at", "actor", "action", "purpose", "domain", "key_version", "count", "prev", "mac"]
+        return [dict(zip(cols, r, strict=True)) for r in self.db.query(
+            "SELECT seq, at, actor, action, purpose, domain, key_version, count, prev, mac FROM veil_audit "
+            "ORDER BY seq", [])]
+
+    def verify_audit(self) -> tuple[int, int | None]:
+        """(entries checked, seq of the first broken entry or None)."""
+        key = self._audit_key()
+        prev = ""
+        entries = self.audit_entries()
+        for i, e in enumerate(entries, 1):
+            mac = e.pop("mac")
+            expect = hmac.new(key, self._entry_bytes(e), "sha256").hexdigest()
+            if e["seq"] != i or e["prev"] != prev or not hmac.compare_digest(mac, expect):
+                return len(entries), e["seq"]
+            prev = mac
+        return len(entries), None
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def open_vault(spec: str | os.PathLike | None, keys: KeyProvider | None, *,
+               forbidden_dirs: tuple[Path | None, ...] = (), create: bool = True) -> Vault | None:
+    """Open the vault named by ``spec`` (path or postgresql:// URL, or env VEIL_VAULT); None if none given."""
+    spec = str(spec) if spec not in (None, "") else os.environ.get(ENV_VAULT)
+    if not spec:
+        return None
+    if not spec.startswith(("postgresql://", "postgres://")):
+        p = Path(spec).expanduser()
+        refuse_inside(p, forbidden_dirs, "vault")
+        if not create and not p.exists():
+            raise VaultError("vault file not found", file=str(p), hint="check --vault or VEIL_VAULT")
+    backend = open_backend(spec)
+    return Vault(backend, keys, backend.location)

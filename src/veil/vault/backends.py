@@ -1,0 +1,163 @@
+"""Vault storage backends: an embedded SQLite file, or PostgreSQL.
+
+Both speak the same small interface (query, execute, commit, compact) over the
+same four tables; SQL is written once with ``?`` placeholders.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import VaultError
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS veil_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS veil_segments (id {serial} PRIMARY KEY, domain TEXT NOT NULL, "
+    "key_version TEXT NOT NULL, created TEXT NOT NULL, n INTEGER NOT NULL, data {blob} NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS veil_segments_dv ON veil_segments (domain, key_version)",
+    "CREATE TABLE IF NOT EXISTS veil_forgotten (domain TEXT NOT NULL, blind {blob} NOT NULL, "
+    "added TEXT NOT NULL, PRIMARY KEY (domain, blind))",
+    "CREATE TABLE IF NOT EXISTS veil_audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, "
+    "action TEXT NOT NULL, purpose TEXT NOT NULL, domain TEXT NOT NULL, key_version TEXT NOT NULL, "
+    "count INTEGER NOT NULL, prev TEXT NOT NULL, mac TEXT NOT NULL)",
+]
+
+
+class Backend(Protocol):
+    location: str
+
+    def query(self, sql: str, params: list[Any]) -> list[tuple]: ...
+    def execute(self, sql: str, params: list[Any]) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def compact(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class SqliteBackend:
+    """One file; rollback journal (no WAL to linger) and secure_delete (freed pages are zeroed)."""
+
+    def __init__(self, path: Path):
+        self.location = str(path)
+        new = not path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if new:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        elif path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise VaultError(f"the vault is accessible by other users (mode {stat.filemode(path.stat().st_mode)})",
+                             file=str(path), hint=f"run: chmod 600 {path}")
+        try:
+            self.conn = sqlite3.connect(path, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=DELETE")
+            self.conn.execute("PRAGMA secure_delete=ON")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("BEGIN")
+            for stmt in SCHEMA:
+                self.conn.execute(stmt.format(serial="INTEGER", blob="BLOB"))
+            for event in ("UPDATE", "DELETE"):
+                self.conn.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS veil_audit_no_{event.lower()} BEFORE {event} ON veil_audit "
+                    "BEGIN SELECT RAISE(ABORT, 'the veil audit log is append-only'); END")
+            self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN")
+        except sqlite3.DatabaseError:
+            raise VaultError("the vault file is not a veil vault, or it is damaged", file=str(path),
+                             hint="restore the vault from its backup") from None
+
+    def query(self, sql: str, params: list[Any]) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError:
+            raise VaultError("the vault file is damaged", file=self.location,
+                             hint="restore the vault from its backup") from None
+
+    def execute(self, sql: str, params: list[Any]) -> None:
+        try:
+            self.conn.execute(sql, params)
+        except sqlite3.DatabaseError:
+            raise VaultError("the vault could not be written", file=self.location) from None
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
+
+    def rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+        self.conn.execute("BEGIN")
+
+    def compact(self) -> None:
+        self.conn.execute("COMMIT")
+        self.conn.execute("VACUUM")
+        self.conn.execute("BEGIN")
+
+    def close(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        self.conn.close()
+
+
+class PostgresBackend:
+    """A PostgreSQL database (tables created on first use)."""
+
+    def __init__(self, url: str):
+        try:
+            import psycopg
+        except ImportError:
+            raise VaultError("a PostgreSQL vault needs psycopg", hint='pip install "veil[postgres]"') from None
+        self._psycopg = psycopg
+        # never echo the URL: it may hold a password
+        self.location = "postgresql vault"
+        try:
+            self.conn = psycopg.connect(url, autocommit=False)
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(7316265)")
+                for stmt in SCHEMA:
+                    cur.execute(stmt.format(serial="BIGSERIAL", blob="BYTEA"))
+                cur.execute(
+                    "CREATE OR REPLACE FUNCTION veil_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'the veil audit log is append-only'; END $$")
+                cur.execute("DROP TRIGGER IF EXISTS veil_audit_append_only ON veil_audit")
+                cur.execute("CREATE TRIGGER veil_audit_append_only BEFORE UPDATE OR DELETE ON veil_audit "
+                            "FOR EACH ROW EXECUTE FUNCTION veil_audit_append_only()")
+            self.conn.commit()
+        except psycopg.Error as exc:
+            raise VaultError(f"cannot open the PostgreSQL vault ({type(exc).__name__})", file=self.location,
+                             hint="check the URL, that the server runs, and the user's rights") from None
+
+    def query(self, sql: str, params: list[Any]) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), params)
+            return cur.fetchall()
+
+    def execute(self, sql: str, params: list[Any]) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), params)
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def compact(self) -> None:
+        self.conn.commit()
+        self.conn.autocommit = True
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("VACUUM FULL veil_segments")
+                cur.execute("VACUUM FULL veil_forgotten")
+        finally:
+            self.conn.autocommit = False
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_backend(spec: str) -> Backend:
+    if spec.startswith(("postgresql://", "postgres://")):
+        return PostgresBackend(spec)
+    return SqliteBackend(Path(spec).expanduser())
