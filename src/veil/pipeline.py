@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,10 +28,13 @@ from .errors import InputError, IntegrityError, VeilError
 from .formats import FORMATS
 from .keys import KeyProvider
 from .ops import OPERATORS, OpContext
+from .ops.arrays import canonical, map_distinct
 from .output import AtomicOutput
 from .plan import Plan, TablePlan
+from .vault import Vault, blind_indexes, blind_key, encrypt_records
 
 Progress = Callable[[str, int], None]
+Prepare = Callable[[TablePlan, pa.RecordBatch, int], pa.RecordBatch]
 
 
 @dataclass
@@ -44,13 +48,83 @@ class TableResult:
     name: str
     rows_in: int = 0
     rows_out: int = 0
+    rows_forgotten: int = 0  # rows of forgotten subjects
+    rows_dropped_by_reference: int = 0  # rows referencing dropped rows through a foreign key
+    vault_records: int = 0
     seconds: float = 0.0
     columns: dict[str, ColumnStats] = field(default_factory=dict)
 
 
-def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, keys: KeyProvider | None,
-                    row_offset: int) -> tuple[pa.RecordBatch, dict[str, tuple[int, int]]]:
-    """Apply a table's plan to one batch; returns the new batch and per-column counts."""
+@dataclass
+class RunContext:
+    """What every worker needs besides the plan: keys and the forget lists (blind indexes)."""
+
+    keys: KeyProvider | None
+    forgotten: dict[str, frozenset[bytes]] = field(default_factory=dict)
+    vault: bool = False
+
+
+@dataclass
+class BatchResult:
+    batch: pa.RecordBatch
+    stats: dict[str, tuple[int, int]]
+    forgotten: int = 0
+    by_reference: int = 0
+    vault: list[tuple[str, str, pa.RecordBatch]] = field(default_factory=list)
+    dropped_keys: dict[tuple[str, ...], set[tuple]] = field(default_factory=dict)
+
+
+def _text(arr: pa.Array) -> pa.Array:
+    return pc.cast(canonical(arr), pa.string())
+
+
+def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> tuple[np.ndarray, int, int]:
+    """Rows to drop: forgotten subjects, and rows referencing dropped parent rows."""
+    n = batch.num_rows
+    forgotten = np.zeros(n, dtype=bool)
+    subj = tplan.subject
+    blinds = run.forgotten.get(subj.domain) if subj else None
+    if subj and blinds:
+        col = batch.column(subj.column)
+        key = blind_key(run.keys, subj.domain)
+
+        def is_forgotten(uniques: pa.Array) -> pa.Array:
+            return pa.array([b in blinds for b in blind_indexes(key, canonical(uniques).to_pylist())])
+
+        if col.null_count < n:
+            forgotten = pc.fill_null(map_distinct(col, is_forgotten), False).to_numpy(zero_copy_only=False)
+    by_ref = np.zeros(n, dtype=bool)
+    for cols, values in tplan.drop_refs:
+        if len(cols) == 1:
+            hit = pc.is_in(_text(batch.column(cols[0])), value_set=pa.array([v[0] for v in values], pa.string()))
+            by_ref |= pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+        else:
+            texts = [_text(batch.column(c)).to_pylist() for c in cols]
+            by_ref |= np.array([tuple(t) in values for t in zip(*texts, strict=True)], dtype=bool)
+    by_ref &= ~forgotten
+    return forgotten | by_ref, int(forgotten.sum()), int(by_ref.sum())
+
+
+def _vault_records(tplan: TablePlan, c, inp: pa.Array, out: pa.Array, run: RunContext) -> pa.RecordBatch | None:
+    """Encrypted (pseudonym -> original) records for the distinct values of one column."""
+    valid = pc.is_valid(inp)
+    if inp.null_count:
+        inp, out = inp.filter(valid), out.filter(valid)
+    if len(inp) == 0:
+        return None
+    enc = pc.dictionary_encode(inp)
+    idx = enc.indices.to_numpy(zero_copy_only=False)
+    uniq, first = np.unique(idx, return_index=True)
+    originals = canonical(enc.dictionary.take(pa.array(uniq))).to_pylist()
+    pseudonyms = _text(out.take(pa.array(first))).to_pylist()
+    return encrypt_records(run.keys, c.domain, c.key_version, pseudonyms, originals)
+
+
+def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | KeyProvider | None,
+                    row_offset: int) -> BatchResult:
+    """Apply a table's plan to one batch: transform, drop forgotten rows, collect vault records."""
+    if not isinstance(run, RunContext):
+        run = RunContext(run)
     arrays, fields, stats = [], [], {}
     for c in tplan.columns:
         arr = batch.column(c.name)
@@ -59,7 +133,7 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, keys: KeyProvider |
         if c.dropped:
             continue
         if c.op != "keep":
-            ctx = OpContext(keys, c.domain or "", c.params, tplan.name, c.name, batch, row_offset,
+            ctx = OpContext(run.keys, c.domain or "", c.params, tplan.name, c.name, batch, row_offset,
                             c.key_version)
             arr = OPERATORS[c.op].apply(arr, ctx)
             if arr.type != c.out_type:
@@ -67,7 +141,24 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, keys: KeyProvider |
         arrays.append(arr)
         fields.append(batch.schema.field(c.name).with_type(c.out_type))
     schema = pa.schema(fields, metadata=_metadata(batch.schema, tplan))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema), stats
+    out = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    res = BatchResult(out, stats)
+    if (tplan.subject and run.forgotten.get(tplan.subject.domain)) or tplan.drop_refs:
+        drop, res.forgotten, res.by_reference = _drop_mask(tplan, batch, run)
+        if drop.any():
+            dropped = batch.filter(pa.array(drop))
+            for cols in tplan.referenced:
+                texts = [_text(dropped.column(c)).to_pylist() for c in cols]
+                res.dropped_keys[cols] = set(zip(*texts, strict=True))
+            keep_rows = pa.array(~drop)
+            batch, res.batch = batch.filter(keep_rows), out.filter(keep_rows)
+    if run.vault:
+        for c in tplan.columns:
+            if c.reversible and not c.dropped:
+                recs = _vault_records(tplan, c, batch.column(c.name), res.batch.column(c.name), run)
+                if recs is not None:
+                    res.vault.append((c.domain, c.key_version, recs))
+    return res
 
 
 def _metadata(schema: pa.Schema, tplan: TablePlan) -> dict | None:
@@ -80,23 +171,23 @@ def _metadata(schema: pa.Schema, tplan: TablePlan) -> dict | None:
 
 # -- worker processes ------------------------------------------------------
 
-_WORKER_KEYS: KeyProvider | None = None
+_WORKER_RUN: RunContext | None = None
 
 
-def _worker_init(keys: KeyProvider | None) -> None:
-    global _WORKER_KEYS
-    _WORKER_KEYS = keys
+def _worker_init(run: RunContext) -> None:
+    global _WORKER_RUN
+    _WORKER_RUN = run
 
 
-def _worker_run(tplan: TablePlan, batch: pa.RecordBatch, offset: int):
-    return transform_batch(tplan, batch, _WORKER_KEYS, offset)
+def _worker_run(tplan: TablePlan, batch: pa.RecordBatch, offset: int) -> BatchResult:
+    return transform_batch(tplan, batch, _WORKER_RUN, offset)
 
 
 class _Engine:
     """In-process for small inputs; a process pool once a table has several batches."""
 
-    def __init__(self, keys: KeyProvider | None, workers: int):
-        self.keys = keys
+    def __init__(self, run: RunContext, workers: int):
+        self.run = run
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
 
@@ -104,11 +195,11 @@ class _Engine:
         if parallel and self.workers > 1:
             if self.pool is None:
                 self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"),
-                                                initializer=_worker_init, initargs=(self.keys,))
+                                                initializer=_worker_init, initargs=(self.run,))
             return self.pool.submit(_worker_run, tplan, batch, offset)
         fut: Future = Future()
         try:
-            fut.set_result(transform_batch(tplan, batch, self.keys, offset))
+            fut.set_result(transform_batch(tplan, batch, self.run, offset))
         except BaseException as exc:  # delivered through the future like a worker's error
             fut.set_exception(exc)
         return fut
@@ -128,6 +219,8 @@ class RunResult:
     started: str
     seconds: float
     key_version: str | None
+    vault_records: int = 0
+    forget_applied: bool = False
 
 
 def _check_paths(dataset: Dataset, out: Path) -> None:
@@ -145,31 +238,58 @@ def output_name(table: Table, fmt: str | None) -> str:
 
 def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, *,
              fmt: str | None = None, batch_size: int = 65_536, workers: int = 1,
-             progress: Progress | None = None) -> RunResult:
-    """Transform every table of ``dataset`` into ``out`` (a directory, or a file for one-file input)."""
+             progress: Progress | None = None, vault: Vault | None = None,
+             prepare: Prepare | None = None) -> RunResult:
+    """Transform every table of ``dataset`` into ``out`` (a directory, or a file for one-file input).
+
+    With a ``vault``, reversible columns write their (pseudonym -> original)
+    records, and rows of forgotten subjects (and rows referencing them) are
+    dropped. ``prepare`` rewrites each input batch first (re-keying uses it).
+    """
     out = Path(out)
     if not dataset.is_dir and out.is_dir():
         out = out / output_name(dataset.tables[0], fmt)
     _check_paths(dataset, out)
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
-    engine = _Engine(keys, workers)
-    results: list[TableResult] = []
+    run = RunContext(keys, vault=vault is not None)
+    if vault is not None:
+        domains = {t.subject.domain for t in plan.tables.values() if t.subject}
+        run.forgotten = {d: frozenset(vault.forgotten(d)) for d in domains}
+    engine = _Engine(run, workers)
+    results: dict[str, TableResult] = {}
+    dropped: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
+    by_name = {t.name: t for t in dataset.tables}
     try:
         with AtomicOutput(out, dataset.is_dir) as target:
-            for table in dataset.tables:
-                name = output_name(table, fmt)
-                results.append(_run_table(plan.tables[table.name], table, target.path_for(name),
-                                          FORMATS[fmt or table.format], engine, batch_size, progress))
+            for name in plan.order():
+                table, tplan = by_name[name], plan.tables[name]
+                tplan.drop_refs = [
+                    (tuple(fk.columns), frozenset(dropped[fk.ref_table][tuple(fk.ref_columns)]))
+                    for fk in tplan.foreign_keys
+                    if dropped.get(fk.ref_table, {}).get(tuple(fk.ref_columns))
+                ]
+                results[name] = _run_table(tplan, table, target.path_for(output_name(table, fmt)),
+                                           FORMATS[fmt or table.format], engine, batch_size, progress, vault,
+                                           dropped.setdefault(name, {}), prepare)
             engine.close()
+            if vault is not None:
+                vault.commit()  # before the output appears: every new pseudonym is reversible
             target.commit(None if dataset.is_dir else output_name(dataset.tables[0], fmt))
+    except BaseException:
+        if vault is not None:
+            vault.rollback()
+        raise
     finally:
         engine.close()
-    return RunResult(results, out, started, time.perf_counter() - t0, plan.key_version)
+    ordered = [results[t.name] for t in dataset.tables]
+    return RunResult(ordered, out, started, time.perf_counter() - t0, plan.key_version,
+                     sum(r.vault_records for r in ordered), bool(run.forgotten))
 
 
 def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine, batch_size: int,
-               progress: Progress | None) -> TableResult:
+               progress: Progress | None, vault: Vault | None, dropped: dict[tuple[str, ...], set[tuple]],
+               prepare: Prepare | None) -> TableResult:
     t0 = time.perf_counter()
     res = TableResult(table.name, columns={c.name: ColumnStats() for c in tplan.columns})
     checked = [c.name for c in tplan.columns if c.check_unique]
@@ -183,14 +303,22 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
     def consume() -> None:
         fut, batch = pending.popleft()
         try:
-            out_batch, stats = fut.result()
+            r: BatchResult = fut.result()
         except VeilError as err:
             err.file = err.file or str(table.path)
             raise
+        out_batch = r.batch
         for c in checked:
             seen_in[c].append(pc.unique(batch.column(c)))
             seen_out[c].append(pc.unique(out_batch.column(c)))
-        for cname, (transformed, nulls) in stats.items():
+        res.rows_forgotten += r.forgotten
+        res.rows_dropped_by_reference += r.by_reference
+        for cols, keys in r.dropped_keys.items():
+            dropped.setdefault(cols, set()).update(keys)
+        if vault is not None:
+            for domain, version, recs in r.vault:
+                res.vault_records += vault.add(domain, version, recs)
+        for cname, (transformed, nulls) in r.stats.items():
             res.columns[cname].transformed += transformed
             res.columns[cname].nulls += nulls
         res.rows_out += out_batch.num_rows
@@ -201,6 +329,8 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
     try:
         offset = 0
         for batch in _located(table.batches(batch_size), table):
+            if prepare is not None:
+                batch = prepare(tplan, batch, offset)
             pending.append((engine.submit(tplan, batch, offset, parallel), batch))
             offset += batch.num_rows
             res.rows_in += batch.num_rows
@@ -241,6 +371,8 @@ def report_dict(result: RunResult, plan: Plan, *, input_path: Path, profile_path
         tables[tr.name] = {
             "rows_in": tr.rows_in,
             "rows_out": tr.rows_out,
+            "rows_dropped": {"forgotten_subject": tr.rows_forgotten, "by_reference": tr.rows_dropped_by_reference},
+            "vault_records_written": tr.vault_records,
             "seconds": round(tr.seconds, 4),
             "columns": {
                 c.name: {
@@ -248,6 +380,7 @@ def report_dict(result: RunResult, plan: Plan, *, input_path: Path, profile_path
                     "domain": c.domain,
                     "key_version": c.key_version,
                     "source": c.source,
+                    "reversible": c.reversible,
                     "transformed": tr.columns[c.name].transformed,
                     "nulls": tr.columns[c.name].nulls,
                 }
@@ -266,7 +399,9 @@ def report_dict(result: RunResult, plan: Plan, *, input_path: Path, profile_path
             "tables": len(result.tables),
             "rows_in": sum(t.rows_in for t in result.tables),
             "rows_out": sum(t.rows_out for t in result.tables),
+            "vault_records_written": result.vault_records,
         },
+        "forget_list_applied": result.forget_applied,
         "tables": tables,
     }
     if extra:

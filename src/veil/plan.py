@@ -18,7 +18,7 @@ from .dataset import Dataset
 from .errors import Problem, ProfileError
 from .ops import OPERATORS
 from .ops.arrays import is_text
-from .profile import ColumnRule, ForeignKey, Profile, TableRule, did_you_mean
+from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
 
 
 @dataclass
@@ -32,6 +32,7 @@ class ColumnPlan:
     out_type: pa.DataType
     key_version: str | None = None
     check_unique: bool = False  # a key column whose op is injective only with high probability
+    reversible: bool = False  # originals go to the vault
 
     @property
     def dropped(self) -> bool:
@@ -44,6 +45,12 @@ class TablePlan:
     columns: list[ColumnPlan]
     primary_key: list[str] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    subject: Subject | None = None
+    # column sets other tables reference: when rows are dropped here (forgotten
+    # subjects), their values in these columns are passed on to drop the referencing rows
+    referenced: list[tuple[str, ...]] = field(default_factory=list)
+    # filled during a run: (fk columns, canonical values of dropped parent keys)
+    drop_refs: list[tuple[tuple[str, ...], frozenset]] = field(default_factory=list)
 
     @property
     def out_schema(self) -> pa.Schema:
@@ -54,6 +61,25 @@ class TablePlan:
 class Plan:
     tables: dict[str, TablePlan]
     key_version: str | None
+
+    def order(self) -> list[str]:
+        """Tables with referenced (parent) tables first, so dropped parents cascade to children."""
+        done: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in done or name in visiting:
+                return
+            visiting.add(name)
+            for fk in self.tables[name].foreign_keys:
+                if fk.ref_table in self.tables and fk.ref_table != name:
+                    visit(fk.ref_table)
+            visiting.discard(name)
+            done.append(name)
+
+        for name in self.tables:
+            visit(name)
+        return done
 
 
 def _type_problem(op: str, params: dict, t: pa.DataType) -> str | None:
@@ -116,6 +142,9 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
                 if c not in schemas[fk.ref_table].names:
                     add(f"{fk.path}.references.columns", f"column '{c}' is not in table {fk.ref_table}",
                         did_you_mean(c, schemas[fk.ref_table].names))
+        if rule.subject is not None and rule.subject.column not in cols:
+            add(f"{rule.subject.path}.column", f"subject column '{rule.subject.column}' is not in table {tname}",
+                did_you_mean(rule.subject.column, cols))
         for crule in rule.columns.values():
             subj = crule.params.get("subject") if crule.op == "date_shift" else None
             if subj is not None and subj not in cols:
@@ -150,7 +179,7 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
         if own is not None:
             op = OPERATORS[own.op]
             domain = own.domain or (f"{tname}.{cname}" if op.keyed and not op.param("domain") else None)
-            result = (ColumnRule(own.op, own.params, domain, own.path, own.line), "rule")
+            result = (ColumnRule(own.op, own.params, domain, own.path, own.line, own.reversible), "rule")
             if target is not None:
                 inherited = resolve(target[0], target[1], seen + (k,))
                 if inherited and (inherited[0].op, inherited[0].params, inherited[0].domain) != \
@@ -201,8 +230,13 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
                 key_version=key_version if op.keyed else None,
                 check_unique=(f.name in rule.key_columns() and crule.op == "pseudonymize"
                               and crule.params.get("format") in ("token", "email")),
+                reversible=crule.reversible,
             ))
-        tables[tname] = TablePlan(tname, columns, rule.primary_key, rule.foreign_keys)
+        tables[tname] = TablePlan(tname, columns, rule.primary_key, rule.foreign_keys, rule.subject)
+    for tname, rule in rules.items():
+        for fk in rule.foreign_keys:
+            if fk.ref_table in tables and tuple(fk.ref_columns) not in tables[fk.ref_table].referenced:
+                tables[fk.ref_table].referenced.append(tuple(fk.ref_columns))
     if problems:
         raise ProfileError(problems, file=profile.file)
     return Plan(tables, key_version)

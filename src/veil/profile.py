@@ -18,12 +18,14 @@ from .errors import Problem, ProfileError
 from .ops import OPERATORS
 
 UNKNOWN_POLICIES = ("fail", "keep", "drop", "nullify")
+REVERSIBLE_OPS = ("pseudonymize", "fake")
 TOP_KEYS = ("version", "defaults", "tables")
-DEFAULT_KEYS = ("unknown_columns",)
-TABLE_KEYS = ("primary_key", "unique", "foreign_keys", "columns", "unknown_columns")
+DEFAULT_KEYS = ("unknown_columns", "reversible")
+TABLE_KEYS = ("primary_key", "unique", "foreign_keys", "columns", "unknown_columns", "subject")
+SUBJECT_KEYS = ("column", "domain")
 FK_KEYS = ("columns", "references")
 REF_KEYS = ("table", "columns")
-COMMON_COLUMN_KEYS = ("op", "domain")
+COMMON_COLUMN_KEYS = ("op", "domain", "reversible")
 
 
 def did_you_mean(name: str, options) -> str | None:
@@ -38,6 +40,16 @@ class ColumnRule:
     domain: str | None
     path: str
     line: int | None
+    reversible: bool = False  # write (domain, version, pseudonym) -> original to the vault
+
+
+@dataclass
+class Subject:
+    """The column naming the person a table's rows are about (for forget lists)."""
+
+    column: str
+    domain: str
+    path: str
 
 
 @dataclass
@@ -57,6 +69,7 @@ class TableRule:
     unique: list[list[str]] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     unknown_columns: str | None = None
+    subject: Subject | None = None
     path: str = ""
     line: int | None = None
 
@@ -71,6 +84,7 @@ class TableRule:
 class Profile:
     tables: dict[str, TableRule]
     unknown_columns: str = "fail"
+    reversible: bool = False
     file: str | None = None
     lines: dict[str, int] = field(default_factory=dict)
     # Problems found while parsing, kept so that validation against an input can
@@ -177,10 +191,14 @@ def parse_profile(data: Any, lines: dict[str, int], file: str | None = None, *,
     if not isinstance(raw_tables, dict):
         chk.add("tables", "tables must be a mapping of table name to rules")
         raw_tables = {}
+    reversible = defaults.get("reversible", False) if isinstance(defaults, dict) else False
+    if not isinstance(reversible, bool):
+        chk.add("defaults.reversible", "reversible must be true or false")
+        reversible = False
     broken: set[tuple[str, str]] = set()
     for tname, traw in raw_tables.items():
-        tables[tname] = _parse_table(chk, tname, traw, broken)
-    profile = Profile(tables, unknown if unknown in UNKNOWN_POLICIES else "fail", file, lines)
+        tables[tname] = _parse_table(chk, tname, traw, broken, reversible)
+    profile = Profile(tables, unknown if unknown in UNKNOWN_POLICIES else "fail", reversible, file, lines)
     _check_references(chk, profile)
     if chk.problems and strict:
         raise ProfileError(chk.problems, file=file)
@@ -188,7 +206,8 @@ def parse_profile(data: Any, lines: dict[str, int], file: str | None = None, *,
     return profile
 
 
-def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, str]]) -> TableRule:
+def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, str]],
+                 reversible: bool = False) -> TableRule:
     tpath = f"tables.{tname}"
     rule = TableRule(tname, path=tpath, line=chk.lines.get(tpath))
     if traw is None:
@@ -205,6 +224,15 @@ def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, st
     if pol is not None and pol not in UNKNOWN_POLICIES:
         chk.add(f"{tpath}.unknown_columns", f"unknown policy '{pol}'", did_you_mean(pol, UNKNOWN_POLICIES))
     rule.unknown_columns = pol
+    subj = traw.get("subject")
+    if subj is not None:
+        spath = f"{tpath}.subject"
+        if not isinstance(subj, dict) or not isinstance(subj.get("column"), str):
+            chk.add(spath, "subject must be a mapping {column: NAME, domain: NAME}",
+                    "e.g. subject: {column: email, domain: email}")
+        else:
+            chk.unknown_keys(subj, SUBJECT_KEYS, spath, "subject field")
+            rule.subject = Subject(subj["column"], str(subj.get("domain") or subj["column"]), spath)
     for i, fk in enumerate(traw.get("foreign_keys") or []):
         fpath = f"{tpath}.foreign_keys[{i}]"
         if not isinstance(fk, dict) or not isinstance(fk.get("references"), dict):
@@ -224,7 +252,7 @@ def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, st
         columns = {}
     for cname, craw in columns.items():
         before = len(chk.problems)
-        col = _parse_column(chk, f"{tpath}.columns.{cname}", craw)
+        col = _parse_column(chk, f"{tpath}.columns.{cname}", craw, reversible)
         if col is not None and len(chk.problems) == before:
             rule.columns[cname] = col
         else:
@@ -232,7 +260,7 @@ def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, st
     return rule
 
 
-def _parse_column(chk: _Checker, cpath: str, craw: Any) -> ColumnRule | None:
+def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool = False) -> ColumnRule | None:
     if isinstance(craw, str):
         craw = {"op": craw}
     if not isinstance(craw, dict) or "op" not in craw:
@@ -247,6 +275,13 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any) -> ColumnRule | None:
         return None
     params = {k: v for k, v in craw.items() if k not in COMMON_COLUMN_KEYS}
     domain = craw.get("domain")
+    reversible = craw.get("reversible")
+    if reversible is not None and not isinstance(reversible, bool):
+        chk.add(f"{cpath}.reversible", "reversible must be true or false")
+    elif reversible and opname not in REVERSIBLE_OPS:
+        chk.add(f"{cpath}.reversible", f"operator {opname} cannot be reversible",
+                "only pseudonymize and fake write to the vault")
+    reversible = (default_reversible if reversible is None else bool(reversible)) and opname in REVERSIBLE_OPS
     if domain is not None and not isinstance(domain, str):
         chk.add(f"{cpath}.domain", "domain must be a name")
     if op.param("domain"):  # date_shift has its own 'domain' param
@@ -282,7 +317,7 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any) -> ColumnRule | None:
         for msg in op.check(full):
             chk.add(cpath, msg)
     return ColumnRule(opname, full, domain if op.keyed and not op.param("domain") else None, cpath,
-                      chk.lines.get(cpath))
+                      chk.lines.get(cpath), reversible)
 
 
 def _check_references(chk: _Checker, profile: Profile) -> None:
