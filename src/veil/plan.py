@@ -233,7 +233,7 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
                 reversible=crule.reversible,
             ))
         tables[tname] = TablePlan(tname, columns, rule.primary_key, rule.foreign_keys, rule.subject)
-    for tname, rule in rules.items():
+    for rule in rules.values():
         for fk in rule.foreign_keys:
             if fk.ref_table in tables and tuple(fk.ref_columns) not in tables[fk.ref_table].referenced:
                 tables[fk.ref_table].referenced.append(tuple(fk.ref_columns))

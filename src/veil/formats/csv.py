@@ -92,7 +92,7 @@ class CsvFormat:
                 reader = pacsv.open_csv(
                     path,
                     read_options=pacsv.ReadOptions(use_threads=False,
-                                                   block_size=max(1 << 20, batch_size * 64)),
+                                                   block_size=max(1 << 20, batch_size * 160)),
                     parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
                     convert_options=pacsv.ConvertOptions(
                         column_types={c: pa.string() for c in header},

@@ -18,7 +18,7 @@ class ParquetFormat:
 
     def open(self, path: Path, name: str) -> Table:
         try:
-            pf = pq.ParquetFile(path)
+            pf = pq.ParquetFile(path, pre_buffer=False)
             schema = pf.schema_arrow
             num_rows = pf.metadata.num_rows
         except (pa.ArrowInvalid, OSError):
@@ -27,7 +27,9 @@ class ParquetFormat:
 
         def read(batch_size: int) -> Iterator[pa.RecordBatch]:
             try:
-                f = pq.ParquetFile(path)
+                # pre_buffer=False: pyarrow would otherwise keep read-ahead buffers for the
+                # whole file, and memory would grow with the file's size
+                f = pq.ParquetFile(path, pre_buffer=False)
                 yield from f.iter_batches(batch_size=batch_size)
             except (pa.ArrowInvalid, OSError):
                 raise InputError("the Parquet file is damaged", file=str(path)) from None

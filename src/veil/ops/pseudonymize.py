@@ -6,8 +6,6 @@ the same domain gets the same pseudonym in every table, file, run and worker.
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,12 +52,22 @@ def _check(params: dict) -> list[str]:
     return msgs
 
 
+B32 = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz234567", dtype=np.uint8)
+
+
 def _tokens(d: np.ndarray, length: int) -> pa.Array:
-    """Lower-case base32 of the first length*5/8 digest bytes (aligned: no padding)."""
+    """Lower-case RFC 4648 base32 of the first length*5/8 digest bytes (aligned: no padding).
+
+    Vectorised: every 5 bytes form a 40-bit group that gives 8 characters.
+    """
     nbytes = length * 5 // 8
-    raw = np.ascontiguousarray(d[:, :nbytes]).tobytes()
-    chars = np.frombuffer(base64.b32encode(raw).lower(), dtype=np.uint8).reshape(-1, length)
-    return fixed_width_strings(chars)
+    groups = d[:, :nbytes].reshape(len(d), nbytes // 5, 5).astype(np.uint64)
+    v = groups[..., 0]
+    for i in range(1, 5):
+        v = (v << np.uint64(8)) | groups[..., i]
+    shifts = np.arange(35, -1, -5, dtype=np.uint64)
+    idx = (v[..., None] >> shifts) & np.uint64(31)
+    return fixed_width_strings(B32[idx.reshape(len(d), length)])
 
 
 @operator(
