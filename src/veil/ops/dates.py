@@ -110,3 +110,14 @@ def _shift(arr: pa.Array, days: pa.Array) -> pa.Array:
     per_day = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}[t.unit]
     delta = pc.multiply(days, per_day)
     return pc.add(arr.view(pa.int64()), delta).view(t)
+
+
+def unshift(arr: pa.Array, ctx: OpContext) -> pa.Array:
+    """Undo :func:`date_shift` for the key version in ``ctx`` (the subject column must hold originals)."""
+    if arr.null_count == len(arr):
+        return arr
+    days = pc.negate(_subject_offsets(ctx, len(arr)))
+    if is_text(arr.type):
+        parsed, fmt = parse_text_dates(arr, ctx)
+        return pc.cast(pc.strftime(_shift(parsed, days), format=fmt), arr.type)
+    return _shift(arr, days)

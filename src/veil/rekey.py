@@ -1,0 +1,130 @@
+"""Re-key a pseudonymized dataset from one key version to another, using the vault alone.
+
+Keyed columns are mapped back to their originals through the vault (under the
+old version) and transformed again under the new one; date shifts are undone
+with the old offsets and applied with the new; every other column is already
+in its final form and passes through unchanged. The result equals, byte for
+byte, a fresh run of the same profile on the original extract under the new
+version, and the new pseudonyms are written to the vault.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .dataset import Dataset
+from .errors import Problem, ProfileError, VaultError
+from .keys import KeyProvider
+from .ops import OPERATORS, OpContext
+from .ops.arrays import canonical, map_distinct
+from .ops.dates import unshift
+from .pipeline import Progress, RunResult, run_plan
+from .plan import ColumnPlan, Plan, TablePlan, compile_plan
+from .profile import Profile
+from .vault import Vault
+
+KEYED_REVERSIBLE = ("pseudonymize", "fake")
+
+
+def _without_dropped(profile: Profile) -> Profile:
+    """Dropped columns are absent from a pseudonymized dataset: leave their rules out."""
+    p = copy.deepcopy(profile)
+    for t in p.tables.values():
+        t.columns = {c: r for c, r in t.columns.items() if not OPERATORS[r.op].drops_column}
+    return p
+
+
+def rekey_plan(profile: Profile, dataset: Dataset, to_version: str) -> tuple[Plan, dict[str, dict[str, ColumnPlan]]]:
+    """The plan for a re-key: keyed columns under ``to_version``, everything else kept.
+
+    Returns the plan and, per table, the original plan of the columns that
+    need their originals back (keyed reversible columns, date shifts).
+    """
+    plan = compile_plan(_without_dropped(profile), dataset, to_version)
+    problems: list[Problem] = []
+    keyed: dict[str, dict[str, ColumnPlan]] = {}
+    for tplan in plan.tables.values():
+        by_name = {c.name: c for c in tplan.columns}
+        keyed[tplan.name] = {}
+        for i, c in enumerate(tplan.columns):
+            if c.key_version is None:
+                tplan.columns[i] = ColumnPlan(c.name, "keep", {}, None, c.source, c.in_type, c.in_type)
+                continue
+            keyed[tplan.name][c.name] = c
+            if c.op in KEYED_REVERSIBLE and not c.reversible:
+                problems.append(Problem(f"{tplan.name}.{c.name} uses keyed operator {c.op} but is not reversible: "
+                                        "it cannot be re-keyed from the vault",
+                                        hint="set reversible: true on it (new runs), or re-run from the extract"))
+            if c.op == "date_shift":
+                subj = by_name.get(c.params["subject"])
+                if subj is not None and subj.key_version is not None and not subj.reversible:
+                    problems.append(Problem(f"{tplan.name}.{c.name} is shifted by subject {subj.name}, which is "
+                                            "not reversible: the old shift cannot be undone",
+                                            hint="make the subject column reversible"))
+    if problems:
+        raise ProfileError(problems, file=profile.file)
+    return plan, keyed
+
+
+class _Originals:
+    """Pseudonym -> original text per (domain, version), decrypted once per run."""
+
+    def __init__(self, vault: Vault, version: str):
+        self.vault = vault
+        self.version = version
+        self.maps: dict[str, dict[str, str]] = {}
+
+    def reveal(self, arr: pa.Array, domain: str, table: str, column: str, offset: int) -> pa.Array:
+        mapping = self.maps.get(domain)
+        if mapping is None:
+            names = [r for seg in self.vault._segments(domain, self.version)
+                     for r in seg.table.column("pseudonym").to_pylist()]
+            mapping = {p: o.decode("utf-8") for p, o in self.vault.lookup(domain, self.version, names).items()}
+            self.maps[domain] = mapping
+        text = pc.cast(canonical(arr), pa.string())
+        if text.null_count == len(text):
+            return pa.nulls(len(text), pa.string())
+        missing = 0
+
+        def back(uniques: pa.Array) -> pa.Array:
+            nonlocal missing
+            vals = [mapping.get(p) for p in uniques.to_pylist()]
+            missing += sum(v is None for v in vals)
+            return pa.array(vals, pa.string())
+
+        out = map_distinct(text, back)
+        if missing:
+            raise VaultError(f"{missing} pseudonym(s) of key version {self.version} are not in the vault",
+                             table=table, column=column,
+                             hint="they were forgotten, recorded in another vault, or never reversible; "
+                             "re-run from the extract")
+        return out
+
+
+def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vault: Vault, *,
+          from_version: str, to_version: str, fmt: str | None = None, batch_size: int = 65_536,
+          workers: int = 1, progress: Progress | None = None) -> tuple[RunResult, Plan]:
+    keys.subkey("domain", "", from_version)  # fails clearly if the old version was destroyed
+    keys.vault_key(to_version)
+    plan, keyed = rekey_plan(profile, dataset, to_version)
+    originals = _Originals(vault, from_version)
+
+    def prepare(tplan: TablePlan, batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:
+        cols = dict(zip(batch.schema.names, batch.columns, strict=True))
+        for name, c in keyed[tplan.name].items():
+            if c.op in KEYED_REVERSIBLE:
+                cols[name] = originals.reveal(cols[name], c.domain or "", tplan.name, name, offset)
+        restored = pa.RecordBatch.from_pydict(cols)
+        for name, c in keyed[tplan.name].items():
+            if c.op == "date_shift":
+                ctx = OpContext(keys, "", c.params, tplan.name, name, restored, offset, from_version)
+                cols[name] = unshift(cols[name], ctx)
+        return pa.RecordBatch.from_pydict(cols)
+
+    result = run_plan(plan, dataset, out, keys, fmt=fmt, batch_size=batch_size, workers=workers,
+                      progress=progress, vault=vault, prepare=prepare)
+    return result, plan
