@@ -72,6 +72,7 @@ class BatchResult:
     by_reference: int = 0
     vault: list[tuple[str, str, pa.RecordBatch]] = field(default_factory=list)
     dropped_keys: dict[tuple[str, ...], set[tuple]] = field(default_factory=dict)
+    kept: pa.Array | None = None  # row mask when rows were dropped
 
 
 def _text(arr: pa.Array) -> pa.Array:
@@ -105,19 +106,19 @@ def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> tupl
     return forgotten | by_ref, int(forgotten.sum()), int(by_ref.sum())
 
 
-def _vault_records(tplan: TablePlan, c, inp: pa.Array, out: pa.Array, run: RunContext) -> pa.RecordBatch | None:
-    """Encrypted (pseudonym -> original) records for the distinct values of one column."""
+def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None,
+                   run: RunContext) -> pa.RecordBatch | None:
+    """Encrypted (pseudonym, context) -> original records for the distinct values of one column."""
     valid = pc.is_valid(inp)
     if inp.null_count:
         inp, out = inp.filter(valid), out.filter(valid)
+        context = context.filter(valid) if context is not None else None
     if len(inp) == 0:
         return None
-    enc = pc.dictionary_encode(inp)
-    idx = enc.indices.to_numpy(zero_copy_only=False)
-    uniq, first = np.unique(idx, return_index=True)
-    originals = canonical(enc.dictionary.take(pa.array(uniq))).to_pylist()
-    pseudonyms = _text(out.take(pa.array(first))).to_pylist()
-    return encrypt_records(run.keys, c.domain, c.key_version, pseudonyms, originals)
+    ctx = pc.fill_null(_text(context), "") if context is not None else pa.array([""] * len(inp), pa.string())
+    distinct = pa.table({"o": canonical(inp), "p": _text(out), "c": ctx}).group_by(["o", "p", "c"]).aggregate([])
+    return encrypt_records(run.keys, c.domain, c.key_version, distinct.column("p").to_pylist(),
+                           distinct.column("o").to_pylist(), distinct.column("c").to_pylist())
 
 
 def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | KeyProvider | None,
@@ -150,12 +151,13 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
             for cols in tplan.referenced:
                 texts = [_text(dropped.column(c)).to_pylist() for c in cols]
                 res.dropped_keys[cols] = set(zip(*texts, strict=True))
-            keep_rows = pa.array(~drop)
-            batch, res.batch = batch.filter(keep_rows), out.filter(keep_rows)
+            res.kept = pa.array(~drop)
+            batch, res.batch = batch.filter(res.kept), out.filter(res.kept)
     if run.vault:
         for c in tplan.columns:
             if c.reversible and not c.dropped:
-                recs = _vault_records(tplan, c, batch.column(c.name), res.batch.column(c.name), run)
+                context = res.batch.column(c.vault_context) if c.vault_context else None
+                recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, run)
                 if recs is not None:
                     res.vault.append((c.domain, c.key_version, recs))
     return res
@@ -308,6 +310,8 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
             err.file = err.file or str(table.path)
             raise
         out_batch = r.batch
+        if r.kept is not None:
+            batch = batch.filter(r.kept)
         for c in checked:
             seen_in[c].append(pc.unique(batch.column(c)))
             seen_out[c].append(pc.unique(out_batch.column(c)))

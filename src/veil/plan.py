@@ -33,6 +33,9 @@ class ColumnPlan:
     key_version: str | None = None
     check_unique: bool = False  # a key column whose op is injective only with high probability
     reversible: bool = False  # originals go to the vault
+    # for a reversible operator that is not injective (fake): the column whose output
+    # in the same row binds the vault record (the primary key), so it stays unambiguous
+    vault_context: str | None = None
 
     @property
     def dropped(self) -> bool:
@@ -232,6 +235,10 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
                               and crule.params.get("format") in ("token", "email")),
                 reversible=crule.reversible,
             ))
+        pk = rule.primary_key[0] if len(rule.primary_key) == 1 else None
+        for c in columns:
+            if c.reversible and pk and c.name != pk and not OPERATORS[c.op].injective(c.params):
+                c.vault_context = pk
         tables[tname] = TablePlan(tname, columns, rule.primary_key, rule.foreign_keys, rule.subject)
     for rule in rules.values():
         for fk in rule.foreign_keys:

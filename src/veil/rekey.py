@@ -78,30 +78,36 @@ class _Originals:
         self.version = version
         self.maps: dict[str, dict[str, str]] = {}
 
-    def reveal(self, arr: pa.Array, domain: str, table: str, column: str, offset: int) -> pa.Array:
-        mapping = self.maps.get(domain)
-        if mapping is None:
-            names = [r for seg in self.vault._segments(domain, self.version)
-                     for r in seg.table.column("pseudonym").to_pylist()]
-            mapping = {p: o.decode("utf-8") for p, o in self.vault.lookup(domain, self.version, names).items()}
-            self.maps[domain] = mapping
+    def reveal(self, arr: pa.Array, domain: str, table: str, column: str, context: pa.Array | None) -> pa.Array:
+        if domain not in self.maps:
+            mapping, ambiguous = self.vault.load_map(domain, self.version)
+            self.maps[domain] = ({k: v.decode("utf-8") for k, v in mapping.items()}, ambiguous)
+        mapping, ambiguous = self.maps[domain]
         text = pc.cast(canonical(arr), pa.string())
         if text.null_count == len(text):
             return pa.nulls(len(text), pa.string())
-        missing = 0
+        ctx = pc.fill_null(pc.cast(canonical(context), pa.string()), "") if context is not None else ""
+        keys = pc.binary_join_element_wise(text, ctx, "\0")
+        missing = unsure = 0
 
         def back(uniques: pa.Array) -> pa.Array:
-            nonlocal missing
-            vals = [mapping.get(p) for p in uniques.to_pylist()]
+            nonlocal missing, unsure
+            names = uniques.to_pylist()
+            vals = [mapping.get(k) for k in names]
             missing += sum(v is None for v in vals)
+            unsure += sum(k in ambiguous for k in names)
             return pa.array(vals, pa.string())
 
-        out = map_distinct(text, back)
+        out = map_distinct(keys, back)
         if missing:
             raise VaultError(f"{missing} pseudonym(s) of key version {self.version} are not in the vault",
                              table=table, column=column,
                              hint="they were forgotten, recorded in another vault, or never reversible; "
                              "re-run from the extract")
+        if unsure:
+            raise VaultError(f"{unsure} pseudonym(s) map to several originals (the operator is not injective "
+                             "and the table has no single-column primary key to tell them apart)",
+                             table=table, column=column, hint="declare a primary key, or re-run from the extract")
         return out
 
 
@@ -115,9 +121,11 @@ def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vaul
 
     def prepare(tplan: TablePlan, batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:
         cols = dict(zip(batch.schema.names, batch.columns, strict=True))
+        given = dict(cols)  # the pseudonymized values, which vault contexts refer to
         for name, c in keyed[tplan.name].items():
             if c.op in KEYED_REVERSIBLE:
-                cols[name] = originals.reveal(cols[name], c.domain or "", tplan.name, name, offset)
+                context = given[c.vault_context] if c.vault_context else None
+                cols[name] = originals.reveal(given[name], c.domain or "", tplan.name, name, context)
         restored = pa.RecordBatch.from_pydict(cols)
         for name, c in keyed[tplan.name].items():
             if c.op == "date_shift":

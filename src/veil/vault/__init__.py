@@ -1,6 +1,9 @@
 """The vault: a separate, encrypted lookup table from pseudonym back to original.
 
-Logically a vault holds records (domain, key version, pseudonym) -> original.
+Logically a vault holds records (domain, key version, pseudonym, context) ->
+original. The context is empty for injective operators; for operators that
+can give two originals one output (``fake``), it is the row's primary-key
+pseudonym, so a record stays unambiguous.
 Each original is encrypted with AES-256-GCM under a per-domain subkey of the
 key version's own vault key (not the HMAC key); the associated data binds the
 domain, the version and the pseudonym, so a record cannot be moved or edited
@@ -45,6 +48,7 @@ ENV_VAULT = "VEIL_VAULT"
 SEGMENT_ROWS = 65_536
 SEGMENT_SCHEMA = pa.schema([
     ("pseudonym", pa.string()),
+    ("context", pa.string()),
     ("blind", pa.binary(16)),
     ("nonce", pa.binary(12)),
     ("ct", pa.binary()),
@@ -56,8 +60,8 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def aad(domain: str, version: str, pseudonym: str) -> bytes:
-    return AAD_PREFIX + domain.encode() + b"\0" + version.encode() + b"\0" + pseudonym.encode()
+def aad(domain: str, version: str, pseudonym: str, context: str) -> bytes:
+    return b"\0".join([AAD_PREFIX, domain.encode(), version.encode(), pseudonym.encode(), context.encode()])
 
 
 def blind_key(keys: KeyProvider, domain: str) -> bytes:
@@ -69,16 +73,18 @@ def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
 
 
 def encrypt_records(keys: KeyProvider, domain: str, version: str, pseudonyms: list[str],
-                    originals: list[bytes]) -> pa.RecordBatch:
+                    originals: list[bytes], contexts: list[str] | None = None) -> pa.RecordBatch:
     """Encrypt originals for the vault (run in workers: no database access here)."""
     aes = AESGCM(derive(keys.vault_key(version), "vault", domain))
     nonces = os.urandom(12 * len(originals))
-    cts = [aes.encrypt(nonces[12 * i: 12 * i + 12], o, aad(domain, version, p))
-           for i, (p, o) in enumerate(zip(pseudonyms, originals, strict=True))]
+    contexts = contexts or [""] * len(originals)
+    cts = [aes.encrypt(nonces[12 * i: 12 * i + 12], o, aad(domain, version, p, c))
+           for i, (p, o, c) in enumerate(zip(pseudonyms, originals, contexts, strict=True))]
     blinds = blind_indexes(blind_key(keys, domain), originals)
     nonce_arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), len(originals), [None, pa.py_buffer(nonces)])
     return pa.RecordBatch.from_arrays(
-        [pa.array(pseudonyms, pa.string()), pa.array(blinds, pa.binary(16)), nonce_arr, pa.array(cts, pa.binary())],
+        [pa.array(pseudonyms, pa.string()), pa.array(contexts, pa.string()), pa.array(blinds, pa.binary(16)),
+         nonce_arr, pa.array(cts, pa.binary())],
         schema=SEGMENT_SCHEMA)
 
 
@@ -129,19 +135,23 @@ class Vault:
                                  hint="restore the vault from its backup") from None
             yield Segment(sid, dom, ver, table)
 
-    def known_pseudonyms(self, domain: str, version: str) -> set[str]:
+    @staticmethod
+    def _keys_of(table: pa.Table | pa.RecordBatch) -> list[str]:
+        return pc.binary_join_element_wise(table.column("pseudonym"), table.column("context"), "\0").to_pylist()
+
+    def known_records(self, domain: str, version: str) -> set[str]:
         key = (domain, version)
         if key not in self._known:
             known: set[str] = set()
             for seg in self._segments(domain, version):
-                known.update(seg.table.column("pseudonym").to_pylist())
+                known.update(self._keys_of(seg.table))
             self._known[key] = known
         return self._known[key]
 
     def add(self, domain: str, version: str, records: pa.RecordBatch) -> int:
-        """Queue encrypted records, skipping pseudonyms the vault already holds."""
-        known = self.known_pseudonyms(domain, version)
-        names = records.column(0).to_pylist()
+        """Queue encrypted records, skipping (pseudonym, context) pairs the vault already holds."""
+        known = self.known_records(domain, version)
+        names = self._keys_of(records)
         keep = [p not in known for p in names]
         if not any(keep):
             return 0
@@ -180,28 +190,49 @@ class Vault:
         self.db.close()
 
     # -- reveal ------------------------------------------------------------------
-    def lookup(self, domain: str, version: str, pseudonyms: Iterable[str]) -> dict[str, bytes]:
-        """Decrypt the originals of the given pseudonyms (those the vault holds)."""
+    def _decrypt(self, seg: Segment, table: pa.Table, positions, aes: AESGCM) -> list[tuple[str, str, bytes]]:
+        out = []
+        cols = [table.column(n).to_pylist() for n in ("pseudonym", "context", "nonce", "ct")]
+        for i, (p, c, nonce, ct) in enumerate(zip(*cols, strict=True)):
+            try:
+                out.append((p, c, aes.decrypt(nonce, ct, aad(seg.domain, seg.version, p, c))))
+            except InvalidTag:
+                raise VaultError(f"authentication failed: vault record {int(positions[i])} of segment {seg.id} "
+                                 f"(domain {seg.domain}, key version {seg.version}) was modified or damaged",
+                                 file=self.location, hint="restore the vault from its backup") from None
+        return out
+
+    def _aes(self, domain: str, version: str) -> AESGCM:
         assert self.keys is not None
+        return AESGCM(derive(self.keys.vault_key(version), "vault", domain))
+
+    def lookup(self, domain: str, version: str, pseudonyms: Iterable[str]) -> dict[str, list[bytes]]:
+        """The distinct originals recorded for each given pseudonym (those the vault holds)."""
         wanted = pa.array(list(dict.fromkeys(pseudonyms)), pa.string())
-        aes = AESGCM(derive(self.keys.vault_key(version), "vault", domain))
-        found: dict[str, bytes] = {}
+        aes = self._aes(domain, version)
+        found: dict[str, list[bytes]] = {}
         for seg in self._segments(domain, version):
-            col = seg.table.column("pseudonym")
-            hit = pc.is_in(col, value_set=wanted)
+            hit = pc.is_in(seg.table.column("pseudonym"), value_set=wanted)
             idx = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
             if not len(idx):
                 continue
-            sub = seg.table.take(pa.array(idx))
-            for i, (p, nonce, ct) in enumerate(zip(sub.column("pseudonym").to_pylist(), sub.column("nonce").to_pylist(),
-                                                   sub.column("ct").to_pylist(), strict=True)):
-                try:
-                    found[p] = aes.decrypt(nonce, ct, aad(domain, version, p))
-                except InvalidTag:
-                    raise VaultError(f"authentication failed: vault record {int(idx[i])} of segment {seg.id} "
-                                     f"(domain {domain}, key version {version}) was modified or damaged",
-                                     file=self.location, hint="restore the vault from its backup") from None
+            for p, _c, original in self._decrypt(seg, seg.table.take(pa.array(idx)), idx, aes):
+                got = found.setdefault(p, [])
+                if original not in got:
+                    got.append(original)
         return found
+
+    def load_map(self, domain: str, version: str) -> tuple[dict[str, bytes], set[str]]:
+        """Every record of (domain, version), decrypted: ("pseudonym\\0context" -> original, ambiguous keys)."""
+        aes = self._aes(domain, version)
+        out: dict[str, bytes] = {}
+        ambiguous: set[str] = set()
+        for seg in self._segments(domain, version):
+            for p, c, original in self._decrypt(seg, seg.table, range(seg.table.num_rows), aes):
+                key = f"{p}\0{c}"
+                if out.setdefault(key, original) != original:
+                    ambiguous.add(key)
+        return out, ambiguous
 
     def versions_of(self, domain: str) -> list[str]:
         return [r[0] for r in self.db.query(
