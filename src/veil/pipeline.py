@@ -126,7 +126,7 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
     """Apply a table's plan to one batch: transform, drop forgotten rows, collect vault records."""
     if not isinstance(run, RunContext):
         run = RunContext(run)
-    arrays, fields, stats = [], [], {}
+    arrays, stats = [], {}
     for c in tplan.columns:
         arr = batch.column(c.name)
         nulls = arr.null_count
@@ -140,9 +140,7 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
             if arr.type != c.out_type:
                 arr = arr.cast(c.out_type)
         arrays.append(arr)
-        fields.append(batch.schema.field(c.name).with_type(c.out_type))
-    schema = pa.schema(fields, metadata=_metadata(batch.schema, tplan))
-    out = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    out = pa.RecordBatch.from_arrays(arrays, schema=tplan.out_schema)
     res = BatchResult(out, stats)
     if (tplan.subject and run.forgotten.get(tplan.subject.domain)) or tplan.drop_refs:
         drop, res.forgotten, res.by_reference = _drop_mask(tplan, batch, run)
@@ -161,14 +159,6 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
                 if recs is not None:
                     res.vault.append((c.domain, c.key_version, recs))
     return res
-
-
-def _metadata(schema: pa.Schema, tplan: TablePlan) -> dict | None:
-    meta = dict(schema.metadata or {})
-    changed = any(c.dropped or c.in_type != c.out_type for c in tplan.columns)
-    if changed:
-        meta.pop(b"pandas", None)  # pandas' column list would no longer match
-    return meta or None
 
 
 # -- worker processes ------------------------------------------------------

@@ -36,6 +36,7 @@ class ColumnPlan:
     # for a reversible operator that is not injective (fake): the column whose output
     # in the same row binds the vault record (the primary key), so it stays unambiguous
     vault_context: str | None = None
+    field: pa.Field | None = None  # the input field (metadata, nullability)
 
     @property
     def dropped(self) -> bool:
@@ -54,10 +55,24 @@ class TablePlan:
     referenced: list[tuple[str, ...]] = field(default_factory=list)
     # filled during a run: (fk columns, canonical values of dropped parent keys)
     drop_refs: list[tuple[tuple[str, ...], frozenset]] = field(default_factory=list)
+    metadata: dict | None = None  # the input schema's metadata
 
     @property
     def out_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(c.name, c.out_type) for c in self.columns if not c.dropped])
+        """The input's fields (names, metadata, nullability) with each operator's output type.
+
+        Only kept columns keep a NOT NULL flag: any other operator may write nulls.
+        """
+        fields = []
+        for c in self.columns:
+            if c.dropped:
+                continue
+            f = c.field if c.field is not None else pa.field(c.name, c.in_type)
+            fields.append(f.with_type(c.out_type).with_nullable(f.nullable or c.op != "keep"))
+        meta = dict(self.metadata or {})
+        if any(c.dropped or c.in_type != c.out_type for c in self.columns):
+            meta.pop(b"pandas", None)  # pandas' column list would no longer match
+        return pa.schema(fields, metadata=meta or None)
 
 
 @dataclass
@@ -86,6 +101,10 @@ class Plan:
 
 
 def _type_problem(op: str, params: dict, t: pa.DataType) -> str | None:
+    if pa.types.is_nested(t) and op not in ("keep", "drop", "nullify"):
+        return f"operator {op} does not support nested columns ({t}); use keep, drop or nullify"
+    if op == "pseudonymize" and params.get("format") == "digits" and not (is_text(t) or pa.types.is_integer(t)):
+        return f"pseudonymize format digits needs a text or integer column, not {t}"
     text = is_text(t)
     temporal = pa.types.is_date(t) or pa.types.is_timestamp(t)
     numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
@@ -228,7 +247,8 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
                     "its joins or uniqueness",
                     "use keep, or pseudonymize with format token, email or int")
             columns.append(ColumnPlan(
-                name=f.name, op=crule.op, params=crule.params, domain=crule.domain, source=source,
+                name=f.name, op=crule.op, params=crule.params, source=source, field=f,
+                domain=crule.domain if crule.op != "date_shift" else (crule.params.get("domain") or "date_shift"),
                 in_type=f.type, out_type=op.output_type(f.type, crule.params),
                 key_version=key_version if op.keyed else None,
                 check_unique=(f.name in rule.key_columns() and crule.op == "pseudonymize"
@@ -239,7 +259,11 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
         for c in columns:
             if c.reversible and pk and c.name != pk and not OPERATORS[c.op].injective(c.params):
                 c.vault_context = pk
-        tables[tname] = TablePlan(tname, columns, rule.primary_key, rule.foreign_keys, rule.subject)
+        if columns and all(c.dropped for c in columns):
+            add(rule.path, f"every column of table {tname} would be dropped",
+                "keep at least one column, or remove the table from the input")
+        tables[tname] = TablePlan(tname, columns, rule.primary_key, rule.foreign_keys, rule.subject,
+                                  metadata=schemas[tname].metadata)
     for rule in rules.values():
         for fk in rule.foreign_keys:
             if fk.ref_table in tables and tuple(fk.ref_columns) not in tables[fk.ref_table].referenced:

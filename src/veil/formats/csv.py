@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 
 from ..dataset import Table
 from ..errors import InputError
+from ..ops.arrays import temporal_text
 
 BOM = b"\xef\xbb\xbf"
 
@@ -93,7 +94,9 @@ class CsvFormat:
                     path,
                     read_options=pacsv.ReadOptions(use_threads=False,
                                                    block_size=max(1 << 20, batch_size * 160)),
-                    parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+                    # one column: an empty line is a null row, not a blank to skip
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid,
+                                                     ignore_empty_lines=len(header) > 1),
                     convert_options=pacsv.ConvertOptions(
                         column_types={c: pa.string() for c in header},
                         strings_can_be_null=True,
@@ -123,15 +126,25 @@ class CsvFormat:
 
 
 class CsvWriter:
+    """Arrow's CSV writer; naive timestamps are written as 'YYYY-MM-DD HH:MM:SS' when whole seconds."""
+
     def __init__(self, path: Path, schema: pa.Schema, bom: bool):
         self._fh = open(path, "wb")
         if bom:
             self._fh.write(BOM)
+        self._stamps = [i for i, f in enumerate(schema) if pa.types.is_timestamp(f.type) and f.type.tz is None]
+        for i in self._stamps:
+            schema = schema.set(i, schema.field(i).with_type(pa.string()))
         self._schema = schema
         self._writer = pacsv.CSVWriter(self._fh, schema,
                                        write_options=pacsv.WriteOptions(quoting_style="needed"))
 
     def write(self, batch: pa.RecordBatch) -> None:
+        if self._stamps:
+            cols = list(batch.columns)
+            for i in self._stamps:
+                cols[i] = temporal_text(cols[i])
+            batch = pa.RecordBatch.from_arrays(cols, schema=self._schema)
         self._writer.write_batch(batch)
 
     def close(self) -> None:

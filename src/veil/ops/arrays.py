@@ -35,6 +35,24 @@ def map_distinct(arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
     return out.take(enc.indices)
 
 
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def temporal_text(arr: pa.Array) -> pa.Array:
+    """Timestamps as 'YYYY-MM-DD HH:MM:SS' when they have no fraction of a second.
+
+    That is how CSV extracts write them, so a timestamp hashes (and converts)
+    alike from Parquet and from CSV; Arrow's own cast would append '.000'.
+    """
+    t = arr.type
+    if pa.types.is_timestamp(t) and t.tz is None:
+        ticks = pc.fill_null(arr.view(pa.int64()), 0).to_numpy()
+        if not (ticks % _PER_SECOND[t.unit]).any():
+            # in seconds first: Arrow's %S prints the fraction of the column's unit
+            return pc.strftime(pc.cast(arr, pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
+    return pc.cast(arr, pa.string())
+
+
 def canonical(arr: pa.Array) -> pa.Array:
     """The bytes a keyed operator hashes: UTF-8 text of the value.
 
@@ -46,7 +64,7 @@ def canonical(arr: pa.Array) -> pa.Array:
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return arr
     if not is_text(t):
-        arr = pc.cast(arr, pa.string())
+        arr = temporal_text(arr) if pa.types.is_timestamp(t) else pc.cast(arr, pa.string())
     return arr.cast(pa.binary() if pa.types.is_string(arr.type) else pa.large_binary())
 
 

@@ -101,7 +101,7 @@ def operator(
             name=name,
             apply=fn,
             params=params,
-            help=(fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
+            help=" ".join((fn.__doc__ or "").strip().split("\n\n")[0].split()),
             keyed=keyed,
             deterministic=deterministic,
             injective=inj,
