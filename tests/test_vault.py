@@ -1,0 +1,538 @@
+"""End-to-end tests of the vault through the CLI, on SQLite and PostgreSQL: records written by
+`run --vault`, reveal and its audit trail, the audit chain, forget, rekey, crypto-shredding and
+tamper detection."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from . import vault_fixtures
+from .conftest import SAMPLES_CSV, SAMPLES_PARQUET, SHOP_PROFILE
+from .vault_fixtures import (
+    SqliteStore,
+    Store,
+    active_version,
+    column,
+    data_files,
+    email_pairs,
+    find_secrets,
+    keyring_secrets,
+    read_table,
+    rotate,
+    run_ok,
+    versions,
+)
+
+# pytest fixtures shared with the other vault/keys test module
+pg_url, store, vault_profile = vault_fixtures.pg_url, vault_fixtures.store, vault_fixtures.vault_profile
+
+
+def _db_error(store: Store) -> type[Exception]:
+    if store.kind == "sqlite":
+        return sqlite3.DatabaseError
+    import psycopg
+    return psycopg.Error
+
+
+class Veil:
+    """The CLI bound to one keyring, vault and profile."""
+
+    def __init__(self, cli, keyring: Path, store: Store, profile: Path, tmp_path: Path):
+        self.cli, self.keyring, self.store, self.profile, self.tmp = cli, keyring, store, profile, tmp_path
+
+    @property
+    def kv(self) -> tuple:
+        return ("--keyring", self.keyring, "--vault", self.store.spec)
+
+    def run(self, name: str, src: Path = SAMPLES_CSV, *extra) -> dict:
+        return run_ok(self.cli, src, self.tmp / name, self.profile, self.keyring, "--vault", self.store.spec,
+                      *extra)
+
+    def reveal(self, *tokens, domain: str = "email", purpose: str = "test", extra: tuple = ()):
+        return self.cli("vault", "reveal", "--domain", domain, "--purpose", purpose, *extra, *tokens, *self.kv)
+
+    def forget(self, *values, domain: str = "email", extra: tuple = ()):
+        return self.cli("vault", "forget", "--domain", domain, *extra, *values, *self.kv)
+
+    def audit(self, *extra):
+        return self.cli("vault", "audit", *extra, *self.kv)
+
+    def audit_entries(self) -> list[dict]:
+        res = self.audit("--json")
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)
+
+    def rekey(self, dataset: Path, v_from: str, out: Path, *extra):
+        return self.cli("rekey", dataset, "--from", v_from, "--profile", self.profile, "--out", out,
+                        "--workers", "1", "-q", *extra, *self.kv)
+
+
+@pytest.fixture
+def veil(cli, keyring, store, vault_profile, tmp_path) -> Veil:
+    return Veil(cli, keyring, store, vault_profile, tmp_path)
+
+
+def _reveal_lines(stdout: str) -> list[tuple[str, str]]:
+    return [tuple(line.split("\t", 1)) for line in stdout.splitlines()]
+
+
+# -- writing records, reveal -------------------------------------------------------------------
+
+def test_run_writes_vault_records_and_reveal(veil):
+    report = veil.run("o1")
+    assert report["totals"]["vault_records_written"] > 0
+    assert report["tables"]["customers"]["vault_records_written"] > 0
+    assert report["tables"]["customers"]["columns"]["email"]["reversible"] is True
+    assert report["forget_list_applied"] is True
+
+    pairs = email_pairs(SAMPLES_CSV, veil.tmp / "o1")
+    token, original = pairs[7]
+    res = veil.reveal(token, purpose="ticket 7")
+    assert res.exit_code == 0, res.output
+    assert res.stdout == f"{token}\t{original}\n"
+
+    several = pairs[10:15]
+    res = veil.reveal(*[p for p, _ in several])
+    assert res.exit_code == 0, res.output
+    assert _reveal_lines(res.stdout) == several
+
+    # the customer_id domain (format: int) is reversible too
+    ids_in, ids_out = column(SAMPLES_CSV, "customers", "customer_id"), column(veil.tmp / "o1", "customers",
+                                                                              "customer_id")
+    res = veil.reveal(ids_out[3], domain="customer_id")
+    assert res.exit_code == 0, res.output
+    assert res.stdout == f"{ids_out[3]}\t{ids_in[3]}\n"
+
+
+def test_reveal_from_file(veil):
+    veil.run("o1")
+    pairs = email_pairs(SAMPLES_CSV, veil.tmp / "o1")[20:32]
+    tokens = veil.tmp / "tokens.txt"
+    tokens.write_text("\n".join(p for p, _ in pairs) + "\n\n")
+    res = veil.reveal(extra=("--from-file", tokens))
+    assert res.exit_code == 0, res.output
+    assert _reveal_lines(res.stdout) == pairs
+    # arguments and file together
+    extra_pair = email_pairs(SAMPLES_CSV, veil.tmp / "o1")[40]
+    res = veil.reveal(extra_pair[0], extra=("--from-file", tokens))
+    assert res.exit_code == 0, res.output
+    assert _reveal_lines(res.stdout) == [extra_pair, *pairs]
+
+
+def test_reveal_unknown_token(veil):
+    veil.run("o1")
+    res = veil.reveal("zzzzzzzzzzzzzzzz@example.com")
+    assert res.exit_code == 8
+    assert "not found" in res.stderr
+    assert res.stdout == ""
+    token, original = email_pairs(SAMPLES_CSV, veil.tmp / "o1")[0]
+    mixed = veil.reveal(token, "zzzzzzzzzzzzzzzz@example.com")
+    assert mixed.exit_code == 8
+    assert mixed.stdout == f"{token}\t{original}\n"
+    assert "1 pseudonym(s) not found" in mixed.stderr
+
+
+def test_reveal_without_vault_file(cli, keyring, tmp_path):
+    missing = tmp_path / "nowhere" / "vault.db"
+    res = cli("vault", "reveal", "--domain", "email", "--purpose", "x", "tok", "--keyring", keyring,
+              "--vault", missing)
+    assert res.exit_code == 8 and "vault file not found" in res.stderr
+    assert not missing.exists()
+
+
+def test_second_run_writes_no_duplicate_records(veil):
+    first = veil.run("o1")
+    n = first["totals"]["vault_records_written"]
+    segs = len(veil.store.segments())
+    second = veil.run("o2")
+    assert second["totals"]["vault_records_written"] == 0
+    assert all(t["vault_records_written"] == 0 for t in second["tables"].values())
+    assert len(veil.store.segments()) == segs
+    assert sum(t.num_rows for *_, t in veil.store.segments()) == n
+    # the Parquet sample is the same data: nothing new either
+    third = veil.run("o3", SAMPLES_PARQUET)
+    assert third["totals"]["vault_records_written"] == 0
+
+
+def test_reveal_is_audited_without_values(veil):
+    veil.run("o1")
+    v1 = active_version(veil.cli, veil.keyring)
+    pairs = email_pairs(SAMPLES_CSV, veil.tmp / "o1")
+    assert veil.reveal(pairs[0][0], purpose="GDPR request 42", extra=("--actor", "alice")).exit_code == 0
+    assert veil.reveal(*[p for p, _ in pairs[1:4]], purpose="fraud case 7",
+                       extra=("--actor", "bob")).exit_code == 0
+    ids_out = column(veil.tmp / "o1", "customers", "customer_id")
+    assert veil.reveal(ids_out[0], domain="customer_id", purpose="support",
+                       extra=("--actor", "carol")).exit_code == 0
+
+    entries = veil.audit_entries()
+    reveals = [e for e in entries if e["action"] == "reveal"]
+    got = [(e["actor"], e["purpose"], e["domain"], e["count"], e["key_version"]) for e in reveals]
+    assert got == [("alice", "GDPR request 42", "email", 1, v1), ("bob", "fraud case 7", "email", 3, v1),
+                   ("carol", "support", "customer_id", 1, v1)]
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+
+    text = json.dumps(entries)
+    ids_in = column(SAMPLES_CSV, "customers", "customer_id")
+    for token, original in pairs[:4]:
+        assert original not in text
+        assert token not in text
+    assert f'"{ids_in[0]}"' not in text and ids_out[0] not in text
+    plain = veil.audit()
+    assert plain.exit_code == 0
+    assert all(o not in plain.stdout for _, o in pairs[:4])
+
+
+def test_parallel_run_matches_serial(veil, tmp_path):
+    """Worker processes (small batches, 2 workers) write the same output, records and drops."""
+    rows = _input_rows()
+    _, customer, expected = _pick_customer(rows)
+    assert veil.forget(customer["email"]).exit_code == 0
+    serial = veil.run("o1")
+    n_records = serial["totals"]["vault_records_written"]
+    assert n_records == sum(t.num_rows for *_, t in veil.store.segments())
+    # SQLite: a second, fresh vault (same forget list); PostgreSQL: the same database again
+    second = SqliteStore(tmp_path / "vault2" / "v.db") if veil.store.kind == "sqlite" else veil.store
+    if second is not veil.store:
+        assert veil.cli("vault", "forget", "--domain", "email", customer["email"], "--keyring", veil.keyring,
+                        "--vault", second.spec).exit_code == 0
+    parallel = run_ok(veil.cli, SAMPLES_CSV, tmp_path / "o2", veil.profile, veil.keyring, "--vault", second.spec,
+                      "--batch-size", "64", workers=2)
+    assert parallel["totals"]["vault_records_written"] == (0 if second is veil.store else n_records)
+    _check_forget_report(serial, expected, 1)
+    _check_forget_report(parallel, expected, 1)
+    a = {p.relative_to(tmp_path / "o1"): p.read_bytes() for p in data_files(tmp_path / "o1")}
+    b = {p.relative_to(tmp_path / "o2"): p.read_bytes() for p in data_files(tmp_path / "o2")}
+    assert a == b
+
+
+# -- the audit chain -------------------------------------------------------------------------------
+
+def test_audit_append_only_and_tamper_detected(veil):
+    veil.run("o1")
+    pairs = email_pairs(SAMPLES_CSV, veil.tmp / "o1")
+    assert veil.reveal(pairs[0][0], purpose="first").exit_code == 0
+    assert veil.reveal(pairs[1][0], purpose="second").exit_code == 0
+    res = veil.audit("--verify")
+    assert res.exit_code == 0, res.output
+    assert "intact: 3 entries" in res.stdout
+
+    err = _db_error(veil.store)
+    with pytest.raises(err, match="append-only"):
+        veil.store.execute("UPDATE veil_audit SET purpose = 'nothing to see' WHERE seq = 2")
+    with pytest.raises(err, match="append-only"):
+        veil.store.execute("DELETE FROM veil_audit WHERE seq = 3")
+    assert veil.audit("--verify").exit_code == 0
+
+    if veil.store.kind == "sqlite":
+        veil.store.execute("DROP TRIGGER veil_audit_no_update")
+    else:
+        veil.store.execute("DROP TRIGGER veil_audit_append_only ON veil_audit")
+    veil.store.execute("UPDATE veil_audit SET purpose = 'nothing to see' WHERE seq = 2")
+    res = veil.audit("--verify")
+    assert res.exit_code == 8
+    assert "entry 2" in res.stderr and veil.store.label in res.stderr
+    assert "entry 3" not in res.stderr
+
+
+# -- forget ----------------------------------------------------------------------------------------
+
+def _input_rows(src: Path = SAMPLES_CSV) -> dict[str, list[dict]]:
+    return {t: read_table(src / f"{t}.csv") for t in ("customers", "orders", "addresses", "payments",
+                                                        "support_tickets")}
+
+
+def _expected_drops(rows: dict[str, list[dict]], customer: dict) -> dict[str, int]:
+    cid, email = customer["customer_id"], customer["email"]
+    orders = [o for o in rows["orders"] if o["customer_id"] == cid or o["customer_email"] == email]
+    order_ids = {o["order_id"] for o in orders}
+    return {
+        "orders": len(orders),
+        "addresses": sum(a["customer_id"] == cid for a in rows["addresses"]),
+        "support_tickets": sum(s["customer_id"] == cid for s in rows["support_tickets"]),
+        "payments": sum(p["order_id"] in order_ids for p in rows["payments"]),
+    }
+
+
+def _pick_customer(rows, skip: int = 0) -> tuple[int, dict, dict[str, int]]:
+    """A customer referenced from every child table (orders, addresses, tickets, payments)."""
+    found = 0
+    for i, c in enumerate(rows["customers"]):
+        exp = _expected_drops(rows, c)
+        if all(exp.values()):
+            if found == skip:
+                return i, c, exp
+            found += 1
+    raise AssertionError("no customer referenced from every table")
+
+
+def _check_forget_report(report: dict, expected: dict[str, int], n_forgotten: int) -> None:
+    tables = report["tables"]
+    assert tables["customers"]["rows_dropped"] == {"forgotten_subject": n_forgotten, "by_reference": 0}
+    for t, n in expected.items():
+        assert tables[t]["rows_dropped"] == {"forgotten_subject": 0, "by_reference": n}, t
+    for t, tab in tables.items():
+        dropped = tab["rows_dropped"]["forgotten_subject"] + tab["rows_dropped"]["by_reference"]
+        assert tab["rows_out"] == tab["rows_in"] - dropped, t
+    total_dropped = n_forgotten + sum(expected.values())
+    assert report["totals"]["rows_out"] == report["totals"]["rows_in"] - total_dropped
+
+
+def test_forget_subject(veil):
+    rows = _input_rows()
+    idx, customer, expected = _pick_customer(rows)
+    veil.run("o1")
+    token = column(veil.tmp / "o1", "customers", "email")[idx]
+    order_tokens = set(column(veil.tmp / "o1", "orders", "customer_email"))
+    assert token in order_tokens
+    assert veil.reveal(token).stdout == f"{token}\t{customer['email']}\n"
+
+    before = [(t.column("pseudonym").to_pylist(), t.column("ct").to_pylist())
+              for *_, t in veil.store.segments(domain="email")]
+    x_ct = [ct for names, cts in before for n, ct in zip(names, cts, strict=True) if n == token]
+    assert len(x_ct) == 1 and x_ct[0] in veil.store.dump()
+
+    res = veil.forget(customer["email"], extra=("--actor", "dpo"))
+    assert res.exit_code == 0, res.output
+    assert "1 vault record(s) deleted" in res.stdout
+    assert x_ct[0] not in veil.store.dump(), "the forgotten record's ciphertext survives in the vault storage"
+    assert "1 added to the forget list" in res.stdout
+    assert customer["email"] not in res.stdout + res.stderr
+
+    gone = veil.reveal(token)
+    assert gone.exit_code == 8 and "not found" in gone.stderr
+    assert customer["email"] not in gone.stdout
+
+    report = veil.run("o2")
+    _check_forget_report(report, expected, 1)
+    assert token not in column(veil.tmp / "o2", "customers", "email")
+    assert token not in column(veil.tmp / "o2", "orders", "customer_email")
+    assert len(column(veil.tmp / "o2", "payments", "payment_id")) == len(rows["payments"]) - expected["payments"]
+
+    # forgetting is idempotent, and the same holds for the Parquet sample
+    again = veil.forget(customer["email"])
+    assert again.exit_code == 0 and "0 added to the forget list" in again.stdout
+    _check_forget_report(veil.run("o3", SAMPLES_PARQUET), expected, 1)
+
+    forget_entries = [e for e in veil.audit_entries() if e["action"] == "forget"]
+    assert [(e["actor"], e["domain"], e["count"]) for e in forget_entries][0] == ("dpo", "email", 1)
+    assert customer["email"] not in json.dumps(veil.audit_entries())
+    assert customer["email"].encode() not in veil.store.dump()
+    assert veil.audit("--verify").exit_code == 0
+
+
+def test_forget_from_file(veil):
+    rows = _input_rows()
+    i1, c1, e1 = _pick_customer(rows, 0)
+    i2, c2, e2 = _pick_customer(rows, 1)
+    veil.run("o1")
+    tokens = [column(veil.tmp / "o1", "customers", "email")[i] for i in (i1, i2)]
+    listing = veil.tmp / "forget.txt"
+    listing.write_text(f"{c1['email']}\n\n{c2['email']}\n")
+    res = veil.forget(extra=("--from-file", listing))
+    assert res.exit_code == 0, res.output
+    assert "forgot 2 subject(s)" in res.stdout and "2 added to the forget list" in res.stdout
+    for t in tokens:
+        assert veil.reveal(t).exit_code == 8
+    report = veil.run("o2")
+    _check_forget_report(report, {t: e1[t] + e2[t] for t in e1}, 2)
+    dump = veil.store.dump()
+    assert c1["email"].encode() not in dump and c2["email"].encode() not in dump
+
+
+def test_forget_deletes_every_vault_record_of_the_subject(veil):
+    """`vault forget` promises to delete the subjects' vault records: not only the subject column's
+    record but every record of the forgotten customer (customer_id, name and phone fakes)."""
+    rows = _input_rows()
+    idx = next(i for i, c in enumerate(rows["customers"])
+               if c["phone"] and all(_expected_drops(rows, c).values()))
+    customer = rows["customers"][idx]
+    veil.run("o1")
+    out = read_table(veil.tmp / "o1" / "customers.csv")[idx]
+    checks = [("customer_id", "customer_id"), ("customers.phone", "phone"), ("customers.last_name", "last_name")]
+    for domain, col in checks:  # before: each reveals the customer's original
+        res = veil.reveal(out[col], domain=domain)
+        assert res.exit_code == 0 and f"{out[col]}\t{customer[col]}\n" in res.stdout, (domain, res.output)
+
+    assert veil.forget(customer["email"]).exit_code == 0
+    survivors = []
+    for domain, col in checks:
+        res = veil.reveal(out[col], domain=domain)
+        if f"{out[col]}\t{customer[col]}\n" in res.stdout:
+            survivors.append(f"{domain} (customers.{col})")
+    assert not survivors, f"after forget, the subject's originals are still revealable from: {survivors}"
+
+
+# -- rekey -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_rekey_equals_fresh_run(veil, fmt):
+    src = SAMPLES_CSV if fmt == "csv" else SAMPLES_PARQUET
+    v1 = active_version(veil.cli, veil.keyring)
+    r1 = veil.run("o1", src)
+    assert r1["key_version"] == v1
+    v2 = rotate(veil.cli, veil.keyring)
+    r2 = veil.run("o2", src)
+    assert r2["key_version"] == v2
+
+    out3 = veil.tmp / "o3"
+    res = veil.rekey(veil.tmp / "o1", v1, out3, "--to", v2, "--report", veil.tmp / "o3.json")
+    assert res.exit_code == 0, res.output
+    fresh = {p.relative_to(veil.tmp / "o2"): p.read_bytes() for p in data_files(veil.tmp / "o2")}
+    rekeyed = {p.relative_to(out3): p.read_bytes() for p in data_files(out3)}
+    assert sorted(rekeyed) == sorted(fresh)
+    assert {p.suffix for p in rekeyed} >= {f".{fmt}"}
+    for name in fresh:
+        assert rekeyed[name] == fresh[name], f"{name} differs from a fresh run under {v2}"
+    doc = json.loads((veil.tmp / "o3.json").read_text())
+    assert doc["rekey"] == {"from": v1, "to": v2} and doc["key_version"] == v2
+    # the fresh run already recorded every V2 pseudonym
+    assert doc["totals"]["vault_records_written"] == 0
+    assert [e["action"] for e in veil.audit_entries()][-1] == "rekey"
+
+
+def test_rekey_refuses_non_reversible_profile(cli, keyring, tmp_path):
+    vault = tmp_path / "vaultdir" / "vault.db"
+    v1 = active_version(cli, keyring)
+    run_ok(cli, SAMPLES_CSV, tmp_path / "o1", SHOP_PROFILE, keyring, "--vault", vault)
+    res = cli("rekey", tmp_path / "o1", "--from", v1, "--profile", SHOP_PROFILE, "--out", tmp_path / "o2",
+              "--keyring", keyring, "--vault", vault, "--workers", "1")
+    assert res.exit_code == 3
+    assert "customers.email uses keyed operator pseudonymize but is not reversible" in res.stderr
+    assert "cannot be re-keyed" in res.stderr
+    assert not (tmp_path / "o2").exists()
+
+
+# -- crypto-shredding --------------------------------------------------------------------------------
+
+def test_destroy_crypto_shreds_a_version(veil):
+    v1 = active_version(veil.cli, veil.keyring)
+    veil.run("o1")
+    v1_pairs = email_pairs(SAMPLES_CSV, veil.tmp / "o1")
+    v1_secrets = {k: v for k, v in keyring_secrets(veil.keyring).items() if k.startswith(v1)}
+    assert len(v1_secrets) == 2
+    v1_segments = veil.store.segments(version=v1)
+    assert v1_segments
+    blobs = [ct for *_, t in v1_segments for ct in t.column("ct").to_pylist()[:3]]
+    assert len(blobs) >= 6 and all(len(b) > 16 for b in blobs)
+    assert all(b in veil.store.dump() for b in blobs), "sanity: the blobs are findable before destroy"
+    n_v1 = sum(t.num_rows for *_, t in v1_segments)
+
+    v2 = rotate(veil.cli, veil.keyring)
+    veil.run("o2")
+    v2_token, v2_original = email_pairs(SAMPLES_CSV, veil.tmp / "o2")[3]
+
+    res = veil.cli("keys", "destroy", v1, "--yes", "--actor", "sec-officer", *veil.kv)
+    assert res.exit_code == 0, res.output
+    assert f"destroyed key version {v1}" in res.stdout and f"{n_v1:,} vault record(s)" in res.stdout
+
+    status = {v["id"]: v["status"] for v in versions(veil.cli, veil.keyring)}
+    assert status == {v1: "destroyed", v2: "active"}
+    active = veil.cli("keys", "destroy", v2, "--yes", *veil.kv)
+    assert active.exit_code == 6 and "active" in active.stderr
+
+    res = veil.reveal(v1_pairs[0][0], extra=("--key-version", v1))
+    assert res.exit_code == 6 and "destroyed" in res.stderr
+    assert v1_pairs[0][1] not in res.stdout
+    res = veil.reveal(v1_pairs[0][0])
+    assert res.exit_code == 8 and res.stdout == ""
+    res = veil.rekey(veil.tmp / "o1", v1, veil.tmp / "o3")
+    assert res.exit_code == 6 and "destroyed" in res.stderr
+    assert not (veil.tmp / "o3").exists()
+
+    assert not find_secrets(veil.keyring.read_bytes(), v1_secrets)
+    assert veil.store.count_segments(v1) == 0
+    dump = veil.store.dump()
+    assert not [i for i, b in enumerate(blobs) if b in dump], "V1 ciphertexts survive in the vault storage"
+    if veil.store.kind == "sqlite":
+        for f in veil.store.files():
+            data = f.read_bytes()
+            assert not any(b in data for b in blobs), f
+
+    res = veil.reveal(v2_token)
+    assert res.exit_code == 0, res.output
+    assert res.stdout == f"{v2_token}\t{v2_original}\n"
+    entries = veil.audit_entries()
+    destroy = [e for e in entries if e["action"] == "destroy"]
+    assert [(e["actor"], e["key_version"], e["count"]) for e in destroy] == [("sec-officer", v1, n_v1)]
+    assert veil.audit("--verify").exit_code == 0
+
+
+# -- tamper detection --------------------------------------------------------------------------------
+
+def test_tampered_segment_detected(veil):
+    v1 = active_version(veil.cli, veil.keyring)
+    veil.run("o1")
+    pairs = dict(email_pairs(SAMPLES_CSV, veil.tmp / "o1"))
+    sid, _, _, table = veil.store.segments(domain="email", version=v1)[0]
+    i = 5
+    token = table.column("pseudonym")[i].as_py()
+    original = pairs[token]
+    cts = table.column("ct").to_pylist()
+    ct = bytearray(cts[i])
+    ct[len(ct) // 2] ^= 0x01
+    cts[i] = bytes(ct)
+    idx = table.schema.get_field_index("ct")
+    veil.store.write_segment(sid, table.set_column(idx, table.schema.field(idx), pa.array(cts, pa.binary())))
+
+    res = veil.reveal(token)
+    assert res.exit_code == 8
+    assert "authentication failed" in res.stderr
+    assert veil.store.label in res.stderr
+    assert f"record {i} of segment {sid}" in res.stderr
+    assert res.stdout == ""
+    assert original not in res.stdout + res.stderr
+
+    other = next(p for p in pairs if p != token)
+    ok = veil.reveal(other)
+    assert ok.exit_code == 0 and ok.stdout == f"{other}\t{pairs[other]}\n"
+
+    rotate(veil.cli, veil.keyring)
+    res = veil.rekey(veil.tmp / "o1", v1, veil.tmp / "o3")
+    assert res.exit_code == 8
+    assert "authentication failed" in res.stderr and veil.store.label in res.stderr
+    assert f"record {i} of segment {sid}" in res.stderr
+    assert original not in res.stdout + res.stderr
+    assert not (veil.tmp / "o3").exists()
+    assert not [p for p in veil.tmp.iterdir() if p.name.startswith(".veil-tmp-")]
+
+
+def test_damaged_segment_detected(veil):
+    veil.run("o1")
+    sid, *_ = veil.store.segments(domain="email")[0]
+    veil.store.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [b"not an arrow stream", sid])
+    token = column(veil.tmp / "o1", "customers", "email")[0]
+    res = veil.reveal(token)
+    assert res.exit_code == 8
+    assert f"segment {sid}" in res.stderr and "damaged" in res.stderr
+
+
+def test_vault_file_readable_by_others_refused(cli, keyring, vault_profile, tmp_path):
+    vault = tmp_path / "vaultdir" / "vault.db"
+    run_ok(cli, SAMPLES_CSV, tmp_path / "o1", vault_profile, keyring, "--vault", vault)
+    assert stat.S_IMODE(vault.stat().st_mode) == 0o600
+    os.chmod(vault, 0o640)
+    res = cli("vault", "audit", "--keyring", keyring, "--vault", vault)
+    assert res.exit_code == 8
+    assert "accessible by other users" in res.stderr and str(vault) in res.stderr
+
+
+def test_csv_reveal_round_trip_every_customer(veil):
+    """Every customers.email pseudonym of a run reveals to its own original."""
+    veil.run("o1")
+    pairs = email_pairs(SAMPLES_CSV, veil.tmp / "o1")
+    listing = veil.tmp / "all.txt"
+    listing.write_text("\n".join(p for p, _ in pairs))
+    res = veil.reveal(extra=("--from-file", listing))
+    assert res.exit_code == 0, res.output
+    assert _reveal_lines(res.stdout) == pairs
+    with (veil.tmp / "o1" / "customers.csv").open(encoding="utf-8-sig", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == len(pairs)
