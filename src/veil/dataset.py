@@ -41,6 +41,10 @@ class Dataset:
     root: Path
     is_dir: bool
     tables: list[Table]
+    # a SQL dump: its dialect, table definitions and how to read it (veil.formats.dump)
+    dump: Any = None
+    # other names a profile may use for a table: bare name -> schema-qualified name
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -58,9 +62,14 @@ def open_dataset(path: str | Path) -> Dataset:
     if not root.exists():
         raise InputError("input not found", file=str(root), hint="check the path")
     if root.is_file():
+        from .formats.dump import is_dump, open_dump
+
+        if is_dump(root):
+            return open_dump(root)
         fmt = format_for(root)
         if fmt is None:
-            raise InputError("unsupported file type", file=str(root), hint="veil reads .csv and .parquet")
+            raise InputError("unsupported file type", file=str(root),
+                             hint="veil reads .csv, .parquet and SQL dumps (.sql, .sql.gz, pg_dump -Fc)")
         return Dataset(root, False, [fmt.open(root, root.stem)])
     tables: list[Table] = []
     seen: dict[str, Path] = {}

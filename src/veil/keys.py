@@ -288,7 +288,7 @@ def refuse_inside(p: Path, forbidden_dirs: tuple[Path | None, ...], what: str) -
         if d is None:
             continue
         d = Path(d)
-        if (d.is_dir() and is_within(p, d)) or p.resolve() == d.resolve():
+        if is_within(p, d):  # lexical: the output directory may not exist yet
             raise KeyringError(f"the {what} sits inside the input or output location; it must never "
                                "travel with the data", file=str(p),
                                hint=f"move the {what} outside the data directories")

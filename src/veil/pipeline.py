@@ -106,19 +106,34 @@ def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> tupl
     return forgotten | by_ref, int(forgotten.sum()), int(by_ref.sum())
 
 
-def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None,
+def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, subject: pa.Array | None,
                    run: RunContext) -> pa.RecordBatch | None:
     """Encrypted (pseudonym, context) -> original records for the distinct values of one column."""
     valid = pc.is_valid(inp)
     if inp.null_count:
         inp, out = inp.filter(valid), out.filter(valid)
         context = context.filter(valid) if context is not None else None
+        subject = subject.filter(valid) if subject is not None else None
     if len(inp) == 0:
         return None
     ctx = pc.fill_null(_text(context), "") if context is not None else pa.array([""] * len(inp), pa.string())
-    distinct = pa.table({"o": canonical(inp), "p": _text(out), "c": ctx}).group_by(["o", "p", "c"]).aggregate([])
+    subj = subject.cast(pa.binary()) if subject is not None else pa.nulls(len(inp), pa.binary())
+    distinct = pa.table({"o": canonical(inp), "p": _text(out), "c": ctx, "s": subj}) \
+        .group_by(["o", "p", "c", "s"]).aggregate([])
     return encrypt_records(run.keys, c.domain, c.key_version, distinct.column("p").to_pylist(),
-                           distinct.column("o").to_pylist(), distinct.column("c").to_pylist())
+                           distinct.column("o").to_pylist(), distinct.column("c").to_pylist(),
+                           distinct.column("s").to_pylist())
+
+
+def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> pa.Array | None:
+    """Per row: the blind index of the row's subject (None for tables without a subject)."""
+    if tplan.subject is None:
+        return None
+    col = batch.column(tplan.subject.column)
+    if col.null_count == len(col):
+        return pa.nulls(len(col), pa.binary(16))
+    key = blind_key(run.keys, tplan.subject.domain)
+    return map_distinct(col, lambda u: pa.array(blind_indexes(key, canonical(u).to_pylist()), pa.binary(16)))
 
 
 def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | KeyProvider | None,
@@ -151,11 +166,12 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
                 res.dropped_keys[cols] = set(zip(*texts, strict=True))
             res.kept = pa.array(~drop)
             batch, res.batch = batch.filter(res.kept), out.filter(res.kept)
-    if run.vault:
+    if run.vault and any(c.reversible for c in tplan.columns):
+        subjects = _subject_blinds(tplan, batch, run)
         for c in tplan.columns:
             if c.reversible and not c.dropped:
                 context = res.batch.column(c.vault_context) if c.vault_context else None
-                recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, run)
+                recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run)
                 if recs is not None:
                     res.vault.append((c.domain, c.key_version, recs))
     return res
@@ -238,6 +254,9 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     records, and rows of forgotten subjects (and rows referencing them) are
     dropped. ``prepare`` rewrites each input batch first (re-keying uses it).
     """
+    if dataset.dump is not None:
+        raise InputError("SQL dumps are recognised but cannot be rewritten yet", file=str(dataset.root),
+                         hint="export the tables as CSV or Parquet for now")
     out = Path(out)
     if not dataset.is_dir and out.is_dir():
         out = out / output_name(dataset.tables[0], fmt)

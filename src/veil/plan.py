@@ -9,7 +9,8 @@ reported at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -120,6 +121,41 @@ def _type_problem(op: str, params: dict, t: pa.DataType) -> str | None:
     return None
 
 
+def _table_rules(profile: Profile, dataset: Dataset, schemas: dict, add) -> dict[str, TableRule]:
+    """One rule per input table: the profile's (by full or unambiguous bare name), plus DDL keys."""
+
+    def resolve(name: str) -> str:
+        return name if name in schemas else dataset.aliases.get(name, name)
+
+    by_input: dict[str, TableRule] = {}
+    for pname, rule in profile.tables.items():
+        name = resolve(pname)
+        if name not in schemas:
+            add(rule.path, f"table '{pname}' is not in the input",
+                did_you_mean(pname, list(schemas) + list(dataset.aliases)) or f"input tables: {', '.join(schemas)}")
+        elif name in by_input:
+            add(rule.path, f"table '{pname}' is named twice in the profile (as {by_input[name].name})")
+        else:
+            by_input[name] = rule
+    rules: dict[str, TableRule] = {}
+    for name in schemas:
+        base = by_input.get(name)
+        rule = copy.copy(base) if base else TableRule(name, path=f"tables.{name}")
+        rule.name = name
+        rule.foreign_keys = [replace(fk, ref_table=resolve(fk.ref_table)) for fk in rule.foreign_keys]
+        rule.unique = list(rule.unique)
+        if dataset.dump is not None:
+            from .formats.dump import ddl_keys
+
+            pk, uniques, fks = ddl_keys(dataset.dump, name)
+            rule.primary_key = rule.primary_key or pk
+            rule.unique += [u for u in uniques if u not in rule.unique]
+            have = {tuple(fk.columns) for fk in rule.foreign_keys}
+            rule.foreign_keys += [fk for fk in fks if tuple(fk.columns) not in have and fk.ref_table in schemas]
+        rules[name] = rule
+    return rules
+
+
 def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) -> Plan:
     """Resolve every column of every input table to an operator, or raise with all problems."""
     problems: list[Problem] = list(profile.problems)
@@ -133,11 +169,7 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
         problems.append(Problem(msg, path, line, hint, kind))
 
     schemas = {t.name: t.schema for t in dataset.tables}
-    for tname, rule in profile.tables.items():
-        if tname not in schemas:
-            add(rule.path, f"table '{tname}' is not in the input",
-                did_you_mean(tname, schemas) or f"input tables: {', '.join(schemas)}")
-    rules = {name: profile.tables.get(name) or TableRule(name, path=f"tables.{name}") for name in schemas}
+    rules = _table_rules(profile, dataset, schemas, add)
 
     # names used by the rules must exist
     for tname, rule in rules.items():

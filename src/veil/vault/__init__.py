@@ -25,6 +25,7 @@ are chained by HMAC: ``verify_audit`` names the first entry that was altered.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import hmac
 import io
 import json
@@ -52,6 +53,9 @@ SEGMENT_SCHEMA = pa.schema([
     ("blind", pa.binary(16)),
     ("nonce", pa.binary(12)),
     ("ct", pa.binary()),
+    # blind index of the row's subject (the table's `subject` column), so forgetting a
+    # subject deletes every record written from their rows, in every domain
+    ("subject", pa.binary(16)),
 ])
 AAD_PREFIX = b"veil-vault/v1\0"
 
@@ -69,22 +73,32 @@ def blind_key(keys: KeyProvider, domain: str) -> bytes:
 
 
 def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
-    return [hmac.digest(key, o, "sha256")[:16] for o in originals]
+    base = hmac.new(key, digestmod=hashlib.sha256)  # key schedule once, copied per value
+    out = []
+    for o in originals:
+        h = base.copy()
+        h.update(o)
+        out.append(h.digest()[:16])
+    return out
 
 
 def encrypt_records(keys: KeyProvider, domain: str, version: str, pseudonyms: list[str],
-                    originals: list[bytes], contexts: list[str] | None = None) -> pa.RecordBatch:
+                    originals: list[bytes], contexts: list[str] | None = None,
+                    subjects: list[bytes | None] | None = None) -> pa.RecordBatch:
     """Encrypt originals for the vault (run in workers: no database access here)."""
     aes = AESGCM(derive(keys.vault_key(version), "vault", domain))
-    nonces = os.urandom(12 * len(originals))
-    contexts = contexts or [""] * len(originals)
-    cts = [aes.encrypt(nonces[12 * i: 12 * i + 12], o, aad(domain, version, p, c))
+    n = len(originals)
+    nonces = os.urandom(12 * n)
+    contexts = contexts or [""] * n
+    prefix = aad(domain, version, "", "")[:-1]  # everything before the pseudonym
+    enc = aes.encrypt
+    cts = [enc(nonces[12 * i: 12 * i + 12], o, prefix + p.encode() + b"\0" + c.encode())
            for i, (p, o, c) in enumerate(zip(pseudonyms, originals, contexts, strict=True))]
     blinds = blind_indexes(blind_key(keys, domain), originals)
-    nonce_arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), len(originals), [None, pa.py_buffer(nonces)])
+    nonce_arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), n, [None, pa.py_buffer(nonces)])
     return pa.RecordBatch.from_arrays(
         [pa.array(pseudonyms, pa.string()), pa.array(contexts, pa.string()), pa.array(blinds, pa.binary(16)),
-         nonce_arr, pa.array(cts, pa.binary())],
+         nonce_arr, pa.array(cts, pa.binary()), pa.array(subjects or [None] * n, pa.binary(16))],
         schema=SEGMENT_SCHEMA)
 
 
@@ -251,8 +265,11 @@ class Vault:
         blinds = blind_indexes(blind_key(self.keys, domain), originals)
         wanted = pa.array(blinds, pa.binary(16))
         deleted = 0
-        for seg in list(self._segments(domain)):
-            hit = pc.is_in(seg.table.column("blind"), value_set=wanted)
+        for seg in list(self._segments()):
+            # the subject's own value in this domain, and every record written from their rows
+            hit = pc.fill_null(pc.is_in(seg.table.column("subject"), value_set=wanted), False)
+            if seg.domain == domain:
+                hit = pc.or_(hit, pc.is_in(seg.table.column("blind"), value_set=wanted))
             n_hit = pc.sum(hit).as_py() or 0
             if not n_hit:
                 continue

@@ -1,0 +1,205 @@
+"""SQL dumps (pg_dump plain/custom, mysqldump): read as a stream, written back faithfully.
+
+``open_dump`` makes a first pass over the dump to learn its tables: columns and
+SQL types from CREATE TABLE, keys from CREATE/ALTER TABLE (sqlglot), leaf
+partitions from ATTACH PARTITION, and which tables hold data (COPY or
+INSERT). Those keys feed the plan like profile-declared ones. The second
+pass (``veil.formats.dump.run``) rewrites the data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from ...dataset import Dataset, Table
+from ...errors import InputError
+from ...profile import ForeignKey
+from .ddl import TableDef, parse_alter, parse_create, unquote_name
+from .scan import MYSQL, PG, CopyData, Scanner, Statement
+from .values import _HEADER, split_identifiers
+
+DIALECTS = (PG, MYSQL)
+PGDMP_MAGIC = b"PGDMP"
+_COPY_HEAD = re.compile(r"\s*COPY\s+(?P<table>.+?)\s*(?:\((?P<cols>.*)\))?\s+FROM\s+stdin\s*;", re.I | re.S)
+
+_INT = re.compile(r"^(?:tiny|small|medium|big)?int(?:eger)?\d*(?:\(\d+\))?(?:\s+unsigned)?$|^(?:small|big)?serial\d?$")
+
+
+def arrow_type(sql_type: str) -> pa.DataType:
+    """The Arrow type veil works with for a SQL column type (text when in doubt)."""
+    t = sql_type.strip().lower()
+    if _INT.match(t):
+        return pa.int64()
+    if t == "date":
+        return pa.date32()
+    if t in ("timestamp", "datetime") or t.startswith(("timestamp(", "datetime(")) or \
+            t.startswith("timestamp without time zone"):
+        return pa.timestamp("us")
+    return pa.string()
+
+
+NUMERIC_SQL = re.compile(r"^(?:(?:tiny|small|medium|big)?int|integer|numeric|decimal|real|double|float|serial|"
+                         r"smallserial|bigserial|bit)", re.I)
+
+
+def is_dump(path: Path) -> bool:
+    name = path.name.lower()
+    if name.endswith((".sql", ".sql.gz", ".dump", ".pgdump")):
+        return True
+    with open(path, "rb") as fh:
+        return fh.read(5) == PGDMP_MAGIC
+
+
+@dataclass
+class DumpInfo:
+    path: Path
+    dialect: str
+    compressed: bool
+    custom: bool  # pg_dump -Fc, read through pg_restore
+    tables: dict[str, TableDef] = field(default_factory=dict)
+    data_tables: set[str] = field(default_factory=set)
+
+    def parent_of(self, name: str) -> str:
+        td = self.tables.get(name)
+        seen = set()
+        while td is not None and td.parent and td.parent not in seen:
+            seen.add(td.parent)
+            name = td.parent
+            td = self.tables.get(name)
+        return name
+
+    @contextmanager
+    def lines(self) -> Iterator[Iterator[str]]:
+        """The dump's text lines, any byte kept (surrogateescape), line endings kept."""
+        if self.custom:
+            exe = shutil.which("pg_restore")
+            if exe is None:
+                raise InputError("this is a pg_dump custom-format archive, and pg_restore is not on PATH",
+                                 file=str(self.path), hint="install the PostgreSQL client tools, or dump with -Fp")
+            proc = subprocess.Popen([exe, "--file=-", str(self.path)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL)
+            assert proc.stdout is not None
+            fh = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="surrogateescape", newline="")
+            try:
+                yield iter(fh)
+            finally:
+                fh.close()
+                if proc.wait() != 0:
+                    raise InputError("pg_restore could not read the archive", file=str(self.path),
+                                     hint="check that the file is a complete pg_dump -Fc archive")
+            return
+        opener = gzip.open if self.compressed else open
+        try:
+            with opener(self.path, "rt", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+                yield iter(fh)
+        except (gzip.BadGzipFile, EOFError):
+            raise InputError("the compressed dump is damaged or truncated", file=str(self.path)) from None
+
+
+def sniff_dialect(head: str) -> str | None:
+    if "PostgreSQL database dump" in head or re.search(r"^COPY .* FROM stdin;", head, re.M) or \
+            "SET standard_conforming_strings" in head:
+        return PG
+    if re.search(r"MySQL dump|MariaDB dump|^/\*!\d{5}", head, re.M) or "`" in head:
+        return MYSQL
+    return None
+
+
+def open_dump(path: Path, dialect: str | None = None) -> Dataset:
+    with open(path, "rb") as fh:
+        magic = fh.read(5)
+    custom = magic == PGDMP_MAGIC
+    compressed = magic[:2] == b"\x1f\x8b"
+    info = DumpInfo(path, dialect or PG, compressed, custom)
+    if dialect is None:
+        if custom:
+            info.dialect = PG
+        else:
+            with info.lines() as lines:
+                head = "".join(line for _, line in zip(range(200), lines, strict=False))
+            found = sniff_dialect(head)
+            if found is None:
+                raise InputError("cannot tell the SQL dialect of this dump", file=str(path), line=1,
+                                 hint="pass --dialect postgresql or --dialect mysql")
+            info.dialect = found
+    elif dialect not in DIALECTS:
+        raise InputError(f"unknown dialect '{dialect}'", file=str(path), hint="use postgresql or mysql")
+    _first_pass(info)
+    return _dataset(info)
+
+
+def _first_pass(info: DumpInfo) -> None:
+    with info.lines() as lines:
+        for item in Scanner(lines, info.dialect, str(info.path)).items():
+            if isinstance(item, CopyData):
+                for _ in item.lines:
+                    pass
+            elif isinstance(item, Statement):
+                if item.kind == "create_table":
+                    td = parse_create(item.text, info.dialect)
+                    if td is not None:
+                        info.tables[td.name] = td
+                elif item.kind == "alter_table":
+                    parse_alter(item.text, info.dialect, info.tables)
+                elif item.kind in ("copy", "insert"):
+                    name, cols = data_header(item, info.dialect, str(info.path))
+                    info.data_tables.add(name)
+                    if name not in info.tables:
+                        if cols is None:
+                            raise InputError(f"INSERT into {name} without a column list, and the dump has no "
+                                             "CREATE TABLE for it", file=str(info.path), line=item.line,
+                                             hint="dump with the schema, or with --complete-insert")
+                        info.tables[name] = TableDef(name, [(c, "") for c in cols])
+
+
+def data_header(stmt: Statement, dialect: str, file: str) -> tuple[str, list[str] | None]:
+    """(table, column list or None) of a COPY or INSERT statement."""
+    if stmt.kind == "copy":
+        m = _COPY_HEAD.match(stmt.text)
+        if m is None:
+            raise InputError("malformed COPY statement", file=file, line=stmt.line)
+        return unquote_name(m.group("table")), split_identifiers(m.group("cols")) if m.group("cols") else None
+    m = _HEADER.match(stmt.text)
+    if m is None:
+        raise InputError("malformed INSERT statement: expected INSERT INTO table [(columns)] VALUES",
+                         file=file, line=stmt.line)
+    return unquote_name(m.group("table")), split_identifiers(m.group("cols")) if m.group("cols") else None
+
+
+def _dataset(info: DumpInfo) -> Dataset:
+    tables: list[Table] = []
+    for name, td in info.tables.items():
+        if td.parent:
+            continue  # a leaf partition: its rows follow its parent's rules
+        schema = pa.schema([pa.field(c, arrow_type(t), metadata={b"veil.sql_type": t.encode()})
+                            for c, t in td.columns])
+
+        def read(batch_size: int, _n=name):
+            raise InputError("a dump table is read by the dump runner", table=_n)
+
+        tables.append(Table(name, info.path, "dump", schema, read))
+    bare: dict[str, list[str]] = {}
+    for t in tables:
+        bare.setdefault(t.name.rsplit(".", 1)[-1], []).append(t.name)
+    aliases = {b: names[0] for b, names in bare.items() if len(names) == 1 and names[0] != b}
+    return Dataset(info.path, False, tables, dump=info, aliases=aliases)
+
+
+def ddl_keys(info: DumpInfo, name: str) -> tuple[list[str], list[list[str]], list[ForeignKey]]:
+    """Primary key, unique keys and foreign keys of a table as the DDL declares them."""
+    td = info.tables.get(name)
+    if td is None:
+        return [], [], []
+    fks = [ForeignKey(fk.columns, info.parent_of(fk.ref_table), fk.ref_columns, f"ddl:{name}", None)
+           for fk in td.foreign_keys]
+    return td.primary_key, td.unique, fks

@@ -1,0 +1,190 @@
+"""Data values in dumps: PostgreSQL COPY text rows, and INSERT ... VALUES literals.
+
+Reading keeps each field's raw text so that a column nobody transforms is
+written back byte for byte; only transformed values are decoded and encoded.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from ...errors import InputError
+from .scan import MYSQL, PG
+
+# -- COPY text format ------------------------------------------------------------------
+
+NULL_COPY = b"\\N"
+_COPY_UNESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.S)
+_COPY_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _copy_char(m: re.Match) -> str:
+    if m.group(1) is not None:
+        code = int(m.group(1), 8) & 0xFF
+    elif m.group(2) is not None:
+        code = int(m.group(2), 16)
+    else:
+        c = m.group(3)
+        return _COPY_SIMPLE.get(c, c)
+    return chr(code) if code < 0x80 else chr(0xDC00 + code)  # a raw byte: surrogateescape
+
+
+def copy_rows(lines: list[bytes], columns: list[str]) -> pa.Table:
+    """Split COPY rows into raw (still escaped) binary columns, vectorised."""
+    data = b"".join(lines)
+    opts = pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(columns))], use_threads=False,
+                             block_size=max(1 << 20, len(data) + 1))
+    parse = pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, double_quote=False,
+                               newlines_in_values=False, ignore_empty_lines=False)
+    conv = pacsv.ConvertOptions(column_types={f"c{i}": pa.binary() for i in range(len(columns))},
+                                strings_can_be_null=False, null_values=[], check_utf8=False)
+    return pacsv.read_csv(io.BytesIO(data), read_options=opts, parse_options=parse, convert_options=conv)
+
+
+def copy_decode(raw: pa.Array) -> pa.Array:
+    """Raw COPY fields -> text values (\\N -> null, escapes resolved)."""
+    is_null = pc.equal(raw, pa.scalar(NULL_COPY, pa.binary()))
+    needs = pc.match_substring(raw, "\\")
+    vals = raw
+    if pc.any(needs).as_py():
+        py = raw.to_pylist()
+        mask = needs.to_pylist()
+        vals = pa.array([_COPY_UNESCAPE.sub(_copy_char, v.decode("utf-8", "surrogateescape"))
+                         .encode("utf-8", "surrogateescape") if m else v for v, m in zip(py, mask, strict=True)],
+                        pa.binary())
+    return pc.if_else(is_null, pa.scalar(None, pa.binary()), vals)
+
+
+def copy_encode(text: pa.Array) -> pa.Array:
+    """Text values -> raw COPY fields (binary)."""
+    s = text if pa.types.is_string(text.type) else pc.cast(text, pa.string())
+    for a, b in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        s = pc.replace_substring(s, a, b)
+    return pc.fill_null(s.cast(pa.binary()), pa.scalar(NULL_COPY, pa.binary()))
+
+
+# -- INSERT ... VALUES ----------------------------------------------------------------------
+
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_CAST = r"""(?:::(?:"[^"]*"|[A-Za-z_][\w.]*(?:\s+(?:varying|precision|without|with|time|zone))*)(?:\[\])*)?"""
+_PG_VALUE = rf"""(?:[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'){_CAST}|{_NUM}|NULL\b|true\b|false\b|DEFAULT\b"""
+_MY_VALUE = (rf"""(?:_[A-Za-z0-9]+\s*)?'(?:[^'\\]|\\.|'')*'|0x[0-9A-Fa-f]+|[Xx]'[0-9A-Fa-f]*'|b'[01]*'"""
+             rf"""|{_NUM}|NULL\b|DEFAULT\b""")
+_TOKEN = {
+    d: re.compile(rf"""\s*(?:(?P<v>{v})|(?P<p>[(),;]))""", re.S | re.I)
+    for d, v in ((PG, _PG_VALUE), (MYSQL, _MY_VALUE))
+}
+_HEADER = re.compile(
+    r"""\s*INSERT\s+INTO\s+(?P<table>(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+)(?:\.(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+))*)"""
+    r"""\s*(?:\((?P<cols>[^)]*)\))?\s*VALUES\s*""", re.I | re.S)
+_IDENT = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^\s,]+)')
+
+
+def split_identifiers(text: str) -> list[str]:
+    return [dq.replace('""', '"') if dq else bq.replace("``", "`") if bq else plain
+            for dq, bq, plain in _IDENT.findall(text)]
+
+
+class InsertStatement:
+    """One INSERT statement: table, column list, and the span of every value."""
+
+    def __init__(self, text: str, line: int, dialect: str, file: str):
+        self.text, self.line, self.dialect, self.file = text, line, dialect, file
+        m = _HEADER.match(text)
+        if m is None:
+            raise self._error("not an INSERT ... VALUES statement veil can read")
+        from .ddl import unquote_name
+
+        self.table = unquote_name(m.group("table"))
+        self.columns = split_identifiers(m.group("cols")) if m.group("cols") else None
+        self.rows: list[list[tuple[int, int]]] = []  # value spans per row
+        self.row_spans: list[tuple[int, int]] = []  # "(...)" span per row
+        self._parse(m.end())
+
+    def _error(self, what: str) -> InputError:
+        return InputError(f"malformed INSERT statement: {what}", file=self.file, line=self.line,
+                          hint="check the dump around that statement (was it cut or edited?)")
+
+    def _parse(self, pos: int) -> None:
+        tok = _TOKEN[self.dialect]
+        text, n = self.text, len(self.text)
+        while True:
+            m = tok.match(text, pos)
+            if m is None or m.group("p") != "(":
+                raise self._error("expected '(' to start a row")
+            row_start, pos = m.start("p"), m.end()
+            spans = []
+            while True:
+                m = tok.match(text, pos)
+                if m is None or m.group("v") is None:
+                    raise self._error(f"unreadable value in row {len(self.rows) + 1}")
+                spans.append((m.start("v"), m.end("v")))
+                pos = m.end()
+                m = tok.match(text, pos)
+                if m is None or m.group("p") not in (",", ")"):
+                    raise self._error(f"expected ',' or ')' in row {len(self.rows) + 1}")
+                pos = m.end()
+                if m.group("p") == ")":
+                    break
+            self.rows.append(spans)
+            self.row_spans.append((row_start, pos))
+            m = tok.match(text, pos)
+            if m is None or m.group("p") not in (",", ";"):
+                raise self._error("expected ',' or ';' after a row")
+            pos = m.end()
+            if m.group("p") == ";":
+                if text[pos:].strip():
+                    raise self._error("text after the end of the statement")
+                self.end = m.start("p")
+                return
+            if pos >= n:
+                raise self._error("the statement ends inside its values")
+
+    def raw(self, col: int) -> list[str]:
+        t = self.text
+        return [t[r[col][0]:r[col][1]] for r in self.rows]
+
+
+_MY_ESC = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
+_MY_UNESCAPE = re.compile(r"\\(.)", re.S)
+_MY_ESCAPE = re.compile(r"[\0\n\r\\'\"\x1a]")
+_MY_ESCAPED = {"\0": "\\0", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "'": "\\'", '"': '\\"', "\x1a": "\\Z"}
+
+
+def decode_literal(raw: str, dialect: str) -> str | None:
+    """The text value of one literal (None for NULL)."""
+    up = raw[:7].upper()
+    if up.startswith("NULL"):
+        return None
+    if raw[0] in "-+.0123456789" and not up.startswith("0X"):
+        return raw
+    if up in ("TRUE", "FALSE"):
+        return raw.lower()
+    if dialect == PG:
+        if raw[0] in "Ee" and raw[1:2] == "'":
+            body = raw[2:raw.rindex("'")].replace("''", "'")
+            return _COPY_UNESCAPE.sub(_copy_char, body)
+        return raw[1:raw.rindex("'")].replace("''", "'")
+    if up.startswith("0X"):
+        return bytes.fromhex(raw[2:]).decode("utf-8", "surrogateescape")
+    if raw[0] in "Xx" and raw[1:2] == "'":
+        return bytes.fromhex(raw[2:-1]).decode("utf-8", "surrogateescape")
+    start = raw.index("'")
+    body = raw[start + 1:-1].replace("''", "'")
+    return _MY_UNESCAPE.sub(lambda m: _MY_ESC.get(m.group(1), m.group(1)
+                                                   if m.group(1) not in "%_" else "\\" + m.group(1)), body)
+
+
+def encode_literal(value: str | None, dialect: str, numeric: bool) -> str:
+    if value is None:
+        return "NULL"
+    if numeric:
+        return value
+    if dialect == PG:
+        return "'" + value.replace("'", "''") + "'"
+    return "'" + _MY_ESCAPE.sub(lambda m: _MY_ESCAPED[m.group(0)], value) + "'"
