@@ -31,7 +31,7 @@ from .ops import OPERATORS, OpContext
 from .ops.arrays import canonical, map_distinct
 from .output import AtomicOutput
 from .plan import Plan, TablePlan
-from .vault import Vault, blind_indexes, blind_key, encrypt_records
+from .vault import PLAIN_SCHEMA, Vault, blind_indexes, blind_key, encrypt_records
 
 Progress = Callable[[str, int], None]
 Prepare = Callable[[TablePlan, pa.RecordBatch, int], pa.RecordBatch]
@@ -108,7 +108,10 @@ def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> tupl
 
 def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, subject: pa.Array | None,
                    run: RunContext) -> pa.RecordBatch | None:
-    """Encrypted (pseudonym, context) -> original records for the distinct values of one column."""
+    """Plain (pseudonym, context, original, blind, subject) records for the distinct values of a column.
+
+    Not encrypted yet: the main process first drops those the vault already holds.
+    """
     valid = pc.is_valid(inp)
     if inp.null_count:
         inp, out = inp.filter(valid), out.filter(valid)
@@ -116,13 +119,15 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, su
         subject = subject.filter(valid) if subject is not None else None
     if len(inp) == 0:
         return None
+    key = blind_key(run.keys, c.domain)
+    blinds = map_distinct(inp, lambda u: pa.array(blind_indexes(key, canonical(u).to_pylist()), pa.binary()))
     ctx = pc.fill_null(_text(context), "") if context is not None else pa.array([""] * len(inp), pa.string())
     subj = subject.cast(pa.binary()) if subject is not None else pa.nulls(len(inp), pa.binary())
-    distinct = pa.table({"o": canonical(inp), "p": _text(out), "c": ctx, "s": subj}) \
-        .group_by(["o", "p", "c", "s"]).aggregate([])
-    return encrypt_records(run.keys, c.domain, c.key_version, distinct.column("p").to_pylist(),
-                           distinct.column("o").to_pylist(), distinct.column("c").to_pylist(),
-                           distinct.column("s").to_pylist())
+    distinct = pa.table({"p": _text(out), "c": ctx, "o": canonical(inp).cast(pa.binary()), "b": blinds,
+                         "s": subj}).group_by(["p", "c", "o", "b", "s"]).aggregate([])
+    return pa.RecordBatch.from_arrays(
+        [distinct.column(n).combine_chunks() for n in ("p", "c", "o")]
+        + [distinct.column(n).combine_chunks().cast(pa.binary(16)) for n in ("b", "s")], schema=PLAIN_SCHEMA)
 
 
 def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> pa.Array | None:
@@ -191,6 +196,11 @@ def _worker_run(tplan: TablePlan, batch: pa.RecordBatch, offset: int) -> BatchRe
     return transform_batch(tplan, batch, _WORKER_RUN, offset)
 
 
+def _worker_encrypt(domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch:
+    assert _WORKER_RUN is not None
+    return encrypt_records(_WORKER_RUN.keys, domain, version, plain)
+
+
 class _Engine:
     """In-process for small inputs; a process pool once a table has several batches."""
 
@@ -210,6 +220,14 @@ class _Engine:
             fut.set_result(transform_batch(tplan, batch, self.run, offset))
         except BaseException as exc:  # delivered through the future like a worker's error
             fut.set_exception(exc)
+        return fut
+
+    def encrypt(self, domain: str, version: str, plain: pa.RecordBatch) -> Future:
+        """Encrypt vault records in a worker when there is a pool, else here."""
+        if self.pool is not None:
+            return self.pool.submit(_worker_encrypt, domain, version, plain)
+        fut: Future = Future()
+        fut.set_result(encrypt_records(self.run.keys, domain, version, plain))
         return fut
 
     def close(self) -> None:
@@ -309,6 +327,7 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
     writer = fmt.writer(path, tplan.out_schema, table)
     window = max(2, engine.workers * 2)
     pending: deque[tuple[Future, pa.RecordBatch]] = deque()
+    encrypting: deque[tuple[str, str, Future]] = deque()
     parallel = table.num_rows is None or table.num_rows > batch_size
 
     def consume() -> None:
@@ -329,8 +348,13 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
         for cols, keys in r.dropped_keys.items():
             dropped.setdefault(cols, set()).update(keys)
         if vault is not None:
-            for domain, version, recs in r.vault:
-                res.vault_records += vault.add(domain, version, recs)
+            for domain, version, plain in r.vault:
+                new = vault.fresh(domain, version, plain)
+                if new is not None:
+                    encrypting.append((domain, version, engine.encrypt(domain, version, new)))
+            while encrypting and (encrypting[0][2].done() or len(encrypting) > window):
+                domain, version, fut = encrypting.popleft()
+                res.vault_records += vault.store(domain, version, fut.result())
         for cname, (transformed, nulls) in r.stats.items():
             res.columns[cname].transformed += transformed
             res.columns[cname].nulls += nulls
@@ -351,6 +375,9 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
                 consume()
         while pending:
             consume()
+        while encrypting:
+            domain, version, fut = encrypting.popleft()
+            res.vault_records += vault.store(domain, version, fut.result())  # type: ignore[union-attr]
         for c in checked:
             n_in = pc.count_distinct(pc.unique(pa.chunked_array(seen_in[c]))).as_py() if seen_in[c] else 0
             n_out = pc.count_distinct(pc.unique(pa.chunked_array(seen_out[c]))).as_py() if seen_out[c] else 0

@@ -82,23 +82,28 @@ def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
     return out
 
 
-def encrypt_records(keys: KeyProvider, domain: str, version: str, pseudonyms: list[str],
-                    originals: list[bytes], contexts: list[str] | None = None,
-                    subjects: list[bytes | None] | None = None) -> pa.RecordBatch:
-    """Encrypt originals for the vault (run in workers: no database access here)."""
+PLAIN_SCHEMA = pa.schema([
+    ("pseudonym", pa.string()),
+    ("context", pa.string()),
+    ("original", pa.binary()),
+    ("blind", pa.binary(16)),
+    ("subject", pa.binary(16)),
+])
+
+
+def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch:
+    """Encrypt plain records (PLAIN_SCHEMA) into vault records (run in workers: no database here)."""
     aes = AESGCM(derive(keys.vault_key(version), "vault", domain))
-    n = len(originals)
+    n = plain.num_rows
     nonces = os.urandom(12 * n)
-    contexts = contexts or [""] * n
+    pseudonyms, contexts, originals = (plain.column(i).to_pylist() for i in range(3))
     prefix = aad(domain, version, "", "")[:-1]  # everything before the pseudonym
     enc = aes.encrypt
     cts = [enc(nonces[12 * i: 12 * i + 12], o, prefix + p.encode() + b"\0" + c.encode())
            for i, (p, o, c) in enumerate(zip(pseudonyms, originals, contexts, strict=True))]
-    blinds = blind_indexes(blind_key(keys, domain), originals)
     nonce_arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), n, [None, pa.py_buffer(nonces)])
     return pa.RecordBatch.from_arrays(
-        [pa.array(pseudonyms, pa.string()), pa.array(contexts, pa.string()), pa.array(blinds, pa.binary(16)),
-         nonce_arr, pa.array(cts, pa.binary()), pa.array(subjects or [None] * n, pa.binary(16))],
+        [plain.column(0), plain.column(1), plain.column(3), nonce_arr, pa.array(cts, pa.binary()), plain.column(4)],
         schema=SEGMENT_SCHEMA)
 
 
@@ -162,21 +167,33 @@ class Vault:
             self._known[key] = known
         return self._known[key]
 
-    def add(self, domain: str, version: str, records: pa.RecordBatch) -> int:
-        """Queue encrypted records, skipping (pseudonym, context) pairs the vault already holds."""
+    def fresh(self, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch | None:
+        """The records the vault does not hold yet (by pseudonym and context); marks them as held."""
         known = self.known_records(domain, version)
-        names = self._keys_of(records)
-        keep = [p not in known for p in names]
+        names = self._keys_of(plain)
+        keep = [k not in known for k in names]
         if not any(keep):
-            return 0
+            return None
         if not all(keep):
-            records = records.filter(pa.array(keep))
-            names = [p for p, k in zip(names, keep, strict=True) if k]
+            plain = plain.filter(pa.array(keep))
+            names = [k for k, new in zip(names, keep, strict=True) if new]
         known.update(names)
+        return plain
+
+    def store(self, domain: str, version: str, records: pa.RecordBatch) -> int:
+        """Queue encrypted records (from :func:`encrypt_records`) for the next segment."""
         self._pending.setdefault((domain, version), []).append(records)
         if sum(b.num_rows for b in self._pending[(domain, version)]) >= SEGMENT_ROWS:
             self._flush_one(domain, version)
-        return len(names)
+        return records.num_rows
+
+    def add(self, domain: str, version: str, plain: pa.RecordBatch) -> int:
+        """Deduplicate, encrypt and queue plain records in this process."""
+        new = self.fresh(domain, version, plain)
+        if new is None:
+            return 0
+        assert self.keys is not None
+        return self.store(domain, version, encrypt_records(self.keys, domain, version, new))
 
     def _flush_one(self, domain: str, version: str) -> None:
         batches = self._pending.pop((domain, version), [])
