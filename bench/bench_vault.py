@@ -41,10 +41,10 @@ tables:
     primary_key: [customer_id]
     columns:
       customer_id: keep
-      email: {op: pseudonymize, format: email, domain: email, reversible: true}
-      first_name: {op: fake, kind: first_name, reversible: true}
-      last_name: {op: fake, kind: last_name, reversible: true}
-      phone: {op: fake, kind: phone_number, reversible: true}
+      email: {op: pseudonymize, format: email, domain: email, reversible: %(email)s}
+      first_name: {op: fake, kind: first_name, reversible: %(first_name)s}
+      last_name: {op: fake, kind: last_name, reversible: %(last_name)s}
+      phone: {op: fake, kind: phone_number, reversible: %(phone)s}
       birth_date: {op: generalize, to: year}
       city: keep
       signup_ts: keep
@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     ap.add_argument("--keep", action="store_true", help="keep the generated data (and the vault) in bench/_data")
+    ap.add_argument("--reversible", default=",".join(REVERSIBLE),
+                    help="comma-separated columns written to the vault (default: all four; "
+                    "'email' is the typical identifier-only profile)")
     args = ap.parse_args(argv)
     if args.rows < 1 or args.repeat < 1 or args.workers < 1:
         ap.error("--rows, --repeat and --workers must be positive")
@@ -98,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
           f"load average (1/5/15 min) at start: {_load()}")
     inputs = prepare(args.rows, (args.format,))
     profile = DATA_DIR / "profile-vault.yaml"
-    profile.write_text(PROFILE_VAULT_YAML)
+    chosen = {c.strip() for c in args.reversible.split(",") if c.strip()}
+    if not chosen <= set(REVERSIBLE):
+        ap.error(f"--reversible takes columns among {', '.join(REVERSIBLE)}")
+    profile.write_text(PROFILE_VAULT_YAML % {c: str(c in chosen).lower() for c in REVERSIBLE})
     inputs = dataclasses.replace(inputs, profile=profile)
     inp = inputs.parquet if args.format == "parquet" else inputs.csv
     out_dir = DATA_DIR / "out"

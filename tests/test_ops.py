@@ -836,3 +836,13 @@ def test_date_shift_bad_date_names_row_not_value():
         _shift(["2021-01-01", None, "2021-13-01"], ["a", "b", "c"])
     assert ei.value.row == 3 and ei.value.column == "c"
     assert "2021-13-01" not in str(ei.value)
+
+
+def test_hmac_sha256_many_equals_the_hmac_module():
+    import hmac as std_hmac
+
+    from veil.hmacs import hmac_sha256_many
+
+    values = [b"", b"a", "Jürgen".encode(), b"x" * 200, bytes(range(256))]
+    for key in (b"k", bytes(range(32)), b"K" * 64, b"L" * 100):
+        assert hmac_sha256_many(key, values) == [std_hmac.digest(key, v, "sha256") for v in values]

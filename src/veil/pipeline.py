@@ -62,6 +62,10 @@ class RunContext:
     keys: KeyProvider | None
     forgotten: dict[str, frozenset[bytes]] = field(default_factory=dict)
     vault: bool = False
+    # (domain, version) pairs the vault held nothing for at the start: their records are
+    # new but for in-run repeats, so workers encrypt them at once (one trip to the main
+    # process); other pairs are deduplicated first and only new records encrypted
+    encrypt_early: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass
@@ -70,7 +74,7 @@ class BatchResult:
     stats: dict[str, tuple[int, int]]
     forgotten: int = 0
     by_reference: int = 0
-    vault: list[tuple[str, str, pa.RecordBatch]] = field(default_factory=list)
+    vault: list[tuple[str, str, pa.RecordBatch, bool]] = field(default_factory=list)  # (..., encrypted)
     dropped_keys: dict[tuple[str, ...], set[tuple]] = field(default_factory=dict)
     kept: pa.Array | None = None  # row mask when rows were dropped
 
@@ -119,15 +123,14 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, su
         subject = subject.filter(valid) if subject is not None else None
     if len(inp) == 0:
         return None
-    key = blind_key(run.keys, c.domain)
-    blinds = map_distinct(inp, lambda u: pa.array(blind_indexes(key, canonical(u).to_pylist()), pa.binary()))
     ctx = pc.fill_null(_text(context), "") if context is not None else pa.array([""] * len(inp), pa.string())
     subj = subject.cast(pa.binary()) if subject is not None else pa.nulls(len(inp), pa.binary())
-    distinct = pa.table({"p": _text(out), "c": ctx, "o": canonical(inp).cast(pa.binary()), "b": blinds,
-                         "s": subj}).group_by(["p", "c", "o", "b", "s"]).aggregate([])
-    return pa.RecordBatch.from_arrays(
+    distinct = pa.table({"p": _text(out), "c": ctx, "o": canonical(inp).cast(pa.binary()),
+                         "s": subj}).group_by(["p", "c", "o", "s"]).aggregate([])
+    plain = pa.RecordBatch.from_arrays(
         [distinct.column(n).combine_chunks() for n in ("p", "c", "o")]
-        + [distinct.column(n).combine_chunks().cast(pa.binary(16)) for n in ("b", "s")], schema=PLAIN_SCHEMA)
+        + [distinct.column("s").combine_chunks().cast(pa.binary(16))], schema=PLAIN_SCHEMA)
+    return plain
 
 
 def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> pa.Array | None:
@@ -178,7 +181,10 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
                 context = res.batch.column(c.vault_context) if c.vault_context else None
                 recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run)
                 if recs is not None:
-                    res.vault.append((c.domain, c.key_version, recs))
+                    early = (c.domain, c.key_version) in run.encrypt_early
+                    if early:
+                        recs = encrypt_records(run.keys, c.domain, c.key_version, recs)
+                    res.vault.append((c.domain, c.key_version, recs, early))
     return res
 
 
@@ -285,6 +291,8 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     if vault is not None:
         domains = {t.subject.domain for t in plan.tables.values() if t.subject}
         run.forgotten = {d: frozenset(vault.forgotten(d)) for d in domains}
+        pairs = {(c.domain, c.key_version) for t in plan.tables.values() for c in t.columns if c.reversible}
+        run.encrypt_early = frozenset(p for p in pairs if not vault.known_records(*p))
     engine = _Engine(run, workers)
     results: dict[str, TableResult] = {}
     dropped: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
@@ -348,9 +356,11 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
         for cols, keys in r.dropped_keys.items():
             dropped.setdefault(cols, set()).update(keys)
         if vault is not None:
-            for domain, version, plain in r.vault:
-                new = vault.fresh(domain, version, plain)
-                if new is not None:
+            for domain, version, recs, encrypted in r.vault:
+                new = vault.fresh(domain, version, recs)
+                if new is not None and encrypted:
+                    res.vault_records += vault.store(domain, version, new)
+                elif new is not None:
                     encrypting.append((domain, version, engine.encrypt(domain, version, new)))
             while encrypting and (encrypting[0][2].done() or len(encrypting) > window):
                 domain, version, fut = encrypting.popleft()

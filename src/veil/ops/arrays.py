@@ -9,8 +9,6 @@ from :func:`digests`; everything after that is numpy/Arrow arithmetic.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 
 import numpy as np
@@ -18,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
+from ..hmacs import hmac_sha256_many
 
 
 def is_text(t: pa.DataType) -> bool:
@@ -70,16 +69,7 @@ def canonical(arr: pa.Array) -> pa.Array:
 
 def digests(key: bytes, values: pa.Array) -> np.ndarray:
     """HMAC-SHA256(key, value) of every (non-null) value: an (n, 32) uint8 array."""
-    items = canonical(values).to_pylist()
-    # One keyed HMAC state, copied per value: the key schedule is computed once
-    # (about twice as fast as hmac.digest per value, same bytes).
-    base = hmac.new(key, digestmod=hashlib.sha256)
-    out = []
-    for v in items:
-        h = base.copy()
-        h.update(v)
-        out.append(h.digest())
-    buf = b"".join(out)
+    buf = b"".join(hmac_sha256_many(key, canonical(values).to_pylist()))
     return np.frombuffer(buf, dtype=np.uint8).reshape(-1, 32)
 
 

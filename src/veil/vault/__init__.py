@@ -25,7 +25,6 @@ are chained by HMAC: ``verify_audit`` names the first entry that was altered.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import hmac
 import io
 import json
@@ -42,6 +41,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import VaultError
+from ..hmacs import hmac_sha256_many
 from ..keys import KeyProvider, derive, refuse_inside
 from .backends import Backend, open_backend
 
@@ -73,20 +73,13 @@ def blind_key(keys: KeyProvider, domain: str) -> bytes:
 
 
 def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
-    base = hmac.new(key, digestmod=hashlib.sha256)  # key schedule once, copied per value
-    out = []
-    for o in originals:
-        h = base.copy()
-        h.update(o)
-        out.append(h.digest()[:16])
-    return out
+    return [d[:16] for d in hmac_sha256_many(key, originals)]
 
 
 PLAIN_SCHEMA = pa.schema([
     ("pseudonym", pa.string()),
     ("context", pa.string()),
     ("original", pa.binary()),
-    ("blind", pa.binary(16)),
     ("subject", pa.binary(16)),
 ])
 
@@ -96,15 +89,22 @@ def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.Reco
     aes = AESGCM(derive(keys.vault_key(version), "vault", domain))
     n = plain.num_rows
     nonces = os.urandom(12 * n)
-    pseudonyms, contexts, originals = (plain.column(i).to_pylist() for i in range(3))
-    prefix = aad(domain, version, "", "")[:-1]  # everything before the pseudonym
+    originals = plain.column(2).to_pylist()
+    # the associated data of every record, built vectorised (same bytes as aad())
+    head = aad(domain, version, "", "")[:-2]  # prefix, domain and version, without the trailing separators
+    aads = pc.binary_join_element_wise(pa.scalar(head, pa.binary()), plain.column(0).cast(pa.binary()),
+                                       plain.column(1).cast(pa.binary()), pa.scalar(b"\0", pa.binary()))
     enc = aes.encrypt
-    cts = [enc(nonces[12 * i: 12 * i + 12], o, prefix + p.encode() + b"\0" + c.encode())
-           for i, (p, o, c) in enumerate(zip(pseudonyms, originals, contexts, strict=True))]
+    cts = [enc(nonces[12 * i: 12 * i + 12], o, a)
+           for i, (o, a) in enumerate(zip(originals, aads.to_pylist(), strict=True))]
+    # one blind index per distinct original (a fake's originals repeat across rows)
+    distinct = list(dict.fromkeys(originals))
+    by_original = dict(zip(distinct, blind_indexes(blind_key(keys, domain), distinct), strict=True))
+    blinds = [by_original[o] for o in originals]
     nonce_arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), n, [None, pa.py_buffer(nonces)])
     return pa.RecordBatch.from_arrays(
-        [plain.column(0), plain.column(1), plain.column(3), nonce_arr, pa.array(cts, pa.binary()), plain.column(4)],
-        schema=SEGMENT_SCHEMA)
+        [plain.column(0), plain.column(1), pa.array(blinds, pa.binary(16)), nonce_arr, pa.array(cts, pa.binary()),
+         plain.column(3)], schema=SEGMENT_SCHEMA)
 
 
 def _to_ipc(table: pa.Table) -> bytes:
