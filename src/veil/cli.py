@@ -148,8 +148,11 @@ class _Progress:
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--profile", "-p", "profile_path", required=True, type=click.Path(path_type=Path),
               help="YAML profile with the rules per table and column.")
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
-              help="Output directory (or file, for a one-file input). Replaced atomically.")
+@click.option("--out", "-o", "out_raw", required=True, type=click.Path(),
+              help="Output directory (or file, for a one-file input or a dump; a path ending in / is a "
+              "directory that receives the dump under its own name). Replaced atomically.")
+@click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
+              help="SQL dialect of a dump (default: detected).")
 @keyring_option
 @passphrase_option
 @vault_option()
@@ -162,10 +165,11 @@ class _Progress:
 @click.option("--batch-size", type=click.IntRange(1, 10_000_000), default=65_536, show_default=True,
               help="Rows per batch.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
-def run(input_path: Path, profile_path: Path, out: Path, keyring: str | None, passphrase_env: str | None,
+def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None, keyring: str | None,
+        passphrase_env: str | None,
         vault: str | None, fmt: str | None, report: Path | None, workers: int | None, batch_size: int,
         quiet: bool) -> None:
-    """Anonymize INPUT (a directory of CSV/Parquet tables, or one file) into --out.
+    """Anonymize INPUT (a directory of CSV/Parquet tables, one such file, or a SQL dump) into --out.
 
     Every column must be classified by the profile (or by its unknown_columns
     policy); foreign-key columns follow the column they reference, so joins
@@ -174,12 +178,17 @@ def run(input_path: Path, profile_path: Path, out: Path, keyring: str | None, pa
     rows of forgotten subjects are dropped.
 
     \b
-    Example:
+    Examples:
       veil run samples/shop --profile profiles/shop.yaml \\
           --keyring ~/.veil/keyring.json --out out/shop --report out/report.json
+      veil run prod.sql.gz --profile shop.yaml --keyring k.json --out safe/
+      veil run prod.sql --profile shop.yaml --keyring k.json --format parquet --out tables/
     """
+    out = Path(out_raw)
+    if out_raw.endswith(("/", os.sep)):
+        out.mkdir(parents=True, exist_ok=True)
     profile = load_profile(profile_path, strict=False)
-    dataset = open_dataset(input_path)
+    dataset = open_dataset(input_path, dialect=dialect)
     keys = _keys(keyring, passphrase_env, (dataset.root, out))
     plan = compile_plan(profile, dataset, keys.active_version)
     the_vault = _vault(vault, keys, (dataset.root, out), required=False, create=True)

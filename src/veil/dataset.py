@@ -54,7 +54,7 @@ class Dataset:
         return [t.name for t in self.tables]
 
 
-def open_dataset(path: str | Path) -> Dataset:
+def open_dataset(path: str | Path, dialect: str | None = None) -> Dataset:
     """A directory of table files (one table per file, name = file stem) or one file."""
     from .formats import format_for
 
@@ -64,8 +64,8 @@ def open_dataset(path: str | Path) -> Dataset:
     if root.is_file():
         from .formats.dump import is_dump, open_dump
 
-        if is_dump(root):
-            return open_dump(root)
+        if dialect is not None or is_dump(root):
+            return open_dump(root, dialect)
         fmt = format_for(root)
         if fmt is None:
             raise InputError("unsupported file type", file=str(root),

@@ -279,8 +279,13 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     dropped. ``prepare`` rewrites each input batch first (re-keying uses it).
     """
     if dataset.dump is not None:
-        raise InputError("SQL dumps are recognised but cannot be rewritten yet", file=str(dataset.root),
-                         hint="export the tables as CSV or Parquet for now")
+        if prepare is not None:
+            raise InputError("re-keying a SQL dump is not supported yet", file=str(dataset.root),
+                             hint="re-key a Parquet or CSV output (veil run --format parquet)")
+        from .formats.dump.run import run_dump
+
+        return run_dump(plan, dataset, Path(out), keys, fmt=fmt, batch_size=batch_size, workers=workers,
+                        progress=progress, vault=vault)
     out = Path(out)
     if not dataset.is_dir and out.is_dir():
         out = out / output_name(dataset.tables[0], fmt)

@@ -1,0 +1,484 @@
+"""The second pass over a SQL dump: rewrite its data, copy everything else byte for byte.
+
+Each COPY block or run of INSERT statements of one table becomes Arrow batches
+that go through the same plan, operators, workers, forget lists and vault as
+CSV and Parquet tables. Only the columns an operator reads are decoded; a
+kept column's raw text is written back untouched, and a table nobody
+transforms is copied without being parsed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ...dataset import Dataset
+from ...errors import InputError, IntegrityError
+from ...keys import KeyProvider
+from ...ops.arrays import temporal_text
+from ...output import AtomicOutput
+from ...pipeline import BatchResult, ColumnStats, RunContext, RunResult, TableResult, _Engine
+from ...plan import Plan, TablePlan
+from ...vault import Vault
+from .. import FORMATS
+from . import NUMERIC_SQL, DumpInfo, data_header
+from .scan import CopyData, Scanner, Statement, Text
+from .values import InsertStatement, copy_decode, copy_encode, copy_rows, decode_literal, encode_literal
+
+
+def _to_text(arr: pa.Array) -> pa.Array:
+    t = arr.type
+    if pa.types.is_string(t):
+        return arr
+    if pa.types.is_timestamp(t):
+        return temporal_text(arr)
+    return pc.cast(arr, pa.string())
+
+
+def _value_columns(tplan: TablePlan, all_columns: bool) -> set[str]:
+    """The columns some operator (or forget list, or key check) reads: only they are decoded."""
+    if all_columns:
+        return {c.name for c in tplan.columns}
+    cols = {c.name for c in tplan.columns if c.op != "keep"}
+    cols |= {c.params["subject"] for c in tplan.columns if c.op == "date_shift"}
+    cols |= {c.vault_context for c in tplan.columns if c.vault_context}
+    if tplan.subject:
+        cols.add(tplan.subject.column)
+    for fk in tplan.foreign_keys:
+        cols.update(fk.columns)
+    for ref in tplan.referenced:
+        cols.update(ref)
+    return cols
+
+
+def _needs_work(tplan: TablePlan, run: RunContext, all_columns: bool) -> bool:
+    return all_columns or any(c.op != "keep" for c in tplan.columns) or bool(tplan.drop_refs) or bool(
+        tplan.subject and run.forgotten.get(tplan.subject.domain))
+
+
+def _typed(text: pa.Array, to: pa.DataType, table: str, column: str, lines: Callable[[int], int], file: str):
+    """Text values -> the column's working type; a bad value names its line, never itself."""
+    if pa.types.is_string(to):
+        return text
+    try:
+        if pa.types.is_timestamp(to):
+            return pc.cast(text, to)
+        return pc.cast(text, to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    for i, v in enumerate(text.to_pylist()):
+        if v is None:
+            continue
+        try:
+            pc.cast(pa.array([v]), to)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(f"a value is not a valid {to} for the operator on this column", file=file,
+                             line=lines(i), table=table, column=column,
+                             hint="fix the value, or keep/nullify this column") from None
+    return pc.cast(text, to)
+
+
+def _utf8(raw: pa.Array, table: str, column: str, lines: Callable[[int], int], file: str) -> pa.Array:
+    try:
+        return raw.cast(pa.string())
+    except pa.ArrowInvalid:
+        for i, v in enumerate(raw.to_pylist()):
+            if v is not None:
+                try:
+                    v.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError("a value is not UTF-8 text (binary data?)", file=file, line=lines(i),
+                                     table=table, column=column, hint="keep or nullify binary columns") from None
+        raise
+
+
+@dataclass
+class _Pending:
+    future: Future
+    render: Callable[[BatchResult], bytes]
+    table: str
+    value_batch: pa.RecordBatch
+
+
+class _Writer:
+    """Ordered output: text is written as soon as every batch before it is done."""
+
+    def __init__(self, fh, window: int, on_result: Callable[[_Pending, BatchResult], None]):
+        self.fh = fh
+        self.queue: deque[bytes | _Pending] = deque()
+        self.window = window
+        self.on_result = on_result
+        self.in_flight = 0
+
+    def text(self, data: bytes) -> None:
+        if not self.queue:
+            if data:
+                self.fh.write(data)
+            return
+        self.queue.append(data)
+
+    def batch(self, p: _Pending) -> None:
+        self.queue.append(p)
+        self.in_flight += 1
+        self.drain()
+
+    def drain(self, until_all: bool = False) -> None:
+        """Write what is ready; wait while too many batches are in flight (or for all of them)."""
+        while self.queue:
+            head = self.queue[0]
+            if isinstance(head, bytes):
+                if head:
+                    self.fh.write(head)
+                self.queue.popleft()
+                continue
+            if not (until_all or self.in_flight > self.window) and not head.future.done():
+                return
+            result = head.future.result()
+            self.on_result(head, result)
+            data = head.render(result)
+            if data:
+                self.fh.write(data)
+            self.queue.popleft()
+            self.in_flight -= 1
+
+
+class _TableFiles:
+    """--format parquet|csv: one file per table instead of a dump."""
+
+    def __init__(self, target: AtomicOutput, fmt: str, plan: Plan):
+        self.target, self.fmt, self.plan = target, FORMATS[fmt], plan
+        self.writers: dict[str, object] = {}
+
+    def name(self, table: str) -> str:
+        return table + self.fmt.extensions[0]
+
+    def write(self, table: str, batch: pa.RecordBatch) -> None:
+        w = self.writers.get(table)
+        if w is None:
+            w = self.writers[table] = self.fmt.writer(self.target.path_for(self.name(table)),
+                                                      self.plan.tables[table].out_schema, None)
+        w.write(batch)
+
+    def close(self) -> None:
+        for table, tplan in self.plan.tables.items():
+            if table not in self.writers:
+                self.writers[table] = self.fmt.writer(self.target.path_for(self.name(table)), tplan.out_schema, None)
+        for w in self.writers.values():
+            w.close()
+
+
+def output_path(info: DumpInfo, out: Path, fmt: str | None) -> Path:
+    if fmt is not None:
+        return out
+    name = info.path.name if not info.custom else info.path.stem + ".sql"
+    if out.is_dir() or str(out).endswith(("/", "\\")):
+        return out / name
+    return out
+
+
+def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, *, fmt: str | None,
+             batch_size: int, workers: int, progress, vault: Vault | None) -> RunResult:
+    info: DumpInfo = dataset.dump
+    file = str(info.path)
+    if fmt is None:
+        dropped = [f"{t.name}.{c.name}" for t in plan.tables.values() for c in t.columns if c.dropped]
+        if dropped:
+            raise InputError(f"drop would change the tables of a SQL dump ({', '.join(dropped)})", file=file,
+                             hint="use nullify or redact, or write files with --format parquet|csv")
+    out = output_path(info, Path(out), fmt)
+    if out.resolve() == info.path.resolve():
+        raise InputError("the output must not be the input", file=str(out), hint="choose another --out")
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t0 = time.perf_counter()
+    run = RunContext(keys, vault=vault is not None)
+    if vault is not None:
+        run.forgotten = {t.subject.domain: frozenset(vault.forgotten(t.subject.domain))
+                         for t in plan.tables.values() if t.subject}
+    engine = _Engine(run, workers)
+    results = {name: TableResult(name, columns={c.name: ColumnStats() for c in t.columns})
+               for name, t in plan.tables.items()}
+    dropped_keys: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
+    checked = {name: [c.name for c in t.columns if c.check_unique] for name, t in plan.tables.items()}
+    seen: dict[tuple[str, str], list[tuple[pa.Array, pa.Array]]] = {}
+    all_columns = fmt is not None
+
+    def on_result(p: _Pending, r: BatchResult) -> None:
+        res = results[p.table]
+        res.rows_forgotten += r.forgotten
+        res.rows_dropped_by_reference += r.by_reference
+        res.rows_out += r.batch.num_rows
+        for cols, vals in r.dropped_keys.items():
+            dropped_keys.setdefault(p.table, {}).setdefault(cols, set()).update(vals)
+        inp = p.value_batch.filter(r.kept) if r.kept is not None else p.value_batch
+        for c in checked[p.table]:
+            seen.setdefault((p.table, c), []).append((pc.unique(inp.column(c)), pc.unique(r.batch.column(c))))
+        for cname, (transformed, nulls) in r.stats.items():
+            res.columns[cname].transformed += transformed
+            res.columns[cname].nulls += nulls
+        if vault is not None:
+            for domain, version, recs, encrypted in r.vault:
+                new = vault.fresh(domain, version, recs)
+                if new is not None:
+                    res.vault_records += vault.store(domain, version, new) if encrypted else \
+                        vault.store(domain, version, engine.encrypt(domain, version, new).result())
+        if files is not None:
+            files.write(p.table, r.batch)
+        if progress:
+            progress(p.table, r.batch.num_rows)
+
+    files: _TableFiles | None = None
+    try:
+        with AtomicOutput(out, fmt is not None) as target:
+            if fmt is not None:
+                files = _TableFiles(target, fmt, plan)
+                fh = open(os.devnull, "wb")  # only the tables are wanted, not the dump's text
+            else:
+                path = target.path_for(out.name)
+                fh = gzip.open(path, "wb") if info.compressed else open(path, "wb", buffering=1 << 20)
+            try:
+                writer = _Writer(fh, max(2, workers * 2), on_result)
+                _process(info, plan, run, engine, writer, results, dropped_keys, batch_size, all_columns, fmt)
+                writer.drain(until_all=True)
+            finally:
+                fh.close()
+            if files is not None:
+                files.close()
+            for (table, c), pairs in seen.items():
+                n_in = pc.count_distinct(pc.unique(pa.chunked_array([a for a, _ in pairs]))).as_py()
+                n_out = pc.count_distinct(pc.unique(pa.chunked_array([b for _, b in pairs]))).as_py()
+                if n_out < n_in:
+                    raise IntegrityError(f"{n_in - n_out} distinct value(s) got the same pseudonym as another "
+                                         "in a key column", table=table, column=c,
+                                         hint="use a longer token (length: 24 or more)")
+            engine.close()
+            if vault is not None:
+                vault.commit()
+            target.commit(None if fmt is not None else out.name)
+    except BaseException:
+        if vault is not None:
+            vault.rollback()
+        raise
+    finally:
+        engine.close()
+    ordered = [results[n] for n in plan.tables]
+    for r in ordered:
+        r.seconds = time.perf_counter() - t0
+    return RunResult(ordered, out, started, time.perf_counter() - t0, plan.key_version,
+                     sum(r.vault_records for r in ordered), bool(run.forgotten))
+
+
+def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, writer: _Writer,
+             results: dict[str, TableResult], dropped_keys, batch_size: int, all_columns: bool,
+             fmt: str | None) -> None:
+    file = str(info.path)
+    dialect = info.dialect
+    group: list[InsertStatement] = []
+    offsets: dict[str, int] = {}
+
+    def enc(s: str) -> bytes:
+        return s.encode("utf-8", "surrogateescape")
+
+    def table_plan(raw_name: str, line: int) -> tuple[str, TablePlan]:
+        name = info.parent_of(raw_name)
+        tplan = plan.tables.get(name)
+        if tplan is None:
+            raise InputError(f"data for table {raw_name}, which the dump never creates", file=file, line=line)
+        tplan.drop_refs = [
+            (tuple(fk.columns), frozenset(dropped_keys[fk.ref_table][tuple(fk.ref_columns)]))
+            for fk in tplan.foreign_keys
+            if dropped_keys.get(fk.ref_table, {}).get(tuple(fk.ref_columns))
+        ]
+        return name, tplan
+
+    def value_batch(tplan: TablePlan, name: str, cols: list[str], raw_of: Callable[[int], pa.Array],
+                    decode: Callable[[pa.Array], pa.Array], n: int, lines: Callable[[int], int]) -> pa.RecordBatch:
+        wanted = _value_columns(tplan, all_columns)
+        index = {c: i for i, c in enumerate(cols)}
+        arrays = []
+        for c in tplan.columns:
+            if c.name in wanted and c.name in index:
+                text = _utf8(decode(raw_of(index[c.name])), name, c.name, lines, file)
+                arrays.append(_typed(text, c.in_type, name, c.name, lines, file))
+            else:
+                arrays.append(pa.nulls(n, c.in_type))
+        return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in tplan.columns])
+
+    def submit(name: str, tplan: TablePlan, batch: pa.RecordBatch, render) -> None:
+        offset = offsets.get(name, 0)
+        offsets[name] = offset + batch.num_rows
+        results[name].rows_in += batch.num_rows
+        writer.batch(_Pending(engine.submit(tplan, batch, offset, True), render, name, batch))
+
+    def copy_block(item: CopyData) -> None:
+        raw_name, cols = data_header(item.statement, dialect, file)
+        name, tplan = table_plan(raw_name, item.statement.line)
+        cols = cols or [c.name for c in tplan.columns]
+        unknown = [c for c in cols if c not in {p.name for p in tplan.columns}]
+        if unknown:
+            raise InputError(f"COPY names columns the table does not have: {', '.join(unknown)}", file=file,
+                             line=item.statement.line, table=name)
+        if not _needs_work(tplan, run, all_columns):
+            n = 0
+            for _, line in item.lines:
+                writer.text(enc(line))
+                n += 1
+            writer.text(enc(item.end[0]))
+            results[name].rows_in += n
+            results[name].rows_out += n
+            return
+        chunk: list[bytes] = []
+        first_line = None
+
+        def flush() -> None:
+            nonlocal chunk, first_line
+            if not chunk:
+                return
+            start = first_line or 0
+            raw = copy_rows(chunk, cols)
+            if raw.num_rows != len(chunk) or raw.num_columns != len(cols):
+                raise InputError("a COPY row has the wrong number of fields", file=file, line=start,
+                                 table=name, hint="the dump was edited or cut")
+            raw_cols = [raw.column(i).combine_chunks() for i in range(len(cols))]
+            batch = value_batch(tplan, name, cols, lambda i: raw_cols[i], copy_decode, raw.num_rows,
+                                lambda i, s=start: s + i)
+
+            def render(r: BatchResult, raw_cols=raw_cols) -> bytes:
+                keep = [a.filter(r.kept) if r.kept is not None else a for a in raw_cols]
+                fields = []
+                for i, cname in enumerate(cols):
+                    c = next(p for p in tplan.columns if p.name == cname)
+                    fields.append(keep[i] if c.op == "keep" else copy_encode(_to_text(r.batch.column(cname))))
+                if not len(fields[0]):
+                    return b""
+                lines = pc.binary_join_element_wise(*fields, pa.scalar(b"\t", pa.binary()))
+                return b"\n".join(lines.to_pylist()) + b"\n"
+
+            submit(name, tplan, batch, render)
+            chunk, first_line = [], None
+
+        for line_no, line in item.lines:
+            if line.endswith("\r\n"):
+                raise InputError("a COPY row ends with CRLF, which the COPY text format does not allow",
+                                 file=file, line=line_no, table=name)
+            if first_line is None:
+                first_line = line_no
+            chunk.append(enc(line))
+            if len(chunk) >= batch_size:
+                flush()
+        if chunk and not chunk[-1].endswith(b"\n"):
+            raise InputError("the dump ends inside a COPY data block (no \\. terminator)", file=file,
+                             line=first_line, hint="the dump is truncated")
+        flush()
+        writer.text(enc(item.end[0]))
+
+    def flush_inserts() -> None:
+        nonlocal group
+        if not group:
+            return
+        stmts, group = group, []
+        name, tplan = table_plan(stmts[0].table, stmts[0].line)
+        if not _needs_work(tplan, run, all_columns):
+            for st in stmts:
+                writer.text(enc(st.text))
+                results[name].rows_in += len(st.rows)
+                results[name].rows_out += len(st.rows)
+            return
+        cols = stmts[0].columns or [c for c, _ in info.tables[stmts[0].table].columns]
+        for st in stmts:
+            if len(st.rows[0]) != len(cols) or any(len(r) != len(cols) for r in st.rows):
+                raise InputError(f"malformed INSERT statement: rows do not have {len(cols)} values", file=file,
+                                 line=st.line, table=name)
+        n = sum(len(st.rows) for st in stmts)
+        row_lines = [st.line for st in stmts for _ in st.rows]
+        raw_text = {}
+
+        def raw_of(i: int) -> pa.Array:
+            if i not in raw_text:
+                raw_text[i] = pa.array([v for st in stmts for v in st.raw(i)], pa.string())
+            return raw_text[i]
+
+        def decode(raw: pa.Array) -> pa.Array:
+            vals = [decode_literal(v, dialect) for v in raw.to_pylist()]
+            return pa.array([None if v is None else v.encode("utf-8", "surrogateescape") for v in vals],
+                            pa.binary())
+
+        batch = value_batch(tplan, name, cols, raw_of, decode, n, lambda i: row_lines[i])
+        numeric = {c: bool(NUMERIC_SQL.match(t)) for c, t in info.tables.get(stmts[0].table,
+                                                                              _NoDef()).columns}
+
+        def render(r: BatchResult) -> bytes:
+            kept = r.kept.to_pylist() if r.kept is not None else [True] * n
+            out_pos = {}
+            pos = 0
+            for i, k in enumerate(kept):
+                if k:
+                    out_pos[i] = pos
+                    pos += 1
+            new_values: dict[int, list[str | None]] = {}
+            for i, cname in enumerate(cols):
+                c = next(p for p in tplan.columns if p.name == cname)
+                if c.op != "keep":
+                    new_values[i] = _to_text(r.batch.column(cname)).to_pylist()
+            pieces: list[str] = []
+            row = 0
+            for st in stmts:
+                text = st.text
+                kept_here = [row + j for j in range(len(st.rows)) if kept[row + j]]
+                if not kept_here:
+                    row += len(st.rows)
+                    continue
+                pieces.append(text[:st.row_spans[0][0]])
+                first = True
+                for j, (rs, re_) in enumerate(st.row_spans):
+                    g = row + j
+                    if not kept[g]:
+                        continue
+                    if not first:
+                        pieces.append(text[st.row_spans[j - 1][1]:rs])
+                    first = False
+                    p = rs
+                    for ci in sorted(new_values):
+                        a, b = st.rows[j][ci]
+                        pieces.append(text[p:a])
+                        pieces.append(encode_literal(new_values[ci][out_pos[g]], dialect, numeric.get(cols[ci], False)))
+                        p = b
+                    pieces.append(text[p:re_])
+                pieces.append(text[st.row_spans[-1][1]:])
+                row += len(st.rows)
+            return enc("".join(pieces))
+
+        submit(name, tplan, batch, render)
+
+    rows_in_group = 0
+    with info.lines() as lines:
+        for item in Scanner(lines, dialect, file).items():
+            if isinstance(item, Statement) and item.kind == "insert":
+                st = InsertStatement(item.text, item.line, dialect, file)
+                if group and (info.parent_of(st.table) != info.parent_of(group[0].table)
+                              or st.columns != group[0].columns or rows_in_group >= batch_size):
+                    flush_inserts()
+                    rows_in_group = 0
+                group.append(st)
+                rows_in_group += len(st.rows)
+                continue
+            flush_inserts()
+            rows_in_group = 0
+            if isinstance(item, CopyData):
+                copy_block(item)
+            elif isinstance(item, (Text, Statement)):
+                writer.text(enc(item.text))
+        flush_inserts()
+
+
+class _NoDef:
+    columns: list = []
