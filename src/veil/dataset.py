@@ -45,6 +45,8 @@ class Dataset:
     dump: Any = None
     # other names a profile may use for a table: bare name -> schema-qualified name
     aliases: dict[str, str] = field(default_factory=dict)
+    # bare names that several schemas use: bare name -> the qualified names
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)

@@ -130,7 +130,10 @@ def _table_rules(profile: Profile, dataset: Dataset, schemas: dict, add) -> dict
     by_input: dict[str, TableRule] = {}
     for pname, rule in profile.tables.items():
         name = resolve(pname)
-        if name not in schemas:
+        if name not in schemas and pname in dataset.ambiguous:
+            add(rule.path, f"table name '{pname}' is ambiguous in the input",
+                f"use the schema-qualified name: {' or '.join(dataset.ambiguous[pname])}")
+        elif name not in schemas:
             add(rule.path, f"table '{pname}' is not in the input",
                 did_you_mean(pname, list(schemas) + list(dataset.aliases)) or f"input tables: {', '.join(schemas)}")
         elif name in by_input:

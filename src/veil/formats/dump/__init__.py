@@ -192,7 +192,8 @@ def _dataset(info: DumpInfo) -> Dataset:
     for t in tables:
         bare.setdefault(t.name.rsplit(".", 1)[-1], []).append(t.name)
     aliases = {b: names[0] for b, names in bare.items() if len(names) == 1 and names[0] != b}
-    return Dataset(info.path, False, tables, dump=info, aliases=aliases)
+    ambiguous = {b: names for b, names in bare.items() if len(names) > 1}
+    return Dataset(info.path, False, tables, dump=info, aliases=aliases, ambiguous=ambiguous)
 
 
 def ddl_keys(info: DumpInfo, name: str) -> tuple[list[str], list[list[str]], list[ForeignKey]]:
