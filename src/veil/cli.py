@@ -321,6 +321,8 @@ def keys_init(path: Path | None, keyring: str | None, force: bool, if_missing: b
     elif prompt_passphrase:
         passphrase = click.prompt("New keyring passphrase", hide_input=True, confirmation_prompt=True,
                                   err=True).encode()
+    if passphrase is not None and len(passphrase) < 8:
+        raise click.UsageError("the passphrase must have at least 8 characters")
     vid = init_keyring(target, force=force, passphrase=passphrase)
     click.echo(f"created keyring {target} with key version {vid}"
                + (" (passphrase-protected)" if passphrase else ""))
@@ -405,18 +407,22 @@ def keys_destroy(version: str, keyring: str | None, passphrase_env: str | None, 
     ring = _keys(keyring, passphrase_env)
     if not yes and sys.stdin.isatty():
         click.confirm(f"Destroy key version {version} for good?", abort=True, err=True)
+    ring.destroy(version)  # in memory first: refuses the active or an unknown version before anything changes
     the_vault = _vault(vault, ring, required=False)
-    ring.destroy(version)
-    ring.save()
     msg = f"destroyed key version {version} in the keyring"
-    if the_vault is not None:
-        try:
+    try:
+        n = 0
+        if the_vault is not None:
             n = the_vault.destroy_version(version)
             the_vault.audit("destroy", domain="", version=version, count=n, actor=actor)
+        ring.save()
+        if the_vault is not None:
             the_vault.commit()
             the_vault.compact()
-        finally:
+    finally:
+        if the_vault is not None:
             the_vault.close()
+    if the_vault is not None:
         msg += f" and {n:,} vault record(s)"
     else:
         msg += " (no vault given: its vault records remain, undecryptable)"
@@ -480,6 +486,9 @@ def vault_reveal(tokens: tuple[str, ...], domain: str, purpose: str, from_file: 
             if got:
                 the_vault.audit("reveal", purpose=purpose, domain=domain, version=v, count=len(got), actor=actor)
             found.update(got)
+        if not found:  # an attempt that revealed nothing is recorded too
+            the_vault.audit("reveal", purpose=purpose, domain=domain, version=key_version or "", count=0,
+                            actor=actor)
         the_vault.commit()
     finally:
         the_vault.close()

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from .errors import KeyringError
+from .errors import KeyringError, VeilError
 
 KEYRING_FORMAT = "veil-keyring"
 ENCRYPTED_FORMAT = "veil-keyring-encrypted"
@@ -282,16 +282,16 @@ def is_within(child: Path, parent: Path) -> bool:
         return False
 
 
-def refuse_inside(p: Path, forbidden_dirs: tuple[Path | None, ...], what: str) -> None:
+def refuse_inside(p: Path, forbidden_dirs: tuple[Path | None, ...], what: str,
+                  error: type[VeilError] = KeyringError) -> None:
     """Keys and the vault must never travel with the data."""
     for d in forbidden_dirs:
         if d is None:
             continue
         d = Path(d)
         if is_within(p, d):  # lexical: the output directory may not exist yet
-            raise KeyringError(f"the {what} sits inside the input or output location; it must never "
-                               "travel with the data", file=str(p),
-                               hint=f"move the {what} outside the data directories")
+            raise error(f"the {what} sits inside the input or output location; it must never "
+                        "travel with the data", file=str(p), hint=f"move the {what} outside the data directories")
 
 
 PassphraseSource = Callable[[], bytes | None]

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .dataset import Dataset
-from .errors import Problem, ProfileError, VaultError
+from .errors import KeyringError, Problem, ProfileError, VaultError
 from .keys import KeyProvider
 from .ops import OPERATORS, OpContext
 from .ops.arrays import canonical, map_distinct
@@ -117,6 +117,9 @@ def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vaul
     keys.subkey("domain", "", from_version)  # fails clearly if the old version was destroyed
     keys.vault_key(to_version)
     plan, keyed = rekey_plan(profile, dataset, to_version)
+    if from_version == to_version:
+        raise KeyringError(f"--from and --to are the same key version ({to_version})",
+                           hint="rotate first (veil keys rotate), then re-key to the new version")
     originals = _Originals(vault, from_version)
 
     def prepare(tplan: TablePlan, batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:

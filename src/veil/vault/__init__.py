@@ -130,6 +130,24 @@ class Vault:
         self._pending: dict[tuple[str, str], list[pa.RecordBatch]] = {}
         self._known: dict[tuple[str, str], set[str]] = {}
         self.written = 0
+        if keys is not None:
+            self._bind(keys)
+
+    def _bind(self, keys: KeyProvider) -> None:
+        """Tie the vault to its keyring's index secret on first use; refuse any other keyring.
+
+        With another keyring, blind indexes would silently stop matching: forgotten
+        subjects would come back and the audit chain would break.
+        """
+        tag = hmac.new(keys.index_key("vault-binding"), b"veil vault", "sha256").hexdigest()[:32]
+        rows = self.db.query("SELECT value FROM veil_meta WHERE name = ?", ["keyring"])
+        if not rows:
+            self.db.execute("INSERT INTO veil_meta (name, value) VALUES (?, ?)", ["keyring", tag])
+            self.db.commit()
+        elif not hmac.compare_digest(rows[0][0], tag):
+            raise VaultError("this vault belongs to another keyring", file=self.location,
+                             hint="use the keyring the vault was created with (its forget list and audit "
+                             "chain depend on it)")
 
     # -- segments --------------------------------------------------------------
     def _segments(self, domain: str | None = None, version: str | None = None) -> Iterator[Segment]:
@@ -369,7 +387,7 @@ def open_vault(spec: str | os.PathLike | None, keys: KeyProvider | None, *,
         return None
     if not spec.startswith(("postgresql://", "postgres://")):
         p = Path(spec).expanduser()
-        refuse_inside(p, forbidden_dirs, "vault")
+        refuse_inside(p, forbidden_dirs, "vault", VaultError)
         if not create and not p.exists():
             raise VaultError("vault file not found", file=str(p), hint="check --vault or VEIL_VAULT")
     backend = open_backend(spec)

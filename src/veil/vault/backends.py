@@ -78,21 +78,28 @@ class SqliteBackend:
     def execute(self, sql: str, params: list[Any]) -> None:
         try:
             self.conn.execute(sql, params)
+        except sqlite3.OperationalError:
+            raise VaultError("the vault is busy or cannot be written (is another veil command using it?)",
+                             file=self.location, hint="retry when the other command has finished") from None
         except sqlite3.DatabaseError:
             raise VaultError("the vault could not be written", file=self.location) from None
 
+    def _run(self, *statements: str) -> None:
+        try:
+            for stmt in statements:
+                self.conn.execute(stmt)
+        except sqlite3.OperationalError:
+            raise VaultError("the vault is busy or cannot be written (is another veil command using it?)",
+                             file=self.location, hint="retry when the other command has finished") from None
+
     def commit(self) -> None:
-        self.conn.execute("COMMIT")
-        self.conn.execute("BEGIN")
+        self._run("COMMIT", "BEGIN")
 
     def rollback(self) -> None:
-        self.conn.execute("ROLLBACK")
-        self.conn.execute("BEGIN")
+        self._run("ROLLBACK", "BEGIN")
 
     def compact(self) -> None:
-        self.conn.execute("COMMIT")
-        self.conn.execute("VACUUM")
-        self.conn.execute("BEGIN")
+        self._run("COMMIT", "VACUUM", "BEGIN")
 
     def close(self) -> None:
         if self.conn.in_transaction:
