@@ -102,6 +102,24 @@ def _utf8(raw: pa.Array, table: str, column: str, lines: Callable[[int], int], f
         raise
 
 
+_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
+_DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+
+
+def _working_type(c, text: pa.Array) -> pa.DataType:
+    """The column's type; for a column of unknown SQL type (no CREATE TABLE in the dump) that a
+    date operator works on, date or datetime when every value looks like one, so the output
+    stays a valid value of the column (e.g. '1985-01-01', not '1985')."""
+    unknown = c.field is not None and (c.field.metadata or {}).get(b"veil.sql_type") == b""
+    dated = c.op == "date_shift" or (c.op == "generalize" and c.params.get("to"))
+    if not (unknown and dated and pa.types.is_string(c.in_type)) or text.null_count == len(text):
+        return c.in_type
+    for pattern, typ in ((_DATE_TEXT, pa.date32()), (_DATETIME_TEXT, pa.timestamp("s"))):
+        if pc.all(pc.fill_null(pc.match_substring_regex(text, pattern), True)).as_py():
+            return typ
+    return c.in_type
+
+
 @dataclass
 class _Pending:
     future: Future
@@ -308,7 +326,7 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
         for c in tplan.columns:
             if c.name in wanted and c.name in index:
                 text = _utf8(decode(raw_of(index[c.name])), name, c.name, lines, file)
-                arrays.append(_typed(text, c.in_type, name, c.name, lines, file))
+                arrays.append(_typed(text, _working_type(c, text), name, c.name, lines, file))
             else:
                 arrays.append(pa.nulls(n, c.in_type))
         return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in tplan.columns])
