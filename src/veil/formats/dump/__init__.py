@@ -158,7 +158,8 @@ def _first_pass(info: DumpInfo) -> None:
                         if cols is None:
                             raise InputError(f"INSERT into {name} without a column list, and the dump has no "
                                              "CREATE TABLE for it", file=str(info.path), line=item.line,
-                                             hint="dump with the schema, or with --complete-insert")
+                                             hint="dump with the schema, or with column lists (mysqldump "
+                                             "--complete-insert, pg_dump --column-inserts)")
                         info.tables[name] = TableDef(name, [(c, "") for c in cols])
 
 

@@ -102,6 +102,8 @@ def _utf8(raw: pa.Array, table: str, column: str, lines: Callable[[int], int], f
         raise
 
 
+QUEUED_TEXT_LIMIT = 8 << 20  # bytes of dump text held back behind an unfinished batch
+
 _DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
 _DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 
@@ -137,6 +139,7 @@ class _Writer:
         self.window = window
         self.on_result = on_result
         self.in_flight = 0
+        self.queued_bytes = 0
 
     def text(self, data: bytes) -> None:
         if not self.queue:
@@ -144,6 +147,10 @@ class _Writer:
                 self.fh.write(data)
             return
         self.queue.append(data)
+        self.queued_bytes += len(data)
+        if self.queued_bytes > QUEUED_TEXT_LIMIT:
+            # text behind an unfinished batch: wait for it rather than hold the dump in memory
+            self.drain(until_all=True)
 
     def batch(self, p: _Pending) -> None:
         self.queue.append(p)
@@ -157,6 +164,7 @@ class _Writer:
             if isinstance(head, bytes):
                 if head:
                     self.fh.write(head)
+                self.queued_bytes -= len(head)
                 self.queue.popleft()
                 continue
             if not (until_all or self.in_flight > self.window) and not head.future.done():
@@ -311,6 +319,8 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
         tplan = plan.tables.get(name)
         if tplan is None:
             raise InputError(f"data for table {raw_name}, which the dump never creates", file=file, line=line)
+        if tplan.foreign_keys and any(run.forgotten.values()):
+            writer.drain(until_all=True)  # every dropped parent row must be known first
         tplan.drop_refs = [
             (tuple(fk.columns), frozenset(dropped_keys[fk.ref_table][tuple(fk.ref_columns)]))
             for fk in tplan.foreign_keys
@@ -324,7 +334,11 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
         index = {c: i for i, c in enumerate(cols)}
         arrays = []
         for c in tplan.columns:
-            if c.name in wanted and c.name in index:
+            if c.name in wanted and c.name in index and c.op == "redact" and not all_columns:
+                arrays.append(decode(raw_of(index[c.name])))  # only its nulls matter: any bytes will do
+            elif c.name in wanted and c.name in index and c.op == "nullify" and not all_columns:
+                arrays.append(pa.nulls(n, c.in_type))
+            elif c.name in wanted and c.name in index:
                 text = _utf8(decode(raw_of(index[c.name])), name, c.name, lines, file)
                 arrays.append(_typed(text, _working_type(c, text), name, c.name, lines, file))
             else:
@@ -371,6 +385,8 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
                                 lambda i, s=start: s + i)
 
             def render(r: BatchResult, raw_cols=raw_cols) -> bytes:
+                if all_columns:
+                    return b""  # --format parquet|csv: the tables are written, not the dump
                 keep = [a.filter(r.kept) if r.kept is not None else a for a in raw_cols]
                 fields = []
                 for i, cname in enumerate(cols):
@@ -422,11 +438,12 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
 
         def raw_of(i: int) -> pa.Array:
             if i not in raw_text:
-                raw_text[i] = pa.array([v for st in stmts for v in st.raw(i)], pa.string())
+                raw_text[i] = pa.array([v.encode("utf-8", "surrogateescape") for st in stmts for v in st.raw(i)],
+                                       pa.binary())
             return raw_text[i]
 
         def decode(raw: pa.Array) -> pa.Array:
-            vals = [decode_literal(v, dialect) for v in raw.to_pylist()]
+            vals = [decode_literal(v.decode("utf-8", "surrogateescape"), dialect) for v in raw.to_pylist()]
             return pa.array([None if v is None else v.encode("utf-8", "surrogateescape") for v in vals],
                             pa.binary())
 
@@ -435,6 +452,8 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
                                                                               _NoDef()).columns}
 
         def render(r: BatchResult) -> bytes:
+            if all_columns:
+                return b""
             kept = r.kept.to_pylist() if r.kept is not None else [True] * n
             out_pos = {}
             pos = 0

@@ -81,7 +81,7 @@ _TOKEN = {
 }
 _HEADER = re.compile(
     r"""\s*INSERT\s+INTO\s+(?P<table>(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+)(?:\.(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+))*)"""
-    r"""\s*(?:\((?P<cols>[^)]*)\))?\s*VALUES\s*""", re.I | re.S)
+    r"""\s*(?:\((?P<cols>[^)]*)\))?\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*""", re.I | re.S)
 _IDENT = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^\s,]+)')
 
 
