@@ -294,6 +294,13 @@ def refuse_inside(p: Path, forbidden_dirs: tuple[Path | None, ...], what: str,
                         "travel with the data", file=str(p), hint=f"move the {what} outside the data directories")
 
 
+def _looks_like_key(spec: str) -> bool:
+    try:
+        return len(base64.b64decode(spec.strip(), validate=True)) >= 16
+    except ValueError:
+        return False
+
+
 PassphraseSource = Callable[[], bytes | None]
 
 
@@ -315,6 +322,9 @@ def load_keyring(spec: str | os.PathLike | None, *, forbidden_dirs: tuple[Path |
         return _from_env(spec[4:])
     p = Path(spec).expanduser()
     if not p.is_file():
+        if _looks_like_key(spec):  # a raw key given where a path belongs: never echo it
+            raise KeyringError("the keyring is not a file path (it looks like a raw key)",
+                               hint="for a key in an environment variable use --keyring env:NAME")
         raise KeyringError("keyring file not found", file=str(p),
                            hint="create one with `veil keys init PATH`")
     refuse_inside(p, forbidden_dirs, "keyring")

@@ -140,6 +140,7 @@ class Vault:
         subjects would come back and the audit chain would break.
         """
         tag = hmac.new(keys.index_key("vault-binding"), b"veil vault", "sha256").hexdigest()[:32]
+        self.db.serialize()
         rows = self.db.query("SELECT value FROM veil_meta WHERE name = ?", ["keyring"])
         if not rows:
             self.db.execute("INSERT INTO veil_meta (name, value) VALUES (?, ?)", ["keyring", tag])
@@ -343,6 +344,7 @@ class Vault:
 
     def audit(self, action: str, *, purpose: str = "", domain: str = "", version: str = "", count: int = 0,
               actor: str | None = None) -> None:
+        self.db.serialize()
         rows = self.db.query("SELECT seq, mac FROM veil_audit ORDER BY seq DESC LIMIT 1", [])
         seq, prev = (rows[0][0] + 1, rows[0][1]) if rows else (1, "")
         entry = {"seq": seq, "at": _now(), "actor": actor or _os_user(), "action": action, "purpose": purpose,

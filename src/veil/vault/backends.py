@@ -32,6 +32,7 @@ class Backend(Protocol):
 
     def query(self, sql: str, params: list[Any]) -> list[tuple]: ...
     def execute(self, sql: str, params: list[Any]) -> None: ...
+    def serialize(self) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def compact(self) -> None: ...
@@ -92,6 +93,9 @@ class SqliteBackend:
             raise VaultError("the vault is busy or cannot be written (is another veil command using it?)",
                              file=self.location, hint="retry when the other command has finished") from None
 
+    def serialize(self) -> None:
+        """SQLite serialises writers itself (a second writer gets a clear 'busy' error)."""
+
     def commit(self) -> None:
         self._run("COMMIT", "BEGIN")
 
@@ -135,17 +139,36 @@ class PostgresBackend:
             raise VaultError(f"cannot open the PostgreSQL vault ({type(exc).__name__})", file=self.location,
                              hint="check the URL, that the server runs, and the user's rights") from None
 
+    def _fail(self, exc: Exception) -> VaultError:
+        self.conn.rollback()
+        return VaultError(f"the PostgreSQL vault failed ({type(exc).__name__})", file=self.location,
+                          hint="check the server, the user's rights, or retry if another veil command was "
+                          "writing")
+
     def query(self, sql: str, params: list[Any]) -> list[tuple]:
-        with self.conn.cursor() as cur:
-            cur.execute(sql.replace("?", "%s"), params)
-            return cur.fetchall()
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql.replace("?", "%s"), params)
+                return cur.fetchall()
+        except self._psycopg.Error as exc:
+            raise self._fail(exc) from None
 
     def execute(self, sql: str, params: list[Any]) -> None:
-        with self.conn.cursor() as cur:
-            cur.execute(sql.replace("?", "%s"), params)
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql.replace("?", "%s"), params)
+        except self._psycopg.Error as exc:
+            raise self._fail(exc) from None
+
+    def serialize(self) -> None:
+        """One writer of the audit chain at a time (released at commit)."""
+        self.execute("SELECT pg_advisory_xact_lock(7316266)", [])
 
     def commit(self) -> None:
-        self.conn.commit()
+        try:
+            self.conn.commit()
+        except self._psycopg.Error as exc:
+            raise self._fail(exc) from None
 
     def rollback(self) -> None:
         self.conn.rollback()

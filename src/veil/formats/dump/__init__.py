@@ -14,6 +14,7 @@ import io
 import re
 import shutil
 import subprocess
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,8 +49,8 @@ def arrow_type(sql_type: str) -> pa.DataType:
     return pa.string()
 
 
-NUMERIC_SQL = re.compile(r"^(?:(?:tiny|small|medium|big)?int|integer|numeric|decimal|real|double|float|serial|"
-                         r"smallserial|bigserial|bit)", re.I)
+NUMERIC_SQL = re.compile(r"^(?:(?:tiny|small|medium|big)?int(?:eger)?\d*|numeric|decimal|real|double(?: precision)?|"
+                         r"float\d*|(?:small|big)?serial\d?)(?:\s*\([\d,\s]*\))?(?:\s+unsigned)?$", re.I)
 
 
 def is_dump(path: Path) -> bool:
@@ -92,17 +93,21 @@ class DumpInfo:
             fh = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="surrogateescape", newline="")
             try:
                 yield iter(fh)
-            finally:
+            except BaseException:
+                proc.kill()  # the original error matters, not pg_restore's broken pipe
+                proc.wait()
                 fh.close()
-                if proc.wait() != 0:
-                    raise InputError("pg_restore could not read the archive", file=str(self.path),
-                                     hint="check that the file is a complete pg_dump -Fc archive")
+                raise
+            fh.close()
+            if proc.wait() != 0:
+                raise InputError("pg_restore could not read the archive", file=str(self.path),
+                                 hint="check that the file is a complete pg_dump -Fc archive")
             return
         opener = gzip.open if self.compressed else open
         try:
             with opener(self.path, "rt", encoding="utf-8", errors="surrogateescape", newline="") as fh:
                 yield iter(fh)
-        except (gzip.BadGzipFile, EOFError):
+        except (gzip.BadGzipFile, EOFError, zlib.error):
             raise InputError("the compressed dump is damaged or truncated", file=str(self.path)) from None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from ...plan import Plan, TablePlan
 from ...vault import Vault
 from .. import FORMATS
 from . import NUMERIC_SQL, DumpInfo, data_header
-from .scan import CopyData, Scanner, Statement, Text
+from .scan import MYSQL, CopyData, Scanner, Statement, Text
 from .values import InsertStatement, copy_decode, copy_encode, copy_rows, decode_literal, encode_literal
 
 
@@ -186,7 +187,9 @@ class _TableFiles:
         self.writers: dict[str, object] = {}
 
     def name(self, table: str) -> str:
-        return table + self.fmt.extensions[0]
+        """A file name for a table name taken from the dump: no separators, no '..', no hidden files."""
+        safe = re.sub(r"[^\w.\-]", "_", table).lstrip(".") or "_"
+        return safe + self.fmt.extensions[0]
 
     def write(self, table: str, batch: pa.RecordBatch) -> None:
         w = self.writers.get(table)
@@ -293,6 +296,12 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     except BaseException:
         if vault is not None:
             vault.rollback()
+        if files is not None:
+            for w in files.writers.values():
+                try:
+                    w.close()
+                except Exception:  # noqa: BLE001 - closing after a failure; the first error is what matters
+                    continue
         raise
     finally:
         engine.close()
@@ -376,7 +385,7 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
             if not chunk:
                 return
             start = first_line or 0
-            raw = copy_rows(chunk, cols)
+            raw = copy_rows(chunk, cols, start, file)
             if raw.num_rows != len(chunk) or raw.num_columns != len(cols):
                 raise InputError("a COPY row has the wrong number of fields", file=file, line=start,
                                  table=name, hint="the dump was edited or cut")
@@ -402,8 +411,9 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
 
         for line_no, line in item.lines:
             if line.endswith("\r\n"):
-                raise InputError("a COPY row ends with CRLF, which the COPY text format does not allow",
-                                 file=file, line=line_no, table=name)
+                raise InputError("a COPY row ends with CRLF; veil rewrites COPY rows with LF line ends only",
+                                 file=file, line=line_no, table=name,
+                                 hint="convert the dump's line ends to LF (e.g. dos2unix)")
             if first_line is None:
                 first_line = line_no
             chunk.append(enc(line))
@@ -428,6 +438,14 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
                 results[name].rows_out += len(st.rows)
             return
         cols = stmts[0].columns or [c for c, _ in info.tables[stmts[0].table].columns]
+        known = {p.name for p in tplan.columns}
+        if dialect == MYSQL:  # MySQL column names are case-insensitive
+            lower = {p.lower(): p for p in known}
+            cols = [c if c in known else lower.get(c.lower(), c) for c in cols]
+        unknown = [c for c in cols if c not in known]
+        if unknown:
+            raise InputError(f"INSERT names columns the table does not have: {', '.join(unknown)}", file=file,
+                             line=stmts[0].line, table=name)
         for st in stmts:
             if len(st.rows[0]) != len(cols) or any(len(r) != len(cols) for r in st.rows):
                 raise InputError(f"malformed INSERT statement: rows do not have {len(cols)} values", file=file,
@@ -486,6 +504,8 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
                     p = rs
                     for ci in sorted(new_values):
                         a, b = st.rows[j][ci]
+                        if text[a:b].upper() == "DEFAULT":
+                            continue  # the server computes it (generated/identity columns): left as written
                         pieces.append(text[p:a])
                         pieces.append(encode_literal(new_values[ci][out_pos[g]], dialect, numeric.get(cols[ci], False)))
                         p = b
@@ -501,8 +521,8 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
         for item in Scanner(lines, dialect, file).items():
             if isinstance(item, Statement) and item.kind == "insert":
                 st = InsertStatement(item.text, item.line, dialect, file)
-                if group and (info.parent_of(st.table) != info.parent_of(group[0].table)
-                              or st.columns != group[0].columns or rows_in_group >= batch_size):
+                if group and (st.table != group[0].table or st.columns != group[0].columns
+                              or rows_in_group >= batch_size):
                     flush_inserts()
                     rows_in_group = 0
                 group.append(st)

@@ -50,8 +50,12 @@ class CopyData:
 _KIND = [
     (re.compile(r"\s*CREATE\s+(?:UNLOGGED\s+|TEMP(?:ORARY)?\s+)?TABLE\b", re.I), "create_table"),
     (re.compile(r"\s*ALTER\s+TABLE\b", re.I), "alter_table"),
-    (re.compile(r"\s*INSERT\s+INTO\b", re.I), "insert"),
-    (re.compile(r"\s*COPY\s+\S.*\bFROM\s+stdin\s*;", re.I | re.S), "copy"),
+    (re.compile(r"\s*(?:INSERT|REPLACE)(?:\s+(?:IGNORE|LOW_PRIORITY|DELAYED|HIGH_PRIORITY))*\s+INTO\b", re.I),
+     "insert"),
+    (re.compile(r"\s*COPY\s+[^;]*?\bFROM\s+stdin\s*;", re.I | re.S), "copy"),
+    # data veil cannot rewrite: refused rather than copied through with its values
+    (re.compile(r"\s*(?:COPY\b[^;]*\bFROM\s+stdin\b|\\copy\b|(?:INSERT|REPLACE|UPSERT)\b)", re.I | re.S),
+     "unsupported_data"),
 ]
 
 _PG_NORMAL = re.compile(r"""'|"|\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$|--|/\*|;""")
@@ -86,8 +90,12 @@ class Scanner:
         self.file = file
         self.line_no = 0
         self.delimiter = ";"
+        self._pushback: str | None = None
 
     def _next_line(self) -> str | None:
+        if self._pushback is not None:
+            line, self._pushback = self._pushback, None
+            return line  # the rest of a line that held two statements: same line number
         line = next(self._lines, None)
         if line is not None:
             self.line_no += 1
@@ -115,6 +123,11 @@ class Scanner:
                 yield Text("".join(pending_text), text_line)
                 pending_text = []
             stmt = self._statement(line)
+            if stmt.kind == "unsupported_data":
+                raise InputError("a data statement veil cannot rewrite (only INSERT ... VALUES and COPY ... FROM "
+                                 "stdin in text format are read); refusing to copy its values through",
+                                 file=self.file, line=stmt.line,
+                                 hint="dump with plain COPY (pg_dump) or extended INSERTs (mysqldump)")
             if stmt.kind in ("insert", "create_table", "alter_table", "copy"):
                 yield stmt
             else:
@@ -155,6 +168,8 @@ class Scanner:
         line = first
         while True:
             if self._ends_in(line, state):
+                if state.split_at is not None:
+                    parts[-1], self._pushback = line[:state.split_at], line[state.split_at:]
                 break
             line = self._next_line()
             if line is None:
@@ -185,7 +200,12 @@ class Scanner:
                     return False
                 tok, pos = m.group(), m.end()
                 if tok == ";" and delim == ";":
-                    if line[pos:].strip() == "":
+                    rest = line[pos:]
+                    stripped = rest.strip()
+                    if stripped == "" or stripped.startswith("--") or (self.dialect == MYSQL and stripped[0] == "#"):
+                        return True
+                    if not stripped.startswith("/*"):
+                        st.split_at = pos  # another statement follows on the same line
                         return True
                     continue
                 if tok == ";":
@@ -239,8 +259,9 @@ class Scanner:
 
 
 class _State:
-    __slots__ = ("quote", "backslash")
+    __slots__ = ("quote", "backslash", "split_at")
 
     def __init__(self) -> None:
         self.quote: str | None = None
         self.backslash = False
+        self.split_at: int | None = None

@@ -34,16 +34,28 @@ def _copy_char(m: re.Match) -> str:
     return chr(code) if code < 0x80 else chr(0xDC00 + code)  # a raw byte: surrogateescape
 
 
-def copy_rows(lines: list[bytes], columns: list[str]) -> pa.Table:
-    """Split COPY rows into raw (still escaped) binary columns, vectorised."""
-    data = b"".join(lines)
+def copy_rows(lines: list[bytes], columns: list[str], first_line: int, file: str) -> pa.Table:
+    """Split COPY rows into raw (still escaped) binary columns, vectorised.
+
+    A dummy first row shields the data from the CSV reader's byte-order-mark
+    stripping (a kept value must come back byte for byte); it is dropped after.
+    """
+    dummy = b"\t" * (len(columns) - 1) + b"\n"
+    data = dummy + b"".join(lines)
     opts = pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(columns))], use_threads=False,
                              block_size=max(1 << 20, len(data) + 1))
     parse = pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, double_quote=False,
                                newlines_in_values=False, ignore_empty_lines=False)
     conv = pacsv.ConvertOptions(column_types={f"c{i}": pa.binary() for i in range(len(columns))},
                                 strings_can_be_null=False, null_values=[], check_utf8=False)
-    return pacsv.read_csv(io.BytesIO(data), read_options=opts, parse_options=parse, convert_options=conv)
+    try:
+        table = pacsv.read_csv(io.BytesIO(data), read_options=opts, parse_options=parse, convert_options=conv)
+    except pa.ArrowInvalid:
+        # Arrow's message quotes the row: find the line ourselves, never pass the text on
+        bad = next((i for i, ln in enumerate(lines) if ln.count(b"\t") != len(columns) - 1), 0)
+        raise InputError(f"a COPY row does not have {len(columns)} fields", file=file, line=first_line + bad,
+                         hint="the dump was edited or cut") from None
+    return table.slice(1)
 
 
 def copy_decode(raw: pa.Array) -> pa.Array:
@@ -80,8 +92,10 @@ _TOKEN = {
     for d, v in ((PG, _PG_VALUE), (MYSQL, _MY_VALUE))
 }
 _HEADER = re.compile(
-    r"""\s*INSERT\s+INTO\s+(?P<table>(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+)(?:\.(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+))*)"""
+    r"""\s*(?:INSERT|REPLACE)(?:\s+(?:IGNORE|LOW_PRIORITY|DELAYED|HIGH_PRIORITY))*\s+INTO\s+(?P<table>(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+)(?:\.(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+))*)"""
     r"""\s*(?:\((?P<cols>[^)]*)\))?\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*""", re.I | re.S)
+_ON_CONFLICT = re.compile(r"\s*ON\s+CONFLICT\s+DO\s+NOTHING", re.I)
+_NUMBER = re.compile(rf"^{_NUM}$")
 _IDENT = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^\s,]+)')
 
 
@@ -134,6 +148,10 @@ class InsertStatement:
             self.rows.append(spans)
             self.row_spans.append((row_start, pos))
             m = tok.match(text, pos)
+            if m is None:
+                tail = _ON_CONFLICT.match(text, pos)
+                if tail is not None:  # pg_dump --on-conflict-do-nothing
+                    m = tok.match(text, tail.end())
             if m is None or m.group("p") not in (",", ";"):
                 raise self._error("expected ',' or ';' after a row")
             pos = m.end()
@@ -159,7 +177,7 @@ _MY_ESCAPED = {"\0": "\\0", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "'": "\\'", 
 def decode_literal(raw: str, dialect: str) -> str | None:
     """The text value of one literal (None for NULL)."""
     up = raw[:7].upper()
-    if up.startswith("NULL"):
+    if up.startswith(("NULL", "DEFAULT")):
         return None
     if raw[0] in "-+.0123456789" and not up.startswith("0X"):
         return raw
@@ -183,7 +201,7 @@ def decode_literal(raw: str, dialect: str) -> str | None:
 def encode_literal(value: str | None, dialect: str, numeric: bool) -> str:
     if value is None:
         return "NULL"
-    if numeric:
+    if numeric and _NUMBER.match(value):
         return value
     if dialect == PG:
         return "'" + value.replace("'", "''") + "'"
