@@ -43,29 +43,16 @@ from _common import (  # noqa: E402
     measure,
     median,
 )
+from _common import PROFILE_YAML as CORE_PROFILE_YAML  # noqa: E402
 
 DUMP_VERSION = 1  # bump when the generated dump changes (cached files carry it in their name)
 MB = 2**20
 CHUNK = 100_000  # rows generated (and written) at a time
 CUSTOMERS_SHARE = 0.55  # of the target size, the rest is orders
 
-PROFILE_YAML = """\
-# veil profile for the benchmark dump (bench/bench_dump.py): 5 of the 8 customers columns are
-# personal; orders has none (its customer_id follows customers.customer_id through the dump's FK).
-version: 1
-defaults:
-  unknown_columns: fail
-tables:
-  customers:
-    columns:
-      customer_id: keep
-      email: {op: pseudonymize, format: email, domain: email}
-      first_name: {op: fake, kind: first_name}
-      last_name: {op: fake, kind: last_name}
-      phone: {op: fake, kind: phone_number}
-      birth_date: {op: generalize, to: year}
-      city: keep
-      signup_ts: keep
+# bench_core's customers profile (the primary key comes from the dump's DDL here), plus orders, which
+# holds nothing personal: its customer_id follows customers.customer_id through the dump's foreign key.
+PROFILE_YAML = CORE_PROFILE_YAML.replace("    primary_key: [customer_id]\n", "") + """\
   orders:
     columns:
       order_id: keep
