@@ -190,6 +190,11 @@ class Vault:
         """The records the vault does not hold yet (by pseudonym and context); marks them as held."""
         known = self.known_records(domain, version)
         names = self._keys_of(plain)
+        if known.isdisjoint(names):  # all new (a first write): set operations in C, no per-record test
+            known.update(names)
+            return plain
+        if known.issuperset(names):  # all held already (a refresh)
+            return None
         keep = [k not in known for k in names]
         if not any(keep):
             return None
