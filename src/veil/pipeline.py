@@ -28,7 +28,7 @@ from .errors import InputError, IntegrityError, VeilError
 from .formats import FORMATS
 from .keys import KeyProvider
 from .ops import OPERATORS, OpContext
-from .ops.arrays import canonical, map_distinct
+from .ops.arrays import as_text, canonical, map_distinct
 from .output import AtomicOutput
 from .plan import Plan, TablePlan
 from .vault import PLAIN_SCHEMA, Vault, blind_indexes, blind_key, encrypt_records
@@ -79,8 +79,7 @@ class BatchResult:
     kept: pa.Array | None = None  # row mask when rows were dropped
 
 
-def _text(arr: pa.Array) -> pa.Array:
-    return pc.cast(canonical(arr), pa.string())
+_text = as_text
 
 
 def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> tuple[np.ndarray, int, int]:
@@ -193,6 +192,17 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
 _WORKER_RUN: RunContext | None = None
 
 
+def run_context(plan: Plan, keys: KeyProvider | None, vault: Vault | None) -> RunContext:
+    """What the workers of one run need: keys, forget lists, and how to write vault records."""
+    run = RunContext(keys, vault=vault is not None)
+    if vault is not None:
+        domains = {t.subject.domain for t in plan.tables.values() if t.subject}
+        run.forgotten = {d: frozenset(vault.forgotten(d)) for d in domains}
+        pairs = {(c.domain, c.key_version) for t in plan.tables.values() for c in t.columns if c.reversible}
+        run.encrypt_early = frozenset(p for p in pairs if not vault.known_records(*p))
+    return run
+
+
 def _worker_init(run: RunContext) -> None:
     global _WORKER_RUN
     _WORKER_RUN = run
@@ -292,12 +302,7 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     _check_paths(dataset, out)
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
-    run = RunContext(keys, vault=vault is not None)
-    if vault is not None:
-        domains = {t.subject.domain for t in plan.tables.values() if t.subject}
-        run.forgotten = {d: frozenset(vault.forgotten(d)) for d in domains}
-        pairs = {(c.domain, c.key_version) for t in plan.tables.values() for c in t.columns if c.reversible}
-        run.encrypt_early = frozenset(p for p in pairs if not vault.known_records(*p))
+    run = run_context(plan, keys, vault)
     engine = _Engine(run, workers)
     results: dict[str, TableResult] = {}
     dropped: dict[str, dict[tuple[str, ...], set[tuple]]] = {}

@@ -52,6 +52,18 @@ def temporal_text(arr: pa.Array) -> pa.Array:
     return pc.cast(arr, pa.string())
 
 
+def as_text(arr: pa.Array) -> pa.Array:
+    """The values as text (string), the way keyed operators see them."""
+    t = arr.type
+    if pa.types.is_string(t):
+        return arr
+    if pa.types.is_timestamp(t):
+        return temporal_text(arr)
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_large_string(t):
+        return arr.cast(pa.string())
+    return pc.cast(arr, pa.string())
+
+
 def canonical(arr: pa.Array) -> pa.Array:
     """The bytes a keyed operator hashes: UTF-8 text of the value.
 

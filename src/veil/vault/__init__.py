@@ -129,7 +129,6 @@ class Vault:
         self.location = location
         self._pending: dict[tuple[str, str], list[pa.RecordBatch]] = {}
         self._known: dict[tuple[str, str], set[str]] = {}
-        self.written = 0
         if keys is not None:
             self._bind(keys)
 
@@ -195,14 +194,9 @@ class Vault:
             return plain
         if known.issuperset(names):  # all held already (a refresh)
             return None
-        keep = [k not in known for k in names]
-        if not any(keep):
-            return None
-        if not all(keep):
-            plain = plain.filter(pa.array(keep))
-            names = [k for k, new in zip(names, keep, strict=True) if new]
-        known.update(names)
-        return plain
+        keep = [k not in known for k in names]  # a mix of new and held records
+        known.update(k for k, new in zip(names, keep, strict=True) if new)
+        return plain.filter(pa.array(keep))
 
     def store(self, domain: str, version: str, records: pa.RecordBatch) -> int:
         """Queue encrypted records (from :func:`encrypt_records`) for the next segment."""
@@ -211,14 +205,6 @@ class Vault:
             self._flush_one(domain, version)
         return records.num_rows
 
-    def add(self, domain: str, version: str, plain: pa.RecordBatch) -> int:
-        """Deduplicate, encrypt and queue plain records in this process."""
-        new = self.fresh(domain, version, plain)
-        if new is None:
-            return 0
-        assert self.keys is not None
-        return self.store(domain, version, encrypt_records(self.keys, domain, version, new))
-
     def _flush_one(self, domain: str, version: str) -> None:
         batches = self._pending.pop((domain, version), [])
         if not batches:
@@ -226,7 +212,6 @@ class Vault:
         table = pa.Table.from_batches(batches, SEGMENT_SCHEMA)
         self.db.execute("INSERT INTO veil_segments (domain, key_version, created, n, data) VALUES (?, ?, ?, ?, ?)",
                         [domain, version, _now(), table.num_rows, _to_ipc(table)])
-        self.written += table.num_rows
 
     def flush(self) -> None:
         for domain, version in list(self._pending):

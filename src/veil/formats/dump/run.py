@@ -26,9 +26,9 @@ import pyarrow.compute as pc
 from ...dataset import Dataset
 from ...errors import InputError, IntegrityError
 from ...keys import KeyProvider
-from ...ops.arrays import temporal_text
+from ...ops.arrays import as_text
 from ...output import AtomicOutput
-from ...pipeline import BatchResult, ColumnStats, RunContext, RunResult, TableResult, _Engine
+from ...pipeline import BatchResult, ColumnStats, RunContext, RunResult, TableResult, _Engine, run_context
 from ...plan import Plan, TablePlan
 from ...vault import Vault
 from .. import FORMATS
@@ -36,14 +36,7 @@ from . import NUMERIC_SQL, DumpInfo, data_header
 from .scan import MYSQL, CopyData, Scanner, Statement, Text
 from .values import InsertStatement, copy_decode, copy_encode, copy_rows, decode_literal, encode_literal
 
-
-def _to_text(arr: pa.Array) -> pa.Array:
-    t = arr.type
-    if pa.types.is_string(t):
-        return arr
-    if pa.types.is_timestamp(t):
-        return temporal_text(arr)
-    return pc.cast(arr, pa.string())
+_to_text = as_text
 
 
 def _value_columns(tplan: TablePlan, all_columns: bool) -> set[str]:
@@ -72,8 +65,6 @@ def _typed(text: pa.Array, to: pa.DataType, table: str, column: str, lines: Call
     if pa.types.is_string(to):
         return text
     try:
-        if pa.types.is_timestamp(to):
-            return pc.cast(text, to)
         return pc.cast(text, to)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
@@ -229,10 +220,7 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
         raise InputError("the output must not be the input", file=str(out), hint="choose another --out")
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
-    run = RunContext(keys, vault=vault is not None)
-    if vault is not None:
-        run.forgotten = {t.subject.domain: frozenset(vault.forgotten(t.subject.domain))
-                         for t in plan.tables.values() if t.subject}
+    run = run_context(plan, keys, vault)
     engine = _Engine(run, workers)
     results = {name: TableResult(name, columns={c.name: ColumnStats() for c in t.columns})
                for name, t in plan.tables.items()}
