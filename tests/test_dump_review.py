@@ -103,3 +103,45 @@ def test_raw_key_given_as_a_path_is_never_echoed(tmp_path, cli):
     key = base64.b64encode(os.urandom(32)).decode()
     res = cli("keys", "list", env={"VEIL_KEYRING": key})
     assert res.exit_code == 6 and key not in res.output and "env:NAME" in res.output
+
+
+def test_psql_copy_meta_command_is_refused(tmp_path, cli, keyring):
+    dump = PG_HEAD + b"CREATE TABLE public.t (\n    id integer,\n    email text\n);\n" + \
+        f"\\copy public.t (id, email) from stdin\n1\t{MARK}@x.org;\n\\.\n".encode()
+    res, out = _run(tmp_path, cli, keyring, dump, MY_PROFILE)
+    assert res.exit_code == 5 and "\\copy" in res.stderr and MARK not in res.output and not out.exists()
+
+
+def test_insert_with_trailing_comment_or_second_statement(tmp_path, cli, keyring):
+    ok = MY_HEAD + MY_TABLE + f"INSERT INTO `t` VALUES (1,'{MARK}@x.org'); -- done\n".encode()
+    res, out = _run(tmp_path, cli, keyring, ok, MY_PROFILE)
+    assert res.exit_code == 0, res.output
+    assert MARK not in out.read_text() and out.read_text().endswith("'); -- done\n")
+    out.unlink()
+    two = MY_HEAD + MY_TABLE + f"INSERT INTO `t` VALUES (1,'a@x.org'); INSERT INTO `t` VALUES (2,'{MARK}');\n".encode()
+    res, out = _run(tmp_path, cli, keyring, two, MY_PROFILE, "two.sql")
+    assert res.exit_code == 5 and "same line" in res.stderr and MARK not in res.output and not out.exists()
+
+
+def test_forget_reaches_records_first_written_from_a_child_table(tmp_path, cli, keyring):
+    """pg_dump writes data in name order: here the child (aorders) comes before its parent."""
+    dump = PG_HEAD + (b"CREATE TABLE public.aorders (\n    id integer,\n    customer_id integer\n);\n"
+                      b"CREATE TABLE public.customers (\n    id integer,\n    email text\n);\n"
+                      b"COPY public.aorders (id, customer_id) FROM stdin;\n1\t7\n\\.\n"
+                      b"COPY public.customers (id, email) FROM stdin;\n7\tseven@x.org\n\\.\n"
+                      b"ALTER TABLE ONLY public.customers\n    ADD CONSTRAINT c_pk PRIMARY KEY (id);\n"
+                      b"ALTER TABLE ONLY public.aorders\n    ADD CONSTRAINT o_fk FOREIGN KEY (customer_id) "
+                      b"REFERENCES public.customers(id);\n")
+    prof = ("version: 1\ndefaults: {reversible: true}\ntables:\n  customers:\n"
+            "    subject: {column: email, domain: email}\n"
+            "    columns:\n      id: {op: pseudonymize, format: int, domain: customer_id}\n"
+            "      email: {op: pseudonymize, format: email, domain: email}\n  aorders:\n    columns:\n      id: keep\n")
+    vault = tmp_path / "vaultdir" / "v.db"
+    res, out = _run(tmp_path, cli, keyring, dump, prof, "d.sql", "--vault", vault)
+    assert res.exit_code == 0, res.output
+    token = out.read_text().split("COPY public.customers (id, email) FROM stdin;\n")[1].split("\t")[0]
+    kv = ("--keyring", keyring, "--vault", vault)
+    assert cli("vault", "reveal", "--domain", "customer_id", "--purpose", "t", token, *kv).stdout == f"{token}\t7\n"
+    assert cli("vault", "forget", "--domain", "email", "seven@x.org", *kv).exit_code == 0
+    res = cli("vault", "reveal", "--domain", "customer_id", "--purpose", "t", token, *kv)
+    assert res.exit_code == 8 and res.stdout == ""

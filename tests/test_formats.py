@@ -113,3 +113,17 @@ def test_date_shift_domain_in_report(tmp_path, keyring, cli):
     assert res.exit_code == 0
     col = json.loads(rep.read_text())["tables"]["t"]["columns"]["day"]
     assert col["domain"] == "date_shift" and col["key_version"]
+
+
+def test_a_timestamp_hashes_alike_whatever_else_is_in_its_batch(tmp_path, keyring, cli):
+    whole, frac = dt.datetime(2020, 1, 23, 14, 39, 36), dt.datetime(2020, 1, 23, 14, 39, 36, 500000)
+    prof = _profile(tmp_path, "  t:\n    columns:\n      at: {op: pseudonymize}\n")
+    got = []
+    for i, values in enumerate(([whole], [whole, frac])):
+        d = tmp_path / f"in{i}"
+        d.mkdir()
+        pq.write_table(pa.table({"at": pa.array(values, pa.timestamp("us"))}), d / "t.parquet")
+        out = tmp_path / f"out{i}"
+        assert cli("run", d, "-p", prof, "--keyring", keyring, "--out", out, "-q").exit_code == 0
+        got.append(pq.read_table(out / "t.parquet")["at"].to_pylist())
+    assert got[0][0] == got[1][0] and got[1][0] != got[1][1]

@@ -46,9 +46,12 @@ def temporal_text(arr: pa.Array) -> pa.Array:
     t = arr.type
     if pa.types.is_timestamp(t) and t.tz is None:
         ticks = pc.fill_null(arr.view(pa.int64()), 0).to_numpy()
-        if not (ticks % _PER_SECOND[t.unit]).any():
-            # in seconds first: Arrow's %S prints the fraction of the column's unit
-            return pc.strftime(pc.cast(arr, pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
+        whole = (ticks % _PER_SECOND[t.unit]) == 0
+        # in seconds first: Arrow's %S prints the fraction of the column's unit
+        seconds = pc.strftime(pc.cast(arr, pa.timestamp("s"), safe=False), format="%Y-%m-%d %H:%M:%S")
+        if whole.all():
+            return seconds
+        return pc.if_else(pa.array(whole), seconds, pc.cast(arr, pa.string()))  # decided value by value
     return pc.cast(arr, pa.string())
 
 

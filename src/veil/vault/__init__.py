@@ -174,6 +174,14 @@ class Vault:
 
     @staticmethod
     def _keys_of(table: pa.Table | pa.RecordBatch) -> list[str]:
+        """Dedup keys: pseudonym and context; a record linked to a subject is kept even when the same
+        pseudonym was first written unlinked (from a table read before the subject's own table)."""
+        linked = pc.if_else(pc.is_valid(table.column("subject")), "\0s", "")
+        return pc.binary_join_element_wise(table.column("pseudonym"), table.column("context"), linked,
+                                           "\0").to_pylist()
+
+    @staticmethod
+    def _pairs(table: pa.Table) -> list[str]:
         return pc.binary_join_element_wise(table.column("pseudonym"), table.column("context"), "\0").to_pylist()
 
     def known_records(self, domain: str, version: str) -> set[str]:
@@ -189,14 +197,14 @@ class Vault:
         """The records the vault does not hold yet (by pseudonym and context); marks them as held."""
         known = self.known_records(domain, version)
         names = self._keys_of(plain)
-        if known.isdisjoint(names):  # all new (a first write): set operations in C, no per-record test
-            known.update(names)
-            return plain
-        if known.issuperset(names):  # all held already (a refresh)
+        if known.issuperset(names):  # all held already (a refresh): one set operation in C
             return None
-        keep = [k not in known for k in names]  # a mix of new and held records
+        # an unlinked record is also held when the vault has it linked to its subject
+        keep = [k not in known and (k.endswith("\0s") or k + "\0s" not in known) for k in names]
         known.update(k for k, new in zip(names, keep, strict=True) if new)
-        return plain.filter(pa.array(keep))
+        if all(keep):
+            return plain
+        return plain.filter(pa.array(keep)) if any(keep) else None
 
     def store(self, domain: str, version: str, records: pa.RecordBatch) -> int:
         """Queue encrypted records (from :func:`encrypt_records`) for the next segment."""
@@ -291,11 +299,21 @@ class Vault:
         blinds = blind_indexes(blind_key(self.keys, domain), originals)
         wanted = pa.array(blinds, pa.binary(16))
         deleted = 0
-        for seg in list(self._segments()):
-            # the subject's own value in this domain, and every record written from their rows
+        segments = list(self._segments())
+        # the subject's own value in this domain, and every record written from their rows ...
+        doomed: dict[str, set[str]] = {}
+        for seg in segments:
             hit = pc.fill_null(pc.is_in(seg.table.column("subject"), value_set=wanted), False)
             if seg.domain == domain:
                 hit = pc.or_(hit, pc.is_in(seg.table.column("blind"), value_set=wanted))
+            doomed.setdefault(seg.domain, set()).update(self._pairs(seg.table.filter(hit)))
+        # ... and every copy of those records (the same pseudonym written from another table)
+        for seg in segments:
+            names = doomed.get(seg.domain)
+            if not names:
+                continue
+            hit = pc.is_in(pc.binary_join_element_wise(seg.table.column("pseudonym"), seg.table.column("context"),
+                                                       "\0"), value_set=pa.array(sorted(names), pa.string()))
             n_hit = pc.sum(hit).as_py() or 0
             if not n_hit:
                 continue

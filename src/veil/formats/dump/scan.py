@@ -112,6 +112,10 @@ class Scanner:
             starts_stmt = bool(stripped) and not stripped.startswith("--") and not (
                 self.dialect == PG and stripped.startswith("\\")) and not (
                 self.dialect == MYSQL and (stripped.startswith("#") or stripped.upper().startswith("DELIMITER ")))
+            if self.dialect == PG and stripped[:5].lower() == "\\copy":
+                raise InputError("a psql \\copy command: veil cannot rewrite its data; refusing to copy its "
+                                 "values through", file=self.file, line=self.line_no,
+                                 hint="dump with pg_dump (COPY ... FROM stdin)")
             if self.dialect == MYSQL and stripped.upper().startswith("DELIMITER "):
                 self.delimiter = stripped.split(None, 1)[1]
             if not starts_stmt:
@@ -156,7 +160,7 @@ class Scanner:
         # line that ends with the delimiter, without scanning its quotes
         if self.dialect == MYSQL and kind_of(first) == "insert":
             line = first
-            while not line.rstrip().endswith(self.delimiter):
+            while not self._mysql_insert_ends(line):
                 line = self._next_line()
                 if line is None:
                     raise InputError("the dump ends inside an INSERT statement", file=self.file, line=start,
@@ -180,6 +184,16 @@ class Scanner:
             parts.append(line)
         text = "".join(parts)
         return Statement(text, start, kind_of(text))
+
+    def _mysql_insert_ends(self, line: str) -> bool:
+        """Does this line end an INSERT? Every mysqldump line starts outside any string, so a line
+        with a comment after its delimiter can be scanned on its own, exactly."""
+        if line.rstrip().endswith(self.delimiter):
+            return True
+        if "--" in line or "#" in line:
+            st = _State()
+            return self._ends_in(line, st) and st.split_at is None
+        return False
 
     def _ends_in(self, line: str, st: _State) -> bool:
         """Advance the quote state over one line; True when the statement ends on it."""

@@ -156,8 +156,9 @@ class InsertStatement:
                 raise self._error("expected ',' or ';' after a row")
             pos = m.end()
             if m.group("p") == ";":
-                if text[pos:].strip():
-                    raise self._error("text after the end of the statement")
+                tail = text[pos:].strip()
+                if tail and not (tail.startswith(("--", "/*")) or (self.dialect == MYSQL and tail[0] == "#")):
+                    raise self._error("another statement follows on the same line; put each on its own line")
                 self.end = m.start("p")
                 return
             if pos >= n:
