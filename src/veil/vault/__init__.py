@@ -129,6 +129,7 @@ class Vault:
         self.location = location
         self._pending: dict[tuple[str, str], list[pa.RecordBatch]] = {}
         self._known: dict[tuple[str, str], set[str]] = {}
+        self._linked: set[tuple[str, str]] = set()  # (domain, version) holding subject-linked records
         if keys is not None:
             self._bind(keys)
 
@@ -190,6 +191,8 @@ class Vault:
             known: set[str] = set()
             for seg in self._segments(domain, version):
                 known.update(self._keys_of(seg.table))
+                if seg.table.column("subject").null_count < seg.table.num_rows:
+                    self._linked.add(key)
             self._known[key] = known
         return self._known[key]
 
@@ -197,11 +200,19 @@ class Vault:
         """The records the vault does not hold yet (by pseudonym and context); marks them as held."""
         known = self.known_records(domain, version)
         names = self._keys_of(plain)
+        linked_here = plain.column("subject").null_count < plain.num_rows
         if known.issuperset(names):  # all held already (a refresh): one set operation in C
             return None
+        if (domain, version) not in self._linked and known.isdisjoint(names):
+            known.update(names)  # all new (a first write), and no linked copy could hold one: no per-record test
+            if linked_here:
+                self._linked.add((domain, version))
+            return plain
         # an unlinked record is also held when the vault has it linked to its subject
         keep = [k not in known and (k.endswith("\0s") or k + "\0s" not in known) for k in names]
         known.update(k for k, new in zip(names, keep, strict=True) if new)
+        if linked_here:
+            self._linked.add((domain, version))
         if all(keep):
             return plain
         return plain.filter(pa.array(keep)) if any(keep) else None
@@ -232,6 +243,7 @@ class Vault:
     def rollback(self) -> None:
         self._pending.clear()
         self._known.clear()
+        self._linked.clear()
         self.db.rollback()
 
     def close(self) -> None:
