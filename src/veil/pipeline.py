@@ -252,6 +252,82 @@ class _Engine:
             self.pool = None
 
 
+# -- what both runners (files here, SQL dumps in formats.dump.run) do with a batch result ----
+
+def drop_refs_for(tplan: TablePlan, dropped: dict[str, dict[tuple[str, ...], set[tuple]]]) -> list:
+    """The parent keys dropped so far that this table's foreign keys point at."""
+    return [
+        (tuple(fk.columns), frozenset(dropped[fk.ref_table][tuple(fk.ref_columns)]))
+        for fk in tplan.foreign_keys
+        if dropped.get(fk.ref_table, {}).get(tuple(fk.ref_columns))
+    ]
+
+
+def absorb(res: TableResult, r: BatchResult, dropped: dict[tuple[str, ...], set[tuple]]) -> None:
+    """Add one batch's counts, statistics and dropped keys to its table's result."""
+    res.rows_forgotten += r.forgotten
+    res.rows_dropped_by_reference += r.by_reference
+    res.rows_out += r.batch.num_rows
+    for cols, keys in r.dropped_keys.items():
+        dropped.setdefault(cols, set()).update(keys)
+    for cname, (transformed, nulls) in r.stats.items():
+        res.columns[cname].transformed += transformed
+        res.columns[cname].nulls += nulls
+
+
+class KeyCheck:
+    """Key columns whose operator is injective only with high probability: no two distinct
+    inputs may share an output (checked on the distinct values, once the table is done)."""
+
+    def __init__(self, tplan: TablePlan):
+        self.table = tplan.name
+        self.seen: dict[str, tuple[list[pa.Array], list[pa.Array]]] = {
+            c.name: ([], []) for c in tplan.columns if c.check_unique}
+
+    def add(self, inp: pa.RecordBatch, out: pa.RecordBatch) -> None:
+        for c, (ins, outs) in self.seen.items():
+            ins.append(pc.unique(inp.column(c)))
+            outs.append(pc.unique(out.column(c)))
+
+    def verify(self) -> None:
+        for c, (ins, outs) in self.seen.items():
+            n_in = pc.count_distinct(pa.chunked_array(ins)).as_py() if ins else 0
+            n_out = pc.count_distinct(pa.chunked_array(outs)).as_py() if outs else 0
+            if n_out < n_in:
+                raise IntegrityError(
+                    f"{n_in - n_out} distinct value(s) got the same pseudonym as another in a key column",
+                    table=self.table, column=c, hint="use a longer token (length: 24 or more)")
+
+
+class VaultWriter:
+    """Vault records of batch results: deduplicated here, encrypted in workers when still plain,
+    stored in order; at most ``window`` encryptions in flight."""
+
+    def __init__(self, vault: Vault, engine: _Engine, window: int):
+        self.vault, self.engine, self.window = vault, engine, window
+        self.queue: deque[tuple[TableResult, str, str, Future]] = deque()
+
+    def add(self, res: TableResult, items: list[tuple[str, str, pa.RecordBatch, bool]]) -> None:
+        for domain, version, recs, encrypted in items:
+            new = self.vault.fresh(domain, version, recs)
+            if new is None:
+                continue
+            if encrypted:
+                res.vault_records += self.vault.store(domain, version, new)
+            else:
+                self.queue.append((res, domain, version, self.engine.encrypt(domain, version, new)))
+        while self.queue and (self.queue[0][3].done() or len(self.queue) > self.window):
+            self._store_first()
+
+    def finish(self) -> None:
+        while self.queue:
+            self._store_first()
+
+    def _store_first(self) -> None:
+        res, domain, version, fut = self.queue.popleft()
+        res.vault_records += self.vault.store(domain, version, fut.result())
+
+
 # -- the run ---------------------------------------------------------------
 
 @dataclass
@@ -311,11 +387,7 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
         with AtomicOutput(out, dataset.is_dir) as target:
             for name in plan.order():
                 table, tplan = by_name[name], plan.tables[name]
-                tplan.drop_refs = [
-                    (tuple(fk.columns), frozenset(dropped[fk.ref_table][tuple(fk.ref_columns)]))
-                    for fk in tplan.foreign_keys
-                    if dropped.get(fk.ref_table, {}).get(tuple(fk.ref_columns))
-                ]
+                tplan.drop_refs = drop_refs_for(tplan, dropped)
                 results[name] = _run_table(tplan, table, target.path_for(output_name(table, fmt)),
                                            FORMATS[fmt or table.format], engine, batch_size, progress, vault,
                                            dropped.setdefault(name, {}), prepare)
@@ -339,13 +411,11 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
                prepare: Prepare | None) -> TableResult:
     t0 = time.perf_counter()
     res = TableResult(table.name, columns={c.name: ColumnStats() for c in tplan.columns})
-    checked = [c.name for c in tplan.columns if c.check_unique]
-    seen_in: dict[str, list[pa.Array]] = {c: [] for c in checked}
-    seen_out: dict[str, list[pa.Array]] = {c: [] for c in checked}
+    keys = KeyCheck(tplan)
     writer = fmt.writer(path, tplan.out_schema, table)
     window = max(2, engine.workers * 2)
     pending: deque[tuple[Future, pa.RecordBatch]] = deque()
-    encrypting: deque[tuple[str, str, Future]] = deque()
+    records = VaultWriter(vault, engine, window) if vault is not None else None
     parallel = table.num_rows is None or table.num_rows > batch_size
 
     def consume() -> None:
@@ -355,33 +425,13 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
         except VeilError as err:
             err.file = err.file or str(table.path)
             raise
-        out_batch = r.batch
-        if r.kept is not None:
-            batch = batch.filter(r.kept)
-        for c in checked:
-            seen_in[c].append(pc.unique(batch.column(c)))
-            seen_out[c].append(pc.unique(out_batch.column(c)))
-        res.rows_forgotten += r.forgotten
-        res.rows_dropped_by_reference += r.by_reference
-        for cols, keys in r.dropped_keys.items():
-            dropped.setdefault(cols, set()).update(keys)
-        if vault is not None:
-            for domain, version, recs, encrypted in r.vault:
-                new = vault.fresh(domain, version, recs)
-                if new is not None and encrypted:
-                    res.vault_records += vault.store(domain, version, new)
-                elif new is not None:
-                    encrypting.append((domain, version, engine.encrypt(domain, version, new)))
-            while encrypting and (encrypting[0][2].done() or len(encrypting) > window):
-                domain, version, fut = encrypting.popleft()
-                res.vault_records += vault.store(domain, version, fut.result())
-        for cname, (transformed, nulls) in r.stats.items():
-            res.columns[cname].transformed += transformed
-            res.columns[cname].nulls += nulls
-        res.rows_out += out_batch.num_rows
-        writer.write(out_batch)
+        keys.add(batch.filter(r.kept) if r.kept is not None else batch, r.batch)
+        absorb(res, r, dropped)
+        if records is not None:
+            records.add(res, r.vault)
+        writer.write(r.batch)
         if progress:
-            progress(table.name, out_batch.num_rows)
+            progress(table.name, r.batch.num_rows)
 
     try:
         offset = 0
@@ -395,16 +445,9 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
                 consume()
         while pending:
             consume()
-        while encrypting:
-            domain, version, fut = encrypting.popleft()
-            res.vault_records += vault.store(domain, version, fut.result())  # type: ignore[union-attr]
-        for c in checked:
-            n_in = pc.count_distinct(pc.unique(pa.chunked_array(seen_in[c]))).as_py() if seen_in[c] else 0
-            n_out = pc.count_distinct(pc.unique(pa.chunked_array(seen_out[c]))).as_py() if seen_out[c] else 0
-            if n_out < n_in:
-                raise IntegrityError(
-                    f"{n_in - n_out} distinct value(s) got the same pseudonym as another in a key column",
-                    table=table.name, column=c, hint="use a longer token (length: 24 or more)")
+        if records is not None:
+            records.finish()
+        keys.verify()
     finally:
         writer.close()
         for fut, _ in pending:

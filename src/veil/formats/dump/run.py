@@ -24,11 +24,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...dataset import Dataset
-from ...errors import InputError, IntegrityError
+from ...errors import InputError
 from ...keys import KeyProvider
 from ...ops.arrays import as_text
 from ...output import AtomicOutput
-from ...pipeline import BatchResult, ColumnStats, RunContext, RunResult, TableResult, _Engine, run_context
+from ...pipeline import (
+    BatchResult,
+    ColumnStats,
+    KeyCheck,
+    RunContext,
+    RunResult,
+    TableResult,
+    VaultWriter,
+    _Engine,
+    absorb,
+    drop_refs_for,
+    run_context,
+)
 from ...plan import Plan, TablePlan
 from ...vault import Vault
 from .. import FORMATS
@@ -225,29 +237,16 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     results = {name: TableResult(name, columns={c.name: ColumnStats() for c in t.columns})
                for name, t in plan.tables.items()}
     dropped_keys: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
-    checked = {name: [c.name for c in t.columns if c.check_unique] for name, t in plan.tables.items()}
-    seen: dict[tuple[str, str], list[tuple[pa.Array, pa.Array]]] = {}
+    key_checks = {name: KeyCheck(t) for name, t in plan.tables.items()}
+    records = VaultWriter(vault, engine, max(2, workers * 2)) if vault is not None else None
     all_columns = fmt is not None
 
     def on_result(p: _Pending, r: BatchResult) -> None:
         res = results[p.table]
-        res.rows_forgotten += r.forgotten
-        res.rows_dropped_by_reference += r.by_reference
-        res.rows_out += r.batch.num_rows
-        for cols, vals in r.dropped_keys.items():
-            dropped_keys.setdefault(p.table, {}).setdefault(cols, set()).update(vals)
-        inp = p.value_batch.filter(r.kept) if r.kept is not None else p.value_batch
-        for c in checked[p.table]:
-            seen.setdefault((p.table, c), []).append((pc.unique(inp.column(c)), pc.unique(r.batch.column(c))))
-        for cname, (transformed, nulls) in r.stats.items():
-            res.columns[cname].transformed += transformed
-            res.columns[cname].nulls += nulls
-        if vault is not None:
-            for domain, version, recs, encrypted in r.vault:
-                new = vault.fresh(domain, version, recs)
-                if new is not None:
-                    res.vault_records += vault.store(domain, version, new) if encrypted else \
-                        vault.store(domain, version, engine.encrypt(domain, version, new).result())
+        absorb(res, r, dropped_keys.setdefault(p.table, {}))
+        key_checks[p.table].add(p.value_batch.filter(r.kept) if r.kept is not None else p.value_batch, r.batch)
+        if records is not None:
+            records.add(res, r.vault)
         if files is not None:
             files.write(p.table, r.batch)
         if progress:
@@ -270,13 +269,10 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
                 fh.close()
             if files is not None:
                 files.close()
-            for (table, c), pairs in seen.items():
-                n_in = pc.count_distinct(pc.unique(pa.chunked_array([a for a, _ in pairs]))).as_py()
-                n_out = pc.count_distinct(pc.unique(pa.chunked_array([b for _, b in pairs]))).as_py()
-                if n_out < n_in:
-                    raise IntegrityError(f"{n_in - n_out} distinct value(s) got the same pseudonym as another "
-                                         "in a key column", table=table, column=c,
-                                         hint="use a longer token (length: 24 or more)")
+            if records is not None:
+                records.finish()
+            for check in key_checks.values():
+                check.verify()
             engine.close()
             if vault is not None:
                 vault.commit()
@@ -318,11 +314,7 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
             raise InputError(f"data for table {raw_name}, which the dump never creates", file=file, line=line)
         if tplan.foreign_keys and any(run.forgotten.values()):
             writer.drain(until_all=True)  # every dropped parent row must be known first
-        tplan.drop_refs = [
-            (tuple(fk.columns), frozenset(dropped_keys[fk.ref_table][tuple(fk.ref_columns)]))
-            for fk in tplan.foreign_keys
-            if dropped_keys.get(fk.ref_table, {}).get(tuple(fk.ref_columns))
-        ]
+        tplan.drop_refs = drop_refs_for(tplan, dropped_keys)
         return name, tplan
 
     def value_batch(tplan: TablePlan, name: str, cols: list[str], raw_of: Callable[[int], pa.Array],
