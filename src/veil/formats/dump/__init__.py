@@ -68,7 +68,6 @@ class DumpInfo:
     compressed: bool
     custom: bool  # pg_dump -Fc, read through pg_restore
     tables: dict[str, TableDef] = field(default_factory=dict)
-    data_tables: set[str] = field(default_factory=set)
 
     def parent_of(self, name: str) -> str:
         td = self.tables.get(name)
@@ -158,7 +157,6 @@ def _first_pass(info: DumpInfo) -> None:
                     parse_alter(item.text, info.dialect, info.tables)
                 elif item.kind in ("copy", "insert"):
                     name, cols = data_header(item, info.dialect, str(info.path))
-                    info.data_tables.add(name)
                     if name not in info.tables:
                         if cols is None:
                             raise InputError(f"INSERT into {name} without a column list, and the dump has no "

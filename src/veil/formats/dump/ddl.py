@@ -37,10 +37,6 @@ class TableDef:
     foreign_keys: list[FKDef] = field(default_factory=list)
     parent: str | None = None  # partitioned parent, for a leaf partition
 
-    @property
-    def bare(self) -> str:
-        return self.name.rsplit(".", 1)[-1]
-
 
 def table_name(t: exp.Table) -> str:
     parts = [p.name for p in (t.args.get("catalog"), t.args.get("db")) if p is not None and p.name]

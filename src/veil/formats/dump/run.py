@@ -263,7 +263,7 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
                 fh = gzip.open(path, "wb") if info.compressed else open(path, "wb", buffering=1 << 20)
             try:
                 writer = _Writer(fh, max(2, workers * 2), on_result)
-                _process(info, plan, run, engine, writer, results, dropped_keys, batch_size, all_columns, fmt)
+                _process(info, plan, run, engine, writer, results, dropped_keys, batch_size, all_columns)
                 writer.drain(until_all=True)
             finally:
                 fh.close()
@@ -297,8 +297,7 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
 
 
 def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, writer: _Writer,
-             results: dict[str, TableResult], dropped_keys, batch_size: int, all_columns: bool,
-             fmt: str | None) -> None:
+             results: dict[str, TableResult], dropped_keys, batch_size: int, all_columns: bool) -> None:
     file = str(info.path)
     dialect = info.dialect
     group: list[InsertStatement] = []
@@ -446,8 +445,8 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
                             pa.binary())
 
         batch = value_batch(tplan, name, cols, raw_of, decode, n, lambda i: row_lines[i])
-        numeric = {c: bool(NUMERIC_SQL.match(t)) for c, t in info.tables.get(stmts[0].table,
-                                                                              _NoDef()).columns}
+        tdef = info.tables.get(stmts[0].table)
+        numeric = {c: bool(NUMERIC_SQL.match(t)) for c, t in (tdef.columns if tdef else [])}
 
         def render(r: BatchResult) -> bytes:
             if all_columns:
@@ -515,7 +514,3 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
             elif isinstance(item, (Text, Statement)):
                 writer.text(enc(item.text))
         flush_inserts()
-
-
-class _NoDef:
-    columns: list = []
