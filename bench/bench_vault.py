@@ -26,29 +26,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import COLUMNS, DATA_DIR, RSS_METHOD, cleanup, measure, median, prepare, veil_cmd  # noqa: E402
+from _common import (  # noqa: E402
+    COLUMNS,
+    DATA_DIR,
+    PROFILE_YAML,
+    RSS_METHOD,
+    cleanup,
+    measure,
+    median,
+    prepare,
+    veil_cmd,
+)
 
 TARGET = "target (issue 3): with-vault / without <= 1.5x"
 REVERSIBLE = ("email", "first_name", "last_name", "phone")
 
-PROFILE_VAULT_YAML = """\
-# bench_core's profile with the four pseudonymize/fake columns reversible (bench/bench_vault.py)
-version: 1
-defaults:
-  unknown_columns: fail
-tables:
-  customers:
-    primary_key: [customer_id]
-    columns:
-      customer_id: keep
-      email: {op: pseudonymize, format: email, domain: email, reversible: %(email)s}
-      first_name: {op: fake, kind: first_name, reversible: %(first_name)s}
-      last_name: {op: fake, kind: last_name, reversible: %(last_name)s}
-      phone: {op: fake, kind: phone_number, reversible: %(phone)s}
-      birth_date: {op: generalize, to: year}
-      city: keep
-      signup_ts: keep
-"""
+
+
+def vault_profile(chosen: set[str]) -> str:
+    """bench_core's profile, with `reversible: true` on the chosen pseudonymize/fake columns."""
+    text = PROFILE_YAML
+    for col in chosen:
+        start = text.index(f"      {col}: {{")
+        end = text.index("}", start)
+        text = text[:end] + ", reversible: true" + text[end:]
+    return text
+
 
 VARIANTS = (("a", "no vault"), ("b", "vault, first write"), ("c", "vault, refresh"))
 
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = {c.strip() for c in args.reversible.split(",") if c.strip()}
     if not chosen <= set(REVERSIBLE):
         ap.error(f"--reversible takes columns among {', '.join(REVERSIBLE)}")
-    profile.write_text(PROFILE_VAULT_YAML % {c: str(c in chosen).lower() for c in REVERSIBLE})
+    profile.write_text(vault_profile(chosen))
     inputs = dataclasses.replace(inputs, profile=profile)
     inp = inputs.parquet if args.format == "parquet" else inputs.csv
     out_dir = DATA_DIR / "out"
