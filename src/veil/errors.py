@@ -98,6 +98,12 @@ class VaultError(VeilError):
     exit_code = EXIT_VAULT
 
 
+class UsageError(VeilError):
+    """An option or argument the command cannot use (exit code 2, like click's own)."""
+
+    exit_code = EXIT_USAGE
+
+
 class IntegrityError(VeilError):
     """The output would break a key (a collision in a unique column)."""
 

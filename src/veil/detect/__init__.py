@@ -1,0 +1,1 @@
+"""Detection: column-name rules plus Presidio (offline) -> findings, draft profiles, data maps."""
