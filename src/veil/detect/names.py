@@ -1,0 +1,228 @@
+"""Column-name rules: which entity a column's name suggests, in several languages.
+
+A name is folded (accents removed, ß -> ss, camelCase split, lower case) into
+tokens: ``"E-Mail Adresse"`` -> ``e mail adresse``, ``customerFirstName`` ->
+``customer first name``. Each rule is a regular expression over the tokens
+joined by single spaces, anchored on token boundaries, so ``tel`` matches
+``tel``, ``tel_no`` and ``kunde_tel`` but not ``hotel``.
+
+A rule has a strength: ``strong`` names are unambiguous (``email``,
+``geburtsdatum``); ``weak`` ones need the values or the table to agree
+(``name``, ``cp``, ``land``). Negating tokens (``email_verified_at``,
+``phone_type``, ``address_id``) turn a match off: such columns are about
+the identifier, not the identifier itself.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+STRONG = 0.85
+WEAK = 0.55
+
+
+@dataclass(frozen=True)
+class NameRule:
+    entity: str
+    pattern: str
+    strength: float = STRONG
+
+    @property
+    def id(self) -> str:
+        return f"{self.entity.lower()}: {self.pattern}"
+
+
+def _rules(entity: str, strong: list[str], weak: list[str] = ()) -> list[NameRule]:
+    return [NameRule(entity, p, STRONG) for p in strong] + [NameRule(entity, p, WEAK) for p in weak]
+
+
+# Patterns are matched with re.fullmatch against "(.* )?PATTERN( .*)?" on the token string.
+RULES: list[NameRule] = [
+    *_rules("EMAIL", [r"e ?mail( ?(address|addr|adresse|adres|id))?", r"emailaddress", r"courriel", r"correo( electronico)?",
+                      r"posta elettronica", r"mail ?(address|adresse|addr)", r"e ?post"],
+            [r"mail"]),
+    *_rules("PHONE", [r"(tele)?phone( ?(number|no|nr|num))?", r"tel( ?(no|nr|num|number|fixe|mobile))?",
+                      r"telefon( ?nummer| ?nr)?", r"telefono", r"telefone", r"telephone", r"mobile( ?(phone|number|no|nr))?",
+                      r"mobil( ?nummer| ?nr)?", r"mobilnummer", r"handy( ?nummer| ?nr)?", r"cell( ?phone| ?number)?",
+                      r"cellphone", r"cellulare", r"movil", r"portable", r"msisdn", r"fax( ?(number|no|nr))?",
+                      r"rufnummer", r"telefonnummer", r"numero (de )?telephone", r"numero (di )?telefono",
+                      r"contact ?(number|phone)", r"gsm", r"telnr", r"phonenumber", r"mobilephone"]),
+    *_rules("FIRST_NAME", [r"first ?name", r"fname", r"given ?name", r"forename", r"vorname", r"prenom", r"nombre",
+                           r"nome", r"voornaam", r"fornavn", r"fornamn", r"christian ?name", r"imie"]),
+    *_rules("LAST_NAME", [r"last ?name", r"lname", r"sur ?name", r"family ?name", r"nach ?name", r"familien ?name",
+                          r"apellidos?", r"cognome", r"achternaam", r"sobrenome", r"efternavn", r"efternamn",
+                          r"nazwisko", r"maiden ?name", r"geburtsname"],
+            [r"nom( de famille)?"]),
+    *_rules("PERSON_NAME", [r"full ?name", r"(customer|client|contact|person|member|employee|patient|account ?holder|"
+                            r"card ?holder|holder|owner|author|recipient|sender|student|guest|passenger|applicant|"
+                            r"beneficiary|driver|buyer|seller|kunde|kunden|mitarbeiter|patient|titulaire|destinataire|"
+                            r"cliente|nome completo|nombre completo) ?name", r"display ?name",
+                            r"nom complet", r"vollst(a|ae)ndiger name", r"karteninhaber", r"kontoinhaber",
+                            r"account ?holder", r"card ?holder", r"naam", r"nom prenom", r"name vorname"],
+            [r"name"]),
+    *_rules("STREET_ADDRESS", [r"(street|postal|mailing|home|billing|shipping|delivery|residential) ?address",
+                               r"address( ?line)?( ?[123])?", r"addr( ?[123])?", r"street( ?(name|address|line))?",
+                               r"adresse", r"anschrift", r"strasse( ?(und )?(hausnummer|nr))?", r"stra(ss|ß)e", r"rue",
+                               r"calle", r"indirizzo", r"direccion", r"endereco", r"adres", r"house ?(number|no)",
+                               r"hausnummer", r"wohnadresse", r"lieferadresse", r"rechnungsadresse", r"domicilio",
+                               r"via"]),
+    *_rules("CITY", [r"city", r"town", r"stadt", r"wohnort", r"ville", r"ciudad", r"citta", r"localidad", r"localite",
+                     r"municipality", r"gemeinde", r"plaats", r"woonplaats", r"cidade", r"city ?name", r"place of birth",
+                     r"geburtsort", r"lieu de naissance", r"birth ?place", r"birthplace"],
+            [r"ort", r"locality", r"comune"]),
+    *_rules("POSTCODE", [r"zip( ?code)?", r"zipcode", r"post ?code", r"postal ?code", r"plz", r"postleitzahl",
+                         r"code postal", r"codigo postal", r"codice postale", r"postnummer", r"postcode", r"postnr",
+                         r"postal"],
+            [r"cap", r"cp"]),
+    *_rules("COUNTRY", [r"country( ?(code|name|iso))?", r"pays", r"pais", r"paese", r"nationality", r"nationalit(a|ae)t",
+                        r"staatsangeh(o|oe)rigkeit", r"citizenship", r"nazionalita", r"nacionalidad", r"nationalite",
+                        r"country ?of ?(birth|residence)"],
+            [r"land", r"nation"]),
+    *_rules("DATE_OF_BIRTH", [r"dob", r"d ?o ?b", r"birth ?(date|day|dt)", r"date of birth", r"birthday", r"born( ?(on|at))?",
+                              r"geburts ?(datum|tag)", r"geb ?datum", r"date (de )?naissance", r"fecha (de )?nacimiento",
+                              r"data (di )?nascita", r"geboortedatum", r"fodelsedag", r"naissance", r"nacimiento"]),
+    *_rules("NATIONAL_ID", [r"ssn", r"social ?security( ?(number|no|nr))?", r"nino", r"national ?(id|insurance)( ?(number|no))?",
+                            r"steuer ?id", r"steuer ?identifikations ?nummer", r"steuer ?nummer", r"tax ?(id|number|code)",
+                            r"tin", r"personal ?ausweis( ?nummer| ?nr)?", r"ausweis ?(nummer|nr)", r"id ?card( ?number)?",
+                            r"passport( ?(number|no|nr))?", r"reisepass( ?nummer| ?nr)?", r"nir", r"insee",
+                            r"numero (de )?securite sociale", r"securite sociale", r"dni", r"nif", r"nie", r"nss",
+                            r"codice fiscale", r"bsn", r"pesel", r"personnummer", r"aadhaar", r"sozialversicherungs ?nummer",
+                            r"sv ?nummer", r"svnr", r"sin", r"nhs ?(number|no)", r"driver'?s? ?licen[cs]e( ?number)?",
+                            r"fuehrerschein( ?nummer)?", r"f(u|ue)hrerschein ?(nummer|nr)?", r"identity ?number",
+                            r"cpf", r"curp", r"rut", r"id ?number"]),
+    *_rules("IBAN", [r"iban", r"bank ?account( ?(number|no|nr))?", r"account ?(number|no|nr)", r"kontonummer",
+                     r"konto ?(nummer|nr)", r"bankverbindung", r"rib", r"numero (de )?compte", r"cuenta( bancaria)?",
+                     r"conto( corrente)?"]),
+    *_rules("CREDIT_CARD", [r"credit ?card( ?(number|no|nr))?", r"card ?(number|no|nr|num)", r"cc ?(number|no|num)",
+                            r"ccn", r"pan", r"kreditkarte(n ?nummer)?", r"karten ?nummer", r"numero (de )?carte",
+                            r"(numero (de )?)?tarjeta", r"carta (di )?credito", r"debit ?card"]),
+    *_rules("IP_ADDRESS", [r"ip( ?(address|addr|adresse|v4|v6))?", r"ipv[46]( ?address)?", r"ipaddr(ess)?",
+                           r"(client|remote|source|src|user|last ?login|login|signup) ?ip", r"remote ?addr(ess)?"]),
+    *_rules("URL", [r"url", r"website", r"web ?site", r"homepage", r"home ?page", r"profile ?(url|link)", r"avatar( ?url)?",
+                    r"linkedin", r"twitter", r"facebook", r"webseite", r"site ?web", r"sitio web"],
+            [r"link", r"web", r"uri"]),
+    *_rules("USERNAME", [r"user ?name", r"login( ?name)?", r"user ?login", r"screen ?name", r"nick ?name",
+                         r"benutzer ?name", r"handle", r"pseudo", r"nom d ?utilisateur", r"nombre de usuario",
+                         r"account ?name", r"gamertag", r"user ?handle"]),
+    *_rules("PASSWORD_HASH", [r"(hashed |encrypted )?pass ?word( ?hash| ?digest| ?salt)?", r"passwd( ?hash)?", r"pwd( ?hash)?",
+                              r"pass ?hash", r"kennwort", r"passwort( ?hash)?", r"mot de passe", r"contrasena",
+                              r"password", r"pw ?hash", r"secret ?hash"]),
+    *_rules("FREE_TEXT", [r"notes?", r"comments?", r"remarks?", r"message( body| text)?", r"body", r"free ?text",
+                          r"bemerkung(en)?", r"kommentar(e)?", r"notiz(en)?", r"anmerkung(en)?", r"nachricht",
+                          r"commentaires?", r"remarques?", r"comentarios?", r"observaciones", r"note interne",
+                          r"internal ?notes?", r"support ?notes?", r"feedback", r"review( ?text)?", r"complaint",
+                          r"ticket ?(body|text|description)", r"chat ?(message|log|transcript)", r"transcript",
+                          r"freitext", r"beschwerde", r"annotation", r"memo"],
+            [r"text", r"content", r"details?", r"description", r"summary", r"subject", r"beschreibung"]),
+]
+
+# Tokens that say a column is about an identifier, not the identifier itself.
+NEGATING = {
+    "at", "on", "date", "time", "ts", "timestamp", "datetime", "count", "cnt", "flag", "is", "has", "verified",
+    "verification", "confirmed", "opt", "optin", "opted", "consent", "status", "type", "kind", "format", "sent",
+    "bounced", "valid", "validated", "id", "ids", "uuid", "key", "fk", "length", "len", "provider", "enabled",
+    "template", "sequence", "seq", "template", "policy", "pattern", "changed", "updated", "created", "reset", "expires",
+    "expiry", "attempts", "strength", "version", "algorithm", "algo", "iterations", "prefix", "preference",
+    "preferences", "language", "locale", "timezone", "tz", "currency", "region", "state", "geo", "lat", "lon", "lng",
+    "latitude", "longitude", "level", "score", "size", "width", "height", "color", "colour", "icon", "unit", "mime",
+    "extension", "encoding", "charset", "total", "max", "min", "avg",
+}
+# A rule on the word "name" does not apply after these: product_name is not a person.
+NOT_PERSON_NAME = {
+    "product", "company", "file", "filename", "category", "brand", "item", "sku", "table", "column", "host", "hostname",
+    "domain", "city", "country", "street", "shop", "store", "project", "app", "application", "service", "plan", "tag",
+    "group", "role", "team", "event", "campaign", "bank", "org", "organization", "organisation", "firm", "business",
+    "vendor", "supplier", "merchant", "department", "dept", "site", "page", "template", "field", "attribute", "variant",
+    "model", "device", "browser", "os", "platform", "region", "state", "province", "county", "district", "region",
+    "course", "class", "job", "position", "title", "unit", "warehouse", "location", "venue", "hotel", "airport",
+    "airline", "carrier", "channel", "source", "feature", "module", "package", "library", "queue", "topic", "bucket",
+    "schema", "database", "db", "index", "key", "metric", "label", "status", "type", "kind", "currency", "language",
+    "locale", "timezone", "firma", "produkt", "artikel", "abteilung", "societe", "entreprise", "produit", "empresa",
+    "producto", "prodotto", "azienda", "display", "product", "dish", "menu", "recipe", "song", "album", "movie", "book",
+}
+# Table names that make a bare "name" column a person's name.
+PERSON_TABLES = {
+    "customer", "customers", "client", "clients", "user", "users", "person", "persons", "people", "employee",
+    "employees", "staff", "patient", "patients", "contact", "contacts", "member", "members", "author", "authors",
+    "student", "students", "guest", "guests", "passenger", "passengers", "applicant", "applicants", "account",
+    "accounts", "kunde", "kunden", "mitarbeiter", "personen", "benutzer", "patienten", "mitglieder", "clientes",
+    "cliente", "usuarios", "empleados", "pacientes", "utilisateurs", "salaries", "employes", "patients", "clienti",
+    "utenti", "dipendenti", "pazienti", "klanten", "gebruikers", "medewerkers", "leads", "lead", "subscribers",
+    "subscriber", "candidates", "candidate", "donors", "donor", "owners", "owner", "tenants", "tenant", "drivers",
+    "driver", "teachers", "teacher", "doctors", "doctor", "recipients", "beneficiaries", "players", "player",
+}
+
+_COMPILED = [(r, re.compile(rf"(?:.* )?(?P<core>{r.pattern})(?: .*)?")) for r in RULES]
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+def tokens(name: str) -> list[str]:
+    """``"customerE-Mail_Adresse"`` -> ``["customer", "e", "mail", "adresse"]``."""
+    text = name.replace("ß", "ss").replace("ẞ", "SS")
+    text = _CAMEL.sub(" ", text)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return [t for t in _SPLIT.split(text.lower()) if t]
+
+
+@dataclass(frozen=True)
+class NameHit:
+    entity: str
+    strength: float
+    rule: str  # the rule's id, for the evidence
+    whole: bool = False  # the rule matched the whole name
+
+
+def match(table: str, column: str) -> tuple[list[NameHit], str | None]:
+    """Entities the column's name suggests (best first), and the negating token if one turned them off.
+
+    When two rules match overlapping words, the longer match wins ("email address"
+    is an email, not a street address; "ip address" an IP address).
+    """
+    toks = tokens(column)
+    if not toks:
+        return [], None
+    text = " ".join(toks)
+    found: list[tuple[NameRule, int, int, float]] = []
+    for rule, rx in _COMPILED:
+        m = rx.fullmatch(text)
+        if m is None:
+            continue
+        strength = rule.strength
+        core = m.group("core").split()
+        before = toks[:len(text[:m.start("core")].split())]
+        others = [t for t in toks if t not in core]
+        if rule.entity in ("FIRST_NAME", "LAST_NAME", "PERSON_NAME") and any(t in NOT_PERSON_NAME for t in others):
+            continue  # "company_name", "product_name"
+        if rule.entity == "PERSON_NAME" and rule.strength == WEAK:
+            # a bare "name": a person's only as the last word, in a person-like table or after "customer"...
+            if toks[-1] != "name":
+                continue
+            table_toks = set(tokens(table.rsplit(".", 1)[-1]))
+            if set(before) & PERSON_TABLES:
+                strength = STRONG
+            elif table_toks & PERSON_TABLES and not before:
+                strength = 0.7
+            else:
+                continue
+        found.append((rule, m.start("core"), m.end("core"), strength))
+    # drop matches inside a longer match of another entity
+    kept = [f for f in found if not any(g[0].entity != f[0].entity and g[1] <= f[1] and f[2] <= g[2]
+                                        and g[2] - g[1] > f[2] - f[1] for g in found)]
+    hits: dict[str, NameHit] = {}
+    for rule, a, b, strength in kept:
+        prev = hits.get(rule.entity)
+        if prev is None or strength > prev.strength:
+            hits[rule.entity] = NameHit(rule.entity, strength, rule.id, a == 0 and b == len(text))
+    if not hits:
+        return [], None
+    negating = next((t for t in toks if t in NEGATING), None)
+    if negating is not None:
+        # "phone_type", "email_verified_at", "address_id": about the identifier, not the identifier;
+        # a rule matching the whole name wins ("tax id" is a rule).
+        hits = {e: h for e, h in hits.items() if h.whole}
+        if not hits:
+            return [], negating
+    return sorted(hits.values(), key=lambda h: -h.strength), None
