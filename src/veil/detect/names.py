@@ -123,7 +123,7 @@ NEGATING = {
     "at", "on", "date", "time", "ts", "timestamp", "datetime", "count", "cnt", "flag", "is", "has", "verified",
     "verification", "confirmed", "opt", "optin", "opted", "consent", "status", "type", "kind", "format", "sent",
     "bounced", "valid", "validated", "id", "ids", "uuid", "key", "fk", "length", "len", "provider", "enabled",
-    "template", "sequence", "seq", "template", "policy", "pattern", "changed", "updated", "created", "reset", "expires",
+    "template", "sequence", "seq", "policy", "pattern", "changed", "updated", "created", "reset", "expires",
     "expiry", "attempts", "strength", "version", "algorithm", "algo", "iterations", "prefix", "preference",
     "preferences", "language", "locale", "timezone", "tz", "currency", "region", "state", "geo", "lat", "lon", "lng",
     "latitude", "longitude", "level", "score", "size", "width", "height", "color", "colour", "icon", "unit", "mime",
@@ -135,12 +135,11 @@ NOT_PERSON_NAME = {
     "domain", "city", "country", "street", "shop", "store", "project", "app", "application", "service", "plan", "tag",
     "group", "role", "team", "event", "campaign", "bank", "org", "organization", "organisation", "firm", "business",
     "vendor", "supplier", "merchant", "department", "dept", "site", "page", "template", "field", "attribute", "variant",
-    "model", "device", "browser", "os", "platform", "region", "state", "province", "county", "district", "region",
-    "course", "class", "job", "position", "title", "unit", "warehouse", "location", "venue", "hotel", "airport",
+    "model", "device", "browser", "os", "platform", "region", "state", "province", "county", "district", "course", "class", "job", "position", "title", "unit", "warehouse", "location", "venue", "hotel", "airport",
     "airline", "carrier", "channel", "source", "feature", "module", "package", "library", "queue", "topic", "bucket",
     "schema", "database", "db", "index", "key", "metric", "label", "status", "type", "kind", "currency", "language",
     "locale", "timezone", "firma", "produkt", "artikel", "abteilung", "societe", "entreprise", "produit", "empresa",
-    "producto", "prodotto", "azienda", "display", "product", "dish", "menu", "recipe", "song", "album", "movie", "book",
+    "producto", "prodotto", "azienda", "display", "dish", "menu", "recipe", "song", "album", "movie", "book",
 }
 # Table names that make a bare "name" column a person's name.
 PERSON_TABLES = {
@@ -148,7 +147,7 @@ PERSON_TABLES = {
     "employees", "staff", "patient", "patients", "contact", "contacts", "member", "members", "author", "authors",
     "student", "students", "guest", "guests", "passenger", "passengers", "applicant", "applicants", "account",
     "accounts", "kunde", "kunden", "mitarbeiter", "personen", "benutzer", "patienten", "mitglieder", "clientes",
-    "cliente", "usuarios", "empleados", "pacientes", "utilisateurs", "salaries", "employes", "patients", "clienti",
+    "cliente", "usuarios", "empleados", "pacientes", "utilisateurs", "salaries", "employes", "clienti",
     "utenti", "dipendenti", "pazienti", "klanten", "gebruikers", "medewerkers", "leads", "lead", "subscribers",
     "subscriber", "candidates", "candidate", "donors", "donor", "owners", "owner", "tenants", "tenant", "drivers",
     "driver", "teachers", "teacher", "doctors", "doctor", "recipients", "beneficiaries", "players", "player",
