@@ -247,6 +247,103 @@ def validate(profile_path: Path, input_path: Path | None) -> None:
 
 
 @main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "profile_out", type=click.Path(path_type=Path), default=None,
+              help="Write a draft profile here (covers every column; veil run accepts it as written).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="Write the findings as JSON here ('-' for stdout).")
+@click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None,
+              help="Write a readable data map (Markdown) here.")
+@click.option("--force", is_flag=True, help="Overwrite an existing draft profile.")
+@click.option("--sample", type=click.IntRange(10, 1_000_000), default=2000, show_default=True,
+              help="Distinct non-null values analysed per column, at most.")
+@click.option("--sample-rows", type=click.IntRange(10, 100_000_000), default=20_000, show_default=True,
+              help="Rows read per table, at most (Parquet: spread over the row groups).")
+@click.option("--nlp-model", default=None, metavar="NAME",
+              help="An installed spaCy pipeline for names and places in free text "
+              "(default: the [ner] extra's, when installed). Never downloaded.")
+@click.option("--no-ner", is_flag=True, help="Pattern recognizers only, even when a spaCy pipeline is installed.")
+@click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
+              help="SQL dialect of a dump (default: detected).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
+def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_out: Path | None, force: bool,
+         sample: int, sample_rows: int, nlp_model: str | None, no_ner: bool, dialect: str | None,
+         quiet: bool) -> None:
+    """Find personal data in INPUT: one finding per table.column, a draft profile, a data map.
+
+    Each column gets an entity (EMAIL, PHONE, FIRST_NAME, ... or NONE), a
+    class (direct, quasi, none), a confidence and its evidence: the column-name
+    rule that matched and the share of sampled values each recognizer
+    (Presidio's, offline, with checksums; word lists; patterns) matched. Only a
+    bounded sample is read, so scan time does not grow with table size. No
+    value from the data is printed or written.
+
+    \b
+    Examples:
+      veil scan samples/shop
+      veil scan prod.sql.gz -o shop.yaml --json findings.json --markdown datamap.md
+      veil scan samples/shop-parquet --json - --quiet | jq '.columns[] | select(.class == "direct")'
+    """
+    from .detect.datamap import counts, to_json, to_markdown
+    from .detect.draft import draft_profile
+    from .detect.engine import NER_HINT
+    from .detect.scan import scan_dataset
+
+    if no_ner and nlp_model:
+        raise click.UsageError("--no-ner and --nlp-model contradict each other")
+    if profile_out is not None and profile_out.exists() and not force:
+        raise click.UsageError(f"{profile_out} exists: a draft would replace a profile someone may have edited "
+                               "(pass --force to overwrite)")
+    dataset = open_dataset(input_path, dialect=dialect)
+    show = sys.stderr.isatty() and not quiet
+    last = [0.0]
+
+    def progress(where: str) -> None:
+        now = time.monotonic()
+        if show and now - last[0] >= 0.2:
+            last[0] = now
+            click.echo(f"\r\x1b[2Kscanning {where}", err=True, nl=False)
+
+    started = time.monotonic()
+    result = scan_dataset(dataset, sample=sample, sample_rows=sample_rows, nlp_model=nlp_model,
+                          use_ner=not no_ner, progress=progress)
+    if show:
+        click.echo("\r\x1b[2K", err=True, nl=False)
+    if not result.ner and not quiet and any(f.entity == "FREE_TEXT" or f.evidence.get("note", "").startswith("free")
+                                            for f in result.findings):
+        click.echo(f"veil: note: {NER_HINT}", err=True)
+    if profile_out is not None:
+        write_atomic(profile_out, draft_profile(result).encode())
+    if md_out is not None:
+        write_atomic(md_out, to_markdown(result).encode())
+    if json_out is not None:
+        text = to_json(result)
+        if str(json_out) == "-":
+            click.echo(text, nl=False)
+        else:
+            write_atomic(json_out, text.encode())
+    if quiet:
+        return
+    out = sys.stderr if str(json_out) == "-" else sys.stdout
+    by_table: dict[str, list] = {}
+    for f in result.findings:
+        by_table.setdefault(f.table, []).append(f)
+    for ts in result.tables:
+        rows = "?" if ts.rows is None else (f"~{ts.rows:,}" if ts.rows_estimated else f"{ts.rows:,}")
+        click.echo(f"{ts.name} ({rows} rows)", file=out)
+        for f in by_table.get(ts.name, []):
+            if f.cls == "none" and not f.key:
+                continue
+            key = f" [{f.key} key]" if f.key else ""
+            click.echo(f"  {f.column:<28} {f.entity:<15} {f.cls:<6} {f.confidence:.2f}{key}", file=out)
+    c = counts(result)
+    wrote = [str(p) for p in (profile_out, json_out, md_out) if p is not None and str(p) != "-"]
+    click.echo(f"veil: scanned {len(result.tables)} tables, {len(result.findings)} columns in "
+               f"{time.monotonic() - started:.1f}s: {c['direct']} direct, {c['quasi']} quasi, {c['none']} none"
+               + (f"; wrote {', '.join(wrote)}" if wrote else ""), err=True)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def operators(as_json: bool) -> None:
     """List the operators with their parameters.

@@ -567,6 +567,17 @@ def infer_keys(dataset: Dataset, samples: dict[str, tuple[pa.Table, int | None, 
 
 # -- the scan ------------------------------------------------------------------
 
+def _int_bits(f: pa.Field, values: list[str]) -> int:
+    """Bits a keyed integer permutation of this column may use: 31 fits INTEGER, 63 BIGINT."""
+    sql = ((f.metadata or {}).get(b"veil.sql_type") or b"").decode().lower()
+    if sql.startswith(("bigint", "bigserial", "int8")) or f.type in (pa.int64(), pa.uint64(), pa.uint32()):
+        return 63
+    if sql or pa.types.is_integer(f.type):
+        return 31
+    biggest = max((abs(int(v)) for v in values if _INT_TEXT.match(v)), default=0)
+    return 63 if biggest >= 1 << 30 else 31
+
+
 def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows: int = DEFAULT_SAMPLE_ROWS,
                  nlp_model: str | None = None, use_ner: bool = True, use_presidio: bool = True,
                  progress: Callable[[str], None] | None = None) -> ScanResult:
@@ -590,6 +601,8 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
                 if t.format == "csv" or not (f.metadata or {}).get(b"veil.sql_type"):
                     category = text_type(values)
             entity, conf, evidence = classify(t.name, f.name, category, values, det, col)
+            if category == "integer":
+                evidence["int_bits"] = _int_bits(f, values)
             key = "primary" if f.name in ts.primary_key else "foreign" if f.name in fk_cols else None
             if key and entity == "NONE":
                 evidence["note"] = f"{key} key column"

@@ -1,0 +1,187 @@
+"""A draft profile from scan findings: every column covered, the evidence as a YAML comment.
+
+The draft is meant to be reviewed, then committed; ``veil run`` accepts it
+as written. What it suggests:
+
+- key columns (primary keys; foreign keys inherit their target's rule):
+  ``pseudonymize`` (``format: int`` for integers), which is injective, so
+  joins survive; a key that is itself an email stays email-shaped;
+- direct identifiers: deterministic ``pseudonymize`` or ``fake`` in a domain
+  named after the entity, so the same person gets the same pseudonym in
+  every table;
+- quasi-identifiers: ``generalize`` (birth dates to the year, postcodes to a
+  prefix), ``fake`` for cities (no hierarchy to generalize along), ``keep``
+  for countries (already coarse);
+- free text: ``scrub``, its entities mapped to the structured columns that
+  hold the same kind of value, so an email in a note becomes the same
+  pseudonym as in the email column;
+- everything else: ``keep``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+from .scan import Finding, ScanResult
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+# Entity -> (rule for text columns, rule for integer columns or None)
+RULES: dict[str, tuple[dict, dict | None]] = {
+    "EMAIL": ({"op": "pseudonymize", "format": "email", "domain": "email"}, None),
+    "PHONE": ({"op": "fake", "kind": "phone_number", "domain": "phone"},
+              {"op": "pseudonymize", "format": "digits", "domain": "phone"}),
+    "FIRST_NAME": ({"op": "fake", "kind": "first_name", "domain": "first_name"}, None),
+    "LAST_NAME": ({"op": "fake", "kind": "last_name", "domain": "last_name"}, None),
+    "PERSON_NAME": ({"op": "fake", "kind": "name", "domain": "person_name"}, None),
+    "STREET_ADDRESS": ({"op": "fake", "kind": "street_address", "domain": "street_address"}, None),
+    "CITY": ({"op": "fake", "kind": "city", "domain": "city"}, None),
+    "POSTCODE": ({"op": "generalize", "prefix": 2}, {"op": "generalize", "bucket": 1000}),
+    "COUNTRY": ({"op": "keep"}, None),
+    "DATE_OF_BIRTH": ({"op": "generalize", "to": "year"}, None),
+    "NATIONAL_ID": ({"op": "pseudonymize", "domain": "national_id"},
+                    {"op": "pseudonymize", "format": "digits", "domain": "national_id"}),
+    "IBAN": ({"op": "fake", "kind": "iban", "domain": "iban"}, None),
+    "CREDIT_CARD": ({"op": "fake", "kind": "credit_card", "domain": "credit_card"},
+                    {"op": "pseudonymize", "format": "digits", "domain": "credit_card"}),
+    "IP_ADDRESS": ({"op": "pseudonymize", "domain": "ip_address"}, None),
+    "URL": ({"op": "pseudonymize", "domain": "url"}, None),
+    "USERNAME": ({"op": "fake", "kind": "username", "domain": "username"}, None),
+    "PASSWORD_HASH": ({"op": "redact"}, None),
+    "NONE": ({"op": "keep"}, {"op": "keep"}),
+}
+# Entities a scrub maps to a structured column of the same kind (scrub's entity names)
+SCRUB_LINKS = ("EMAIL", "PHONE", "PERSON_NAME", "IBAN", "CREDIT_CARD", "IP_ADDRESS", "URL", "NATIONAL_ID")
+SCRUB_DEFAULTS = {"PERSON_NAME": {"op": "fake", "kind": "name", "domain": "person_name"}}
+
+
+def _y(value) -> str:
+    """A YAML scalar: plain when safe, else a JSON (= YAML double-quoted) string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _flow(rule: dict) -> str:
+    if list(rule) == ["op"]:
+        return _y(rule["op"])
+    parts = []
+    for k, v in rule.items():
+        if isinstance(v, dict):
+            parts.append(f"{_y(k)}: {_flow(v) if isinstance(v, dict) and 'op' in v else _mapping(v)}")
+        else:
+            parts.append(f"{_y(k)}: {_y(v)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _mapping(d: dict) -> str:
+    return "{" + ", ".join(f"{_y(k)}: {_flow(v) if isinstance(v, dict) else _y(v)}" for k, v in d.items()) + "}"
+
+
+def _key_rule(f: Finding, table: str) -> dict:
+    if f.entity == "EMAIL":
+        return {"op": "pseudonymize", "format": "email", "domain": "email"}
+    if f.type == "integer":
+        rule = {"op": "pseudonymize", "format": "int", "domain": f"{table}.{f.column}"}
+        if f.evidence.get("int_bits", 31) > 31:
+            rule["bits"] = 63
+        return rule
+    return {"op": "pseudonymize", "domain": f"{table}.{f.column}"}
+
+
+def suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage: bool = False) -> dict:
+    """The rule suggested for one finding (``text_storage``: the format stores every value as text, like CSV)."""
+    if f.key == "primary":
+        return _key_rule(f, table)
+    if f.entity == "FREE_TEXT":
+        entities = {}
+        for e in SCRUB_LINKS:
+            if e in scrub_targets:
+                entities[e] = scrub_targets[e]
+            elif e in SCRUB_DEFAULTS:
+                entities[e] = SCRUB_DEFAULTS[e]
+        return {"op": "scrub", "entities": entities} if entities else {"op": "scrub"}
+    text_rule, int_rule = RULES.get(f.entity, RULES["NONE"])
+    if f.type == "integer" and not (text_storage and f.entity == "POSTCODE"):
+        return dict(int_rule) if int_rule else _key_rule(f, table)
+    if f.type in ("date", "timestamp") and f.entity != "DATE_OF_BIRTH":
+        return {"op": "keep"}
+    return dict(text_rule)
+
+
+def _comment(f: Finding) -> str:
+    ev = f.evidence
+    parts = [f"{f.entity} ({f.cls}, {f.confidence:.2f})" if f.entity != "NONE" else f"NONE ({f.confidence:.2f})",
+             ev.get("type", f.type)]
+    if f.key:
+        parts.append(f"{f.key} key")
+    if ev.get("name_rules"):
+        parts.append("name rule " + "; ".join(ev["name_rules"][:2]))
+    recs = ev.get("recognizers") or {}
+    top = [f"{k} {round(100 * v)}%" for k, v in list(recs.items())[:3] if v >= 0.05]
+    if top:
+        parts.append("values: " + ", ".join(top) + f" of {ev.get('sampled_values', 0)} sampled")
+    inside = ev.get("entities_in_text") or {}
+    held = [f"{k} {round(100 * v)}%" for k, v in inside.items() if v >= 0.01]
+    if held:
+        parts.append("inside text: " + ", ".join(held))
+    if ev.get("note"):
+        parts.append(ev["note"])
+    if ev.get("values_disagree"):
+        parts.append("values do not look like " + ev["values_disagree"] + ": check")
+    return " | ".join(parts).replace("\n", " ")
+
+
+def draft_profile(result: ScanResult) -> str:
+    """The draft profile's YAML text."""
+    by_table: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        by_table.setdefault(f.table, []).append(f)
+    scrub_targets: dict[str, str] = {}
+    for f in result.findings:
+        if f.entity in SCRUB_LINKS and f.entity not in scrub_targets and f.type == "string" and not f.key:
+            scrub_targets[f.entity] = f"{f.table}.{f.column}"
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"# Draft profile written by veil scan on {now}.",
+        f"# Input: {result.input}",
+        "# Review every rule: the comment above each gives entity (class, confidence), type, and the evidence",
+        "# (the name rule that matched; the share of sampled values each recognizer matched).",
+        f"# NER (names and places inside free text): {'on, ' + str(result.nlp_model) if result.ner else 'off'}.",
+        "version: 1",
+        "defaults:",
+        "  unknown_columns: fail",
+        "  reversible: false",
+        "tables:",
+    ]
+    for ts in result.tables:
+        findings = by_table.get(ts.name, [])
+        rows = "?" if ts.rows is None else (f"~{ts.rows:,}" if ts.rows_estimated else f"{ts.rows:,}")
+        lines.append(f"  {_y(ts.name)}:  # {rows} rows")
+        if ts.primary_key:
+            lines.append(f"    primary_key: [{', '.join(_y(c) for c in ts.primary_key)}]")
+        inferred = [fk for fk in ts.foreign_keys if fk.get("source") != "ddl"]
+        if inferred:
+            lines.append("    foreign_keys:  # inferred from column names: check")
+            for fk in inferred:
+                ref = fk["references"]
+                lines.append(f"      - columns: [{', '.join(_y(c) for c in fk['columns'])}]")
+                lines.append(f"        references: {{table: {_y(ref['table'])}, "
+                             f"columns: [{', '.join(_y(c) for c in ref['columns'])}]}}")
+        lines.append("    columns:")
+        for f in findings:
+            lines.append(f"      # {_comment(f)}")
+            if f.key == "foreign":
+                lines.append(f"      # {_y(f.column)}: inherits the rule of the column it references")
+                continue
+            rule = suggest(f, ts.name, scrub_targets, text_storage=ts.format == "csv")
+            lines.append(f"      {_y(f.column)}: {_flow(rule)}")
+    return "\n".join(lines) + "\n"
