@@ -146,6 +146,9 @@ SPEC += [
      D32, pa.date32(), {"subject": [1, 1, 2, 2], "subject_type": I64}),
     ("shift-ts", "date_shift", {"subject": "s", "max_days": 365}, TS, pa.timestamp("us"),
      {"subject": [1, 1, 2, 3], "subject_type": I64}),
+    # scrub: patterns only (no NER), inline rules; more vectors in tests/test_scrub.py
+    ("scrub-patterns", "scrub", {"nlp_model": "none", "entities": {"EMAIL": {"op": "pseudonymize", "format": "email"}}},
+     ["Mail ann.lee@corp.com now", None, "", "Zoë: ann.lee@corp.com+4930123456", "李"], STR, {}),
 ]
 
 # Outputs under KEYS, domain "d" (date_shift: its default domain). Written out on
@@ -271,6 +274,9 @@ EXPECTED: dict[str, list] = {
     'shift-ts': [
         datetime.datetime(2020, 6, 18, 10, 11, 12), datetime.datetime(2020, 7, 5, 0, 0), None,
         datetime.datetime(1999, 2, 9, 23, 59, 59),
+    ],
+    'scrub-patterns': [
+        'Mail g7enlte4isn3j5ux@example.com now', None, '', 'Zoë: g7enlte4isn3j5ux@example.com[PHONE]', '李',
     ],
 }
 

@@ -315,7 +315,10 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
     full = op.with_defaults(params)
     if ok:
         for msg in op.check(full):
-            chk.add(cpath, msg)
+            if isinstance(msg, Problem):  # a problem below the rule (scrub's entities.X.kind)
+                chk.add(f"{cpath}.{msg.path}" if msg.path else cpath, msg.message, msg.hint)
+            else:
+                chk.add(cpath, msg)
     return ColumnRule(opname, full, domain if op.keyed and not op.param("domain") else None, cpath,
                       chk.lines.get(cpath), reversible)
 

@@ -7,7 +7,7 @@ vectors in tests/test_ops.py and a line in docs/operators.md.
 
 from __future__ import annotations
 
-from . import basic, dates, fake, generalize, pseudonymize
+from . import basic, dates, fake, generalize, pseudonymize, scrub
 from .registry import REQUIRED, OpContext, Operator, Param
 
 _ALL: tuple[Operator, ...] = (
@@ -20,6 +20,7 @@ _ALL: tuple[Operator, ...] = (
     fake.fake,
     generalize.generalize,
     dates.date_shift,
+    scrub.scrub,
 )
 
 OPERATORS: dict[str, Operator] = {op.name: op for op in _ALL}

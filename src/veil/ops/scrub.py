@@ -1,0 +1,252 @@
+"""scrub: find entities inside free text and replace them span by span.
+
+Each distinct text of a batch is analysed once by Presidio (``veil.detect``),
+which gives non-overlapping spans (overlapping results are merged first, so no
+part of an entity is left behind). Every span is then replaced according to
+its entity's rule:
+
+- a reference ``table.column`` (resolved by the plan into that column's
+  compiled operator, parameters and domain), so an email inside a note becomes
+  exactly the pseudonym the structured column gives the same email;
+- an inline rule (``{op: fake, kind: name, domain: person}``) or an operator
+  name (``redact``, ``mask``, ``keep``);
+- unlisted entities, and ``MIXED`` spans (overlapping results of different
+  kinds), get the placeholder (``[EMAIL]``, ``[MIXED]``).
+
+The span texts of one rule are collected over all distinct texts of the batch
+and go through that rule's operator once, as one Arrow array; each text is then
+rebuilt with its spans replaced right to left. Every replacement is therefore a
+pure function of (key, domain, span text); which spans are found depends on
+Presidio, its recognizers and the spaCy pipeline (NER).
+
+Replacements are not written to the vault: only the structured column a
+reference points at records its originals (when it is reversible).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pyarrow as pa
+
+from ..detect.engine import default_ner_model, installed_model
+from ..detect.entities import FROM_PRESIDIO
+from ..errors import InputError, Problem, UsageError, VeilError
+from .arrays import is_text, map_distinct
+from .registry import OpContext, Param, operator
+
+PLACEHOLDER = "[{entity}]"
+NLP_AUTO, NLP_NONE = "auto", "none"
+MIXED = "MIXED"
+# Every entity the detector reports, in veil's names (MIXED is not mappable: it always
+# gets the placeholder).
+ENTITY_NAMES: tuple[str, ...] = tuple(sorted(set(FROM_PRESIDIO.values())))
+NER_ENTITIES = ("PERSON_NAME", "LOCATION")
+# schema.table.column or table.column: identifiers joined by dots
+REFERENCE = re.compile(r"^[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)+$")
+# Presidio's phone recognizer sometimes leaves the country code out of the span
+# ("+1 (555) 010-4477" -> "(555) 010-4477"): a "+CC" right before a phone span joins it.
+_COUNTRY_CODE = re.compile(r"\+\d{1,3}[ .\-]?$")
+
+
+def text_problem(op: str, params: dict) -> str | None:
+    """Why operator ``op`` cannot replace a span of text (None: it can)."""
+    if op == "scrub":
+        return "a scrub rule cannot replace an entity by scrubbing it again"
+    if op in ("drop", "nullify"):
+        return f"operator {op} writes no text to put in place of an entity"
+    if op == "date_shift":
+        return "date_shift needs a subject column and a date; it cannot replace an entity inside text"
+    if op == "pseudonymize" and params.get("format") == "int":
+        return "pseudonymize format int needs plain integers; spans of text are not"
+    if op == "generalize" and params.get("prefix") is None:
+        return "generalize works on spans of text only with prefix"
+    return None
+
+
+def parse_entry(entry: Any) -> tuple[str, Any]:
+    """("rule", inline rule mapping) | ("ref", "table.column") | ("error", message)."""
+    from . import OPERATORS
+
+    if isinstance(entry, str):
+        if entry in OPERATORS:
+            return "rule", {"op": entry}
+        if REFERENCE.match(entry):
+            return "ref", entry
+        return "error", (f"'{entry}' is neither an operator name nor a table.column reference")
+    if isinstance(entry, dict) and "op" in entry:
+        return "rule", entry
+    return "error", "expected a table.column reference, an operator name or a rule mapping with 'op'"
+
+
+def _check(params: dict) -> list:
+    """Static checks of the parameters; problems carry their path below the column rule.
+
+    Inline rules get the same validation as column rules (profile._parse_column).
+    References are resolved later, against the input, by the plan.
+    """
+    from ..profile import _Checker, _parse_column, did_you_mean
+
+    out: list = []
+    score = params.get("min_score", 0.3)
+    if not 0 <= score <= 1:
+        out.append(Problem("min_score must be between 0 and 1", "min_score"))
+    ents = params.get("entities") or {}
+    for name, entry in ents.items():
+        where = f"entities.{name}"
+        if name == MIXED:
+            out.append(Problem("MIXED spans (overlapping entities of different kinds) always get the "
+                               "placeholder", where, hint="remove this entry"))
+            continue
+        if name not in ENTITY_NAMES:
+            out.append(Problem(f"unknown entity '{name}'", where,
+                               hint=did_you_mean(name, ENTITY_NAMES) or f"entities: {', '.join(ENTITY_NAMES)}"))
+            continue
+        kind, value = parse_entry(entry)
+        if kind == "error":
+            out.append(Problem(value, where, hint="e.g. customers.email, redact, or {op: fake, kind: name}"))
+        elif kind == "rule":
+            if "reversible" in value:
+                out.append(Problem("replacements inside text are not written to the vault", f"{where}.reversible",
+                                   hint="remove reversible here"))
+                continue
+            chk = _Checker({})
+            rule = _parse_column(chk, where, value)
+            for p in chk.problems:
+                out.append(Problem(p.message, p.path, hint=p.hint))
+            if rule is not None and not chk.problems:
+                msg = text_problem(rule.op, rule.params)
+                if msg:
+                    out.append(Problem(msg, f"{where}.op" if isinstance(entry, dict) else where))
+    return out
+
+
+def resolve_model(nlp_model: str) -> str:
+    """The spaCy pipeline a scrub uses: a package name, or "none" for patterns only."""
+    if nlp_model == NLP_AUTO:
+        return default_ner_model() or NLP_NONE
+    return nlp_model
+
+
+def model_problem(nlp_model: str) -> str | None:
+    if nlp_model in (NLP_AUTO, NLP_NONE) or installed_model(nlp_model):
+        return None
+    return f"spaCy pipeline '{nlp_model}' is not installed"
+
+
+def _normalized(entry: Any, default_domain: str) -> tuple[str, str | None, dict]:
+    """(op, domain, full params) of an inline rule or operator name."""
+    from . import OPERATORS
+
+    kind, value = parse_entry(entry)
+    if kind == "ref":
+        raise UsageError("scrub references (table.column) are resolved when the profile is compiled",
+                         hint="run scrub through a compiled plan (veil run)")
+    if kind == "error":
+        raise UsageError("a scrub entity rule is not valid", hint="check it with veil validate")
+    op = OPERATORS[value["op"]]
+    params = op.with_defaults({k: v for k, v in value.items() if k not in ("op", "domain", "reversible")})
+    domain = (value.get("domain") or default_domain) if op.keyed else None
+    return op.name, domain, params
+
+
+def _placeholder(template: str, entity: str) -> tuple[str, str | None, dict]:
+    return "redact", None, {"value": template.replace("{entity}", entity)}
+
+
+def _detector(nlp_model: str):
+    from ..detect.engine import detector
+
+    model = resolve_model(nlp_model)
+    return detector(None, False) if model == NLP_NONE else detector(model, True)
+
+
+def _widen(text: str, spans: list) -> list[tuple[int, int, str]]:
+    """(start, end, entity) per span: a phone span takes in a country code right before it,
+    a URL span leaves out the punctuation after it."""
+    out: list[tuple[int, int, str]] = []
+    prev_end = 0
+    for s in spans:
+        start = s.start
+        if s.entity == "PHONE":
+            m = _COUNTRY_CODE.search(text, prev_end, start)
+            if m:
+                start = m.start()
+        end = s.end
+        if s.entity == "URL":  # the recognizer takes in punctuation that ends a sentence
+            while end - start > 1 and text[end - 1] in ".,;:!?":
+                end -= 1
+        out.append((start, end, s.entity))
+        prev_end = end
+    return out
+
+
+@operator(
+    "scrub",
+    params=(
+        Param("entities", dict, {}, help="entity -> table.column, operator name or inline rule; "
+                                         "others get the placeholder"),
+        Param("placeholder", str, PLACEHOLDER, help="text for unlisted and MIXED entities; {entity} is "
+                                                    "replaced by the entity's name"),
+        Param("min_score", (int, float), 0.3, help="lowest Presidio score of a span that is replaced"),
+        Param("nlp_model", str, NLP_AUTO, help="spaCy pipeline for names and places: auto (the [ner] "
+                                               "pipeline if installed), none (patterns only) or a package"),
+    ),
+    keyed=True,
+    check=_check,
+)
+def scrub(arr: pa.Array, ctx: OpContext) -> pa.Array:
+    """Find entities (emails, phones, cards, IBANs, names with NER, ...) inside free text and
+    replace each span: by a referenced column's operator, an inline rule, or a placeholder."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not is_text(arr.type):
+        raise InputError(f"scrub needs a text column, not {arr.type}", table=ctx.table, column=ctx.column,
+                         hint="use redact, nullify or drop on non-text columns")
+    if len(arr) == 0 or arr.null_count == len(arr):
+        return arr
+    template = ctx.params.get("placeholder", PLACEHOLDER)
+    rules: dict[str, tuple[str, str | None, dict]] = {
+        name: _normalized(entry, ctx.domain) for name, entry in (ctx.params.get("entities") or {}).items()}
+    det = _detector(ctx.params.get("nlp_model", NLP_AUTO))
+    min_score = float(ctx.params.get("min_score", 0.3))
+
+    def fn(uniques: pa.Array) -> pa.Array:
+        from . import OPERATORS
+
+        texts = uniques.to_pylist()
+        # one group per distinct rule: its span texts (deduplicated) and the rule itself
+        groups: dict[str, tuple[tuple[str, str | None, dict], dict[str, int]]] = {}
+        found: list[list[tuple[int, int, str, int]]] = []  # per text: (start, end, group, index)
+        for text in texts:
+            spans = []
+            for start, end, entity in _widen(text, det.spans(text, min_score)) if text else ():
+                rule = rules.get(entity) or _placeholder(template, entity)
+                gid = json.dumps(rule, sort_keys=True, default=str)
+                values = groups.setdefault(gid, (rule, {}))[1]
+                spans.append((start, end, gid, values.setdefault(text[start:end], len(values))))
+            found.append(spans)
+        replaced: dict[str, list] = {}
+        for gid, ((op, domain, params), values) in groups.items():
+            span_texts = pa.array(list(values), type=pa.string())
+            if op == "keep":
+                replaced[gid] = span_texts.to_pylist()
+                continue
+            sub = OpContext(ctx.keys, domain or "", params, ctx.table, ctx.column, None, 0, ctx.key_version)
+            try:
+                out = OPERATORS[op].apply(span_texts, sub)
+            except VeilError as err:
+                err.row, err.table, err.column = None, ctx.table, ctx.column
+                raise
+            replaced[gid] = [template.replace("{entity}", "PII") if v is None else str(v)
+                             for v in out.to_pylist()]
+        result = []
+        for text, spans in zip(texts, found, strict=True):
+            for start, end, gid, idx in reversed(spans):
+                text = text[:start] + replaced[gid][idx] + text[end:]
+            result.append(text)
+        return pa.array(result, type=uniques.type)
+
+    return map_distinct(arr, fn)
