@@ -97,9 +97,12 @@ def _key_rule(f: Finding, table: str) -> dict:
     return {"op": "pseudonymize", "domain": f"{table}.{f.column}"}
 
 
-def suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage: bool = False) -> dict:
+def suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage: bool = False,
+            partitioned: bool = False) -> dict:
     """The rule suggested for one finding (``text_storage``: the format stores every value as text, like CSV)."""
     if f.key == "primary":
+        if partitioned and f.entity == "NONE":
+            return {"op": "keep"}  # a pseudonym would not stay inside its partition's range
         return _key_rule(f, table)
     if f.entity == "FREE_TEXT":
         entities = {}
@@ -165,7 +168,7 @@ def draft_profile(result: ScanResult) -> str:
     for ts in result.tables:
         findings = by_table.get(ts.name, [])
         rows = "?" if ts.rows is None else (f"~{ts.rows:,}" if ts.rows_estimated else f"{ts.rows:,}")
-        lines.append(f"  {_y(ts.name)}:  # {rows} rows")
+        lines.append(f"  {_y(ts.name)}:  # {rows} rows" + (", partitioned: its key is kept" if ts.partitioned else ""))
         if ts.primary_key:
             lines.append(f"    primary_key: [{', '.join(_y(c) for c in ts.primary_key)}]")
         inferred = [fk for fk in ts.foreign_keys if fk.get("source") != "ddl"]
@@ -182,6 +185,6 @@ def draft_profile(result: ScanResult) -> str:
             if f.key == "foreign":
                 lines.append(f"      # {_y(f.column)}: inherits the rule of the column it references")
                 continue
-            rule = suggest(f, ts.name, scrub_targets, text_storage=ts.format == "csv")
+            rule = suggest(f, ts.name, scrub_targets, text_storage=ts.format == "csv", partitioned=ts.partitioned)
             lines.append(f"      {_y(f.column)}: {_flow(rule)}")
     return "\n".join(lines) + "\n"

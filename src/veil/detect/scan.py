@@ -102,6 +102,7 @@ class TableScan:
     sampled_rows: int
     primary_key: list[str] = field(default_factory=list)
     foreign_keys: list[dict] = field(default_factory=list)  # {"columns", "references": {"table", "columns"}, "source"}
+    partitioned: bool = False  # has partitions (a pseudonymized partition key would leave its partition)
 
 
 @dataclass
@@ -524,12 +525,13 @@ def infer_keys(dataset: Dataset, samples: dict[str, tuple[pa.Table, int | None, 
     if dataset.dump is not None:
         from ..formats.dump import ddl_keys
 
+        parents = {td.parent for td in dataset.dump.tables.values() if td.parent}
         for t in dataset.tables:
             pk, _unique_keys, fks = ddl_keys(dataset.dump, t.name)
             sample, rows, est = samples[t.name]
             scans[t.name] = TableScan(t.name, "dump", rows, est, sample.num_rows, list(pk), [
-                {"columns": list(fk.columns), "references": {"table": fk.table, "columns": list(fk.ref_columns)},
-                 "source": "ddl"} for fk in fks])
+                {"columns": list(fk.columns), "references": {"table": fk.ref_table, "columns": list(fk.ref_columns)},
+                 "source": "ddl"} for fk in fks], partitioned=t.name in parents)
         return scans
     pk_of: dict[str, str] = {}
     for t in dataset.tables:
@@ -570,9 +572,11 @@ def infer_keys(dataset: Dataset, samples: dict[str, tuple[pa.Table, int | None, 
 def _int_bits(f: pa.Field, values: list[str]) -> int:
     """Bits a keyed integer permutation of this column may use: 31 fits INTEGER, 63 BIGINT."""
     sql = ((f.metadata or {}).get(b"veil.sql_type") or b"").decode().lower()
-    if sql.startswith(("bigint", "bigserial", "int8")) or f.type in (pa.int64(), pa.uint64(), pa.uint32()):
+    if sql:
+        return 63 if sql.startswith(("bigint", "bigserial", "int8")) else 31
+    if f.type in (pa.int64(), pa.uint64(), pa.uint32()):
         return 63
-    if sql or pa.types.is_integer(f.type):
+    if pa.types.is_integer(f.type):
         return 31
     biggest = max((abs(int(v)) for v in values if _INT_TEXT.match(v)), default=0)
     return 63 if biggest >= 1 << 30 else 31
@@ -603,7 +607,8 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
             entity, conf, evidence = classify(t.name, f.name, category, values, det, col)
             if category == "integer":
                 evidence["int_bits"] = _int_bits(f, values)
-            key = "primary" if f.name in ts.primary_key else "foreign" if f.name in fk_cols else None
+            # a foreign key inherits its target's rule, even when it is also part of this table's key
+            key = "foreign" if f.name in fk_cols else "primary" if f.name in ts.primary_key else None
             if key and entity == "NONE":
                 evidence["note"] = f"{key} key column"
             findings.append(Finding(t.name, f.name, category, entity, entity_class(entity) if entity != "NONE"
