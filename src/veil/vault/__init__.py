@@ -31,6 +31,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,8 +85,19 @@ PLAIN_SCHEMA = pa.schema([
 ])
 
 
+def _blind_array(key: bytes, originals: list[bytes]) -> pa.Array:
+    """The blind indexes of ``originals`` (same bytes as :func:`blind_indexes`) as a binary(16) array."""
+    n = len(originals)
+    digests = np.frombuffer(b"".join(hmac_sha256_many(key, originals)), np.uint8).reshape(n, 32)
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(digests[:, :16].tobytes())])
+
+
 def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch:
-    """Encrypt plain records (PLAIN_SCHEMA) into vault records (run in workers: no database here)."""
+    """Encrypt plain records (PLAIN_SCHEMA) into vault records (run in workers: no database here).
+
+    One AES-GCM call per record (a fresh random nonce each) and one blind index per
+    distinct original; the loops are ``map`` over C methods, the rest is vectorised.
+    """
     aes = AESGCM(derive(keys.vault_key(version), "vault", domain))
     n = plain.num_rows
     nonces = os.urandom(12 * n)
@@ -94,17 +106,18 @@ def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.Reco
     head = aad(domain, version, "", "")[:-2]  # prefix, domain and version, without the trailing separators
     aads = pc.binary_join_element_wise(pa.scalar(head, pa.binary()), plain.column(0).cast(pa.binary()),
                                        plain.column(1).cast(pa.binary()), pa.scalar(b"\0", pa.binary()))
-    enc = aes.encrypt
-    cts = [enc(nonces[12 * i: 12 * i + 12], o, a)
-           for i, (o, a) in enumerate(zip(originals, aads.to_pylist(), strict=True))]
-    # one blind index per distinct original (a fake's originals repeat across rows)
-    distinct = list(dict.fromkeys(originals))
-    by_original = dict(zip(distinct, blind_indexes(blind_key(keys, domain), distinct), strict=True))
-    blinds = [by_original[o] for o in originals]
+    cts = list(map(AESGCM.encrypt, repeat(aes, n), [nonces[i: i + 12] for i in range(0, 12 * n, 12)],
+                   originals, aads.to_pylist()))
+    bkey = blind_key(keys, domain)
+    if pc.count_distinct(plain.column(2)).as_py() == n:
+        blinds = _blind_array(bkey, originals)
+    else:  # one blind index per distinct original (a fake's originals repeat across rows)
+        encoded = plain.column(2).dictionary_encode()
+        blinds = _blind_array(bkey, encoded.dictionary.to_pylist()).take(encoded.indices)
     nonce_arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), n, [None, pa.py_buffer(nonces)])
     return pa.RecordBatch.from_arrays(
-        [plain.column(0), plain.column(1), pa.array(blinds, pa.binary(16)), nonce_arr, pa.array(cts, pa.binary()),
-         plain.column(3)], schema=SEGMENT_SCHEMA)
+        [plain.column(0), plain.column(1), blinds, nonce_arr, pa.array(cts, pa.binary()), plain.column(3)],
+        schema=SEGMENT_SCHEMA)
 
 
 def _to_ipc(table: pa.Table) -> bytes:
@@ -128,8 +141,8 @@ class Vault:
         self.keys = keys
         self.location = location
         self._pending: dict[tuple[str, str], list[pa.RecordBatch]] = {}
-        self._known: dict[tuple[str, str], set[str]] = {}
-        self._linked: set[tuple[str, str]] = set()  # (domain, version) holding subject-linked records
+        # (domain, version) -> the (pseudonym, context) pairs held: (unlinked, linked to a subject)
+        self._known: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         if keys is not None:
             self._bind(keys)
 
@@ -174,48 +187,74 @@ class Vault:
             yield Segment(sid, dom, ver, table)
 
     @staticmethod
-    def _keys_of(table: pa.Table | pa.RecordBatch) -> list[str]:
-        """Dedup keys: pseudonym and context; a record linked to a subject is kept even when the same
-        pseudonym was first written unlinked (from a table read before the subject's own table)."""
-        linked = pc.if_else(pc.is_valid(table.column("subject")), "\0s", "")
-        return pc.binary_join_element_wise(table.column("pseudonym"), table.column("context"), linked,
-                                           "\0").to_pylist()
+    def _joined(table: pa.Table | pa.RecordBatch) -> pa.Array | pa.ChunkedArray:
+        """Dedup keys: "pseudonym\0context" per record."""
+        return pc.binary_join_element_wise(table.column("pseudonym"), table.column("context"), "\0")
 
-    @staticmethod
-    def _pairs(table: pa.Table) -> list[str]:
-        return pc.binary_join_element_wise(table.column("pseudonym"), table.column("context"), "\0").to_pylist()
+    @classmethod
+    def _pairs(cls, table: pa.Table | pa.RecordBatch) -> list[str]:
+        return cls._joined(table).to_pylist()
 
-    def known_records(self, domain: str, version: str) -> set[str]:
+    def _held(self, domain: str, version: str) -> tuple[set[str], set[str]]:
+        """The (pseudonym, context) pairs held for (domain, version): (unlinked, linked to a subject)."""
         key = (domain, version)
         if key not in self._known:
-            known: set[str] = set()
+            unlinked: set[str] = set()
+            linked: set[str] = set()
             for seg in self._segments(domain, version):
-                known.update(self._keys_of(seg.table))
-                if seg.table.column("subject").null_count < seg.table.num_rows:
-                    self._linked.add(key)
-            self._known[key] = known
+                pairs = self._pairs(seg.table)
+                subj = seg.table.column("subject")
+                if subj.null_count == 0:
+                    linked.update(pairs)
+                elif subj.null_count == len(subj):
+                    unlinked.update(pairs)
+                else:
+                    mask = pc.is_valid(subj).to_pylist()
+                    linked.update(k for k, m in zip(pairs, mask, strict=True) if m)
+                    unlinked.update(k for k, m in zip(pairs, mask, strict=True) if not m)
+            self._known[key] = (unlinked, linked)
         return self._known[key]
 
+    def known_records(self, domain: str, version: str) -> bool:
+        """Whether the vault holds any record of (domain, version)."""
+        unlinked, linked = self._held(domain, version)
+        return bool(unlinked or linked)
+
     def fresh(self, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch | None:
-        """The records the vault does not hold yet (by pseudonym and context); marks them as held."""
-        known = self.known_records(domain, version)
-        names = self._keys_of(plain)
-        linked_here = plain.column("subject").null_count < plain.num_rows
-        if known.issuperset(names):  # all held already (a refresh): one set operation in C
+        """The records the vault does not hold yet (by pseudonym and context); marks them as held.
+
+        A record linked to a subject is kept even when the same pseudonym was first written
+        unlinked (from a table read before the subject's own table); an unlinked record is
+        also held when the vault has it linked. Set operations run in C; no Python loop per
+        record but for batches that mix linked and unlinked records.
+        """
+        unlinked, linked = self._held(domain, version)
+        joined = self._joined(plain)
+        names = joined.to_pylist()
+        subj = plain.column("subject")
+        if subj.null_count in (0, len(subj)):
+            # every record linked (held only as a linked record), or none (held as either)
+            first, other = (linked, None) if subj.null_count == 0 else (unlinked, linked)
+            if first.issuperset(names):  # a refresh (stops at the first new record otherwise)
+                return None
+            held = first.intersection(names)
+            if other:
+                held.update(other.intersection(names))
+            first.update(names)  # the held ones too: harmless, they stay held
+            if not held:
+                return plain
+            keep = pc.invert(pc.is_in(joined, value_set=pa.array(list(held), pa.string())))
+        else:
+            is_linked = pc.is_valid(subj).to_pylist()
+            keep = [k not in linked and (m or k not in unlinked) for k, m in zip(names, is_linked, strict=True)]
+            for k, m, new in zip(names, is_linked, keep, strict=True):
+                if new:
+                    (linked if m else unlinked).add(k)
+            keep = pa.array(keep)
+        n_keep = pc.sum(keep).as_py() or 0
+        if n_keep == 0:
             return None
-        if (domain, version) not in self._linked and known.isdisjoint(names):
-            known.update(names)  # all new (a first write), and no linked copy could hold one: no per-record test
-            if linked_here:
-                self._linked.add((domain, version))
-            return plain
-        # an unlinked record is also held when the vault has it linked to its subject
-        keep = [k not in known and (k.endswith("\0s") or k + "\0s" not in known) for k in names]
-        known.update(k for k, new in zip(names, keep, strict=True) if new)
-        if linked_here:
-            self._linked.add((domain, version))
-        if all(keep):
-            return plain
-        return plain.filter(pa.array(keep)) if any(keep) else None
+        return plain if n_keep == plain.num_rows else plain.filter(keep)
 
     def store(self, domain: str, version: str, records: pa.RecordBatch) -> int:
         """Queue encrypted records (from :func:`encrypt_records`) for the next segment."""
@@ -243,7 +282,6 @@ class Vault:
     def rollback(self) -> None:
         self._pending.clear()
         self._known.clear()
-        self._linked.clear()
         self.db.rollback()
 
     def close(self) -> None:
