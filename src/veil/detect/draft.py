@@ -55,6 +55,7 @@ RULES: dict[str, tuple[dict, dict | None]] = {
 }
 # Entities a scrub maps to a structured column of the same kind (scrub's entity names)
 SCRUB_LINKS = ("EMAIL", "PHONE", "PERSON_NAME", "IBAN", "CREDIT_CARD", "IP_ADDRESS", "URL", "NATIONAL_ID")
+NER_ONLY = {"PERSON_NAME"}
 SCRUB_DEFAULTS = {"PERSON_NAME": {"op": "fake", "kind": "name", "domain": "person_name"}}
 
 
@@ -98,7 +99,7 @@ def _key_rule(f: Finding, table: str) -> dict:
 
 
 def suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage: bool = False,
-            partitioned: bool = False) -> dict:
+            partitioned: bool = False, ner: bool = True) -> dict:
     """The rule suggested for one finding (``text_storage``: the format stores every value as text, like CSV)."""
     if f.key == "primary":
         if partitioned and f.entity == "NONE":
@@ -107,6 +108,8 @@ def suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage:
     if f.entity == "FREE_TEXT":
         entities = {}
         for e in SCRUB_LINKS:
+            if e in NER_ONLY and not ner:
+                continue  # found by NER only: a profile naming it needs a spaCy pipeline installed
             if e in scrub_targets:
                 entities[e] = scrub_targets[e]
             elif e in SCRUB_DEFAULTS:
@@ -148,10 +151,16 @@ def draft_profile(result: ScanResult) -> str:
     by_table: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_table.setdefault(f.table, []).append(f)
+    # the structured column a scrub maps each entity to: the most confident, then the biggest table's
+    rows = {t.name: t.rows or 0 for t in result.tables}
     scrub_targets: dict[str, str] = {}
+    best: dict[str, tuple[float, int]] = {}
     for f in result.findings:
-        if f.entity in SCRUB_LINKS and f.entity not in scrub_targets and f.type == "string" and not f.key:
-            scrub_targets[f.entity] = f"{f.table}.{f.column}"
+        if f.entity in SCRUB_LINKS and f.type == "string" and not f.key:
+            rank = (f.confidence, rows.get(f.table, 0))
+            if f.entity not in best or rank > best[f.entity]:
+                best[f.entity] = rank
+                scrub_targets[f.entity] = f"{f.table}.{f.column}"
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"# Draft profile written by veil scan on {now}.",
@@ -185,6 +194,7 @@ def draft_profile(result: ScanResult) -> str:
             if f.key == "foreign":
                 lines.append(f"      # {_y(f.column)}: inherits the rule of the column it references")
                 continue
-            rule = suggest(f, ts.name, scrub_targets, text_storage=ts.format == "csv", partitioned=ts.partitioned)
+            rule = suggest(f, ts.name, scrub_targets, text_storage=ts.format == "csv", partitioned=ts.partitioned,
+                           ner=result.ner)
             lines.append(f"      {_y(f.column)}: {_flow(rule)}")
     return "\n".join(lines) + "\n"
