@@ -40,81 +40,98 @@ def _rules(entity: str, strong: list[str], weak: list[str] = ()) -> list[NameRul
 
 # Patterns are matched with re.fullmatch against "(.* )?PATTERN( .*)?" on the token string.
 RULES: list[NameRule] = [
-    *_rules("EMAIL", [r"e ?mail( ?(address|addr|adresse|adres|id))?", r"emailaddress", r"courriel", r"correo( electronico)?",
-                      r"posta elettronica", r"mail ?(address|adresse|addr)", r"e ?post"],
+    *_rules("EMAIL", [r"e ?mail( ?(address|addr|adresse|adres|adress|id))?", r"emailaddress", r"courriel",
+                      r"correo( electronico)?", r"posta elettronica", r"mail ?(address|adresse|addr)", r"e ?post",
+                      r"e ?postadress", r"sahkoposti"],
             [r"mail"]),
     *_rules("PHONE", [r"(tele)?phone( ?(number|no|nr|num))?", r"tel( ?(no|nr|num|number|fixe|mobile))?",
-                      r"telefon( ?nummer| ?nr)?", r"telefono", r"telefone", r"telephone", r"mobile( ?(phone|number|no|nr))?",
-                      r"mobil( ?nummer| ?nr)?", r"mobilnummer", r"handy( ?nummer| ?nr)?", r"cell( ?phone| ?number)?",
-                      r"cellphone", r"cellulare", r"movil", r"portable", r"msisdn", r"fax( ?(number|no|nr))?",
-                      r"rufnummer", r"telefonnummer", r"numero (de )?telephone", r"numero (di )?telefono",
-                      r"contact ?(number|phone)", r"gsm", r"telnr", r"phonenumber", r"mobilephone"]),
+                      r"telefon( ?nummer| ?nr)?", r"telefono", r"telefone", r"telephone",
+                      r"mobile( ?(phone|number|no|nr))?", r"mobil( ?nummer| ?nr| ?telefon)?", r"mobilnummer",
+                      r"handy( ?nummer| ?nr)?", r"cell( ?phone| ?number)?", r"cellphone", r"cellulare", r"movil",
+                      r"portable", r"msisdn", r"fax( ?(number|no|nr))?", r"rufnummer", r"telefonnummer",
+                      r"numero (de )?telephone", r"numero (di )?telefono", r"contact ?(number|phone)", r"gsm",
+                      r"telnr", r"phonenumber", r"mobilephone", r"telemovel", r"puhelin(numero)?", r"telefonni"]),
     *_rules("FIRST_NAME", [r"first ?name", r"fname", r"given ?name", r"forename", r"vorname", r"prenom", r"nombre",
-                           r"nome", r"voornaam", r"fornavn", r"fornamn", r"christian ?name", r"imie"]),
+                           r"nome", r"voornaam", r"fornavn", r"fornamn", r"christian ?name", r"imie", r"etunimi",
+                           r"jmeno", r"krestni ?jmeno", r"primeiro ?nome", r"keresztnev"]),
     *_rules("LAST_NAME", [r"last ?name", r"lname", r"sur ?name", r"family ?name", r"nach ?name", r"familien ?name",
                           r"apellidos?", r"cognome", r"achternaam", r"sobrenome", r"efternavn", r"efternamn",
-                          r"nazwisko", r"maiden ?name", r"geburtsname"],
+                          r"nazwisko", r"maiden ?name", r"geburtsname", r"sukunimi", r"prijmeni", r"apelido",
+                          r"vezeteknev", r"etternavn"],
             [r"nom( de famille)?"]),
     *_rules("PERSON_NAME", [r"full ?name", r"(customer|client|contact|person|member|employee|patient|account ?holder|"
                             r"card ?holder|holder|owner|author|recipient|sender|student|guest|passenger|applicant|"
-                            r"beneficiary|driver|buyer|seller|kunde|kunden|mitarbeiter|patient|titulaire|destinataire|"
-                            r"cliente|nome completo|nombre completo) ?name", r"display ?name",
+                            r"beneficiary|driver|buyer|seller|kunde|kunden|mitarbeiter|patient|titulaire|"
+                            r"destinataire|cliente|nome completo|nombre completo) ?name", r"display ?name",
                             r"nom complet", r"vollst(a|ae)ndiger name", r"karteninhaber", r"kontoinhaber",
-                            r"account ?holder", r"card ?holder", r"naam", r"nom prenom", r"name vorname"],
-            [r"name"]),
+                            r"account ?holder", r"card ?holder", r"naam", r"nom prenom", r"name vorname",
+                            r"fullt? ?(namn|navn)", r"(kund|kunde) ?(namn|navn)", r"nome completo"],
+            [r"name", r"navn", r"namn", r"nimi"]),
     *_rules("STREET_ADDRESS", [r"(street|postal|mailing|home|billing|shipping|delivery|residential) ?address",
                                r"address( ?line)?( ?[123])?", r"addr( ?[123])?", r"street( ?(name|address|line))?",
-                               r"adresse", r"anschrift", r"strasse( ?(und )?(hausnummer|nr))?", r"stra(ss|ß)e", r"rue",
-                               r"calle", r"indirizzo", r"direccion", r"endereco", r"adres", r"house ?(number|no)",
-                               r"hausnummer", r"wohnadresse", r"lieferadresse", r"rechnungsadresse", r"domicilio",
-                               r"via"]),
+                               # "adresse", "adress", "adresa", "adres" and compounds ("lieferadresse",
+                               # "leveringsadresse", "gatuadress"), but not "emailadresse", "ipadresse"
+                               r"[a-z]*(?<!mail)(?<!ip)(?<!web)(adresse|adress|adresa|adres)",
+                               r"[a-z]*anschrift", r"strasse( ?(und )?(hausnummer|nr))?", r"stra(ss|ß)e", r"rue",
+                               r"calle", r"indirizzo", r"direccion", r"endereco", r"morada", r"house ?(number|no)",
+                               r"hausnummer", r"domicilio", r"via", r"gatuadress", r"katuosoite", r"ulice"]),
     *_rules("CITY", [r"city", r"town", r"stadt", r"wohnort", r"ville", r"ciudad", r"citta", r"localidad", r"localite",
-                     r"municipality", r"gemeinde", r"plaats", r"woonplaats", r"cidade", r"city ?name", r"place of birth",
-                     r"geburtsort", r"lieu de naissance", r"birth ?place", r"birthplace"],
-            [r"ort", r"locality", r"comune"]),
+                     r"municipality", r"gemeinde", r"plaats", r"woonplaats", r"cidade", r"city ?name",
+                     r"place of birth", r"geburtsort", r"lieu de naissance", r"birth ?place", r"birthplace",
+                     r"postort", r"kaupunki", r"mesto", r"obec", r"localidade"],
+            [r"ort", r"locality", r"comune", r"poblacion", r"municipio"]),
     *_rules("POSTCODE", [r"zip( ?code)?", r"zipcode", r"post ?code", r"postal ?code", r"plz", r"postleitzahl",
                          r"code postal", r"codigo postal", r"codice postale", r"postnummer", r"postcode", r"postnr",
-                         r"postal"],
+                         r"postal", r"postinumero", r"psc", r"irsz"],
             [r"cap", r"cp"]),
-    *_rules("COUNTRY", [r"country( ?(code|name|iso))?", r"pays", r"pais", r"paese", r"nationality", r"nationalit(a|ae)t",
-                        r"staatsangeh(o|oe)rigkeit", r"citizenship", r"nazionalita", r"nacionalidad", r"nationalite",
-                        r"country ?of ?(birth|residence)"],
-            [r"land", r"nation"]),
-    *_rules("DATE_OF_BIRTH", [r"dob", r"d ?o ?b", r"birth ?(date|day|dt)", r"date of birth", r"birthday", r"born( ?(on|at))?",
-                              r"geburts ?(datum|tag)", r"geb ?datum", r"date (de )?naissance", r"fecha (de )?nacimiento",
-                              r"data (di )?nascita", r"geboortedatum", r"fodelsedag", r"naissance", r"nacimiento"]),
-    *_rules("NATIONAL_ID", [r"ssn", r"social ?security( ?(number|no|nr))?", r"nino", r"national ?(id|insurance)( ?(number|no))?",
-                            r"steuer ?id", r"steuer ?identifikations ?nummer", r"steuer ?nummer", r"tax ?(id|number|code)",
-                            r"tin", r"personal ?ausweis( ?nummer| ?nr)?", r"ausweis ?(nummer|nr)", r"id ?card( ?number)?",
+    *_rules("COUNTRY", [r"country( ?(code|name|iso))?", r"pays", r"pais", r"paese", r"nationality",
+                        r"nationalit(a|ae)t", r"staatsangeh(o|oe)rigkeit", r"citizenship", r"nazionalita",
+                        r"nacionalidad", r"nationalite", r"country ?of ?(birth|residence)", r"nacionalidade",
+                        r"medborgarskap", r"statsborgerskab"],
+            [r"land", r"nation", r"maa"]),
+    *_rules("DATE_OF_BIRTH", [r"dob", r"d ?o ?b", r"birth ?(date|day|dt)", r"date of birth", r"birthday",
+                              r"born( ?(on|at))?", r"geburts ?(datum|tag)", r"geb ?datum", r"date (de )?naissance",
+                              r"fecha (de )?nacimiento", r"data (di )?nascita", r"geboortedatum",
+                              r"fodelse ?(dag|datum)", r"fodsels ?(dag|dato)", r"naissance", r"nacimiento",
+                              r"data (de )?nascimento", r"syntymaaika", r"datum narozeni"]),
+    *_rules("NATIONAL_ID", [r"ssn", r"social ?security( ?(number|no|nr))?", r"nino",
+                            r"national ?(id|insurance)( ?(number|no))?", r"steuer ?id",
+                            r"steuer ?identifikations ?nummer", r"steuer ?nummer", r"tax ?(id|number|code)", r"tin",
+                            r"personal ?ausweis( ?nummer| ?nr)?", r"ausweis ?(nummer|nr)", r"id ?card( ?number)?",
                             r"passport( ?(number|no|nr))?", r"reisepass( ?nummer| ?nr)?", r"nir", r"insee",
                             r"numero (de )?securite sociale", r"securite sociale", r"dni", r"nif", r"nie", r"nss",
-                            r"codice fiscale", r"bsn", r"pesel", r"personnummer", r"aadhaar", r"sozialversicherungs ?nummer",
-                            r"sv ?nummer", r"svnr", r"sin", r"nhs ?(number|no)", r"driver'?s? ?licen[cs]e( ?number)?",
-                            r"fuehrerschein( ?nummer)?", r"f(u|ue)hrerschein ?(nummer|nr)?", r"identity ?number",
-                            r"cpf", r"curp", r"rut", r"id ?number"]),
+                            r"codice fiscale", r"bsn", r"pesel", r"person ?nummer", r"aadhaar",
+                            r"sozialversicherungs ?nummer", r"sv ?nummer", r"svnr", r"sin", r"nhs ?(number|no)",
+                            r"driver'?s? ?licen[cs]e( ?number)?", r"fuehrerschein( ?nummer)?",
+                            r"f(u|ue)hrerschein ?(nummer|nr)?", r"identity ?number", r"cpf", r"curp", r"rut",
+                            r"id ?number", r"cpr( ?(nummer|nr))?", r"fodselsnummer", r"henkilotunnus", r"hetu",
+                            r"rodne ?cislo", r"cartao (de )?cidadao", r"numero (de )?contribuinte"]),
     *_rules("IBAN", [r"iban", r"bank ?account( ?(number|no|nr))?", r"account ?(number|no|nr)", r"kontonummer",
-                     r"konto ?(nummer|nr)", r"bankverbindung", r"rib", r"numero (de )?compte", r"cuenta( bancaria)?",
-                     r"conto( corrente)?"]),
+                     r"konto ?(nummer|nr)", r"bankverbindung", r"rib", r"numero (de )?compte",
+                     r"cuenta( bancaria)?", r"conto( corrente)?", r"bankkonto", r"tilinumero"]),
     *_rules("CREDIT_CARD", [r"credit ?card( ?(number|no|nr))?", r"card ?(number|no|nr|num)", r"cc ?(number|no|num)",
                             r"ccn", r"pan", r"kreditkarte(n ?nummer)?", r"karten ?nummer", r"numero (de )?carte",
-                            r"(numero (de )?)?tarjeta", r"carta (di )?credito", r"debit ?card"]),
-    *_rules("IP_ADDRESS", [r"ip( ?(address|addr|adresse|v4|v6))?", r"ipv[46]( ?address)?", r"ipaddr(ess)?",
-                           r"(client|remote|source|src|user|last ?login|login|signup) ?ip", r"remote ?addr(ess)?"]),
-    *_rules("URL", [r"url", r"website", r"web ?site", r"homepage", r"home ?page", r"profile ?(url|link)", r"avatar( ?url)?",
-                    r"linkedin", r"twitter", r"facebook", r"webseite", r"site ?web", r"sitio web"],
+                            r"(numero (de )?)?tarjeta", r"carta (di )?credito", r"debit ?card", r"kortnummer"]),
+    *_rules("IP_ADDRESS", [r"ip( ?(address|addr|adresse|adress|v4|v6))?", r"ipv[46]( ?address)?", r"ipaddr(ess)?",
+                           r"ipadress(e)?", r"(client|remote|source|src|user|last ?login|login|signup) ?ip",
+                           r"remote ?addr(ess)?"]),
+    *_rules("URL", [r"url", r"website", r"web ?site", r"homepage", r"home ?page", r"profile ?(url|link)",
+                    r"avatar( ?url)?", r"linkedin", r"twitter", r"facebook", r"webseite", r"site ?web",
+                    r"sitio web", r"hjemmeside", r"hemsida", r"web ?adress(e)?"],
             [r"link", r"web", r"uri"]),
     *_rules("USERNAME", [r"user ?name", r"login( ?name)?", r"user ?login", r"screen ?name", r"nick ?name",
                          r"benutzer ?name", r"handle", r"pseudo", r"nom d ?utilisateur", r"nombre de usuario",
-                         r"account ?name", r"gamertag", r"user ?handle"]),
-    *_rules("PASSWORD_HASH", [r"(hashed |encrypted )?pass ?word( ?hash| ?digest| ?salt)?", r"passwd( ?hash)?", r"pwd( ?hash)?",
-                              r"pass ?hash", r"kennwort", r"passwort( ?hash)?", r"mot de passe", r"contrasena",
-                              r"password", r"pw ?hash", r"secret ?hash"]),
+                         r"account ?name", r"gamertag", r"user ?handle", r"anvandarnamn", r"brugernavn"]),
+    *_rules("PASSWORD_HASH", [r"(hashed |encrypted )?pass ?word( ?hash| ?digest| ?salt)?", r"passwd( ?hash)?",
+                              r"pwd( ?hash)?", r"pass ?hash", r"kennwort", r"passwort( ?hash)?", r"mot de passe",
+                              r"contrasena", r"password", r"pw ?hash", r"secret ?hash", r"losenord", r"adgangskode"]),
     *_rules("FREE_TEXT", [r"notes?", r"comments?", r"remarks?", r"message( body| text)?", r"body", r"free ?text",
                           r"bemerkung(en)?", r"kommentar(e)?", r"notiz(en)?", r"anmerkung(en)?", r"nachricht",
                           r"commentaires?", r"remarques?", r"comentarios?", r"observaciones", r"note interne",
                           r"internal ?notes?", r"support ?notes?", r"feedback", r"review( ?text)?", r"complaint",
                           r"ticket ?(body|text|description)", r"chat ?(message|log|transcript)", r"transcript",
-                          r"freitext", r"beschwerde", r"annotation", r"memo"],
+                          r"freitext", r"beschwerde", r"annotation", r"memo", r"commento", r"notat",
+                          r"anteckning(ar)?", r"bemaerkning(er)?"],
             [r"text", r"content", r"details?", r"description", r"summary", r"subject", r"beschreibung"]),
 ]
 
@@ -125,21 +142,30 @@ NEGATING = {
     "bounced", "valid", "validated", "id", "ids", "uuid", "key", "fk", "length", "len", "provider", "enabled",
     "template", "sequence", "seq", "policy", "pattern", "changed", "updated", "created", "reset", "expires",
     "expiry", "attempts", "strength", "version", "algorithm", "algo", "iterations", "prefix", "preference",
-    "preferences", "language", "locale", "timezone", "tz", "currency", "region", "state", "geo", "lat", "lon", "lng",
+    "preferences", "language", "locale", "timezone", "tz", "currency", "region", "state", "lat", "lon", "lng",
     "latitude", "longitude", "level", "score", "size", "width", "height", "color", "colour", "icon", "unit", "mime",
     "extension", "encoding", "charset", "total", "max", "min", "avg",
 }
+# Words for an area larger than a city: a column so named holding city-like values (Spanish provinces,
+# Italian regions are named after their capitals) is not a city.
+REGION_WORDS = {
+    "region", "regions", "state", "province", "provincia", "provinz", "provincie", "county", "district",
+    "bundesland", "kanton", "canton", "departement", "regione", "comunidad", "landkreis", "kreis", "kraj",
+    "voivodeship", "wojewodztwo", "distrito", "concelho",
+}
 # A rule on the word "name" does not apply after these: product_name is not a person.
 NOT_PERSON_NAME = {
-    "product", "company", "file", "filename", "category", "brand", "item", "sku", "table", "column", "host", "hostname",
-    "domain", "city", "country", "street", "shop", "store", "project", "app", "application", "service", "plan", "tag",
-    "group", "role", "team", "event", "campaign", "bank", "org", "organization", "organisation", "firm", "business",
-    "vendor", "supplier", "merchant", "department", "dept", "site", "page", "template", "field", "attribute", "variant",
-    "model", "device", "browser", "os", "platform", "region", "state", "province", "county", "district", "course", "class", "job", "position", "title", "unit", "warehouse", "location", "venue", "hotel", "airport",
-    "airline", "carrier", "channel", "source", "feature", "module", "package", "library", "queue", "topic", "bucket",
-    "schema", "database", "db", "index", "key", "metric", "label", "status", "type", "kind", "currency", "language",
-    "locale", "timezone", "firma", "produkt", "artikel", "abteilung", "societe", "entreprise", "produit", "empresa",
-    "producto", "prodotto", "azienda", "display", "dish", "menu", "recipe", "song", "album", "movie", "book",
+    "product", "company", "file", "filename", "category", "brand", "item", "sku", "table", "column", "host",
+    "hostname", "domain", "city", "country", "street", "shop", "store", "project", "app", "application", "service",
+    "plan", "tag", "group", "role", "team", "event", "campaign", "bank", "org", "organization", "organisation", "firm",
+    "business", "vendor", "supplier", "merchant", "department", "dept", "site", "page", "template", "field",
+    "attribute", "variant", "model", "device", "browser", "os", "platform", "region", "state", "province", "county",
+    "district", "course", "class", "job", "position", "title", "unit", "warehouse", "location", "venue", "hotel",
+    "airport", "airline", "carrier", "channel", "source", "feature", "module", "package", "library", "queue", "topic",
+    "bucket", "schema", "database", "db", "index", "key", "metric", "label", "status", "type", "kind", "currency",
+    "language", "locale", "timezone", "firma", "produkt", "artikel", "abteilung", "societe", "entreprise", "produit",
+    "empresa", "producto", "prodotto", "azienda", "display", "dish", "menu", "recipe", "song", "album", "movie", "book",
+    "vare", "varu", "foretag", "virksomhed", "butik", "lager",
 }
 # Table names that make a bare "name" column a person's name.
 PERSON_TABLES = {
@@ -151,7 +177,11 @@ PERSON_TABLES = {
     "utenti", "dipendenti", "pazienti", "klanten", "gebruikers", "medewerkers", "leads", "lead", "subscribers",
     "subscriber", "candidates", "candidate", "donors", "donor", "owners", "owner", "tenants", "tenant", "drivers",
     "driver", "teachers", "teacher", "doctors", "doctor", "recipients", "beneficiaries", "players", "player",
+    "kunder", "kund", "anstallda", "medarbetare", "ansatte", "medarbejdere", "asiakkaat", "zakaznici", "utentes",
+    "funcionarios",
 }
+# Words that, like "name", make a person's name only as a column's last word in a person table.
+BARE_NAME_WORDS = {"name", "navn", "namn", "nimi"}
 
 _COMPILED = [(r, re.compile(rf"(?:.* )?(?P<core>{r.pattern})(?: .*)?")) for r in RULES]
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -172,6 +202,11 @@ class NameHit:
     strength: float
     rule: str  # the rule's id, for the evidence
     whole: bool = False  # the rule matched the whole name
+
+
+def region_word(column: str) -> str | None:
+    """The word of ``column`` naming an area larger than a city ("provincia", "state"), if any."""
+    return next((t for t in tokens(column) if t in REGION_WORDS), None)
 
 
 def match(table: str, column: str) -> tuple[list[NameHit], str | None]:
@@ -197,7 +232,7 @@ def match(table: str, column: str) -> tuple[list[NameHit], str | None]:
             continue  # "company_name", "product_name"
         if rule.entity == "PERSON_NAME" and rule.strength == WEAK:
             # a bare "name": a person's only as the last word, in a person-like table or after "customer"...
-            if toks[-1] != "name":
+            if toks[-1] not in BARE_NAME_WORDS:
                 continue
             table_toks = set(tokens(table.rsplit(".", 1)[-1]))
             if set(before) & PERSON_TABLES:
