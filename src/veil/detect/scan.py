@@ -66,13 +66,31 @@ INT_OK = {"PHONE", "NATIONAL_ID", "CREDIT_CARD", "POSTCODE"}
 
 # Presidio recognizer -> the entity its matches count for (veil names come from the engine)
 _STREET = re.compile(
+    # a number, then a name ending in a street word (English, USPS suffixes; French, Italian, Spanish, Dutch)
     r"^\s*(\d+[a-z]?\s*,?\s+\S.*\b(street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|"
-    r"square|sq|terrace|parkway|pkwy|highway|hwy|circle|cir|trail|crescent|close|row|rue|chemin|allee|impasse|quai|"
-    r"via|viale|piazza|calle|avenida|plaza|paseo|camino|straat|laan|weg|gracht)\b.*"
-    r"|\S.*(strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad)\s+\d+\s*[a-z]?(\s*[,/].*)?"
-    r"|(rue|avenue|boulevard|chemin|allee|impasse|place|quai|via|viale|piazza|corso|calle|avenida|plaza|paseo)"
-    r"\s.*\d+.*|\d+\s*,?\s*(rue|avenue|boulevard|bd|chemin|allee|impasse|place|quai)\s.*)$",
-    re.I)
+    r"square|sq|terrace|parkway|pkwy|highway|hwy|circle|cir|trail|crescent|close|row|alley|annex|arcade|bayou|beach|"
+    r"bend|bluff|bottom|branch|bridge|brook|burg|bypass|camp|canyon|cape|causeway|center|centre|cliff|club|common|"
+    r"corner|course|cove|creek|crest|crossing|crossroad|curve|dale|dam|divide|estate|expressway|extension|falls|"
+    r"ferry|field|flat|ford|forest|forge|fork|fort|freeway|garden|gardens|gateway|glen|green|grove|harbor|harbour|"
+    r"haven|heights|hill|hollow|inlet|island|isle|junction|key|knoll|lake|landing|light|loaf|lock|lodge|loop|mall|"
+    r"manor|meadow|mews|mill|mission|motorway|mount|mountain|neck|orchard|oval|overpass|park|pass|passage|path|pike|"
+    r"pine|plain|plaza|point|port|prairie|radial|ramp|ranch|rapid|rest|ridge|river|route|shoal|shore|skyway|spring|"
+    r"spur|station|stravenue|stream|summit|throughway|trace|track|trafficway|tunnel|turnpike|underpass|union|valley|"
+    r"viaduct|view|village|ville|vista|walk|wall|well|rue|chemin|allee|impasse|quai|via|viale|piazza|calle|avenida|"
+    r"plaza|paseo|camino|straat|laan|weg|gracht)s?\b.*"
+    # a street word ending the name, then the number: German, Dutch, Nordic, Finnish
+    r"|\S.*(strasse|straße|str\.|weg|allee|allé|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|straat|laan|gracht|"
+    r"singel|dreef|kade|plein|hof|steeg|markt|dijk|baan|boulevard|gatan|gata|vägen|vagen|gränd|grand|torget|"
+    r"stigen|backen|vej|gade|stræde|straede|plads|vænget|veien|gaten|katu|tie)\s+\d+\s*[a-z]?(\s*[-,/].*)?"
+    # the street word first, a number later: French, Italian, Spanish, Portuguese, Catalan
+    r"|(rue|avenue|boulevard|chemin|allee|allée|impasse|place|quai|via|viale|piazza|piazzale|corso|vicolo|largo|"
+    r"strada|contrada|borgo|rotonda|stretto|incrocio|calle|avenida|plaza|paseo|cuesta|ronda|pasaje|pasadizo|"
+    r"travesía|travesia|callejón|callejon|camino|carretera|glorieta|urbanización|urbanizacion|acceso|vial|cañada|"
+    r"canada|bulevar|rambla|carrer|avinguda|passeig|rua|r\.|av\.|travessa|praça|praca|estrada|alameda)"
+    r"\s.*\d+.*|\d+\s*,?\s*(rue|avenue|boulevard|bd|chemin|allee|impasse|place|quai)\s.*"
+    # a flat first (British): "Flat 4, 12 High Street", "Studio 87\nDawson Drive"
+    r"|(flat|studio|apartment|apt\.?|unit|suite)\s*\d+[a-z]?\s*[,\n]\s*\S.*)$",
+    re.I | re.S)
 _WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*", re.U)
 
 
