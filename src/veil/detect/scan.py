@@ -51,6 +51,8 @@ from .entities import NONE_CLASS, entity_class
 DEFAULT_SAMPLE = 2000  # distinct values per column
 DEFAULT_SAMPLE_ROWS = 20_000  # rows read per table
 MIN_SHARE = 0.6  # share of sampled values a recognizer must match to decide alone
+FREE_TEXT_SHARE = 0.02  # share of texts holding a pattern entity (email, phone ...) that makes free text personal
+FREE_TEXT_NER_SHARE = 0.1  # the same for names and places found by NER
 ROUNDS = (50, 200, 750)  # Presidio runs on this many distinct values, then on the whole sample
 
 # Entities whose values prove themselves: values alone may decide, and a name the values
@@ -379,15 +381,28 @@ def _lexicon_shares(values: list[str]) -> dict[str, float]:
     return {k: c / n for k, c in counts.items() if c}
 
 
+_HEX_DIGEST = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})$", re.I)
+_DIGITS = re.compile(r"^\d+$")
+# a word of prose: letters (with inner hyphens or apostrophes), maybe wrapped in punctuation
+_PROSE_WORD = re.compile(r"^[\"'(\[]*[^\W\d_]+(?:[-'][^\W\d_]+)*[\"').,;:!?\]]*$")
+
+
+def _prose(value: str, words: list[str]) -> bool:
+    """At least 4 words, 25 characters, and mostly words of letters (not a user agent or a path)."""
+    return len(words) >= 4 and len(value) >= 25 and \
+        sum(1 for w in words if _PROSE_WORD.match(w)) >= 0.6 * len(words)
+
+
 def _pattern_shares(values: list[str]) -> dict[str, float]:
     n = len(values)
     if not n:
         return {}
     street = sum(1 for v in values if _STREET.match(v))
     lengths = sorted(len(v) for v in values)
-    words = [len(v.split()) for v in values]
-    text_like = sum(1 for v, w in zip(values, words, strict=True) if w >= 4 and len(v) >= 25)
-    out = {"street_pattern": street / n, "free_text_shape": text_like / n}
+    text_like = sum(1 for v in values if _prose(v, v.split()))
+    out = {"street_pattern": street / n, "free_text_shape": text_like / n,
+           "hex_digest": sum(1 for v in values if _HEX_DIGEST.match(v)) / n,
+           "digits_only": sum(1 for v in values if _DIGITS.match(v)) / n}
     out["median_length"] = lengths[n // 2]
     return {k: v for k, v in out.items() if v}
 
@@ -489,20 +504,31 @@ def classify(table: str, column: str, category: str, values: list[str], det: Det
         if h.entity in VALUE_CHECKED and len(values) >= 20 and s < 0.2:
             conf = h.strength * 0.6  # the name says so, the values do not
             evidence["values_disagree"] = h.entity
-        if h.entity == "FREE_TEXT" and not free_text and h.strength < name_rules.STRONG:
-            continue  # "description" holding short labels
+        if h.entity == "FREE_TEXT" and h.strength < name_rules.STRONG:
+            continue  # "description": short labels, or product copy; what the text holds decides (below)
         candidates[h.entity] = conf
     for entity, s in shares.items():
         if entity in candidates or entity not in VALUE_DECIDES or not _compatible(entity, category):
             continue
         if entity == "FREE_TEXT":
             continue  # free text is decided below, from what it holds
+        if entity == "PASSWORD_HASH":
+            # a bare hex digest is as likely a file checksum, a git sha or a session token
+            s -= recognizers.get("hex_digest", 0.0)
+        if entity == "NATIONAL_ID" and (category == "integer" or recognizers.get("digits_only", 0.0) >= 0.9):
+            continue  # 9 or 11 bare digits: counts, sizes, company numbers pass the formats just as well
+        if entity == "CITY" and name_rules.region_word(column):
+            continue  # provinces and regions share their names with cities
         if s >= MIN_SHARE:
             candidates[entity] = 0.5 + 0.45 * s
-    if free_text and "FREE_TEXT" not in candidates:
+    strong_name = any(h.entity in candidates and h.strength >= name_rules.STRONG for h in hits)
+    if free_text and "FREE_TEXT" not in candidates and not strong_name:
+        # (a strongly named street address or name column of long values stays what its name says)
         inside = evidence.get("entities_in_text", {})
-        held = max(inside.values(), default=0.0)
-        if held >= 0.02:
+        # a pattern entity in 2% of the texts is enough; NER's names and places need more (it errs on prose)
+        held = max((v - (FREE_TEXT_NER_SHARE - FREE_TEXT_SHARE if e in ("PERSON_NAME", "LOCATION") else 0)
+                    for e, v in inside.items()), default=0.0)
+        if held >= FREE_TEXT_SHARE:
             candidates["FREE_TEXT"] = min(0.95, 0.6 + held)
         else:
             evidence["note"] = "free text without personal entities in the sample"
