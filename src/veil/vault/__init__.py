@@ -270,6 +270,7 @@ class Vault:
         table = pa.Table.from_batches(batches, SEGMENT_SCHEMA)
         self.db.execute("INSERT INTO veil_segments (domain, key_version, created, n, data) VALUES (?, ?, ?, ?, ?)",
                         [domain, version, _now(), table.num_rows, _to_ipc(table)])
+        self.db.writeback()
 
     def flush(self) -> None:
         for domain, version in list(self._pending):

@@ -33,6 +33,7 @@ class Backend(Protocol):
     def query(self, sql: str, params: list[Any]) -> list[tuple]: ...
     def execute(self, sql: str, params: list[Any]) -> None: ...
     def serialize(self) -> None: ...
+    def writeback(self) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def compact(self) -> None: ...
@@ -40,7 +41,10 @@ class Backend(Protocol):
 
 
 class SqliteBackend:
-    """One file; rollback journal (no WAL to linger) and secure_delete (freed pages are zeroed)."""
+    """One file; rollback journal (no WAL to linger) and secure_delete (freed pages are zeroed).
+
+    New files use 64 KiB pages: segments are megabytes, written in 16x fewer pages.
+    """
 
     def __init__(self, path: Path):
         self.location = str(path)
@@ -53,6 +57,8 @@ class SqliteBackend:
                              file=str(path), hint=f"run: chmod 600 {path}")
         try:
             self.conn = sqlite3.connect(path, isolation_level=None)
+            if new:
+                self.conn.execute("PRAGMA page_size=65536")
             self.conn.execute("PRAGMA journal_mode=DELETE")
             self.conn.execute("PRAGMA secure_delete=ON")
             self.conn.execute("PRAGMA synchronous=FULL")
@@ -95,6 +101,22 @@ class SqliteBackend:
 
     def serialize(self) -> None:
         """SQLite serialises writers itself (a second writer gets a clear 'busy' error)."""
+
+    def writeback(self) -> None:
+        """Start writing the file's dirty pages to disk now, without waiting (a hint to the kernel),
+        so the fsync at commit has little left to do. Durability is still the commit's fsync."""
+        if not hasattr(os, "posix_fadvise"):
+            return
+        try:
+            fd = os.open(self.location, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def commit(self) -> None:
         self._run("COMMIT", "BEGIN")
@@ -163,6 +185,9 @@ class PostgresBackend:
     def serialize(self) -> None:
         """One writer of the audit chain at a time (released at commit)."""
         self.execute("SELECT pg_advisory_xact_lock(7316266)", [])
+
+    def writeback(self) -> None:
+        """Nothing to do: the server writes."""
 
     def commit(self) -> None:
         try:
