@@ -92,7 +92,7 @@ class Labelled:
 
 # -- generators ------------------------------------------------------------------
 
-POOL = 400  # distinct values drawn from Faker per column; rows repeat them (Faker is slow)
+POOL = 250  # distinct values drawn from Faker per column; rows repeat them (Faker is slow)
 
 
 def pooled(gen: Gen) -> Gen:
