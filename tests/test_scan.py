@@ -21,6 +21,8 @@ from veil.detect.engine import Detector, default_ner_model
 from veil.detect.scan import classify, scan_dataset
 
 from .dump_fixtures import pg, pg_dump, pg_tools, populate, psql_file  # noqa: F401
+from .test_dump_mysql import dbs as mysql_dbs  # noqa: F401
+from .test_dump_mysql import server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = ROOT / "samples" / "shop"
@@ -250,3 +252,30 @@ def test_pg_dump_scan_and_draft_restores(pg, tmp_path):  # noqa: F811
     dst = pg.create("veil_dst")
     restored = psql_file(dst, out)
     assert restored.returncode == 0, restored.stderr[-2000:]
+
+
+def test_mysqldump_scan_and_draft_restores(mysql_dbs, tmp_path):  # noqa: F811
+    from .test_dump_mysql import mysqldump, restore, scalar
+
+    src, dst = mysql_dbs
+    dump = mysqldump(src, [], tmp_path / "shop.sql")
+    draft, js = tmp_path / "draft.yaml", tmp_path / "f.json"
+    res = veil("scan", str(dump), "-o", str(draft), "--json", str(js), "-q", "--no-ner")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(js.read_text())
+    found = {(c["table"], c["column"]): c for c in doc["columns"]}
+    assert found[("customers", "email")]["entity"] == "EMAIL"
+    assert found[("customers", "id")]["key"] == "primary"
+    assert found[("orders", "customer_id")]["key"] == "foreign"
+    rows = {t["name"]: t["rows"] for t in doc["tables"]}
+    assert rows["customers"] == scalar(src, "SELECT COUNT(*) FROM customers")
+    keyring = tmp_path / "keys" / "k.json"
+    assert veil("keys", "init", str(keyring)).exit_code == 0
+    out = tmp_path / "safe.sql"
+    res = veil("run", str(dump), "-p", str(draft), "--keyring", str(keyring), "-o", str(out), "-q")
+    assert res.exit_code == 0, res.stderr
+    restore(out, dst)
+    assert scalar(dst, "SELECT COUNT(*) FROM customers") == rows["customers"]
+    # foreign keys still join after pseudonymization
+    assert scalar(dst, "SELECT COUNT(*) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id "
+                       "WHERE c.id IS NULL") == 0

@@ -475,3 +475,21 @@ def test_unknown_nlp_model_and_names_without_ner_are_profile_errors(cli, tmp_pat
     assert res.exit_code == 3
     assert "bad.yaml:19: tables.tickets.columns.note.entities.PERSON_NAME: PERSON_NAME is only found by NER" \
         in res.stderr
+
+
+def test_rekey_refuses_scrubbed_columns(cli, tmp_path):
+    """Replacements inside text are not in the vault: a rekey would scrub the text a second time
+    (its pseudonyms would no longer match the structured columns), so it is refused."""
+    vault = tmp_path / "vaultdir" / "vault.db"
+    tables, _res, out, _report = run_cli(cli, tmp_path, "csv", extra=("--vault", vault))
+    profile, keyring = tmp_path / "profile.yaml", tmp_path / "keys" / "keyring.json"
+    reversible = profile.read_text().replace("version: 1\n", "version: 1\ndefaults:\n  reversible: true\n")
+    profile.write_text(reversible)
+    v1 = json.loads(cli("keys", "list", "--keyring", keyring, "--json").stdout)
+    v1 = next(v["id"] for v in (v1 if isinstance(v1, list) else v1["versions"]) if v["status"] == "active")
+    assert cli("keys", "rotate", "--keyring", keyring).exit_code == 0
+    res = cli("rekey", out, "--from", v1, "--profile", profile, "--out", tmp_path / "o2", "--keyring", keyring,
+              "--vault", vault)
+    assert res.exit_code == 3
+    assert "tickets.note is scrubbed free text" in res.stderr and "re-run from the extract" in res.stderr
+    assert not (tmp_path / "o2").exists()

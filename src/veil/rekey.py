@@ -59,6 +59,10 @@ def rekey_plan(profile: Profile, dataset: Dataset, to_version: str) -> tuple[Pla
                 problems.append(Problem(f"{tplan.name}.{c.name} uses keyed operator {c.op} but is not reversible: "
                                         "it cannot be re-keyed from the vault",
                                         hint="set reversible: true on it (new runs), or re-run from the extract"))
+            if c.op == "scrub":
+                problems.append(Problem(f"{tplan.name}.{c.name} is scrubbed free text: its replacements are not "
+                                        "in the vault, so it cannot be re-keyed (it would be scrubbed twice)",
+                                        hint="re-run from the extract to re-key a dataset with scrub columns"))
             if c.op == "date_shift":
                 subj = by_name.get(c.params["subject"])
                 if subj is not None and subj.key_version is not None and not subj.reversible:

@@ -24,6 +24,7 @@ import json
 import re
 from datetime import UTC, datetime
 
+from .names import tokens
 from .scan import Finding, ScanResult
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -151,13 +152,16 @@ def draft_profile(result: ScanResult) -> str:
     by_table: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_table.setdefault(f.table, []).append(f)
-    # the structured column a scrub maps each entity to: the most confident, then the biggest table's
+    # the structured column a scrub maps each entity to: the most confident, then a parent table's
+    # (one other tables reference, like customers), then the plainest name ("email" before
+    # "customer_email"), then the biggest table's
     rows = {t.name: t.rows or 0 for t in result.tables}
+    parents = {fk["references"]["table"] for t in result.tables for fk in t.foreign_keys}
     scrub_targets: dict[str, str] = {}
-    best: dict[str, tuple[float, int]] = {}
+    best: dict[str, tuple[float, bool, int, int]] = {}
     for f in result.findings:
         if f.entity in SCRUB_LINKS and f.type == "string" and not f.key:
-            rank = (f.confidence, rows.get(f.table, 0))
+            rank = (f.confidence, f.table in parents, -len(tokens(f.column)), rows.get(f.table, 0))
             if f.entity not in best or rank > best[f.entity]:
                 best[f.entity] = rank
                 scrub_targets[f.entity] = f"{f.table}.{f.column}"

@@ -44,8 +44,9 @@ MIXED = "MIXED"
 # gets the placeholder).
 ENTITY_NAMES: tuple[str, ...] = tuple(sorted(set(FROM_PRESIDIO.values())))
 NER_ENTITIES = ("PERSON_NAME", "LOCATION")
-# schema.table.column or table.column: identifiers joined by dots
-REFERENCE = re.compile(r"^[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)+$")
+# schema.table.column or table.column: names joined by dots (a dump's names may hold "-", spaces, umlauts;
+# the column is what follows the last dot)
+REFERENCE = re.compile(r"^[^.\s][^.]*(?:\.[^.]+)*\.[^.\s][^.]*$")
 # Presidio's phone recognizer sometimes leaves the country code out of the span
 # ("+1 (555) 010-4477" -> "(555) 010-4477"): a "+CC" right before a phone span joins it.
 _COUNTRY_CODE = re.compile(r"\+\d{1,3}[ .\-]?$")

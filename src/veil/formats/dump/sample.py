@@ -23,6 +23,13 @@ def _text(raw: pa.Array) -> pa.Array:
         return pa.array([None if v is None else v.decode("utf-8", "replace") for v in raw.to_pylist()], pa.string())
 
 
+def _clean(text: str | None) -> str | None:
+    """Bytes that are not UTF-8 (kept as surrogates) become U+FFFD."""
+    if text is None or text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]]:
     """table -> (its first ``max_rows`` rows as text columns, its row count). Partitions count for their parent."""
     file = str(info.path)
@@ -71,7 +78,7 @@ def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]
                 rows = st.rows[:room]
                 values = {}
                 for i, c in enumerate(cols):
-                    texts = [decode_literal(st.text[r[i][0]:r[i][1]], info.dialect) for r in rows]
+                    texts = [_clean(decode_literal(st.text[r[i][0]:r[i][1]], info.dialect)) for r in rows]
                     values[c] = pa.array(texts, pa.string()) if texts else pa.nulls(0, pa.string())
                 keep(st.table, cols, values, len(rows))
     out: dict[str, tuple[pa.Table, int]] = {}
