@@ -406,10 +406,16 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
                      sum(r.vault_records for r in ordered), bool(run.forgotten))
 
 
+SCRUB_BATCH = 2048  # rows per batch in tables with a scrub column
+
+
 def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine, batch_size: int,
                progress: Progress | None, vault: Vault | None, dropped: dict[tuple[str, ...], set[tuple]],
                prepare: Prepare | None) -> TableResult:
     t0 = time.perf_counter()
+    if any(c.op == "scrub" for c in tplan.columns):
+        # scrub costs milliseconds per distinct text: small batches keep every worker busy
+        batch_size = min(batch_size, SCRUB_BATCH)
     res = TableResult(table.name, columns={c.name: ColumnStats() for c in tplan.columns})
     keys = KeyCheck(tplan)
     writer = fmt.writer(path, tplan.out_schema, table)

@@ -122,18 +122,24 @@ class Detector:
             PlPeselRecognizer(supported_language="en"), UkPostcodeRecognizer(supported_language="en"),
             _password_hash_recognizer(),
         ]
+        no_op = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
+        no_op.load()
+
+        def analyzer(nlp_engine, extra=()):
+            registry = RecognizerRegistry(supported_languages=["en"])
+            for r in (*recognizers, *extra):
+                registry.add_recognizer(r)
+            return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
+
+        # pattern recognizers alone: no spaCy run per value (column values, texts without NER)
+        self.patterns = analyzer(no_op)
         if self.ner:
-            nlp_engine = self._spacy_engine(model)
             from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-            recognizers.append(SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]))
+            self.analyzer = analyzer(self._spacy_engine(model),
+                                     [SpacyRecognizer(supported_entities=["PERSON", "LOCATION"])])
         else:
-            nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
-            nlp_engine.load()
-        registry = RecognizerRegistry(supported_languages=["en"])
-        for r in recognizers:
-            registry.add_recognizer(r)
-        self.analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
+            self.analyzer = self.patterns
         self.entities = list(PATTERN_ENTITIES) + (["PERSON", "LOCATION"] if self.ner else [])
 
     @staticmethod
@@ -156,8 +162,9 @@ class Detector:
         """Every Presidio result for ``text`` (overlapping, unmerged), in veil's entity names."""
         if not text or (patterns_only or not self.ner) and not _MAYBE_PATTERN.search(text):
             return []
-        entities = list(PATTERN_ENTITIES) if patterns_only else self.entities
-        results = self.analyzer.analyze(text=text, language="en", entities=entities, context=context or None)
+        engine = self.patterns if patterns_only or not self.ner else self.analyzer
+        entities = list(PATTERN_ENTITIES) if engine is self.patterns else self.entities
+        results = engine.analyze(text=text, language="en", entities=entities, context=context or None)
         out = []
         for r in results:
             entity = FROM_PRESIDIO.get(r.entity_type)
