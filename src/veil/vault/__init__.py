@@ -29,6 +29,7 @@ import hmac
 import io
 import json
 import os
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
@@ -106,10 +107,10 @@ def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.Reco
     head = aad(domain, version, "", "")[:-2]  # prefix, domain and version, without the trailing separators
     aads = pc.binary_join_element_wise(pa.scalar(head, pa.binary()), plain.column(0).cast(pa.binary()),
                                        plain.column(1).cast(pa.binary()), pa.scalar(b"\0", pa.binary()))
-    cts = list(map(AESGCM.encrypt, repeat(aes, n), [nonces[i: i + 12] for i in range(0, 12 * n, 12)],
-                   originals, aads.to_pylist()))
+    nonce_list = struct.Struct("12s" * n).unpack(nonces) if n else ()  # n bytes objects in one C call
+    cts = list(map(AESGCM.encrypt, repeat(aes, n), nonce_list, originals, aads.to_pylist()))
     bkey = blind_key(keys, domain)
-    if pc.count_distinct(plain.column(2)).as_py() == n:
+    if len(set(originals)) == n:
         blinds = _blind_array(bkey, originals)
     else:  # one blind index per distinct original (a fake's originals repeat across rows)
         encoded = plain.column(2).dictionary_encode()
