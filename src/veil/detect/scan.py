@@ -163,25 +163,23 @@ def fold(text: str) -> str:
 
 # -- types ---------------------------------------------------------------------
 
+_CATEGORIES = [
+    ("boolean", (pa.types.is_boolean,)),
+    ("integer", (pa.types.is_integer,)),
+    ("float", (pa.types.is_floating,)),
+    ("decimal", (pa.types.is_decimal,)),
+    ("date", (pa.types.is_date,)),
+    ("timestamp", (pa.types.is_timestamp,)),
+    ("time", (pa.types.is_time, pa.types.is_duration, pa.types.is_interval)),
+    ("string", (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)),
+    ("binary", (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary)),
+]
+
+
 def type_category(t: pa.DataType) -> str:
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_integer(t):
-        return "integer"
-    if pa.types.is_floating(t):
-        return "float"
-    if pa.types.is_decimal(t):
-        return "decimal"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_time(t) or pa.types.is_duration(t) or pa.types.is_interval(t):
-        return "time"
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return "string"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "binary"
+    for name, tests in _CATEGORIES:
+        if any(test(t) for test in tests):
+            return name
     if pa.types.is_dictionary(t):
         return type_category(t.value_type)
     return "other"
