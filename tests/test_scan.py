@@ -231,10 +231,14 @@ def test_csv_row_count_estimated_when_not_read_whole(tmp_path):
 
 # -- SQL dumps: the real pg_dump, and the draft's output restored into PostgreSQL ----------------
 
-def test_pg_dump_scan_and_draft_restores(pg, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("form", ["plain", "gzip", "custom"])
+def test_pg_dump_scan_and_draft_restores(pg, tmp_path, form):  # noqa: F811
     db = pg.create("veil_src")
     populate(pg, db)
-    dump = pg_dump(db, tmp_path / "shop.sql")
+    if form == "custom":
+        dump = pg_dump(db, tmp_path / "shop.dump", "-Fc")
+    else:
+        dump = pg_dump(db, tmp_path / ("shop.sql.gz" if form == "gzip" else "shop.sql"), gzip_it=form == "gzip")
     draft = tmp_path / "draft.yaml"
     js = tmp_path / "f.json"
     res = veil("scan", str(dump), "-o", str(draft), "--json", str(js), "-q", "--no-ner")
@@ -249,6 +253,12 @@ def test_pg_dump_scan_and_draft_restores(pg, tmp_path):  # noqa: F811
     out = tmp_path / "safe.sql"
     res = veil("run", str(dump), "-p", str(draft), "--keyring", str(keyring), "-o", str(out), "-q")
     assert res.exit_code == 0, res.stderr
+    if out.read_bytes()[:2] == b"\x1f\x8b":  # a gzipped dump is written back gzipped
+        import gzip
+
+        plain = tmp_path / "safe-plain.sql"
+        plain.write_bytes(gzip.decompress(out.read_bytes()))
+        out = plain
     dst = pg.create("veil_dst")
     restored = psql_file(dst, out)
     assert restored.returncode == 0, restored.stderr[-2000:]
