@@ -293,9 +293,19 @@ class Vault:
         return plain if n_keep == plain.num_rows else plain.filter(keep)
 
     def store(self, domain: str, version: str, records: pa.RecordBatch) -> int:
-        """Queue encrypted records (from :func:`encrypt_records`) for the next segment."""
-        self._pending.setdefault((domain, version), []).append(records)
-        if sum(b.num_rows for b in self._pending[(domain, version)]) >= SEGMENT_ROWS:
+        """Queue encrypted records (from :func:`encrypt_records`) for the next segment.
+
+        A segment holds up to SEGMENT_ROWS records (more only from a single larger batch): the
+        queued ones are written first when these would take it past that, and a queue of half
+        a segment or more is written at once, so the run writes as it goes and leaves little
+        for the commit (and its fsync) at the end.
+        """
+        queued = self._pending.setdefault((domain, version), [])
+        if queued and sum(b.num_rows for b in queued) + records.num_rows > SEGMENT_ROWS:
+            self._flush_one(domain, version)
+            queued = self._pending.setdefault((domain, version), [])
+        queued.append(records)
+        if sum(b.num_rows for b in queued) >= SEGMENT_ROWS // 2:
             self._flush_one(domain, version)
         return records.num_rows
 
