@@ -289,3 +289,88 @@ def test_mysqldump_scan_and_draft_restores(mysql_dbs, tmp_path):  # noqa: F811
     # foreign keys still join after pseudonymization
     assert scalar(dst, "SELECT COUNT(*) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id "
                        "WHERE c.id IS NULL") == 0
+
+
+# -- review findings: odd inputs give drafts that run, and clear errors -------------------------
+
+def _scan_and_run(tmp_path: Path, src: Path, *extra: str):
+    draft = tmp_path / "draft.yaml"
+    res = veil("scan", str(src), "-o", str(draft), "-q", "--no-ner", *extra)
+    assert res.exit_code == 0, res.stderr
+    yaml.safe_load(draft.read_text())  # valid YAML
+    keyring = tmp_path / "keys" / "k.json"
+    if not keyring.exists():
+        assert veil("keys", "init", str(keyring)).exit_code == 0
+    out = tmp_path / "out"
+    res = veil("run", str(src), "-p", str(draft), "--keyring", str(keyring), "-o", str(out), "-q")
+    assert res.exit_code == 0, res.stderr
+    return draft.read_text(), out
+
+
+def test_odd_csv_columns_give_a_draft_that_runs(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    n = 60
+    rows = ["id,geburtsdatum,phone,note\u2028x,yes,kunde_tel,empty"]
+    for i in range(n):
+        ident = f"A{i}" if i == n - 1 else str(i + 1)  # one id that is not an integer
+        rows.append(f"{ident},0{1 + i % 9}.0{1 + i % 9}.19{50 + i % 40},+49151{1000000 + i * 7},"
+                    f"note {i},{'y' if i % 2 else 'n'},+49 30 {2000000 + i * 13},")
+    (src / "kunden.csv").write_text("\n".join(rows) + "\n")
+    text, out = _scan_and_run(tmp_path, src)
+    assert (out / "kunden.csv").exists()
+    assert "geburtsdatum: {op: fake, kind: date_of_birth" in text  # not ISO: generalize could not read it
+    assert "phone: {op: fake, kind: phone_number, domain: phone}" in text  # "+49..." is not an integer
+    assert "kunde_tel: {op: fake, kind: phone_number, domain: phone}" in text  # the same rule, same domain
+    assert "\\u2028" in text  # escaped, not a raw line break
+
+
+def test_nested_and_binary_personal_columns_are_not_kept(tmp_path):
+    n = 300
+    emails = [f"user{i}@example.com" for i in range(n)]
+    table = pa.table({
+        "id": pa.array(range(n), pa.int64()),
+        "emails": pa.array([[e] for e in emails]),
+        "contact": pa.array([{"email": e, "phone": "+49 30 1234567"} for e in emails]),
+        "email_bytes": pa.array([e.encode() for e in emails], pa.binary()),
+    })
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(table, src / "people.parquet")
+    text, out = _scan_and_run(tmp_path, src)
+    for col in ("emails", "contact", "email_bytes"):
+        assert f"{col}: nullify" in text, col
+    written = pq.read_table(out / "people.parquet")
+    assert written.column("email_bytes").null_count == n
+
+
+def test_empty_tables_and_all_null_columns(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": pa.array([], pa.int64()), "email": pa.array([], pa.string())}),
+                   src / "empty.parquet")
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int64()), "misc": pa.array([None, None], pa.string())}),
+                   src / "t.parquet")
+    result = scan_dataset(open_dataset(src), use_ner=False)
+    misc = next(f for f in result.findings if f.column == "misc")
+    assert misc.entity == "NONE" and misc.confidence == 0.5 and "no values" in misc.evidence["note"]
+    assert all(not t.foreign_keys for t in result.tables)  # a bare "id" never references another table
+    _scan_and_run(tmp_path, src)
+
+
+def test_bad_nlp_model_and_output_paths_are_usage_errors(tmp_path):
+    for name in ("json", "../../etc"):
+        res = veil("scan", str(SHOP), "--nlp-model", name, "-q")
+        assert res.exit_code == 2, (name, res.stderr)
+        assert "internal error" not in res.stderr
+    res = veil("scan", str(SHOP), "-o", str(tmp_path), "--force", "--no-ner")
+    assert res.exit_code == 2 and "is a directory" in res.stderr
+
+
+def test_malformed_insert_is_an_input_error(tmp_path):
+    dump = tmp_path / "bad.sql"
+    dump.write_text("-- MySQL dump 10.13\nCREATE TABLE `t` (`a` int, `b` varchar(10));\n"
+                    "INSERT INTO `t` VALUES (1,'a@x',3),(2,'b');\n")
+    res = veil("scan", str(dump), "-q", "--no-ner")
+    assert res.exit_code == 5
+    assert "bad.sql:3" in res.stderr and "rows do not have 2 values" in res.stderr

@@ -129,11 +129,13 @@ def test_adjacent_entities_known_answer():
 @pytest.mark.parametrize("text,expected", [
     # the email's domain also matches URL: one span, the email's
     ("mail ann@sub.corp.com now", "mail [EMAIL] now"),
-    ("http://ann.lee@corp.com", "http://[EMAIL]"),
+    # a URL with a scheme around an entity: the whole token goes (no "http://" remains to hint at it)
+    ("http://ann.lee@corp.com", "[MIXED]"),
     # an IBAN at the start of an email address: the email covers both
     ("DE89370400440532013000x@y.com", "[EMAIL]"),
-    # neither result covers the other: merged into one MIXED span
-    ("https://user:ann@corp.com/path", "https://user:[MIXED]"),
+    # neither result covers the other: merged into one MIXED span, which takes the whole token
+    # (the user name before the ':' is part of the credential)
+    ("https://user:ann@corp.com/path", "[MIXED]"),
 ])
 def test_overlapping_results_do_not_leak(text, expected):
     assert scrub([text]) == [expected]
@@ -493,3 +495,20 @@ def test_rekey_refuses_scrubbed_columns(cli, tmp_path):
     assert res.exit_code == 3
     assert "tickets.note is scrubbed free text" in res.stderr and "re-run from the extract" in res.stderr
     assert not (tmp_path / "o2").exists()
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("Login as bob.jones:hunter2@ftp.example.org now", ["bob", "jones", "hunter2", "ftp.example"]),
+    ("see http://jdoe:pass@example.com/path", ["jdoe", "pass", "example.com", "path"]),
+])
+def test_no_fragment_of_a_credential_token_survives(text, secret):
+    out = scrub([text])[0]
+    for piece in secret:
+        assert piece not in out, piece
+
+
+def test_labels_before_a_span_stay_and_the_span_keeps_its_rule():
+    out = scrub(["email:ann.lee@corp.com.", "mailto:a@b.com"], {"entities": {"EMAIL": EMAIL_RULE}})
+    emails = apply("pseudonymize", ["ann.lee@corp.com", "a@b.com"], {"format": "email", "email_domain": "test.invalid"},
+                   "email")
+    assert out == [f"email:{emails[0]}.", f"mailto:{emails[1]}"]

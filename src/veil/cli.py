@@ -291,6 +291,9 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
 
     if no_ner and nlp_model:
         raise click.UsageError("--no-ner and --nlp-model contradict each other")
+    for opt, path in (("--out", profile_out), ("--json", json_out), ("--markdown", md_out)):
+        if path is not None and str(path) != "-" and path.is_dir():
+            raise click.UsageError(f"{opt} {path} is a directory: give a file path")
     if profile_out is not None and profile_out.exists() and not force:
         raise click.UsageError(f"{profile_out} exists: a draft would replace a profile someone may have edited "
                                "(pass --force to overwrite)")

@@ -34,7 +34,7 @@ _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 RULES: dict[str, tuple[dict, dict | None]] = {
     "EMAIL": ({"op": "pseudonymize", "format": "email", "domain": "email"}, None),
     "PHONE": ({"op": "fake", "kind": "phone_number", "domain": "phone"},
-              {"op": "pseudonymize", "format": "digits", "domain": "phone"}),
+              {"op": "pseudonymize", "format": "digits", "domain": "phone_digits"}),
     "FIRST_NAME": ({"op": "fake", "kind": "first_name", "domain": "first_name"}, None),
     "LAST_NAME": ({"op": "fake", "kind": "last_name", "domain": "last_name"}, None),
     "PERSON_NAME": ({"op": "fake", "kind": "name", "domain": "person_name"}, None),
@@ -44,10 +44,10 @@ RULES: dict[str, tuple[dict, dict | None]] = {
     "COUNTRY": ({"op": "keep"}, None),
     "DATE_OF_BIRTH": ({"op": "generalize", "to": "year"}, None),
     "NATIONAL_ID": ({"op": "pseudonymize", "domain": "national_id"},
-                    {"op": "pseudonymize", "format": "digits", "domain": "national_id"}),
+                    {"op": "pseudonymize", "format": "digits", "domain": "national_id_digits"}),
     "IBAN": ({"op": "fake", "kind": "iban", "domain": "iban"}, None),
     "CREDIT_CARD": ({"op": "fake", "kind": "credit_card", "domain": "credit_card"},
-                    {"op": "pseudonymize", "format": "digits", "domain": "credit_card"}),
+                    {"op": "pseudonymize", "format": "digits", "domain": "credit_card_digits"}),
     "IP_ADDRESS": ({"op": "pseudonymize", "domain": "ip_address"}, None),
     "URL": ({"op": "pseudonymize", "domain": "url"}, None),
     "USERNAME": ({"op": "fake", "kind": "username", "domain": "username"}, None),
@@ -69,7 +69,13 @@ def _y(value) -> str:
     text = str(value)
     if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
         return text
-    return json.dumps(text, ensure_ascii=False)
+    # ASCII escapes: U+2028, U+0085 and other line breaks would end a YAML line
+    return json.dumps(text, ensure_ascii=True)
+
+
+def _one_line(text: str) -> str:
+    """Text for a YAML comment: no line break of any kind, no control character."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _flow(rule: dict) -> str:
@@ -88,14 +94,19 @@ def _mapping(d: dict) -> str:
     return "{" + ", ".join(f"{_y(k)}: {_flow(v) if isinstance(v, dict) else _y(v)}" for k, v in d.items()) + "}"
 
 
-def _key_rule(f: Finding, table: str) -> dict:
+def _key_rule(f: Finding, table: str, text_storage: bool) -> dict:
+    """An injective rule for a key column, so joins survive."""
     if f.entity == "EMAIL":
         return {"op": "pseudonymize", "format": "email", "domain": "email"}
-    if f.type == "integer":
+    if f.type == "uuid":
+        return {"op": "keep"}  # no UUID-shaped pseudonym yet: a token would not load into a uuid column
+    if f.type == "integer" and f.evidence.get("plain_ints", True):
         rule = {"op": "pseudonymize", "format": "int", "domain": f"{table}.{f.column}"}
         if f.evidence.get("int_bits", 31) > 31:
             rule["bits"] = 63
         return rule
+    if f.type == "integer" and not text_storage:
+        return {"op": "keep"}  # negative integer keys: no injective integer rule keeps the type
     return {"op": "pseudonymize", "domain": f"{table}.{f.column}"}
 
 
@@ -105,7 +116,9 @@ def suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage:
     if f.key == "primary":
         if partitioned and f.entity == "NONE":
             return {"op": "keep"}  # a pseudonym would not stay inside its partition's range
-        return _key_rule(f, table)
+        return _key_rule(f, table, text_storage)
+    if f.entity != "NONE" and f.type in ("nested", "binary"):
+        return {"op": "nullify"}  # no operator rewrites inside lists, structs or bytes
     if f.entity == "FREE_TEXT":
         entities = {}
         for e in SCRUB_LINKS:
@@ -117,10 +130,14 @@ def suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage:
                 entities[e] = SCRUB_DEFAULTS[e]
         return {"op": "scrub", "entities": entities} if entities else {"op": "scrub"}
     text_rule, int_rule = RULES.get(f.entity, RULES["NONE"])
-    if f.type == "integer" and not (text_storage and f.entity == "POSTCODE"):
-        return dict(int_rule) if int_rule else _key_rule(f, table)
+    if f.type == "integer" and not text_storage:
+        # integer storage: the integer rule, in a domain of its own (its pseudonyms differ from the text rule's)
+        return dict(int_rule) if int_rule else _key_rule(f, table, text_storage)
     if f.type in ("date", "timestamp") and f.entity != "DATE_OF_BIRTH":
         return {"op": "keep"}
+    if f.entity == "DATE_OF_BIRTH" and f.type not in ("date", "timestamp"):
+        # not ISO dates (03.04.1950, a timestamp with a zone): generalize cannot read them
+        return {"op": "fake", "kind": "date_of_birth", "domain": "date_of_birth"}
     return dict(text_rule)
 
 
@@ -144,7 +161,7 @@ def _comment(f: Finding) -> str:
         parts.append(ev["note"])
     if ev.get("values_disagree"):
         parts.append("values do not look like " + ev["values_disagree"] + ": check")
-    return " | ".join(parts).replace("\n", " ")
+    return _one_line(" | ".join(parts))
 
 
 def draft_profile(result: ScanResult) -> str:
@@ -160,7 +177,8 @@ def draft_profile(result: ScanResult) -> str:
     scrub_targets: dict[str, str] = {}
     best: dict[str, tuple[float, bool, int, int]] = {}
     for f in result.findings:
-        if f.entity in SCRUB_LINKS and f.type == "string" and not f.key:
+        # a column name with a dot cannot be told apart in a table.column reference
+        if f.entity in SCRUB_LINKS and f.type == "string" and not f.key and "." not in f.column:
             rank = (f.confidence, f.table in parents, -len(tokens(f.column)), rows.get(f.table, 0))
             if f.entity not in best or rank > best[f.entity]:
                 best[f.entity] = rank
@@ -168,7 +186,7 @@ def draft_profile(result: ScanResult) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"# Draft profile written by veil scan on {now}.",
-        f"# Input: {result.input}",
+        f"# Input: {_one_line(result.input)}",
         "# Review every rule: the comment above each gives entity (class, confidence), type, and the evidence",
         "# (the name rule that matched; the share of sampled values each recognizer matched).",
         f"# NER (names and places inside free text): {'on, ' + str(result.nlp_model) if result.ner else 'off'}.",

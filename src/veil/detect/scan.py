@@ -173,6 +173,8 @@ _CATEGORIES = [
     ("time", (pa.types.is_time, pa.types.is_duration, pa.types.is_interval)),
     ("string", (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)),
     ("binary", (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary)),
+    ("nested", (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list, pa.types.is_struct,
+                pa.types.is_map)),
 ]
 
 
@@ -186,6 +188,10 @@ def type_category(t: pa.DataType) -> str:
 
 
 _SQL_TYPES = [
+    (re.compile(r"\[\s*\d*\s*\]\s*$|^_|^array\b", re.I), "nested"),  # PostgreSQL arrays: text like {a,b}
+    (re.compile(r"^json", re.I), "json"),
+    # timestamps with a zone are text in a dump (date operators do not apply to them)
+    (re.compile(r"^timestamptz|^timestamp(\s*\(\d+\))?\s+with\s+time\s+zone", re.I), "string"),
     (re.compile(r"^(bool)", re.I), "boolean"),
     (re.compile(r"^(tinyint\(1\))", re.I), "boolean"),
     (re.compile(r"^(small|big|medium|tiny)?int|^integer|^serial|^bigserial|^smallserial", re.I), "integer"),
@@ -207,9 +213,10 @@ def _declared_type(field_: pa.Field) -> str | None:
     return next((cat for rx, cat in _SQL_TYPES if rx.match(text)), "string")
 
 
-_INT_TEXT = re.compile(r"^[+-]?\d+$")
+_INT_TEXT = re.compile(r"^-?\d+$")  # "+4915112345678" is a phone number, not an integer
+_PLAIN_INT = re.compile(r"^(0|[1-9]\d*)$")
 _FLOAT_TEXT = re.compile(r"^[+-]?(\d+[.,]\d*|\d*[.,]\d+)([eE][+-]?\d+)?$")
-_DATE_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4}|\d{4}/\d{2}/\d{2})$")
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # ISO only: veil's date operators read ISO dates
 _TS_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
 _BOOL_TEXT = {"true", "false", "t", "f", "yes", "no", "y", "n", "0", "1"}
 
@@ -308,6 +315,9 @@ def _as_text(col: pa.ChunkedArray | pa.Array, limit: int) -> tuple[list[str], in
     col = col.drop_null()
     if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
         values = [v.decode("utf-8", "replace") for v in pc.unique(col).to_pylist()[:limit]]
+    elif type_category(col.type) == "nested":
+        values = list(dict.fromkeys(json.dumps(v, ensure_ascii=False, default=str)
+                                    for v in col.slice(0, 4 * limit).to_pylist()))[:limit]
     else:
         if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
             try:
@@ -436,17 +446,23 @@ _EVIDENCE_ENTITY = {
 
 
 def _compatible(entity: str, category: str) -> bool:
-    if category in ("boolean", "float", "decimal", "time", "binary", "other"):
+    if category in ("boolean", "float", "decimal", "time", "other"):
         return False
+    if category in ("nested", "json"):
+        return entity == "FREE_TEXT"  # what such values hold is found inside them, like free text
     if entity == "DATE_OF_BIRTH":
         return category in ("date", "timestamp", "string")
     if category in ("date", "timestamp"):
         return False
     if entity in TEXT_ONLY:
-        return category in ("string", "uuid")
+        return category in ("string", "uuid", "binary")
     if category == "integer":
         return entity in INT_OK
     return True
+
+
+def _compatible_text(entity: str) -> bool:
+    return entity not in ("DATE_OF_BIRTH", "FREE_TEXT")
 
 
 def classify(table: str, column: str, category: str, values: list[str], det: Detector | None,
@@ -462,11 +478,16 @@ def classify(table: str, column: str, category: str, values: list[str], det: Det
         evidence["note"] = f"{category} values hold no direct identifier"
         return "NONE", 0.95, evidence
 
+    if not values:
+        evidence["note"] = "no values in the sample"
     shares: dict[str, float] = {}  # entity -> best share of values supporting it
     recognizers: dict[str, float] = {}
-    free_text = False
-    if values and category in ("string", "uuid", "integer", "date", "timestamp"):
-        if category in ("string", "uuid"):
+    # nested values (lists, structs, JSON, SQL arrays) are searched like free text: entities anywhere inside
+    structured = category in ("nested", "json")
+    free_text = structured
+    textual = category in ("string", "uuid", "binary")
+    if values and (textual or structured or category in ("integer", "date", "timestamp")):
+        if textual:
             pats = _pattern_shares(values)
             free_text = pats.get("free_text_shape", 0) >= 0.5
             recognizers.update({k: v for k, v in pats.items() if k != "median_length"})
@@ -475,7 +496,7 @@ def classify(table: str, column: str, category: str, values: list[str], det: Det
             dob = _dob_share(col, category, values)
             if dob:
                 recognizers["birth_dates"] = dob
-        run_presidio = det is not None and category in ("string", "uuid", "integer") and \
+        run_presidio = det is not None and (textual or structured or category == "integer") and \
             not (category == "integer" and max(len(v.lstrip("+-")) for v in values) < 7)
         if run_presidio:
             ctx = name_rules.tokens(column)
@@ -520,6 +541,9 @@ def classify(table: str, column: str, category: str, values: list[str], det: Det
         if s >= MIN_SHARE:
             candidates[entity] = 0.5 + 0.45 * s
     strong_name = any(h.entity in candidates and h.strength >= name_rules.STRONG for h in hits)
+    if structured and not candidates and any(_compatible_text(h.entity) for h in hits) and values:
+        candidates["FREE_TEXT"] = max(h.strength for h in hits)  # a list of emails named "emails"
+        evidence["note"] = f"{category} values named like {hits[0].entity}"
     if free_text and "FREE_TEXT" not in candidates and not strong_name:
         # (a strongly named street address or name column of long values stays what its name says)
         inside = evidence.get("entities_in_text", {})
@@ -528,8 +552,11 @@ def classify(table: str, column: str, category: str, values: list[str], det: Det
                     for e, v in inside.items()), default=0.0)
         if held >= FREE_TEXT_SHARE:
             candidates["FREE_TEXT"] = min(0.95, 0.6 + held)
-        else:
-            evidence["note"] = "free text without personal entities in the sample"
+            if structured:
+                evidence["note"] = f"{category} values holding personal data"
+        elif values:
+            evidence["note"] = ("nested values" if structured else "free text") + \
+                " without personal entities in the sample"
     # Names: a first-name list match inside a "name" column is a full name, not only a first name.
     if "PERSON_NAME" in candidates and "FIRST_NAME" in candidates and not any(h.entity == "FIRST_NAME" for h in hits):
         del candidates["FIRST_NAME"]
@@ -538,6 +565,8 @@ def classify(table: str, column: str, category: str, values: list[str], det: Det
         weaker = "LAST_NAME" if shares.get("FIRST_NAME", 0) >= shares.get("LAST_NAME", 0) else "FIRST_NAME"
         del candidates[weaker]
     if not candidates:
+        if not values:
+            return "NONE", 0.5, evidence  # nothing to judge by
         best = max((s for e, s in shares.items() if _compatible(e, category)), default=0.0)
         return "NONE", round(max(0.5, 1 - best), 3), evidence
     entity, conf = max(candidates.items(), key=lambda kv: kv[1])
@@ -595,8 +624,8 @@ def infer_keys(dataset: Dataset, samples: dict[str, tuple[pa.Table, int | None, 
             if ts.primary_key == [c]:
                 continue
             low = c.lower()
-            if not low.endswith("_id") and not low.endswith("id"):
-                continue
+            if low == "id" or (not low.endswith("_id") and not low.endswith("id")):
+                continue  # a bare "id" is a table's own key, never a reference
             base = low[:-3] if low.endswith("_id") else low[:-2]
             for other, pk in pk_of.items():
                 if other == t.name:
@@ -611,7 +640,7 @@ def infer_keys(dataset: Dataset, samples: dict[str, tuple[pa.Table, int | None, 
 
 # -- the scan ------------------------------------------------------------------
 
-def _int_bits(f: pa.Field, values: list[str]) -> int:
+def _int_bits(f: pa.Field) -> int:
     """Bits a keyed integer permutation of this column may use: 31 fits INTEGER, 63 BIGINT."""
     sql = ((f.metadata or {}).get(b"veil.sql_type") or b"").decode().lower()
     if sql:
@@ -620,8 +649,7 @@ def _int_bits(f: pa.Field, values: list[str]) -> int:
         return 63
     if pa.types.is_integer(f.type):
         return 31
-    biggest = max((abs(int(v)) for v in values if _INT_TEXT.match(v)), default=0)
-    return 63 if biggest >= 1 << 30 else 31
+    return 63  # text (CSV): no declared width, and the sample may not hold the largest value
 
 
 def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows: int = DEFAULT_SAMPLE_ROWS,
@@ -648,7 +676,9 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
                     category = text_type(values)
             entity, conf, evidence = classify(t.name, f.name, category, values, det, col)
             if category == "integer":
-                evidence["int_bits"] = _int_bits(f, values)
+                evidence["int_bits"] = _int_bits(f)
+                # pseudonymize format: int takes non-negative integers without leading zeros
+                evidence["plain_ints"] = all(_PLAIN_INT.match(v) for v in values)
             # a foreign key inherits its target's rule, even when it is also part of this table's key
             key = "foreign" if f.name in fk_cols else "primary" if f.name in ts.primary_key else None
             if key and entity == "NONE":

@@ -181,6 +181,38 @@ def _widen(text: str, spans: list) -> list[tuple[int, int, str]]:
                 end -= 1
         out.append((start, end, s.entity))
         prev_end = end
+    return _whole_tokens(text, out)
+
+
+_TOKEN_RIGHT = re.compile(r"[\w.@+%/=&?#~-]*")
+_TOKEN_LEFT = re.compile(r"[\w.@+%/=&?#~:-]*$")
+
+
+def _whole_tokens(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Spans grown to the whole URL- or email-like token around them, so no fragment stays behind
+    ("bob.jones:pw@host" found as "pw@host" would leave "bob.jones:"). A span that grows over a
+    letter or digit becomes MIXED (it gets the placeholder); a "mail:" or "id=" before a span is
+    a label, not part of it, unless the token is a URL with a scheme ("http://user:pw@host")."""
+    out: list[tuple[int, int, str]] = []
+    for i, (start, end, entity) in enumerate(spans):
+        lo = out[-1][1] if out else 0
+        hi = spans[i + 1][0] if i + 1 < len(spans) else len(text)
+        m = _TOKEN_LEFT.search(text, lo, start)
+        new_start = m.start() if m else start
+        prefix = text[new_start:start]
+        if "://" not in prefix:
+            cut = max(prefix.rfind(":"), prefix.rfind("="))
+            new_start += cut + 1
+        while new_start < start and text[new_start] in ".-":
+            new_start += 1
+        new_end = _TOKEN_RIGHT.match(text, end, hi).end()
+        while new_end > end and text[new_end - 1] in ".,;!?-":
+            new_end -= 1
+        grown = text[new_start:start] + text[end:new_end]
+        if any(c.isalnum() for c in grown):
+            out.append((new_start, new_end, "MIXED"))
+        else:
+            out.append((start, end, entity))
     return out
 
 

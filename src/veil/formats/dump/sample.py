@@ -69,12 +69,15 @@ def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]
                 table = info.parent_of(st.table)
                 counts[table] = counts.get(table, 0) + len(st.rows)
                 room = max_rows - have.get(table, 0)
-                if room <= 0:
-                    continue
                 cols = st.columns or columns.get(st.table)
                 if cols is None:
                     raise InputError(f"INSERT into {st.table} without a column list, and the dump has no "
                                      "CREATE TABLE for it", file=file, line=st.line)
+                if any(len(r) != len(cols) for r in st.rows):
+                    raise InputError(f"malformed INSERT statement: rows do not have {len(cols)} values",
+                                     file=file, line=st.line, table=table)
+                if room <= 0:
+                    continue
                 rows = st.rows[:room]
                 values = {}
                 for i, c in enumerate(cols):
