@@ -122,6 +122,15 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, su
         subject = subject.filter(valid) if subject is not None else None
     if len(inp) == 0:
         return None
+    if context is None and subject is None:
+        # the pseudonym is a function of the original: one record per distinct original
+        orig = canonical(inp).cast(pa.binary())
+        first = np.unique(pc.dictionary_encode(orig).indices.to_numpy(zero_copy_only=False), return_index=True)[1]
+        take = pa.array(first)
+        n = len(first)
+        return pa.RecordBatch.from_arrays(
+            [_text(out).take(take), pa.array([""] * n, pa.string()), orig.take(take), pa.nulls(n, pa.binary(16))],
+            schema=PLAIN_SCHEMA)
     ctx = pc.fill_null(_text(context), "") if context is not None else pa.array([""] * len(inp), pa.string())
     subj = subject.cast(pa.binary()) if subject is not None else pa.nulls(len(inp), pa.binary())
     distinct = pa.table({"p": _text(out), "c": ctx, "o": canonical(inp).cast(pa.binary()),
