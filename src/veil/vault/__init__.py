@@ -25,7 +25,6 @@ are chained by HMAC: ``verify_audit`` names the first entry that was altered.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import hmac
 import io
 import json
@@ -44,6 +43,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import VaultError
+from ..hmacs import hmac_sha256_many
 from ..keys import KeyProvider, derive, refuse_inside
 from .backends import Backend, open_backend
 
@@ -74,43 +74,8 @@ def blind_key(keys: KeyProvider, domain: str) -> bytes:
     return keys.index_key("blind", domain)
 
 
-def _builtin_sha256():
-    """CPython's own SHA-256 (the one hashlib falls back on without OpenSSL): the same digests,
-    but copying and updating its state costs less than OpenSSL's per call, and blind indexes
-    are many calls on short values. hashlib's (OpenSSL) when a build lacks it."""
-    for name in ("_sha2", "_sha256"):  # Python >= 3.12, 3.11
-        try:
-            return __import__(name).sha256
-        except (ImportError, AttributeError):
-            continue
-    return hashlib.sha256
-
-
-_SHA256 = _builtin_sha256()
-
-
-def _hmac_sha256_many(key: bytes, values: Iterable[bytes]) -> list[bytes]:
-    """HMAC-SHA256 (RFC 2104) of each value: the same bytes as ``hmac.digest(key, v, "sha256")``
-    and as :func:`veil.hmacs.hmac_sha256_many`, with the keyed inner and outer states computed
-    once and copied per value."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\0")
-    inner_copy = _SHA256(bytes(b ^ 0x36 for b in key)).copy
-    outer_copy = _SHA256(bytes(b ^ 0x5C for b in key)).copy
-    out = []
-    append = out.append
-    for v in values:
-        i = inner_copy()
-        i.update(v)
-        o = outer_copy()
-        o.update(i.digest())
-        append(o.digest())
-    return out
-
-
 def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
-    return [d[:16] for d in _hmac_sha256_many(key, originals)]
+    return [d[:16] for d in hmac_sha256_many(key, originals)]
 
 
 PLAIN_SCHEMA = pa.schema([
@@ -124,7 +89,7 @@ PLAIN_SCHEMA = pa.schema([
 def _blind_array(key: bytes, originals: list[bytes]) -> pa.Array:
     """The blind indexes of ``originals`` (same bytes as :func:`blind_indexes`) as a binary(16) array."""
     n = len(originals)
-    digests = np.frombuffer(b"".join(_hmac_sha256_many(key, originals)), np.uint8).reshape(n, 32)
+    digests = np.frombuffer(b"".join(hmac_sha256_many(key, originals)), np.uint8).reshape(n, 32)
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(digests[:, :16].tobytes())])
 
 
