@@ -122,9 +122,9 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, su
         subject = subject.filter(valid) if subject is not None else None
     if len(inp) == 0:
         return None
+    orig = canonical(inp).cast(pa.binary())
     if context is None and subject is None:
         # the pseudonym is a function of the original: one record per distinct original
-        orig = canonical(inp).cast(pa.binary())
         first = np.unique(pc.dictionary_encode(orig).indices.to_numpy(zero_copy_only=False), return_index=True)[1]
         take = pa.array(first)
         n = len(first)
@@ -133,8 +133,7 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, su
             schema=PLAIN_SCHEMA)
     ctx = pc.fill_null(_text(context), "") if context is not None else pa.array([""] * len(inp), pa.string())
     subj = subject.cast(pa.binary()) if subject is not None else pa.nulls(len(inp), pa.binary())
-    distinct = pa.table({"p": _text(out), "c": ctx, "o": canonical(inp).cast(pa.binary()),
-                         "s": subj}).group_by(["p", "c", "o", "s"]).aggregate([])
+    distinct = pa.table({"p": _text(out), "c": ctx, "o": orig, "s": subj}).group_by(["p", "c", "o", "s"]).aggregate([])
     plain = pa.RecordBatch.from_arrays(
         [distinct.column(n).combine_chunks() for n in ("p", "c", "o")]
         + [distinct.column("s").combine_chunks().cast(pa.binary(16))], schema=PLAIN_SCHEMA)

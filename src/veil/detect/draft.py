@@ -84,7 +84,7 @@ def _flow(rule: dict) -> str:
     parts = []
     for k, v in rule.items():
         if isinstance(v, dict):
-            parts.append(f"{_y(k)}: {_flow(v) if isinstance(v, dict) and 'op' in v else _mapping(v)}")
+            parts.append(f"{_y(k)}: {_flow(v) if 'op' in v else _mapping(v)}")
         else:
             parts.append(f"{_y(k)}: {_y(v)}")
     return "{" + ", ".join(parts) + "}"

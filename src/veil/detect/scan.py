@@ -100,7 +100,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*", re.U)
 class Finding:
     table: str
     column: str
-    type: str  # the column's type category: string, integer, float, decimal, date, timestamp, boolean, binary
+    type: str  # the column's type category (type_category, _SQL_TYPES, text_type): string, integer, date...
     entity: str
     cls: str  # "direct", "quasi" or "none"
     confidence: float
@@ -305,13 +305,12 @@ def sample_dataset(dataset: Dataset, max_rows: int) -> dict[str, tuple[pa.Table,
 
 # -- value evidence ------------------------------------------------------------
 
-def _as_text(col: pa.ChunkedArray | pa.Array, limit: int) -> tuple[list[str], int]:
-    """Up to ``limit`` distinct non-null values as text, and the number of non-null values."""
+def _as_text(col: pa.ChunkedArray | pa.Array, limit: int) -> list[str]:
+    """Up to ``limit`` distinct non-null values as text."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
-    nonnull = len(col) - col.null_count
     col = col.drop_null()
     if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
         values = [v.decode("utf-8", "replace") for v in pc.unique(col).to_pylist()[:limit]]
@@ -323,9 +322,9 @@ def _as_text(col: pa.ChunkedArray | pa.Array, limit: int) -> tuple[list[str], in
             try:
                 col = col.cast(pa.string())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                return [], nonnull
+                return []
         values = pc.unique(col).to_pylist()[:limit]
-    return [v for v in values if v is not None and v.strip()], nonnull
+    return [v for v in values if v is not None and v.strip()]
 
 
 def _covers(span_len: int, value: str) -> bool:
@@ -358,8 +357,6 @@ def _presidio_shares(det: Detector, values: list[str], context: list[str], free_
             break
         if free_text and done >= ROUNDS[1]:
             break
-    if done == 0:
-        return {}, {}, 0
     return ({r: c / done for r, c in by_rec.items()}, {e: c / done for e, c in by_ent.items()}, done)
 
 
@@ -406,23 +403,19 @@ def _pattern_shares(values: list[str]) -> dict[str, float]:
     if not n:
         return {}
     street = sum(1 for v in values if _STREET.match(v))
-    lengths = sorted(len(v) for v in values)
     text_like = sum(1 for v in values if _prose(v, v.split()))
     out = {"street_pattern": street / n, "free_text_shape": text_like / n,
            "hex_digest": sum(1 for v in values if _HEX_DIGEST.match(v)) / n,
            "digits_only": sum(1 for v in values if _DIGITS.match(v)) / n}
-    out["median_length"] = lengths[n // 2]
     return {k: v for k, v in out.items() if v}
 
 
-def _dob_share(col: pa.ChunkedArray | pa.Array, category: str, values: list[str]) -> float:
+def _dob_share(values: list[str]) -> float:
     """Share of dates that are plausible birth dates: 1900 to 14 years ago, not all one year."""
     import datetime as dt
 
     this_year = dt.date.today().year
     years: list[int] = []
-    if category in ("date", "timestamp") and not values:
-        return 0.0
     for v in values:
         m = re.match(r"^(\d{4})-\d{2}-\d{2}", v) or re.match(r"^\d{1,2}[./]\d{1,2}[./](\d{4})$", v)
         if m:
@@ -465,8 +458,8 @@ def _compatible_text(entity: str) -> bool:
     return entity not in ("DATE_OF_BIRTH", "FREE_TEXT")
 
 
-def classify(table: str, column: str, category: str, values: list[str], det: Detector | None,
-             col: pa.Array | pa.ChunkedArray | None = None) -> tuple[str, float, dict]:
+def classify(table: str, column: str, category: str, values: list[str],
+             det: Detector | None) -> tuple[str, float, dict]:
     """(entity, confidence, evidence) for one column."""
     hits, negated = name_rules.match(table, column)
     evidence: dict = {"type": category, "sampled_values": len(values)}
@@ -490,10 +483,10 @@ def classify(table: str, column: str, category: str, values: list[str], det: Det
         if textual:
             pats = _pattern_shares(values)
             free_text = pats.get("free_text_shape", 0) >= 0.5
-            recognizers.update({k: v for k, v in pats.items() if k != "median_length"})
+            recognizers.update(pats)
             recognizers.update(_lexicon_shares(values))
         if category in ("date", "timestamp", "string"):
-            dob = _dob_share(col, category, values)
+            dob = _dob_share(values)
             if dob:
                 recognizers["birth_dates"] = dob
         run_presidio = det is not None and (textual or structured or category == "integer") and \
@@ -668,13 +661,13 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
             if progress is not None:
                 progress(f"{t.name}.{f.name}")
             col = data.column(f.name) if f.name in data.column_names else pa.nulls(0, f.type)
-            values, _nonnull = _as_text(col, sample)
+            values = _as_text(col, sample)
             category = _declared_type(f) or type_category(f.type)
             if category == "string" and (t.format in ("csv", "dump")):
                 # CSV is text, and so is a dump column of unknown type: look at the values
                 if t.format == "csv" or not (f.metadata or {}).get(b"veil.sql_type"):
                     category = text_type(values)
-            entity, conf, evidence = classify(t.name, f.name, category, values, det, col)
+            entity, conf, evidence = classify(t.name, f.name, category, values, det)
             if category == "integer":
                 evidence["int_bits"] = _int_bits(f)
                 # pseudonymize format: int takes non-negative integers without leading zeros
