@@ -80,8 +80,9 @@ def table(name: str, n: int, rng: np.random.Generator) -> pa.Table:
                          "total": money, "status": _pick(rng, ["new", "paid", "shipped", "returned"], n),
                          "placed_at": ts})
     if name == "payments":
-        return pa.table({"payment_id": ids, "order_id": ref, "iban": _join("DE89 3704 0044 0532 0130 0", _num(rng, 0, 10, n)),
-                         "amount": money, "currency": _pick(rng, ["EUR", "USD", "GBP"], n), "paid_at": ts})
+        return pa.table({"payment_id": ids, "order_id": ref,
+                         "iban": _join("DE89 3704 0044 0532 0130 0", _num(rng, 0, 10, n)), "amount": money,
+                         "currency": _pick(rng, ["EUR", "USD", "GBP"], n), "paid_at": ts})
     if name == "addresses":
         return pa.table({"address_id": ids, "customer_id": ref,
                          "street": _join(_pick(rng, LAST, n), "straße ", _num(rng, 1, 200, n)),
@@ -107,8 +108,8 @@ def table(name: str, n: int, rng: np.random.Generator) -> pa.Table:
                          "geburtsdatum": pa.array(rng.integers(-10_000, 10_000, n).astype("datetime64[D]")),
                          "steuer_id": _num(rng, 10**10, 10**11 - 1, n), "gehalt": money})
     if name == "invoices":
-        return pa.table({"invoice_id": ids, "order_id": ref, "invoice_no": _join("INV-2025-", _num(rng, 10**5, 10**6, n)),
-                         "net": money, "issued_at": ts})
+        return pa.table({"invoice_id": ids, "order_id": ref,
+                         "invoice_no": _join("INV-2025-", _num(rng, 10**5, 10**6, n)), "net": money, "issued_at": ts})
     if name == "sessions":
         return pa.table({"session_id": ids, "customer_id": ref, "user_agent": _pick(rng, ["Mozilla/5.0", "curl/8"], n),
                          "duration_s": pa.array(rng.integers(1, 3600, n)), "started_at": ts})
