@@ -415,6 +415,13 @@ def test_rekey_refuses_non_reversible_profile(cli, keyring, tmp_path):
 
 # -- crypto-shredding --------------------------------------------------------------------------------
 
+def _block_ciphertexts(table: pa.Table) -> list[bytes]:
+    """The ciphertext of every block of a segment (its records' ct slices joined, as stored) and its tag."""
+    cts, tags = table.column("ct").to_pylist(), table.column("tag").to_pylist()
+    starts = [i for i, t in enumerate(tags) if t is not None] + [len(cts)]
+    return [blob for s, e in zip(starts, starts[1:], strict=False) for blob in (b"".join(cts[s:e]), tags[s])]
+
+
 def test_destroy_crypto_shreds_a_version(veil):
     v1 = active_version(veil.cli, veil.keyring)
     veil.run("o1")
@@ -423,8 +430,9 @@ def test_destroy_crypto_shreds_a_version(veil):
     assert len(v1_secrets) == 2
     v1_segments = veil.store.segments(version=v1)
     assert v1_segments
-    blobs = [ct for *_, t in v1_segments for ct in t.column("ct").to_pylist()[:3]]
-    assert len(blobs) >= 6 and all(len(b) > 16 for b in blobs)
+    # each block's ciphertext: its records' slices, end to end as stored
+    blobs = [blob for *_, t in v1_segments for blob in _block_ciphertexts(t)]
+    assert len(blobs) >= 4 and all(len(b) >= 16 for b in blobs)
     assert all(b in veil.store.dump() for b in blobs), "sanity: the blobs are findable before destroy"
     n_v1 = sum(t.num_rows for *_, t in v1_segments)
 
@@ -485,15 +493,20 @@ def test_tampered_segment_detected(veil):
     idx = table.schema.get_field_index("ct")
     veil.store.write_segment(sid, table.set_column(idx, table.schema.field(idx), pa.array(cts, pa.binary())))
 
+    # records are sealed in blocks: the error names the block's records, record i among them
+    starts = [k for k, t in enumerate(table.column("tag").to_pylist() + [b""]) if t is not None]
+    assert len(starts) > 2, "the sample should fill several blocks"
+    s, e = next((s, e) for s, e in zip(starts, starts[1:], strict=False) if s <= i < e)
+    block = f"records {s}-{e - 1} of segment {sid}"
     res = veil.reveal(token)
     assert res.exit_code == 8
     assert "authentication failed" in res.stderr
     assert veil.store.label in res.stderr
-    assert f"record {i} of segment {sid}" in res.stderr
+    assert block in res.stderr
     assert res.stdout == ""
     assert original not in res.stdout + res.stderr
 
-    other = next(p for p in pairs if p != token)
+    other = table.column("pseudonym")[e].as_py()  # the next block's first record
     ok = veil.reveal(other)
     assert ok.exit_code == 0 and ok.stdout == f"{other}\t{pairs[other]}\n"
 
@@ -501,10 +514,36 @@ def test_tampered_segment_detected(veil):
     res = veil.rekey(veil.tmp / "o1", v1, veil.tmp / "o3")
     assert res.exit_code == 8
     assert "authentication failed" in res.stderr and veil.store.label in res.stderr
-    assert f"record {i} of segment {sid}" in res.stderr
+    assert block in res.stderr
     assert original not in res.stdout + res.stderr
     assert not (veil.tmp / "o3").exists()
     assert not [p for p in veil.tmp.iterdir() if p.name.startswith(".veil-tmp-")]
+
+
+@pytest.mark.parametrize("field", ["pseudonym", "blind", "subject", "tag"])
+def test_edited_record_fields_detected(veil, field):
+    """Every stored field of a record is authenticated: swapping two records' pseudonyms (a record
+    moved), or editing a blind index, a subject or a tag, fails the block's tag on reveal."""
+    v1 = active_version(veil.cli, veil.keyring)
+    veil.run("o1")
+    sid, _, _, table = veil.store.segments(domain="email", version=v1)[0]
+    values = table.column(field).to_pylist()
+    i = 3
+    if field == "pseudonym":
+        values[i], values[i + 1] = values[i + 1], values[i]
+    elif field == "tag":
+        values[0] = bytes([values[0][0] ^ 1]) + values[0][1:]
+    elif field == "subject":
+        values[i] = b"\x01" * 16
+    else:
+        values[i] = bytes([values[i][0] ^ 1]) + values[i][1:]
+    idx = table.schema.get_field_index(field)
+    field_type = table.schema.field(idx)
+    veil.store.write_segment(sid, table.set_column(idx, field_type, pa.array(values, field_type.type)))
+    res = veil.reveal(table.column("pseudonym")[i].as_py())
+    assert res.exit_code == 8, res.output
+    assert "authentication failed" in res.stderr and f"of segment {sid}" in res.stderr
+    assert res.stdout == ""
 
 
 def test_damaged_segment_detected(veil):
@@ -542,19 +581,26 @@ def test_csv_reveal_round_trip_every_customer(veil):
 
 # -- dedup and encryption units ----------------------------------------------------------------------
 
+BLIND_KEY = b"k" * 32
+
+
 def _plain(rows: list[tuple[str, str, bytes, bytes | None]]) -> pa.RecordBatch:
-    from veil.vault import PLAIN_SCHEMA
+    """Plain vault records; blind indexes under BLIND_KEY."""
+    from veil.vault import PLAIN_SCHEMA, blind_indexes
 
     cols = list(zip(*rows, strict=True)) if rows else [[], [], [], []]
     return pa.RecordBatch.from_arrays([pa.array(cols[0], pa.string()), pa.array(cols[1], pa.string()),
-                                       pa.array(cols[2], pa.binary()), pa.array(cols[3], pa.binary(16))],
-                                      schema=PLAIN_SCHEMA)
+                                       pa.array(cols[2], pa.binary()),
+                                       pa.array(blind_indexes(BLIND_KEY, list(cols[2])), pa.binary(16)),
+                                       pa.array(cols[3], pa.binary(16))], schema=PLAIN_SCHEMA)
 
 
 def test_fresh_matches_the_record_by_record_rule(tmp_path):
-    """Vault.fresh keeps exactly what the record-by-record rule keeps: a (pseudonym, context) not held;
-    a linked record even when held unlinked; an unlinked one not when held linked; repeats within a
-    batch both kept. Checked on random batches (all linked, none, mixed) against a model."""
+    """Vault.fresh keeps exactly what the record-by-record rule keeps. A record with neither context nor
+    subject: its original (blind index) not held by any context-free record. Any other record: its
+    (pseudonym, context) not held; a linked record even when held unlinked; an unlinked one not when
+    held linked. Repeats within a batch are all kept. Random batches (all linked, none, mixed, and
+    pseudonyms shared by two originals) against a model written from that rule."""
     import random
 
     from veil.vault import Vault
@@ -563,46 +609,89 @@ def test_fresh_matches_the_record_by_record_rule(tmp_path):
     rng = random.Random(7)
     vault = Vault(open_backend(str(tmp_path / "v.db")), None, "test")
     model: set[str] = set()  # "p\0c" (unlinked) or "p\0c\0s" (linked), as the rule is written
+    originals: set[bytes] = set()  # originals held by a context-free record
     subject = b"s" * 16
-    for _ in range(60):
+    for _ in range(80):
         kind = rng.choice(["none", "all", "mixed"])
         rows = []
         for _ in range(rng.randint(0, 12)):
             linked = kind == "all" or (kind == "mixed" and rng.random() < 0.5)
-            rows.append((f"p{rng.randint(0, 15)}", rng.choice(["", "c1"]), b"o", subject if linked else None))
+            k = rng.randint(0, 15)
+            rows.append((f"p{k % 10}", rng.choice(["", "c1"]), f"o{k}".encode(), subject if linked else None))
         expect = []
-        for p, c, _, s in rows:
-            k = f"{p}\0{c}"
-            expect.append(k + "\0s" not in model and (s is not None or k not in model))
-        model.update(f"{p}\0{c}" + ("\0s" if s is not None else "")
-                     for (p, c, _, s), new in zip(rows, expect, strict=True) if new)
+        for p, c, o, s in rows:
+            key = f"{p}\0{c}"
+            if c == "" and s is None:
+                expect.append(o not in originals)
+            else:
+                expect.append(key + "\0s" not in model and (s is not None or key not in model))
+        for (p, c, o, s), new in zip(rows, expect, strict=True):
+            if new:
+                if c == "":
+                    originals.add(o)
+                if c != "" or s is not None:
+                    model.add(f"{p}\0{c}" + ("\0s" if s is not None else ""))
         got = vault.fresh("d", "v", _plain(rows))
         kept = [] if got is None else list(zip(got.column(0).to_pylist(), got.column(1).to_pylist(),
-                                               got.column(3).to_pylist(), strict=True))
-        assert kept == [(p, c, s) for (p, c, _, s), new in zip(rows, expect, strict=True) if new], (kind, rows)
+                                               got.column(2).to_pylist(), got.column(4).to_pylist(), strict=True))
+        assert kept == [r for r, new in zip(rows, expect, strict=True) if new], (kind, rows)
     vault.close()
 
 
-def test_encrypt_records_round_trip():
-    """Every record decrypts (AES-GCM, its own nonce, the aad() binding) to its original; blind indexes
-    equal blind_indexes() whether originals repeat or not."""
+def _expected_aad(domain: str, version: str, recs: list[tuple[str, str, bytes, bytes, bytes | None]]) -> bytes:
+    """A block's associated data, as docs/keys.md describes it (written here independently)."""
+    import struct
+
+    u32 = struct.Struct("<I").pack
+    d, v = domain.encode(), version.encode()
+    parts = [b"veil-vault/v2\0", u32(len(d)), d, u32(len(v)), v, u32(len(recs))]
+    parts += [u32(len(o)) for _, _, o, _, _ in recs]
+    parts += [u32(len(p.encode())) for p, *_ in recs]
+    parts += [u32(len(c.encode())) for _, c, *_ in recs]
+    parts += [p.encode() for p, *_ in recs] + [c.encode() for _, c, *_ in recs] + [b for *_, b, _ in recs]
+    parts += [bytes([s is not None]) for *_, s in recs] + [s or bytes(16) for *_, s in recs]
+    return b"".join(parts)
+
+
+def test_encrypt_records_known_layout_and_round_trip(tmp_path):
+    """Records are sealed in blocks of 64: one fresh nonce per block, and each block's ciphertext and tag
+    are AES-GCM over its originals end to end, with the associated data of docs/keys.md; the vault
+    reads every original back (reveal and rekey paths)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from veil.keys import derive, new_keyring
-    from veil.vault import aad, blind_indexes, blind_key, encrypt_records
+    from veil.vault import BLOCK_ROWS, Vault, encrypt_records
+    from veil.vault.backends import open_backend
 
     keys = new_keyring()
     v = keys.active_version
-    for originals in ([f"o{i}".encode() for i in range(50)], [b"same", b"", b"same", b"x"] * 5, [b"\xff\x00"]):
+    aes = AESGCM(derive(keys.vault_key(v), "vault", "email"))
+    for m, originals in enumerate(([f"o{i}".encode() for i in range(150)], [b"same", b"", b"same", b"x"] * 5,
+                                   [b"\xff\x00"])):
         n = len(originals)
-        plain = _plain([(f"p{i}", "ctx" if i % 2 else "", o, None) for i, o in enumerate(originals)])
-        recs = encrypt_records(keys, "email", v, plain)
-        assert recs.column("blind").to_pylist() == blind_indexes(blind_key(keys, "email"), originals)
-        assert len(set(recs.column("nonce").to_pylist())) == n
-        aes = AESGCM(derive(keys.vault_key(v), "vault", "email"))
-        for i, (nonce, ct) in enumerate(zip(recs.column("nonce").to_pylist(), recs.column("ct").to_pylist(),
-                                           strict=True)):
-            assert aes.decrypt(nonce, ct, aad("email", v, f"p{i}", "ctx" if i % 2 else "")) == originals[i]
+        rows = [(f"p{i}", "ctx" if i % 2 else "", o, b"s" * 16 if i % 3 == 0 else None)
+                for i, o in enumerate(originals)]
+        recs = encrypt_records(keys, "email", v, _plain(rows))
+        nonces, tags, cts = (recs.column(c).to_pylist() for c in ("nonce", "tag", "ct"))
+        starts = list(range(0, n, BLOCK_ROWS))
+        assert [i for i, x in enumerate(nonces) if x is not None] == starts
+        assert [i for i, x in enumerate(tags) if x is not None] == starts
+        assert len({nonces[s] for s in starts}) == len(starts)
+        blinds = recs.column("blind").to_pylist()
+        for s in starts:
+            e = min(s + BLOCK_ROWS, n)
+            block = [r[:3] + (blinds[i], r[3]) for i, r in zip(range(s, e), rows[s:e], strict=True)]
+            sealed = aes.encrypt(nonces[s], b"".join(originals[s:e]), _expected_aad("email", v, block))
+            assert b"".join(cts[s:e]) + tags[s] == sealed
+            assert [len(c) for c in cts[s:e]] == [len(o) for o in originals[s:e]]
+        vault = Vault(open_backend(str(tmp_path / f"v{m}.db")), keys, "test")
+        vault.store("email", v, recs)
+        vault.commit()
+        mapping, _ = vault.load_map("email", v)
+        assert mapping == {f"{p}\0{c}": o for p, c, o, _ in rows}
+        found = vault.lookup("email", v, ["p1", f"p{n - 1}"])
+        assert found == {f"p{i}": [originals[i]] for i in {min(1, n - 1), n - 1}}
+        vault.close()
 
 
 def test_blind_index_hmac_is_hmac_sha256():

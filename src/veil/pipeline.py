@@ -31,7 +31,7 @@ from .ops import OPERATORS, OpContext
 from .ops.arrays import as_text, canonical, map_distinct
 from .output import AtomicOutput
 from .plan import Plan, TablePlan
-from .vault import PLAIN_SCHEMA, Vault, blind_indexes, blind_key, encrypt_records
+from .vault import Vault, blind_indexes, blind_key, encrypt_records, plain_records
 
 Progress = Callable[[str, int], None]
 Prepare = Callable[[TablePlan, pa.RecordBatch, int], pa.RecordBatch]
@@ -62,10 +62,6 @@ class RunContext:
     keys: KeyProvider | None
     forgotten: dict[str, frozenset[bytes]] = field(default_factory=dict)
     vault: bool = False
-    # (domain, version) pairs the vault held nothing for at the start: their records are
-    # new but for in-run repeats, so workers encrypt them at once (one trip to the main
-    # process); other pairs are deduplicated first and only new records encrypted
-    encrypt_early: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass
@@ -74,7 +70,7 @@ class BatchResult:
     stats: dict[str, tuple[int, int]]
     forgotten: int = 0
     by_reference: int = 0
-    vault: list[tuple[str, str, pa.RecordBatch, bool]] = field(default_factory=list)  # (..., encrypted)
+    vault: list[tuple[str, str, pa.RecordBatch]] = field(default_factory=list)  # (domain, version, plain records)
     dropped_keys: dict[tuple[str, ...], set[tuple]] = field(default_factory=dict)
     kept: pa.Array | None = None  # row mask when rows were dropped
 
@@ -113,7 +109,7 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, su
                    run: RunContext) -> pa.RecordBatch | None:
     """Plain (pseudonym, context, original, blind, subject) records for the distinct values of a column.
 
-    Not encrypted yet: the main process first drops those the vault already holds.
+    Not encrypted: the main process first drops those the vault already holds, then seals the rest.
     """
     valid = pc.is_valid(inp)
     if inp.null_count:
@@ -128,16 +124,13 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, su
         first = np.unique(pc.dictionary_encode(orig).indices.to_numpy(zero_copy_only=False), return_index=True)[1]
         take = pa.array(first)
         n = len(first)
-        return pa.RecordBatch.from_arrays(
-            [_text(out).take(take), pa.array([""] * n, pa.string()), orig.take(take), pa.nulls(n, pa.binary(16))],
-            schema=PLAIN_SCHEMA)
+        return plain_records(run.keys, c.domain, _text(out).take(take), pa.array([""] * n, pa.string()),
+                             orig.take(take), pa.nulls(n, pa.binary(16)))
     ctx = pc.fill_null(_text(context), "") if context is not None else pa.array([""] * len(inp), pa.string())
     subj = subject.cast(pa.binary()) if subject is not None else pa.nulls(len(inp), pa.binary())
     distinct = pa.table({"p": _text(out), "c": ctx, "o": orig, "s": subj}).group_by(["p", "c", "o", "s"]).aggregate([])
-    plain = pa.RecordBatch.from_arrays(
-        [distinct.column(n).combine_chunks() for n in ("p", "c", "o")]
-        + [distinct.column("s").combine_chunks().cast(pa.binary(16))], schema=PLAIN_SCHEMA)
-    return plain
+    return plain_records(run.keys, c.domain, *[distinct.column(n).combine_chunks() for n in ("p", "c", "o")],
+                         distinct.column("s").combine_chunks().cast(pa.binary(16)))
 
 
 def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> pa.Array | None:
@@ -188,10 +181,7 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
                 context = res.batch.column(c.vault_context) if c.vault_context else None
                 recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run)
                 if recs is not None:
-                    early = (c.domain, c.key_version) in run.encrypt_early
-                    if early:
-                        recs = encrypt_records(run.keys, c.domain, c.key_version, recs)
-                    res.vault.append((c.domain, c.key_version, recs, early))
+                    res.vault.append((c.domain, c.key_version, recs))
     return res
 
 
@@ -206,8 +196,6 @@ def run_context(plan: Plan, keys: KeyProvider | None, vault: Vault | None) -> Ru
     if vault is not None:
         domains = {t.subject.domain for t in plan.tables.values() if t.subject}
         run.forgotten = {d: frozenset(vault.forgotten(d)) for d in domains}
-        pairs = {(c.domain, c.key_version) for t in plan.tables.values() for c in t.columns if c.reversible}
-        run.encrypt_early = frozenset(p for p in pairs if not vault.known_records(*p))
     return run
 
 
@@ -218,11 +206,6 @@ def _worker_init(run: RunContext) -> None:
 
 def _worker_run(tplan: TablePlan, batch: pa.RecordBatch, offset: int) -> BatchResult:
     return transform_batch(tplan, batch, _WORKER_RUN, offset)
-
-
-def _worker_encrypt(domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch:
-    assert _WORKER_RUN is not None
-    return encrypt_records(_WORKER_RUN.keys, domain, version, plain)
 
 
 class _Engine:
@@ -244,14 +227,6 @@ class _Engine:
             fut.set_result(transform_batch(tplan, batch, self.run, offset))
         except BaseException as exc:  # delivered through the future like a worker's error
             fut.set_exception(exc)
-        return fut
-
-    def encrypt(self, domain: str, version: str, plain: pa.RecordBatch) -> Future:
-        """Encrypt vault records in a worker when there is a pool, else here."""
-        if self.pool is not None:
-            return self.pool.submit(_worker_encrypt, domain, version, plain)
-        fut: Future = Future()
-        fut.set_result(encrypt_records(self.run.keys, domain, version, plain))
         return fut
 
     def close(self) -> None:
@@ -308,32 +283,18 @@ class KeyCheck:
 
 
 class VaultWriter:
-    """Vault records of batch results: deduplicated here, encrypted in workers when still plain,
-    stored in order; at most ``window`` encryptions in flight."""
+    """Vault records of batch results: deduplicated against the vault, sealed (a few AES-GCM calls
+    per thousand records) and queued for storage, here in the main process."""
 
-    def __init__(self, vault: Vault, engine: _Engine, window: int):
-        self.vault, self.engine, self.window = vault, engine, window
-        self.queue: deque[tuple[TableResult, str, str, Future]] = deque()
+    def __init__(self, vault: Vault, keys: KeyProvider):
+        self.vault, self.keys = vault, keys
 
-    def add(self, res: TableResult, items: list[tuple[str, str, pa.RecordBatch, bool]]) -> None:
-        for domain, version, recs, encrypted in items:
-            new = self.vault.fresh(domain, version, recs)
-            if new is None:
-                continue
-            if encrypted:
-                res.vault_records += self.vault.store(domain, version, new)
-            else:
-                self.queue.append((res, domain, version, self.engine.encrypt(domain, version, new)))
-        while self.queue and (self.queue[0][3].done() or len(self.queue) > self.window):
-            self._store_first()
-
-    def finish(self) -> None:
-        while self.queue:
-            self._store_first()
-
-    def _store_first(self) -> None:
-        res, domain, version, fut = self.queue.popleft()
-        res.vault_records += self.vault.store(domain, version, fut.result())
+    def add(self, res: TableResult, items: list[tuple[str, str, pa.RecordBatch]]) -> None:
+        for domain, version, plain in items:
+            new = self.vault.fresh(domain, version, plain)
+            if new is not None:
+                res.vault_records += self.vault.store(domain, version,
+                                                      encrypt_records(self.keys, domain, version, new))
 
 
 # -- the run ---------------------------------------------------------------
@@ -429,7 +390,7 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
     writer = fmt.writer(path, tplan.out_schema, table)
     window = max(2, engine.workers * 2)
     pending: deque[tuple[Future, pa.RecordBatch]] = deque()
-    records = VaultWriter(vault, engine, window) if vault is not None else None
+    records = VaultWriter(vault, engine.run.keys) if vault is not None else None
     parallel = table.num_rows is None or table.num_rows > batch_size
 
     def consume() -> None:
@@ -459,8 +420,6 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
                 consume()
         while pending:
             consume()
-        if records is not None:
-            records.finish()
         keys.verify()
     finally:
         writer.close()

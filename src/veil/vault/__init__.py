@@ -33,7 +33,6 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -49,25 +48,30 @@ from .backends import Backend, open_backend
 
 ENV_VAULT = "VEIL_VAULT"
 SEGMENT_ROWS = 65_536
+BLOCK_ROWS = 64  # records sealed by one AES-GCM call
 SEGMENT_SCHEMA = pa.schema([
     ("pseudonym", pa.string()),
     ("context", pa.string()),
     ("blind", pa.binary(16)),
-    ("nonce", pa.binary(12)),
-    ("ct", pa.binary()),
     # blind index of the row's subject (the table's `subject` column), so forgetting a
     # subject deletes every record written from their rows, in every domain
     ("subject", pa.binary(16)),
+    ("ct", pa.binary()),  # this record's original, encrypted: its slice of the block's ciphertext
+    ("nonce", pa.binary(12)),  # set on the first record of each block, null on the others
+    ("tag", pa.binary(16)),  # the block's GCM tag, likewise
 ])
-AAD_PREFIX = b"veil-vault/v1\0"
+AAD_PREFIX = b"veil-vault/v2\0"
+PLAIN_SCHEMA = pa.schema([
+    ("pseudonym", pa.string()),
+    ("context", pa.string()),
+    ("original", pa.binary()),
+    ("blind", pa.binary(16)),
+    ("subject", pa.binary(16)),
+])
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def aad(domain: str, version: str, pseudonym: str, context: str) -> bytes:
-    return b"\0".join([AAD_PREFIX, domain.encode(), version.encode(), pseudonym.encode(), context.encode()])
 
 
 def blind_key(keys: KeyProvider, domain: str) -> bytes:
@@ -78,46 +82,127 @@ def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
     return [d[:16] for d in hmac_sha256_many(key, originals)]
 
 
-PLAIN_SCHEMA = pa.schema([
-    ("pseudonym", pa.string()),
-    ("context", pa.string()),
-    ("original", pa.binary()),
-    ("subject", pa.binary(16)),
-])
-
-
-def _blind_array(key: bytes, originals: list[bytes]) -> pa.Array:
-    """The blind indexes of ``originals`` (same bytes as :func:`blind_indexes`) as a binary(16) array."""
+def blind_array(key: bytes, originals: pa.Array) -> pa.Array:
+    """The blind indexes of a binary array (same bytes as :func:`blind_indexes`) as binary(16), one
+    HMAC per distinct value."""
     n = len(originals)
-    digests = np.frombuffer(b"".join(hmac_sha256_many(key, originals)), np.uint8).reshape(n, 32)
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(digests[:, :16].tobytes())])
+    if n == 0:
+        return pa.array([], pa.binary(16))
+    encoded = pc.dictionary_encode(originals)
+    uniques = encoded.dictionary.to_pylist()
+    digests = np.frombuffer(b"".join(hmac_sha256_many(key, uniques)), np.uint8).reshape(len(uniques), 32)
+    blinds = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(uniques),
+                                                  [None, pa.py_buffer(digests[:, :16].tobytes())])
+    return blinds if len(uniques) == n and _is_identity(encoded.indices) else blinds.take(encoded.indices)
+
+
+def _is_identity(indices: pa.Array) -> bool:
+    return bool(np.array_equal(indices.to_numpy(zero_copy_only=False), np.arange(len(indices))))
+
+
+def plain_records(keys: KeyProvider, domain: str, pseudonyms: pa.Array, contexts: pa.Array, originals: pa.Array,
+                  subjects: pa.Array) -> pa.RecordBatch:
+    """Plain vault records (PLAIN_SCHEMA) with their blind indexes (computed in workers)."""
+    return pa.RecordBatch.from_arrays(
+        [pseudonyms, contexts, originals, blind_array(blind_key(keys, domain), originals), subjects],
+        schema=PLAIN_SCHEMA)
+
+
+# -- blocks: many records sealed by one AES-GCM call ------------------------------------------------
+
+def _one(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _var(arr: pa.Array) -> tuple[np.ndarray, bytes]:
+    """(offsets from 0, data) of a string/binary array."""
+    arr = _one(arr)
+    arr = arr.cast(pa.binary()) if pa.types.is_string(arr.type) else arr
+    n = len(arr)
+    if n == 0:
+        return np.zeros(1, np.int64), b""
+    offs = np.frombuffer(arr.buffers()[1], np.int32, count=n + 1, offset=4 * arr.offset).astype(np.int64)
+    data = arr.buffers()[2]
+    start, end = int(offs[0]), int(offs[-1])
+    return offs - start, (data.slice(start, end - start).to_pybytes() if data is not None else b"")
+
+
+def _fixed(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(validity, n x width bytes with null slots zeroed) of a fixed-size binary array."""
+    arr = _one(arr)
+    n = len(arr)
+    valid = np.ones(n, bool) if arr.null_count == 0 else pc.is_valid(arr).to_numpy(zero_copy_only=False)
+    buf = arr.buffers()[1]
+    if buf is None or arr.null_count == n:
+        return valid, np.zeros((n, width), np.uint8)
+    data = np.frombuffer(buf, np.uint8, count=width * n, offset=width * arr.offset).reshape(n, width)
+    if arr.null_count:
+        data = data * valid[:, None].astype(np.uint8)
+    return valid, data
+
+
+class _Fields:
+    """The authenticated fields of a run of records, to build each block's associated data.
+
+    A block's associated data binds the domain, the key version and, for each of its records,
+    the lengths of its original, pseudonym and context, the pseudonym, the context, the blind
+    index and the subject: moving, editing, reordering or resizing any of them fails the tag.
+    """
+
+    def __init__(self, domain: str, version: str, cols, lengths: np.ndarray):
+        pseud, ctx, blind, subject = cols
+        d, v = domain.encode(), version.encode()
+        self.head = b"".join([AAD_PREFIX, struct.pack("<I", len(d)), d, struct.pack("<I", len(v)), v])
+        self.p_off, self.p = _var(pseud)
+        self.c_off, self.c = _var(ctx)
+        self.o_len = lengths.astype("<u4")
+        self.p_len = np.diff(self.p_off).astype("<u4")
+        self.c_len = np.diff(self.c_off).astype("<u4")
+        self.blind = _fixed(blind, 16)[1].tobytes()
+        valid, subj = _fixed(subject, 16)
+        self.s_valid = valid.astype(np.uint8).tobytes()
+        self.subject = subj.tobytes()
+
+    def aad(self, s: int, e: int) -> bytes:
+        return b"".join([
+            self.head, struct.pack("<I", e - s), self.o_len[s:e].tobytes(), self.p_len[s:e].tobytes(),
+            self.c_len[s:e].tobytes(), self.p[self.p_off[s]:self.p_off[e]], self.c[self.c_off[s]:self.c_off[e]],
+            self.blind[16 * s:16 * e], self.s_valid[s:e], self.subject[16 * s:16 * e]])
+
+
+def _block_starts(n: int) -> np.ndarray:
+    return np.arange(0, n, BLOCK_ROWS)
 
 
 def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch:
-    """Encrypt plain records (PLAIN_SCHEMA) into vault records (run in workers: no database here).
+    """Seal plain records (PLAIN_SCHEMA) into vault records (SEGMENT_SCHEMA).
 
-    One AES-GCM call per record (a fresh random nonce each) and one blind index per
-    distinct original; the loops are ``map`` over C methods, the rest is vectorised.
+    Records are sealed in blocks of BLOCK_ROWS: one AES-256-GCM call (a fresh random nonce)
+    per block encrypts the block's originals, laid end to end, and authenticates every
+    record's fields with them (:class:`_Fields`). GCM is a stream mode, so each record keeps
+    its own slice of the ciphertext; the nonce and tag sit on the block's first record.
     """
     aes = AESGCM(derive(keys.vault_key(version), "vault", domain))
     n = plain.num_rows
-    nonces = os.urandom(12 * n)
-    originals = plain.column(2).to_pylist()
-    # the associated data of every record, built vectorised (same bytes as aad())
-    head = aad(domain, version, "", "")[:-2]  # prefix, domain and version, without the trailing separators
-    aads = pc.binary_join_element_wise(pa.scalar(head, pa.binary()), plain.column(0).cast(pa.binary()),
-                                       plain.column(1).cast(pa.binary()), pa.scalar(b"\0", pa.binary()))
-    nonce_list = struct.Struct("12s" * n).unpack(nonces) if n else ()  # n bytes objects in one C call
-    cts = list(map(AESGCM.encrypt, repeat(aes, n), nonce_list, originals, aads.to_pylist()))
-    bkey = blind_key(keys, domain)
-    if len(set(originals)) == n:
-        blinds = _blind_array(bkey, originals)
-    else:  # one blind index per distinct original (a fake's originals repeat across rows)
-        encoded = plain.column(2).dictionary_encode()
-        blinds = _blind_array(bkey, encoded.dictionary.to_pylist()).take(encoded.indices)
-    nonce_arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), n, [None, pa.py_buffer(nonces)])
+    o_off, o = _var(plain.column(2))
+    fields = _Fields(domain, version, [plain.column(i) for i in (0, 1, 3, 4)], np.diff(o_off))
+    starts = _block_starts(n)
+    ends = np.append(starts[1:], n)
+    nonces = os.urandom(12 * len(starts))
+    cts, tags = [], []
+    for b, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        sealed = aes.encrypt(nonces[12 * b:12 * b + 12], o[o_off[s]:o_off[e]], fields.aad(s, e))
+        cts.append(sealed[:-16])
+        tags.append(sealed[-16:])
+    ct = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(o_off.astype(np.int32)),
+                                                       pa.py_buffer(b"".join(cts))])
+    at = np.full(n, -1, np.int64)
+    at[starts] = np.arange(len(starts))
+    which = pa.array(at, mask=at < 0)
+    nonce = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), len(starts), [None, pa.py_buffer(nonces)])
+    tag = pa.array(tags, pa.binary(16))
     return pa.RecordBatch.from_arrays(
-        [plain.column(0), plain.column(1), blinds, nonce_arr, pa.array(cts, pa.binary()), plain.column(3)],
+        [plain.column(0), plain.column(1), plain.column(3), plain.column(4), ct, nonce.take(which), tag.take(which)],
         schema=SEGMENT_SCHEMA)
 
 
@@ -128,12 +213,58 @@ def _to_ipc(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+class BlindSet:
+    """A set of 16-byte keys (blind indexes) in sorted numpy runs: look-ups and inserts are vectorised.
+
+    Each key is two 64-bit halves; runs are sorted by the first and merged as they grow
+    (at most log2(n) runs), so holding n keys costs 16n bytes and no Python object per key.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @staticmethod
+    def halves(blinds: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        pairs = _fixed(blinds, 16)[1].view(np.uint64).reshape(len(blinds), 2)
+        return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+    def __len__(self) -> int:
+        return sum(len(hi) for hi, _ in self.runs)
+
+    def contains(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(hi), bool)
+        for r_hi, r_lo in self.runs:
+            left = np.searchsorted(r_hi, hi, "left")
+            count = np.searchsorted(r_hi, hi, "right") - left
+            at = np.minimum(left, len(r_hi) - 1)
+            found |= (count == 1) & (r_lo[at] == lo)
+            for k in np.flatnonzero(count > 1):  # first halves shared by several keys: rare
+                found[k] |= bool((r_lo[left[k]:left[k] + count[k]] == lo[k]).any())
+        return found
+
+    def add(self, hi: np.ndarray, lo: np.ndarray) -> None:
+        if not len(hi):
+            return
+        order = np.argsort(hi, kind="stable")
+        self.runs.append((hi[order], lo[order]))
+        while len(self.runs) > 1 and len(self.runs[-1][0]) * 2 >= len(self.runs[-2][0]):
+            (h2, l2), (h1, l1) = self.runs.pop(), self.runs.pop()
+            h, lo_ = np.concatenate([h1, h2]), np.concatenate([l1, l2])
+            order = np.argsort(h, kind="stable")
+            self.runs.append((h[order], lo_[order]))
+
+
 @dataclass
 class Segment:
     id: int
     domain: str
     version: str
-    table: pa.Table
+    table: pa.Table  # one chunk per column
+    starts: np.ndarray  # the first record of each block
+
+    def block_range(self, b: int) -> tuple[int, int]:
+        end = int(self.starts[b + 1]) if b + 1 < len(self.starts) else self.table.num_rows
+        return int(self.starts[b]), end
 
 
 class Vault:
@@ -142,8 +273,9 @@ class Vault:
         self.keys = keys
         self.location = location
         self._pending: dict[tuple[str, str], list[pa.RecordBatch]] = {}
-        # (domain, version) -> the (pseudonym, context) pairs held: (unlinked, linked to a subject)
-        self._known: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+        # (domain, version) -> what the vault holds: the blind indexes of its records without a
+        # context, and the "pseudonym\0context" keys of its other records (unlinked, linked to a subject)
+        self._known: dict[tuple[str, str], tuple[BlindSet, set[str], set[str]]] = {}
         if keys is not None:
             self._bind(keys)
 
@@ -177,15 +309,24 @@ class Vault:
         if cond:
             sql += " WHERE " + " AND ".join(cond)
         for sid, dom, ver, data in self.db.query(sql + " ORDER BY id", params):
+            damaged = VaultError(f"authentication failed: vault segment {sid} (domain {dom}, key version {ver}) "
+                                 "is damaged", file=self.location, hint="restore the vault from its backup")
             try:
                 table = pa.ipc.open_stream(bytes(data)).read_all()
-                if table.schema != SEGMENT_SCHEMA:
-                    raise ValueError("schema")
-            except (pa.ArrowInvalid, ValueError, OSError):
-                raise VaultError(f"authentication failed: vault segment {sid} (domain {dom}, key version "
-                                 f"{ver}) is damaged", file=self.location,
-                                 hint="restore the vault from its backup") from None
-            yield Segment(sid, dom, ver, table)
+            except (pa.ArrowInvalid, OSError):
+                raise damaged from None
+            if table.schema != SEGMENT_SCHEMA:
+                if "tag" not in table.schema.names and "nonce" in table.schema.names:
+                    raise VaultError(f"vault segment {sid} was written by an earlier veil (one AES-GCM call per "
+                                     "record) that this version does not read", file=self.location,
+                                     hint="write a new vault with this version (veil run --vault NEW_PATH)")
+                raise damaged
+            table = table.combine_chunks()
+            starts = np.flatnonzero(pc.is_valid(table.column("nonce")).to_numpy(zero_copy_only=False))
+            tags = np.flatnonzero(pc.is_valid(table.column("tag")).to_numpy(zero_copy_only=False))
+            if table.num_rows and (not len(starts) or starts[0] != 0 or not np.array_equal(starts, tags)):
+                raise damaged
+            yield Segment(sid, dom, ver, table, starts)
 
     @staticmethod
     def _joined(table: pa.Table | pa.RecordBatch) -> pa.Array | pa.ChunkedArray:
@@ -196,66 +337,69 @@ class Vault:
     def _pairs(cls, table: pa.Table | pa.RecordBatch) -> list[str]:
         return cls._joined(table).to_pylist()
 
-    def _held(self, domain: str, version: str) -> tuple[set[str], set[str]]:
-        """The (pseudonym, context) pairs held for (domain, version): (unlinked, linked to a subject)."""
+    @staticmethod
+    def _by_blind(table: pa.Table | pa.RecordBatch) -> np.ndarray:
+        """Records deduplicated by blind index: no context, no subject (the pseudonym is then a
+        function of the original, so the same original means the same record)."""
+        mask = pc.and_(pc.equal(table.column("context"), ""), pc.is_null(table.column("subject")))
+        return mask.to_numpy(zero_copy_only=False) if isinstance(mask, pa.Array) else \
+            mask.combine_chunks().to_numpy(zero_copy_only=False)
+
+    def _held(self, domain: str, version: str) -> tuple[BlindSet, set[str], set[str]]:
+        """What the vault holds of (domain, version): see ``_known``."""
         key = (domain, version)
         if key not in self._known:
-            unlinked: set[str] = set()
-            linked: set[str] = set()
+            blinds, unlinked, linked = BlindSet(), set(), set()
             for seg in self._segments(domain, version):
-                pairs = self._pairs(seg.table)
-                subj = seg.table.column("subject")
-                if subj.null_count == 0:
-                    linked.update(pairs)
-                elif subj.null_count == len(subj):
-                    unlinked.update(pairs)
-                else:
-                    mask = pc.is_valid(subj).to_pylist()
-                    linked.update(k for k, m in zip(pairs, mask, strict=True) if m)
-                    unlinked.update(k for k, m in zip(pairs, mask, strict=True) if not m)
-            self._known[key] = (unlinked, linked)
+                t = seg.table
+                no_ctx = pc.equal(t.column("context"), "").to_numpy(zero_copy_only=False)
+                blinds.add(*BlindSet.halves(t.column("blind").filter(pa.array(no_ctx))))
+                others = ~self._by_blind(t)
+                if others.any():
+                    rest = t.filter(pa.array(others))
+                    is_linked = pc.is_valid(rest.column("subject")).to_pylist()
+                    for k, m in zip(self._pairs(rest), is_linked, strict=True):
+                        (linked if m else unlinked).add(k)
+            self._known[key] = (blinds, unlinked, linked)
         return self._known[key]
 
-    def known_records(self, domain: str, version: str) -> bool:
-        """Whether the vault holds any record of (domain, version)."""
-        unlinked, linked = self._held(domain, version)
-        return bool(unlinked or linked)
-
     def fresh(self, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch | None:
-        """The records the vault does not hold yet (by pseudonym and context); marks them as held.
+        """The records the vault does not hold yet; marks them as held.
 
-        A record linked to a subject is kept even when the same pseudonym was first written
-        unlinked (from a table read before the subject's own table); an unlinked record is
-        also held when the vault has it linked. Set operations run in C; no Python loop per
-        record but for batches that mix linked and unlinked records.
+        Records without a context or subject are matched by blind index, vectorised
+        (:class:`BlindSet`). The others by pseudonym and context: a record linked to a subject
+        is kept even when the same pseudonym was first written unlinked (from a table read
+        before the subject's own table); an unlinked record is also held when the vault has it
+        linked. Repeats within one batch are all kept (workers send distinct records).
         """
-        unlinked, linked = self._held(domain, version)
-        joined = self._joined(plain)
-        names = joined.to_pylist()
-        subj = plain.column("subject")
-        if subj.null_count in (0, len(subj)):
-            # every record linked (held only as a linked record), or none (held as either)
-            first, other = (linked, None) if subj.null_count == 0 else (unlinked, linked)
-            if first.issuperset(names):  # a refresh (stops at the first new record otherwise)
-                return None
-            held = first.intersection(names)
-            if other:
-                held.update(other.intersection(names))
-            first.update(names)  # the held ones too: harmless, they stay held
-            if not held:
-                return plain
-            keep = pc.invert(pc.is_in(joined, value_set=pa.array(list(held), pa.string())))
-        else:
-            is_linked = pc.is_valid(subj).to_pylist()
-            keep = [k not in linked and (m or k not in unlinked) for k, m in zip(names, is_linked, strict=True)]
-            for k, m, new in zip(names, is_linked, keep, strict=True):
-                if new:
+        blinds, unlinked, linked = self._held(domain, version)
+        n = plain.num_rows
+        by_blind = self._by_blind(plain)
+        keep = np.zeros(n, bool)
+        hi, lo = BlindSet.halves(plain.column("blind"))
+        if by_blind.any():
+            sel = np.flatnonzero(by_blind)
+            new = ~blinds.contains(hi[sel], lo[sel])
+            keep[sel] = new
+            blinds.add(hi[sel][new], lo[sel][new])
+        if not by_blind.all():
+            sel = np.flatnonzero(~by_blind)
+            rest = plain.take(pa.array(sel))
+            names = self._pairs(rest)
+            is_linked = pc.is_valid(rest.column("subject")).to_pylist()
+            new = np.array([k not in linked and (m or k not in unlinked)
+                            for k, m in zip(names, is_linked, strict=True)], bool)
+            for k, m, fresh in zip(names, is_linked, new, strict=True):
+                if fresh:
                     (linked if m else unlinked).add(k)
-            keep = pa.array(keep)
-        n_keep = pc.sum(keep).as_py() or 0
+            keep[sel] = new
+            # a linked record without a context also holds its original for unlinked ones
+            no_ctx = sel[new & pc.equal(rest.column("context"), "").to_numpy(zero_copy_only=False)]
+            blinds.add(hi[no_ctx], lo[no_ctx])
+        n_keep = int(keep.sum())
         if n_keep == 0:
             return None
-        return plain if n_keep == plain.num_rows else plain.filter(keep)
+        return plain if n_keep == n else plain.filter(pa.array(keep))
 
     def store(self, domain: str, version: str, records: pa.RecordBatch) -> int:
         """Queue encrypted records (from :func:`encrypt_records`) for the next segment.
@@ -300,16 +444,35 @@ class Vault:
         self.db.close()
 
     # -- reveal ------------------------------------------------------------------
-    def _decrypt(self, seg: Segment, table: pa.Table, positions, aes: AESGCM) -> list[tuple[str, str, bytes]]:
-        out = []
-        cols = [table.column(n).to_pylist() for n in ("pseudonym", "context", "nonce", "ct")]
-        for i, (p, c, nonce, ct) in enumerate(zip(*cols, strict=True)):
+    def _originals(self, seg: Segment, aes: AESGCM, rows: np.ndarray | None = None) -> dict[int, bytes]:
+        """row -> original for the given rows of a segment (every row when None): each block
+        that holds one is decrypted and authenticated whole."""
+        t = seg.table
+        if rows is None:
+            blocks = range(len(seg.starts))
+        else:
+            blocks = np.unique(np.searchsorted(seg.starts, rows, "right") - 1).tolist()
+        if not t.num_rows or not len(blocks):
+            return {}
+        ct_off, ct = _var(t.column("ct").chunk(0))
+        fields = _Fields(seg.domain, seg.version, [t.column(n).chunk(0) for n in ("pseudonym", "context", "blind",
+                                                                                   "subject")], np.diff(ct_off))
+        nonces, tags = t.column("nonce").chunk(0), t.column("tag").chunk(0)
+        wanted = None if rows is None else set(np.asarray(rows).tolist())
+        out: dict[int, bytes] = {}
+        for b in blocks:
+            s, e = seg.block_range(b)
             try:
-                out.append((p, c, aes.decrypt(nonce, ct, aad(seg.domain, seg.version, p, c))))
+                plain = aes.decrypt(nonces[s].as_py(), ct[ct_off[s]:ct_off[e]] + tags[s].as_py(),
+                                    fields.aad(s, e))
             except InvalidTag:
-                raise VaultError(f"authentication failed: vault record {int(positions[i])} of segment {seg.id} "
-                                 f"(domain {seg.domain}, key version {seg.version}) was modified or damaged",
-                                 file=self.location, hint="restore the vault from its backup") from None
+                raise VaultError(f"authentication failed: vault records {s}-{e - 1} of segment {seg.id} (domain "
+                                 f"{seg.domain}, key version {seg.version}; one encrypted block) were modified "
+                                 "or damaged", file=self.location, hint="restore the vault from its backup") from None
+            base = ct_off[s]
+            for r in range(s, e):
+                if wanted is None or r in wanted:
+                    out[r] = plain[ct_off[r] - base:ct_off[r + 1] - base]
         return out
 
     def _aes(self, domain: str, version: str) -> AESGCM:
@@ -326,10 +489,12 @@ class Vault:
             idx = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
             if not len(idx):
                 continue
-            for p, _c, original in self._decrypt(seg, seg.table.take(pa.array(idx)), idx, aes):
+            names = seg.table.column("pseudonym").take(pa.array(idx)).to_pylist()
+            originals = self._originals(seg, aes, idx)
+            for r, p in zip(idx.tolist(), names, strict=True):
                 got = found.setdefault(p, [])
-                if original not in got:
-                    got.append(original)
+                if originals[r] not in got:
+                    got.append(originals[r])
         return found
 
     def load_map(self, domain: str, version: str) -> tuple[dict[str, bytes], set[str]]:
@@ -338,9 +503,9 @@ class Vault:
         out: dict[str, bytes] = {}
         ambiguous: set[str] = set()
         for seg in self._segments(domain, version):
-            for p, c, original in self._decrypt(seg, seg.table, range(seg.table.num_rows), aes):
-                key = f"{p}\0{c}"
-                if out.setdefault(key, original) != original:
+            originals = self._originals(seg, aes)
+            for r, key in enumerate(self._pairs(seg.table)):
+                if out.setdefault(key, originals[r]) != originals[r]:
                     ambiguous.add(key)
         return out, ambiguous
 
@@ -379,9 +544,17 @@ class Vault:
             n_hit = pc.sum(hit).as_py() or 0
             if not n_hit:
                 continue
-            rest = seg.table.filter(pc.invert(hit))
+            keep = np.flatnonzero(~hit.to_numpy(zero_copy_only=False))
             deleted += n_hit
-            if rest.num_rows:
+            if len(keep):
+                # the blocks lose records: the rest are sealed again, in new blocks
+                originals = self._originals(seg, self._aes(seg.domain, seg.version), keep)
+                t = seg.table.take(pa.array(keep))
+                plain = pa.RecordBatch.from_arrays(
+                    [t.column("pseudonym").chunk(0), t.column("context").chunk(0),
+                     pa.array([originals[r] for r in keep.tolist()], pa.binary()), t.column("blind").chunk(0),
+                     t.column("subject").chunk(0)], schema=PLAIN_SCHEMA)
+                rest = pa.Table.from_batches([encrypt_records(self.keys, seg.domain, seg.version, plain)])
                 self.db.execute("UPDATE veil_segments SET data = ?, n = ? WHERE id = ?",
                                 [_to_ipc(rest), rest.num_rows, seg.id])
             else:

@@ -238,7 +238,7 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
                for name, t in plan.tables.items()}
     dropped_keys: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
     key_checks = {name: KeyCheck(t) for name, t in plan.tables.items()}
-    records = VaultWriter(vault, engine, max(2, workers * 2)) if vault is not None else None
+    records = VaultWriter(vault, keys) if vault is not None else None
     all_columns = fmt is not None
 
     def on_result(p: _Pending, r: BatchResult) -> None:
@@ -269,8 +269,6 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
                 fh.close()
             if files is not None:
                 files.close()
-            if records is not None:
-                records.finish()
             for check in key_checks.values():
                 check.verify()
             engine.close()
