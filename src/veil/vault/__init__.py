@@ -232,15 +232,22 @@ class BlindSet:
         return sum(len(hi) for hi, _ in self.runs)
 
     def contains(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        order = np.argsort(hi)  # sorted queries make the binary searches cache-friendly
+        hi, lo = hi[order], lo[order]
         found = np.zeros(len(hi), bool)
         for r_hi, r_lo in self.runs:
             left = np.searchsorted(r_hi, hi, "left")
-            count = np.searchsorted(r_hi, hi, "right") - left
             at = np.minimum(left, len(r_hi) - 1)
-            found |= (count == 1) & (r_lo[at] == lo)
-            for k in np.flatnonzero(count > 1):  # first halves shared by several keys: rare
-                found[k] |= bool((r_lo[left[k]:left[k] + count[k]] == lo[k]).any())
-        return found
+            found |= (r_hi[at] == hi) & (r_lo[at] == lo)
+            # first halves shared by several held keys (rare): compare with each of them
+            after = np.minimum(at + 1, len(r_hi) - 1)
+            dup = np.flatnonzero((r_hi[at] == hi) & (after > at) & (r_hi[after] == hi))
+            for k in dup:
+                right = np.searchsorted(r_hi, hi[k], "right")
+                found[k] |= bool((r_lo[left[k]:right] == lo[k]).any())
+        out = np.empty_like(found)
+        out[order] = found
+        return out
 
     def add(self, hi: np.ndarray, lo: np.ndarray) -> None:
         if not len(hi):
@@ -250,7 +257,7 @@ class BlindSet:
         while len(self.runs) > 1 and len(self.runs[-1][0]) * 2 >= len(self.runs[-2][0]):
             (h2, l2), (h1, l1) = self.runs.pop(), self.runs.pop()
             h, lo_ = np.concatenate([h1, h2]), np.concatenate([l1, l2])
-            order = np.argsort(h, kind="stable")
+            order = np.argsort(h, kind="stable")  # two sorted runs: timsort merges them in one pass
             self.runs.append((h[order], lo_[order]))
 
 
