@@ -520,7 +520,7 @@ def test_tampered_segment_detected(veil):
     assert not [p for p in veil.tmp.iterdir() if p.name.startswith(".veil-tmp-")]
 
 
-@pytest.mark.parametrize("field", ["pseudonym", "blind", "subject", "tag"])
+@pytest.mark.parametrize("field", ["pseudonym", "blind", "key", "subject", "tag"])
 def test_edited_record_fields_detected(veil, field):
     """Every stored field of a record is authenticated: swapping two records' pseudonyms (a record
     moved), or editing a blind index, a subject or a tag, fails the block's tag on reveal."""
@@ -581,25 +581,29 @@ def test_csv_reveal_round_trip_every_customer(veil):
 
 # -- dedup and encryption units ----------------------------------------------------------------------
 
-BLIND_KEY = b"k" * 32
+BLIND_KEY, CONTEXT_KEY = b"k" * 32, b"c" * 32
 
 
 def _plain(rows: list[tuple[str, str, bytes, bytes | None]]) -> pa.RecordBatch:
-    """Plain vault records; blind indexes under BLIND_KEY."""
-    from veil.vault import PLAIN_SCHEMA, blind_indexes
+    """Plain vault records: blind indexes under BLIND_KEY; dedup key = blind XOR HMAC(CONTEXT_KEY, context)."""
+    import hmac as std_hmac
 
+    from veil.vault import PLAIN_SCHEMA
+
+    blinds = [std_hmac.digest(BLIND_KEY, o, "sha256")[:16] for _, _, o, _ in rows]
+    ctx_hashes = [std_hmac.digest(CONTEXT_KEY, c.encode(), "sha256")[:16] if c else bytes(16) for _, c, _, _ in rows]
+    keys = [bytes(a ^ b for a, b in zip(x, y, strict=True)) for x, y in zip(blinds, ctx_hashes, strict=True)]
     cols = list(zip(*rows, strict=True)) if rows else [[], [], [], []]
     return pa.RecordBatch.from_arrays([pa.array(cols[0], pa.string()), pa.array(cols[1], pa.string()),
-                                       pa.array(cols[2], pa.binary()),
-                                       pa.array(blind_indexes(BLIND_KEY, list(cols[2])), pa.binary(16)),
-                                       pa.array(cols[3], pa.binary(16))], schema=PLAIN_SCHEMA)
+                                       pa.array(cols[2], pa.binary()), pa.array(blinds, pa.binary(16)),
+                                       pa.array(keys, pa.binary(16)), pa.array(cols[3], pa.binary(16))],
+                                      schema=PLAIN_SCHEMA)
 
 
 def test_fresh_matches_the_record_by_record_rule(tmp_path):
-    """Vault.fresh keeps exactly what the record-by-record rule keeps. A record with neither context nor
-    subject: its original (blind index) not held by any context-free record. Any other record: its
-    (pseudonym, context) not held; a linked record even when held unlinked; an unlinked one not when
-    held linked. Repeats within a batch are all kept. Random batches (all linked, none, mixed, and
+    """Vault.fresh keeps exactly what the record-by-record rule keeps: a record is its (original,
+    context); a linked one is kept unless held linked (so even when held unlinked), an unlinked one
+    unless held at all. Repeats within a batch are all kept. Random batches (all linked, none, mixed;
     pseudonyms shared by two originals) against a model written from that rule."""
     import random
 
@@ -608,8 +612,8 @@ def test_fresh_matches_the_record_by_record_rule(tmp_path):
 
     rng = random.Random(7)
     vault = Vault(open_backend(str(tmp_path / "v.db")), None, "test")
-    model: set[str] = set()  # "p\0c" (unlinked) or "p\0c\0s" (linked), as the rule is written
-    originals: set[bytes] = set()  # originals held by a context-free record
+    held: set[tuple[bytes, str]] = set()
+    held_linked: set[tuple[bytes, str]] = set()
     subject = b"s" * 16
     for _ in range(80):
         kind = rng.choice(["none", "all", "mixed"])
@@ -617,38 +621,32 @@ def test_fresh_matches_the_record_by_record_rule(tmp_path):
         for _ in range(rng.randint(0, 12)):
             linked = kind == "all" or (kind == "mixed" and rng.random() < 0.5)
             k = rng.randint(0, 15)
-            rows.append((f"p{k % 10}", rng.choice(["", "c1"]), f"o{k}".encode(), subject if linked else None))
-        expect = []
-        for p, c, o, s in rows:
-            key = f"{p}\0{c}"
-            if c == "" and s is None:
-                expect.append(o not in originals)
-            else:
-                expect.append(key + "\0s" not in model and (s is not None or key not in model))
-        for (p, c, o, s), new in zip(rows, expect, strict=True):
+            rows.append((f"p{k % 10}", rng.choice(["", "c1", "c2"]), f"o{k}".encode(), subject if linked else None))
+        expect = [(o, c) not in (held_linked if s is not None else held) for _, c, o, s in rows]
+        for (_, c, o, s), new in zip(rows, expect, strict=True):
             if new:
-                if c == "":
-                    originals.add(o)
-                if c != "" or s is not None:
-                    model.add(f"{p}\0{c}" + ("\0s" if s is not None else ""))
+                held.add((o, c))
+                if s is not None:
+                    held_linked.add((o, c))
         got = vault.fresh("d", "v", _plain(rows))
         kept = [] if got is None else list(zip(got.column(0).to_pylist(), got.column(1).to_pylist(),
-                                               got.column(2).to_pylist(), got.column(4).to_pylist(), strict=True))
+                                               got.column(2).to_pylist(), got.column(5).to_pylist(), strict=True))
         assert kept == [r for r, new in zip(rows, expect, strict=True) if new], (kind, rows)
     vault.close()
 
 
-def _expected_aad(domain: str, version: str, recs: list[tuple[str, str, bytes, bytes, bytes | None]]) -> bytes:
+def _expected_aad(domain: str, version: str, recs: list[tuple[str, str, bytes, bytes, bytes, bytes | None]]) -> bytes:
     """A block's associated data, as docs/keys.md describes it (written here independently)."""
     import struct
 
     u32 = struct.Struct("<I").pack
     d, v = domain.encode(), version.encode()
     parts = [b"veil-vault/v2\0", u32(len(d)), d, u32(len(v)), v, u32(len(recs))]
-    parts += [u32(len(o)) for _, _, o, _, _ in recs]
+    parts += [u32(len(o)) for _, _, o, *_ in recs]
     parts += [u32(len(p.encode())) for p, *_ in recs]
     parts += [u32(len(c.encode())) for _, c, *_ in recs]
-    parts += [p.encode() for p, *_ in recs] + [c.encode() for _, c, *_ in recs] + [b for *_, b, _ in recs]
+    parts += [p.encode() for p, *_ in recs] + [c.encode() for _, c, *_ in recs]
+    parts += [b for *_, b, _, _ in recs] + [k for *_, k, _ in recs]
     parts += [bytes([s is not None]) for *_, s in recs] + [s or bytes(16) for *_, s in recs]
     return b"".join(parts)
 
@@ -677,10 +675,10 @@ def test_encrypt_records_known_layout_and_round_trip(tmp_path):
         assert [i for i, x in enumerate(nonces) if x is not None] == starts
         assert [i for i, x in enumerate(tags) if x is not None] == starts
         assert len({nonces[s] for s in starts}) == len(starts)
-        blinds = recs.column("blind").to_pylist()
+        blinds, dedup = recs.column("blind").to_pylist(), recs.column("key").to_pylist()
         for s in starts:
             e = min(s + BLOCK_ROWS, n)
-            block = [r[:3] + (blinds[i], r[3]) for i, r in zip(range(s, e), rows[s:e], strict=True)]
+            block = [r[:3] + (blinds[i], dedup[i], r[3]) for i, r in zip(range(s, e), rows[s:e], strict=True)]
             sealed = aes.encrypt(nonces[s], b"".join(originals[s:e]), _expected_aad("email", v, block))
             assert b"".join(cts[s:e]) + tags[s] == sealed
             assert [len(c) for c in cts[s:e]] == [len(o) for o in originals[s:e]]

@@ -31,7 +31,7 @@ from .ops import OPERATORS, OpContext
 from .ops.arrays import as_text, canonical, map_distinct
 from .output import AtomicOutput
 from .plan import Plan, TablePlan
-from .vault import Vault, blind_indexes, blind_key, encrypt_records, plain_records
+from .vault import Vault, blind_indexes, blind_key, context_hashes, encrypt_records, plain_records
 
 Progress = Callable[[str, int], None]
 Prepare = Callable[[TablePlan, pa.RecordBatch, int], pa.RecordBatch]
@@ -105,16 +105,17 @@ def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> tupl
     return forgotten | by_ref, int(forgotten.sum()), int(by_ref.sum())
 
 
-def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, subject: pa.Array | None,
-                   run: RunContext) -> pa.RecordBatch | None:
-    """Plain (pseudonym, context, original, blind, subject) records for the distinct values of a column.
+def _vault_records(c, inp: pa.Array, out: pa.Array, context: tuple[pa.Array, pa.Array] | None,
+                   subject: pa.Array | None, run: RunContext) -> pa.RecordBatch | None:
+    """Plain (pseudonym, context, original, blind, key, subject) records for the distinct values of a
+    column; ``context`` is the rows' (context, context hash), see ``context_hashes``.
 
     Not encrypted: the main process first drops those the vault already holds, then seals the rest.
     """
     valid = pc.is_valid(inp)
     if inp.null_count:
         inp, out = inp.filter(valid), out.filter(valid)
-        context = context.filter(valid) if context is not None else None
+        context = tuple(a.filter(valid) for a in context) if context is not None else None
         subject = subject.filter(valid) if subject is not None else None
     if len(inp) == 0:
         return None
@@ -126,11 +127,14 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: pa.Array | None, su
         n = len(first)
         return plain_records(run.keys, c.domain, _text(out).take(take), pa.array([""] * n, pa.string()),
                              orig.take(take), pa.nulls(n, pa.binary(16)))
-    ctx = pc.fill_null(_text(context), "") if context is not None else pa.array([""] * len(inp), pa.string())
-    subj = subject.cast(pa.binary()) if subject is not None else pa.nulls(len(inp), pa.binary())
-    distinct = pa.table({"p": _text(out), "c": ctx, "o": orig, "s": subj}).group_by(["p", "c", "o", "s"]).aggregate([])
-    return plain_records(run.keys, c.domain, *[distinct.column(n).combine_chunks() for n in ("p", "c", "o")],
-                         distinct.column("s").combine_chunks().cast(pa.binary(16)))
+    n = len(inp)
+    ctx, ctx_hash = context if context is not None else (pa.array([""] * n, pa.string()), pa.nulls(n, pa.binary(16)))
+    subj = subject if subject is not None else pa.nulls(n, pa.binary(16))
+    distinct = pa.table({"p": _text(out), "c": ctx, "o": orig, "s": subj, "h": ctx_hash}).group_by(
+        ["p", "c", "o", "s", "h"]).aggregate([])
+    col = {name: distinct.column(name).combine_chunks() for name in ("p", "c", "o", "s", "h")}
+    return plain_records(run.keys, c.domain, col["p"], col["c"], col["o"], col["s"],
+                         col["h"] if context is not None else None)
 
 
 def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> pa.Array | None:
@@ -176,9 +180,15 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
             batch, res.batch = batch.filter(res.kept), out.filter(res.kept)
     if run.vault and any(c.reversible for c in tplan.columns):
         subjects = _subject_blinds(tplan, batch, run)
+        contexts: dict[str, tuple[pa.Array, pa.Array]] = {}  # one hash per row, for every column
         for c in tplan.columns:
             if c.reversible and not c.dropped:
-                context = res.batch.column(c.vault_context) if c.vault_context else None
+                context = None
+                if c.vault_context:
+                    if c.vault_context not in contexts:
+                        ctx = pc.fill_null(_text(res.batch.column(c.vault_context)), "")
+                        contexts[c.vault_context] = (ctx, context_hashes(run.keys, ctx))
+                    context = contexts[c.vault_context]
                 recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run)
                 if recs is not None:
                     res.vault.append((c.domain, c.key_version, recs))

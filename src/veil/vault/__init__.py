@@ -53,6 +53,7 @@ SEGMENT_SCHEMA = pa.schema([
     ("pseudonym", pa.string()),
     ("context", pa.string()),
     ("blind", pa.binary(16)),
+    ("key", pa.binary(16)),  # dedup key: the blind index XOR a keyed hash of the context (if any)
     # blind index of the row's subject (the table's `subject` column), so forgetting a
     # subject deletes every record written from their rows, in every domain
     ("subject", pa.binary(16)),
@@ -66,6 +67,7 @@ PLAIN_SCHEMA = pa.schema([
     ("context", pa.string()),
     ("original", pa.binary()),
     ("blind", pa.binary(16)),
+    ("key", pa.binary(16)),
     ("subject", pa.binary(16)),
 ])
 
@@ -100,12 +102,32 @@ def _is_identity(indices: pa.Array) -> bool:
     return bool(np.array_equal(indices.to_numpy(zero_copy_only=False), np.arange(len(indices))))
 
 
+def context_hashes(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
+    """Keyed hashes (binary(16)) of record contexts, all zero for the empty context; one HMAC per
+    distinct context, and the same for every domain, so a row's columns share them."""
+    hashes = blind_array(keys.index_key("context"), contexts.cast(pa.binary()))
+    empty = pc.equal(contexts, "").to_numpy(zero_copy_only=False)
+    if not empty.any():
+        return hashes
+    data = _fixed(hashes, 16)[1].copy()
+    data[empty] = 0
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(data), [None, pa.py_buffer(data.tobytes())])
+
+
 def plain_records(keys: KeyProvider, domain: str, pseudonyms: pa.Array, contexts: pa.Array, originals: pa.Array,
-                  subjects: pa.Array) -> pa.RecordBatch:
-    """Plain vault records (PLAIN_SCHEMA) with their blind indexes (computed in workers)."""
-    return pa.RecordBatch.from_arrays(
-        [pseudonyms, contexts, originals, blind_array(blind_key(keys, domain), originals), subjects],
-        schema=PLAIN_SCHEMA)
+                  subjects: pa.Array, context_hash: pa.Array | None = None) -> pa.RecordBatch:
+    """Plain vault records (PLAIN_SCHEMA) with their blind indexes and dedup keys (computed in workers).
+
+    The dedup key of a record is its blind index XOR its context's hash (``context_hashes``): one
+    key per (original, context), which fixes the pseudonym too (it is a function of the original).
+    """
+    blinds = blind_array(blind_key(keys, domain), originals)
+    if context_hash is None:
+        dedup = blinds
+    else:
+        mixed = _fixed(blinds, 16)[1] ^ _fixed(context_hash, 16)[1]
+        dedup = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(mixed), [None, pa.py_buffer(mixed.tobytes())])
+    return pa.RecordBatch.from_arrays([pseudonyms, contexts, originals, blinds, dedup, subjects], schema=PLAIN_SCHEMA)
 
 
 # -- blocks: many records sealed by one AES-GCM call ------------------------------------------------
@@ -146,11 +168,11 @@ class _Fields:
 
     A block's associated data binds the domain, the key version and, for each of its records,
     the lengths of its original, pseudonym and context, the pseudonym, the context, the blind
-    index and the subject: moving, editing, reordering or resizing any of them fails the tag.
+    index, the dedup key and the subject: moving, editing, reordering or resizing any of them fails the tag.
     """
 
     def __init__(self, domain: str, version: str, cols, lengths: np.ndarray):
-        pseud, ctx, blind, subject = cols
+        pseud, ctx, blind, dedup, subject = cols
         d, v = domain.encode(), version.encode()
         self.head = b"".join([AAD_PREFIX, struct.pack("<I", len(d)), d, struct.pack("<I", len(v)), v])
         self.p_off, self.p = _var(pseud)
@@ -159,6 +181,7 @@ class _Fields:
         self.p_len = np.diff(self.p_off).astype("<u4")
         self.c_len = np.diff(self.c_off).astype("<u4")
         self.blind = _fixed(blind, 16)[1].tobytes()
+        self.dedup = _fixed(dedup, 16)[1].tobytes()
         valid, subj = _fixed(subject, 16)
         self.s_valid = valid.astype(np.uint8).tobytes()
         self.subject = subj.tobytes()
@@ -167,7 +190,7 @@ class _Fields:
         return b"".join([
             self.head, struct.pack("<I", e - s), self.o_len[s:e].tobytes(), self.p_len[s:e].tobytes(),
             self.c_len[s:e].tobytes(), self.p[self.p_off[s]:self.p_off[e]], self.c[self.c_off[s]:self.c_off[e]],
-            self.blind[16 * s:16 * e], self.s_valid[s:e], self.subject[16 * s:16 * e]])
+            self.blind[16 * s:16 * e], self.dedup[16 * s:16 * e], self.s_valid[s:e], self.subject[16 * s:16 * e]])
 
 
 def _block_starts(n: int) -> np.ndarray:
@@ -185,7 +208,7 @@ def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.Reco
     aes = AESGCM(derive(keys.vault_key(version), "vault", domain))
     n = plain.num_rows
     o_off, o = _var(plain.column(2))
-    fields = _Fields(domain, version, [plain.column(i) for i in (0, 1, 3, 4)], np.diff(o_off))
+    fields = _Fields(domain, version, [plain.column(i) for i in (0, 1, 3, 4, 5)], np.diff(o_off))
     starts = _block_starts(n)
     ends = np.append(starts[1:], n)
     nonces = os.urandom(12 * len(starts))
@@ -202,7 +225,8 @@ def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.Reco
     nonce = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), len(starts), [None, pa.py_buffer(nonces)])
     tag = pa.array(tags, pa.binary(16))
     return pa.RecordBatch.from_arrays(
-        [plain.column(0), plain.column(1), plain.column(3), plain.column(4), ct, nonce.take(which), tag.take(which)],
+        [plain.column(0), plain.column(1), plain.column(3), plain.column(4), plain.column(5), ct, nonce.take(which),
+         tag.take(which)],
         schema=SEGMENT_SCHEMA)
 
 
@@ -213,15 +237,44 @@ def _to_ipc(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-class BlindSet:
-    """A set of 16-byte keys (blind indexes) in sorted numpy runs: look-ups and inserts are vectorised.
+class _Run:
+    """Keys sorted by their first half, with a bucket index on its top bits (about 4 keys a bucket):
+    a look-up reads one index entry and one short stretch of the run, instead of a binary search's
+    many cache misses. HMAC outputs spread evenly, so buckets stay small."""
 
-    Each key is two 64-bit halves; runs are sorted by the first and merged as they grow
-    (at most log2(n) runs), so holding n keys costs 16n bytes and no Python object per key.
+    def __init__(self, hi: np.ndarray, lo: np.ndarray):
+        order = np.argsort(hi, kind="stable")  # two sorted runs merged: timsort does it in one pass
+        self.hi, self.lo = hi[order], lo[order]
+        bits = max(1, int(len(hi) // 4).bit_length())
+        self.shift = np.uint64(64 - bits)
+        counts = np.bincount((self.hi >> self.shift).astype(np.intp), minlength=1 << bits)
+        self.start = np.concatenate([[0], np.cumsum(counts)])
+
+    def contains(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(hi), bool)
+        bucket = (hi >> self.shift).astype(np.intp)
+        pos, end = self.start[bucket], self.start[bucket + 1]
+        todo = np.flatnonzero(pos < end)
+        while todo.size:
+            at = pos[todo]
+            r_hi = self.hi[at]
+            found[todo[(r_hi == hi[todo]) & (self.lo[at] == lo[todo])]] = True
+            pos[todo] += 1
+            # a bucket is sorted: past a larger first half, the key is not there
+            todo = todo[(pos[todo] < end[todo]) & (r_hi <= hi[todo])]
+        return found
+
+
+class BlindSet:
+    """A set of 16-byte keys (blind indexes, dedup keys) in sorted numpy runs: look-ups and inserts
+    are vectorised, with no Python object per key.
+
+    Each key is two 64-bit halves; runs are merged as they grow (at most log2(n) of them), so
+    holding n keys costs about 18n bytes.
     """
 
     def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.runs: list[_Run] = []
 
     @staticmethod
     def halves(blinds: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -229,36 +282,21 @@ class BlindSet:
         return pairs[:, 0].copy(), pairs[:, 1].copy()
 
     def __len__(self) -> int:
-        return sum(len(hi) for hi, _ in self.runs)
+        return sum(len(r.hi) for r in self.runs)
 
     def contains(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-        order = np.argsort(hi)  # sorted queries make the binary searches cache-friendly
-        hi, lo = hi[order], lo[order]
         found = np.zeros(len(hi), bool)
-        for r_hi, r_lo in self.runs:
-            left = np.searchsorted(r_hi, hi, "left")
-            at = np.minimum(left, len(r_hi) - 1)
-            found |= (r_hi[at] == hi) & (r_lo[at] == lo)
-            # first halves shared by several held keys (rare): compare with each of them
-            after = np.minimum(at + 1, len(r_hi) - 1)
-            dup = np.flatnonzero((r_hi[at] == hi) & (after > at) & (r_hi[after] == hi))
-            for k in dup:
-                right = np.searchsorted(r_hi, hi[k], "right")
-                found[k] |= bool((r_lo[left[k]:right] == lo[k]).any())
-        out = np.empty_like(found)
-        out[order] = found
-        return out
+        for run in self.runs:
+            found |= run.contains(hi, lo)
+        return found
 
     def add(self, hi: np.ndarray, lo: np.ndarray) -> None:
         if not len(hi):
             return
-        order = np.argsort(hi, kind="stable")
-        self.runs.append((hi[order], lo[order]))
-        while len(self.runs) > 1 and len(self.runs[-1][0]) * 2 >= len(self.runs[-2][0]):
-            (h2, l2), (h1, l1) = self.runs.pop(), self.runs.pop()
-            h, lo_ = np.concatenate([h1, h2]), np.concatenate([l1, l2])
-            order = np.argsort(h, kind="stable")  # two sorted runs: timsort merges them in one pass
-            self.runs.append((h[order], lo_[order]))
+        self.runs.append(_Run(hi, lo))
+        while len(self.runs) > 1 and len(self.runs[-1].hi) * 2 >= len(self.runs[-2].hi):
+            last, prev = self.runs.pop(), self.runs.pop()
+            self.runs.append(_Run(np.concatenate([prev.hi, last.hi]), np.concatenate([prev.lo, last.lo])))
 
 
 @dataclass
@@ -280,9 +318,8 @@ class Vault:
         self.keys = keys
         self.location = location
         self._pending: dict[tuple[str, str], list[pa.RecordBatch]] = {}
-        # (domain, version) -> what the vault holds: the blind indexes of its records without a
-        # context, and the "pseudonym\0context" keys of its other records (unlinked, linked to a subject)
-        self._known: dict[tuple[str, str], tuple[BlindSet, set[str], set[str]]] = {}
+        # (domain, version) -> the dedup keys the vault holds: (all, those of records linked to a subject)
+        self._known: dict[tuple[str, str], tuple[BlindSet, BlindSet]] = {}
         if keys is not None:
             self._bind(keys)
 
@@ -344,69 +381,45 @@ class Vault:
     def _pairs(cls, table: pa.Table | pa.RecordBatch) -> list[str]:
         return cls._joined(table).to_pylist()
 
-    @staticmethod
-    def _by_blind(table: pa.Table | pa.RecordBatch) -> np.ndarray:
-        """Records deduplicated by blind index: no context, no subject (the pseudonym is then a
-        function of the original, so the same original means the same record)."""
-        mask = pc.and_(pc.equal(table.column("context"), ""), pc.is_null(table.column("subject")))
-        return mask.to_numpy(zero_copy_only=False) if isinstance(mask, pa.Array) else \
-            mask.combine_chunks().to_numpy(zero_copy_only=False)
-
-    def _held(self, domain: str, version: str) -> tuple[BlindSet, set[str], set[str]]:
-        """What the vault holds of (domain, version): see ``_known``."""
-        key = (domain, version)
-        if key not in self._known:
-            blinds, unlinked, linked = BlindSet(), set(), set()
+    def _held(self, domain: str, version: str) -> tuple[BlindSet, BlindSet]:
+        """The dedup keys the vault holds for (domain, version): (all, linked to a subject)."""
+        if (domain, version) not in self._known:
+            halves, links = [], []
             for seg in self._segments(domain, version):
-                t = seg.table
-                no_ctx = pc.equal(t.column("context"), "").to_numpy(zero_copy_only=False)
-                blinds.add(*BlindSet.halves(t.column("blind").filter(pa.array(no_ctx))))
-                others = ~self._by_blind(t)
-                if others.any():
-                    rest = t.filter(pa.array(others))
-                    is_linked = pc.is_valid(rest.column("subject")).to_pylist()
-                    for k, m in zip(self._pairs(rest), is_linked, strict=True):
-                        (linked if m else unlinked).add(k)
-            self._known[key] = (blinds, unlinked, linked)
-        return self._known[key]
+                halves.append(BlindSet.halves(seg.table.column("key")))
+                links.append(pc.is_valid(seg.table.column("subject")).to_numpy(zero_copy_only=False))
+            every, linked = BlindSet(), BlindSet()
+            if halves:
+                hi, lo = (np.concatenate(h) for h in zip(*halves, strict=True))
+                is_linked = np.concatenate(links)
+                every.add(hi, lo)
+                linked.add(hi[is_linked], lo[is_linked])
+            self._known[(domain, version)] = (every, linked)
+        return self._known[(domain, version)]
 
     def fresh(self, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch | None:
-        """The records the vault does not hold yet; marks them as held.
+        """The records the vault does not hold yet, by dedup key (original and context); marks them held.
 
-        Records without a context or subject are matched by blind index, vectorised
-        (:class:`BlindSet`). The others by pseudonym and context: a record linked to a subject
-        is kept even when the same pseudonym was first written unlinked (from a table read
-        before the subject's own table); an unlinked record is also held when the vault has it
-        linked. Repeats within one batch are all kept (workers send distinct records).
+        A record linked to a subject is kept unless a linked record with its key is held (so it
+        is kept even when the same record was first written unlinked, from a table read before
+        the subject's own table); an unlinked record is kept unless any record with its key is
+        held. Repeats within one batch are all kept (workers send distinct records). Vectorised:
+        no Python object per record.
         """
-        blinds, unlinked, linked = self._held(domain, version)
-        n = plain.num_rows
-        by_blind = self._by_blind(plain)
-        keep = np.zeros(n, bool)
-        hi, lo = BlindSet.halves(plain.column("blind"))
-        if by_blind.any():
-            sel = np.flatnonzero(by_blind)
-            new = ~blinds.contains(hi[sel], lo[sel])
-            keep[sel] = new
-            blinds.add(hi[sel][new], lo[sel][new])
-        if not by_blind.all():
-            sel = np.flatnonzero(~by_blind)
-            rest = plain.take(pa.array(sel))
-            names = self._pairs(rest)
-            is_linked = pc.is_valid(rest.column("subject")).to_pylist()
-            new = np.array([k not in linked and (m or k not in unlinked)
-                            for k, m in zip(names, is_linked, strict=True)], bool)
-            for k, m, fresh in zip(names, is_linked, new, strict=True):
-                if fresh:
-                    (linked if m else unlinked).add(k)
-            keep[sel] = new
-            # a linked record without a context also holds its original for unlinked ones
-            no_ctx = sel[new & pc.equal(rest.column("context"), "").to_numpy(zero_copy_only=False)]
-            blinds.add(hi[no_ctx], lo[no_ctx])
+        every, linked = self._held(domain, version)
+        hi, lo = BlindSet.halves(plain.column("key"))
+        is_linked = pc.is_valid(plain.column("subject")).to_numpy(zero_copy_only=False)
+        keep = np.empty(plain.num_rows, bool)
+        if is_linked.any():
+            keep[is_linked] = ~linked.contains(hi[is_linked], lo[is_linked])
+        if not is_linked.all():
+            keep[~is_linked] = ~every.contains(hi[~is_linked], lo[~is_linked])
+        every.add(hi[keep], lo[keep])
+        linked.add(hi[keep & is_linked], lo[keep & is_linked])
         n_keep = int(keep.sum())
         if n_keep == 0:
             return None
-        return plain if n_keep == n else plain.filter(pa.array(keep))
+        return plain if n_keep == plain.num_rows else plain.filter(pa.array(keep))
 
     def store(self, domain: str, version: str, records: pa.RecordBatch) -> int:
         """Queue encrypted records (from :func:`encrypt_records`) for the next segment.
@@ -462,8 +475,8 @@ class Vault:
         if not t.num_rows or not len(blocks):
             return {}
         ct_off, ct = _var(t.column("ct").chunk(0))
-        fields = _Fields(seg.domain, seg.version, [t.column(n).chunk(0) for n in ("pseudonym", "context", "blind",
-                                                                                   "subject")], np.diff(ct_off))
+        names = ("pseudonym", "context", "blind", "key", "subject")
+        fields = _Fields(seg.domain, seg.version, [t.column(n).chunk(0) for n in names], np.diff(ct_off))
         nonces, tags = t.column("nonce").chunk(0), t.column("tag").chunk(0)
         wanted = None if rows is None else set(np.asarray(rows).tolist())
         out: dict[int, bytes] = {}
@@ -560,7 +573,7 @@ class Vault:
                 plain = pa.RecordBatch.from_arrays(
                     [t.column("pseudonym").chunk(0), t.column("context").chunk(0),
                      pa.array([originals[r] for r in keep.tolist()], pa.binary()), t.column("blind").chunk(0),
-                     t.column("subject").chunk(0)], schema=PLAIN_SCHEMA)
+                     t.column("key").chunk(0), t.column("subject").chunk(0)], schema=PLAIN_SCHEMA)
                 rest = pa.Table.from_batches([encrypt_records(self.keys, seg.domain, seg.version, plain)])
                 self.db.execute("UPDATE veil_segments SET data = ?, n = ? WHERE id = ?",
                                 [_to_ipc(rest), rest.num_rows, seg.id])
