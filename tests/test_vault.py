@@ -705,3 +705,18 @@ def test_blind_index_hmac_is_hmac_sha256():
         expected = [std_hmac.digest(key, v, "sha256") for v in values]
         assert hmac_sha256_many(key, values) == expected
         assert blind_indexes(key, values) == [d[:16] for d in expected]
+
+
+def test_vault_of_the_per_record_format_refused(veil):
+    """A segment in the earlier format (one AES-GCM call per record: a nonce per record, no tag column)
+    is refused with a message saying so, not read as damaged data."""
+    veil.run("o1")
+    sid, _, _, table = veil.store.segments(domain="email")[0]
+    n = table.num_rows
+    old = pa.table({"pseudonym": table.column("pseudonym"), "context": table.column("context"),
+                    "blind": table.column("blind"), "nonce": pa.array([b"\0" * 12] * n, pa.binary(12)),
+                    "ct": pa.array([b"\0" * 20] * n, pa.binary()), "subject": table.column("subject")})
+    veil.store.write_segment(sid, old)
+    res = veil.reveal(table.column("pseudonym")[0].as_py())
+    assert res.exit_code == 8
+    assert f"vault segment {sid} was written by an earlier veil" in res.stderr and "Traceback" not in res.stderr
