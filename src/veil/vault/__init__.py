@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ..errors import VaultError
 from ..hmacs import hmac_sha256_many
 from ..keys import KeyProvider, derive, refuse_inside
+from ..ops.arrays import map_distinct
 from .backends import Backend, open_backend
 
 ENV_VAULT = "VEIL_VAULT"
@@ -84,22 +85,19 @@ def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
     return [d[:16] for d in hmac_sha256_many(key, originals)]
 
 
+def _binary16(data: np.ndarray) -> pa.Array:
+    """A binary(16) array over the rows of an n x 16 uint8 array."""
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(data), [None, pa.py_buffer(data.tobytes())])
+
+
 def blind_array(key: bytes, originals: pa.Array) -> pa.Array:
-    """The blind indexes of a binary array (same bytes as :func:`blind_indexes`) as binary(16), one
-    HMAC per distinct value."""
-    n = len(originals)
-    if n == 0:
-        return pa.array([], pa.binary(16))
-    encoded = pc.dictionary_encode(originals)
-    uniques = encoded.dictionary.to_pylist()
-    digests = np.frombuffer(b"".join(hmac_sha256_many(key, uniques)), np.uint8).reshape(len(uniques), 32)
-    blinds = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(uniques),
-                                                  [None, pa.py_buffer(digests[:, :16].tobytes())])
-    return blinds if len(uniques) == n and _is_identity(encoded.indices) else blinds.take(encoded.indices)
+    """The blind indexes of a non-null binary array (same bytes as :func:`blind_indexes`) as
+    binary(16), one HMAC per distinct value."""
+    def digests(uniques: pa.Array) -> pa.Array:
+        out = hmac_sha256_many(key, uniques.to_pylist())
+        return _binary16(np.frombuffer(b"".join(out), np.uint8).reshape(len(out), 32)[:, :16])
 
-
-def _is_identity(indices: pa.Array) -> bool:
-    return bool(np.array_equal(indices.to_numpy(zero_copy_only=False), np.arange(len(indices))))
+    return map_distinct(originals, digests) if len(originals) else pa.array([], pa.binary(16))
 
 
 def context_hashes(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
@@ -111,7 +109,7 @@ def context_hashes(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
         return hashes
     data = _fixed(hashes, 16)[1].copy()
     data[empty] = 0
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(data), [None, pa.py_buffer(data.tobytes())])
+    return _binary16(data)
 
 
 def plain_records(keys: KeyProvider, domain: str, pseudonyms: pa.Array, contexts: pa.Array, originals: pa.Array,
@@ -122,11 +120,7 @@ def plain_records(keys: KeyProvider, domain: str, pseudonyms: pa.Array, contexts
     key per (original, context), which fixes the pseudonym too (it is a function of the original).
     """
     blinds = blind_array(blind_key(keys, domain), originals)
-    if context_hash is None:
-        dedup = blinds
-    else:
-        mixed = _fixed(blinds, 16)[1] ^ _fixed(context_hash, 16)[1]
-        dedup = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(mixed), [None, pa.py_buffer(mixed.tobytes())])
+    dedup = blinds if context_hash is None else _binary16(_fixed(blinds, 16)[1] ^ _fixed(context_hash, 16)[1])
     return pa.RecordBatch.from_arrays([pseudonyms, contexts, originals, blinds, dedup, subjects], schema=PLAIN_SCHEMA)
 
 
@@ -193,10 +187,6 @@ class _Fields:
             self.blind[16 * s:16 * e], self.dedup[16 * s:16 * e], self.s_valid[s:e], self.subject[16 * s:16 * e]])
 
 
-def _block_starts(n: int) -> np.ndarray:
-    return np.arange(0, n, BLOCK_ROWS)
-
-
 def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch:
     """Seal plain records (PLAIN_SCHEMA) into vault records (SEGMENT_SCHEMA).
 
@@ -209,7 +199,7 @@ def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.Reco
     n = plain.num_rows
     o_off, o = _var(plain.column(2))
     fields = _Fields(domain, version, [plain.column(i) for i in (0, 1, 3, 4, 5)], np.diff(o_off))
-    starts = _block_starts(n)
+    starts = np.arange(0, n, BLOCK_ROWS)
     ends = np.append(starts[1:], n)
     nonces = os.urandom(12 * len(starts))
     cts, tags = [], []
@@ -280,9 +270,6 @@ class BlindSet:
     def halves(blinds: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         pairs = _fixed(blinds, 16)[1].view(np.uint64).reshape(len(blinds), 2)
         return pairs[:, 0].copy(), pairs[:, 1].copy()
-
-    def __len__(self) -> int:
-        return sum(len(r.hi) for r in self.runs)
 
     def contains(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
         found = np.zeros(len(hi), bool)
@@ -559,8 +546,7 @@ class Vault:
             names = doomed.get(seg.domain)
             if not names:
                 continue
-            hit = pc.is_in(pc.binary_join_element_wise(seg.table.column("pseudonym"), seg.table.column("context"),
-                                                       "\0"), value_set=pa.array(sorted(names), pa.string()))
+            hit = pc.is_in(self._joined(seg.table), value_set=pa.array(sorted(names), pa.string()))
             n_hit = pc.sum(hit).as_py() or 0
             if not n_hit:
                 continue
