@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from . import vault_fixtures
 from .conftest import SAMPLES_CSV, SAMPLES_PARQUET, SHOP_PROFILE
@@ -478,7 +480,9 @@ def test_destroy_crypto_shreds_a_version(veil):
 
 # -- tamper detection --------------------------------------------------------------------------------
 
-def test_tampered_segment_detected(veil):
+def test_tampered_segment_detected(veil, monkeypatch):
+    # blocks of 16 records, so the sample's few hundred fill several (the real size is BLOCK_ROWS)
+    monkeypatch.setattr("veil.vault.BLOCK_ROWS", 16)
     v1 = active_version(veil.cli, veil.keyring)
     veil.run("o1")
     pairs = dict(email_pairs(SAMPLES_CSV, veil.tmp / "o1"))
@@ -581,18 +585,33 @@ def test_csv_reveal_round_trip_every_customer(veil):
 
 # -- dedup and encryption units ----------------------------------------------------------------------
 
-BLIND_KEY, CONTEXT_KEY = b"k" * 32, b"c" * 32
+BLIND_KEY, CONTEXT_KEY, CONTEXT_BLOCK_KEY = b"k" * 32, b"c" * 32, b"e" * 32
+
+
+def _context_key(c: str) -> bytes:
+    """docs/keys.md: up to 15 UTF-8 bytes zero-padded plus the length, or 15 bytes of HMAC plus 0xFF,
+    encrypted as one AES-256 block; zero for the empty context."""
+    import hmac as std_hmac
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    b = c.encode()
+    if not b:
+        return bytes(16)
+    block = b.ljust(15, b"\0") + bytes([len(b)]) if len(b) <= 15 else \
+        std_hmac.digest(CONTEXT_KEY, b, "sha256")[:15] + b"\xff"
+    return Cipher(algorithms.AES(CONTEXT_BLOCK_KEY), modes.ECB()).encryptor().update(block)
 
 
 def _plain(rows: list[tuple[str, str, bytes, bytes | None]]) -> pa.RecordBatch:
-    """Plain vault records: blind indexes under BLIND_KEY; dedup key = blind XOR HMAC(CONTEXT_KEY, context)."""
+    """Plain vault records: blind indexes under BLIND_KEY; dedup key = blind XOR the context's key."""
     import hmac as std_hmac
 
     from veil.vault import PLAIN_SCHEMA
 
     blinds = [std_hmac.digest(BLIND_KEY, o, "sha256")[:16] for _, _, o, _ in rows]
-    ctx_hashes = [std_hmac.digest(CONTEXT_KEY, c.encode(), "sha256")[:16] if c else bytes(16) for _, c, _, _ in rows]
-    keys = [bytes(a ^ b for a, b in zip(x, y, strict=True)) for x, y in zip(blinds, ctx_hashes, strict=True)]
+    ctx_keys = [_context_key(c) for _, c, _, _ in rows]
+    keys = [bytes(a ^ b for a, b in zip(x, y, strict=True)) for x, y in zip(blinds, ctx_keys, strict=True)]
     cols = list(zip(*rows, strict=True)) if rows else [[], [], [], []]
     return pa.RecordBatch.from_arrays([pa.array(cols[0], pa.string()), pa.array(cols[1], pa.string()),
                                        pa.array(cols[2], pa.binary()), pa.array(blinds, pa.binary(16)),
@@ -600,39 +619,74 @@ def _plain(rows: list[tuple[str, str, bytes, bytes | None]]) -> pa.RecordBatch:
                                       schema=PLAIN_SCHEMA)
 
 
+class _ContextKeys:
+    def index_key(self, purpose: str, domain: str = "") -> bytes:
+        return {("context", ""): CONTEXT_KEY, ("context-block", ""): CONTEXT_BLOCK_KEY}[(purpose, domain)]
+
+
+@given(st.lists(st.text(max_size=24), max_size=40))
+def test_context_keys_known_answer_and_one_to_one(contexts):
+    """context_keys gives the documented 16 bytes per context (short ones inline, the empty one all
+    zero, long ones hashed), and different contexts get different keys; also on a sliced array."""
+    from veil.vault import context_keys
+
+    arr = pa.array(["pad"] + contexts, pa.string()).slice(1)
+    got = context_keys(_ContextKeys(), arr).to_pylist()
+    assert got == [_context_key(c) for c in contexts]
+    assert len(set(got)) == len(set(contexts))
+    assert all(k == bytes(16) for k, c in zip(got, contexts, strict=True) if c == "")
+
+
 def test_fresh_matches_the_record_by_record_rule(tmp_path):
     """Vault.fresh keeps exactly what the record-by-record rule keeps: a record is its (original,
     context); a linked one is kept unless held linked (so even when held unlinked), an unlinked one
-    unless held at all. Repeats within a batch are all kept. Random batches (all linked, none, mixed;
-    pseudonyms shared by two originals) against a model written from that rule."""
+    unless held at all, where held means stored by an earlier run, or, for a record without a
+    context, kept earlier in this run. Repeats within a batch are all kept. Three runs of random
+    batches (all linked, none, mixed; pseudonyms shared by two originals), each run's records stored
+    and committed, against a model written from that rule."""
     import random
 
-    from veil.vault import Vault
+    from veil.keys import new_keyring
+    from veil.vault import Vault, encrypt_records
     from veil.vault.backends import open_backend
 
     rng = random.Random(7)
-    vault = Vault(open_backend(str(tmp_path / "v.db")), None, "test")
-    held: set[tuple[bytes, str]] = set()
-    held_linked: set[tuple[bytes, str]] = set()
+    keys = new_keyring()
+    stored: set[tuple[bytes, str]] = set()
+    stored_linked: set[tuple[bytes, str]] = set()
     subject = b"s" * 16
-    for _ in range(80):
-        kind = rng.choice(["none", "all", "mixed"])
-        rows = []
-        for _ in range(rng.randint(0, 12)):
-            linked = kind == "all" or (kind == "mixed" and rng.random() < 0.5)
-            k = rng.randint(0, 15)
-            rows.append((f"p{k % 10}", rng.choice(["", "c1", "c2"]), f"o{k}".encode(), subject if linked else None))
-        expect = [(o, c) not in (held_linked if s is not None else held) for _, c, o, s in rows]
-        for (_, c, o, s), new in zip(rows, expect, strict=True):
-            if new:
-                held.add((o, c))
-                if s is not None:
-                    held_linked.add((o, c))
-        got = vault.fresh("d", "v", _plain(rows))
-        kept = [] if got is None else list(zip(got.column(0).to_pylist(), got.column(1).to_pylist(),
-                                               got.column(2).to_pylist(), got.column(5).to_pylist(), strict=True))
-        assert kept == [r for r, new in zip(rows, expect, strict=True) if new], (kind, rows)
-    vault.close()
+    for _ in range(3):
+        vault = Vault(open_backend(str(tmp_path / "v.db")), keys, "test")
+        run: set[tuple[bytes, str]] = set()  # kept by this run, without a context
+        run_linked: set[tuple[bytes, str]] = set()
+        kept_now: list[tuple] = []
+        for _ in range(30):
+            kind = rng.choice(["none", "all", "mixed"])
+            rows = []
+            for _ in range(rng.randint(0, 12)):
+                linked = kind == "all" or (kind == "mixed" and rng.random() < 0.5)
+                k = rng.randint(0, 15)
+                rows.append((f"p{k % 10}", rng.choice(["", "", "c1", "c2"]), f"o{k}".encode(),
+                             subject if linked else None))
+            expect = [(o, c) not in ((stored_linked | run_linked) if s is not None else (stored | run))
+                      for _, c, o, s in rows]
+            got = vault.fresh("d", keys.active_version, _plain(rows))
+            kept = [] if got is None else list(zip(got.column(0).to_pylist(), got.column(1).to_pylist(),
+                                                   got.column(2).to_pylist(), got.column(5).to_pylist(),
+                                                   strict=True))
+            assert kept == [r for r, new in zip(rows, expect, strict=True) if new], (kind, rows)
+            if got is not None:
+                vault.store("d", keys.active_version, encrypt_records(keys, "d", keys.active_version, got))
+            for _, c, o, s in kept:
+                kept_now.append((o, c, s))
+                if c == "":
+                    run.add((o, c))
+                    if s is not None:
+                        run_linked.add((o, c))
+        vault.commit()
+        vault.close()
+        stored |= {(o, c) for o, c, _ in kept_now}
+        stored_linked |= {(o, c) for o, c, s in kept_now if s is not None}
 
 
 def _expected_aad(domain: str, version: str, recs: list[tuple[str, str, bytes, bytes, bytes, bytes | None]]) -> bytes:
@@ -652,7 +706,7 @@ def _expected_aad(domain: str, version: str, recs: list[tuple[str, str, bytes, b
 
 
 def test_encrypt_records_known_layout_and_round_trip(tmp_path):
-    """Records are sealed in blocks of 64: one fresh nonce per block, and each block's ciphertext and tag
+    """Records are sealed in blocks of BLOCK_ROWS: one fresh nonce per block, and each block's ciphertext and tag
     are AES-GCM over its originals end to end, with the associated data of docs/keys.md; the vault
     reads every original back (reveal and rekey paths)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -664,7 +718,7 @@ def test_encrypt_records_known_layout_and_round_trip(tmp_path):
     keys = new_keyring()
     v = keys.active_version
     aes = AESGCM(derive(keys.vault_key(v), "vault", "email"))
-    for m, originals in enumerate(([f"o{i}".encode() for i in range(150)], [b"same", b"", b"same", b"x"] * 5,
+    for m, originals in enumerate(([f"o{i}".encode() for i in range(600)], [b"same", b"", b"same", b"x"] * 5,
                                    [b"\xff\x00"])):
         n = len(originals)
         rows = [(f"p{i}", "ctx" if i % 2 else "", o, b"s" * 16 if i % 3 == 0 else None)
@@ -720,3 +774,38 @@ def test_vault_of_the_per_record_format_refused(veil):
     res = veil.reveal(table.column("pseudonym")[0].as_py())
     assert res.exit_code == 8
     assert f"vault segment {sid} was written by an earlier veil" in res.stderr and "Traceback" not in res.stderr
+
+
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 3), st.booleans()), max_size=60),
+       st.integers(1, 4))
+def test_keyset_matches_a_set(keys, batches):
+    """KeySet (open addressing) against a Python model, with a table small enough to collide, probe
+    and grow: every key held is found with its link state, no other is; repeats in a batch; zero keys."""
+    import numpy as np
+
+    from veil.vault import KeySet
+
+    class Tiny(KeySet):
+        MIN_BITS = 1
+
+    ks, model = Tiny(), {}
+    chunk = max(1, len(keys) // batches)
+    for i in range(0, len(keys), chunk):
+        part = keys[i:i + chunk]
+        # the top bits pick the home slot: few distinct values force collisions and long probes
+        hi = np.array([h << 61 for h, _, _ in part], np.uint64)
+        lo = np.array([lo for _, lo, _ in part], np.uint64)
+        ks.add(hi, lo, np.array([linked for *_, linked in part], bool))
+        for h, lo_, linked in part:
+            model[(h, lo_)] = max(model.get((h, lo_), 0), 2 if linked else 1)
+        assert ks.n == len(model)
+        assert 2 * ks.n <= len(ks.state)
+    probe = [(h, lo) for h in range(8) for lo in range(4)]
+    state = ks.find(np.array([h << 61 for h, _ in probe], np.uint64), np.array([lo for _, lo in probe], np.uint64))
+    assert {k: st for k, st in zip(probe, state.tolist(), strict=True) if st} == model
+    # the same keys laid out in one pass (repeats once, linked if any copy is) hold the same
+    hi = np.array([h << 61 for h, _, _ in keys], np.uint64)
+    bulk = Tiny(hi, np.array([lo for _, lo, _ in keys], np.uint64), np.array([ln for *_, ln in keys], bool))
+    state = bulk.find(np.array([h << 61 for h, _ in probe], np.uint64), np.array([lo for _, lo in probe], np.uint64))
+    assert {k: st for k, st in zip(probe, state.tolist(), strict=True) if st} == model
+    assert bulk.n == len(model)

@@ -31,7 +31,7 @@ from .ops import OPERATORS, OpContext
 from .ops.arrays import as_text, canonical, map_distinct
 from .output import AtomicOutput
 from .plan import Plan, TablePlan
-from .vault import Vault, blind_indexes, blind_key, context_hashes, encrypt_records, plain_records
+from .vault import Vault, blind_indexes, blind_key, context_keys, encrypt_records, plain_records
 
 Progress = Callable[[str, int], None]
 Prepare = Callable[[TablePlan, pa.RecordBatch, int], pa.RecordBatch]
@@ -105,17 +105,18 @@ def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> tupl
     return forgotten | by_ref, int(forgotten.sum()), int(by_ref.sum())
 
 
-def _vault_records(c, inp: pa.Array, out: pa.Array, context: tuple[pa.Array, pa.Array] | None,
+def _vault_records(c, inp: pa.Array, out: pa.Array, context: RowContext | None,
                    subject: pa.Array | None, run: RunContext) -> pa.RecordBatch | None:
     """Plain (pseudonym, context, original, blind, key, subject) records for the distinct values of a
-    column; ``context`` is the rows' (context, context hash), see ``context_hashes``.
+    column; ``context`` is the rows' contexts with their keys (``context_keys``).
 
     Not encrypted: the main process first drops those the vault already holds, then seals the rest.
     """
     valid = pc.is_valid(inp)
+    ctx, ctx_key = (context.text, context.key) if context is not None else (None, None)
     if inp.null_count:
         inp, out = inp.filter(valid), out.filter(valid)
-        context = tuple(a.filter(valid) for a in context) if context is not None else None
+        ctx, ctx_key = (ctx.filter(valid), ctx_key.filter(valid)) if context is not None else (None, None)
         subject = subject.filter(valid) if subject is not None else None
     if len(inp) == 0:
         return None
@@ -128,13 +129,31 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: tuple[pa.Array, pa.
         return plain_records(run.keys, c.domain, _text(out).take(take), pa.array([""] * n, pa.string()),
                              orig.take(take), pa.nulls(n, pa.binary(16)))
     n = len(inp)
-    ctx, ctx_hash = context if context is not None else (pa.array([""] * n, pa.string()), pa.nulls(n, pa.binary(16)))
     subj = subject if subject is not None else pa.nulls(n, pa.binary(16))
-    distinct = pa.table({"p": _text(out), "c": ctx, "o": orig, "s": subj, "h": ctx_hash}).group_by(
+    if context is not None and context.unique:
+        # one context per row (a primary key), so every row is a distinct record
+        return plain_records(run.keys, c.domain, _text(out), ctx, orig, subj, ctx_key)
+    if context is None:
+        ctx, ctx_key = pa.array([""] * n, pa.string()), pa.nulls(n, pa.binary(16))
+    distinct = pa.table({"p": _text(out), "c": ctx, "o": orig, "s": subj, "h": ctx_key}).group_by(
         ["p", "c", "o", "s", "h"]).aggregate([])
     col = {name: distinct.column(name).combine_chunks() for name in ("p", "c", "o", "s", "h")}
     return plain_records(run.keys, c.domain, col["p"], col["c"], col["o"], col["s"],
                          col["h"] if context is not None else None)
+
+
+@dataclass
+class RowContext:
+    """A batch's vault contexts (its primary-key output, as text), their keys, and whether
+    they are all different (no record then repeats another)."""
+    text: pa.Array
+    key: pa.Array
+    unique: bool
+
+    @classmethod
+    def of(cls, keys: KeyProvider, column: pa.Array) -> RowContext:
+        text = pc.fill_null(_text(column), "")
+        return cls(text, context_keys(keys, text), pc.count_distinct(text).as_py() == len(text))
 
 
 def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> pa.Array | None:
@@ -180,14 +199,13 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
             batch, res.batch = batch.filter(res.kept), out.filter(res.kept)
     if run.vault and any(c.reversible for c in tplan.columns):
         subjects = _subject_blinds(tplan, batch, run)
-        contexts: dict[str, tuple[pa.Array, pa.Array]] = {}  # one hash per row, for every column
+        contexts: dict[str, RowContext] = {}  # computed once per row, for every column
         for c in tplan.columns:
             if c.reversible and not c.dropped:
                 context = None
                 if c.vault_context:
                     if c.vault_context not in contexts:
-                        ctx = pc.fill_null(_text(res.batch.column(c.vault_context)), "")
-                        contexts[c.vault_context] = (ctx, context_hashes(run.keys, ctx))
+                        contexts[c.vault_context] = RowContext.of(run.keys, res.batch.column(c.vault_context))
                     context = contexts[c.vault_context]
                 recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run)
                 if recs is not None:

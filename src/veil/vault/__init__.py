@@ -12,8 +12,8 @@ keyed HMAC of the original under the version-independent index key, so a
 subject can be found (and forgotten) by their original value.
 
 Physically, records are stored in *segments*: one row per (domain, version)
-and up to 64k records, holding an Arrow IPC table of (pseudonym, blind, nonce,
-ciphertext). A run writes a few rows instead of one per value, which keeps a
+and up to 64k records, holding an Arrow IPC table of (pseudonym, context, blind,
+dedup key, subject, ciphertext), with a nonce and tag per block of records. A run writes a few rows instead of one per value, which keeps a
 run with the vault close to the cost of a run without it; forgetting a subject
 rewrites the segments that hold them. The backend is an embedded SQLite file
 by default, or PostgreSQL (``postgresql://`` URL) for teams.
@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import VaultError
@@ -49,12 +50,12 @@ from .backends import Backend, open_backend
 
 ENV_VAULT = "VEIL_VAULT"
 SEGMENT_ROWS = 65_536
-BLOCK_ROWS = 64  # records sealed by one AES-GCM call
+BLOCK_ROWS = 256  # records sealed by one AES-GCM call
 SEGMENT_SCHEMA = pa.schema([
     ("pseudonym", pa.string()),
     ("context", pa.string()),
     ("blind", pa.binary(16)),
-    ("key", pa.binary(16)),  # dedup key: the blind index XOR a keyed hash of the context (if any)
+    ("key", pa.binary(16)),  # dedup key: the blind index XOR the context's key (context_keys; zero if none)
     # blind index of the row's subject (the table's `subject` column), so forgetting a
     # subject deletes every record written from their rows, in every domain
     ("subject", pa.binary(16)),
@@ -100,27 +101,50 @@ def blind_array(key: bytes, originals: pa.Array) -> pa.Array:
     return map_distinct(originals, digests) if len(originals) else pa.array([], pa.binary(16))
 
 
-def context_hashes(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
-    """Keyed hashes (binary(16)) of record contexts, all zero for the empty context; one HMAC per
-    distinct context, and the same for every domain, so a row's columns share them."""
-    hashes = blind_array(keys.index_key("context"), contexts.cast(pa.binary()))
-    empty = pc.equal(contexts, "").to_numpy(zero_copy_only=False)
-    if not empty.any():
-        return hashes
-    data = _fixed(hashes, 16)[1].copy()
-    data[empty] = 0
-    return _binary16(data)
+CONTEXT_INLINE = 15  # contexts of up to this many UTF-8 bytes are their own context key
+
+
+def context_keys(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
+    """A 16-byte key per context (binary(16)), one-to-one with the context and zero for the empty one.
+
+    A context is first put in one block: up to 15 UTF-8 bytes zero-padded, then its length; a
+    longer one as 15 bytes of its HMAC under ``index_key("context")``, then 0xFF. The block is then
+    encrypted with AES-256 under ``index_key("context-block")`` (one block each, a permutation): one
+    call for the whole batch, and keys spread evenly whatever the contexts look like, as the dedup
+    look-ups expect. Integer and short text primary keys cost no HMAC.
+    """
+    contexts = _one(contexts)
+    n = len(contexts)
+    offs, data = _var(contexts)
+    lens = np.diff(offs)
+    block = np.zeros((n, 16), np.uint8)
+    short = lens <= CONTEXT_INLINE
+    if data:
+        buf = np.frombuffer(data, np.uint8)
+        col = np.arange(CONTEXT_INLINE)
+        at = np.minimum(offs[:-1, None] + col, len(buf) - 1)
+        block[:, :CONTEXT_INLINE] = np.where((col < lens[:, None]) & short[:, None], buf[at], 0)
+    block[short, CONTEXT_INLINE] = lens[short]
+    if not short.all():
+        rows = np.flatnonzero(~short)
+        digests = hmac_sha256_many(keys.index_key("context"), [data[offs[i]:offs[i + 1]] for i in rows.tolist()])
+        block[rows, :CONTEXT_INLINE] = np.frombuffer(b"".join(digests), np.uint8).reshape(-1, 32)[:, :CONTEXT_INLINE]
+        block[rows, CONTEXT_INLINE] = 0xFF
+    enc = Cipher(algorithms.AES(keys.index_key("context-block")), modes.ECB()).encryptor()
+    out = np.frombuffer(enc.update(block.tobytes()) + enc.finalize(), np.uint8).reshape(n, 16).copy()
+    out[lens == 0] = 0
+    return _binary16(out)
 
 
 def plain_records(keys: KeyProvider, domain: str, pseudonyms: pa.Array, contexts: pa.Array, originals: pa.Array,
-                  subjects: pa.Array, context_hash: pa.Array | None = None) -> pa.RecordBatch:
+                  subjects: pa.Array, context_key: pa.Array | None = None) -> pa.RecordBatch:
     """Plain vault records (PLAIN_SCHEMA) with their blind indexes and dedup keys (computed in workers).
 
-    The dedup key of a record is its blind index XOR its context's hash (``context_hashes``): one
+    The dedup key of a record is its blind index XOR its context's key (``context_keys``): one
     key per (original, context), which fixes the pseudonym too (it is a function of the original).
     """
     blinds = blind_array(blind_key(keys, domain), originals)
-    dedup = blinds if context_hash is None else _binary16(_fixed(blinds, 16)[1] ^ _fixed(context_hash, 16)[1])
+    dedup = blinds if context_key is None else _binary16(_fixed(blinds, 16)[1] ^ _fixed(context_key, 16)[1])
     return pa.RecordBatch.from_arrays([pseudonyms, contexts, originals, blinds, dedup, subjects], schema=PLAIN_SCHEMA)
 
 
@@ -220,70 +244,123 @@ def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.Reco
         schema=SEGMENT_SCHEMA)
 
 
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd", use_threads=False)
+
+
 def _to_ipc(table: pa.Table) -> bytes:
+    """A segment as an Arrow IPC stream, its buffers zstd-compressed: the null slots of the nonce,
+    tag and subject columns and the text columns shrink, ciphertexts and indexes stay as they are
+    (a segment takes about half the bytes)."""
     sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, SEGMENT_SCHEMA) as w:
+    with pa.ipc.new_stream(sink, SEGMENT_SCHEMA, options=_IPC_OPTIONS) as w:
         w.write_table(table)
     return sink.getvalue()
 
 
-class _Run:
-    """Keys sorted by their first half, with a bucket index on its top bits (about 4 keys a bucket):
-    a look-up reads one index entry and one short stretch of the run, instead of a binary search's
-    many cache misses. HMAC outputs spread evenly, so buckets stay small."""
+class KeySet:
+    """Dedup keys: an open-addressing hash table (linear probing) over numpy arrays, so look-ups and
+    inserts are vectorised, with no Python object per key.
 
-    def __init__(self, hi: np.ndarray, lo: np.ndarray):
-        order = np.argsort(hi, kind="stable")  # two sorted runs merged: timsort does it in one pass
-        self.hi, self.lo = hi[order], lo[order]
-        bits = max(1, int(len(hi) // 4).bit_length())
-        self.shift = np.uint64(64 - bits)
-        counts = np.bincount((self.hi >> self.shift).astype(np.intp), minlength=1 << bits)
-        self.start = np.concatenate([[0], np.cumsum(counts)])
-
-    def contains(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(hi), bool)
-        bucket = (hi >> self.shift).astype(np.intp)
-        pos, end = self.start[bucket], self.start[bucket + 1]
-        todo = np.flatnonzero(pos < end)
-        while todo.size:
-            at = pos[todo]
-            r_hi = self.hi[at]
-            found[todo[(r_hi == hi[todo]) & (self.lo[at] == lo[todo])]] = True
-            pos[todo] += 1
-            # a bucket is sorted: past a larger first half, the key is not there
-            todo = todo[(pos[todo] < end[todo]) & (r_hi <= hi[todo])]
-        return found
-
-
-class BlindSet:
-    """A set of 16-byte keys (blind indexes, dedup keys) in sorted numpy runs: look-ups and inserts
-    are vectorised, with no Python object per key.
-
-    Each key is two 64-bit halves; runs are merged as they grow (at most log2(n) of them), so
-    holding n keys costs about 18n bytes.
+    Keys are HMAC and AES outputs, evenly spread: a key's home slot is the top bits of its first
+    half. Each slot holds the key's two 64-bit halves and a state: 0 empty, 1 held, 2 held and
+    linked to a subject (a key held both ways is 2). The table is kept at most half full (17 bytes
+    a slot, so 34-68 bytes a key).
     """
 
-    def __init__(self) -> None:
-        self.runs: list[_Run] = []
+    MIN_BITS = 16
+
+    def __init__(self, hi: np.ndarray | None = None, lo: np.ndarray | None = None,
+                 linked: np.ndarray | None = None) -> None:
+        """A set of the given keys (repeats allowed), laid out in one sorted pass."""
+        self.n = 0
+        if hi is None or not len(hi):
+            self._alloc(self.MIN_BITS)
+            return
+        order = np.argsort(hi, kind="stable")
+        same_hi = np.flatnonzero(hi[order][1:] == hi[order][:-1])
+        if len(same_hi):  # repeats (and, rarely, keys sharing a first half): order those by both halves
+            rows = np.unique(np.concatenate([same_hi, same_hi + 1]))
+            order[rows] = order[rows][np.lexsort((lo[order[rows]], hi[order[rows]]))]
+        hi, lo, state = hi[order], lo[order], np.where(linked[order], 2, 1).astype(np.uint8)
+        first = np.ones(len(hi), bool)
+        first[1:] = (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])
+        starts = np.flatnonzero(first)  # a repeated key once, linked if any of its copies is
+        self._layout(hi[starts], lo[starts], np.maximum.reduceat(state, starts))
+
+    def _alloc(self, bits: int) -> None:
+        self.bits = bits
+        self.shift = np.uint64(64 - bits)
+        self.mask = (1 << bits) - 1
+        pairs = np.zeros((1 << bits, 2), np.uint64)  # a slot's two halves share a cache line
+        self.hi, self.lo = pairs[:, 0], pairs[:, 1]
+        self.state = np.zeros(1 << bits, np.uint8)
+
+    def _layout(self, hi: np.ndarray, lo: np.ndarray, state: np.ndarray, room: int = 0) -> None:
+        """A new table for these distinct keys, sorted by first half, with room for more: linear
+        probing puts each at max(its home slot, the previous key's slot + 1), which one pass of
+        numpy computes."""
+        n = len(hi)
+        self._alloc(max(self.MIN_BITS, (2 * (n + room) - 1).bit_length()))
+        step = np.arange(n)
+        at = np.maximum.accumulate((hi >> self.shift).astype(np.intp) - step) + step
+        fits = at <= self.mask
+        self.hi[at[fits]], self.lo[at[fits]], self.state[at[fits]] = hi[fits], lo[fits], state[fits]
+        self.n = int(fits.sum())
+        if self.n < n:  # the last few run past the end: they wrap around to the first free slots
+            self.add(hi[~fits], lo[~fits], state[~fits] == 2)
 
     @staticmethod
-    def halves(blinds: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        pairs = _fixed(blinds, 16)[1].view(np.uint64).reshape(len(blinds), 2)
+    def halves(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        pairs = _fixed(keys, 16)[1].view(np.uint64).reshape(len(keys), 2)
         return pairs[:, 0].copy(), pairs[:, 1].copy()
 
-    def contains(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(hi), bool)
-        for run in self.runs:
-            found |= run.contains(hi, lo)
+    def find(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """The state of each key: 0 not held, 1 held, 2 held and linked."""
+        found = np.zeros(len(hi), np.uint8)
+        if not self.n:
+            return found
+        pos = (hi >> self.shift).astype(np.intp)
+        todo = np.arange(len(hi))
+        while todo.size:
+            at = pos[todo]
+            held = self.state[at] != 0
+            todo, at = todo[held], at[held]  # an empty slot ends the probe: not held
+            hit = (self.hi[at] == hi[todo]) & (self.lo[at] == lo[todo])
+            found[todo[hit]] = self.state[at[hit]]
+            todo = todo[~hit]
+            pos[todo] = (pos[todo] + 1) & self.mask
         return found
 
-    def add(self, hi: np.ndarray, lo: np.ndarray) -> None:
-        if not len(hi):
-            return
-        self.runs.append(_Run(hi, lo))
-        while len(self.runs) > 1 and len(self.runs[-1].hi) * 2 >= len(self.runs[-2].hi):
-            last, prev = self.runs.pop(), self.runs.pop()
-            self.runs.append(_Run(np.concatenate([prev.hi, last.hi]), np.concatenate([prev.lo, last.lo])))
+    def add(self, hi: np.ndarray, lo: np.ndarray, linked: np.ndarray) -> None:
+        """Hold these keys (state 2 where linked); a key already held only gains the link."""
+        if 2 * (self.n + len(hi)) > (1 << self.bits):
+            used = np.flatnonzero(self.state)  # in slot order: sorted by first half but for the wrapped
+            order = np.argsort(self.hi[used], kind="stable")
+            used = used[order]
+            self._layout(self.hi[used], self.lo[used], self.state[used], room=len(hi))
+        pos = (hi >> self.shift).astype(np.intp)
+        todo = np.arange(len(hi))
+        while todo.size:
+            at = pos[todo]
+            taken = self.state[at] != 0
+            same = taken & (self.hi[at] == hi[todo]) & (self.lo[at] == lo[todo])
+            self.state[at[same & linked[todo]]] = 2
+            # keys race for free slots: the first half written wins, then the second half among
+            # those; a key that lost looks at the slot again next round (it may hold its own key)
+            f_at, f_key = at[~taken], todo[~taken]
+            self.hi[f_at] = hi[f_key]
+            first = self.hi[f_at] == hi[f_key]
+            f_at, f_key = f_at[first], f_key[first]
+            self.lo[f_at] = lo[f_key]
+            won = self.lo[f_at] == lo[f_key]
+            self.state[f_at[won]] = 1
+            self.state[f_at[won & linked[f_key]]] = 2
+            done = same
+            done[np.flatnonzero(~taken)[first][won]] = True
+            move = taken & ~same
+            pos[todo[move]] = (at[move] + 1) & self.mask
+            todo = todo[~done]
+        self.n = int(np.count_nonzero(self.state))
 
 
 @dataclass
@@ -305,8 +382,8 @@ class Vault:
         self.keys = keys
         self.location = location
         self._pending: dict[tuple[str, str], list[pa.RecordBatch]] = {}
-        # (domain, version) -> the dedup keys the vault holds: (all, those of records linked to a subject)
-        self._known: dict[tuple[str, str], tuple[BlindSet, BlindSet]] = {}
+        # (domain, version) -> the dedup keys the vault holds
+        self._known: dict[tuple[str, str], KeySet] = {}
         if keys is not None:
             self._bind(keys)
 
@@ -368,41 +445,44 @@ class Vault:
     def _pairs(cls, table: pa.Table | pa.RecordBatch) -> list[str]:
         return cls._joined(table).to_pylist()
 
-    def _held(self, domain: str, version: str) -> tuple[BlindSet, BlindSet]:
-        """The dedup keys the vault holds for (domain, version): (all, linked to a subject)."""
+    def _held(self, domain: str, version: str) -> KeySet:
+        """The dedup keys the vault holds for (domain, version), and which are linked to a subject."""
         if (domain, version) not in self._known:
             halves, links = [], []
             for seg in self._segments(domain, version):
-                halves.append(BlindSet.halves(seg.table.column("key")))
+                halves.append(KeySet.halves(seg.table.column("key")))
                 links.append(pc.is_valid(seg.table.column("subject")).to_numpy(zero_copy_only=False))
-            every, linked = BlindSet(), BlindSet()
             if halves:
                 hi, lo = (np.concatenate(h) for h in zip(*halves, strict=True))
-                is_linked = np.concatenate(links)
-                every.add(hi, lo)
-                linked.add(hi[is_linked], lo[is_linked])
-            self._known[(domain, version)] = (every, linked)
+                self._known[(domain, version)] = KeySet(hi, lo, np.concatenate(links))
+            else:
+                self._known[(domain, version)] = KeySet()
         return self._known[(domain, version)]
 
     def fresh(self, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch | None:
-        """The records the vault does not hold yet, by dedup key (original and context); marks them held.
+        """The records the vault does not hold yet, by dedup key (original and context).
 
         A record linked to a subject is kept unless a linked record with its key is held (so it
         is kept even when the same record was first written unlinked, from a table read before
         the subject's own table); an unlinked record is kept unless any record with its key is
-        held. Repeats within one batch are all kept (workers send distinct records). Vectorised:
-        no Python object per record.
+        held. Repeats within one batch are all kept (workers send distinct records).
+
+        "Held" means in the vault when the run began, and for records without a context also
+        written earlier in this run. A record with a context (one per row: the context is the
+        row's primary key) repeats within a run only where key values repeat, so checking it
+        against the run's own records would cost a hash-table insert per row for nothing: such
+        a repeat is stored twice, and reveal shows its original once. Vectorised: no Python
+        object per record.
         """
-        every, linked = self._held(domain, version)
-        hi, lo = BlindSet.halves(plain.column("key"))
+        held = self._held(domain, version)
+        hi, lo = KeySet.halves(plain.column("key"))
         is_linked = pc.is_valid(plain.column("subject")).to_numpy(zero_copy_only=False)
-        keep = np.empty(plain.num_rows, bool)
-        if is_linked.any():
-            keep[is_linked] = ~linked.contains(hi[is_linked], lo[is_linked])
-        if not is_linked.all():
-            keep[~is_linked] = ~every.contains(hi[~is_linked], lo[~is_linked])
-        every.add(hi[keep], lo[keep])
-        linked.add(hi[keep & is_linked], lo[keep & is_linked])
+        state = held.find(hi, lo)
+        keep = np.where(is_linked, state != 2, state == 0)
+        no_context = pc.equal(pc.binary_length(plain.column("context")), 0).to_numpy(zero_copy_only=False)
+        add = keep & no_context
+        if add.any():
+            held.add(hi[add], lo[add], is_linked[add])
         n_keep = int(keep.sum())
         if n_keep == 0:
             return None
