@@ -13,8 +13,9 @@ subject can be found (and forgotten) by their original value.
 
 Physically, records are stored in *segments*: one row per (domain, version)
 and up to 64k records, holding an Arrow IPC table of (pseudonym, context, blind,
-dedup key, subject, ciphertext), with a nonce and tag per block of records. A run writes a few rows instead of one per value, which keeps a
-run with the vault close to the cost of a run without it; forgetting a subject
+dedup key, subject, ciphertext), with a nonce and tag per block of records. A
+run writes a few rows instead of one per value, which keeps a run with the vault
+close to the cost of a run without it; forgetting a subject
 rewrites the segments that hold them. The backend is an embedded SQLite file
 by default, or PostgreSQL (``postgresql://`` URL) for teams.
 
