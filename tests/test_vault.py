@@ -776,6 +776,36 @@ def test_vault_of_the_per_record_format_refused(veil):
     assert f"vault segment {sid} was written by an earlier veil" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_segments_stored_compact_and_wide_ones_still_read(veil):
+    """On disk a segment has a variable-length subject and one 28-byte seal (nonce, tag) per block,
+    on the block's first record only; a segment in the wide layout of earlier builds (fixed-width
+    nonce and tag columns with null slots) still reveals."""
+    import io
+
+    from veil.vault import SEGMENT_SCHEMA, STORED_SCHEMA
+
+    veil.run("o1")
+    pairs = dict(email_pairs(SAMPLES_CSV, veil.tmp / "o1"))
+    sid, _, _, table = veil.store.segments(domain="email")[0]
+    raw = veil.store.query("SELECT data FROM veil_segments WHERE id = ?", [sid])[0][0]
+    stored = pa.ipc.open_stream(bytes(raw)).read_all()
+    assert stored.schema == STORED_SCHEMA
+    seals = stored.column("seal").to_pylist()
+    starts = [i for i, x in enumerate(table.column("nonce").to_pylist()) if x is not None]
+    assert [i for i, x in enumerate(seals) if x is not None] == starts
+    assert all(seals[i] == table.column("nonce")[i].as_py() + table.column("tag")[i].as_py() for i in starts)
+    assert len(bytes(raw)) < table.nbytes  # the null slots are not stored
+
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, SEGMENT_SCHEMA) as w:
+        w.write_table(table)
+    veil.store.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [sink.getvalue(), sid])
+    token = table.column("pseudonym")[3].as_py()
+    res = veil.reveal(token)
+    assert res.exit_code == 0, res.output
+    assert res.stdout == f"{token}\t{pairs[token]}\n"
+
+
 @given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 3), st.booleans()), max_size=60),
        st.integers(1, 4))
 def test_keyset_matches_a_set(keys, batches):

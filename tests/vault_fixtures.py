@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from veil.vault import SEGMENT_SCHEMA, _from_stored, _to_ipc
+
 from .conftest import SHOP_PROFILE
 
 VERSION_ID = re.compile(r"^k-[0-9a-f]{8}$")
@@ -117,17 +119,22 @@ class Store:
         out = []
         for sid, dom, ver, data in rows:
             if (domain is None or dom == domain) and (version is None or ver == version):
-                out.append((int(sid), dom, ver, pa.ipc.open_stream(bytes(data)).read_all()))
+                out.append((int(sid), dom, ver, _from_stored(pa.ipc.open_stream(bytes(data)).read_all())))
         return out
 
     def count_segments(self, version: str) -> int:
         return int(self.query("SELECT count(*) FROM veil_segments WHERE key_version = ?", [version])[0][0])
 
     def write_segment(self, sid: int, table: pa.Table) -> None:
-        sink = io.BytesIO()
-        with pa.ipc.new_stream(sink, table.schema) as w:
-            w.write_table(table)
-        self.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [sink.getvalue(), sid])
+        """Store a segment: one in veil's in-memory schema as veil stores it, any other as it is."""
+        if table.schema == SEGMENT_SCHEMA:
+            data = _to_ipc(table)
+        else:
+            sink = io.BytesIO()
+            with pa.ipc.new_stream(sink, table.schema) as w:
+                w.write_table(table)
+            data = sink.getvalue()
+        self.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [data, sid])
 
 
 class SqliteStore(Store):

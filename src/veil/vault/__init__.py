@@ -245,17 +245,46 @@ def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.Reco
         schema=SEGMENT_SCHEMA)
 
 
-_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd", use_threads=False)
+# On disk a segment drops the fixed-width null slots of SEGMENT_SCHEMA (16-byte subjects of
+# records without one, nonces and tags of records that do not start a block): the subject is
+# variable-length, and a block's nonce and tag are one `seal` value on its first record.
+STORED_SCHEMA = pa.schema([
+    ("pseudonym", pa.string()),
+    ("context", pa.string()),
+    ("blind", pa.binary(16)),
+    ("key", pa.binary(16)),
+    ("subject", pa.binary()),
+    ("ct", pa.binary()),
+    ("seal", pa.binary()),  # nonce (12 bytes) and tag (16) of the block the record starts, else null
+])
 
 
 def _to_ipc(table: pa.Table) -> bytes:
-    """A segment as an Arrow IPC stream, its buffers zstd-compressed: the null slots of the nonce,
-    tag and subject columns and the text columns shrink, ciphertexts and indexes stay as they are
-    (a segment takes about half the bytes)."""
+    """A segment (SEGMENT_SCHEMA) as an Arrow IPC stream of STORED_SCHEMA."""
+    table = table.combine_chunks()
+    seal = pc.binary_join_element_wise(table.column("nonce").cast(pa.binary()),
+                                       table.column("tag").cast(pa.binary()), b"")
+    stored = pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"),
+                       table.column("key"), table.column("subject").cast(pa.binary()), table.column("ct"), seal],
+                      schema=STORED_SCHEMA)
     sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, SEGMENT_SCHEMA, options=_IPC_OPTIONS) as w:
-        w.write_table(table)
+    with pa.ipc.new_stream(sink, STORED_SCHEMA) as w:
+        w.write_table(stored)
     return sink.getvalue()
+
+
+def _from_stored(table: pa.Table) -> pa.Table:
+    """A stored segment back in SEGMENT_SCHEMA (a segment written before STORED_SCHEMA already is)."""
+    if table.schema != STORED_SCHEMA:
+        return table
+    table = table.combine_chunks()
+    seal = table.column("seal")
+    if pc.all(pc.equal(pc.binary_length(seal), 28)).as_py() not in (True, None):
+        raise ValueError("a seal is not 28 bytes")
+    return pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"),
+                     table.column("key"), table.column("subject").cast(pa.binary(16)), table.column("ct"),
+                     pc.binary_slice(seal, 0, 12).cast(pa.binary(12)),
+                     pc.binary_slice(seal, 12, 28).cast(pa.binary(16))], schema=SEGMENT_SCHEMA)
 
 
 class KeySet:
@@ -421,8 +450,8 @@ class Vault:
             damaged = VaultError(f"authentication failed: vault segment {sid} (domain {dom}, key version {ver}) "
                                  "is damaged", file=self.location, hint="restore the vault from its backup")
             try:
-                table = pa.ipc.open_stream(bytes(data)).read_all()
-            except (pa.ArrowInvalid, OSError):
+                table = _from_stored(pa.ipc.open_stream(bytes(data)).read_all())
+            except (pa.ArrowInvalid, ValueError, OSError):
                 raise damaged from None
             if table.schema != SEGMENT_SCHEMA:
                 if "tag" not in table.schema.names and "nonce" in table.schema.names:
