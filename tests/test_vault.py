@@ -839,3 +839,33 @@ def test_keyset_matches_a_set(keys, batches):
     state = bulk.find(np.array([h << 61 for h, _ in probe], np.uint64), np.array([lo for _, lo in probe], np.uint64))
     assert {k: st for k, st in zip(probe, state.tolist(), strict=True) if st} == model
     assert bulk.n == len(model)
+
+
+def test_records_with_a_context_across_batches_and_runs(veil):
+    """`fake` records carry the row's primary key as context. A key value repeated within a batch
+    gives one record; repeated in a later batch of the same run, a second copy (documented: not
+    checked against the run's own records); a second run writes none; reveal shows each original once."""
+    src = veil.tmp / "people"
+    src.mkdir()
+    (src / "people.csv").write_text("id,first_name\n1,Anna\n2,Bernd\n2,Bernd\n3,Anna\n1,Anna\n2,Carla\n",
+                                    encoding="utf-8")
+    profile = veil.tmp / "people.yaml"
+    profile.write_text("version: 1\ntables:\n  people:\n    primary_key: [id]\n    columns:\n      id: keep\n"
+                       "      first_name: {op: fake, kind: first_name, reversible: true}\n", encoding="utf-8")
+
+    def run(name: str) -> dict:
+        return run_ok(veil.cli, src, veil.tmp / name, profile, veil.keyring, "--vault", veil.store.spec,
+                      "--batch-size", "3")
+
+    # batch 1: (1 Anna) (2 Bernd) (2 Bernd) -> 2 records; batch 2: (3 Anna) (1 Anna) (2 Carla) -> 3
+    assert run("p1")["totals"]["vault_records_written"] == 5
+    assert run("p2")["totals"]["vault_records_written"] == 0
+    rows = [(c, p) for *_, t in veil.store.segments(domain="people.first_name")
+            for p, c in zip(t.column("pseudonym").to_pylist(), t.column("context").to_pylist(), strict=True)]
+    assert sorted(c for c, _ in rows) == ["1", "1", "2", "2", "3"]
+    out = column(veil.tmp / "p1", "people", "first_name")
+    names = column(src, "people", "first_name")
+    res = veil.reveal(out[0], domain="people.first_name")
+    assert res.exit_code == 0, res.output
+    assert _reveal_lines(res.stdout) == [(out[0], o) for o in dict.fromkeys(
+        n for n, p in zip(names, out, strict=True) if p == out[0])]
