@@ -113,10 +113,9 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: RowContext | None,
     Not encrypted: the main process first drops those the vault already holds, then seals the rest.
     """
     valid = pc.is_valid(inp)
-    ctx, ctx_key = (context.text, context.key) if context is not None else (None, None)
     if inp.null_count:
         inp, out = inp.filter(valid), out.filter(valid)
-        ctx, ctx_key = (ctx.filter(valid), ctx_key.filter(valid)) if context is not None else (None, None)
+        context = context.filter(valid) if context is not None else None
         subject = subject.filter(valid) if subject is not None else None
     if len(inp) == 0:
         return None
@@ -132,9 +131,9 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: RowContext | None,
     subj = subject if subject is not None else pa.nulls(n, pa.binary(16))
     if context is not None and context.unique:
         # one context per row (a primary key), so every row is a distinct record
-        return plain_records(run.keys, c.domain, _text(out), ctx, orig, subj, ctx_key)
-    if context is None:
-        ctx, ctx_key = pa.array([""] * n, pa.string()), pa.nulls(n, pa.binary(16))
+        return plain_records(run.keys, c.domain, _text(out), context.text, orig, subj, context.key)
+    ctx = context.text if context is not None else pa.array([""] * n, pa.string())
+    ctx_key = context.key if context is not None else pa.nulls(n, pa.binary(16))
     distinct = pa.table({"p": _text(out), "c": ctx, "o": orig, "s": subj, "h": ctx_key}).group_by(
         ["p", "c", "o", "s", "h"]).aggregate([])
     col = {name: distinct.column(name).combine_chunks() for name in ("p", "c", "o", "s", "h")}
@@ -154,6 +153,9 @@ class RowContext:
     def of(cls, keys: KeyProvider, column: pa.Array) -> RowContext:
         text = pc.fill_null(_text(column), "")
         return cls(text, context_keys(keys, text), pc.count_distinct(text).as_py() == len(text))
+
+    def filter(self, mask: pa.Array) -> RowContext:
+        return RowContext(self.text.filter(mask), self.key.filter(mask), self.unique)
 
 
 def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> pa.Array | None:

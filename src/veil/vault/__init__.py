@@ -102,7 +102,7 @@ def blind_array(key: bytes, originals: pa.Array) -> pa.Array:
     return map_distinct(originals, digests) if len(originals) else pa.array([], pa.binary(16))
 
 
-CONTEXT_INLINE = 15  # contexts of up to this many UTF-8 bytes are their own context key
+CONTEXT_INLINE = 15  # contexts of up to this many UTF-8 bytes go into their key's AES block as they are
 
 
 def context_keys(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
@@ -468,7 +468,7 @@ class Vault:
 
     @staticmethod
     def _joined(table: pa.Table | pa.RecordBatch) -> pa.Array | pa.ChunkedArray:
-        """Dedup keys: "pseudonym\0context" per record."""
+        """Each record's (pseudonym, context) as one string, "pseudonym\0context" (reveal, forget, rekey)."""
         return pc.binary_join_element_wise(table.column("pseudonym"), table.column("context"), "\0")
 
     @classmethod
