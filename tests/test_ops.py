@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from veil.errors import InputError
@@ -36,15 +37,33 @@ KEYS = Keyring.for_testing(MASTER)
 
 # -- independent constructions ---------------------------------------------
 
+def hkdf(master: bytes, purpose: str, domain: str) -> bytes:
+    """HKDF-SHA256(master, info=b"veil/v1/<purpose>/<domain>", 32 bytes, no salt)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"veil/v1/{purpose}/{domain}".encode()).derive(master)
+
+
 def subkey(domain: str) -> bytes:
-    """HKDF-SHA256(master, info=b"veil/v1/domain/<domain>", 32 bytes, no salt)."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=f"veil/v1/domain/{domain}".encode())
-    return hkdf.derive(MASTER)
+    return hkdf(MASTER, "domain", domain)
+
+
+INDEX_SECRET = hkdf(MASTER, "index", "")  # Keyring.for_testing's index secret
+
+
+def blind(domain: str, value: str) -> bytes:
+    """Stage 1: HMAC-SHA256 under the domain's blind-index key, first 16 bytes."""
+    return hmac.new(hkdf(INDEX_SECRET, "blind", domain), value.encode("utf-8"), hashlib.sha256).digest()[:16]
 
 
 def mac(domain: str, value: str) -> bytes:
-    return hmac.new(subkey(domain), value.encode("utf-8"), hashlib.sha256).digest()
+    """The 32-byte keyed digest: the blind index encrypted with AES-256 under two keys derived
+    from the domain's subkey, side by side."""
+    b = blind(domain, value)
+    out = b""
+    for half in ("0", "1"):
+        enc = Cipher(algorithms.AES(hkdf(subkey(domain), "digest", half)), modes.ECB()).encryptor()
+        out += enc.update(b) + enc.finalize()
+    return out
 
 
 def token(domain: str, value: str, length: int = 16) -> str:
@@ -164,81 +183,69 @@ EXPECTED: dict[str, list] = {
     'mask-first-last': ['a***e', 'J****n', None, 'Z*ë', '*', '', '**', 'a*c'],
     'mask-int': ['###45', None, '#'],
     'pseudo-token': [
-        'krumm7ay4o74ax5m', 'jlyhby7rcm3b5q7h', None, 'iamabd6t4bmmq6ss', 'lj2zzuqbg7s47f3q',
-        'jtfvwofktt2owpjs',
+        'c7x6uzk3m2mk3zq2', '5ioysd5auqitxegu', None, '7glpkcwq6njfsiy5', 'hnq6q4eeppi37b37',
+        '2eeha3z6bnzosmsv',
     ],
     'pseudo-token-24-prefix': [
-        'c_krumm7ay4o74ax5mkkfcofku', 'c_jlyhby7rcm3b5q7h7ccngf6s', None,
-        'c_iamabd6t4bmmq6ssyxf2z2yb', 'c_lj2zzuqbg7s47f3qwjp26od7', 'c_jtfvwofktt2owpjssdtod26v',
+        'c_c7x6uzk3m2mk3zq2waijil33', 'c_5ioysd5auqitxegu6cthd6r7', None, 'c_7glpkcwq6njfsiy5nerg6hso',
+        'c_hnq6q4eeppi37b37tdnh4tpi', 'c_2eeha3z6bnzosmsv5i7fqazy',
     ],
-    'pseudo-token-int': ['gqcuktt2kw67uj72', 'i7mmaqpvtem5qask', None, 'nfiv62ansj2imihm'],
+    'pseudo-token-int': ['dc2c3rihwh2bvcor', 'q2ukyvinbjd662wq', None, 'edvdjy6jmegrrusc'],
     'pseudo-email': [
-        'krumm7ay4o74ax5m@example.com', 'jlyhby7rcm3b5q7h@example.com', None,
-        'iamabd6t4bmmq6ss@example.com', 'lj2zzuqbg7s47f3q@example.com',
-        'jtfvwofktt2owpjs@example.com',
+        'c7x6uzk3m2mk3zq2@example.com', '5ioysd5auqitxegu@example.com', None, '7glpkcwq6njfsiy5@example.com',
+        'hnq6q4eeppi37b37@example.com', '2eeha3z6bnzosmsv@example.com',
     ],
     'pseudo-email-domain': [
-        'krumm7ay4o74ax5m@test.invalid', 'jlyhby7rcm3b5q7h@test.invalid', None,
-        'iamabd6t4bmmq6ss@test.invalid', 'lj2zzuqbg7s47f3q@test.invalid',
-        'jtfvwofktt2owpjs@test.invalid',
+        'c7x6uzk3m2mk3zq2@test.invalid', '5ioysd5auqitxegu@test.invalid', None,
+        '7glpkcwq6njfsiy5@test.invalid', 'hnq6q4eeppi37b37@test.invalid', '2eeha3z6bnzosmsv@test.invalid',
     ],
-    'pseudo-digits': ['+57 (05) 4684-402', '95', None, 'Zoë 42', '李8', ''],
-    'pseudo-digits-int': [18250, None, 6, 49],
+    'pseudo-digits': ['+16 (65) 4477-460', '74', None, 'Zoë 96', '李1', ''],
+    'pseudo-digits-int': [18256, None, 4, 573],
     'pseudo-int-12': [2992, 195, 3830, None, 659],
     'pseudo-int-12-text': ['2992', '195', '3830', None, '659'],
     'pseudo-int-31': [1263719654, 1777342102, None, 2123627336, 490786726],
     'pseudo-int-63': [7265093460572132062, None, 3293517207879328626],
     'pseudo-int-64-uint': [98173335055580437, None, 12382724248502299925],
-    'fake-first_name': ['Regina', 'Darren', None, 'Jesse', 'Justin', 'Roberta'],
-    'fake-last_name': ['Stuart', 'Chaney', None, 'Franco', 'Wilkerson', 'Frye'],
-    'fake-name': [
-        'Regina Morse', 'Darren Kane', None, 'Jesse Forbes', 'Justin Baxter', 'Roberta Tyler',
-    ],
+    'fake-first_name': ['Adrienne', 'Gordon', None, 'Bernard', 'Claire', 'Paige'],
+    'fake-last_name': ['Cisneros', 'Garza', None, 'Gregory', 'Shah', 'Atkins'],
+    'fake-name': ['Adrienne Day', 'Gordon Mcclain', None, 'Bernard Bird', 'Claire Nixon', 'Paige Clay'],
     'fake-email': [
-        'regina.morse641@example.com', 'darren.kane255@example.com', None,
-        'jesse.forbes509@example.com', 'justin.baxter895@example.com',
-        'roberta.tyler76@example.com',
+        'adrienne.day199@example.com', 'gordon.mcclain575@example.com', None, 'bernard.bird42@example.com',
+        'claire.nixon713@example.com', 'paige.clay810@example.com',
     ],
     'fake-phone_number': [
-        '+1-361-555-5228', '+1-589-555-5182', None, '+1-906-555-2273', '+1-348-555-1285',
-        '+1-421-555-1040',
+        '+1-653-555-0666', '+1-425-555-4206', None, '+1-340-555-5954', '+1-234-555-5728', '+1-242-555-0542',
     ],
     'fake-street_address': [
-        '6644 Frank Pines', '734 Hughes Trail', None, '8131 Barbara Squares',
-        '9652 Carlson Passage', '3323 Brandon Trail',
+        '6315 Gloria Tunnel', '4842 Alyssa Run', None, '3251 Erin Shores', '2278 Andrew Forge',
+        '4209 Garcia Ferry',
     ],
-    'fake-city': [
-        'Karenshire', 'Brownstad', None, 'Deborahberg', 'Lake Cameronville', 'Devinbury',
-    ],
-    'fake-postcode': ['44844', '40271', None, '44031', '07601', '63160'],
+    'fake-city': ['Campbellborough', 'Douglasburgh', None, 'East Benjamin', 'Johnview', 'Allenborough'],
+    'fake-postcode': ['39411', '49750', None, '90508', '97222', '98212'],
     'fake-company': [
-        'Hill, Smith and Carey', 'Gregory PLC', None, 'Eaton-Burke', 'Hughes Group', 'Brewer Inc',
+        'Grimes, Clark and Ford', 'Ellis LLC', None, 'Brown-Henry', 'Herman PLC', 'Garner-Brown',
     ],
     'fake-iban': [
-        'DE13448447125228914103', 'DE60402719405182130835', None, 'DE12440314802273251169',
-        'DE52076015971285567194', 'DE60631606451040553116',
+        'DE84394112230666873444', 'DE25497504794206303128', None, 'DE17905083295954108344',
+        'DE29972223915728672410', 'DE09982121430542836575',
     ],
     'fake-credit_card': [
-        '4448447125228911', '4402719405182131', None, '4440314802273255', '4076015971285563',
-        '4631606451040557',
+        '4394112230666876', '4497504794206303', None, '4905083295954105', '4972223915728673',
+        '4982121430542835',
     ],
-    'fake-date_of_birth': [
-        '1972-06-21', '1975-11-11', None, '1955-10-01', '1965-01-15', '1949-01-29',
-    ],
+    'fake-date_of_birth': ['1971-02-14', '2000-10-14', None, '1982-03-26', '2004-08-07', '1947-01-29'],
     'fake-username': [
-        'regina_morse74', 'darren_kane66', None, 'jesse_forbes23', 'justin_baxter22',
-        'roberta_tyler40',
+        'adrienne_day82', 'gordon_mcclain8', None, 'bernard_bird15', 'claire_nixon65', 'paige_clay45',
     ],
-    'fake-first_name-de': ['Hans D.', 'Wilfried', None, 'Meik', 'Ibrahim', 'Gunnar'],
-    'fake-last_name-fr': ['Costa', 'Roy', None, 'Pages', 'Guillot', 'Perret'],
+    'fake-first_name-de': ['Magarete', 'Christine', None, 'Marlis', 'Gerd', 'Julian'],
+    'fake-last_name-fr': ['Techer', 'Pons', None, 'Roux', 'Lemaire', 'Leduc'],
     'fake-email-domain': [
-        'regina.morse641@test.invalid', 'darren.kane255@test.invalid', None,
-        'jesse.forbes509@test.invalid', 'justin.baxter895@test.invalid',
-        'roberta.tyler76@test.invalid',
+        'adrienne.day199@test.invalid', 'gordon.mcclain575@test.invalid', None, 'bernard.bird42@test.invalid',
+        'claire.nixon713@test.invalid', 'paige.clay810@test.invalid',
     ],
-    'fake-name-int': ['Brady Mack', None, 'Alicia Whitehead'],
+    'fake-name-int': ['Sue Kramer', None, 'Tracy Tucker'],
     'fake-dob-date32': [
-        datetime.date(1941, 6, 16), datetime.date(1978, 8, 28), None, datetime.date(1993, 2, 18),
+        datetime.date(1963, 12, 15), datetime.date(1974, 1, 30), None, datetime.date(1952, 3, 9),
     ],
     'gen-year-text': ['2021', '2021', '1999', '2000', None],
     'gen-month-text': ['2021-03', '2021-04', '1999-12', '2000-02', None],
@@ -264,19 +271,18 @@ EXPECTED: dict[str, list] = {
     'gen-bucket-text-float': ['12.5', '7.5', None, '-5'],
     'gen-prefix': ['75***', 'SW******', None, 'Zo*', '', '李四'],
     'gen-prefix-int': ['75***', None, '7'],
-    'shift-text': ['2021-03-06', '2021-03-23', '2000-01-13', '2000-02-09', None],
-    'shift-text-T': ['2021-02-19T10:11:12', '2021-03-08T00:00:00', None, '1999-12-11T23:59:59'],
-    'shift-text-null-subject': ['2021-03-15', '2021-03-23', None],
+    'shift-text': ['2021-03-27', '2021-04-13', '1999-12-21', '2000-02-22', None],
+    'shift-text-T': ['2021-03-07T10:11:12', '2021-03-24T00:00:00', None, '1999-12-24T23:59:59'],
+    'shift-text-null-subject': ['2021-03-15', '2021-04-13', None],
     'shift-date32': [
-        datetime.date(2020, 12, 10), datetime.date(2020, 12, 27), None,
-        datetime.date(2001, 1, 31),
+        datetime.date(2021, 3, 2), datetime.date(2021, 3, 19), None, datetime.date(1999, 12, 27),
     ],
     'shift-ts': [
-        datetime.datetime(2020, 6, 18, 10, 11, 12), datetime.datetime(2020, 7, 5, 0, 0), None,
-        datetime.datetime(1999, 2, 9, 23, 59, 59),
+        datetime.datetime(2021, 2, 4, 10, 11, 12), datetime.datetime(2021, 2, 21, 0, 0), None,
+        datetime.datetime(2000, 12, 25, 23, 59, 59),
     ],
     'scrub-patterns': [
-        'Mail g7enlte4isn3j5ux@example.com now', None, '', 'Zoë: g7enlte4isn3j5ux@example.com[PHONE]', '李',
+        'Mail i757n7naotkfxrpz@example.com now', None, '', 'Zoë: i757n7naotkfxrpz@example.com[PHONE]', '李',
     ],
 }
 

@@ -841,6 +841,18 @@ def test_keyset_matches_a_set(keys, batches):
     assert bulk.n == len(model)
 
 
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 2**58 - 1)), max_size=200))
+def test_argsort64_is_a_stable_argsort(parts):
+    """The fast argsort of uint64 keys equals numpy's stable argsort, ties and near-ties included
+    (values sharing their high bits, equal values, the top and bottom of the range)."""
+    import numpy as np
+
+    from veil.vault import _argsort64
+
+    values = np.array([(top << 61) | (low & 7 if top % 2 else low) for top, low in parts], np.uint64)
+    assert _argsort64(values).tolist() == np.argsort(values, kind="stable").tolist()
+
+
 def test_records_with_a_context_across_batches_and_runs(veil):
     """`fake` records carry the row's primary key as context. A key value repeated within a batch
     gives one record; repeated in a later batch of the same run, a second copy (documented: not
@@ -869,3 +881,78 @@ def test_records_with_a_context_across_batches_and_runs(veil):
     assert res.exit_code == 0, res.output
     assert _reveal_lines(res.stdout) == [(out[0], o) for o in dict.fromkeys(
         n for n, p in zip(names, out, strict=True) if p == out[0])]
+
+
+_WORDS = ["ann@x.org", "b@y.com", "Zoë", "李", "", "j.mueller@gmx.de"]
+
+
+@given(rows=st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(_WORDS)), st.booleans(),
+                               st.integers(0, 3)), min_size=1, max_size=40),
+       op=st.sampled_from([("pseudonymize", {"format": "email"}), ("fake", {"kind": "first_name"}),
+                           ("pseudonymize", {"format": "digits"})]),
+       shape=st.sampled_from(["plain", "unique-context", "repeated-context", "subject"]))
+def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
+    """Records built from the operator's own blind indexes (its distinct values, rows dropped as for
+    forgotten subjects) are the records built by hashing every original again, in every shape: one
+    per distinct original, one per row (a unique context), grouped (repeated contexts), linked."""
+    from types import SimpleNamespace
+
+    from veil.keys import Keyring
+    from veil.ops import OPERATORS, OpContext
+    from veil.pipeline import RowContext, RunContext, _vault_records
+
+    keys = Keyring.for_testing(bytes(range(32)))
+    name, params = op
+    values = pa.array([v for v, _, _ in rows], pa.string())
+    kept = pa.array([k for _, k, _ in rows])
+    ctx = OpContext(keys, "dom", OPERATORS[name].with_defaults(params), "t", "c", None, 0, None)
+    out = OPERATORS[name].apply(values, ctx)
+    if values.null_count == len(values):
+        assert ctx.distinct is None
+        return
+    assert ctx.distinct is not None
+    context = subject = None
+    if shape == "unique-context":
+        context = RowContext.of(keys, pa.array([str(i) for i in range(len(rows))]))
+    elif shape == "repeated-context":
+        context = RowContext.of(keys, pa.array([str(g) for _, _, g in rows]))
+    elif shape == "subject":
+        subject = pa.array([bytes([g]) * 16 if g else None for _, _, g in rows], pa.binary(16))
+    inp, out = values.filter(kept), out.filter(kept)
+    context = context.filter(kept) if context is not None else None
+    subject = subject.filter(kept) if subject is not None else None
+    column = SimpleNamespace(domain="dom")
+    run = RunContext(keys, vault=True)
+    reused = _vault_records(column, inp, out, context, subject, run, ctx.distinct.filter(kept))
+    hashed = _vault_records(column, inp, out, context, subject, run, None)
+    if hashed is None:
+        assert reused is None
+        return
+    assert sorted(reused.to_pylist(), key=repr) == sorted(hashed.to_pylist(), key=repr)
+
+
+def test_segment_keys_beside_the_segments_and_without_them(veil):
+    """Each segment's dedup keys and subject links are stored apart (veil_segment_keys: 16 bytes a
+    record, then a bit each, numpy packbits order), so a run reads them alone; forget rewrites them
+    with their segment. A segment without them (an earlier veil) or with keys of the wrong size is
+    read whole: a second run still writes no record."""
+    import numpy as np
+
+    def check() -> dict[int, bytes]:
+        keys = {int(sid): bytes(blob) for sid, blob in veil.store.query("SELECT segment, keys FROM veil_segment_keys")}
+        segs = veil.store.segments()
+        assert set(keys) == {sid for sid, *_ in segs}
+        for sid, _, _, t in segs:
+            linked = np.array([s is not None for s in t.column("subject").to_pylist()])
+            assert keys[sid] == b"".join(t.column("key").to_pylist()) + np.packbits(linked).tobytes()
+        return keys
+
+    veil.run("o1")
+    check()
+    _, customer, _ = _pick_customer(_input_rows())
+    assert veil.forget(customer["email"]).exit_code == 0
+    keys = check()
+    ids = sorted(keys)
+    veil.store.execute("DELETE FROM veil_segment_keys WHERE segment = ?", [ids[0]])
+    veil.store.execute("UPDATE veil_segment_keys SET keys = ? WHERE segment = ?", [keys[ids[-1]][:-1], ids[-1]])
+    assert veil.run("o2")["totals"]["vault_records_written"] == 0

@@ -29,9 +29,10 @@ from .formats import FORMATS
 from .keys import KeyProvider
 from .ops import OPERATORS, OpContext
 from .ops.arrays import as_text, canonical, map_distinct
+from .ops.registry import Distinct
 from .output import AtomicOutput
 from .plan import Plan, TablePlan
-from .vault import Vault, blind_indexes, blind_key, context_keys, encrypt_records, plain_records
+from .vault import KeySet, Vault, binary16, blind_indexes, blind_key, context_keys, encrypt_records, plain_records
 
 Progress = Callable[[str, int], None]
 Prepare = Callable[[TablePlan, pa.RecordBatch, int], pa.RecordBatch]
@@ -105,10 +106,11 @@ def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> tupl
     return forgotten | by_ref, int(forgotten.sum()), int(by_ref.sum())
 
 
-def _vault_records(c, inp: pa.Array, out: pa.Array, context: RowContext | None,
-                   subject: pa.Array | None, run: RunContext) -> pa.RecordBatch | None:
+def _vault_records(c, inp: pa.Array, out: pa.Array, context: RowContext | None, subject: pa.Array | None,
+                   run: RunContext, distinct: Distinct | None = None) -> pa.RecordBatch | None:
     """Plain (pseudonym, context, original, blind, key, subject) records for the distinct values of a
-    column; ``context`` is the rows' contexts with their keys (``context_keys``).
+    column; ``context`` is the rows' contexts with their keys (``context_keys``), ``distinct`` what the
+    operator saw of the column (its blind indexes are reused; without it they are computed here).
 
     Not encrypted: the main process first drops those the vault already holds, then seals the rest.
     """
@@ -117,28 +119,41 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: RowContext | None,
         inp, out = inp.filter(valid), out.filter(valid)
         context = context.filter(valid) if context is not None else None
         subject = subject.filter(valid) if subject is not None else None
+        distinct = distinct.filter(valid) if distinct is not None else None
     if len(inp) == 0:
         return None
-    orig = canonical(inp).cast(pa.binary())
+    n = len(inp)
+    index = distinct.indices.to_numpy(zero_copy_only=False) if distinct is not None else None
     if context is None and subject is None:
         # the pseudonym is a function of the original: one record per distinct original
-        first = np.unique(pc.dictionary_encode(orig).indices.to_numpy(zero_copy_only=False), return_index=True)[1]
-        take = pa.array(first)
-        n = len(first)
-        return plain_records(run.keys, c.domain, _text(out).take(take), pa.array([""] * n, pa.string()),
-                             orig.take(take), pa.nulls(n, pa.binary(16)))
-    n = len(inp)
+        if index is None:
+            orig = canonical(inp).cast(pa.binary())
+            first = np.unique(pc.dictionary_encode(orig).indices.to_numpy(zero_copy_only=False), return_index=True)[1]
+            take = pa.array(first)
+            return plain_records(run.keys, c.domain, _text(out).take(take), pa.array([""] * len(first), pa.string()),
+                                 orig.take(take), pa.nulls(len(first), pa.binary(16)))
+        row = np.full(len(distinct.values), -1, np.int64)
+        row[index] = np.arange(n)  # a row of each distinct value (any: they all have its pseudonym)
+        present = np.flatnonzero(row >= 0)  # values only in rows the run drops (forgotten subjects) are not
+        return plain_records(run.keys, c.domain, _text(out).take(pa.array(row[present])),
+                             pa.array([""] * len(present), pa.string()),
+                             canonical(distinct.values).cast(pa.binary()).take(pa.array(present)),
+                             pa.nulls(len(present), pa.binary(16)), blinds=binary16(distinct.blinds[present]))
+    orig = canonical(inp).cast(pa.binary())
+    blinds = binary16(distinct.blinds[index]) if distinct is not None else None
     subj = subject if subject is not None else pa.nulls(n, pa.binary(16))
     if context is not None and context.unique:
         # one context per row (a primary key), so every row is a distinct record
-        return plain_records(run.keys, c.domain, _text(out), context.text, orig, subj, context.key)
+        return plain_records(run.keys, c.domain, _text(out), context.text, orig, subj, context.key, blinds)
     ctx = context.text if context is not None else pa.array([""] * n, pa.string())
     ctx_key = context.key if context is not None else pa.nulls(n, pa.binary(16))
-    distinct = pa.table({"p": _text(out), "c": ctx, "o": orig, "s": subj, "h": ctx_key}).group_by(
-        ["p", "c", "o", "s", "h"]).aggregate([])
-    col = {name: distinct.column(name).combine_chunks() for name in ("p", "c", "o", "s", "h")}
+    columns = {"p": _text(out), "c": ctx, "o": orig, "s": subj, "h": ctx_key}
+    if blinds is not None:
+        columns["b"] = blinds
+    distinct_rows = pa.table(columns).group_by(list(columns)).aggregate([])
+    col = {name: distinct_rows.column(name).combine_chunks() for name in columns}
     return plain_records(run.keys, c.domain, col["p"], col["c"], col["o"], col["s"],
-                         col["h"] if context is not None else None)
+                         col["h"] if context is not None else None, col.get("b"))
 
 
 @dataclass
@@ -152,10 +167,22 @@ class RowContext:
     @classmethod
     def of(cls, keys: KeyProvider, column: pa.Array) -> RowContext:
         text = pc.fill_null(_text(column), "")
-        return cls(text, context_keys(keys, text), pc.count_distinct(text).as_py() == len(text))
+        key = context_keys(keys, text)
+        return cls(text, key, _all_different(key))
 
     def filter(self, mask: pa.Array) -> RowContext:
         return RowContext(self.text.filter(mask), self.key.filter(mask), self.unique)
+
+
+def _all_different(keys: pa.Array) -> bool:
+    """Whether 16-byte keys are all different: their first halves, sorted (a fast sort of integers,
+    where Arrow's count_distinct of the contexts' text costs several times more), and both halves
+    only when first halves repeat."""
+    hi, lo = KeySet.halves(keys)
+    first = np.sort(hi)
+    if not (first[1:] == first[:-1]).any():
+        return True
+    return len(np.unique(np.stack([hi, lo], axis=1), axis=0)) == len(hi)
 
 
 def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> pa.Array | None:
@@ -175,6 +202,7 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
     if not isinstance(run, RunContext):
         run = RunContext(run)
     arrays, stats = [], {}
+    seen: dict[str, Distinct] = {}  # a keyed column's distinct values and their blind indexes, for the vault
     for c in tplan.columns:
         arr = batch.column(c.name)
         nulls = arr.null_count
@@ -185,6 +213,8 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
             ctx = OpContext(run.keys, c.domain or "", c.params, tplan.name, c.name, batch, row_offset,
                             c.key_version)
             arr = OPERATORS[c.op].apply(arr, ctx)
+            if ctx.distinct is not None:
+                seen[c.name] = ctx.distinct
             if arr.type != c.out_type:
                 arr = arr.cast(c.out_type)
         arrays.append(arr)
@@ -209,7 +239,11 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
                     if c.vault_context not in contexts:
                         contexts[c.vault_context] = RowContext.of(run.keys, res.batch.column(c.vault_context))
                     context = contexts[c.vault_context]
-                recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run)
+                distinct = seen.get(c.name)
+                if distinct is not None and res.kept is not None:
+                    distinct = distinct.filter(res.kept)
+                recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run,
+                                      distinct)
                 if recs is not None:
                     res.vault.append((c.domain, c.key_version, recs))
     return res

@@ -3,34 +3,43 @@
 Operators work on the distinct values of a batch: :func:`map_distinct`
 dictionary-encodes the array, transforms the dictionary once and takes the
 result back to row positions, so a value repeated a million times costs one
-transform. Keyed operators get one HMAC-SHA256 digest per distinct value
-from :func:`digests`; everything after that is numpy/Arrow arithmetic.
+transform. Keyed operators get one 32-byte digest per distinct value from
+:func:`digests` (one HMAC-SHA256, then AES: see there); everything after that
+is numpy/Arrow arithmetic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ..errors import InputError
 from ..hmacs import hmac_sha256_many
+from ..keys import derive
 
 
 def is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
-def map_distinct(arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    """Apply ``fn`` to the distinct non-null values of ``arr``; nulls stay null."""
+def map_distinct(arr: pa.Array, fn: Callable[[pa.Array], pa.Array],
+                 then: Callable[[pa.DictionaryArray], None] | None = None) -> pa.Array:
+    """Apply ``fn`` to the distinct non-null values of ``arr``; nulls stay null. ``then`` is given
+    the dictionary encoding once ``fn`` has run."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if len(arr) == 0 or arr.null_count == len(arr):
         return None  # type: ignore[return-value]  # callers handle the all-null case
     enc = pc.dictionary_encode(arr)
     out = fn(enc.dictionary)
+    if then is not None:
+        then(enc)
     return out.take(enc.indices)
 
 
@@ -82,10 +91,47 @@ def canonical(arr: pa.Array) -> pa.Array:
     return arr.cast(pa.binary() if pa.types.is_string(arr.type) else pa.large_binary())
 
 
-def digests(key: bytes, values: pa.Array) -> np.ndarray:
-    """HMAC-SHA256(key, value) of every (non-null) value: an (n, 32) uint8 array."""
-    buf = b"".join(hmac_sha256_many(key, canonical(values).to_pylist()))
-    return np.frombuffer(buf, dtype=np.uint8).reshape(-1, 32)
+@dataclass(frozen=True)
+class DigestKey:
+    """The two keys of a keyed digest in one domain under one key version."""
+    index: bytes  # the domain's blind-index key, from the keyring's version-independent index secret
+    version: bytes  # the domain's subkey of the key version
+
+
+def blind_digests(index_key: bytes, values: pa.Array) -> np.ndarray:
+    """Stage 1: the first 16 bytes of HMAC-SHA256(index key, value) of every (non-null) value, an
+    (n, 16) uint8 array. It is the value's blind index in the vault, too (the same bytes)."""
+    buf = b"".join(hmac_sha256_many(index_key, canonical(values).to_pylist()))
+    return np.frombuffer(buf, dtype=np.uint8).reshape(-1, 32)[:, :16]
+
+
+@lru_cache(maxsize=256)
+def _stage2_keys(version_key: bytes) -> tuple[bytes, bytes]:
+    return derive(version_key, "digest", "0"), derive(version_key, "digest", "1")
+
+
+def expand(version_key: bytes, blinds: np.ndarray) -> np.ndarray:
+    """Stage 2: AES-256 of each 16-byte blind index under two keys derived from the version's
+    subkey, laid side by side: an (n, 32) uint8 array. Two ECB calls for the whole array."""
+    data = np.ascontiguousarray(blinds, dtype=np.uint8).tobytes()
+    halves = []
+    for key in _stage2_keys(version_key):
+        enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        halves.append(np.frombuffer(enc.update(data) + enc.finalize(), np.uint8).reshape(-1, 16))
+    return np.concatenate(halves, axis=1)
+
+
+def digests(key: DigestKey, values: pa.Array) -> np.ndarray:
+    """The keyed digest of every (non-null) value: an (n, 32) uint8 array.
+
+    AES-256(k0, b) || AES-256(k1, b), where b = HMAC-SHA256(index key, value)[:16] is the
+    value's blind index and k0, k1 are derived from the key version's subkey for the domain.
+    One HMAC per value serves both the output and, in a run with a vault, the blind index the
+    vault stores (a second HMAC per value would cost as much as the rest of the run). Both keys
+    are needed to map a value to its output: the version's subkey keeps outputs of different
+    versions unlinkable and lets crypto-shredding a version cut its outputs off for good.
+    """
+    return expand(key.version, blind_digests(key.index, values))
 
 
 def u64(d: np.ndarray, word: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
-from .arrays import digests, first_bad_row, is_text, map_distinct, u64
+from .arrays import first_bad_row, is_text, map_distinct, u64
 from .registry import OpContext, Param, operator
 
 TEXT_FORMATS = {10: "%Y-%m-%d", 19: "%Y-%m-%d %H:%M:%S"}
@@ -56,10 +56,10 @@ def _subject_offsets(ctx: OpContext, n: int) -> pa.Array:
     if subject is None:
         raise RuntimeError("date_shift ran without its batch")
     max_days = ctx.params["max_days"]
-    key = ctx.key(domain=ctx.params["domain"] or "date_shift")
+    domain = ctx.params["domain"] or "date_shift"
 
     def offsets(uniques: pa.Array) -> pa.Array:
-        r = (u64(digests(key, uniques), 0) % np.uint64(2 * max_days)).astype(np.int64)
+        r = (u64(ctx.digests(uniques, domain=domain), 0) % np.uint64(2 * max_days)).astype(np.int64)
         # [-max, -1] and [1, max]: never 0, so every date really moves
         return pa.array(np.where(r < max_days, r - max_days, r - max_days + 1), type=pa.int64())
 

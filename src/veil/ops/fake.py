@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrays import digests, digit_strings, fixed_width_strings, is_text, join, map_distinct, u64
+from .arrays import digit_strings, fixed_width_strings, is_text, join, u64
 from .registry import OpContext, Param, operator
 
 VOCAB_VERSION = 1
@@ -139,9 +139,8 @@ def fake(arr: pa.Array, ctx: OpContext) -> pa.Array:
     out_type = fake.output_type(arr.type, ctx.params)
     if arr.null_count == len(arr):
         return pa.nulls(len(arr), type=out_type)
-    key = ctx.key()
-    out = map_distinct(
-        arr, lambda u: generate(kind, digests(key, u), ctx.params["locale"], ctx.params["email_domain"]))
+    out = ctx.map_distinct(
+        arr, lambda u: generate(kind, ctx.digests(u), ctx.params["locale"], ctx.params["email_domain"]))
     if out.type != out_type:
         out = pc.cast(pc.cast(out, pa.string()) if pa.types.is_date(out.type) and is_text(out_type)
                       else out, out_type)

@@ -14,12 +14,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from ..errors import InputError
 from .arrays import (
     cast_checked,
-    digests,
     first_bad_row,
     fixed_width_strings,
     is_text,
     join,
-    map_distinct,
     restore_type,
 )
 from .registry import OpContext, Param, operator
@@ -90,24 +88,23 @@ def pseudonymize(arr: pa.Array, ctx: OpContext) -> pa.Array:
     fmt = ctx.params["format"]
     if fmt == "int":
         return _int_bijection(arr, ctx)
-    key = ctx.key()
     if fmt == "digits":
-        return map_distinct(arr, lambda u: _digits(key, u)) if arr.null_count < len(arr) else arr
+        return ctx.map_distinct(arr, lambda u: _digits(ctx, u)) if arr.null_count < len(arr) else arr
 
     def fn(uniques: pa.Array) -> pa.Array:
-        tok = _tokens(digests(key, uniques), ctx.params["length"])
+        tok = _tokens(ctx.digests(uniques), ctx.params["length"])
         if fmt == "email":
             return join(ctx.params["prefix"], tok, "@" + ctx.params["email_domain"])
         return join(ctx.params["prefix"], tok) if ctx.params["prefix"] else tok
 
     if arr.null_count == len(arr):
         return pa.nulls(len(arr), type=arr.type if is_text(arr.type) else pa.string())
-    return restore_type(map_distinct(arr, fn), arr.type)
+    return restore_type(ctx.map_distinct(arr, fn), arr.type)
 
 
-def _digits(key: bytes, uniques: pa.Array) -> pa.Array:
+def _digits(ctx: OpContext, uniques: pa.Array) -> pa.Array:
     """Replace every ASCII digit by a keyed digit; separators and length stay."""
-    d = digests(key, uniques)
+    d = ctx.digests(uniques)
     texts = uniques.to_pylist() if is_text(uniques.type) else pc.cast(uniques, pa.string()).to_pylist()
     out = []
     for text, dig in zip(texts, d.tolist(), strict=True):

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from ..keys import KeyProvider
+from .arrays import DigestKey, blind_digests, expand, map_distinct
 
 REQUIRED = object()
 
@@ -32,6 +34,19 @@ class Param:
 
 
 @dataclass
+class Distinct:
+    """What a keyed operator saw of a column: each row's index into the distinct values (null for
+    a null row), the distinct values, and their blind indexes (n x 16, stage 1 of the digest).
+    The vault's records reuse them instead of hashing every value a second time."""
+    indices: pa.Array
+    values: pa.Array
+    blinds: np.ndarray
+
+    def filter(self, mask: pa.Array) -> Distinct:
+        return Distinct(self.indices.filter(mask), self.values, self.blinds)
+
+
+@dataclass
 class OpContext:
     """What an operator sees besides the array it transforms."""
 
@@ -43,11 +58,38 @@ class OpContext:
     batch: pa.RecordBatch | None = None  # the untouched input batch (date_shift reads its subject)
     row_offset: int = 0  # rows of this table before this batch, for error row numbers
     key_version: str | None = None
+    distinct: Distinct | None = None  # set by map_distinct when its function took digests of the values
+    _blinds: tuple[pa.Array, np.ndarray] | None = field(default=None, repr=False)
 
     def key(self, purpose: str = "domain", domain: str | None = None) -> bytes:
         if self.keys is None:
             raise RuntimeError("a keyed operator ran without a key provider")
         return self.keys.subkey(purpose, domain or self.domain, self.key_version)
+
+    def digest_key(self, domain: str | None = None) -> DigestKey:
+        if self.keys is None:
+            raise RuntimeError("a keyed operator ran without a key provider")
+        dom = domain or self.domain
+        return DigestKey(self.keys.index_key("blind", dom), self.key(domain=dom))
+
+    def digests(self, values: pa.Array, domain: str | None = None) -> np.ndarray:
+        """The keyed digests of the values (arrays.digests) in the column's domain, or another."""
+        key = self.digest_key(domain)
+        blinds = blind_digests(key.index, values)
+        if domain in (None, self.domain):
+            self._blinds = (values, blinds)
+        return expand(key.version, blinds)
+
+    def map_distinct(self, arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+        """arrays.map_distinct, remembering the distinct values and their blind indexes (``distinct``)
+        when ``fn`` took their digests in the column's domain."""
+        def remember(enc: pa.DictionaryArray) -> None:
+            if self._blinds is not None and self._blinds[0] is enc.dictionary:
+                self.distinct = Distinct(enc.indices, enc.dictionary, self._blinds[1])
+            self._blinds = None
+
+        self._blinds = None
+        return map_distinct(arr, fn, remember)
 
 
 ApplyFn = Callable[[pa.Array, OpContext], pa.Array]

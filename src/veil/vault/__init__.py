@@ -87,7 +87,7 @@ def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
     return [d[:16] for d in hmac_sha256_many(key, originals)]
 
 
-def _binary16(data: np.ndarray) -> pa.Array:
+def binary16(data: np.ndarray) -> pa.Array:
     """A binary(16) array over the rows of an n x 16 uint8 array."""
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(data), [None, pa.py_buffer(data.tobytes())])
 
@@ -97,7 +97,7 @@ def blind_array(key: bytes, originals: pa.Array) -> pa.Array:
     binary(16), one HMAC per distinct value."""
     def digests(uniques: pa.Array) -> pa.Array:
         out = hmac_sha256_many(key, uniques.to_pylist())
-        return _binary16(np.frombuffer(b"".join(out), np.uint8).reshape(len(out), 32)[:, :16])
+        return binary16(np.frombuffer(b"".join(out), np.uint8).reshape(len(out), 32)[:, :16])
 
     return map_distinct(originals, digests) if len(originals) else pa.array([], pa.binary(16))
 
@@ -121,10 +121,14 @@ def context_keys(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
     block = np.zeros((n, 16), np.uint8)
     short = lens <= CONTEXT_INLINE
     if data:
+        # every byte of a short context goes to its row's block, at its place in the context
+        dest = np.arange(len(data), dtype=np.int64) + np.repeat(np.arange(n, dtype=np.int64) * 16 - offs[:-1], lens)
         buf = np.frombuffer(data, np.uint8)
-        col = np.arange(CONTEXT_INLINE)
-        at = np.minimum(offs[:-1, None] + col, len(buf) - 1)
-        block[:, :CONTEXT_INLINE] = np.where((col < lens[:, None]) & short[:, None], buf[at], 0)
+        if short.all():
+            block.reshape(-1)[dest] = buf
+        else:
+            inline = np.repeat(short, lens)
+            block.reshape(-1)[dest[inline]] = buf[inline]
     block[short, CONTEXT_INLINE] = lens[short]
     if not short.all():
         rows = np.flatnonzero(~short)
@@ -134,18 +138,21 @@ def context_keys(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
     enc = Cipher(algorithms.AES(keys.index_key("context-block")), modes.ECB()).encryptor()
     out = np.frombuffer(enc.update(block.tobytes()) + enc.finalize(), np.uint8).reshape(n, 16).copy()
     out[lens == 0] = 0
-    return _binary16(out)
+    return binary16(out)
 
 
 def plain_records(keys: KeyProvider, domain: str, pseudonyms: pa.Array, contexts: pa.Array, originals: pa.Array,
-                  subjects: pa.Array, context_key: pa.Array | None = None) -> pa.RecordBatch:
+                  subjects: pa.Array, context_key: pa.Array | None = None,
+                  blinds: pa.Array | None = None) -> pa.RecordBatch:
     """Plain vault records (PLAIN_SCHEMA) with their blind indexes and dedup keys (computed in workers).
 
     The dedup key of a record is its blind index XOR its context's key (``context_keys``): one
     key per (original, context), which fixes the pseudonym too (it is a function of the original).
+    ``blinds``: the originals' blind indexes when the operator already has them (computed if not).
     """
-    blinds = blind_array(blind_key(keys, domain), originals)
-    dedup = blinds if context_key is None else _binary16(_fixed(blinds, 16)[1] ^ _fixed(context_key, 16)[1])
+    if blinds is None:
+        blinds = blind_array(blind_key(keys, domain), originals)
+    dedup = blinds if context_key is None else binary16(_fixed(blinds, 16)[1] ^ _fixed(context_key, 16)[1])
     return pa.RecordBatch.from_arrays([pseudonyms, contexts, originals, blinds, dedup, subjects], schema=PLAIN_SCHEMA)
 
 
@@ -273,6 +280,14 @@ def _to_ipc(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def _keys_blob(table: pa.Table) -> bytes:
+    """A segment's (SEGMENT_SCHEMA) dedup keys, 16 bytes each, then one bit per record (numpy's
+    packbits order): set if the record is linked to a subject."""
+    table = table.combine_chunks()
+    linked = pc.is_valid(table.column("subject")).to_numpy(zero_copy_only=False)
+    return _fixed(table.column("key"), 16)[1].tobytes() + np.packbits(linked).tobytes()
+
+
 def _from_stored(table: pa.Table) -> pa.Table:
     """A stored segment back in SEGMENT_SCHEMA (a segment written before STORED_SCHEMA already is)."""
     if table.schema != STORED_SCHEMA:
@@ -285,6 +300,24 @@ def _from_stored(table: pa.Table) -> pa.Table:
                      table.column("key"), table.column("subject").cast(pa.binary(16)), table.column("ct"),
                      pc.binary_slice(seal, 0, 12).cast(pa.binary(12)),
                      pc.binary_slice(seal, 12, 28).cast(pa.binary(16))], schema=SEGMENT_SCHEMA)
+
+
+def _argsort64(values: np.ndarray) -> np.ndarray:
+    """np.argsort(values, kind="stable") of uint64 values, several times faster: numpy sorts plain
+    integers much faster than it argsorts them, so each value's low bits are replaced by its index
+    and the results sorted; values whose remaining high bits tie are then ordered exactly."""
+    n = len(values)
+    bits = max(1, (n - 1).bit_length())
+    low = np.uint64((1 << bits) - 1)
+    packed = (values & ~low) | np.arange(n, dtype=np.uint64)
+    packed.sort()
+    order = (packed & low).astype(np.intp)
+    high = packed >> np.uint64(bits)
+    tie = np.flatnonzero(high[1:] == high[:-1])
+    if len(tie):
+        rows = np.unique(np.concatenate([tie, tie + 1]))
+        order[rows] = order[rows][np.argsort(values[order[rows]], kind="stable")]
+    return order
 
 
 class KeySet:
@@ -306,7 +339,7 @@ class KeySet:
         if hi is None or not len(hi):
             self._alloc(self.MIN_BITS)
             return
-        order = np.argsort(hi, kind="stable")
+        order = _argsort64(hi)
         same_hi = np.flatnonzero(hi[order][1:] == hi[order][:-1])
         if len(same_hi):  # repeats (and, rarely, keys sharing a first half): order those by both halves
             rows = np.unique(np.concatenate([same_hi, same_hi + 1]))
@@ -365,7 +398,7 @@ class KeySet:
         """Hold these keys (state 2 where linked); a key already held only gains the link."""
         if 2 * (self.n + len(hi)) > (1 << self.bits):
             used = np.flatnonzero(self.state)  # in slot order: sorted by first half but for the wrapped
-            order = np.argsort(self.hi[used], kind="stable")
+            order = _argsort64(self.hi[used])
             used = used[order]
             self._layout(self.hi[used], self.lo[used], self.state[used], room=len(hi))
         pos = (hi >> self.shift).astype(np.intp)
@@ -476,12 +509,28 @@ class Vault:
         return cls._joined(table).to_pylist()
 
     def _held(self, domain: str, version: str) -> KeySet:
-        """The dedup keys the vault holds for (domain, version), and which are linked to a subject."""
+        """The dedup keys the vault holds for (domain, version), and which are linked to a subject.
+
+        Read from each segment's keys (veil_segment_keys: 17 bytes a record, where its data takes
+        about a hundred); a segment without them (written by an earlier veil), or whose keys are not
+        the right size, is read whole instead.
+        """
         if (domain, version) not in self._known:
             halves, links = [], []
-            for seg in self._segments(domain, version):
-                halves.append(KeySet.halves(seg.table.column("key")))
-                links.append(pc.is_valid(seg.table.column("subject")).to_numpy(zero_copy_only=False))
+            whole = set()
+            for sid, n, blob in self.db.query(
+                    "SELECT s.id, s.n, k.keys FROM veil_segments s LEFT JOIN veil_segment_keys k ON k.segment = s.id "
+                    "WHERE s.domain = ? AND s.key_version = ? ORDER BY s.id", [domain, version]):
+                if blob is None or len(blob) != 16 * n + (n + 7) // 8:
+                    whole.add(sid)
+                    continue
+                pairs = np.frombuffer(blob, np.uint64, count=2 * n).reshape(n, 2)
+                halves.append((pairs[:, 0].copy(), pairs[:, 1].copy()))
+                links.append(np.unpackbits(np.frombuffer(blob, np.uint8, offset=16 * n), count=n).astype(bool))
+            for seg in (self._segments(domain, version) if whole else ()):
+                if seg.id in whole:
+                    halves.append(KeySet.halves(seg.table.column("key")))
+                    links.append(pc.is_valid(seg.table.column("subject")).to_numpy(zero_copy_only=False))
             if halves:
                 hi, lo = (np.concatenate(h) for h in zip(*halves, strict=True))
                 self._known[(domain, version)] = KeySet(hi, lo, np.concatenate(links))
@@ -540,8 +589,9 @@ class Vault:
         if not batches:
             return
         table = pa.Table.from_batches(batches, SEGMENT_SCHEMA)
-        self.db.execute("INSERT INTO veil_segments (domain, key_version, created, n, data) VALUES (?, ?, ?, ?, ?)",
-                        [domain, version, _now(), table.num_rows, _to_ipc(table)])
+        sid = self.db.insert("INSERT INTO veil_segments (domain, key_version, created, n, data) VALUES (?, ?, ?, ?, ?)",
+                             [domain, version, _now(), table.num_rows, _to_ipc(table)])
+        self.db.execute("INSERT INTO veil_segment_keys (segment, keys) VALUES (?, ?)", [sid, _keys_blob(table)])
         self.db.writeback()
 
     def flush(self) -> None:
@@ -673,7 +723,11 @@ class Vault:
                 rest = pa.Table.from_batches([encrypt_records(self.keys, seg.domain, seg.version, plain)])
                 self.db.execute("UPDATE veil_segments SET data = ?, n = ? WHERE id = ?",
                                 [_to_ipc(rest), rest.num_rows, seg.id])
+                self.db.execute("DELETE FROM veil_segment_keys WHERE segment = ?", [seg.id])
+                self.db.execute("INSERT INTO veil_segment_keys (segment, keys) VALUES (?, ?)",
+                                [seg.id, _keys_blob(rest)])
             else:
+                self.db.execute("DELETE FROM veil_segment_keys WHERE segment = ?", [seg.id])
                 self.db.execute("DELETE FROM veil_segments WHERE id = ?", [seg.id])
         already = self.forgotten(domain)
         new = [b for b in dict.fromkeys(blinds) if b not in already]
@@ -685,6 +739,8 @@ class Vault:
     def destroy_version(self, version: str) -> int:
         rows = self.db.query("SELECT COALESCE(SUM(n), 0) FROM veil_segments WHERE key_version = ?", [version])
         n = int(rows[0][0])
+        self.db.execute("DELETE FROM veil_segment_keys WHERE segment IN "
+                        "(SELECT id FROM veil_segments WHERE key_version = ?)", [version])
         self.db.execute("DELETE FROM veil_segments WHERE key_version = ?", [version])
         return n
 

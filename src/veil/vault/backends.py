@@ -1,7 +1,7 @@
 """Vault storage backends: an embedded SQLite file, or PostgreSQL.
 
 Both speak the same small interface (query, execute, commit, compact) over the
-same four tables; SQL is written once with ``?`` placeholders.
+same five tables; SQL is written once with ``?`` placeholders.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS veil_segments (id {serial} PRIMARY KEY, domain TEXT NOT NULL, "
     "key_version TEXT NOT NULL, created TEXT NOT NULL, n INTEGER NOT NULL, data {blob} NOT NULL)",
     "CREATE INDEX IF NOT EXISTS veil_segments_dv ON veil_segments (domain, key_version)",
+    # a segment's dedup keys and subject links, apart from its data: a run reads these alone
+    "CREATE TABLE IF NOT EXISTS veil_segment_keys (segment {int} PRIMARY KEY, keys {blob} NOT NULL)",
     "CREATE TABLE IF NOT EXISTS veil_forgotten (domain TEXT NOT NULL, blind {blob} NOT NULL, "
     "added TEXT NOT NULL, PRIMARY KEY (domain, blind))",
     "CREATE TABLE IF NOT EXISTS veil_audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, "
@@ -32,6 +34,7 @@ class Backend(Protocol):
 
     def query(self, sql: str, params: list[Any]) -> list[tuple]: ...
     def execute(self, sql: str, params: list[Any]) -> None: ...
+    def insert(self, sql: str, params: list[Any]) -> int: ...
     def serialize(self) -> None: ...
     def writeback(self) -> None: ...
     def commit(self) -> None: ...
@@ -64,7 +67,7 @@ class SqliteBackend:
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("BEGIN")
             for stmt in SCHEMA:
-                self.conn.execute(stmt.format(serial="INTEGER", blob="BLOB"))
+                self.conn.execute(stmt.format(serial="INTEGER", int="INTEGER", blob="BLOB"))
             for event in ("UPDATE", "DELETE"):
                 self.conn.execute(
                     f"CREATE TRIGGER IF NOT EXISTS veil_audit_no_{event.lower()} BEFORE {event} ON veil_audit "
@@ -83,8 +86,15 @@ class SqliteBackend:
                              hint="restore the vault from its backup") from None
 
     def execute(self, sql: str, params: list[Any]) -> None:
+        self._write(sql, params)
+
+    def insert(self, sql: str, params: list[Any]) -> int:
+        """Insert one row; its id."""
+        return int(self._write(sql, params).lastrowid)
+
+    def _write(self, sql: str, params: list[Any]) -> sqlite3.Cursor:
         try:
-            self.conn.execute(sql, params)
+            return self.conn.execute(sql, params)
         except sqlite3.OperationalError:
             raise VaultError("the vault is busy or cannot be written (is another veil command using it?)",
                              file=self.location, hint="retry when the other command has finished") from None
@@ -149,7 +159,7 @@ class PostgresBackend:
             with self.conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(7316265)")
                 for stmt in SCHEMA:
-                    cur.execute(stmt.format(serial="BIGSERIAL", blob="BYTEA"))
+                    cur.execute(stmt.format(serial="BIGSERIAL", int="BIGINT", blob="BYTEA"))
                 cur.execute(
                     "CREATE OR REPLACE FUNCTION veil_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
                     "$$ BEGIN RAISE EXCEPTION 'the veil audit log is append-only'; END $$")
@@ -182,6 +192,15 @@ class PostgresBackend:
         except self._psycopg.Error as exc:
             raise self._fail(exc) from None
 
+    def insert(self, sql: str, params: list[Any]) -> int:
+        """Insert one row; its id."""
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql.replace("?", "%s") + " RETURNING id", params)
+                return int(cur.fetchone()[0])
+        except self._psycopg.Error as exc:
+            raise self._fail(exc) from None
+
     def serialize(self) -> None:
         """One writer of the audit chain at a time (released at commit)."""
         self.execute("SELECT pg_advisory_xact_lock(7316266)", [])
@@ -204,6 +223,7 @@ class PostgresBackend:
         try:
             with self.conn.cursor() as cur:
                 cur.execute("VACUUM FULL veil_segments")
+                cur.execute("VACUUM FULL veil_segment_keys")
                 cur.execute("VACUUM FULL veil_forgotten")
         finally:
             self.conn.autocommit = False
