@@ -92,3 +92,42 @@ def test_kill_9_leaves_previous_output_and_nothing_partial(tmp_path, keyring):
     assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".veil-tmp-")] == []
     assert snapshot(out) == before  # deterministic: the same bytes again
+
+
+def test_background_writer_keeps_order_and_raises_the_writers_error():
+    """The output writer's thread writes batches in order, closes the writer, and hands its error
+    (a full disk, say) to the main thread: at a later write or at close, never lost."""
+    import pyarrow as pa
+    import pytest
+
+    from veil.pipeline import BackgroundWriter
+
+    class Recorder:
+        def __init__(self, fail_at: int | None = None):
+            self.seen, self.closed, self.fail_at = [], False, fail_at
+
+        def write(self, batch):
+            if len(self.seen) == self.fail_at:
+                raise OSError(28, "No space left on device")
+            self.seen.append(batch.column(0)[0].as_py())
+
+        def close(self):
+            self.closed = True
+
+    batches = [pa.record_batch({"x": [i]}) for i in range(50)]
+    ok = Recorder()
+    w = BackgroundWriter(ok, depth=2)
+    for b in batches:
+        w.write(b)
+    w.close()
+    assert ok.seen == list(range(50)) and ok.closed
+
+    bad = Recorder(fail_at=3)
+    w = BackgroundWriter(bad, depth=2)
+    with pytest.raises(OSError, match="No space"):
+        try:  # as _run_table does
+            for b in batches:
+                w.write(b)
+        finally:
+            w.close()
+    assert bad.closed and bad.seen == [0, 1, 2]

@@ -8,6 +8,8 @@ order. Nothing reaches the target path unless every table succeeded.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -353,6 +355,12 @@ class VaultWriter:
     def __init__(self, vault: Vault, keys: KeyProvider):
         self.vault, self.keys = vault, keys
 
+    def preload(self, pairs: list[tuple[str, str]]) -> None:
+        """Read the keys the vault holds for these (domain, version) pairs now, rather than when
+        their first records arrive."""
+        for domain, version in dict.fromkeys(pairs):
+            self.vault.held(domain, version)
+
     def add(self, res: TableResult, items: list[tuple[str, str, pa.RecordBatch]]) -> None:
         for domain, version, plain in items:
             new = self.vault.fresh(domain, version, plain)
@@ -442,6 +450,42 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
 SCRUB_BATCH = 2048  # rows per batch in tables with a scrub column
 
 
+class BackgroundWriter:
+    """A format's writer run in a thread of its own: Arrow's Parquet and CSV writers release the GIL
+    while they encode, compress and write, so the main process meanwhile takes the next results
+    and, with a vault, seals and stores records. Batches are written in order; at most ``depth``
+    wait. An error of the writer is raised by the next ``write`` or by ``close``."""
+
+    def __init__(self, writer, depth: int = 4):
+        self._writer = writer
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="veil-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write(batch)
+                except BaseException as exc:  # handed to the main thread
+                    self._error = exc
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        try:
+            if self._error is not None:
+                raise self._error
+        finally:
+            self._writer.close()
+
+
 def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine, batch_size: int,
                progress: Progress | None, vault: Vault | None, dropped: dict[tuple[str, ...], set[tuple]],
                prepare: Prepare | None) -> TableResult:
@@ -451,10 +495,13 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
         batch_size = min(batch_size, SCRUB_BATCH)
     res = TableResult(table.name, columns={c.name: ColumnStats() for c in tplan.columns})
     keys = KeyCheck(tplan)
-    writer = fmt.writer(path, tplan.out_schema, table)
-    window = max(2, engine.workers * 2)
+    writer = BackgroundWriter(fmt.writer(path, tplan.out_schema, table))
+    # with a vault, a longer window: the workers have batches to transform while the main process
+    # reads the keys the vault holds (before the first result) and seals and stores records
+    window = max(2, engine.workers * (4 if vault is not None else 2))
     pending: deque[tuple[Future, pa.RecordBatch]] = deque()
     records = VaultWriter(vault, engine.run.keys) if vault is not None else None
+    preload = [(c.domain, c.key_version) for c in tplan.columns if c.reversible and not c.dropped]
     parallel = table.num_rows is None or table.num_rows > batch_size
 
     def consume() -> None:
@@ -481,6 +528,9 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
             offset += batch.num_rows
             res.rows_in += batch.num_rows
             while len(pending) >= window:
+                if records is not None and preload:
+                    records.preload(preload)
+                    preload = []
                 consume()
         while pending:
             consume()

@@ -340,11 +340,12 @@ class KeySet:
             self._alloc(self.MIN_BITS)
             return
         order = _argsort64(hi)
-        same_hi = np.flatnonzero(hi[order][1:] == hi[order][:-1])
+        hi, lo, state = hi[order], lo[order], linked[order].astype(np.uint8) + 1
+        same_hi = np.flatnonzero(hi[1:] == hi[:-1])
         if len(same_hi):  # repeats (and, rarely, keys sharing a first half): order those by both halves
             rows = np.unique(np.concatenate([same_hi, same_hi + 1]))
-            order[rows] = order[rows][np.lexsort((lo[order[rows]], hi[order[rows]]))]
-        hi, lo, state = hi[order], lo[order], np.where(linked[order], 2, 1).astype(np.uint8)
+            by_both = rows[np.lexsort((lo[rows], hi[rows]))]
+            hi[rows], lo[rows], state[rows] = hi[by_both], lo[by_both], state[by_both]
         first = np.ones(len(hi), bool)
         first[1:] = (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])
         starts = np.flatnonzero(first)  # a repeated key once, linked if any of its copies is
@@ -367,10 +368,14 @@ class KeySet:
         step = np.arange(n)
         at = np.maximum.accumulate((hi >> self.shift).astype(np.intp) - step) + step
         fits = at <= self.mask
+        if fits.all():
+            self.hi[at], self.lo[at], self.state[at] = hi, lo, state
+            self.n = n
+            return
         self.hi[at[fits]], self.lo[at[fits]], self.state[at[fits]] = hi[fits], lo[fits], state[fits]
         self.n = int(fits.sum())
-        if self.n < n:  # the last few run past the end: they wrap around to the first free slots
-            self.add(hi[~fits], lo[~fits], state[~fits] == 2)
+        # the last few run past the end: they wrap around to the first free slots
+        self.add(hi[~fits], lo[~fits], state[~fits] == 2)
 
     @staticmethod
     def halves(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -382,16 +387,19 @@ class KeySet:
         found = np.zeros(len(hi), np.uint8)
         if not self.n:
             return found
-        pos = (hi >> self.shift).astype(np.intp)
-        todo = np.arange(len(hi))
+        at = (hi >> self.shift).astype(np.intp)  # the home slots: most keys are found there
+        state = self.state[at]
+        hit = (state != 0) & (self.hi[at] == hi) & (self.lo[at] == lo)
+        found[hit] = state[hit]
+        todo = np.flatnonzero((state != 0) & ~hit)  # an empty slot ends the probe: not held
+        at = (at[todo] + 1) & self.mask
         while todo.size:
-            at = pos[todo]
-            held = self.state[at] != 0
-            todo, at = todo[held], at[held]  # an empty slot ends the probe: not held
+            state = self.state[at]
+            held = state != 0
+            todo, at, state = todo[held], at[held], state[held]
             hit = (self.hi[at] == hi[todo]) & (self.lo[at] == lo[todo])
-            found[todo[hit]] = self.state[at[hit]]
-            todo = todo[~hit]
-            pos[todo] = (pos[todo] + 1) & self.mask
+            found[todo[hit]] = state[hit]
+            todo, at = todo[~hit], (at[~hit] + 1) & self.mask
         return found
 
     def add(self, hi: np.ndarray, lo: np.ndarray, linked: np.ndarray) -> None:
@@ -508,7 +516,7 @@ class Vault:
     def _pairs(cls, table: pa.Table | pa.RecordBatch) -> list[str]:
         return cls._joined(table).to_pylist()
 
-    def _held(self, domain: str, version: str) -> KeySet:
+    def held(self, domain: str, version: str) -> KeySet:
         """The dedup keys the vault holds for (domain, version), and which are linked to a subject.
 
         Read from each segment's keys (veil_segment_keys: 17 bytes a record, where its data takes
@@ -553,7 +561,7 @@ class Vault:
         a repeat is stored twice, and reveal shows its original once. Vectorised: no Python
         object per record.
         """
-        held = self._held(domain, version)
+        held = self.held(domain, version)
         hi, lo = KeySet.halves(plain.column("key"))
         is_linked = pc.is_valid(plain.column("subject")).to_numpy(zero_copy_only=False)
         state = held.find(hi, lo)
