@@ -51,7 +51,7 @@ from .backends import Backend, open_backend
 
 ENV_VAULT = "VEIL_VAULT"
 SEGMENT_ROWS = 65_536
-BLOCK_ROWS = 256  # records sealed by one AES-GCM call
+BLOCK_ROWS = 1024  # records sealed by one AES-GCM call
 SEGMENT_SCHEMA = pa.schema([
     ("pseudonym", pa.string()),
     ("context", pa.string()),
@@ -269,8 +269,14 @@ STORED_SCHEMA = pa.schema([
 def _to_ipc(table: pa.Table) -> bytes:
     """A segment (SEGMENT_SCHEMA) as an Arrow IPC stream of STORED_SCHEMA."""
     table = table.combine_chunks()
-    seal = pc.binary_join_element_wise(table.column("nonce").cast(pa.binary()),
-                                       table.column("tag").cast(pa.binary()), b"")
+    valid, nonce = _fixed(table.column("nonce"), 12)
+    starts = np.flatnonzero(valid)
+    data = np.concatenate([nonce[starts], _fixed(table.column("tag"), 16)[1][starts]], axis=1)
+    offsets = np.zeros(table.num_rows + 1, np.int32)
+    offsets[starts + 1] = 28
+    seal = pa.BinaryArray.from_buffers(pa.binary(), table.num_rows, [
+        pa.py_buffer(np.packbits(valid, bitorder="little").tobytes()), pa.py_buffer(np.cumsum(offsets, dtype=np.int32)),
+        pa.py_buffer(data.tobytes())], null_count=table.num_rows - len(starts))
     stored = pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"),
                        table.column("key"), table.column("subject").cast(pa.binary()), table.column("ct"), seal],
                       schema=STORED_SCHEMA)
