@@ -956,3 +956,21 @@ def test_segment_keys_beside_the_segments_and_without_them(veil):
     veil.store.execute("DELETE FROM veil_segment_keys WHERE segment = ?", [ids[0]])
     veil.store.execute("UPDATE veil_segment_keys SET keys = ? WHERE segment = ?", [keys[ids[-1]][:-1], ids[-1]])
     assert veil.run("o2")["totals"]["vault_records_written"] == 0
+
+
+def test_keyset_reserve_makes_room_once():
+    """reserve(n) lays the table out once for n more keys: adding them grows it no more, and every
+    key is found (the keys held before the reserve too)."""
+    import numpy as np
+
+    from veil.vault import KeySet
+
+    rng = np.random.default_rng(7)
+    hi, lo = rng.integers(0, 2**64, 50_000, dtype=np.uint64), rng.integers(0, 2**64, 50_000, dtype=np.uint64)
+    ks = KeySet(hi[:1000], lo[:1000], np.zeros(1000, bool))
+    ks.reserve(49_000)
+    bits = ks.bits
+    for i in range(1000, 50_000, 7_000):
+        ks.add(hi[i:i + 7_000], lo[i:i + 7_000], np.zeros(len(hi[i:i + 7_000]), bool))
+    assert ks.bits == bits and ks.n == 50_000
+    assert (ks.find(hi, lo) == 1).all()

@@ -348,6 +348,9 @@ class KeyCheck:
                     table=self.table, column=c, hint="use a longer token (length: 24 or more)")
 
 
+RESERVE_KEYS = 1 << 20  # at most this much room made at once (36 MB of table): a column may repeat
+
+
 class VaultWriter:
     """Vault records of batch results: deduplicated against the vault, sealed (a few AES-GCM calls
     per thousand records) and queued for storage, here in the main process."""
@@ -355,11 +358,15 @@ class VaultWriter:
     def __init__(self, vault: Vault, keys: KeyProvider):
         self.vault, self.keys = vault, keys
 
-    def preload(self, pairs: list[tuple[str, str]]) -> None:
+    def preload(self, pairs: list[tuple[str, str]], rows: int | None = None,
+                growing: set[tuple[str, str]] | frozenset = frozenset()) -> None:
         """Read the keys the vault holds for these (domain, version) pairs now, rather than when
-        their first records arrive."""
-        for domain, version in dict.fromkeys(pairs):
-            self.vault.held(domain, version)
+        their first records arrive; for the ``growing`` pairs (records without a context, which
+        the run adds to what it checks), make room for ``rows`` more keys (up to RESERVE_KEYS) at once."""
+        for pair in dict.fromkeys(pairs):
+            held = self.vault.held(*pair)
+            if rows and pair in growing:
+                held.reserve(min(rows, RESERVE_KEYS))
 
     def add(self, res: TableResult, items: list[tuple[str, str, pa.RecordBatch]]) -> None:
         for domain, version, plain in items:
@@ -529,7 +536,8 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
             res.rows_in += batch.num_rows
             while len(pending) >= window:
                 if records is not None and preload:
-                    records.preload(preload)
+                    records.preload(preload, table.num_rows, {(c.domain, c.key_version) for c in tplan.columns
+                                                              if c.reversible and not c.vault_context})
                     preload = []
                 consume()
         while pending:

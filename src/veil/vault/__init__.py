@@ -408,13 +408,17 @@ class KeySet:
             todo, at = todo[~hit], (at[~hit] + 1) & self.mask
         return found
 
-    def add(self, hi: np.ndarray, lo: np.ndarray, linked: np.ndarray) -> None:
-        """Hold these keys (state 2 where linked); a key already held only gains the link."""
-        if 2 * (self.n + len(hi)) > (1 << self.bits):
+    def reserve(self, room: int) -> None:
+        """Make room for this many more keys at once (instead of growing step by step)."""
+        if 2 * (self.n + room) > (1 << self.bits):
             used = np.flatnonzero(self.state)  # in slot order: sorted by first half but for the wrapped
             order = _argsort64(self.hi[used])
             used = used[order]
-            self._layout(self.hi[used], self.lo[used], self.state[used], room=len(hi))
+            self._layout(self.hi[used], self.lo[used], self.state[used], room=room)
+
+    def add(self, hi: np.ndarray, lo: np.ndarray, linked: np.ndarray) -> None:
+        """Hold these keys (state 2 where linked); a key already held only gains the link."""
+        self.reserve(len(hi))
         pos = (hi >> self.shift).astype(np.intp)
         todo = np.arange(len(hi))
         while todo.size:
