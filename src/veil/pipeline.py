@@ -81,21 +81,17 @@ class BatchResult:
 _text = as_text
 
 
-def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> tuple[np.ndarray, int, int]:
-    """Rows to drop: forgotten subjects, and rows referencing dropped parent rows."""
+def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
+               subjects: pa.Array | None) -> tuple[np.ndarray, int, int]:
+    """Rows to drop: forgotten subjects (``subjects``: each row's subject blind index), and rows
+    referencing dropped parent rows."""
     n = batch.num_rows
     forgotten = np.zeros(n, dtype=bool)
     subj = tplan.subject
     blinds = run.forgotten.get(subj.domain) if subj else None
-    if subj and blinds:
-        col = batch.column(subj.column)
-        key = blind_key(run.keys, subj.domain)
-
-        def is_forgotten(uniques: pa.Array) -> pa.Array:
-            return pa.array([b in blinds for b in blind_indexes(key, canonical(uniques).to_pylist())])
-
-        if col.null_count < n:
-            forgotten = pc.fill_null(map_distinct(col, is_forgotten), False).to_numpy(zero_copy_only=False)
+    if subj and blinds and subjects is not None:
+        hit = pc.is_in(subjects, value_set=pa.array(sorted(blinds), pa.binary(16)))
+        forgotten = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
     by_ref = np.zeros(n, dtype=bool)
     for cols, values in tplan.drop_refs:
         if len(cols) == 1:
@@ -187,14 +183,21 @@ def _all_different(keys: pa.Array) -> bool:
     return len(np.unique(np.stack([hi, lo], axis=1), axis=0)) == len(hi)
 
 
-def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext) -> pa.Array | None:
-    """Per row: the blind index of the row's subject (None for tables without a subject)."""
-    if tplan.subject is None:
+def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
+                    seen: dict[str, Distinct]) -> pa.Array | None:
+    """Per row: the blind index of the row's subject, null where it is null (None for tables without
+    a subject). When the subject column's operator ran in the subject's domain, its own blind
+    indexes (``seen``) are those: they are taken, not hashed again."""
+    subj = tplan.subject
+    if subj is None:
         return None
-    col = batch.column(tplan.subject.column)
+    col = batch.column(subj.column)
     if col.null_count == len(col):
         return pa.nulls(len(col), pa.binary(16))
-    key = blind_key(run.keys, tplan.subject.domain)
+    distinct = seen.get(subj.column)
+    if distinct is not None and any(c.name == subj.column and c.domain == subj.domain for c in tplan.columns):
+        return binary16(distinct.blinds).take(distinct.indices)
+    key = blind_key(run.keys, subj.domain)
     return map_distinct(col, lambda u: pa.array(blind_indexes(key, canonical(u).to_pylist()), pa.binary(16)))
 
 
@@ -222,8 +225,12 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
         arrays.append(arr)
     out = pa.RecordBatch.from_arrays(arrays, schema=tplan.out_schema)
     res = BatchResult(out, stats)
-    if (tplan.subject and run.forgotten.get(tplan.subject.domain)) or tplan.drop_refs:
-        drop, res.forgotten, res.by_reference = _drop_mask(tplan, batch, run)
+    forgetting = bool(tplan.subject and run.forgotten.get(tplan.subject.domain))
+    recording = run.vault and any(c.reversible for c in tplan.columns)
+    # each row's subject blind index, once: to drop forgotten subjects, and linked to vault records
+    subjects = _subject_blinds(tplan, batch, run, seen) if forgetting or recording else None
+    if forgetting or tplan.drop_refs:
+        drop, res.forgotten, res.by_reference = _drop_mask(tplan, batch, run, subjects)
         if drop.any():
             dropped = batch.filter(pa.array(drop))
             for cols in tplan.referenced:
@@ -231,8 +238,8 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
                 res.dropped_keys[cols] = set(zip(*texts, strict=True))
             res.kept = pa.array(~drop)
             batch, res.batch = batch.filter(res.kept), out.filter(res.kept)
-    if run.vault and any(c.reversible for c in tplan.columns):
-        subjects = _subject_blinds(tplan, batch, run)
+            subjects = subjects.filter(res.kept) if subjects is not None else None
+    if recording:
         contexts: dict[str, RowContext] = {}  # computed once per row, for every column
         for c in tplan.columns:
             if c.reversible and not c.dropped:
