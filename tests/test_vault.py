@@ -5,6 +5,7 @@ tamper detection."""
 from __future__ import annotations
 
 import csv
+import hmac
 import json
 import os
 import sqlite3
@@ -899,7 +900,8 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
 
     from veil.keys import Keyring
     from veil.ops import OPERATORS, OpContext
-    from veil.pipeline import RowContext, RunContext, _vault_records
+    from veil.pipeline import RowContext, RunContext, _vault_part, vault_records
+    from veil.vault import rows16
 
     keys = Keyring.for_testing(bytes(range(32)))
     name, params = op
@@ -921,14 +923,40 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
     inp, out = values.filter(kept), out.filter(kept)
     context = context.filter(kept) if context is not None else None
     subject = subject.filter(kept) if subject is not None else None
-    column = SimpleNamespace(domain="dom")
+    column = SimpleNamespace(name="c", domain="dom", key_version="v1", vault_context="k" if context else None)
     run = RunContext(keys, vault=True)
-    reused = _vault_records(column, inp, out, context, subject, run, ctx.distinct.filter(kept))
-    hashed = _vault_records(column, inp, out, context, subject, run, None)
+    inp_batch = pa.RecordBatch.from_arrays([inp], ["c"])
+    out_batch = pa.RecordBatch.from_arrays([out, context.text if context else pa.nulls(len(out), pa.string())],
+                                           ["c", "k"])
+    contexts = {"k": rows16(context.key)} if context else {}
+
+    def records(distinct):
+        part = _vault_part(column, inp, out, context, subject, run, distinct)
+        if part is None:
+            return None
+        [(domain, version, plain)] = vault_records([part], inp_batch, out_batch, contexts, subject)
+        assert (domain, version) == ("dom", "v1")
+        return sorted(plain.to_pylist(), key=repr)
+
+    reused, hashed = records(ctx.distinct.filter(kept)), records(None)
+    assert reused == hashed
     if hashed is None:
-        assert reused is None
+        assert inp.null_count == len(inp)
         return
-    assert sorted(reused.to_pylist(), key=repr) == sorted(hashed.to_pylist(), key=repr)
+    # each record is right: its original's pseudonym, blind index, context and dedup key
+    blind = {v: hmac.new(keys.index_key("blind", "dom"), v.encode(), "sha256").digest()[:16]
+             for v in inp.to_pylist() if v is not None}
+    expected = {(o, p, c, s) for o, p, c, s in zip(
+        inp.to_pylist(), out.to_pylist(), (context.text.to_pylist() if context else [""] * len(inp)),
+        (subject.to_pylist() if subject is not None else [None] * len(inp)), strict=True) if o is not None}
+    assert len(hashed) == len(expected)
+    assert {(r["original"].decode(), r["pseudonym"], r["context"], r["subject"]) for r in hashed} == expected
+    ctx_key = dict(zip(context.text.to_pylist(), context.key.to_pylist(), strict=True)) if context else {}
+    for r in hashed:
+        b = blind[r["original"].decode()]
+        assert r["blind"] == b
+        k = ctx_key.get(r["context"])
+        assert r["key"] == (bytes(x ^ y for x, y in zip(b, k, strict=True)) if k else b)
 
 
 def test_segment_keys_beside_the_segments_and_without_them(veil):

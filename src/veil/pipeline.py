@@ -30,11 +30,11 @@ from .errors import InputError, IntegrityError, VeilError
 from .formats import FORMATS
 from .keys import KeyProvider
 from .ops import OPERATORS, OpContext
-from .ops.arrays import as_text, canonical, map_distinct
+from .ops.arrays import as_text, canonical
 from .ops.registry import Distinct
 from .output import AtomicOutput
 from .plan import Plan, TablePlan
-from .vault import KeySet, Vault, binary16, blind_indexes, blind_key, context_keys, encrypt_records, plain_records
+from .vault import KeySet, Vault, binary16, blind_array, blind_key, context_keys, encrypt_records, plain_records, rows16
 
 Progress = Callable[[str, int], None]
 Prepare = Callable[[TablePlan, pa.RecordBatch, int], pa.RecordBatch]
@@ -73,7 +73,9 @@ class BatchResult:
     stats: dict[str, tuple[int, int]]
     forgotten: int = 0
     by_reference: int = 0
-    vault: list[tuple[str, str, pa.RecordBatch]] = field(default_factory=list)  # (domain, version, plain records)
+    vault: list[VaultPart] = field(default_factory=list)
+    contexts: dict[str, np.ndarray] = field(default_factory=dict)  # the vault contexts' keys, (rows, 16)
+    subjects: pa.Array | None = None  # each row's subject blind index, when the vault has parts
     dropped_keys: dict[tuple[str, ...], set[tuple]] = field(default_factory=dict)
     kept: pa.Array | None = None  # row mask when rows were dropped
 
@@ -104,16 +106,34 @@ def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
     return forgotten | by_ref, int(forgotten.sum()), int(by_ref.sum())
 
 
-def _vault_records(c, inp: pa.Array, out: pa.Array, context: RowContext | None, subject: pa.Array | None,
-                   run: RunContext, distinct: Distinct | None = None) -> pa.RecordBatch | None:
-    """Plain (pseudonym, context, original, blind, key, subject) records for the distinct values of a
-    column; ``context`` is the rows' contexts with their keys (``context_keys``), ``distinct`` what the
-    operator saw of the column (its blind indexes are reused; without it they are computed here).
+@dataclass
+class VaultPart:
+    """One reversible column's vault records in one batch, as a worker sends them: which rows of the
+    batch (less its dropped rows) hold a record, and those records' blind indexes. The main process
+    holds the batch's input and output, so the rest of each record (pseudonym, context, original,
+    dedup key, subject) is taken from there (:func:`vault_records`), not sent through the pipe."""
+    column: str
+    domain: str
+    version: str
+    rows: np.ndarray | None  # int32: the row of each record; None: a record for every row, in order
+    blinds: np.ndarray  # (records, 16) uint8
+    context: str | None  # the output column whose text is each record's context (None: no context)
 
-    Not encrypted: the main process first drops those the vault already holds, then seals the rest.
+
+def _vault_part(c, inp: pa.Array, out: pa.Array, context: RowContext | None, subject: pa.Array | None,
+                run: RunContext, distinct: Distinct | None = None) -> VaultPart | None:
+    """The records of a column's distinct values (:class:`VaultPart`); ``context`` is the rows' contexts
+    with their keys (``context_keys``), ``distinct`` what the operator saw of the column (its blind
+    indexes are reused; without it they are computed here).
+
+    One record per distinct original when there is neither context nor subject (the pseudonym is a
+    function of the original), one per row when every row has a context of its own (a primary key),
+    else one per distinct (pseudonym, context, original, subject).
     """
-    valid = pc.is_valid(inp)
+    rows = None
     if inp.null_count:
+        valid = pc.is_valid(inp)
+        rows = np.flatnonzero(valid.to_numpy(zero_copy_only=False))
         inp, out = inp.filter(valid), out.filter(valid)
         context = context.filter(valid) if context is not None else None
         subject = subject.filter(valid) if subject is not None else None
@@ -122,36 +142,69 @@ def _vault_records(c, inp: pa.Array, out: pa.Array, context: RowContext | None, 
         return None
     n = len(inp)
     index = distinct.indices.to_numpy(zero_copy_only=False) if distinct is not None else None
+    pick: np.ndarray | None
     if context is None and subject is None:
-        # the pseudonym is a function of the original: one record per distinct original
         if index is None:
             orig = canonical(inp).cast(pa.binary())
-            first = np.unique(pc.dictionary_encode(orig).indices.to_numpy(zero_copy_only=False), return_index=True)[1]
-            take = pa.array(first)
-            return plain_records(run.keys, c.domain, _text(out).take(take), pa.array([""] * len(first), pa.string()),
-                                 orig.take(take), pa.nulls(len(first), pa.binary(16)))
-        row = np.full(len(distinct.values), -1, np.int64)
-        row[index] = np.arange(n)  # a row of each distinct value (any: they all have its pseudonym)
-        present = np.flatnonzero(row >= 0)  # values only in rows the run drops (forgotten subjects) are not
-        return plain_records(run.keys, c.domain, _text(out).take(pa.array(row[present])),
-                             pa.array([""] * len(present), pa.string()),
-                             canonical(distinct.values).cast(pa.binary()).take(pa.array(present)),
-                             pa.nulls(len(present), pa.binary(16)), blinds=binary16(distinct.blinds[present]))
-    orig = canonical(inp).cast(pa.binary())
-    blinds = binary16(distinct.blinds[index]) if distinct is not None else None
-    subj = subject if subject is not None else pa.nulls(n, pa.binary(16))
-    if context is not None and context.unique:
-        # one context per row (a primary key), so every row is a distinct record
-        return plain_records(run.keys, c.domain, _text(out), context.text, orig, subj, context.key, blinds)
-    ctx = context.text if context is not None else pa.array([""] * n, pa.string())
-    ctx_key = context.key if context is not None else pa.nulls(n, pa.binary(16))
-    columns = {"p": _text(out), "c": ctx, "o": orig, "s": subj, "h": ctx_key}
-    if blinds is not None:
-        columns["b"] = blinds
-    distinct_rows = pa.table(columns).group_by(list(columns)).aggregate([])
-    col = {name: distinct_rows.column(name).combine_chunks() for name in columns}
-    return plain_records(run.keys, c.domain, col["p"], col["c"], col["o"], col["s"],
-                         col["h"] if context is not None else None, col.get("b"))
+            pick = np.unique(pc.dictionary_encode(orig).indices.to_numpy(zero_copy_only=False), return_index=True)[1]
+            blinds = rows16(blind_array(blind_key(run.keys, c.domain), orig.take(pa.array(pick))))
+        else:
+            row = np.full(len(distinct.values), -1, np.int64)
+            row[index] = np.arange(n)  # a row of each distinct value (any: they all have its pseudonym)
+            present = np.flatnonzero(row >= 0)  # values only in rows the run drops (forgotten subjects) are not
+            pick, blinds = row[present], distinct.blinds[present]
+    else:
+        if index is not None:
+            blinds = distinct.blinds[index]
+        else:
+            blinds = rows16(blind_array(blind_key(run.keys, c.domain), canonical(inp).cast(pa.binary())))
+        if context is not None and context.unique:
+            pick = None  # one context per row (a primary key), so every row is a distinct record
+        else:
+            columns = {"p": _text(out), "o": canonical(inp).cast(pa.binary()), "i": pa.array(np.arange(n))}
+            if context is not None:
+                columns["c"] = context.text
+            if subject is not None:
+                columns["s"] = subject
+            grouped = pa.table(columns).group_by([k for k in columns if k != "i"]).aggregate([("i", "min")])
+            pick = np.sort(grouped.column("i_min").to_numpy())
+            blinds = blinds[pick]
+    if pick is not None:
+        rows = pick if rows is None else rows[pick]
+    return VaultPart(c.name, c.domain, c.key_version, None if rows is None else rows.astype(np.int32),
+                     np.ascontiguousarray(blinds), c.vault_context if context is not None else None)
+
+
+def _empty_texts(n: int) -> pa.Array:
+    return pa.StringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, np.int32)), pa.py_buffer(b""))
+
+
+def vault_records(parts: list[VaultPart], inp: pa.RecordBatch, out: pa.RecordBatch,
+                  contexts: dict[str, np.ndarray], subjects: pa.Array | None) -> list[tuple[str, str, pa.RecordBatch]]:
+    """(domain, version, plain records) of a batch's vault parts, built in the main process from the
+    batch's input ``inp`` and output ``out`` (both less the dropped rows), the keys of its contexts
+    and its rows' subjects (as the worker sent them)."""
+    texts: dict[str, pa.Array] = {}
+    items = []
+    for part in parts:
+        rows = None if part.rows is None else pa.array(part.rows)
+
+        def at(arr: pa.Array, rows=rows) -> pa.Array:
+            return arr if rows is None else arr.take(rows)
+
+        m = len(part.blinds)
+        if part.context is not None:
+            if part.context not in texts:
+                texts[part.context] = pc.fill_null(_text(out.column(part.context)), "")
+            ctx, keys = at(texts[part.context]), contexts[part.context]
+            ctx_key = binary16(keys if part.rows is None else keys[part.rows])
+        else:
+            ctx, ctx_key = _empty_texts(m), None
+        subj = at(subjects) if subjects is not None else pa.nulls(m, pa.binary(16))
+        items.append((part.domain, part.version, plain_records(
+            at(_text(out.column(part.column))), ctx, at(canonical(inp.column(part.column)).cast(pa.binary())), subj,
+            binary16(part.blinds), ctx_key)))
+    return items
 
 
 @dataclass
@@ -197,8 +250,7 @@ def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
     distinct = seen.get(subj.column)
     if distinct is not None and any(c.name == subj.column and c.domain == subj.domain for c in tplan.columns):
         return binary16(distinct.blinds).take(distinct.indices)
-    key = blind_key(run.keys, subj.domain)
-    return map_distinct(col, lambda u: pa.array(blind_indexes(key, canonical(u).to_pylist()), pa.binary(16)))
+    return blind_array(blind_key(run.keys, subj.domain), canonical(col))
 
 
 def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | KeyProvider | None,
@@ -251,10 +303,12 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
                 distinct = seen.get(c.name)
                 if distinct is not None and res.kept is not None:
                     distinct = distinct.filter(res.kept)
-                recs = _vault_records(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run,
-                                      distinct)
-                if recs is not None:
-                    res.vault.append((c.domain, c.key_version, recs))
+                part = _vault_part(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run,
+                                   distinct)
+                if part is not None:
+                    res.vault.append(part)
+        res.contexts = {name: rows16(context.key) for name, context in contexts.items()}
+        res.subjects = subjects if res.vault else None
     return res
 
 
@@ -375,8 +429,9 @@ class VaultWriter:
             if rows and pair in growing:
                 held.reserve(min(rows, RESERVE_KEYS))
 
-    def add(self, res: TableResult, items: list[tuple[str, str, pa.RecordBatch]]) -> None:
-        for domain, version, plain in items:
+    def add(self, res: TableResult, r: BatchResult, inp: pa.RecordBatch) -> None:
+        """Store the new records of a batch result; ``inp``: the batch's input, less the rows it dropped."""
+        for domain, version, plain in vault_records(r.vault, inp, r.batch, r.contexts, r.subjects):
             new = self.vault.fresh(domain, version, plain)
             if new is not None:
                 res.vault_records += self.vault.store(domain, version,
@@ -525,10 +580,11 @@ def _run_table(tplan: TablePlan, table: Table, path: Path, fmt, engine: _Engine,
         except VeilError as err:
             err.file = err.file or str(table.path)
             raise
-        keys.add(batch.filter(r.kept) if r.kept is not None else batch, r.batch)
+        inp = batch.filter(r.kept) if r.kept is not None else batch
+        keys.add(inp, r.batch)
         absorb(res, r, dropped)
         if records is not None:
-            records.add(res, r.vault)
+            records.add(res, r, inp)
         writer.write(r.batch)
         if progress:
             progress(table.name, r.batch.num_rows)

@@ -92,6 +92,11 @@ def binary16(data: np.ndarray) -> pa.Array:
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(data), [None, pa.py_buffer(data.tobytes())])
 
 
+def rows16(arr: pa.Array) -> np.ndarray:
+    """A binary(16) array as an n x 16 uint8 array (null slots zeroed): the inverse of :func:`binary16`."""
+    return _fixed(arr, 16)[1]
+
+
 def blind_array(key: bytes, originals: pa.Array) -> pa.Array:
     """The blind indexes of a non-null binary array (same bytes as :func:`blind_indexes`) as
     binary(16), one HMAC per distinct value."""
@@ -141,17 +146,13 @@ def context_keys(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
     return binary16(out)
 
 
-def plain_records(keys: KeyProvider, domain: str, pseudonyms: pa.Array, contexts: pa.Array, originals: pa.Array,
-                  subjects: pa.Array, context_key: pa.Array | None = None,
-                  blinds: pa.Array | None = None) -> pa.RecordBatch:
-    """Plain vault records (PLAIN_SCHEMA) with their blind indexes and dedup keys (computed in workers).
+def plain_records(pseudonyms: pa.Array, contexts: pa.Array, originals: pa.Array, subjects: pa.Array,
+                  blinds: pa.Array, context_key: pa.Array | None = None) -> pa.RecordBatch:
+    """Plain vault records (PLAIN_SCHEMA) with their blind indexes and dedup keys.
 
     The dedup key of a record is its blind index XOR its context's key (``context_keys``): one
     key per (original, context), which fixes the pseudonym too (it is a function of the original).
-    ``blinds``: the originals' blind indexes when the operator already has them (computed if not).
     """
-    if blinds is None:
-        blinds = blind_array(blind_key(keys, domain), originals)
     dedup = blinds if context_key is None else binary16(_fixed(blinds, 16)[1] ^ _fixed(context_key, 16)[1])
     return pa.RecordBatch.from_arrays([pseudonyms, contexts, originals, blinds, dedup, subjects], schema=PLAIN_SCHEMA)
 

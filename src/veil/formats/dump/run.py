@@ -244,9 +244,10 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     def on_result(p: _Pending, r: BatchResult) -> None:
         res = results[p.table]
         absorb(res, r, dropped_keys.setdefault(p.table, {}))
-        key_checks[p.table].add(p.value_batch.filter(r.kept) if r.kept is not None else p.value_batch, r.batch)
+        inp = p.value_batch.filter(r.kept) if r.kept is not None else p.value_batch
+        key_checks[p.table].add(inp, r.batch)
         if records is not None:
-            records.add(res, r.vault)
+            records.add(res, r, inp)
         if files is not None:
             files.write(p.table, r.batch)
         if progress:
