@@ -796,6 +796,15 @@ def test_segments_stored_compact_and_wide_ones_still_read(veil):
     assert [i for i, x in enumerate(seals) if x is not None] == starts
     assert all(seals[i] == table.column("nonce")[i].as_py() + table.column("tag")[i].as_py() for i in starts)
     assert len(bytes(raw)) < table.nbytes  # the null slots are not stored
+    counts = []  # subjects take 16 bytes where linked, none where not
+    for seg_id, _, _, seg in veil.store.segments():
+        data = veil.store.query("SELECT data FROM veil_segments WHERE id = ?", [seg_id])[0][0]
+        subjects = pa.ipc.open_stream(bytes(data)).read_all().column("subject").combine_chunks()
+        assert subjects.to_pylist() == seg.column("subject").to_pylist()
+        linked = len(subjects) - subjects.null_count
+        assert len(subjects.buffers()[2] or b"") == 16 * linked
+        counts.append((linked, subjects.null_count))
+    assert any(a for a, _ in counts) and any(b for _, b in counts)
 
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, SEGMENT_SCHEMA) as w:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import getpass
 import hmac
-import io
 import json
 import os
 import struct
@@ -267,24 +266,33 @@ STORED_SCHEMA = pa.schema([
 ])
 
 
-def _to_ipc(table: pa.Table) -> bytes:
-    """A segment (SEGMENT_SCHEMA) as an Arrow IPC stream of STORED_SCHEMA."""
+def _sparse(valid: np.ndarray, data: np.ndarray) -> pa.Array:
+    """A binary array, null where not ``valid``, whose valid rows hold the rows of ``data`` (one
+    per valid row, each ``width`` bytes): null rows take no bytes, where Arrow's cast of a
+    fixed-size binary array keeps every null slot's."""
+    n, width = len(valid), data.shape[1]
+    rows = np.flatnonzero(valid)
+    offsets = np.zeros(n + 1, np.int32)
+    offsets[rows + 1] = width
+    return pa.BinaryArray.from_buffers(pa.binary(), n, [
+        pa.py_buffer(np.packbits(valid, bitorder="little").tobytes()), pa.py_buffer(np.cumsum(offsets, dtype=np.int32)),
+        pa.py_buffer(np.ascontiguousarray(data))], null_count=n - len(rows))
+
+
+def _to_ipc(table: pa.Table) -> memoryview:
+    """A segment (SEGMENT_SCHEMA) as an Arrow IPC stream of STORED_SCHEMA (bytes-like, not copied)."""
     table = table.combine_chunks()
     valid, nonce = _fixed(table.column("nonce"), 12)
     starts = np.flatnonzero(valid)
-    data = np.concatenate([nonce[starts], _fixed(table.column("tag"), 16)[1][starts]], axis=1)
-    offsets = np.zeros(table.num_rows + 1, np.int32)
-    offsets[starts + 1] = 28
-    seal = pa.BinaryArray.from_buffers(pa.binary(), table.num_rows, [
-        pa.py_buffer(np.packbits(valid, bitorder="little").tobytes()), pa.py_buffer(np.cumsum(offsets, dtype=np.int32)),
-        pa.py_buffer(data.tobytes())], null_count=table.num_rows - len(starts))
+    seal = _sparse(valid, np.concatenate([nonce[starts], _fixed(table.column("tag"), 16)[1][starts]], axis=1))
+    linked, subject = _fixed(table.column("subject"), 16)
+    subject = _sparse(linked, subject[linked])
     stored = pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"),
-                       table.column("key"), table.column("subject").cast(pa.binary()), table.column("ct"), seal],
-                      schema=STORED_SCHEMA)
-    sink = io.BytesIO()
+                       table.column("key"), subject, table.column("ct"), seal], schema=STORED_SCHEMA)
+    sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, STORED_SCHEMA) as w:
         w.write_table(stored)
-    return sink.getvalue()
+    return memoryview(sink.getvalue())
 
 
 def _keys_blob(table: pa.Table) -> bytes:
