@@ -647,6 +647,8 @@ def test_fresh_matches_the_record_by_record_rule(tmp_path):
     and committed, against a model written from that rule."""
     import random
 
+    import numpy as np
+
     from veil.keys import new_keyring
     from veil.vault import Vault, encrypt_records
     from veil.vault.backends import open_backend
@@ -671,12 +673,14 @@ def test_fresh_matches_the_record_by_record_rule(tmp_path):
                              subject if linked else None))
             expect = [(o, c) not in ((stored_linked | run_linked) if s is not None else (stored | run))
                       for _, c, o, s in rows]
-            got = vault.fresh("d", keys.active_version, _plain(rows))
-            kept = [] if got is None else list(zip(got.column(0).to_pylist(), got.column(1).to_pylist(),
-                                                   got.column(2).to_pylist(), got.column(5).to_pylist(),
-                                                   strict=True))
+            plain = _plain(rows)
+            dedup = np.frombuffer(b"".join(plain.column("key").to_pylist()), np.uint8).reshape(len(rows), 16)
+            keep = vault.fresh("d", keys.active_version, dedup, np.array([s is not None for *_, s in rows], bool),
+                               np.array([c == "" for _, c, _, _ in rows], bool))
+            kept = [r for r, k in zip(rows, keep.tolist(), strict=True) if k]
             assert kept == [r for r, new in zip(rows, expect, strict=True) if new], (kind, rows)
-            if got is not None:
+            if kept:
+                got = plain.filter(pa.array(keep))
                 vault.store("d", keys.active_version, encrypt_records(keys, "d", keys.active_version, got))
             for _, c, o, s in kept:
                 kept_now.append((o, c, s))
@@ -907,6 +911,8 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
     per distinct original, one per row (a unique context), grouped (repeated contexts), linked."""
     from types import SimpleNamespace
 
+    import numpy as np
+
     from veil.keys import Keyring
     from veil.ops import OPERATORS, OpContext
     from veil.pipeline import RowContext, RunContext, _vault_part, vault_records
@@ -952,6 +958,22 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
     if hashed is None:
         assert inp.null_count == len(inp)
         return
+    # with a selection (Vault.fresh), it sees every record's dedup key, link and lack of context,
+    # and only the records it keeps are built
+    part = _vault_part(column, inp, out, context, subject, run, ctx.distinct.filter(kept))
+    [(_, _, every)] = vault_records([part], inp_batch, out_batch, contexts, subject)
+    seen = []
+
+    def select(domain, version, dedup, linked, no_context):
+        seen.append((dedup.tobytes(), linked.tolist(), no_context.tolist()))
+        return np.arange(len(dedup)) % 2 == 0
+
+    chosen = vault_records([part], inp_batch, out_batch, contexts, subject, select)
+    every = every.to_pylist()
+    assert seen == [(b"".join(r["key"] for r in every), [r["subject"] is not None for r in every],
+                     [r["context"] == "" for r in every])]
+    assert len(chosen) == 1 and chosen[0][2].to_pylist() == every[::2]
+    assert vault_records([part], inp_batch, out_batch, contexts, subject, lambda *a: np.zeros(len(a[2]), bool)) == []
     # each record is right: its original's pseudonym, blind index, context and dedup key
     blind = {v: hmac.new(keys.index_key("blind", "dom"), v.encode(), "sha256").digest()[:16]
              for v in inp.to_pylist() if v is not None}

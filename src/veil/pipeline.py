@@ -34,7 +34,7 @@ from .ops.arrays import as_text, canonical
 from .ops.registry import Distinct
 from .output import AtomicOutput
 from .plan import Plan, TablePlan
-from .vault import KeySet, Vault, binary16, blind_array, blind_key, context_keys, encrypt_records, plain_records, rows16
+from .vault import PLAIN_SCHEMA, KeySet, Vault, binary16, blind_array, blind_key, context_keys, encrypt_records, rows16
 
 Progress = Callable[[str, int], None]
 Prepare = Callable[[TablePlan, pa.RecordBatch, int], pa.RecordBatch]
@@ -179,31 +179,55 @@ def _empty_texts(n: int) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, np.int32)), pa.py_buffer(b""))
 
 
-def vault_records(parts: list[VaultPart], inp: pa.RecordBatch, out: pa.RecordBatch,
-                  contexts: dict[str, np.ndarray], subjects: pa.Array | None) -> list[tuple[str, str, pa.RecordBatch]]:
+Select = Callable[[str, str, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def vault_records(parts: list[VaultPart], inp: pa.RecordBatch, out: pa.RecordBatch, contexts: dict[str, np.ndarray],
+                  subjects: pa.Array | None, select: Select | None = None) -> list[tuple[str, str, pa.RecordBatch]]:
     """(domain, version, plain records) of a batch's vault parts, built in the main process from the
     batch's input ``inp`` and output ``out`` (both less the dropped rows), the keys of its contexts
-    and its rows' subjects (as the worker sent them)."""
+    and its rows' subjects (as the worker sent them).
+
+    ``select(domain, version, keys, linked, no_context)`` (``Vault.fresh``) is given each part's
+    dedup keys first, and only the records it keeps are built.
+    """
     texts: dict[str, pa.Array] = {}
+    linked_rows = None if subjects is None else pc.is_valid(subjects).to_numpy(zero_copy_only=False)
     items = []
     for part in parts:
-        rows = None if part.rows is None else pa.array(part.rows)
+        rows, blinds, m = part.rows, part.blinds, len(part.blinds)
+        ctx_keys = None
+        if part.context is not None:
+            ctx_keys = contexts[part.context] if rows is None else contexts[part.context][rows]
+        keys = blinds if ctx_keys is None else blinds ^ ctx_keys  # the dedup key: (original, context)
+        if linked_rows is None:
+            linked = np.zeros(m, bool)
+        else:
+            linked = linked_rows if rows is None else linked_rows[rows]
+        if select is not None:
+            no_context = np.ones(m, bool) if ctx_keys is None else ~ctx_keys.any(axis=1)  # the empty context's key is 0
+            keep = select(part.domain, part.version, keys, linked, no_context)
+            if not keep.any():
+                continue
+            if not keep.all():
+                sel = np.flatnonzero(keep)
+                rows = sel if rows is None else rows[sel]
+                blinds, keys, m = blinds[sel], keys[sel], len(sel)
+        at_rows = None if rows is None else pa.array(rows)
 
-        def at(arr: pa.Array, rows=rows) -> pa.Array:
-            return arr if rows is None else arr.take(rows)
+        def at(arr: pa.Array, at_rows=at_rows) -> pa.Array:
+            return arr if at_rows is None else arr.take(at_rows)
 
-        m = len(part.blinds)
         if part.context is not None:
             if part.context not in texts:
                 texts[part.context] = pc.fill_null(_text(out.column(part.context)), "")
-            ctx, keys = at(texts[part.context]), contexts[part.context]
-            ctx_key = binary16(keys if part.rows is None else keys[part.rows])
+            ctx = at(texts[part.context])
         else:
-            ctx, ctx_key = _empty_texts(m), None
-        subj = at(subjects) if subjects is not None else pa.nulls(m, pa.binary(16))
-        items.append((part.domain, part.version, plain_records(
-            at(_text(out.column(part.column))), ctx, at(canonical(inp.column(part.column)).cast(pa.binary())), subj,
-            binary16(part.blinds), ctx_key)))
+            ctx = _empty_texts(m)
+        items.append((part.domain, part.version, pa.RecordBatch.from_arrays([
+            at(_text(out.column(part.column))), ctx, at(canonical(inp.column(part.column)).cast(pa.binary())),
+            binary16(blinds), binary16(keys), at(subjects) if subjects is not None else pa.nulls(m, pa.binary(16))],
+            schema=PLAIN_SCHEMA)))
     return items
 
 
@@ -431,11 +455,8 @@ class VaultWriter:
 
     def add(self, res: TableResult, r: BatchResult, inp: pa.RecordBatch) -> None:
         """Store the new records of a batch result; ``inp``: the batch's input, less the rows it dropped."""
-        for domain, version, plain in vault_records(r.vault, inp, r.batch, r.contexts, r.subjects):
-            new = self.vault.fresh(domain, version, plain)
-            if new is not None:
-                res.vault_records += self.vault.store(domain, version,
-                                                      encrypt_records(self.keys, domain, version, new))
+        for domain, version, new in vault_records(r.vault, inp, r.batch, r.contexts, r.subjects, self.vault.fresh):
+            res.vault_records += self.vault.store(domain, version, encrypt_records(self.keys, domain, version, new))
 
 
 # -- the run ---------------------------------------------------------------

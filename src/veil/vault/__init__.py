@@ -145,17 +145,6 @@ def context_keys(keys: KeyProvider, contexts: pa.Array) -> pa.Array:
     return binary16(out)
 
 
-def plain_records(pseudonyms: pa.Array, contexts: pa.Array, originals: pa.Array, subjects: pa.Array,
-                  blinds: pa.Array, context_key: pa.Array | None = None) -> pa.RecordBatch:
-    """Plain vault records (PLAIN_SCHEMA) with their blind indexes and dedup keys.
-
-    The dedup key of a record is its blind index XOR its context's key (``context_keys``): one
-    key per (original, context), which fixes the pseudonym too (it is a function of the original).
-    """
-    dedup = blinds if context_key is None else binary16(_fixed(blinds, 16)[1] ^ _fixed(context_key, 16)[1])
-    return pa.RecordBatch.from_arrays([pseudonyms, contexts, originals, blinds, dedup, subjects], schema=PLAIN_SCHEMA)
-
-
 # -- blocks: many records sealed by one AES-GCM call ------------------------------------------------
 
 def _one(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -565,8 +554,11 @@ class Vault:
                 self._known[(domain, version)] = KeySet()
         return self._known[(domain, version)]
 
-    def fresh(self, domain: str, version: str, plain: pa.RecordBatch) -> pa.RecordBatch | None:
-        """The records the vault does not hold yet, by dedup key (original and context).
+    def fresh(self, domain: str, version: str, keys: np.ndarray, linked: np.ndarray,
+              no_context: np.ndarray) -> np.ndarray:
+        """Which records the vault does not hold yet, by dedup key (``keys``: n x 16 bytes, one for
+        each record's original and context); ``linked``: the records linked to a subject;
+        ``no_context``: the records without a context.
 
         A record linked to a subject is kept unless a linked record with its key is held (so it
         is kept even when the same record was first written unlinked, from a table read before
@@ -581,18 +573,14 @@ class Vault:
         object per record.
         """
         held = self.held(domain, version)
-        hi, lo = KeySet.halves(plain.column("key"))
-        is_linked = pc.is_valid(plain.column("subject")).to_numpy(zero_copy_only=False)
+        pairs = np.ascontiguousarray(keys, np.uint8).view(np.uint64).reshape(len(keys), 2)
+        hi, lo = pairs[:, 0].copy(), pairs[:, 1].copy()
         state = held.find(hi, lo)
-        keep = np.where(is_linked, state != 2, state == 0)
-        no_context = pc.equal(pc.binary_length(plain.column("context")), 0).to_numpy(zero_copy_only=False)
+        keep = np.where(linked, state != 2, state == 0)
         add = keep & no_context
         if add.any():
-            held.add(hi[add], lo[add], is_linked[add])
-        n_keep = int(keep.sum())
-        if n_keep == 0:
-            return None
-        return plain if n_keep == plain.num_rows else plain.filter(pa.array(keep))
+            held.add(hi[add], lo[add], linked[add])
+        return keep
 
     def store(self, domain: str, version: str, records: pa.RecordBatch) -> int:
         """Queue encrypted records (from :func:`encrypt_records`) for the next segment.
