@@ -87,8 +87,9 @@ def blind_indexes(key: bytes, originals: list[bytes]) -> list[bytes]:
 
 
 def binary16(data: np.ndarray) -> pa.Array:
-    """A binary(16) array over the rows of an n x 16 uint8 array."""
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(data), [None, pa.py_buffer(data.tobytes())])
+    """A binary(16) array over the rows of an n x 16 uint8 array (sharing its memory when contiguous)."""
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(data),
+                                                [None, pa.py_buffer(np.ascontiguousarray(data, np.uint8))])
 
 
 def rows16(arr: pa.Array) -> np.ndarray:
@@ -164,8 +165,9 @@ def _var(arr: pa.Array) -> tuple[np.ndarray, bytes]:
     return offs - start, (data.slice(start, end - start).to_pybytes() if data is not None else b"")
 
 
-def _fixed(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(validity, n x width bytes with null slots zeroed) of a fixed-size binary array."""
+def _fixed(arr: pa.Array, width: int, zeroed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(validity, n x width bytes with null slots zeroed) of a fixed-size binary array; with
+    ``zeroed`` false, null slots hold whatever their buffer holds (for callers that skip them)."""
     arr = _one(arr)
     n = len(arr)
     valid = np.ones(n, bool) if arr.null_count == 0 else pc.is_valid(arr).to_numpy(zero_copy_only=False)
@@ -173,7 +175,7 @@ def _fixed(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     if buf is None or arr.null_count == n:
         return valid, np.zeros((n, width), np.uint8)
     data = np.frombuffer(buf, np.uint8, count=width * n, offset=width * arr.offset).reshape(n, width)
-    if arr.null_count:
+    if arr.null_count and zeroed:
         data = data * valid[:, None].astype(np.uint8)
     return valid, data
 
@@ -271,10 +273,11 @@ def _sparse(valid: np.ndarray, data: np.ndarray) -> pa.Array:
 def _to_ipc(table: pa.Table) -> memoryview:
     """A segment (SEGMENT_SCHEMA) as an Arrow IPC stream of STORED_SCHEMA (bytes-like, not copied)."""
     table = table.combine_chunks()
-    valid, nonce = _fixed(table.column("nonce"), 12)
+    valid, nonce = _fixed(table.column("nonce"), 12, zeroed=False)
     starts = np.flatnonzero(valid)
-    seal = _sparse(valid, np.concatenate([nonce[starts], _fixed(table.column("tag"), 16)[1][starts]], axis=1))
-    linked, subject = _fixed(table.column("subject"), 16)
+    tag = _fixed(table.column("tag"), 16, zeroed=False)[1]
+    seal = _sparse(valid, np.concatenate([nonce[starts], tag[starts]], axis=1))
+    linked, subject = _fixed(table.column("subject"), 16, zeroed=False)
     subject = _sparse(linked, subject[linked])
     stored = pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"),
                        table.column("key"), subject, table.column("ct"), seal], schema=STORED_SCHEMA)
