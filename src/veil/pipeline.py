@@ -205,7 +205,11 @@ def vault_records(parts: list[VaultPart], inp: pa.RecordBatch, out: pa.RecordBat
         else:
             linked = linked_rows if rows is None else linked_rows[rows]
         if select is not None:
-            no_context = np.ones(m, bool) if ctx_keys is None else ~ctx_keys.any(axis=1)  # the empty context's key is 0
+            if ctx_keys is None:
+                no_context = np.ones(m, bool)
+            else:  # the empty context's key is 0
+                halves = ctx_keys.view(np.uint64)
+                no_context = (halves[:, 0] | halves[:, 1]) == 0
             keep = select(part.domain, part.version, keys, linked, no_context)
             if not keep.any():
                 continue
