@@ -2,6 +2,7 @@
 
     python bench/bench_vault.py                       # 1M rows, 3 rounds, parquet
     python bench/bench_vault.py --rows 100000 --repeat 1 --format csv
+    python bench/bench_vault.py --format dump --mb 100  # a pg_dump file (bench_dump's), dump out
 
 Same table and rules as bench_core, but email (pseudonymize) and first_name,
 last_name, phone (fake) are `reversible: true`, so with --vault each run
@@ -31,6 +32,7 @@ from _common import (  # noqa: E402
     DATA_DIR,
     PROFILE_YAML,
     RSS_METHOD,
+    Inputs,
     cleanup,
     measure,
     median,
@@ -43,9 +45,8 @@ REVERSIBLE = ("email", "first_name", "last_name", "phone")
 
 
 
-def vault_profile(chosen: set[str]) -> str:
-    """bench_core's profile, with `reversible: true` on the chosen pseudonymize/fake columns."""
-    text = PROFILE_YAML
+def vault_profile(chosen: set[str], text: str = PROFILE_YAML) -> str:
+    """bench_core's profile (or bench_dump's), with `reversible: true` on the chosen pseudonymize/fake columns."""
     for col in chosen:
         start = text.index(f"      {col}: {{")
         end = text.index("}", start)
@@ -87,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    ap.add_argument("--format", choices=("parquet", "csv", "dump"), default="parquet",
+                    help="dump: bench_dump's pg_dump file (customers and orders; --mb sets its size), "
+                    "written back as a dump")
+    ap.add_argument("--mb", type=float, default=100, help="--format dump: the dump's size in MB (default 100)")
     ap.add_argument("--keep", action="store_true", help="keep the generated data (and the vault) in bench/_data")
     ap.add_argument("--reversible", default=",".join(REVERSIBLE),
                     help="comma-separated columns written to the vault (default: all four; "
@@ -98,18 +102,26 @@ def main(argv: list[str] | None = None) -> int:
 
     import pyarrow
 
-    print(f"veil bench_vault: {args.rows:,} rows x {len(COLUMNS)} columns (5 transformed), {args.format}, "
-          f"repeat {args.repeat}, --workers {args.workers}")
+    size = f"{args.mb:g} MB pg_dump file" if args.format == "dump" else f"{args.rows:,} rows x {len(COLUMNS)} columns"
+    print(f"veil bench_vault: {size} (5 transformed), {args.format}, repeat {args.repeat}, --workers {args.workers}")
     print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, pyarrow {pyarrow.__version__}; "
           f"load average (1/5/15 min) at start: {_load()}")
-    inputs = prepare(args.rows, (args.format,))
-    profile = DATA_DIR / "profile-vault.yaml"
     chosen = {c.strip() for c in args.reversible.split(",") if c.strip()}
     if not chosen <= set(REVERSIBLE):
         ap.error(f"--reversible takes columns among {', '.join(REVERSIBLE)}")
-    profile.write_text(vault_profile(chosen))
+    profile = DATA_DIR / "profile-vault.yaml"
+    if args.format == "dump":
+        import bench_dump
+
+        files = bench_dump.prepare(args.mb)
+        print(f"dump: {files.customers:,} customers, {files.orders:,} orders")
+        inputs = Inputs(files.dump, files.dump, files.profile, files.keyring, files.created)
+        profile.write_text(vault_profile(chosen, bench_dump.PROFILE_YAML))
+    else:
+        inputs = prepare(args.rows, (args.format,))
+        profile.write_text(vault_profile(chosen))
     inputs = dataclasses.replace(inputs, profile=profile)
-    inp = inputs.parquet if args.format == "parquet" else inputs.csv
+    inp = inputs.csv if args.format == "csv" else inputs.parquet
     out_dir = DATA_DIR / "out"
     vault = DATA_DIR / "vault" / "vault.sqlite"  # outside the input file and the outputs, as veil requires
     report = out_dir / "report.json"
@@ -149,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                     text += f" {n:>9,} rec {vault.stat().st_size / 2**20:5.0f} MB"
                     if key == "b":
                         contents = _vault_contents(vault)
-                        cols = doc["tables"]["customers"]["columns"]
+                        customers = next(t for t in doc["tables"] if t.split(".")[-1] == "customers")
+                        cols = doc["tables"][customers]["columns"]
                         reversible = [c for c, v in cols.items() if v["reversible"]]
                         domains = {cols[c]["domain"]: c for c in reversible}
                 parts.append(text + f" [{m.peak_tree_mb:.0f} MB RSS]")
