@@ -154,14 +154,17 @@ def _vault_part(c, inp: pa.Array, out: pa.Array, context: RowContext | None, sub
             present = np.flatnonzero(row >= 0)  # values only in rows the run drops (forgotten subjects) are not
             pick, blinds = row[present], distinct.blinds[present]
     else:
-        if index is not None:
+        orig = None if index is not None else canonical(inp).cast(pa.binary())
+        if orig is None:
             blinds = distinct.blinds[index]
         else:
-            blinds = rows16(blind_array(blind_key(run.keys, c.domain), canonical(inp).cast(pa.binary())))
+            blinds = rows16(blind_array(blind_key(run.keys, c.domain), orig))
         if context is not None and context.unique:
             pick = None  # one context per row (a primary key), so every row is a distinct record
         else:
-            columns = {"p": _text(out), "o": canonical(inp).cast(pa.binary()), "i": pa.array(np.arange(n))}
+            if orig is None:
+                orig = canonical(inp).cast(pa.binary())
+            columns = {"p": _text(out), "o": orig, "i": pa.array(np.arange(n))}
             if context is not None:
                 columns["c"] = context.text
             if subject is not None:
@@ -229,7 +232,7 @@ def vault_records(parts: list[VaultPart], inp: pa.RecordBatch, out: pa.RecordBat
         else:
             ctx = _empty_texts(m)
         items.append((part.domain, part.version, pa.RecordBatch.from_arrays([
-            at(_text(out.column(part.column))), ctx, at(canonical(inp.column(part.column)).cast(pa.binary())),
+            _text(at(out.column(part.column))), ctx, canonical(at(inp.column(part.column))).cast(pa.binary()),
             binary16(blinds), binary16(keys), at(subjects) if subjects is not None else pa.nulls(m, pa.binary(16))],
             schema=PLAIN_SCHEMA)))
     return items
