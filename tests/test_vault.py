@@ -50,6 +50,7 @@ class Veil:
 
     def __init__(self, cli, keyring: Path, store: Store, profile: Path, tmp_path: Path):
         self.cli, self.keyring, self.store, self.profile, self.tmp = cli, keyring, store, profile, tmp_path
+        store.keyring = keyring
 
     @property
     def kv(self) -> tuple:
@@ -525,10 +526,11 @@ def test_tampered_segment_detected(veil, monkeypatch):
     assert not [p for p in veil.tmp.iterdir() if p.name.startswith(".veil-tmp-")]
 
 
-@pytest.mark.parametrize("field", ["pseudonym", "blind", "key", "subject", "tag"])
+@pytest.mark.parametrize("field", ["pseudonym", "context", "blind", "subject", "tag"])
 def test_edited_record_fields_detected(veil, field):
     """Every stored field of a record is authenticated: swapping two records' pseudonyms (a record
-    moved), or editing a blind index, a subject or a tag, fails the block's tag on reveal."""
+    moved), or editing a context, a blind index (and so the dedup key made from them), a subject
+    or a tag, fails the block's tag on reveal."""
     v1 = active_version(veil.cli, veil.keyring)
     veil.run("o1")
     sid, _, _, table = veil.store.segments(domain="email", version=v1)[0]
@@ -540,6 +542,8 @@ def test_edited_record_fields_detected(veil, field):
         values[0] = bytes([values[0][0] ^ 1]) + values[0][1:]
     elif field == "subject":
         values[i] = b"\x01" * 16
+    elif field == "context":
+        values[i] += "1"
     else:
         values[i] = bytes([values[i][0] ^ 1]) + values[i][1:]
     idx = table.schema.get_field_index(field)
@@ -717,7 +721,7 @@ def test_encrypt_records_known_layout_and_round_trip(tmp_path):
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from veil.keys import derive, new_keyring
-    from veil.vault import BLOCK_ROWS, Vault, encrypt_records
+    from veil.vault import BLOCK_ROWS, Vault, dedup_keys, encrypt_records
     from veil.vault.backends import open_backend
 
     keys = new_keyring()
@@ -728,7 +732,10 @@ def test_encrypt_records_known_layout_and_round_trip(tmp_path):
         n = len(originals)
         rows = [(f"p{i}", "ctx" if i % 2 else "", o, b"s" * 16 if i % 3 == 0 else None)
                 for i, o in enumerate(originals)]
-        recs = encrypt_records(keys, "email", v, _plain(rows))
+        plain = _plain(rows)
+        # the keyring's own dedup keys: a stored segment has none, the vault makes them again
+        plain = plain.set_column(4, "key", dedup_keys(keys, plain.column("blind"), plain.column("context")))
+        recs = encrypt_records(keys, "email", v, plain)
         nonces, tags, cts = (recs.column(c).to_pylist() for c in ("nonce", "tag", "ct"))
         starts = list(range(0, n, BLOCK_ROWS))
         assert [i for i, x in enumerate(nonces) if x is not None] == starts
@@ -782,12 +789,13 @@ def test_vault_of_the_per_record_format_refused(veil):
 
 
 def test_segments_stored_compact_and_wide_ones_still_read(veil):
-    """On disk a segment has a variable-length subject and one 28-byte seal (nonce, tag) per block,
-    on the block's first record only; a segment in the wide layout of earlier builds (fixed-width
-    nonce and tag columns with null slots) still reveals."""
+    """On disk a segment has a variable-length subject, one 28-byte seal (nonce, tag) per block,
+    on the block's first record only, and no dedup keys (made again on reading); segments in the
+    layouts of earlier builds (with the dedup keys; wide, with fixed-width nonce and tag columns
+    with null slots) still reveal."""
     import io
 
-    from veil.vault import SEGMENT_SCHEMA, STORED_SCHEMA
+    from veil.vault import SEGMENT_SCHEMA, STORED_SCHEMA, STORED_SCHEMA_KEYED
 
     veil.run("o1")
     pairs = dict(email_pairs(SAMPLES_CSV, veil.tmp / "o1"))
@@ -809,15 +817,23 @@ def test_segments_stored_compact_and_wide_ones_still_read(veil):
         assert len(subjects.buffers()[2] or b"") == 16 * linked
         counts.append((linked, subjects.null_count))
     assert any(a for a, _ in counts) and any(b for _, b in counts)
+    assert "key" not in stored.schema.names
+    # dedup keys are made again from blind index and context, records with a context among them
+    # (test_segment_keys_beside_the_segments_and_without_them checks them against the run's)
+    assert any(c for *_, t in veil.store.segments() for c in t.column("context").to_pylist())
 
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, SEGMENT_SCHEMA) as w:
-        w.write_table(table)
-    veil.store.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [sink.getvalue(), sid])
     token = table.column("pseudonym")[3].as_py()
-    res = veil.reveal(token)
-    assert res.exit_code == 0, res.output
-    assert res.stdout == f"{token}\t{pairs[token]}\n"
+    for schema, layout in ((STORED_SCHEMA_KEYED, stored.add_column(3, "key", table.column("key"))),
+                           (SEGMENT_SCHEMA, table)):
+        assert layout.schema == schema
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, schema) as w:
+            w.write_table(layout)
+        veil.store.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [sink.getvalue(), sid])
+        res = veil.reveal(token)
+        assert res.exit_code == 0, res.output
+        assert res.stdout == f"{token}\t{pairs[token]}\n"
+    assert veil.store.segments(domain="email")[0][3].equals(table)
 
 
 @given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 3), st.booleans()), max_size=60),

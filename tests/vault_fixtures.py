@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from veil.keys import load_keyring
 from veil.vault import SEGMENT_SCHEMA, _from_stored, _to_ipc
 
 from .conftest import SHOP_PROFILE
@@ -102,6 +103,7 @@ class Store:
     kind: str
     spec: str  # the --vault argument
     label: str  # how veil names the vault in its messages
+    keyring: Path | None = None  # set by a test's fixture: a segment's dedup keys are made from its index secret
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         raise NotImplementedError
@@ -119,7 +121,8 @@ class Store:
         out = []
         for sid, dom, ver, data in rows:
             if (domain is None or dom == domain) and (version is None or ver == version):
-                out.append((int(sid), dom, ver, _from_stored(pa.ipc.open_stream(bytes(data)).read_all())))
+                keys = load_keyring(self.keyring) if self.keyring is not None else None
+                out.append((int(sid), dom, ver, _from_stored(pa.ipc.open_stream(bytes(data)).read_all(), keys)))
         return out
 
     def count_segments(self, version: str) -> int:

@@ -245,16 +245,26 @@ def encrypt_records(keys: KeyProvider, domain: str, version: str, plain: pa.Reco
 
 # On disk a segment drops the fixed-width null slots of SEGMENT_SCHEMA (16-byte subjects of
 # records without one, nonces and tags of records that do not start a block): the subject is
-# variable-length, and a block's nonce and tag are one `seal` value on its first record.
+# variable-length, and a block's nonce and tag are one `seal` value on its first record. Nor
+# does it store the dedup keys: each is its blind index XOR its context's key, made again on
+# reading (:func:`dedup_keys`; the block's tag still authenticates it), and a run reads them
+# from `veil_segment_keys`.
 STORED_SCHEMA = pa.schema([
     ("pseudonym", pa.string()),
     ("context", pa.string()),
     ("blind", pa.binary(16)),
-    ("key", pa.binary(16)),
     ("subject", pa.binary()),
     ("ct", pa.binary()),
     ("seal", pa.binary()),  # nonce (12 bytes) and tag (16) of the block the record starts, else null
 ])
+# the same with the dedup keys, as veil wrote segments before (still read)
+STORED_SCHEMA_KEYED = pa.schema([*STORED_SCHEMA][:3] + [pa.field("key", pa.binary(16))] + [*STORED_SCHEMA][3:])
+
+
+def dedup_keys(keys: KeyProvider, blinds: pa.Array, contexts: pa.Array) -> pa.Array:
+    """Each record's dedup key: its blind index XOR its context's key (:func:`context_keys`, zero
+    for the empty context), binary(16)."""
+    return binary16(rows16(blinds) ^ rows16(context_keys(keys, contexts)))
 
 
 def _sparse(valid: np.ndarray, data: np.ndarray) -> pa.Array:
@@ -279,8 +289,8 @@ def _to_ipc(table: pa.Table) -> memoryview:
     seal = _sparse(valid, np.concatenate([nonce[starts], tag[starts]], axis=1))
     linked, subject = _fixed(table.column("subject"), 16, zeroed=False)
     subject = _sparse(linked, subject[linked])
-    stored = pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"),
-                       table.column("key"), subject, table.column("ct"), seal], schema=STORED_SCHEMA)
+    stored = pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"), subject,
+                       table.column("ct"), seal], schema=STORED_SCHEMA)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, STORED_SCHEMA) as w:
         w.write_table(stored)
@@ -295,16 +305,23 @@ def _keys_blob(table: pa.Table) -> bytes:
     return _fixed(table.column("key"), 16)[1].tobytes() + np.packbits(linked).tobytes()
 
 
-def _from_stored(table: pa.Table) -> pa.Table:
-    """A stored segment back in SEGMENT_SCHEMA (a segment written before STORED_SCHEMA already is)."""
-    if table.schema != STORED_SCHEMA:
+def _from_stored(table: pa.Table, keys: KeyProvider | None) -> pa.Table:
+    """A stored segment back in SEGMENT_SCHEMA (a segment written before STORED_SCHEMA already is);
+    ``keys`` make the dedup keys of a segment that does not store them."""
+    if table.schema not in (STORED_SCHEMA, STORED_SCHEMA_KEYED):
         return table
     table = table.combine_chunks()
     seal = table.column("seal")
     if pc.all(pc.equal(pc.binary_length(seal), 28)).as_py() not in (True, None):
         raise ValueError("a seal is not 28 bytes")
+    if table.schema == STORED_SCHEMA_KEYED:
+        key = table.column("key")
+    elif keys is None:
+        raise ValueError("the dedup keys of a segment need the keyring")
+    else:
+        key = dedup_keys(keys, _one(table.column("blind")), _one(table.column("context")))
     return pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"),
-                     table.column("key"), table.column("subject").cast(pa.binary(16)), table.column("ct"),
+                     key, table.column("subject").cast(pa.binary(16)), table.column("ct"),
                      pc.binary_slice(seal, 0, 12).cast(pa.binary(12)),
                      pc.binary_slice(seal, 12, 28).cast(pa.binary(16))], schema=SEGMENT_SCHEMA)
 
@@ -502,7 +519,7 @@ class Vault:
             damaged = VaultError(f"authentication failed: vault segment {sid} (domain {dom}, key version {ver}) "
                                  "is damaged", file=self.location, hint="restore the vault from its backup")
             try:
-                table = _from_stored(pa.ipc.open_stream(bytes(data)).read_all())
+                table = _from_stored(pa.ipc.open_stream(bytes(data)).read_all(), self.keys)
             except (pa.ArrowInvalid, ValueError, OSError):
                 raise damaged from None
             if table.schema != SEGMENT_SCHEMA:
