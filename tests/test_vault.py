@@ -1051,3 +1051,82 @@ def test_keyset_reserve_makes_room_once():
         ks.add(hi[i:i + 7_000], lo[i:i + 7_000], np.zeros(len(hi[i:i + 7_000]), bool))
     assert ks.bits == bits and ks.n == 50_000
     assert (ks.find(hi, lo) == 1).all()
+
+
+def test_forget_reseals_a_segment_of_an_older_layout_with_todays_dedup_keys(tmp_path):
+    """A segment written by an earlier veil holds its dedup keys, which an older formula made. When
+    forget seals its surviving records again, it seals them with the keys this veil makes (the
+    stored segment no longer holds them, and reading makes them again): the rest still reveal,
+    and the segment's key index holds those keys."""
+    import io
+
+    import numpy as np
+
+    from veil.keys import new_keyring
+    from veil.vault import STORED_SCHEMA_KEYED, Vault, blind_indexes, blind_key, dedup_keys, encrypt_records
+    from veil.vault.backends import open_backend
+
+    keys = new_keyring()
+    v = keys.active_version
+    victim = blind_indexes(blind_key(keys, "d"), [b"victim"])[0]
+    rows = [(f"p{i}", f"c{i}", f"o{i}".encode(), victim if i == 3 else None) for i in range(10)]
+    recs = encrypt_records(keys, "d", v, _plain(rows))  # dedup keys of test constants: an older formula
+    path = str(tmp_path / "v.db")
+    vault = Vault(open_backend(path), keys, "test")
+    vault.store("d", v, recs)
+    vault.commit()
+    [(sid, data)] = vault.db.query("SELECT id, data FROM veil_segments", [])
+    stored = pa.ipc.open_stream(bytes(data)).read_all()
+    keyed = stored.add_column(3, "key", recs.column("key"))
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, STORED_SCHEMA_KEYED) as w:
+        w.write_table(keyed)
+    vault.db.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [sink.getvalue(), sid])
+    vault.commit()
+    assert vault.load_map("d", v)[0] == {f"{p}\0{c}": o for p, c, o, _ in rows}  # read with its stored keys
+
+    assert vault.forget("d", [b"victim"]) == (1, 1)
+    vault.commit()
+    vault.close()
+    vault = Vault(open_backend(path), keys, "test")
+    assert vault.load_map("d", v)[0] == {f"{p}\0{c}": o for i, (p, c, o, _) in enumerate(rows) if i != 3}
+    [(blob,)] = vault.db.query("SELECT keys FROM veil_segment_keys", [])
+    kept = _plain([r for i, r in enumerate(rows) if i != 3])
+    today = dedup_keys(keys, kept.column("blind"), kept.column("context"))
+    assert bytes(blob)[:16 * 9] == b"".join(today.to_pylist())
+    assert bytes(blob)[:16 * 9] != b"".join(kept.column("key").to_pylist())
+    assert np.unpackbits(np.frombuffer(bytes(blob)[16 * 9:], np.uint8))[:9].tolist() == [0] * 9
+    vault.close()
+
+
+def test_reveal_makes_dedup_keys_for_the_blocks_it_opens_only(tmp_path, monkeypatch):
+    """A stored segment holds no dedup keys; a look-up makes them (an HMAC each for long contexts)
+    for the records of the blocks it decrypts, not for the whole segment."""
+    import veil.vault as vault_mod
+    from veil.keys import new_keyring
+    from veil.vault import Vault, encrypt_records
+    from veil.vault.backends import open_backend
+
+    monkeypatch.setattr(vault_mod, "BLOCK_ROWS", 16)
+    keys = new_keyring()
+    v = keys.active_version
+    rows = [(f"p{i}", f"a context of more than fifteen bytes {i}", f"o{i}".encode(), None) for i in range(40)]
+    plain = _plain(rows)
+    plain = plain.set_column(4, "key", vault_mod.dedup_keys(keys, plain.column("blind"), plain.column("context")))
+    vault = Vault(open_backend(str(tmp_path / "v.db")), keys, "test")
+    vault.store("d", v, encrypt_records(keys, "d", v, plain))
+    vault.commit()
+    made = []
+    real = vault_mod.dedup_keys
+
+    def counting(keys_, blinds, contexts):
+        made.append(len(blinds))
+        return real(keys_, blinds, contexts)
+
+    monkeypatch.setattr(vault_mod, "dedup_keys", counting)
+    assert vault.lookup("d", v, ["p20"]) == {"p20": [b"o20"]}
+    assert made == [16]  # the block of records 16-31
+    made.clear()
+    assert len(vault.load_map("d", v)[0]) == 40
+    assert made == [40]
+    vault.close()

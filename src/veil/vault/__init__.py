@@ -13,7 +13,8 @@ subject can be found (and forgotten) by their original value.
 
 Physically, records are stored in *segments*: one row per (domain, version)
 and up to 64k records, holding an Arrow IPC table of (pseudonym, context, blind,
-dedup key, subject, ciphertext), with a nonce and tag per block of records. A
+subject, ciphertext), with a nonce and tag per block of records; each record's
+dedup key is made again from its blind index and context when needed. A
 run writes a few rows instead of one per value, which keeps a run with the vault
 close to the cost of a run without it; forgetting a subject
 rewrites the segments that hold them. The backend is an embedded SQLite file
@@ -305,9 +306,10 @@ def _keys_blob(table: pa.Table) -> bytes:
     return _fixed(table.column("key"), 16)[1].tobytes() + np.packbits(linked).tobytes()
 
 
-def _from_stored(table: pa.Table, keys: KeyProvider | None) -> pa.Table:
-    """A stored segment back in SEGMENT_SCHEMA (a segment written before STORED_SCHEMA already is);
-    ``keys`` make the dedup keys of a segment that does not store them."""
+def _from_stored(table: pa.Table, keys: KeyProvider | None = None) -> pa.Table:
+    """A stored segment back in SEGMENT_SCHEMA (a segment written before STORED_SCHEMA already is).
+    The dedup keys of a segment that does not store them are made with ``keys``; without them
+    they are left null (the vault makes those it needs: ``Vault._dedup``)."""
     if table.schema not in (STORED_SCHEMA, STORED_SCHEMA_KEYED):
         return table
     table = table.combine_chunks()
@@ -317,7 +319,7 @@ def _from_stored(table: pa.Table, keys: KeyProvider | None) -> pa.Table:
     if table.schema == STORED_SCHEMA_KEYED:
         key = table.column("key")
     elif keys is None:
-        raise ValueError("the dedup keys of a segment need the keyring")
+        key = pa.nulls(table.num_rows, pa.binary(16))
     else:
         key = dedup_keys(keys, _one(table.column("blind")), _one(table.column("context")))
     return pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"),
@@ -469,6 +471,7 @@ class Segment:
     version: str
     table: pa.Table  # one chunk per column
     starts: np.ndarray  # the first record of each block
+    keyed: bool = True  # whether the stored segment holds its dedup keys (else its key column is null)
 
     def block_range(self, b: int) -> tuple[int, int]:
         end = int(self.starts[b + 1]) if b + 1 < len(self.starts) else self.table.num_rows
@@ -519,7 +522,8 @@ class Vault:
             damaged = VaultError(f"authentication failed: vault segment {sid} (domain {dom}, key version {ver}) "
                                  "is damaged", file=self.location, hint="restore the vault from its backup")
             try:
-                table = _from_stored(pa.ipc.open_stream(bytes(data)).read_all(), self.keys)
+                stored = pa.ipc.open_stream(bytes(data)).read_all()
+                table = _from_stored(stored)
             except (pa.ArrowInvalid, ValueError, OSError):
                 raise damaged from None
             if table.schema != SEGMENT_SCHEMA:
@@ -533,7 +537,23 @@ class Vault:
             tags = np.flatnonzero(pc.is_valid(table.column("tag")).to_numpy(zero_copy_only=False))
             if table.num_rows and (not len(starts) or starts[0] != 0 or not np.array_equal(starts, tags)):
                 raise damaged
-            yield Segment(sid, dom, ver, table, starts)
+            yield Segment(sid, dom, ver, table, starts, keyed=stored.schema != STORED_SCHEMA)
+
+    def _dedup(self, seg: Segment, rows: np.ndarray | None = None) -> pa.Array:
+        """A segment's dedup keys (binary(16)): the stored ones, or, for a segment that does not
+        store them, made from each record's blind index and context (for ``rows`` only, zero
+        elsewhere, when given: a long context costs an HMAC)."""
+        t = seg.table
+        if seg.keyed:
+            return t.column("key").chunk(0)
+        assert self.keys is not None
+        blind, ctx = t.column("blind").chunk(0), t.column("context").chunk(0)
+        if rows is None or len(rows) == t.num_rows:
+            return dedup_keys(self.keys, blind, ctx)
+        out = np.zeros((t.num_rows, 16), np.uint8)
+        at = pa.array(rows)
+        out[rows] = rows16(dedup_keys(self.keys, blind.take(at), ctx.take(at)))
+        return binary16(out)
 
     @staticmethod
     def _joined(table: pa.Table | pa.RecordBatch) -> pa.Array | pa.ChunkedArray:
@@ -565,7 +585,7 @@ class Vault:
                 links.append(np.unpackbits(np.frombuffer(blob, np.uint8, offset=16 * n), count=n).astype(bool))
             for seg in (self._segments(domain, version) if whole else ()):
                 if seg.id in whole:
-                    halves.append(KeySet.halves(seg.table.column("key")))
+                    halves.append(KeySet.halves(self._dedup(seg)))
                     links.append(pc.is_valid(seg.table.column("subject")).to_numpy(zero_copy_only=False))
             if halves:
                 hi, lo = (np.concatenate(h) for h in zip(*halves, strict=True))
@@ -657,8 +677,10 @@ class Vault:
         if not t.num_rows or not len(blocks):
             return {}
         ct_off, ct = _var(t.column("ct").chunk(0))
-        names = ("pseudonym", "context", "blind", "key", "subject")
-        fields = _Fields(seg.domain, seg.version, [t.column(n).chunk(0) for n in names], np.diff(ct_off))
+        opened = None if rows is None else np.concatenate([np.arange(*seg.block_range(b)) for b in blocks])
+        cols = [t.column(n).chunk(0) for n in ("pseudonym", "context", "blind")]
+        cols += [self._dedup(seg, opened), t.column("subject").chunk(0)]
+        fields = _Fields(seg.domain, seg.version, cols, np.diff(ct_off))
         nonces, tags = t.column("nonce").chunk(0), t.column("tag").chunk(0)
         wanted = None if rows is None else set(np.asarray(rows).tolist())
         out: dict[int, bytes] = {}
@@ -754,7 +776,9 @@ class Vault:
                 plain = pa.RecordBatch.from_arrays(
                     [t.column("pseudonym").chunk(0), t.column("context").chunk(0),
                      pa.array([originals[r] for r in keep.tolist()], pa.binary()), t.column("blind").chunk(0),
-                     t.column("key").chunk(0), t.column("subject").chunk(0)], schema=PLAIN_SCHEMA)
+                     # the keys as this veil makes them (a segment of an older one may hold others)
+                     dedup_keys(self.keys, t.column("blind").chunk(0), t.column("context").chunk(0)),
+                     t.column("subject").chunk(0)], schema=PLAIN_SCHEMA)
                 rest = pa.Table.from_batches([encrypt_records(self.keys, seg.domain, seg.version, plain)])
                 self.db.execute("UPDATE veil_segments SET data = ?, n = ? WHERE id = ?",
                                 [_to_ipc(rest), rest.num_rows, seg.id])
