@@ -45,6 +45,14 @@ ENCRYPTED_FORMAT = "veil-keyring-encrypted"
 KEYRING_VERSION = 1
 ENV_KEYRING = "VEIL_KEYRING"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+# Bounds on the KDF parameters a keyring file may ask for: read from the file before the passphrase
+# is checked, so an edited or hostile file must not make veil spend unbounded memory or time
+# (scrypt needs 128 * n * r bytes: at most 1 GiB here; p multiplies the time).
+SCRYPT_N_RANGE = (2**10, 2**20)  # a power of two
+SCRYPT_R_RANGE = (1, 32)
+SCRYPT_P_RANGE = (1, 16)
+SCRYPT_MAX_MEMORY = 2**30
+SALT_RANGE = (16, 64)
 ACTIVE, RETIRED, DESTROYED = "active", "retired", "destroyed"
 
 
@@ -247,11 +255,13 @@ def write_keyring_file(path: Path, doc: dict, passphrase: bytes | None) -> None:
     data = json.dumps(doc, indent=2).encode() + b"\n"
     if passphrase is not None:
         salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+        kdf = {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(salt)}
+        kdf_params(kdf, str(path))  # never write a file veil would refuse to read
         key = _scrypt(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
         wrapper = {
             "format": ENCRYPTED_FORMAT,
             "version": KEYRING_VERSION,
-            "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(salt)},
+            "kdf": kdf,
             "cipher": "AES-256-GCM",
             "nonce": _b64(nonce),
             "ciphertext": _b64(AESGCM(key).encrypt(nonce, data, ENCRYPTED_FORMAT.encode())),
@@ -340,6 +350,7 @@ def load_keyring(spec: str | os.PathLike | None, *, forbidden_dirs: tuple[Path |
                            file=str(p), hint="restore the keyring from its backup") from None
     secret_pass: bytes | None = None
     if isinstance(doc, dict) and doc.get("format") == ENCRYPTED_FORMAT:
+        kdf_params(doc.get("kdf"), str(p))  # before asking for the passphrase
         secret_pass = passphrase() if passphrase else None
         if secret_pass is None:
             raise KeyringError("the keyring is protected by a passphrase", file=str(p),
@@ -348,10 +359,40 @@ def load_keyring(spec: str | os.PathLike | None, *, forbidden_dirs: tuple[Path |
     return _parse(doc, p, secret_pass)
 
 
-def _decrypt(wrapper: dict, passphrase: bytes, p: Path) -> dict:
+def kdf_params(kdf: object, where: str) -> tuple[bytes, int, int, int]:
+    """(salt, n, r, p) of a keyring's ``kdf`` entry, within bounds; else a KeyringError (exit 6)."""
+    def bad(what: str) -> KeyringError:
+        return KeyringError(f"the keyring's key derivation parameters are out of bounds ({what})", file=where,
+                            hint="restore the keyring from its backup; veil writes scrypt with "
+                            f"n={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P} and a 16-byte salt")
+    if not isinstance(kdf, dict) or kdf.get("name") != "scrypt":
+        raise bad("the KDF must be scrypt")
+    params = {}
+    for name, (lo, hi) in (("n", SCRYPT_N_RANGE), ("r", SCRYPT_R_RANGE), ("p", SCRYPT_P_RANGE)):
+        v = kdf.get(name)
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise bad(f"{name} must be an integer from {lo} to {hi}")
+        params[name] = v
+    n, r, p = params["n"], params["r"], params["p"]
+    if n & (n - 1):
+        raise bad("n must be a power of two")
+    if 128 * n * r > SCRYPT_MAX_MEMORY:
+        raise bad(f"128 * n * r must be at most {SCRYPT_MAX_MEMORY} bytes")
     try:
-        kdf = wrapper["kdf"]
-        key = _scrypt(passphrase, _unb64(kdf["salt"]) or b"", int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
+        salt = _unb64(kdf.get("salt"))
+    except (ValueError, TypeError):
+        salt = None
+    if salt is None or not SALT_RANGE[0] <= len(salt) <= SALT_RANGE[1]:
+        raise bad(f"the salt must be {SALT_RANGE[0]} to {SALT_RANGE[1]} bytes")
+    return salt, n, r, p
+
+
+def _decrypt(wrapper: dict, passphrase: bytes, p: Path) -> dict:
+    salt, n, r, par = kdf_params(wrapper.get("kdf"), str(p))
+    try:
+        if wrapper.get("cipher") != "AES-256-GCM" or len(_unb64(wrapper["nonce"]) or b"") != 12:
+            raise ValueError("cipher")
+        key = _scrypt(passphrase, salt, n, r, par)
         plain = AESGCM(key).decrypt(_unb64(wrapper["nonce"]) or b"", _unb64(wrapper["ciphertext"]) or b"",
                                     ENCRYPTED_FORMAT.encode())
         return json.loads(plain)

@@ -1,0 +1,100 @@
+"""Hardening of keys and the vault (issue 14): KDF bounds, reveal purposes, the keyring binding and
+what `vault audit --verify` notices, interrupted destructions, blind indexes bound to their key
+version, and a full disk."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from veil.keys import SCRYPT_MAX_MEMORY, SCRYPT_N, SCRYPT_P, SCRYPT_R, kdf_params
+
+PASS_ENV = "VEIL_TEST_PASSPHRASE"
+GOOD = {PASS_ENV: "correct horse battery staple"}
+
+
+@pytest.fixture
+def keydir(tmp_path) -> Path:
+    d = tmp_path / "keys"
+    d.mkdir()
+    return d
+
+
+# -- 1. KDF bounds ------------------------------------------------------------------------
+
+def _encrypted_ring(cli, keydir) -> Path:
+    path = keydir / "ring.json"
+    assert cli("keys", "init", path, "--passphrase-env", PASS_ENV, env=GOOD).exit_code == 0
+    return path
+
+
+def test_init_writes_kdf_parameters_within_the_bounds(cli, keydir):
+    doc = json.loads(_encrypted_ring(cli, keydir).read_text())
+    kdf = doc["kdf"]
+    assert (kdf["name"], kdf["n"], kdf["r"], kdf["p"]) == ("scrypt", SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    assert len(base64.b64decode(kdf["salt"])) == 16
+    kdf_params(kdf, "x")  # accepted by the reader's own bounds
+    assert 128 * SCRYPT_N * SCRYPT_R <= SCRYPT_MAX_MEMORY
+
+
+HOSTILE_KDF = [
+    ("n", 2**30), ("n", 2**21), ("n", 3 * 2**14), ("n", 0), ("n", -1), ("n", 1), ("n", "32768"), ("n", 32768.0),
+    ("n", True), ("n", None), ("r", 2**20), ("r", 0), ("r", 33), ("p", 2**20), ("p", 0), ("p", 17),
+    ("name", "argon2"), ("salt", ""), ("salt", "AAAA"), ("salt", base64.b64encode(b"x" * 65).decode()),
+    ("salt", "not base64!"), ("salt", None),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), HOSTILE_KDF, ids=[f"{f}={v!r}" for f, v in HOSTILE_KDF])
+def test_out_of_bounds_kdf_refused_fast(cli, keydir, field, value):
+    path = _encrypted_ring(cli, keydir)
+    doc = json.loads(path.read_text())
+    doc["kdf"][field] = value
+    path.write_text(json.dumps(doc))
+    path.chmod(0o600)
+    t0 = time.monotonic()
+    res = cli("keys", "list", "--keyring", path, "--passphrase-env", PASS_ENV, env=GOOD)
+    assert res.exit_code == 6, res.output
+    assert "key derivation parameters are out of bounds" in res.stderr and str(path) in res.stderr
+    assert time.monotonic() - t0 < 5
+
+
+def test_memory_hungry_combination_refused(cli, keydir):
+    path = _encrypted_ring(cli, keydir)
+    doc = json.loads(path.read_text())
+    doc["kdf"].update(n=2**20, r=16)  # each within its range, 2 GiB together
+    path.write_text(json.dumps(doc))
+    res = cli("keys", "list", "--keyring", path, "--passphrase-env", PASS_ENV, env=GOOD)
+    assert res.exit_code == 6 and "128 * n * r" in res.stderr
+
+
+def test_kdf_refused_before_the_passphrase_is_asked(cli, keydir):
+    path = _encrypted_ring(cli, keydir)
+    doc = json.loads(path.read_text())
+    doc["kdf"]["n"] = 2**30
+    path.write_text(json.dumps(doc))
+    res = cli("keys", "list", "--keyring", path)  # no passphrase given, no terminal
+    assert res.exit_code == 6 and "out of bounds" in res.stderr
+
+
+def test_bad_nonce_or_cipher_refused(cli, keydir):
+    for field, value in (("nonce", base64.b64encode(b"x" * 200).decode()), ("cipher", "ROT13")):
+        path = _encrypted_ring(cli, keydir)
+        doc = json.loads(path.read_text())
+        doc[field] = value
+        path.write_text(json.dumps(doc))
+        res = cli("keys", "list", "--keyring", path, "--passphrase-env", PASS_ENV, env=GOOD)
+        assert res.exit_code == 6 and "damaged" in res.stderr, field
+        path.unlink()
+
+
+def test_in_bounds_keyring_still_opens(cli, keydir):
+    path = _encrypted_ring(cli, keydir)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    res = cli("keys", "list", "--keyring", path, "--passphrase-env", PASS_ENV, env=GOOD)
+    assert res.exit_code == 0, res.output
