@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from veil.keys import SCRYPT_MAX_MEMORY, SCRYPT_N, SCRYPT_P, SCRYPT_R, kdf_params
+from veil.errors import UsageError
+from veil.keys import SCRYPT_MAX_MEMORY, SCRYPT_N, SCRYPT_P, SCRYPT_R, kdf_params, load_keyring
+from veil.vault import open_vault
+
+from .conftest import SAMPLES_CSV
+from .vault_fixtures import column, make_vault_profile
 
 PASS_ENV = "VEIL_TEST_PASSPHRASE"
 GOOD = {PASS_ENV: "correct horse battery staple"}
@@ -98,3 +103,56 @@ def test_in_bounds_keyring_still_opens(cli, keydir):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     res = cli("keys", "list", "--keyring", path, "--passphrase-env", PASS_ENV, env=GOOD)
     assert res.exit_code == 0, res.output
+
+
+# -- a small vault ----------------------------------------------------------------------------
+
+@pytest.fixture
+def shop_vault(tmp_path, keyring, cli):
+    """A vault written by one run of the shop samples (reversible, customers' subject = email)."""
+    (tmp_path / "profiles").mkdir()
+    prof = make_vault_profile(tmp_path / "profiles")
+    vault = tmp_path / "vaultdir" / "vault.db"
+    out = tmp_path / "out1"
+    res = cli("run", SAMPLES_CSV, "-p", prof, "--keyring", keyring, "--vault", vault, "--out", out, "-q",
+              "--workers", "1")
+    assert res.exit_code == 0, res.output
+    return {"vault": vault, "keyring": keyring, "profile": prof, "out": out,
+            "kv": ("--keyring", keyring, "--vault", vault)}
+
+
+def _audit(cli, sv) -> list[dict]:
+    res = cli("vault", "audit", "--json", *sv["kv"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+# -- 3. a reveal needs a purpose ---------------------------------------------------------------
+
+@pytest.mark.parametrize("purpose", ["", " ", "\t \n", "line\nbreak", "bell\x07"])
+def test_reveal_without_a_real_purpose_refused(cli, shop_vault, purpose):
+    sv = shop_vault
+    pseudonym = column(sv["out"], "customers", "email")[0]
+    before = _audit(cli, sv)
+    res = cli("vault", "reveal", "--domain", "email", "--purpose", purpose, pseudonym, *sv["kv"])
+    assert res.exit_code == 2, res.output
+    assert "purpose" in res.stderr and res.stdout == ""
+    assert _audit(cli, sv) == before  # nothing revealed, nothing logged
+
+
+def test_reveal_purpose_refused_by_the_library(shop_vault):
+    sv = shop_vault
+    ring = load_keyring(sv["keyring"])
+    v = open_vault(sv["vault"], ring)
+    pseudonym = column(sv["out"], "customers", "email")[0]
+    try:
+        for purpose in ("", "   ", None):
+            with pytest.raises(UsageError):
+                v.reveal("email", [pseudonym], purpose=purpose, versions=[ring.active_version])
+            with pytest.raises(UsageError):
+                v.audit("reveal", purpose=purpose, domain="email", version=ring.active_version, count=1)
+        got = v.reveal("email", [pseudonym], purpose=" ticket 7 ", versions=[ring.active_version])
+        assert list(got) == [pseudonym]
+        assert v.audit_entries()[-1]["purpose"] == "ticket 7"
+    finally:
+        v.close()

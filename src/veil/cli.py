@@ -25,7 +25,7 @@ from .pipeline import report_dict, run_plan
 from .plan import compile_plan
 from .profile import load_profile
 from .rekey import rekey as rekey_dataset
-from .vault import ENV_VAULT, Vault, open_vault
+from .vault import ENV_VAULT, Vault, check_purpose, open_vault
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -573,6 +573,7 @@ def vault_reveal(tokens: tuple[str, ...], domain: str, purpose: str, from_file: 
           --keyring k.json --vault v.db 4fzq2k...@example.com
     """
     items = _tokens_from(tokens, from_file)
+    check_purpose(purpose)  # before the keyring is opened (or its passphrase asked)
     ring = _keys(keyring, passphrase_env)
     the_vault = _vault(vault, ring)
     assert the_vault is not None
@@ -580,15 +581,7 @@ def vault_reveal(tokens: tuple[str, ...], domain: str, purpose: str, from_file: 
         versions = [key_version] if key_version else [
             v for v in the_vault.versions_of(domain)
             if any(kv.id == v and kv.status != DESTROYED for kv in ring.versions())]
-        found: dict[str, list[bytes]] = {}
-        for v in versions:
-            got = the_vault.lookup(domain, v, [t for t in items if t not in found])
-            if got:
-                the_vault.audit("reveal", purpose=purpose, domain=domain, version=v, count=len(got), actor=actor)
-            found.update(got)
-        if not found:  # an attempt that revealed nothing is recorded too
-            the_vault.audit("reveal", purpose=purpose, domain=domain, version=key_version or "", count=0,
-                            actor=actor)
+        found = the_vault.reveal(domain, items, purpose=purpose, versions=versions, actor=actor)
         the_vault.commit()
     finally:
         the_vault.close()

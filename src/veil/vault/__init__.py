@@ -43,7 +43,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import VaultError
+from ..errors import UsageError, VaultError
 from ..hmacs import hmac_sha256_many
 from ..keys import KeyProvider, derive, refuse_inside
 from ..ops.arrays import map_distinct
@@ -816,8 +816,29 @@ class Vault:
     def _entry_bytes(entry: dict) -> bytes:
         return json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
 
+    def reveal(self, domain: str, pseudonyms: Iterable[str], *, purpose: str, versions: Iterable[str],
+               actor: str | None = None) -> dict[str, list[bytes]]:
+        """The originals of pseudonyms, searched in the given key versions in turn; every version
+        with hits (or, when nothing is found, the attempt) is written to the audit log with its
+        purpose. Not committed: the caller commits."""
+        purpose = check_purpose(purpose)
+        versions = list(versions)
+        items = list(pseudonyms)
+        found: dict[str, list[bytes]] = {}
+        for v in versions:
+            got = self.lookup(domain, v, [t for t in items if t not in found])
+            if got:
+                self.audit("reveal", purpose=purpose, domain=domain, version=v, count=len(got), actor=actor)
+            found.update(got)
+        if not found:  # an attempt that revealed nothing is recorded too
+            self.audit("reveal", purpose=purpose, domain=domain, version=versions[0] if len(versions) == 1 else "",
+                       count=0, actor=actor)
+        return found
+
     def audit(self, action: str, *, purpose: str = "", domain: str = "", version: str = "", count: int = 0,
               actor: str | None = None) -> None:
+        if action == "reveal":
+            purpose = check_purpose(purpose)
         self.db.serialize()
         rows = self.db.query("SELECT seq, mac FROM veil_audit ORDER BY seq DESC LIMIT 1", [])
         seq, prev = (rows[0][0] + 1, rows[0][1]) if rows else (1, "")
@@ -846,6 +867,17 @@ class Vault:
                 return len(entries), e["seq"]
             prev = mac
         return len(entries), None
+
+
+def check_purpose(purpose: object) -> str:
+    """A reveal's purpose, as the audit log records it: some visible text, on one line."""
+    if not isinstance(purpose, str) or not purpose.strip():
+        raise UsageError("a reveal needs a purpose (--purpose): it is recorded in the audit log",
+                         hint='say why, e.g. --purpose "GDPR request 42"')
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in purpose):
+        raise UsageError("the purpose must be one line of text (no control characters): it is recorded "
+                         "in the audit log", hint='e.g. --purpose "GDPR request 42"')
+    return purpose.strip()
 
 
 def _os_user() -> str:
