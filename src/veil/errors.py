@@ -21,6 +21,7 @@ EXIT_INPUT = 5
 EXIT_KEYS = 6
 EXIT_INTEGRITY = 7
 EXIT_VAULT = 8
+EXIT_OUTPUT = 9
 
 
 class VeilError(Exception):
@@ -102,6 +103,13 @@ class UsageError(VeilError):
     """An option or argument the command cannot use (exit code 2, like click's own)."""
 
     exit_code = EXIT_USAGE
+
+
+class OutputError(VeilError):
+    """The output cannot be written now: no space left, the file-size limit, or another
+    veil run writing the same output (exit code 9: retry later, nothing was changed)."""
+
+    exit_code = EXIT_OUTPUT
 
 
 class IntegrityError(VeilError):
