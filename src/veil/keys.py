@@ -271,17 +271,28 @@ def write_keyring_file(path: Path, doc: dict, passphrase: bytes | None) -> None:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a file readable only by its owner, atomically."""
+    """Write a file readable only by its owner, atomically (a random O_EXCL|O_NOFOLLOW temporary
+    name beside it, fsync, rename: see :func:`veil.output.write_atomic`)."""
+    from .output import write_atomic
+
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    refuse_unsafe_dir(path)
+    refuse_unsafe_dir(Path(os.path.realpath(path)))  # where a symbolic link leads: written there
+    write_atomic(path, data, private=True)
+
+
+def refuse_unsafe_dir(p: Path) -> None:
+    """A keyring in a directory every user may write (without the sticky bit) could be replaced
+    or removed by any of them: refused (exit 6). ``/tmp`` (sticky) is accepted."""
+    parent = Path(p).expanduser().absolute().parent
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        mode = parent.stat().st_mode
+    except OSError:
+        return
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        raise KeyringError("the keyring sits in a directory every user may write (no sticky bit)",
+                           file=str(p), hint=f"move the keyring to a private directory, or run: chmod o-w {parent}")
 
 
 def is_within(child: Path, parent: Path) -> bool:
@@ -338,6 +349,7 @@ def load_keyring(spec: str | os.PathLike | None, *, forbidden_dirs: tuple[Path |
         raise KeyringError("keyring file not found", file=str(p),
                            hint="create one with `veil keys init PATH`")
     refuse_inside(p, forbidden_dirs, "keyring")
+    refuse_unsafe_dir(p)
     mode = p.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyringError(f"the keyring is accessible by other users (mode {stat.filemode(mode)})",

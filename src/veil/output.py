@@ -6,6 +6,28 @@ A run writes into a hidden temporary directory next to the target
 A failed run removes its temporary directory; a killed run (kill -9) leaves
 it behind under the hidden name, never under the target name, and the next
 run into the same place removes it once its process is gone.
+
+Every file veil writes goes through this module:
+
+- :func:`check_targets` is the one check of every path a command will write
+  (``--out``, ``--report``, scan's ``-o/--json/--markdown``), done before any
+  data is touched: a target must not be, lead to, contain or sit inside a path
+  the command reads (keyring, vault, profile, input) or another of its
+  outputs; it must be a regular file (a directory for directory outputs);
+  an existing file veil did not write needs ``--force``.
+- :func:`write_atomic` writes a small file (a report, a keyring) under a random
+  temporary name created with ``O_EXCL|O_NOFOLLOW`` in the same directory,
+  fsyncs it and renames it into place.
+- :func:`target_lock` serialises runs into the same output (``flock`` on
+  ``.veil-lock-<name>`` beside it); a second run is refused with exit 9.
+- A full disk or the file-size limit becomes :class:`OutputError` (exit 9,
+  "no space left while writing <path>"), after the temporary files are gone.
+
+"Written by veil": a directory holding ``.veil-output``; a file carrying the
+extended attribute ``user.veil`` (set on everything veil writes, where the file
+system has user extended attributes); a JSON run report (``veil_version`` and
+``tables``), a JSON scan (``generated``, ``sample``, ``columns``) or a Markdown
+data map (``# Data map`` … ``by veil scan``) written by an older veil.
 """
 
 from __future__ import annotations
@@ -13,17 +35,27 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
+import fcntl
 import json
 import os
 import secrets
 import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, OutputError, UsageError
 
 MARKER = ".veil-output"
+XATTR = "user.veil"
+LOCK_PREFIX = ".veil-lock-"
+TMP_PREFIX = ".veil-tmp-"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+NO_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -48,8 +80,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _remove(p: Path) -> None:
+    """Remove a leftover: a symbolic link or a file is unlinked (never followed), a directory
+    is removed with rmtree (which does not follow the links inside it)."""
+    with contextlib.suppress(OSError):
+        st = os.lstat(p)
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            os.unlink(p)
+
+
 def _clean_stale(target: Path) -> None:
-    prefix = f".veil-tmp-{target.name}-"
+    """Remove what dead runs into ``target`` left beside it (temporary directories or files)."""
+    prefix = f"{TMP_PREFIX}{target.name}-"
     if not target.parent.is_dir():
         return
     for p in target.parent.iterdir():
@@ -59,8 +103,258 @@ def _clean_stale(target: Path) -> None:
             except ValueError:
                 continue
             if not _pid_alive(pid):
-                shutil.rmtree(p, ignore_errors=True)
+                _remove(p)
 
+
+def is_no_space(exc: BaseException | None) -> bool:
+    """A full disk, a quota or the file-size limit (RLIMIT_FSIZE with SIGXFSZ ignored)."""
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE
+
+
+def no_space(path: Path | str) -> OutputError:
+    return OutputError("no space left while writing the output (disk full, quota or file-size limit); "
+                       "nothing was replaced", file=str(path),
+                       hint="free some space (or raise `ulimit -f`) and run again")
+
+
+# -- written by veil ---------------------------------------------------------
+
+def _stamp(fd: int) -> None:
+    """Mark a file as written by veil (an extended attribute; silently skipped where unsupported)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setxattr(fd, XATTR, b"1")
+
+
+def _has_stamp(path: Path) -> bool:
+    try:
+        return os.getxattr(path, XATTR) == b"1"
+    except (OSError, AttributeError):
+        return False
+
+
+def _head(path: Path, limit: int = 16 << 20) -> bytes | None:
+    try:
+        if path.stat().st_size > limit:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _json_with(path: Path, keys: tuple[str, ...]) -> bool:
+    data = _head(path)
+    try:
+        doc = json.loads(data) if data is not None else None
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(doc, dict) and all(k in doc for k in keys)
+
+
+def looks_like_report(path: Path) -> bool:
+    return _json_with(path, ("veil_version", "tables"))
+
+
+def looks_like_scan_json(path: Path) -> bool:
+    return _json_with(path, ("generated", "sample", "columns"))
+
+
+def looks_like_data_map(path: Path) -> bool:
+    data = _head(path, 1 << 16) or b""
+    return data.startswith(b"# Data map\n") and b"by veil scan" in data[:4096]
+
+
+def never(path: Path) -> bool:
+    """For files someone may have edited by hand (a draft profile): any existing one needs --force."""
+    return False
+
+
+def written_by_veil(path: Path, recognise: Callable[[Path], bool] | None = None) -> bool:
+    if path.is_dir():
+        return (path / MARKER).is_file() or not any(path.iterdir())
+    if recognise is never:
+        return False
+    return _has_stamp(path) or (recognise is not None and recognise(path))
+
+
+# -- the one check of every target -------------------------------------------
+
+@dataclass
+class Target:
+    """A path a command will write. ``option`` names it in messages (``--report``)."""
+
+    option: str
+    path: Path | None
+    is_dir: bool = False
+    recognise: Callable[[Path], bool] | None = None
+    needs_force: str = "an existing file veil did not write"
+
+
+def _real(p: Path) -> Path:
+    return Path(os.path.realpath(p))
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _related(a: Path, b: Path) -> str | None:
+    """How target ``a`` (real path) relates to ``b`` (real path): None when unrelated."""
+    if a == b:
+        return "is"
+    with contextlib.suppress(OSError):
+        if a.exists() and b.exists() and os.path.samefile(a, b):
+            return "is"
+    if b in a.parents:
+        return "is inside"
+    if a in b.parents:
+        return "contains"
+    return None
+
+
+def resolve_target(path: Path, option: str) -> Path:
+    """The path to write: a symbolic link is followed to what it points to (written there
+    atomically; the link stays), a link pointing nowhere is refused."""
+    path = Path(path)
+    if path.is_symlink():
+        real = _real(path)
+        if not real.parent.is_dir():
+            raise UsageError(f"{option} is a symbolic link that points nowhere", file=str(path),
+                             hint=f"remove the link or give {option} a real path")
+        return real
+    return path
+
+
+def check_targets(targets: Iterable[Target], *, reads: dict[str, Path | str | None],
+                  force: bool = False) -> dict[str, Path]:
+    """Check every path a command writes before anything is touched; return them resolved.
+
+    ``reads`` maps a description ("the keyring") to a path the command reads
+    (``None`` and ``env:``/URL specs are skipped). Refusals are usage errors
+    (exit 2) naming the option and the path, never a value.
+    """
+    read_paths = [(what, _real(Path(p))) for what, p in reads.items()
+                  if p is not None and str(p) not in ("", "-") and "://" not in str(p)
+                  and not str(p).startswith("env:")]
+    done: dict[str, Path] = {}
+    seen: list[tuple[str, Path]] = []
+    for t in targets:
+        if t.path is None or str(t.path) == "-":
+            continue
+        path = resolve_target(Path(t.path).expanduser(), t.option)
+        real = _real(path)
+        for what, rp in read_paths:
+            how = _related(real, rp)
+            if how:
+                raise UsageError(f"{t.option} {how} {what}: veil never writes over what it reads",
+                                 file=str(t.path), hint=f"give {t.option} another path")
+        for opt, other in seen:
+            how = _related(real, other)
+            if how:
+                raise UsageError(f"{t.option} {how} the path of {opt}: each output needs its own path",
+                                 file=str(t.path), hint=f"give {t.option} another path")
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as err:
+            raise UsageError(f"{t.option} cannot be checked ({errno.errorcode.get(err.errno, 'error')})",
+                             file=str(t.path), hint="check the path and its permissions") from None
+        if st is not None:
+            if t.is_dir:
+                if not stat.S_ISDIR(st.st_mode):
+                    raise UsageError(f"{t.option} exists and is {_kind(st.st_mode)}, not a directory",
+                                     file=str(t.path), hint=f"choose a new directory for {t.option}")
+                if not written_by_veil(path):
+                    raise UsageError("the output directory is not empty and was not written by veil; "
+                                     "refusing to replace it", file=str(t.path),
+                                     hint=f"choose a new directory for {t.option}")
+            else:
+                if not stat.S_ISREG(st.st_mode):
+                    raise UsageError(f"{t.option} is {_kind(st.st_mode)}: veil writes regular files only",
+                                     file=str(t.path), hint=f"give {t.option} a file path")
+                if not force and not written_by_veil(path, t.recognise):
+                    raise UsageError(f"{t.option} exists and is {t.needs_force}; refusing to replace it",
+                                     file=str(t.path), hint="choose another path, or pass --force to replace it")
+        seen.append((t.option, real))
+        done[t.option] = path
+    return done
+
+
+# -- the lock on an output ---------------------------------------------------
+
+_held: dict[str, list[int]] = {}  # lock file -> [fd, depth]: reentrant within one process
+
+
+def lock_path(target: Path) -> Path:
+    return _real(Path(target).parent) / f"{LOCK_PREFIX}{Path(target).name}"
+
+
+@contextlib.contextmanager
+def target_lock(target: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``target`` (``flock`` on ``.veil-lock-<name>`` beside it).
+
+    A second veil run into the same target is refused at once (exit 9). The lock
+    file is removed while still locked, and a run that locked a file already
+    unlinked by its previous holder tries again, so removal never lets two runs in.
+    A killed run's lock file stays behind, unlocked, and is taken and removed by
+    the next run.
+    """
+    target = Path(target)
+    lp = lock_path(target)
+    key = str(lp)
+    if key in _held:
+        _held[key][1] += 1
+        try:
+            yield
+        finally:
+            _held[key][1] -= 1
+        return
+    lp.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd = os.open(lp, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as err:
+            why = "a symbolic link" if err.errno == errno.ELOOP else errno.errorcode.get(err.errno, "error")
+            raise UsageError(f"the lock file of the output cannot be opened ({why})",
+                             file=str(lp), hint="remove it if no veil run is writing this output") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise OutputError("another veil run is writing this output; refusing to run at the same time",
+                                  file=str(target), hint="wait for the other run to finish, or choose "
+                                  "another output path") from None
+            raise
+        try:
+            same = os.stat(lp, follow_symlinks=False)
+            mine = os.fstat(fd)
+            if (same.st_dev, same.st_ino) == (mine.st_dev, mine.st_ino):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # the previous holder removed it meanwhile: lock the new one
+    _held[key] = [fd, 1]
+    try:
+        yield
+    finally:
+        _held[key][1] -= 1
+        if _held[key][1] == 0:
+            del _held[key]
+            with contextlib.suppress(OSError):
+                os.unlink(lp)
+            os.close(fd)
+
+
+# -- atomic outputs ----------------------------------------------------------
 
 class AtomicOutput:
     """A temporary directory that becomes ``target`` (a directory or one file) on commit."""
@@ -70,27 +364,40 @@ class AtomicOutput:
         self.is_dir = is_dir
         self.tmp: Path | None = None
         self.committed = False
+        self._lock: contextlib.AbstractContextManager | None = None
 
     def check_target(self) -> None:
+        """The type checks for library callers (the CLI has done them all, see check_targets)."""
         t = self.target
         if self.is_dir and t.exists():
             if not t.is_dir():
                 raise InputError("the output path exists and is not a directory", file=str(t),
                                  hint="choose a new directory for --out")
-            if any(t.iterdir()) and not (t / MARKER).exists():
+            if not written_by_veil(t):
                 raise InputError("the output directory is not empty and was not written by veil; "
                                  "refusing to replace it", file=str(t),
                                  hint="choose a new directory for --out")
-        if not self.is_dir and t.is_dir():
-            raise InputError("the output path is a directory", file=str(t),
-                             hint="give a file name for --out")
+        if not self.is_dir and t.exists():
+            if t.is_dir():
+                raise InputError("the output path is a directory", file=str(t),
+                                 hint="give a file name for --out")
+            if not t.is_file():
+                raise InputError("the output path is not a regular file", file=str(t),
+                                 hint="give a file name for --out")
 
     def __enter__(self) -> AtomicOutput:
+        self.target = resolve_target(self.target, "--out")
         self.check_target()
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        _clean_stale(self.target)
-        self.tmp = self.target.parent / f".veil-tmp-{self.target.name}-{os.getpid()}-{secrets.token_hex(3)}"
-        self.tmp.mkdir()
+        self._lock = target_lock(self.target)
+        self._lock.__enter__()
+        try:
+            _clean_stale(self.target)
+            self.tmp = self.target.parent / f"{TMP_PREFIX}{self.target.name}-{os.getpid()}-{secrets.token_hex(3)}"
+            self.tmp.mkdir()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         return self
 
     def path_for(self, filename: str) -> Path:
@@ -106,7 +413,7 @@ class AtomicOutput:
                 if _exchange(self.tmp, self.target):
                     shutil.rmtree(self.tmp)  # now holds the previous output
                 else:
-                    old = self.target.parent / f".veil-old-{self.target.name}-{os.getpid()}"
+                    old = self.target.parent / f"{TMP_PREFIX}{self.target.name}-{os.getpid()}-old"
                     os.rename(self.target, old)
                     os.rename(self.tmp, self.target)
                     shutil.rmtree(old, ignore_errors=True)
@@ -114,14 +421,29 @@ class AtomicOutput:
                 os.rename(self.tmp, self.target)
         else:
             assert single_file is not None
-            os.replace(self.tmp / single_file, self.target)
+            src = self.tmp / single_file
+            with contextlib.suppress(OSError):
+                fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+                try:
+                    os.fsync(fd)
+                    _stamp(fd)
+                finally:
+                    os.close(fd)
+            os.replace(src, self.target)
             shutil.rmtree(self.tmp, ignore_errors=True)
         _fsync_dir(self.target.parent)
         self.committed = True
 
-    def __exit__(self, *exc) -> None:
-        if not self.committed and self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if not self.committed and self.tmp is not None:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+        finally:
+            if self._lock is not None:
+                self._lock.__exit__(None, None, None)
+                self._lock = None
+        if is_no_space(exc):
+            raise no_space(self.target) from exc
 
 
 def _fsync_dir(path: Path) -> None:
@@ -133,12 +455,42 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a small file (a report) via a temporary name and rename."""
+def _umask() -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
+def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write a small file (a report, a keyring) atomically.
+
+    The temporary file gets a random name in the target's directory, created with
+    ``O_CREAT|O_EXCL|O_NOFOLLOW`` (:func:`tempfile.mkstemp`), so a file or link planted
+    beside the target is never written through; it is fsynced, then renamed over the
+    target. ``private``: mode 0600 (keyrings); otherwise the umask's usual mode. A target
+    that is a symbolic link is written where the link points (the link stays).
+    """
+    path = resolve_target(Path(path), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}-{os.getpid()}-", dir=path.parent)
+    try:
+        try:
+            os.fchmod(fd, 0o600 if private else 0o666 & ~_umask())
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+            _stamp(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if is_no_space(exc):
+            raise no_space(path) from None
+        raise
+    _fsync_dir(path.parent)
