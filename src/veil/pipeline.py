@@ -8,7 +8,13 @@ order. Nothing reaches the target path unless every table succeeded.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
 import queue
+import select
+import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -357,8 +363,56 @@ def run_context(plan: Plan, keys: KeyProvider | None, vault: Vault | None) -> Ru
     return run
 
 
-def _worker_init(run: RunContext) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Make this worker exit when the process that started the pool (``parent``) dies.
+
+    A pool worker is a child of the forkserver, not of the run, and blocks on a queue whose
+    write end it holds itself: killed runs (kill -9) used to leave every worker alive, and with
+    them the forkserver and the resource tracker (each worker holds their pipes open). So:
+    the kernel kills the worker when its own parent (the forkserver) dies (PR_SET_PDEATHSIG), and
+    a daemon thread waits on a pidfd of ``parent`` and ends the worker when it exits (polling
+    where pidfds are missing). Once the workers are gone the forkserver and the resource
+    tracker read end-of-file on their pipes and exit by themselves.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    try:
+        fd = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(1)  # the run is already gone
+    except (OSError, AttributeError):
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])  # readable once the process has exited
+        else:
+            while _alive(parent):
+                time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="veil-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _worker_init(run: RunContext, parent: int | None = None) -> None:
     global _WORKER_RUN
+    if parent is not None:
+        _die_with(parent)
     _WORKER_RUN = run
 
 
@@ -378,7 +432,7 @@ class _Engine:
         if parallel and self.workers > 1:
             if self.pool is None:
                 self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"),
-                                                initializer=_worker_init, initargs=(self.run,))
+                                                initializer=_worker_init, initargs=(self.run, os.getpid()))
             return self.pool.submit(_worker_run, tplan, batch, offset)
         fut: Future = Future()
         try:
