@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import resource
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +20,7 @@ from veil.errors import UsageError
 from veil.keys import SCRYPT_MAX_MEMORY, SCRYPT_N, SCRYPT_P, SCRYPT_R, kdf_params, load_keyring
 from veil.vault import open_vault
 
+from .adversarial.harness import snapshot
 from .conftest import SAMPLES_CSV
 from .vault_fixtures import column, make_vault_profile
 
@@ -156,3 +161,35 @@ def test_reveal_purpose_refused_by_the_library(shop_vault):
         assert v.audit_entries()[-1]["purpose"] == "ticket 7"
     finally:
         v.close()
+
+
+# -- 6. a vault on a full disk -----------------------------------------------------------------
+
+def _limited(limit: int):
+    def preexec():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return preexec
+
+
+def test_vault_on_a_full_disk_says_so(cli, shop_vault, tmp_path):
+    """A vault that cannot grow (RLIMIT_FSIZE in a subprocess) is "no space left" (exit 9), not
+    "busy"; the vault is unchanged and still verifies, and the output does not appear."""
+    sv = shop_vault
+    rotated = cli("keys", "rotate", "--keyring", sv["keyring"])  # the next run adds a new version's records
+    assert rotated.exit_code == 0
+    before = snapshot(sv["vault"])
+    out = tmp_path / "out2"
+    env = dict(os.environ)
+    env.pop("VEIL_DEBUG", None)
+    res = subprocess.run(
+        [sys.executable, "-m", "veil", "run", str(SAMPLES_CSV), "-p", str(sv["profile"]), "--out", str(out), "-q",
+         "--workers", "1", "--keyring", str(sv["keyring"]), "--vault", str(sv["vault"])],
+        capture_output=True, text=True, env=env, timeout=300,
+        preexec_fn=_limited(sv["vault"].stat().st_size + 1000))
+    assert res.returncode == 9, res.stderr
+    assert "no space left" in res.stderr and str(sv["vault"]) in res.stderr and "busy" not in res.stderr
+    assert "Traceback" not in res.stderr
+    assert snapshot(sv["vault"]) == before
+    assert not out.exists()
+    res = cli("vault", "audit", "--verify", *sv["kv"])
+    assert res.exit_code == 0, res.output

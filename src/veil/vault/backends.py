@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import VaultError
+from ..errors import OutputError, VaultError, VeilError
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS veil_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -27,6 +27,48 @@ SCHEMA = [
     "action TEXT NOT NULL, purpose TEXT NOT NULL, domain TEXT NOT NULL, key_version TEXT NOT NULL, "
     "count INTEGER NOT NULL, prev TEXT NOT NULL, mac TEXT NOT NULL)",
 ]
+
+
+def _no_space(location: str) -> OutputError:
+    return OutputError("no space left on the device (or the file-size limit was reached) while writing "
+                       "the vault; the vault is unchanged", file=location,
+                       hint="free some space (or raise the limit) and run the command again")
+
+
+def _sqlite_failure(exc: sqlite3.Error, location: str) -> VeilError:
+    """The error to show for a failed SQLite write: its cause by error code, never its text."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary == sqlite3.SQLITE_FULL or (primary == sqlite3.SQLITE_IOERR and _disk_full_io(location)):
+        return _no_space(location)
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return VaultError("the vault is busy (another veil command is using it)", file=location,
+                          hint="retry when the other command has finished")
+    if primary == sqlite3.SQLITE_IOERR:
+        return VaultError("the vault could not be written (an I/O error)", file=location,
+                          hint="check the disk and the file-size limit (ulimit -f), then retry")
+    if primary == sqlite3.SQLITE_READONLY:
+        return VaultError("the vault is read-only", file=location, hint="check the file's and directory's rights")
+    if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return VaultError("the vault file is damaged", file=location, hint="restore the vault from its backup")
+    return VaultError("the vault could not be written", file=location,
+                      hint="check the disk and the rights on the vault, then retry")
+
+
+def _disk_full_io(location: str) -> bool:
+    """An I/O error writing next to a full file system, or past the file-size limit."""
+    try:
+        st = os.statvfs(Path(location).parent)
+        if st.f_bavail * st.f_frsize < 1 << 20:
+            return True
+    except OSError:
+        pass
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        return soft != resource.RLIM_INFINITY
+    except (ImportError, OSError, ValueError):
+        return False
 
 
 class Backend(Protocol):
@@ -74,9 +116,12 @@ class SqliteBackend:
                     "BEGIN SELECT RAISE(ABORT, 'the veil audit log is append-only'); END")
             self.conn.execute("COMMIT")
             self.conn.execute("BEGIN")
-        except sqlite3.DatabaseError:
-            raise VaultError("the vault file is not a veil vault, or it is damaged", file=str(path),
-                             hint="restore the vault from its backup") from None
+        except sqlite3.DatabaseError as exc:
+            code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+            if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+                raise VaultError("the vault file is not a veil vault, or it is damaged", file=str(path),
+                                 hint="restore the vault from its backup") from None
+            raise _sqlite_failure(exc, str(path)) from None
 
     def query(self, sql: str, params: list[Any]) -> list[tuple]:
         try:
@@ -95,19 +140,15 @@ class SqliteBackend:
     def _write(self, sql: str, params: list[Any]) -> sqlite3.Cursor:
         try:
             return self.conn.execute(sql, params)
-        except sqlite3.OperationalError:
-            raise VaultError("the vault is busy or cannot be written (is another veil command using it?)",
-                             file=self.location, hint="retry when the other command has finished") from None
-        except sqlite3.DatabaseError:
-            raise VaultError("the vault could not be written", file=self.location) from None
+        except sqlite3.DatabaseError as exc:
+            raise _sqlite_failure(exc, self.location) from None
 
     def _run(self, *statements: str) -> None:
         try:
             for stmt in statements:
                 self.conn.execute(stmt)
-        except sqlite3.OperationalError:
-            raise VaultError("the vault is busy or cannot be written (is another veil command using it?)",
-                             file=self.location, hint="retry when the other command has finished") from None
+        except sqlite3.DatabaseError as exc:
+            raise _sqlite_failure(exc, self.location) from None
 
     def serialize(self) -> None:
         """SQLite serialises writers itself (a second writer gets a clear 'busy' error)."""
@@ -132,14 +173,18 @@ class SqliteBackend:
         self._run("COMMIT", "BEGIN")
 
     def rollback(self) -> None:
-        self._run("ROLLBACK", "BEGIN")
+        # SQLite may already have rolled back a transaction that failed (a full disk, an I/O error)
+        self._run(*(("ROLLBACK", "BEGIN") if self.conn.in_transaction else ("BEGIN",)))
 
     def compact(self) -> None:
         self._run("COMMIT", "VACUUM", "BEGIN")
 
     def close(self) -> None:
         if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # closing rolls back all the same
         self.conn.close()
 
 
@@ -171,8 +216,10 @@ class PostgresBackend:
             raise VaultError(f"cannot open the PostgreSQL vault ({type(exc).__name__})", file=self.location,
                              hint="check the URL, that the server runs, and the user's rights") from None
 
-    def _fail(self, exc: Exception) -> VaultError:
+    def _fail(self, exc: Exception) -> VeilError:
         self.conn.rollback()
+        if str(getattr(exc, "sqlstate", "") or "").startswith("53"):  # insufficient resources (53100: disk full)
+            return _no_space(self.location)
         return VaultError(f"the PostgreSQL vault failed ({type(exc).__name__})", file=self.location,
                           hint="check the server, the user's rights, or retry if another veil command was "
                           "writing")
