@@ -46,7 +46,7 @@ def test_refuses_to_replace_a_foreign_directory(tmp_path, shop_csv, keyring, cli
     out.mkdir()
     (out / "thesis.tex").write_text("years of work")
     res = cli("run", shop_csv, "-p", SHOP_PROFILE, "--keyring", keyring, "--out", out)
-    assert res.exit_code == 5 and "not written by veil" in res.stderr
+    assert res.exit_code == 2 and "not written by veil" in res.stderr  # a usage error, checked up front
     assert (out / "thesis.tex").read_text() == "years of work"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -17,10 +18,21 @@ import click
 
 from . import __version__
 from .dataset import open_dataset
-from .errors import EXIT_INTERNAL, VeilError
-from .keys import DESTROYED, ENV_KEYRING, Keyring, init_keyring, load_keyring
+from .errors import EXIT_INTERNAL, VaultError, VeilError
+from .keys import DESTROYED, ENV_KEYRING, Keyring, init_keyring, load_keyring, refuse_inside
 from .ops import OPERATORS
-from .output import write_atomic
+from .output import (
+    Target,
+    check_targets,
+    is_no_space,
+    looks_like_data_map,
+    looks_like_report,
+    looks_like_scan_json,
+    never,
+    no_space,
+    target_lock,
+    write_atomic,
+)
 from .pipeline import report_dict, run_plan
 from .plan import compile_plan
 from .profile import load_profile
@@ -37,7 +49,9 @@ Exit codes:
   5  the input cannot be read
   6  keyring missing, unsafe, damaged, or a destroyed key version
   7  a key column would lose uniqueness (pseudonym collision)
-  8  vault missing, damaged, or without the records asked for"""
+  8  vault missing, damaged, or without the records asked for
+  9  the output cannot be written now (no space left, file-size limit,
+     another veil run writing the same output)"""
 
 
 def keyring_option(f):
@@ -83,6 +97,45 @@ def _vault(spec: str | None, keys: Keyring | None, forbidden=(), required: bool 
     return v
 
 
+ENV_DEBUG_UNSAFE = "VEIL_DEBUG_UNSAFE"
+SCRUBBED = "<message hidden: it may quote input values; set VEIL_DEBUG_UNSAFE=1 to show it>"
+
+
+def debug_traceback(err: BaseException, unsafe: bool | None = None) -> str:
+    """The traceback --debug prints: every frame (file, line, function, source line) of the
+    exception and of its causes, with each exception's type; the message of a VeilError (built
+    from names and positions only) is shown, any other exception's message is replaced by
+    SCRUBBED unless VEIL_DEBUG_UNSAFE=1, since it may quote a value (Arrow's "Float value
+    1234.5 was truncated"). Notes and locals are never shown."""
+    if unsafe is None:
+        unsafe = os.environ.get(ENV_DEBUG_UNSAFE) == "1"
+    chain: list[tuple[BaseException, str | None]] = []
+    seen: set[int] = set()
+    e: BaseException | None = err
+    link: str | None = None
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append((e, link))
+        if e.__cause__ is not None:
+            e, link = e.__cause__, "The above exception was the direct cause of the following exception:"
+        elif e.__context__ is not None and not e.__suppress_context__:
+            e, link = e.__context__, "During handling of the above exception, another exception occurred:"
+        else:
+            e = None
+    parts: list[str] = []
+    for exc, link in reversed(chain):
+        name = type(exc).__module__ + "." + type(exc).__qualname__
+        if name.startswith("builtins."):
+            name = name[len("builtins."):]
+        text = str(exc) if unsafe or isinstance(exc, VeilError) else SCRUBBED
+        block = "Traceback (most recent call last):\n" + "".join(traceback.format_tb(exc.__traceback__))
+        block += f"{name}: {text}\n"
+        parts.append(block)
+        if link:
+            parts.append(f"\n{link}\n\n")
+    return "".join(parts)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         debug = bool(ctx.params.get("debug")) or os.environ.get("VEIL_DEBUG") == "1"
@@ -90,14 +143,19 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except VeilError as err:
             if debug:
-                traceback.print_exc()
+                click.echo(debug_traceback(err), err=True, nl=False)
             click.echo(f"veil: error: {err}", err=True)
             ctx.exit(err.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as err:  # anything else is a bug; its text may quote data, so hide it
             if debug:
-                traceback.print_exc()
+                click.echo(debug_traceback(err), err=True, nl=False)
+            if is_no_space(err):  # a full disk met outside an output's own handling
+                nospace = no_space("<unknown file>")
+                nospace.file = None
+                click.echo(f"veil: error: {nospace}", err=True)
+                ctx.exit(nospace.exit_code)
             click.echo(f"veil: internal error ({type(err).__name__}); rerun with --debug for a "
                        "traceback and report it", err=True)
             ctx.exit(EXIT_INTERNAL)
@@ -105,7 +163,8 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="veil")
-@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors (frames and exception types; the "
+              "message of an unexpected exception is hidden unless VEIL_DEBUG_UNSAFE=1, as it may quote data).")
 def main(debug: bool) -> None:
     """veil turns production extracts into data safe for development, staging and ML.
 
@@ -116,6 +175,43 @@ def main(debug: bool) -> None:
       veil run samples/shop --profile profiles/shop.yaml \\
           --keyring ~/.veil/keyring.json --out out/shop --report out/shop-report.json
     """
+    if hasattr(signal, "SIGXFSZ"):
+        # past `ulimit -f` a write then fails (EFBIG) and is reported as exit 9, temporary files
+        # removed, instead of the signal killing veil mid-write
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Path, bool]:
+    """Where a run or re-key writes (the path AtomicOutput receives) and whether it is a directory:
+    a one-file input or a dump given a directory writes a file of its own name into it."""
+    if dataset.dump is not None:
+        from .formats.dump.run import output_path
+
+        if as_dir and fmt is None:  # "out/" (maybe not there yet): the dump under its own name
+            info = dataset.dump
+            return out / (info.path.name if not info.custom else info.path.stem + ".sql"), False
+        return output_path(dataset.dump, out, fmt), fmt is not None
+    if not dataset.is_dir and (as_dir or out.is_dir()):
+        from .pipeline import output_name
+
+        return out / output_name(dataset.tables[0], fmt), False
+    return out, dataset.is_dir
+
+
+def _reads(**paths) -> dict[str, Path | str | None]:
+    """The paths a command reads, by description, for check_targets (a vault's SQLite side files too)."""
+    reads: dict[str, Path | str | None] = {}
+    for what, p in paths.items():
+        reads[f"the {what.replace('_', ' ')}"] = p
+        if what == "vault" and p is not None and "://" not in str(p):
+            for suffix in ("-wal", "-shm", "-journal"):
+                reads[f"the vault's {suffix[1:]} file"] = str(p) + suffix
+    return reads
+
+
+def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
+    if vault and "://" not in vault:
+        refuse_inside(Path(vault).expanduser(), dirs, "vault", VaultError)
 
 
 class _Progress:
@@ -160,6 +256,7 @@ class _Progress:
               help="Output format (default: the input's).")
 @click.option("--report", type=click.Path(path_type=Path), default=None,
               help="Write the JSON run report here ('-' for stdout).")
+@click.option("--force", is_flag=True, help="Replace an existing --out or --report file that veil did not write.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Worker processes (default: the number of CPUs).")
 @click.option("--batch-size", type=click.IntRange(1, 10_000_000), default=65_536, show_default=True,
@@ -167,8 +264,8 @@ class _Progress:
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
 def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None, keyring: str | None,
         passphrase_env: str | None,
-        vault: str | None, fmt: str | None, report: Path | None, workers: int | None, batch_size: int,
-        quiet: bool) -> None:
+        vault: str | None, fmt: str | None, report: Path | None, force: bool, workers: int | None,
+        batch_size: int, quiet: bool) -> None:
     """Anonymize INPUT (a directory of CSV/Parquet tables, one such file, or a SQL dump) into --out.
 
     Every column must be classified by the profile (or by its unknown_columns
@@ -185,32 +282,39 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
       veil run prod.sql --profile shop.yaml --keyring k.json --format parquet --out tables/
     """
     out = Path(out_raw)
-    if out_raw.endswith(("/", os.sep)):
-        out.mkdir(parents=True, exist_ok=True)
     profile = load_profile(profile_path, strict=False)
     dataset = open_dataset(input_path, dialect=dialect)
     keys = _keys(keyring, passphrase_env, (dataset.root, out))
+    _refuse_vault_inside(vault, (dataset.root, out))
+    # every path written is checked before anything is written (a refused --report never
+    # comes after a committed output), and the output is locked for the whole run
+    final, is_dir = _final_output(dataset, out, out_raw.endswith(("/", os.sep)), fmt)
+    paths = check_targets([Target("--out", final, is_dir), Target("--report", report, recognise=looks_like_report)],
+                          reads=_reads(input=input_path, profile=profile_path, keyring=keyring, vault=vault),
+                          force=force)
+    final = paths["--out"]
     plan = compile_plan(profile, dataset, keys.active_version)
-    the_vault = _vault(vault, keys, (dataset.root, out), required=False, create=True)
-    progress = _Progress(sys.stderr.isatty() and not quiet, {t.name: t.num_rows for t in dataset.tables})
-    try:
-        result = run_plan(plan, dataset, out, keys, fmt=fmt, batch_size=batch_size,
-                          workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault)
-        if the_vault is not None:
-            the_vault.audit("run", purpose=f"run {input_path}", version=keys.active_version,
-                            count=result.vault_records)
-            the_vault.commit()
-    finally:
-        if the_vault is not None:
-            the_vault.close()
-    progress.finish()
-    doc = report_dict(result, plan, input_path=input_path, profile_path=str(profile_path))
-    if report is not None:
-        text = json.dumps(doc, indent=2) + "\n"
-        if str(report) == "-":
-            click.echo(text, nl=False)
-        else:
-            write_atomic(report, text.encode())
+    with target_lock(final):
+        the_vault = _vault(vault, keys, (dataset.root, out), required=False, create=True)
+        progress = _Progress(sys.stderr.isatty() and not quiet, {t.name: t.num_rows for t in dataset.tables})
+        try:
+            result = run_plan(plan, dataset, final, keys, fmt=fmt, batch_size=batch_size,
+                              workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault)
+            if the_vault is not None:
+                the_vault.audit("run", purpose=f"run {input_path}", version=keys.active_version,
+                                count=result.vault_records)
+                the_vault.commit()
+        finally:
+            if the_vault is not None:
+                the_vault.close()
+        progress.finish()
+        doc = report_dict(result, plan, input_path=input_path, profile_path=str(profile_path))
+        if report is not None:
+            text = json.dumps(doc, indent=2) + "\n"
+            if str(report) == "-":
+                click.echo(text, nl=False)
+            else:
+                write_atomic(paths["--report"], text.encode())
     if not quiet:
         for t in result.tables:
             changed = sum(1 for c in plan.tables[t.name].columns if c.op != "keep")
@@ -254,7 +358,8 @@ def validate(profile_path: Path, input_path: Path | None) -> None:
               help="Write the findings as JSON here ('-' for stdout).")
 @click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None,
               help="Write a readable data map (Markdown) here.")
-@click.option("--force", is_flag=True, help="Overwrite an existing draft profile.")
+@click.option("--force", is_flag=True, help="Overwrite an existing draft profile, or an existing --json or "
+              "--markdown file veil did not write.")
 @click.option("--sample", type=click.IntRange(10, 1_000_000), default=2000, show_default=True,
               help="Distinct non-null values analysed per column, at most.")
 @click.option("--sample-rows", type=click.IntRange(10, 100_000_000), default=20_000, show_default=True,
@@ -291,12 +396,12 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
 
     if no_ner and nlp_model:
         raise click.UsageError("--no-ner and --nlp-model contradict each other")
-    for opt, path in (("--out", profile_out), ("--json", json_out), ("--markdown", md_out)):
-        if path is not None and str(path) != "-" and path.is_dir():
-            raise click.UsageError(f"{opt} {path} is a directory: give a file path")
-    if profile_out is not None and profile_out.exists() and not force:
-        raise click.UsageError(f"{profile_out} exists: a draft would replace a profile someone may have edited "
-                               "(pass --force to overwrite)")
+    paths = check_targets([
+        Target("--out", profile_out, recognise=never,
+               needs_force="a file (a draft would replace a profile someone may have edited)"),
+        Target("--json", json_out, recognise=looks_like_scan_json),
+        Target("--markdown", md_out, recognise=looks_like_data_map),
+    ], reads=_reads(input=input_path), force=force, input_error=False)
     dataset = open_dataset(input_path, dialect=dialect)
     show = sys.stderr.isatty() and not quiet
     last = [0.0]
@@ -316,15 +421,15 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
                                             for f in result.findings):
         click.echo(f"veil: note: {NER_HINT}", err=True)
     if profile_out is not None:
-        write_atomic(profile_out, draft_profile(result).encode())
+        write_atomic(paths["--out"], draft_profile(result).encode())
     if md_out is not None:
-        write_atomic(md_out, to_markdown(result).encode())
+        write_atomic(paths["--markdown"], to_markdown(result).encode())
     if json_out is not None:
         text = to_json(result)
         if str(json_out) == "-":
             click.echo(text, nl=False)
         else:
-            write_atomic(json_out, text.encode())
+            write_atomic(paths["--json"], text.encode())
     if quiet:
         return
     out = sys.stderr if str(json_out) == "-" else sys.stdout
@@ -681,11 +786,12 @@ def vault_audit(verify: bool, as_json: bool, keyring: str | None, passphrase_env
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
               help="Output format (default: the input's).")
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Write the JSON run report here.")
+@click.option("--force", is_flag=True, help="Replace an existing --out or --report file that veil did not write.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes (default: CPUs).")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out: Path, profile_path: Path,
               keyring: str | None, passphrase_env: str | None, vault: str | None, fmt: str | None,
-              report: Path | None, workers: int | None, quiet: bool) -> None:
+              report: Path | None, force: bool, workers: int | None, quiet: bool) -> None:
     """Re-key DATASET (a veil output) from one key version to another, without the extract.
 
     Keyed columns go back to their originals through the vault and forward
@@ -700,21 +806,28 @@ def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out
     profile = load_profile(profile_path, strict=False)
     dataset = open_dataset(dataset_path)
     ring = _keys(keyring, passphrase_env, (dataset.root, out))
-    the_vault = _vault(vault, ring, (dataset.root, out))
-    assert the_vault is not None
-    target = to_version or ring.active_version
-    try:
-        result, plan = rekey_dataset(profile, dataset, out, ring, the_vault, from_version=from_version,
-                                     to_version=target, fmt=fmt, workers=workers or os.cpu_count() or 1)
-        the_vault.audit("rekey", purpose=f"{from_version} -> {target}", version=target,
-                        count=result.vault_records)
-        the_vault.commit()
-    finally:
-        the_vault.close()
-    if report is not None:
-        doc = report_dict(result, plan, input_path=dataset_path, profile_path=str(profile_path),
-                          extra={"rekey": {"from": from_version, "to": target}})
-        write_atomic(report, (json.dumps(doc, indent=2) + "\n").encode())
+    _refuse_vault_inside(vault, (dataset.root, out))
+    final, is_dir = _final_output(dataset, out, False, fmt)
+    paths = check_targets([Target("--out", final, is_dir), Target("--report", report, recognise=looks_like_report)],
+                          reads=_reads(input=dataset_path, profile=profile_path, keyring=keyring, vault=vault),
+                          force=force)
+    with target_lock(paths["--out"]):
+        the_vault = _vault(vault, ring, (dataset.root, out))
+        assert the_vault is not None
+        target = to_version or ring.active_version
+        try:
+            result, plan = rekey_dataset(profile, dataset, paths["--out"], ring, the_vault,
+                                         from_version=from_version, to_version=target, fmt=fmt,
+                                         workers=workers or os.cpu_count() or 1)
+            the_vault.audit("rekey", purpose=f"{from_version} -> {target}", version=target,
+                            count=result.vault_records)
+            the_vault.commit()
+        finally:
+            the_vault.close()
+        if report is not None:
+            doc = report_dict(result, plan, input_path=dataset_path, profile_path=str(profile_path),
+                              extra={"rekey": {"from": from_version, "to": target}})
+            write_atomic(paths["--report"], (json.dumps(doc, indent=2) + "\n").encode())
     if not quiet:
         click.echo(f"veil: re-keyed {dataset_path} from {from_version} to {target} into {result.output} "
                    f"({result.seconds:.2f}s)", err=True)
