@@ -233,14 +233,16 @@ def resolve_target(path: Path, option: str) -> Path:
 
 
 def check_targets(targets: Iterable[Target], *, reads: dict[str, Path | str | None],
-                  force: bool = False) -> dict[str, Path]:
+                  force: bool = False, input_error: bool = True) -> dict[str, Path]:
     """Check every path a command writes before anything is touched; return them resolved.
 
     ``reads`` maps a description ("the keyring") to a path the command reads
     (``None`` and ``env:``/URL specs are skipped). Refusals are usage errors
-    (exit 2) naming the option and the path, never a value.
+    (exit 2) naming the option and the path, never a value; an output that is, sits
+    inside or contains ``"the input"`` stays an input error (exit 5) as it always was
+    (``input_error``).
     """
-    read_paths = [(what, _real(Path(p))) for what, p in reads.items()
+    read_paths = [(what, _real(Path(p).expanduser())) for what, p in reads.items()
                   if p is not None and str(p) not in ("", "-") and "://" not in str(p)
                   and not str(p).startswith("env:")]
     done: dict[str, Path] = {}
@@ -253,8 +255,10 @@ def check_targets(targets: Iterable[Target], *, reads: dict[str, Path | str | No
         for what, rp in read_paths:
             how = _related(real, rp)
             if how:
-                raise UsageError(f"{t.option} {how} {what}: veil never writes over what it reads",
-                                 file=str(t.path), hint=f"give {t.option} another path")
+                error = InputError if input_error and what == "the input" else UsageError
+                raise error(f"{t.option} must not be {what}, inside it, or contain it ({t.option} {how} "
+                            f"{what}; veil never writes over what it reads)", file=str(t.path),
+                            hint=f"give {t.option} another path")
         for opt, other in seen:
             how = _related(real, other)
             if how:
