@@ -14,15 +14,21 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from veil.errors import UsageError
 from veil.keys import SCRYPT_MAX_MEMORY, SCRYPT_N, SCRYPT_P, SCRYPT_R, kdf_params, load_keyring
 from veil.vault import open_vault
 
+from . import vault_fixtures
 from .adversarial.harness import snapshot
 from .conftest import SAMPLES_CSV
-from .vault_fixtures import column, make_vault_profile
+from .test_vault import Veil
+from .vault_fixtures import column, email_pairs, make_vault_profile
+
+# pytest fixtures shared with the other vault/keys test modules
+pg_url, store, vault_profile = vault_fixtures.pg_url, vault_fixtures.store, vault_fixtures.vault_profile
 
 PASS_ENV = "VEIL_TEST_PASSPHRASE"
 GOOD = {PASS_ENV: "correct horse battery staple"}
@@ -193,3 +199,136 @@ def test_vault_on_a_full_disk_says_so(cli, shop_vault, tmp_path):
     assert not out.exists()
     res = cli("vault", "audit", "--verify", *sv["kv"])
     assert res.exit_code == 0, res.output
+
+
+# -- 4. what `vault audit --verify` notices ------------------------------------------------------
+
+@pytest.fixture
+def veil(cli, keyring, store, vault_profile, tmp_path) -> Veil:
+    """A vault (SQLite and PostgreSQL) after a run, a forget and a reveal; verify passes."""
+    v = Veil(cli, keyring, store, vault_profile, tmp_path)
+    v.run("o1")
+    pairs = email_pairs(SAMPLES_CSV, tmp_path / "o1")
+    assert v.forget(pairs[3][1]).exit_code == 0
+    assert v.reveal(pairs[5][0], purpose="ticket 5").exit_code == 0
+    res = v.audit("--verify")
+    assert res.exit_code == 0 and "intact: 3 entries" in res.stdout, res.output
+    return v
+
+
+def _drop_audit_triggers(store) -> None:
+    if store.kind == "sqlite":
+        store.execute("DROP TRIGGER veil_audit_no_delete")
+        store.execute("DROP TRIGGER veil_audit_no_update")
+    else:
+        store.execute("DROP TRIGGER veil_audit_append_only ON veil_audit")
+
+
+def _first_segment(store, domain="email"):
+    return [s for s in store.segments() if s[1] == domain][0]
+
+
+def _edit_ct(store):
+    sid, _, _, table = _first_segment(store)
+    idx = table.schema.get_field_index("ct")
+    cts = table.column("ct").to_pylist()
+    cts[0] = bytes([cts[0][0] ^ 1]) + cts[0][1:]
+    store.write_segment(sid, table.set_column(idx, table.schema.field(idx), pa.array(cts, pa.binary())))
+
+
+def _edit_blind(store):
+    sid, _, _, table = _first_segment(store)
+    idx = table.schema.get_field_index("blind")
+    blinds = table.column("blind").to_pylist()
+    blinds[0] = bytes(16)
+    store.write_segment(sid, table.set_column(idx, table.schema.field(idx), pa.array(blinds, pa.binary(16))))
+
+
+def _seg_id(store, domain="email") -> int:
+    return _first_segment(store, domain)[0]
+
+
+TAMPERS = {
+    "binding row deleted": (lambda s: s.execute("DELETE FROM veil_meta WHERE name = 'keyring'"),
+                            "keyring binding is missing"),
+    "binding row edited": (lambda s: s.execute("UPDATE veil_meta SET value = ? WHERE name = 'keyring'", ["0" * 32]),
+                           "belongs to another keyring"),
+    "segment deleted": (lambda s: s.execute("DELETE FROM veil_segments WHERE id = ?", [_seg_id(s)]),
+                        "records were removed or added outside veil"),
+    "segment and its index deleted": (
+        lambda s: [s.execute(f"DELETE FROM {t} WHERE {c} = ?", [i]) for i in [_seg_id(s)]
+                   for t, c in (("veil_segment_keys", "segment"), ("veil_segments", "id"))],
+        "records were removed or added outside veil"),
+    "ciphertext edited": (_edit_ct, "authentication failed"),
+    "blind index edited": (_edit_blind, "authentication failed"),
+    "segment moved to another domain": (
+        lambda s: s.execute("UPDATE veil_segments SET domain = 'phone' WHERE id = ?", [_seg_id(s)]),
+        "authentication failed"),
+    "segment moved to another version": (
+        lambda s: s.execute("UPDATE veil_segments SET key_version = 'k-00000000' WHERE id = ?", [_seg_id(s)]),
+        "which this keyring does not hold"),
+    "segment count edited": (
+        lambda s: s.execute("UPDATE veil_segments SET n = n + 1 WHERE id = ?", [_seg_id(s)]),
+        "records were removed or added outside veil"),
+    "dedup index edited": (
+        lambda s: s.execute("UPDATE veil_segment_keys SET keys = ? WHERE segment = ?",
+                            [bytes(len(s.query("SELECT keys FROM veil_segment_keys WHERE segment = ?",
+                                                [_seg_id(s)])[0][0])), _seg_id(s)]),
+        "dedup index of vault segment"),
+    "dedup index for no segment": (
+        lambda s: s.execute("INSERT INTO veil_segment_keys (segment, keys) VALUES (?, ?)", [999999, b"x"]),
+        "segments that do not exist"),
+    "forget list entry deleted": (lambda s: s.execute("DELETE FROM veil_forgotten"),
+                                  "forget list of domain email"),
+    "forget list entry added": (
+        lambda s: s.execute("INSERT INTO veil_forgotten (domain, blind, added) VALUES ('email', ?, 'x')",
+                            [bytes(16)]), "forget list of domain email was edited"),
+    "forget list in a new domain": (
+        lambda s: s.execute("INSERT INTO veil_forgotten (domain, blind, added) VALUES ('phone', ?, 'x')",
+                            [bytes(16)]), "forget list of domain phone"),
+    "middle audit entry deleted": (
+        lambda s: (_drop_audit_triggers(s), s.execute("DELETE FROM veil_audit WHERE seq = 2")),
+        "audit log entry"),
+    "audit entry edited": (
+        lambda s: (_drop_audit_triggers(s), s.execute("UPDATE veil_audit SET count = 7 WHERE seq = 1")),
+        "audit log entry 1"),
+    "latest run entry deleted with the tail": (
+        lambda s: (_drop_audit_triggers(s), s.execute("DELETE FROM veil_audit WHERE seq >= 1")),
+        "records were removed or added outside veil"),
+    "interrupted destruction": (
+        lambda s: s.execute("INSERT INTO veil_meta (name, value) VALUES ('destroying:k-12345678', '0')"),
+        "destruction of key version k-12345678 was interrupted"),
+}
+
+
+@pytest.mark.parametrize("tamper", list(TAMPERS))
+def test_verify_notices_every_edit(veil, tamper):
+    edit, expected = TAMPERS[tamper]
+    edit(veil.store)
+    res = veil.audit("--verify")
+    assert res.exit_code == 8, res.output
+    assert expected in res.stderr, res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_a_vault_without_its_binding_is_refused_by_every_command(veil):
+    veil.store.execute("DELETE FROM veil_meta WHERE name = 'keyring'")
+    other = veil.tmp / "k2" / "ring.json"
+    assert veil.cli("keys", "init", other).exit_code == 0
+    for ring in (veil.keyring, other):  # the rightful keyring, and one that would take the vault over
+        res = veil.cli("run", SAMPLES_CSV, "-p", veil.profile, "--out", veil.tmp / "o9", "-q", "--keyring", ring,
+                       "--vault", veil.store.spec)
+        assert res.exit_code == 8 and "binding is missing" in res.stderr, res.output
+        assert not (veil.tmp / "o9").exists()
+    assert not veil.store.query("SELECT 1 FROM veil_meta WHERE name = 'keyring'")  # not re-bound
+
+
+def test_the_one_edit_verify_cannot_see_is_documented(veil):
+    """Removing the latest audit entries when they are reveals (the chain's tail; nothing else counts
+    them) is the documented limit (docs/keys.md, The audit log)."""
+    _drop_audit_triggers(veil.store)
+    veil.store.execute("DELETE FROM veil_audit WHERE seq = 3")
+    res = veil.audit("--verify")
+    assert res.exit_code == 0 and "intact: 2 entries" in res.stdout
+    doc = " ".join((Path(__file__).resolve().parent.parent / "docs" / "keys.md").read_text().split())
+    assert "removing the latest entries goes unnoticed" in doc.lower()

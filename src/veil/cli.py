@@ -90,8 +90,8 @@ def _keys(keyring: str | None, passphrase_env: str | None, forbidden=()) -> Keyr
 
 
 def _vault(spec: str | None, keys: Keyring | None, forbidden=(), required: bool = True,
-           create: bool = False) -> Vault | None:
-    v = open_vault(spec, keys, forbidden_dirs=forbidden, create=create)
+           create: bool = False, pending_ok: bool = False) -> Vault | None:
+    v = open_vault(spec, keys, forbidden_dirs=forbidden, create=create, pending_ok=pending_ok)
     if v is None and required:
         raise click.UsageError(f"this command needs a vault: pass --vault PATH|URL or set {ENV_VAULT}")
     return v
@@ -613,17 +613,18 @@ def keys_destroy(version: str, keyring: str | None, passphrase_env: str | None, 
     if not yes and sys.stdin.isatty():
         click.confirm(f"Destroy key version {version} for good?", abort=True, err=True)
     ring.destroy(version)  # in memory first: refuses the active or an unknown version before anything changes
-    the_vault = _vault(vault, ring, required=False)
+    the_vault = _vault(vault, ring, required=False, pending_ok=True)
     msg = f"destroyed key version {version} in the keyring"
     try:
+        # each step commits, so an interrupted destruction is seen (the vault is refused, `vault
+        # audit --verify` names it) and running this command again finishes it
         n = 0
         if the_vault is not None:
-            n = the_vault.destroy_version(version)
-            the_vault.audit("destroy", domain="", version=version, count=n, actor=actor)
+            the_vault.begin_destroy(version, actor=actor)
+            the_vault.delete_version(version)
         ring.save()
         if the_vault is not None:
-            the_vault.commit()
-            the_vault.compact()
+            n = the_vault.end_destroy(version, actor=actor)
     finally:
         if the_vault is not None:
             the_vault.close()
@@ -727,7 +728,8 @@ def vault_forget(values: tuple[str, ...], domain: str, from_file: Path | None, a
     assert the_vault is not None
     try:
         added, deleted = the_vault.forget(domain, [v.encode() for v in items])
-        the_vault.audit("forget", domain=domain, count=len(set(items)), actor=actor)
+        the_vault.audit("forget", purpose=the_vault.forget_note(domain, deleted), domain=domain,
+                        count=len(set(items)), actor=actor)
         the_vault.commit()
         the_vault.compact()
     finally:
@@ -737,7 +739,8 @@ def vault_forget(values: tuple[str, ...], domain: str, from_file: Path | None, a
 
 
 @vault.command("audit")
-@click.option("--verify", is_flag=True, help="Check the HMAC chain; exit 8 naming the first broken entry.")
+@click.option("--verify", is_flag=True, help="Check the vault: the audit log's HMAC chain, every record, the "
+              "forget lists, interrupted destructions; exit 8 naming each problem.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @keyring_option
 @passphrase_option
@@ -751,16 +754,16 @@ def vault_audit(verify: bool, as_json: bool, keyring: str | None, passphrase_env
       veil vault audit --verify --keyring k.json --vault v.db
     """
     ring = _keys(keyring, passphrase_env)
-    the_vault = _vault(vault, ring)
+    the_vault = _vault(vault, ring, pending_ok=True)
     assert the_vault is not None
     try:
         if verify:
-            n, broken = the_vault.verify_audit()
-            if broken is not None:
-                click.echo(f"veil: error: {the_vault.location}: audit log entry {broken} was altered, removed "
-                           "or reordered (the HMAC chain breaks there)", err=True)
+            n, problems = the_vault.verify({kv.id: kv.status for kv in ring.versions()})
+            for problem in problems:
+                click.echo(f"veil: error: {the_vault.location}: {problem}", err=True)
+            if problems:
                 sys.exit(8)
-            click.echo(f"audit log intact: {n} entries")
+            click.echo(f"audit log intact: {n} entries; every record authenticated")
             return
         entries = the_vault.audit_entries()
     finally:

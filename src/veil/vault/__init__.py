@@ -27,9 +27,11 @@ are chained by HMAC: ``verify_audit`` names the first entry that was altered.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import hmac
 import json
 import os
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -45,11 +47,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import UsageError, VaultError
 from ..hmacs import hmac_sha256_many
-from ..keys import KeyProvider, derive, refuse_inside
+from ..keys import DESTROYED, KeyProvider, derive, refuse_inside
 from ..ops.arrays import map_distinct
 from .backends import Backend, open_backend
 
 ENV_VAULT = "VEIL_VAULT"
+DESTROYING = "destroying:"  # veil_meta: a key version's destruction began and has not ended
+_FORGET_NOTE = re.compile(r"^forget list: (?P<n>\d+) value\(s\), digest (?P<digest>[0-9a-f]{32}); "
+                          r"(?P<deleted>\d+) record\(s\) deleted$")
 SEGMENT_ROWS = 65_536
 BLOCK_ROWS = 1024  # records sealed by one AES-GCM call
 SEGMENT_SCHEMA = pa.schema([
@@ -499,12 +504,22 @@ class Vault:
         self.db.serialize()
         rows = self.db.query("SELECT value FROM veil_meta WHERE name = ?", ["keyring"])
         if not rows:
+            if not self._empty():
+                # a vault is bound on first use, before anything is written to it: content without
+                # a binding means the binding was removed, and binding it now would take any keyring
+                raise VaultError("the vault's keyring binding is missing although the vault holds records, "
+                                 "a forget list or an audit log: it was edited or damaged", file=self.location,
+                                 hint="restore the vault from its backup")
             self.db.execute("INSERT INTO veil_meta (name, value) VALUES (?, ?)", ["keyring", tag])
             self.db.commit()
         elif not hmac.compare_digest(rows[0][0], tag):
             raise VaultError("this vault belongs to another keyring", file=self.location,
                              hint="use the keyring the vault was created with (its forget list and audit "
                              "chain depend on it)")
+
+    def _empty(self) -> bool:
+        return not any(self.db.query(f"SELECT 1 FROM {t} LIMIT 1", [])
+                       for t in ("veil_meta", "veil_segments", "veil_segment_keys", "veil_forgotten", "veil_audit"))
 
     # -- segments --------------------------------------------------------------
     def _segments(self, domain: str | None = None, version: str | None = None) -> Iterator[Segment]:
@@ -795,6 +810,50 @@ class Vault:
         return len(new), deleted
 
     # -- crypto-shredding ----------------------------------------------------------
+    # A destruction runs in steps, each committed, so that a crash at any point is seen and a
+    # second `keys destroy V` finishes it: (1) begin: a `destroying:V` row in veil_meta and a
+    # "destroy-begin" audit entry; (2) V's records deleted (the row keeps their count); (3) the
+    # keyring rewritten without V's secrets (by the caller); (4) end: the "destroy" audit entry
+    # with the count, the row removed. While the row is there, every command but `keys destroy`
+    # and `vault audit` refuses the vault, and `vault audit --verify` names V.
+    def pending_destroys(self) -> dict[str, int]:
+        """Key versions whose destruction began and did not end: version -> records deleted so far."""
+        return {name[len(DESTROYING):]: int(value or 0) for name, value in self.db.query(
+            "SELECT name, value FROM veil_meta WHERE name LIKE ? ORDER BY name", [DESTROYING + "%"])}
+
+    def refuse_pending(self) -> None:
+        pending = self.pending_destroys()
+        if pending:
+            v = next(iter(pending))
+            raise VaultError(f"the destruction of key version {v} was interrupted and is incomplete",
+                             file=self.location, hint=f"run `veil keys destroy {v}` again (same keyring and "
+                             "vault) to finish it")
+
+    def begin_destroy(self, version: str, actor: str | None = None) -> None:
+        """Step 1: record the intent (committed), unless a destruction of ``version`` is already pending."""
+        self.db.serialize()
+        if version not in self.pending_destroys():
+            self.db.execute("INSERT INTO veil_meta (name, value) VALUES (?, ?)", [DESTROYING + version, "0"])
+            self.audit("destroy-begin", version=version, actor=actor)
+        self.commit()
+
+    def delete_version(self, version: str) -> int:
+        """Step 2: delete the version's records (committed); the records deleted by this destruction so far."""
+        done = self.pending_destroys().get(version, 0) + self.destroy_version(version)
+        self.db.execute("UPDATE veil_meta SET value = ? WHERE name = ?", [str(done), DESTROYING + version])
+        self.commit()
+        return done
+
+    def end_destroy(self, version: str, actor: str | None = None) -> int:
+        """Step 4, once the keyring no longer holds the version: log it, clear the intent (committed),
+        and compact the storage. The records the destruction deleted."""
+        done = self.pending_destroys().get(version, 0)
+        self.audit("destroy", version=version, count=done, actor=actor)
+        self.db.execute("DELETE FROM veil_meta WHERE name = ?", [DESTROYING + version])
+        self.commit()
+        self.compact()
+        return done
+
     def destroy_version(self, version: str) -> int:
         rows = self.db.query("SELECT COALESCE(SUM(n), 0) FROM veil_segments WHERE key_version = ?", [version])
         n = int(rows[0][0])
@@ -855,6 +914,121 @@ class Vault:
             "SELECT seq, at, actor, action, purpose, domain, key_version, count, prev, mac FROM veil_audit "
             "ORDER BY seq", [])]
 
+    # -- verification ----------------------------------------------------------------
+    def forget_note(self, domain: str, deleted: int) -> str:
+        """What a forget's audit entry records besides its count: the size and digest of the domain's
+        forget list after it, and the records it deleted (so `verify` sees later edits of either)."""
+        n, digest = self._forget_digest(domain)
+        return f"forget list: {n} value(s), digest {digest}; {deleted} record(s) deleted"
+
+    def _forget_digest(self, domain: str) -> tuple[int, str]:
+        blinds = sorted(self.forgotten(domain))
+        return len(blinds), hashlib.sha256(b"".join(blinds)).hexdigest()[:32]
+
+    def verify(self, statuses: dict[str, str]) -> tuple[int, list[str]]:
+        """Check the vault against itself and the keyring (``statuses``: key version -> status):
+        the audit chain; interrupted destructions; records of destroyed or unknown versions; every
+        record of a live version authenticated; the dedup index against the records; each forget
+        list and the number of records against the audit log. (audit entries, problems: one line each)."""
+        problems: list[str] = []
+        n_entries, broken = self.verify_audit()
+        entries = self.audit_entries()
+        if broken is not None:
+            problems.append(f"audit log entry {broken} was altered, removed or reordered (the HMAC chain breaks there)")
+        begun: set[str] = set()
+        for e in entries:
+            if e["action"] == "destroy-begin":
+                begun.add(e["key_version"])
+            elif e["action"] == "destroy":
+                begun.discard(e["key_version"])
+        pending = set(self.pending_destroys()) | begun
+        for v in sorted(pending):
+            problems.append(f"the destruction of key version {v} was interrupted and is incomplete (run `veil "
+                            f"keys destroy {v}` again with this vault to finish it)")
+        stored = 0
+        for version, n in self.db.query(
+                "SELECT key_version, COALESCE(SUM(n), 0) FROM veil_segments GROUP BY key_version ORDER BY key_version",
+                []):
+            stored += int(n)
+            status = statuses.get(version)
+            if status is None:
+                problems.append(f"the vault holds {int(n):,} record(s) of key version {version}, which this "
+                                "keyring does not hold")
+            elif status == DESTROYED and version not in pending:
+                problems.append(f"the vault holds {int(n):,} record(s) of destroyed key version {version} "
+                                f"(undecryptable; `veil keys destroy {version}` with this vault deletes them)")
+        problems += self._verify_segments(statuses)
+        problems += self._verify_forget_lists(entries)
+        if broken is None:
+            problems += self._verify_count(entries, stored)
+        return n_entries, problems
+
+    def _verify_segments(self, statuses: dict[str, str]) -> list[str]:
+        problems = []
+        blobs = dict(self.db.query("SELECT segment, keys FROM veil_segment_keys", []))
+        groups = self.db.query("SELECT DISTINCT domain, key_version FROM veil_segments ORDER BY domain, key_version",
+                               [])
+        orphans = set(blobs) - {r[0] for r in self.db.query("SELECT id FROM veil_segments", [])}
+        for domain, version in groups:
+            if statuses.get(version) in (None, DESTROYED):
+                continue  # reported above: no key to check them with
+            try:
+                aes = self._aes(domain, version)
+                for seg in self._segments(domain, version):
+                    self._originals(seg, aes)  # every block decrypted and authenticated
+                    blob = blobs.pop(seg.id, None)
+                    if blob is not None and bytes(blob) != _keys_blob(seg.table.set_column(
+                            3, "key", pa.chunked_array([self._dedup(seg)]))):
+                        problems.append(f"the dedup index of vault segment {seg.id} (domain {domain}, key version "
+                                        f"{version}) does not match its records (it was edited)")
+            except VaultError as err:
+                problems.append(err.message)
+        if orphans:
+            problems.append(f"the dedup index holds {len(orphans)} entr{'y' if len(orphans) == 1 else 'ies'} for "
+                            "vault segments that do not exist (it was edited)")
+        return problems
+
+    def _verify_forget_lists(self, entries: list[dict]) -> list[str]:
+        latest: dict[str, dict] = {}
+        for e in entries:
+            if e["action"] == "forget":
+                latest[e["domain"]] = e
+        domains = {r[0] for r in self.db.query("SELECT DISTINCT domain FROM veil_forgotten", [])} | set(latest)
+        problems = []
+        for domain in sorted(domains):
+            e = latest.get(domain)
+            note = _FORGET_NOTE.match(e["purpose"]) if e else None
+            if e is None:
+                problems.append(f"the forget list of domain {domain} has entries but the audit log no forget: "
+                                "it was edited")
+                continue
+            if note is None:
+                continue  # written by an earlier veil: no digest to check
+            n, digest = self._forget_digest(domain)
+            if (n, digest) != (int(note["n"]), note["digest"]):
+                problems.append(f"the forget list of domain {domain} was edited: it holds {n} value(s), the last "
+                                f"forget (audit entry {e['seq']}) left {note['n']}, or others")
+        return problems
+
+    def _verify_count(self, entries: list[dict], stored: int) -> list[str]:
+        expected = 0
+        for e in entries:
+            if e["action"] in ("run", "rekey"):
+                expected += int(e["count"])
+            elif e["action"] == "destroy":
+                expected -= int(e["count"])
+            elif e["action"] == "forget":
+                note = _FORGET_NOTE.match(e["purpose"])
+                if note is None:
+                    return []  # an earlier veil's forget did not log what it deleted: nothing to compare
+                expected -= int(note["deleted"])
+        pending = self.pending_destroys()
+        expected -= sum(pending.values())
+        if expected != stored:
+            return [f"the vault holds {stored:,} record(s) where the audit log accounts for {expected:,}: records "
+                    "were removed or added outside veil"]
+        return []
+
     def verify_audit(self) -> tuple[int, int | None]:
         """(entries checked, seq of the first broken entry or None)."""
         key = self._audit_key()
@@ -888,8 +1062,12 @@ def _os_user() -> str:
 
 
 def open_vault(spec: str | os.PathLike | None, keys: KeyProvider | None, *,
-               forbidden_dirs: tuple[Path | None, ...] = (), create: bool = True) -> Vault | None:
-    """Open the vault named by ``spec`` (path or postgresql:// URL, or env VEIL_VAULT); None if none given."""
+               forbidden_dirs: tuple[Path | None, ...] = (), create: bool = True,
+               pending_ok: bool = False) -> Vault | None:
+    """Open the vault named by ``spec`` (path or postgresql:// URL, or env VEIL_VAULT); None if none given.
+
+    A vault with an interrupted key destruction is refused unless ``pending_ok`` (for the commands
+    that finish or report it)."""
     spec = str(spec) if spec not in (None, "") else os.environ.get(ENV_VAULT)
     if not spec:
         return None
@@ -899,4 +1077,11 @@ def open_vault(spec: str | os.PathLike | None, keys: KeyProvider | None, *,
         if not create and not p.exists():
             raise VaultError("vault file not found", file=str(p), hint="check --vault or VEIL_VAULT")
     backend = open_backend(spec)
-    return Vault(backend, keys, backend.location)
+    try:
+        vault = Vault(backend, keys, backend.location)
+        if not pending_ok:
+            vault.refuse_pending()
+    except BaseException:
+        backend.close()
+        raise
+    return vault
