@@ -25,13 +25,13 @@ import pyarrow as pa
 from ...dataset import Dataset, Table
 from ...errors import InputError
 from ...profile import ForeignKey
+from .classify import parse_copy
 from .ddl import TableDef, parse_alter, parse_create, unquote_name
 from .scan import MYSQL, PG, CopyData, Scanner, Statement
 from .values import _HEADER, split_identifiers
 
 DIALECTS = (PG, MYSQL)
 PGDMP_MAGIC = b"PGDMP"
-_COPY_HEAD = re.compile(r"\s*COPY\s+(?P<table>.+?)\s*(?:\((?P<cols>.*)\))?\s+FROM\s+stdin\s*;", re.I | re.S)
 
 _INT = re.compile(r"^(?:tiny|small|medium|big)?int(?:eger)?\d*(?:\(\d+\))?(?:\s+unsigned)?$|^(?:small|big)?serial\d?$")
 
@@ -169,10 +169,10 @@ def _first_pass(info: DumpInfo) -> None:
 def data_header(stmt: Statement, dialect: str, file: str) -> tuple[str, list[str] | None]:
     """(table, column list or None) of a COPY or INSERT statement."""
     if stmt.kind == "copy":
-        m = _COPY_HEAD.match(stmt.text)
-        if m is None:
+        head = parse_copy(stmt.text, dialect)
+        if head is None or head.options:
             raise InputError("malformed COPY statement", file=file, line=stmt.line)
-        return unquote_name(m.group("table")), split_identifiers(m.group("cols")) if m.group("cols") else None
+        return ".".join(head.table), head.columns
     m = _HEADER.match(stmt.text)
     if m is None:
         raise InputError("malformed INSERT statement: expected INSERT INTO table [(columns)] VALUES",

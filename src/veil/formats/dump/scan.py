@@ -23,8 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ...errors import InputError
+from .classify import MYSQL, PG, Kind, classify, tokenize
 
-PG, MYSQL = "postgresql", "mysql"
+__all__ = ["MYSQL", "PG", "CopyData", "Scanner", "Statement", "Text", "kind_of"]
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Statement:
     text: str
     line: int
     kind: str
+    info: Kind | None = None  # what classify() said: for refusals, the statement kind and table
 
 
 @dataclass
@@ -47,40 +49,16 @@ class CopyData:
     end: list[str]  # filled with the terminator line once the data is consumed
 
 
-_KIND = [
-    (re.compile(r"\s*CREATE\s+(?:UNLOGGED\s+|TEMP(?:ORARY)?\s+)?TABLE\b", re.I), "create_table"),
-    (re.compile(r"\s*ALTER\s+TABLE\b", re.I), "alter_table"),
-    (re.compile(r"\s*(?:INSERT|REPLACE)(?:\s+(?:IGNORE|LOW_PRIORITY|DELAYED|HIGH_PRIORITY))*\s+INTO\b", re.I),
-     "insert"),
-    (re.compile(r"\s*COPY\s+[^;]*?\bFROM\s+stdin\s*;", re.I | re.S), "copy"),
-    # data veil cannot rewrite: refused rather than copied through with its values
-    (re.compile(r"\s*(?:COPY\b[^;]*\bFROM\s+stdin\b|\\copy\b|(?:INSERT|REPLACE|UPSERT)\b)", re.I | re.S),
-     "unsupported_data"),
-]
-
-_PG_NORMAL = re.compile(r"""'|"|\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$|--|/\*|;""")
+# a dollar quote never starts inside a word: foo$bar$ is an identifier
+_PG_NORMAL = re.compile(r"""'|"|(?<![\w$\u0080-\U0010ffff])\$(?:[A-Za-z_\u0080-\U0010ffff]"""
+                        r"""[\w\u0080-\U0010ffff]*)?\$|--|/\*|;""")
 _MY_NORMAL = re.compile(r"""'|"|`|--(?=\s)|#|/\*|;""")
+_MY_COND = re.compile(r"/\*M?!\d*")
+_SANDBOX = "/*M!999999\\-"  # mariadb-dump's first line: a client command (sandbox mode), not SQL
 
 
-def kind_of(text: str) -> str:
-    body = _strip_leading_comments(text)
-    for rx, kind in _KIND:
-        if rx.match(body):
-            return kind
-    return "other"
-
-
-def _strip_leading_comments(text: str) -> str:
-    while True:
-        s = text.lstrip()
-        if s.startswith("--"):
-            nl = s.find("\n")
-            text = s[nl + 1:] if nl >= 0 else ""
-        elif s.startswith("/*") and not s.startswith("/*!"):
-            end = s.find("*/")
-            text = s[end + 2:] if end >= 0 else ""
-        else:
-            return s
+def kind_of(text: str, dialect: str = PG) -> str:
+    return classify(text, dialect).kind
 
 
 class Scanner:
@@ -111,11 +89,17 @@ class Scanner:
             stripped = line.strip()
             starts_stmt = bool(stripped) and not stripped.startswith("--") and not (
                 self.dialect == PG and stripped.startswith("\\")) and not (
-                self.dialect == MYSQL and (stripped.startswith("#") or stripped.upper().startswith("DELIMITER ")))
+                self.dialect == MYSQL and (stripped.startswith(("#", _SANDBOX)) or
+                                           stripped.upper().startswith("DELIMITER ")))
             if self.dialect == PG and stripped[:5].lower() == "\\copy":
                 raise InputError("a psql \\copy command: veil cannot rewrite its data; refusing to copy its "
                                  "values through", file=self.file, line=self.line_no,
                                  hint="dump with pg_dump (COPY ... FROM stdin)")
+            if self.dialect == PG and stripped == "\\.":
+                raise InputError("a COPY data terminator (\\.) outside a COPY block: the statement before it "
+                                 "was not read as COPY ... FROM stdin; refusing to copy its rows through",
+                                 file=self.file, line=self.line_no,
+                                 hint="check the COPY statement above that line (dump with pg_dump's plain COPY)")
             if self.dialect == MYSQL and stripped.upper().startswith("DELIMITER "):
                 self.delimiter = stripped.split(None, 1)[1]
             if not starts_stmt:
@@ -128,11 +112,12 @@ class Scanner:
                 pending_text = []
             stmt = self._statement(line)
             if stmt.kind == "unsupported_data":
-                raise InputError("a data statement veil cannot rewrite (only INSERT ... VALUES and COPY ... FROM "
-                                 "stdin in text format are read); refusing to copy its values through",
-                                 file=self.file, line=stmt.line,
-                                 hint="dump with plain COPY (pg_dump) or extended INSERTs (mysqldump)")
-            if stmt.kind in ("insert", "create_table", "alter_table", "copy"):
+                info = stmt.info
+                on = f" (table {info.table})" if info.table else ""
+                raise InputError(f"{info.what}{on}: a statement that can carry row data and that veil cannot "
+                                 "rewrite; refusing to copy its values through",
+                                 file=self.file, line=stmt.line, hint=info.hint)
+            if stmt.kind in ("insert", "create_table", "alter_table", "copy", "setval"):
                 yield stmt
             else:
                 yield Text(stmt.text, stmt.line)
@@ -158,7 +143,7 @@ class Scanner:
         parts = [first]
         # mysqldump never writes a raw newline inside a string: an INSERT ends on the first
         # line that ends with the delimiter, without scanning its quotes
-        if self.dialect == MYSQL and kind_of(first) == "insert":
+        if self.dialect == MYSQL and _plain_insert(first):
             line = first
             while not self._mysql_insert_ends(line):
                 line = self._next_line()
@@ -167,7 +152,8 @@ class Scanner:
                                      hint="the dump is truncated")
                 parts.append(line)
             text = "".join(parts)
-            return Statement(text, start, "insert")
+            info = classify(text, self.dialect)
+            return Statement(text, start, info.kind, info)
         state = _State()
         line = first
         while True:
@@ -177,13 +163,14 @@ class Scanner:
                 break
             line = self._next_line()
             if line is None:
-                what = kind_of("".join(parts)).replace("_", " ").upper()
+                what = kind_of("".join(parts), self.dialect).replace("_", " ").upper()
                 raise InputError(f"the dump ends inside a statement ({what if what != 'OTHER' else 'SQL'})",
                                  file=self.file, line=start,
                                  hint="the dump is truncated, or a quote is not closed")
             parts.append(line)
         text = "".join(parts)
-        return Statement(text, start, kind_of(text))
+        info = classify(text, self.dialect)
+        return Statement(text, start, info.kind, info)
 
     def _mysql_insert_ends(self, line: str) -> bool:
         """Does this line end an INSERT? Every mysqldump line starts outside any string, so a line
@@ -218,16 +205,20 @@ class Scanner:
                     stripped = rest.strip()
                     if stripped == "" or stripped.startswith("--") or (self.dialect == MYSQL and stripped[0] == "#"):
                         return True
-                    if not stripped.startswith("/*"):
+                    if not (stripped.startswith("/*") and self._only_comments(rest)):
                         st.split_at = pos  # another statement follows on the same line
-                        return True
-                    continue
+                    return True
                 if tok == ";":
                     continue
                 if tok in ("--", "#"):
                     return False  # comment to end of line
                 if tok == "/*":
-                    st.quote = "*/"
+                    if self.dialect == MYSQL:
+                        cm = _MY_COND.match(line, m.start())
+                        if cm is not None:  # an executable comment: its content is code
+                            pos = cm.end()
+                            continue
+                    st.quote, st.depth = "*/", 1
                 elif tok == "'":
                     st.quote = "'"
                     st.backslash = self.dialect == MYSQL or (m.start() > 0 and line[m.start() - 1] in "eE"
@@ -262,6 +253,18 @@ class Scanner:
                         pos = j + 1
                         st.quote = None
                         break
+                elif q == "*/" and self.dialect == PG:  # PostgreSQL block comments nest
+                    o, e = line.find("/*", pos), line.find("*/", pos)
+                    if e < 0 and o < 0:
+                        pos = n
+                    elif 0 <= o and (e < 0 or o < e):
+                        st.depth += 1
+                        pos = o + 2
+                    else:
+                        st.depth -= 1
+                        pos = e + 2
+                        if st.depth == 0:
+                            st.quote = None
                 else:
                     j = line.find(q, pos)
                     if j < 0:
@@ -271,11 +274,23 @@ class Scanner:
                         st.quote = None
         return False
 
+    def _only_comments(self, rest: str) -> bool:
+        """Is this rest of a line (after a ';') nothing but closed comments and spaces?"""
+        return next(tokenize(rest, self.dialect), None) is None  # an open comment is a token
+
+
+def _plain_insert(first: str) -> bool:
+    """Does a mysqldump INSERT start on this line (not inside an executable comment)?"""
+    for t in tokenize(first, MYSQL):
+        return t.upper in ("INSERT", "REPLACE") and not t.cond
+    return False
+
 
 class _State:
-    __slots__ = ("quote", "backslash", "split_at")
+    __slots__ = ("quote", "backslash", "split_at", "depth")
 
     def __init__(self) -> None:
+        self.depth = 0
         self.quote: str | None = None
         self.backslash = False
         self.split_at: int | None = None

@@ -93,7 +93,8 @@ _TOKEN = {
 }
 _HEADER = re.compile(
     r"""\s*(?:INSERT|REPLACE)(?:\s+(?:IGNORE|LOW_PRIORITY|DELAYED|HIGH_PRIORITY))*\s+INTO\s+(?P<table>(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+)(?:\.(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+))*)"""
-    r"""\s*(?:\((?P<cols>[^)]*)\))?\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*""", re.I | re.S)
+    r"""\s*(?:\((?P<cols>(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^)"`])*)\))?"""
+    r"""\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*""", re.I | re.S)
 _ON_CONFLICT = re.compile(r"\s*ON\s+CONFLICT\s+DO\s+NOTHING", re.I)
 _NUMBER = re.compile(rf"^{_NUM}$")
 _IDENT = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^\s,]+)')
