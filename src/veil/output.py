@@ -24,8 +24,9 @@ Every file veil writes goes through this module:
   "no space left while writing <path>"), after the temporary files are gone.
 
 "Written by veil": a directory holding ``.veil-output``; a file carrying the
-extended attribute ``user.veil`` (set on everything veil writes, where the file
-system has user extended attributes); a JSON run report (``veil_version`` and
+extended attribute ``user.veil`` with its own size and modification time (set on
+everything veil writes, where the file system has user extended attributes; an
+edit in place no longer matches); a JSON run report (``veil_version`` and
 ``tables``), a JSON scan (``generated``, ``sample``, ``columns``) or a Markdown
 data map (``# Data map`` … ``by veil scan``) written by an older veil.
 """
@@ -119,15 +120,20 @@ def no_space(path: Path | str) -> OutputError:
 
 # -- written by veil ---------------------------------------------------------
 
+def _stamp_value(st: os.stat_result) -> bytes:
+    return f"veil {st.st_size} {st.st_mtime_ns}".encode()
+
+
 def _stamp(fd: int) -> None:
-    """Mark a file as written by veil (an extended attribute; silently skipped where unsupported)."""
+    """Mark a file as written by veil: an extended attribute holding its size and modification
+    time once written, so a later edit in place unmarks it (skipped where unsupported)."""
     with contextlib.suppress(OSError, AttributeError):
-        os.setxattr(fd, XATTR, b"1")
+        os.setxattr(fd, XATTR, _stamp_value(os.fstat(fd)))
 
 
 def _has_stamp(path: Path) -> bool:
     try:
-        return os.getxattr(path, XATTR) == b"1"
+        return os.getxattr(path, XATTR) == _stamp_value(os.stat(path))
     except (OSError, AttributeError):
         return False
 
@@ -186,7 +192,7 @@ class Target:
     path: Path | None
     is_dir: bool = False
     recognise: Callable[[Path], bool] | None = None
-    needs_force: str = "an existing file veil did not write"
+    needs_force: str = "a file veil did not write"
 
 
 def _real(p: Path) -> Path:
