@@ -96,7 +96,8 @@ def test_table_names_cannot_escape_the_output_directory(tmp_path, cli, keyring):
     assert res.exit_code == 0, res.output
     assert not (tmp_path.parent / "escaped.csv").exists() and not (tmp_path / "escaped.csv").exists()
     files = [p for p in (tmp_path / "out.sql").iterdir() if not p.name.startswith(".")]
-    assert len(files) == 1 and files[0].name.endswith("escaped.csv") and "/" not in files[0].name
+    # a name that had to be changed carries a hash of the exact table name (docs/formats/postgresql.md)
+    assert len(files) == 1 and files[0].name.startswith("_.._escaped-") and files[0].suffix == ".csv"
 
 
 def test_raw_key_given_as_a_path_is_never_echoed(tmp_path, cli):

@@ -26,7 +26,7 @@ from ...dataset import Dataset, Table
 from ...errors import InputError
 from ...profile import ForeignKey
 from .classify import parse_copy
-from .ddl import TableDef, parse_alter, parse_create, unquote_name
+from .ddl import TableDef, name_parts, parse_alter, parse_create, unquote_name
 from .scan import MYSQL, PG, CopyData, Scanner, Statement
 from .values import _HEADER, split_identifiers
 
@@ -142,7 +142,21 @@ def open_dump(path: Path, dialect: str | None = None) -> Dataset:
     return _dataset(info)
 
 
+def _same_name(owners: dict[str, tuple[str, ...]], name: str, parts: tuple[str, ...], file: str, line: int) -> None:
+    """Two tables whose names only differ in where the dots are (schema "x.y" table "z", schema "x"
+    table "y.z") would be one table to veil: refuse."""
+    if not parts:
+        return
+    prev = owners.setdefault(name, parts)
+    if prev != parts:
+        shown = " and ".join(".".join(f'"{p}"' for p in ps) for ps in (prev, parts))
+        raise InputError(f"two tables of the dump have the same name {name} once their quotes are removed "
+                         f"({shown})", file=file, line=line, hint="rename one of them before dumping")
+
+
 def _first_pass(info: DumpInfo) -> None:
+    owners: dict[str, tuple[str, ...]] = {}
+    file = str(info.path)
     with info.lines() as lines:
         for item in Scanner(lines, info.dialect, str(info.path)).items():
             if isinstance(item, CopyData):
@@ -152,11 +166,13 @@ def _first_pass(info: DumpInfo) -> None:
                 if item.kind == "create_table":
                     td = parse_create(item.text, info.dialect)
                     if td is not None:
+                        _same_name(owners, td.name, td.parts, file, item.line)
                         info.tables[td.name] = td
                 elif item.kind == "alter_table":
                     parse_alter(item.text, info.dialect, info.tables)
                 elif item.kind in ("copy", "insert"):
                     name, cols = data_header(item, info.dialect, str(info.path))
+                    _same_name(owners, name, _header_parts(item, info.dialect), file, item.line)
                     if name not in info.tables:
                         if cols is None:
                             raise InputError(f"INSERT into {name} without a column list, and the dump has no "
@@ -164,6 +180,14 @@ def _first_pass(info: DumpInfo) -> None:
                                              hint="dump with the schema, or with column lists (mysqldump "
                                              "--complete-insert, pg_dump --column-inserts)")
                         info.tables[name] = TableDef(name, [(c, "") for c in cols])
+
+
+def _header_parts(stmt: Statement, dialect: str) -> tuple[str, ...]:
+    if stmt.kind == "copy":
+        head = parse_copy(stmt.text, dialect)
+        return tuple(head.table) if head else ()
+    m = _HEADER.match(stmt.text)
+    return name_parts(m.group("table")) if m else ()
 
 
 def data_header(stmt: Statement, dialect: str, file: str) -> tuple[str, list[str] | None]:

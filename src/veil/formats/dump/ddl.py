@@ -36,6 +36,7 @@ class TableDef:
     unique: list[list[str]] = field(default_factory=list)
     foreign_keys: list[FKDef] = field(default_factory=list)
     parent: str | None = None  # partitioned parent, for a leaf partition
+    parts: tuple[str, ...] = ()  # the name's parts as the dump quotes them: ("x.y", "z") is not ("x", "y.z")
 
 
 def table_name(t: exp.Table) -> str:
@@ -95,7 +96,9 @@ def parse_create(text: str, dialect: str) -> TableDef | None:
     schema = tree.this
     if not isinstance(schema.this, exp.Table):
         return None
-    td = TableDef(table_name(schema.this))
+    t = schema.this
+    td = TableDef(table_name(t), parts=tuple(p.name for p in (t.args.get("catalog"), t.args.get("db"), t.this)
+                                              if p is not None and p.name))
     for e in schema.expressions:
         if isinstance(e, exp.ColumnDef):
             kind = e.args.get("kind")
@@ -118,13 +121,18 @@ def parse_create(text: str, dialect: str) -> TableDef | None:
 _ATTACH = re.compile(r"ALTER\s+TABLE\s+(?:ONLY\s+)?(?P<parent>\S+)\s+ATTACH\s+PARTITION\s+(?P<leaf>\S+)", re.I)
 
 
-def unquote_name(raw: str) -> str:
-    """'public."Kunde"' -> 'public.Kunde'; '`db`.`t`' -> 'db.t'."""
+def name_parts(raw: str) -> tuple[str, ...]:
+    """'public."a.b"' -> ('public', 'a.b'): the parts of a qualified name, unquoted."""
     parts = re.findall(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^."`]+)', raw)
     out = []
     for dq, bq, plain in parts:
         out.append(dq.replace('""', '"') if dq else bq.replace("``", "`") if bq else plain.strip())
-    return ".".join(p for p in out if p)
+    return tuple(p for p in out if p)
+
+
+def unquote_name(raw: str) -> str:
+    """'public."Kunde"' -> 'public.Kunde'; '`db`.`t`' -> 'db.t'."""
+    return ".".join(name_parts(raw))
 
 
 def parse_alter(text: str, dialect: str, tables: dict[str, TableDef]) -> None:

@@ -10,9 +10,11 @@ transforms is copied without being parsed.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import re
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -182,17 +184,60 @@ class _Writer:
             self.in_flight -= 1
 
 
+def _tag(table: str) -> str:
+    return hashlib.sha256(table.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+def _fold(name: str) -> str:
+    """Names a case-insensitive or normalizing file system (macOS, Windows) takes for the same."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+MAX_NAME_BYTES = 200
+
+
+def table_file_names(tables: list[str], ext: str, file: str = "") -> dict[str, str]:
+    """A distinct, stable file name for every table of a dump (``--format parquet|csv``).
+
+    A name that is already safe (letters, digits, ``.``, ``-``, ``_``; not hidden; short) is
+    used as it is: ``public.customers.parquet``. A name that had to be changed (``a/b`` ->
+    ``a_b``), and every name that another one equals when case and Unicode normalization are
+    ignored (``A`` and ``a``), gets ``-`` and the first 8 hex digits of the SHA-256 of the exact
+    table name: ``public.a_b-3f2c9e1a.parquet``. The suffix depends on the table name alone.
+    """
+    base: dict[str, str] = {}
+    for t in tables:
+        safe = re.sub(r"[^\w.\-]", "_", t).lstrip(".") or "_"
+        if len(safe.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            safe = safe.encode("utf-8", "surrogateescape")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+        base[t] = safe if safe == t else f"{safe}-{_tag(t)}"
+    groups: dict[str, list[str]] = {}
+    for t, b in base.items():
+        groups.setdefault(_fold(b), []).append(t)
+    for members in groups.values():
+        if len(members) > 1:
+            for t in members:
+                if base[t] == t:
+                    base[t] = f"{t}-{_tag(t)}"
+    seen: dict[str, str] = {}
+    for t, b in base.items():
+        other = seen.setdefault(_fold(b), t)
+        if other != t:
+            raise InputError(f"tables {other} and {t} would be written to the same file", file=file or None,
+                             hint="rename one of them, or write a dump instead of --format parquet|csv")
+    return {t: b + ext for t, b in base.items()}
+
+
 class _TableFiles:
     """--format parquet|csv: one file per table instead of a dump."""
 
-    def __init__(self, target: AtomicOutput, fmt: str, plan: Plan):
+    def __init__(self, target: AtomicOutput, fmt: str, plan: Plan, file: str = ""):
         self.target, self.fmt, self.plan = target, FORMATS[fmt], plan
         self.writers: dict[str, object] = {}
+        self.names = table_file_names(list(plan.tables), self.fmt.extensions[0], file)
 
     def name(self, table: str) -> str:
-        """A file name for a table name taken from the dump: no separators, no '..', no hidden files."""
-        safe = re.sub(r"[^\w.\-]", "_", table).lstrip(".") or "_"
-        return safe + self.fmt.extensions[0]
+        return self.names[table]
 
     def write(self, table: str, batch: pa.RecordBatch) -> None:
         w = self.writers.get(table)
@@ -257,7 +302,7 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     try:
         with AtomicOutput(out, fmt is not None) as target:
             if fmt is not None:
-                files = _TableFiles(target, fmt, plan)
+                files = _TableFiles(target, fmt, plan, file)
                 fh = open(os.devnull, "wb")  # only the tables are wanted, not the dump's text
             else:
                 path = target.path_for(out.name)
