@@ -209,6 +209,10 @@ def _reads(**paths) -> dict[str, Path | str | None]:
     return reads
 
 
+def _report_target(report: Path | None) -> Target:
+    return Target("--report", report, kind="report", recognise=looks_like_report)
+
+
 def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
     if vault and "://" not in vault:
         refuse_inside(Path(vault).expanduser(), dirs, "vault", VaultError)
@@ -289,7 +293,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
     # every path written is checked before anything is written (a refused --report never
     # comes after a committed output), and the output is locked for the whole run
     final, is_dir = _final_output(dataset, out, out_raw.endswith(("/", os.sep)), fmt)
-    paths = check_targets([Target("--out", final, is_dir), Target("--report", report, recognise=looks_like_report)],
+    paths = check_targets([Target("--out", final, is_dir), _report_target(report)],
                           reads=_reads(input=input_path, profile=profile_path, keyring=keyring, vault=vault),
                           force=force)
     final = paths["--out"]
@@ -314,7 +318,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
             if str(report) == "-":
                 click.echo(text, nl=False)
             else:
-                write_atomic(paths["--report"], text.encode())
+                write_atomic(paths["--report"], text.encode(), kind="report")
     if not quiet:
         for t in result.tables:
             changed = sum(1 for c in plan.tables[t.name].columns if c.op != "keep")
@@ -399,8 +403,8 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
     paths = check_targets([
         Target("--out", profile_out, recognise=never,
                needs_force="a file (a draft would replace a profile someone may have edited)"),
-        Target("--json", json_out, recognise=looks_like_scan_json),
-        Target("--markdown", md_out, recognise=looks_like_data_map),
+        Target("--json", json_out, kind="scan-json", recognise=looks_like_scan_json),
+        Target("--markdown", md_out, kind="data-map", recognise=looks_like_data_map),
     ], reads=_reads(input=input_path), force=force, input_error=False)
     dataset = open_dataset(input_path, dialect=dialect)
     show = sys.stderr.isatty() and not quiet
@@ -421,15 +425,15 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
                                             for f in result.findings):
         click.echo(f"veil: note: {NER_HINT}", err=True)
     if profile_out is not None:
-        write_atomic(paths["--out"], draft_profile(result).encode())
+        write_atomic(paths["--out"], draft_profile(result).encode(), kind="profile")
     if md_out is not None:
-        write_atomic(paths["--markdown"], to_markdown(result).encode())
+        write_atomic(paths["--markdown"], to_markdown(result).encode(), kind="data-map")
     if json_out is not None:
         text = to_json(result)
         if str(json_out) == "-":
             click.echo(text, nl=False)
         else:
-            write_atomic(paths["--json"], text.encode())
+            write_atomic(paths["--json"], text.encode(), kind="scan-json")
     if quiet:
         return
     out = sys.stderr if str(json_out) == "-" else sys.stdout
@@ -811,7 +815,7 @@ def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out
     ring = _keys(keyring, passphrase_env, (dataset.root, out))
     _refuse_vault_inside(vault, (dataset.root, out))
     final, is_dir = _final_output(dataset, out, False, fmt)
-    paths = check_targets([Target("--out", final, is_dir), Target("--report", report, recognise=looks_like_report)],
+    paths = check_targets([Target("--out", final, is_dir), _report_target(report)],
                           reads=_reads(input=dataset_path, profile=profile_path, keyring=keyring, vault=vault),
                           force=force)
     with target_lock(paths["--out"]):
@@ -830,7 +834,7 @@ def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out
         if report is not None:
             doc = report_dict(result, plan, input_path=dataset_path, profile_path=str(profile_path),
                               extra={"rekey": {"from": from_version, "to": target}})
-            write_atomic(paths["--report"], (json.dumps(doc, indent=2) + "\n").encode())
+            write_atomic(paths["--report"], (json.dumps(doc, indent=2) + "\n").encode(), kind="report")
     if not quiet:
         click.echo(f"veil: re-keyed {dataset_path} from {from_version} to {target} into {result.output} "
                    f"({result.seconds:.2f}s)", err=True)

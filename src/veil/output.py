@@ -120,20 +120,21 @@ def no_space(path: Path | str) -> OutputError:
 
 # -- written by veil ---------------------------------------------------------
 
-def _stamp_value(st: os.stat_result) -> bytes:
-    return f"veil {st.st_size} {st.st_mtime_ns}".encode()
+def _stamp_value(kind: str, st: os.stat_result) -> bytes:
+    return f"veil {kind} {st.st_size} {st.st_mtime_ns}".encode()
 
 
-def _stamp(fd: int) -> None:
-    """Mark a file as written by veil: an extended attribute holding its size and modification
-    time once written, so a later edit in place unmarks it (skipped where unsupported)."""
+def _stamp(fd: int, kind: str) -> None:
+    """Mark a file as written by veil as ``kind`` (output, report, scan-json, data-map): an
+    extended attribute holding also its size and modification time once written, so a later
+    edit in place unmarks it (skipped where unsupported). Keyrings are never marked."""
     with contextlib.suppress(OSError, AttributeError):
-        os.setxattr(fd, XATTR, _stamp_value(os.fstat(fd)))
+        os.setxattr(fd, XATTR, _stamp_value(kind, os.fstat(fd)))
 
 
-def _has_stamp(path: Path) -> bool:
+def _has_stamp(path: Path, kind: str) -> bool:
     try:
-        return os.getxattr(path, XATTR) == _stamp_value(os.stat(path))
+        return os.getxattr(path, XATTR) == _stamp_value(kind, os.stat(path))
     except (OSError, AttributeError):
         return False
 
@@ -174,12 +175,13 @@ def never(path: Path) -> bool:
     return False
 
 
-def written_by_veil(path: Path, recognise: Callable[[Path], bool] | None = None) -> bool:
+def written_by_veil(path: Path, kind: str = "output", recognise: Callable[[Path], bool] | None = None) -> bool:
+    """A directory veil wrote (or an empty one), or a file veil wrote as ``kind``."""
     if path.is_dir():
         return (path / MARKER).is_file() or not any(path.iterdir())
     if recognise is never:
         return False
-    return _has_stamp(path) or (recognise is not None and recognise(path))
+    return _has_stamp(path, kind) or (recognise is not None and recognise(path))
 
 
 # -- the one check of every target -------------------------------------------
@@ -191,6 +193,7 @@ class Target:
     option: str
     path: Path | None
     is_dir: bool = False
+    kind: str = "output"  # what veil marks the file as (see _stamp)
     recognise: Callable[[Path], bool] | None = None
     needs_force: str = "a file veil did not write"
 
@@ -290,7 +293,7 @@ def check_targets(targets: Iterable[Target], *, reads: dict[str, Path | str | No
                 if not stat.S_ISREG(st.st_mode):
                     raise UsageError(f"{t.option} is {_kind(st.st_mode)}: veil writes regular files only",
                                      file=str(t.path), hint=f"give {t.option} a file path")
-                if not force and not written_by_veil(path, t.recognise):
+                if not force and not written_by_veil(path, t.kind, t.recognise):
                     raise UsageError(f"{t.option} exists and is {t.needs_force}; refusing to replace it",
                                      file=str(t.path), hint="choose another path, or pass --force to replace it")
         seen.append((t.option, real))
@@ -436,7 +439,7 @@ class AtomicOutput:
                 fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
                 try:
                     os.fsync(fd)
-                    _stamp(fd)
+                    _stamp(fd, "output")
                 finally:
                     os.close(fd)
             os.replace(src, self.target)
@@ -473,13 +476,14 @@ def _umask() -> int:
     return 0o022
 
 
-def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+def write_atomic(path: Path, data: bytes, *, private: bool = False, kind: str | None = None) -> None:
     """Write a small file (a report, a keyring) atomically.
 
     The temporary file gets a random name in the target's directory, created with
     ``O_CREAT|O_EXCL|O_NOFOLLOW`` (:func:`tempfile.mkstemp`), so a file or link planted
     beside the target is never written through; it is fsynced, then renamed over the
-    target. ``private``: mode 0600 (keyrings); otherwise the umask's usual mode. A target
+    target. ``private``: mode 0600 (keyrings); otherwise the umask's usual mode. ``kind``:
+    mark the file as written by veil (report, scan-json, data-map; None: unmarked). A target
     that is a symbolic link is written where the link points (the link stays).
     """
     path = resolve_target(Path(path), str(path))
@@ -493,7 +497,8 @@ def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
                 n = os.write(fd, view)
                 view = view[n:]
             os.fsync(fd)
-            _stamp(fd)
+            if kind is not None:
+                _stamp(fd, kind)
         finally:
             os.close(fd)
         os.replace(tmp, path)
