@@ -288,6 +288,27 @@ def test_file_size_limit_is_a_clean_no_space_error(tmp_path, keyring, kind):
     assert leftovers(tmp_path) == []
 
 
+PG_DUMP_HEAD = ("-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\n"
+                "CREATE TABLE public.t (\n    id integer,\n    email text\n);\n\n"
+                "COPY public.t (id, email) FROM stdin;\n")
+
+
+@pytest.mark.parametrize("fmt", [None, "parquet"])
+def test_file_size_limit_on_a_dump_output(tmp_path, keyring, fmt):
+    dump = tmp_path / "d.sql"
+    dump.write_text(PG_DUMP_HEAD + "".join(f"{i}\t{MARK}{i}@corp.example\n" for i in range(30_000)) + "\\.\n\n")
+    prof = tmp_path / "d.yaml"
+    prof.write_text("version: 1\ntables:\n  public.t:\n    columns:\n      id: keep\n"
+                    "      email: {op: pseudonymize, format: email}\n")
+    out = tmp_path / ("o.sql" if fmt is None else "o")
+    args = ["run", dump, "-p", prof, "--keyring", keyring, "--out", out, "-q"] + (["--format", fmt] if fmt else [])
+    res = _veil(*args, preexec=_limited(200_000))
+    assert res.returncode == 9 and "no space left while writing" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and MARK not in res.stderr
+    assert not out.exists() and leftovers(tmp_path) == []
+    assert _veil(*args).returncode == 0 and leftovers(tmp_path) == []
+
+
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
     mnt = tmp_path / "tmpfs"
