@@ -247,7 +247,7 @@ def check_targets(targets: Iterable[Target], *, reads: dict[str, Path | str | No
 
     ``reads`` maps a description ("the keyring") to a path the command reads
     (``None`` and ``env:``/URL specs are skipped). Refusals are usage errors
-    (exit 2) naming the option and the path, never a value; an output that is, sits
+    (exit 2) naming the option and the path, never a value; an ``--out`` that is, sits
     inside or contains ``"the input"`` stays an input error (exit 5) as it always was
     (``input_error``).
     """
@@ -264,7 +264,7 @@ def check_targets(targets: Iterable[Target], *, reads: dict[str, Path | str | No
         for what, rp in read_paths:
             how = _related(real, rp)
             if how:
-                error = InputError if input_error and what == "the input" else UsageError
+                error = InputError if input_error and what == "the input" and t.option == "--out" else UsageError
                 raise error(f"{t.option} must not be {what}, inside it, or contain it ({t.option} {how} "
                             f"{what}; veil never writes over what it reads)", file=str(t.path),
                             hint=f"give {t.option} another path")
