@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 
 from . import dump_fixtures
 from .dump_fixtures import count, pg_dump, psql_file
+from .test_dump_mysql import client, mysqldump, restore, scalar, server  # noqa: F401 - server is a fixture
 
 pg, pg_tools = dump_fixtures.pg, dump_fixtures.pg_tools
 
@@ -306,3 +308,120 @@ def test_tables_whose_names_differ_only_in_quoted_dots_are_refused(pg, cli, keyr
                     "--format", "csv", out="tables")
     assert res.exit_code == 5, res.output
     assert "same name x.y.t" in res.stderr and MARK not in res.output and not out.exists()
+
+
+# -- 4. sequences and auto-increment counters tell no original id ------------------------------
+
+SEQ_SCHEMA = """
+CREATE TABLE c (id serial PRIMARY KEY, email text);
+CREATE TABLE o (oid integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
+CREATE TABLE k (id bigserial PRIMARY KEY, v text);
+CREATE TABLE e (id serial PRIMARY KEY, v text);
+CREATE SEQUENCE standalone START 500;
+SELECT nextval('standalone');
+INSERT INTO c (email) SELECT 'zqxmark' || g || '@x.org' FROM generate_series(1, 123) g;
+INSERT INTO o (note) SELECT 'n' FROM generate_series(1, 51) g;
+INSERT INTO k (v) SELECT 'v' FROM generate_series(1, 7) g;
+INSERT INTO e (v) VALUES ('gone'); DELETE FROM e;
+"""
+SEQ_PROFILE = _profile({"c": {"id": {"op": "pseudonymize", "format": "int"}, "email": EMAIL},
+                        "o": {"oid": {"op": "pseudonymize", "format": "int"}, "note": "keep"},
+                        "k": {"id": "keep", "v": "keep"},
+                        "e": {"id": {"op": "pseudonymize", "format": "int"}, "v": "keep"}})
+
+
+def _setvals(text: str) -> dict[str, tuple[int, str]]:
+    return {m[0]: (int(m[1]), m[2]) for m in
+            re.findall(r"SELECT pg_catalog\.setval\('public\.(\w+)', (\d+), (true|false)\);", text)}
+
+
+@pytest.mark.parametrize("flags", [[], ["--inserts"], ["--data-only"]])
+def test_setval_is_rewritten_from_the_output_and_inserts_still_work(flags, pg, cli, keyring, tmp_path):
+    """pg_dump's setval told the original max id (123, 51): now the max pseudonym, and an INSERT
+    using the sequence default after a psql restore does not hit a duplicate key."""
+    src = pg.create("veil_src")
+    with pg.connect(src) as conn:
+        conn.execute(SEQ_SCHEMA)
+    dump = pg_dump(src, tmp_path / "in.sql", *flags)
+    assert _setvals(dump.read_text())["c_id_seq"] == (123, "true")
+    data = dump.read_bytes()
+    if "--data-only" in flags:
+        # no DDL: a serial's sequence is found by its name (c_id_seq); "standalone" cannot be placed
+        res, out = _run(tmp_path, cli, keyring, data, SEQ_PROFILE)
+        assert res.exit_code == 5 and "public.standalone" in res.stderr and not out.exists()
+        data = re.sub(rb"SELECT pg_catalog.setval\('public.standalone'.*\n", b"", data)
+    res, out = _run(tmp_path, cli, keyring, data, SEQ_PROFILE)
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    got = _setvals(text)
+    ids = {int(line.split("\t")[0]) for line in text.split("COPY public.c (id, email) FROM stdin;\n")[1]
+           .split("\\.\n")[0].splitlines()} if not flags else None
+    if ids is not None:
+        assert got["c_id_seq"] == (max(ids), "true")
+    assert got["c_id_seq"][0] != 123 and got["o_oid_seq"][0] != 51
+    assert got["k_id_seq"] == (7, "true")  # a kept column: as it was
+    if "--data-only" not in flags:
+        assert got["standalone"] == (500, "true")  # feeds no column: as it was
+    assert got["e_id_seq"] == (1, "false")  # no rows left: back to its start, not the old max
+    dst = pg.create("veil_dst")
+    if "--data-only" in flags:
+        with pg.connect(dst) as conn:
+            conn.execute(SEQ_SCHEMA.split("SELECT nextval")[0])
+    restored = psql_file(dst, out)
+    assert restored.returncode == 0, restored.stderr
+    with pg.connect(dst) as conn:
+        new_c = conn.execute("INSERT INTO c (email) VALUES ('new') RETURNING id").fetchone()[0]
+        new_o = conn.execute("INSERT INTO o (note) VALUES ('new') RETURNING oid").fetchone()[0]
+        conn.execute("INSERT INTO e (v) VALUES ('new')")
+        assert new_c == got["c_id_seq"][0] + 1 and new_o == got["o_oid_seq"][0] + 1
+        assert conn.execute("SELECT count(*) FROM c").fetchone()[0] == 124
+
+
+SEQ_DUMP = PG_HEAD + ("CREATE TABLE public.t (\n    id integer NOT NULL,\n    email text\n);\n"
+                      "CREATE SEQUENCE public.t_id_seq\n    AS integer\n    START WITH 1\n    INCREMENT BY 1\n"
+                      "    CACHE 1;\n"
+                      "ALTER SEQUENCE public.t_id_seq OWNED BY public.t.id;\n")
+SEQ_P = _profile({"t": {"id": {"op": "pseudonymize", "format": "int"}, "email": EMAIL}})
+
+
+@pytest.mark.parametrize(("case", "dump", "profile", "line"), [
+    ("unplaceable", PG_HEAD + "COPY public.t (id, email) FROM stdin;\n1\ta@x.org\n\\.\n"
+     "SELECT pg_catalog.setval('public.ids', 987654, true);\n", SEQ_P, 8),
+    ("data-after-setval", SEQ_DUMP + "SELECT pg_catalog.setval('public.t_id_seq', 987654, true);\n"
+     "COPY public.t (id, email) FROM stdin;\n1\ta@x.org\n\\.\n", SEQ_P, 16),
+    ("not-integers", SEQ_DUMP + "COPY public.t (id, email) FROM stdin;\n1\ta@x.org\n\\.\n"
+     "SELECT pg_catalog.setval('public.t_id_seq', 987654, true);\n",
+     _profile({"t": {"id": {"op": "pseudonymize"}, "email": EMAIL}}), 18),
+    ("odd-setval", SEQ_DUMP + "COPY public.t (id, email) FROM stdin;\n1\ta@x.org\n\\.\n"
+     "SELECT pg_catalog.setval('public.t_id_seq', 987654, true), 1;\n", SEQ_P, 18),
+])
+def test_setval_veil_cannot_set_is_refused(case, dump, profile, line, tmp_path, cli, keyring):
+    res, out = _run(tmp_path, cli, keyring, dump, profile)
+    assert res.exit_code == 5, (case, res.output)
+    assert f"d.sql:{line}:" in res.stderr and "987654" not in res.output and not out.exists()
+
+
+@pytest.mark.usefixtures("server")
+def test_mysql_auto_increment_option_is_removed_when_its_column_is_transformed(tmp_path, cli, keyring):
+    tag = hashlib.sha256(str(tmp_path).encode()).hexdigest()[:8]
+    src, dst = f"veil_src_{tag}", f"veil_dst_{tag}"
+    try:
+        client(f"CREATE DATABASE `{src}`; CREATE DATABASE `{dst}`;")
+        client("CREATE TABLE c (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, email varchar(99));"
+               "CREATE TABLE k (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, v varchar(9));"
+               + "".join(f"INSERT INTO c (email) VALUES ('{MARK}{i}@x.org');" for i in range(123))
+               + "INSERT INTO k (v) VALUES ('a'),('b');", src)
+        dump = mysqldump(src, [], tmp_path / "in.sql")
+        assert "AUTO_INCREMENT=124" in dump.read_text()
+        prof = _profile({"c": {"id": {"op": "pseudonymize", "format": "int"}, "email": EMAIL},
+                         "k": {"id": "keep", "v": "keep"}})
+        res, out = _run(tmp_path, cli, keyring, dump.read_bytes(), prof)
+        assert res.exit_code == 0, res.output
+        text = out.read_text()
+        assert "AUTO_INCREMENT=124" not in text and "AUTO_INCREMENT=3" in text and MARK not in text
+        restore(out, dst)
+        top = scalar(dst, "SELECT max(id) FROM c")
+        client("INSERT INTO c (email) VALUES ('new')", dst)
+        assert scalar(dst, "SELECT max(id) FROM c") == top + 1
+    finally:
+        client(f"DROP DATABASE IF EXISTS `{src}`; DROP DATABASE IF EXISTS `{dst}`;", check=False)

@@ -28,6 +28,7 @@ from ...profile import ForeignKey
 from .classify import parse_copy
 from .ddl import TableDef, name_parts, parse_alter, parse_create, unquote_name
 from .scan import MYSQL, PG, CopyData, Scanner, Statement
+from .sequences import Sequences
 from .values import _HEADER, split_identifiers
 
 DIALECTS = (PG, MYSQL)
@@ -68,6 +69,7 @@ class DumpInfo:
     compressed: bool
     custom: bool  # pg_dump -Fc, read through pg_restore
     tables: dict[str, TableDef] = field(default_factory=dict)
+    sequences: Sequences = field(default_factory=Sequences)
 
     def parent_of(self, name: str) -> str:
         td = self.tables.get(name)
@@ -163,6 +165,8 @@ def _first_pass(info: DumpInfo) -> None:
                 for _ in item.lines:
                     pass
             elif isinstance(item, Statement):
+                if item.kind in ("create_table", "alter_table", "sequence"):
+                    info.sequences.statement(item.text, item.kind, info.dialect)
                 if item.kind == "create_table":
                     td = parse_create(item.text, info.dialect)
                     if td is not None:

@@ -15,7 +15,8 @@ Kinds:
 - ``insert`` (``INSERT``/``REPLACE ... VALUES``) and ``copy`` (``COPY ... FROM
   stdin;`` in text format): rewritten;
 - ``setval`` (``SELECT pg_catalog.setval(...)``): rewritten from the output;
-- ``create_table``, ``alter_table``: DDL veil reads for columns and keys;
+- ``create_table``, ``alter_table``, ``sequence``: DDL veil reads for columns, keys and
+  the column each sequence feeds;
 - ``other``: passed through; only statements on an allow-list of DDL and
   session statements, or statements without any literal;
 - ``unsupported_data``: a statement that can carry row data and that veil
@@ -322,6 +323,8 @@ def _create_kind(toks: list[Token]) -> Kind:
     i = 1
     while i < len(toks) and toks[i].upper in _TABLE_MODS:
         i += 1
+    if i < len(toks) and toks[i].upper == "SEQUENCE":
+        return Kind("sequence")
     if i >= len(toks) or toks[i].upper != "TABLE":
         return Kind("other")  # views, functions, triggers, indexes...: schema and code, not rows
     table = _table(toks, i + 1 + (3 if i + 3 < len(toks) and toks[i + 1].upper == "IF" else 0))
@@ -398,6 +401,8 @@ def classify(text: str, dialect: str) -> Kind:
     if verb == "ALTER":
         if len(toks) > 1 and toks[1].upper == "TABLE" and not first.cond:
             return Kind("alter_table")
+        if len(toks) > 1 and toks[1].upper == "SEQUENCE":
+            return Kind("sequence")
         return Kind("other")
     if verb == "SELECT":
         return _select_kind(toks, it)

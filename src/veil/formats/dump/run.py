@@ -48,6 +48,7 @@ from ...vault import Vault
 from .. import FORMATS
 from . import NUMERIC_SQL, DumpInfo, data_header
 from .scan import MYSQL, CopyData, Scanner, Statement, Text
+from .sequences import auto_increment_column, auto_increment_span, parse_setval
 from .values import InsertStatement, copy_decode, copy_encode, copy_rows, decode_literal, encode_literal
 
 _to_text = as_text
@@ -297,8 +298,11 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
             files.write(p.table, r.batch)
         if progress:
             progress(p.table, r.batch.num_rows)
+        if counters is not None:
+            counters.add(p.table, plan.tables[p.table], r.batch)
 
     files: _TableFiles | None = None
+    counters = _Counters() if info.dialect != MYSQL and not all_columns else None
     try:
         with AtomicOutput(out, fmt is not None) as target:
             if fmt is not None:
@@ -309,7 +313,8 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
                 fh = gzip.open(path, "wb") if info.compressed else open(path, "wb", buffering=1 << 20)
             try:
                 writer = _Writer(fh, max(2, workers * 2), on_result)
-                _process(info, plan, run, engine, writer, results, dropped_keys, batch_size, all_columns)
+                _process(info, plan, run, engine, writer, results, dropped_keys, batch_size, all_columns,
+                         counters)
                 writer.drain(until_all=True)
             finally:
                 fh.close()
@@ -340,12 +345,95 @@ def run_dump(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
                      sum(r.vault_records for r in ordered), bool(run.forgotten))
 
 
+class _Counters:
+    """The largest output value of every transformed integer column (for setval)."""
+
+    def __init__(self) -> None:
+        self.max: dict[tuple[str, str], int] = {}
+        self.not_int: set[tuple[str, str]] = set()
+
+    def add(self, table: str, tplan: TablePlan, batch: pa.RecordBatch) -> None:
+        names = set(batch.schema.names)
+        for c in tplan.columns:
+            if c.op == "keep" or c.name not in names:
+                continue
+            col = batch.column(c.name)
+            key = (table, c.name)
+            if pa.types.is_string(col.type) and col.null_count < len(col):  # a column of unknown type
+                try:
+                    col = pc.cast(col, pa.int64())
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    pass
+            if pa.types.is_integer(col.type):
+                m = pc.max(col).as_py()
+                if m is not None and (key not in self.max or m > self.max[key]):
+                    self.max[key] = m
+            elif col.null_count < len(col):
+                self.not_int.add(key)
+
+
+def _setval(item: Statement, info: DumpInfo, plan: Plan, counters: _Counters) -> tuple[str, list[str]]:
+    """The setval statement to write (and the tables whose data must not come after it)."""
+    file = str(info.path)
+    sv = parse_setval(item.text, info.dialect)
+    if sv is None:
+        raise InputError("a setval statement veil cannot read (expected SELECT pg_catalog.setval('name', n, "
+                         "true|false);)", file=file, line=item.line, hint="remove the statement from the dump")
+    seq = info.sequences.find(sv.sequence, info.tables)
+    if seq is None:
+        raise InputError(f"setval of sequence {sv.sequence}: veil cannot tell which column it feeds, so it cannot "
+                         "set it without telling the original ids", file=file, line=item.line,
+                         hint="dump with the schema (not --data-only), or remove the setval lines")
+    links = []
+    for t, c in seq.links:
+        name = info.parent_of(t)
+        tplan = plan.tables.get(name)
+        cp = next((x for x in tplan.columns if x.name == c), None) if tplan else None
+        if cp is not None:
+            links.append(((name, c), cp.op != "keep"))
+    moved = [k for k, transformed in links if transformed]
+    if not moved:
+        return item.text, []  # the column is kept (or none of the dump's): its value tells nothing new
+    where = ", ".join(f"{t}.{c}" for t, c in moved)
+    if len(moved) != len(links) or seq.increment < 0 or any(k in counters.not_int for k in moved):
+        raise InputError(f"setval of sequence {sv.sequence}: its column ({where}) is transformed in a way veil "
+                         "cannot set the sequence from (kept and transformed columns share it, a descending "
+                         "sequence, or values that are no longer integers)", file=file, line=item.line,
+                         hint="pseudonymize the column with format int, or remove the setval line")
+    values = [counters.max[k] for k in moved if k in counters.max]
+    top = max(values) if values else None
+    start = seq.start if seq.start is not None else 1
+    body = item.text.rstrip()
+    tail = item.text[len(body):]
+    if top is None or top < start:
+        new = f"SELECT pg_catalog.setval({sv.literal}, {start}, false);"
+    else:
+        new = f"SELECT pg_catalog.setval({sv.literal}, {top}, true);"
+    return new + tail, [t for t, _ in moved]
+
+
+def _without_auto_increment(item: Statement, info: DumpInfo, plan: Plan) -> str:
+    """A MySQL CREATE TABLE without its AUTO_INCREMENT=N option when that column is transformed."""
+    col = auto_increment_column(item.text)
+    name = info.parent_of(item.info.table) if item.info is not None and item.info.table else None
+    tplan = plan.tables.get(name) if name else None
+    cp = next((x for x in tplan.columns if x.name.lower() == (col or "").lower()), None) if tplan else None
+    if cp is None or cp.op == "keep":
+        return item.text
+    span = auto_increment_span(item.text)
+    if span is None:
+        return item.text
+    return item.text[:span[0]] + item.text[span[1]:]
+
+
 def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, writer: _Writer,
-             results: dict[str, TableResult], dropped_keys, batch_size: int, all_columns: bool) -> None:
+             results: dict[str, TableResult], dropped_keys, batch_size: int, all_columns: bool,
+             counters: _Counters | None = None) -> None:
     file = str(info.path)
     dialect = info.dialect
     group: list[InsertStatement] = []
     offsets: dict[str, int] = {}
+    sealed: dict[str, int] = {}  # table -> line of the setval written from its data
 
     def enc(s: str) -> bytes:
         return s.encode("utf-8", "surrogateescape")
@@ -355,6 +443,9 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
         tplan = plan.tables.get(name)
         if tplan is None:
             raise InputError(f"data for table {raw_name}, which the dump never creates", file=file, line=line)
+        if name in sealed:
+            raise InputError(f"data for table {name} after the setval of its sequence (line {sealed[name]})",
+                             file=file, line=line, hint="put the setval lines after the data, as pg_dump does")
         if tplan.foreign_keys and any(run.forgotten.values()):
             writer.drain(until_all=True)  # every dropped parent row must be known first
         tplan.drop_refs = drop_refs_for(tplan, dropped_keys)
@@ -555,6 +646,14 @@ def _process(info: DumpInfo, plan: Plan, run: RunContext, engine: _Engine, write
             rows_in_group = 0
             if isinstance(item, CopyData):
                 copy_block(item)
+            elif isinstance(item, Statement) and item.kind == "setval" and counters is not None:
+                writer.drain(until_all=True)  # every row of the table is out: its maximum is known
+                text, tables = _setval(item, info, plan, counters)
+                for t in tables:
+                    sealed.setdefault(t, item.line)
+                writer.text(enc(text))
+            elif isinstance(item, Statement) and item.kind == "create_table" and dialect == MYSQL:
+                writer.text(enc(_without_auto_increment(item, info, plan)))
             elif isinstance(item, (Text, Statement)):
                 writer.text(enc(item.text))
         flush_inserts()

@@ -117,7 +117,7 @@ class Scanner:
                 raise InputError(f"{info.what}{on}: a statement that can carry row data and that veil cannot "
                                  "rewrite; refusing to copy its values through",
                                  file=self.file, line=stmt.line, hint=info.hint)
-            if stmt.kind in ("insert", "create_table", "alter_table", "copy", "setval"):
+            if stmt.kind in ("insert", "create_table", "alter_table", "copy", "setval", "sequence"):
                 yield stmt
             else:
                 yield Text(stmt.text, stmt.line)
