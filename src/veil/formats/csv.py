@@ -8,8 +8,10 @@ leading zeros kept). A UTF-8 byte order mark on input is kept on output.
 
 from __future__ import annotations
 
+import codecs
 import csv as pycsv
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,33 +26,59 @@ BOM = b"\xef\xbb\xbf"
 
 def _bad_utf8_line(path: Path) -> int | None:
     """Error path only: the physical line holding the first invalid UTF-8 byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    done = 0
     with open(path, "rb") as fh:
-        for number, line in enumerate(fh, 1):
+        while chunk := fh.read(1 << 20):
+            pending = len(decoder.getstate()[0])  # the previous chunk's unfinished character
             try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return _line_at(path, done - pending + exc.start)
+            done += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return _line_at(path, done)
     return None
 
 
-def _header(path: Path) -> tuple[list[str], bool]:
+@contextmanager
+def _long_fields() -> Iterator[None]:
+    """Python's csv module refuses fields over 128 KiB; Arrow reads them (up to MAX_BLOCK)."""
+    old = pycsv.field_size_limit()
+    pycsv.field_size_limit(max(old, MAX_BLOCK))
+    try:
+        yield
+    finally:
+        pycsv.field_size_limit(old)
+
+
+def _header(path: Path) -> tuple[list[str], bool, bool]:
     with open(path, "rb") as fh:
         bom = fh.read(3) == BOM
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            header = next(pycsv.reader(fh), None)
+        with open(path, newline="", encoding="utf-8-sig") as fh, _long_fields():
+            rows = pycsv.reader(fh)
+            header = next(rows, None)
+            # nothing after the header (not even a blank line): a table without rows
+            empty = header is not None and fh.read(1) == ""
     except UnicodeDecodeError:
         raise InputError("the file is not UTF-8 text", file=str(path), line=_bad_utf8_line(path),
                          hint="convert it to UTF-8 (e.g. iconv -t utf-8)") from None
     except pycsv.Error:
         raise InputError("the header line is not valid CSV", file=str(path), line=1) from None
-    if not header:
+    if header is None:
         raise InputError("the CSV file is empty (no header line)", file=str(path), line=1)
+    if not header:
+        raise InputError("the first line is blank; the header must be the first line", file=str(path), line=1,
+                         hint="remove the blank lines before the header")
     dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:
-        raise InputError(f"duplicate column names in the header: {', '.join(dupes)}",
+        names = ", ".join(c or '"" (empty)' for c in dupes)
+        raise InputError(f"duplicate column names in the header: {names}",
                          file=str(path), line=1, hint="rename the columns so each is unique")
-    return header, bom
+    return header, bom, empty
 
 
 def _problem(path: Path, ncols: int) -> InputError:
@@ -59,7 +87,7 @@ def _problem(path: Path, ncols: int) -> InputError:
     if line is not None:
         return InputError("the file is not UTF-8 text", file=str(path), line=line,
                           hint="convert it to UTF-8 (e.g. iconv -t utf-8)")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh, _long_fields():
         reader = pycsv.reader(fh, strict=True)
         try:
             for rec in reader:
@@ -74,43 +102,113 @@ def _problem(path: Path, ncols: int) -> InputError:
                       hint="check quoting and line endings")
 
 
+MIN_BLOCK = 1 << 20  # bytes parsed at a time; Arrow reads up to 32 blocks ahead, so this bounds memory
+MAX_BLOCK = 1 << 28  # a row (or header) longer than this is refused
+_BLOCK_TOO_SMALL = ("straddl", "Empty CSV file or block")  # Arrow: a row does not fit in one block
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    concat = getattr(pa, "concat_batches", None)  # pyarrow >= 19
+    if concat is not None:
+        return concat(batches)
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Batches of exactly ``size`` rows (the last one shorter) from blocks of any length."""
+    buf: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(size - held, batch.num_rows)
+            buf.append(batch.slice(0, take))
+            held += take
+            batch = batch.slice(take)
+            if held == size:
+                yield _concat(buf)
+                buf, held = [], 0
+    if held:
+        yield _concat(buf)
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """Error path only: the physical line (LF, CR or CRLF endings) holding byte ``offset``."""
+    lines, prev_cr, done = 1, False, 0
+    with open(path, "rb") as fh:
+        while done < offset:
+            chunk = fh.read(min(1 << 20, offset - done))
+            if not chunk:
+                break
+            lf, cr = chunk.count(b"\n"), chunk.count(b"\r")
+            lines += lf + cr - chunk.count(b"\r\n") - (prev_cr and chunk.startswith(b"\n"))
+            prev_cr = chunk.endswith(b"\r")
+            done += len(chunk)
+    return lines
+
+
+def _unclosed_quote(path: Path, last: str | None) -> InputError | None:
+    """Whether the file ends inside a quoted field: Arrow then takes the rest of the file as the
+    last value silently. That value is then the raw tail of the file after an opening quote at a
+    field start: compared byte for byte, without reading more than the value's length."""
+    if last is None:
+        return None
+    raw = b'"' + last.encode("utf-8", "surrogatepass").replace(b'"', b'""')
+    size = path.stat().st_size
+    start = size - len(raw)
+    if start < 0:
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(max(0, start - 1))
+        tail = fh.read()
+    if not tail.endswith(raw) or (start > 0 and tail[:1] not in (b",", b"\n", b"\r")):
+        return None
+    return InputError("malformed CSV quoting: a quoted field is not closed before the end of the file",
+                      file=str(path), line=_line_at(path, start),
+                      hint="close the quote (or double a quote inside a quoted value)")
+
+
 class CsvFormat:
     name = "csv"
     extensions = (".csv",)
 
     def open(self, path: Path, name: str) -> Table:
-        header, bom = _header(path)
+        header, bom, empty = _header(path)
         schema = pa.schema([(c, pa.string()) for c in header])
 
-        def read(batch_size: int) -> Iterator[pa.RecordBatch]:
+        def blocks(block_size: int, skip: int, state: dict) -> Iterator[pa.RecordBatch]:
+            """Arrow's streaming reader, one batch per block; the first ``skip`` rows (given by a
+            pass with smaller blocks) are left out."""
             bad: list[tuple[int | None, int, int]] = []
 
             def on_invalid(row) -> str:
                 bad.append((row.number, row.expected_columns, row.actual_columns))
                 return "skip"
 
-            try:
-                reader = pacsv.open_csv(
-                    path,
-                    read_options=pacsv.ReadOptions(use_threads=False,
-                                                   block_size=max(1 << 20, batch_size * 160)),
-                    # one column: an empty line is a null row, not a blank to skip
-                    parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid,
-                                                     ignore_empty_lines=len(header) > 1),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types={c: pa.string() for c in header},
-                        strings_can_be_null=True,
-                        quoted_strings_can_be_null=False,
-                        null_values=[""],
-                    ),
-                )
-                for batch in reader:
-                    if bad:
-                        break
-                    yield from (batch.slice(i, batch_size) for i in range(0, batch.num_rows, batch_size))
-            except (pa.ArrowInvalid, UnicodeDecodeError):
-                # Arrow's message quotes the offending row: never pass it on.
-                raise _problem(path, len(header)) from None
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=block_size),
+                # one column: an empty line is a null row, not a blank to skip
+                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid,
+                                                 ignore_empty_lines=len(header) > 1),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in header},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    null_values=[""],
+                ),
+            )
+            seen = 0
+            for batch in reader:
+                if bad:
+                    break
+                if batch.num_rows:
+                    state["last"] = batch
+                drop = min(batch.num_rows, max(0, skip - seen))
+                seen += batch.num_rows
+                if drop < batch.num_rows:
+                    yield batch.slice(drop) if drop else batch
             if bad:
                 line, expected, actual = bad[0]
                 if line is None:
@@ -118,6 +216,37 @@ class CsvFormat:
                 raise InputError(f"malformed CSV row: expected {expected} fields, found {actual}",
                                  file=str(path), line=line,
                                  hint="check for an unquoted comma or a stray quote on that line")
+
+        def read(batch_size: int) -> Iterator[pa.RecordBatch]:
+            if empty:  # a header and nothing else, with or without a line ending after it
+                return
+            # Small blocks: Arrow's reader reads up to 32 blocks ahead of the one being parsed, so
+            # the block size, not the file, bounds the memory. A row longer than a block makes
+            # Arrow fail; the file is then read again with larger blocks, skipping the rows given.
+            state: dict = {"last": None}
+            block, given = MIN_BLOCK, 0
+            while True:
+                try:
+                    for batch in _rebatch(blocks(block, given, state), batch_size):
+                        yield batch
+                        given += batch.num_rows
+                    break
+                except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                    if isinstance(exc, pa.ArrowInvalid) and any(m in str(exc) for m in _BLOCK_TOO_SMALL):
+                        if block < MAX_BLOCK:
+                            block *= 8
+                            continue
+                        raise InputError(f"a row (or the header) is longer than {MAX_BLOCK >> 20} MiB",
+                                         file=str(path), hint="split the long values, or check for an "
+                                         "unclosed quote that runs to the end of the file") from None
+                    # Arrow's message quotes the offending row: never pass it on.
+                    raise _problem(path, len(header)) from None
+            last = state["last"]
+            if last is not None:
+                value = last.column(len(header) - 1)[last.num_rows - 1].as_py()
+                err = _unclosed_quote(path, value)
+                if err is not None:
+                    raise err
 
         return Table(name, path, self.name, schema, read, None, {"bom": bom})
 
