@@ -5,17 +5,21 @@ bytes (or its node type) unchanged, no output created, nothing left beside the t
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from veil.keys import init_keyring, load_keyring
 from veil.vault import open_vault
 
-from .harness import assert_clean_failure, invoke, marker, snapshot
+from .harness import FUZZ, assert_clean_failure, invoke, marker, snapshot
 
 pytestmark = pytest.mark.adversarial
 
@@ -174,3 +178,37 @@ def test_force_never_unlocks_a_forbidden_target(world, tmp_path):
         before = {p: snapshot(p) for p in (w.keyring, w.vault, w.profile, w.in_dir)}
         res = invoke(*args, "--force")
         assert_clean_failure(res, codes=CODES, markers=[MARK], unchanged=before)
+
+
+@pytest.fixture(scope="module")
+def names_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("odd-names")
+
+
+_NAME = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1,
+                max_size=40).filter(lambda n: n not in (".", "..") and not n.startswith(".veil-")
+                                    and len(os.fsencode(n)) < 200)
+
+
+@FUZZ
+@given(name=_NAME, exists=st.sampled_from(["no", "foreign", "link-to-keyring", "dir"]))
+def test_odd_report_names_are_written_or_refused_cleanly(world, names_dir, name, exists):
+    """Any file name for --report: written where asked, or refused with exit 2, never a crash."""
+    w = world
+    case = Path(tempfile.mkdtemp(dir=names_dir))
+    target = case / name
+    if exists == "foreign":
+        target.write_text("years of work\n")
+    elif exists == "link-to-keyring":
+        target.symlink_to(w.keyring)
+    elif exists == "dir":
+        target.mkdir()
+    before = {p: snapshot(p) for p in (w.keyring, w.profile, w.in_dir, target)}
+    res = invoke("run", w.in_file, "-p", w.profile, "--keyring", w.keyring, "--out", case / "o.csv", "-q",
+                 "--report", target)
+    if exists == "no" and name != "o.csv":
+        assert res.exit_code == 0, res.stderr
+        assert json.loads(target.read_text())["veil_version"]
+    else:
+        assert_clean_failure(res, codes=(2,), markers=[MARK], unchanged=before, out=case / "o.csv")
+    assert not [p for p in case.iterdir() if p.name.startswith((".veil-tmp", ".veil-lock"))]
