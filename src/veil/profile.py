@@ -8,6 +8,8 @@ file line and YAML path, and all of them are reported at once.
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,14 +101,67 @@ class Profile:
 
 # -- YAML with line numbers ------------------------------------------------
 
+#: A profile deeper than this is refused (a real one is about 6 levels deep); the composer and
+#: the conversion below are recursive, so this also keeps them far from Python's recursion limit.
+MAX_DEPTH = 64
+#: A profile larger than this is refused before it is parsed (a profile of 10,000 columns is < 1 MB).
+MAX_BYTES = 16 * 1024 * 1024
+_STD_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A YAML construct veil does not accept in a profile (not a syntax error)."""
+
+
+class _ProfileLoader(yaml.SafeLoader):
+    """The safe loader without anchors and aliases, and with a bounded depth.
+
+    An alias makes the document a graph: a 1 KB profile of nested aliases
+    ("billion laughs") expands to billions of nodes. Profiles do not need them,
+    so they are refused where they stand (file:line) before anything expands.
+    """
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(None, None, "YAML anchors and aliases (&name, *name) are not allowed in a profile",
+                           event.start_mark)
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(None, None, f"the profile is nested more than {MAX_DEPTH} levels deep",
+                           event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """The Python value of a scalar node (plain YAML types only: str, int, float, bool, null, dates)."""
+    if node.tag not in _STD_TAGS:
+        raise ValueError("tag")
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+
+
 def _to_python(node: yaml.Node, path: str, lines: dict[str, int], problems: list[Problem]) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
+    line = node.start_mark.line + 1
+    lines.setdefault(path, line)
     if isinstance(node, yaml.MappingNode):
+        if node.tag != _MAP_TAG:
+            problems.append(Problem(f"unsupported YAML tag {node.tag[:40]!r}", path, line,
+                                    "remove the tag: a profile holds plain mappings, lists and scalars"))
         out: dict[str, Any] = {}
         for knode, vnode in node.value:
-            key = yaml.safe_load(yaml.serialize(knode)) if knode.tag != "tag:yaml.org,2002:str" \
-                else knode.value
-            key = str(key)
+            if not isinstance(knode, yaml.ScalarNode):
+                problems.append(Problem("a key must be a plain name, not a list or mapping", path,
+                                        knode.start_mark.line + 1))
+                continue
+            key = str(_to_python(knode, path, {}, problems))
             sub = f"{path}.{key}" if path else key
             if key in out:
                 problems.append(Problem("duplicate key", sub, knode.start_mark.line + 1))
@@ -114,13 +169,28 @@ def _to_python(node: yaml.Node, path: str, lines: dict[str, int], problems: list
             out[key] = _to_python(vnode, sub, lines, problems)
         return out
     if isinstance(node, yaml.SequenceNode):
+        if node.tag != _SEQ_TAG:
+            problems.append(Problem(f"unsupported YAML tag {node.tag[:40]!r}", path, line,
+                                    "remove the tag: a profile holds plain mappings, lists and scalars"))
         return [_to_python(v, f"{path}[{i}]", lines, problems) for i, v in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+    try:
+        return _scalar(node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+        # an unknown tag (!!python/object, !foo), or a malformed typed scalar (a date like
+        # 2020-02-30, bad !!binary): named by position only, the value may be anything
+        what = "unsupported YAML tag" if node.tag not in _STD_TAGS else "a value YAML cannot read as its type"
+        problems.append(Problem(what, path, line, "write plain text, numbers, true/false or null"))
+        return None
 
 
 def load_yaml(text: str, file: str | None) -> tuple[Any, dict[str, int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_ProfileLoader)
+    except _Refused as exc:
+        mark = exc.problem_mark
+        raise ProfileError([Problem(str(exc.problem), "", mark.line + 1 if mark else None,
+                                    "write each rule out in full" if "alias" in str(exc.problem) else None)],
+                           file=file) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "invalid YAML"
@@ -206,6 +276,16 @@ def parse_profile(data: Any, lines: dict[str, int], file: str | None = None, *,
     return profile
 
 
+def _list_of(chk: _Checker, value: Any, path: str, what: str) -> list:
+    """A list-valued key (unique, foreign_keys): anything else is a problem, not a crash."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        chk.add(path, f"{what} must be a list")
+        return []
+    return value
+
+
 def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, str]],
                  reversible: bool = False) -> TableRule:
     tpath = f"tables.{tname}"
@@ -218,7 +298,7 @@ def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, st
     chk.unknown_keys(traw, TABLE_KEYS, tpath, "table key")
     if "primary_key" in traw:
         rule.primary_key = chk.str_list(traw["primary_key"], f"{tpath}.primary_key")
-    for i, u in enumerate(traw.get("unique") or []):
+    for i, u in enumerate(_list_of(chk, traw.get("unique"), f"{tpath}.unique", "unique")):
         rule.unique.append(chk.str_list(u, f"{tpath}.unique[{i}]"))
     pol = traw.get("unknown_columns")
     if pol is not None and pol not in UNKNOWN_POLICIES:
@@ -233,7 +313,7 @@ def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, st
         else:
             chk.unknown_keys(subj, SUBJECT_KEYS, spath, "subject field")
             rule.subject = Subject(subj["column"], str(subj.get("domain") or subj["column"]), spath)
-    for i, fk in enumerate(traw.get("foreign_keys") or []):
+    for i, fk in enumerate(_list_of(chk, traw.get("foreign_keys"), f"{tpath}.foreign_keys", "foreign_keys")):
         fpath = f"{tpath}.foreign_keys[{i}]"
         if not isinstance(fk, dict) or not isinstance(fk.get("references"), dict):
             chk.add(fpath, "a foreign key needs columns and references: {table, columns}")
@@ -268,6 +348,9 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
                 "e.g. {op: pseudonymize, domain: email}")
         return None
     opname = craw["op"]
+    if not isinstance(opname, str):
+        chk.add(f"{cpath}.op", "op must be an operator name", "run `veil operators` for the list")
+        return None
     op = OPERATORS.get(opname)
     if op is None:
         chk.add(f"{cpath}.op", f"unknown operator '{opname}'",
@@ -331,13 +414,41 @@ def _check_references(chk: _Checker, profile: Profile) -> None:
                         did_you_mean(fk.ref_table, profile.tables))
 
 
+def _read_profile(p: Path) -> str:
+    """The profile's text: a regular file only (a directory, fifo or device is refused before it
+    is read, so a fifo cannot block and /dev/zero cannot fill memory), at most MAX_BYTES, UTF-8."""
+    def refuse(message: str, hint: str | None = None) -> ProfileError:
+        return ProfileError([Problem(message, "", None, hint)], file=str(p))
+
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise refuse("profile file not found") from None
+    except PermissionError:
+        raise refuse("the profile cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise refuse(f"the profile cannot be opened ({exc.strerror or type(exc).__name__})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise refuse("the profile is a directory, not a file", "give the path of a YAML file")
+        raise refuse("the profile is not a regular file (a fifo, socket or device)",
+                     "give the path of a YAML file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise refuse(f"the profile cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > MAX_BYTES:
+        raise refuse(f"the profile is larger than {MAX_BYTES // (1024 * 1024)} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse("the profile is not UTF-8 text") from None
+
+
 def load_profile(path: str | Path, *, strict: bool = True) -> Profile:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProfileError([Problem("profile file not found", "")], file=str(p)) from None
-    except UnicodeDecodeError:
-        raise ProfileError([Problem("the profile is not UTF-8 text", "")], file=str(p)) from None
-    data, lines = load_yaml(text, str(p))
+    data, lines = load_yaml(_read_profile(p), str(p))
     return parse_profile(data, lines, str(p), strict=strict)
