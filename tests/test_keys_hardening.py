@@ -19,7 +19,7 @@ import pytest
 
 from veil.errors import UsageError
 from veil.keys import SCRYPT_MAX_MEMORY, SCRYPT_N, SCRYPT_P, SCRYPT_R, kdf_params, load_keyring
-from veil.vault import open_vault
+from veil.vault import blind_indexes, blind_key, open_vault
 
 from . import vault_fixtures
 from .adversarial.harness import snapshot
@@ -332,3 +332,49 @@ def test_the_one_edit_verify_cannot_see_is_documented(veil):
     assert res.exit_code == 0 and "intact: 2 entries" in res.stdout
     doc = " ".join((Path(__file__).resolve().parent.parent / "docs" / "keys.md").read_text().split())
     assert "removing the latest entries goes unnoticed" in doc.lower()
+
+
+# -- 5. blind indexes sealed to their key version ---------------------------------------------------
+
+def _stored_indexes(store, version: str) -> dict[str, set[bytes]]:
+    """What the vault stores of each record's indexes for one version, read raw (no key)."""
+    out: dict[str, set[bytes]] = {"blind": set(), "subject": set(), "dedup": set()}
+    for sid, data in store.query("SELECT id, data FROM veil_segments WHERE key_version = ?", [version]):
+        t = pa.ipc.open_stream(bytes(data)).read_all()
+        out["blind"].update(t.column("blind").to_pylist())
+        out["subject"].update(x for x in t.column("subject").to_pylist() if x is not None)
+        (blob,) = store.query("SELECT keys FROM veil_segment_keys WHERE segment = ?", [sid])[0]
+        n = t.num_rows
+        out["dedup"].update(bytes(blob)[16 * i:16 * i + 16] for i in range(n))
+    return out
+
+
+def test_two_versions_share_no_stored_index(cli, keyring, store, vault_profile, tmp_path):
+    """The same extract run under two key versions: from the vault alone, no stored blind index,
+    subject index or dedup key of one version's records equals one of the other's (they did, all
+    of them, before indexes were sealed to their version), and no raw blind index is stored."""
+    v = Veil(cli, keyring, store, vault_profile, tmp_path)
+    v1 = load_keyring(keyring).active_version
+    v.run("o1")
+    assert cli("keys", "rotate", "--keyring", keyring).exit_code == 0
+    v2 = load_keyring(keyring).active_version
+    v.run("o2")
+    a, b = _stored_indexes(store, v1), _stored_indexes(store, v2)
+    for kind in ("blind", "subject", "dedup"):
+        assert len(a[kind]) > 100 and len(b[kind]) > 100, kind
+        assert not a[kind] & b[kind], f"{kind}: {len(a[kind] & b[kind])} shared between versions"
+    ring = load_keyring(keyring)
+    emails = [o.encode() for _, o in email_pairs(SAMPLES_CSV, tmp_path / "o1")]
+    raw = set(blind_indexes(blind_key(ring, "email"), emails))
+    for idx in (a, b):
+        assert not raw & (idx["blind"] | idx["subject"] | idx["dedup"])
+    # and everything still works through the keys: reveal of both versions, forget in both
+    p1, o1 = email_pairs(SAMPLES_CSV, tmp_path / "o1")[2]
+    p2, _ = email_pairs(SAMPLES_CSV, tmp_path / "o2")[2]
+    res = v.reveal(p1, p2, purpose="check")
+    assert res.exit_code == 0 and res.stdout.count(o1) == 2, res.output
+    res = v.forget(o1)
+    assert res.exit_code == 0 and int(res.stdout.split(", ")[-1].split()[0]) >= 2, res.stdout  # both versions
+    assert v.reveal(p1).exit_code == 8 and v.reveal(p2).exit_code == 8
+    assert v.run("o3")["totals"]["vault_records_written"] == 0  # dedup through the sealed keys
+    assert v.audit("--verify").exit_code == 0

@@ -795,7 +795,7 @@ def test_segments_stored_compact_and_wide_ones_still_read(veil):
     with null slots) still reveal."""
     import io
 
-    from veil.vault import SEGMENT_SCHEMA, STORED_SCHEMA, STORED_SCHEMA_KEYED
+    from veil.vault import SEGMENT_SCHEMA, STORED_SCHEMA, STORED_SCHEMA_KEYED, _to_ipc
 
     veil.run("o1")
     pairs = dict(email_pairs(SAMPLES_CSV, veil.tmp / "o1"))
@@ -812,7 +812,8 @@ def test_segments_stored_compact_and_wide_ones_still_read(veil):
     for seg_id, _, _, seg in veil.store.segments():
         data = veil.store.query("SELECT data FROM veil_segments WHERE id = ?", [seg_id])[0][0]
         subjects = pa.ipc.open_stream(bytes(data)).read_all().column("subject").combine_chunks()
-        assert subjects.to_pylist() == seg.column("subject").to_pylist()
+        # stored sealed to the segment's key version (test_keys_hardening checks the sealing)
+        assert [x is None for x in subjects.to_pylist()] == [x is None for x in seg.column("subject").to_pylist()]
         linked = len(subjects) - subjects.null_count
         assert len(subjects.buffers()[2] or b"") == 16 * linked
         counts.append((linked, subjects.null_count))
@@ -823,7 +824,9 @@ def test_segments_stored_compact_and_wide_ones_still_read(veil):
     assert any(c for *_, t in veil.store.segments() for c in t.column("context").to_pylist())
 
     token = table.column("pseudonym")[3].as_py()
-    for schema, layout in ((STORED_SCHEMA_KEYED, stored.add_column(3, "key", table.column("key"))),
+    # earlier builds stored the indexes unsealed
+    unsealed = pa.ipc.open_stream(_to_ipc(table)).read_all()
+    for schema, layout in ((STORED_SCHEMA_KEYED, unsealed.add_column(3, "key", table.column("key"))),
                            (SEGMENT_SCHEMA, table)):
         assert layout.schema == schema
         sink = io.BytesIO()
@@ -1015,13 +1018,20 @@ def test_segment_keys_beside_the_segments_and_without_them(veil):
     read whole: a second run still writes no record."""
     import numpy as np
 
+    from veil.keys import load_keyring
+    from veil.vault import _ecb, index_seal
+
     def check() -> dict[int, bytes]:
         keys = {int(sid): bytes(blob) for sid, blob in veil.store.query("SELECT segment, keys FROM veil_segment_keys")}
         segs = veil.store.segments()
         assert set(keys) == {sid for sid, *_ in segs}
-        for sid, _, _, t in segs:
+        ring = load_keyring(veil.keyring)
+        for sid, dom, ver, t in segs:
             linked = np.array([s is not None for s in t.column("subject").to_pylist()])
-            assert keys[sid] == b"".join(t.column("key").to_pylist()) + np.packbits(linked).tobytes()
+            # the keys sealed to the segment's version (one AES block each), then a byte 1
+            sealed = _ecb(index_seal(ring, dom, ver), np.frombuffer(b"".join(t.column("key").to_pylist()), np.uint8)
+                          .reshape(-1, 16)).tobytes()
+            assert keys[sid] == sealed + np.packbits(linked).tobytes() + b"\x01"
         return keys
 
     veil.run("o1")
@@ -1031,7 +1041,7 @@ def test_segment_keys_beside_the_segments_and_without_them(veil):
     keys = check()
     ids = sorted(keys)
     veil.store.execute("DELETE FROM veil_segment_keys WHERE segment = ?", [ids[0]])
-    veil.store.execute("UPDATE veil_segment_keys SET keys = ? WHERE segment = ?", [keys[ids[-1]][:-1], ids[-1]])
+    veil.store.execute("UPDATE veil_segment_keys SET keys = ? WHERE segment = ?", [keys[ids[-1]][:-2], ids[-1]])
     assert veil.run("o2")["totals"]["vault_records_written"] == 0
 
 
@@ -1063,7 +1073,17 @@ def test_forget_reseals_a_segment_of_an_older_layout_with_todays_dedup_keys(tmp_
     import numpy as np
 
     from veil.keys import new_keyring
-    from veil.vault import STORED_SCHEMA_KEYED, Vault, blind_indexes, blind_key, dedup_keys, encrypt_records
+    from veil.vault import (
+        STORED_SCHEMA_KEYED,
+        Vault,
+        _ecb,
+        _to_ipc,
+        blind_indexes,
+        blind_key,
+        dedup_keys,
+        encrypt_records,
+        index_seal,
+    )
     from veil.vault.backends import open_backend
 
     keys = new_keyring()
@@ -1076,7 +1096,7 @@ def test_forget_reseals_a_segment_of_an_older_layout_with_todays_dedup_keys(tmp_
     vault.store("d", v, recs)
     vault.commit()
     [(sid, data)] = vault.db.query("SELECT id, data FROM veil_segments", [])
-    stored = pa.ipc.open_stream(bytes(data)).read_all()
+    stored = pa.ipc.open_stream(_to_ipc(pa.Table.from_batches([recs]))).read_all()  # unsealed, as then
     keyed = stored.add_column(3, "key", recs.column("key"))
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, STORED_SCHEMA_KEYED) as w:
@@ -1093,8 +1113,10 @@ def test_forget_reseals_a_segment_of_an_older_layout_with_todays_dedup_keys(tmp_
     [(blob,)] = vault.db.query("SELECT keys FROM veil_segment_keys", [])
     kept = _plain([r for i, r in enumerate(rows) if i != 3])
     today = dedup_keys(keys, kept.column("blind"), kept.column("context"))
-    assert bytes(blob)[:16 * 9] == b"".join(today.to_pylist())
-    assert bytes(blob)[:16 * 9] != b"".join(kept.column("key").to_pylist())
+    opened = _ecb(index_seal(keys, "d", v), np.frombuffer(bytes(blob)[:16 * 9], np.uint8).reshape(9, 16),
+                  decrypt=True).tobytes()  # stored sealed to the version
+    assert opened == b"".join(today.to_pylist())
+    assert opened != b"".join(kept.column("key").to_pylist())
     assert np.unpackbits(np.frombuffer(bytes(blob)[16 * 9:], np.uint8))[:9].tolist() == [0] * 9
     vault.close()
 

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from veil.keys import load_keyring
-from veil.vault import SEGMENT_SCHEMA, _from_stored, _to_ipc
+from veil.vault import SEALED_META, SEGMENT_SCHEMA, _from_stored, _seal_indexes, _to_ipc, index_seal
 
 from .conftest import SHOP_PROFILE
 
@@ -122,7 +122,15 @@ class Store:
         for sid, dom, ver, data in rows:
             if (domain is None or dom == domain) and (version is None or ver == version):
                 keys = load_keyring(self.keyring) if self.keyring is not None else None
-                out.append((int(sid), dom, ver, _from_stored(pa.ipc.open_stream(bytes(data)).read_all(), keys)))
+                stored = pa.ipc.open_stream(bytes(data)).read_all()
+                if keys is not None and (stored.schema.metadata or {}).get(b"veil.indexes") == \
+                        SEALED_META[b"veil.indexes"]:
+                    # indexes sealed to the version: opened first, then the dedup keys made from them
+                    table = _seal_indexes(_from_stored(stored), index_seal(keys, dom, ver), decrypt=True)
+                    table = _from_stored(pa.ipc.open_stream(_to_ipc(table)).read_all(), keys)
+                else:
+                    table = _from_stored(stored, keys)
+                out.append((int(sid), dom, ver, table))
         return out
 
     def count_segments(self, version: str) -> int:
@@ -131,7 +139,11 @@ class Store:
     def write_segment(self, sid: int, table: pa.Table) -> None:
         """Store a segment: one in veil's in-memory schema as veil stores it, any other as it is."""
         if table.schema == SEGMENT_SCHEMA:
-            data = _to_ipc(table)
+            seal = None
+            if self.keyring is not None:  # as veil stores it: indexes sealed to the segment's version
+                dom, ver = self.query("SELECT domain, key_version FROM veil_segments WHERE id = ?", [sid])[0]
+                seal = index_seal(load_keyring(self.keyring), dom, ver)
+            data = _to_ipc(table, seal)
         else:
             sink = io.BytesIO()
             with pa.ipc.new_stream(sink, table.schema) as w:

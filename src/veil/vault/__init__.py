@@ -45,7 +45,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import UsageError, VaultError
+from ..errors import KeyringError, UsageError, VaultError
 from ..hmacs import hmac_sha256_many
 from ..keys import DESTROYED, KeyProvider, derive, refuse_inside
 from ..ops.arrays import map_distinct
@@ -286,29 +286,81 @@ def _sparse(valid: np.ndarray, data: np.ndarray) -> pa.Array:
         pa.py_buffer(np.ascontiguousarray(data))], null_count=n - len(rows))
 
 
-def _to_ipc(table: pa.Table) -> memoryview:
-    """A segment (SEGMENT_SCHEMA) as an Arrow IPC stream of STORED_SCHEMA (bytes-like, not copied)."""
+def _to_ipc(table: pa.Table, seal: bytes | None = None) -> memoryview:
+    """A segment (SEGMENT_SCHEMA) as an Arrow IPC stream of STORED_SCHEMA (bytes-like, not copied);
+    with ``seal`` (:func:`index_seal`), its blind and subject indexes sealed to its key version."""
     table = table.combine_chunks()
+    schema = STORED_SCHEMA
+    if seal is not None:
+        table = _seal_indexes(table, seal)
+        schema = STORED_SCHEMA.with_metadata(SEALED_META)
     valid, nonce = _fixed(table.column("nonce"), 12, zeroed=False)
     starts = np.flatnonzero(valid)
     tag = _fixed(table.column("tag"), 16, zeroed=False)[1]
-    seal = _sparse(valid, np.concatenate([nonce[starts], tag[starts]], axis=1))
+    seal_col = _sparse(valid, np.concatenate([nonce[starts], tag[starts]], axis=1))
     linked, subject = _fixed(table.column("subject"), 16, zeroed=False)
     subject = _sparse(linked, subject[linked])
     stored = pa.table([table.column("pseudonym"), table.column("context"), table.column("blind"), subject,
-                       table.column("ct"), seal], schema=STORED_SCHEMA)
+                       table.column("ct"), seal_col], schema=schema)
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, STORED_SCHEMA) as w:
+    with pa.ipc.new_stream(sink, schema) as w:
         w.write_table(stored)
     return memoryview(sink.getvalue())
 
 
-def _keys_blob(table: pa.Table) -> bytes:
+def _keys_blob(table: pa.Table, seal: bytes | None = None) -> bytes:
     """A segment's (SEGMENT_SCHEMA) dedup keys, 16 bytes each, then one bit per record (numpy's
-    packbits order): set if the record is linked to a subject."""
+    packbits order): set if the record is linked to a subject. With ``seal`` (:func:`index_seal`)
+    the keys are sealed to their key version and one byte, 1, ends the blob."""
     table = table.combine_chunks()
     linked = pc.is_valid(table.column("subject")).to_numpy(zero_copy_only=False)
-    return _fixed(table.column("key"), 16)[1].tobytes() + np.packbits(linked).tobytes()
+    keys = _fixed(table.column("key"), 16)[1]
+    if seal is None:
+        return keys.tobytes() + np.packbits(linked).tobytes()
+    return _ecb(seal, keys).tobytes() + np.packbits(linked).tobytes() + SEALED_BLOB
+
+
+# -- blind indexes sealed to their key version ----------------------------------------------------
+# A blind index is keyed by the version-independent index secret (so forget lists outlive
+# rotations), hence the same for a value under every version. Stored as it is, it would link a
+# record of one version to the record of the same original under the next, from the vault alone.
+# So what a segment stores of each blind index, subject index and dedup key is that value
+# encrypted (AES-256, one block each: a permutation) under a key of the record's own version
+# (`index_seal`); reading a segment decrypts them, with the version's key. Records of two
+# versions share no stored index; destroying a version destroys the key that opens its indexes.
+
+SEALED_META = {b"veil.indexes": b"sealed-v1"}  # schema metadata of a stored segment whose indexes are sealed
+SEALED_BLOB = b"\x01"  # last byte of a sealed veil_segment_keys blob
+
+
+def index_seal(keys: KeyProvider, domain: str, version: str) -> bytes:
+    """The AES-256 key that seals the stored indexes of (domain, version): from the version's vault key."""
+    return derive(keys.vault_key(version), "index-seal", domain)
+
+
+def _ecb(key: bytes, rows: np.ndarray, decrypt: bool = False) -> np.ndarray:
+    """Each 16-byte row encrypted (or decrypted) as one AES block: one call for the whole array."""
+    if not len(rows):
+        return np.zeros((0, 16), np.uint8)
+    cipher = Cipher(algorithms.AES(key), modes.ECB())
+    op = cipher.decryptor() if decrypt else cipher.encryptor()
+    out = op.update(np.ascontiguousarray(rows, np.uint8).reshape(-1))  # whole blocks: finalize adds nothing
+    op.finalize()
+    return np.frombuffer(out, np.uint8).reshape(-1, 16)
+
+
+def _seal_indexes(table: pa.Table, key: bytes, decrypt: bool = False) -> pa.Table:
+    """A segment (SEGMENT_SCHEMA) with its blind and subject indexes sealed (or unsealed)."""
+    table = table.combine_chunks()
+    blind = binary16(_ecb(key, rows16(table.column("blind")), decrypt))
+    valid, subj = _fixed(table.column("subject"), 16)
+    out = np.zeros_like(subj)
+    out[valid] = _ecb(key, subj[valid], decrypt)
+    subject = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), len(valid), [None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little")),
+                                    pa.py_buffer(np.ascontiguousarray(out))], null_count=int((~valid).sum()))
+    table = table.set_column(table.schema.get_field_index("blind"), "blind", blind)
+    return table.set_column(table.schema.get_field_index("subject"), "subject", subject)
 
 
 def _from_stored(table: pa.Table, keys: KeyProvider | None = None) -> pa.Table:
@@ -522,7 +574,14 @@ class Vault:
                        for t in ("veil_meta", "veil_segments", "veil_segment_keys", "veil_forgotten", "veil_audit"))
 
     # -- segments --------------------------------------------------------------
-    def _segments(self, domain: str | None = None, version: str | None = None) -> Iterator[Segment]:
+    def _seal(self, domain: str, version: str) -> bytes:
+        assert self.keys is not None
+        return index_seal(self.keys, domain, version)
+
+    def _segments(self, domain: str | None = None, version: str | None = None,
+                  live_only: bool = False) -> Iterator[Segment]:
+        """The segments (of a domain, of a version), their indexes unsealed. With ``live_only``, those
+        whose indexes need a key version the keyring no longer holds (destroyed) are skipped."""
         sql = "SELECT id, domain, key_version, data FROM veil_segments"
         cond, params = [], []
         if domain is not None:
@@ -541,6 +600,17 @@ class Vault:
                 table = _from_stored(stored)
             except (pa.ArrowInvalid, ValueError, OSError):
                 raise damaged from None
+            if (stored.schema.metadata or {}).get(b"veil.indexes") == SEALED_META[b"veil.indexes"]:
+                try:
+                    seal = self._seal(dom, ver)
+                except KeyringError:
+                    if live_only:
+                        continue
+                    raise
+                try:
+                    table = _seal_indexes(table, seal, decrypt=True)
+                except (pa.ArrowInvalid, ValueError):
+                    raise damaged from None
             if table.schema != SEGMENT_SCHEMA:
                 if "tag" not in table.schema.names and "nonce" in table.schema.names:
                     raise VaultError(f"vault segment {sid} was written by an earlier veil (one AES-GCM call per "
@@ -592,10 +662,17 @@ class Vault:
             for sid, n, blob in self.db.query(
                     "SELECT s.id, s.n, k.keys FROM veil_segments s LEFT JOIN veil_segment_keys k ON k.segment = s.id "
                     "WHERE s.domain = ? AND s.key_version = ? ORDER BY s.id", [domain, version]):
-                if blob is None or len(blob) != 16 * n + (n + 7) // 8:
+                size = 16 * n + (n + 7) // 8
+                sealed = blob is not None and len(blob) == size + 1 and bytes(blob[-1:]) == SEALED_BLOB
+                if blob is None or (len(blob) != size and not sealed):
                     whole.add(sid)
                     continue
-                pairs = np.frombuffer(blob, np.uint64, count=2 * n).reshape(n, 2)
+                if sealed:
+                    opened = _ecb(self._seal(domain, version), np.frombuffer(blob, np.uint8, count=16 * n)
+                                  .reshape(n, 16), decrypt=True)
+                    pairs = opened.view(np.uint64).reshape(n, 2)
+                else:
+                    pairs = np.frombuffer(blob, np.uint64, count=2 * n).reshape(n, 2)
                 halves.append((pairs[:, 0].copy(), pairs[:, 1].copy()))
                 links.append(np.unpackbits(np.frombuffer(blob, np.uint8, offset=16 * n), count=n).astype(bool))
             for seg in (self._segments(domain, version) if whole else ()):
@@ -659,9 +736,11 @@ class Vault:
         if not batches:
             return
         table = pa.Table.from_batches(batches, SEGMENT_SCHEMA)
+        seal = self._seal(domain, version)
         sid = self.db.insert("INSERT INTO veil_segments (domain, key_version, created, n, data) VALUES (?, ?, ?, ?, ?)",
-                             [domain, version, _now(), table.num_rows, _to_ipc(table)])
-        self.db.execute("INSERT INTO veil_segment_keys (segment, keys) VALUES (?, ?)", [sid, _keys_blob(table)])
+                             [domain, version, _now(), table.num_rows, _to_ipc(table, seal)])
+        self.db.execute("INSERT INTO veil_segment_keys (segment, keys) VALUES (?, ?)",
+                        [sid, _keys_blob(table, seal)])
         self.db.writeback()
 
     def flush(self) -> None:
@@ -765,7 +844,7 @@ class Vault:
         blinds = blind_indexes(blind_key(self.keys, domain), originals)
         wanted = pa.array(blinds, pa.binary(16))
         deleted = 0
-        segments = list(self._segments())
+        segments = list(self._segments(live_only=True))  # a destroyed version's records cannot be matched
         # the subject's own value in this domain, and every record written from their rows ...
         doomed: dict[str, set[str]] = {}
         for seg in segments:
@@ -795,11 +874,12 @@ class Vault:
                      dedup_keys(self.keys, t.column("blind").chunk(0), t.column("context").chunk(0)),
                      t.column("subject").chunk(0)], schema=PLAIN_SCHEMA)
                 rest = pa.Table.from_batches([encrypt_records(self.keys, seg.domain, seg.version, plain)])
+                seal = self._seal(seg.domain, seg.version)
                 self.db.execute("UPDATE veil_segments SET data = ?, n = ? WHERE id = ?",
-                                [_to_ipc(rest), rest.num_rows, seg.id])
+                                [_to_ipc(rest, seal), rest.num_rows, seg.id])
                 self.db.execute("DELETE FROM veil_segment_keys WHERE segment = ?", [seg.id])
                 self.db.execute("INSERT INTO veil_segment_keys (segment, keys) VALUES (?, ?)",
-                                [seg.id, _keys_blob(rest)])
+                                [seg.id, _keys_blob(rest, seal)])
             else:
                 self.db.execute("DELETE FROM veil_segment_keys WHERE segment = ?", [seg.id])
                 self.db.execute("DELETE FROM veil_segments WHERE id = ?", [seg.id])
@@ -977,8 +1057,11 @@ class Vault:
                 for seg in self._segments(domain, version):
                     self._originals(seg, aes)  # every block decrypted and authenticated
                     blob = blobs.pop(seg.id, None)
-                    if blob is not None and bytes(blob) != _keys_blob(seg.table.set_column(
-                            3, "key", pa.chunked_array([self._dedup(seg)]))):
+                    if blob is None:
+                        continue
+                    with_keys = seg.table.set_column(3, "key", pa.chunked_array([self._dedup(seg)]))
+                    # sealed, or as an earlier veil wrote it
+                    if bytes(blob) not in (_keys_blob(with_keys, self._seal(domain, version)), _keys_blob(with_keys)):
                         problems.append(f"the dedup index of vault segment {seg.id} (domain {domain}, key version "
                                         f"{version}) does not match its records (it was edited)")
             except VaultError as err:
