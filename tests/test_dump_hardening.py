@@ -30,7 +30,8 @@ MY_HEAD = "-- MySQL dump 10.19\n/*!40101 SET NAMES utf8mb4 */;\n"
 
 def _profile(tables: dict[str, dict[str, object]]) -> str:
     """A profile (JSON is YAML) naming tables and columns exactly, whatever their characters."""
-    return json.dumps({"version": 1, "tables": {t: {"columns": cols} for t, cols in tables.items()}})
+    return json.dumps({"version": 1, "tables": {t: {"columns": cols} for t, cols in tables.items()}},
+                      ensure_ascii=False)
 
 
 def _run(tmp_path: Path, cli, keyring: Path, dump: str | bytes, profile: str, *extra: str, name: str = "d.sql",

@@ -18,7 +18,7 @@ Kinds:
 - ``create_table``, ``alter_table``, ``sequence``: DDL veil reads for columns, keys and
   the column each sequence feeds;
 - ``other``: passed through; only statements on an allow-list of DDL and
-  session statements, or statements without any literal;
+  session statements (a statement veil does not know is refused);
 - ``unsupported_data``: a statement that can carry row data and that veil
   cannot rewrite (``UPDATE``, ``MERGE``, ``INSERT ... SELECT``, ``LOAD DATA``,
   ``DO``, ``COPY`` with options, data inside a MySQL executable comment, ...).
@@ -201,7 +201,7 @@ LITERALS = ("string", "number", "open")
 # statements that carry no row data into a table whatever literals they hold (schema, session)
 _ALLOWED = frozenset("""ALTER DROP SET RESET COMMENT GRANT REVOKE LOCK UNLOCK USE BEGIN START COMMIT END ROLLBACK
 SAVEPOINT RELEASE TRUNCATE ANALYZE ANALYSE VACUUM REFRESH SECURITY CLUSTER REINDEX FLUSH SHOW CHECKPOINT
-DEALLOCATE DISCARD CHANGE STOP OPTIMIZE REPAIR""".split())
+DEALLOCATE DISCARD CHANGE STOP OPTIMIZE REPAIR RENAME INSTALL UNINSTALL ABORT LISTEN UNLISTEN NOTIFY""".split())
 # statement kinds that put or change row data and are never rewritten
 _DATA = {"UPDATE": "UPDATE", "MERGE": "MERGE", "UPSERT": "UPSERT", "LOAD": "LOAD DATA", "DO": "DO block",
          "CALL": "CALL", "EXEC": "EXECUTE", "EXECUTE": "EXECUTE", "PREPARE": "PREPARE", "HANDLER": "HANDLER",
@@ -436,8 +436,7 @@ def classify(text: str, dialect: str) -> Kind:
             return Kind("unsupported_data", "SET sql_mode with NO_BACKSLASH_ESCAPES or ANSI_QUOTES", None,
                         "dump without those SQL modes")
         return Kind("other")
-    if verb in _ALLOWED:
+    if verb in _ALLOWED or all(t.text == ";" for t in toks):
         return Kind("other")
-    if _has_literal(toks, it):  # never name the first word: it may be a value
-        return Kind("unsupported_data", "a statement veil does not know, holding literals", None, _REMOVE)
-    return Kind("other")
+    # unknown is unsafe: never name the first word, it may be a value
+    return Kind("unsupported_data", "a statement veil does not know", None, _REMOVE)
