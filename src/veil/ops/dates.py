@@ -36,11 +36,17 @@ def text_format(arr: pa.Array, ctx: OpContext) -> str:
 
 
 def parse_text_dates(arr: pa.Array, ctx: OpContext) -> tuple[pa.Array, str]:
+    """Parse ISO text dates; a value that is not a real date in the column's format fails (exit 5).
+
+    strptime alone rolls invalid days over (2020-02-30 would become 2020-03-01) and accepts
+    unpadded fields, so each parsed value must also print back to exactly its text.
+    """
     fmt = text_format(arr, ctx)
     parsed = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
-    if parsed.null_count != arr.null_count:
-        ok = pc.or_(pc.is_valid(parsed), pc.is_null(arr))
-        raise InputError(f"a value is not a date in the column's format ({fmt})",
+    same = pc.equal(pc.strftime(parsed, format=fmt), pc.cast(arr, pa.string()))
+    ok = pc.or_(pc.fill_null(same, False), pc.is_null(arr))
+    if not pc.all(ok).as_py():
+        raise InputError(f"a value is not a valid date in the column's format ({fmt})",
                          row=first_bad_row(ok, ctx.row_offset), table=ctx.table,
                          column=ctx.column, hint="fix the value, or nullify this column")
     return parsed, fmt
@@ -68,8 +74,14 @@ def _subject_offsets(ctx: OpContext, n: int) -> pa.Array:
     return map_distinct(subject, offsets)
 
 
+#: The largest offset date_shift accepts: 100 years.
+MAX_SHIFT_DAYS = 36_500
+
+
 def _check_shift(params: dict) -> list[str]:
-    return [] if params.get("max_days", 1) >= 1 else ["max_days must be 1 or more"]
+    if 1 <= params.get("max_days", 1) <= MAX_SHIFT_DAYS:
+        return []
+    return [f"max_days must be between 1 and {MAX_SHIFT_DAYS} (100 years)"]
 
 
 @operator(
@@ -99,17 +111,37 @@ def date_shift(arr: pa.Array, ctx: OpContext) -> pa.Array:
     return _shift(arr, days)
 
 
+# Shifted dates stay within 0001-01-01 .. 9999-12-31 (what ISO text, Python, and SQL
+# databases can hold), and within the int64 range of the column's unit (timestamp[ns]: 1677..2262).
+FIRST_DAY = -719_162  # 0001-01-01, days since 1970-01-01
+LAST_DAY = 2_932_896  # 9999-12-31
+_TICKS_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
 def _shift(arr: pa.Array, days: pa.Array) -> pa.Array:
+    """Add whole days; a result outside the type's range (or 0001..9999) is clamped to its edge."""
     t = arr.type
-    days = pc.fill_null(days, 0)  # a row without subject keeps its date
+    days = pc.fill_null(days, 0).to_numpy(zero_copy_only=False).astype(np.int64)  # no subject: unchanged
     if pa.types.is_date32(t):
-        return pc.add(arr.view(pa.int32()), pc.cast(days, pa.int32())).view(pa.date32())
-    if pa.types.is_date64(t):
-        ms = pc.multiply(days, 86_400_000)
-        return pc.add(arr.view(pa.int64()), ms).view(pa.date64())
-    per_day = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}[t.unit]
-    delta = pc.multiply(days, per_day)
-    return pc.add(arr.view(pa.int64()), delta).view(t)
+        storage, per_day = pa.int32(), 1
+    elif pa.types.is_date64(t):
+        storage, per_day = pa.int64(), 86_400_000
+    else:
+        storage, per_day = pa.int64(), _TICKS_PER_DAY[t.unit]
+    sec = max(per_day // 86_400, 1)
+    top = np.iinfo(np.int64).max // sec * sec  # whole seconds (timestamp[ns] reaches int64's end)
+    lo = max(FIRST_DAY * per_day, -top)
+    hi = min((LAST_DAY + 1) * per_day - 1, top)
+    vals = pc.fill_null(arr.view(storage), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    delta = days * per_day  # |days| <= MAX_SHIFT_DAYS: no overflow
+    with np.errstate(over="ignore"):
+        moved = vals + delta  # may wrap where it is out of range: those rows are clamped below
+    moved = np.where((delta > 0) & (vals > hi - delta), hi, moved)
+    moved = np.where((delta < 0) & (vals < lo - delta), lo, moved)
+    moved = np.clip(moved, lo, hi)
+    out = pa.array(moved.astype(np.int32 if storage == pa.int32() else np.int64), storage,
+                   mask=pc.is_null(arr).to_numpy(zero_copy_only=False))
+    return out.view(t)
 
 
 def unshift(arr: pa.Array, ctx: OpContext) -> pa.Array:
