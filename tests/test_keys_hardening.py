@@ -16,13 +16,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from veil.errors import UsageError
 from veil.keys import SCRYPT_MAX_MEMORY, SCRYPT_N, SCRYPT_P, SCRYPT_R, kdf_params, load_keyring
 from veil.vault import blind_indexes, blind_key, open_vault
 
 from . import vault_fixtures
-from .adversarial.harness import snapshot
+from .adversarial.harness import FUZZ, invoke, snapshot
 from .conftest import SAMPLES_CSV
 from .test_vault import Veil
 from .vault_fixtures import column, email_pairs, make_vault_profile
@@ -378,3 +380,27 @@ def test_two_versions_share_no_stored_index(cli, keyring, store, vault_profile, 
     assert v.reveal(p1).exit_code == 8 and v.reveal(p2).exit_code == 8
     assert v.run("o3")["totals"]["vault_records_written"] == 0  # dedup through the sealed keys
     assert v.audit("--verify").exit_code == 0
+
+
+# -- fuzz: hostile encrypted-keyring wrappers ------------------------------------------------------
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
+                 st.text(max_size=20), st.lists(st.integers(), max_size=3))
+
+
+@FUZZ
+@given(kdf=st.one_of(_ANY, st.dictionaries(st.sampled_from(["name", "n", "r", "p", "salt", "x"]),
+                                           st.one_of(_ANY, st.integers(0, 2**31)), max_size=6)),
+       nonce=_ANY, cipher=_ANY)
+def test_fuzz_hostile_keyring_wrapper(tmp_path_factory, kdf, nonce, cipher):
+    """Any wrapper: exit 6, one clean line, fast; never a crash, never the passphrase."""
+    if isinstance(kdf, dict) and all(isinstance(kdf.get(k), int) for k in "nrp"):
+        n, r, p = kdf["n"], kdf["r"], kdf["p"]
+        assume(not (0 < n <= 2**20 and 0 < r <= 32 and 0 < p <= 16 and 128 * n * r * p > 2**26))  # slow, not hostile
+    path = tmp_path_factory.mktemp("fuzz") / "ring.json"
+    path.write_text(json.dumps({"format": "veil-keyring-encrypted", "version": 1, "kdf": kdf, "cipher": cipher,
+                                "nonce": nonce, "ciphertext": "AAAA"}))
+    path.chmod(0o600)
+    res = invoke("keys", "list", "--keyring", path, "--passphrase-env", PASS_ENV, env=GOOD)
+    assert res.exit_code == 6, res.stderr
+    assert "Traceback" not in res.stderr and GOOD[PASS_ENV] not in res.stderr + res.stdout
