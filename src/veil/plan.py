@@ -116,6 +116,8 @@ def _type_problem(op: str, params: dict, t: pa.DataType) -> str | None:
             return f"generalize to {params['to']} needs a date, timestamp or text column, not {t}"
         if params.get("bucket") is not None and not (text or numeric):
             return f"generalize bucket needs a numeric or text column, not {t}"
+        if params.get("bucket") is not None and pa.types.is_integer(t) and not float(params["bucket"]).is_integer():
+            return f"generalize bucket on an integer column ({t}) needs a whole number"
     if op == "pseudonymize" and params.get("format") == "int" and not (text or pa.types.is_integer(t)):
         return f"pseudonymize format int needs an integer or text column, not {t}"
     if op == "scrub" and not text:

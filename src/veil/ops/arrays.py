@@ -86,6 +86,8 @@ def canonical(arr: pa.Array) -> pa.Array:
     t = arr.type
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return arr
+    if pa.types.is_fixed_size_binary(t):
+        return arr.cast(pa.binary())  # the bytes as they are (they need not be UTF-8)
     if not is_text(t):
         arr = temporal_text(arr) if pa.types.is_timestamp(t) else pc.cast(arr, pa.string())
     return arr.cast(pa.binary() if pa.types.is_string(arr.type) else pa.large_binary())
@@ -157,6 +159,49 @@ def digit_strings(d: np.ndarray, width: int, start: int = 0) -> pa.Array:
 def join(*parts: pa.Array | str) -> pa.Array:
     """Element-wise concatenation of string arrays and literal strings."""
     return pc.binary_join_element_wise(*parts, "")
+
+
+def is_binary(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+
+
+def char_view(arr: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+    """The values as ``string`` for operators that count characters (mask, generalize prefix).
+
+    Text stays text and typed values are rendered as text. Binary values are read as UTF-8; those
+    that are not UTF-8 come back null, and the second array (None when there are none) is True
+    at their rows, so the caller can replace them whole (see :func:`masked_bytes`).
+    """
+    t = arr.type
+    if pa.types.is_string(t):
+        return arr, None
+    if not is_binary(t):
+        return pc.cast(arr, pa.string()), None
+    raw = arr if pa.types.is_binary(t) else arr.cast(pa.binary())
+    try:
+        return raw.cast(pa.string()), None
+    except pa.ArrowInvalid:
+        pass
+    enc = pc.dictionary_encode(raw)  # decode each distinct value once
+    texts, bad = [], []
+    for v in enc.dictionary.to_pylist():
+        try:
+            texts.append(v.decode("utf-8"))
+            bad.append(False)
+        except UnicodeDecodeError:
+            texts.append(None)
+            bad.append(True)
+    return (pa.array(texts, pa.string()).take(enc.indices),
+            pc.fill_null(pa.array(bad, pa.bool_()).take(enc.indices), False))
+
+
+def masked_bytes(out: pa.Array, arr: pa.Array, undecodable: pa.Array | None, char: str) -> pa.Array:
+    """``out`` with every undecodable binary value of ``arr`` replaced by ``char`` once per byte."""
+    if undecodable is None:
+        return out
+    raw = arr if pa.types.is_binary(arr.type) else arr.cast(pa.binary())
+    whole = pc.binary_repeat(pa.scalar(char, out.type), pc.binary_length(raw))
+    return pc.if_else(undecodable, whole, out)
 
 
 def restore_type(out: pa.Array, like: pa.DataType) -> pa.Array:

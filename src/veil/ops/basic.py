@@ -5,8 +5,11 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrays import is_text, restore_type
+from .arrays import char_view, is_text, masked_bytes, restore_type
 from .registry import OpContext, Param, operator
+
+#: The largest character count a parameter may give (mask keep_first/keep_last, generalize prefix).
+MAX_CHARS = 1_000_000
 
 
 def _text_out(t: pa.DataType, params: dict) -> pa.DataType | None:
@@ -43,8 +46,8 @@ def redact(arr: pa.Array, ctx: OpContext) -> pa.Array:
 def _mask_check(params: dict) -> list[str]:
     msgs = []
     for name in ("keep_first", "keep_last"):
-        if params.get(name, 0) < 0:
-            msgs.append(f"{name} must be 0 or more")
+        if not 0 <= params.get(name, 0) <= MAX_CHARS:
+            msgs.append(f"{name} must be between 0 and {MAX_CHARS}")
     if len(params.get("char", "*")) != 1:
         msgs.append("char must be exactly one character")
     return msgs
@@ -66,8 +69,9 @@ def mask(arr: pa.Array, ctx: OpContext) -> pa.Array:
     Lengths count characters, not bytes, so non-ASCII text is masked correctly.
     """
     f, last, ch = ctx.params["keep_first"], ctx.params["keep_last"], ctx.params["char"]
-    # work in plain string (the separator and fillers are string scalars), restore the type at the end
-    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    # work in plain string (the separator and fillers are string scalars), restore the type at the end;
+    # binary values that are not UTF-8 are masked whole, one char per byte
+    text, undecodable = char_view(arr)
     n = pc.utf8_length(text)
     keep_some = pc.greater(n, f + last)
     head = pc.utf8_slice_codeunits(text, 0, f) if f else pa.scalar("", text.type)
@@ -77,4 +81,4 @@ def mask(arr: pa.Array, ctx: OpContext) -> pa.Array:
     empty = pa.scalar("", text.type)
     out = pc.binary_join_element_wise(
         pc.if_else(keep_some, head, empty), stars, pc.if_else(keep_some, tail, empty), "")
-    return restore_type(out, arr.type)
+    return restore_type(masked_bytes(out, arr, undecodable, ch), arr.type)

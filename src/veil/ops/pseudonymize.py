@@ -110,11 +110,15 @@ def _digits(ctx: OpContext, uniques: pa.Array) -> pa.Array:
     for text, dig in zip(texts, d.tolist(), strict=True):
         stream = iter(dig * (1 + len(text) // 32))
         out.append("".join(chr(48 + next(stream) % 10) if "0" <= c <= "9" else c for c in text))
-    res = pa.array(out, type=pa.string())
     if is_text(uniques.type):
-        return restore_type(res, uniques.type)
-    # an integer column keeps its type (a leading zero may shorten the number)
-    return pc.cast(res, uniques.type)
+        return restore_type(pa.array(out, type=pa.string()), uniques.type)
+    # an integer column keeps its type (a leading zero may shorten the number); a result beyond
+    # the type's range (int8: 127 -> 981) is reduced into it, modulo the range of its sign
+    info = np.iinfo(uniques.type.to_pandas_dtype())
+    nums = [int(v) for v in out]
+    nums = [v if info.min <= v <= info.max else
+            v % (int(info.max) + 1) if v > 0 else -((-v) % (-int(info.min) + 1)) for v in nums]
+    return pa.array(nums, type=uniques.type)
 
 
 # ---------------------------------------------------------------------------
