@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import io
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from veil.profile import load_yaml, parse_profile
 from .conftest import SAMPLES_CSV
 
 KEYS = Keyring.for_testing(bytes(range(32)))
+SPARK_KEY = "org.apache.spark.sql.parquet.row.metadata"
 
 # -- profiles ---------------------------------------------------------------------------
 
@@ -370,3 +372,74 @@ def test_mask_params_are_bounded(params, tmp_path, cli):
 def test_fractional_bucket_on_an_integer_column_is_refused_at_compile_time():
     kind, err = run_cell("{op: generalize, bucket: 2.5}", TYPES["int8"]())
     assert kind == "refused" and "whole number" in str(err)
+
+
+# -- Parquet: duplicate names, metadata of transformed columns -------------------------------
+
+def test_parquet_with_duplicate_column_names(tmp_path, keyring, cli):
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.Table.from_arrays([pa.array([MARK]), pa.array(["b"])], names=["x", "x"]), src / "dup.parquet")
+    prof = tmp_path / "p.yaml"
+    prof.write_text("version: 1\ndefaults: {unknown_columns: nullify}\ntables:\n  dup: {}\n")
+    out = tmp_path / "out"
+    res = cli("run", src, "--profile", prof, "--keyring", keyring, "--out", out)
+    assert res.exit_code == 5, res.stderr
+    assert "dup.parquet" in res.stderr and "dup.x" in res.stderr and "same name" in res.stderr
+    assert MARK not in res.stderr and not out.exists()
+    assert cli("validate", prof, src).exit_code == 5
+
+
+def _meta_input(tmp_path, with_drop=False):
+    marks = [f"Zq000{i}vEiLmArK" for i in range(2, 7)]
+    pandas = {"index_columns": [{"kind": "range", "name": None, "start": 0, "stop": 2, "step": 1}],
+              "column_indexes": [], "attrs": {"note": marks[0]}, "creator": {"library": "pyarrow"},
+              "columns": [{"name": "email", "field_name": "email", "pandas_type": "unicode", "numpy_type": "object",
+                           "metadata": {"sample": marks[1]}},
+                          {"name": "city", "field_name": "city", "pandas_type": "unicode", "numpy_type": "object",
+                           "metadata": {"kept": "yes"}}],
+              "pandas_version": "2.2.0"}
+    spark = {"type": "struct", "fields": [
+        {"name": "email", "type": "string", "nullable": True, "metadata": {"comment": marks[2]}},
+        {"name": "city", "type": "string", "nullable": True, "metadata": {"comment": "town"}}]}
+    schema = pa.schema([pa.field("email", pa.string()).with_metadata({"stats": marks[3]}),
+                        pa.field("city", pa.string()).with_metadata({"comment": "town of residence"})],
+                       metadata={"pandas": json.dumps(pandas), SPARK_KEY: json.dumps(spark), "owner": "data team"})
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"email": [MARK + "@x.org", marks[4]], "city": ["Paris", "Lyon"]}, schema=schema),
+                   src / "people.parquet")
+    prof = tmp_path / "p.yaml"
+    prof.write_text("version: 1\ntables:\n  people:\n    columns:\n      email: {op: pseudonymize, format: email}\n"
+                    f"      city: {'drop' if with_drop else 'keep'}\n")
+    return src, prof, [MARK, *marks]
+
+
+@pytest.mark.parametrize("with_drop", [False, True])
+def test_parquet_metadata_of_transformed_columns_is_not_copied(with_drop, tmp_path, keyring, cli):
+    src, prof, marks = _meta_input(tmp_path, with_drop)
+    out = tmp_path / "out"
+    res = cli("run", src, "--profile", prof, "--keyring", keyring, "--out", out)
+    assert res.exit_code == 0, res.stderr
+    data = (out / "people.parquet").read_bytes()
+    assert not [m for m in marks if m.encode() in data]  # not in the values, nor any metadata
+    schema = pq.read_schema(out / "people.parquet")
+    assert schema.field("email").metadata is None
+    assert schema.metadata[b"owner"] == b"data team"  # unrelated keys stay
+    if with_drop:
+        assert b"pandas" not in schema.metadata and SPARK_KEY.encode() not in schema.metadata
+        return
+    assert schema.field("city").metadata == {b"comment": b"town of residence"}  # a kept column keeps it
+    pandas = json.loads(schema.metadata[b"pandas"])
+    assert "attrs" not in pandas and pandas["columns"][1]["metadata"] == {"kept": "yes"}
+    assert pandas["columns"][0]["metadata"] is None and pandas["index_columns"][0]["stop"] == 2
+    spark = json.loads(schema.metadata[SPARK_KEY.encode()])
+    assert spark["fields"][0]["metadata"] == {} and spark["fields"][1]["metadata"] == {"comment": "town"}
+
+
+def test_parquet_metadata_is_kept_when_nothing_is_transformed(tmp_path, keyring, cli):
+    src, prof, _ = _meta_input(tmp_path)
+    prof.write_text("version: 1\ntables:\n  people:\n    columns:\n      email: keep\n      city: keep\n")
+    out = tmp_path / "out"
+    assert cli("run", src, "--profile", prof, "--keyring", keyring, "--out", out).exit_code == 0
+    assert pq.read_schema(out / "people.parquet").metadata == pq.read_schema(src / "people.parquet").metadata

@@ -34,7 +34,7 @@ def test_parquet_schema_metadata_and_not_null_kept(tmp_path, keyring, cli):
     got = pq.read_schema(out / "t.parquet")
     assert got.metadata == {b"source": b"crm-export"}
     assert got.field("id").nullable is False and got.field("id").metadata == {b"comment": b"primary key"}
-    assert got.field("email").metadata == {b"pii": b"yes"}
+    assert got.field("email").metadata is None  # a transformed column's metadata may describe its values
     assert got.field("email").nullable is True  # a transformed column may hold nulls
     assert got.field("tags").type == pa.list_(pa.string())
     assert pq.read_table(out / "t.parquet")["tags"].to_pylist() == [["x"], None]

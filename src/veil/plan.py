@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from .dataset import Dataset
 from .errors import Problem, ProfileError
+from .formats.parquet import output_metadata
 from .ops import OPERATORS, scrub
 from .ops.arrays import is_text
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
@@ -69,11 +70,12 @@ class TablePlan:
             if c.dropped:
                 continue
             f = c.field if c.field is not None else pa.field(c.name, c.in_type)
+            if c.op != "keep":  # field metadata may describe the values (samples, stats): not carried over
+                f = f.remove_metadata()
             fields.append(f.with_type(c.out_type).with_nullable(f.nullable or c.op != "keep"))
-        meta = dict(self.metadata or {})
-        if any(c.dropped or c.in_type != c.out_type for c in self.columns):
-            meta.pop(b"pandas", None)  # pandas' column list would no longer match
-        return pa.schema(fields, metadata=meta or None)
+        meta = output_metadata(self.metadata, {c.name for c in self.columns if c.op != "keep"},
+                               any(c.dropped or c.in_type != c.out_type for c in self.columns))
+        return pa.schema(fields, metadata=meta)
 
 
 @dataclass
