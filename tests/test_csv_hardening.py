@@ -169,6 +169,9 @@ def test_unclosed_quote_in_a_one_column_file(tmp_path: Path) -> None:
     ('id,email\n1,""', [""]),
     ('id,email\n1,"a,""b""\nc"', ['a,"b"\nc']),
     ('id,email\n1,a"b', ['a"b']),
+    ('id,email\r\n1,"\r\n"\r\n', ["\r\n"]),  # the tail looks like an open quote (found by fuzzing)
+    ('id,email\n1,"\n"\n', ["\n"]),
+    ('id,email\n1,"x"\n2,"\r"\r', ["x", "\r"]),
     ('id,email\n1,', [None]),
     ('id\n""""', None),
 ])
@@ -217,6 +220,8 @@ def test_header_only_is_a_table_without_rows(tmp_path: Path, keyring: Path, data
     (b"id,\xffemail\n1,a\n", 1, "not UTF-8"),
     (b"id,id\n1,2\n", 1, "duplicate column names in the header: id"),
     (b",\n1,2\n", 1, 'duplicate column names in the header: "" (empty)'),
+    (b'id,"email\n1,a\n2,b\n', 1, "column 2 of the header has a line break"),  # data pulled into a name
+    (b'"i\rd",email\n1,a\n', 1, "column 1 of the header has a line break"),
 ])
 def test_bad_files_fail_cleanly(tmp_path: Path, keyring: Path, data: bytes, line: int, words: str) -> None:
     data = data.replace(b"1,a", f"1,{M}".encode())

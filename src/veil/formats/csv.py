@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv as pycsv
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +74,11 @@ def _header(path: Path) -> tuple[list[str], bool, bool]:
     if not header:
         raise InputError("the first line is blank; the header must be the first line", file=str(path), line=1,
                          hint="remove the blank lines before the header")
+    broken = [i for i, c in enumerate(header, 1) if c.splitlines() not in ([c], [])]
+    if broken:
+        # not printed: a quote left open in the header takes the next lines (data) into a name
+        raise InputError(f"column {broken[0]} of the header has a line break in its name", file=str(path),
+                         line=1, hint="check for an unclosed quote in the header, or rename the column")
     dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:
         names = ", ".join(c or '"" (empty)' for c in dupes)
@@ -148,10 +154,50 @@ def _line_at(path: Path, offset: int) -> int:
     return lines
 
 
+_SPECIAL = re.compile(rb'["\r\n,]')
+_START, _BARE, _QUOTED, _QUOTE = range(4)  # field start, unquoted field, quoted field, quote in a quoted field
+
+
+def _open_quote_at_end(path: Path) -> int | None:
+    """Error path (and rare look-alikes) only: the offset of the quote that opens a field still
+    open at the end of the file, or None. Arrow's rules: a quote opens a field only at its start,
+    is literal in an unquoted field, ``""`` is a quote inside a quoted field, and text after the
+    closing quote is added to the value."""
+    state, opened, done, prev = _START, None, 0, -1
+    with open(path, "rb") as fh:
+        if fh.read(3) != BOM:
+            fh.seek(0)
+        done = fh.tell()
+        prev = done - 1
+        while chunk := fh.read(1 << 20):
+            for m in _SPECIAL.finditer(chunk):
+                at = done + m.start()
+                if at > prev + 1:  # ordinary characters since the last special one
+                    if state in (_START, _QUOTE):
+                        state = _BARE
+                prev = at
+                c = m.group()
+                if state == _QUOTED:
+                    if c == b'"':
+                        state = _QUOTE
+                elif c == b'"':
+                    if state == _START:
+                        state, opened = _QUOTED, at
+                    elif state == _QUOTE:
+                        state = _QUOTED  # a doubled quote
+                else:  # a comma or a line ending ends the field
+                    state = _START
+            done += len(chunk)
+    if done > prev + 1 and state == _QUOTE:
+        state = _BARE
+    return opened if state == _QUOTED else None
+
+
 def _unclosed_quote(path: Path, last: str | None) -> InputError | None:
     """Whether the file ends inside a quoted field: Arrow then takes the rest of the file as the
     last value silently. That value is then the raw tail of the file after an opening quote at a
-    field start: compared byte for byte, without reading more than the value's length."""
+    field start: compared byte for byte first (reading no more than the value's length), and
+    only when they match, the file's quoting is followed to its end to be sure."""
     if last is None:
         return None
     raw = b'"' + last.encode("utf-8", "surrogatepass").replace(b'"', b'""')
@@ -164,8 +210,11 @@ def _unclosed_quote(path: Path, last: str | None) -> InputError | None:
         tail = fh.read()
     if not tail.endswith(raw) or (start > 0 and tail[:1] not in (b",", b"\n", b"\r")):
         return None
+    opened = _open_quote_at_end(path)
+    if opened is None:
+        return None
     return InputError("malformed CSV quoting: a quoted field is not closed before the end of the file",
-                      file=str(path), line=_line_at(path, start),
+                      file=str(path), line=_line_at(path, opened),
                       hint="close the quote (or double a quote inside a quoted value)")
 
 
