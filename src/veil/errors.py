@@ -23,6 +23,25 @@ EXIT_INTEGRITY = 7
 EXIT_VAULT = 8
 EXIT_OUTPUT = 9
 
+#: The one table of exit codes: ``veil --help`` is built from it and a test holds
+#: README.md's table to it, row for row.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success",
+    EXIT_INTERNAL: "internal error (rerun with `--debug` and report it)",
+    EXIT_USAGE: "usage error (bad option or argument, a passphrase shorter than 8 characters, "
+                "a file veil must not write)",
+    EXIT_PROFILE: "the profile has problems",
+    EXIT_UNCLASSIFIED: "unclassified columns (`unknown_columns: fail`)",
+    EXIT_INPUT: "the input cannot be read (including dump statements veil cannot rewrite)",
+    EXIT_KEYS: "keyring missing, unsafe, damaged, or an unknown or destroyed key version; "
+               "`rekey --from` equal to `--to`",
+    EXIT_INTEGRITY: "a key column would lose uniqueness (pseudonym collision)",
+    EXIT_VAULT: "vault missing, unsafe, damaged, bound to another keyring, or without the records "
+                "asked for; audit chain broken; a key destruction left unfinished",
+    EXIT_OUTPUT: "the output cannot be written now: no space left or file-size limit (`ulimit -f`), "
+                 "or another veil run is writing the same output; nothing was replaced, retry",
+}
+
 
 class VeilError(Exception):
     """Base class: an error the user can act on."""
