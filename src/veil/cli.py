@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .dataset import open_dataset
-from .errors import EXIT_INTERNAL, VaultError, VeilError
+from .errors import EXIT_CODES, EXIT_INTERNAL, VaultError, VeilError
 from .keys import DESTROYED, ENV_KEYRING, Keyring, init_keyring, load_keyring, refuse_inside
 from .ops import OPERATORS
 from .output import (
@@ -39,19 +39,8 @@ from .profile import load_profile
 from .rekey import rekey as rekey_dataset
 from .vault import ENV_VAULT, Vault, check_purpose, open_vault
 
-EXIT_CODES_HELP = """\b
-Exit codes:
-  0  success
-  1  internal error (rerun with --debug and report it)
-  2  usage error (bad option or argument)
-  3  the profile has problems
-  4  columns the profile does not classify (unknown_columns: fail)
-  5  the input cannot be read
-  6  keyring missing, unsafe, damaged, or a destroyed key version
-  7  a key column would lose uniqueness (pseudonym collision)
-  8  vault missing, damaged, or without the records asked for
-  9  the output cannot be written now (no space left, file-size limit,
-     another veil run writing the same output)"""
+EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {code}  {text.replace('`', '')}" for code, text in EXIT_CODES.items())
 
 
 def keyring_option(f):
