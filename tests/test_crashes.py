@@ -443,3 +443,13 @@ def test_parquet_metadata_is_kept_when_nothing_is_transformed(tmp_path, keyring,
     out = tmp_path / "out"
     assert cli("run", src, "--profile", prof, "--keyring", keyring, "--out", out).exit_code == 0
     assert pq.read_schema(out / "people.parquet").metadata == pq.read_schema(src / "people.parquet").metadata
+
+
+def test_run_with_an_invalid_table_policy_is_a_profile_error(tmp_path, keyring, cli):
+    # found by the adversarial suite: `veil run` (which collects problems instead of stopping at the
+    # first) went on with the bad policy and crashed in the plan (KeyError, exit 1)
+    prof = tmp_path / "p.yaml"
+    prof.write_text("tables:\n  customers:\n    unknown_columns: true\nversion: 1\n")
+    out = tmp_path / "out"
+    res = cli("run", SAMPLES_CSV, "--profile", prof, "--keyring", keyring, "--out", out)
+    assert res.exit_code == 3 and f"{prof}:3:" in res.stderr and not out.exists()

@@ -303,6 +303,7 @@ def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, st
     pol = traw.get("unknown_columns")
     if pol is not None and pol not in UNKNOWN_POLICIES:
         chk.add(f"{tpath}.unknown_columns", f"unknown policy '{pol}'", did_you_mean(pol, UNKNOWN_POLICIES))
+        pol = None  # reported; the plan must not use it
     rule.unknown_columns = pol
     subj = traw.get("subject")
     if subj is not None:
