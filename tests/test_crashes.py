@@ -135,6 +135,7 @@ def test_unreadable_profile(tmp_path, cli, monkeypatch):
     ("version: 1\ntables:\n  t:\n    foreign_keys: {columns: [a]}\n", ":4:"),
     ("version: 1\ntables: !!set {a, b}\n", ":2:"),
     ("version: 1\n---\nversion: 1\n", ":2:"),
+    ("version: true\ntables: {}\n", ":1:"),
 ])
 def test_odd_yaml_is_a_profile_problem(text, where, tmp_path, cli):
     prof = tmp_path / "p.yaml"

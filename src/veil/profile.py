@@ -244,7 +244,7 @@ def parse_profile(data: Any, lines: dict[str, int], file: str | None = None, *,
         raise ProfileError([Problem("the profile must be a mapping with version and tables", "", 1)],
                            file=file)
     chk.unknown_keys(data, TOP_KEYS, "", "top-level key")
-    if data.get("version") != 1:
+    if data.get("version") != 1 or isinstance(data.get("version"), bool):  # true == 1 in Python
         chk.add("version", "version must be 1", "start the profile with 'version: 1'")
     defaults = data.get("defaults") or {}
     unknown = "fail"
