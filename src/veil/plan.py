@@ -18,7 +18,7 @@ import pyarrow as pa
 from .dataset import Dataset
 from .errors import Problem, ProfileError
 from .formats.parquet import output_metadata
-from .ops import OPERATORS, scrub
+from .ops import OPERATORS, Operator, scrub
 from .ops.arrays import is_text
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
 
@@ -41,8 +41,23 @@ class ColumnPlan:
     field: pa.Field | None = None  # the input field (metadata, nullability)
 
     @property
+    def operator(self) -> Operator:
+        """The column's operator: ask it (keeps_value, reads_values, context_columns, batch_size, ...)."""
+        return OPERATORS[self.op]
+
+    @property
     def dropped(self) -> bool:
-        return OPERATORS[self.op].drops_column
+        return self.operator.drops_column
+
+    @property
+    def transformed(self) -> bool:
+        """Whether the column's values change (every operator but keep)."""
+        return not self.operator.keeps_value
+
+    @property
+    def context_columns(self) -> tuple[str, ...]:
+        """Other columns of the row the operator reads (date_shift's subject)."""
+        return self.operator.context_columns(self.params)
 
 
 @dataclass

@@ -1,14 +1,35 @@
 """The operator registry: every operator veil knows, listed once, explicitly.
 
-Adding an operator: write it in a module of this package with the
-``@operator`` decorator, add it to ``_ALL`` below, give it known-answer
-vectors in tests/test_ops.py and a line in docs/operators.md.
+An operator describes itself (``registry.Operator``): keyed, deterministic,
+injective, reversible, accepted input types, parameters, whether it can replace
+spans inside text, its preferred batch size, its longest output, the other
+columns it reads, how ``veil rekey`` treats it, and so on. The plan, the run
+loops, the dump rewriter, scrub, rekey and the CLI ask these capabilities and
+never test an operator's name.
+
+Adding an operator touches one file plus its tests and docs: write it in a
+module of this package with the ``@operator`` decorator, declaring its
+capabilities there, add it to ``_ALL`` below, give it known-answer vectors in
+tests/test_ops.py and a section in docs/operators.md. A third-party operator
+does the same in its own package and registers it under the ``veil.operators``
+entry point group (see ``veil.plugins``).
 """
 
 from __future__ import annotations
 
 from . import basic, dates, fake, generalize, pseudonymize, scrub
-from .registry import REQUIRED, OpContext, Operator, Param
+from .registry import (
+    REKEY_MODES,
+    REKEY_PASS,
+    REKEY_REFUSE,
+    REKEY_UNDO,
+    REKEY_VAULT,
+    REQUIRED,
+    OpContext,
+    Operator,
+    Param,
+    operator,
+)
 
 _ALL: tuple[Operator, ...] = (
     basic.keep,
@@ -25,4 +46,5 @@ _ALL: tuple[Operator, ...] = (
 
 OPERATORS: dict[str, Operator] = {op.name: op for op in _ALL}
 
-__all__ = ["OPERATORS", "REQUIRED", "OpContext", "Operator", "Param"]
+__all__ = ["OPERATORS", "REKEY_MODES", "REKEY_PASS", "REKEY_REFUSE", "REKEY_UNDO", "REKEY_VAULT", "REQUIRED",
+           "OpContext", "Operator", "Param", "operator"]

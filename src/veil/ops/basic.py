@@ -16,26 +16,29 @@ def _text_out(t: pa.DataType, params: dict) -> pa.DataType | None:
     return None if is_text(t) else pa.string()
 
 
-@operator("keep", injective=True)
+@operator("keep", injective=True, keeps_value=True, nested=True)
 def keep(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Copy the column unchanged (for columns that hold no personal data)."""
     return arr
 
 
-@operator("drop", drops_column=True)
+@operator("drop", drops_column=True, nested=True,
+          span_problem="operator drop writes no text to put in place of an entity")
 def drop(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Remove the column from the output."""
     return arr
 
 
-@operator("nullify")
+@operator("nullify", nulls_column=True, reads_values=False, nested=True,
+          span_problem="operator nullify writes no text to put in place of an entity")
 def nullify(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Replace every value with null; the column and its type stay."""
     return pa.nulls(len(arr), type=arr.type)
 
 
 @operator("redact", params=(Param("value", str, "[REDACTED]", help="the constant written"),),
-          out_type=_text_out)
+          out_type=_text_out, reads_values=False,
+          max_output_length=lambda t, params: len(params["value"]))
 def redact(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Replace every non-null value with one constant; nulls stay null."""
     out_type = arr.type if is_text(arr.type) else pa.string()

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 from .arrays import first_bad_row, is_text, map_distinct, u64
-from .registry import OpContext, Param, operator
+from .registry import REKEY_UNDO, OpContext, Param, operator
 
 TEXT_FORMATS = {10: "%Y-%m-%d", 19: "%Y-%m-%d %H:%M:%S"}
 
@@ -93,6 +93,13 @@ def _check_shift(params: dict) -> list[str]:
     ),
     keyed=True,
     check=_check_shift,
+    accepts=lambda t, params: None if is_text(t) or is_temporal(t) else
+    f"date_shift needs a date, timestamp or text column, not {t}",
+    span_problem="date_shift needs a subject column and a date; it cannot replace an entity inside text",
+    context_columns=lambda params: (params["subject"],),
+    parses_dates=True,
+    rekey=REKEY_UNDO,
+    undo=lambda arr, ctx: unshift(arr, ctx),
 )
 def date_shift(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Shift dates by one keyed offset per subject, so intervals between one

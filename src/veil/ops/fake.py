@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrays import digit_strings, fixed_width_strings, is_text, join, u64
-from .registry import OpContext, Param, operator
+from .registry import REKEY_VAULT, OpContext, Param, operator
 
 VOCAB_VERSION = 1
 LOCALES = ("en_US", "de_DE", "fr_FR")
@@ -116,6 +116,29 @@ def generate(kind: str, d: np.ndarray, locale: str, email_domain: str) -> pa.Arr
     raise ValueError(kind)  # unreachable: the profile validator checks kind
 
 
+def max_length(kind: str, locale: str, email_domain: str) -> int:
+    """The longest value ``generate`` gives for a kind (characters; dates as YYYY-MM-DD)."""
+    v = vocab(locale)
+
+    def longest(words: str) -> int:
+        return max(pc.utf8_length(v[words]).to_pylist())
+
+    fixed = {"phone_number": 15, "postcode": 5, "iban": 22, "credit_card": 16, "date_of_birth": 10}
+    if kind in fixed:
+        return fixed[kind]
+    if kind in ("first_name", "last_name", "city", "company"):
+        return longest(kind)
+    if kind == "name":
+        return longest("first_name") + 1 + longest("last_name")
+    if kind == "email":
+        return longest("first_name_ascii") + 1 + longest("last_name_ascii") + 3 + 1 + len(email_domain)
+    if kind == "username":
+        return longest("first_name_ascii") + 1 + longest("last_name_ascii") + 2
+    if kind == "street_address":
+        return 4 + 1 + longest("street_name")
+    raise ValueError(kind)
+
+
 def _out_type(t: pa.DataType, params: dict) -> pa.DataType | None:
     if params.get("kind") == "date_of_birth" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
         return None
@@ -131,6 +154,10 @@ def _out_type(t: pa.DataType, params: dict) -> pa.DataType | None:
     ),
     keyed=True,
     out_type=_out_type,
+    reversible=True,
+    max_output_length=lambda t, params: max_length(params["kind"], params.get("locale", "en_US"),
+                                                   params.get("email_domain", "example.com")),
+    rekey=REKEY_VAULT,
 )
 def fake(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Realistic values chosen by a keyed hash of the original: the same input

@@ -31,6 +31,24 @@ def _check(params: dict) -> list[str]:
     return []
 
 
+def _accepts(t: pa.DataType, params: dict) -> str | None:
+    text, temporal = is_text(t), is_temporal(t)
+    numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    if params.get("to") and not (text or temporal):
+        return f"generalize to {params['to']} needs a date, timestamp or text column, not {t}"
+    if params.get("bucket") is not None and not (text or numeric):
+        return f"generalize bucket needs a numeric or text column, not {t}"
+    if params.get("bucket") is not None and pa.types.is_integer(t) and not float(params["bucket"]).is_integer():
+        return f"generalize bucket on an integer column ({t}) needs a whole number"
+    return None
+
+
+def _max_length(t: pa.DataType, params: dict) -> int | None:
+    if params.get("to") and is_text(t):
+        return 4 if params["to"] == "year" else 7
+    return None
+
+
 @operator(
     "generalize",
     params=(
@@ -40,6 +58,11 @@ def _check(params: dict) -> list[str]:
     ),
     check=_check,
     out_type=lambda t, p: pa.string() if p.get("prefix") is not None and not is_text(t) else None,
+    accepts=_accepts,
+    span_problem=lambda p: None if p.get("prefix") is not None else
+    "generalize works on spans of text only with prefix",
+    parses_dates=lambda p: bool(p.get("to")),
+    max_output_length=_max_length,
 )
 def generalize(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Make values coarser. Typed dates keep their type (the first day of the

@@ -20,7 +20,7 @@ from .arrays import (
     join,
     restore_type,
 )
-from .registry import OpContext, Param, operator
+from .registry import REKEY_VAULT, OpContext, Param, operator
 
 FORMATS = ("token", "email", "digits", "int")
 TOKEN_LENGTHS = (16, 24, 32, 40, 48)  # base32 characters; 16 = 80 bits
@@ -48,6 +48,31 @@ def _check(params: dict) -> list[str]:
     if not 8 <= bits <= 64:
         msgs.append("bits must be between 8 and 64")
     return msgs
+
+
+def _accepts(t: pa.DataType, params: dict) -> str | None:
+    fmt = params.get("format")
+    if fmt == "digits" and not (is_text(t) or pa.types.is_integer(t)):
+        return f"pseudonymize format digits needs a text or integer column, not {t}"
+    if fmt == "int" and not (is_text(t) or pa.types.is_integer(t)):
+        return f"pseudonymize format int needs an integer or text column, not {t}"
+    return None
+
+
+def _span_problem(params: dict) -> str | None:
+    if params.get("format") == "int":
+        return "pseudonymize format int needs plain integers; spans of text are not"
+    return None
+
+
+def _max_length(t: pa.DataType, params: dict) -> int | None:
+    fmt = params.get("format", "token")
+    if fmt == "int":
+        return len(str((1 << params.get("bits", 31)) - 1))
+    if fmt == "digits":
+        return None  # the input's length
+    token = len(params.get("prefix", "")) + params.get("length", 16)
+    return token + 1 + len(params.get("email_domain", "example.com")) if fmt == "email" else token
 
 
 B32 = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz234567", dtype=np.uint8)
@@ -81,6 +106,13 @@ def _tokens(d: np.ndarray, length: int) -> pa.Array:
     injective=_injective,
     out_type=_out_type,
     check=_check,
+    reversible=True,
+    # token and email keep >= 80 bits: collisions are negligible, and key columns are checked
+    collision_checked=lambda params: params.get("format", "token") in ("token", "email"),
+    accepts=_accepts,
+    span_problem=_span_problem,
+    max_output_length=_max_length,
+    rekey=REKEY_VAULT,
 )
 def pseudonymize(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Keyed pseudonyms: an opaque token, an email-shaped token, digits in the

@@ -95,8 +95,41 @@ class OpContext:
 ApplyFn = Callable[[pa.Array, OpContext], pa.Array]
 
 
+#: How ``veil rekey`` treats a column of this operator (Operator.rekey).
+REKEY_PASS = "pass"  # the output holds no key: it passes through unchanged
+REKEY_VAULT = "vault"  # originals come back from the vault (old version), then the operator runs again
+REKEY_UNDO = "undo"  # Operator.undo reverses it with the old key (date_shift), then it runs again
+REKEY_REFUSE = "refuse"  # neither: a re-key is refused with Operator.rekey_refusal
+REKEY_MODES = (REKEY_PASS, REKEY_VAULT, REKEY_UNDO, REKEY_REFUSE)
+
+Params = dict[str, Any]
+
+
+def _never(params: Params) -> bool:
+    return False
+
+
+def _no_problem(*args: Any) -> None:
+    return None
+
+
+def _unknown_length(t: pa.DataType, params: Params) -> int | None:
+    return None
+
+
+def _no_columns(params: Params) -> tuple[str, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Operator:
+    """An operator and everything the rest of veil may ask about it.
+
+    The plan, the run loops, the dump rewriter, scrub, rekey and the CLI ask
+    these capabilities; none of them tests an operator's name. Callables take
+    the rule's full parameters (``with_defaults``).
+    """
+
     name: str
     apply: ApplyFn
     params: tuple[Param, ...] = ()
@@ -104,52 +137,132 @@ class Operator:
     keyed: bool = False  # uses the key: the report shows key_version, consistency spans a domain
     deterministic: bool = True
     # Whether distinct inputs always give distinct outputs, given these params.
-    injective: Callable[[dict[str, Any]], bool] = field(default=lambda params: False)
+    injective: Callable[[Params], bool] = field(default=_never)
     # The Arrow type written for an input type (None: the input type).
-    out_type: Callable[[pa.DataType, dict[str, Any]], pa.DataType | None] = field(
+    out_type: Callable[[pa.DataType, Params], pa.DataType | None] = field(
         default=lambda t, params: None)
     # Cross-parameter checks: returns messages (no values from data involved).
-    check: Callable[[dict[str, Any]], list[str]] = field(default=lambda params: [])
-    drops_column: bool = False
+    check: Callable[[Params], list] = field(default=lambda params: [])
+    drops_column: bool = False  # the column is left out of the output (drop)
+    keeps_value: bool = False  # the output is the input, unchanged (keep): nothing to decode or write
+    nulls_column: bool = False  # every output value is null (nullify): the input need not be read
+    # False: the output depends only on whether each input is null (redact, nullify), so a
+    # reader may hand it any stand-in for the values (the dump rewriter does not parse them)
+    reads_values: bool = True
+    # Whether the originals may be written to the vault (profile ``reversible: true``).
+    reversible: Callable[[Params], bool] = field(default=_never)
+    # Injective only with high probability (HMAC tokens): key columns get a uniqueness check.
+    collision_checked: Callable[[Params], bool] = field(default=_never)
+    nested: bool = False  # accepts nested columns (list, struct, map)
+    # Why a (non-nested) input type is refused, given the params; None: accepted.
+    accepts: Callable[[pa.DataType, Params], str | None] = field(default=_no_problem)
+    # Why it cannot replace a span found inside text (scrub entities); None: it can.
+    span_problem: Callable[[Params], str | None] = field(default=_no_problem)
+    batch_size: int | None = None  # preferred largest batch (rows), when values are costly (scrub)
+    # The longest text output (characters) for an input type, when known without the data.
+    max_output_length: Callable[[pa.DataType, Params], int | None] = field(default=_unknown_length)
+    # Other columns of the same row the operator reads (ctx.batch): date_shift's subject.
+    context_columns: Callable[[Params], tuple[str, ...]] = field(default=_no_columns)
+    # Whether it parses dates out of text columns (date_shift, generalize to: year|month).
+    parses_dates: Callable[[Params], bool] = field(default=_never)
+    rekey: str = REKEY_PASS  # one of REKEY_MODES; keyed operators must not keep REKEY_PASS
+    rekey_refusal: str = ""  # with REKEY_REFUSE: why (ends the message "<table>.<column> ...")
+    undo: ApplyFn | None = None  # with REKEY_UNDO: the inverse under ctx.key_version
+    origin: str = "built-in"  # "built-in", or the plugin's "distribution version"
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
 
-    def with_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
+    def with_defaults(self, params: Params) -> Params:
         out = {p.name: p.default for p in self.params if not p.required}
         out.update(params)
         return out
 
-    def output_type(self, in_type: pa.DataType, params: dict[str, Any]) -> pa.DataType:
+    def output_type(self, in_type: pa.DataType, params: Params) -> pa.DataType:
         return self.out_type(in_type, params) or in_type
+
+    @property
+    def transforms(self) -> bool:
+        """Whether the column's values change (everything but keep)."""
+        return not self.keeps_value
+
+    @property
+    def own_domain(self) -> bool:
+        """The operator names its domain in a parameter (date_shift's offset domain)."""
+        return self.param("domain") is not None
+
+    def column_domain(self, domain: str | None, params: Params) -> str | None:
+        """The domain a column of this operator is keyed in: the rule's, or (for an operator with a
+        ``domain`` parameter) that parameter, defaulting to the operator's name."""
+        if self.own_domain:
+            return params.get("domain") or self.name
+        return domain
+
+    def type_problem(self, t: pa.DataType, params: Params) -> str | None:
+        """Why this operator cannot take a column of type ``t`` (None: it can)."""
+        if pa.types.is_nested(t) and not self.nested:
+            return f"operator {self.name} does not support nested columns ({t}); use keep, drop or nullify"
+        return self.accepts(t, params)
 
 
 def operator(
     name: str,
     *,
-    params: tuple[Param, ...] = (),
-    keyed: bool = False,
-    deterministic: bool = True,
-    injective: Callable[[dict[str, Any]], bool] | bool = False,
-    out_type: Callable[[pa.DataType, dict[str, Any]], pa.DataType | None] | None = None,
-    check: Callable[[dict[str, Any]], list[str]] | None = None,
-    drops_column: bool = False,
+    injective: Callable[[Params], bool] | bool = False,
+    reversible: Callable[[Params], bool] | bool = False,
+    collision_checked: Callable[[Params], bool] | bool = False,
+    parses_dates: Callable[[Params], bool] | bool = False,
+    span_problem: Callable[[Params], str | None] | str | None = None,
+    out_type: Callable[[pa.DataType, Params], pa.DataType | None] | None = None,
+    check: Callable[[Params], list] | None = None,
+    **capabilities: Any,
 ) -> Callable[[ApplyFn], Operator]:
-    """Declare an operator; the function's docstring is its help text."""
+    """Declare an operator; the function's docstring is its help text.
+
+    Callable capabilities may be given as constants (``injective=True``,
+    ``span_problem="why not"``); any other keyword is an :class:`Operator` field.
+    """
+
+    def const(value: Any) -> Callable[..., Any]:
+        return value if callable(value) else (lambda *args, v=value: v)
 
     def wrap(fn: ApplyFn) -> Operator:
-        inj = injective if callable(injective) else (lambda p, v=bool(injective): v)
-        return Operator(
+        op = Operator(
             name=name,
             apply=fn,
-            params=params,
             help=" ".join((fn.__doc__ or "").strip().split("\n\n")[0].split()),
-            keyed=keyed,
-            deterministic=deterministic,
-            injective=inj,
+            injective=const(bool(injective) if not callable(injective) else injective),
+            reversible=const(bool(reversible) if not callable(reversible) else reversible),
+            collision_checked=const(bool(collision_checked) if not callable(collision_checked)
+                                    else collision_checked),
+            parses_dates=const(bool(parses_dates) if not callable(parses_dates) else parses_dates),
+            span_problem=const(span_problem),
             out_type=out_type or (lambda t, p: None),
             check=check or (lambda p: []),
-            drops_column=drops_column,
+            **capabilities,
         )
+        validate(op)
+        return op
 
     return wrap
+
+
+def validate(op: Operator) -> None:
+    """Consistency of an operator's declaration (built-ins and plugins alike): a TypeError
+    or ValueError names what is wrong."""
+    if not isinstance(op, Operator):
+        raise TypeError(f"expected a veil.ops.Operator, got {type(op).__name__}")
+    if not isinstance(op.name, str) or not op.name.isidentifier():
+        raise ValueError("an operator's name must be an identifier (letters, digits, _)")
+    if op.rekey not in REKEY_MODES:
+        raise ValueError(f"operator {op.name}: rekey must be one of {', '.join(REKEY_MODES)}")
+    if op.rekey == REKEY_UNDO and op.undo is None:
+        raise ValueError(f"operator {op.name}: rekey 'undo' needs an undo function")
+    if op.keyed and op.rekey == REKEY_PASS:
+        raise ValueError(f"operator {op.name}: a keyed operator's output changes with the key; "
+                         "its rekey must be vault, undo or refuse")
+    if op.batch_size is not None and (not isinstance(op.batch_size, int) or op.batch_size < 1):
+        raise ValueError(f"operator {op.name}: batch_size must be a positive integer")
+    for p in op.params:
+        if not isinstance(p, Param):
+            raise TypeError(f"operator {op.name}: params must be veil.ops.Param")

@@ -35,11 +35,12 @@ from ..detect.engine import default_ner_model, installed_model
 from ..detect.entities import FROM_PRESIDIO
 from ..errors import InputError, Problem, UsageError, VeilError
 from .arrays import is_text, map_distinct
-from .registry import OpContext, Param, operator
+from .registry import REKEY_REFUSE, OpContext, Param, operator
 
 PLACEHOLDER = "[{entity}]"
 NLP_AUTO, NLP_NONE = "auto", "none"
 MIXED = "MIXED"
+SCRUB_BATCH = 2048  # rows per batch: scrub costs milliseconds per distinct text, small batches keep workers busy
 # Every entity the detector reports, in veil's names (MIXED is not mappable: it always
 # gets the placeholder).
 ENTITY_NAMES: tuple[str, ...] = tuple(sorted(set(FROM_PRESIDIO.values())))
@@ -229,6 +230,13 @@ def _whole_tokens(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[in
     ),
     keyed=True,
     check=_check,
+    accepts=lambda t, params: None if is_text(t) else
+    f"scrub finds entities inside text and needs a text column, not {t}",
+    span_problem="a scrub rule cannot replace an entity by scrubbing it again",
+    batch_size=SCRUB_BATCH,
+    rekey=REKEY_REFUSE,
+    rekey_refusal="is scrubbed free text: its replacements are not in the vault, so it cannot be re-keyed "
+                  "(it would be scrubbed twice)",
 )
 def scrub(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """Find entities (emails, phones, cards, IBANs, names with NER, ...) inside free text and
