@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..dataset import Dataset, Table
+from ..sqltypes import sql_int_bits, sql_type_category
 from . import names as name_rules
 from .engine import Detector, detector
 from .entities import NONE_CLASS, entity_class
@@ -100,7 +101,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*", re.U)
 class Finding:
     table: str
     column: str
-    type: str  # the column's type category (type_category, _SQL_TYPES, text_type): string, integer, date...
+    type: str  # the column's type category (type_category, sql_type_category, text_type): string, integer, date...
     entity: str
     cls: str  # "direct", "quasi" or "none"
     confidence: float
@@ -187,30 +188,12 @@ def type_category(t: pa.DataType) -> str:
     return "other"
 
 
-_SQL_TYPES = [
-    (re.compile(r"\[\s*\d*\s*\]\s*$|^_|^array\b", re.I), "nested"),  # PostgreSQL arrays: text like {a,b}
-    (re.compile(r"^json", re.I), "json"),
-    # timestamps with a zone are text in a dump (date operators do not apply to them)
-    (re.compile(r"^timestamptz|^timestamp(\s*\(\d+\))?\s+with\s+time\s+zone", re.I), "string"),
-    (re.compile(r"^(bool)", re.I), "boolean"),
-    (re.compile(r"^(tinyint\(1\))", re.I), "boolean"),
-    (re.compile(r"^(small|big|medium|tiny)?int|^integer|^serial|^bigserial|^smallserial", re.I), "integer"),
-    (re.compile(r"^(numeric|decimal|money)", re.I), "decimal"),
-    (re.compile(r"^(real|double|float)", re.I), "float"),
-    (re.compile(r"^date$", re.I), "date"),
-    (re.compile(r"^(timestamp|datetime)", re.I), "timestamp"),
-    (re.compile(r"^(time|interval)", re.I), "time"),
-    (re.compile(r"^(bytea|blob|binary|varbinary|longblob|mediumblob|tinyblob)", re.I), "binary"),
-    (re.compile(r"^uuid", re.I), "uuid"),
-]
-
-
-def _declared_type(field_: pa.Field) -> str | None:
+def _declared_type(field_: pa.Field, dialect: str | None) -> str | None:
+    """The category of a dump column's declared SQL type (None: no declared type)."""
     sql = (field_.metadata or {}).get(b"veil.sql_type")
     if not sql:
         return None
-    text = sql.decode().strip()
-    return next((cat for rx, cat in _SQL_TYPES if rx.match(text)), "string")
+    return sql_type_category(sql.decode(), dialect)
 
 
 _INT_TEXT = re.compile(r"^-?\d+$")  # "+4915112345678" is a phone number, not an integer
@@ -633,11 +616,11 @@ def infer_keys(dataset: Dataset, samples: dict[str, tuple[pa.Table, int | None, 
 
 # -- the scan ------------------------------------------------------------------
 
-def _int_bits(f: pa.Field) -> int:
+def _int_bits(f: pa.Field, dialect: str | None) -> int:
     """Bits a keyed integer permutation of this column may use: 31 fits INTEGER, 63 BIGINT."""
-    sql = ((f.metadata or {}).get(b"veil.sql_type") or b"").decode().lower()
+    sql = ((f.metadata or {}).get(b"veil.sql_type") or b"").decode()
     if sql:
-        return 63 if sql.startswith(("bigint", "bigserial", "int8")) else 31
+        return sql_int_bits(sql, dialect)
     if f.type in (pa.int64(), pa.uint64(), pa.uint32()):
         return 63
     if pa.types.is_integer(f.type):
@@ -652,6 +635,7 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
     det = detector(nlp_model, use_ner) if use_presidio else None
     samples = sample_dataset(dataset, sample_rows)
     tables = infer_keys(dataset, samples)
+    dialect = dataset.dump.dialect if dataset.dump is not None else None
     findings: list[Finding] = []
     for t in dataset.tables:
         data, _rows, _est = samples[t.name]
@@ -662,14 +646,14 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
                 progress(f"{t.name}.{f.name}")
             col = data.column(f.name) if f.name in data.column_names else pa.nulls(0, f.type)
             values = _as_text(col, sample)
-            category = _declared_type(f) or type_category(f.type)
+            category = _declared_type(f, dialect) or type_category(f.type)
             if category == "string" and (t.format in ("csv", "dump")):
                 # CSV is text, and so is a dump column of unknown type: look at the values
                 if t.format == "csv" or not (f.metadata or {}).get(b"veil.sql_type"):
                     category = text_type(values)
             entity, conf, evidence = classify(t.name, f.name, category, values, det)
             if category == "integer":
-                evidence["int_bits"] = _int_bits(f)
+                evidence["int_bits"] = _int_bits(f, dialect)
                 # pseudonymize format: int takes non-negative integers without leading zeros
                 evidence["plain_ints"] = all(_PLAIN_INT.match(v) for v in values)
             # a foreign key inherits its target's rule, even when it is also part of this table's key
