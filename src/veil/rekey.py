@@ -19,15 +19,12 @@ import pyarrow.compute as pc
 from .dataset import Dataset
 from .errors import KeyringError, Problem, ProfileError, VaultError
 from .keys import KeyProvider
-from .ops import OPERATORS, OpContext
+from .ops import OPERATORS, REKEY_REFUSE, REKEY_UNDO, REKEY_VAULT, OpContext
 from .ops.arrays import canonical, map_distinct
-from .ops.dates import unshift
 from .pipeline import Progress, RunResult, run_plan
 from .plan import ColumnPlan, Plan, TablePlan, compile_plan
 from .profile import Profile
 from .vault import Vault
-
-KEYED_REVERSIBLE = ("pseudonymize", "fake")
 
 
 def _without_dropped(profile: Profile) -> Profile:
@@ -36,6 +33,28 @@ def _without_dropped(profile: Profile) -> Profile:
     for t in p.tables.values():
         t.columns = {c: r for c, r in t.columns.items() if not OPERATORS[r.op].drops_column}
     return p
+
+
+def _rekey_problems(table: str, c: ColumnPlan, by_name: dict[str, ColumnPlan]) -> list[Problem]:
+    """Why a keyed column cannot be re-keyed from the vault (its operator's rekey mode says how)."""
+    op = c.operator
+    if op.rekey == REKEY_VAULT and not c.reversible:
+        return [Problem(f"{table}.{c.name} uses keyed operator {c.op} but is not reversible: "
+                        "it cannot be re-keyed from the vault",
+                        hint="set reversible: true on it (new runs), or re-run from the extract")]
+    if op.rekey == REKEY_REFUSE:
+        return [Problem(f"{table}.{c.name} {op.rekey_refusal}",
+                        hint=f"re-run from the extract to re-key a dataset with {op.name} columns")]
+    if op.rekey == REKEY_UNDO:
+        out = []
+        for name in c.context_columns:
+            subj = by_name.get(name)
+            if subj is not None and subj.key_version is not None and not subj.reversible:
+                out.append(Problem(f"{table}.{c.name} is shifted by subject {subj.name}, which is "
+                                   "not reversible: the old shift cannot be undone",
+                                   hint="make the subject column reversible"))
+        return out
+    return []
 
 
 def rekey_plan(profile: Profile, dataset: Dataset, to_version: str) -> tuple[Plan, dict[str, dict[str, ColumnPlan]]]:
@@ -55,20 +74,7 @@ def rekey_plan(profile: Profile, dataset: Dataset, to_version: str) -> tuple[Pla
                 tplan.columns[i] = ColumnPlan(c.name, "keep", {}, None, c.source, c.in_type, c.in_type)
                 continue
             keyed[tplan.name][c.name] = c
-            if c.op in KEYED_REVERSIBLE and not c.reversible:
-                problems.append(Problem(f"{tplan.name}.{c.name} uses keyed operator {c.op} but is not reversible: "
-                                        "it cannot be re-keyed from the vault",
-                                        hint="set reversible: true on it (new runs), or re-run from the extract"))
-            if c.op == "scrub":
-                problems.append(Problem(f"{tplan.name}.{c.name} is scrubbed free text: its replacements are not "
-                                        "in the vault, so it cannot be re-keyed (it would be scrubbed twice)",
-                                        hint="re-run from the extract to re-key a dataset with scrub columns"))
-            if c.op == "date_shift":
-                subj = by_name.get(c.params["subject"])
-                if subj is not None and subj.key_version is not None and not subj.reversible:
-                    problems.append(Problem(f"{tplan.name}.{c.name} is shifted by subject {subj.name}, which is "
-                                            "not reversible: the old shift cannot be undone",
-                                            hint="make the subject column reversible"))
+            problems += _rekey_problems(tplan.name, c, by_name)
     if problems:
         raise ProfileError(problems, file=profile.file)
     return plan, keyed
@@ -130,14 +136,14 @@ def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vaul
         cols = dict(zip(batch.schema.names, batch.columns, strict=True))
         given = dict(cols)  # the pseudonymized values, which vault contexts refer to
         for name, c in keyed[tplan.name].items():
-            if c.op in KEYED_REVERSIBLE:
+            if c.operator.rekey == REKEY_VAULT:
                 context = given[c.vault_context] if c.vault_context else None
                 cols[name] = originals.reveal(given[name], c.domain or "", tplan.name, name, context)
         restored = pa.RecordBatch.from_pydict(cols)
         for name, c in keyed[tplan.name].items():
-            if c.op == "date_shift":
+            if c.operator.rekey == REKEY_UNDO:
                 ctx = OpContext(keys, "", c.params, tplan.name, name, restored, offset, from_version)
-                cols[name] = unshift(cols[name], ctx)
+                cols[name] = c.operator.undo(cols[name], ctx)
         return pa.RecordBatch.from_pydict(cols)
 
     result = run_plan(plan, dataset, out, keys, fmt=fmt, batch_size=batch_size, workers=workers,

@@ -158,6 +158,11 @@ class Operator:
     accepts: Callable[[pa.DataType, Params], str | None] = field(default=_no_problem)
     # Why it cannot replace a span found inside text (scrub entities); None: it can.
     span_problem: Callable[[Params], str | None] = field(default=_no_problem)
+    # For an operator that replaces spans of text it finds (scrub): the rules in its params that
+    # replace them, by path below the column rule ({"entities.EMAIL": {"op": "redact"}}). The
+    # profile checks each like a column rule (and that its operator can replace spans); the plan
+    # resolves their table.column references. None: not such an operator.
+    span_rules: Callable[[Params], dict[str, Any]] | None = None
     batch_size: int | None = None  # preferred largest batch (rows), when values are costly (scrub)
     # The longest text output (characters) for an input type, when known without the data.
     max_output_length: Callable[[pa.DataType, Params], int | None] = field(default=_unknown_length)

@@ -25,6 +25,7 @@ reference points at records its originals (when it is reversible).
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from typing import Any
@@ -53,21 +54,6 @@ REFERENCE = re.compile(r"^[^.\s][^.]*(?:\.[^.]+)*\.[^.\s][^.]*$")
 _COUNTRY_CODE = re.compile(r"\+\d{1,3}[ .\-]?$")
 
 
-def text_problem(op: str, params: dict) -> str | None:
-    """Why operator ``op`` cannot replace a span of text (None: it can)."""
-    if op == "scrub":
-        return "a scrub rule cannot replace an entity by scrubbing it again"
-    if op in ("drop", "nullify"):
-        return f"operator {op} writes no text to put in place of an entity"
-    if op == "date_shift":
-        return "date_shift needs a subject column and a date; it cannot replace an entity inside text"
-    if op == "pseudonymize" and params.get("format") == "int":
-        return "pseudonymize format int needs plain integers; spans of text are not"
-    if op == "generalize" and params.get("prefix") is None:
-        return "generalize works on spans of text only with prefix"
-    return None
-
-
 def parse_entry(entry: Any) -> tuple[str, Any]:
     """("rule", inline rule mapping) | ("ref", "table.column") | ("error", message)."""
     from . import OPERATORS
@@ -83,14 +69,17 @@ def parse_entry(entry: Any) -> tuple[str, Any]:
     return "error", "expected a table.column reference, an operator name or a rule mapping with 'op'"
 
 
+def _did_you_mean(name: str, options) -> str | None:
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
 def _check(params: dict) -> list:
     """Static checks of the parameters; problems carry their path below the column rule.
 
-    Inline rules get the same validation as column rules (profile._parse_column).
-    References are resolved later, against the input, by the plan.
+    Inline rules are checked by the profile like column rules (``span_rules``);
+    references are resolved later, against the input, by the plan.
     """
-    from ..profile import _Checker, _parse_column, did_you_mean
-
     out: list = []
     score = params.get("min_score", 0.3)
     if not 0 <= score <= 1:
@@ -104,24 +93,20 @@ def _check(params: dict) -> list:
             continue
         if name not in ENTITY_NAMES:
             out.append(Problem(f"unknown entity '{name}'", where,
-                               hint=did_you_mean(name, ENTITY_NAMES) or f"entities: {', '.join(ENTITY_NAMES)}"))
+                               hint=_did_you_mean(name, ENTITY_NAMES) or f"entities: {', '.join(ENTITY_NAMES)}"))
             continue
         kind, value = parse_entry(entry)
         if kind == "error":
             out.append(Problem(value, where, hint="e.g. customers.email, redact, or {op: fake, kind: name}"))
-        elif kind == "rule":
-            if "reversible" in value:
-                out.append(Problem("replacements inside text are not written to the vault", f"{where}.reversible",
-                                   hint="remove reversible here"))
-                continue
-            chk = _Checker({})
-            rule = _parse_column(chk, where, value)
-            for p in chk.problems:
-                out.append(Problem(p.message, p.path, hint=p.hint))
-            if rule is not None and not chk.problems:
-                msg = text_problem(rule.op, rule.params)
-                if msg:
-                    out.append(Problem(msg, f"{where}.op" if isinstance(entry, dict) else where))
+    return out
+
+
+def _span_rules(params: dict) -> dict[str, Any]:
+    """The inline rules of known entities (names or mappings with op), by path."""
+    out: dict[str, Any] = {}
+    for name, entry in (params.get("entities") or {}).items():
+        if name in ENTITY_NAMES and parse_entry(entry)[0] == "rule":
+            out[f"entities.{name}"] = entry
     return out
 
 
@@ -230,6 +215,7 @@ def _whole_tokens(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[in
     ),
     keyed=True,
     check=_check,
+    span_rules=_span_rules,
     accepts=lambda t, params: None if is_text(t) else
     f"scrub finds entities inside text and needs a text column, not {t}",
     span_problem="a scrub rule cannot replace an entity by scrubbing it again",
@@ -272,7 +258,7 @@ def scrub(arr: pa.Array, ctx: OpContext) -> pa.Array:
         replaced: dict[str, list] = {}
         for gid, ((op, domain, params), values) in groups.items():
             span_texts = pa.array(list(values), type=pa.string())
-            if op == "keep":
+            if OPERATORS[op].keeps_value:
                 replaced[gid] = span_texts.to_pylist()
                 continue
             sub = OpContext(ctx.keys, domain or "", params, ctx.table, ctx.column, None, 0, ctx.key_version)
