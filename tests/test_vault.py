@@ -484,7 +484,7 @@ def test_destroy_crypto_shreds_a_version(veil):
 
 def test_tampered_segment_detected(veil, monkeypatch):
     # blocks of 16 records, so the sample's few hundred fill several (the real size is BLOCK_ROWS)
-    monkeypatch.setattr("veil.vault.BLOCK_ROWS", 16)
+    monkeypatch.setattr("veil.vault.segments.BLOCK_ROWS", 16)
     v1 = active_version(veil.cli, veil.keyring)
     veil.run("o1")
     pairs = dict(email_pairs(SAMPLES_CSV, veil.tmp / "o1"))
@@ -773,29 +773,38 @@ def test_blind_index_hmac_is_hmac_sha256():
         assert blind_indexes(key, values) == [d[:16] for d in expected]
 
 
-def test_vault_of_the_per_record_format_refused(veil):
-    """A segment in the earlier format (one AES-GCM call per record: a nonce per record, no tag column)
-    is refused with a message saying so, not read as damaged data."""
+def test_segment_layouts_never_released_refused_as_damaged(veil):
+    """veil reads one stored segment format (STORED_SCHEMA, indexes sealed to the version): a segment
+    in a layout of an unreleased build (a nonce per record and no tag; in-memory SEGMENT_SCHEMA,
+    wide with the dedup keys; the stored columns with indexes not sealed) is a damaged segment:
+    exit 8 naming it, no traceback, nothing printed."""
+    from veil.vault import STORED_SCHEMA
+
     veil.run("o1")
     sid, _, _, table = veil.store.segments(domain="email")[0]
     n = table.num_rows
-    old = pa.table({"pseudonym": table.column("pseudonym"), "context": table.column("context"),
-                    "blind": table.column("blind"), "nonce": pa.array([b"\0" * 12] * n, pa.binary(12)),
-                    "ct": pa.array([b"\0" * 20] * n, pa.binary()), "subject": table.column("subject")})
-    veil.store.write_segment(sid, old)
-    res = veil.reveal(table.column("pseudonym")[0].as_py())
-    assert res.exit_code == 8
-    assert f"vault segment {sid} was written by an earlier veil" in res.stderr and "Traceback" not in res.stderr
+    per_record = pa.table({"pseudonym": table.column("pseudonym"), "context": table.column("context"),
+                           "blind": table.column("blind"), "nonce": pa.array([b"\0" * 12] * n, pa.binary(12)),
+                           "ct": pa.array([b"\0" * 20] * n, pa.binary()), "subject": table.column("subject")})
+    raw = veil.store.query("SELECT data FROM veil_segments WHERE id = ?", [sid])[0][0]
+    stored = pa.ipc.open_stream(bytes(raw)).read_all()
+    unsealed = stored.replace_schema_metadata(None)
+    assert unsealed.schema == STORED_SCHEMA
+    for layout in (per_record, table, unsealed):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, layout.schema) as w:  # as it is, not as veil stores it
+            w.write_table(layout)
+        veil.store.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [sink.getvalue().to_pybytes(), sid])
+        res = veil.reveal(table.column("pseudonym")[0].as_py())
+        assert res.exit_code == 8, res.output
+        assert f"vault segment {sid} (domain email" in res.stderr and "is damaged" in res.stderr
+        assert "Traceback" not in res.stderr and res.stdout == ""
 
 
-def test_segments_stored_compact_and_wide_ones_still_read(veil):
+def test_segments_stored_compact(veil):
     """On disk a segment has a variable-length subject, one 28-byte seal (nonce, tag) per block,
-    on the block's first record only, and no dedup keys (made again on reading); segments in the
-    layouts of earlier builds (with the dedup keys; wide, with fixed-width nonce and tag columns
-    with null slots) still reveal."""
-    import io
-
-    from veil.vault import SEGMENT_SCHEMA, STORED_SCHEMA, STORED_SCHEMA_KEYED, _to_ipc
+    on the block's first record only, and no dedup keys (made again on reading)."""
+    from veil.vault import STORED_SCHEMA
 
     veil.run("o1")
     pairs = dict(email_pairs(SAMPLES_CSV, veil.tmp / "o1"))
@@ -824,19 +833,9 @@ def test_segments_stored_compact_and_wide_ones_still_read(veil):
     assert any(c for *_, t in veil.store.segments() for c in t.column("context").to_pylist())
 
     token = table.column("pseudonym")[3].as_py()
-    # earlier builds stored the indexes unsealed
-    unsealed = pa.ipc.open_stream(_to_ipc(table)).read_all()
-    for schema, layout in ((STORED_SCHEMA_KEYED, unsealed.add_column(3, "key", table.column("key"))),
-                           (SEGMENT_SCHEMA, table)):
-        assert layout.schema == schema
-        sink = io.BytesIO()
-        with pa.ipc.new_stream(sink, schema) as w:
-            w.write_table(layout)
-        veil.store.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [sink.getvalue(), sid])
-        res = veil.reveal(token)
-        assert res.exit_code == 0, res.output
-        assert res.stdout == f"{token}\t{pairs[token]}\n"
-    assert veil.store.segments(domain="email")[0][3].equals(table)
+    res = veil.reveal(token)
+    assert res.exit_code == 0, res.output
+    assert res.stdout == f"{token}\t{pairs[token]}\n"
 
 
 @given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 3), st.booleans()), max_size=60),
@@ -880,10 +879,10 @@ def test_argsort64_is_a_stable_argsort(parts):
     (values sharing their high bits, equal values, the top and bottom of the range)."""
     import numpy as np
 
-    from veil.vault import _argsort64
+    from veil.vault import argsort64
 
     values = np.array([(top << 61) | (low & 7 if top % 2 else low) for top, low in parts], np.uint64)
-    assert _argsort64(values).tolist() == np.argsort(values, kind="stable").tolist()
+    assert argsort64(values).tolist() == np.argsort(values, kind="stable").tolist()
 
 
 def test_records_with_a_context_across_batches_and_runs(veil):
@@ -934,7 +933,7 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
 
     from veil.keys import Keyring
     from veil.ops import OPERATORS, OpContext
-    from veil.pipeline import RowContext, RunContext, _vault_part, vault_records
+    from veil.pipeline import RowContext, RunContext, vault_part, vault_records
     from veil.vault import rows16
 
     keys = Keyring.for_testing(bytes(range(32)))
@@ -967,7 +966,7 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
     contexts = {"k": rows16(context.key)} if context else {}
 
     def records(distinct):
-        part = _vault_part(column, inp, out, context, subject, run, distinct)
+        part = vault_part(column, inp, out, context, subject, run, distinct)
         if part is None:
             return None
         [(domain, version, plain)] = vault_records([part], inp_batch, out_batch, contexts, subject)
@@ -981,7 +980,7 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
         return
     # with a selection (Vault.fresh), it sees every record's dedup key, link and lack of context,
     # and only the records it keeps are built
-    part = _vault_part(column, inp, out, context, subject, run, ctx.distinct.filter(kept))
+    part = vault_part(column, inp, out, context, subject, run, ctx.distinct.filter(kept))
     [(_, _, every)] = vault_records([part], inp_batch, out_batch, contexts, subject)
     seen = []
 
@@ -1019,7 +1018,7 @@ def test_segment_keys_beside_the_segments_and_without_them(veil):
     import numpy as np
 
     from veil.keys import load_keyring
-    from veil.vault import _ecb, index_seal
+    from veil.vault import ecb, index_seal
 
     def check() -> dict[int, bytes]:
         keys = {int(sid): bytes(blob) for sid, blob in veil.store.query("SELECT segment, keys FROM veil_segment_keys")}
@@ -1029,7 +1028,7 @@ def test_segment_keys_beside_the_segments_and_without_them(veil):
         for sid, dom, ver, t in segs:
             linked = np.array([s is not None for s in t.column("subject").to_pylist()])
             # the keys sealed to the segment's version (one AES block each), then a byte 1
-            sealed = _ecb(index_seal(ring, dom, ver), np.frombuffer(b"".join(t.column("key").to_pylist()), np.uint8)
+            sealed = ecb(index_seal(ring, dom, ver), np.frombuffer(b"".join(t.column("key").to_pylist()), np.uint8)
                           .reshape(-1, 16)).tobytes()
             assert keys[sid] == sealed + np.packbits(linked).tobytes() + b"\x01"
         return keys
@@ -1063,68 +1062,10 @@ def test_keyset_reserve_makes_room_once():
     assert (ks.find(hi, lo) == 1).all()
 
 
-def test_forget_reseals_a_segment_of_an_older_layout_with_todays_dedup_keys(tmp_path):
-    """A segment written by an earlier veil holds its dedup keys, which an older formula made. When
-    forget seals its surviving records again, it seals them with the keys this veil makes (the
-    stored segment no longer holds them, and reading makes them again): the rest still reveal,
-    and the segment's key index holds those keys."""
-    import io
-
-    import numpy as np
-
-    from veil.keys import new_keyring
-    from veil.vault import (
-        STORED_SCHEMA_KEYED,
-        Vault,
-        _ecb,
-        _to_ipc,
-        blind_indexes,
-        blind_key,
-        dedup_keys,
-        encrypt_records,
-        index_seal,
-    )
-    from veil.vault.backends import open_backend
-
-    keys = new_keyring()
-    v = keys.active_version
-    victim = blind_indexes(blind_key(keys, "d"), [b"victim"])[0]
-    rows = [(f"p{i}", f"c{i}", f"o{i}".encode(), victim if i == 3 else None) for i in range(10)]
-    recs = encrypt_records(keys, "d", v, _plain(rows))  # dedup keys of test constants: an older formula
-    path = str(tmp_path / "v.db")
-    vault = Vault(open_backend(path), keys, "test")
-    vault.store("d", v, recs)
-    vault.commit()
-    [(sid, data)] = vault.db.query("SELECT id, data FROM veil_segments", [])
-    stored = pa.ipc.open_stream(_to_ipc(pa.Table.from_batches([recs]))).read_all()  # unsealed, as then
-    keyed = stored.add_column(3, "key", recs.column("key"))
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, STORED_SCHEMA_KEYED) as w:
-        w.write_table(keyed)
-    vault.db.execute("UPDATE veil_segments SET data = ? WHERE id = ?", [sink.getvalue(), sid])
-    vault.commit()
-    assert vault.load_map("d", v)[0] == {f"{p}\0{c}": o for p, c, o, _ in rows}  # read with its stored keys
-
-    assert vault.forget("d", [b"victim"]) == (1, 1)
-    vault.commit()
-    vault.close()
-    vault = Vault(open_backend(path), keys, "test")
-    assert vault.load_map("d", v)[0] == {f"{p}\0{c}": o for i, (p, c, o, _) in enumerate(rows) if i != 3}
-    [(blob,)] = vault.db.query("SELECT keys FROM veil_segment_keys", [])
-    kept = _plain([r for i, r in enumerate(rows) if i != 3])
-    today = dedup_keys(keys, kept.column("blind"), kept.column("context"))
-    opened = _ecb(index_seal(keys, "d", v), np.frombuffer(bytes(blob)[:16 * 9], np.uint8).reshape(9, 16),
-                  decrypt=True).tobytes()  # stored sealed to the version
-    assert opened == b"".join(today.to_pylist())
-    assert opened != b"".join(kept.column("key").to_pylist())
-    assert np.unpackbits(np.frombuffer(bytes(blob)[16 * 9:], np.uint8))[:9].tolist() == [0] * 9
-    vault.close()
-
-
 def test_reveal_makes_dedup_keys_for_the_blocks_it_opens_only(tmp_path, monkeypatch):
     """A stored segment holds no dedup keys; a look-up makes them (an HMAC each for long contexts)
     for the records of the blocks it decrypts, not for the whole segment."""
-    import veil.vault as vault_mod
+    import veil.vault.segments as vault_mod
     from veil.keys import new_keyring
     from veil.vault import Vault, encrypt_records
     from veil.vault.backends import open_backend

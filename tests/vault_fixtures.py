@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from veil.keys import load_keyring
-from veil.vault import SEALED_META, SEGMENT_SCHEMA, _from_stored, _seal_indexes, _to_ipc, index_seal
+from veil.vault import SEGMENT_SCHEMA, dedup_keys, from_stored, index_seal, seal_indexes, to_ipc
 
 from .conftest import SHOP_PROFILE
 
@@ -122,14 +122,12 @@ class Store:
         for sid, dom, ver, data in rows:
             if (domain is None or dom == domain) and (version is None or ver == version):
                 keys = load_keyring(self.keyring) if self.keyring is not None else None
-                stored = pa.ipc.open_stream(bytes(data)).read_all()
-                if keys is not None and (stored.schema.metadata or {}).get(b"veil.indexes") == \
-                        SEALED_META[b"veil.indexes"]:
+                table = from_stored(pa.ipc.open_stream(bytes(data)).read_all())
+                if keys is not None:
                     # indexes sealed to the version: opened first, then the dedup keys made from them
-                    table = _seal_indexes(_from_stored(stored), index_seal(keys, dom, ver), decrypt=True)
-                    table = _from_stored(pa.ipc.open_stream(_to_ipc(table)).read_all(), keys)
-                else:
-                    table = _from_stored(stored, keys)
+                    table = seal_indexes(table, index_seal(keys, dom, ver), decrypt=True)
+                    table = table.set_column(3, "key", dedup_keys(keys, table.column("blind").chunk(0),
+                                                                  table.column("context").chunk(0)))
                 out.append((int(sid), dom, ver, table))
         return out
 
@@ -139,11 +137,9 @@ class Store:
     def write_segment(self, sid: int, table: pa.Table) -> None:
         """Store a segment: one in veil's in-memory schema as veil stores it, any other as it is."""
         if table.schema == SEGMENT_SCHEMA:
-            seal = None
-            if self.keyring is not None:  # as veil stores it: indexes sealed to the segment's version
-                dom, ver = self.query("SELECT domain, key_version FROM veil_segments WHERE id = ?", [sid])[0]
-                seal = index_seal(load_keyring(self.keyring), dom, ver)
-            data = _to_ipc(table, seal)
+            assert self.keyring is not None, "set store.keyring: veil seals a segment's indexes to its version"
+            dom, ver = self.query("SELECT domain, key_version FROM veil_segments WHERE id = ?", [sid])[0]
+            data = to_ipc(table, index_seal(load_keyring(self.keyring), dom, ver))
         else:
             sink = io.BytesIO()
             with pa.ipc.new_stream(sink, table.schema) as w:

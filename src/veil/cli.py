@@ -19,7 +19,7 @@ import click
 from . import __version__
 from .dataset import open_dataset
 from .errors import EXIT_CODES, EXIT_INTERNAL, VaultError, VeilError
-from .keys import DESTROYED, ENV_KEYRING, Keyring, init_keyring, load_keyring, refuse_inside
+from .keys import ENV_KEYRING, Keyring, init_keyring, load_keyring, refuse_inside
 from .ops import OPERATORS
 from .output import (
     Target,
@@ -36,8 +36,9 @@ from .output import (
 from .pipeline import report_dict, run_plan
 from .plan import compile_plan
 from .profile import load_profile
+from .progress import Progress
 from .rekey import rekey as rekey_dataset
-from .vault import ENV_VAULT, Vault, check_purpose, open_vault
+from .vault import ENV_VAULT, Vault, check_purpose, destroy_version, open_vault
 
 EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code}  {text.replace('`', '')}" for code, text in EXIT_CODES.items())
@@ -174,7 +175,7 @@ def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Pa
     """Where a run or re-key writes (the path AtomicOutput receives) and whether it is a directory:
     a one-file input or a dump given a directory writes a file of its own name into it."""
     if dataset.dump is not None:
-        from .formats.dump.run import output_path
+        from .formats.dump.sinks import output_path
 
         if as_dir and fmt is None:  # "out/" (maybe not there yet): the dump under its own name
             info = dataset.dump
@@ -205,32 +206,6 @@ def _report_target(report: Path | None) -> Target:
 def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
     if vault and "://" not in vault:
         refuse_inside(Path(vault).expanduser(), dirs, "vault", VaultError)
-
-
-class _Progress:
-    """Rows done per table on stderr; silent unless stderr is a terminal."""
-
-    def __init__(self, enabled: bool, totals: dict[str, int | None]):
-        self.enabled = enabled
-        self.totals = totals
-        self.done: dict[str, int] = {}
-        self.last = 0.0
-
-    def __call__(self, table: str, rows: int) -> None:
-        self.done[table] = self.done.get(table, 0) + rows
-        now = time.monotonic()
-        if not self.enabled or now - self.last < 0.2:
-            return
-        self.last = now
-        total = self.totals.get(table)
-        n = self.done[table]
-        text = f"{table}: {n:,}/{total:,} rows ({100 * n // max(total, 1)}%)" if total else \
-            f"{table}: {n:,} rows"
-        click.echo(f"\r\x1b[2K{text}", err=True, nl=False)
-
-    def finish(self) -> None:
-        if self.enabled and self.done:
-            click.echo("\r\x1b[2K", err=True, nl=False)
 
 
 @main.command()
@@ -289,7 +264,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
     plan = compile_plan(profile, dataset, keys.active_version)
     with target_lock(final):
         the_vault = _vault(vault, keys, (dataset.root, out), required=False, create=True)
-        progress = _Progress(sys.stderr.isatty() and not quiet, {t.name: t.num_rows for t in dataset.tables})
+        progress = Progress({t.name: t.num_rows for t in dataset.tables}, quiet=quiet)
         try:
             result = run_plan(plan, dataset, final, keys, fmt=fmt, batch_size=batch_size,
                               workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault)
@@ -310,7 +285,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
                 write_atomic(paths["--report"], text.encode(), kind="report")
     if not quiet:
         for t in result.tables:
-            changed = sum(1 for c in plan.tables[t.name].columns if c.op != "keep")
+            changed = sum(1 for c in plan.tables[t.name].columns if c.transformed)
             dropped = t.rows_forgotten + t.rows_dropped_by_reference
             click.echo(f"  {t.name}: {t.rows_in:,} rows in, {t.rows_out:,} out, "
                        f"{changed} of {len(plan.tables[t.name].columns)} columns transformed"
@@ -396,20 +371,11 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
         Target("--markdown", md_out, kind="data-map", recognise=looks_like_data_map),
     ], reads=_reads(input=input_path), force=force, input_error=False)
     dataset = open_dataset(input_path, dialect=dialect)
-    show = sys.stderr.isatty() and not quiet
-    last = [0.0]
-
-    def progress(where: str) -> None:
-        now = time.monotonic()
-        if show and now - last[0] >= 0.2:
-            last[0] = now
-            click.echo(f"\r\x1b[2Kscanning {where}", err=True, nl=False)
-
+    progress = Progress(quiet=quiet)
     started = time.monotonic()
     result = scan_dataset(dataset, sample=sample, sample_rows=sample_rows, nlp_model=nlp_model,
-                          use_ner=not no_ner, progress=progress)
-    if show:
-        click.echo("\r\x1b[2K", err=True, nl=False)
+                          use_ner=not no_ner, progress=lambda where: progress.step(f"scanning {where}"))
+    progress.finish()
     if not result.ner and not quiet and any(f.entity == "FREE_TEXT" or f.evidence.get("note", "").startswith("free")
                                             for f in result.findings):
         click.echo(f"veil: note: {NER_HINT}", err=True)
@@ -605,23 +571,11 @@ def keys_destroy(version: str, keyring: str | None, passphrase_env: str | None, 
     ring = _keys(keyring, passphrase_env)
     if not yes and sys.stdin.isatty():
         click.confirm(f"Destroy key version {version} for good?", abort=True, err=True)
-    ring.destroy(version)  # in memory first: refuses the active or an unknown version before anything changes
-    the_vault = _vault(vault, ring, required=False, pending_ok=True)
+    # the library refuses the active or an unknown version before opening the vault, and commits
+    # each step, so an interrupted destruction is seen and running this command again finishes it
+    n = destroy_version(ring, version, vault, actor=actor)
     msg = f"destroyed key version {version} in the keyring"
-    try:
-        # each step commits, so an interrupted destruction is seen (the vault is refused, `vault
-        # audit --verify` names it) and running this command again finishes it
-        n = 0
-        if the_vault is not None:
-            the_vault.begin_destroy(version, actor=actor)
-            the_vault.delete_version(version)
-        ring.save()
-        if the_vault is not None:
-            n = the_vault.end_destroy(version, actor=actor)
-    finally:
-        if the_vault is not None:
-            the_vault.close()
-    if the_vault is not None:
+    if n is not None:
         msg += f" and {n:,} vault record(s)"
     else:
         msg += " (no vault given: its vault records remain, undecryptable)"
@@ -677,11 +631,8 @@ def vault_reveal(tokens: tuple[str, ...], domain: str, purpose: str, from_file: 
     the_vault = _vault(vault, ring)
     assert the_vault is not None
     try:
-        versions = [key_version] if key_version else [
-            v for v in the_vault.versions_of(domain)
-            if any(kv.id == v and kv.status != DESTROYED for kv in ring.versions())]
-        found = the_vault.reveal(domain, items, purpose=purpose, versions=versions, actor=actor)
-        the_vault.commit()
+        found = the_vault.reveal(domain, items, purpose=purpose, versions=[key_version] if key_version else None,
+                                 actor=actor)
     finally:
         the_vault.close()
     for t in items:
@@ -720,11 +671,7 @@ def vault_forget(values: tuple[str, ...], domain: str, from_file: Path | None, a
     the_vault = _vault(vault, ring, create=True)
     assert the_vault is not None
     try:
-        added, deleted = the_vault.forget(domain, [v.encode() for v in items])
-        the_vault.audit("forget", purpose=the_vault.forget_note(domain, deleted), domain=domain,
-                        count=len(set(items)), actor=actor)
-        the_vault.commit()
-        the_vault.compact()
+        added, deleted = the_vault.forget(domain, [v.encode() for v in items], actor=actor)
     finally:
         the_vault.close()
     click.echo(f"forgot {len(set(items))} subject(s) in domain {domain}: {added} added to the forget list, "
