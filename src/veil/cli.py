@@ -36,7 +36,6 @@ from .output import (
 from .pipeline import report_dict, run_plan
 from .plan import compile_plan
 from .profile import load_profile
-from .progress import Progress
 from .rekey import rekey as rekey_dataset
 from .vault import ENV_VAULT, Vault, check_purpose, destroy_version, open_vault
 
@@ -175,7 +174,7 @@ def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Pa
     """Where a run or re-key writes (the path AtomicOutput receives) and whether it is a directory:
     a one-file input or a dump given a directory writes a file of its own name into it."""
     if dataset.dump is not None:
-        from .formats.dump.sinks import output_path
+        from .formats.dump.run import output_path
 
         if as_dir and fmt is None:  # "out/" (maybe not there yet): the dump under its own name
             info = dataset.dump
@@ -206,6 +205,32 @@ def _report_target(report: Path | None) -> Target:
 def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
     if vault and "://" not in vault:
         refuse_inside(Path(vault).expanduser(), dirs, "vault", VaultError)
+
+
+class _Progress:
+    """Rows done per table on stderr; silent unless stderr is a terminal."""
+
+    def __init__(self, enabled: bool, totals: dict[str, int | None]):
+        self.enabled = enabled
+        self.totals = totals
+        self.done: dict[str, int] = {}
+        self.last = 0.0
+
+    def __call__(self, table: str, rows: int) -> None:
+        self.done[table] = self.done.get(table, 0) + rows
+        now = time.monotonic()
+        if not self.enabled or now - self.last < 0.2:
+            return
+        self.last = now
+        total = self.totals.get(table)
+        n = self.done[table]
+        text = f"{table}: {n:,}/{total:,} rows ({100 * n // max(total, 1)}%)" if total else \
+            f"{table}: {n:,} rows"
+        click.echo(f"\r\x1b[2K{text}", err=True, nl=False)
+
+    def finish(self) -> None:
+        if self.enabled and self.done:
+            click.echo("\r\x1b[2K", err=True, nl=False)
 
 
 @main.command()
@@ -264,7 +289,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
     plan = compile_plan(profile, dataset, keys.active_version)
     with target_lock(final):
         the_vault = _vault(vault, keys, (dataset.root, out), required=False, create=True)
-        progress = Progress({t.name: t.num_rows for t in dataset.tables}, quiet=quiet)
+        progress = _Progress(sys.stderr.isatty() and not quiet, {t.name: t.num_rows for t in dataset.tables})
         try:
             result = run_plan(plan, dataset, final, keys, fmt=fmt, batch_size=batch_size,
                               workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault)
@@ -285,7 +310,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
                 write_atomic(paths["--report"], text.encode(), kind="report")
     if not quiet:
         for t in result.tables:
-            changed = sum(1 for c in plan.tables[t.name].columns if c.transformed)
+            changed = sum(1 for c in plan.tables[t.name].columns if c.op != "keep")
             dropped = t.rows_forgotten + t.rows_dropped_by_reference
             click.echo(f"  {t.name}: {t.rows_in:,} rows in, {t.rows_out:,} out, "
                        f"{changed} of {len(plan.tables[t.name].columns)} columns transformed"
@@ -371,11 +396,20 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
         Target("--markdown", md_out, kind="data-map", recognise=looks_like_data_map),
     ], reads=_reads(input=input_path), force=force, input_error=False)
     dataset = open_dataset(input_path, dialect=dialect)
-    progress = Progress(quiet=quiet)
+    show = sys.stderr.isatty() and not quiet
+    last = [0.0]
+
+    def progress(where: str) -> None:
+        now = time.monotonic()
+        if show and now - last[0] >= 0.2:
+            last[0] = now
+            click.echo(f"\r\x1b[2Kscanning {where}", err=True, nl=False)
+
     started = time.monotonic()
     result = scan_dataset(dataset, sample=sample, sample_rows=sample_rows, nlp_model=nlp_model,
-                          use_ner=not no_ner, progress=lambda where: progress.step(f"scanning {where}"))
-    progress.finish()
+                          use_ner=not no_ner, progress=progress)
+    if show:
+        click.echo("\r\x1b[2K", err=True, nl=False)
     if not result.ner and not quiet and any(f.entity == "FREE_TEXT" or f.evidence.get("note", "").startswith("free")
                                             for f in result.findings):
         click.echo(f"veil: note: {NER_HINT}", err=True)
