@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import Problem, ProfileError
-from .ops import OPERATORS
+from .ops import OPERATORS, PLUGINS, lookup, plugin_problem
 
 UNKNOWN_POLICIES = ("fail", "keep", "drop", "nullify")
 TOP_KEYS = ("version", "defaults", "tables")
@@ -356,10 +356,14 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
     if not isinstance(opname, str):
         chk.add(f"{cpath}.op", "op must be an operator name", "run `veil operators` for the list")
         return None
-    op = OPERATORS.get(opname)
+    op = lookup(opname)
+    problem = plugin_problem(opname)
+    if problem is not None:  # a plugin of this name failed to load or clashes with another name
+        chk.add(f"{cpath}.op", problem, "run `veil operators` to see every plugin's state")
+        return None
     if op is None:
         chk.add(f"{cpath}.op", f"unknown operator '{opname}'",
-                did_you_mean(opname, OPERATORS) or "run `veil operators` for the list")
+                did_you_mean(opname, [*OPERATORS, *PLUGINS.names()]) or "run `veil operators` for the list")
         return None
     params = {k: v for k, v in craw.items() if k not in COMMON_COLUMN_KEYS}
     domain = craw.get("domain")

@@ -56,10 +56,10 @@ _COUNTRY_CODE = re.compile(r"\+\d{1,3}[ .\-]?$")
 
 def parse_entry(entry: Any) -> tuple[str, Any]:
     """("rule", inline rule mapping) | ("ref", "table.column") | ("error", message)."""
-    from . import OPERATORS
+    from . import lookup
 
     if isinstance(entry, str):
-        if entry in OPERATORS:
+        if lookup(entry) is not None:
             return "rule", {"op": entry}
         if REFERENCE.match(entry):
             return "ref", entry
