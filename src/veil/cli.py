@@ -20,7 +20,7 @@ from . import __version__
 from .dataset import open_dataset
 from .errors import EXIT_CODES, EXIT_INTERNAL, VaultError, VeilError
 from .keys import ENV_KEYRING, Keyring, init_keyring, load_keyring, refuse_inside
-from .ops import OPERATORS
+from .ops import OPERATORS, load_plugins
 from .output import (
     Target,
     check_targets,
@@ -310,7 +310,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
                 write_atomic(paths["--report"], text.encode(), kind="report")
     if not quiet:
         for t in result.tables:
-            changed = sum(1 for c in plan.tables[t.name].columns if c.op != "keep")
+            changed = sum(1 for c in plan.tables[t.name].columns if c.transformed)
             dropped = t.rows_forgotten + t.rows_dropped_by_reference
             click.echo(f"  {t.name}: {t.rows_in:,} rows in, {t.rows_out:,} out, "
                        f"{changed} of {len(plan.tables[t.name].columns)} columns transformed"
@@ -453,10 +453,13 @@ def operators(as_json: bool) -> None:
     Example:
       veil operators --json
     """
+    for problem in load_plugins():  # a plugin that cannot be used is named, never fatal here
+        click.echo(f"veil: warning: {problem.render()}", err=True)
     rows = []
     for op in OPERATORS.values():
         rows.append({
-            "name": op.name, "help": op.help, "keyed": op.keyed, "deterministic": op.deterministic,
+            "name": op.name, "origin": op.origin, "help": op.help, "keyed": op.keyed,
+            "deterministic": op.deterministic,
             "params": [{"name": p.name, "type": p.type.__name__ if isinstance(p.type, type) else "number",
                         "default": None if p.required else p.default, "required": p.required,
                         "choices": list(p.choices) if p.choices else None, "help": p.help}
@@ -467,6 +470,7 @@ def operators(as_json: bool) -> None:
         return
     for r in rows:
         flags = " [keyed]" if r["keyed"] else ""
+        flags += f" [plugin: {r['origin']}]" if r["origin"] != "built-in" else ""
         click.echo(f"{r['name']}{flags}: {r['help']}")
         for p in r["params"]:
             extra = "required" if p["required"] else f"default {p['default']!r}"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from ..errors import UsageError
+from ..plugins import recognizers as plugin_recognizers
 from .entities import FROM_PRESIDIO
 
 # spaCy pipelines tried, in order, when no --nlp-model is given: the [ner] extra's
@@ -124,6 +125,7 @@ class Detector:
             EsNifRecognizer(supported_language="en"), ItFiscalCodeRecognizer(supported_language="en"),
             PlPeselRecognizer(supported_language="en"), UkPostcodeRecognizer(supported_language="en"),
             _password_hash_recognizer(),
+            *plugin_recognizers(),  # entry point group veil.recognizers (veil.plugins)
         ]
         no_op = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
         no_op.load()
