@@ -136,3 +136,13 @@ def test_plugin_groups_load_once_and_check_what_they_load(monkeypatch):
     assert group.load("nothing") is None and group.problem("nothing") is None
     recs = plugins.PluginGroup("g", (), plugins.accept_recognizer)
     assert recs.load("rec") is None and "TypeError" in recs.problem("rec").message
+
+    class Recognizer:
+        supported_entities = ["TICKET"]
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            return []
+
+    eps.append(EP("cls", Recognizer))
+    recs.reset()
+    assert isinstance(recs.load("cls"), Recognizer)  # a class is instantiated

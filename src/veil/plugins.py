@@ -129,8 +129,8 @@ class PluginGroup:
 
 
 def accept_recognizer(name: str, obj: Any) -> Any:
-    if callable(obj) and not hasattr(obj, "analyze"):
-        obj = obj()
+    if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "analyze")):
+        obj = obj()  # a class or a factory
     if not all(hasattr(obj, a) for a in ("analyze", "supported_entities")):
         raise TypeError("a veil.recognizers entry point must give a Presidio EntityRecognizer")
     return obj
