@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from .scan import ScanResult
+from .findings import ScanResult
 
 
 def to_json(result: ScanResult) -> str:

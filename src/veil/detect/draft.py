@@ -24,8 +24,8 @@ import json
 import re
 from datetime import UTC, datetime
 
+from .findings import Finding, ScanResult
 from .names import tokens
-from .scan import Finding, ScanResult
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}

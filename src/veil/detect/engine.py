@@ -38,6 +38,8 @@ PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL")
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "URL", "US_SSN",
                     "UK_NINO", "DE_TAX_ID", "ES_NIF", "IT_FISCAL_CODE", "PL_PESEL", "UK_POSTCODE", "PASSWORD_HASH")
 
+MIXED = "MIXED"  # a merged span of overlapping results of different kinds
+
 # Text without a digit, an '@', a ':' or a dotted word can hold none of the pattern entities.
 _MAYBE_PATTERN = re.compile(r"[0-9@:]|\w\.\w")
 
@@ -215,7 +217,7 @@ def _merge(group: list[Span], end: int) -> Span:
     if whole:
         return max(whole, key=lambda s: s.score)
     best = max(group, key=lambda s: (s.end - s.start, s.score))
-    return Span(start, end, "MIXED", best.score, best.recognizer)
+    return Span(start, end, MIXED, best.score, best.recognizer)
 
 
 @cache
