@@ -85,9 +85,9 @@ def presidio_shares(det: Detector, values: list[str], context: list[str], free_t
                 if free_text or _covers(s.end - s.start, value):
                     seen_rec.add(s.recognizer)
                     seen_ent.add(s.entity)
-            for r in seen_rec:
+            for r in sorted(seen_rec):  # sorted: a set's order changes per process, and ties keep this order
                 by_rec[r] = by_rec.get(r, 0) + 1
-            for e in seen_ent:
+            for e in sorted(seen_ent):
                 by_ent[e] = by_ent.get(e, 0) + 1
         done = bound
         # decided: every share is clearly below or above MIN_SHARE (about 3 standard errors at this n)
