@@ -36,6 +36,7 @@ from .output import (
 from .pipeline import report_dict, run_plan
 from .plan import compile_plan
 from .profile import load_profile
+from .progress import Progress
 from .rekey import rekey as rekey_dataset
 from .vault import ENV_VAULT, Vault, check_purpose, destroy_version, open_vault
 
@@ -207,32 +208,6 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
         refuse_inside(Path(vault).expanduser(), dirs, "vault", VaultError)
 
 
-class _Progress:
-    """Rows done per table on stderr; silent unless stderr is a terminal."""
-
-    def __init__(self, enabled: bool, totals: dict[str, int | None]):
-        self.enabled = enabled
-        self.totals = totals
-        self.done: dict[str, int] = {}
-        self.last = 0.0
-
-    def __call__(self, table: str, rows: int) -> None:
-        self.done[table] = self.done.get(table, 0) + rows
-        now = time.monotonic()
-        if not self.enabled or now - self.last < 0.2:
-            return
-        self.last = now
-        total = self.totals.get(table)
-        n = self.done[table]
-        text = f"{table}: {n:,}/{total:,} rows ({100 * n // max(total, 1)}%)" if total else \
-            f"{table}: {n:,} rows"
-        click.echo(f"\r\x1b[2K{text}", err=True, nl=False)
-
-    def finish(self) -> None:
-        if self.enabled and self.done:
-            click.echo("\r\x1b[2K", err=True, nl=False)
-
-
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--profile", "-p", "profile_path", required=True, type=click.Path(path_type=Path),
@@ -289,7 +264,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
     plan = compile_plan(profile, dataset, keys.active_version)
     with target_lock(final):
         the_vault = _vault(vault, keys, (dataset.root, out), required=False, create=True)
-        progress = _Progress(sys.stderr.isatty() and not quiet, {t.name: t.num_rows for t in dataset.tables})
+        progress = Progress({t.name: t.num_rows for t in dataset.tables}, quiet=quiet)
         try:
             result = run_plan(plan, dataset, final, keys, fmt=fmt, batch_size=batch_size,
                               workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault)
@@ -396,20 +371,11 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
         Target("--markdown", md_out, kind="data-map", recognise=looks_like_data_map),
     ], reads=_reads(input=input_path), force=force, input_error=False)
     dataset = open_dataset(input_path, dialect=dialect)
-    show = sys.stderr.isatty() and not quiet
-    last = [0.0]
-
-    def progress(where: str) -> None:
-        now = time.monotonic()
-        if show and now - last[0] >= 0.2:
-            last[0] = now
-            click.echo(f"\r\x1b[2Kscanning {where}", err=True, nl=False)
-
+    progress = Progress(quiet=quiet)
     started = time.monotonic()
     result = scan_dataset(dataset, sample=sample, sample_rows=sample_rows, nlp_model=nlp_model,
-                          use_ner=not no_ner, progress=progress)
-    if show:
-        click.echo("\r\x1b[2K", err=True, nl=False)
+                          use_ner=not no_ner, progress=lambda where: progress.step(f"scanning {where}"))
+    progress.finish()
     if not result.ner and not quiet and any(f.entity == "FREE_TEXT" or f.evidence.get("note", "").startswith("free")
                                             for f in result.findings):
         click.echo(f"veil: note: {NER_HINT}", err=True)
