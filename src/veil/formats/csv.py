@@ -74,7 +74,9 @@ def _header(path: Path) -> tuple[list[str], bool, bool]:
     if not header:
         raise InputError("the first line is blank; the header must be the first line", file=str(path), line=1,
                          hint="remove the blank lines before the header")
-    broken = [i for i, c in enumerate(header, 1) if c.splitlines() not in ([c], [])]
+    # only \n and \r end CSV lines, so only they can come from a quote left open (U+2028 and
+    # other Unicode line separators are ordinary characters of a name)
+    broken = [i for i, c in enumerate(header, 1) if "\n" in c or "\r" in c]
     if broken:
         # not printed: a quote left open in the header takes the next lines (data) into a name
         raise InputError(f"column {broken[0]} of the header has a line break in its name", file=str(path),
