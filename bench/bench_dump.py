@@ -401,7 +401,7 @@ print(n)
 # the scanner veil uses for both of its passes, fed like DumpInfo.lines() feeds it
 SCAN_CODE = """\
 import sys
-from veil.formats.dump.scan import CopyData, Scanner
+from veil.formats.dump.lexer import CopyData, Scanner
 rows = 0
 with open(sys.argv[1], "rt", encoding="utf-8", errors="surrogateescape", newline="") as fh:
     for item in Scanner(iter(fh), "postgresql", sys.argv[1]).items():

@@ -933,7 +933,7 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
 
     from veil.keys import Keyring
     from veil.ops import OPERATORS, OpContext
-    from veil.pipeline import RowContext, RunContext, _vault_part, vault_records
+    from veil.pipeline import RowContext, RunContext, vault_part, vault_records
     from veil.vault import rows16
 
     keys = Keyring.for_testing(bytes(range(32)))
@@ -966,7 +966,7 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
     contexts = {"k": rows16(context.key)} if context else {}
 
     def records(distinct):
-        part = _vault_part(column, inp, out, context, subject, run, distinct)
+        part = vault_part(column, inp, out, context, subject, run, distinct)
         if part is None:
             return None
         [(domain, version, plain)] = vault_records([part], inp_batch, out_batch, contexts, subject)
@@ -980,7 +980,7 @@ def test_vault_records_reuse_the_operators_blind_indexes(rows, op, shape):
         return
     # with a selection (Vault.fresh), it sees every record's dedup key, link and lack of context,
     # and only the records it keeps are built
-    part = _vault_part(column, inp, out, context, subject, run, ctx.distinct.filter(kept))
+    part = vault_part(column, inp, out, context, subject, run, ctx.distinct.filter(kept))
     [(_, _, every)] = vault_records([part], inp_batch, out_batch, contexts, subject)
     seen = []
 

@@ -148,9 +148,9 @@ def test_worker_ends_when_its_run_ends(tmp_path: Path) -> None:
     script = tmp_path / "w.py"
     script.write_text(
         "import os, sys, time\n"
-        "from veil.pipeline import _worker_init, RunContext\n"
+        "from veil.pipeline import worker_init, RunContext\n"
         "watched = int(sys.argv[1])\n"
-        "_worker_init(RunContext(None), watched)\n"
+        "worker_init(RunContext(None), watched)\n"
         "print('ready', flush=True)\n"
         "time.sleep(60)\n")
     watched = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -175,7 +175,7 @@ def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Pa
     """Where a run or re-key writes (the path AtomicOutput receives) and whether it is a directory:
     a one-file input or a dump given a directory writes a file of its own name into it."""
     if dataset.dump is not None:
-        from .formats.dump.run import output_path
+        from .formats.dump.sinks import output_path
 
         if as_dir and fmt is None:  # "out/" (maybe not there yet): the dump under its own name
             info = dataset.dump

@@ -3,6 +3,14 @@
 A :class:`Table` is a name, an Arrow schema and a way to stream its
 RecordBatches; a :class:`Dataset` is the tables found at an input path.
 Formats (veil.formats) create tables and write them back.
+
+The run driver (veil.pipeline.driver) runs any :class:`Source` into any
+:class:`Sink`. A source yields, in order: :class:`Begin` a table's rows (a
+table of files once; a SQL dump's table once per COPY block or run of
+INSERTs), its :class:`Batch` es, :class:`End`; between them, for a dump, text
+(``bytes``) the sink writes back unchanged, :class:`Copied` rows a source passed
+through untouched, and :class:`Barrier` (every batch so far written before the
+source goes on: a dump's setval needs the largest id written).
 """
 
 from __future__ import annotations
@@ -20,6 +28,75 @@ from .errors import InputError
 class Writer(Protocol):
     def write(self, batch: pa.RecordBatch) -> None: ...
     def close(self) -> None: ...
+
+
+# -- what a source yields ---------------------------------------------------
+
+@dataclass
+class Begin:
+    """A table's rows start: ``rows`` when known up front, ``file`` named on its errors,
+    ``parallel``: worth the worker processes (more than one batch)."""
+    table: str
+    rows: int | None = None
+    file: str | None = None
+    parallel: bool = True
+
+
+@dataclass
+class Batch:
+    """Rows of the current table; ``carry``: what the sink needs beside the result to write them
+    (a dump's raw text), handed back with it."""
+    values: pa.RecordBatch
+    carry: Any = None
+
+
+@dataclass
+class End:
+    """The current table's rows end here; ``last``: the table has no more rows in the source."""
+    table: str
+    last: bool = True
+
+
+@dataclass
+class Copied:
+    """``rows`` rows of a table the source wrote through as text, untransformed."""
+    table: str
+    rows: int
+
+
+class Barrier:
+    """Every batch before this is written before the source goes on."""
+
+
+Item = Begin | Batch | End | Copied | Barrier | bytes
+
+
+class Source(Protocol):
+    """Tables to run. ``names``: every table, in report order; ``items``: the run's stream."""
+    names: list[str]
+
+    def items(self, plan: Any, batch_size: int, forgotten: dict[str, frozenset[bytes]]) -> Iterator[Item]: ...
+
+
+class Target(Protocol):
+    def path_for(self, filename: str) -> Path: ...
+
+
+class Sink(Protocol):
+    """Where the results go: open -> (begin, write, end per table; text) -> close, or abort.
+
+    ``is_dir``: the output is a directory of tables (else one file); ``takes_text``: the text a
+    source yields is written (a dump) or has no place (table files)."""
+    is_dir: bool
+    takes_text: bool
+
+    def open(self, target: Target) -> None: ...
+    def begin(self, table: str) -> None: ...
+    def write(self, table: str, batch: pa.RecordBatch, kept: pa.Array | None, carry: Any) -> None: ...
+    def text(self, data: bytes) -> None: ...
+    def end(self, table: str) -> None: ...
+    def close(self) -> str | None: ...  # the one file to commit, None for a directory
+    def abort(self) -> None: ...
 
 
 @dataclass

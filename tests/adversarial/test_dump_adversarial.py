@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from veil.errors import InputError
 from veil.formats.dump.classify import tokenize
-from veil.formats.dump.scan import MYSQL, PG, CopyData, Scanner
+from veil.formats.dump.lexer import MYSQL, PG, CopyData, Scanner
 from veil.keys import init_keyring
 
 from .harness import FUZZ, assert_clean_failure, assert_no_marker, invoke, marker, snapshot

@@ -4,7 +4,7 @@
 SQL types from CREATE TABLE, keys from CREATE/ALTER TABLE (sqlglot), leaf
 partitions from ATTACH PARTITION, and which tables hold data (COPY or
 INSERT). Those keys feed the plan like profile-declared ones. The second
-pass (``veil.formats.dump.run``) rewrites the data.
+pass (``veil.formats.dump.rewrite``, a source for the run driver) rewrites the data.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from ...errors import InputError
 from ...profile import ForeignKey
 from .classify import parse_copy
 from .ddl import TableDef, name_parts, parse_alter, parse_create, unquote_name
-from .scan import MYSQL, PG, CopyData, Scanner, Statement
+from .lexer import MYSQL, PG, CopyData, Scanner, Statement
 from .sequences import Sequences
-from .values import _HEADER, split_identifiers
+from .values import INSERT_HEADER, split_identifiers
 
 DIALECTS = (PG, MYSQL)
 PGDMP_MAGIC = b"PGDMP"
@@ -190,7 +190,7 @@ def _header_parts(stmt: Statement, dialect: str) -> tuple[str, ...]:
     if stmt.kind == "copy":
         head = parse_copy(stmt.text, dialect)
         return tuple(head.table) if head else ()
-    m = _HEADER.match(stmt.text)
+    m = INSERT_HEADER.match(stmt.text)
     return name_parts(m.group("table")) if m else ()
 
 
@@ -201,7 +201,7 @@ def data_header(stmt: Statement, dialect: str, file: str) -> tuple[str, list[str
         if head is None or head.options:
             raise InputError("malformed COPY statement", file=file, line=stmt.line)
         return ".".join(head.table), head.columns
-    m = _HEADER.match(stmt.text)
+    m = INSERT_HEADER.match(stmt.text)
     if m is None:
         raise InputError("malformed INSERT statement: expected INSERT INTO table [(columns)] VALUES",
                          file=file, line=stmt.line)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from .scan import MYSQL, PG
+from .lexer import MYSQL, PG
 
 _READ = {PG: "postgres", MYSQL: "mysql"}
 

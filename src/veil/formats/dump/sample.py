@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from ...errors import InputError
 from . import DumpInfo, data_header
-from .scan import CopyData, Scanner, Statement
+from .lexer import CopyData, Scanner, Statement
 from .values import InsertStatement, copy_decode, copy_rows, decode_literal
 
 

@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ...errors import InputError
-from .scan import MYSQL, PG
+from .ddl import unquote_name
+from .lexer import MYSQL, PG
 
 # -- COPY text format ------------------------------------------------------------------
 
@@ -91,7 +92,7 @@ _TOKEN = {
     d: re.compile(rf"""\s*(?:(?P<v>{v})|(?P<p>[(),;]))""", re.S | re.I)
     for d, v in ((PG, _PG_VALUE), (MYSQL, _MY_VALUE))
 }
-_HEADER = re.compile(
+INSERT_HEADER = re.compile(
     r"""\s*(?:INSERT|REPLACE)(?:\s+(?:IGNORE|LOW_PRIORITY|DELAYED|HIGH_PRIORITY))*\s+INTO\s+(?P<table>(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+)(?:\.(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(.]+))*)"""
     r"""\s*(?:\((?P<cols>(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^)"`])*)\))?"""
     r"""\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*""", re.I | re.S)
@@ -110,11 +111,9 @@ class InsertStatement:
 
     def __init__(self, text: str, line: int, dialect: str, file: str):
         self.text, self.line, self.dialect, self.file = text, line, dialect, file
-        m = _HEADER.match(text)
+        m = INSERT_HEADER.match(text)
         if m is None:
             raise self._error("not an INSERT ... VALUES statement veil can read")
-        from .ddl import unquote_name
-
         self.table = unquote_name(m.group("table"))
         self.columns = split_identifiers(m.group("cols")) if m.group("cols") else None
         self.rows: list[list[tuple[int, int]]] = []  # value spans per row

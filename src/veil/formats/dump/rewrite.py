@@ -1,0 +1,358 @@
+"""The second pass over a SQL dump, as a run's source: its data as batches, everything else as text.
+
+Each COPY block or run of INSERT statements of one table becomes Arrow batches
+that go through the same driver, plan, operators, workers, forget lists and
+vault as CSV and Parquet tables; the text between them is handed on, byte for
+byte, for the sink (:mod:`.sinks`) to write in its place. Only the columns an
+operator reads are decoded; a kept column's raw text is written back
+untouched, and a table nobody transforms is copied without being parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ...dataset import Barrier, Batch, Begin, Copied, End, Item, Sink
+from ...errors import InputError
+from ...ops.arrays import as_text
+from ...plan import Plan, TablePlan
+from . import NUMERIC_SQL, DumpInfo, data_header
+from .lexer import MYSQL, CopyData, Scanner, Statement, Text
+from .sinks import Counters, DumpSink, output_path, setval, table_sink, without_auto_increment
+from .values import InsertStatement, copy_decode, copy_encode, copy_rows, decode_literal, encode_literal
+
+_to_text = as_text
+
+def _value_columns(tplan: TablePlan, all_columns: bool) -> set[str]:
+    """The columns some operator (or forget list, or key check) reads: only they are decoded."""
+    if all_columns:
+        return {c.name for c in tplan.columns}
+    cols = {c.name for c in tplan.columns if c.transformed}
+    cols |= {other for c in tplan.columns for other in c.context_columns}
+    cols |= {c.vault_context for c in tplan.columns if c.vault_context}
+    if tplan.subject:
+        cols.add(tplan.subject.column)
+    for fk in tplan.foreign_keys:
+        cols.update(fk.columns)
+    for ref in tplan.referenced:
+        cols.update(ref)
+    return cols
+
+
+def _needs_work(tplan: TablePlan, forgotten: dict[str, frozenset[bytes]], all_columns: bool) -> bool:
+    return all_columns or any(c.transformed for c in tplan.columns) or bool(tplan.drop_refs) or bool(
+        tplan.subject and forgotten.get(tplan.subject.domain))
+
+
+def _typed(text: pa.Array, to: pa.DataType, table: str, column: str, lines: Callable[[int], int], file: str):
+    """Text values -> the column's working type; a bad value names its line, never itself."""
+    if pa.types.is_string(to):
+        return text
+    try:
+        return pc.cast(text, to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    for i, v in enumerate(text.to_pylist()):
+        if v is None:
+            continue
+        try:
+            pc.cast(pa.array([v]), to)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(f"a value is not a valid {to} for the operator on this column", file=file,
+                             line=lines(i), table=table, column=column,
+                             hint="fix the value, or keep/nullify this column") from None
+    return pc.cast(text, to)
+
+
+def _utf8(raw: pa.Array, table: str, column: str, lines: Callable[[int], int], file: str) -> pa.Array:
+    try:
+        return raw.cast(pa.string())
+    except pa.ArrowInvalid:
+        for i, v in enumerate(raw.to_pylist()):
+            if v is not None:
+                try:
+                    v.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError("a value is not UTF-8 text (binary data?)", file=file, line=lines(i),
+                                     table=table, column=column, hint="keep or nullify binary columns") from None
+        raise
+
+
+
+_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
+_DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+
+
+def _working_type(c, text: pa.Array) -> pa.DataType:
+    """The column's type; for a column of unknown SQL type (no CREATE TABLE in the dump) that a
+    date operator works on, date or datetime when every value looks like one, so the output
+    stays a valid value of the column (e.g. '1985-01-01', not '1985')."""
+    unknown = c.field is not None and (c.field.metadata or {}).get(b"veil.sql_type") == b""
+    dated = c.operator.parses_dates(c.params)
+    if not (unknown and dated and pa.types.is_string(c.in_type)) or text.null_count == len(text):
+        return c.in_type
+    for pattern, typ in ((_DATE_TEXT, pa.date32()), (_DATETIME_TEXT, pa.timestamp("s"))):
+        if pc.all(pc.fill_null(pc.match_substring_regex(text, pattern), True)).as_py():
+            return typ
+    return c.in_type
+
+
+
+def _enc(s: str) -> bytes:
+    return s.encode("utf-8", "surrogateescape")
+
+
+class DumpSource:
+    """A dump's items for the driver (veil.dataset): its text, and each data block as Begin,
+    batches (each carrying how to render its rows back: ``carry(batch, kept) -> bytes``), End.
+    ``all_columns`` (``--format parquet|csv``): every column decoded, nothing rendered."""
+
+    def __init__(self, info: DumpInfo, plan: Plan, all_columns: bool, counters: Counters | None = None):
+        self.info, self.plan, self.all_columns, self.counters = info, plan, all_columns, counters
+        self.names = list(plan.tables)
+        self.file = str(info.path)
+        self.sealed: dict[str, int] = {}  # table -> line of the setval written from its data
+        self.forgotten: dict[str, frozenset[bytes]] = {}
+        self.batch_size = 65_536
+
+    def items(self, plan: Any, batch_size: int, forgotten: dict[str, frozenset[bytes]]) -> Iterator[Item]:
+        self.batch_size, self.forgotten = batch_size, forgotten
+        dialect = self.info.dialect
+        group: list[InsertStatement] = []
+        rows_in_group = 0
+        with self.info.lines() as lines:
+            for item in Scanner(lines, dialect, self.file).items():
+                if isinstance(item, Statement) and item.kind == "insert":
+                    st = InsertStatement(item.text, item.line, dialect, self.file)
+                    if group and (st.table != group[0].table or st.columns != group[0].columns
+                                  or rows_in_group >= batch_size):
+                        yield from self._inserts(group)
+                        group, rows_in_group = [], 0
+                    group.append(st)
+                    rows_in_group += len(st.rows)
+                    continue
+                if group:
+                    yield from self._inserts(group)
+                    group, rows_in_group = [], 0
+                if isinstance(item, CopyData):
+                    yield from self._copy(item)
+                elif isinstance(item, Statement) and item.kind == "setval" and self.counters is not None:
+                    yield Barrier()  # every row of the table is out: its maximum is known
+                    text, tables = setval(item, self.info, self.plan, self.counters)
+                    for t in tables:
+                        self.sealed.setdefault(t, item.line)
+                    yield _enc(text)
+                elif isinstance(item, Statement) and item.kind == "create_table" and dialect == MYSQL:
+                    yield _enc(without_auto_increment(item, self.info, self.plan))
+                elif isinstance(item, (Text, Statement)):
+                    yield _enc(item.text)
+        if group:
+            yield from self._inserts(group)
+
+    def _table(self, raw_name: str, line: int) -> tuple[str, TablePlan]:
+        name = self.info.parent_of(raw_name)
+        tplan = self.plan.tables.get(name)
+        if tplan is None:
+            raise InputError(f"data for table {raw_name}, which the dump never creates", file=self.file, line=line)
+        if name in self.sealed:
+            raise InputError(f"data for table {name} after the setval of its sequence (line {self.sealed[name]})",
+                             file=self.file, line=line,
+                             hint="put the setval lines after the data, as pg_dump does")
+        return name, tplan
+
+    def _value_batch(self, tplan: TablePlan, name: str, cols: list[str], raw_of: Callable[[int], pa.Array],
+                     decode: Callable[[pa.Array], pa.Array], n: int, lines: Callable[[int], int]) -> pa.RecordBatch:
+        """The values the plan reads, decoded and typed; the other columns null."""
+        all_columns = self.all_columns
+        wanted = _value_columns(tplan, all_columns)
+        index = {c: i for i, c in enumerate(cols)}
+        arrays = []
+        for c in tplan.columns:
+            if c.name in wanted and c.name in index and c.operator.nulls_column and not all_columns:
+                arrays.append(pa.nulls(n, c.in_type))
+            elif c.name in wanted and c.name in index and not c.operator.reads_values and not all_columns:
+                arrays.append(decode(raw_of(index[c.name])))  # only its nulls matter: any bytes will do
+            elif c.name in wanted and c.name in index:
+                text = _utf8(decode(raw_of(index[c.name])), name, c.name, lines, self.file)
+                arrays.append(_typed(text, _working_type(c, text), name, c.name, lines, self.file))
+            else:
+                arrays.append(pa.nulls(n, c.in_type))
+        return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in tplan.columns])
+
+    def _copy(self, item: CopyData) -> Iterator[Item]:
+        """A COPY block: its rows in batches of ``batch_size`` lines, or as text when nothing changes."""
+        file = self.file
+        raw_name, cols = data_header(item.statement, self.info.dialect, file)
+        name, tplan = self._table(raw_name, item.statement.line)
+        yield Begin(name, file=file)
+        cols = cols or [c.name for c in tplan.columns]
+        unknown = [c for c in cols if c not in {p.name for p in tplan.columns}]
+        if unknown:
+            raise InputError(f"COPY names columns the table does not have: {', '.join(unknown)}", file=file,
+                             line=item.statement.line, table=name)
+        if not _needs_work(tplan, self.forgotten, self.all_columns):
+            n = 0
+            for _, line in item.lines:
+                yield _enc(line)
+                n += 1
+            yield _enc(item.end[0])
+            yield Copied(name, n)
+            yield End(name, last=False)
+            return
+        chunk: list[bytes] = []
+        first_line = None
+        for line_no, line in item.lines:
+            if line.endswith("\r\n"):
+                raise InputError("a COPY row ends with CRLF; veil rewrites COPY rows with LF line ends only",
+                                 file=file, line=line_no, table=name,
+                                 hint="convert the dump's line ends to LF (e.g. dos2unix)")
+            if first_line is None:
+                first_line = line_no
+            chunk.append(_enc(line))
+            if len(chunk) >= self.batch_size:
+                yield self._copy_batch(name, tplan, cols, chunk, first_line)
+                chunk, first_line = [], None
+        if chunk and not chunk[-1].endswith(b"\n"):
+            raise InputError("the dump ends inside a COPY data block (no \\. terminator)", file=file,
+                             line=first_line, hint="the dump is truncated")
+        if chunk:
+            yield self._copy_batch(name, tplan, cols, chunk, first_line or 0)
+        yield _enc(item.end[0])
+        yield End(name, last=False)
+
+    def _copy_batch(self, name: str, tplan: TablePlan, cols: list[str], chunk: list[bytes], start: int) -> Batch:
+        raw = copy_rows(chunk, cols, start, self.file)
+        if raw.num_rows != len(chunk) or raw.num_columns != len(cols):
+            raise InputError("a COPY row has the wrong number of fields", file=self.file, line=start,
+                             table=name, hint="the dump was edited or cut")
+        raw_cols = [raw.column(i).combine_chunks() for i in range(len(cols))]
+        batch = self._value_batch(tplan, name, cols, lambda i: raw_cols[i], copy_decode, raw.num_rows,
+                                  lambda i: start + i)
+        kept_cols = {c.name for c in tplan.columns if not c.transformed}
+
+        def render(out: pa.RecordBatch, kept: pa.Array | None) -> bytes:
+            keep = [a.filter(kept) if kept is not None else a for a in raw_cols]
+            fields = [keep[i] if cname in kept_cols else copy_encode(_to_text(out.column(cname)))
+                      for i, cname in enumerate(cols)]
+            if not len(fields[0]):
+                return b""
+            lines = pc.binary_join_element_wise(*fields, pa.scalar(b"\t", pa.binary()))
+            return b"\n".join(lines.to_pylist()) + b"\n"
+
+        return Batch(batch, None if self.all_columns else render)
+
+    def _inserts(self, stmts: list[InsertStatement]) -> Iterator[Item]:
+        """A run of INSERT statements of one table (same column list): one batch."""
+        file, dialect = self.file, self.info.dialect
+        name, tplan = self._table(stmts[0].table, stmts[0].line)
+        yield Begin(name, file=file)
+        if not _needs_work(tplan, self.forgotten, self.all_columns):
+            for st in stmts:
+                yield _enc(st.text)
+            yield Copied(name, sum(len(st.rows) for st in stmts))
+            yield End(name, last=False)
+            return
+        cols = stmts[0].columns or [c for c, _ in self.info.tables[stmts[0].table].columns]
+        known = {p.name for p in tplan.columns}
+        if dialect == MYSQL:  # MySQL column names are case-insensitive
+            lower = {p.lower(): p for p in known}
+            cols = [c if c in known else lower.get(c.lower(), c) for c in cols]
+        unknown = [c for c in cols if c not in known]
+        if unknown:
+            raise InputError(f"INSERT names columns the table does not have: {', '.join(unknown)}", file=file,
+                             line=stmts[0].line, table=name)
+        for st in stmts:
+            if len(st.rows[0]) != len(cols) or any(len(r) != len(cols) for r in st.rows):
+                raise InputError(f"malformed INSERT statement: rows do not have {len(cols)} values", file=file,
+                                 line=st.line, table=name)
+        n = sum(len(st.rows) for st in stmts)
+        row_lines = [st.line for st in stmts for _ in st.rows]
+        raw_text: dict[int, pa.Array] = {}
+
+        def raw_of(i: int) -> pa.Array:
+            if i not in raw_text:
+                raw_text[i] = pa.array([v.encode("utf-8", "surrogateescape") for st in stmts for v in st.raw(i)],
+                                       pa.binary())
+            return raw_text[i]
+
+        def decode(raw: pa.Array) -> pa.Array:
+            vals = [decode_literal(v.decode("utf-8", "surrogateescape"), dialect) for v in raw.to_pylist()]
+            return pa.array([None if v is None else v.encode("utf-8", "surrogateescape") for v in vals],
+                            pa.binary())
+
+        batch = self._value_batch(tplan, name, cols, raw_of, decode, n, lambda i: row_lines[i])
+        tdef = self.info.tables.get(stmts[0].table)
+        numeric = {c: bool(NUMERIC_SQL.match(t)) for c, t in (tdef.columns if tdef else [])}
+        transformed = {c.name for c in tplan.columns if c.transformed}
+        changed = [i for i, cname in enumerate(cols) if cname in transformed]
+
+        def render(out: pa.RecordBatch, kept: pa.Array | None) -> bytes:
+            new_values = {i: _to_text(out.column(cols[i])).to_pylist() for i in changed}
+            return _enc(_render_inserts(stmts, kept.to_pylist() if kept is not None else [True] * n, new_values,
+                                        [numeric.get(c, False) for c in cols], dialect))
+
+        yield Batch(batch, None if self.all_columns else render)
+        yield End(name, last=False)
+
+
+def _render_inserts(stmts: list[InsertStatement], kept: list[bool], new_values: dict[int, list[str | None]],
+                    numeric: list[bool], dialect: str) -> str:
+    """The INSERT statements again, without their dropped rows, with the new values of the changed
+    columns (``new_values``: column index -> the kept rows' values) in place of the old."""
+    out_pos = {}
+    pos = 0
+    for i, k in enumerate(kept):
+        if k:
+            out_pos[i] = pos
+            pos += 1
+    pieces: list[str] = []
+    row = 0
+    for st in stmts:
+        text = st.text
+        if not any(kept[row + j] for j in range(len(st.rows))):
+            row += len(st.rows)
+            continue
+        pieces.append(text[:st.row_spans[0][0]])
+        first = True
+        for j, (rs, re_) in enumerate(st.row_spans):
+            g = row + j
+            if not kept[g]:
+                continue
+            if not first:
+                pieces.append(text[st.row_spans[j - 1][1]:rs])
+            first = False
+            p = rs
+            for ci in sorted(new_values):
+                a, b = st.rows[j][ci]
+                if text[a:b].upper() == "DEFAULT":
+                    continue  # the server computes it (generated/identity columns): left as written
+                pieces.append(text[p:a])
+                pieces.append(encode_literal(new_values[ci][out_pos[g]], dialect, numeric[ci]))
+                p = b
+            pieces.append(text[p:re_])
+        pieces.append(text[st.row_spans[-1][1]:])
+        row += len(st.rows)
+    return "".join(pieces)
+
+
+def dump_run(plan: Plan, info: DumpInfo, out: Path, fmt: str | None) -> tuple[DumpSource, Sink, Path]:
+    """The source, sink and output path of a run of a SQL dump: the dump rewritten, or (``fmt``)
+    its tables as files."""
+    file = str(info.path)
+    if fmt is None:
+        dropped = [f"{t.name}.{c.name}" for t in plan.tables.values() for c in t.columns if c.dropped]
+        if dropped:
+            raise InputError(f"drop would change the tables of a SQL dump ({', '.join(dropped)})", file=file,
+                             hint="use nullify or redact, or write files with --format parquet|csv")
+    out = output_path(info, out, fmt)
+    if out.resolve() == info.path.resolve():
+        raise InputError("the output must not be the input", file=str(out), hint="choose another --out")
+    if fmt is not None:
+        return DumpSource(info, plan, True), table_sink(info, plan, fmt), out
+    counters = Counters() if info.dialect != MYSQL else None
+    return DumpSource(info, plan, False, counters), DumpSink(out.name, plan, info.compressed, counters), out

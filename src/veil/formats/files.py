@@ -1,0 +1,158 @@
+"""Tables of files as a run's source and sink: a directory of CSV/Parquet files (or one file) is
+read table by table, and written one file per table."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ..dataset import Batch, Begin, Dataset, End, Item, Table, Target, Writer
+from ..errors import InputError
+from . import FORMATS
+
+
+def check_paths(dataset: Dataset, out: Path) -> None:
+    src, dst = dataset.root.resolve(), out.resolve()
+    if src == dst or src in dst.parents or (dataset.is_dir and dst in src.parents):
+        raise InputError("the output must not be the input, inside it, or contain it",
+                         file=str(out), hint="choose an output path outside the input")
+
+
+def output_name(table: Table, fmt: str | None) -> str:
+    if fmt is None or fmt == table.format:
+        return table.path.name
+    return table.name + FORMATS[fmt].extensions[0]
+
+
+class FileSource:
+    """The tables of a dataset of files, in the plan's order (referenced tables first)."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.names = [t.name for t in dataset.tables]
+
+    def items(self, plan: Any, batch_size: int, forgotten: dict[str, frozenset[bytes]]) -> Iterator[Item]:
+        by_name = {t.name: t for t in self.dataset.tables}
+        for name in plan.order():
+            table, tplan = by_name[name], plan.tables[name]
+            # an operator whose values are costly (scrub: milliseconds per distinct text) asks for
+            # smaller batches, which keep every worker busy
+            size = min([batch_size] + [c.operator.batch_size for c in tplan.columns if c.operator.batch_size])
+            yield Begin(name, table.num_rows, str(table.path), table.num_rows is None or table.num_rows > size)
+            for values in table.batches(size):
+                yield Batch(values)
+            yield End(name)
+
+
+class BackgroundWriter:
+    """A format's writer run in a thread of its own: Arrow's Parquet and CSV writers release the GIL
+    while they encode, compress and write, so the main process meanwhile takes the next results
+    and, with a vault, seals and stores records. Batches are written in order; at most ``depth``
+    wait. An error of the writer is raised by the next ``write`` or by ``close``."""
+
+    def __init__(self, writer, depth: int = 4):
+        self._writer = writer
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="veil-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write(batch)
+                except BaseException as exc:  # handed to the main thread
+                    self._error = exc
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        try:
+            if self._error is not None:
+                raise self._error
+        finally:
+            self._writer.close()
+
+
+Opener = Callable[[Path], Writer]
+
+
+class TableFilesSink:
+    """One file per table: ``files`` maps each table to its file name and how to open its writer.
+    A table without rows still gets its file (with its schema). ``single``: the one file of a
+    one-file output (None: a directory)."""
+
+    takes_text = False
+
+    def __init__(self, files: dict[str, tuple[str, Opener]], single: str | None = None):
+        self.files = files
+        self.single = single
+        self.is_dir = single is None
+        self.writers: dict[str, Writer] = {}
+        self.done: set[str] = set()
+        self.target: Target | None = None
+
+    @classmethod
+    def for_dataset(cls, dataset: Dataset, plan: Any, fmt: str | None) -> TableFilesSink:
+        """The files of a run of a dataset of files: same names, or the new format's extension."""
+        def opener(table: Table) -> Opener:
+            out = FORMATS[fmt or table.format]
+            schema = plan.tables[table.name].out_schema
+            return lambda path: BackgroundWriter(out.writer(path, schema, table))
+
+        files = {t.name: (output_name(t, fmt), opener(t)) for t in dataset.tables}
+        return cls(files, None if dataset.is_dir else output_name(dataset.tables[0], fmt))
+
+    def open(self, target: Target) -> None:
+        self.target = target
+
+    def begin(self, table: str) -> None:
+        if table not in self.writers:
+            assert self.target is not None
+            name, opener = self.files[table]
+            self.writers[table] = opener(self.target.path_for(name))
+
+    def write(self, table: str, batch: pa.RecordBatch, kept: pa.Array | None, carry: Any) -> None:
+        self.writers[table].write(batch)
+
+    def text(self, data: bytes) -> None:
+        """Table files have no place for a dump's text."""
+
+    def end(self, table: str) -> None:
+        writer = self.writers.pop(table, None)
+        self.done.add(table)
+        if writer is not None:
+            writer.close()
+
+    def close(self) -> str | None:
+        for table in self.files:
+            if table not in self.done:
+                self.begin(table)
+                self.end(table)
+        return self.single
+
+    def abort(self) -> None:
+        writers, self.writers = self.writers, {}
+        for writer in writers.values():
+            with contextlib.suppress(Exception):  # closing after a failure; the first error is what matters
+                writer.close()
+
+
+def file_run(plan: Any, dataset: Dataset, out: Path, fmt: str | None) -> tuple[FileSource, TableFilesSink, Path]:
+    """The source, sink and output path of a run of a dataset of files."""
+    if not dataset.is_dir and out.is_dir():
+        out = out / output_name(dataset.tables[0], fmt)
+    check_paths(dataset, out)
+    return FileSource(dataset), TableFilesSink.for_dataset(dataset, plan, fmt), out

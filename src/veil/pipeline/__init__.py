@@ -1,0 +1,59 @@
+"""Run a plan: stream each table's batches through its operators, write atomically.
+
+- :mod:`.transform`: one batch through a table's plan (the workers' job);
+- :mod:`.records`: the vault records of a batch;
+- :mod:`.engine`: in process or a pool of worker processes that end with the run;
+- :mod:`.driver`: the one run loop, any Source into any Sink (veil.dataset);
+- :mod:`.report`: what a run produced, and its JSON report.
+
+:func:`run_plan` picks the source and sink of a dataset (table files, or a SQL dump
+rewritten or written as table files) and drives them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..dataset import Dataset, Source
+from ..errors import InputError
+from ..formats.dump.rewrite import dump_run
+from ..formats.files import BackgroundWriter, file_run, output_name
+from ..keys import KeyProvider
+from ..plan import Plan
+from ..vault import Vault
+from .driver import Driver, KeyCheck, Prepare, Prepared, Progress, VaultWriter, drive
+from .engine import Engine, worker_init
+from .records import RowContext, VaultPart, vault_part, vault_records
+from .report import ColumnStats, RunResult, TableResult, report_dict
+from .transform import BatchResult, RunContext, run_context, transform_batch
+
+__all__ = [
+    "BackgroundWriter", "BatchResult", "ColumnStats", "Driver", "Engine", "KeyCheck", "Prepare", "Prepared", "Progress",
+    "RowContext", "RunContext", "RunResult", "TableResult", "VaultPart", "VaultWriter", "drive", "output_name",
+    "report_dict", "run_context", "run_plan", "transform_batch", "vault_part", "vault_records", "worker_init",
+]
+
+
+def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, *,
+             fmt: str | None = None, batch_size: int = 65_536, workers: int = 1,
+             progress: Progress | None = None, vault: Vault | None = None,
+             prepare: Prepare | None = None) -> RunResult:
+    """Transform every table of ``dataset`` into ``out`` (a directory, or a file for one-file input
+    or a dump).
+
+    With a ``vault``, reversible columns write their (pseudonym -> original) records, and rows of
+    forgotten subjects (and rows referencing them) are dropped. ``prepare`` rewrites each input
+    batch first (re-keying uses it).
+    """
+    source: Source
+    if dataset.dump is not None:
+        if prepare is not None:
+            raise InputError("re-keying a SQL dump is not supported yet", file=str(dataset.root),
+                             hint="re-key a Parquet or CSV output (veil run --format parquet)")
+        source, sink, out = dump_run(plan, dataset.dump, Path(out), fmt)
+    else:
+        source, sink, out = file_run(plan, dataset, Path(out), fmt)
+    if prepare is not None:
+        source = Prepared(source, prepare)
+    return drive(plan, source, sink, out, keys, batch_size=batch_size, workers=workers, progress=progress,
+                 vault=vault)

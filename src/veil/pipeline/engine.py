@@ -1,0 +1,105 @@
+"""Where batches are transformed: in process for small inputs, else a pool of worker processes
+that end with the run (a parent-death watchdog in each worker)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+
+import pyarrow as pa
+
+from ..plan import TablePlan
+from .transform import BatchResult, RunContext, transform_batch
+
+_WORKER_RUN: RunContext | None = None
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Make this worker exit when the process that started the pool (``parent``) dies.
+
+    A pool worker is a child of the forkserver, not of the run, and blocks on a queue whose
+    write end it holds itself: killed runs (kill -9) used to leave every worker alive, and with
+    them the forkserver and the resource tracker (each worker holds their pipes open). So:
+    the kernel kills the worker when its own parent (the forkserver) dies (PR_SET_PDEATHSIG), and
+    a daemon thread waits on a pidfd of ``parent`` and ends the worker when it exits (polling
+    where pidfds are missing). Once the workers are gone the forkserver and the resource
+    tracker read end-of-file on their pipes and exit by themselves.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    try:
+        fd = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(1)  # the run is already gone
+    except (OSError, AttributeError):
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])  # readable once the process has exited
+        else:
+            while _alive(parent):
+                time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="veil-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def worker_init(run: RunContext, parent: int | None = None) -> None:
+    global _WORKER_RUN
+    if parent is not None:
+        _die_with(parent)
+    _WORKER_RUN = run
+
+
+def _worker_run(tplan: TablePlan, batch: pa.RecordBatch, offset: int) -> BatchResult:
+    return transform_batch(tplan, batch, _WORKER_RUN, offset)
+
+
+class Engine:
+    """In-process for small inputs; a process pool once a table has several batches."""
+
+    def __init__(self, run: RunContext, workers: int):
+        self.run = run
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    def submit(self, tplan: TablePlan, batch: pa.RecordBatch, offset: int, parallel: bool) -> Future:
+        if parallel and self.workers > 1:
+            if self.pool is None:
+                self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"),
+                                                initializer=worker_init, initargs=(self.run, os.getpid()))
+            return self.pool.submit(_worker_run, tplan, batch, offset)
+        fut: Future = Future()
+        try:
+            fut.set_result(transform_batch(tplan, batch, self.run, offset))
+        except BaseException as exc:  # delivered through the future like a worker's error
+            fut.set_exception(exc)
+        return fut
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None

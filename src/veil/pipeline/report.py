@@ -1,0 +1,86 @@
+"""What a run produced, and its JSON report: counts, operators, domains, key versions, timings; never data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..plan import Plan
+
+
+@dataclass
+class ColumnStats:
+    transformed: int = 0
+    nulls: int = 0
+
+
+@dataclass
+class TableResult:
+    name: str
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_forgotten: int = 0  # rows of forgotten subjects
+    rows_dropped_by_reference: int = 0  # rows referencing dropped rows through a foreign key
+    vault_records: int = 0
+    seconds: float = 0.0
+    columns: dict[str, ColumnStats] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    tables: list[TableResult]
+    output: Path
+    started: str
+    seconds: float
+    key_version: str | None
+    vault_records: int = 0
+    forget_applied: bool = False
+
+
+def report_dict(result: RunResult, plan: Plan, *, input_path: Path, profile_path: str | None,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON run report: counts, operators, domains, key versions, timings; never data."""
+    tables = {}
+    for tr in result.tables:
+        tplan = plan.tables[tr.name]
+        tables[tr.name] = {
+            "rows_in": tr.rows_in,
+            "rows_out": tr.rows_out,
+            "rows_dropped": {"forgotten_subject": tr.rows_forgotten, "by_reference": tr.rows_dropped_by_reference},
+            "vault_records_written": tr.vault_records,
+            "seconds": round(tr.seconds, 4),
+            "columns": {
+                c.name: {
+                    "op": c.op,
+                    "domain": c.domain,
+                    "key_version": c.key_version,
+                    "source": c.source,
+                    "reversible": c.reversible,
+                    "transformed": tr.columns[c.name].transformed,
+                    "nulls": tr.columns[c.name].nulls,
+                }
+                for c in tplan.columns
+            },
+        }
+    doc = {
+        "veil_version": __version__,
+        "started": result.started,
+        "seconds": round(result.seconds, 4),
+        "input": str(input_path),
+        "output": str(result.output),
+        "profile": profile_path,
+        "key_version": result.key_version,
+        "totals": {
+            "tables": len(result.tables),
+            "rows_in": sum(t.rows_in for t in result.tables),
+            "rows_out": sum(t.rows_out for t in result.tables),
+            "vault_records_written": result.vault_records,
+        },
+        "forget_list_applied": result.forget_applied,
+        "tables": tables,
+    }
+    if extra:
+        doc.update(extra)
+    return doc
