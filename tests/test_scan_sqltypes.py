@@ -70,7 +70,7 @@ def test_category_known_answers(dialect, sql_type, category):
 ARROW = [
     (PG, "integer", pa.int64(), True, 31), (PG, "bigint", pa.int64(), True, 63),
     (PG, "bigserial", pa.int64(), True, 63),
-    (PG, "smallint", pa.int64(), True, 31), (PG, "serial", pa.int64(), True, 31),
+    (PG, "smallint", pa.int64(), True, 15), (PG, "serial", pa.int64(), True, 31),
     (PG, "numeric(10,2)", pa.string(), True, 31), (PG, "double precision", pa.string(), True, 31),
     (PG, "real", pa.string(), True, 31), (PG, "money", pa.string(), False, 31),
     (PG, "date", pa.date32(), False, 31), (PG, "timestamp", pa.timestamp("us"), False, 31),
@@ -81,9 +81,12 @@ ARROW = [
     (PG, "bit(3)", pa.string(), False, 31),
     (PG, "public.some_domain", pa.string(), False, 31), (PG, "", pa.string(), False, 31),
     (MY, "int(11)", pa.int64(), True, 31), (MY, "int unsigned", pa.int64(), True, 31),
-    (MY, "tinyint(1)", pa.int64(), True, 31), (MY, "bigint(20) unsigned", pa.int64(), True, 63),
+    (MY, "tinyint(1)", pa.int64(), True, 7), (MY, "bigint(20) unsigned", pa.int64(), True, 63),
     (MY, "decimal(10,2) unsigned", pa.string(), True, 31), (MY, "float(7,4)", pa.string(), True, 31),
     (MY, "datetime(6)", pa.timestamp("us"), False, 31), (MY, "timestamp", pa.timestamp("us"), False, 31),
+    (MY, "tinyint unsigned", pa.int64(), True, 8), (MY, "smallint(6)", pa.int64(), True, 15),
+    (MY, "smallint unsigned", pa.int64(), True, 16), (MY, "mediumint(9)", pa.int64(), True, 23),
+    (MY, "mediumint unsigned", pa.int64(), True, 24), (PG, "smallserial", pa.int64(), True, 15),
     (MY, "year", pa.string(), False, 31), (MY, "bit(1)", pa.string(), False, 31),
     (MY, "enum('a','b')", pa.string(), False, 31), (MY, "varchar(20)", pa.string(), False, 31),
 ]
@@ -112,12 +115,15 @@ INSERT INTO customers (tags, nums, waited, span, note)
 SELECT ARRAY['vip', 'client' || g || '@example.com'], ARRAY[g, g + 1], (g || ' minutes')::interval,
        int4range(g, g + 5), 'ok'
 FROM generate_series(1, 120) g;
+CREATE TABLE shops (id smallint PRIMARY KEY, label text);
+INSERT INTO shops SELECT g, 'shop ' || g FROM generate_series(1, 300) g;
 """
 
 
 def test_pg_arrays_intervals_ranges_from_a_real_dump(pg, tmp_path, keyring):  # noqa: F811
     """An email array was NONE/keep (text[] read as plain text): it leaked into the output. An
-    integer[] / interval / int4range column was "integer" (a draft could propose format: int)."""
+    integer[] / interval / int4range column was "integer" (a draft could propose format: int).
+    A SMALLINT key got 31-bit pseudonyms, which PostgreSQL refused to restore ("out of range")."""
     db = pg.create("veil_src")
     res = psql_bytes(db, _DDL)
     assert res.returncode == 0, res.stderr
@@ -131,6 +137,7 @@ def test_pg_arrays_intervals_ranges_from_a_real_dump(pg, tmp_path, keyring):  # 
         {"tags": "nested", "nums": "nested", "waited": "time", "span": "string"}
     assert cols["tags"]["entity"] == "FREE_TEXT"
     assert "tags: nullify" in draft.read_text()
+    assert "id: {op: pseudonymize, format: int, domain: public.shops.id, bits: 15}" in draft.read_text()
     out = tmp_path / "out.sql"
     res = subprocess.run([sys.executable, "-m", "veil", "run", str(dump), "-p", str(draft), "--keyring", str(keyring),
                           "-o", str(out), "-q"], capture_output=True, text=True, timeout=300)
@@ -146,3 +153,16 @@ def test_sqltypes_is_neutral():
     """Detection and the dump reader both use it: it imports neither."""
     src = (Path(__file__).resolve().parents[1] / "src/veil/sqltypes.py").read_text()
     assert "from ." not in src and "import veil" not in src
+
+
+def test_draft_key_rule_follows_the_integer_width():
+    from veil.detect.draft import suggest
+    from veil.detect.findings import Finding
+
+    def rule(bits):
+        f = Finding("t", "id", "integer", "NONE", "none", 1.0, {"int_bits": bits, "plain_ints": True}, "primary")
+        return suggest(f, "t", {})
+
+    assert rule(31) == {"op": "pseudonymize", "format": "int", "domain": "t.id"}
+    assert rule(63)["bits"] == 63 and rule(15)["bits"] == 15 and rule(8)["bits"] == 8
+    assert rule(7) == {"op": "keep"}  # TINYINT: no keyed permutation that narrow

@@ -57,7 +57,10 @@ _CATEGORY: dict[exp.DataType.Type, str] = {
     T.UUID: "uuid",
     T.JSON: "json", T.JSONB: "json",
 }
-_BIG = {T.BIGINT, T.UBIGINT, T.BIGSERIAL}
+# bits of the non-negative values an integer type holds (a keyed permutation's output must fit the column);
+# the others get 31 (INTEGER)
+_BITS = {T.BIGINT: 63, T.UBIGINT: 63, T.BIGSERIAL: 63, T.MEDIUMINT: 23, T.UMEDIUMINT: 24, T.SMALLINT: 15,
+         T.USMALLINT: 16, T.SMALLSERIAL: 15, T.TINYINT: 7, T.UTINYINT: 8}
 
 
 @lru_cache(maxsize=4096)
@@ -107,8 +110,9 @@ def _size(dt: exp.DataType) -> int | None:
 
 
 def sql_int_bits(sql_type: str, dialect: str | None = None) -> int:
-    """Bits a keyed integer permutation of an integer column may use: 63 for BIGINT, else 31 (fits INTEGER)."""
-    return 63 if _kind(_parse(sql_type, dialect)) in _BIG else 31
+    """Bits a keyed integer permutation of an integer column may use so its output fits the column:
+    63 for BIGINT, 23 MEDIUMINT, 15 SMALLINT, 7 TINYINT (one more when unsigned), else 31 (INTEGER)."""
+    return _BITS.get(_kind(_parse(sql_type, dialect)), 31)
 
 
 def sql_arrow_type(sql_type: str, dialect: str | None = None) -> pa.DataType:

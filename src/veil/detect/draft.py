@@ -28,6 +28,7 @@ from .findings import Finding, ScanResult
 from .names import tokens
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+MIN_INT_BITS = 8  # pseudonymize format: int takes bits 8..64
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 
 # Entity -> (rule for text columns, rule for integer columns or None)
@@ -101,9 +102,12 @@ def _key_rule(f: Finding, table: str, text_storage: bool) -> dict:
     if f.type == "uuid":
         return {"op": "keep"}  # no UUID-shaped pseudonym yet: a token would not load into a uuid column
     if f.type == "integer" and f.evidence.get("plain_ints", True):
+        bits = f.evidence.get("int_bits", 31)
+        if bits < MIN_INT_BITS:
+            return {"op": "keep"}  # a TINYINT key: too narrow for a keyed permutation (codes, not people)
         rule = {"op": "pseudonymize", "format": "int", "domain": f"{table}.{f.column}"}
-        if f.evidence.get("int_bits", 31) > 31:
-            rule["bits"] = 63
+        if bits != 31:
+            rule["bits"] = bits  # 63 for BIGINT; 15 for SMALLINT, whose column 31-bit pseudonyms would not fit
         return rule
     if f.type == "integer" and not text_storage:
         return {"op": "keep"}  # negative integer keys: no injective integer rule keeps the type
