@@ -19,6 +19,7 @@ import click
 from . import __version__
 from .dataset import open_dataset
 from .errors import EXIT_CODES, EXIT_INTERNAL, VaultError, VeilError
+from .formats.dump.sinks import output_path
 from .keys import ENV_KEYRING, Keyring, init_keyring, load_keyring, refuse_inside
 from .ops import OPERATORS, load_plugins
 from .output import (
@@ -33,7 +34,7 @@ from .output import (
     target_lock,
     write_atomic,
 )
-from .pipeline import report_dict, run_plan
+from .pipeline import output_name, report_dict, run_plan
 from .plan import compile_plan
 from .profile import load_profile
 from .progress import Progress
@@ -175,15 +176,11 @@ def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Pa
     """Where a run or re-key writes (the path AtomicOutput receives) and whether it is a directory:
     a one-file input or a dump given a directory writes a file of its own name into it."""
     if dataset.dump is not None:
-        from .formats.dump.sinks import output_path
-
         if as_dir and fmt is None:  # "out/" (maybe not there yet): the dump under its own name
             info = dataset.dump
             return out / (info.path.name if not info.custom else info.path.stem + ".sql"), False
         return output_path(dataset.dump, out, fmt), fmt is not None
     if not dataset.is_dir and (as_dir or out.is_dir()):
-        from .pipeline import output_name
-
         return out / output_name(dataset.tables[0], fmt), False
     return out, dataset.is_dir
 

@@ -1,7 +1,7 @@
 """Run a plan: stream each table's batches through its operators, write atomically.
 
-- :mod:`.transform`: one batch through a table's plan (the workers' job);
-- :mod:`.records`: the vault records of a batch;
+- :mod:`.transform`: one batch through a table's plan (the workers' job; its vault records are
+  built by :mod:`veil.vault.records`);
 - :mod:`.engine`: in process or a pool of worker processes that end with the run;
 - :mod:`.driver`: the one run loop, any Source into any Sink (veil.dataset);
 - :mod:`.report`: what a run produced, and its JSON report.
@@ -21,9 +21,9 @@ from ..formats.files import BackgroundWriter, file_run, output_name
 from ..keys import KeyProvider
 from ..plan import Plan
 from ..vault import Vault
+from ..vault.records import RowContext, VaultPart, vault_part, vault_records
 from .driver import Driver, KeyCheck, Prepare, Prepared, Progress, VaultWriter, drive
 from .engine import Engine, worker_init
-from .records import RowContext, VaultPart, vault_part, vault_records
 from .report import ColumnStats, RunResult, TableResult, report_dict
 from .transform import BatchResult, RunContext, run_context, transform_batch
 

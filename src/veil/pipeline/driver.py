@@ -28,8 +28,8 @@ from ..keys import KeyProvider
 from ..output import AtomicOutput
 from ..plan import Plan, TablePlan
 from ..vault import Vault, encrypt_records
+from ..vault.records import vault_records
 from .engine import Engine
-from .records import vault_records
 from .report import ColumnStats, RunResult, TableResult
 from .transform import BatchResult, run_context
 

@@ -14,7 +14,7 @@ from ..ops.arrays import as_text, canonical
 from ..ops.registry import Distinct
 from ..plan import Plan, TablePlan
 from ..vault import Vault, binary16, blind_array, blind_key, rows16
-from .records import RowContext, VaultPart, vault_part
+from ..vault.records import RowContext, VaultPart, vault_part
 
 _text = as_text
 

@@ -1,5 +1,6 @@
-"""Vault records of a batch: what a worker sends (:class:`VaultPart`), what the main process builds
-from it (:func:`vault_records`) and stores (:class:`VaultWriter`)."""
+"""Vault records of a batch: what a run's worker sends (:class:`VaultPart`: the rows holding a
+record and their blind indexes) and the plain records the main process builds from it
+(:func:`vault_records`), ready to be sealed and stored."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ import pyarrow.compute as pc
 from ..keys import KeyProvider
 from ..ops.arrays import as_text, canonical
 from ..ops.registry import Distinct
-from ..vault import PLAIN_SCHEMA, KeySet, binary16, blind_array, blind_key, context_keys, rows16
+from .buffers import binary16, rows16
+from .crypto import blind_array, blind_key, context_keys
+from .keyset import KeySet
+from .segments import PLAIN_SCHEMA
 
 _text = as_text
 
