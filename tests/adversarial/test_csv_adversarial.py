@@ -85,7 +85,7 @@ def test_reader_reads_valid_csv_exactly(tmp_path_factory, table, style, eol, bom
     names, rows = table
     path = tmp_path_factory.mktemp("oracle") / "t.csv"
     path.write_bytes(to_csv(names, rows, style, eol, bom))
-    if any(n.splitlines() != [n] for n in names):  # a line break in a name is refused
+    if any("\n" in n or "\r" in n for n in names):  # a CSV line break in a name is refused
         with pytest.raises(InputError, match="line break in its name"):
             read_all(path, batch_size)
         return
