@@ -58,14 +58,14 @@ def notes(count: int, seed: int = 7) -> list[str]:
 def in_process(texts: list[str], nlp_model: str) -> float:
     from veil.keys import Keyring
     from veil.ops import OPERATORS, OpContext
-    from veil.ops.scrub import _detector
+    from veil.pipeline.transform import span_finder
 
-    _detector(nlp_model).spans("warm up ann@example.org", 0.3)  # build (and cache) the detector
+    span_finder(nlp_model).spans("warm up ann@example.org", 0.3)  # build (and cache) the detector
     op = OPERATORS["scrub"]
     params = op.with_defaults({"nlp_model": nlp_model, "entities": {
         "EMAIL": {"op": "pseudonymize", "format": "email", "domain": "email"},
         "PHONE": {"op": "pseudonymize", "format": "digits", "domain": "phone"}}})
-    ctx = OpContext(Keyring.for_testing(bytes(32)), "notes", params, "t", "note")
+    ctx = OpContext(Keyring.for_testing(bytes(32)), "notes", params, "t", "note", spans=span_finder)
     t0 = time.perf_counter()
     op.apply(pa.array(texts, pa.string()), ctx)
     return time.perf_counter() - t0
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--notes", type=int, default=2000, help="distinct notes (default 2000)")
     ap.add_argument("--workers", type=int, default=1, help="veil run --workers (default 1)")
     args = ap.parse_args(argv)
-    from veil.detect.engine import default_ner_model
+    from veil.detect import default_nlp_model as default_ner_model
 
     texts = notes(args.notes)
     print(f"{len(texts)} distinct notes, {sum(map(len, texts)) / len(texts):.0f} characters on average")

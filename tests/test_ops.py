@@ -30,6 +30,7 @@ from veil.keys import Keyring
 from veil.ops import OPERATORS, OpContext
 from veil.ops.fake import KINDS, LOCALES, vocab
 from veil.ops.pseudonymize import feistel
+from veil.pipeline.transform import span_finder
 
 MASTER = bytes(range(32))
 KEYS = Keyring.for_testing(MASTER)
@@ -85,7 +86,7 @@ def apply(name: str, arr: pa.Array, params: dict | None = None, *, domain: str =
           table: str = "t", batch: pa.RecordBatch | None = None, row_offset: int = 0) -> pa.Array:
     op = OPERATORS[name]
     ctx = OpContext(KEYS, domain, op.with_defaults(dict(params or {})), table=table, column="c",
-                    batch=batch, row_offset=row_offset, key_version=None)
+                    batch=batch, row_offset=row_offset, key_version=None, spans=span_finder)
     return op.apply(arr, ctx)
 
 
@@ -326,7 +327,7 @@ class Case:
         p = dict(self.full_params)
         p.update(params or {})
         ctx = OpContext(KEYS, domain, p, table=table, column="c", batch=batch,
-                        row_offset=row_offset, key_version=None)
+                        row_offset=row_offset, key_version=None, spans=span_finder)
         return self.operator.apply(arr, ctx)
 
     def distinct(self, n: int = 3) -> list:

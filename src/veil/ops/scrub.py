@@ -1,7 +1,8 @@
 """scrub: find entities inside free text and replace them span by span.
 
-Each distinct text of a batch is analysed once by Presidio (``veil.detect``),
-which gives non-overlapping spans (overlapping results are merged first, so no
+Each distinct text of a batch is analysed once by the span finder the
+pipeline gives the operator (``OpContext.spans``: Presidio, from ``veil.detect``;
+scrub never imports detection), which gives non-overlapping spans (overlapping results are merged first, so no
 part of an entity is left behind). Every span is then replaced according to
 its entity's rule:
 
@@ -32,8 +33,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..detect.engine import default_ner_model, installed_model
-from ..detect.entities import FROM_PRESIDIO
 from ..errors import InputError, Problem, UsageError, VeilError
 from .arrays import is_text, map_distinct
 from .registry import REKEY_REFUSE, OpContext, Param, operator
@@ -42,10 +41,11 @@ PLACEHOLDER = "[{entity}]"
 NLP_AUTO, NLP_NONE = "auto", "none"
 MIXED = "MIXED"
 SCRUB_BATCH = 2048  # rows per batch: scrub costs milliseconds per distinct text, small batches keep workers busy
-# Every entity the detector reports, in veil's names (MIXED is not mappable: it always
-# gets the placeholder).
-ENTITY_NAMES: tuple[str, ...] = tuple(sorted(set(FROM_PRESIDIO.values())))
-NER_ENTITIES = ("PERSON_NAME", "LOCATION")
+# Every entity a span finder reports, in veil's names: the names a profile may map (MIXED is
+# not mappable: it always gets the placeholder). Equal to veil.detect.SPAN_ENTITIES (tested:
+# transformation does not import detection).
+ENTITY_NAMES: tuple[str, ...] = ("CREDIT_CARD", "EMAIL", "IBAN", "IP_ADDRESS", "LOCATION", "NATIONAL_ID",
+                                 "PASSWORD_HASH", "PERSON_NAME", "PHONE", "POSTCODE", "URL")
 # schema.table.column or table.column: names joined by dots (a dump's names may hold "-", spaces, umlauts;
 # the column is what follows the last dot)
 REFERENCE = re.compile(r"^[^.\s][^.]*(?:\.[^.]+)*\.[^.\s][^.]*$")
@@ -110,19 +110,6 @@ def _span_rules(params: dict) -> dict[str, Any]:
     return out
 
 
-def resolve_model(nlp_model: str) -> str:
-    """The spaCy pipeline a scrub uses: a package name, or "none" for patterns only."""
-    if nlp_model == NLP_AUTO:
-        return default_ner_model() or NLP_NONE
-    return nlp_model
-
-
-def model_problem(nlp_model: str) -> str | None:
-    if nlp_model in (NLP_AUTO, NLP_NONE) or installed_model(nlp_model):
-        return None
-    return f"spaCy pipeline '{nlp_model}' is not installed"
-
-
 def _normalized(entry: Any, default_domain: str) -> tuple[str, str | None, dict]:
     """(op, domain, full params) of an inline rule or operator name."""
     from . import OPERATORS
@@ -141,13 +128,6 @@ def _normalized(entry: Any, default_domain: str) -> tuple[str, str | None, dict]
 
 def _placeholder(template: str, entity: str) -> tuple[str, str | None, dict]:
     return "redact", None, {"value": template.replace("{entity}", entity)}
-
-
-def _detector(nlp_model: str):
-    from ..detect.engine import detector
-
-    model = resolve_model(nlp_model)
-    return detector(None, False) if model == NLP_NONE else detector(model, True)
 
 
 def _widen(text: str, spans: list) -> list[tuple[int, int, str]]:
@@ -237,7 +217,7 @@ def scrub(arr: pa.Array, ctx: OpContext) -> pa.Array:
     template = ctx.params.get("placeholder", PLACEHOLDER)
     rules: dict[str, tuple[str, str | None, dict]] = {
         name: _normalized(entry, ctx.domain) for name, entry in (ctx.params.get("entities") or {}).items()}
-    det = _detector(ctx.params.get("nlp_model", NLP_AUTO))
+    det = ctx.span_finder(ctx.params.get("nlp_model", NLP_AUTO))
     min_score = float(ctx.params.get("min_score", 0.3))
 
     def fn(uniques: pa.Array) -> pa.Array:
@@ -261,7 +241,8 @@ def scrub(arr: pa.Array, ctx: OpContext) -> pa.Array:
             if OPERATORS[op].keeps_value:
                 replaced[gid] = span_texts.to_pylist()
                 continue
-            sub = OpContext(ctx.keys, domain or "", params, ctx.table, ctx.column, None, 0, ctx.key_version)
+            sub = OpContext(ctx.keys, domain or "", params, ctx.table, ctx.column, None, 0, ctx.key_version,
+                            spans=ctx.spans)
             try:
                 out = OPERATORS[op].apply(span_texts, sub)
             except VeilError as err:

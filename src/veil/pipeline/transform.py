@@ -8,15 +8,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import detect
 from ..keys import KeyProvider
 from ..ops import OpContext
 from ..ops.arrays import as_text, canonical
-from ..ops.registry import Distinct
-from ..plan import Plan, TablePlan
+from ..ops.registry import Distinct, SpanFinder
+from ..plan import Plan, TablePlan, nlp_model
 from ..vault import Vault, binary16, blind_array, blind_key, rows16
 from ..vault.records import RowContext, VaultPart, vault_part
 
 _text = as_text
+
+
+def span_finder(nlp_model_param: str) -> SpanFinder:
+    """``OpContext.spans``: the span finder for a scrub's ``nlp_model`` parameter ("none": pattern
+    recognizers only; "auto": the installed default pipeline, else patterns only; or a spaCy
+    package), built on first use and cached per process (``veil.detect.span_finder``)."""
+    return detect.span_finder(nlp_model(nlp_model_param))
+
 
 @dataclass
 class RunContext:
@@ -38,9 +47,6 @@ class BatchResult:
     subjects: pa.Array | None = None  # each row's subject blind index, when the vault has parts
     dropped_keys: dict[tuple[str, ...], set[tuple]] = field(default_factory=dict)
     kept: pa.Array | None = None  # row mask when rows were dropped
-
-
-_text = as_text
 
 
 def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
@@ -99,7 +105,7 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
             continue
         if c.transformed:
             ctx = OpContext(run.keys, c.domain or "", c.params, tplan.name, c.name, batch, row_offset,
-                            c.key_version)
+                            c.key_version, spans=span_finder)
             arr = c.operator.apply(arr, ctx)
             if ctx.distinct is not None:
                 seen[c.name] = ctx.distinct
