@@ -155,9 +155,9 @@ def main() -> int:
     ap.add_argument("--no-ner", action="store_true", help="pattern recognizers only")
     args = ap.parse_args()
 
-    from veil.dataset import open_dataset
     from veil.detect.engine import detector
     from veil.detect.scan import scan_dataset
+    from veil.formats import open_dataset
 
     sizes = [int(s) for s in args.sizes.split(",")]
     t0 = time.perf_counter()

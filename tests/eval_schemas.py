@@ -883,8 +883,8 @@ def metrics(rows: list[Row]) -> Metrics:
 
 
 def scan_rows(schema: SchemaSpec, path: Path, **scan_kwargs) -> list[Row]:
-    from veil.dataset import open_dataset
     from veil.detect.scan import scan_dataset
+    from veil.formats import open_dataset
 
     result = scan_dataset(open_dataset(path), **scan_kwargs)
     labels = schema.labels

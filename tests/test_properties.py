@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from veil.dataset import open_dataset
 from veil.errors import VeilError
+from veil.formats import open_dataset
 from veil.keys import Keyring
 from veil.pipeline import run_plan
 from veil.plan import compile_plan

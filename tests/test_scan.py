@@ -16,9 +16,9 @@ import yaml
 from click.testing import CliRunner
 
 from veil.cli import main
-from veil.dataset import open_dataset
 from veil.detect.engine import Detector, default_ner_model
 from veil.detect.scan import classify, scan_dataset
+from veil.formats import open_dataset
 
 from .dump_fixtures import pg, pg_dump, pg_tools, populate, psql_file  # noqa: F401
 from .test_dump_mysql import dbs as mysql_dbs  # noqa: F401
@@ -186,7 +186,7 @@ def test_presidio_never_touches_the_network(tmp_path):
         "import socket\n"
         "def deny(*a, **k): raise OSError('network used')\n"
         "socket.socket.connect = deny\nsocket.create_connection = deny\nsocket.getaddrinfo = deny\n"
-        "from veil.dataset import open_dataset\nfrom veil.detect.scan import scan_dataset\n"
+        "from veil.formats import open_dataset\nfrom veil.detect.scan import scan_dataset\n"
         f"r = scan_dataset(open_dataset({str(SHOP)!r}), sample=200)\n"
         "print(sum(f.entity == 'EMAIL' for f in r.findings), r.ner)\n"
     )

@@ -12,8 +12,9 @@ The library is usable without the CLI::
 
 __version__ = "0.1.0"
 
-from .dataset import Dataset, Table, open_dataset  # noqa: E402
+from .dataset import Dataset, Table  # noqa: E402
 from .errors import VeilError  # noqa: E402
+from .formats import open_dataset  # noqa: E402
 from .keys import Keyring, init_keyring, load_keyring  # noqa: E402
 from .pipeline import run_plan  # noqa: E402
 from .plan import Plan, compile_plan  # noqa: E402

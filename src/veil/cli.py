@@ -17,8 +17,9 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .dataset import open_dataset
 from .errors import EXIT_CODES, EXIT_INTERNAL, VaultError, VeilError
+from .formats import open_dataset
+from .formats.dump import DumpDataset
 from .formats.dump.sinks import output_path
 from .keys import ENV_KEYRING, Keyring, init_keyring, load_keyring, refuse_inside
 from .ops import OPERATORS, load_plugins
@@ -175,7 +176,7 @@ def main(debug: bool) -> None:
 def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Path, bool]:
     """Where a run or re-key writes (the path AtomicOutput receives) and whether it is a directory:
     a one-file input or a dump given a directory writes a file of its own name into it."""
-    if dataset.dump is not None:
+    if isinstance(dataset, DumpDataset):
         if as_dir and fmt is None:  # "out/" (maybe not there yet): the dump under its own name
             info = dataset.dump
             return out / (info.path.name if not info.custom else info.path.stem + ".sql"), False

@@ -22,6 +22,7 @@ import pyarrow as pa
 from . import detect
 from .dataset import Dataset
 from .errors import Problem, ProfileError
+from .formats.dump import DumpDataset, ddl_keys
 from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, scrub
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
@@ -163,9 +164,7 @@ def _table_rules(profile: Profile, dataset: Dataset, schemas: dict, add) -> dict
         rule.name = name
         rule.foreign_keys = [replace(fk, ref_table=resolve(fk.ref_table)) for fk in rule.foreign_keys]
         rule.unique = list(rule.unique)
-        if dataset.dump is not None:
-            from .formats.dump import ddl_keys
-
+        if isinstance(dataset, DumpDataset):
             pk, uniques, fks = ddl_keys(dataset.dump, name)
             rule.primary_key = rule.primary_key or pk
             rule.unique += [u for u in uniques if u not in rule.unique]

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..dataset import Dataset
+from ..formats.dump import DumpDataset, ddl_keys
 from . import names as name_rules
 from .findings import TableScan
 from .sampling import Sample
@@ -27,7 +28,7 @@ def _unique(col: pa.ChunkedArray | pa.Array) -> bool:
 def infer_keys(dataset: Dataset, samples: dict[str, Sample]) -> dict[str, TableScan]:
     """Primary and foreign keys: from the DDL for dumps, else from names (``id``, ``<table>_id``)
     confirmed by uniqueness in the sample."""
-    if dataset.dump is not None:
+    if isinstance(dataset, DumpDataset):
         return _dump_keys(dataset, samples)
     scans: dict[str, TableScan] = {}
     pk_of: dict[str, str] = {}
@@ -43,9 +44,7 @@ def infer_keys(dataset: Dataset, samples: dict[str, Sample]) -> dict[str, TableS
     return scans
 
 
-def _dump_keys(dataset: Dataset, samples: dict[str, Sample]) -> dict[str, TableScan]:
-    from ..formats.dump import ddl_keys
-
+def _dump_keys(dataset: DumpDataset, samples: dict[str, Sample]) -> dict[str, TableScan]:
     scans: dict[str, TableScan] = {}
     parents = {td.parent for td in dataset.dump.tables.values() if td.parent}
     for t in dataset.tables:

@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..dataset import Dataset, Table
+from ..formats.dump import DumpDataset
+from ..formats.dump.sample import sample_dump
 from .coltypes import type_category
 
 Sample = tuple[pa.Table, int | None, bool]  # sampled rows, row count, whether the count is an estimate
@@ -68,9 +70,7 @@ def _estimate_rows(path: Path) -> int | None:
 
 def sample_dataset(dataset: Dataset, max_rows: int) -> dict[str, tuple[pa.Table, int | None, bool]]:
     """table -> (sampled rows, row count, whether the count is an estimate)."""
-    if dataset.dump is not None:
-        from ..formats.dump.sample import sample_dump
-
+    if isinstance(dataset, DumpDataset):
         return {name: (t, n, False) for name, (t, n) in sample_dump(dataset.dump, max_rows).items()}
     out = {}
     for table in dataset.tables:

@@ -38,6 +38,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from ..dataset import Dataset
+from ..formats.dump import DumpDataset
 from .classify import classify
 from .coltypes import declared_type, int_bits, plain_ints, text_type, type_category
 from .engine import detector
@@ -60,7 +61,7 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
     det = detector(nlp_model, use_ner) if use_presidio else None
     samples = sample_dataset(dataset, sample_rows)
     tables = infer_keys(dataset, samples)
-    dialect = dataset.dump.dialect if dataset.dump is not None else None
+    dialect = dataset.dump.dialect if isinstance(dataset, DumpDataset) else None
     findings: list[Finding] = []
     for t in dataset.tables:
         data, _rows, _est = samples[t.name]

@@ -1,4 +1,5 @@
-"""Input/output formats: each module provides one Format (a source and a sink).
+"""Input/output formats: each module provides one Format (a source and a sink); ``open_dataset``
+opens an input path (a directory of table files, one table file, or a SQL dump).
 
 Adding a format: a module with a class exposing ``name``, ``extensions``,
 ``open(path, name) -> Table`` and ``writer(path, schema, source) -> Writer``,
@@ -10,8 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..dataset import Dataset, Table
+from ..errors import InputError
 from ..plugins import FORMATS_GROUP, PluginGroup, accept_format
 from .csv import CsvFormat
+from .dump import is_dump, open_dump
 from .parquet import ParquetFormat
 
 BUILTIN_FORMATS = {f.name: f for f in (CsvFormat(), ParquetFormat())}
@@ -32,3 +36,36 @@ def format_for(path: Path):
             FORMATS[fmt.name] = fmt
             return fmt
     return None
+
+
+def open_dataset(path: str | Path, dialect: str | None = None) -> Dataset:
+    """A directory of table files (one table per file, name = file stem), one file, or a SQL dump
+    (a :class:`veil.formats.dump.DumpDataset`)."""
+    root = Path(path)
+    if not root.exists():
+        raise InputError("input not found", file=str(root), hint="check the path")
+    if root.is_file():
+        if dialect is not None or is_dump(root):
+            return open_dump(root, dialect)
+        fmt = format_for(root)
+        if fmt is None:
+            raise InputError("unsupported file type", file=str(root),
+                             hint="veil reads .csv, .parquet and SQL dumps (.sql, .sql.gz, pg_dump -Fc)")
+        return Dataset(root, False, [fmt.open(root, root.stem)])
+    tables: list[Table] = []
+    seen: dict[str, Path] = {}
+    for child in sorted(root.iterdir()):
+        if child.name.startswith(".") or not child.is_file():
+            continue
+        fmt = format_for(child)
+        if fmt is None:
+            continue
+        name = child.stem
+        if name in seen:
+            raise InputError(f"two files hold table '{name}'", file=str(child),
+                             hint=f"keep one of {seen[name].name} and {child.name}")
+        seen[name] = child
+        tables.append(fmt.open(child, name))
+    if not tables:
+        raise InputError("no .csv or .parquet files in the input directory", file=str(root))
+    return Dataset(root, True, tables)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..dataset import Dataset, Source
 from ..errors import InputError
+from ..formats.dump import DumpDataset
 from ..formats.dump.rewrite import dump_run
 from ..formats.files import BackgroundWriter, file_run, output_name
 from ..keys import KeyProvider
@@ -46,7 +47,7 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     batch first (re-keying uses it).
     """
     source: Source
-    if dataset.dump is not None:
+    if isinstance(dataset, DumpDataset):
         if prepare is not None:
             raise InputError("re-keying a SQL dump is not supported yet", file=str(dataset.root),
                              hint="re-key a Parquet or CSV output (veil run --format parquet)")

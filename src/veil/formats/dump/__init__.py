@@ -112,6 +112,12 @@ class DumpInfo:
             raise InputError("the compressed dump is damaged or truncated", file=str(self.path)) from None
 
 
+@dataclass(kw_only=True)
+class DumpDataset(Dataset):
+    """A SQL dump's tables, with the dump itself: its dialect, table definitions and how to read it."""
+    dump: DumpInfo
+
+
 def sniff_dialect(head: str) -> str | None:
     if "PostgreSQL database dump" in head or re.search(r"^COPY .* FROM stdin;", head, re.M) or \
             "SET standard_conforming_strings" in head:
@@ -121,7 +127,7 @@ def sniff_dialect(head: str) -> str | None:
     return None
 
 
-def open_dump(path: Path, dialect: str | None = None) -> Dataset:
+def open_dump(path: Path, dialect: str | None = None) -> DumpDataset:
     with open(path, "rb") as fh:
         magic = fh.read(5)
     custom = magic == PGDMP_MAGIC
@@ -208,7 +214,7 @@ def data_header(stmt: Statement, dialect: str, file: str) -> tuple[str, list[str
     return unquote_name(m.group("table")), split_identifiers(m.group("cols")) if m.group("cols") else None
 
 
-def _dataset(info: DumpInfo) -> Dataset:
+def _dataset(info: DumpInfo) -> DumpDataset:
     tables: list[Table] = []
     for name, td in info.tables.items():
         if td.parent:
@@ -225,7 +231,7 @@ def _dataset(info: DumpInfo) -> Dataset:
         bare.setdefault(t.name.rsplit(".", 1)[-1], []).append(t.name)
     aliases = {b: names[0] for b, names in bare.items() if len(names) == 1 and names[0] != b}
     ambiguous = {b: names for b, names in bare.items() if len(names) > 1}
-    return Dataset(info.path, False, tables, dump=info, aliases=aliases, ambiguous=ambiguous)
+    return DumpDataset(info.path, False, tables, dump=info, aliases=aliases, ambiguous=ambiguous)
 
 
 def ddl_keys(info: DumpInfo, name: str) -> tuple[list[str], list[list[str]], list[ForeignKey]]:
