@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from .errors import KeyringError, VeilError
+from .output import write_atomic
 
 KEYRING_FORMAT = "veil-keyring"
 ENCRYPTED_FORMAT = "veil-keyring-encrypted"
@@ -273,8 +274,6 @@ def write_keyring_file(path: Path, doc: dict, passphrase: bytes | None) -> None:
 def _write_private(path: Path, data: bytes) -> None:
     """Write a file readable only by its owner, atomically (a random O_EXCL|O_NOFOLLOW temporary
     name beside it, fsync, rename: see :func:`veil.output.write_atomic`)."""
-    from .output import write_atomic
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     refuse_unsafe_dir(path)

@@ -17,11 +17,10 @@ entry point group (see ``veil.plugins``).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from ..plugins import OPERATORS_GROUP, PluginGroup, PluginProblem, origin
 from . import basic, dates, fake, generalize, pseudonymize, scrub
 from .registry import (
+    OPERATORS,
+    PLUGINS,
     REKEY_MODES,
     REKEY_PASS,
     REKEY_REFUSE,
@@ -31,8 +30,11 @@ from .registry import (
     OpContext,
     Operator,
     Param,
+    load_plugins,
+    lookup,
     operator,
-    validate,
+    plugin_problem,
+    register_builtins,
 )
 
 _ALL: tuple[Operator, ...] = (
@@ -49,57 +51,7 @@ _ALL: tuple[Operator, ...] = (
 )
 
 
-def _accept(name: str, obj: object) -> Operator:
-    if not isinstance(obj, Operator):
-        raise TypeError("a veil.operators entry point must give a veil.ops.Operator")
-    if obj.name != name:
-        raise ValueError("the operator's name must be its entry point's name")
-    validate(obj)
-    return obj
-
-
-class _Registry(dict):
-    """Name -> Operator: the built-ins, and plugin operators once looked up. A name that is not
-    here yet is looked up among the plugins (``OPERATORS[name]``, also in worker processes)."""
-
-    def __missing__(self, name: str) -> Operator:
-        op = lookup(name)
-        if op is None:
-            raise KeyError(name)
-        return op
-
-
-OPERATORS: dict[str, Operator] = _Registry((op.name, op) for op in _ALL)
-PLUGINS = PluginGroup(OPERATORS_GROUP, frozenset(op.name for op in _ALL), _accept)
-
-
-def lookup(name: str) -> Operator | None:
-    """The operator of this name: built in, or a plugin's (loaded on first use); None if unknown
-    or unusable (``plugin_problem`` tells why)."""
-    op = dict.get(OPERATORS, name)
-    if op is not None or not isinstance(name, str):
-        return op
-    loaded = PLUGINS.load(name)
-    if loaded is None:
-        return None
-    dist = next(iter(PLUGINS.entry_points()[name]))
-    op = replace(loaded, origin=origin(dist))
-    OPERATORS[name] = op
-    return op
-
-
-def plugin_problem(name: str) -> str | None:
-    """Why a plugin operator of this name cannot be used (it failed to load, or clashes with a
-    built-in or another plugin); None if there is no such problem."""
-    problem = PLUGINS.problem(name) if isinstance(name, str) else None
-    return problem.render() if problem else None
-
-
-def load_plugins() -> list[PluginProblem]:
-    """Load every plugin operator (for listing them); the problems of those that cannot be used."""
-    for name in PLUGINS.names():
-        lookup(name)
-    return PLUGINS.load_all()[1]
+register_builtins(_ALL)
 
 __all__ = ["OPERATORS", "PLUGINS", "REKEY_MODES", "REKEY_PASS", "REKEY_REFUSE", "REKEY_UNDO", "REKEY_VAULT",
            "REQUIRED", "OpContext", "Operator", "Param", "load_plugins", "lookup", "operator", "plugin_problem"]

@@ -1,20 +1,23 @@
-"""The operator model: a name, typed params, flags and a vectorised apply.
+"""The operator model: a name, typed params, flags and a vectorised apply; the registry.
 
 An operator is declared once with :func:`operator` (a decorator that turns a
 function into an :class:`Operator`); ``veil.ops`` lists the declared
-operators explicitly in one registry. Nothing registers itself on import.
+operators explicitly and hands them to :func:`register_builtins`. Nothing
+registers itself on import. :data:`OPERATORS` and :func:`lookup` live here, so
+an operator that calls others (scrub) imports them without a cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from ..keys import KeyProvider
+from ..plugins import OPERATORS_GROUP, PluginGroup, PluginProblem, origin
 from .arrays import DigestKey, blind_digests, expand, map_distinct
 
 REQUIRED = object()
@@ -297,3 +300,67 @@ def validate(op: Operator) -> None:
     for p in op.params:
         if not isinstance(p, Param):
             raise TypeError(f"operator {op.name}: params must be veil.ops.Param")
+
+
+# -- the registry --------------------------------------------------------------
+
+def _accept(name: str, obj: object) -> Operator:
+    if not isinstance(obj, Operator):
+        raise TypeError("a veil.operators entry point must give a veil.ops.Operator")
+    if obj.name != name:
+        raise ValueError("the operator's name must be its entry point's name")
+    validate(obj)
+    return obj
+
+
+class _Registry(dict):
+    """Name -> Operator: the built-ins, and plugin operators once looked up. A name that is not
+    here yet is looked up among the plugins (``OPERATORS[name]``, also in worker processes)."""
+
+    def __missing__(self, name: str) -> Operator:
+        op = lookup(name)
+        if op is None:
+            raise KeyError(name)
+        return op
+
+
+OPERATORS: dict[str, Operator] = _Registry()
+_BUILTIN_NAMES: set[str] = set()
+PLUGINS = PluginGroup(OPERATORS_GROUP, lambda: frozenset(_BUILTIN_NAMES), _accept)
+
+
+def register_builtins(ops: Iterable[Operator]) -> None:
+    """Register veil's own operators (``veil.ops`` lists them, once)."""
+    for op in ops:
+        validate(op)
+        OPERATORS[op.name] = op
+        _BUILTIN_NAMES.add(op.name)
+
+
+def lookup(name: str) -> Operator | None:
+    """The operator of this name: built in, or a plugin's (loaded on first use); None if unknown
+    or unusable (``plugin_problem`` tells why)."""
+    op = dict.get(OPERATORS, name)
+    if op is not None or not isinstance(name, str):
+        return op
+    loaded = PLUGINS.load(name)
+    if loaded is None:
+        return None
+    dist = next(iter(PLUGINS.entry_points()[name]))
+    op = replace(loaded, origin=origin(dist))
+    OPERATORS[name] = op
+    return op
+
+
+def plugin_problem(name: str) -> str | None:
+    """Why a plugin operator of this name cannot be used (it failed to load, or clashes with a
+    built-in or another plugin); None if there is no such problem."""
+    problem = PLUGINS.problem(name) if isinstance(name, str) else None
+    return problem.render() if problem else None
+
+
+def load_plugins() -> list[PluginProblem]:
+    """Load every plugin operator (for listing them); the problems of those that cannot be used."""
+    for name in PLUGINS.names():
+        lookup(name)
+    return PLUGINS.load_all()[1]

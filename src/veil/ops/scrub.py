@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from ..errors import InputError, Problem, UsageError, VeilError
 from .arrays import is_text, map_distinct
-from .registry import REKEY_REFUSE, OpContext, Param, operator
+from .registry import OPERATORS, REKEY_REFUSE, OpContext, Param, lookup, operator
 
 PLACEHOLDER = "[{entity}]"
 NLP_AUTO, NLP_NONE = "auto", "none"
@@ -56,8 +56,6 @@ _COUNTRY_CODE = re.compile(r"\+\d{1,3}[ .\-]?$")
 
 def parse_entry(entry: Any) -> tuple[str, Any]:
     """("rule", inline rule mapping) | ("ref", "table.column") | ("error", message)."""
-    from . import lookup
-
     if isinstance(entry, str):
         if lookup(entry) is not None:
             return "rule", {"op": entry}
@@ -112,8 +110,6 @@ def _span_rules(params: dict) -> dict[str, Any]:
 
 def _normalized(entry: Any, default_domain: str) -> tuple[str, str | None, dict]:
     """(op, domain, full params) of an inline rule or operator name."""
-    from . import OPERATORS
-
     kind, value = parse_entry(entry)
     if kind == "ref":
         raise UsageError("scrub references (table.column) are resolved when the profile is compiled",
@@ -221,8 +217,6 @@ def scrub(arr: pa.Array, ctx: OpContext) -> pa.Array:
     min_score = float(ctx.params.get("min_score", 0.3))
 
     def fn(uniques: pa.Array) -> pa.Array:
-        from . import OPERATORS
-
         texts = uniques.to_pylist()
         # one group per distinct rule: its span texts (deduplicated) and the rule itself
         groups: dict[str, tuple[tuple[str, str | None, dict], dict[str, int]]] = {}
