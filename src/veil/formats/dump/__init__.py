@@ -25,6 +25,7 @@ import pyarrow as pa
 from ...dataset import Dataset, Table
 from ...errors import InputError
 from ...profile import ForeignKey
+from ...sqltypes import sql_arrow_type
 from .classify import parse_copy
 from .ddl import TableDef, name_parts, parse_alter, parse_create, unquote_name
 from .lexer import MYSQL, PG, CopyData, Scanner, Statement
@@ -33,26 +34,6 @@ from .values import INSERT_HEADER, split_identifiers
 
 DIALECTS = (PG, MYSQL)
 PGDMP_MAGIC = b"PGDMP"
-
-_INT = re.compile(r"^(?:tiny|small|medium|big)?int(?:eger)?\d*(?:\(\d+\))?(?:\s+unsigned)?$|^(?:small|big)?serial\d?$")
-
-
-def arrow_type(sql_type: str) -> pa.DataType:
-    """The Arrow type veil works with for a SQL column type (text when in doubt)."""
-    t = sql_type.strip().lower()
-    if _INT.match(t):
-        return pa.int64()
-    if t == "date":
-        return pa.date32()
-    if t in ("timestamp", "datetime") or t.startswith(("timestamp(", "datetime(")) or \
-            t.startswith("timestamp without time zone"):
-        return pa.timestamp("us")
-    return pa.string()
-
-
-NUMERIC_SQL = re.compile(r"^(?:(?:tiny|small|medium|big)?int(?:eger)?\d*|numeric|decimal|real|double(?: precision)?|"
-                         r"float\d*|(?:small|big)?serial\d?)(?:\s*\([\d,\s]*\))?(?:\s+unsigned)?$", re.I)
-
 
 def is_dump(path: Path) -> bool:
     name = path.name.lower()
@@ -219,7 +200,7 @@ def _dataset(info: DumpInfo) -> DumpDataset:
     for name, td in info.tables.items():
         if td.parent:
             continue  # a leaf partition: its rows follow its parent's rules
-        schema = pa.schema([pa.field(c, arrow_type(t), metadata={b"veil.sql_type": t.encode()})
+        schema = pa.schema([pa.field(c, sql_arrow_type(t, info.dialect), metadata={b"veil.sql_type": t.encode()})
                             for c, t in td.columns])
 
         def read(batch_size: int, _n=name):

@@ -3,8 +3,12 @@
 CREATE TABLE gives column names, SQL types, inline and table-level primary
 keys, unique constraints and foreign keys; ALTER TABLE ... ADD CONSTRAINT adds
 keys (pg_dump writes them after the data); ALTER TABLE ... ATTACH PARTITION
-maps a leaf partition to its parent. A statement sqlglot cannot parse is
-skipped: the table then gets its columns from its COPY or INSERT column list.
+maps a leaf partition to its parent. A column whose type sqlglot cannot parse
+(MySQL ``point``, PostgreSQL ``bit varying(n)``, PostGIS ``geometry(Point,4326)``)
+is read as text with its declared type kept (veil.sqltypes calls it ``string``;
+its own inline constraints are not read); another CREATE TABLE sqlglot cannot
+parse is skipped: the table then gets its columns from its COPY or INSERT
+column list.
 """
 
 from __future__ import annotations
@@ -91,6 +95,9 @@ def _constraint(td: TableDef, node: exp.Expression) -> None:
 
 def parse_create(text: str, dialect: str) -> TableDef | None:
     tree = _parse(text, dialect)
+    odd: dict[int, str] = {}  # column position -> declared type sqlglot cannot read
+    if tree is None:
+        tree, odd = _parse_odd_columns(text, dialect)
     if not isinstance(tree, exp.Create) or not isinstance(tree.this, exp.Schema):
         return None
     schema = tree.this
@@ -102,6 +109,9 @@ def parse_create(text: str, dialect: str) -> TableDef | None:
     for e in schema.expressions:
         if isinstance(e, exp.ColumnDef):
             kind = e.args.get("kind")
+            if len(td.columns) in odd:
+                td.columns.append((e.name, odd[len(td.columns)]))
+                continue
             td.columns.append((e.name, kind.sql(dialect=_READ[dialect]).lower() if kind is not None else ""))
             for c in e.constraints:
                 k = c.args.get("kind")
@@ -116,6 +126,82 @@ def parse_create(text: str, dialect: str) -> TableDef | None:
         else:
             _constraint(td, e)
     return td
+
+
+_NOT_COLUMN = re.compile(r"(?:CONSTRAINT|PRIMARY|UNIQUE|FOREIGN|KEY|INDEX|CHECK|FULLTEXT|SPATIAL|EXCLUDE|LIKE|"
+                         r"PERIOD)\b", re.I)
+# words that end a column's type in its definition
+_TYPE_END = re.compile(r"\s(?:NOT|NULL|DEFAULT|PRIMARY|UNIQUE|REFERENCES|CHECK|COLLATE|CONSTRAINT|GENERATED|"
+                       r"AUTO_INCREMENT|COMMENT|CHARACTER|CHARSET|ON|INVISIBLE|VISIBLE|AS|SRID|STORAGE|"
+                       r"COMPRESSION)\b", re.I)
+
+
+def _split_top(text: str, start: int) -> tuple[list[str], int] | None:
+    """The comma-separated parts of the parenthesized list opening at ``text[start]`` (quotes and
+    nested parentheses respected), and the position after its closing parenthesis."""
+    parts, depth, quote, i, begin = [], 0, "", start, start + 1
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote == "'":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                parts.append(text[begin:i])
+                return parts, i + 1
+        elif ch == "," and depth == 1:
+            parts.append(text[begin:i])
+            begin = i + 1
+        i += 1
+    return None
+
+
+def _open_paren(text: str) -> int:
+    """Position of the first parenthesis outside quotes (the column list of a CREATE TABLE)."""
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"`":
+            quote = ch
+        elif ch == "(":
+            return i
+    return -1
+
+
+def _parse_odd_columns(text: str, dialect: str) -> tuple[exp.Expression | None, dict[int, str]]:
+    """A CREATE TABLE sqlglot could not parse, parsed again with every column definition it cannot
+    read on its own replaced by ``<name> text``: (tree, column position -> its declared type)."""
+    start = _open_paren(text)
+    split = _split_top(text, start) if start >= 0 else None
+    if split is None:
+        return None, {}
+    parts, end = split
+    head = text[:start]
+    odd: dict[int, str] = {}
+    column = 0
+    for n, part in enumerate(parts):
+        if _NOT_COLUMN.match(part.strip()):
+            continue
+        if _parse(f"{head}({part})", dialect) is None:
+            m = re.match(r"\s*((?:\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`|[^\s\"`]+))\s+(.*)$", part, re.S)
+            if m is None:
+                return None, {}
+            declared = _TYPE_END.split(" " + m.group(2), maxsplit=1)[0]
+            odd[column] = " ".join(declared.split()).lower()
+            parts[n] = f"{m.group(1)} text"
+        column += 1
+    if not odd:
+        return None, {}
+    body = f"{head}({','.join(parts)})"
+    return _parse(body + text[end:], dialect) or _parse(body, dialect), odd
 
 
 _ATTACH = re.compile(r"ALTER\s+TABLE\s+(?:ONLY\s+)?(?P<parent>\S+)\s+ATTACH\s+PARTITION\s+(?P<leaf>\S+)", re.I)

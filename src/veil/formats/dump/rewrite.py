@@ -21,7 +21,8 @@ from ...dataset import Barrier, Batch, Begin, Copied, End, Item, Sink
 from ...errors import InputError
 from ...ops.arrays import as_text
 from ...plan import Plan, TablePlan
-from . import NUMERIC_SQL, DumpInfo, data_header
+from ...sqltypes import sql_is_numeric
+from . import DumpInfo, data_header
 from .lexer import MYSQL, CopyData, Scanner, Statement, Text
 from .sinks import Counters, DumpSink, output_path, setval, table_sink, without_auto_increment
 from .values import InsertStatement, copy_decode, copy_encode, copy_rows, decode_literal, encode_literal
@@ -287,7 +288,7 @@ class DumpSource:
 
         batch = self._value_batch(tplan, name, cols, raw_of, decode, n, lambda i: row_lines[i])
         tdef = self.info.tables.get(stmts[0].table)
-        numeric = {c: bool(NUMERIC_SQL.match(t)) for c, t in (tdef.columns if tdef else [])}
+        numeric = {c: sql_is_numeric(t, dialect) for c, t in (tdef.columns if tdef else [])}
         transformed = {c.name for c in tplan.columns if c.transformed}
         changed = [i for i, cname in enumerate(cols) if cname in transformed]
 

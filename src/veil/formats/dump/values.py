@@ -85,7 +85,8 @@ def copy_encode(text: pa.Array) -> pa.Array:
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _CAST = r"""(?:::(?:"[^"]*"|[A-Za-z_][\w.]*(?:\s+(?:varying|precision|without|with|time|zone))*)(?:\[\])*)?"""
-_PG_VALUE = rf"""(?:[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'){_CAST}|{_NUM}|NULL\b|true\b|false\b|DEFAULT\b"""
+_PG_VALUE = (rf"""(?:[Ee]'(?:[^'\\]|\\.|'')*'|[Bb]'[01]*'|'(?:[^']|'')*'){_CAST}"""
+             rf"""|{_NUM}|NULL\b|true\b|false\b|DEFAULT\b""")
 _MY_VALUE = (rf"""(?:_[A-Za-z0-9]+\s*)?'(?:[^'\\]|\\.|'')*'|0x[0-9A-Fa-f]+|[Xx]'[0-9A-Fa-f]*'|b'[01]*'"""
              rf"""|{_NUM}|NULL\b|DEFAULT\b""")
 _TOKEN = {
@@ -188,6 +189,8 @@ def decode_literal(raw: str, dialect: str) -> str | None:
         if raw[0] in "Ee" and raw[1:2] == "'":
             body = raw[2:raw.rindex("'")].replace("''", "'")
             return _COPY_UNESCAPE.sub(_copy_char, body)
+        if raw[0] in "Bb" and raw[1:2] == "'":  # a bit string (pg_dump --inserts writes B'0101')
+            return raw[2:raw.rindex("'")]
         return raw[1:raw.rindex("'")].replace("''", "'")
     if up.startswith("0X"):
         return bytes.fromhex(raw[2:]).decode("utf-8", "surrogateescape")
