@@ -158,3 +158,75 @@ def test_destroy_version_refuses_before_opening_the_vault(two_versions, tmp_path
         destroy_version(ring, v2, vault)
     assert destroy_version(ring, v1) is None
     assert {kv.id: kv.status for kv in load_keyring(ring_path).versions()}[v1] == DESTROYED
+
+
+# -- a run through the library (run_plan), no CLI --------------------------------
+
+RUN_PROFILE = """\
+version: 1
+tables:
+  customers:
+    columns:
+      id: keep
+      email: {op: pseudonymize, format: email, domain: email, reversible: true}
+"""
+
+
+def _library_run(tmp_path: Path, vault_path: Path, *, progress=None, out: str = "out"):
+    import pyarrow.csv as pacsv
+
+    from veil import compile_plan, load_profile, open_dataset, run_plan
+
+    src = tmp_path / "in"
+    src.mkdir(exist_ok=True)
+    emails = [f"user{i}@example.org" for i in range(5)] + ["user0@example.org"]  # 5 distinct
+    pacsv.write_csv(pa.table({"id": [str(i) for i in range(6)], "email": emails}), src / "customers.csv")
+    (tmp_path / "p.yaml").write_text(RUN_PROFILE)
+    ring_path = tmp_path / "keys" / "ring.json"
+    if not ring_path.exists():
+        ring_path.parent.mkdir()
+        init_keyring(ring_path)
+    ring = load_keyring(ring_path)
+    dataset = open_dataset(src)
+    plan = compile_plan(load_profile(tmp_path / "p.yaml"), dataset, ring.active_version)
+    vault = open_vault(vault_path, ring)
+    try:
+        return ring_path, ring.active_version, run_plan(plan, dataset, tmp_path / out, ring, vault=vault,
+                                                        progress=progress, purpose="nightly", actor="ci")
+    finally:
+        vault.close()
+
+
+def test_run_plan_writes_the_run_entry_with_its_records(tmp_path):
+    """run_plan with a vault writes exactly one "run" entry, counting the records it stored, in the
+    commit that stores them (the CLI writes none of its own)."""
+    vault_path = tmp_path / "v.db"
+    ring_path, version, result = _library_run(tmp_path, vault_path)
+    assert result.vault_records == 5
+    runs = [e for e in _entries(ring_path, vault_path) if e["action"] == "run"]
+    assert [(e["key_version"], e["count"], e["purpose"], e["actor"]) for e in runs] == [
+        (version, 5, "nightly", "ci")]
+    assert _verify(ring_path, vault_path) == []
+    # a second run stores nothing new: its entry counts 0
+    _library_run(tmp_path, vault_path, out="out2")
+    assert [e["count"] for e in _entries(ring_path, vault_path) if e["action"] == "run"] == [5, 0]
+
+
+def test_a_failed_run_plan_leaves_no_run_entry_and_no_records(tmp_path):
+    vault_path = tmp_path / "v.db"
+
+    def fail(table: str, rows: int) -> None:  # after the batch's records were stored
+        raise RuntimeError("injected failure")
+
+    with pytest.raises(RuntimeError, match="injected failure"):
+        _library_run(tmp_path, vault_path, progress=fail)
+    ring_path = tmp_path / "keys" / "ring.json"
+    entries = _entries(ring_path, vault_path)
+    assert [e for e in entries if e["action"] == "run"] == []
+    vault = open_vault(vault_path, load_keyring(ring_path), create=False)
+    try:
+        assert vault.versions_of(DOMAIN) == []
+    finally:
+        vault.close()
+    assert not (tmp_path / "out").exists()
+    assert _verify(ring_path, vault_path) == []

@@ -265,11 +265,8 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
         progress = Progress({t.name: t.num_rows for t in dataset.tables}, quiet=quiet)
         try:
             result = run_plan(plan, dataset, final, keys, fmt=fmt, batch_size=batch_size,
-                              workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault)
-            if the_vault is not None:
-                the_vault.audit("run", purpose=f"run {input_path}", version=keys.active_version,
-                                count=result.vault_records)
-                the_vault.commit()
+                              workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault,
+                              purpose=f"run {input_path}")
         finally:
             if the_vault is not None:
                 the_vault.close()
@@ -764,9 +761,6 @@ def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out
             result, plan = rekey_dataset(profile, dataset, paths["--out"], ring, the_vault,
                                          from_version=from_version, to_version=target, fmt=fmt,
                                          workers=workers or os.cpu_count() or 1)
-            the_vault.audit("rekey", purpose=f"{from_version} -> {target}", version=target,
-                            count=result.vault_records)
-            the_vault.commit()
         finally:
             the_vault.close()
         if report is not None:

@@ -147,5 +147,6 @@ def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vaul
         return pa.RecordBatch.from_pydict(cols)
 
     result = run_plan(plan, dataset, out, keys, fmt=fmt, batch_size=batch_size, workers=workers,
-                      progress=progress, vault=vault, prepare=prepare)
+                      progress=progress, vault=vault, prepare=prepare, action="rekey",
+                      purpose=f"{from_version} -> {to_version}")
     return result, plan

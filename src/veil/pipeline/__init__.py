@@ -38,13 +38,15 @@ __all__ = [
 def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, *,
              fmt: str | None = None, batch_size: int = 65_536, workers: int = 1,
              progress: Progress | None = None, vault: Vault | None = None,
-             prepare: Prepare | None = None) -> RunResult:
+             prepare: Prepare | None = None, action: str = "run", purpose: str = "",
+             actor: str | None = None) -> RunResult:
     """Transform every table of ``dataset`` into ``out`` (a directory, or a file for one-file input
     or a dump).
 
     With a ``vault``, reversible columns write their (pseudonym -> original) records, and rows of
-    forgotten subjects (and rows referencing them) are dropped. ``prepare`` rewrites each input
-    batch first (re-keying uses it).
+    forgotten subjects (and rows referencing them) are dropped, and the vault's commit writes the
+    run's audit entry (``action`` "run" or "rekey", ``purpose``, ``actor``; the records it stored)
+    in the records' transaction. ``prepare`` rewrites each input batch first (re-keying uses it).
     """
     source: Source
     if isinstance(dataset, DumpDataset):
@@ -57,4 +59,4 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     if prepare is not None:
         source = Prepared(source, prepare)
     return drive(plan, source, sink, out, keys, batch_size=batch_size, workers=workers, progress=progress,
-                 vault=vault)
+                 vault=vault, action=action, purpose=purpose, actor=actor)

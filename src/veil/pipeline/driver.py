@@ -307,12 +307,15 @@ class Prepared:
 
 def drive(plan: Plan, source: Source, sink: Sink, out: Path, keys: KeyProvider | None, *,
           batch_size: int = 65_536, workers: int = 1, progress: Progress | None = None,
-          vault: Vault | None = None) -> RunResult:
+          vault: Vault | None = None, action: str = "run", purpose: str = "",
+          actor: str | None = None) -> RunResult:
     """Run ``source`` through ``plan`` into ``sink``, atomically into ``out``.
 
     With a ``vault``, reversible columns write their (pseudonym -> original) records (committed
     before the output appears: every new pseudonym is reversible), and rows of forgotten subjects
-    (and rows referencing them) are dropped.
+    (and rows referencing them) are dropped. The commit writes the run's audit entry (``action``,
+    ``purpose``, ``actor``, the plan's key version and the records stored) in the same transaction
+    as the records: a failed run leaves neither.
     """
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
@@ -323,6 +326,8 @@ def drive(plan: Plan, source: Source, sink: Sink, out: Path, keys: KeyProvider |
     driver = Driver(plan, sink, engine, vault=vault, progress=progress,
                     window=max(2, workers * (4 if vault is not None else 2)))
     try:
+        if vault is not None:
+            vault.record_run(action, purpose=purpose, version=plan.key_version or "", actor=actor)
         with AtomicOutput(out, sink.is_dir) as target:
             sink.open(target)
             try:
