@@ -95,90 +95,102 @@ def tokenize(text: str, dialect: str) -> Iterator[Token]:
     pos, n = 0, len(text)
     my = dialect == MYSQL
     word = _MY_WORD if my else _PG_WORD
-    cond = False
+    cond = False  # inside a MySQL executable comment /*!...*/
     while pos < n:
         m = _SPACE.match(text, pos)
         if m:
             pos = m.end()
             continue
-        c = text[pos]
-        two = text[pos:pos + 2]
-        if two == "--" and (not my or pos + 2 >= n or text[pos + 2] in " \t\r\n\f\v"):
-            nl = text.find("\n", pos)
-            pos = n if nl < 0 else nl + 1
-            continue
-        if my and c == "#":
-            nl = text.find("\n", pos)
-            pos = n if nl < 0 else nl + 1
-            continue
-        if my and cond and two == "*/":
-            cond = False
-            pos += 2
-            continue
-        if two == "/*":
-            if my:
-                cm = _COND.match(text, pos)
-                if cm and not cond:
-                    cond = True
-                    pos = cm.end()
-                    continue
-                end = text.find("*/", pos + 2)
-                if end < 0:
-                    yield Token("open", text[pos:], pos, cond)
-                    return
-                pos = end + 2
+        if text[pos] in "-#/*":
+            after, cond2 = _skip_comment(text, pos, my, cond)
+            if after < 0:
+                yield Token("open", text[pos:], pos, cond)
+                return
+            if after != pos:
+                pos, cond = after, cond2
                 continue
-            depth, i = 1, pos + 2  # PostgreSQL block comments nest
-            while depth:
-                o, e = text.find("/*", i), text.find("*/", i)
-                if e < 0:
-                    yield Token("open", text[pos:], pos, cond)
-                    return
-                if 0 <= o < e:
-                    depth, i = depth + 1, o + 2
-                else:
-                    depth, i = depth - 1, e + 2
-            pos = i
-            continue
-        start = pos
-        if c == "'" or (c == '"' and my):
-            backslash = my or (start > 0 and text[start - 1] in "eE" and _escape_prefix(text, start - 1))
-            end = _quoted(text, start, c, backslash)
-            kind = "string" if c == "'" or my else "ident"
-        elif c == '"' or (c == "`" and my):
-            end = _quoted(text, start, c, False)
-            kind = "ident"
-        elif c == "$" and not my:
-            dm = _DOLLAR.match(text, pos)
-            if dm is None:
-                m = re.compile(r"\$\d+").match(text, pos)
-                end, kind = (m.end(), "param") if m else (pos + 1, "punct")
-            else:
-                close = text.find(dm.group(), dm.end())
-                end = -1 if close < 0 else close + len(dm.group())
-                kind = "string"
-        elif c.isdigit() or (c == "." and text[pos + 1:pos + 2].isdigit()):
-            m = _NUMBER.match(text, pos)
-            end, kind = m.end(), "number"
-            if my:  # MySQL identifiers may start with digits: 1abc is a name
-                wm = _MY_WORD.match(text, pos)
-                if wm and wm.end() > end:
-                    end, kind = wm.end(), "word"
-        else:
-            m = word.match(text, pos)
-            if m:
-                end, kind = m.end(), "word"
-                if not my and m.group().upper() == "U" and text[end:end + 2] in ('&"', "&'"):
-                    q = text[end + 1]
-                    e2 = _quoted(text, end + 1, q, False)
-                    end, kind = e2, "ident" if q == '"' else "string"
-            else:
-                end, kind = pos + 1, "punct"
+        end, kind = _token_end(text, pos, my, word)
         if end < 0:
-            yield Token("open", text[start:], start, cond)
+            yield Token("open", text[pos:], pos, cond)
             return
-        yield Token(kind, text[start:end], start, cond)
+        yield Token(kind, text[pos:end], pos, cond)
         pos = end
+
+
+def _skip_comment(text: str, pos: int, my: bool, cond: bool) -> tuple[int, bool]:
+    """Past the comment (or the start or end of a MySQL executable comment) at ``pos``: (position
+    after it, whether inside an executable comment now); ``pos`` when none starts there, -1 when the
+    comment is not closed."""
+    two = text[pos:pos + 2]
+    if (two == "--" and (not my or pos + 2 >= len(text) or text[pos + 2] in " \t\r\n\f\v")) or \
+            (my and two[0] == "#"):
+        nl = text.find("\n", pos)
+        return (len(text) if nl < 0 else nl + 1), cond
+    if my and cond and two == "*/":
+        return pos + 2, False
+    if two != "/*":
+        return pos, cond
+    if not my:
+        return _pg_comment_end(text, pos), cond
+    cm = _COND.match(text, pos)
+    if cm and not cond:
+        return cm.end(), True
+    end = text.find("*/", pos + 2)
+    return (-1 if end < 0 else end + 2), cond
+
+
+def _pg_comment_end(text: str, pos: int) -> int:
+    """End of the block comment at ``pos`` (PostgreSQL's nest), -1 when it is not closed."""
+    depth, i = 1, pos + 2
+    while depth:
+        o, e = text.find("/*", i), text.find("*/", i)
+        if e < 0:
+            return -1
+        if 0 <= o < e:
+            depth, i = depth + 1, o + 2
+        else:
+            depth, i = depth - 1, e + 2
+    return i
+
+
+def _token_end(text: str, pos: int, my: bool, word: re.Pattern) -> tuple[int, str]:
+    """(end, kind) of the token at ``pos`` (not a space or a comment); end -1 when a quote is left open."""
+    c = text[pos]
+    if c == "'" or (c == '"' and my):
+        backslash = my or (pos > 0 and text[pos - 1] in "eE" and _escape_prefix(text, pos - 1))
+        return _quoted(text, pos, c, backslash), "string" if c == "'" or my else "ident"
+    if c == '"' or (c == "`" and my):
+        return _quoted(text, pos, c, False), "ident"
+    if c == "$" and not my:
+        return _dollar_end(text, pos)
+    if c.isdigit() or (c == "." and text[pos + 1:pos + 2].isdigit()):
+        end = _NUMBER.match(text, pos).end()
+        if my:  # MySQL identifiers may start with digits: 1abc is a name
+            wm = _MY_WORD.match(text, pos)
+            if wm and wm.end() > end:
+                return wm.end(), "word"
+        return end, "number"
+    m = word.match(text, pos)
+    if m is None:
+        return pos + 1, "punct"
+    end = m.end()
+    if not my and m.group().upper() == "U" and text[end:end + 2] in ('&"', "&'"):  # U&'...' / U&"..."
+        q = text[end + 1]
+        return _quoted(text, end + 1, q, False), "ident" if q == '"' else "string"
+    return end, "word"
+
+
+_PARAM = re.compile(r"\$\d+")
+
+
+def _dollar_end(text: str, pos: int) -> tuple[int, str]:
+    """A PostgreSQL dollar-quoted string, a $1 parameter, or a lone $."""
+    dm = _DOLLAR.match(text, pos)
+    if dm is None:
+        m = _PARAM.match(text, pos)
+        return (m.end(), "param") if m else (pos + 1, "punct")
+    close = text.find(dm.group(), dm.end())
+    return (-1 if close < 0 else close + len(dm.group())), "string"
 
 
 def _escape_prefix(text: str, i: int) -> bool:

@@ -61,6 +61,26 @@ def kind_of(text: str, dialect: str = PG) -> str:
     return classify(text, dialect).kind
 
 
+def _quote_end(line: str, pos: int, q: str, backslash: bool) -> int:
+    """Position after the quote ``q`` that closes a quoted text from ``pos`` (a doubled quote stands
+    for itself; with ``backslash``, a backslash escapes the next character); -1 when not on this line."""
+    n, i = len(line), pos
+    while True:
+        j = line.find(q, i)
+        k = line.find("\\", i) if backslash else -1
+        if k >= 0 and (j < 0 or k < j):
+            i = k + 2
+            if i > n:
+                return -1
+            continue
+        if j < 0:
+            return -1
+        if line.startswith(q, j + 1):
+            i = j + 2  # a doubled quote stands for itself
+            continue
+        return j + 1
+
+
 class Scanner:
     def __init__(self, lines: Iterator[str], dialect: str, file: str):
         self._lines = lines
@@ -188,91 +208,84 @@ class Scanner:
         normal = _PG_NORMAL if self.dialect == PG else _MY_NORMAL
         delim = self.delimiter
         while pos < n:
-            if st.quote is None:
-                m = normal.search(line, pos)
-                if delim != ";":
-                    nxt = line.find(delim, pos)
-                    if nxt >= 0 and (m is None or nxt <= m.start()):
-                        if not line[nxt + len(delim):].strip():
-                            return True
-                        pos = nxt + len(delim)
-                        continue
-                if m is None:
-                    return False
-                tok, pos = m.group(), m.end()
-                if tok == ";" and delim == ";":
-                    rest = line[pos:]
-                    stripped = rest.strip()
-                    if stripped == "" or stripped.startswith("--") or (self.dialect == MYSQL and stripped[0] == "#"):
+            if st.quote is not None:
+                pos = self._in_quote(line, pos, st)
+                continue
+            m = normal.search(line, pos)
+            if delim != ";":
+                nxt = line.find(delim, pos)
+                if nxt >= 0 and (m is None or nxt <= m.start()):
+                    if not line[nxt + len(delim):].strip():
                         return True
-                    if not (stripped.startswith("/*") and self._only_comments(rest)):
-                        st.split_at = pos  # another statement follows on the same line
-                    return True
-                if tok == ";":
+                    pos = nxt + len(delim)
                     continue
-                if tok in ("--", "#"):
-                    return False  # comment to end of line
-                if tok == "/*":
-                    if self.dialect == MYSQL:
-                        cm = _MY_COND.match(line, m.start())
-                        if cm is not None:  # an executable comment: its content is code
-                            pos = cm.end()
-                            continue
-                    st.quote, st.depth = "*/", 1
-                elif tok == "'":
-                    st.quote = "'"
-                    st.backslash = self.dialect == MYSQL or (m.start() > 0 and line[m.start() - 1] in "eE"
-                                                             and (m.start() < 2 or not (line[m.start() - 2].isalnum()
-                                                                                        or line[m.start() - 2] == "_")))
-                elif tok == '"':
-                    st.quote = '"'
-                    st.backslash = self.dialect == MYSQL
-                elif tok == "`":
-                    st.quote, st.backslash = "`", False
-                else:  # a dollar quote tag
-                    st.quote, st.backslash = tok, False
-            else:
-                q = st.quote
-                if q in ("'", '"', "`"):
-                    i = pos
-                    while True:
-                        j = line.find(q, i)
-                        k = line.find("\\", i) if st.backslash else -1
-                        if k >= 0 and (j < 0 or k < j):
-                            i = k + 2
-                            if i > n:
-                                pos = n
-                                break
-                            continue
-                        if j < 0:
-                            pos = n
-                            break
-                        if line.startswith(q, j + 1):
-                            i = j + 2  # a doubled quote stands for itself
-                            continue
-                        pos = j + 1
-                        st.quote = None
-                        break
-                elif q == "*/" and self.dialect == PG:  # PostgreSQL block comments nest
-                    o, e = line.find("/*", pos), line.find("*/", pos)
-                    if e < 0 and o < 0:
-                        pos = n
-                    elif 0 <= o and (e < 0 or o < e):
-                        st.depth += 1
-                        pos = o + 2
-                    else:
-                        st.depth -= 1
-                        pos = e + 2
-                        if st.depth == 0:
-                            st.quote = None
-                else:
-                    j = line.find(q, pos)
-                    if j < 0:
-                        pos = n
-                    else:
-                        pos = j + len(q)
-                        st.quote = None
+            if m is None:
+                return False
+            tok, pos = m.group(), m.end()
+            if tok == ";":
+                if delim == ";":
+                    return self._ends_at(line, pos, st)
+                continue
+            if tok in ("--", "#"):
+                return False  # comment to end of line
+            pos = self._open_quote(line, m, st)
         return False
+
+    def _ends_at(self, line: str, pos: int, st: _State) -> bool:
+        """A ';' ends the statement before ``pos``; marks where another statement follows on the line."""
+        rest = line[pos:]
+        stripped = rest.strip()
+        if stripped == "" or stripped.startswith("--") or (self.dialect == MYSQL and stripped[0] == "#"):
+            return True
+        if not (stripped.startswith("/*") and self._only_comments(rest)):
+            st.split_at = pos  # another statement follows on the same line
+        return True
+
+    def _open_quote(self, line: str, m: re.Match, st: _State) -> int:
+        """A quote, comment or dollar tag ``m`` opens (or a MySQL executable comment, whose content is
+        code): the state inside it, and where to go on."""
+        tok, start = m.group(), m.start()
+        if tok == "/*":
+            if self.dialect == MYSQL:
+                cm = _MY_COND.match(line, start)
+                if cm is not None:  # an executable comment: its content is code
+                    return cm.end()
+            st.quote, st.depth = "*/", 1
+        elif tok == "'":
+            st.quote = "'"
+            st.backslash = self.dialect == MYSQL or (start > 0 and line[start - 1] in "eE" and (
+                start < 2 or not (line[start - 2].isalnum() or line[start - 2] == "_")))
+        elif tok == '"':
+            st.quote, st.backslash = '"', self.dialect == MYSQL
+        elif tok == "`":
+            st.quote, st.backslash = "`", False
+        else:  # a dollar quote tag
+            st.quote, st.backslash = tok, False
+        return m.end()
+
+    def _in_quote(self, line: str, pos: int, st: _State) -> int:
+        """Inside a quote or comment from ``pos``: where it closes (the state updated), else the line's end."""
+        q = st.quote
+        if q in ("'", '"', "`"):
+            end = _quote_end(line, pos, q, st.backslash)
+        elif q == "*/" and self.dialect == PG:  # PostgreSQL block comments nest
+            o, e = line.find("/*", pos), line.find("*/", pos)
+            if e < 0 and o < 0:
+                return len(line)
+            if 0 <= o and (e < 0 or o < e):
+                st.depth += 1
+                return o + 2
+            st.depth -= 1
+            if st.depth == 0:
+                st.quote = None
+            return e + 2
+        else:
+            j = line.find(q, pos)
+            end = -1 if j < 0 else j + len(q)
+        if end < 0:
+            return len(line)
+        st.quote = None
+        return end
 
     def _only_comments(self, rest: str) -> bool:
         """Is this rest of a line (after a ';') nothing but closed comments and spaces?"""
