@@ -127,3 +127,29 @@ def test_a_timestamp_hashes_alike_whatever_else_is_in_its_batch(tmp_path, keyrin
         assert cli("run", d, "-p", prof, "--keyring", keyring, "--out", out, "-q").exit_code == 0
         got.append(pq.read_table(out / "t.parquet")["at"].to_pylist())
     assert got[0][0] == got[1][0] and got[1][0] != got[1][1]
+
+
+def test_dataset_imports_no_format_and_no_function_local_imports():
+    """veil.dataset holds the model and protocol types only (open_dataset lives in veil.formats, a
+    dump is a DumpDataset): no import of veil.formats there, and no function-local import dodging a
+    cycle in it or in detect's sampling and relations."""
+    import ast
+    import dataclasses
+    from pathlib import Path
+
+    import veil.formats
+    from veil.dataset import Dataset
+    from veil.formats.dump import DumpDataset
+
+    src = Path(veil.formats.__file__).resolve().parent.parent
+    for rel in ("dataset.py", "detect/sampling.py", "detect/relations.py"):
+        tree = ast.parse((src / rel).read_text())
+        for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            local = [n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            assert not local, f"{rel}: function-local import in {fn.name}"
+        if rel == "dataset.py":
+            mods = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+            assert not [m for m in mods if "formats" in m], mods
+    assert "dump" not in {f.name for f in dataclasses.fields(Dataset)}
+    assert {f.name: f.type for f in dataclasses.fields(DumpDataset)}["dump"] == "DumpInfo"
+    assert veil.open_dataset is veil.formats.open_dataset
