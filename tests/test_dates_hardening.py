@@ -24,8 +24,9 @@ def shift(values, typ, max_days=365, op="date_shift", params=None):
     return OPERATORS[op].apply(arr, ctx)
 
 
-def offsets(n=len(SUBJECTS), max_days=365):
+def offsets(n=None, max_days=365):
     """Each subject's offset in days, read off a date in the middle of the range."""
+    n = len(SUBJECTS) if n is None else n
     mid = dt.date(2000, 1, 1)
     return [(d - mid).days for d in shift([mid] * n, pa.date32(), max_days).to_pylist()]
 
@@ -46,8 +47,8 @@ def ticks(arr: pa.Array) -> list[int]:
     (pa.timestamp("s"), dt.datetime(9999, 12, 31, 12), dt.datetime(1, 1, 1, 12)),
     (pa.timestamp("us"), dt.datetime(9999, 12, 31, 12), dt.datetime(1, 1, 1, 12)),
     (pa.timestamp("ns"), dt.datetime(2262, 4, 11), dt.datetime(1677, 9, 22)),
-    (pa.timestamp("ms", tz="UTC"), dt.datetime(9999, 12, 31, 12, tzinfo=dt.timezone.utc),
-     dt.datetime(1, 1, 1, 12, tzinfo=dt.timezone.utc)),
+    (pa.timestamp("ms", tz="UTC"), dt.datetime(9999, 12, 31, 12, tzinfo=dt.UTC),
+     dt.datetime(1, 1, 1, 12, tzinfo=dt.UTC)),
 ])
 def test_typed_shift_is_clamped_to_the_type_range(typ, top, bottom):
     n = len(SUBJECTS)
