@@ -1,9 +1,10 @@
-"""Docs that must say what the code does: the exit-code table."""
+"""Docs that must say what the code does: the exit-code table, every command's help, example and README row."""
 
 from __future__ import annotations
 
 import re
 
+import click
 from click.testing import CliRunner
 
 from veil.cli import main
@@ -36,3 +37,81 @@ def test_every_error_class_has_a_documented_code():
         if isinstance(cls.exit_code, property):  # ProfileError: 3, or 4 for unclassified columns
             continue
         assert cls.exit_code in EXIT_CODES, cls.__name__
+
+
+# -- every command documents itself (STYLE.md habit 2) ---------------------------------------------
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()):
+    """Every command and subcommand under GROUP, as (path, command), the groups themselves included."""
+    for name, cmd in sorted(group.commands.items()):
+        yield (*path, name), cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, (*path, name))
+
+
+def _readme_commands(text: str) -> str:
+    """The first column of README.md's command table."""
+    section = text[text.index("## Commands"):].split("\n## ")[0]
+    return "\n".join(m for m in re.findall(r"^\| (.+?) \| .+ \|$", section, re.M))
+
+
+def _undocumented(group: click.Group, readme: str) -> list[str]:
+    """What a command lacks: a help text, an "Example:"/"Examples:" block in --help whose next line
+    runs it (`veil <command> ...`, maybe after VAR=...), a row of README's command table naming it."""
+    table = _readme_commands(readme)
+    problems = []
+    for path, cmd in _commands(group):
+        name = " ".join(path)
+        out = CliRunner().invoke(group, [*path, "--help"]).output
+        if not (cmd.help or "").strip():
+            problems.append(f"{name}: no help")
+        example = re.search(r"^\s+Examples?:\n\s+(?:\S+=\S*\s+)*veil (.+)$", out, re.M)
+        if example is None or not f"{example.group(1)} ".startswith(f"{name} "):
+            problems.append(f"{name}: no example in --help")
+        if not re.search(rf"`veil {re.escape(name)}[ `]", table):
+            problems.append(f"{name}: not in README's command table")
+    return problems
+
+
+def test_every_command_has_help_with_an_example_and_a_readme_row():
+    assert _undocumented(main, (ROOT / "README.md").read_text()) == []
+
+
+def test_the_documentation_check_can_fail():
+    @click.group()
+    def probe() -> None:
+        """A group.
+
+        \b
+        Example:
+          veil probe ok
+        """
+
+    @probe.command("ok")
+    def ok() -> None:
+        """Documented.
+
+        \b
+        Example:
+          veil probe ok --now
+        """
+
+    @probe.command("bare")
+    def bare() -> None:
+        pass
+
+    @probe.command("wrong")
+    def wrong() -> None:
+        """Its example runs another command.
+
+        \b
+        Examples:
+          veil probe ok
+        """
+
+    root = click.Group(commands={"probe": probe})
+    readme = ("## Commands\n\n| command | what |\n|---|---|\n| `veil probe ok` | x |\n"
+              "| `veil probe wrongly` | not this one |\n\n## Next\n| `veil probe bare` | outside the table |\n")
+    assert _undocumented(root, readme) == [  # "probe" itself is named by `veil probe ok`
+        "probe bare: no help", "probe bare: no example in --help", "probe bare: not in README's command table",
+        "probe wrong: no example in --help", "probe wrong: not in README's command table"]

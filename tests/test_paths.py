@@ -357,7 +357,7 @@ def test_out_a_symlink_to_a_directory_writes_into_its_target(tmp_path, keyring, 
 # -- 6. --debug ----------------------------------------------------------------------------------
 
 def test_debug_traceback_hides_messages_that_may_quote_values(tmp_path, shop_csv, keyring, cli, monkeypatch):
-    import veil.cli
+    import veil.cli.data
 
     def boom(*a, **k):
         try:
@@ -365,7 +365,7 @@ def test_debug_traceback_hides_messages_that_may_quote_values(tmp_path, shop_csv
         except ValueError as inner:
             raise RuntimeError(f"while converting {MARK}") from inner
 
-    monkeypatch.setattr(veil.cli, "compile_plan", boom)
+    monkeypatch.setattr(veil.cli.data, "compile_plan", boom)
     run = ("run", shop_csv, "-p", SHOP_PROFILE, "--keyring", keyring, "--out", tmp_path / "o")
     res = cli("--debug", *run)
     assert res.exit_code == 1
@@ -377,7 +377,7 @@ def test_debug_traceback_hides_messages_that_may_quote_values(tmp_path, shop_csv
 
 
 def test_debug_shows_veil_error_messages_but_hides_their_causes(tmp_path, shop_csv, keyring, cli, monkeypatch):
-    import veil.cli
+    import veil.cli.data
     from veil.errors import InputError
 
     def boom(*a, **k):
@@ -394,7 +394,7 @@ def test_debug_shows_veil_error_messages_but_hides_their_causes(tmp_path, shop_c
             raise InputError("not a number", file="t.csv", row=3) from err
 
     for fn in (boom, chained):
-        monkeypatch.setattr(veil.cli, "compile_plan", fn)
+        monkeypatch.setattr(veil.cli.data, "compile_plan", fn)
         res = cli("--debug", "run", shop_csv, "-p", SHOP_PROFILE, "--keyring", keyring, "--out", tmp_path / "o")
         assert res.exit_code == 5 and "t.csv, row 3: not a number" in res.stderr
         assert "Traceback" in res.stderr and MARK not in res.stderr

@@ -1,0 +1,364 @@
+"""Commands that read data: run, validate, scan, operators, rekey."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import VaultError
+from ..formats import open_dataset
+from ..formats.dump import DumpDataset
+from ..formats.dump.sinks import output_path
+from ..keys import refuse_inside
+from ..ops import OPERATORS, load_plugins
+from ..output import (
+    Target,
+    check_targets,
+    looks_like_data_map,
+    looks_like_report,
+    looks_like_scan_json,
+    never,
+    target_lock,
+    write_atomic,
+)
+from ..pipeline import output_name, report_dict, run_plan
+from ..plan import compile_plan
+from ..profile import load_profile
+from ..progress import Progress
+from ..rekey import rekey as rekey_dataset
+from .options import keyring_option, keys_from, passphrase_option, vault_from, vault_option
+
+
+def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Path, bool]:
+    """Where a run or re-key writes (the path AtomicOutput receives) and whether it is a directory:
+    a one-file input or a dump given a directory writes a file of its own name into it."""
+    if isinstance(dataset, DumpDataset):
+        if as_dir and fmt is None:  # "out/" (maybe not there yet): the dump under its own name
+            info = dataset.dump
+            return out / (info.path.name if not info.custom else info.path.stem + ".sql"), False
+        return output_path(dataset.dump, out, fmt), fmt is not None
+    if not dataset.is_dir and (as_dir or out.is_dir()):
+        return out / output_name(dataset.tables[0], fmt), False
+    return out, dataset.is_dir
+
+
+def _reads(**paths) -> dict[str, Path | str | None]:
+    """The paths a command reads, by description, for check_targets (a vault's SQLite side files too)."""
+    reads: dict[str, Path | str | None] = {}
+    for what, p in paths.items():
+        reads[f"the {what.replace('_', ' ')}"] = p
+        if what == "vault" and p is not None and "://" not in str(p):
+            for suffix in ("-wal", "-shm", "-journal"):
+                reads[f"the vault's {suffix[1:]} file"] = str(p) + suffix
+    return reads
+
+
+def _report_target(report: Path | None) -> Target:
+    return Target("--report", report, kind="report", recognise=looks_like_report)
+
+
+def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
+    if vault and "://" not in vault:
+        refuse_inside(Path(vault).expanduser(), dirs, "vault", VaultError)
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--profile", "-p", "profile_path", required=True, type=click.Path(path_type=Path),
+              help="YAML profile with the rules per table and column.")
+@click.option("--out", "-o", "out_raw", required=True, type=click.Path(),
+              help="Output directory (or file, for a one-file input or a dump; a path ending in / is a "
+              "directory that receives the dump under its own name). Replaced atomically.")
+@click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
+              help="SQL dialect of a dump (default: detected).")
+@keyring_option
+@passphrase_option
+@vault_option()
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
+              help="Output format (default: the input's).")
+@click.option("--report", type=click.Path(path_type=Path), default=None,
+              help="Write the JSON run report here ('-' for stdout).")
+@click.option("--force", is_flag=True, help="Replace an existing --out or --report file that veil did not write.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Worker processes (default: the number of CPUs).")
+@click.option("--batch-size", type=click.IntRange(1, 10_000_000), default=65_536, show_default=True,
+              help="Rows per batch.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
+def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None, keyring: str | None,
+        passphrase_env: str | None,
+        vault: str | None, fmt: str | None, report: Path | None, force: bool, workers: int | None,
+        batch_size: int, quiet: bool) -> None:
+    """Anonymize INPUT (a directory of CSV/Parquet tables, one such file, or a SQL dump) into --out.
+
+    Every column must be classified by the profile (or by its unknown_columns
+    policy); foreign-key columns follow the column they reference, so joins
+    survive. The output appears only when the whole run succeeded. With
+    --vault, reversible columns record (pseudonym -> encrypted original) and
+    rows of forgotten subjects are dropped.
+
+    \b
+    Examples:
+      veil run samples/shop --profile profiles/shop.yaml \\
+          --keyring ~/.veil/keyring.json --out out/shop --report out/report.json
+      veil run prod.sql.gz --profile shop.yaml --keyring k.json --out safe/
+      veil run prod.sql --profile shop.yaml --keyring k.json --format parquet --out tables/
+    """
+    out = Path(out_raw)
+    profile = load_profile(profile_path, strict=False)
+    dataset = open_dataset(input_path, dialect=dialect)
+    keys = keys_from(keyring, passphrase_env, (dataset.root, out))
+    _refuse_vault_inside(vault, (dataset.root, out))
+    # every path written is checked before anything is written (a refused --report never
+    # comes after a committed output), and the output is locked for the whole run
+    final, is_dir = _final_output(dataset, out, out_raw.endswith(("/", os.sep)), fmt)
+    paths = check_targets([Target("--out", final, is_dir), _report_target(report)],
+                          reads=_reads(input=input_path, profile=profile_path, keyring=keyring, vault=vault),
+                          force=force)
+    final = paths["--out"]
+    plan = compile_plan(profile, dataset, keys.active_version)
+    with target_lock(final):
+        the_vault = vault_from(vault, keys, (dataset.root, out), required=False, create=True)
+        progress = Progress({t.name: t.num_rows for t in dataset.tables}, quiet=quiet)
+        try:
+            result = run_plan(plan, dataset, final, keys, fmt=fmt, batch_size=batch_size,
+                              workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault,
+                              purpose=f"run {input_path}")
+        finally:
+            if the_vault is not None:
+                the_vault.close()
+        progress.finish()
+        doc = report_dict(result, plan, input_path=input_path, profile_path=str(profile_path))
+        if report is not None:
+            text = json.dumps(doc, indent=2) + "\n"
+            if str(report) == "-":
+                click.echo(text, nl=False)
+            else:
+                write_atomic(paths["--report"], text.encode(), kind="report")
+    if not quiet:
+        for t in result.tables:
+            changed = sum(1 for c in plan.tables[t.name].columns if c.transformed)
+            dropped = t.rows_forgotten + t.rows_dropped_by_reference
+            click.echo(f"  {t.name}: {t.rows_in:,} rows in, {t.rows_out:,} out, "
+                       f"{changed} of {len(plan.tables[t.name].columns)} columns transformed"
+                       + (f", {dropped:,} rows of forgotten subjects dropped" if dropped else ""), err=True)
+        click.echo(f"veil: wrote {result.output} ({len(result.tables)} tables, "
+                   f"{result.seconds:.2f}s, key version {result.key_version})", err=True)
+
+
+@click.command()
+@click.argument("profile_path", metavar="PROFILE", type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
+def validate(profile_path: Path, input_path: Path | None) -> None:
+    """Check PROFILE, and with INPUT check it against the input's tables and columns.
+
+    Reports every problem at once, each with file, line, YAML path and a hint
+    ("did you mean ...?"). Exit 0 when the profile is valid.
+
+    \b
+    Example:
+      veil validate profiles/shop.yaml samples/shop
+    """
+    profile = load_profile(profile_path, strict=input_path is None)
+    if input_path is None:
+        n = sum(len(t.columns) for t in profile.tables.values())
+        click.echo(f"{profile_path}: valid ({len(profile.tables)} tables, {n} column rules)")
+        return
+    dataset = open_dataset(input_path)
+    plan = compile_plan(profile, dataset, None)
+    n = sum(len(t.columns) for t in plan.tables.values())
+    click.echo(f"{profile_path}: valid for {input_path} ({len(plan.tables)} tables, {n} columns classified)")
+
+
+def _print_findings(result, out) -> None:
+    """Scan's table: each table with its row count, then its columns that hold personal data or a key."""
+    by_table: dict[str, list] = {}
+    for f in result.findings:
+        by_table.setdefault(f.table, []).append(f)
+    for ts in result.tables:
+        rows = "?" if ts.rows is None else (f"~{ts.rows:,}" if ts.rows_estimated else f"{ts.rows:,}")
+        click.echo(f"{ts.name} ({rows} rows)", file=out)
+        for f in by_table.get(ts.name, []):
+            if f.cls == "none" and not f.key:
+                continue
+            key = f" [{f.key} key]" if f.key else ""
+            click.echo(f"  {f.column:<28} {f.entity:<15} {f.cls:<6} {f.confidence:.2f}{key}", file=out)
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "profile_out", type=click.Path(path_type=Path), default=None,
+              help="Write a draft profile here (covers every column; veil run accepts it as written).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="Write the findings as JSON here ('-' for stdout).")
+@click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None,
+              help="Write a readable data map (Markdown) here.")
+@click.option("--force", is_flag=True, help="Overwrite an existing draft profile, or an existing --json or "
+              "--markdown file veil did not write.")
+@click.option("--sample", type=click.IntRange(10, 1_000_000), default=2000, show_default=True,
+              help="Distinct non-null values analysed per column, at most.")
+@click.option("--sample-rows", type=click.IntRange(10, 100_000_000), default=20_000, show_default=True,
+              help="Rows read per table, at most (Parquet: spread over the row groups).")
+@click.option("--nlp-model", default=None, metavar="NAME",
+              help="An installed spaCy pipeline for names and places in free text "
+              "(default: the [ner] extra's, when installed). Never downloaded.")
+@click.option("--no-ner", is_flag=True, help="Pattern recognizers only, even when a spaCy pipeline is installed.")
+@click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
+              help="SQL dialect of a dump (default: detected).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
+def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_out: Path | None, force: bool,
+         sample: int, sample_rows: int, nlp_model: str | None, no_ner: bool, dialect: str | None,
+         quiet: bool) -> None:
+    """Find personal data in INPUT: one finding per table.column, a draft profile, a data map.
+
+    Each column gets an entity (EMAIL, PHONE, FIRST_NAME, ... or NONE), a
+    class (direct, quasi, none), a confidence and its evidence: the column-name
+    rule that matched and the share of sampled values each recognizer
+    (Presidio's, offline, with checksums; word lists; patterns) matched. Only a
+    bounded sample is read, so scan time does not grow with table size. No
+    value from the data is printed or written.
+
+    \b
+    Examples:
+      veil scan samples/shop
+      veil scan prod.sql.gz -o shop.yaml --json findings.json --markdown datamap.md
+      veil scan samples/shop-parquet --json - --quiet | jq '.columns[] | select(.class == "direct")'
+    """
+    # imported here, not at module level, on purpose: veil.detect loads Presidio (and spaCy), which
+    # every other command and `import veil.cli` must not pay for (tests/test_layers.py checks it)
+    from ..detect.datamap import counts, to_json, to_markdown
+    from ..detect.draft import draft_profile
+    from ..detect.engine import NER_HINT
+    from ..detect.scan import scan_dataset
+
+    if no_ner and nlp_model:
+        raise click.UsageError("--no-ner and --nlp-model contradict each other")
+    paths = check_targets([
+        Target("--out", profile_out, recognise=never,
+               needs_force="a file (a draft would replace a profile someone may have edited)"),
+        Target("--json", json_out, kind="scan-json", recognise=looks_like_scan_json),
+        Target("--markdown", md_out, kind="data-map", recognise=looks_like_data_map),
+    ], reads=_reads(input=input_path), force=force, input_error=False)
+    dataset = open_dataset(input_path, dialect=dialect)
+    progress = Progress(quiet=quiet)
+    started = time.monotonic()
+    result = scan_dataset(dataset, sample=sample, sample_rows=sample_rows, nlp_model=nlp_model,
+                          use_ner=not no_ner, progress=lambda where: progress.step(f"scanning {where}"))
+    progress.finish()
+    if not result.ner and not quiet and any(f.entity == "FREE_TEXT" or f.evidence.get("note", "").startswith("free")
+                                            for f in result.findings):
+        click.echo(f"veil: note: {NER_HINT}", err=True)
+    if profile_out is not None:
+        write_atomic(paths["--out"], draft_profile(result).encode(), kind="profile")
+    if md_out is not None:
+        write_atomic(paths["--markdown"], to_markdown(result).encode(), kind="data-map")
+    if json_out is not None:
+        text = to_json(result)
+        if str(json_out) == "-":
+            click.echo(text, nl=False)
+        else:
+            write_atomic(paths["--json"], text.encode(), kind="scan-json")
+    if quiet:
+        return
+    _print_findings(result, sys.stderr if str(json_out) == "-" else sys.stdout)
+    c = counts(result)
+    wrote = [str(p) for p in (profile_out, json_out, md_out) if p is not None and str(p) != "-"]
+    click.echo(f"veil: scanned {len(result.tables)} tables, {len(result.findings)} columns in "
+               f"{time.monotonic() - started:.1f}s: {c['direct']} direct, {c['quasi']} quasi, {c['none']} none"
+               + (f"; wrote {', '.join(wrote)}" if wrote else ""), err=True)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def operators(as_json: bool) -> None:
+    """List the operators with their parameters.
+
+    \b
+    Example:
+      veil operators --json
+    """
+    for problem in load_plugins():  # a plugin that cannot be used is named, never fatal here
+        click.echo(f"veil: warning: {problem.render()}", err=True)
+    rows = []
+    for op in OPERATORS.values():
+        rows.append({
+            "name": op.name, "origin": op.origin, "help": op.help, "keyed": op.keyed,
+            "deterministic": op.deterministic,
+            "params": [{"name": p.name, "type": p.type.__name__ if isinstance(p.type, type) else "number",
+                        "default": None if p.required else p.default, "required": p.required,
+                        "choices": list(p.choices) if p.choices else None, "help": p.help}
+                       for p in op.params],
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        flags = " [keyed]" if r["keyed"] else ""
+        flags += f" [plugin: {r['origin']}]" if r["origin"] != "built-in" else ""
+        click.echo(f"{r['name']}{flags}: {r['help']}")
+        for p in r["params"]:
+            extra = "required" if p["required"] else f"default {p['default']!r}"
+            if p["choices"]:
+                extra += f"; one of {', '.join(map(str, p['choices']))}"
+            click.echo(f"    {p['name']} ({p['type']}, {extra}): {p['help']}")
+
+
+@click.command("rekey")
+@click.argument("dataset_path", metavar="DATASET", type=click.Path(path_type=Path))
+@click.option("--from", "from_version", required=True, help="The key version DATASET was pseudonymized with.")
+@click.option("--to", "to_version", default=None, help="The new version (default: the active one).")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Output (replaced atomically).")
+@click.option("--profile", "-p", "profile_path", required=True, type=click.Path(path_type=Path),
+              help="The profile DATASET was produced with.")
+@keyring_option
+@passphrase_option
+@vault_option()
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
+              help="Output format (default: the input's).")
+@click.option("--report", type=click.Path(path_type=Path), default=None, help="Write the JSON run report here.")
+@click.option("--force", is_flag=True, help="Replace an existing --out or --report file that veil did not write.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes (default: CPUs).")
+@click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
+def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out: Path, profile_path: Path,
+              keyring: str | None, passphrase_env: str | None, vault: str | None, fmt: str | None,
+              report: Path | None, force: bool, workers: int | None, quiet: bool) -> None:
+    """Re-key DATASET (a veil output) from one key version to another, without the extract.
+
+    Keyed columns go back to their originals through the vault and forward
+    under the new version; the result equals a fresh run under the new
+    version, byte for byte. Needs every keyed column to be reversible.
+
+    \b
+    Example:
+      veil rekey out/shop --from k-1a2b3c4d --to k-5e6f7a8b --profile profiles/shop.yaml \
+          --keyring k.json --vault v.db --out out/shop-v2
+    """
+    profile = load_profile(profile_path, strict=False)
+    dataset = open_dataset(dataset_path)
+    ring = keys_from(keyring, passphrase_env, (dataset.root, out))
+    _refuse_vault_inside(vault, (dataset.root, out))
+    final, is_dir = _final_output(dataset, out, False, fmt)
+    paths = check_targets([Target("--out", final, is_dir), _report_target(report)],
+                          reads=_reads(input=dataset_path, profile=profile_path, keyring=keyring, vault=vault),
+                          force=force)
+    with target_lock(paths["--out"]):
+        the_vault = vault_from(vault, ring, (dataset.root, out))
+        assert the_vault is not None
+        target = to_version or ring.active_version
+        try:
+            result, plan = rekey_dataset(profile, dataset, paths["--out"], ring, the_vault,
+                                         from_version=from_version, to_version=target, fmt=fmt,
+                                         workers=workers or os.cpu_count() or 1)
+        finally:
+            the_vault.close()
+        if report is not None:
+            doc = report_dict(result, plan, input_path=dataset_path, profile_path=str(profile_path),
+                              extra={"rekey": {"from": from_version, "to": target}})
+            write_atomic(paths["--report"], (json.dumps(doc, indent=2) + "\n").encode(), kind="report")
+    if not quiet:
+        click.echo(f"veil: re-keyed {dataset_path} from {from_version} to {target} into {result.output} "
+                   f"({result.seconds:.2f}s)", err=True)

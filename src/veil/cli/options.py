@@ -1,0 +1,58 @@
+"""Options and helpers shared by the commands: keyring, passphrase, vault."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..keys import ENV_KEYRING, Keyring, load_keyring
+from ..vault import ENV_VAULT, Vault, open_vault
+
+
+def keyring_option(f):
+    return click.option("--keyring", envvar=ENV_KEYRING, default=None, metavar="PATH|env:NAME",
+                        help=f"Keyring file, or env:NAME for a raw base64 key in a variable (env {ENV_KEYRING}).")(f)
+
+
+def passphrase_option(f):
+    return click.option("--passphrase-env", metavar="NAME", default=None,
+                        help="Read the keyring passphrase from this environment variable "
+                        "(otherwise prompted on a terminal).")(f)
+
+
+def vault_option(required: bool = False):
+    def deco(f):
+        return click.option("--vault", envvar=ENV_VAULT, default=None, required=required, metavar="PATH|URL",
+                            help=f"Vault: a SQLite file, or a postgresql:// URL (env {ENV_VAULT}).")(f)
+    return deco
+
+
+def passphrase_source(env_name: str | None):
+    """A callable giving the keyring passphrase: from the variable ENV_NAME, else typed on a
+    terminal, else None (asked only when the keyring turns out to be protected)."""
+    def get() -> bytes | None:
+        if env_name:
+            value = os.environ.get(env_name)
+            if value is None:
+                raise click.UsageError(f"environment variable {env_name} (--passphrase-env) is not set")
+            return value.encode()
+        if sys.stdin.isatty():
+            return click.prompt("Keyring passphrase", hide_input=True, err=True).encode()
+        return None
+    return get
+
+
+def keys_from(keyring: str | None, passphrase_env: str | None, forbidden=()) -> Keyring:
+    """The keyring of --keyring (refused inside any of the FORBIDDEN directories)."""
+    return load_keyring(keyring, forbidden_dirs=forbidden, passphrase=passphrase_source(passphrase_env))
+
+
+def vault_from(spec: str | None, keys: Keyring | None, forbidden=(), required: bool = True,
+               create: bool = False, pending_ok: bool = False) -> Vault | None:
+    """The vault of --vault, or None when none is given and REQUIRED is false (a usage error otherwise)."""
+    v = open_vault(spec, keys, forbidden_dirs=forbidden, create=create, pending_ok=pending_ok)
+    if v is None and required:
+        raise click.UsageError(f"this command needs a vault: pass --vault PATH|URL or set {ENV_VAULT}")
+    return v
