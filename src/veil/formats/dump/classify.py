@@ -67,8 +67,9 @@ _COND = re.compile(r"/\*M?!\d*")
 _SPACE = re.compile(r"\s+")
 
 
-def _quoted(text: str, pos: int, q: str, backslash: bool) -> int:
-    """The end of a quoted run starting at ``pos`` (on the opening quote); -1 when unterminated."""
+def quote_end(text: str, pos: int, q: str, backslash: bool) -> int:
+    """Position after the quote ``q`` that closes a quoted run from ``pos`` (a doubled quote stands
+    for itself; with ``backslash``, a backslash escapes the next character); -1 when unterminated."""
     i, n = pos + 1, len(text)
     while True:
         j = text.find(q, i)
@@ -158,9 +159,9 @@ def _token_end(text: str, pos: int, my: bool, word: re.Pattern) -> tuple[int, st
     c = text[pos]
     if c == "'" or (c == '"' and my):
         backslash = my or (pos > 0 and text[pos - 1] in "eE" and _escape_prefix(text, pos - 1))
-        return _quoted(text, pos, c, backslash), "string" if c == "'" or my else "ident"
+        return quote_end(text, pos, c, backslash), "string" if c == "'" or my else "ident"
     if c == '"' or (c == "`" and my):
-        return _quoted(text, pos, c, False), "ident"
+        return quote_end(text, pos, c, False), "ident"
     if c == "$" and not my:
         return _dollar_end(text, pos)
     if c.isdigit() or (c == "." and text[pos + 1:pos + 2].isdigit()):
@@ -176,7 +177,7 @@ def _token_end(text: str, pos: int, my: bool, word: re.Pattern) -> tuple[int, st
     end = m.end()
     if not my and m.group().upper() == "U" and text[end:end + 2] in ('&"', "&'"):  # U&'...' / U&"..."
         q = text[end + 1]
-        return _quoted(text, end + 1, q, False), "ident" if q == '"' else "string"
+        return quote_end(text, end + 1, q, False), "ident" if q == '"' else "string"
     return end, "word"
 
 
@@ -224,7 +225,7 @@ _TABLE_MODS = frozenset({"OR", "REPLACE", "GLOBAL", "LOCAL", "TEMP", "TEMPORARY"
 _REMOVE = "remove the statement from the dump, or dump the data with COPY (pg_dump) or INSERT ... VALUES"
 
 
-def _name_at(toks: list[Token], i: int) -> tuple[list[str] | None, int]:
+def name_at(toks: list[Token], i: int) -> tuple[list[str] | None, int]:
     """A (maybe qualified) name starting at toks[i]: (parts, index after it) or (None, i)."""
     parts: list[str] = []
     while i < len(toks) and toks[i].kind in ("word", "ident"):
@@ -238,7 +239,7 @@ def _name_at(toks: list[Token], i: int) -> tuple[list[str] | None, int]:
 
 
 def _table(toks: list[Token], i: int) -> str | None:
-    parts, _ = _name_at(toks, i)
+    parts, _ = name_at(toks, i)
     return ".".join(parts) if parts else None
 
 
@@ -274,7 +275,7 @@ def parse_copy(text: str, dialect: str) -> CopyHeader | None:
     toks = list(tokenize(text, dialect))
     if not toks or toks[0].upper != "COPY":
         return None
-    parts, i = _name_at(toks, 1)
+    parts, i = name_at(toks, 1)
     if parts is None:
         return None
     cols, j = _ident_list(toks, i)
@@ -311,7 +312,7 @@ def _insert_kind(toks: list[Token]) -> Kind:
         i += 1
     if i >= len(toks) or toks[i].upper != "INTO":
         return Kind("unsupported_data", f"{verb} without INTO", None, _REMOVE)
-    parts, i = _name_at(toks, i + 1)
+    parts, i = name_at(toks, i + 1)
     table = ".".join(parts) if parts else None
     if toks[0].cond:
         return Kind("unsupported_data", f"{verb} inside a MySQL executable comment (/*!...*/)", table,

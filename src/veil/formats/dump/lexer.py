@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ...errors import InputError
-from .classify import MYSQL, PG, Kind, classify, tokenize
+from .classify import MYSQL, PG, Kind, classify, quote_end, tokenize
 
 __all__ = ["MYSQL", "PG", "CopyData", "Scanner", "Statement", "Text", "kind_of"]
 
@@ -59,26 +59,6 @@ _SANDBOX = "/*M!999999\\-"  # mariadb-dump's first line: a client command (sandb
 
 def kind_of(text: str, dialect: str = PG) -> str:
     return classify(text, dialect).kind
-
-
-def _quote_end(line: str, pos: int, q: str, backslash: bool) -> int:
-    """Position after the quote ``q`` that closes a quoted text from ``pos`` (a doubled quote stands
-    for itself; with ``backslash``, a backslash escapes the next character); -1 when not on this line."""
-    n, i = len(line), pos
-    while True:
-        j = line.find(q, i)
-        k = line.find("\\", i) if backslash else -1
-        if k >= 0 and (j < 0 or k < j):
-            i = k + 2
-            if i > n:
-                return -1
-            continue
-        if j < 0:
-            return -1
-        if line.startswith(q, j + 1):
-            i = j + 2  # a doubled quote stands for itself
-            continue
-        return j + 1
 
 
 class Scanner:
@@ -267,7 +247,7 @@ class Scanner:
         """Inside a quote or comment from ``pos``: where it closes (the state updated), else the line's end."""
         q = st.quote
         if q in ("'", '"', "`"):
-            end = _quote_end(line, pos, q, st.backslash)
+            end = quote_end(line, pos, q, st.backslash)
         elif q == "*/" and self.dialect == PG:  # PostgreSQL block comments nest
             o, e = line.find("/*", pos), line.find("*/", pos)
             if e < 0 and o < 0:

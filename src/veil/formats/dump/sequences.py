@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .classify import MYSQL, Token, tokenize
+from .classify import MYSQL, Token, name_at, tokenize
 from .ddl import name_parts
 
 
@@ -56,15 +56,8 @@ def _regclass(tok: Token) -> str | None:
 
 
 def _qualified(toks: list[Token], i: int) -> tuple[list[str], int]:
-    parts: list[str] = []
-    while i < len(toks) and toks[i].kind in ("word", "ident"):
-        parts.append(toks[i].name)
-        i += 1
-        if i < len(toks) and toks[i].text == ".":
-            i += 1
-            continue
-        break
-    return parts, i
+    parts, i = name_at(toks, i)
+    return parts or [], i
 
 
 def _options(seq: SeqDef, toks: list[Token], start: int, end: int) -> None:
