@@ -98,3 +98,14 @@ def test_nullify_and_redact_binary_mysql_values(tmp_path, keyring, cli):
     res = cli("run", path, "-p", prof, "--keyring", keyring, "--out", out, "-q")
     assert res.exit_code == 0, res.output
     assert out.read_bytes().endswith(b"INSERT INTO `t` VALUES (1,NULL,'[REDACTED]'),(2,NULL,NULL);\n")
+
+
+def test_a_quote_closed_first_thing_on_the_next_line():
+    """A string that spans lines and closes at the very start of a line (a value ending in a line
+    break): the statement ends there, and the next one is read on its own."""
+    from veil.formats.dump.lexer import Scanner, Statement
+
+    for dialect in ("postgresql", "mysql"):
+        lines = ["INSERT INTO t VALUES ('x\n", "');\n", "CREATE TABLE u (a int);\n"]
+        items = [i for i in Scanner(iter(lines), dialect, "f.sql").items() if isinstance(i, Statement)]
+        assert [(i.kind, i.line) for i in items] == [("insert", 1), ("create_table", 3)], dialect

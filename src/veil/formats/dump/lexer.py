@@ -247,7 +247,7 @@ class Scanner:
         """Inside a quote or comment from ``pos``: where it closes (the state updated), else the line's end."""
         q = st.quote
         if q in ("'", '"', "`"):
-            end = quote_end(line, pos, q, st.backslash)
+            end = quote_end(line, pos - 1, q, st.backslash)  # quote_end starts on the opening quote
         elif q == "*/" and self.dialect == PG:  # PostgreSQL block comments nest
             o, e = line.find("/*", pos), line.find("*/", pos)
             if e < 0 and o < 0:
