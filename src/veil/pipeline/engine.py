@@ -16,6 +16,7 @@ from multiprocessing import get_context
 
 import pyarrow as pa
 
+from ..output import pid_alive
 from ..plan import TablePlan
 from .transform import BatchResult, RunContext, transform_batch
 
@@ -50,21 +51,11 @@ def _die_with(parent: int) -> None:
         if fd is not None:
             select.select([fd], [], [])  # readable once the process has exited
         else:
-            while _alive(parent):
+            while pid_alive(parent):
                 time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=watch, name="veil-parent-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 def worker_init(run: RunContext, parent: int | None = None) -> None:
