@@ -146,3 +146,39 @@ def test_plugin_groups_load_once_and_check_what_they_load(monkeypatch):
     eps.append(EP("cls", Recognizer))
     recs.reset()
     assert isinstance(recs.load("cls"), Recognizer)  # a class is instantiated
+
+
+def test_a_plugin_format_reads_and_writes_its_tables_in_a_real_run(tmp_path, keyring):
+    src = tmp_path / "in"
+    src.mkdir()
+    lines = ["id\tname\tcity"] + [f"{i}\tann lee {i}\tberlin" for i in range(30)]
+    (src / "people.tsv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    profile = _profile(tmp_path, "{op: upper}")
+    res = run_module("run", src, "-p", profile, "--keyring", keyring, "--out", out, "-q",
+                     "--workers", "2", "--batch-size", "8", env=_env(GOOD))
+    assert res.returncode == 0, res.stderr
+    got = (out / "people.tsv").read_text().splitlines()
+    assert got[0].replace('"', "").split("\t") == ["id", "name", "city"]
+    assert [r.replace('"', "").split("\t")[1] for r in got[1:]] == [f"ANN LEE {i}" for i in range(30)]
+    # without the plugin the .tsv file is not a table veil can read
+    res = run_module("run", src, "-p", profile, "--keyring", keyring, "--out", tmp_path / "o2", "-q")
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+
+
+def test_a_plugin_recognizer_is_used_by_scan(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    with open(src / "staff.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "ref"])
+        for i in range(50):
+            w.writerow([i, f"EMP-{100000 + i * 7}"])
+    found = {}
+    for env, key in ((_env(GOOD), "with"), (None, "without")):
+        js = tmp_path / f"{key}.json"
+        res = run_module("scan", src, "--json", js, "--no-ner", "-q", env=env)
+        assert res.returncode == 0, res.stderr
+        cols = {c["column"]: c for c in json.loads(js.read_text())["columns"]}
+        found[key] = cols["ref"]["entity"]
+    assert found == {"with": "NATIONAL_ID", "without": "NONE"}

@@ -24,7 +24,7 @@ from functools import cache
 
 from ..errors import UsageError
 from ..plugins import recognizers as plugin_recognizers
-from .entities import FROM_PRESIDIO
+from .entities import ENTITIES, FROM_PRESIDIO
 
 # spaCy pipelines tried, in order, when no --nlp-model is given: the [ner] extra's
 # package first, then the usual name of the same pipeline.
@@ -129,6 +129,9 @@ class Detector:
             _password_hash_recognizer(),
             *plugin_recognizers(),  # entry point group veil.recognizers (veil.plugins)
         ]
+        # a plugin recognizer reports veil's entity names (EMAIL, NATIONAL_ID, ...): ask for those too
+        self.plugin_entities = sorted({e for r in recognizers for e in r.supported_entities
+                                       if e in ENTITIES and e not in FROM_PRESIDIO})
         no_op = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
         no_op.load()
 
@@ -147,7 +150,7 @@ class Detector:
                                      [SpacyRecognizer(supported_entities=["PERSON", "LOCATION"])])
         else:
             self.analyzer = self.patterns
-        self.entities = list(PATTERN_ENTITIES) + (["PERSON", "LOCATION"] if self.ner else [])
+        self.entities = list(PATTERN_ENTITIES) + self.plugin_entities + (["PERSON", "LOCATION"] if self.ner else [])
 
     @staticmethod
     def _spacy_engine(model: str):
@@ -175,11 +178,11 @@ class Detector:
         if not text or (patterns_only or not self.ner) and not _MAYBE_PATTERN.search(text):
             return []
         engine = self.patterns if patterns_only or not self.ner else self.analyzer
-        entities = list(PATTERN_ENTITIES) if engine is self.patterns else self.entities
+        entities = list(PATTERN_ENTITIES) + self.plugin_entities if engine is self.patterns else self.entities
         results = engine.analyze(text=text, language="en", entities=entities, context=context or None)
         out = []
         for r in results:
-            entity = FROM_PRESIDIO.get(r.entity_type)
+            entity = FROM_PRESIDIO.get(r.entity_type) or (r.entity_type if r.entity_type in ENTITIES else None)
             if entity is None:
                 continue
             name = r.recognition_metadata.get("recognizer_name", "") if r.recognition_metadata else ""

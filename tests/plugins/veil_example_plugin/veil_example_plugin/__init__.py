@@ -26,3 +26,39 @@ def upper(arr: pa.Array, ctx) -> pa.Array:
     if ctx.params["suffix"]:
         out = pc.binary_join_element_wise(out, pa.scalar(ctx.params["suffix"], out.type), "")
     return out
+
+
+class TsvFormat:
+    """Tab-separated tables (``.tsv``), every column text: an example plugin format."""
+
+    name = "tsv"
+    extensions = (".tsv",)
+
+    def open(self, path, name):
+        import pyarrow.csv as pcsv
+
+        from veil.dataset import Table
+
+        with open(path, encoding="utf-8") as fh:
+            header = fh.readline().rstrip("\r\n").split("\t")
+        schema = pa.schema([(c, pa.string()) for c in header])
+
+        def read(batch_size):
+            table = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter="\t"),
+                                  convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())))
+            yield from table.to_batches(batch_size)
+
+        return Table(name=name, path=path, format=self.name, schema=schema, read=read)
+
+    def writer(self, path, schema, source):
+        import pyarrow.csv as pcsv
+
+        return pcsv.CSVWriter(str(path), schema, write_options=pcsv.WriteOptions(delimiter="\t"))
+
+
+def employee_ids():
+    """A recognizer of employee numbers (EMP-123456) as national identifiers: an example plugin recognizer."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    return PatternRecognizer(supported_entity="NATIONAL_ID", name="EmployeeIdRecognizer",
+                             patterns=[Pattern("employee id", r"\bEMP-\d{6}\b", 0.9)])
