@@ -26,6 +26,7 @@ from .formats.dump import DumpDataset, ddl_keys
 from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, scrub
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
+from .sqltypes import sql_int_bits, sql_text_length, sql_type_category
 
 
 def nlp_model(param: str) -> str | None:
@@ -282,11 +283,12 @@ class _Compiler:
         if own is not None:
             op = OPERATORS[own.op]
             domain = own.domain or (f"{tname}.{cname}" if op.keyed and not op.own_domain else None)
-            result = (ColumnRule(own.op, own.params, domain, own.path, own.line, own.reversible), "rule")
+            inherited = self.resolve(target[0], target[1], seen + (k,)) if target is not None else None
+            params = self.sized_params(tname, cname, own, inherited[0] if inherited else None)
+            result = (ColumnRule(own.op, params, domain, own.path, own.line, own.reversible, given=own.given), "rule")
             if target is not None:
-                inherited = self.resolve(target[0], target[1], seen + (k,))
                 if inherited and (inherited[0].op, inherited[0].params, inherited[0].domain) != \
-                        (own.op, own.params, domain):
+                        (own.op, params, domain):
                     self.add(own.path, f"foreign key column must use the same operator and domain as "
                              f"{target[0]}.{target[1]}, or it will not join",
                              "remove this rule: a foreign key column inherits its target's rule")
@@ -296,6 +298,71 @@ class _Compiler:
                 result = (inherited[0], "foreign_key")
         self.resolved[k] = result
         return result
+
+    # -- the column's declared type: integer width, text length ---------------------
+
+    def sql_type(self, tname: str, cname: str) -> str:
+        """The column's declared SQL type (a dump's DDL), or "" (files)."""
+        f = self.schemas[tname].field(cname)
+        return ((f.metadata or {}).get(b"veil.sql_type") or b"").decode()
+
+    @property
+    def dialect(self) -> str | None:
+        return self.dataset.dump.dialect if isinstance(self.dataset, DumpDataset) else None
+
+    def column_bits(self, tname: str, cname: str) -> int | None:
+        """Bits of the non-negative integers the column holds (None: not an integer column)."""
+        sql = self.sql_type(tname, cname)
+        if sql:
+            return sql_int_bits(sql, self.dialect) if sql_type_category(sql, self.dialect) == "integer" else None
+        t = self.schemas[tname].field(cname).type
+        if pa.types.is_integer(t):
+            return t.bit_width - (1 if pa.types.is_signed_integer(t) else 0)
+        return None
+
+    def sized_params(self, tname: str, cname: str, crule: ColumnRule, inherited: ColumnRule | None) -> dict:
+        """The rule's params with ``bits`` (a keyed integer permutation's width) derived when the
+        profile does not give it: a foreign key's from the column it references, else from the
+        column's type when narrower than the default (smallint -> 15, unsigned one more)."""
+        op = OPERATORS[crule.op]
+        if op.param("bits") is None or "bits" in crule.given or "bits" not in crule.params:
+            return crule.params
+        if inherited is not None and inherited.op == crule.op and "bits" in inherited.params:
+            return {**crule.params, "bits": inherited.params["bits"]}
+        bits = self.column_bits(tname, cname)
+        if bits is None or bits < 8 or bits >= crule.params["bits"]:
+            return crule.params
+        return {**crule.params, "bits": bits}
+
+    def fit_problems(self, tname: str, f: pa.Field, crule: ColumnRule, path: str) -> None:
+        """Whether what the operator writes fits the column's declared type: integer width, text length."""
+        op, params = OPERATORS[crule.op], crule.params
+        if op.keeps_value or op.drops_column or op.nulls_column:
+            return
+        sql = self.sql_type(tname, f.name)
+        shown = sql or str(f.type)
+        bits, col_bits = params.get("bits"), self.column_bits(tname, f.name)
+        if op.param("bits") is not None and isinstance(bits, int) and col_bits is not None and bits > col_bits:
+            if col_bits < 8:
+                hint = "use keep: the column has too few values for a keyed permutation (it needs 8 bits)"
+            elif "bits" in crule.given:
+                hint = f"remove bits (veil then uses {col_bits}, the column's width), or set bits: {col_bits}"
+            else:
+                hint = f"set bits: {col_bits} on the column this one references (they must share a domain)"
+            self.add(path, f"{tname}.{f.name} is {shown} (integers below 2**{col_bits}); operator {crule.op} "
+                     f"writes integers up to 2**{bits}, which the column cannot hold", hint)
+        n = sql_text_length(sql, self.dialect) if sql else None
+        longest = op.max_output_length(f.type, params) if n is not None else None
+        if n is None or longest is None or longest <= n:
+            return
+        fits = [f"{p.name}: {c}" for p in op.params if p.choices for c in p.choices
+                if c != params.get(p.name) and (m := op.max_output_length(f.type, {**params, p.name: c})) is not None
+                and m <= n]
+        hint = "use pseudonymize with format: digits (keeps each value's length)"
+        if fits:
+            hint += f", or {crule.op} with {' | '.join(fits[:6])}"
+        self.add(path, f"{tname}.{f.name} is {shown} (at most {n} characters); operator {crule.op} writes up "
+                 f"to {longest} characters", hint)
 
     # -- scrub: references to other columns, spaCy pipeline ---------------------
 
@@ -392,6 +459,8 @@ class _Compiler:
             msg = op.type_problem(f.type, crule.params)
             if msg:
                 self.add(path, f"{tname}.{f.name}: {msg}")
+            else:
+                self.fit_problems(tname, f, crule, path)
         params = self.scrub_params(crule) if op.span_rules is not None and source == "rule" else crule.params
         is_key = f.name in self.key_cols[tname]
         if is_key and not (op.deterministic and op.injective(crule.params)) or (is_key and op.drops_column):

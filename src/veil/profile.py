@@ -47,6 +47,7 @@ class ColumnRule:
     path: str
     line: int | None
     reversible: bool = False  # write (domain, version, pseudonym) -> original to the vault
+    given: tuple[str, ...] = ()  # the parameters the profile names (the others are defaults)
 
 
 @dataclass
@@ -416,7 +417,7 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
             for sub, entry in op.span_rules(full).items():
                 _check_span_rule(chk, f"{cpath}.{sub}", entry)
     return ColumnRule(opname, full, domain if op.keyed and not op.own_domain else None, cpath,
-                      chk.lines.get(cpath), reversible)
+                      chk.lines.get(cpath), reversible, tuple(params))
 
 
 def _check_span_rule(chk: _Checker, where: str, entry: Any) -> None:

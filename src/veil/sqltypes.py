@@ -135,3 +135,12 @@ def sql_is_numeric(sql_type: str, dialect: str | None = None) -> bool:
     (``money`` is not one: PostgreSQL writes it with a currency sign)."""
     kind = _kind(_parse(sql_type, dialect))
     return kind in _INTEGER or kind in _FLOAT or (kind in _DECIMAL and kind not in (T.MONEY, T.SMALLMONEY))
+
+
+_TEXT_SIZED = {T.CHAR, T.NCHAR, T.VARCHAR, T.NVARCHAR}
+
+
+def sql_text_length(sql_type: str, dialect: str | None = None) -> int | None:
+    """The most characters a ``char(n)`` / ``varchar(n)`` column holds (None: no declared limit)."""
+    dt = _parse(sql_type, dialect)
+    return _size(dt) if _kind(dt) in _TEXT_SIZED else None

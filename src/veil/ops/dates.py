@@ -29,7 +29,7 @@ def text_format(arr: pa.Array, ctx: OpContext) -> str:
         raise InputError("unsupported date text (expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)",
                          row=first_bad_row(pc.is_null(arr), ctx.row_offset),
                          table=ctx.table, column=ctx.column,
-                         hint="store dates in ISO 8601, or use Parquet with a date type")
+                         hint="store dates as ISO 8601 text (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")
     if len(first) == 19 and first[10] == "T":
         fmt = "%Y-%m-%dT%H:%M:%S"
     return fmt
@@ -109,9 +109,7 @@ def date_shift(arr: pa.Array, ctx: OpContext) -> pa.Array:
     days = _subject_offsets(ctx, len(arr))
     t = arr.type
     if is_text(t):
-        parsed, fmt = parse_text_dates(arr, ctx)
-        shifted = _shift(parsed, days)
-        return pc.cast(pc.strftime(shifted, format=fmt), t)
+        return shift_text(arr, days, ctx)
     if not is_temporal(t):
         raise InputError("date_shift needs a date, timestamp or ISO date text column",
                          table=ctx.table, column=ctx.column)
@@ -157,6 +155,30 @@ def unshift(arr: pa.Array, ctx: OpContext) -> pa.Array:
         return arr
     days = pc.negate(_subject_offsets(ctx, len(arr)))
     if is_text(arr.type):
+        return shift_text(arr, days, ctx)
+    return _shift(arr, days)
+
+
+#: A date-time with fractional seconds and/or a UTC offset, as PostgreSQL writes ``timestamptz``
+#: (and ``timestamp(n)``) values in a dump: "2020-01-02 03:04:05.123456+02", "...-03:30", "...Z".
+ZONED_TEXT = (r"^(?P<core>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})"
+              r"(?P<rest>(?:\.\d{1,9})?(?:[+-]\d{2}(?::?\d{2}(?::\d{2})?)?|Z)?)$")
+
+
+def shift_text(arr: pa.Array, days: pa.Array, ctx: OpContext) -> pa.Array:
+    """Shift ISO date text by whole days. A value with fractional seconds or a UTC offset keeps
+    them as written: its wall time moves by whole days under the same offset, which moves the
+    instant by the same whole days."""
+    sample = arr.drop_null()
+    if len(sample) == 0 or len(sample[0].as_py()) in TEXT_FORMATS:
         parsed, fmt = parse_text_dates(arr, ctx)
         return pc.cast(pc.strftime(_shift(parsed, days), format=fmt), arr.type)
-    return _shift(arr, days)
+    parts = pc.extract_regex(pc.cast(arr, pa.string()), ZONED_TEXT)
+    ok = pc.or_(pc.is_valid(parts), pc.is_null(arr))
+    if not pc.all(ok).as_py():
+        raise InputError("unsupported date text (expected YYYY-MM-DD, or YYYY-MM-DD HH:MM:SS with optional "
+                         "fractional seconds and UTC offset)", row=first_bad_row(ok, ctx.row_offset),
+                         table=ctx.table, column=ctx.column, hint="fix the value, or nullify this column")
+    parsed, fmt = parse_text_dates(pc.struct_field(parts, "core"), ctx)
+    shifted = pc.strftime(_shift(parsed, days), format=fmt)
+    return pc.cast(pc.binary_join_element_wise(shifted, pc.struct_field(parts, "rest"), ""), arr.type)
