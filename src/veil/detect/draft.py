@@ -86,6 +86,8 @@ def _flow(rule: dict) -> str:
     for k, v in rule.items():
         if isinstance(v, dict):
             parts.append(f"{_y(k)}: {_flow(v) if 'op' in v else _mapping(v)}")
+        elif isinstance(v, list):
+            parts.append(f"{_y(k)}: [{', '.join(_y(x) for x in v)}]")
         else:
             parts.append(f"{_y(k)}: {_y(v)}")
     return "{" + ", ".join(parts) + "}"
@@ -93,6 +95,27 @@ def _flow(rule: dict) -> str:
 
 def _mapping(d: dict) -> str:
     return "{" + ", ".join(f"{_y(k)}: {_flow(v) if isinstance(v, dict) else _y(v)}" for k, v in d.items()) + "}"
+
+
+def key_range(seen_min: int, seen_max: int, rows: int | None, sampled: int, bits: int) -> list[int] | None:
+    """The ``range`` drafted for an integer surrogate key, from its sample: ``[0, hi]`` when a 0 was
+    seen, else ``[1, hi]``; ``hi`` the smallest power of ten at least twice the largest id (extrapolated
+    by the row count when only part of the table was sampled, and at least twice the row count), capped
+    at the type's largest value ``2**bits - 1``. None when no range fits (negative ids, or ids the type
+    cannot hold). Only the rounded bound reaches the draft: no id seen is written."""
+    if seen_min < 0:
+        return None
+    cap = (1 << bits) - 1
+    est = seen_max
+    if rows and sampled and rows > sampled:
+        est = -(-seen_max * rows // sampled)  # ids grow with the rows: the unsampled rest goes further
+    need = 2 * max(est, rows or 0, 1)
+    hi = 100
+    while hi < need:
+        hi *= 10
+    hi = min(hi, cap)
+    lo = 0 if seen_min == 0 else 1
+    return [lo, hi] if seen_max <= hi and lo < hi else None
 
 
 def _key_rule(f: Finding, table: str, text_storage: bool) -> dict:
@@ -103,9 +126,14 @@ def _key_rule(f: Finding, table: str, text_storage: bool) -> dict:
         return {"op": "keep"}  # no UUID-shaped pseudonym yet: a token would not load into a uuid column
     if f.type == "integer" and f.evidence.get("plain_ints", True):
         bits = f.evidence.get("int_bits", 31)
+        rule = {"op": "pseudonymize", "format": "int", "domain": f"{table}.{f.column}"}
+        if f.evidence.get("int_range"):
+            # a permutation of a range a little above the ids seen: staging ids stay small, and the next
+            # sequence / AUTO_INCREMENT value stays far from the top of the type
+            rule["range"] = list(f.evidence["int_range"])
+            return rule
         if bits < MIN_INT_BITS:
             return {"op": "keep"}  # a TINYINT key: too narrow for a keyed permutation (codes, not people)
-        rule = {"op": "pseudonymize", "format": "int", "domain": f"{table}.{f.column}"}
         if bits != 31:
             rule["bits"] = bits  # 63 for BIGINT; 15 for SMALLINT, whose column 31-bit pseudonyms would not fit
         return rule
@@ -168,6 +196,15 @@ def _comment(f: Finding) -> str:
     return _one_line(" | ".join(parts))
 
 
+def _fk_comment(fk: dict) -> str:
+    """The evidence of an inferred foreign key: its name, and the containment of its sampled values."""
+    name = ", ".join(fk["columns"])
+    if fk.get("source") == "values":
+        return _one_line(f"inferred: {100 * fk['contained']:.0f}% of {fk['sampled']} sampled values found, "
+                         f"name: {name}")
+    return _one_line(f"inferred from the name: {name}")
+
+
 def draft_profile(result: ScanResult) -> str:
     """The draft profile's YAML text."""
     by_table: dict[str, list[Finding]] = {}
@@ -208,10 +245,10 @@ def draft_profile(result: ScanResult) -> str:
             lines.append(f"    primary_key: [{', '.join(_y(c) for c in ts.primary_key)}]")
         inferred = [fk for fk in ts.foreign_keys if fk.get("source") != "ddl"]
         if inferred:
-            lines.append("    foreign_keys:  # inferred from column names: check")
+            lines.append("    foreign_keys:  # inferred, not declared: check")
             for fk in inferred:
                 ref = fk["references"]
-                lines.append(f"      - columns: [{', '.join(_y(c) for c in fk['columns'])}]")
+                lines.append(f"      - columns: [{', '.join(_y(c) for c in fk['columns'])}]  # {_fk_comment(fk)}")
                 lines.append(f"        references: {{table: {_y(ref['table'])}, "
                              f"columns: [{', '.join(_y(c) for c in ref['columns'])}]}}")
         lines.append("    columns:")

@@ -1,14 +1,27 @@
 """Primary and foreign keys of the scanned tables: from a dump's DDL, else inferred from column names
-(``id``, ``<table>_id``) confirmed by uniqueness in the sample."""
+(``id``, ``<table>_id``) confirmed by uniqueness in the sample; then foreign keys nobody declared,
+inferred from a column's name and the containment of its sampled values in a key's sampled values
+(``manager_staff_id`` -> ``staff.staff_id``, ``reports_to`` -> ``employee.employee_id``).
+
+Containment rule: a column is a candidate when it is not its table's own single key, has the key's
+type family (integer or text), and its name points at a relation (it equals or ends with the key's
+name, or names the key's table, or holds a relation word such as ``manager``, ``parent``,
+``reports``, ``rep``, ``owner``); it is inferred to reference the key when at least 90% of its
+distinct sampled values are among the key's sampled values (50% when its name is, or ends with, a
+key name of two words or more, as the key's sample may be partial). Among several keys, the best
+name wins, then the higher containment, then a person word pointing at a table of people
+(``support_rep_id`` -> employee) or a self-reference word at its own table (``parent_id``,
+``reports_to``), then the key its values cover most (the smallest key set)."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..dataset import Dataset
+from ..dataset import Dataset, Table
 from ..formats.dump import DumpDataset, ddl_keys
 from . import names as name_rules
+from .coltypes import type_category
 from .findings import TableScan
 from .sampling import Sample
 
@@ -41,6 +54,7 @@ def infer_keys(dataset: Dataset, samples: dict[str, Sample]) -> dict[str, TableS
             pk_of[t.name] = pk
     for t in dataset.tables:
         _name_foreign_keys(scans[t.name], t.schema.names, pk_of)
+    infer_contained(dataset.tables, samples, scans)
     return scans
 
 
@@ -53,6 +67,7 @@ def _dump_keys(dataset: DumpDataset, samples: dict[str, Sample]) -> dict[str, Ta
         scans[t.name] = TableScan(t.name, "dump", rows, est, sample.num_rows, list(pk), [
             {"columns": list(fk.columns), "references": {"table": fk.ref_table, "columns": list(fk.ref_columns)},
              "source": "ddl"} for fk in fks], partitioned=t.name in parents)
+    infer_contained(dataset.tables, samples, scans)
     return scans
 
 
@@ -85,3 +100,101 @@ def _name_foreign_keys(ts: TableScan, columns: list[str], pk_of: dict[str, str])
                 ts.foreign_keys.append({"columns": [c], "references": {"table": other, "columns": [pk]},
                                         "source": "names"})
                 break
+
+
+# name tokens that say a column points at another row (a manager, a parent, who a row reports to)
+PERSON_WORDS = {"manager", "supervisor", "boss", "rep", "owner", "mentor", "reports", "report", "referrer",
+                "referred", "assigned", "assignee", "created", "updated", "by"}
+SELF_WORDS = {"parent", "reports", "manager", "supervisor", "boss", "mentor", "referrer", "referred"}
+RELATION_WORDS = PERSON_WORDS | SELF_WORDS | {"to", "ref", "fk"}
+# tables whose rows are people who manage, own or serve other rows
+PERSON_TABLES = {"employee", "staff", "user", "person", "people", "member", "agent", "worker", "account", "emp"}
+MIN_CONTAINED = 0.9  # share of a column's distinct sampled values found among the key's sampled values
+MIN_CONTAINED_NAMED = 0.5  # when the column's name ends with the key's name
+
+
+def _family(t: Table, column: str) -> str | None:
+    category = type_category(t.schema.field(column).type)
+    return category if category in ("integer", "string") else None
+
+
+def _name_score(column: str, ref_table: str, ref_column: str) -> int:
+    """3: the column is (or ends with) the key's name; 2: it names the key's table; 1: a relation
+    word; 0: nothing in the name points at the key."""
+    low, ref = column.lower(), ref_column.lower()
+    if ref != "id" and (low == ref or (low.endswith("_" + ref) and len(name_rules.tokens(ref)) >= 2)):
+        return 3  # customer_id; manager_staff_id (a one-word key like "code" only by its exact name)
+    toks = [w.lower() for w in name_rules.tokens(column)]
+    table_toks = [_singular(w.lower()) for w in name_rules.tokens(ref_table.rsplit(".", 1)[-1])]
+    if table_toks and all(w in [_singular(x) for x in toks] for w in table_toks):
+        return 2
+    return 1 if any(w in RELATION_WORDS for w in toks) else 0
+
+
+def _affinity(column: str, table: str, ref_table: str) -> int:
+    """1 when a person word points at a table of people (``support_rep_id`` -> employee), or a
+    self-reference word at the column's own table (``parent_id``, ``reports_to``)."""
+    toks = {w.lower() for w in name_rules.tokens(column)}
+    ref_toks = {_singular(w) for w in name_rules.tokens(ref_table.rsplit(".", 1)[-1])}
+    return int(bool(toks & PERSON_WORDS and ref_toks & PERSON_TABLES) or bool(toks & SELF_WORDS and ref_table == table))
+
+
+def _text_values(col: pa.ChunkedArray) -> set[str]:
+    arr = col.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    arr = arr.drop_null()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        try:
+            arr = arr.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return set()
+    return {v.strip() for v in pc.unique(arr).to_pylist() if v is not None and v.strip()}
+
+
+def infer_contained(tables: list[Table], samples: dict[str, Sample], scans: dict[str, TableScan]) -> None:
+    """Add to ``scans`` the foreign keys a column's name and sampled values show (source "values",
+    with the share found, the number of distinct values sampled and the column's name as evidence).
+    A column already in a foreign key is left alone."""
+    by_name = {t.name: t for t in tables}
+    keys: list[tuple[str, str, set[str], str]] = []  # (table, key column, its sampled values, type family)
+    for name, ts in scans.items():
+        if len(ts.primary_key) == 1 and name in by_name and ts.primary_key[0] in by_name[name].schema.names:
+            pk = ts.primary_key[0]
+            fam = _family(by_name[name], pk)
+            values = _text_values(samples[name][0].column(pk)) if pk in samples[name][0].column_names else set()
+            if fam and values:
+                keys.append((name, pk, values, fam))
+    for t in tables:
+        ts = scans[t.name]
+        taken = {c for fk in ts.foreign_keys for c in fk["columns"]}
+        data = samples[t.name][0]
+        for c in t.schema.names:
+            if c in taken or ts.primary_key == [c] or c not in data.column_names:
+                continue
+            fam = _family(t, c)
+            if fam is None:
+                continue
+            values: set[str] | None = None
+            best: tuple | None = None
+            for ref_table, ref_col, ref_values, ref_fam in keys:
+                if ref_fam != fam or (ref_table == t.name and ref_col == c):
+                    continue
+                score = _name_score(c, ref_table, ref_col)
+                if score == 0:
+                    continue
+                if values is None:
+                    values = _text_values(data.column(c))
+                if not values:
+                    break
+                found = len(values & ref_values)
+                share = found / len(values)
+                if share < (MIN_CONTAINED_NAMED if score == 3 else MIN_CONTAINED):
+                    continue
+                rank = (score, share, _affinity(c, t.name, ref_table), len(values) / len(ref_values))
+                if best is None or rank > best[0]:
+                    best = (rank, ref_table, ref_col, share, len(values))
+            if best is not None:
+                _rank, ref_table, ref_col, share, n = best
+                ts.foreign_keys.append({"columns": [c], "references": {"table": ref_table, "columns": [ref_col]},
+                                        "source": "values", "contained": round(share, 4), "sampled": n})

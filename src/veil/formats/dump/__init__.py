@@ -27,7 +27,7 @@ from ...errors import InputError
 from ...profile import ForeignKey
 from ...sqltypes import sql_arrow_type
 from .classify import parse_copy
-from .ddl import TableDef, name_parts, parse_alter, parse_create, unquote_name
+from .ddl import TableDef, name_parts, parse_alter, parse_create, table_foreign_keys, unquote_name
 from .lexer import MYSQL, PG, CopyData, Scanner, Statement
 from .sequences import Sequences
 from .values import INSERT_HEADER, split_identifiers
@@ -221,5 +221,5 @@ def ddl_keys(info: DumpInfo, name: str) -> tuple[list[str], list[list[str]], lis
     if td is None:
         return [], [], []
     fks = [ForeignKey(fk.columns, info.parent_of(fk.ref_table), fk.ref_columns, f"ddl:{name}", None)
-           for fk in td.foreign_keys]
+           for fk in table_foreign_keys(info.tables, name)]
     return td.primary_key, td.unique, fks

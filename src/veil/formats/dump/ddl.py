@@ -240,3 +240,28 @@ def parse_alter(text: str, dialect: str, tables: dict[str, TableDef]) -> None:
     for action in tree.args.get("actions") or []:
         for node in action.expressions if isinstance(action, exp.AddConstraint) else [action]:
             _constraint(td, node)
+
+
+def table_foreign_keys(tables: dict[str, TableDef], name: str) -> list[FKDef]:
+    """The foreign keys of ``name`` and of every partition under it (pg_dump declares a partitioned
+    table's foreign keys on each leaf when they were created there: its rows follow the parent's
+    rules, so the keys are lifted to the parent), each once."""
+
+    def root(n: str) -> str:
+        seen: set[str] = set()
+        while n in tables and tables[n].parent and n not in seen:
+            seen.add(n)
+            n = tables[n].parent or n
+        return n
+
+    out: list[FKDef] = []
+    have: set[tuple] = set()
+    for tname, td in tables.items():
+        if tname != name and root(tname) != name:
+            continue
+        for fk in td.foreign_keys:
+            k = (tuple(fk.columns), root(fk.ref_table), tuple(fk.ref_columns))
+            if k not in have:
+                have.add(k)
+                out.append(fk)
+    return out

@@ -1,0 +1,179 @@
+"""Issue 16 point 2: foreign keys found, not guessed by name only.
+
+A schema written here (PostgreSQL, dumped by the real pg_dump): a partitioned ``payment`` whose
+foreign keys are declared on its partitions only, an FK-less ``manager_id`` self-reference, an
+FK-less ``support_rep_id`` -> ``employee.employee_id``, an FK-less ``manager_employee_id``, and
+decoys (``head_count``, ``visits``) whose values also fall inside the keys. ``veil scan -o draft``,
+``veil run`` with the draft unchanged, restore with ON_ERROR_STOP=1: every join keeps its
+cardinality. Same for a CSV directory extract (inference by containment only).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from veil.cli import main
+from veil.detect.scan import scan_dataset
+from veil.formats import open_dataset
+
+from .dump_fixtures import pg, pg_dump, pg_tools, psql_file  # noqa: F401
+
+SCHEMA = """
+CREATE TABLE employee (employee_id integer PRIMARY KEY, first_name text NOT NULL, last_name text NOT NULL,
+                       email text NOT NULL, manager_id integer, head_count integer NOT NULL);
+CREATE TABLE store (store_id integer PRIMARY KEY, manager_employee_id integer NOT NULL, city text);
+CREATE TABLE customer (customer_id integer PRIMARY KEY, email text NOT NULL, full_name text NOT NULL,
+                       support_rep_id integer, visits integer NOT NULL);
+CREATE TABLE payment (payment_id integer NOT NULL, customer_id integer NOT NULL, employee_id integer NOT NULL,
+                      amount numeric(7,2) NOT NULL, payment_date timestamp NOT NULL,
+                      PRIMARY KEY (payment_id, payment_date)) PARTITION BY RANGE (payment_date);
+CREATE TABLE payment_p2022_01 PARTITION OF payment FOR VALUES FROM ('2022-01-01') TO ('2022-02-01');
+CREATE TABLE payment_p2022_02 PARTITION OF payment FOR VALUES FROM ('2022-02-01') TO ('2022-03-01');
+ALTER TABLE payment_p2022_01 ADD FOREIGN KEY (customer_id) REFERENCES customer(customer_id);
+ALTER TABLE payment_p2022_01 ADD FOREIGN KEY (employee_id) REFERENCES employee(employee_id);
+ALTER TABLE payment_p2022_02 ADD FOREIGN KEY (customer_id) REFERENCES customer(customer_id);
+ALTER TABLE payment_p2022_02 ADD FOREIGN KEY (employee_id) REFERENCES employee(employee_id);
+"""
+
+FIRST = ["Ada", "Bruno", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Karin", "Luca"]
+LAST = ["Smith", "Meyer", "Rossi", "Dubois", "Novak", "Silva", "Jensen", "Kowalski", "Moreau", "Fischer",
+        "Garcia", "Larsen"]
+
+# the schema's relations: declared on the partitions, and not declared at all
+DECLARED = {("public.payment", "customer_id", "public.customer", "customer_id"),
+            ("public.payment", "employee_id", "public.employee", "employee_id")}
+UNDECLARED = {("public.employee", "manager_id", "public.employee", "employee_id"),
+              ("public.store", "manager_employee_id", "public.employee", "employee_id"),
+              ("public.customer", "support_rep_id", "public.employee", "employee_id")}
+
+JOINS = {
+    "payment-customer": "SELECT count(*) FROM payment p JOIN customer c ON c.customer_id = p.customer_id",
+    "payment-employee": "SELECT count(*) FROM payment p JOIN employee e ON e.employee_id = p.employee_id",
+    "employee-manager": "SELECT count(*) FROM employee e JOIN employee m ON m.employee_id = e.manager_id",
+    "store-manager": "SELECT count(*) FROM store s JOIN employee e ON e.employee_id = s.manager_employee_id",
+    "customer-rep": "SELECT count(*) FROM customer c JOIN employee e ON e.employee_id = c.support_rep_id",
+}
+
+
+def rows() -> dict[str, list[tuple]]:
+    employees = [(i, FIRST[i - 1], LAST[i - 1], f"{FIRST[i - 1].lower()}.{LAST[i - 1].lower()}@corp.example",
+                  None if i <= 2 else 1 + i % 2, 1 + i % 7) for i in range(1, 13)]
+    stores = [(1, 1, "Lyon"), (2, 2, "Porto"), (3, 1, "Graz")]
+    customers = [(100 + i, f"cust{i}@mail.example", f"{FIRST[i % 12]} {LAST[(i * 5) % 12]}",
+                  None if i % 10 == 0 else 3 + i % 3, 1 + i % 9) for i in range(1, 201)]
+    payments = [(i, 100 + 1 + (i * 7) % 200, 1 + i % 12, f"{(i % 50) + 0.99:.2f}",
+                 f"2022-0{1 + i % 2}-{1 + i % 28:02d} 10:00:00") for i in range(1, 1501)]
+    return {"employee": employees, "store": stores, "customer": customers, "payment": payments}
+
+
+def _sql_value(v) -> str:
+    return "NULL" if v is None else str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'"
+
+
+def populate(server, db: str) -> None:
+    with server.connect(db) as conn:
+        conn.execute(SCHEMA)
+        for table, data in rows().items():
+            conn.execute(f"INSERT INTO {table} VALUES " + ",".join(
+                "(" + ",".join(_sql_value(v) for v in r) + ")" for r in data))
+
+
+def joins(server, db: str) -> dict[str, int]:
+    with server.connect(db) as conn:
+        return {name: conn.execute(sql).fetchone()[0] for name, sql in JOINS.items()}
+
+
+def veil(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def _fks(result) -> tuple[set, set]:
+    declared, inferred = set(), set()
+    for t in result.tables:
+        for fk in t.foreign_keys:
+            row = (t.name, fk["columns"][0], fk["references"]["table"], fk["references"]["columns"][0])
+            (declared if fk["source"] == "ddl" else inferred).add(row)
+    return declared, inferred
+
+
+def test_pg_partition_fks_lifted_and_fkless_relations_inferred(pg, tmp_path):  # noqa: F811
+    src = pg.create("veil_src")
+    populate(pg, src)
+    before = joins(pg, src)
+    assert all(before.values())
+    dump = pg_dump(src, tmp_path / "shop.sql")
+    assert "ALTER TABLE ONLY public.payment_p2022_01" in dump.read_text()  # the FKs sit on the partitions
+
+    declared, inferred = _fks(scan_dataset(open_dataset(dump), use_presidio=False))
+    assert declared == DECLARED  # lifted from the partitions to their parent
+    assert inferred == UNDECLARED  # every FK-less relation, and neither decoy (precision and recall 1.0)
+
+    draft = tmp_path / "draft.yaml"
+    res = veil("scan", dump, "-o", draft, "-q", "--no-ner")
+    assert res.exit_code == 0, res.stderr
+    text = draft.read_text()
+    assert "- columns: [support_rep_id]  # inferred: 100% of 3 sampled values found, name: support_rep_id" in text
+    doc = yaml.safe_load(text)
+    assert "support_rep_id" not in (doc["tables"]["public.customer"]["columns"] or {})  # inherits its target's rule
+    assert doc["tables"]["public.employee"]["columns"]["employee_id"]["op"] == "pseudonymize"
+
+    keyring = tmp_path / "keys" / "k.json"
+    assert veil("keys", "init", keyring).exit_code == 0
+    out = tmp_path / "safe.sql"
+    res = veil("run", dump, "-p", draft, "--keyring", keyring, "-o", out, "-q", "--workers", "1")
+    assert res.exit_code == 0, res.stderr
+    dst = pg.create("veil_dst")
+    restored = psql_file(dst, out)
+    assert restored.returncode == 0, restored.stderr[-2000:]  # the partitions' FKs hold
+    assert joins(pg, dst) == before
+    with pg.connect(dst) as conn:  # the keys were pseudonymized, not kept
+        assert conn.execute("SELECT count(*) FROM employee WHERE employee_id BETWEEN 1 AND 12").fetchone()[0] < 12
+
+
+def _write_csv(path: Path, header: list[str], data: list[tuple]) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(["" if v is None else v for v in r] for r in data)
+
+
+def test_csv_extract_fks_inferred_by_containment(tmp_path):
+    d = tmp_path / "extract"
+    d.mkdir()
+    data = rows()
+    _write_csv(d / "employee.csv", ["employee_id", "first_name", "last_name", "email", "manager_id", "head_count"],
+               data["employee"])
+    _write_csv(d / "store.csv", ["store_id", "manager_employee_id", "city"], data["store"])
+    _write_csv(d / "customer.csv", ["customer_id", "email", "full_name", "support_rep_id", "visits"],
+               data["customer"])
+    _write_csv(d / "payment.csv", ["payment_id", "customer_id", "employee_id", "amount", "payment_date"],
+               data["payment"])
+    bare = {(a.split(".")[-1], b, c.split(".")[-1], e) for a, b, c, e in DECLARED | UNDECLARED}
+    result = scan_dataset(open_dataset(d), use_presidio=False)
+    found = set.union(*_fks(result))
+    assert {(a, b, c, e) for a, b, c, e in found} == bare
+
+    draft = tmp_path / "draft.yaml"
+    res = veil("scan", d, "-o", draft, "-q", "--no-ner")
+    assert res.exit_code == 0, res.stderr
+    keyring = tmp_path / "keys" / "k.json"
+    assert veil("keys", "init", keyring).exit_code == 0
+    out = tmp_path / "safe"
+    res = veil("run", d, "-p", draft, "--keyring", keyring, "-o", out, "-q", "--workers", "1")
+    assert res.exit_code == 0, res.stderr
+
+    def col(table: str, name: str) -> list[str]:
+        with open(out / f"{table}.csv", newline="") as fh:
+            return [r[name] for r in csv.DictReader(fh)]
+
+    emp = set(col("employee", "employee_id"))
+    assert emp.isdisjoint(str(r[0]) for r in data["employee"]) or len(emp) == 12  # a permutation of 12 ids
+    for table, column, n in (("employee", "manager_id", 10), ("store", "manager_employee_id", 3),
+                             ("customer", "support_rep_id", 180), ("payment", "employee_id", 1500)):
+        assert sum(v in emp for v in col(table, column)) == n, (table, column)
+    cust = set(col("customer", "customer_id"))
+    assert sum(v in cust for v in col("payment", "customer_id")) == 1500
