@@ -30,7 +30,8 @@ from veil.keys import Keyring
 from veil.ops import OPERATORS, OpContext
 from veil.ops.fake import KINDS, LOCALES, vocab
 from veil.ops.pseudonymize import feistel
-from veil.pipeline.transform import span_finder
+from veil.pipeline.transform import span_finder, transform_batch
+from veil.plan import ColumnPlan, TablePlan
 
 MASTER = bytes(range(32))
 KEYS = Keyring.for_testing(MASTER)
@@ -859,3 +860,129 @@ def test_hmac_sha256_many_equals_the_hmac_module():
     values = [b"", b"a", "Jürgen".encode(), b"x" * 200, bytes(range(256))]
     for key in (b"k", bytes(range(32)), b"K" * 64, b"L" * 100):
         assert hmac_sha256_many(key, values) == [std_hmac.digest(key, v, "sha256") for v in values]
+
+
+# -- blank text through the pipeline (issue 16 point 4) -------------------------
+# Empty and whitespace-only text keeps its exact value by default (rule ``blank: keep``), for every
+# operator that reads values; the pipeline (transform_batch) does it once for all operators, so the
+# operator vectors above (op.apply alone) still pin what an operator makes of "" (``blank: transform``).
+# NBSP (U+00A0) and U+3000 are Unicode White_Space, hence blank; U+200B (zero width space) is not.
+
+BLANKS = ["", " ", "\t", "\u00a0", "  \n\r\t\u3000"]
+NOT_BLANK = ["\u200b", " a "]
+
+
+def through_pipeline(case: Case, values: list, blank: str = "keep", subjects: list | None = None) -> list:
+    """``values`` through transform_batch under a one-column plan of ``case``'s rule."""
+    arr = pa.array(values, case.type)
+    cols = {"c": arr}
+    if case.op == "date_shift":
+        cols["s"] = pa.array(subjects or (case.subject * len(values))[:len(values)], case.subject_type)
+    batch = pa.record_batch(cols)
+    params = case.full_params
+    op = case.operator
+    plans = [ColumnPlan("c", case.op, params, "d" if op.keyed and not op.own_domain else params.get("domain"),
+                        "rule", case.type, op.output_type(case.type, params), blank=blank)]
+    if case.op == "date_shift":
+        plans.append(ColumnPlan("s", "keep", {}, None, "rule", case.subject_type, case.subject_type))
+    tplan = TablePlan("t", plans, metadata=None)
+    out = transform_batch(tplan, batch, KEYS, 0).batch
+    return out.column("c").to_pylist() if "c" in out.schema.names else []
+
+
+PASSING = [c for c in TEXT_CASES if c.operator.reads_values and not c.operator.drops_column
+           and pa.types.is_string(c.operator.output_type(c.type, c.full_params))]
+
+
+@pytest.mark.parametrize("case", PASSING, ids=ids(PASSING))
+def test_blank_text_passes_through_the_pipeline(case: Case):
+    """Known answers through the pipeline: the case's inputs with blanks around them give the
+    pinned outputs for the other values and each blank back exactly as it was."""
+    values = BLANKS + [v for v in case.values if v not in ("", None)] + [None]
+    subjects = None
+    if case.op == "date_shift":
+        subjects = ["x"] * len(BLANKS) + [s for v, s in zip(case.values, case.subject, strict=True)
+                                          if v not in ("", None)] + ["x"]
+    out = through_pipeline(case, values, subjects=subjects)
+    assert out[:len(BLANKS)] == BLANKS
+    assert out[-1] is None
+    expected = {v: e for v, e in zip(case.values, EXPECTED[case.id], strict=True) if v not in ("", None)}
+    assert out[len(BLANKS):-1] == [expected[v] for v in case.values if v not in ("", None)]
+
+
+WITH_EMPTY = [c for c in PASSING if "" in c.values]
+
+
+@pytest.mark.parametrize("case", WITH_EMPTY, ids=ids(WITH_EMPTY))
+def test_blank_transform_gives_the_operator_output(case: Case):
+    """``blank: transform``: "" is transformed like any value (what the operator alone makes of it)."""
+    out = through_pipeline(case, case.values, blank="transform", subjects=case.subject)
+    assert out == EXPECTED[case.id]
+
+
+def test_blank_known_answers():
+    """Pinned: "", " ", "\\t", NBSP kept; U+200B and " a " (not blank) are pseudonymized."""
+    case = BY_ID["pseudo-token"]
+    out = through_pipeline(case, ["", " ", "\t", "\u00a0", "\u200b", " a "])
+    assert out[:4] == ["", " ", "\t", "\u00a0"]
+    assert out[4:] == [token("d", "\u200b"), token("d", " a ")]
+    fake = through_pipeline(BY_ID["fake-street_address"], ["", "\u00a0", "x"]) if "street_address" in KINDS \
+        else through_pipeline(BY_ID[f"fake-{KINDS[0]}"], ["", "\u00a0", "x"])
+    assert fake[:2] == ["", "\u00a0"] and fake[2] not in ("", "x")
+
+
+@pytest.mark.parametrize("op", ["redact", "nullify"])
+def test_redact_and_nullify_still_replace_blanks(op: str):
+    """They do not read values (a dump reader does not parse them): a blank is replaced like any value."""
+    out = through_pipeline(BY_ID[op], ["", " ", None])
+    assert out == (["[REDACTED]", "[REDACTED]", None] if op == "redact" else [None, None, None])
+
+
+def test_blank_option_in_the_profile():
+    from veil.errors import ProfileError
+    from veil.profile import parse_profile
+
+    prof = parse_profile({"version": 1, "tables": {"t": {"columns": {
+        "a": {"op": "fake", "kind": KINDS[0]}, "b": {"op": "pseudonymize", "blank": "transform"}}}}}, {})
+    cols = prof.tables["t"].columns
+    assert cols["a"].blank == "keep" and cols["b"].blank == "transform"
+    with pytest.raises(ProfileError, match="blank must be keep or transform"):
+        parse_profile({"version": 1, "tables": {"t": {"columns": {"a": {"op": "mask", "blank": "yes"}}}}}, {})
+
+
+def test_blanks_kept_through_a_vault_run_and_a_rekey(cli, keyring, shop_csv, tmp_path):
+    """End to end on the shop sample with a vault: a blank email (pseudonymize, unique, reversible)
+    and blank phones (fake, reversible with a context) come out as they went in, and a re-key of
+    the output equals a fresh run under the new key."""
+    import csv
+
+    from tests.vault_fixtures import active_version, data_files, make_vault_profile, rotate, run_ok
+
+    path = shop_csv / "customers.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    e, p = header.index("email"), header.index("phone")
+    rows[1][e], rows[2][p], rows[3][p] = "", " ", "\u00a0"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    profile = make_vault_profile(tmp_path)
+    vault = tmp_path / "vaultdir" / "vault.db"
+    v1 = active_version(cli, keyring)
+    run_ok(cli, shop_csv, tmp_path / "o1", profile, keyring, "--vault", vault)
+
+    def blanks(out):
+        with (out / "customers.csv").open(encoding="utf-8", newline="") as f:
+            got = list(csv.reader(f))
+        return got[1][e], got[2][p], got[3][p]
+
+    assert blanks(tmp_path / "o1") == ("", " ", "\u00a0")
+    v2 = rotate(cli, keyring)
+    run_ok(cli, shop_csv, tmp_path / "o2", profile, keyring, "--vault", vault)
+    res = cli("rekey", tmp_path / "o1", "--from", v1, "--to", v2, "--profile", profile, "--out", tmp_path / "o3",
+              "--workers", "1", "-q", "--keyring", keyring, "--vault", vault)
+    assert res.exit_code == 0, res.output
+    fresh = {q.relative_to(tmp_path / "o2"): q.read_bytes() for q in data_files(tmp_path / "o2")}
+    rekeyed = {q.relative_to(tmp_path / "o3"): q.read_bytes() for q in data_files(tmp_path / "o3")}
+    assert rekeyed == fresh
+    assert blanks(tmp_path / "o3") == ("", " ", "\u00a0")

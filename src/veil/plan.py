@@ -25,6 +25,7 @@ from .errors import Problem, ProfileError
 from .formats.dump import DumpDataset, ddl_keys
 from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, scrub
+from .ops.arrays import is_text
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
 from .sqltypes import sql_int_bits, sql_text_length, sql_type_category
 
@@ -60,6 +61,7 @@ class ColumnPlan:
     # in the same row binds the vault record (the primary key), so it stays unambiguous
     vault_context: str | None = None
     field: pa.Field | None = None  # the input field (metadata, nullability)
+    blank: str = "keep"  # the rule's blank: "keep" leaves empty/whitespace-only text as it is
 
     @property
     def operator(self) -> Operator:
@@ -74,6 +76,15 @@ class ColumnPlan:
     def transformed(self) -> bool:
         """Whether the column's values change (every operator but keep)."""
         return not self.operator.keeps_value
+
+    @property
+    def keeps_blanks(self) -> bool:
+        """Whether blank text (empty or whitespace only) passes through unchanged: rule ``blank: keep``
+        (the default), a text column written as text, and an operator that reads values (redact and
+        nullify replace every non-null value: a dump reader does not even parse them)."""
+        op = self.operator
+        return (self.blank == "keep" and op.reads_values and not op.keeps_value and not op.drops_column
+                and is_text(self.in_type) and is_text(self.out_type))
 
     @property
     def context_columns(self) -> tuple[str, ...]:
@@ -285,7 +296,8 @@ class _Compiler:
             domain = own.domain or (f"{tname}.{cname}" if op.keyed and not op.own_domain else None)
             inherited = self.resolve(target[0], target[1], seen + (k,)) if target is not None else None
             params = self.sized_params(tname, cname, own, inherited[0] if inherited else None)
-            result = (ColumnRule(own.op, params, domain, own.path, own.line, own.reversible, given=own.given), "rule")
+            result = (ColumnRule(own.op, params, domain, own.path, own.line, own.reversible,
+                                 given=own.given, blank=own.blank), "rule")
             if target is not None:
                 if inherited and (inherited[0].op, inherited[0].params, inherited[0].domain) != \
                         (own.op, params, domain):
@@ -474,5 +486,5 @@ class _Compiler:
             in_type=f.type, out_type=op.output_type(f.type, crule.params),
             key_version=self.key_version if op.keyed else None,
             check_unique=f.name in rule.key_columns() and op.collision_checked(crule.params),
-            reversible=crule.reversible,
+            reversible=crule.reversible, blank=crule.blank,
         )

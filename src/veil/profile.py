@@ -26,7 +26,8 @@ TABLE_KEYS = ("primary_key", "unique", "foreign_keys", "columns", "unknown_colum
 SUBJECT_KEYS = ("column", "domain")
 FK_KEYS = ("columns", "references")
 REF_KEYS = ("table", "columns")
-COMMON_COLUMN_KEYS = ("op", "domain", "reversible")
+COMMON_COLUMN_KEYS = ("op", "domain", "reversible", "blank")
+BLANK_CHOICES = ("keep", "transform")  # a rule's blank: what happens to empty/whitespace-only text
 
 
 def did_you_mean(name: str, options) -> str | None:
@@ -48,6 +49,7 @@ class ColumnRule:
     line: int | None
     reversible: bool = False  # write (domain, version, pseudonym) -> original to the vault
     given: tuple[str, ...] = ()  # the parameters the profile names (the others are defaults)
+    blank: str = "keep"  # empty/whitespace-only text: kept as it is, or transformed like any value
 
 
 @dataclass
@@ -378,6 +380,11 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
         op.reversible(op.with_defaults(params))
     if domain is not None and not isinstance(domain, str):
         chk.add(f"{cpath}.domain", "domain must be a name")
+    blank = craw.get("blank", "keep")
+    if blank not in BLANK_CHOICES:
+        chk.add(f"{cpath}.blank", "blank must be keep or transform",
+                "keep (the default) leaves empty and whitespace-only text as it is")
+        blank = "keep"
     if op.own_domain:  # date_shift has its own 'domain' param
         params["domain"] = domain or ""
     names = [p.name for p in op.params]
@@ -417,7 +424,7 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
             for sub, entry in op.span_rules(full).items():
                 _check_span_rule(chk, f"{cpath}.{sub}", entry)
     return ColumnRule(opname, full, domain if op.keyed and not op.own_domain else None, cpath,
-                      chk.lines.get(cpath), reversible, tuple(params))
+                      chk.lines.get(cpath), reversible, tuple(params), blank=blank)
 
 
 def _check_span_rule(chk: _Checker, where: str, entry: Any) -> None:
@@ -437,11 +444,23 @@ def _check_span_rule(chk: _Checker, where: str, entry: Any) -> None:
 
 
 def _check_references(chk: _Checker, profile: Profile) -> None:
+    """Every foreign key references a table of the profile: by its name, or by the bare name of
+    exactly one schema-qualified table (``customer`` for ``public.customer``)."""
     for t in profile.tables.values():
         for fk in t.foreign_keys:
-            if fk.ref_table not in profile.tables:
-                chk.add(f"{fk.path}.references.table", f"references unknown table '{fk.ref_table}'",
-                        did_you_mean(fk.ref_table, profile.tables))
+            if fk.ref_table in profile.tables:
+                continue
+            bare = [name for name in profile.tables if name.rsplit(".", 1)[-1] == fk.ref_table]
+            if len(bare) == 1:
+                continue
+            where = f"{fk.path}.references.table"
+            if bare:
+                chk.add(where, f"table name '{fk.ref_table}' is ambiguous in the profile",
+                        f"use the schema-qualified name: {' or '.join(bare)}")
+            else:
+                chk.add(where, f"references unknown table '{fk.ref_table}'",
+                        did_you_mean(fk.ref_table, profile.tables)
+                        or f"name a table of the profile: {', '.join(list(profile.tables)[:10])}")
 
 
 def _read_profile(p: Path) -> str:

@@ -20,7 +20,7 @@ from .dataset import Dataset
 from .errors import KeyringError, Problem, ProfileError, VaultError
 from .keys import KeyProvider
 from .ops import OPERATORS, REKEY_REFUSE, REKEY_UNDO, REKEY_VAULT, OpContext
-from .ops.arrays import canonical, map_distinct
+from .ops.arrays import blank_mask, canonical, map_distinct, with_blanks, without_blanks
 from .pipeline import Progress, RunResult, run_plan
 from .plan import ColumnPlan, Plan, TablePlan, compile_plan
 from .profile import Profile
@@ -94,8 +94,12 @@ class _Originals:
             self.maps[domain] = ({k: v.decode("utf-8") for k, v in mapping.items()}, ambiguous)
         mapping, ambiguous = self.maps[domain]
         text = pc.cast(canonical(arr), pa.string())
+        blanks = blank_mask(text)  # kept blanks (rule blank: keep) were never pseudonyms: they stay
+        if blanks is not None:
+            text = without_blanks(text, blanks)
         if text.null_count == len(text):
-            return pa.nulls(len(text), pa.string())
+            nulls = pa.nulls(len(text), pa.string())
+            return nulls if blanks is None else with_blanks(nulls, pc.cast(canonical(arr), pa.string()), blanks)
         ctx = pc.fill_null(pc.cast(canonical(context), pa.string()), "") if context is not None else ""
         keys = pc.binary_join_element_wise(text, ctx, "\0")
         missing = unsure = 0
@@ -118,7 +122,7 @@ class _Originals:
             raise VaultError(f"{unsure} pseudonym(s) map to several originals (the operator is not injective "
                              "and the table has no single-column primary key to tell them apart)",
                              table=table, column=column, hint="declare a primary key, or re-run from the extract")
-        return out
+        return out if blanks is None else with_blanks(out, pc.cast(canonical(arr), pa.string()), blanks)
 
 
 def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vault: Vault, *,

@@ -43,6 +43,31 @@ def map_distinct(arr: pa.Array, fn: Callable[[pa.Array], pa.Array],
     return out.take(enc.indices)
 
 
+def blank_mask(arr: pa.Array) -> pa.Array | None:
+    """True where a text value is blank: empty, or whitespace only (Unicode White_Space, as
+    ``str.isspace``: space, tab, newlines, NBSP U+00A0, U+3000...; not U+200B or U+FEFF, which are
+    not whitespace); False elsewhere, nulls included. None when the array is not text or has no
+    blank value, so callers skip the work."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not is_text(arr.type) or len(arr) == 0:
+        return None
+    mask = pc.fill_null(pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr)), False)
+    return mask if pc.any(mask).as_py() else None
+
+
+def without_blanks(arr: pa.Array, mask: pa.Array) -> pa.Array:
+    """``arr`` with its blank values (``mask``, from :func:`blank_mask`) made null."""
+    return pc.if_else(mask, pa.scalar(None, arr.type), arr)
+
+
+def with_blanks(out: pa.Array, inp: pa.Array, mask: pa.Array) -> pa.Array:
+    """``out`` with the rows of ``mask`` taken back from ``inp``: blanks keep their exact value."""
+    if out.type != inp.type:
+        inp = inp.cast(out.type)
+    return pc.if_else(mask, inp, out)
+
+
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 

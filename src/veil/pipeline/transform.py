@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from .. import detect
 from ..keys import KeyProvider
 from ..ops import OpContext
-from ..ops.arrays import as_text, canonical
+from ..ops.arrays import as_text, blank_mask, canonical, with_blanks, without_blanks
 from ..ops.registry import Distinct, SpanFinder
 from ..plan import Plan, TablePlan, nlp_model
 from ..vault import Vault, binary16, blind_array, blind_key, rows16
@@ -97,6 +97,7 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
         run = RunContext(run)
     arrays, stats = [], {}
     seen: dict[str, Distinct] = {}  # a keyed column's distinct values and their blind indexes, for the vault
+    seen_inputs: dict[str, pa.Array] = {}  # a column's input with its kept blanks made null (the vault's view)
     for c in tplan.columns:
         arr = batch.column(c.name)
         nulls = arr.null_count
@@ -106,11 +107,18 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
         if c.transformed:
             ctx = OpContext(run.keys, c.domain or "", c.params, tplan.name, c.name, batch, row_offset,
                             c.key_version, spans=span_finder)
+            # blank text (empty, whitespace only) passes through: the operator sees a null there
+            blanks = blank_mask(arr) if c.keeps_blanks else None
+            inp = arr
+            if blanks is not None:
+                arr = seen_inputs[c.name] = without_blanks(arr, blanks)
             arr = c.operator.apply(arr, ctx)
             if ctx.distinct is not None:
                 seen[c.name] = ctx.distinct
             if arr.type != c.out_type:
                 arr = arr.cast(c.out_type)
+            if blanks is not None:
+                arr = with_blanks(arr, inp, blanks)
         arrays.append(arr)
     out = pa.RecordBatch.from_arrays(arrays, schema=tplan.out_schema)
     res = BatchResult(out, stats)
@@ -138,10 +146,12 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
                         contexts[c.vault_context] = RowContext.of(run.keys, res.batch.column(c.vault_context))
                     context = contexts[c.vault_context]
                 distinct = seen.get(c.name)
-                if distinct is not None and res.kept is not None:
-                    distinct = distinct.filter(res.kept)
-                part = vault_part(c, batch.column(c.name), res.batch.column(c.name), context, subjects, run,
-                                   distinct)
+                inp = seen_inputs.get(c.name)  # kept blanks are not records
+                if res.kept is not None:
+                    distinct = distinct.filter(res.kept) if distinct is not None else None
+                    inp = inp.filter(res.kept) if inp is not None else None
+                part = vault_part(c, batch.column(c.name) if inp is None else inp, res.batch.column(c.name),
+                                  context, subjects, run, distinct)
                 if part is not None:
                     res.vault.append(part)
         res.contexts = {name: rows16(context.key) for name, context in contexts.items()}
