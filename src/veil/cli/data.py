@@ -76,6 +76,8 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
               "directory that receives the dump under its own name). Replaced atomically.")
 @click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
               help="SQL dialect of a dump (default: detected).")
+@click.option("--delimiter", default=None, metavar="CHAR",
+              help="Delimiter of CSV input, kept on output (default: sniffed from the header; 'tab' for a tab).")
 @keyring_option
 @passphrase_option
 @vault_option()
@@ -89,7 +91,8 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 10_000_000), default=65_536, show_default=True,
               help="Rows per batch.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
-def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None, keyring: str | None,
+def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None, delimiter: str | None,
+        keyring: str | None,
         passphrase_env: str | None,
         vault: str | None, fmt: str | None, report: Path | None, force: bool, workers: int | None,
         batch_size: int, quiet: bool) -> None:
@@ -110,7 +113,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
     """
     out = Path(out_raw)
     profile = load_profile(profile_path, strict=False)
-    dataset = open_dataset(input_path, dialect=dialect)
+    dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter)
     keys = keys_from(keyring, passphrase_env, (dataset.root, out))
     _refuse_vault_inside(vault, (dataset.root, out))
     # every path written is checked before anything is written (a refused --report never
@@ -209,10 +212,12 @@ def _print_findings(result, out) -> None:
 @click.option("--no-ner", is_flag=True, help="Pattern recognizers only, even when a spaCy pipeline is installed.")
 @click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
               help="SQL dialect of a dump (default: detected).")
+@click.option("--delimiter", default=None, metavar="CHAR",
+              help="Delimiter of CSV input (default: sniffed from the header; 'tab' for a tab).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
 def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_out: Path | None, force: bool,
          sample: int, sample_rows: int, nlp_model: str | None, no_ner: bool, dialect: str | None,
-         quiet: bool) -> None:
+         delimiter: str | None, quiet: bool) -> None:
     """Find personal data in INPUT: one finding per table.column, a draft profile, a data map.
 
     Each column gets an entity (EMAIL, PHONE, FIRST_NAME, ... or NONE), a
@@ -243,7 +248,7 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
         Target("--json", json_out, kind="scan-json", recognise=looks_like_scan_json),
         Target("--markdown", md_out, kind="data-map", recognise=looks_like_data_map),
     ], reads=_reads(input=input_path), force=force, input_error=False)
-    dataset = open_dataset(input_path, dialect=dialect)
+    dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter)
     progress = Progress(quiet=quiet)
     started = time.monotonic()
     result = scan_dataset(dataset, sample=sample, sample_rows=sample_rows, nlp_model=nlp_model,

@@ -15,7 +15,7 @@ from ..dataset import Dataset, Table
 from ..errors import InputError
 from ..plugins import FORMATS_GROUP, PluginGroup, accept_format
 from .csv import CsvFormat
-from .dump import is_dump, open_dump
+from .dump import is_archive_dir, is_dump, open_dump
 from .parquet import ParquetFormat
 
 BUILTIN_FORMATS = {f.name: f for f in (CsvFormat(), ParquetFormat())}
@@ -38,20 +38,29 @@ def format_for(path: Path):
     return None
 
 
-def open_dataset(path: str | Path, dialect: str | None = None) -> Dataset:
+def _open_table(fmt, path: Path, delimiter: str | None) -> Table:
+    if delimiter is not None and isinstance(fmt, CsvFormat):
+        return fmt.open(path, path.stem, delimiter)
+    return fmt.open(path, path.stem)
+
+
+def open_dataset(path: str | Path, dialect: str | None = None, delimiter: str | None = None) -> Dataset:
     """A directory of table files (one table per file, name = file stem), one file, or a SQL dump
-    (a :class:`veil.formats.dump.DumpDataset`)."""
+    (a :class:`veil.formats.dump.DumpDataset`). ``delimiter``: of the CSV files (default: sniffed
+    from each file's header line)."""
     root = Path(path)
     if not root.exists():
         raise InputError("input not found", file=str(root), hint="check the path")
+    if is_archive_dir(root):  # pg_dump -Fd: read like -Fc, through pg_restore
+        return open_dump(root, dialect)
     if root.is_file():
         if dialect is not None or is_dump(root):
             return open_dump(root, dialect)
         fmt = format_for(root)
         if fmt is None:
             raise InputError("unsupported file type", file=str(root),
-                             hint="veil reads .csv, .parquet and SQL dumps (.sql, .sql.gz, pg_dump -Fc)")
-        return Dataset(root, False, [fmt.open(root, root.stem)])
+                             hint="veil reads .csv, .parquet and SQL dumps (.sql, .sql.gz, pg_dump -Fc, -Fd)")
+        return Dataset(root, False, [_open_table(fmt, root, delimiter)])
     tables: list[Table] = []
     seen: dict[str, Path] = {}
     for child in sorted(root.iterdir()):
@@ -65,7 +74,7 @@ def open_dataset(path: str | Path, dialect: str | None = None) -> Dataset:
             raise InputError(f"two files hold table '{name}'", file=str(child),
                              hint=f"keep one of {seen[name].name} and {child.name}")
         seen[name] = child
-        tables.append(fmt.open(child, name))
+        tables.append(_open_table(fmt, child, delimiter))
     if not tables:
         raise InputError("no .csv or .parquet files in the input directory", file=str(root))
     return Dataset(root, True, tables)

@@ -23,6 +23,37 @@ from ..errors import InputError
 from ..ops.arrays import temporal_text
 
 BOM = b"\xef\xbb\xbf"
+DELIMITERS = (",", ";", "\t", "|")  # the ones sniffed, in the order ties are broken
+
+
+def sniff_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file, from its header line (docs/formats/csv.md): the most frequent of
+    ``,`` ``;`` tab ``|`` outside double quotes; a tie (or none of them: one column) gives ``,``."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    with open(path, "rb") as fh:
+        head = fh.read(MAX_BLOCK)
+    if head.startswith(BOM):
+        head = head[3:]
+    for c in head.decode("utf-8", "replace"):
+        if c == '"':
+            quoted = not quoted  # a doubled quote closes and opens again: the same state after it
+        elif quoted:
+            continue
+        elif c in "\r\n":
+            break
+        elif c in counts:
+            counts[c] += 1
+    return max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+
+
+def check_delimiter(delimiter: str) -> str:
+    """A --delimiter value: one character, not a quote or a line ending (``\\t`` or ``tab``: a tab)."""
+    delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise InputError("the CSV delimiter must be one character, not a quote or a line ending",
+                         hint="e.g. --delimiter ';' or --delimiter tab")
+    return delimiter
 
 
 def _bad_utf8_line(path: Path) -> int | None:
@@ -55,12 +86,12 @@ def _long_fields() -> Iterator[None]:
         pycsv.field_size_limit(old)
 
 
-def _header(path: Path) -> tuple[list[str], bool, bool]:
+def _header(path: Path, delimiter: str = ",") -> tuple[list[str], bool, bool]:
     with open(path, "rb") as fh:
         bom = fh.read(3) == BOM
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh, _long_fields():
-            rows = pycsv.reader(fh)
+            rows = pycsv.reader(fh, delimiter=delimiter)
             header = next(rows, None)
             # nothing after the header (not even a blank line): a table without rows
             empty = header is not None and fh.read(1) == ""
@@ -89,20 +120,21 @@ def _header(path: Path) -> tuple[list[str], bool, bool]:
     return header, bom, empty
 
 
-def _problem(path: Path, ncols: int) -> InputError:
+def _problem(path: Path, ncols: int, delimiter: str = ",") -> InputError:
     """Error path only: find and describe the first bad line, without quoting it."""
     line = _bad_utf8_line(path)
     if line is not None:
         return InputError("the file is not UTF-8 text", file=str(path), line=line,
                           hint="convert it to UTF-8 (e.g. iconv -t utf-8)")
     with open(path, newline="", encoding="utf-8-sig") as fh, _long_fields():
-        reader = pycsv.reader(fh, strict=True)
+        reader = pycsv.reader(fh, strict=True, delimiter=delimiter)
         try:
             for rec in reader:
                 if len(rec) != ncols:
                     return InputError(f"malformed CSV row: expected {ncols} fields, found {len(rec)}",
                                       file=str(path), line=reader.line_num,
-                                      hint="check for an unquoted comma or a stray quote on that line")
+                                      hint=f"check for an unquoted {_NAMES.get(delimiter, repr(delimiter))} or a "
+                                      "stray quote on that line")
         except pycsv.Error:
             return InputError("malformed CSV quoting", file=str(path), line=reader.line_num,
                               hint="a quoted field is not closed, or a quote is not doubled")
@@ -156,15 +188,16 @@ def _line_at(path: Path, offset: int) -> int:
     return lines
 
 
-_SPECIAL = re.compile(rb'["\r\n,]')
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _START, _BARE, _QUOTED, _QUOTE = range(4)  # field start, unquoted field, quoted field, quote in a quoted field
 
 
-def _open_quote_at_end(path: Path) -> int | None:
+def _open_quote_at_end(path: Path, delimiter: str = ",") -> int | None:
     """Error path (and rare look-alikes) only: the offset of the quote that opens a field still
     open at the end of the file, or None. Arrow's rules: a quote opens a field only at its start,
     is literal in an unquoted field, ``""`` is a quote inside a quoted field, and text after the
     closing quote is added to the value."""
+    special = re.compile(b'["\r\n' + re.escape(delimiter.encode()) + b"]")
     state, opened, done, prev = _START, None, 0, -1
     with open(path, "rb") as fh:
         if fh.read(3) != BOM:
@@ -172,7 +205,7 @@ def _open_quote_at_end(path: Path) -> int | None:
         done = fh.tell()
         prev = done - 1
         while chunk := fh.read(1 << 20):
-            for m in _SPECIAL.finditer(chunk):
+            for m in special.finditer(chunk):
                 at = done + m.start()
                 if at > prev + 1:  # ordinary characters since the last special one
                     if state in (_START, _QUOTE):
@@ -187,7 +220,7 @@ def _open_quote_at_end(path: Path) -> int | None:
                         state, opened = _QUOTED, at
                     elif state == _QUOTE:
                         state = _QUOTED  # a doubled quote
-                else:  # a comma or a line ending ends the field
+                else:  # a delimiter or a line ending ends the field
                     state = _START
             done += len(chunk)
     if done > prev + 1 and state == _QUOTE:
@@ -195,7 +228,7 @@ def _open_quote_at_end(path: Path) -> int | None:
     return opened if state == _QUOTED else None
 
 
-def _unclosed_quote(path: Path, last: str | None) -> InputError | None:
+def _unclosed_quote(path: Path, last: str | None, delimiter: str = ",") -> InputError | None:
     """Whether the file ends inside a quoted field: Arrow then takes the rest of the file as the
     last value silently. That value is then the raw tail of the file after an opening quote at a
     field start: compared byte for byte first (reading no more than the value's length), and
@@ -210,9 +243,9 @@ def _unclosed_quote(path: Path, last: str | None) -> InputError | None:
     with open(path, "rb") as fh:
         fh.seek(max(0, start - 1))
         tail = fh.read()
-    if not tail.endswith(raw) or (start > 0 and tail[:1] not in (b",", b"\n", b"\r")):
+    if not tail.endswith(raw) or (start > 0 and tail[:1] not in (delimiter.encode(), b"\n", b"\r")):
         return None
-    opened = _open_quote_at_end(path)
+    opened = _open_quote_at_end(path, delimiter)
     if opened is None:
         return None
     return InputError("malformed CSV quoting: a quoted field is not closed before the end of the file",
@@ -224,8 +257,10 @@ class CsvFormat:
     name = "csv"
     extensions = (".csv",)
 
-    def open(self, path: Path, name: str) -> Table:
-        header, bom, empty = _header(path)
+    def open(self, path: Path, name: str, delimiter: str | None = None) -> Table:
+        """``delimiter``: given (--delimiter), else sniffed from the header line."""
+        delimiter = sniff_delimiter(path) if delimiter is None else check_delimiter(delimiter)
+        header, bom, empty = _header(path, delimiter)
         schema = pa.schema([(c, pa.string()) for c in header])
 
         def blocks(block_size: int, skip: int, state: dict) -> Iterator[pa.RecordBatch]:
@@ -241,7 +276,8 @@ class CsvFormat:
                 path,
                 read_options=pacsv.ReadOptions(use_threads=False, block_size=block_size),
                 # one column: an empty line is a null row, not a blank to skip
-                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid,
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                                 invalid_row_handler=on_invalid,
                                                  ignore_empty_lines=len(header) > 1),
                 convert_options=pacsv.ConvertOptions(
                     column_types={c: pa.string() for c in header},
@@ -263,10 +299,11 @@ class CsvFormat:
             if bad:
                 line, expected, actual = bad[0]
                 if line is None:
-                    raise _problem(path, len(header))
+                    raise _problem(path, len(header), delimiter)
                 raise InputError(f"malformed CSV row: expected {expected} fields, found {actual}",
                                  file=str(path), line=line,
-                                 hint="check for an unquoted comma or a stray quote on that line")
+                                 hint=f"check for an unquoted {_NAMES.get(delimiter, repr(delimiter))} or "
+                                 "a stray quote on that line")
 
         def read(batch_size: int) -> Iterator[pa.RecordBatch]:
             if empty:  # a header and nothing else, with or without a line ending after it
@@ -291,24 +328,25 @@ class CsvFormat:
                                          file=str(path), hint="split the long values, or check for an "
                                          "unclosed quote that runs to the end of the file") from None
                     # Arrow's message quotes the offending row: never pass it on.
-                    raise _problem(path, len(header)) from None
+                    raise _problem(path, len(header), delimiter) from None
             last = state["last"]
             if last is not None:
                 value = last.column(len(header) - 1)[last.num_rows - 1].as_py()
-                err = _unclosed_quote(path, value)
+                err = _unclosed_quote(path, value, delimiter)
                 if err is not None:
                     raise err
 
-        return Table(name, path, self.name, schema, read, None, {"bom": bom})
+        return Table(name, path, self.name, schema, read, None, {"bom": bom, "delimiter": delimiter})
 
     def writer(self, path: Path, schema: pa.Schema, source: Table | None) -> CsvWriter:
-        return CsvWriter(path, schema, bool(source and source.options.get("bom")))
+        opts = source.options if source is not None and source.format == self.name else {}
+        return CsvWriter(path, schema, bool(opts.get("bom")), opts.get("delimiter", ","))
 
 
 class CsvWriter:
     """Arrow's CSV writer; naive timestamps are written as 'YYYY-MM-DD HH:MM:SS' when whole seconds."""
 
-    def __init__(self, path: Path, schema: pa.Schema, bom: bool):
+    def __init__(self, path: Path, schema: pa.Schema, bom: bool, delimiter: str = ","):
         self._fh = open(path, "wb")
         if bom:
             self._fh.write(BOM)
@@ -317,7 +355,7 @@ class CsvWriter:
             schema = schema.set(i, schema.field(i).with_type(pa.string()))
         self._schema = schema
         self._writer = pacsv.CSVWriter(self._fh, schema,
-                                       write_options=pacsv.WriteOptions(quoting_style="needed"))
+                                       write_options=pacsv.WriteOptions(quoting_style="needed", delimiter=delimiter))
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self._stamps:

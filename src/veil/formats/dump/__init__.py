@@ -35,7 +35,14 @@ from .values import INSERT_HEADER, split_identifiers
 DIALECTS = (PG, MYSQL)
 PGDMP_MAGIC = b"PGDMP"
 
+def is_archive_dir(path: Path) -> bool:
+    """A pg_dump directory-format archive (-Fd): a directory holding toc.dat."""
+    return path.is_dir() and (path / "toc.dat").is_file()
+
+
 def is_dump(path: Path) -> bool:
+    if path.is_dir():
+        return is_archive_dir(path)
     name = path.name.lower()
     if name.endswith((".sql", ".sql.gz", ".dump", ".pgdump")):
         return True
@@ -48,7 +55,7 @@ class DumpInfo:
     path: Path
     dialect: str
     compressed: bool
-    custom: bool  # pg_dump -Fc, read through pg_restore
+    custom: bool  # pg_dump -Fc or -Fd (a directory), read through pg_restore
     tables: dict[str, TableDef] = field(default_factory=dict)
     sequences: Sequences = field(default_factory=Sequences)
 
@@ -83,7 +90,7 @@ class DumpInfo:
             fh.close()
             if proc.wait() != 0:
                 raise InputError("pg_restore could not read the archive", file=str(self.path),
-                                 hint="check that the file is a complete pg_dump -Fc archive")
+                                 hint="check that it is a complete pg_dump -Fc file or -Fd directory")
             return
         opener = gzip.open if self.compressed else open
         try:
@@ -109,8 +116,11 @@ def sniff_dialect(head: str) -> str | None:
 
 
 def open_dump(path: Path, dialect: str | None = None) -> DumpDataset:
-    with open(path, "rb") as fh:
-        magic = fh.read(5)
+    if is_archive_dir(path):
+        magic = PGDMP_MAGIC  # toc.dat of a -Fd archive starts with it; pg_restore reads the directory
+    else:
+        with open(path, "rb") as fh:
+            magic = fh.read(5)
     custom = magic == PGDMP_MAGIC
     compressed = magic[:2] == b"\x1f\x8b"
     info = DumpInfo(path, dialect or PG, compressed, custom)

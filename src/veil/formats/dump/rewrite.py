@@ -351,8 +351,9 @@ def dump_run(plan: Plan, info: DumpInfo, out: Path, fmt: str | None) -> tuple[Du
             raise InputError(f"drop would change the tables of a SQL dump ({', '.join(dropped)})", file=file,
                              hint="use nullify or redact, or write files with --format parquet|csv")
     out = output_path(info, out, fmt)
-    if out.resolve() == info.path.resolve():
-        raise InputError("the output must not be the input", file=str(out), hint="choose another --out")
+    if out.resolve() == info.path.resolve() or info.path.resolve() in out.resolve().parents:
+        raise InputError("the output must not be the input, or inside it", file=str(out),
+                         hint="choose another --out")
     if fmt is not None:
         return DumpSource(info, plan, True), table_sink(info, plan, fmt), out
     counters = Counters() if info.dialect != MYSQL else None

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...dataset import Target, Writer
-from ...errors import InputError
+from ...errors import InputError, UsageError
 from ...plan import Plan, TablePlan
 from .. import FORMATS
 from ..files import TableFilesSink
@@ -70,12 +70,22 @@ def table_file_names(tables: list[str], ext: str, file: str = "") -> dict[str, s
     return {t: b + ext for t, b in base.items()}
 
 
+ARCHIVE_NAMES = (".dump", ".pgdump", ".backup", ".tar")  # what pg_dump -Fc/-Fd/-Ft output is named
+
+
 def output_path(info: DumpInfo, out: Path, fmt: str | None) -> Path:
+    """The file a dump run writes. An archive input (pg_dump -Fc/-Fd) is written as plain SQL: a
+    name that promises an archive (x.dump) is refused, pg_restore could not read it."""
     if fmt is not None:
         return out
     name = info.path.name if not info.custom else info.path.stem + ".sql"
     if out.is_dir() or str(out).endswith(("/", "\\")):
         return out / name
+    if info.custom and out.name.lower().endswith(ARCHIVE_NAMES):
+        raise UsageError("a pg_dump archive (-Fc/-Fd) is written back as a plain SQL dump, not as an archive; "
+                         f"--out {out.name} suggests an archive", file=str(out),
+                         hint=f"use --out {out.with_suffix('.sql').name} (restore it with psql), or pass a "
+                         "directory")
     return out
 
 

@@ -1,0 +1,192 @@
+"""Inputs as they come (issue 16 point 7): CSV with ';', tab or '|' delimiters (sniffed from the
+header or given with --delimiter, kept on output), pg_dump -Fd, dumps from stdin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from veil.formats import open_dataset
+from veil.formats.csv import sniff_delimiter
+
+from . import dump_fixtures
+from .conftest import run_module
+
+pg, pg_tools = dump_fixtures.pg, dump_fixtures.pg_tools
+
+SECRET = "zq-marker-7f3a@example.org"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode())
+    return path
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("id,email,name", ","),
+    ("id;email;name", ";"),
+    ("id\temail\tname", "\t"),
+    ("id|email|name", "|"),
+    ("id", ","),                       # one column: no delimiter, the default
+    ("a;b,c", ","),                    # a tie: ','
+    ('"a,b";"c,d";e', ";"),            # commas inside quotes do not count
+    ('"x"";y";a,b', ","),              # a doubled quote keeps the field quoted
+    ("\ufeffid;email", ";"),           # a byte order mark is not part of the header
+])
+def test_sniff_rule(tmp_path, header, expected):
+    path = _write(tmp_path / "t.csv", header + "\n1;2,3\t4|5\n")
+    assert sniff_delimiter(path) == expected
+
+
+@pytest.mark.parametrize("delim, name", [(";", "semicolon"), ("\t", "tab")])
+def test_scan_run_keep_the_delimiter(tmp_path, keyring, cli, delim, name):
+    """Without sniffing, the ';' file was one column 'id;email;name' and its second row failed
+    with 'expected 1 fields, found 2'."""
+    src = _write(tmp_path / f"people_{name}.csv", delim.join(["id", "email", "note"]) + "\n"
+                 + delim.join(["1", SECRET, '"a, b; c"']) + "\n"
+                 + delim.join(["2", "bob@example.net", "plain"]) + "\n")
+    profile = tmp_path / "p.yaml"
+    res = cli("scan", src, "-o", profile, "--quiet")
+    assert res.exit_code == 0, res.stderr
+    text = profile.read_text()
+    assert "email: {op: pseudonymize" in text and "note:" in text
+    out = tmp_path / "out.csv"
+    res = cli("run", src, "-p", profile, "--keyring", keyring, "-o", out, "--quiet")
+    assert res.exit_code == 0, res.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0].replace('"', "").split(delim) == ["id", "email", "note"]
+    assert len(lines) == 3 and all(len(line.split(delim)) == 3 for line in lines[1:] if "a, b" not in line)
+    assert SECRET not in out.read_text()
+    assert '"a, b; c"' in out.read_text()  # a value holding the delimiter stays one field
+    # the output reads back as the same table shape, with its delimiter sniffed again
+    assert [f.name for f in open_dataset(out).tables[0].schema] == ["id", "email", "note"]
+
+
+def test_delimiter_option_overrides_the_sniff(tmp_path, keyring, cli):
+    # the header has as many ',' as '|' (a tie gives ','): --delimiter says it is '|'
+    src = _write(tmp_path / "t.csv", "id|a,b\n1|x,y\n")
+    assert [f.name for f in open_dataset(src).tables[0].schema] == ["id|a", "b"]
+    assert [f.name for f in open_dataset(src, delimiter="|").tables[0].schema] == ["id", "a,b"]
+    profile = _write(tmp_path / "p.yaml", "version: 1\ntables:\n  t:\n    columns:\n      id: keep\n"
+                     "      'a,b': keep\n")
+    out = tmp_path / "o.csv"
+    res = cli("run", src, "-p", profile, "--keyring", keyring, "-o", out, "--delimiter", "|", "--quiet")
+    assert res.exit_code == 0, res.stderr
+    assert out.read_text().replace('"', "").splitlines() == ["id|a,b", "1|x,y"]
+
+
+def test_delimiter_tab_word(tmp_path):
+    src = _write(tmp_path / "t.csv", "a\tb\n1\t2\n")
+    assert [f.name for f in open_dataset(src, delimiter="tab").tables[0].schema] == ["a", "b"]
+    assert [f.name for f in open_dataset(src, delimiter="\\t").tables[0].schema] == ["a", "b"]
+
+
+@pytest.mark.parametrize("bad", ["", ";;", '"', "\n"])
+def test_bad_delimiter_is_a_usage_of_input(tmp_path, keyring, bad):
+    src = _write(tmp_path / "t.csv", "a;b\n1;2\n")
+    res = run_module("scan", src, "--delimiter", bad, "--quiet")
+    assert res.returncode == 5, res.stderr
+    assert "Traceback" not in res.stderr and "delimiter" in res.stderr
+
+
+def test_malformed_semicolon_row_names_the_semicolon(tmp_path, keyring):
+    src = _write(tmp_path / "t.csv", f"id;email\n1;{SECRET}\n2;{SECRET};extra\n")
+    profile = _write(tmp_path / "p.yaml", "version: 1\ntables:\n  t:\n    columns:\n      id: keep\n"
+                     "      email: {op: pseudonymize, format: email, domain: email}\n")
+    out = tmp_path / "o.csv"
+    res = run_module("run", src, "-p", profile, "--keyring", keyring, "-o", out, "--quiet")
+    assert res.returncode == 5
+    assert "t.csv:3:" in res.stderr and "semicolon" in res.stderr
+    assert "Traceback" not in res.stderr and SECRET not in res.stderr + res.stdout
+    assert not out.exists()
+
+
+# -- pg_dump -Fd (directory format), read through pg_restore like -Fc ---------------------------
+
+def _pg_source(pg, tmp_path):
+    src = pg.create("veil_src")
+    dump_fixtures.populate(pg, src)
+    prof = tmp_path / "profile.yaml"
+    prof.write_text(dump_fixtures.profile_text(), encoding="utf-8")
+    return src, prof
+
+
+def _restored_and_joined(pg, tmp_path, out_sql: bytes, src: str) -> None:
+    dst = pg.create("veil_dst")
+    res = dump_fixtures.psql_bytes(dst, out_sql)
+    assert res.returncode == 0, res.stderr.decode(errors="replace")
+    for table, n in dump_fixtures.ROW_COUNTS.items():
+        assert dump_fixtures.count(pg, dst, f'SELECT count(*) FROM "{table}"') == n
+    for sql in FK_ORPHANS:
+        assert dump_fixtures.count(pg, dst, sql) == 0
+    assert dump_fixtures.count(pg, dst, "SELECT count(*) FROM customers WHERE email NOT LIKE '%@example.com'") == 0
+    assert not dump_fixtures.PII_MARKER.findall(out_sql)
+
+
+FK_ORPHANS = (
+    "SELECT count(*) FROM accounts a LEFT JOIN customers c ON c.customer_id = a.customer_id "
+    "WHERE c.customer_id IS NULL",
+    "SELECT count(*) FROM orders o LEFT JOIN customers c ON c.email = o.customer_email WHERE c.email IS NULL",
+)
+
+
+def test_directory_format_round_trip(pg, cli, keyring, tmp_path):
+    """Before: 'no .csv or .parquet files in the input directory' (exit 5)."""
+    src, prof = _pg_source(pg, tmp_path)
+    archive = dump_fixtures.pg_dump(src, tmp_path / "src.dir", "-Fd")
+    assert (archive / "toc.dat").is_file()
+    out = tmp_path / "anon.sql"
+    res = cli("run", archive, "-p", prof, "--keyring", keyring, "-o", out, "-q")
+    assert res.exit_code == 0, res.stderr
+    data = out.read_bytes()
+    assert data.startswith(b"--")
+    _restored_and_joined(pg, tmp_path, data, src)
+    # a directory as --out gets the dump under the archive's name, as plain SQL
+    outdir = tmp_path / "outdir"
+    res = cli("run", archive, "-p", prof, "--keyring", keyring, "-o", f"{outdir}/", "-q")
+    assert res.exit_code == 0, res.stderr
+    assert (outdir / "src.sql").read_bytes().startswith(b"--")
+    # scan reads it too
+    res = cli("scan", archive, "--json", tmp_path / "f.json", "-q")
+    assert res.exit_code == 0, res.stderr
+    found = json.loads((tmp_path / "f.json").read_text())
+    assert {c["table"] for c in found["columns"]} >= {"public.customers", "public.accounts"}
+
+
+def test_directory_format_output_inside_it_refused(pg, keyring, tmp_path):
+    src, prof = _pg_source(pg, tmp_path)
+    archive = dump_fixtures.pg_dump(src, tmp_path / "src.dir", "-Fd")
+    before = sorted(p.name for p in archive.iterdir())
+    res = run_module("run", archive, "-p", prof, "--keyring", keyring, "-o", archive / "anon.sql", "-q")
+    assert res.returncode == 5, res.stderr
+    assert "Traceback" not in res.stderr and "inside" in res.stderr
+    assert sorted(p.name for p in archive.iterdir()) == before
+
+
+def test_damaged_directory_archive_is_clean(tmp_path, keyring):
+    bad = tmp_path / "bad.dir"
+    bad.mkdir()
+    (bad / "toc.dat").write_bytes(b"PGDMP" + b"\0" * 40)
+    prof = tmp_path / "p.yaml"
+    prof.write_text(dump_fixtures.profile_text(), encoding="utf-8")
+    res = run_module("run", bad, "-p", prof, "--keyring", keyring, "-o", tmp_path / "o.sql", "-q")
+    assert res.returncode == 5, res.stderr
+    assert "Traceback" not in res.stderr and "pg_restore" in res.stderr
+    assert not (tmp_path / "o.sql").exists()
+
+
+@pytest.mark.parametrize("flag, name", [("-Fc", "src.dump"), ("-Fd", "src.dir")])
+@pytest.mark.parametrize("out_name", ["anon.dump", "anon.pgdump", "anon.backup", "anon.tar"])
+def test_archive_to_archive_name_refused(pg, keyring, tmp_path, flag, name, out_name):
+    """Before: a -Fc input written to anon.dump silently held plain SQL (pg_restore then fails)."""
+    src, prof = _pg_source(pg, tmp_path)
+    archive = dump_fixtures.pg_dump(src, tmp_path / name, flag)
+    out = tmp_path / out_name
+    res = run_module("run", archive, "-p", prof, "--keyring", keyring, "-o", out, "-q")
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "--out anon.sql" in res.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".veil-tmp-*"))
