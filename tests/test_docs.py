@@ -115,3 +115,64 @@ def test_the_documentation_check_can_fail():
     assert _undocumented(root, readme) == [  # "probe" itself is named by `veil probe ok`
         "probe bare: no help", "probe bare: no example in --help", "probe bare: not in README's command table",
         "probe wrong: no example in --help", "probe wrong: not in README's command table"]
+
+
+def _broken_examples(group: click.Group) -> list[str]:
+    """Example lines of every command's rendered --help that lost their line continuation: a line
+    ending in `\\` must be followed by an indented continuation line, and no example line may hold a
+    run of spaces inside it (what a docstring's bare `\\` + newline becomes: Python joins the lines
+    and click prints the indentation of the next one in the middle)."""
+    problems = []
+    for path, _cmd in _commands(group):
+        out = CliRunner().invoke(group, [*path, "--help"], terminal_width=200).output
+        block = re.search(r"^(\s+)Examples?:\n((?:\1\s+\S.*\n)+)", out, re.M)
+        lines = block.group(2).splitlines() if block else []
+        for i, line in enumerate(lines):
+            where = f"{' '.join(path)}: {line.strip()[:40]}"
+            if re.search(r"\S {3,}\S", line):
+                problems.append(f"{where}: lines run together")
+            indent = len(line) - len(line.lstrip())
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            if line.endswith("\\") and len(nxt) - len(nxt.lstrip()) <= indent:
+                problems.append(f"{where}: no continuation line after \\")
+    return problems
+
+
+def test_examples_keep_their_line_continuations():
+    """`veil vault reveal --help` and `veil rekey --help` printed their two-line examples on one line."""
+    assert _broken_examples(main) == []
+
+
+def test_the_continuation_check_can_fail():
+    @click.group()
+    def probe() -> None:
+        """A group.
+
+        \b
+        Example:
+          veil probe joined --a 1 \
+              --b 2
+        """
+
+    @probe.command("kept")
+    def kept() -> None:
+        """Kept.
+
+        \b
+        Example:
+          veil probe kept --a 1 \\
+              --b 2
+        """
+
+    @probe.command("dangling")
+    def dangling() -> None:
+        """Dangling.
+
+        \b
+        Example:
+          veil probe dangling --a 1 \\
+        """
+
+    root = click.Group(commands={"probe": probe})
+    assert [p.split(":")[0] + ":" + p.rsplit(":", 1)[1] for p in _broken_examples(root)] == [
+        "probe: lines run together", "probe dangling: no continuation line after \\"]

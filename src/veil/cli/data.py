@@ -339,7 +339,7 @@ def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out
 
     \b
     Example:
-      veil rekey out/shop --from k-1a2b3c4d --to k-5e6f7a8b --profile profiles/shop.yaml \
+      veil rekey out/shop --from k-1a2b3c4d --to k-5e6f7a8b --profile profiles/shop.yaml \\
           --keyring k.json --vault v.db --out out/shop-v2
     """
     profile = load_profile(profile_path, strict=False)

@@ -194,7 +194,7 @@ def vault_reveal(tokens: tuple[str, ...], domain: str, purpose: str, from_file: 
 
     \b
     Example:
-      veil vault reveal --domain email --purpose "GDPR request 42" \
+      veil vault reveal --domain email --purpose "GDPR request 42" \\
           --keyring k.json --vault v.db 4fzq2k...@example.com
     """
     items = _tokens_from(tokens, from_file)
