@@ -177,3 +177,41 @@ def test_csv_extract_fks_inferred_by_containment(tmp_path):
         assert sum(v in emp for v in col(table, column)) == n, (table, column)
     cust = set(col("customer", "customer_id"))
     assert sum(v in cust for v in col("payment", "customer_id")) == 1500
+
+
+KEPT_PROFILE = """version: 1
+tables:
+  employee:
+    primary_key: [employee_id]
+{fks}    columns:
+      employee_id: {{op: pseudonymize, format: int}}
+      first_name: keep
+      last_name: keep
+      email: {{op: pseudonymize, format: email, domain: email}}
+{manager}      head_count: keep
+"""
+
+
+def test_validate_warns_on_a_kept_column_inside_a_pseudonymized_key(tmp_path):
+    d = tmp_path / "extract"
+    d.mkdir()
+    _write_csv(d / "employee.csv", ["employee_id", "first_name", "last_name", "email", "manager_id", "head_count"],
+               rows()["employee"])
+    prof = tmp_path / "p.yaml"
+    prof.write_text(KEPT_PROFILE.format(fks="", manager="      manager_id: keep\n"))
+    res = veil("validate", prof, d)
+    assert res.exit_code == 0, res.stderr
+    assert "warning" in res.stderr and "employee.manager_id is kept" in res.stderr
+    assert "employee.employee_id, which is pseudonymized" in res.stderr
+    assert "head_count" not in res.stderr  # a decoy: its name points at no key
+    assert "@corp.example" not in res.stderr + res.stdout  # names and shares, never a value
+    res = veil("validate", "--strict", prof, d)
+    assert res.exit_code == 3
+    assert f"{prof}:" in res.stderr and "employee.manager_id is kept" in res.stderr
+    # declared as a foreign key, it inherits the key's rule: nothing to say
+    prof.write_text(KEPT_PROFILE.format(
+        fks="    foreign_keys:\n      - columns: [manager_id]\n"
+            "        references: {table: employee, columns: [employee_id]}\n", manager=""))
+    res = veil("validate", "--strict", prof, d)
+    assert res.exit_code == 0, res.stderr
+    assert "warning" not in res.stderr

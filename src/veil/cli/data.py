@@ -10,7 +10,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import VaultError
+from ..detect.relations import kept_inside_keys
+from ..detect.sampling import sample_dataset
+from ..errors import Problem, ProfileError, VaultError, VeilError
 from ..formats import open_dataset
 from ..formats.dump import DumpDataset
 from ..formats.dump.sinks import output_path
@@ -156,7 +158,14 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
 @click.command()
 @click.argument("profile_path", metavar="PROFILE", type=click.Path(path_type=Path))
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
-def validate(profile_path: Path, input_path: Path | None) -> None:
+@click.option("--strict", is_flag=True, help="Warnings are errors (exit 3): e.g. a kept column whose sampled "
+              "values fall inside a pseudonymized key.")
+@click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
+              help="SQL dialect of a dump (default: detected).")
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON on stdout (file, line, path, "
+              "table, column, message, hint, severity); the exit code is the same.")
+def validate(profile_path: Path, input_path: Path | None, strict: bool, dialect: str | None,
+             as_json: bool) -> None:
     """Check PROFILE, and with INPUT check it against the input's tables and columns.
 
     Reports every problem at once, each with file, line, YAML path and a hint
@@ -166,15 +175,62 @@ def validate(profile_path: Path, input_path: Path | None) -> None:
     Example:
       veil validate profiles/shop.yaml samples/shop
     """
-    profile = load_profile(profile_path, strict=input_path is None)
-    if input_path is None:
-        n = sum(len(t.columns) for t in profile.tables.values())
-        click.echo(f"{profile_path}: valid ({len(profile.tables)} tables, {n} column rules)")
-        return
-    dataset = open_dataset(input_path)
-    plan = compile_plan(profile, dataset, None)
-    n = sum(len(t.columns) for t in plan.tables.values())
-    click.echo(f"{profile_path}: valid for {input_path} ({len(plan.tables)} tables, {n} columns classified)")
+    columns: dict[str, list[str]] = {}
+    try:
+        profile = load_profile(profile_path, strict=input_path is None)
+        columns.update({name: list(t.columns) for name, t in profile.tables.items()})
+        if input_path is None:
+            n = sum(len(t.columns) for t in profile.tables.values())
+            summary, warnings = f"{profile_path}: valid ({len(profile.tables)} tables, {n} column rules)", []
+        else:
+            dataset = open_dataset(input_path, dialect=dialect)
+            columns.update({t.name: t.schema.names for t in dataset.tables})
+            plan = compile_plan(profile, dataset, None)
+            warnings = _kept_key_warnings(profile, plan, dataset, strict)
+            n = sum(len(t.columns) for t in plan.tables.values())
+            summary = f"{profile_path}: valid for {input_path} ({len(plan.tables)} tables, {n} columns classified)"
+    except VeilError as err:
+        if as_json:
+            click.echo(json.dumps({"valid": False, "problems": _problem_records(err, str(profile_path), columns)},
+                                  indent=2))
+        raise
+    if as_json:
+        click.echo(json.dumps({"valid": True, "problems": [problem_record(p, str(profile_path), columns, "warning")
+                                                           for p in warnings]}, indent=2))
+    else:
+        click.echo(summary)
+
+
+def _problem_records(err: VeilError, file: str, columns: dict[str, list[str]]) -> list[dict]:
+    """validate --json: a profile's problems, or the one error that stopped validation (input unreadable)."""
+    if isinstance(err, ProfileError):
+        return [problem_record(p, err.file or file, columns) for p in err.problems]
+    return [{"file": err.file, "line": err.line, "path": "", "table": err.table, "column": err.column,
+             "message": err.message, "hint": err.hint, "severity": "error", "kind": type(err).__name__}]
+
+
+KEY_SAMPLE_ROWS = 20_000  # rows per table sampled to find kept columns inside pseudonymized keys (as scan)
+
+
+def _kept_key_warnings(profile, plan, dataset, strict: bool) -> list[Problem]:
+    """A kept column whose name and sampled values point at a pseudonymized key (it will not join):
+    a warning naming both columns, an error (exit 3) with --strict. Names and shares only, no value."""
+    problems = []
+    for table, column, ref_table, ref_column, share, n in kept_inside_keys(plan, dataset, sample_dataset(
+            dataset, KEY_SAMPLE_ROWS)):
+        pname = next((p for p in profile.tables if table in (p, dataset.aliases.get(p))), table)
+        path = f"tables.{pname}.columns.{column}"
+        line = profile.line(path) or profile.line(f"tables.{pname}")
+        problems.append(Problem(f"{table}.{column} is kept, and {100 * share:.0f}% of its {n} sampled values are "
+                                f"values of {ref_table}.{ref_column}, which is pseudonymized: it will not join",
+                                path, line, f"declare it a foreign key of {ref_table}.{ref_column} (foreign_keys: "
+                                f"- columns: [{column}], references: {{table: {ref_table}, columns: [{ref_column}]}})"
+                                ", or pseudonymize it in the same domain"))
+    if strict and problems:
+        raise ProfileError(problems, file=profile.file)
+    for problem in problems:
+        click.echo(f"veil: warning: {problem.render(profile.file)}", err=True)
+    return problems
 
 
 def _print_findings(result, out) -> None:

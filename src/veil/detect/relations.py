@@ -15,6 +15,8 @@ name wins, then the higher containment, then a person word pointing at a table o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,6 +26,9 @@ from . import names as name_rules
 from .coltypes import type_category
 from .findings import TableScan
 from .sampling import Sample
+
+if TYPE_CHECKING:
+    from ..plan import Plan
 
 
 def _singular(word: str) -> str:
@@ -152,49 +157,74 @@ def _text_values(col: pa.ChunkedArray) -> set[str]:
     return {v.strip() for v in pc.unique(arr).to_pylist() if v is not None and v.strip()}
 
 
+Key = tuple[str, str, set[str], str]  # (table, key column, its sampled values, type family)
+
+
+def _best_key(column: str, table: str, fam: str, values: set[str], keys: list[Key]) -> tuple | None:
+    """The key a column's name and sampled values point at: (table, column, share found), or None."""
+    best: tuple | None = None
+    for ref_table, ref_col, ref_values, ref_fam in keys:
+        if ref_fam != fam or (ref_table == table and ref_col == column) or not values:
+            continue
+        score = _name_score(column, ref_table, ref_col)
+        if score == 0:
+            continue
+        share = len(values & ref_values) / len(values)
+        if share < (MIN_CONTAINED_NAMED if score == 3 else MIN_CONTAINED):
+            continue
+        rank = (score, share, _affinity(column, table, ref_table), len(values) / len(ref_values))
+        if best is None or rank > best[0]:
+            best = (rank, ref_table, ref_col, share)
+    return None if best is None else best[1:]
+
+
+def _key(t: Table, column: str, sample: pa.Table) -> Key | None:
+    fam = _family(t, column)
+    values = _text_values(sample.column(column)) if column in sample.column_names else set()
+    return (t.name, column, values, fam) if fam and values else None
+
+
 def infer_contained(tables: list[Table], samples: dict[str, Sample], scans: dict[str, TableScan]) -> None:
     """Add to ``scans`` the foreign keys a column's name and sampled values show (source "values",
-    with the share found, the number of distinct values sampled and the column's name as evidence).
-    A column already in a foreign key is left alone."""
-    by_name = {t.name: t for t in tables}
-    keys: list[tuple[str, str, set[str], str]] = []  # (table, key column, its sampled values, type family)
-    for name, ts in scans.items():
-        if len(ts.primary_key) == 1 and name in by_name and ts.primary_key[0] in by_name[name].schema.names:
-            pk = ts.primary_key[0]
-            fam = _family(by_name[name], pk)
-            values = _text_values(samples[name][0].column(pk)) if pk in samples[name][0].column_names else set()
-            if fam and values:
-                keys.append((name, pk, values, fam))
+    with the share found and the number of distinct values sampled as evidence). A column already
+    in a foreign key is left alone."""
+    keys = [k for t in tables if len(scans[t.name].primary_key) == 1
+            and scans[t.name].primary_key[0] in t.schema.names
+            and (k := _key(t, scans[t.name].primary_key[0], samples[t.name][0])) is not None]
     for t in tables:
         ts = scans[t.name]
         taken = {c for fk in ts.foreign_keys for c in fk["columns"]}
         data = samples[t.name][0]
         for c in t.schema.names:
-            if c in taken or ts.primary_key == [c] or c not in data.column_names:
+            if c in taken or ts.primary_key == [c] or c not in data.column_names or _family(t, c) is None:
                 continue
-            fam = _family(t, c)
-            if fam is None:
-                continue
-            values: set[str] | None = None
-            best: tuple | None = None
-            for ref_table, ref_col, ref_values, ref_fam in keys:
-                if ref_fam != fam or (ref_table == t.name and ref_col == c):
-                    continue
-                score = _name_score(c, ref_table, ref_col)
-                if score == 0:
-                    continue
-                if values is None:
-                    values = _text_values(data.column(c))
-                if not values:
-                    break
-                found = len(values & ref_values)
-                share = found / len(values)
-                if share < (MIN_CONTAINED_NAMED if score == 3 else MIN_CONTAINED):
-                    continue
-                rank = (score, share, _affinity(c, t.name, ref_table), len(values) / len(ref_values))
-                if best is None or rank > best[0]:
-                    best = (rank, ref_table, ref_col, share, len(values))
-            if best is not None:
-                _rank, ref_table, ref_col, share, n = best
+            values = _text_values(data.column(c))
+            hit = _best_key(c, t.name, _family(t, c), values, keys)
+            if hit is not None:
+                ref_table, ref_col, share = hit
                 ts.foreign_keys.append({"columns": [c], "references": {"table": ref_table, "columns": [ref_col]},
-                                        "source": "values", "contained": round(share, 4), "sampled": n})
+                                        "source": "values", "contained": round(share, 4), "sampled": len(values)})
+
+
+def kept_inside_keys(plan: Plan, dataset: Dataset, samples: dict[str, Sample]) -> list[tuple]:
+    """Kept columns whose name and sampled values point at a key the plan pseudonymizes (by the rule
+    the draft infers foreign keys with): (table, column, key table, key column, share found, values
+    sampled). Such a column will no longer join. Names only, never a value."""
+    tables = [t for t in dataset.tables if t.name in plan.tables and t.name in samples]
+    keys: list[Key] = []
+    for t in tables:
+        tp = plan.tables[t.name]
+        for cp in tp.columns:
+            if [cp.name] == tp.primary_key and cp.transformed and (k := _key(t, cp.name, samples[t.name][0])):
+                keys.append(k)
+    out = []
+    for t in tables:
+        data = samples[t.name][0]
+        for cp in plan.tables[t.name].columns:
+            if cp.op != "keep" or cp.name not in data.column_names or _family(t, cp.name) is None:
+                continue
+            values = _text_values(data.column(cp.name))
+            hit = _best_key(cp.name, t.name, _family(t, cp.name), values, keys)
+            if hit is not None:
+                out.append((t.name, cp.name, hit[0], hit[1], hit[2], len(values)))
+    return out
