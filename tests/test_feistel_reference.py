@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .test_ops import apply, subkey
+from .test_ops import MASTER, apply, hkdf, subkey
 
 
 def reference(key: bytes, x: int, bits: int) -> int:
@@ -71,3 +71,36 @@ def test_reference_is_a_permutation_of_small_domains():
     key = subkey("p")
     for bits in (1, 3, 5, 8):
         assert sorted(reference(key, v, bits) for v in range(1 << bits)) == list(range(1 << bits))
+
+
+# -- the range form: pseudonymize format: int, range: [lo, hi] --------------------------------
+# From docs/operators.md: n = hi - lo + 1 values, bits = max(1, bit length of n - 1); the AES key
+# is HKDF-SHA256(master, info "veil/v1/int-range/<domain>/<lo>/<hi>"); the output is
+# lo + the permutation above of (value - lo), with outputs at or above n encrypted again.
+
+def range_reference(domain: str, x: int, lo: int, hi: int) -> int:
+    n = hi - lo + 1
+    bits = max(1, (n - 1).bit_length())
+    key = hkdf(MASTER, "int-range", f"{domain}/{lo}/{hi}")
+    y = reference(key, x - lo, bits)
+    while y >= n:
+        y = reference(key, y, bits)  # reference() already walks below 2**bits; walk on below n
+    return lo + y
+
+
+RANGES = [(1, 10), (0, 255), (1, 100), (1, 10_000), (1, 32_767), (-5, 5), (-(2**63), 2**63 - 1),
+          (0, 2**64 - 1), (10**12, 10**12 + 999), (7, 8)]
+
+
+@pytest.mark.parametrize(("lo", "hi"), RANGES, ids=lambda v: str(v))
+def test_range_matches_the_scalar_reference(lo, hi):
+    rng = random.Random(f"{lo}/{hi}")
+    vals = sorted({lo, hi, *(rng.randint(lo, hi) for _ in range(150))})
+    typ = pa.uint64() if hi >= 2**63 else pa.int64()
+    out = apply("pseudonymize", pa.array(vals, typ), {"format": "int", "range": [lo, hi]}, domain="customer_id")
+    assert out.to_pylist() == [range_reference("customer_id", v, lo, hi) for v in vals]
+
+
+def test_range_reference_is_a_permutation_of_small_ranges():
+    for lo, hi in [(1, 10), (0, 2), (-3, 3), (5, 37), (1, 100)]:
+        assert sorted(range_reference("p", v, lo, hi) for v in range(lo, hi + 1)) == list(range(lo, hi + 1))

@@ -137,7 +137,7 @@ def test_pg_arrays_intervals_ranges_from_a_real_dump(pg, tmp_path, keyring):  # 
         {"tags": "nested", "nums": "nested", "waited": "time", "span": "string"}
     assert cols["tags"]["entity"] == "FREE_TEXT"
     assert "tags: nullify" in draft.read_text()
-    assert "id: {op: pseudonymize, format: int, domain: public.shops.id, bits: 15}" in draft.read_text()
+    assert "id: {op: pseudonymize, format: int, domain: public.shops.id, range: [1, 1000]}" in draft.read_text()
     out = tmp_path / "out.sql"
     res = subprocess.run([sys.executable, "-m", "veil", "run", str(dump), "-p", str(draft), "--keyring", str(keyring),
                           "-o", str(out), "-q"], capture_output=True, text=True, timeout=300)

@@ -99,10 +99,12 @@ def _mapping(d: dict) -> str:
 
 def key_range(seen_min: int, seen_max: int, rows: int | None, sampled: int, bits: int) -> list[int] | None:
     """The ``range`` drafted for an integer surrogate key, from its sample: ``[0, hi]`` when a 0 was
-    seen, else ``[1, hi]``; ``hi`` the smallest power of ten at least twice the largest id (extrapolated
-    by the row count when only part of the table was sampled, and at least twice the row count), capped
-    at the type's largest value ``2**bits - 1``. None when no range fits (negative ids, or ids the type
-    cannot hold). Only the rounded bound reaches the draft: no id seen is written."""
+    seen, else ``[1, hi]``. ``need`` is twice the largest id (extrapolated by the row count when only
+    part of the table was sampled) and at least twice the row count; ``hi`` the smallest power of ten
+    from ``need`` on, or, when that passes the type's largest value ``2**bits - 1`` (tinyint,
+    smallint), ``need`` rounded up to one significant digit, at least half the type and at most its
+    largest value, so room stays above for the application's next ids. None when no range fits
+    (negative ids). Only rounded bounds reach the draft, never an id seen."""
     if seen_min < 0:
         return None
     cap = (1 << bits) - 1
@@ -113,7 +115,9 @@ def key_range(seen_min: int, seen_max: int, rows: int | None, sampled: int, bits
     hi = 100
     while hi < need:
         hi *= 10
-    hi = min(hi, cap)
+    if hi > cap:
+        step = 10 ** (len(str(need)) - 1)
+        hi = min(cap, max(-(-need // step) * step, cap // 2))
     lo = 0 if seen_min == 0 else 1
     return [lo, hi] if seen_max <= hi and lo < hi else None
 

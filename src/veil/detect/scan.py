@@ -36,11 +36,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..dataset import Dataset
 from ..formats.dump import DumpDataset
 from .classify import classify
 from .coltypes import declared_type, int_bits, plain_ints, text_type, type_category
+from .draft import key_range
 from .engine import detector
 from .entities import NONE_CLASS, entity_class
 from .findings import Finding, ScanResult, TableScan
@@ -52,6 +54,17 @@ __all__ = ["DEFAULT_SAMPLE", "DEFAULT_SAMPLE_ROWS", "Finding", "ScanResult", "Ta
 
 DEFAULT_SAMPLE = 2000  # distinct values per column
 DEFAULT_SAMPLE_ROWS = 20_000  # rows read per table
+
+
+def _seen_range(col: pa.ChunkedArray | pa.Array) -> tuple[int, int] | None:
+    """The smallest and largest integer of a sampled key column (text in dumps and CSV), or None."""
+    try:
+        ints = col.cast(pa.int64()) if not pa.types.is_integer(col.type) else col
+        mm = pc.min_max(ints)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    lo, hi = mm["min"].as_py(), mm["max"].as_py()
+    return None if lo is None else (lo, hi)
 
 
 def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows: int = DEFAULT_SAMPLE_ROWS,
@@ -84,6 +97,12 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
                 evidence["plain_ints"] = plain_ints(values)
             # a foreign key inherits its target's rule, even when it is also part of this table's key
             key = "foreign" if f.name in fk_cols else "primary" if f.name in ts.primary_key else None
+            if category == "integer" and key == "primary" and evidence.get("plain_ints"):
+                rng = _seen_range(col)
+                if rng is not None:
+                    drafted = key_range(*rng, ts.rows, ts.sampled_rows, evidence["int_bits"])
+                    if drafted is not None:
+                        evidence["int_range"] = drafted  # rounded: no id of the sample is kept
             if key and entity == "NONE":
                 evidence["note"] = f"{key} key column"
             findings.append(Finding(t.name, f.name, category, entity, entity_class(entity) if entity != "NONE"

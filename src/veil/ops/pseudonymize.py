@@ -47,7 +47,32 @@ def _check(params: dict) -> list[str]:
     bits = params.get("bits", 31)
     if not 8 <= bits <= 64:
         msgs.append("bits must be between 8 and 64")
+    rng = params.get("range")
+    if rng is not None:
+        if params.get("format", "token") != "int":
+            msgs.append("range applies to format int only")
+        elif not (len(rng) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in rng)):
+            msgs.append("range must be two integers: [lowest, highest]")
+        elif not (RANGE_MIN <= rng[0] < rng[1] <= RANGE_MAX) or (rng[0] < 0 and rng[1] >= 1 << 63):
+            msgs.append(f"range must have lowest < highest, both between {RANGE_MIN} and {RANGE_MAX} "
+                        "(a negative lowest: highest below 2**63)")
+        elif bits != 31:
+            msgs.append("give range or bits, not both (range decides the outputs)")
     return msgs
+
+
+RANGE_MIN, RANGE_MAX = -(1 << 63), (1 << 64) - 1
+
+
+def int_range(params: dict) -> tuple[int, int] | None:
+    """The [lowest, highest] integers format int writes (and takes), or None for a token/email/digits
+    rule. With ``range: [lo, hi]`` that range; else [0, 2**bits - 1]."""
+    if params.get("format") != "int":
+        return None
+    rng = params.get("range")
+    if rng is not None:
+        return int(rng[0]), int(rng[1])
+    return 0, (1 << params.get("bits", 31)) - 1
 
 
 def _accepts(t: pa.DataType, params: dict) -> str | None:
@@ -68,7 +93,8 @@ def _span_problem(params: dict) -> str | None:
 def _max_length(t: pa.DataType, params: dict) -> int | None:
     fmt = params.get("format", "token")
     if fmt == "int":
-        return len(str((1 << params.get("bits", 31)) - 1))
+        lo, hi = int_range(params) or (0, 0)
+        return max(len(str(lo)), len(str(hi)))
     if fmt == "digits":
         return None  # the input's length
     token = len(params.get("prefix", "")) + params.get("length", 16)
@@ -101,6 +127,8 @@ def _tokens(d: np.ndarray, length: int) -> pa.Array:
         Param("prefix", str, "", help="text put before a token"),
         Param("email_domain", str, "example.com", help="domain of email-shaped pseudonyms"),
         Param("bits", int, 31, help="int format: outputs stay below 2**bits (31 fits INTEGER)"),
+        Param("range", list, None, help="int format: [lowest, highest]: a permutation of that range "
+              "(inputs outside it are refused); replaces bits"),
     ),
     keyed=True,
     injective=_injective,
@@ -112,6 +140,7 @@ def _tokens(d: np.ndarray, length: int) -> pa.Array:
     accepts=_accepts,
     span_problem=_span_problem,
     max_output_length=_max_length,
+    value_range=lambda t, params: int_range(params),
     rekey=REKEY_VAULT,
 )
 def pseudonymize(arr: pa.Array, ctx: OpContext) -> pa.Array:
@@ -154,19 +183,23 @@ def _digits(ctx: OpContext, uniques: pa.Array) -> pa.Array:
 
 
 # ---------------------------------------------------------------------------
-# A keyed permutation of [0, 2**bits): a balanced Feistel network whose round
-# function is AES-256 (the Luby-Rackoff construction behind NIST's FF1/FF3
-# format-preserving encryption), with cycle-walking down to 2**bits. AES comes
-# from `cryptography`; ECB mode here only evaluates the AES permutation on many
-# independent one-block inputs at once, which is what makes it vectorised.
+# A keyed permutation of [0, n) (n = 2**bits by default): a balanced Feistel
+# network whose round function is AES-256 (the Luby-Rackoff construction behind
+# NIST's FF1/FF3 format-preserving encryption), with cycle-walking down to n.
+# AES comes from `cryptography`; ECB mode here only evaluates the AES
+# permutation on many independent one-block inputs at once, which is what makes
+# it vectorised.
 FEISTEL_ROUNDS = 10
 
 
-def feistel(key: bytes, x: np.ndarray, bits: int, decrypt: bool = False) -> np.ndarray:
+def feistel(key: bytes, x: np.ndarray, bits: int, decrypt: bool = False, n: int | None = None) -> np.ndarray:
+    """The keyed permutation of [0, n) over ``bits``-bit values (n defaults to 2**bits; else
+    2**(bits-1) < n <= 2**bits): outputs at or above n are permuted again (cycle-walking)."""
     half = (bits + 1) // 2
     mask = np.uint64((1 << half) - 1)
     x = x.astype(np.uint64)
-    limit = None if bits == 64 else np.uint64(1 << bits)
+    n = 1 << bits if n is None else n
+    limit = None if n >= 1 << 64 else np.uint64(n)
     enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
 
     def one_pass(v: np.ndarray) -> np.ndarray:
@@ -187,8 +220,8 @@ def feistel(key: bytes, x: np.ndarray, bits: int, decrypt: bool = False) -> np.n
 
     y = one_pass(x)
     if limit is not None:
-        # cycle-walk: re-apply until inside [0, 2**bits); a permutation of the
-        # smaller set, expected < 2 extra passes since 2**(2*half) <= 2 * 2**bits
+        # cycle-walk: re-apply until inside [0, n); a permutation of the smaller set,
+        # expected < 4 passes since 2**(2*half) <= 2 * 2**bits < 4 * n
         out_of_range = y >= limit
         while out_of_range.any():
             y[out_of_range] = one_pass(y[out_of_range])
@@ -196,26 +229,48 @@ def feistel(key: bytes, x: np.ndarray, bits: int, decrypt: bool = False) -> np.n
     return y
 
 
+def range_key(ctx: OpContext, lo: int, hi: int) -> bytes:
+    """The AES key of a range permutation: derived per domain *and* range, so two ranges of one
+    domain give unrelated permutations (HKDF, purpose ``int-range``, ``<domain>/<lo>/<hi>``)."""
+    return ctx.key("int-range", f"{ctx.domain}/{lo}/{hi}")
+
+
+def range_permute(key: bytes, vals: np.ndarray, lo: int, hi: int, decrypt: bool = False) -> np.ndarray:
+    """The keyed permutation of [lo, hi] on ``vals`` (int64 or uint64, all inside the range): as
+    uint64, lo + the permutation of [0, n) of (value - lo), modulo 2**64 (exact for either sign)."""
+    n = hi - lo + 1
+    bits = max(1, (n - 1).bit_length())
+    shift = np.uint64(lo % (1 << 64))
+    offs = vals.astype(np.uint64) - shift  # wraps modulo 2**64: the offset inside the range
+    return feistel(key, offs, bits, decrypt=decrypt, n=n) + shift
+
+
 def _int_bijection(arr: pa.Array, ctx: OpContext) -> pa.Array:
+    rng = ctx.params.get("range")
     bits = ctx.params["bits"]
     in_type = arr.type
     ints = arr
     if len(arr) == 0 or arr.null_count == len(arr):
         return arr
+    signed_ok = rng is not None and rng[0] < 0
     if is_text(in_type):
         # canonical integers only: "7" and "007" would otherwise share one pseudonym
-        ok = pc.match_substring_regex(arr, r"^(0|[1-9][0-9]*)$")
+        pattern = r"^(0|-?[1-9][0-9]*)$" if signed_ok else r"^(0|[1-9][0-9]*)$"
+        ok = pc.match_substring_regex(arr, pattern)
         if not pc.all(pc.fill_null(ok, True)).as_py():
-            raise InputError("format int needs non-negative integers without leading zeros",
+            raise InputError("format int needs " + ("integers" if signed_ok else "non-negative integers")
+                             + " without leading zeros",
                              row=first_bad_row(ok, ctx.row_offset), table=ctx.table, column=ctx.column,
                              hint="use format token for identifiers that are not plain integers")
-        ints = cast_checked(arr, pa.uint64(), ctx, "an integer that fits 64 bits",
+        ints = cast_checked(arr, pa.int64() if signed_ok else pa.uint64(), ctx, "an integer that fits 64 bits",
                             "use format token for very long identifiers")
     elif not pa.types.is_integer(in_type):
         raise InputError("format int needs an integer column", table=ctx.table, column=ctx.column,
                          hint="use format token")
     if ints.null_count == len(ints):
         return arr
+    if rng is not None:
+        return _range_bijection(arr, ints, ctx, int(rng[0]), int(rng[1]))
     valid = ints.drop_null()
     vals = valid.to_numpy()
     if pa.types.is_signed_integer(ints.type) and (vals < 0).any():
@@ -230,10 +285,7 @@ def _int_bijection(arr: pa.Array, ctx: OpContext) -> pa.Array:
                          hint="set bits: 63 (or 64) on this column's rule")
     out_vals = feistel(ctx.key(), vals, bits)
     # scatter back into row positions, nulls stay null
-    out_u64 = pa.array(out_vals, type=pa.uint64())
-    if ints.null_count:
-        idx = pc.subtract(pc.cumulative_sum(pc.cast(pc.is_valid(ints), pa.int64())), 1)
-        out_u64 = out_u64.take(pc.if_else(pc.is_valid(ints), idx, None))
+    out_u64 = _scatter(pa.array(out_vals, type=pa.uint64()), ints)
     if is_text(in_type):
         return pc.cast(pc.cast(out_u64, pa.string()), in_type)
     if not pa.types.is_unsigned_integer(in_type) and bits == 64:
@@ -245,3 +297,45 @@ def _int_bijection(arr: pa.Array, ctx: OpContext) -> pa.Array:
         raise InputError(f"bits: {bits} gives values too large for the column type",
                          table=ctx.table, column=ctx.column,
                          hint="lower bits to fit the column's integer type") from None
+
+
+def _scatter(valid_out: pa.Array, ints: pa.Array) -> pa.Array:
+    """Outputs of the non-null values back into row positions; nulls stay null."""
+    if not ints.null_count:
+        return valid_out
+    idx = pc.subtract(pc.cumulative_sum(pc.cast(pc.is_valid(ints), pa.int64())), 1)
+    return valid_out.take(pc.if_else(pc.is_valid(ints), idx, None))
+
+
+def _range_bijection(arr: pa.Array, ints: pa.Array, ctx: OpContext, lo: int, hi: int) -> pa.Array:
+    """format int with range: [lo, hi]: lo + the keyed permutation of [0, hi - lo + 1) of (value - lo).
+    A value outside the range is an input error (row, table.column; never the value)."""
+    info = np.iinfo(ints.type.to_pandas_dtype())
+    outside = []  # a bound beyond the column type's own limits holds for every value
+    if lo > info.max or hi < info.min:
+        outside.append(pc.is_valid(ints))
+    elif lo > info.min:
+        outside.append(pc.less(ints, pa.scalar(lo, ints.type)))
+    if info.min <= hi < info.max and lo <= info.max:
+        outside.append(pc.greater(ints, pa.scalar(hi, ints.type)))
+    ok = pc.invert(pc.fill_null(outside[0] if len(outside) == 1 else pc.or_(*outside), False)) \
+        if outside else None
+    if ok is not None and not pc.all(ok).as_py():
+        raise InputError(f"a value is outside the column's range [{lo}, {hi}]",
+                         row=first_bad_row(ok, ctx.row_offset), table=ctx.table, column=ctx.column,
+                         hint="widen range on this column's rule (it is part of the pseudonyms: "
+                              "change it before the first run)")
+    uniq = pc.unique(ints.drop_null())
+    out = range_permute(range_key(ctx, lo, hi), uniq.to_numpy(), lo, hi)
+    # [lo, hi] inside int64 (lo < 0 implies hi < 2**63, the profile checks it), or inside uint64
+    mapped = pa.array(out.view(np.int64) if hi < 1 << 63 else out,
+                      type=pa.int64() if hi < 1 << 63 else pa.uint64())
+    out_arr = mapped.take(pc.index_in(ints, value_set=uniq))
+    if is_text(arr.type):
+        return pc.cast(pc.cast(out_arr, pa.string()), arr.type)
+    try:
+        return pc.cast(out_arr, arr.type)
+    except pa.ArrowInvalid:
+        raise InputError(f"range [{lo}, {hi}] gives values the column type {arr.type} cannot hold",
+                         table=ctx.table, column=ctx.column,
+                         hint="keep the range inside the column's integer type") from None

@@ -195,6 +195,9 @@ class Operator:
     batch_size: int | None = None  # preferred largest batch (rows), when values are costly (scrub)
     # The longest text output (characters) for an input type, when known without the data.
     max_output_length: Callable[[pa.DataType, Params], int | None] = field(default=_unknown_length)
+    # The [lowest, highest] integers it writes for an input type, when known without the data
+    # (pseudonymize format: int: its range, or [0, 2**bits - 1]); None: not an integer output or unknown.
+    value_range: Callable[[pa.DataType, Params], tuple[int, int] | None] = field(default=_unknown_length)
     # Other columns of the same row the operator reads (ctx.batch): date_shift's subject.
     context_columns: Callable[[Params], tuple[str, ...]] = field(default=_no_columns)
     # Whether it parses dates out of text columns (date_shift, generalize to: year|month).
