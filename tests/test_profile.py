@@ -184,3 +184,103 @@ def test_unknown_columns_fail_closed_names_every_column(tmp_path, keyring, cli):
         assert f"column {name} is not classified" in res.stderr
     assert not out.exists()
     assert list(tmp_path.glob(".veil-tmp-*")) == []
+
+
+# -- issue 16 point 6: validate --json, --dialect, schema drift, bare references, empty columns --
+
+
+def _people(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "people.csv").write_text("id,first_name,surname\n1,Ann,Lee\n")
+    prof = tmp_path / "p.yaml"
+    prof.write_text("version: 1\ntables:\n  people:\n    columns:\n      id: keep\n"
+                    "      first_name: {op: fake, kind: first_name}\n      last_name: {op: fake, kind: last_name}\n")
+    return prof, tmp_path / "in"
+
+
+def test_renamed_column_is_schema_drift_exit_4_without_did_you_mean(tmp_path, cli):
+    prof, data = _people(tmp_path)
+    res = cli("validate", str(prof), str(data))
+    assert res.exit_code == 4, res.output
+    assert "missing last_name, new surname" in res.stderr and "p.yaml:7" in res.stderr
+    assert "did you mean" not in res.stderr
+
+
+def test_validate_json_lists_problems_with_table_column_and_keeps_exit_code(tmp_path, cli):
+    import json
+
+    prof, data = _people(tmp_path)
+    res = cli("validate", "--json", str(prof), str(data))
+    assert res.exit_code == 4
+    doc = json.loads(res.stdout)
+    assert doc["valid"] is False
+    got = {(p["table"], p["column"], p["line"], p["severity"]) for p in doc["problems"]}
+    assert got == {("people", "last_name", 7, "error"), ("people", "surname", 4, "error")}
+    assert all(p["file"] == str(prof) and p["message"] and p["hint"] and p["path"] for p in doc["problems"])
+    assert "Ann" not in res.stdout and "Lee" not in res.stdout
+    prof.write_text(prof.read_text().replace("last_name: {op: fake, kind: last_name}", "surname: keep"))
+    ok = cli("validate", "--json", str(prof), str(data))
+    assert ok.exit_code == 0 and json.loads(ok.stdout) == {"valid": True, "problems": []}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ntables:\n  people:\n    columns:\n      id: {op: nosuchop}\n")
+    res = cli("validate", "--json", str(bad))
+    assert res.exit_code == 3
+    [p] = json.loads(res.stdout)["problems"]
+    assert (p["table"], p["column"], p["line"]) == ("people", "id", 5) and "unknown operator" in p["message"]
+
+
+def test_validate_dialect_option(tmp_path, cli):
+    dump = tmp_path / "amb.sql"
+    dump.write_text("CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\n")
+    prof = tmp_path / "amb.yaml"
+    prof.write_text("version: 1\ntables:\n  t:\n    columns:\n      a: keep\n")
+    res = cli("validate", str(prof), str(dump))
+    assert res.exit_code == 5 and "pass --dialect" in res.stderr
+    for dialect in ("postgresql", "mysql"):
+        assert cli("validate", "--dialect", dialect, str(prof), str(dump)).exit_code == 0
+
+
+def test_bare_table_name_in_references_of_schema_qualified_profile(tmp_path, cli):
+    prof = tmp_path / "q.yaml"
+    body = ("version: 1\ntables:\n  public.customer:\n    columns:\n      id: keep\n"
+            "  public.rental:\n    foreign_keys:\n      - columns: [customer_id]\n"
+            "        references: {table: customer, columns: [id]}\n    columns:\n      rid: keep\n")
+    prof.write_text(body)
+    res = cli("validate", str(prof))
+    assert res.exit_code == 0, res.output
+    prof.write_text(body + "  other.customer:\n    columns:\n      id: keep\n")
+    res = cli("validate", str(prof))
+    assert res.exit_code == 3 and "ambiguous" in res.stderr and "public.customer or other.customer" in res.stderr
+    prof.write_text(body.replace("table: customer", "table: clients"))
+    res = cli("validate", str(prof))
+    assert res.exit_code == 3 and "unknown table 'clients'" in res.stderr and "hint:" in res.stderr
+
+
+def test_bare_reference_resolves_against_a_schema_qualified_dump(tmp_path, cli):
+    dump = tmp_path / "d.sql"
+    dump.write_text("SET client_encoding = 'UTF8';\n"
+                    "CREATE TABLE public.customer (id integer PRIMARY KEY);\n"
+                    "CREATE TABLE public.rental (rid integer, customer_id integer);\n"
+                    "COPY public.customer (id) FROM stdin;\n1\n\\.\n"
+                    "COPY public.rental (rid, customer_id) FROM stdin;\n5\t1\n\\.\n")
+    prof = tmp_path / "q.yaml"
+    prof.write_text("version: 1\ntables:\n  public.customer:\n    columns:\n      id: {op: pseudonymize, format: int}\n"
+                    "  public.rental:\n    foreign_keys:\n      - columns: [customer_id]\n"
+                    "        references: {table: customer, columns: [id]}\n    columns:\n      rid: keep\n")
+    res = cli("validate", "--dialect", "postgresql", str(prof), str(dump))
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("columns", ["    columns:\n", "    columns:\n      # every column is a key\n"])
+def test_columns_holding_only_comments(tmp_path, cli, keyring, columns):
+    prof = tmp_path / "e.yaml"
+    prof.write_text("version: 1\ntables:\n  t:\n" + columns)
+    assert cli("validate", str(prof)).exit_code == 0
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "t.csv").write_text("a\n1\n")
+    res = cli("validate", str(prof), str(tmp_path / "in"))
+    assert res.exit_code == 4 and "column t.a is not classified" in res.stderr
+    prof.write_text("version: 1\ntables:\n  t:\n    unknown_columns: keep\n" + columns)
+    assert cli("validate", str(prof), str(tmp_path / "in")).exit_code == 0
+    res = cli("run", "-p", str(prof), str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--keyring", str(keyring))
+    assert res.exit_code == 0, res.output

@@ -14,6 +14,7 @@ can find, so the operators never import ``veil.detect``.
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -186,6 +187,13 @@ def _table_rules(profile: Profile, dataset: Dataset, schemas: dict, add) -> dict
     return rules
 
 
+def _typo_of(name: str, options: list[str]) -> str | None:
+    """"did you mean" only for a likely typo (emial -> email), never for a merely similar name
+    (last_name -> surname is a rename, not a typo)."""
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.8)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
 def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) -> Plan:
     """Resolve every column of every input table to an operator, or raise with all problems."""
     return _Compiler(profile, dataset, key_version).compile()
@@ -233,9 +241,21 @@ class _Compiler:
         cols = self.schemas[tname].names
         named = {c: r.path for c, r in rule.columns.items()}
         named.update({c: f"{rule.path}.columns.{c}" for t, c in self.profile.broken if t == tname})
+        fk_cols = {c for fk in rule.foreign_keys for c in fk.columns}
+        # input columns no rule names: a rule naming a column the input lacks is schema drift (a renamed
+        # column reads "missing X, new Y", exit 4), and never "did you mean" a column with a rule of its own
+        new = [c for c in cols if c not in named and c not in fk_cols]
         for cname, cpath in named.items():
-            if cname not in cols:
-                self.add(cpath, f"column '{cname}' is not in table {tname}", did_you_mean(cname, cols))
+            if cname in cols:
+                continue
+            if new:
+                self.add(cpath, f"column '{cname}' is not in table {tname}: missing {cname}, new "
+                         f"{', '.join(new)} (schema drift)", _typo_of(cname, new) or
+                         f"if {cname} was renamed, rename its rule; else remove it and give each new column "
+                         "a rule", kind="unclassified")
+            else:
+                self.add(cpath, f"column '{cname}' is not in table {tname}",
+                         f"remove this rule: every column of {tname} has a rule of its own")
         for i, key in enumerate([rule.primary_key, *rule.unique]):
             for c in key:
                 if c not in cols:
@@ -458,7 +478,7 @@ class _Compiler:
             return None  # its rule is already reported as a problem
         if got is None:
             if policy == "fail":
-                self.add(f"{rule.path}.columns", f"column {tname}.{f.name} is not classified",
+                self.add(f"{rule.path}.columns.{f.name}", f"column {tname}.{f.name} is not classified",
                          f"add a rule for '{f.name}', or set unknown_columns: keep | drop | nullify",
                          kind="unclassified")
                 return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -461,6 +462,31 @@ def _check_references(chk: _Checker, profile: Profile) -> None:
                 chk.add(where, f"references unknown table '{fk.ref_table}'",
                         did_you_mean(fk.ref_table, profile.tables)
                         or f"name a table of the profile: {', '.join(list(profile.tables)[:10])}")
+
+
+def problem_record(problem: Problem, file: str | None, columns: dict[str, list[str]],
+                   severity: str = "error") -> dict[str, Any]:
+    """One problem as plain data for ``veil validate --json``: file, line, path, table, column,
+    message, hint, severity. ``columns``: each known table's columns (the profile's and the
+    input's), to tell a table or column name holding dots from the path around it."""
+    table = column = None
+    for name in sorted(columns, key=len, reverse=True):
+        if problem.path == f"tables.{name}" or problem.path.startswith(f"tables.{name}."):
+            table = name
+            rest = problem.path[len(f"tables.{name}."):]
+            if rest.startswith("columns.") and rest[8:]:
+                cols = sorted(columns[name], key=len, reverse=True)
+                column = next((c for c in cols if rest[8:] == c or rest[8:].startswith(c + ".")),
+                              rest[8:].split(".")[0])
+            break
+    else:  # no table known (the profile did not load): read the path, up to a table key
+        m = re.match(rf"^tables\.(.+?)(?:\.({'|'.join(TABLE_KEYS)})(?:[.\[](.*))?)?$", problem.path)
+        if m:
+            table = m.group(1)
+            column = m.group(3).split(".")[0] if m.group(2) == "columns" and m.group(3) else None
+    return {"file": file, "line": problem.line, "path": problem.path, "table": table, "column": column,
+            "message": problem.message, "hint": problem.hint, "severity": severity,
+            "kind": problem.kind}
 
 
 def _read_profile(p: Path) -> str:

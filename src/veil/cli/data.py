@@ -30,7 +30,7 @@ from ..output import (
 )
 from ..pipeline import output_name, report_dict, run_plan
 from ..plan import compile_plan
-from ..profile import load_profile
+from ..profile import load_profile, problem_record
 from ..progress import Progress
 from ..rekey import rekey as rekey_dataset
 from .options import keyring_option, keys_from, passphrase_option, vault_from, vault_option
@@ -174,6 +174,7 @@ def validate(profile_path: Path, input_path: Path | None, strict: bool, dialect:
     \b
     Example:
       veil validate profiles/shop.yaml samples/shop
+      veil validate --json --dialect postgresql profiles/shop.yaml shop.sql > problems.json
     """
     columns: dict[str, list[str]] = {}
     try:
