@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -96,3 +97,112 @@ def test_run_and_scan_commands_use_it(cli, shop_csv, keyring, tmp_path, monkeypa
         res = cli(*args)
         assert res.exit_code == 0, res.output
         assert ERASE not in res.stderr
+
+
+# -- percentage and ETA where the input's size is known (issue 16 point 8) ----------------------------
+
+def test_percentage_and_eta_from_row_counts():
+    out, clock = FakeTty(), Clock()
+    p = Progress({"customers": 400}, stream=out, clock=clock)
+    clock.now += 10  # the first 100 rows took 10 s: 300 more take 30 s
+    p("customers", 100)
+    assert out.getvalue().endswith(ERASE + "customers: 100/400 rows (25%, ETA 0:30)")
+    clock.now += 290
+    p("customers", 100)  # half done after 300 s: 300 s to go
+    assert out.getvalue().endswith(ERASE + "customers: 200/400 rows (50%, ETA 5:00)")
+    clock.now += 26700  # 27000 s for 300 rows: 9000 s for the last 100
+    p("customers", 100)
+    assert out.getvalue().endswith(ERASE + "customers: 300/400 rows (75%, ETA 2:30:00)")
+    p("customers", 100)
+    clock.now += 1
+    p("customers", 0)
+    assert out.getvalue().endswith(ERASE + "customers: 400/400 rows (100%)")  # no ETA once done
+    p.finish()
+
+
+def test_percentage_and_eta_from_bytes_read():
+    """A file per table (CSV): its bytes; a dump: the whole input's, said so."""
+    out, clock = FakeTty(), Clock()
+    p = Progress({"a": None, "b": None, "c": None}, stream=out, clock=clock)
+    clock.now += 4
+    progress_mod.bytes_read("a", 250, 1000)
+    p("a", 10)
+    assert out.getvalue().endswith(ERASE + "a: 10 rows (25%, ETA 0:12)")
+    clock.now += 1
+    progress_mod.bytes_read(progress_mod.WHOLE_INPUT, 500, 2000)
+    p("b", 20)  # b started when a's last event was (1 s ago)
+    assert out.getvalue().endswith(ERASE + "b: 20 rows (dump 25%, ETA 0:03)")
+    clock.now += 1
+    p("c", 5)  # nothing known of c's own bytes: the dump's share
+    assert out.getvalue().endswith(ERASE + "c: 5 rows (dump 25%, ETA 0:06)")
+    p.finish()
+    progress_mod.bytes_read("a", 1000, 1000)  # no longer heard once finished
+    assert p.bytes["a"] == (250, 1000) and not progress_mod.listening()
+
+
+def test_bytes_are_not_heard_when_silent():
+    p = Progress({"a": None}, stream=FakeTty(tty=False))
+    assert not progress_mod.listening()
+    progress_mod.bytes_read("a", 1, 2)
+    assert p.bytes == {}
+
+
+def _recorder(monkeypatch) -> list[tuple[str, int, int]]:
+    calls: list[tuple[str, int, int]] = []
+    monkeypatch.setattr(progress_mod, "listening", lambda: True)
+    monkeypatch.setattr(progress_mod, "bytes_read", lambda name, done, total: calls.append((name, done, total)))
+    return calls
+
+
+def test_csv_source_reports_bytes_read(cli, shop_csv, keyring, tmp_path, monkeypatch):
+    calls = _recorder(monkeypatch)
+    res = cli("run", str(shop_csv), "-p", str(SHOP_PROFILE), "--keyring", str(keyring), "-o",
+              str(tmp_path / "out"), "--workers", "1", "-q")
+    assert res.exit_code == 0, res.output
+    for f in shop_csv.glob("*.csv"):
+        mine = [(done, total) for name, done, total in calls if name == f.stem]
+        assert mine and all(total == f.stat().st_size for _, total in mine)
+        assert [d for d, _ in mine] == sorted(d for d, _ in mine) and mine[-1][0] == f.stat().st_size
+
+
+PG_DUMP = """--
+-- PostgreSQL database dump
+--
+SET standard_conforming_strings = on;
+CREATE TABLE public.t (
+    id integer NOT NULL,
+    name text
+);
+COPY public.t (id, name) FROM stdin;
+""" + "".join(f"{i}\tname {i}\n" for i in range(1, 3001)) + """\\.
+
+ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);
+"""
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_dump_source_reports_bytes_read(cli, keyring, tmp_path, monkeypatch, gz):
+    """Plain and gzip dumps: the bytes of the file read (compressed bytes for .gz), up to its size."""
+    import gzip
+
+    dump = tmp_path / ("d.sql.gz" if gz else "d.sql")
+    dump.write_bytes(gzip.compress(PG_DUMP.encode()) if gz else PG_DUMP.encode())
+    profile = tmp_path / "p.yaml"
+    profile.write_text("version: 1\ntables:\n  public.t:\n    columns:\n      id: keep\n"
+                       "      name: {op: pseudonymize}\n")
+    calls = _recorder(monkeypatch)
+    res = cli("run", str(dump), "-p", str(profile), "--keyring", str(keyring), "-o",
+              str(tmp_path / ("o.sql.gz" if gz else "o.sql")), "--workers", "1", "-q", "--batch-size", "500")
+    assert res.exit_code == 0, res.output
+    size = dump.stat().st_size
+    assert len(calls) >= 2 and {(name, total) for name, _, total in calls} == {(progress_mod.WHOLE_INPUT, size)}
+    done = [d for _, d, _ in calls]
+    assert done == sorted(done) and 0 < done[-1] <= size
+
+
+def test_run_shows_a_percentage_on_a_terminal(cli, shop_csv, keyring, tmp_path, monkeypatch):
+    monkeypatch.setattr(progress_mod, "_is_tty", lambda stream: True)
+    res = cli("run", str(shop_csv), "-p", str(SHOP_PROFILE), "--keyring", str(keyring), "-o",
+              str(tmp_path / "out"), "--workers", "1")
+    assert res.exit_code == 0, res.output
+    assert re.search(r"\w+: [\d,]+ rows \(\d+%", res.stderr), res.stderr

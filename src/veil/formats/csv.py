@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .. import progress
 from ..dataset import Table
 from ..errors import InputError
 from ..ops.arrays import temporal_text
@@ -272,8 +273,11 @@ class CsvFormat:
                 bad.append((row.number, row.expected_columns, row.actual_columns))
                 return "skip"
 
+            # on a progress line: read through a file whose position tells the bytes read so far
+            size = path.stat().st_size if progress.listening() else None
+            source = pa.OSFile(str(path)) if size else path
             reader = pacsv.open_csv(
-                path,
+                source,
                 read_options=pacsv.ReadOptions(use_threads=False, block_size=block_size),
                 # one column: an empty line is a null row, not a blank to skip
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
@@ -290,12 +294,16 @@ class CsvFormat:
             for batch in reader:
                 if bad:
                     break
+                if size:
+                    progress.bytes_read(name, source.tell(), size)
                 if batch.num_rows:
                     state["last"] = batch
                 drop = min(batch.num_rows, max(0, skip - seen))
                 seen += batch.num_rows
                 if drop < batch.num_rows:
                     yield batch.slice(drop) if drop else batch
+            if size:
+                source.close()
             if bad:
                 line, expected, actual = bad[0]
                 if line is None:

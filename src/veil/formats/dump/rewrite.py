@@ -10,6 +10,8 @@ untouched, and a table nobody transforms is copied without being parsed.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ... import progress
 from ...dataset import Barrier, Batch, Begin, Copied, End, Item, Sink
 from ...errors import InputError
 from ...ops.arrays import as_text
@@ -120,6 +123,12 @@ class DumpSource:
         self.sealed: dict[str, int] = {}  # table -> line of the setval written from its data
         self.forgotten: dict[str, frozenset[bytes]] = {}
         self.batch_size = 65_536
+        self._read: tuple[Callable[[], int], int] | None = None  # (bytes read so far, dump size)
+
+    def _report(self) -> None:
+        """Tell a progress line how much of the dump has been read (when its size is known)."""
+        if self._read is not None:
+            progress.bytes_read(progress.WHOLE_INPUT, self._read[0](), self._read[1])
 
     def items(self, plan: Any, batch_size: int, forgotten: dict[str, frozenset[bytes]]) -> Iterator[Item]:
         self.batch_size, self.forgotten = batch_size, forgotten
@@ -127,7 +136,10 @@ class DumpSource:
         group: list[InsertStatement] = []
         rows_in_group = 0
         with self.info.lines() as lines:
-            for item in Scanner(lines, dialect, self.file).items():
+            self._read = _position(lines) if progress.listening() else None
+            for k, item in enumerate(Scanner(lines, dialect, self.file).items()):
+                if k % 1024 == 0:
+                    self._report()
                 if isinstance(item, Statement) and item.kind == "insert":
                     st = InsertStatement(item.text, item.line, dialect, self.file)
                     if group and (st.table != group[0].table or st.columns != group[0].columns
@@ -227,6 +239,7 @@ class DumpSource:
         yield End(name, last=False)
 
     def _copy_batch(self, name: str, tplan: TablePlan, cols: list[str], chunk: list[bytes], start: int) -> Batch:
+        self._report()
         raw = copy_rows(chunk, cols, start, self.file)
         if raw.num_rows != len(chunk) or raw.num_columns != len(cols):
             raise InputError("a COPY row has the wrong number of fields", file=self.file, line=start,
@@ -299,6 +312,19 @@ class DumpSource:
 
         yield Batch(batch, None if self.all_columns else render)
         yield End(name, last=False)
+
+
+def _position(lines: Any) -> tuple[Callable[[], int], int] | None:
+    """How many bytes of the dump's file have been read (compressed bytes for gzip) and its size,
+    when both are known: a regular file, not pg_restore's pipe."""
+    buf = getattr(lines, "buffer", None)
+    raw = getattr(buf, "fileobj", None) or buf  # a GzipFile reads the compressed file under it
+    try:
+        st = os.fstat(raw.fileno())
+        raw.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return (raw.tell, st.st_size) if stat.S_ISREG(st.st_mode) and st.st_size else None
 
 
 def _render_inserts(stmts: list[InsertStatement], kept: list[bool], new_values: dict[int, list[str | None]],
