@@ -215,3 +215,17 @@ def test_validate_warns_on_a_kept_column_inside_a_pseudonymized_key(tmp_path):
     res = veil("validate", "--strict", prof, d)
     assert res.exit_code == 0, res.stderr
     assert "warning" not in res.stderr
+
+
+def test_draft_keeps_a_code_key_no_token_fits():
+    """A char(2) text key (countries.code): pseudonymize's shortest token (16) would not fit, and
+    validation refuses it; the draft keeps the code (not personal). A wide text key is pseudonymized."""
+    from veil.detect.draft import suggest
+    from veil.detect.findings import Finding
+
+    def rule(length: int | None, entity: str = "NONE") -> dict:
+        f = Finding("countries", "code", "string", entity, "none", 0.9, {"text_length": length}, "primary")
+        return suggest(f, "countries", {})
+
+    assert rule(2) == {"op": "keep"}
+    assert rule(64)["op"] == rule(None)["op"] == "pseudonymize"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from ..sqltypes import sql_int_bits, sql_type_category
+from ..sqltypes import sql_int_bits, sql_text_length, sql_type_category
 
 _CATEGORIES = [
     ("boolean", (pa.types.is_boolean,)),
@@ -85,3 +85,9 @@ def int_bits(f: pa.Field, dialect: str | None) -> int:
     if pa.types.is_integer(f.type):
         return 31
     return 63  # text (CSV): no declared width, and the sample may not hold the largest value
+
+
+def text_length(f: pa.Field, dialect: str | None) -> int | None:
+    """The most characters a dump's char(n)/varchar(n) column holds (None: no declared limit)."""
+    sql = ((f.metadata or {}).get(b"veil.sql_type") or b"").decode()
+    return sql_text_length(sql, dialect) if sql else None

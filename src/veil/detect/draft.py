@@ -29,6 +29,7 @@ from .names import tokens
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 MIN_INT_BITS = 8  # pseudonymize format: int takes bits 8..64
+MIN_TOKEN_LENGTH = 16  # pseudonymize's shortest token (base32 characters)
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 
 # Entity -> (rule for text columns, rule for integer columns or None)
@@ -143,6 +144,8 @@ def _key_rule(f: Finding, table: str, text_storage: bool) -> dict:
         return rule
     if f.type == "integer" and not text_storage:
         return {"op": "keep"}  # negative integer keys: no injective integer rule keeps the type
+    if f.entity == "NONE" and (f.evidence.get("text_length") or MIN_TOKEN_LENGTH) < MIN_TOKEN_LENGTH:
+        return {"op": "keep"}  # a code (char(2) country): no token fits the column
     return {"op": "pseudonymize", "domain": f"{table}.{f.column}"}
 
 

@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 from ..dataset import Dataset
 from ..formats.dump import DumpDataset
 from .classify import classify
-from .coltypes import declared_type, int_bits, plain_ints, text_type, type_category
+from .coltypes import declared_type, int_bits, plain_ints, text_length, text_type, type_category
 from .draft import key_range
 from .engine import detector
 from .entities import NONE_CLASS, entity_class
@@ -95,6 +95,8 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
                 evidence["int_bits"] = int_bits(f, dialect)
                 # pseudonymize format: int takes non-negative integers without leading zeros
                 evidence["plain_ints"] = plain_ints(values)
+            elif category == "string" and text_length(f, dialect) is not None:
+                evidence["text_length"] = text_length(f, dialect)  # a key's pseudonym must fit it
             # a foreign key inherits its target's rule, even when it is also part of this table's key
             key = "foreign" if f.name in fk_cols else "primary" if f.name in ts.primary_key else None
             if category == "integer" and key == "primary" and evidence.get("plain_ints"):
