@@ -130,6 +130,12 @@ SPEC = [
      [0, None, 9223372036854775807], I64, {}),
     ("pseudo-int-64-uint", "pseudonymize", {"format": "int", "bits": 64},
      [0, None, 18446744073709551615], pa.uint64(), {}),
+    ("pseudo-int-range", "pseudonymize", {"format": "int", "range": [1, 10000]},
+     [1, 2, 3, None, 10000], I64, {}),
+    ("pseudo-int-range-text", "pseudonymize", {"format": "int", "range": [1, 255]},
+     ["1", "2", None, "255"], STR, {}),
+    ("pseudo-int-range-signed", "pseudonymize", {"format": "int", "range": [-5, 5]},
+     [-5, 0, 5, None], pa.int16(), {}),
 ]
 for kind in KINDS:
     SPEC.append((f"fake-{kind}", "fake", {"kind": kind}, TEXT, STR, {}))
@@ -208,6 +214,9 @@ EXPECTED: dict[str, list] = {
     'pseudo-int-31': [1263719654, 1777342102, None, 2123627336, 490786726],
     'pseudo-int-63': [7265093460572132062, None, 3293517207879328626],
     'pseudo-int-64-uint': [98173335055580437, None, 12382724248502299925],
+    'pseudo-int-range': [3865, 2456, 6748, None, 6682],
+    'pseudo-int-range-text': ['43', '114', None, '59'],
+    'pseudo-int-range-signed': [-3, -4, 2, None],
     'fake-first_name': ['Adrienne', 'Gordon', None, 'Bernard', 'Claire', 'Paige'],
     'fake-last_name': ['Cisneros', 'Garza', None, 'Gregory', 'Shah', 'Atkins'],
     'fake-name': ['Adrienne Day', 'Gordon Mcclain', None, 'Bernard Bird', 'Claire Nixon', 'Paige Clay'],
