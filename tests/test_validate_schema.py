@@ -70,7 +70,7 @@ def test_given_bits_wider_than_smallint_refused(pg_src, tmp_path, cli):
     prof = _profile(tmp_path, "{op: pseudonymize, format: int, bits: 31}", "{op: pseudonymize, format: digits}")
     res = cli("validate", str(prof), str(dump))
     assert res.exit_code == 3, res.output
-    assert "public.store.store_id is smallint" in res.stderr and "bits: 15" in res.stderr
+    assert "public.store.store_id is smallint (integers -32768..32767)" in res.stderr and "bits: 15" in res.stderr
 
 
 def test_smallint_key_and_timestamptz_run_and_restore(pg_src, tmp_path, cli, keyring):
@@ -163,3 +163,14 @@ def test_mysql_unsigned_small_keys_fit_after_run(server, tmp_path, cli, keyring)
         assert scalar(dst, "SELECT count(*) FROM shop WHERE shop_id IN (1, 2, 65000)") < 3
     finally:
         client(f"DROP DATABASE IF EXISTS {src}; DROP DATABASE IF EXISTS {dst};")
+
+
+def test_range_outside_the_column_refused(pg_src, tmp_path, cli):
+    _, dump = pg_src
+    digits = "{op: pseudonymize, format: digits}"
+    prof = _profile(tmp_path, "{op: pseudonymize, format: int, range: [1, 40000]}", digits)
+    res = cli("validate", str(prof), str(dump))
+    assert res.exit_code == 3, res.output
+    assert "writes integers 1..40000" in res.stderr and "inside [-32768, 32767]" in res.stderr
+    prof = _profile(tmp_path, "{op: pseudonymize, format: int, range: [1, 32767]}", digits)
+    assert cli("validate", str(prof), str(dump)).exit_code == 0

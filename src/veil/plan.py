@@ -373,16 +373,22 @@ class _Compiler:
             return
         sql = self.sql_type(tname, f.name)
         shown = sql or str(f.type)
-        bits, col_bits = params.get("bits"), self.column_bits(tname, f.name)
-        if op.param("bits") is not None and isinstance(bits, int) and col_bits is not None and bits > col_bits:
-            if col_bits < 8:
-                hint = "use keep: the column has too few values for a keyed permutation (it needs 8 bits)"
-            elif "bits" in crule.given:
-                hint = f"remove bits (veil then uses {col_bits}, the column's width), or set bits: {col_bits}"
-            else:
-                hint = f"set bits: {col_bits} on the column this one references (they must share a domain)"
-            self.add(path, f"{tname}.{f.name} is {shown} (integers below 2**{col_bits}); operator {crule.op} "
-                     f"writes integers up to 2**{bits}, which the column cannot hold", hint)
+        col_bits = self.column_bits(tname, f.name)
+        rng = op.value_range(f.type, params) if col_bits is not None else None
+        if rng is not None:
+            unsigned = "unsigned" in sql.lower() if sql else pa.types.is_unsigned_integer(f.type)
+            col_lo, col_hi = (0 if unsigned else -(1 << col_bits)), (1 << col_bits) - 1
+            if rng[0] < col_lo or rng[1] > col_hi:
+                if params.get("range") is not None:
+                    hint = f"give a range inside [{col_lo}, {col_hi}]"
+                elif col_bits < 8:
+                    hint = "use keep: the column has too few values for a keyed permutation (it needs 8 bits)"
+                elif "bits" in crule.given:
+                    hint = f"remove bits (veil then uses {col_bits}, the column's width), or set bits: {col_bits}"
+                else:
+                    hint = f"set bits: {col_bits} on the column this one references (they must share a domain)"
+                self.add(path, f"{tname}.{f.name} is {shown} (integers {col_lo}..{col_hi}); operator {crule.op} "
+                         f"writes integers {rng[0]}..{rng[1]}, which the column cannot hold", hint)
         n = sql_text_length(sql, self.dialect) if sql else None
         longest = op.max_output_length(f.type, params) if n is not None else None
         if n is None or longest is None or longest <= n:
