@@ -3,7 +3,11 @@ header or given with --delimiter, kept on output), pg_dump -Fd, dumps from stdin
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,3 +194,81 @@ def test_archive_to_archive_name_refused(pg, keyring, tmp_path, flag, name, out_
     assert "--out anon.sql" in res.stderr
     assert not out.exists()
     assert not list(tmp_path.glob(".veil-tmp-*"))
+
+
+# -- a dump from a pipe: `veil run -` or a FIFO, spooled to a private temporary file --------------
+
+def _veil_cmd(*args) -> list[str]:
+    return [sys.executable, "-m", "veil", *map(str, args)]
+
+
+def _pipe(producer: list[str], veil_args: list, *, gzip_it: bool = False) -> tuple[int, bytes, bytes]:
+    """producer | [gzip -c |] veil ... ; veil's exit code, stdout and stderr."""
+    env = {**os.environ, **dump_fixtures.pg_env()}
+    prod = subprocess.Popen(producer, stdout=subprocess.PIPE, env=env)
+    feed = prod.stdout
+    gz = None
+    if gzip_it:
+        gz = subprocess.Popen(["gzip", "-c"], stdin=feed, stdout=subprocess.PIPE)
+        feed.close()
+        feed = gz.stdout
+    veil = subprocess.run(_veil_cmd(*veil_args), stdin=feed, capture_output=True, env=env, timeout=300)
+    feed.close()
+    assert prod.wait(60) == 0
+    if gz is not None:
+        assert gz.wait(60) == 0
+    return veil.returncode, veil.stdout, veil.stderr
+
+
+@pytest.mark.parametrize("gzip_it", [False, True], ids=["plain", "gzip"])
+def test_pg_dump_piped_into_run_dash(pg, keyring, tmp_path, gzip_it):
+    """Before: INPUT '-' was 'input not found' (exit 5), /dev/stdin of a pipe an internal error."""
+    src, prof = _pg_source(pg, tmp_path)
+    out = tmp_path / ("anon.sql.gz" if gzip_it else "anon.sql")
+    code, _, err = _pipe(["pg_dump", "--no-owner", src],
+                         ["run", "-", "-p", prof, "--keyring", keyring, "-o", out, "-q"], gzip_it=gzip_it)
+    assert code == 0, err.decode()
+    data = gzip.decompress(out.read_bytes()) if gzip_it else out.read_bytes()
+    _restored_and_joined(pg, tmp_path, data, src)
+    assert not list(tmp_path.glob(".veil-stdin-*")), "the spool is left behind"
+
+
+def test_pg_dump_custom_piped_and_dev_stdin(pg, keyring, tmp_path):
+    src, prof = _pg_source(pg, tmp_path)
+    outdir = tmp_path / "outdir"
+    code, _, err = _pipe(["pg_dump", "--no-owner", "-Fc", src],
+                         ["run", "/dev/stdin", "-p", prof, "--keyring", keyring, "-o", f"{outdir}/", "-q"])
+    assert code == 0, err.decode()
+    _restored_and_joined(pg, tmp_path, (outdir / "stdin.sql").read_bytes(), src)
+
+
+def test_fifo_input(pg, keyring, tmp_path):
+    src, prof = _pg_source(pg, tmp_path)
+    fifo = tmp_path / "dump.fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(f"pg_dump --no-owner {src} > {fifo}", shell=True,
+                              env={**os.environ, **dump_fixtures.pg_env()})
+    out = tmp_path / "anon.sql"
+    res = run_module("run", fifo, "-p", prof, "--keyring", keyring, "-o", out, "-q")
+    assert writer.wait(60) == 0
+    assert res.returncode == 0, res.stderr
+    _restored_and_joined(pg, tmp_path, out.read_bytes(), src)
+
+
+@pytest.mark.parametrize("feed, code, words", [
+    (b"", 5, "empty"),
+    (b"\x1f\x8b\x08\x00garbage-not-gzip" + SECRET.encode(), 5, "damaged"),
+    (b"hello " + SECRET.encode() + b"\n", 5, "dialect"),
+    (b"PGDMP" + SECRET.encode(), 5, "pg_restore"),
+])
+def test_bad_piped_input_is_clean(tmp_path, keyring, feed, code, words):
+    prof = tmp_path / "p.yaml"
+    prof.write_text(dump_fixtures.profile_text(), encoding="utf-8")
+    out = tmp_path / "o.sql"
+    res = subprocess.run(_veil_cmd("run", "-", "-p", prof, "--keyring", keyring, "-o", out, "-q"),
+                         input=feed, capture_output=True, timeout=120)
+    err = res.stderr.decode()
+    assert res.returncode == code, err
+    assert "Traceback" not in err and words in err
+    assert SECRET.encode() not in res.stderr + res.stdout
+    assert not out.exists() and not list(tmp_path.glob(".veil-*"))

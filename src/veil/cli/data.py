@@ -15,7 +15,7 @@ from ..detect.sampling import sample_dataset
 from ..errors import Problem, ProfileError, VaultError, VeilError
 from ..formats import open_dataset
 from ..formats.dump import DumpDataset
-from ..formats.dump.sinks import output_path
+from ..formats.dump.sinks import dump_output_name, output_path
 from ..keys import refuse_inside
 from ..ops import OPERATORS, load_plugins
 from ..output import (
@@ -42,7 +42,7 @@ def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Pa
     if isinstance(dataset, DumpDataset):
         if as_dir and fmt is None:  # "out/" (maybe not there yet): the dump under its own name
             info = dataset.dump
-            return out / (info.path.name if not info.custom else info.path.stem + ".sql"), False
+            return out / dump_output_name(info), False
         return output_path(dataset.dump, out, fmt), fmt is not None
     if not dataset.is_dir and (as_dir or out.is_dir()):
         return out / output_name(dataset.tables[0], fmt), False
@@ -115,7 +115,8 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
     """
     out = Path(out_raw)
     profile = load_profile(profile_path, strict=False)
-    dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter)
+    dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter,
+                           spool_dir=out if out_raw.endswith(("/", os.sep)) else out.parent)
     keys = keys_from(keyring, passphrase_env, (dataset.root, out))
     _refuse_vault_inside(vault, (dataset.root, out))
     # every path written is checked before anything is written (a refused --report never

@@ -15,7 +15,7 @@ from ..dataset import Dataset, Table
 from ..errors import InputError
 from ..plugins import FORMATS_GROUP, PluginGroup, accept_format
 from .csv import CsvFormat
-from .dump import is_archive_dir, is_dump, open_dump
+from .dump import is_archive_dir, is_dump, is_stream, open_dump, spool_stream
 from .parquet import ParquetFormat
 
 BUILTIN_FORMATS = {f.name: f for f in (CsvFormat(), ParquetFormat())}
@@ -44,11 +44,15 @@ def _open_table(fmt, path: Path, delimiter: str | None) -> Table:
     return fmt.open(path, path.stem)
 
 
-def open_dataset(path: str | Path, dialect: str | None = None, delimiter: str | None = None) -> Dataset:
+def open_dataset(path: str | Path, dialect: str | None = None, delimiter: str | None = None,
+                 spool_dir: Path | None = None) -> Dataset:
     """A directory of table files (one table per file, name = file stem), one file, or a SQL dump
     (a :class:`veil.formats.dump.DumpDataset`). ``delimiter``: of the CSV files (default: sniffed
-    from each file's header line)."""
+    from each file's header line). ``-`` (standard input), a FIFO or a pipe is a SQL dump, kept in
+    a private temporary file in ``spool_dir`` (default: the system's) while it is read."""
     root = Path(path)
+    if is_stream(root):
+        return open_dump(root, dialect, spool_stream(root, spool_dir))
     if not root.exists():
         raise InputError("input not found", file=str(root), hint="check the path")
     if is_archive_dir(root):  # pg_dump -Fd: read like -Fc, through pg_restore

@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
 import shutil
+import stat
 import subprocess
+import sys
+import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import pyarrow as pa
 
 from ...dataset import Dataset, Table
-from ...errors import InputError
+from ...errors import InputError, OutputError, UsageError
 from ...profile import ForeignKey
 from ...sqltypes import sql_arrow_type
 from .classify import parse_copy
@@ -58,6 +63,9 @@ class DumpInfo:
     custom: bool  # pg_dump -Fc or -Fd (a directory), read through pg_restore
     tables: dict[str, TableDef] = field(default_factory=dict)
     sequences: Sequences = field(default_factory=Sequences)
+    #: a dump read from a pipe: its private spool (an unlinked temporary file), read from the start
+    #: by each pass; ``path`` is then the name given (``-`` or the FIFO's)
+    spool: Any = field(default=None, repr=False)
 
     def parent_of(self, name: str) -> str:
         td = self.tables.get(name)
@@ -76,8 +84,16 @@ class DumpInfo:
             if exe is None:
                 raise InputError("this is a pg_dump custom-format archive, and pg_restore is not on PATH",
                                  file=str(self.path), hint="install the PostgreSQL client tools, or dump with -Fp")
-            proc = subprocess.Popen([exe, "--file=-", str(self.path)], stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL)
+            feed: int = subprocess.DEVNULL
+            if self.spool is not None:
+                feed = os.dup(self.spool.fileno())
+                os.lseek(feed, 0, os.SEEK_SET)  # the file object's seek may stay inside its buffer
+            try:
+                proc = subprocess.Popen([exe, "--file=-"] + ([] if self.spool is not None else [str(self.path)]),
+                                        stdin=feed, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            finally:
+                if feed != subprocess.DEVNULL:
+                    os.close(feed)
             assert proc.stdout is not None
             fh = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="surrogateescape", newline="")
             try:
@@ -93,11 +109,66 @@ class DumpInfo:
                                  hint="check that it is a complete pg_dump -Fc file or -Fd directory")
             return
         opener = gzip.open if self.compressed else open
+        src: Any = self.path
+        if self.spool is not None:
+            src = os.fdopen(os.dup(self.spool.fileno()), "rb")  # shares the offset: one pass at a time
+            src.seek(0)
+            if not self.compressed:
+                src = io.TextIOWrapper(src, encoding="utf-8", errors="surrogateescape", newline="")
+                opener = _as_is
         try:
-            with opener(self.path, "rt", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            with opener(src, "rt", encoding="utf-8", errors="surrogateescape", newline="") as fh:
                 yield iter(fh)
         except (gzip.BadGzipFile, EOFError, zlib.error):
             raise InputError("the compressed dump is damaged or truncated", file=str(self.path)) from None
+        finally:
+            if src is not self.path:
+                src.close()  # GzipFile leaves the file it was given open
+
+
+def _as_is(fh, *args, **kwargs):
+    return fh
+
+
+def is_stream(path: Path) -> bool:
+    """``-`` (standard input), or a FIFO or character device (``/dev/stdin`` of a pipe)."""
+    if str(path) == "-":
+        return True
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def spool_stream(path: Path, directory: Path | None) -> IO[bytes]:
+    """Copy a piped dump into a private temporary file (unlinked at once, so deleted however veil
+    ends; mode 0600; in ``directory``, else the system's temporary directory): a dump is read
+    twice (its DDL first, then its data), and a pipe can be read once. Bounded by the disk."""
+    name = str(path)
+    if name == "-" and sys.stdin is not None and sys.stdin.isatty():
+        raise UsageError("INPUT is '-' (standard input), but standard input is a terminal",
+                         hint="pipe a dump into veil: pg_dump DB | veil run - ...")
+    spool = tempfile.TemporaryFile(prefix=".veil-stdin-", dir=directory if directory and directory.is_dir()
+                                   else None)
+    try:
+        src = sys.stdin.buffer if name == "-" else open(path, "rb")
+        try:
+            shutil.copyfileobj(src, spool, 1 << 20)
+        finally:
+            if name != "-":
+                src.close()
+        spool.flush()
+    except OSError as exc:
+        spool.close()
+        raise OutputError(f"cannot keep the piped dump in a temporary file ({exc.strerror})",
+                          file=str(directory) if directory else tempfile.gettempdir(),
+                          hint="free some space there, or write the dump to a file first") from None
+    spool.seek(0)
+    if not spool.read(1):
+        spool.close()
+        raise InputError("the piped input is empty", file=name, hint="check the command that feeds veil")
+    return spool
 
 
 @dataclass(kw_only=True)
@@ -115,15 +186,18 @@ def sniff_dialect(head: str) -> str | None:
     return None
 
 
-def open_dump(path: Path, dialect: str | None = None) -> DumpDataset:
-    if is_archive_dir(path):
+def open_dump(path: Path, dialect: str | None = None, spool: IO[bytes] | None = None) -> DumpDataset:
+    if spool is not None:
+        spool.seek(0)
+        magic = spool.read(5)
+    elif is_archive_dir(path):
         magic = PGDMP_MAGIC  # toc.dat of a -Fd archive starts with it; pg_restore reads the directory
     else:
         with open(path, "rb") as fh:
             magic = fh.read(5)
     custom = magic == PGDMP_MAGIC
     compressed = magic[:2] == b"\x1f\x8b"
-    info = DumpInfo(path, dialect or PG, compressed, custom)
+    info = DumpInfo(path, dialect or PG, compressed, custom, spool=spool)
     if dialect is None:
         if custom:
             info.dialect = PG

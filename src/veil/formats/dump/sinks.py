@@ -73,12 +73,20 @@ def table_file_names(tables: list[str], ext: str, file: str = "") -> dict[str, s
 ARCHIVE_NAMES = (".dump", ".pgdump", ".backup", ".tar")  # what pg_dump -Fc/-Fd/-Ft output is named
 
 
+def dump_output_name(info: DumpInfo) -> str:
+    """The output's name in an --out DIR/: the input's (plain SQL for an archive; stdin.sql[.gz]
+    for a piped dump)."""
+    if info.spool is not None:
+        return "stdin.sql" if info.custom or not info.compressed else "stdin.sql.gz"
+    return info.path.name if not info.custom else info.path.stem + ".sql"
+
+
 def output_path(info: DumpInfo, out: Path, fmt: str | None) -> Path:
     """The file a dump run writes. An archive input (pg_dump -Fc/-Fd) is written as plain SQL: a
     name that promises an archive (x.dump) is refused, pg_restore could not read it."""
     if fmt is not None:
         return out
-    name = info.path.name if not info.custom else info.path.stem + ".sql"
+    name = dump_output_name(info)
     if out.is_dir() or str(out).endswith(("/", "\\")):
         return out / name
     if info.custom and out.name.lower().endswith(ARCHIVE_NAMES):
