@@ -174,3 +174,24 @@ def test_range_outside_the_column_refused(pg_src, tmp_path, cli):
     assert "writes integers 1..40000" in res.stderr and "inside [-32768, 32767]" in res.stderr
     prof = _profile(tmp_path, "{op: pseudonymize, format: int, range: [1, 32767]}", digits)
     assert cli("validate", str(prof), str(dump)).exit_code == 0
+
+
+def test_numeric_precision_of_an_integer_pseudonym(pg, tmp_path, cli, keyring):  # noqa: F811
+    db = pg.create("veil_src")
+    with pg.connect(db) as conn:
+        conn.execute("CREATE TABLE acct (acct_no numeric(5,0) PRIMARY KEY, note text);"
+                     "INSERT INTO acct VALUES (12345, 'x'), (99999, 'y');")
+    dump = pg_dump(db, tmp_path / "n.sql")
+    prof = tmp_path / "n.yaml"
+    prof.write_text("version: 1\ntables:\n  public.acct:\n    columns:\n"
+                    "      acct_no: {op: pseudonymize, format: int}\n      note: keep\n")
+    res = cli("validate", str(prof), str(dump))
+    assert res.exit_code == 3, res.output
+    assert "public.acct.acct_no is " in res.stderr and "(5 digits before the point)" in res.stderr
+    assert "range inside [-99999, 99999]" in res.stderr and "bits: 16 or less" in res.stderr
+    prof.write_text(prof.read_text().replace("format: int}", "format: int, range: [1, 99999]}"))
+    assert cli("validate", str(prof), str(dump)).exit_code == 0
+    out = tmp_path / "n.out.sql"
+    assert cli("run", "-p", str(prof), str(dump), "--out", str(out), "--keyring", str(keyring)).exit_code == 0
+    dst = pg.create("veil_dst")
+    assert psql_file(dst, out).returncode == 0

@@ -28,7 +28,7 @@ from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, scrub
 from .ops.arrays import is_text
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
-from .sqltypes import sql_int_bits, sql_text_length, sql_type_category
+from .sqltypes import sql_int_bits, sql_integer_digits, sql_text_length, sql_type_category
 
 
 def nlp_model(param: str) -> str | None:
@@ -389,6 +389,13 @@ class _Compiler:
                     hint = f"set bits: {col_bits} on the column this one references (they must share a domain)"
                 self.add(path, f"{tname}.{f.name} is {shown} (integers {col_lo}..{col_hi}); operator {crule.op} "
                          f"writes integers {rng[0]}..{rng[1]}, which the column cannot hold", hint)
+        digits = sql_integer_digits(sql, self.dialect) if sql else None
+        rng = op.value_range(f.type, params) if digits is not None else None
+        if rng is not None and max(abs(rng[0]), abs(rng[1])) >= 10 ** digits:
+            self.add(path, f"{tname}.{f.name} is {shown} ({digits} digits before the point); operator {crule.op} "
+                     f"writes integers {rng[0]}..{rng[1]}, which the column cannot hold",
+                     f"give a range inside [{1 - 10 ** digits}, {10 ** digits - 1}]"
+                     + (f", or bits: {bits} or less" if (bits := (10 ** digits - 1).bit_length() - 1) >= 8 else ""))
         n = sql_text_length(sql, self.dialect) if sql else None
         longest = op.max_output_length(f.type, params) if n is not None else None
         if n is None or longest is None or longest <= n:

@@ -144,3 +144,18 @@ def sql_text_length(sql_type: str, dialect: str | None = None) -> int | None:
     """The most characters a ``char(n)`` / ``varchar(n)`` column holds (None: no declared limit)."""
     dt = _parse(sql_type, dialect)
     return _size(dt) if _kind(dt) in _TEXT_SIZED else None
+
+
+def sql_integer_digits(sql_type: str, dialect: str | None = None) -> int | None:
+    """Digits before the decimal point a ``numeric(p, s)`` / ``decimal(p, s)`` column holds (p - s;
+    None: not such a column, or no declared precision)."""
+    dt = _parse(sql_type, dialect)
+    if _kind(dt) not in _DECIMAL or _kind(dt) in (T.MONEY, T.SMALLMONEY) or not dt.expressions:
+        return None
+    nums = []
+    for param in dt.expressions:
+        value = param.this if isinstance(param, exp.DataTypeParam) else param
+        if not (isinstance(value, exp.Literal) and value.name.isdigit()):
+            return None
+        nums.append(int(value.name))
+    return nums[0] - (nums[1] if len(nums) > 1 else 0)
