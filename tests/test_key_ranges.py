@@ -293,3 +293,18 @@ def test_mariadb_tinyint_unsigned_keys_with_the_draft_restore_join_and_insert(se
         assert scalar(dst, "SELECT COUNT(*) FROM shops JOIN regions ON shops.region_id = regions.id") == 301
     finally:
         client(f"DROP DATABASE IF EXISTS `{src}`; DROP DATABASE IF EXISTS `{dst}`;", check=False)
+
+
+def test_validate_refuses_a_range_the_column_cannot_hold(tmp_path):
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": pa.array([1, 2, 3], pa.int16())}), src / "t.parquet")
+    prof = tmp_path / "p.yaml"
+    for hi, code in ((32767, 0), (100_000, 3)):
+        prof.write_text(f"version: 1\ntables:\n  t:\n    primary_key: [id]\n    columns:\n"
+                        f"      id: {{op: pseudonymize, format: int, range: [1, {hi}]}}\n")
+        res = _veil("validate", prof, src)
+        assert res.returncode == code, res.stderr
+    assert "t.id is int16" in res.stderr and "100000" in res.stderr and "32767" in res.stderr
