@@ -272,3 +272,75 @@ def test_bad_piped_input_is_clean(tmp_path, keyring, feed, code, words):
     assert "Traceback" not in err and words in err
     assert SECRET.encode() not in res.stderr + res.stdout
     assert not out.exists() and not list(tmp_path.glob(".veil-*"))
+
+
+# -- --out -: the rewritten dump to standard output (| psql); not atomic, fails non-zero ------------
+
+def test_pipe_through_veil_into_psql(pg, keyring, tmp_path):
+    """pg_dump | veil run - --out - | psql -v ON_ERROR_STOP=1"""
+    src, prof = _pg_source(pg, tmp_path)
+    dst = pg.create("veil_dst")
+    env = {**os.environ, **dump_fixtures.pg_env()}
+    cmd = (f"pg_dump --no-owner {src} | {sys.executable} -m veil run - -p {prof} --keyring {keyring} "
+           f"--out - -q | psql -X -q -v ON_ERROR_STOP=1 -d {dst}")
+    res = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr.decode()
+    for table, n in dump_fixtures.ROW_COUNTS.items():
+        assert dump_fixtures.count(pg, dst, f'SELECT count(*) FROM "{table}"') == n
+    for sql in FK_ORPHANS:
+        assert dump_fixtures.count(pg, dst, sql) == 0
+    assert dump_fixtures.count(pg, dst, "SELECT count(*) FROM customers WHERE email NOT LIKE '%@example.com'") == 0
+    assert not list(tmp_path.glob(".veil-*"))
+
+
+def test_stdout_failure_midway_is_non_zero_and_psql_stops(pg, keyring, tmp_path):
+    """Not atomic: a dump that breaks after some rows were written leaves a partial stream, veil
+    exits non-zero, and psql (ON_ERROR_STOP) fails on the cut COPY block."""
+    src, prof = _pg_source(pg, tmp_path)
+    dump = dump_fixtures.pg_dump(src, tmp_path / "src.sql").read_bytes()
+    cut = dump.index(b"\\.\n", dump.index(b"COPY public.customers"))  # inside the customers block
+    # a row with the wrong field count: the first pass (DDL) does not split rows, the rewrite does
+    bad = dump[:cut] + b"one-field\n" + dump[cut:]
+    res = subprocess.run(_veil_cmd("run", "-", "-p", prof, "--keyring", keyring, "--out", "-", "-q",
+                                   "--batch-size", "1", "--workers", "1"),
+                         input=bad, capture_output=True, timeout=120)
+    err = res.stderr.decode()
+    assert res.returncode == 5, err
+    assert "Traceback" not in err
+    assert b"CREATE TABLE" in res.stdout, "the stream was written as it went"
+    assert not dump_fixtures.PII_MARKER.findall(res.stdout)
+    dst = pg.create("veil_dst")
+    restored = dump_fixtures.psql_bytes(dst, res.stdout)
+    assert restored.returncode != 0
+
+
+def test_stdout_reader_gone_is_clean(pg, keyring, tmp_path):
+    src, prof = _pg_source(pg, tmp_path)
+    dump = dump_fixtures.pg_dump(src, tmp_path / "src.sql")
+    cmd = (f"{sys.executable} -m veil run {dump} -p {prof} --keyring {keyring} --out - -q "
+           f"--batch-size 1 --workers 1 | head -c 10 > /dev/null; echo \"${{PIPESTATUS[0]}}\" >&2")
+    res = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=300)
+    err = res.stderr.decode()
+    assert err.strip().splitlines()[-1] == "9", err
+    assert "Traceback" not in err and "standard output was closed" in err
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--report", "-"), "standard output"),
+    (("--format", "parquet"), "--format"),
+])
+def test_stdout_refusals(pg, keyring, tmp_path, args, words):
+    src, prof = _pg_source(pg, tmp_path)
+    dump = dump_fixtures.pg_dump(src, tmp_path / "src.sql")
+    res = run_module("run", dump, "-p", prof, "--keyring", keyring, "--out", "-", "-q", *args)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and words in res.stderr and res.stdout == ""
+
+
+def test_stdout_needs_a_dump(tmp_path, keyring):
+    src = _write(tmp_path / "t.csv", "id;email\n1;x@y.org\n")
+    profile = _write(tmp_path / "p.yaml", "version: 1\ntables:\n  t:\n    columns:\n      id: keep\n"
+                     "      email: {op: pseudonymize, format: email, domain: email}\n")
+    res = run_module("run", src, "-p", profile, "--keyring", keyring, "--out", "-", "-q")
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and "not a dump" in res.stderr and res.stdout == ""

@@ -54,6 +54,7 @@ MARKER = ".veil-output"
 XATTR = "user.veil"
 LOCK_PREFIX = ".veil-lock-"
 TMP_PREFIX = ".veil-tmp-"
+STDOUT = Path("-")  # --out -: a dump written to standard output, as it goes (not atomic)
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 NO_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
@@ -379,6 +380,9 @@ class AtomicOutput:
         self.tmp: Path | None = None
         self.committed = False
         self._lock: contextlib.AbstractContextManager | None = None
+        #: --out -: the sink writes to standard output as it goes; nothing to rename, and a
+        #: failure leaves a partial stream (the run still exits non-zero)
+        self.stream = self.target == STDOUT
 
     def check_target(self) -> None:
         """The type checks for library callers (the CLI has done them all, see check_targets)."""
@@ -400,6 +404,8 @@ class AtomicOutput:
                                  hint="give a file name for --out")
 
     def __enter__(self) -> AtomicOutput:
+        if self.stream:
+            return self
         self.target = resolve_target(self.target, "--out")
         self.check_target()
         self.target.parent.mkdir(parents=True, exist_ok=True)
@@ -419,6 +425,9 @@ class AtomicOutput:
         return self.tmp / filename
 
     def commit(self, single_file: str | None = None) -> None:
+        if self.stream:
+            self.committed = True
+            return
         assert self.tmp is not None
         if self.is_dir:
             (self.tmp / MARKER).write_text(json.dumps({"written_by": "veil"}) + "\n")

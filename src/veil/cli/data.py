@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ from ..formats.dump.sinks import dump_output_name, output_path
 from ..keys import refuse_inside
 from ..ops import OPERATORS, load_plugins
 from ..output import (
+    STDOUT,
     Target,
     check_targets,
     looks_like_data_map,
@@ -75,7 +77,9 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
               help="YAML profile with the rules per table and column.")
 @click.option("--out", "-o", "out_raw", required=True, type=click.Path(),
               help="Output directory (or file, for a one-file input or a dump; a path ending in / is a "
-              "directory that receives the dump under its own name). Replaced atomically.")
+              "directory that receives the dump under its own name). Replaced atomically. '-': a dump "
+              "rewritten to standard output as it goes (not atomic: a failure leaves a partial stream "
+              "and a non-zero exit).")
 @click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
               help="SQL dialect of a dump (default: detected).")
 @click.option("--delimiter", default=None, metavar="CHAR",
@@ -114,20 +118,26 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
       veil run prod.sql --profile shop.yaml --keyring k.json --format parquet --out tables/
     """
     out = Path(out_raw)
+    to_stdout = out == STDOUT
+    if to_stdout and report is not None and str(report) == "-":
+        raise click.UsageError("--out - and --report - would both write to standard output")
     profile = load_profile(profile_path, strict=False)
     dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter,
-                           spool_dir=out if out_raw.endswith(("/", os.sep)) else out.parent)
+                           spool_dir=None if to_stdout else out if out_raw.endswith(("/", os.sep)) else out.parent)
+    if to_stdout and not isinstance(dataset, DumpDataset):
+        raise click.UsageError("--out - writes a SQL dump to standard output; this input is not a dump")
     keys = keys_from(keyring, passphrase_env, (dataset.root, out))
     _refuse_vault_inside(vault, (dataset.root, out))
     # every path written is checked before anything is written (a refused --report never
     # comes after a committed output), and the output is locked for the whole run
-    final, is_dir = _final_output(dataset, out, out_raw.endswith(("/", os.sep)), fmt)
-    paths = check_targets([Target("--out", final, is_dir), _report_target(report)],
+    final, is_dir = (STDOUT, False) if to_stdout else _final_output(dataset, out, out_raw.endswith(("/", os.sep)),
+                                                                     fmt)
+    paths = check_targets(([] if to_stdout else [Target("--out", final, is_dir)]) + [_report_target(report)],
                           reads=_reads(input=input_path, profile=profile_path, keyring=keyring, vault=vault),
                           force=force)
-    final = paths["--out"]
+    final = paths.get("--out", final)
     plan = compile_plan(profile, dataset, keys.active_version)
-    with target_lock(final):
+    with contextlib.nullcontext() if to_stdout else target_lock(final):
         the_vault = vault_from(vault, keys, (dataset.root, out), required=False, create=True)
         progress = Progress({t.name: t.num_rows for t in dataset.tables}, quiet=quiet)
         try:

@@ -21,8 +21,9 @@ import pyarrow.compute as pc
 
 from ... import progress
 from ...dataset import Barrier, Batch, Begin, Copied, End, Item, Sink
-from ...errors import InputError
+from ...errors import InputError, UsageError
 from ...ops.arrays import as_text
+from ...output import STDOUT
 from ...plan import Plan, TablePlan
 from ...sqltypes import sql_is_numeric
 from . import DumpInfo, data_header
@@ -377,6 +378,12 @@ def dump_run(plan: Plan, info: DumpInfo, out: Path, fmt: str | None) -> tuple[Du
             raise InputError(f"drop would change the tables of a SQL dump ({', '.join(dropped)})", file=file,
                              hint="use nullify or redact, or write files with --format parquet|csv")
     out = output_path(info, out, fmt)
+    if out == STDOUT:
+        if fmt is not None:
+            raise UsageError("--out - writes a SQL dump to standard output; --format writes table files",
+                             hint="give a directory for --out with --format")
+        counters = Counters() if info.dialect != MYSQL else None
+        return DumpSource(info, plan, False, counters), DumpSink("-", plan, False, counters), out
     if out.resolve() == info.path.resolve() or info.path.resolve() in out.resolve().parents:
         raise InputError("the output must not be the input, or inside it", file=str(out),
                          hint="choose another --out")

@@ -5,9 +5,12 @@ follow the data (setval, AUTO_INCREMENT) rewritten from what was written.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import os
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...dataset import Target, Writer
-from ...errors import InputError, UsageError
+from ...errors import InputError, OutputError, UsageError
+from ...output import STDOUT
 from ...plan import Plan, TablePlan
 from .. import FORMATS
 from ..files import TableFilesSink
@@ -84,7 +88,7 @@ def dump_output_name(info: DumpInfo) -> str:
 def output_path(info: DumpInfo, out: Path, fmt: str | None) -> Path:
     """The file a dump run writes. An archive input (pg_dump -Fc/-Fd) is written as plain SQL: a
     name that promises an archive (x.dump) is refused, pg_restore could not read it."""
-    if fmt is not None:
+    if fmt is not None or out == STDOUT:
         return out
     name = dump_output_name(info)
     if out.is_dir() or str(out).endswith(("/", "\\")):
@@ -192,6 +196,45 @@ def table_sink(info: DumpInfo, plan: Plan, fmt: str) -> TableFilesSink:
 Render = Callable[[pa.RecordBatch, "pa.Array | None"], bytes]
 
 
+class _Stdout:
+    """Standard output as the dump's file: written as it goes, flushed (never closed) at the end; a
+    reader that went away (psql stopped on an error) is a clean error."""
+
+    def __init__(self) -> None:
+        self.fh = sys.stdout.buffer
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.fh.write(data)
+        except BrokenPipeError:
+            raise _closed() from None
+
+    def close(self) -> None:
+        try:
+            self.fh.flush()
+        except BrokenPipeError:
+            raise _closed() from None
+
+    def poison(self) -> None:
+        """After a failure: end the partial stream with a line no reader accepts (a byte that is not
+        UTF-8: an error inside a COPY block, in a statement, or as a row of any table), so psql
+        with ON_ERROR_STOP fails instead of loading half a dump (at EOF psql ends a COPY quietly)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.fh.write(POISON)
+            self.fh.flush()
+
+
+POISON = b"\n\xff veil: the run failed, this dump is incomplete\n"
+
+
+def _closed() -> OutputError:
+    # stdout cannot be flushed again at exit: point it at /dev/null (Python's advice for EPIPE)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return OutputError("standard output was closed before the dump was written whole (--out -)",
+                       file="-", hint="the command reading veil's output stopped: see its own error")
+
+
 class DumpSink:
     """The rewritten dump, one file (gzip when the input was): the source's text as it is, and each
     batch as its ``carry`` (a render function of the source) writes it back. ``counters`` (PostgreSQL
@@ -205,6 +248,9 @@ class DumpSink:
         self.fh: Any = None
 
     def open(self, target: Target) -> None:
+        if getattr(target, "stream", False):  # --out -: plain SQL to standard output, for | psql
+            self.fh = _Stdout()
+            return
         path = target.path_for(self.name)
         self.fh = gzip.open(path, "wb") if self.compressed else open(path, "wb", buffering=1 << 20)
 
@@ -229,5 +275,7 @@ class DumpSink:
         return self.name
 
     def abort(self) -> None:
-        if self.fh is not None:
+        if isinstance(self.fh, _Stdout):
+            self.fh.poison()
+        elif self.fh is not None:
             self.fh.close()
