@@ -344,3 +344,12 @@ def test_stdout_needs_a_dump(tmp_path, keyring):
     res = run_module("run", src, "-p", profile, "--keyring", keyring, "--out", "-", "-q")
     assert res.returncode == 2, res.stderr
     assert "Traceback" not in res.stderr and "not a dump" in res.stderr and res.stdout == ""
+
+
+def test_validate_takes_the_delimiter(tmp_path, cli):
+    src = _write(tmp_path / "t.csv", "id|a,b\n1|x,y\n")
+    profile = _write(tmp_path / "p.yaml", "version: 1\ntables:\n  t:\n    columns:\n      id: keep\n"
+                     "      'a,b': keep\n")
+    assert cli("validate", profile, src).exit_code != 0  # sniffed ',' (a tie): columns id|a and b
+    res = cli("validate", profile, src, "--delimiter", "|")
+    assert res.exit_code == 0, res.stdout + res.stderr

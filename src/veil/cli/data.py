@@ -173,10 +173,12 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
               "values fall inside a pseudonymized key.")
 @click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
               help="SQL dialect of a dump (default: detected).")
+@click.option("--delimiter", default=None, metavar="CHAR",
+              help="Delimiter of CSV input (default: sniffed from the header; 'tab' for a tab).")
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON on stdout (file, line, path, "
               "table, column, message, hint, severity); the exit code is the same.")
 def validate(profile_path: Path, input_path: Path | None, strict: bool, dialect: str | None,
-             as_json: bool) -> None:
+             delimiter: str | None, as_json: bool) -> None:
     """Check PROFILE, and with INPUT check it against the input's tables and columns.
 
     Reports every problem at once, each with file, line, YAML path and a hint
@@ -195,7 +197,7 @@ def validate(profile_path: Path, input_path: Path | None, strict: bool, dialect:
             n = sum(len(t.columns) for t in profile.tables.values())
             summary, warnings = f"{profile_path}: valid ({len(profile.tables)} tables, {n} column rules)", []
         else:
-            dataset = open_dataset(input_path, dialect=dialect)
+            dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter)
             columns.update({t.name: t.schema.names for t in dataset.tables})
             plan = compile_plan(profile, dataset, None)
             warnings = _kept_key_warnings(profile, plan, dataset, strict)
