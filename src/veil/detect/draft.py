@@ -206,7 +206,7 @@ def _comment(f: Finding) -> str:
 def _fk_comment(fk: dict) -> str:
     """The evidence of an inferred foreign key: its name, and the containment of its sampled values."""
     name = ", ".join(fk["columns"])
-    if fk.get("source") == "values":
+    if "contained" in fk:
         return _one_line(f"inferred: {100 * fk['contained']:.0f}% of {fk['sampled']} sampled values found, "
                          f"name: {name}")
     return _one_line(f"inferred from the name: {name}")

@@ -8,7 +8,8 @@ type family (integer or text), and its name points at a relation (it equals or e
 name, or names the key's table, or holds a relation word such as ``manager``, ``parent``,
 ``reports``, ``rep``, ``owner``); it is inferred to reference the key when at least 90% of its
 distinct sampled values are among the key's sampled values (50% when its name is, or ends with, a
-key name of two words or more, as the key's sample may be partial). Among several keys, the best
+key name of two words or more and the key's sample is partial). A foreign key inferred from names
+(``customer_id``) is dropped when its values are not borne out by the same rule. Among several keys, the best
 name wins, then the higher containment, then a person word pointing at a table of people
 (``support_rep_id`` -> employee) or a self-reference word at its own table (``parent_id``,
 ``reports_to``), then the key its values cover most (the smallest key set)."""
@@ -59,6 +60,7 @@ def infer_keys(dataset: Dataset, samples: dict[str, Sample]) -> dict[str, TableS
             pk_of[t.name] = pk
     for t in dataset.tables:
         _name_foreign_keys(scans[t.name], t.schema.names, pk_of)
+    _confirm_named(dataset.tables, samples, scans)
     infer_contained(dataset.tables, samples, scans)
     return scans
 
@@ -157,20 +159,21 @@ def _text_values(col: pa.ChunkedArray) -> set[str]:
     return {v.strip() for v in pc.unique(arr).to_pylist() if v is not None and v.strip()}
 
 
-Key = tuple[str, str, set[str], str]  # (table, key column, its sampled values, type family)
+# (table, key column, its sampled values, type family, whether the sample holds the whole table)
+Key = tuple[str, str, set[str], str, bool]
 
 
 def _best_key(column: str, table: str, fam: str, values: set[str], keys: list[Key]) -> tuple | None:
     """The key a column's name and sampled values point at: (table, column, share found), or None."""
     best: tuple | None = None
-    for ref_table, ref_col, ref_values, ref_fam in keys:
+    for ref_table, ref_col, ref_values, ref_fam, complete in keys:
         if ref_fam != fam or (ref_table == table and ref_col == column) or not values:
             continue
         score = _name_score(column, ref_table, ref_col)
         if score == 0:
             continue
         share = len(values & ref_values) / len(values)
-        if share < (MIN_CONTAINED_NAMED if score == 3 else MIN_CONTAINED):
+        if share < _threshold(score, complete):
             continue
         rank = (score, share, _affinity(column, table, ref_table), len(values) / len(ref_values))
         if best is None or rank > best[0]:
@@ -178,10 +181,40 @@ def _best_key(column: str, table: str, fam: str, values: set[str], keys: list[Ke
     return None if best is None else best[1:]
 
 
-def _key(t: Table, column: str, sample: pa.Table) -> Key | None:
+def _threshold(score: int, complete: bool) -> float:
+    """The share of a column's values that must be key values: 50% for a key name of two words or
+    more when the key's sample is partial (the rest of its values may lie beyond), else 90%."""
+    return MIN_CONTAINED_NAMED if score == 3 and not complete else MIN_CONTAINED
+
+
+def _key(t: Table, column: str, sampled: Sample) -> Key | None:
+    sample, rows, est = sampled
     fam = _family(t, column)
     values = _text_values(sample.column(column)) if column in sample.column_names else set()
-    return (t.name, column, values, fam) if fam and values else None
+    complete = rows is not None and not est and sample.num_rows >= rows
+    return (t.name, column, values, fam, complete) if fam and values else None
+
+
+def _confirm_named(tables: list[Table], samples: dict[str, Sample], scans: dict[str, TableScan]) -> None:
+    """Foreign keys inferred from names alone must be borne out by the values: one whose sampled values
+    are mostly not key values is dropped (a ``staff_id`` that holds other numbers would otherwise be
+    given the key's rule, and break a run whose key rule has a range); the others get their share."""
+    by_name = {t.name: t for t in tables}
+    for t in tables:
+        ts = scans[t.name]
+        kept = []
+        for fk in ts.foreign_keys:
+            ref, c, rc = fk["references"]["table"], fk["columns"][0], fk["references"]["columns"][0]
+            key = _key(by_name[ref], rc, samples[ref]) if fk.get("source") == "names" and ref in by_name else None
+            data = samples[t.name][0]
+            values = _text_values(data.column(c)) if key and c in data.column_names else set()
+            if key and values:
+                share = len(values & key[2]) / len(values)
+                if share < _threshold(3, key[4]):
+                    continue
+                fk.update(contained=round(share, 4), sampled=len(values))
+            kept.append(fk)
+        ts.foreign_keys = kept
 
 
 def infer_contained(tables: list[Table], samples: dict[str, Sample], scans: dict[str, TableScan]) -> None:
@@ -190,7 +223,7 @@ def infer_contained(tables: list[Table], samples: dict[str, Sample], scans: dict
     in a foreign key is left alone."""
     keys = [k for t in tables if len(scans[t.name].primary_key) == 1
             and scans[t.name].primary_key[0] in t.schema.names
-            and (k := _key(t, scans[t.name].primary_key[0], samples[t.name][0])) is not None]
+            and (k := _key(t, scans[t.name].primary_key[0], samples[t.name])) is not None]
     for t in tables:
         ts = scans[t.name]
         taken = {c for fk in ts.foreign_keys for c in fk["columns"]}
@@ -215,7 +248,7 @@ def kept_inside_keys(plan: Plan, dataset: Dataset, samples: dict[str, Sample]) -
     for t in tables:
         tp = plan.tables[t.name]
         for cp in tp.columns:
-            if [cp.name] == tp.primary_key and cp.transformed and (k := _key(t, cp.name, samples[t.name][0])):
+            if [cp.name] == tp.primary_key and cp.transformed and (k := _key(t, cp.name, samples[t.name])):
                 keys.append(k)
     out = []
     for t in tables:
