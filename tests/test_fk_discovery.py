@@ -229,3 +229,20 @@ def test_draft_keeps_a_code_key_no_token_fits():
 
     assert rule(2) == {"op": "keep"}
     assert rule(64)["op"] == rule(None)["op"] == "pseudonymize"
+
+
+def test_a_name_match_the_values_refute_is_not_a_foreign_key(tmp_path):
+    """ticket.staff_id holds numbers that are not staff ids: by name alone it referenced staff.staff_id,
+    got the key's rule, and the run failed (its values outside the key's drafted range: exit 5)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    _write_csv(d / "staff.csv", ["staff_id", "team"], [(i, "a") for i in range(1, 4)])
+    _write_csv(d / "ticket.csv", ["ticket_id", "staff_id", "manager_id"], [(i, 1000 + i, 1) for i in range(1, 11)])
+    result = scan_dataset(open_dataset(d), use_presidio=False)
+    assert {tuple(fk["columns"]) for t in result.tables for fk in t.foreign_keys} == {("manager_id",)}
+    draft = tmp_path / "draft.yaml"
+    assert veil("scan", d, "-o", draft, "-q", "--no-ner").exit_code == 0
+    keyring = tmp_path / "k.json"
+    assert veil("keys", "init", keyring).exit_code == 0
+    res = veil("run", d, "-p", draft, "--keyring", keyring, "-o", tmp_path / "out", "-q", "--workers", "1")
+    assert res.exit_code == 0, res.stderr
