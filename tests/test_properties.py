@@ -215,8 +215,12 @@ def test_foreign_keys_join_after_pseudonymization(s: Scenario, via_file: bool):
     # and the mapping is injective overall
     assert len(set(mapping.values())) == len(mapping)
 
-    # the pseudonyms have the promised shape and never echo the input
-    for v in parent_out:
+    # the pseudonyms have the promised shape and never echo the input; blank text (empty or
+    # whitespace only) is kept as it is (rule blank: keep, the default)
+    blank = {v for v in parent_in if v is not None and (v == "" or v.isspace())} if s.kind == "text" else set()
+    for a, v in zip(parent_in, parent_out, strict=True):
+        if a in blank and v == a:
+            continue
         if s.pformat == "int":
             assert 0 <= int(v) < 2**BITS
         elif s.pformat == "token":
@@ -224,7 +228,7 @@ def test_foreign_keys_join_after_pseudonymization(s: Scenario, via_file: bool):
         else:
             assert re.fullmatch(r"[a-z2-7]{16}@example\.com", v)
     if s.pformat != "int":
-        assert not set(parent_in) & set(parent_out)
+        assert not (set(parent_in) - blank) & set(parent_out)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
