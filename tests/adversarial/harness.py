@@ -123,3 +123,13 @@ def assert_clean_failure(result, *, codes: Iterable[int], markers: Iterable[str]
         assert not left, f"temporary output left beside {out}: {left}"
         if unchanged is None or out not in {Path(p) for p in unchanged}:
             assert not out.exists(), f"{out} was created by a failed run"
+
+
+def invoke_input(*args, input: bytes, env: dict | None = None) -> Result:
+    """The CLI in-process with ``input`` as standard input (``veil run -``)."""
+    r = CliRunner().invoke(main, [str(a) for a in args], input=input, env=env, catch_exceptions=True)
+    code, stderr = r.exit_code, r.stderr
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        code = 1
+        stderr += f"\nTraceback (escaped): {type(r.exception).__name__}"
+    return Result(code, r.stdout, stderr)
