@@ -28,7 +28,7 @@ from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, scrub
 from .ops.arrays import is_text
 from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
-from .sqltypes import sql_int_bits, sql_integer_digits, sql_text_length, sql_type_category
+from .sqltypes import sql_int_bits, sql_integer_digits, sql_is_zoned, sql_text_length, sql_type_category
 
 
 def nlp_model(param: str) -> str | None:
@@ -130,6 +130,8 @@ class TablePlan:
 class Plan:
     tables: dict[str, TablePlan]
     key_version: str | None
+    # what validate warns about (an error with --strict): an operator writing text into a typed column
+    warnings: list[Problem] = field(default_factory=list)
 
     def order(self) -> list[str]:
         """Tables with referenced (parent) tables first, so dropped parents cascade to children."""
@@ -187,6 +189,10 @@ def _table_rules(profile: Profile, dataset: Dataset, schemas: dict, add) -> dict
     return rules
 
 
+#: SQL type categories whose columns cannot take arbitrary text
+_TYPED = {"integer", "float", "decimal", "boolean", "date", "timestamp", "time", "uuid"}
+
+
 def _typo_of(name: str, options: list[str]) -> str | None:
     """"did you mean" only for a likely typo (emial -> email), never for a merely similar name
     (last_name -> surname is a rename, not a typo)."""
@@ -207,6 +213,7 @@ class _Compiler:
     def __init__(self, profile: Profile, dataset: Dataset, key_version: str | None):
         self.profile, self.dataset, self.key_version = profile, dataset, key_version
         self.problems: list[Problem] = list(profile.problems)
+        self.warnings: list[Problem] = []
         self.schemas = {t.name: t.schema for t in dataset.tables}
         self.rules = _table_rules(profile, dataset, self.schemas, self.add)
         # which (table, column) each FK column points at, and every table's key columns
@@ -220,7 +227,8 @@ class _Compiler:
         while line is None and "." in probe:
             probe = probe.rsplit(".", 1)[0]
             line = self.profile.line(probe)
-        self.problems.append(Problem(msg, path, line, hint, kind))
+        # a warning is reported by validate (an error with --strict); the run goes on
+        (self.warnings if kind == "warning" else self.problems).append(Problem(msg, path, line, hint, kind))
 
     def compile(self) -> Plan:
         for tname, rule in self.rules.items():
@@ -233,7 +241,7 @@ class _Compiler:
                     tables[fk.ref_table].referenced.append(tuple(fk.ref_columns))
         if self.problems:
             raise ProfileError(self.problems, file=self.profile.file)
-        return Plan(tables, self.key_version)
+        return Plan(tables, self.key_version, self.warnings)
 
     # -- names used by the rules must exist ------------------------------------
 
@@ -373,6 +381,18 @@ class _Compiler:
             return
         sql = self.sql_type(tname, f.name)
         shown = sql or str(f.type)
+        category = sql_type_category(sql, self.dialect) if sql else None
+        category = "timestamp" if sql and sql_is_zoned(sql, self.dialect) else category
+        if category in _TYPED and (not op.reads_values and op.max_output_length(f.type, params) is not None
+                                   or op.output_type(f.type, params) == pa.string() != f.type
+                                   # a date-time veil reads as text (timestamptz): only date operators
+                                   or category in ("date", "timestamp", "time") and f.type == pa.string()
+                                   and not op.parses_dates(params)):
+            self.add(path, f"{tname}.{f.name} is {shown}; operator {crule.op} writes text, which the column "
+                     "cannot hold: the output will not restore", "use nullify, or an operator that writes the "
+                     "column's type (date_shift or generalize for dates, pseudonymize format: int for integers)",
+                     kind="warning")
+            return
         col_bits = self.column_bits(tname, f.name)
         rng = op.value_range(f.type, params) if col_bits is not None else None
         if rng is not None:
@@ -396,6 +416,10 @@ class _Compiler:
                      f"writes integers {rng[0]}..{rng[1]}, which the column cannot hold",
                      f"give a range inside [{1 - 10 ** digits}, {10 ** digits - 1}]"
                      + (f", or bits: {bits} or less" if (bits := (10 ** digits - 1).bit_length() - 1) >= 8 else ""))
+        elif digits is not None and (longest := op.max_output_length(f.type, params)) is not None and longest > digits:
+            self.add(path, f"{tname}.{f.name} is {shown} ({digits} digits before the point); operator {crule.op} "
+                     f"writes up to {longest} characters, which the column cannot hold",
+                     "use pseudonymize with format: int and a range that fits, or nullify")
         n = sql_text_length(sql, self.dialect) if sql else None
         longest = op.max_output_length(f.type, params) if n is not None else None
         if n is None or longest is None or longest <= n:

@@ -159,3 +159,9 @@ def sql_integer_digits(sql_type: str, dialect: str | None = None) -> int | None:
             return None
         nums.append(int(value.name))
     return nums[0] - (nums[1] if len(nums) > 1 else 0)
+
+
+def sql_is_zoned(sql_type: str, dialect: str | None = None) -> bool:
+    """Whether the column is a timestamp with a time zone (text to veil in a PostgreSQL dump, yet it
+    takes only date-times)."""
+    return _kind(_parse(sql_type, dialect)) in _ZONED

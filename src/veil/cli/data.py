@@ -200,7 +200,11 @@ def validate(profile_path: Path, input_path: Path | None, strict: bool, dialect:
             dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter)
             columns.update({t.name: t.schema.names for t in dataset.tables})
             plan = compile_plan(profile, dataset, None)
-            warnings = _kept_key_warnings(profile, plan, dataset, strict)
+            if strict and plan.warnings:
+                raise ProfileError(plan.warnings, file=profile.file)
+            for problem in plan.warnings:
+                click.echo(f"veil: warning: {problem.render(profile.file)}", err=True)
+            warnings = plan.warnings + _kept_key_warnings(profile, plan, dataset, strict)
             n = sum(len(t.columns) for t in plan.tables.values())
             summary = f"{profile_path}: valid for {input_path} ({len(plan.tables)} tables, {n} columns classified)"
     except VeilError as err:
