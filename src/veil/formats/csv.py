@@ -30,21 +30,30 @@ DELIMITERS = (",", ";", "\t", "|")  # the ones sniffed, in the order ties are br
 def sniff_delimiter(path: Path) -> str:
     """The delimiter of a CSV file, from its header line (docs/formats/csv.md): the most frequent of
     ``,`` ``;`` tab ``|`` outside double quotes; a tie (or none of them: one column) gives ``,``."""
+    # every byte looked at is ASCII, which UTF-8 never uses inside another character: the bytes
+    # are scanned as they are, a chunk at a time, up to the header's end (at most MAX_BLOCK)
     counts = dict.fromkeys(DELIMITERS, 0)
     quoted = False
+    read = 0
     with open(path, "rb") as fh:
-        head = fh.read(MAX_BLOCK)
-    if head.startswith(BOM):
-        head = head[3:]
-    for c in head.decode("utf-8", "replace"):
-        if c == '"':
-            quoted = not quoted  # a doubled quote closes and opens again: the same state after it
-        elif quoted:
-            continue
-        elif c in "\r\n":
-            break
-        elif c in counts:
-            counts[c] += 1
+        while read < MAX_BLOCK and (chunk := fh.read(min(1 << 16, MAX_BLOCK - read))):
+            if read == 0 and chunk.startswith(BOM):
+                chunk = chunk[3:]
+                read = 3
+            read += len(chunk)
+            for c in chunk.decode("latin-1"):
+                if c == '"':
+                    quoted = not quoted  # a doubled quote closes and opens again: the same state after it
+                elif quoted:
+                    continue
+                elif c in "\r\n":
+                    return _most_frequent(counts)
+                elif c in counts:
+                    counts[c] += 1
+    return _most_frequent(counts)
+
+
+def _most_frequent(counts: dict[str, int]) -> str:
     return max(DELIMITERS, key=lambda d: (counts[d], d == ","))
 
 
