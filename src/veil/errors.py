@@ -9,6 +9,7 @@ code; a traceback is shown only with ``--debug``.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 # Exit codes, documented in README.md and `veil --help`.
@@ -182,3 +183,9 @@ class ProfileError(VeilError):
 
     def __str__(self) -> str:
         return self._summary()
+
+
+def did_you_mean(name: str, options, cutoff: float = 0.6) -> str | None:
+    """A hint naming the closest of ``options`` to a misspelt ``name``, if any is close enough."""
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=cutoff)
+    return f"did you mean '{close[0]}'?" if close else None

@@ -14,7 +14,6 @@ can find, so the operators never import ``veil.detect``.
 from __future__ import annotations
 
 import copy
-import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,12 +21,12 @@ import pyarrow as pa
 
 from . import detect
 from .dataset import Dataset
-from .errors import Problem, ProfileError
+from .errors import Problem, ProfileError, did_you_mean
 from .formats.dump import DumpDataset, ddl_keys
 from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, scrub
 from .ops.arrays import is_text
-from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule, did_you_mean
+from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule
 from .sqltypes import sql_int_bits, sql_integer_digits, sql_is_zoned, sql_text_length, sql_type_category
 
 
@@ -76,7 +75,7 @@ class ColumnPlan:
     @property
     def transformed(self) -> bool:
         """Whether the column's values change (every operator but keep)."""
-        return not self.operator.keeps_value
+        return self.operator.transforms
 
     @property
     def keeps_blanks(self) -> bool:
@@ -193,13 +192,6 @@ def _table_rules(profile: Profile, dataset: Dataset, schemas: dict, add) -> dict
 _TYPED = {"integer", "float", "decimal", "boolean", "date", "timestamp", "time", "uuid"}
 
 
-def _typo_of(name: str, options: list[str]) -> str | None:
-    """"did you mean" only for a likely typo (emial -> email), never for a merely similar name
-    (last_name -> surname is a rename, not a typo)."""
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.8)
-    return f"did you mean '{close[0]}'?" if close else None
-
-
 def compile_plan(profile: Profile, dataset: Dataset, key_version: str | None) -> Plan:
     """Resolve every column of every input table to an operator, or raise with all problems."""
     return _Compiler(profile, dataset, key_version).compile()
@@ -256,9 +248,9 @@ class _Compiler:
         for cname, cpath in named.items():
             if cname in cols:
                 continue
-            if new:
+            if new:  # "did you mean" only for a likely typo (emial), never a rename (last_name -> surname)
                 self.add(cpath, f"column '{cname}' is not in table {tname}: missing {cname}, new "
-                         f"{', '.join(new)} (schema drift)", _typo_of(cname, new) or
+                         f"{', '.join(new)} (schema drift)", did_you_mean(cname, new, cutoff=0.8) or
                          f"if {cname} was renamed, rename its rule; else remove it and give each new column "
                          "a rule", kind="unclassified")
             else:

@@ -7,7 +7,6 @@ file line and YAML path, and all of them are reported at once.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import stat
@@ -17,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Problem, ProfileError
+from .errors import Problem, ProfileError, did_you_mean
 from .ops import OPERATORS, PLUGINS, lookup, plugin_problem
 
 UNKNOWN_POLICIES = ("fail", "keep", "drop", "nullify")
@@ -29,11 +28,6 @@ FK_KEYS = ("columns", "references")
 REF_KEYS = ("table", "columns")
 COMMON_COLUMN_KEYS = ("op", "domain", "reversible", "blank")
 BLANK_CHOICES = ("keep", "transform")  # a rule's blank: what happens to empty/whitespace-only text
-
-
-def did_you_mean(name: str, options) -> str | None:
-    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
 
 
 def reversible_operators() -> list[str]:

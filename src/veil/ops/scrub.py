@@ -26,14 +26,13 @@ reference points at records its originals (when it is reversible).
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from typing import Any
 
 import pyarrow as pa
 
-from ..errors import InputError, Problem, UsageError, VeilError
+from ..errors import InputError, Problem, UsageError, VeilError, did_you_mean
 from .arrays import is_text, map_distinct
 from .registry import OPERATORS, REKEY_REFUSE, OpContext, Param, lookup, operator
 
@@ -67,11 +66,6 @@ def parse_entry(entry: Any) -> tuple[str, Any]:
     return "error", "expected a table.column reference, an operator name or a rule mapping with 'op'"
 
 
-def _did_you_mean(name: str, options) -> str | None:
-    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
-
-
 def _check(params: dict) -> list:
     """Static checks of the parameters; problems carry their path below the column rule.
 
@@ -91,7 +85,7 @@ def _check(params: dict) -> list:
             continue
         if name not in ENTITY_NAMES:
             out.append(Problem(f"unknown entity '{name}'", where,
-                               hint=_did_you_mean(name, ENTITY_NAMES) or f"entities: {', '.join(ENTITY_NAMES)}"))
+                               hint=did_you_mean(name, ENTITY_NAMES) or f"entities: {', '.join(ENTITY_NAMES)}"))
             continue
         kind, value = parse_entry(entry)
         if kind == "error":
