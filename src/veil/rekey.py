@@ -93,13 +93,13 @@ class _Originals:
             mapping, ambiguous = self.vault.load_map(domain, self.version)
             self.maps[domain] = ({k: v.decode("utf-8") for k, v in mapping.items()}, ambiguous)
         mapping, ambiguous = self.maps[domain]
-        text = pc.cast(canonical(arr), pa.string())
+        raw = text = pc.cast(canonical(arr), pa.string())
         blanks = blank_mask(text)  # kept blanks (rule blank: keep) were never pseudonyms: they stay
         if blanks is not None:
             text = without_blanks(text, blanks)
         if text.null_count == len(text):
             nulls = pa.nulls(len(text), pa.string())
-            return nulls if blanks is None else with_blanks(nulls, pc.cast(canonical(arr), pa.string()), blanks)
+            return nulls if blanks is None else with_blanks(nulls, raw, blanks)
         ctx = pc.fill_null(pc.cast(canonical(context), pa.string()), "") if context is not None else ""
         keys = pc.binary_join_element_wise(text, ctx, "\0")
         missing = unsure = 0
@@ -122,7 +122,7 @@ class _Originals:
             raise VaultError(f"{unsure} pseudonym(s) map to several originals (the operator is not injective "
                              "and the table has no single-column primary key to tell them apart)",
                              table=table, column=column, hint="declare a primary key, or re-run from the extract")
-        return out if blanks is None else with_blanks(out, pc.cast(canonical(arr), pa.string()), blanks)
+        return out if blanks is None else with_blanks(out, raw, blanks)
 
 
 def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vault: Vault, *,

@@ -254,10 +254,11 @@ def kept_inside_keys(plan: Plan, dataset: Dataset, samples: dict[str, Sample]) -
     for t in tables:
         data = samples[t.name][0]
         for cp in plan.tables[t.name].columns:
-            if cp.op != "keep" or cp.name not in data.column_names or _family(t, cp.name) is None:
+            family = _family(t, cp.name)
+            if cp.transformed or cp.name not in data.column_names or family is None:
                 continue
             values = _text_values(data.column(cp.name))
-            hit = _best_key(cp.name, t.name, _family(t, cp.name), values, keys)
+            hit = _best_key(cp.name, t.name, family, values, keys)
             if hit is not None:
                 out.append((t.name, cp.name, hit[0], hit[1], hit[2], len(values)))
     return out
