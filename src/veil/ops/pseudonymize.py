@@ -18,6 +18,7 @@ from .arrays import (
     fixed_width_strings,
     is_text,
     join,
+    map_distinct,
     restore_type,
 )
 from .registry import REKEY_VAULT, OpContext, Param, operator
@@ -325,12 +326,15 @@ def _range_bijection(arr: pa.Array, ints: pa.Array, ctx: OpContext, lo: int, hi:
                          row=first_bad_row(ok, ctx.row_offset), table=ctx.table, column=ctx.column,
                          hint="widen range on this column's rule (it is part of the pseudonyms: "
                               "change it before the first run)")
-    uniq = pc.unique(ints.drop_null())
-    out = range_permute(range_key(ctx, lo, hi), uniq.to_numpy(), lo, hi)
-    # [lo, hi] inside int64 (lo < 0 implies hi < 2**63, the profile checks it), or inside uint64
-    mapped = pa.array(out.view(np.int64) if hi < 1 << 63 else out,
-                      type=pa.int64() if hi < 1 << 63 else pa.uint64())
-    out_arr = mapped.take(pc.index_in(ints, value_set=uniq))
+    key = range_key(ctx, lo, hi)
+
+    def permute(uniq: pa.Array) -> pa.Array:
+        out = range_permute(key, uniq.to_numpy(), lo, hi)
+        # [lo, hi] inside int64 (lo < 0 implies hi < 2**63, the profile checks it), or inside uint64
+        return pa.array(out.view(np.int64) if hi < 1 << 63 else out,
+                        type=pa.int64() if hi < 1 << 63 else pa.uint64())
+
+    out_arr = map_distinct(ints, permute)
     if is_text(arr.type):
         return pc.cast(pc.cast(out_arr, pa.string()), arr.type)
     try:
