@@ -361,12 +361,12 @@ def load_keyring(spec: str | os.PathLike | None, *, forbidden_dirs: tuple[Path |
                            file=str(p), hint="restore the keyring from its backup") from None
     secret_pass: bytes | None = None
     if isinstance(doc, dict) and doc.get("format") == ENCRYPTED_FORMAT:
-        kdf_params(doc.get("kdf"), str(p))  # before asking for the passphrase
+        kdf = kdf_params(doc.get("kdf"), str(p))  # before asking for the passphrase
         secret_pass = passphrase() if passphrase else None
         if secret_pass is None:
             raise KeyringError("the keyring is protected by a passphrase", file=str(p),
                                hint="pass --passphrase-env NAME, or run in a terminal to be prompted")
-        doc = _decrypt(doc, secret_pass, p)
+        doc = _decrypt(doc, kdf, secret_pass, p)
     return _parse(doc, p, secret_pass)
 
 
@@ -398,13 +398,15 @@ def kdf_params(kdf: object, where: str) -> tuple[bytes, int, int, int]:
     return salt, n, r, p
 
 
-def _decrypt(wrapper: dict, passphrase: bytes, p: Path) -> dict:
-    salt, n, r, par = kdf_params(wrapper.get("kdf"), str(p))
+def _decrypt(wrapper: dict, kdf: tuple[bytes, int, int, int], passphrase: bytes, p: Path) -> dict:
+    """The keyring document inside ``wrapper``; ``kdf`` is its checked ``kdf_params``."""
+    salt, n, r, par = kdf
     try:
-        if wrapper.get("cipher") != "AES-256-GCM" or len(_unb64(wrapper["nonce"]) or b"") != 12:
+        nonce = _unb64(wrapper["nonce"]) or b""
+        if wrapper.get("cipher") != "AES-256-GCM" or len(nonce) != 12:
             raise ValueError("cipher")
         key = _scrypt(passphrase, salt, n, r, par)
-        plain = AESGCM(key).decrypt(_unb64(wrapper["nonce"]) or b"", _unb64(wrapper["ciphertext"]) or b"",
+        plain = AESGCM(key).decrypt(nonce, _unb64(wrapper["ciphertext"]) or b"",
                                     ENCRYPTED_FORMAT.encode())
         return json.loads(plain)
     except InvalidTag:
