@@ -114,9 +114,10 @@ def is_no_space(exc: BaseException | None) -> bool:
     return isinstance(exc, OSError) and exc.errno in NO_SPACE
 
 
-def no_space(path: Path | str) -> OutputError:
+def no_space(path: Path | str | None) -> OutputError:
+    """The error for a full disk or the file-size limit while writing ``path`` (None: not known)."""
     return OutputError("no space left while writing the output (disk full, quota or file-size limit); "
-                       "nothing was replaced", file=str(path),
+                       "nothing was replaced", file=None if path is None else str(path),
                        hint="free some space (or raise `ulimit -f`) and run again")
 
 

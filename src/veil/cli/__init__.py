@@ -82,8 +82,7 @@ class _Group(click.Group):
             if debug:
                 click.echo(debug_traceback(err), err=True, nl=False)
             if is_no_space(err):  # a full disk met outside an output's own handling
-                nospace = no_space("<unknown file>")
-                nospace.file = None
+                nospace = no_space(None)
                 click.echo(f"veil: error: {nospace}", err=True)
                 ctx.exit(nospace.exit_code)
             click.echo(f"veil: internal error ({type(err).__name__}); rerun with --debug for a "
