@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..detect.relations import kept_inside_keys
-from ..detect.sampling import sample_dataset
+from ..detect.sampling import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, sample_dataset
 from ..errors import Problem, ProfileError, VaultError, VeilError
 from ..formats import open_dataset
 from ..formats.dump import DumpDataset
@@ -227,15 +227,12 @@ def _problem_records(err: VeilError, file: str, columns: dict[str, list[str]]) -
              "message": err.message, "hint": err.hint, "severity": "error", "kind": type(err).__name__}]
 
 
-KEY_SAMPLE_ROWS = 20_000  # rows per table sampled to find kept columns inside pseudonymized keys (as scan)
-
-
 def _kept_key_warnings(profile, plan, dataset, strict: bool) -> list[Problem]:
     """A kept column whose name and sampled values point at a pseudonymized key (it will not join):
     a warning naming both columns, an error (exit 3) with --strict. Names and shares only, no value."""
     problems = []
     for table, column, ref_table, ref_column, share, n in kept_inside_keys(plan, dataset, sample_dataset(
-            dataset, KEY_SAMPLE_ROWS)):
+            dataset, DEFAULT_SAMPLE_ROWS)):  # rows per table, as scan reads
         pname = next((p for p in profile.tables if table in (p, dataset.aliases.get(p))), table)
         path = f"tables.{pname}.columns.{column}"
         line = profile.line(path) or profile.line(f"tables.{pname}")
@@ -276,9 +273,9 @@ def _print_findings(result, out) -> None:
               help="Write a readable data map (Markdown) here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing draft profile, or an existing --json or "
               "--markdown file veil did not write.")
-@click.option("--sample", type=click.IntRange(10, 1_000_000), default=2000, show_default=True,
+@click.option("--sample", type=click.IntRange(10, 1_000_000), default=DEFAULT_SAMPLE, show_default=True,
               help="Distinct non-null values analysed per column, at most.")
-@click.option("--sample-rows", type=click.IntRange(10, 100_000_000), default=20_000, show_default=True,
+@click.option("--sample-rows", type=click.IntRange(10, 100_000_000), default=DEFAULT_SAMPLE_ROWS, show_default=True,
               help="Rows read per table, at most (Parquet: spread over the row groups).")
 @click.option("--nlp-model", default=None, metavar="NAME",
               help="An installed spaCy pipeline for names and places in free text "

@@ -22,6 +22,9 @@ from ..formats.dump import DumpDataset
 from ..formats.dump.sample import sample_dump
 from .coltypes import type_category
 
+DEFAULT_SAMPLE = 2000  # distinct values per column
+DEFAULT_SAMPLE_ROWS = 20_000  # rows read per table
+
 Sample = tuple[pa.Table, int | None, bool]  # sampled rows, row count, whether the count is an estimate
 
 

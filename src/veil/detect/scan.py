@@ -47,13 +47,10 @@ from .engine import detector
 from .entities import NONE_CLASS, entity_class
 from .findings import Finding, ScanResult, TableScan
 from .relations import infer_keys
-from .sampling import distinct_text, sample_dataset
+from .sampling import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, distinct_text, sample_dataset
 
 __all__ = ["DEFAULT_SAMPLE", "DEFAULT_SAMPLE_ROWS", "Finding", "ScanResult", "TableScan", "classify", "infer_keys",
            "sample_dataset", "scan_dataset", "text_type", "type_category"]
-
-DEFAULT_SAMPLE = 2000  # distinct values per column
-DEFAULT_SAMPLE_ROWS = 20_000  # rows read per table
 
 
 def _seen_range(col: pa.ChunkedArray | pa.Array) -> tuple[int, int] | None:
