@@ -32,7 +32,7 @@ from ...errors import InputError, OutputError, UsageError
 from ...profile import ForeignKey
 from ...sqltypes import sql_arrow_type
 from .classify import parse_copy
-from .ddl import TableDef, name_parts, parse_alter, parse_create, table_foreign_keys, unquote_name
+from .ddl import TableDef, name_parts, parse_alter, parse_create, table_foreign_keys
 from .lexer import MYSQL, PG, CopyData, Scanner, Statement
 from .sequences import Sequences
 from .values import INSERT_HEADER, split_identifiers
@@ -246,8 +246,9 @@ def _first_pass(info: DumpInfo) -> None:
                 elif item.kind == "alter_table":
                     parse_alter(item.text, info.dialect, info.tables)
                 elif item.kind in ("copy", "insert"):
-                    name, cols = data_header(item, info.dialect, str(info.path))
-                    _same_name(owners, name, _header_parts(item, info.dialect), file, item.line)
+                    parts, cols = data_header_parts(item, info.dialect, str(info.path))
+                    name = ".".join(parts)
+                    _same_name(owners, name, parts, file, item.line)
                     if name not in info.tables:
                         if cols is None:
                             raise InputError(f"INSERT into {name} without a column list, and the dump has no "
@@ -257,26 +258,24 @@ def _first_pass(info: DumpInfo) -> None:
                         info.tables[name] = TableDef(name, [(c, "") for c in cols])
 
 
-def _header_parts(stmt: Statement, dialect: str) -> tuple[str, ...]:
-    if stmt.kind == "copy":
-        head = parse_copy(stmt.text, dialect)
-        return tuple(head.table) if head else ()
-    m = INSERT_HEADER.match(stmt.text)
-    return name_parts(m.group("table")) if m else ()
-
-
 def data_header(stmt: Statement, dialect: str, file: str) -> tuple[str, list[str] | None]:
     """(table, column list or None) of a COPY or INSERT statement."""
+    parts, cols = data_header_parts(stmt, dialect, file)
+    return ".".join(parts), cols
+
+
+def data_header_parts(stmt: Statement, dialect: str, file: str) -> tuple[tuple[str, ...], list[str] | None]:
+    """(the table name's parts as the dump quotes them, column list or None) of a COPY or INSERT."""
     if stmt.kind == "copy":
         head = parse_copy(stmt.text, dialect)
         if head is None or head.options:
             raise InputError("malformed COPY statement", file=file, line=stmt.line)
-        return ".".join(head.table), head.columns
+        return tuple(head.table), head.columns
     m = INSERT_HEADER.match(stmt.text)
     if m is None:
         raise InputError("malformed INSERT statement: expected INSERT INTO table [(columns)] VALUES",
                          file=file, line=stmt.line)
-    return unquote_name(m.group("table")), split_identifiers(m.group("cols")) if m.group("cols") else None
+    return name_parts(m.group("table")), split_identifiers(m.group("cols")) if m.group("cols") else None
 
 
 def _dataset(info: DumpInfo) -> DumpDataset:
