@@ -37,6 +37,11 @@ T = exp.DataType.Type
 _DIALECTS = {"postgresql": "postgres", "postgres": "postgres", "pg": "postgres", "mysql": "mysql",
              "mariadb": "mysql"}
 
+
+def sqlglot_dialect(dialect: str | None) -> str | None:
+    """sqlglot's name for a dump dialect (veil's ``postgresql``/``mysql``, or an alias)."""
+    return _DIALECTS.get(dialect or "", dialect)
+
 _INTEGER = (exp.DataType.INTEGER_TYPES - {T.BIT}) | {T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL}
 _FLOAT = exp.DataType.FLOAT_TYPES | {T.UDOUBLE}
 _DECIMAL = exp.DataType.REAL_TYPES - _FLOAT
@@ -69,7 +74,7 @@ def _parse(sql_type: str, dialect: str | None) -> exp.DataType | None:
     if not text:
         return None
     try:
-        return exp.DataType.build(text, dialect=_DIALECTS.get(dialect or "", dialect), udt=True)
+        return exp.DataType.build(text, dialect=sqlglot_dialect(dialect), udt=True)
     except (SqlglotError, ValueError, TypeError, AttributeError):
         return None  # not a type sqlglot can read: veil treats its values as text
 

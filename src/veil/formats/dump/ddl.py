@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from .lexer import MYSQL, PG
-
-_READ = {PG: "postgres", MYSQL: "mysql"}
+from ...sqltypes import sqlglot_dialect
 
 
 @dataclass
@@ -65,7 +63,7 @@ def _parse(text: str, dialect: str) -> exp.Expression | None:
     level = logger.level
     logger.setLevel(logging.CRITICAL)  # sqlglot warns with statement text: never let it reach a log
     try:
-        return sqlglot.parse_one(text.strip().rstrip(";"), read=_READ[dialect])
+        return sqlglot.parse_one(text.strip().rstrip(";"), read=sqlglot_dialect(dialect))
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError, RecursionError):
         return None
     finally:
@@ -112,7 +110,7 @@ def parse_create(text: str, dialect: str) -> TableDef | None:
             if len(td.columns) in odd:
                 td.columns.append((e.name, odd[len(td.columns)]))
                 continue
-            td.columns.append((e.name, kind.sql(dialect=_READ[dialect]).lower() if kind is not None else ""))
+            td.columns.append((e.name, kind.sql(dialect=sqlglot_dialect(dialect)).lower() if kind is not None else ""))
             for c in e.constraints:
                 k = c.args.get("kind")
                 if isinstance(k, exp.PrimaryKeyColumnConstraint):
