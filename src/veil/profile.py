@@ -22,7 +22,8 @@ from .ops import OPERATORS, PLUGINS, lookup, plugin_problem
 UNKNOWN_POLICIES = ("fail", "keep", "drop", "nullify")
 TOP_KEYS = ("version", "defaults", "tables")
 DEFAULT_KEYS = ("unknown_columns", "reversible")
-TABLE_KEYS = ("primary_key", "unique", "foreign_keys", "columns", "unknown_columns", "subject")
+TABLE_KEYS = ("primary_key", "unique", "foreign_keys", "columns", "unknown_columns", "subject", "privacy")
+PRIVACY_KEYS = ("quasi_identifiers", "sensitive", "k", "l", "max_suppression", "population")
 SUBJECT_KEYS = ("column", "domain")
 FK_KEYS = ("columns", "references")
 REF_KEYS = ("table", "columns")
@@ -66,6 +67,22 @@ class ForeignKey:
 
 
 @dataclass
+class Privacy:
+    """A table's ``privacy:`` section: the columns an attacker may know (quasi-identifiers), the
+    attributes to protect (sensitive), and the targets ``veil verify`` checks (and ``veil run``
+    enforces, where it can): k-anonymity, l-diversity, the share of rows that may be suppressed;
+    ``population``: how many people the extract is drawn from (for journalist risk)."""
+
+    quasi_identifiers: list[str]
+    sensitive: list[str] = field(default_factory=list)
+    k: int | None = None
+    l: int | None = None  # noqa: E741 - the l of l-diversity
+    max_suppression: float | None = None
+    population: int | None = None
+    path: str = ""
+
+
+@dataclass
 class TableRule:
     name: str
     columns: dict[str, ColumnRule] = field(default_factory=dict)
@@ -76,6 +93,7 @@ class TableRule:
     subject: Subject | None = None
     path: str = ""
     line: int | None = None
+    privacy: Privacy | None = None
 
     def key_columns(self) -> set[str]:
         cols = set(self.primary_key)
@@ -316,6 +334,8 @@ def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, st
         else:
             chk.unknown_keys(subj, SUBJECT_KEYS, spath, "subject field")
             rule.subject = Subject(subj["column"], str(subj.get("domain") or subj["column"]), spath)
+    if traw.get("privacy") is not None:
+        rule.privacy = _parse_privacy(chk, f"{tpath}.privacy", traw["privacy"])
     for i, fk in enumerate(_list_of(chk, traw.get("foreign_keys"), f"{tpath}.foreign_keys", "foreign_keys")):
         fpath = f"{tpath}.foreign_keys[{i}]"
         if not isinstance(fk, dict) or not isinstance(fk.get("references"), dict):
@@ -341,6 +361,30 @@ def _parse_table(chk: _Checker, tname: str, traw: Any, broken: set[tuple[str, st
         else:
             broken.add((tname, cname))
     return rule
+
+
+def _parse_privacy(chk: _Checker, ppath: str, raw: Any) -> Privacy | None:
+    if not isinstance(raw, dict):
+        chk.add(ppath, "privacy must be a mapping", "e.g. privacy: {quasi_identifiers: [zip, birth_date], k: 5}")
+        return None
+    chk.unknown_keys(raw, PRIVACY_KEYS, ppath, "privacy field")
+    qis = chk.str_list(raw["quasi_identifiers"], f"{ppath}.quasi_identifiers") if "quasi_identifiers" in raw else []
+    sensitive = chk.str_list(raw["sensitive"], f"{ppath}.sensitive") if "sensitive" in raw else []
+    if not qis and not sensitive:
+        chk.add(ppath, "privacy names no quasi_identifiers or sensitive columns",
+                "e.g. privacy: {quasi_identifiers: [zip, birth_date], sensitive: [diagnosis], k: 5}")
+    numbers: dict[str, Any] = {}
+    for name, low in (("k", 1), ("l", 1), ("population", 1)):
+        value = raw.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            chk.add(f"{ppath}.{name}", f"{name} must be a whole number of at least {low}")
+            value = None
+        numbers[name] = value
+    share = raw.get("max_suppression")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1):
+        chk.add(f"{ppath}.max_suppression", "max_suppression must be a share between 0 and 1", "e.g. 0.05")
+        share = None
+    return Privacy(qis, sensitive, numbers["k"], numbers["l"], share, numbers["population"], ppath)
 
 
 def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool = False) -> ColumnRule | None:
