@@ -1,0 +1,1 @@
+"""``veil verify``: is a copy safe and useful? Leaks, re-identification risk, utility, integrity."""

@@ -1,0 +1,99 @@
+"""What every check of ``veil verify`` sees, and the one interface they share.
+
+``veil verify ORIGINAL COPY --profile P`` reads ORIGINAL once (phase 1) and COPY once (phase 2),
+streaming RecordBatches into every :class:`Check`:
+
+- phase 1: ``check.original(table, batch)`` for every batch of every table of ORIGINAL (tables in
+  the input's order; a dump's blocks of one table may come interleaved with other tables');
+- phase 2: ``check.copy(table, batch, original)`` for every batch of every table of COPY; ``original``
+  holds the ORIGINAL's rows at the same positions of that table (same length, same row order as
+  the copy was written), or None when they cannot be paired (row counts differ, the copy is a
+  subset, or the pairing gave up to bound memory);
+- ``check.finish()`` returns the check's section of the report.
+
+A section holds counts, shares, distances and names of tables and columns only: never a value of
+the data (nor a category label, a quantile of a text column, a token). Numbers that summarise a
+numeric or date column (quantiles, mean) are allowed: the report documents them.
+
+Values are compared through keyed fingerprints (:func:`fingerprints`): 8 bytes of HMAC-SHA256
+under a key drawn at random for this verification and never stored, so no structure a check keeps
+holds a value, and memory is 8 bytes per distinct value.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from ..hmacs import hmac_sha256_many
+from ..ops.arrays import canonical
+from ..plan import Plan, TablePlan
+from ..profile import ForeignKey, Privacy
+
+
+@dataclass
+class TableInfo:
+    """One table as verify sees it."""
+
+    name: str
+    original_schema: pa.Schema
+    copy_schema: pa.Schema | None  # None: the copy lacks the table
+    plan: TablePlan | None  # the profile's plan for it (None: the profile has no rule for it)
+    primary_key: list[str] = field(default_factory=list)
+    unique: list[list[str]] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)  # declared (DDL) or in the profile
+    privacy: Privacy | None = None
+
+    def transformed(self) -> list[str]:
+        """Columns whose values the profile changes (everything but keep), dropped ones included."""
+        if self.plan is None:
+            return []
+        return [c.name for c in self.plan.columns if c.transformed]
+
+    def column_plan(self, column: str):
+        if self.plan is None:
+            return None
+        return next((c for c in self.plan.columns if c.name == column), None)
+
+
+@dataclass
+class VerifyContext:
+    tables: dict[str, TableInfo]  # by name, in ORIGINAL's order
+    plan: Plan | None
+    fingerprint_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprints(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        return fingerprints(self.fingerprint_key, values)
+
+
+def fingerprints(key: bytes, values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(the uint64 keyed fingerprints of the non-null values, their row positions).
+
+    A value is fingerprinted as the UTF-8 text keyed operators hash (``canonical``): the same
+    value read from CSV, Parquet or a dump gets the same fingerprint."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    present = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    valid = np.flatnonzero(present)
+    if len(valid) == 0:
+        return np.empty(0, np.uint64), valid
+    text = canonical(values if len(valid) == len(values) else values.filter(pa.array(present)))
+    buf = b"".join(d[:8] for d in hmac_sha256_many(key, text.to_pylist()))
+    return np.frombuffer(buf, dtype="<u8").copy(), valid
+
+
+class Check(Protocol):
+    """One part of the verification; ``name`` is its key in the report."""
+
+    name: str
+
+    def original(self, table: str, batch: pa.RecordBatch) -> None: ...
+
+    def copy(self, table: str, batch: pa.RecordBatch, original: pa.RecordBatch | None) -> None: ...
+
+    def finish(self) -> dict[str, Any]: ...
