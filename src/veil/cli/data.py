@@ -267,6 +267,10 @@ def _print_findings(result, out) -> None:
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--out", "-o", "profile_out", type=click.Path(path_type=Path), default=None,
               help="Write a draft profile here (covers every column; veil run accepts it as written).")
+@click.option("--update", "update_path", type=click.Path(path_type=Path), default=None, metavar="PROFILE",
+              help="Merge this scan into an existing profile, in place and atomically: new tables and columns "
+              "added with the draft's rules and comments, vanished ones marked with a comment, every rule and "
+              "comment already there kept as written (not with -o).")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
               help="Write the findings as JSON here ('-' for stdout).")
 @click.option("--markdown", "md_out", type=click.Path(path_type=Path), default=None,
@@ -286,9 +290,9 @@ def _print_findings(result, out) -> None:
 @click.option("--delimiter", default=None, metavar="CHAR",
               help="Delimiter of CSV input (default: sniffed from the header; 'tab' for a tab).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
-def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_out: Path | None, force: bool,
-         sample: int, sample_rows: int, nlp_model: str | None, no_ner: bool, dialect: str | None,
-         delimiter: str | None, quiet: bool) -> None:
+def scan(input_path: Path, profile_out: Path | None, update_path: Path | None, json_out: Path | None,
+         md_out: Path | None, force: bool, sample: int, sample_rows: int, nlp_model: str | None, no_ner: bool,
+         dialect: str | None, delimiter: str | None, quiet: bool) -> None:
     """Find personal data in INPUT: one finding per table.column, a draft profile, a data map.
 
     Each column gets an entity (EMAIL, PHONE, FIRST_NAME, ... or NONE), a
@@ -303,6 +307,19 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
       veil scan samples/shop
       veil scan prod.sql.gz -o shop.yaml --json findings.json --markdown datamap.md
       veil scan samples/shop-parquet --json - --quiet | jq '.columns[] | select(.class == "direct")'
+
+    With --update PROFILE (a profile in CI, kept up to date with the schema):
+    tables and columns the profile lacks are added with the draft's rules and
+    evidence; rules for tables and columns no longer in INPUT are kept and
+    marked "# veil scan --update: not in the input on DATE"; nothing already
+    there changes, and a second update with the same input changes nothing.
+    Exit 0 whether the profile changed or not (stderr says which); exit 3,
+    nothing written, when PROFILE does not parse.
+
+    \b
+    In CI (commit the profile back, or fail the job, when the schema moved):
+      veil scan prod.sql.gz --update profiles/shop.yaml --no-ner
+      git diff --exit-code profiles/shop.yaml
     """
     # imported here, not at module level, on purpose: veil.detect loads Presidio (and spaCy), which
     # every other command and `import veil.cli` must not pay for (tests/test_layers.py checks it)
@@ -313,12 +330,17 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
 
     if no_ner and nlp_model:
         raise click.UsageError("--no-ner and --nlp-model contradict each other")
+    if profile_out is not None and update_path is not None:
+        raise click.UsageError("-o writes a new draft and --update merges into an existing profile: give one")
     paths = check_targets([
         Target("--out", profile_out, recognise=never,
                needs_force="a file (a draft would replace a profile someone may have edited)"),
+        Target("--update", update_path, kind="profile", recognise=_updatable),
         Target("--json", json_out, kind="scan-json", recognise=looks_like_scan_json),
         Target("--markdown", md_out, kind="data-map", recognise=looks_like_data_map),
     ], reads=_reads(input=input_path), force=force, input_error=False)
+    if update_path is not None:
+        load_profile(update_path, strict=False)  # it must exist and parse (exit 3, file:line) before the scan
     dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter)
     progress = Progress(quiet=quiet)
     started = time.monotonic()
@@ -330,6 +352,9 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
         click.echo(f"veil: note: {NER_HINT}", err=True)
     if profile_out is not None:
         write_atomic(paths["--out"], draft_profile(result).encode(), kind="profile")
+    updated = None
+    if update_path is not None:
+        updated = _update(paths["--update"], str(update_path), result, dataset.aliases)
     if md_out is not None:
         write_atomic(paths["--markdown"], to_markdown(result).encode(), kind="data-map")
     if json_out is not None:
@@ -346,6 +371,35 @@ def scan(input_path: Path, profile_out: Path | None, json_out: Path | None, md_o
     click.echo(f"veil: scanned {len(result.tables)} tables, {len(result.findings)} columns in "
                f"{time.monotonic() - started:.1f}s: {c['direct']} direct, {c['quasi']} quasi, {c['none']} none"
                + (f"; wrote {', '.join(wrote)}" if wrote else ""), err=True)
+    if updated is not None:
+        for what, names in (("+", updated.added_columns), ("!", updated.marked), ("-", updated.unmarked)):
+            for name in names:
+                click.echo(f"  {what} {name}" + {"!": " (not in the input: marked)",
+                                                 "-": " (back in the input: mark removed)"}.get(what, ""), err=True)
+        click.echo(f"veil: {'updated' if updated.changed else 'unchanged'} {update_path}: {updated.describe()}",
+                   err=True)
+
+
+def _updatable(path: Path) -> bool:
+    """scan --update rewrites the profile it is given (it keeps every edit): no --force needed."""
+    return True
+
+
+def _update(path: Path, shown: str, result, aliases: dict[str, str]):
+    """scan --update: merge RESULT into the profile at PATH, under the output lock, written only if changed."""
+    from ..detect.update import update_profile
+
+    with target_lock(path):
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProfileError([Problem("the profile is not UTF-8 text", "", None)], file=shown) from None
+        new_text, summary = update_profile(text, result, shown, aliases=aliases)
+        if new_text != text:
+            private = path.stat().st_mode & 0o077 == 0  # a profile only its owner reads stays so
+            write_atomic(path, new_text.encode("utf-8"), private=private, kind="profile")
+    return summary
 
 
 @click.command()
