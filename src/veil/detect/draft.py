@@ -144,8 +144,11 @@ def _key_rule(f: Finding, table: str, text_storage: bool) -> dict:
         return rule
     if f.type == "integer" and not text_storage:
         return {"op": "keep"}  # negative integer keys: no injective integer rule keeps the type
-    if f.entity == "NONE" and (f.evidence.get("text_length") or MIN_TOKEN_LENGTH) < MIN_TOKEN_LENGTH:
-        return {"op": "keep"}  # a code (char(2) country): no token fits the column
+    if (f.entity == "NONE" or RULES.get(f.entity, RULES["NONE"])[0] == {"op": "keep"}) and \
+            (f.evidence.get("text_length") or MIN_TOKEN_LENGTH) < MIN_TOKEN_LENGTH:
+        # a code (char(2) country, named code or country_code): no token fits the column, and a
+        # country is kept anyway
+        return {"op": "keep"}
     return {"op": "pseudonymize", "domain": f"{table}.{f.column}"}
 
 
