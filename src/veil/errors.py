@@ -23,6 +23,7 @@ EXIT_KEYS = 6
 EXIT_INTEGRITY = 7
 EXIT_VAULT = 8
 EXIT_OUTPUT = 9
+EXIT_GATE = 10
 
 #: The one table of exit codes: ``veil --help`` is built from it and a test holds
 #: README.md's table to it, row for row.
@@ -41,6 +42,8 @@ EXIT_CODES: dict[int, str] = {
                 "asked for; audit chain broken; a key destruction left unfinished",
     EXIT_OUTPUT: "the output cannot be written now: no space left or file-size limit (`ulimit -f`), "
                  "or another veil run is writing the same output; nothing was replaced, retry",
+    EXIT_GATE: "`veil verify`: a gate failed (`--fail-on`, or the profile's privacy k and l): the copy "
+               "is not safe or useful enough to publish",
 }
 
 

@@ -164,6 +164,10 @@ def looks_like_report(path: Path) -> bool:
     return _json_with(path, ("veil_version", "tables"))
 
 
+def looks_like_verify_report(path: Path) -> bool:
+    return _json_with(path, ("report", "version", "verdict"))
+
+
 def looks_like_scan_json(path: Path) -> bool:
     return _json_with(path, ("generated", "sample", "columns"))
 

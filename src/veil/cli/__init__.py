@@ -21,6 +21,7 @@ from ..errors import EXIT_CODES, EXIT_INTERNAL, VeilError
 from ..output import is_no_space, no_space
 from .data import operators, rekey_cmd, run, scan, validate
 from .secrets import keys, vault
+from .verify import verify
 
 __all__ = ["main", "debug_traceback", "EXIT_CODES_HELP"]
 
@@ -111,5 +112,5 @@ def main(debug: bool) -> None:
 
 
 # explicit registration (no command registers itself on import); --help lists them sorted by name
-for _command in (run, validate, scan, operators, rekey_cmd, keys, vault):
+for _command in (run, validate, scan, operators, rekey_cmd, keys, vault, verify):
     main.add_command(_command)

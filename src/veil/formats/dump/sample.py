@@ -1,4 +1,5 @@
-"""Rows of a SQL dump for ``veil scan``: the first rows of every table, and every table's row count.
+"""Rows of a SQL dump: the first rows of every table and its row count (``veil scan``), or every row
+(``veil verify``).
 
 One pass over the dump. COPY rows are counted line by line and only the first
 ``max_rows`` of a table are split and decoded; INSERT statements are tokenized
@@ -6,6 +7,8 @@ One pass over the dump. COPY rows are counted line by line and only the first
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -30,20 +33,22 @@ def _clean(text: str | None) -> str | None:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]]:
-    """table -> (its first ``max_rows`` rows as text columns, its row count). Partitions count for their parent."""
+def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_536
+              ) -> Iterator[tuple[str, int, pa.Table | None]]:
+    """Every data block of the dump, in file order, as (table, rows, their values as text columns or
+    None). A partition's rows count for its parent and come with the parent's columns. ``max_rows``:
+    past that many rows of a table only the count is given (``None`` values), rows are not decoded.
+    A long block comes in pieces of at most ``batch_rows`` rows."""
     file = str(info.path)
     columns = {name: [c for c, _ in td.columns] for name, td in info.tables.items()}
-    parts: dict[str, list[pa.Table]] = {}
     have: dict[str, int] = {}
-    counts: dict[str, int] = {}
 
-    def keep(name: str, cols: list[str], values: dict[str, pa.Array], n: int) -> None:
-        table = info.parent_of(name)
-        want = columns.get(table, cols)
-        arrays = [values[c] if c in values else pa.nulls(n, pa.string()) for c in want]
-        parts.setdefault(table, []).append(pa.table(arrays, names=want))
-        have[table] = have.get(table, 0) + n
+    def table_of(name: str, cols: list[str], values: dict[str, pa.Array], n: int) -> pa.Table:
+        want = columns.get(info.parent_of(name), cols)
+        return pa.table([values[c] if c in values else pa.nulls(n, pa.string()) for c in want], names=want)
+
+    def room(table: str) -> int:
+        return batch_rows if max_rows is None else min(batch_rows, max_rows - have.get(table, 0))
 
     with info.lines() as lines:
         for item in Scanner(lines, info.dialect, file).items():
@@ -52,23 +57,28 @@ def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]
                 cols = cols or columns.get(name, [])
                 table = info.parent_of(name)
                 taken: list[bytes] = []
-                first = None
-                n = 0
+                first = 0
+                skipped = 0
                 for line_no, line in item.lines:
-                    n += 1
-                    if have.get(table, 0) + len(taken) < max_rows:
-                        first = first or line_no
-                        taken.append(line.encode("utf-8", "surrogateescape"))
-                counts[table] = counts.get(table, 0) + n
-                if taken and cols:
-                    raw = copy_rows(taken, cols, first, file)
-                    keep(name, cols, {c: _text(copy_decode(raw.column(i).combine_chunks()))
-                                      for i, c in enumerate(cols)}, len(taken))
+                    if room(table) - len(taken) <= 0:
+                        if taken:
+                            yield table, len(taken), _copy_table(name, cols, taken, first, file, table_of)
+                            have[table] = have.get(table, 0) + len(taken)
+                            taken = []
+                        if room(table) <= 0:
+                            skipped += 1
+                            continue
+                    if not taken:
+                        first = line_no
+                    taken.append(line.encode("utf-8", "surrogateescape"))
+                if taken:
+                    yield table, len(taken), _copy_table(name, cols, taken, first, file, table_of)
+                    have[table] = have.get(table, 0) + len(taken)
+                if skipped:
+                    yield table, skipped, None
             elif isinstance(item, Statement) and item.kind == "insert":
                 st = InsertStatement(item.text, item.line, info.dialect, file)
                 table = info.parent_of(st.table)
-                counts[table] = counts.get(table, 0) + len(st.rows)
-                room = max_rows - have.get(table, 0)
                 cols = st.columns or columns.get(st.table)
                 if cols is None:
                     raise InputError(f"INSERT into {st.table} without a column list, and the dump has no "
@@ -76,14 +86,36 @@ def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]
                 if any(len(r) != len(cols) for r in st.rows):
                     raise InputError(f"malformed INSERT statement: rows do not have {len(cols)} values",
                                      file=file, line=st.line, table=table)
-                if room <= 0:
-                    continue
-                rows = st.rows[:room]
-                values = {}
-                for i, c in enumerate(cols):
-                    texts = [_clean(decode_literal(st.text[r[i][0]:r[i][1]], info.dialect)) for r in rows]
-                    values[c] = pa.array(texts, pa.string()) if texts else pa.nulls(0, pa.string())
-                keep(st.table, cols, values, len(rows))
+                rows = st.rows
+                while rows:
+                    n = max(0, room(table))
+                    if n == 0:
+                        yield table, len(rows), None
+                        break
+                    part, rows = rows[:n], rows[n:]
+                    values = {c: pa.array([_clean(decode_literal(st.text[r[i][0]:r[i][1]], info.dialect))
+                                           for r in part], pa.string()) for i, c in enumerate(cols)}
+                    have[table] = have.get(table, 0) + len(part)
+                    yield table, len(part), table_of(st.table, cols, values, len(part))
+
+
+def _copy_table(name: str, cols: list[str], taken: list[bytes], first: int, file: str, table_of) -> pa.Table | None:
+    if not cols:
+        return None
+    raw = copy_rows(taken, cols, first, file)
+    return table_of(name, cols, {c: _text(copy_decode(raw.column(i).combine_chunks())) for i, c in enumerate(cols)},
+                    len(taken))
+
+
+def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]]:
+    """table -> (its first ``max_rows`` rows as text columns, its row count). Partitions count for their parent."""
+    parts: dict[str, list[pa.Table]] = {}
+    counts: dict[str, int] = {}
+    for table, n, values in read_rows(info, max_rows):
+        counts[table] = counts.get(table, 0) + n
+        if values is not None:
+            parts.setdefault(table, []).append(values)
+    columns = {name: [c for c, _ in td.columns] for name, td in info.tables.items()}
     out: dict[str, tuple[pa.Table, int]] = {}
     for name, td in info.tables.items():
         if td.parent:
@@ -94,4 +126,3 @@ def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]
         got = got.combine_chunks() if got.num_rows else empty
         out[name] = (got, counts.get(name, 0))
     return out
-

@@ -1,0 +1,180 @@
+"""The verification run: two datasets, one profile, every check, one report.
+
+Phase 1 streams ORIGINAL into every check; phase 2 streams COPY, each batch with the original's
+rows at the same positions when they can be paired (:class:`Pairing`). Both sides are read with
+the readers ``veil run`` uses (a dump through its own row reader, as text).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ..dataset import Dataset
+from ..errors import InputError
+from ..formats import open_dataset
+from ..formats.dump import DumpDataset
+from ..formats.dump.sample import read_rows
+from ..plan import compile_plan
+from ..profile import Profile
+from .base import Check, TableInfo, VerifyContext
+
+REPORT_KIND = "veil-verify"
+REPORT_VERSION = 1
+BATCH_ROWS = 65_536
+#: Rows of ORIGINAL held back while waiting for the copy's rows to pair with (beyond: unpaired).
+PAIRING_BUFFER_ROWS = 1_000_000
+
+
+def stream(dataset: Dataset, batch_rows: int = BATCH_ROWS) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """(table, batch) of every row of ``dataset``: file tables one after the other, a dump in file order."""
+    if isinstance(dataset, DumpDataset):
+        for table, _n, values in read_rows(dataset.dump, None, batch_rows):
+            if values is not None:
+                yield from ((table, b) for b in values.to_batches() if b.num_rows)
+        return
+    for t in dataset.tables:
+        for b in t.batches(batch_rows):
+            if b.num_rows:
+                yield t.name, b
+
+
+class Pairing:
+    """The original's rows at the copy's positions, table by table, from a second read of ORIGINAL.
+
+    The copy is read in its own order; the original's batches of a table are queued until the copy
+    asks for them. Rows of other tables read meanwhile wait in the queue, up to
+    ``PAIRING_BUFFER_ROWS``; past that (the two sides' table orders differ too much), or when a
+    table's row counts differ, the table's batches come unpaired (None)."""
+
+    def __init__(self, original: Iterator[tuple[str, pa.RecordBatch]], rows_original: dict[str, int],
+                 rows_copy: dict[str, int]):
+        self.source = original
+        self.queues: dict[str, deque[pa.RecordBatch]] = {}
+        self.held = 0
+        self.pairable = {t for t, n in rows_copy.items() if rows_original.get(t) == n}
+        self.given_up = False
+
+    def take(self, table: str, n: int) -> pa.RecordBatch | None:
+        if table not in self.pairable or self.given_up:
+            return None
+        queue = self.queues.setdefault(table, deque())
+        while sum(b.num_rows for b in queue) < n:
+            item = next(self.source, None)
+            if item is None:
+                self.pairable.discard(table)
+                return None
+            name, batch = item
+            if name not in self.pairable:
+                continue
+            self.queues.setdefault(name, deque()).append(batch)
+            self.held += batch.num_rows
+            if self.held > PAIRING_BUFFER_ROWS + n:
+                self.given_up = True
+                self.queues.clear()
+                return None
+        parts, need = [], n
+        while need:
+            b = queue.popleft()
+            if b.num_rows > need:
+                queue.appendleft(b.slice(need))
+                b = b.slice(0, need)
+            parts.append(b)
+            need -= b.num_rows
+        self.held -= n
+        return parts[0] if len(parts) == 1 else pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
+
+
+def _copy_name(name: str, original: Dataset) -> str | None:
+    """The ORIGINAL table a COPY table is: the same name, or the same bare name (a dump table
+    written to files keeps its qualified name; a file table read back has its file stem)."""
+    names = set(original.names)
+    if name in names:
+        return name
+    return original.aliases.get(name) or original.aliases.get(name.rsplit(".", 1)[-1])
+
+
+def build_context(profile: Profile, original: Dataset, copy: Dataset) -> VerifyContext:
+    plan = compile_plan(profile, original, None)
+    copies = {}
+    for t in copy.tables:
+        name = _copy_name(t.name, original)
+        if name is not None:
+            copies[name] = t
+    tables = {}
+    for t in original.tables:
+        tp = plan.tables.get(t.name)
+        rule = profile.tables.get(t.name) or profile.tables.get(t.name.rsplit(".", 1)[-1])
+        ct = copies.get(t.name)
+        tables[t.name] = TableInfo(
+            t.name, t.schema, ct.schema if ct is not None else None, tp,
+            primary_key=list(tp.primary_key) if tp else [],
+            unique=[list(u) for u in (rule.unique if rule else [])],
+            foreign_keys=list(tp.foreign_keys) if tp else [],
+            privacy=rule.privacy if rule else None)
+    return VerifyContext(tables, plan)
+
+
+def verify_paths(original_path: str | Path, copy_path: str | Path, profile: Profile,
+                 checks: list[Callable[[VerifyContext], Check]], *, dialect: str | None = None,
+                 delimiter: str | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run every check over ORIGINAL and COPY; the report (without gates)."""
+    original = open_dataset(original_path, dialect=dialect, delimiter=delimiter)
+    copy = open_dataset(copy_path, dialect=dialect, delimiter=delimiter)
+    ctx = build_context(profile, original, copy)
+    started = time.monotonic()
+    runs = [make(ctx) for make in checks]
+    note = progress or (lambda where: None)
+    rows_original: dict[str, int] = {t: 0 for t in ctx.tables}
+    for table, batch in stream(original):
+        note(f"reading ORIGINAL {table}")
+        rows_original[table] = rows_original.get(table, 0) + batch.num_rows
+        for check in runs:
+            check.original(table, batch)
+    phase1 = time.monotonic() - started
+    rows_copy = _row_counts(copy, original)
+    pairing = Pairing(stream(original), rows_original, rows_copy)
+    for name, batch in stream(copy):
+        table = _copy_name(name, original)
+        if table is None:
+            continue  # a table ORIGINAL does not have: integrity reports it from the schemas
+        note(f"reading COPY {table}")
+        paired = pairing.take(table, batch.num_rows)
+        for check in runs:
+            check.copy(table, batch, paired)
+    report: dict[str, Any] = {"report": REPORT_KIND, "version": REPORT_VERSION, "tables": list(ctx.tables),
+                              "extra_tables": sorted(t.name for t in copy.tables
+                                                     if _copy_name(t.name, original) is None)}
+    for check in runs:
+        report[check.name] = check.finish()
+    report["seconds"] = {"original": round(phase1, 3), "total": round(time.monotonic() - started, 3)}
+    report["paired"] = not pairing.given_up
+    return report
+
+
+def _row_counts(copy: Dataset, original: Dataset) -> dict[str, int]:
+    """Rows per COPY table, counted before phase 2 so the pairing knows which tables can be paired:
+    Parquet from its metadata, others by one cheap read."""
+    counts: dict[str, int] = {}
+    if isinstance(copy, DumpDataset):
+        for table, n, _ in read_rows(copy.dump, 0):
+            counts[table] = counts.get(table, 0) + n
+        return {(_copy_name(t, original) or t): n for t, n in counts.items()}
+    for t in copy.tables:
+        name = _copy_name(t.name, original) or t.name
+        if t.num_rows is not None:
+            counts[name] = t.num_rows
+        else:
+            counts[name] = sum(b.num_rows for b in t.batches(BATCH_ROWS))
+    return counts
+
+
+def refuse_same(original_path: Path, copy_path: Path) -> None:
+    if str(original_path) != "-" and Path(original_path).resolve() == Path(copy_path).resolve():
+        raise InputError("ORIGINAL and COPY are the same path", file=str(copy_path),
+                         hint="give the input of veil run and its --out")
