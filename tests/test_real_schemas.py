@@ -28,3 +28,24 @@ def test_draft_keeps_a_narrow_country_code_key():
     assert rule("NONE", 2) == {"op": "keep"}
     assert rule("COUNTRY", 64)["op"] == "pseudonymize"  # wide enough for a token: a key is pseudonymized
     assert rule("EMAIL", 12)["op"] == "pseudonymize"  # a direct identifier is never kept for its width
+
+
+def test_draft_phone_in_a_narrow_column_keeps_its_length():
+    """shop.staff.phone varchar(12): the draft's fake phone_number writes up to 15 characters and
+    validate refused it. A phone column declared narrower gets pseudonymize format: digits (each
+    value keeps its length and separators); a wide or undeclared one keeps the fake."""
+    def rule(length: int | None) -> dict:
+        f = Finding("shop.staff", "phone", "string", "PHONE", "direct", 0.99, {"text_length": length})
+        return suggest(f, "shop.staff", {})
+
+    assert rule(12) == {"op": "pseudonymize", "format": "digits", "domain": "phone_digits"}
+    assert rule(15) == rule(None) == {"op": "fake", "kind": "phone_number", "domain": "phone"}
+
+
+def test_draft_knows_the_longest_fake():
+    """The draft's copy of fake's longest outputs (detection does not import the operators) is fake's."""
+    from veil.detect.draft import FAKE_LONGEST
+    from veil.ops.fake import max_length
+
+    for kind, longest in FAKE_LONGEST.items():
+        assert max_length(kind, "en_US", "example.com") == longest

@@ -59,6 +59,11 @@ RULES: dict[str, tuple[dict, dict | None]] = {
 # Entities a scrub maps to a structured column of the same kind (scrub's entity names)
 SCRUB_LINKS = ("EMAIL", "PHONE", "PERSON_NAME", "IBAN", "CREDIT_CARD", "IP_ADDRESS", "URL", "NATIONAL_ID")
 NER_ONLY = {"PERSON_NAME"}
+# The longest value a drafted fake writes (veil.ops.fake.max_length; detection does not import the
+# operators, a test keeps the two equal). A text column declared narrower (a phone in varchar(12))
+# gets the entity's rule that keeps each value's length instead.
+FAKE_LONGEST = {"phone_number": 15}
+NARROW_RULES = {"PHONE": {"op": "pseudonymize", "format": "digits", "domain": "phone_digits"}}
 SCRUB_DEFAULTS = {"PERSON_NAME": {"op": "fake", "kind": "name", "domain": "person_name"}}
 
 
@@ -177,6 +182,10 @@ def suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage:
         return dict(int_rule) if int_rule else _key_rule(f, table, text_storage)
     if f.type in ("date", "timestamp") and f.entity != "DATE_OF_BIRTH":
         return {"op": "keep"}
+    width = f.evidence.get("text_length")
+    if width is not None and f.entity in NARROW_RULES and text_rule.get("op") == "fake" and \
+            width < FAKE_LONGEST.get(text_rule.get("kind"), 0):
+        return dict(NARROW_RULES[f.entity])
     if f.entity == "DATE_OF_BIRTH" and f.type not in ("date", "timestamp"):
         # not ISO dates (03.04.1950, a timestamp with a zone): generalize cannot read them
         return {"op": "fake", "kind": "date_of_birth", "domain": "date_of_birth"}
