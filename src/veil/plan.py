@@ -62,6 +62,7 @@ class ColumnPlan:
     vault_context: str | None = None
     field: pa.Field | None = None  # the input field (metadata, nullability)
     blank: str = "keep"  # the rule's blank: "keep" leaves empty/whitespace-only text as it is
+    type: str | None = None  # the profile's type: of the column in typed output (veil.formats.typed)
 
     @property
     def operator(self) -> Operator:
@@ -263,6 +264,12 @@ class _Compiler:
                     self.add(where, f"key column '{c}' is not in table {tname}", did_you_mean(c, cols))
         for fk in rule.foreign_keys:
             self.check_foreign_key_names(tname, fk)
+        if rule.privacy is not None:
+            for what in ("quasi_identifiers", "sensitive"):
+                for c in getattr(rule.privacy, what):
+                    if c not in cols:
+                        self.add(f"{rule.privacy.path}.{what}", f"{what} column '{c}' is not in table {tname}",
+                                 did_you_mean(c, cols))
         if rule.subject is not None and rule.subject.column not in cols:
             self.add(f"{rule.subject.path}.column", f"subject column '{rule.subject.column}' is not in table "
                      f"{tname}", did_you_mean(rule.subject.column, cols))
@@ -317,7 +324,7 @@ class _Compiler:
             inherited = self.resolve(target[0], target[1], seen + (k,)) if target is not None else None
             params = self.sized_params(tname, cname, own, inherited[0] if inherited else None)
             result = (ColumnRule(own.op, params, domain, own.path, own.line, own.reversible,
-                                 given=own.given, blank=own.blank), "rule")
+                                 given=own.given, blank=own.blank, type=own.type), "rule")
             if target is not None:
                 if inherited and (inherited[0].op, inherited[0].params, inherited[0].domain) != \
                         (own.op, params, domain):
@@ -535,5 +542,5 @@ class _Compiler:
             in_type=f.type, out_type=op.output_type(f.type, crule.params),
             key_version=self.key_version if op.keyed else None,
             check_unique=f.name in rule.key_columns() and op.collision_checked(crule.params),
-            reversible=crule.reversible, blank=crule.blank,
+            reversible=crule.reversible, blank=crule.blank, type=crule.type,
         )

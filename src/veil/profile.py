@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import Problem, ProfileError, did_you_mean
+from .formats.typed import TYPE_NAMES, parse_type
 from .ops import OPERATORS, PLUGINS, lookup, plugin_problem
 
 UNKNOWN_POLICIES = ("fail", "keep", "drop", "nullify")
@@ -27,7 +28,7 @@ PRIVACY_KEYS = ("quasi_identifiers", "sensitive", "k", "l", "max_suppression", "
 SUBJECT_KEYS = ("column", "domain")
 FK_KEYS = ("columns", "references")
 REF_KEYS = ("table", "columns")
-COMMON_COLUMN_KEYS = ("op", "domain", "reversible", "blank")
+COMMON_COLUMN_KEYS = ("op", "domain", "reversible", "blank", "type")
 BLANK_CHOICES = ("keep", "transform")  # a rule's blank: what happens to empty/whitespace-only text
 
 
@@ -46,6 +47,7 @@ class ColumnRule:
     reversible: bool = False  # write (domain, version, pseudonym) -> original to the vault
     given: tuple[str, ...] = ()  # the parameters the profile names (the others are defaults)
     blank: str = "keep"  # empty/whitespace-only text: kept as it is, or transformed like any value
+    type: str | None = None  # the column's type in typed (Parquet) output; None: inferred or from the DDL
 
 
 @dataclass
@@ -424,6 +426,11 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
         chk.add(f"{cpath}.blank", "blank must be keep or transform",
                 "keep (the default) leaves empty and whitespace-only text as it is")
         blank = "keep"
+    out_type = craw.get("type")
+    if out_type is not None and parse_type(out_type) is None:
+        chk.add(f"{cpath}.type", "type must be a type name of typed output",
+                did_you_mean(str(out_type), TYPE_NAMES) or f"one of: {', '.join(TYPE_NAMES)}")
+        out_type = None
     if op.own_domain:  # date_shift has its own 'domain' param
         params["domain"] = domain or ""
     names = [p.name for p in op.params]
@@ -463,7 +470,8 @@ def _parse_column(chk: _Checker, cpath: str, craw: Any, default_reversible: bool
             for sub, entry in op.span_rules(full).items():
                 _check_span_rule(chk, f"{cpath}.{sub}", entry)
     return ColumnRule(opname, full, domain if op.keyed and not op.own_domain else None, cpath,
-                      chk.lines.get(cpath), reversible, tuple(params), blank=blank)
+                      chk.lines.get(cpath), reversible, tuple(params), blank=blank,
+                      type=None if out_type is None else str(out_type))
 
 
 def _check_span_rule(chk: _Checker, where: str, entry: Any) -> None:

@@ -170,3 +170,53 @@ def sql_is_zoned(sql_type: str, dialect: str | None = None) -> bool:
     """Whether the column is a timestamp with a time zone (text to veil in a PostgreSQL dump, yet it
     takes only date-times)."""
     return _kind(_parse(sql_type, dialect)) in _ZONED
+
+
+# the integer width written to Parquet (typed output) by SQL integer type; other integer types: int64
+_OUT_INT = {T.TINYINT: pa.int8(), T.UTINYINT: pa.uint8(), T.SMALLINT: pa.int16(), T.SMALLSERIAL: pa.int16(),
+            T.USMALLINT: pa.uint16(), T.MEDIUMINT: pa.int32(), T.UMEDIUMINT: pa.uint32(), T.INT: pa.int32(),
+            T.SERIAL: pa.int32(), T.UINT: pa.uint32(), T.UBIGINT: pa.uint64()}
+
+
+def _decimal_params(dt: exp.DataType) -> tuple[int, int] | None:
+    nums = []
+    for param in dt.expressions:
+        value = param.this if isinstance(param, exp.DataTypeParam) else param
+        if not (isinstance(value, exp.Literal) and value.name.isdigit()):
+            return None
+        nums.append(int(value.name))
+    if not nums or len(nums) > 2:
+        return None
+    return nums[0], nums[1] if len(nums) > 1 else 0
+
+
+def sql_output_type(sql_type: str, dialect: str | None = None) -> pa.DataType | None:
+    """The Arrow type a dump column is written as in Parquet (typed output; None: the type veil works
+    with, text for anything not below). Integers by width (smallint int16, integer int32, bigint int64,
+    unsigned ones unsigned), ``numeric(p, s)`` decimal128(p, s) (decimal256 above 38 digits; without a
+    precision, or above 76: text), boolean and MySQL's ``tinyint(1)`` bool, real float32, double
+    float64, date date32, a timestamp timestamp[us] (PostgreSQL's timestamptz: timestamp[us, UTC]),
+    bytea and MySQL's binary types binary."""
+    dt = _parse(sql_type, dialect)
+    kind = _kind(dt)
+    category = sql_type_category(sql_type, dialect)
+    if category == "boolean":
+        return pa.bool_()
+    if category == "integer":
+        return _OUT_INT.get(kind, pa.int64())
+    if category == "float":
+        return pa.float32() if kind == T.FLOAT else pa.float64()
+    if category == "decimal" and kind not in (T.MONEY, T.SMALLMONEY) and dt is not None:
+        ps = _decimal_params(dt)
+        if ps is None or not (1 <= ps[0] <= 76 and ps[1] <= ps[0]):
+            return None
+        return pa.decimal128(*ps) if ps[0] <= 38 else pa.decimal256(*ps)
+    if category == "date":
+        return pa.date32()
+    if category == "timestamp":
+        return pa.timestamp("us")
+    if kind in _ZONED:  # PostgreSQL's timestamptz (text to veil): every value has its offset
+        return pa.timestamp("us", tz="UTC")
+    if category == "binary":
+        return pa.binary()
+    return None

@@ -15,6 +15,7 @@ from ..detect.relations import kept_inside_keys
 from ..detect.sampling import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, sample_dataset
 from ..errors import Problem, ProfileError, VaultError, VeilError
 from ..formats import open_dataset
+from ..formats.csv import CSV_TYPES
 from ..formats.dump import DumpDataset
 from ..formats.dump.sinks import dump_output_name, output_path
 from ..keys import refuse_inside
@@ -89,6 +90,9 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
 @vault_option()
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
               help="Output format (default: the input's).")
+@click.option("--csv-types", type=click.Choice(CSV_TYPES), default="infer", show_default=True,
+              help="Parquet output of CSV input: infer each column's type from its first 10,000 rows "
+              "(a profile's type: wins), or write every column as text (string).")
 @click.option("--report", type=click.Path(path_type=Path), default=None,
               help="Write the JSON run report here ('-' for stdout).")
 @click.option("--force", is_flag=True, help="Replace an existing --out or --report file that veil did not write.")
@@ -100,8 +104,8 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
 def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None, delimiter: str | None,
         keyring: str | None,
         passphrase_env: str | None,
-        vault: str | None, fmt: str | None, report: Path | None, force: bool, workers: int | None,
-        batch_size: int, quiet: bool) -> None:
+        vault: str | None, fmt: str | None, csv_types: str, report: Path | None, force: bool,
+        workers: int | None, batch_size: int, quiet: bool) -> None:
     """Anonymize INPUT (a directory of CSV/Parquet tables, one such file, or a SQL dump) into --out.
 
     Every column must be classified by the profile (or by its unknown_columns
@@ -122,7 +126,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
     if to_stdout and report is not None and str(report) == "-":
         raise click.UsageError("--out - and --report - would both write to standard output")
     profile = load_profile(profile_path, strict=False)
-    dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter,
+    dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter, csv_types=csv_types,
                            spool_dir=None if to_stdout else out if out_raw.endswith(("/", os.sep)) else out.parent)
     if to_stdout and not isinstance(dataset, DumpDataset):
         raise click.UsageError("--out - writes a SQL dump to standard output; this input is not a dump")

@@ -38,18 +38,19 @@ def format_for(path: Path):
     return None
 
 
-def _open_table(fmt, path: Path, delimiter: str | None) -> Table:
-    if delimiter is not None and isinstance(fmt, CsvFormat):
-        return fmt.open(path, path.stem, delimiter)
+def _open_table(fmt, path: Path, delimiter: str | None, csv_types: str | None = None) -> Table:
+    if (delimiter is not None or csv_types is not None) and isinstance(fmt, CsvFormat):
+        return fmt.open(path, path.stem, delimiter, csv_types or "infer")
     return fmt.open(path, path.stem)
 
 
 def open_dataset(path: str | Path, dialect: str | None = None, delimiter: str | None = None,
-                 spool_dir: Path | None = None) -> Dataset:
+                 spool_dir: Path | None = None, csv_types: str | None = None) -> Dataset:
     """A directory of table files (one table per file, name = file stem), one file, or a SQL dump
     (a :class:`veil.formats.dump.DumpDataset`). ``delimiter``: of the CSV files (default: sniffed
     from each file's header line). ``-`` (standard input), a FIFO or a pipe is a SQL dump, kept in
-    a private temporary file in ``spool_dir`` (default: the system's) while it is read."""
+    a private temporary file in ``spool_dir`` (default: the system's) while it is read. ``csv_types``:
+    how CSV columns are typed in Parquet output (``infer``, the default, or ``string``)."""
     root = Path(path)
     if is_stream(root):
         return open_dump(root, dialect, spool_stream(root, spool_dir))
@@ -64,7 +65,7 @@ def open_dataset(path: str | Path, dialect: str | None = None, delimiter: str | 
         if fmt is None:
             raise InputError("unsupported file type", file=str(root),
                              hint="veil reads .csv, .parquet and SQL dumps (.sql, .sql.gz, pg_dump -Fc, -Fd)")
-        return Dataset(root, False, [_open_table(fmt, root, delimiter)])
+        return Dataset(root, False, [_open_table(fmt, root, delimiter, csv_types)])
     tables: list[Table] = []
     seen: dict[str, Path] = {}
     for child in sorted(root.iterdir()):
@@ -78,7 +79,7 @@ def open_dataset(path: str | Path, dialect: str | None = None, delimiter: str | 
             raise InputError(f"two files hold table '{name}'", file=str(child),
                              hint=f"keep one of {seen[name].name} and {child.name}")
         seen[name] = child
-        tables.append(_open_table(fmt, child, delimiter))
+        tables.append(_open_table(fmt, child, delimiter, csv_types))
     if not tables:
         raise InputError("no .csv or .parquet files in the input directory", file=str(root))
     return Dataset(root, True, tables)

@@ -263,12 +263,20 @@ def _unclosed_quote(path: Path, last: str | None, delimiter: str = ",") -> Input
                       hint="close the quote (or double a quote inside a quoted value)")
 
 
+CSV_TYPES = ("infer", "string")  # --csv-types: typed output inferred from a sample, or text throughout
+
+
 class CsvFormat:
     name = "csv"
     extensions = (".csv",)
+    typed = False  # written back as the text it was read as: CSV to CSV stays byte-faithful
 
-    def open(self, path: Path, name: str, delimiter: str | None = None) -> Table:
-        """``delimiter``: given (--delimiter), else sniffed from the header line."""
+    def open(self, path: Path, name: str, delimiter: str | None = None, types: str = "infer") -> Table:
+        """``delimiter``: given (--delimiter), else sniffed from the header line. ``types`` (--csv-types):
+        ``infer`` lets a typed output (Parquet) infer each column's type from the first rows
+        (veil.formats.typed), ``string`` keeps every column text there too."""
+        if types not in CSV_TYPES:
+            raise InputError(f"unknown CSV typing '{types}'", file=str(path), hint="use infer or string")
         delimiter = sniff_delimiter(path) if delimiter is None else check_delimiter(delimiter)
         header, bom, empty = _header(path, delimiter)
         schema = pa.schema([(c, pa.string()) for c in header])
@@ -353,7 +361,8 @@ class CsvFormat:
                 if err is not None:
                     raise err
 
-        return Table(name, path, self.name, schema, read, None, {"bom": bom, "delimiter": delimiter})
+        return Table(name, path, self.name, schema, read, None,
+                     {"bom": bom, "delimiter": delimiter, "types": types})
 
     def writer(self, path: Path, schema: pa.Schema, source: Table | None) -> CsvWriter:
         opts = source.options if source is not None and source.format == self.name else {}
@@ -387,4 +396,4 @@ class CsvWriter:
         self._fh.close()
 
 
-__all__ = ["CsvFormat"]
+__all__ = ["CSV_TYPES", "CsvFormat"]

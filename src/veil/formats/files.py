@@ -12,9 +12,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..dataset import Batch, Begin, Dataset, End, Item, Table, Target, Writer
+from ..dataset import Batch, Begin, Dataset, End, Item, Table, Target
 from ..errors import InputError
 from . import FORMATS
+from .typed import SAMPLE_ROWS, OutputTypes, Source, infer_types, output_types
 
 
 def check_paths(dataset: Dataset, out: Path) -> None:
@@ -54,27 +55,33 @@ class BackgroundWriter:
     """A format's writer run in a thread of its own: Arrow's Parquet and CSV writers release the GIL
     while they encode, compress and write, so the main process meanwhile takes the next results
     and, with a vault, seals and stores records. Batches are written in order; at most ``depth``
-    wait. An error of the writer is raised by the next ``write`` or by ``close``."""
+    wait. An error of the writer is raised by the next ``write`` or by ``close``. ``typing``: each
+    batch is first cast to the typed output schema (in the thread too)."""
 
-    def __init__(self, writer, depth: int = 4):
+    def __init__(self, writer, depth: int = 4, typing: OutputTypes | None = None):
         self._writer = writer
+        self._typing = typing if typing is not None and not typing.identity else None
         self._queue: queue.Queue = queue.Queue(depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="veil-writer", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while (batch := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             if self._error is None:
+                batch, first_row, kept = item
                 try:
+                    if self._typing is not None:
+                        batch = self._typing.cast(batch, first_row, kept)
                     self._writer.write(batch)
                 except BaseException as exc:  # handed to the main thread
                     self._error = exc
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    def write(self, batch: pa.RecordBatch, first_row: int = 0, kept: pa.Array | None = None) -> None:
+        """``first_row``, ``kept``: where the batch's rows are in the table's input (for an error's row)."""
         if self._error is not None:
             raise self._error
-        self._queue.put(batch)
+        self._queue.put((batch, first_row, kept))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -86,7 +93,29 @@ class BackgroundWriter:
             self._writer.close()
 
 
-Opener = Callable[[Path], Writer]
+Opener = Callable[[Path], BackgroundWriter]
+#: a table's source types (veil.formats.typed), asked when its file is opened
+Sources = Callable[[], dict[str, Source]]
+CSV_HINT = "declare `type: string` for this column in the profile, or run with --csv-types string"
+
+
+def file_sources(table: Table) -> dict[str, Source]:
+    """The source types of a table of files: inferred from its first SAMPLE_ROWS rows when its format
+    asks for it (``options["types"] == "infer"``: a CSV file read as text), else none."""
+    if table.options.get("types") != "infer":
+        return {}
+    with contextlib.closing(table.batches(SAMPLE_ROWS)) as batches:
+        return infer_types(next(batches, None))
+
+
+def table_writer(fmt: str, path: Path, tplan: Any, source: Table | None, sources: Sources,
+                 file: str | None, hint: str) -> BackgroundWriter:
+    """The writer of one output table: a format that declares ``typed`` (Parquet) gets the typed
+    output schema (veil.formats.typed) and each batch cast to it; any other the plan's schema."""
+    out = FORMATS[fmt]
+    typing = output_types(tplan, sources(), file, hint) if getattr(out, "typed", False) else None
+    schema = typing.schema if typing is not None else tplan.out_schema
+    return BackgroundWriter(out.writer(path, schema, source), typing=typing)
 
 
 class TableFilesSink:
@@ -100,7 +129,8 @@ class TableFilesSink:
         self.files = files
         self.single = single
         self.is_dir = single is None
-        self.writers: dict[str, Writer] = {}
+        self.writers: dict[str, BackgroundWriter] = {}
+        self.rows: dict[str, int] = {}  # input rows of each table so far (an error's row number)
         self.done: set[str] = set()
         self.target: Target | None = None
 
@@ -108,9 +138,8 @@ class TableFilesSink:
     def for_dataset(cls, dataset: Dataset, plan: Any, fmt: str | None) -> TableFilesSink:
         """The files of a run of a dataset of files: same names, or the new format's extension."""
         def opener(table: Table) -> Opener:
-            out = FORMATS[fmt or table.format]
-            schema = plan.tables[table.name].out_schema
-            return lambda path: BackgroundWriter(out.writer(path, schema, table))
+            return lambda path: table_writer(fmt or table.format, path, plan.tables[table.name], table,
+                                             lambda: file_sources(table), str(table.path), CSV_HINT)
 
         files = {t.name: (output_name(t, fmt), opener(t)) for t in dataset.tables}
         return cls(files, None if dataset.is_dir else output_name(dataset.tables[0], fmt))
@@ -125,7 +154,9 @@ class TableFilesSink:
             self.writers[table] = opener(self.target.path_for(name))
 
     def write(self, table: str, batch: pa.RecordBatch, kept: pa.Array | None, carry: Any) -> None:
-        self.writers[table].write(batch)
+        first = self.rows.get(table, 0)
+        self.rows[table] = first + (len(kept) if kept is not None else batch.num_rows)
+        self.writers[table].write(batch, first, kept)
 
     def text(self, data: bytes) -> None:
         """Table files have no place for a dump's text."""

@@ -16,6 +16,8 @@ from ..errors import InputError
 class ParquetFormat:
     name = "parquet"
     extensions = (".parquet", ".pq")
+    #: typed output: the writer gets each column's typed type (veil.formats.typed), not only text
+    typed = True
 
     def open(self, path: Path, name: str) -> Table:
         try:

@@ -30,7 +30,8 @@ import pyarrow as pa
 from ...dataset import Dataset, Table
 from ...errors import InputError, OutputError, UsageError
 from ...profile import ForeignKey
-from ...sqltypes import sql_arrow_type
+from ...sqltypes import sql_arrow_type, sql_output_type
+from ..typed import SQL_MYSQL, SQL_PG, Source
 from .classify import parse_copy
 from .ddl import TableDef, name_parts, parse_alter, parse_create, table_foreign_keys
 from .lexer import MYSQL, PG, CopyData, Scanner, Statement
@@ -296,6 +297,23 @@ def _dataset(info: DumpInfo) -> DumpDataset:
     aliases = {b: names[0] for b, names in bare.items() if len(names) == 1 and names[0] != b}
     ambiguous = {b: names for b, names in bare.items() if len(names) > 1}
     return DumpDataset(info.path, False, tables, dump=info, aliases=aliases, ambiguous=ambiguous)
+
+
+DUMP_HINT = "declare `type: string` for this column in the profile"  # a value that does not fit its type
+
+
+def dump_sources(info: DumpInfo, fields: list[pa.Field]) -> dict[str, Source]:
+    """The source types of a dump table's columns for typed (Parquet) output: each column's DDL
+    type (field metadata ``veil.sql_type``) mapped by ``sqltypes.sql_output_type``, its text read
+    in the dump's dialect (PostgreSQL's t/f booleans and \\x hex bytea)."""
+    how = SQL_MYSQL if info.dialect == MYSQL else SQL_PG
+    out = {}
+    for f in fields:
+        sql = (f.metadata or {}).get(b"veil.sql_type", b"").decode()
+        t = sql_output_type(sql, info.dialect) if sql else None
+        if t is not None:
+            out[f.name] = Source(t, how)
+    return out
 
 
 def ddl_keys(info: DumpInfo, name: str) -> tuple[list[str], list[list[str]], list[ForeignKey]]:

@@ -24,8 +24,8 @@ from ...errors import InputError, OutputError, UsageError
 from ...output import STDOUT
 from ...plan import Plan, TablePlan
 from .. import FORMATS
-from ..files import TableFilesSink
-from . import DumpInfo
+from ..files import TableFilesSink, table_writer
+from . import DUMP_HINT, DumpInfo, dump_sources
 from .lexer import Statement
 from .sequences import auto_increment_column, auto_increment_span, parse_setval
 
@@ -187,8 +187,10 @@ def table_sink(info: DumpInfo, plan: Plan, fmt: str) -> TableFilesSink:
     out = FORMATS[fmt]
     names = table_file_names(list(plan.tables), out.extensions[0], str(info.path))
 
-    def opener(tplan: TablePlan) -> Callable[[Path], Writer]:
-        return lambda path: out.writer(path, tplan.out_schema, None)
+    def opener(tplan: TablePlan) -> Callable[[Path], Writer]:  # typed Parquet: veil.formats.typed
+        fields = [c.field for c in tplan.columns if c.field is not None]
+        return lambda path: table_writer(fmt, path, tplan, None, lambda: dump_sources(info, fields),
+                                         str(info.path), DUMP_HINT)
 
     return TableFilesSink({t: (names[t], opener(tplan)) for t, tplan in plan.tables.items()})
 
