@@ -131,3 +131,16 @@ def test_default_gates_come_from_the_privacy_sections(tmp_path):
     results = {r["gate"]: r for r in evaluate({}, list(gates.values()))}
     assert not results["leaks>0"]["failed"] and results["people.k<5"]["failed"]
 
+
+
+def test_privacy_columns_must_be_in_the_table(tmp_path, cli):
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "people.csv").write_text("id,zip\n1,12345\n")
+    p = tmp_path / "p.yaml"
+    p.write_text("version: 1\ntables:\n  people:\n    privacy: {quasi_identifiers: [zipp]}\n"
+                 "    columns: {id: keep, zip: keep}\n")
+    res = cli("validate", p, data)
+    assert res.exit_code == 3
+    assert "quasi_identifiers column 'zipp' is not in table people" in res.output
+    assert "did you mean 'zip'" in res.output
