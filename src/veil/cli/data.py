@@ -376,10 +376,11 @@ def scan(input_path: Path, profile_out: Path | None, update_path: Path | None, j
                f"{time.monotonic() - started:.1f}s: {c['direct']} direct, {c['quasi']} quasi, {c['none']} none"
                + (f"; wrote {', '.join(wrote)}" if wrote else ""), err=True)
     if updated is not None:
-        for what, names in (("+", updated.added_columns), ("!", updated.marked), ("-", updated.unmarked)):
+        for names, what in ((updated.added_columns, "+ {}"), (updated.marked, "! {} (not in the input: marked)"),
+                            (updated.still_vanished, "! {} (not in the input)"),
+                            (updated.unmarked, "- {} (back in the input: mark removed)")):
             for name in names:
-                click.echo(f"  {what} {name}" + {"!": " (not in the input: marked)",
-                                                 "-": " (back in the input: mark removed)"}.get(what, ""), err=True)
+                click.echo("  " + what.format(name), err=True)
         click.echo(f"veil: {'updated' if updated.changed else 'unchanged'} {update_path}: {updated.describe()}",
                    err=True)
 
