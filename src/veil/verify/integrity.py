@@ -1,0 +1,89 @@
+"""Integrity: the copy has the original's tables and columns, and its keys hold (``veil verify``,
+the "integrity" section).
+
+Per table: whether the copy has it, rows in the original and in the copy, the original's columns
+the copy lacks (``missing_columns``: those the profile does not drop), the ones the profile drops
+(``dropped_by_profile``: expected to be absent; one still present is listed in ``not_dropped``),
+the copy's columns the original lacks (``extra_columns``), and for every foreign key of the table
+(declared in the DDL or in the profile) how many of the copy's references resolve to a key of the
+copy's parent table (a null reference is no reference). Tables only the copy has are listed by
+the runner (the report's ``extra_tables``).
+
+A row count that differs is reported, not judged: subsetting and suppression change counts on
+purpose; the gate ``row_count_changes`` counts the tables whose counts differ.
+
+Summary (gates): ``fk`` the lowest resolved share over all foreign keys (1.0 = every reference of
+the copy resolves; null when there is no foreign key), ``missing_tables``, ``missing_columns``
+(not counting dropped ones), ``row_count_changes``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from .base import TableInfo, VerifyContext
+from .keys import COPY, ORIGINAL, KeyTracker, references
+
+
+class IntegrityCheck:
+    name = "integrity"
+
+    def __init__(self, ctx: VerifyContext) -> None:
+        self.ctx = ctx
+        self.keys = KeyTracker.shared(ctx)
+        self._rows: dict[tuple[int, str], int] = {}
+
+    def original(self, table: str, batch: pa.RecordBatch) -> None:
+        self.keys.feed(self, ORIGINAL, table, batch)
+        self._rows[(ORIGINAL, table)] = self._rows.get((ORIGINAL, table), 0) + batch.num_rows
+
+    def copy(self, table: str, batch: pa.RecordBatch, original: pa.RecordBatch | None) -> None:
+        self.keys.feed(self, COPY, table, batch)
+        self._rows[(COPY, table)] = self._rows.get((COPY, table), 0) + batch.num_rows
+
+    def finish(self) -> dict[str, Any]:
+        tables = {name: self._table(info) for name, info in self.ctx.tables.items()}
+        shares = [fk["resolved_share"] for t in tables.values() for fk in t["foreign_keys"]
+                  if fk["resolved_share"] is not None]
+        summary = {
+            "fk": min(shares) if shares else None,
+            "missing_tables": sum(not t["in_copy"] for t in tables.values()),
+            "missing_columns": sum(len(t["missing_columns"]) for t in tables.values()),
+            "row_count_changes": sum(t["summary"]["row_count_changes"] for t in tables.values()),
+        }
+        return {"summary": summary, "tables": tables}
+
+    def _table(self, info: TableInfo) -> dict[str, Any]:
+        in_copy = info.copy_schema is not None
+        original = info.original_schema.names
+        copy = info.copy_schema.names if in_copy else []
+        dropped = [c.name for c in info.plan.columns if c.dropped] if info.plan is not None else []
+        fks = [self._foreign_key(info, fk) for fk in info.foreign_keys] if in_copy else []
+        rows_copy = self._rows.get((COPY, info.name), 0) if in_copy else None
+        rows_original = self._rows.get((ORIGINAL, info.name), 0)
+        missing = [c for c in original if c not in copy and c not in dropped] if in_copy else []
+        shares = [fk["resolved_share"] for fk in fks if fk["resolved_share"] is not None]
+        return {
+            "summary": {"fk": min(shares) if shares else None, "missing_columns": len(missing),
+                        "row_count_changes": int(in_copy and rows_original != rows_copy)},
+            "in_copy": in_copy,
+            "rows_original": rows_original,
+            "rows_copy": rows_copy,
+            "missing_columns": missing,
+            "extra_columns": [c for c in copy if c not in original],
+            "dropped_by_profile": dropped,
+            "not_dropped": [c for c in dropped if c in copy],
+            "foreign_keys": fks,
+        }
+
+    def _foreign_key(self, info: TableInfo, fk) -> dict[str, Any]:
+        res = self.keys.foreign_key(COPY, info.name, fk)
+        out = {"columns": list(fk.columns), "references": references(fk)}
+        if res is None:  # the copy lacks a column of the key (dropped or missing)
+            return {**out, "references_checked": 0, "unresolved": 0, "resolved_share": None,
+                    "checked": False}
+        parent = self.keys.get(COPY, fk.ref_table, fk.ref_columns)
+        return {**out, "references_checked": res["references"], "unresolved": res["unresolved"],
+                "resolved_share": res["share"], "checked": True, "parent_in_copy": parent is not None}

@@ -1,0 +1,222 @@
+"""Keys for ``veil verify``: fingerprint counts, key sets, FK resolution and join cardinality.
+
+The utility and integrity checks both need, per side (original, copy), the fingerprints of every
+key column set: primary keys and unique keys (still unique?), the child columns of each foreign
+key (do the references resolve?) and the parent columns they reference. :class:`KeyTracker` keeps
+them once for both checks (:meth:`KeyTracker.shared`), as :class:`FingerprintCounts`: the sorted
+distinct keyed fingerprints and how many rows hold each, 16 bytes per distinct key, never a value.
+
+Composite keys are one fingerprint per row, combined from the columns' fingerprints in column
+order (rows with a null in any of the columns are no reference and no key: SQL's MATCH SIMPLE).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .base import VerifyContext, fingerprints
+
+ORIGINAL, COPY = 0, 1
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: h * _MIX + fp keeps (a, b) and (b, a) apart
+_COMPACT = 1 << 20  # pending fingerprints merged into the sorted set past this many
+
+
+def column_fingerprints(ctx: VerifyContext, values: pa.Array | pa.ChunkedArray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """``base.fingerprints`` of a column, hashing each distinct value of the batch once.
+
+    Returns (uint64 fingerprints of the non-null values, their row positions)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not pa.types.is_dictionary(values.type):
+        try:
+            values = pc.dictionary_encode(values)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # nested types: row by row
+            return ctx.fingerprints(values)
+    indices = values.indices
+    present = ~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    valid = np.flatnonzero(present)
+    dict_fps, dict_pos = fingerprints(ctx.fingerprint_key, values.dictionary)
+    table = np.zeros(len(values.dictionary), dtype=np.uint64)
+    table[dict_pos] = dict_fps
+    dict_present = np.zeros(len(values.dictionary), dtype=bool)
+    dict_present[dict_pos] = True
+    idx = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)[valid]
+    keep = dict_present[idx]  # a null inside the dictionary is a null value
+    return table[idx[keep]], valid[keep]
+
+
+def row_fingerprints(ctx: VerifyContext, batch: pa.RecordBatch, columns: list[str]
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """One fingerprint per row of ``batch`` over ``columns`` (rows with no null among them), with
+    the row positions; None when the batch lacks one of the columns."""
+    names = batch.schema.names
+    if any(c not in names for c in columns):
+        return None
+    n = batch.num_rows
+    combined = np.zeros(n, dtype=np.uint64)
+    present = np.ones(n, dtype=bool)
+    for c in columns:
+        fps, pos = column_fingerprints(ctx, batch.column(names.index(c)))
+        full = np.zeros(n, dtype=np.uint64)
+        full[pos] = fps
+        seen = np.zeros(n, dtype=bool)
+        seen[pos] = True
+        present &= seen
+        with np.errstate(over="ignore"):
+            combined = combined * _MIX + full if len(columns) > 1 else full
+    rows = np.flatnonzero(present)
+    return combined[rows], rows
+
+
+class FingerprintCounts:
+    """A multiset of fingerprints: sorted distinct fingerprints and their counts (16 bytes each)."""
+
+    def __init__(self) -> None:
+        self._fps = np.empty(0, np.uint64)
+        self._counts = np.empty(0, np.int64)
+        self._pending: list[np.ndarray] = []
+        self._pending_n = 0
+
+    def add(self, fps: np.ndarray) -> None:
+        if len(fps) == 0:
+            return
+        self._pending.append(fps)
+        self._pending_n += len(fps)
+        if self._pending_n > max(_COMPACT, len(self._fps)):
+            self._compact()
+
+    def _compact(self) -> None:
+        if not self._pending:
+            return
+        new, new_counts = np.unique(np.concatenate(self._pending), return_counts=True)
+        self._pending, self._pending_n = [], 0
+        if len(self._fps) == 0:
+            self._fps, self._counts = new, new_counts.astype(np.int64)
+            return
+        both = np.concatenate([self._fps, new])
+        fps, inverse = np.unique(both, return_inverse=True)
+        counts = np.bincount(inverse, weights=np.concatenate([self._counts, new_counts]),
+                             minlength=len(fps))
+        self._fps, self._counts = fps, counts.astype(np.int64)
+
+    @property
+    def fps(self) -> np.ndarray:
+        self._compact()
+        return self._fps
+
+    @property
+    def counts(self) -> np.ndarray:
+        self._compact()
+        return self._counts
+
+    @property
+    def distinct(self) -> int:
+        return len(self.fps)
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def duplicates(self) -> int:
+        """Rows beyond the first of each value: 0 when every value is unique."""
+        return self.total - self.distinct
+
+
+def resolution(children: FingerprintCounts, parents: FingerprintCounts | None) -> dict[str, Any]:
+    """How the references ``children`` resolve into the key set ``parents``.
+
+    ``children_per_parent``: for each distinct parent key, how many references point at it."""
+    cfp, ccount = children.fps, children.counts
+    total = int(ccount.sum())
+    pfp = parents.fps if parents is not None else np.empty(0, np.uint64)
+    if len(pfp):
+        at = np.minimum(np.searchsorted(pfp, cfp), len(pfp) - 1)
+        found = pfp[at] == cfp
+    else:
+        at = np.zeros(len(cfp), np.int64)
+        found = np.zeros(len(cfp), bool)
+    resolved = int(ccount[found].sum())
+    per_parent = np.bincount(at[found], weights=ccount[found], minlength=len(pfp)).astype(np.int64)
+    return {"references": total, "resolved": resolved, "unresolved": total - resolved,
+            "share": round(resolved / total, 6) if total else None, "per_parent": per_parent}
+
+
+class KeyTracker:
+    """The fingerprint counts of every key column set of the context's tables, on both sides.
+
+    Both checks call :meth:`feed` with every batch; only the first one to call it (its owner)
+    is counted, so the keys are fingerprinted once however many checks use them."""
+
+    def __init__(self, ctx: VerifyContext) -> None:
+        self.ctx = ctx
+        self._owner: int | None = None
+        self.sets: dict[str, set[tuple[str, ...]]] = {}
+        for name, info in ctx.tables.items():
+            keys = self.sets.setdefault(name, set())
+            if info.primary_key:
+                keys.add(tuple(info.primary_key))
+            keys.update(tuple(u) for u in info.unique if u)
+            for fk in info.foreign_keys:
+                keys.add(tuple(fk.columns))
+                self.sets.setdefault(fk.ref_table, set()).add(tuple(fk.ref_columns))
+        self.counts: dict[tuple[int, str, tuple[str, ...]], FingerprintCounts] = {}
+        self.rows: dict[tuple[int, str], int] = {}
+
+    @classmethod
+    def shared(cls, ctx: VerifyContext) -> KeyTracker:
+        """The tracker of this verification (one per context)."""
+        tracker = getattr(ctx, "_veil_key_tracker", None)
+        if tracker is None:
+            tracker = cls(ctx)
+            ctx._veil_key_tracker = tracker  # type: ignore[attr-defined]
+        return tracker
+
+    def feed(self, owner: object, side: int, table: str, batch: pa.RecordBatch) -> None:
+        if self._owner is None:
+            self._owner = id(owner)
+        if id(owner) != self._owner:
+            return
+        self.rows[(side, table)] = self.rows.get((side, table), 0) + batch.num_rows
+        for cols in self.sets.get(table, ()):
+            got = row_fingerprints(self.ctx, batch, list(cols))
+            counts = self.counts.setdefault((side, table, cols), FingerprintCounts())
+            if got is None:
+                self.counts[(side, table, cols)] = _MISSING
+                continue
+            if counts is not _MISSING:
+                counts.add(got[0])
+
+    def get(self, side: int, table: str, columns: list[str] | tuple[str, ...]
+            ) -> FingerprintCounts | None:
+        """The counts of ``table(columns)`` on a side; None when the side lacks the table or one
+        of the columns."""
+        info = self.ctx.tables.get(table)
+        schema = None if info is None else (
+            info.original_schema if side == ORIGINAL else info.copy_schema)
+        if schema is None or any(c not in schema.names for c in columns):
+            return None
+        counts = self.counts.get((side, table, tuple(columns)))
+        if counts is _MISSING:
+            return None
+        return counts if counts is not None else FingerprintCounts()  # no batch: an empty table
+
+    def foreign_key(self, side: int, table: str, fk) -> dict[str, Any] | None:
+        """``resolution`` of one foreign key on a side (None: the side lacks the child columns)."""
+        children = self.get(side, table, fk.columns)
+        if children is None:
+            return None
+        return resolution(children, self.get(side, fk.ref_table, fk.ref_columns))
+
+
+_MISSING = FingerprintCounts()
+
+
+def references(fk) -> str:
+    """``table(col, ...)``: how a report names the target of a foreign key."""
+    return f"{fk.ref_table}({', '.join(fk.ref_columns)})"
