@@ -200,8 +200,8 @@ _STRICT_FORM = [(pa.types.is_integer, _INT), (pa.types.is_decimal, _DEC), (pa.ty
 
 
 def _from_text(arr: pa.Array, to: pa.DataType, how: str) -> pa.Array:
-    # an empty value is null in a typed column (a quoted "" of a CSV file, too)
-    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    if how in (STRICT, DECLARED):  # an empty CSV value is null in a typed column (a quoted "" too)
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
     if pa.types.is_boolean(to):
         low = pc.utf8_lower(arr)
         yes, no = pc.is_in(low, pa.array(_TRUE[how])), pc.is_in(low, pa.array(_FALSE[how]))
