@@ -292,8 +292,33 @@ def test_library_refuses_what_does_not_parse():
     assert err.value.problems[0].line == 3 and err.value.file == "p.yaml"
     with pytest.raises(ProfileError):
         update_profile("- just\n- a list\n", empty, "p.yaml")
-    with pytest.raises(ProfileError):  # a duplicate key is ambiguous: refused with its line
-        update_profile("version: 1\ntables:\n  a:\n  a:\n", empty, "p.yaml")
+    with pytest.raises(ProfileError) as err:  # a duplicate key is ambiguous: refused with its line
+        update_profile("version: 1\ntables:\n  a: {op: pii01}\n  a: {op: pii02}\n", empty, "p.yaml")
+    assert err.value.problems[0].line == 4 and not MARKER.search(str(err.value))
+    with pytest.raises(ProfileError) as err:  # some other YAML file given by mistake: never appended to
+        update_profile("services:\n  web: {image: nginx}\n", empty, "compose.yaml")
+    assert "version and tables" in str(err.value)
+
+
+def test_new_inferred_foreign_key_joins_a_list_at_its_key_indentation(inputs):
+    """A known table's foreign_keys written with its dashes at the key's column gets the new entry
+    there, its columns rule-less (they inherit); nothing else moves."""
+    _, new_in = inputs
+    text = ("version: 1\ntables:\n  tickets:\n    foreign_keys:\n    - columns: [legacy_id]   # old\n"
+            "      references: {table: customers, columns: [customer_id]}\n"
+            "    columns:\n      ticket_id: keep\n      contact_email: redact\n")
+    result = scan_dataset(open_dataset(new_in), use_ner=False)
+    new, summary = update_profile(text, result, "p.yaml", today="2026-01-02")
+    added = _only_insertions(text, new)
+    assert added[0] == "    " + ADDED.format(date="2026-01-02", what="foreign key") + "\n"
+    assert added[1].startswith("    - columns: [customer_id]  # inferred: 100% of 40 sampled values found")
+    assert added[2] == "      references: {table: customers, columns: [customer_id]}\n"
+    assert new.index("[customer_id]  #") < new.index("    columns:")
+    doc = yaml.safe_load(new)["tables"]["tickets"]
+    assert [fk["columns"] for fk in doc["foreign_keys"]] == [["legacy_id"], ["customer_id"]]
+    assert "customer_id" not in doc["columns"] and doc["columns"]["contact_email"] == "redact"
+    assert summary.added_foreign_keys == ["tickets.customer_id"] and "tickets.customer_id" in summary.added_columns
+    assert update_profile(new, result, "p.yaml")[0] == new
 
 
 # -- a real pg_dump: the schema moves between two dumps ----------------------------------------------

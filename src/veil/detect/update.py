@@ -7,9 +7,9 @@ What is merged, from the draft veil would write for the same scan (:func:`draft_
   ``foreign_keys``, every column rule), under ``# added by veil scan --update on <date>: new table``;
 - a column of a known table the profile does not cover is added at the end of the table's ``columns``
   with the draft's rule and evidence comment, under ``# added by ... : new column``; a new column the
-  scan infers to be a foreign key gets the draft's ``foreign_keys`` entry instead of a rule (it
-  inherits), and a new column the dump's DDL declares a foreign key needs nothing (``veil run``
-  inherits it from the DDL), so nothing is written for it;
+  scan infers to be a foreign key gets the draft's ``foreign_keys`` entry (under ``# added by ... : new
+  foreign key``) instead of a rule (it inherits), and a new column the dump's DDL declares a foreign
+  key needs nothing (``veil run`` inherits it from the DDL), so nothing is written for it;
 - a table or column rule the input no longer has is *not* deleted: the line above it gets
   ``# veil scan --update: not in the input on <date>`` (``veil validate`` still reports it); when it
   comes back, that mark is removed.
@@ -38,11 +38,12 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 
 from ..errors import Problem, ProfileError
 from .draft import draft_profile
-from .findings import Finding, ScanResult
+from .findings import Finding, ScanResult, TableScan
 
 VANISHED = "# veil scan --update: not in the input on "
 ADDED = "# added by veil scan --update on {date}: new {what}"
@@ -86,7 +87,9 @@ def _load(text: str, file: str | None) -> Any:
         return YAML(typ="rt").load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        # ruamel's duplicate-key message quotes both values: named by position only
+        problem = "a key given twice in one mapping" if isinstance(exc, DuplicateKeyError) else \
+            getattr(exc, "problem", None) or "invalid YAML"
         raise ProfileError([Problem(f"invalid YAML: {problem}", "", mark.line + 1 if mark else None)],
                            file=file) from None
 
@@ -284,8 +287,10 @@ def update_profile(existing_text: str, result: ScanResult, file: str | None, *,
     does not parse, or has a layout new lines cannot be added to."""
     date = today or datetime.now(UTC).strftime("%Y-%m-%d")
     doc = _load(existing_text, file)
-    if not isinstance(doc, CommentedMap):
-        raise ProfileError([Problem("the profile must be a mapping with version and tables", "", 1)], file=file)
+    if not isinstance(doc, CommentedMap) or not ("version" in doc or "tables" in doc):
+        raise ProfileError([Problem("the profile must be a mapping with version and tables", "", 1,
+                                    "is this a veil profile? write a new one with veil scan INPUT -o PROFILE")],
+                           file=file)
     draft_text = draft_profile(result)
     draft = _load(draft_text, "<draft>")
     merge = _Merge(existing_text, file, draft_text, date)
@@ -339,7 +344,7 @@ def update_profile(existing_text: str, result: ScanResult, file: str | None, *,
     return new_text, summary
 
 
-def _update_table(merge: _Merge, tables: CommentedMap, pname: Any, ts, found: list[Finding],
+def _update_table(merge: _Merge, tables: CommentedMap, pname: Any, ts: TableScan, found: list[Finding],
                   dtables: CommentedMap, summary: UpdateSummary) -> None:
     """New columns (and their inferred foreign keys) of one known table; its vanished column rules marked."""
     path = f"tables.{pname}"
@@ -401,6 +406,7 @@ def _update_table(merge: _Merge, tables: CommentedMap, pname: Any, ts, found: li
             got = merge.draft_foreign_key(dtables, ts.name, list(fk["columns"]))
             if got is not None:
                 block, ddash = got
+                lines.append(" " * dash + ADDED.format(date=merge.date, what="foreign key") + merge.nl)
                 lines += _shift(block, dash - ddash, merge.nl)
                 summary.added_foreign_keys.append(f"{ts.name}.{','.join(fk['columns'])}")
         merge.insert(at, lines)
