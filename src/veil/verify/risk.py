@@ -115,9 +115,12 @@ class RiskCheck:
         shown = classes if st.attacker.columns == st.qis else st.attacker.shown(self.ctx, batch)
         st.copy_view.add(shown)
         if original is not None and original.num_rows == n:
-            own = st.attacker.view(self.ctx, original, st.copy_rows)
-            hit = (own == shown) & (st.original_view.lookup(own) == 1)
-            st.reidentified += int(hit.sum())
+            # re-identified: own tuple == shown tuple, occurring once in the original; so only rows
+            # whose shown tuple occurs once there need their own original's view
+            rows = np.flatnonzero(st.original_view.lookup(shown) == 1)
+            if len(rows):
+                own = st.attacker.view(self.ctx, original.take(pa.array(rows)), st.copy_rows)
+                st.reidentified += int((own == shown[rows]).sum())
         else:
             st.unpaired_rows += n
         st.copy_rows += n
@@ -149,6 +152,7 @@ class RiskCheck:
         out: dict[str, Any] = {
             "privacy": {"k": target_k, "l": p.l, "population": p.population, "max_suppression": p.max_suppression},
             "quasi_identifiers": st.qis, "quasi_identifiers_absent": st.absent, "sensitive": st.sensitive,
+            "sensitive_absent": [c for c in p.sensitive if c not in st.sensitive],
             "rows": st.copy_rows, "original_rows": st.original_rows, "missing": st.info.copy_schema is None,
         }
         inference = [s for s in st.inference.scores() if s["score"] >= INFERENCE_THRESHOLD]
