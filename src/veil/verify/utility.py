@@ -6,7 +6,8 @@ Per column, before (ORIGINAL) and after (COPY): type, null share, distinct count
   value reads as a number or an ISO date): count, mean, std, quantiles, a 20-bin histogram over the
   original's 1%–99% range; distance: the KS statistic (``ks``), with the 1-Wasserstein distance
   divided by the original's interquartile range (its 1%–99% range when that is 0) beside it;
-- ``category`` (at most 1000 distinct values, or at most 5% of the non-null rows): frequencies per
+- ``category`` (distinct values at most 5% of the non-null rows, or at most 1000 and at most half
+  of them: a value repeats twice on average): frequencies per
   keyed fingerprint; distance: total variation (``tvd``), value for value, for a column the profile
   keeps; for one it transforms, the TVD of the frequency profiles (``tvd_rank``: the i-th most
   frequent value against the i-th, whatever the labels); top-10 overlap beside it;
@@ -57,6 +58,7 @@ from .keys import COPY, ORIGINAL, KeyTracker, references
 
 CATEGORY_DISTINCT = 1000
 CATEGORY_SHARE = 0.05
+CATEGORY_REPEAT = 0.5  # at most 1000 distinct values only if each repeats twice on average
 TOP_K = 10
 BINS = 20
 CHILD_EDGES = (0, 1, 2, 3, 5, 10, 20, 50, 100)  # the last bin: 100 and more
@@ -111,8 +113,8 @@ class UtilityCheck:
                 if side.type is not None and (pa.types.is_nested(side.type)
                                               or pa.types.is_binary(side.type)):
                     got = "other"
-                elif (side.values.distinct <= CATEGORY_DISTINCT
-                      or side.values.distinct <= CATEGORY_SHARE * present):
+                elif (side.values.distinct <= CATEGORY_SHARE * present
+                      or side.values.distinct <= min(CATEGORY_DISTINCT, CATEGORY_REPEAT * present)):
                     got = "category"
                 else:
                     got = "text" if side.type is not None and is_text(side.type) else "other"
@@ -129,7 +131,8 @@ class UtilityCheck:
         return {"summary": {"utility": r6(min(scores)) if scores else None},
                 "tables": tables,
                 "method": {"sample": distributions.SAMPLE, "category_distinct": CATEGORY_DISTINCT,
-                           "category_share": CATEGORY_SHARE, "top_k": TOP_K,
+                           "category_share": CATEGORY_SHARE,
+                           "category_repeat": CATEGORY_REPEAT, "top_k": TOP_K,
                            "quantiles": list(QUANTILES), "children_edges": list(CHILD_EDGES),
                            "date_unit": "seconds since 1970-01-01 UTC"}}
 
@@ -184,6 +187,8 @@ class UtilityCheck:
         nb, na = before.nulls / max(before.rows, 1), after.nulls / max(after.rows, 1)
         if before.rows == 0 and after.rows == 0:
             distance = 0.0
+        elif after.rows == 0 or before.rows == 0:
+            distance = 1.0  # nothing to compare with: integrity reports the row counts
         elif values is None:
             distance = min(1.0, abs(nb - na)) if min(before.rows - before.nulls,
                                                       after.rows - after.nulls) == 0 else 1.0
