@@ -312,3 +312,54 @@ def test_no_value_in_the_section(paired):
     text = json.dumps(section)
     assert MARKER not in text and "ZZMA" not in text
     assert section["tables"]["p"]["inference"]  # age predicts born's year: it was measured
+
+
+# -- end to end: veil run, then the runner's two phases over the files ------------------------
+
+PROFILE = """\
+version: 1
+tables:
+  people:
+    primary_key: [id]
+    privacy: {quasi_identifiers: [zip, age, born], sensitive: [dx], k: 2}
+    columns:
+      id: {op: pseudonymize, domain: person}
+      zip: {op: generalize, prefix: 3}
+      age: keep
+      born: {op: generalize, to: year}
+      email: {op: fake, kind: email}
+      dx: keep
+"""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_end_to_end_through_veil_run(tmp_path, keyring, cli, fmt):
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from veil.profile import load_profile
+    from veil.verify.runner import verify_paths
+
+    t = eight_people().select(["zip", "age", "dx"])
+    t = t.append_column("id", pa.array(range(8), pa.int64()))
+    t = t.append_column("born", pa.array([datetime.date(1990 + i % 2, 3, 1) for i in range(8)], pa.date32()))
+    t = t.append_column("email", pa.array([f"{MARKER}{i}@example.org" for i in range(8)]))
+    src = tmp_path / "in"
+    src.mkdir()
+    if fmt == "csv":
+        pacsv.write_csv(t, src / "people.csv")
+    else:
+        pq.write_table(t, src / "people.parquet")
+    (tmp_path / "p.yaml").write_text(PROFILE)
+    res = cli("run", src, "--profile", tmp_path / "p.yaml", "--keyring", keyring, "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    report = verify_paths(src, tmp_path / "out", load_profile(tmp_path / "p.yaml"), [RiskCheck])
+    section = report["risk"]
+    assert MARKER not in json.dumps(section)
+    r = section["tables"]["people"]
+    # (zip prefix, age, birth year): rows 0..7 -> (941,30,1990) (941,30,1991) (941,40,1990)
+    # (942,30,1991) (942,30,1990) (100,50,1991) (100,50,1990) (100,50,1991): all unique but the last pair
+    assert r["rows"] == 8 and r["classes"] == 7 and r["k"] == 1 and r["unique_rows"] == 6
+    assert r["linkage"]["attacker_columns"] == ["zip", "age", "born"]
+    assert r["linkage"]["paired"] is True and r["linkage"]["reidentified"] == 6
+    assert r["l_diversity"] == {"dx": 1}
