@@ -192,10 +192,24 @@ class AttackerView:
         """Each original row's tuple fingerprint as the attacker sees it."""
         done = {}
         if self._plan is not None:
-            out = transform_batch(self._plan, batch, None, row_offset).batch
+            out = transform_batch(self._plan, self._working(batch), None, row_offset).batch
             done = {name: out.column(name) for name in out.schema.names}
         arrays = [done[c] if c in done else batch.column(c) for c in self.columns]
         return tuple_fingerprints(ctx, arrays, batch.num_rows)
+
+    def _working(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch with each transformed column in the type the plan gives it: a dump is read as
+        text here, while ``veil run`` types its values before the operator sees them (so
+        generalize to year gives a date, not 'YYYY'). A column that does not cast stays as it is."""
+        arrays, names = list(batch.columns), batch.schema.names
+        for cp in self._plan.columns:
+            i = names.index(cp.name)
+            if arrays[i].type != cp.in_type:
+                try:
+                    arrays[i] = pc.cast(arrays[i], cp.in_type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    pass
+        return pa.RecordBatch.from_arrays(arrays, names=names)
 
     def shown(self, ctx: VerifyContext, batch: pa.RecordBatch) -> np.ndarray:
         """Each copy row's tuple fingerprint over the attacker's columns, as written."""
