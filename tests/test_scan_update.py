@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from veil.cli import main
 from veil.detect.scan import scan_dataset
@@ -151,6 +153,7 @@ def test_update_keeps_every_edit_and_adds_only(inputs, tmp_path):
     assert "added 4 columns (1 tables), marked 1 vanished" in res.stderr
     assert "+ customers.phone" in res.stderr and "! orders.status" in res.stderr
     assert not MARKER.search(res.output + res.stderr + new)
+    assert [p.name for p in tmp_path.iterdir()] == ["shop.yaml"]  # no temporary file, no lock left
 
     # idempotent: the same input again changes nothing, not even the file's time
     before = profile.stat().st_mtime_ns
@@ -383,3 +386,99 @@ def test_pg_dump_update_validate_run(pg, tmp_path, keyring):  # noqa: F811
     res = veil("run", second, "-p", profile, "--keyring", keyring, "-o", out, "-q")
     assert res.exit_code == 0, res.stderr
     assert not MARKER.search(out.read_text()) and os.path.getsize(out) > 0
+
+
+# -- property: any block-style profile, any schema change -------------------------------------------
+
+NAMES = ["customers", "orders", "Kunden", "a.b", "yes", "x y", "id", "email", "on", "null", "note#1", "ünï"]
+RULES = ["keep", '"keep"', "{ op:  keep }", "{op: pseudonymize, domain: x}  # inline",
+         "\n{i}  op: fake\n{i}  kind: name", "redact   "]
+
+
+def _key(name: str, style: int) -> str:
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) and name not in ("yes", "on", "null")
+    return name if plain and style == 0 else (f"'{name}'" if style == 1 else f'"{name}"')
+
+
+@st.composite
+def _profiles(draw):
+    """A profile of block style with random indentation, quoting, comments and blank lines, and the
+    input's tables and columns after a random schema change."""
+    step = draw(st.sampled_from([2, 3, 4]))
+    tables = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=4, unique=True))
+    lines = ["# a profile", "version: 1", "tables:"]
+    schema: dict[str, list[str]] = {}
+    for t in tables:
+        cols = draw(st.lists(st.sampled_from(NAMES), min_size=0, max_size=4, unique=True))
+        ti = " " * step
+        if draw(st.booleans()):
+            lines.append(ti + "# about " + t)
+        lines.append(ti + _key(t, draw(st.integers(0, 2))) + ":" + draw(st.sampled_from(["", "  # t"])))
+        ci = ti + " " * step
+        if cols:
+            keys_first = draw(st.booleans())
+            if keys_first:
+                lines.append(ci + "unknown_columns: fail")
+            lines.append(ci + "columns:")
+            for c in cols:
+                if draw(st.booleans()):
+                    lines.append(ci + " " * step + "# why " + c)
+                rule = draw(st.sampled_from(RULES)).replace("{i}", ci + " " * step)
+                lines.append(ci + " " * step + _key(c, draw(st.integers(0, 2))) + ": " + rule)
+                if draw(st.booleans()):
+                    lines.append("")
+            if not keys_first:
+                lines.append(ci + "unknown_columns: fail")
+        schema[t] = cols
+    if draw(st.booleans()):
+        lines.append("# the end")
+    text = "\n".join(line.rstrip(" ") if line.strip() == "" else line for line in lines)
+    text += draw(st.sampled_from(["\n", "", "\n\n"]))
+    # the schema change: tables and columns dropped, added
+    new: dict[str, list[str]] = {}
+    for t, cols in schema.items():
+        if draw(st.integers(0, 4)) == 0:
+            continue
+        kept = [c for c in cols if draw(st.integers(0, 3))]
+        added = draw(st.lists(st.sampled_from([n for n in NAMES if n not in cols]), max_size=2, unique=True))
+        new[t] = kept + added
+    for t in draw(st.lists(st.sampled_from([n for n in NAMES if n not in schema]), max_size=2, unique=True)):
+        new[t] = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
+    return text, schema, new
+
+
+def _result(schema: dict[str, list[str]]):
+    from veil.detect.findings import Finding, ScanResult, TableScan
+
+    tables = [TableScan(t, "csv", 10, False, 10) for t in schema]
+    findings = [Finding(t, c, "string", "NONE", "none", 1.0, {}) for t, cols in schema.items() for c in cols]
+    return ScanResult("in", tables, findings, False, None, 10, 10)
+
+
+@settings(max_examples=int(os.environ.get("VEIL_FUZZ_EXAMPLES", 150)), deadline=None)
+@given(_profiles())
+def test_any_block_profile_keeps_every_byte(case):
+    from veil.profile import load_yaml
+
+    text, schema, new_schema = case
+    result = _result(new_schema)
+    new, summary = update_profile(text, result, "p.yaml", today="2026-01-02")
+    # a line break is added to a last line without one only when lines are added after it
+    added = _only_insertions(text + "\n" if not text.endswith("\n") and new.endswith("\n") else text, new)
+    assert all(a.strip().startswith(("#", "columns:")) or ":" in a for a in added)
+    old_doc, _ = load_yaml(text, "p.yaml")  # veil's own loader: the old rules read the same
+    doc, _ = load_yaml(new, "p.yaml")
+    for t, cols in schema.items():
+        for c in cols:
+            assert doc["tables"][t]["columns"][c] == old_doc["tables"][t]["columns"][c]
+    for t, cols in new_schema.items():
+        assert set(cols) <= set((doc["tables"][t] or {}).get("columns") or {})
+    lines = new.splitlines()
+    gone = [(t, c) for t, cols in schema.items() for c in cols if t in new_schema and c not in new_schema[t]]
+    gone += [(t, None) for t in schema if t not in new_schema]
+    assert len(summary.marked) == len(gone)
+    assert sum(VANISHED in line for line in lines) == len(gone)
+    again, summary = update_profile(new, result, "p.yaml", today="2027-03-04")
+    assert again == new and not summary.changed  # idempotent
+    back, summary = update_profile(new, _result(schema), "p.yaml")  # the old schema again: marks go
+    assert len(summary.unmarked) == len(gone) and not summary.added_columns

@@ -431,8 +431,10 @@ def _check(old: CommentedMap, new_text: str, file: str | None, summary: UpdateSu
             raise broken(f"'{key}' changed")
     old_tables, new_tables = old.get("tables") or {}, new.get("tables") or {}
     for name, rules in old_tables.items():
-        now = new_tables.get(name)
+        now = new_tables.get(name, ())
         if rules is None:
+            if now is None:
+                continue
             rules = {}
         if not isinstance(now, dict) or not set(rules) <= set(now) or not set(now) - set(rules) <= {
                 "columns", "foreign_keys"}:
