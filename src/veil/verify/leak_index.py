@@ -1,0 +1,220 @@
+"""The fingerprint structures of the leak check: counted sets, a lookup index, word tokens.
+
+Nothing here holds a value: values become 8-byte keyed fingerprints (:func:`base.fingerprints`,
+HMAC-SHA256 under the verification's random key) as soon as they are read.
+
+Two families of fingerprints are used by :mod:`veil.verify.leaks`:
+
+- *exact*: the fingerprint of the value's canonical text (``base.fingerprints``): "42" read from a
+  CSV and 42 read from Parquet are the same value;
+- *normalised*: the value cut into words (:func:`tokenise`: NFKC, lower case, runs of letters,
+  digits and combining marks; everything else separates words), each word fingerprinted, and a
+  sequence of words hashed from its words' fingerprints by a polynomial over 2**64
+  (:func:`sequence_hashes`). "Jan  NOVÁK" and "jan novák" are the same sequence, and the words of
+  a text give every sequence inside it (word n-grams) without hashing any text a second time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .base import fingerprints
+
+#: What separates words: anything but a letter, a digit or a combining mark (RE2 syntax).
+SEPARATORS = r"[^\pL\pN\pM]+"
+#: The multiplier of the sequence hash (odd: multiplying by it is a bijection of 2**64).
+_P = np.uint64(0x9E3779B97F4A7C15)
+_EMPTY = np.empty(0, np.uint64)
+
+
+class Counted:
+    """A multiset of fingerprints, built streaming: ``add`` appends, compaction (sort, merge equal
+    fingerprints, sum their counts) runs when the pending part outgrows the compacted one, so the
+    cost stays O(n log n) overall and memory 12 bytes per distinct fingerprint (uint64 + uint32)."""
+
+    def __init__(self) -> None:
+        self.fps = _EMPTY
+        self.counts = np.empty(0, np.uint32)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._n = 0
+
+    def add(self, fps: np.ndarray, counts: np.ndarray | None = None) -> None:
+        if len(fps) == 0:
+            return
+        c = np.ones(len(fps), np.uint32) if counts is None else np.asarray(counts, np.uint32)
+        self._pending.append((np.asarray(fps, np.uint64), c))
+        self._n += len(fps)
+        if self._n > max(1 << 20, len(self.fps)):
+            self._compact()
+
+    def _compact(self) -> None:
+        if not self._pending:
+            return
+        fps = np.concatenate([self.fps] + [p[0] for p in self._pending])
+        counts = np.concatenate([self.counts] + [p[1] for p in self._pending])
+        self._pending, self._n = [], 0
+        order = np.argsort(fps, kind="stable")
+        fps, counts = fps[order], counts[order]
+        first = np.ones(len(fps), bool)
+        first[1:] = fps[1:] != fps[:-1]
+        starts = np.flatnonzero(first)
+        self.fps = fps[starts]
+        self.counts = np.add.reduceat(counts.astype(np.int64), starts).astype(np.uint32) if len(fps) else counts
+
+    def frozen(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted distinct fingerprints, their counts)."""
+        self._compact()
+        return self.fps, self.counts
+
+    def count_of(self, fps: np.ndarray) -> np.ndarray:
+        """The count of each fingerprint (0 when absent); call after :meth:`frozen`."""
+        if len(self.fps) == 0:
+            return np.zeros(len(fps), np.int64)
+        pos = np.minimum(np.searchsorted(self.fps, fps), len(self.fps) - 1)
+        return np.where(self.fps[pos] == fps, self.counts[pos].astype(np.int64), 0)
+
+
+class Index:
+    """Sorted (fingerprint, source id) pairs: which source columns hold a fingerprint.
+    10 bytes per pair (uint64 + uint16)."""
+
+    def __init__(self, fps: list[np.ndarray], sources: list[int]) -> None:
+        fp = np.concatenate(fps) if fps else _EMPTY
+        src = np.concatenate([np.full(len(f), s, np.uint16) for f, s in zip(fps, sources, strict=True)]) \
+            if fps else np.empty(0, np.uint16)
+        order = np.lexsort((src, fp))
+        self.fps, self.sources = fp[order], src[order]
+
+    def __len__(self) -> int:
+        return len(self.fps)
+
+    def lookup(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query position, source id) for every source holding a queried fingerprint."""
+        if len(self.fps) == 0 or len(queries) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        lo = np.searchsorted(self.fps, queries, "left")
+        n = np.searchsorted(self.fps, queries, "right") - lo
+        hit = np.flatnonzero(n)
+        if len(hit) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        n, lo = n[hit], lo[hit]
+        where = np.repeat(hit, n)
+        offset = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        return where, self.sources[np.repeat(lo, n) + offset].astype(np.int64)
+
+
+def member(sorted_fps: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Whether each query is in ``sorted_fps`` (sorted, distinct)."""
+    if len(sorted_fps) == 0:
+        return np.zeros(len(queries), bool)
+    pos = np.minimum(np.searchsorted(sorted_fps, queries), len(sorted_fps) - 1)
+    return sorted_fps[pos] == queries
+
+
+@dataclass
+class Tokens:
+    """The words of n values (values without a word have ``words == 0``).
+
+    Per word position (values' words one after the other): ``fp`` its fingerprint, ``value`` the
+    value it belongs to, ``token`` its index into the distinct words of the call (``token_fp``,
+    ``token_chars``). Per value: ``words``, ``chars`` (characters in its words), ``digits`` (whether
+    every word is made of digits), ``start`` (its first position) and ``whole`` (the hash of its
+    whole word sequence)."""
+
+    fp: np.ndarray
+    value: np.ndarray
+    token: np.ndarray
+    token_fp: np.ndarray
+    token_chars: np.ndarray
+    token_digits: np.ndarray
+    words: np.ndarray
+    chars: np.ndarray
+    digits: np.ndarray
+    start: np.ndarray
+    whole: np.ndarray
+
+
+def tokenise(key: bytes, texts: pa.Array) -> Tokens:
+    """Cut text values (a string array without nulls) into normalised words and fingerprint them:
+    vectorised (pyarrow's RE2 split, then one HMAC per distinct word of the call)."""
+    n = len(texts)
+    norm = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
+    lists = pc.split_pattern_regex(norm, SEPARATORS)
+    value = np.asarray(pc.list_parent_indices(lists), np.int64)
+    flat = pc.list_flatten(lists)
+    keep = np.asarray(pc.binary_length(flat)) > 0
+    if not keep.all():
+        flat, value = flat.filter(pa.array(keep)), value[keep]
+    enc = pc.dictionary_encode(flat)
+    token = np.asarray(enc.indices, np.int64)
+    uniq = enc.dictionary
+    token_fp = fingerprints(key, uniq)[0] if len(uniq) else _EMPTY
+    token_chars = np.asarray(pc.utf8_length(uniq), np.int64) if len(uniq) else np.empty(0, np.int64)
+    token_digits = (np.asarray(pc.utf8_is_decimal(uniq), bool) if len(uniq) else np.empty(0, bool))
+    fp = token_fp[token]
+    words = np.bincount(value, minlength=n)
+    chars = np.bincount(value, weights=token_chars[token], minlength=n).astype(np.int64)
+    not_digit = np.bincount(value, weights=~token_digits[token], minlength=n)
+    start = np.concatenate(([0], np.cumsum(words)[:-1])).astype(np.int64) if n else np.empty(0, np.int64)
+    whole = np.zeros(n, np.uint64)
+    some = words > 0
+    if len(fp):
+        rank = np.arange(len(fp)) - start[value]
+        h = fp * powers(int(words.max()))[words[value] - 1 - rank]
+        whole[some] = np.add.reduceat(h, start[some])
+    return Tokens(fp, value, token, token_fp, token_chars, token_digits, words, chars,
+                  (not_digit == 0) & some, start, whole)
+
+
+_POWERS = np.ones(1, np.uint64)
+
+
+def powers(n: int) -> np.ndarray:
+    """_P**0 .. _P**(n-1) modulo 2**64 (at least n of them)."""
+    global _POWERS
+    if len(_POWERS) < n:
+        p = np.full(max(n, 2 * len(_POWERS)), _P, np.uint64)
+        p[0] = 1
+        _POWERS = np.multiply.accumulate(p)
+    return _POWERS
+
+
+def runs(tok: Tokens, flags: np.ndarray) -> np.ndarray:
+    """For each word position: how many flagged words follow one another from it, within its value
+    (0 at an unflagged position)."""
+    n = len(tok.fp)
+    pos = np.arange(n)
+    end = (tok.start + tok.words)[tok.value]  # one past the value's last word
+    stop = np.where(flags, n, pos)  # the first unflagged position at or after each one
+    stop = np.minimum.accumulate(stop[::-1])[::-1]
+    return np.minimum(stop, end) - pos
+
+
+def sequence_hashes(tok: Tokens, starts: np.ndarray, k: int) -> np.ndarray:
+    """The hash of the k words from each position in ``starts`` (the same as ``whole`` for a value of
+    exactly those k words)."""
+    h = np.zeros(len(starts), np.uint64)
+    for i in range(k):
+        h = h * _P + tok.fp[starts + i]
+    return h
+
+
+def chance_bound(mean: float, alpha: float = 1e-6) -> int:
+    """The smallest m with P(X > m) <= alpha for X ~ Poisson(mean): more than m chance matches is
+    not chance. Exact up to a mean of 500, the normal approximation above."""
+    if mean <= 0:
+        return 0
+    if mean > 500:
+        return int(math.ceil(mean + 4.8 * math.sqrt(mean) + 1))
+    term = math.exp(-mean)
+    cdf, m = term, 0
+    while 1.0 - cdf > alpha:
+        m += 1
+        term *= mean / m
+        cdf += term
+    return m

@@ -1,0 +1,411 @@
+"""The leak check of ``veil verify``: does an original value of a transformed column survive in the copy?
+
+Phase 1 (ORIGINAL) fingerprints the distinct non-blank values of every *source* column — every column
+the profile transforms, dropped ones included — and never keeps a value. Phase 2 (COPY) looks for them:
+
+- **same row**: the copy cell equals its own row's original (the value kept unchanged), compared
+  directly when the runner pairs the rows;
+- **same column**: the copy cell equals an original value of its column from another row;
+- **elsewhere**: a whole cell of another column (any table) that passes values through (``keep``, a
+  column the profile does not name, free text a span operator rewrote) equals an original value,
+  compared normalised (case, accents' composition, punctuation and spacing ignored);
+- **in text**: inside such a cell, as a sequence of words (a full name, an email, a phone number
+  written with spaces), or as one rare word (a surname alone).
+
+Same row and same column count every value exactly. Elsewhere and in text count only *specific*
+values: at least ``min_chars`` characters in their words (a number: ``min_digits`` digits) and held
+by at most ``max(specific_min, specific_share x rows)`` rows of their column; a single word of a
+longer value also needs that rarity among the column's words ("street" is not, "Wojciechowski" is).
+
+How a source column's own cells are judged depends on its operator's capabilities (never its name):
+
+- ``strict`` (``collision_checked``: keyed tokens of 80 bits and more): no output equals an input
+  but by a leak, so every same-row and same-column match is a leak;
+- ``overlap`` (any other operator that may write values of the input's domain: integer permutations
+  of a range, digits, fakes, date shifts): same-column matches at other rows are expected (a
+  permuted id equals another row's id by construction) and reported as ``expected_overlap``;
+  same-row matches are leaks only when more than chance explains them: more than the 1 - 10**-6
+  quantile of a Poisson law whose mean ``expected_same_row`` sums, over the compared cells, the
+  share of ORIGINAL rows holding the copy's value;
+- ``coarsening`` (not keyed, not injective, deterministic: generalize, mask, redact): a value may
+  be its own coarse form (30 in buckets of 10); own-column matches are expected;
+- ``free_text`` (operators that replace spans inside text: scrub): text without anything to
+  replace passes unchanged; own-column matches are expected, and the column is searched like a
+  kept column for the other sources' values;
+- ``removed`` (drop, nullify): nothing of the column is left in it; its values are still sought
+  elsewhere.
+
+Counts are copy cells: a cell holding values of two source columns counts once for each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..ops.arrays import as_text, blank_mask, canonical, is_text
+from .base import TableInfo, VerifyContext
+from .leak_index import Counted, Index, chance_bound, member, runs, sequence_hashes, tokenise
+
+#: Defaults of the thresholds (``ctx.options["leaks"]`` may override each).
+RULES = {
+    "min_chars": 4,  # characters (in words) of a value sought elsewhere or in text
+    "min_digits": 9,  # digits of a value made of digits only (dates have 8: found by the risk check)
+    "specific_share": 0.001,  # a value held by more than this share of its column's rows ...
+    "specific_min": 2,  # ... and by more than this many rows is too common to be sought elsewhere
+    "max_words": 8,  # longest word sequence sought inside text
+    "chance_alpha": 1e-6,  # the same-row chance bound of overlap columns
+}
+TREATMENTS = ("strict", "overlap", "coarsening", "free_text", "removed")
+
+
+def treatment(info: TableInfo, column: str) -> str:
+    """How the column's own cells are judged, from its operator's capabilities."""
+    cp = info.column_plan(column)
+    op = cp.operator
+    params = op.with_defaults(cp.params)
+    if op.drops_column or op.nulls_column:
+        return "removed"
+    if op.span_rules is not None:
+        return "free_text"
+    if op.collision_checked(params):
+        return "strict"
+    if not op.keyed and not op.injective(params) and op.deterministic:
+        return "coarsening"
+    return "overlap"
+
+
+def _passes_text(info: TableInfo | None, column: str) -> str | None:
+    """How a copy column is searched for other columns' values: "kept" (its values pass through),
+    "free_text" (text around replaced spans passes through), or None (its operator writes values)."""
+    cp = info.column_plan(column) if info is not None else None
+    if cp is None or cp.operator.keeps_value:
+        return "kept"
+    return "free_text" if cp.operator.span_rules is not None else None
+
+
+@dataclass
+class _Source:
+    """A transformed column of ORIGINAL: its fingerprints (phase 1) and what phase 2 found."""
+
+    id: int
+    table: str
+    column: str
+    treatment: str
+    exact: Counted = field(default_factory=Counted)  # exact fingerprints, rows per value
+    whole: tuple[Counted, Counted, Counted] = field(
+        default_factory=lambda: (Counted(), Counted(), Counted()))  # normalised: 1 word, 2..max, longer
+    words: Counted = field(default_factory=Counted)  # words of values of several words
+    members: Counted = field(default_factory=Counted)  # every word of values of 2..max_words words
+    rows: int = 0  # non-blank cells
+    skipped: str | None = None  # why the column is not checked (a nested type)
+    compared: int = 0  # paired cells whose original is not blank
+    kept_same_row: int = 0
+    expected_same_row: float = 0.0
+    unpaired_cells: int = 0  # copy cells of the column seen without their original
+    same_column: int = 0  # matches at other rows (all matches for unpaired cells)
+    elsewhere: int = 0
+    in_text: int = 0
+    found_in: set[str] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+class LeakCheck:
+    """Original values of transformed columns found in the copy (see the module's docstring)."""
+
+    name = "leaks"
+
+    def __init__(self, ctx: VerifyContext):
+        self.ctx = ctx
+        self.rules = {**RULES, **(ctx.options.get("leaks") or {})}
+        self.sources: dict[str, dict[str, _Source]] = {}
+        self.by_id: list[_Source] = []
+        for info in ctx.tables.values():
+            for column in info.transformed():
+                src = _Source(len(self.by_id), info.name, column, treatment(info, column))
+                self.sources.setdefault(info.name, {})[column] = src
+                self.by_id.append(src)
+        self.frozen = False
+        self.scanned: dict[str, dict[str, dict[str, Any]]] = {}
+
+    # -- phase 1 ---------------------------------------------------------------------------
+
+    def original(self, table: str, batch: pa.RecordBatch) -> None:
+        for column, src in self.sources.get(table, {}).items():
+            i = batch.schema.get_field_index(column)
+            if i < 0:
+                continue
+            arr = batch.column(i)
+            if pa.types.is_nested(arr.type) or pa.types.is_null(arr.type):
+                src.skipped = "nested" if pa.types.is_nested(arr.type) else None
+                continue
+            values, occ, _ = _distinct(arr)
+            if values is None or not occ.any():
+                continue
+            if not occ.all():
+                keep = occ > 0
+                values, occ = values.filter(pa.array(keep)), occ[keep]
+            src.rows += int(occ.sum())
+            src.exact.add(self.ctx.fingerprints(values)[0], occ)
+            self._normalised(src, values, occ)
+
+    def _normalised(self, src: _Source, values: pa.Array, occ: np.ndarray) -> None:
+        texts = self._texts(values)
+        if texts is None:
+            return
+        r = self.rules
+        tok = tokenise(self.ctx.fingerprint_key, texts)
+        ok = (tok.words > 0) & (tok.chars >= r["min_chars"]) & (~tok.digits | (tok.chars >= r["min_digits"]))
+        one, many = tok.words == 1, tok.words > 1
+        short = many & (tok.words <= r["max_words"])
+        for part, sel in zip(src.whole, (one, short, many & ~short), strict=True):
+            part.add(tok.whole[ok & sel], occ[ok & sel])
+        if src.treatment == "free_text":
+            return  # words of free text are not values
+        # words of multi-word values: a word counts once per row holding the value
+        pos = np.flatnonzero(many[tok.value])
+        t = tok.token[pos]
+        good = (tok.token_chars[t] >= r["min_chars"]) & (~tok.token_digits[t] | (tok.token_chars[t] >= r["min_digits"]))
+        src.words.add(tok.fp[pos[good]], occ[tok.value[pos[good]]])
+        src.members.add(np.unique(tok.token_fp[tok.token[np.flatnonzero(short[tok.value])]]))
+
+    def _texts(self, values: pa.Array) -> pa.Array | None:
+        """The values as text for the normalised family, or None when none could be specific
+        (binary; integers and dates with too few digits)."""
+        t = values.type
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t) \
+                or pa.types.is_boolean(t):
+            return None
+        if pa.types.is_date(t) and self.rules["min_digits"] > 8:
+            return None
+        if pa.types.is_integer(t) and len(values):
+            mm = pc.min_max(values).as_py()
+            if max(abs(mm["min"]), abs(mm["max"])) < 10 ** (self.rules["min_digits"] - 1):
+                return None
+        return as_text(values)
+
+    def _freeze(self) -> None:
+        """End of phase 1: sort every set; build the indexes of specific values."""
+        self.frozen = True
+        whole_fps, whole_src, one_fps, one_src, many_fps, many_src, members = [], [], [], [], [], [], []
+        for src in self.by_id:
+            src.exact.frozen()
+            limit = max(self.rules["specific_min"], self.rules["specific_share"] * src.rows)
+            parts = []
+            for part in src.whole:
+                fps, counts = part.frozen()
+                parts.append(fps[counts <= limit])
+            whole_fps += parts
+            whole_src += [src.id] * 3
+            if src.treatment == "free_text":
+                continue
+            wfps, wcounts = src.words.frozen()
+            one_fps += [parts[0], wfps[wcounts <= limit]]
+            one_src += [src.id, src.id]
+            many_fps.append(parts[1])
+            many_src.append(src.id)
+            # any word of the column's short multi-word values (specific or not): a superset of the
+            # words a sought sequence can hold, to skip most positions of a text fast
+            members.append(src.members.frozen()[0])
+        for src in self.by_id:
+            src.whole = src.words = src.members = None  # type: ignore[assignment]  # freed
+        self.whole = Index(whole_fps, whole_src)
+        self.one = Index(one_fps, one_src)
+        self.many = Index(many_fps, many_src)
+        self.members = np.unique(np.concatenate(members)) if members else np.empty(0, np.uint64)
+
+    # -- phase 2 ---------------------------------------------------------------------------
+
+    def copy(self, table: str, batch: pa.RecordBatch, original: pa.RecordBatch | None) -> None:
+        if not self.frozen:
+            self._freeze()
+        info = self.ctx.tables.get(table)
+        own = self.sources.get(table, {})
+        for i, column in enumerate(batch.schema.names):
+            arr = batch.column(i)
+            if pa.types.is_nested(arr.type) or pa.types.is_null(arr.type):
+                continue
+            src = own.get(column)
+            if src is not None and src.treatment != "removed" and src.skipped is None:
+                j = original.schema.get_field_index(column) if original is not None else -1
+                self._own(src, arr, original.column(j) if j >= 0 else None)
+            role = _passes_text(info, column)
+            if role is not None:
+                self._scan(table, column, role, arr, src.id if src is not None else -1)
+
+    def _own(self, src: _Source, arr: pa.Array, orig: pa.Array | None) -> None:
+        """Same row and same column: the copy's cells of a source column against its originals."""
+        values, occ, indices = _distinct(arr)
+        if values is None:
+            return
+        counts = src.exact.count_of(self.ctx.fingerprints(values)[0])
+        found = int(occ[counts > 0].sum())
+        if orig is None:
+            src.unpaired_cells += int(occ.sum())
+            src.same_column += found
+            return
+        a, b = _binary(arr), _binary(orig)
+        compared = pc.is_valid(orig)
+        blanks = blank_mask(orig)
+        if blanks is not None:
+            compared = pc.and_(compared, pc.invert(blanks))
+        compared_np = np.asarray(compared.to_numpy(zero_copy_only=False), bool)
+        kept = np.asarray(pc.fill_null(pc.and_(pc.equal(a, b), compared), False).to_numpy(zero_copy_only=False),
+                          bool)
+        valid = compared_np & ~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), bool)
+        row_counts = counts[np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)]
+        n_kept = int(kept.sum())
+        src.compared += int(compared_np.sum())
+        src.kept_same_row += n_kept
+        if src.rows:
+            src.expected_same_row += float(row_counts[valid].sum()) / src.rows
+        src.same_column += found - n_kept
+
+    def _scan(self, table: str, column: str, role: str, arr: pa.Array, own: int) -> None:
+        """Elsewhere and in text: a column that passes values through, against every source."""
+        stats = self.scanned.setdefault(table, {}).setdefault(
+            column, {"as": role, "cells": 0, "leaking_cells": 0})
+        values, occ, _ = _distinct(arr)
+        if values is None:
+            return
+        stats["cells"] += int(occ.sum())
+        texts = self._texts(values)
+        if texts is None or len(self.whole) + len(self.one) + len(self.many) == 0:
+            return
+        tok = tokenise(self.ctx.fingerprint_key, texts)
+        some = np.flatnonzero(tok.words > 0)
+        at, srcs = self.whole.lookup(tok.whole[some])
+        found = [(some[at], srcs, "elsewhere")]
+        if is_text(arr.type):
+            found.append(self._inside(tok) + ("in_text",))
+        leaking = np.zeros(len(values), bool)
+        seen = np.empty(0, np.int64)  # (value, source) pairs already counted: a whole match is not also inside
+        for vals, srcs, kind in found:
+            code = vals * len(self.by_id) + srcs
+            keep = (srcs != own) & ~np.isin(code, seen)
+            seen = np.union1d(seen, code[keep])
+            pairs = np.unique(np.stack([vals[keep], srcs[keep]]), axis=1) if keep.any() else np.empty((2, 0), int)
+            leaking[pairs[0]] = True
+            cells = np.bincount(pairs[1], weights=occ[pairs[0]], minlength=len(self.by_id))
+            for s in np.flatnonzero(cells):
+                src = self.by_id[s]
+                setattr(src, kind, getattr(src, kind) + int(cells[s]))
+                src.found_in.add(f"{table}.{column}")
+        stats["leaking_cells"] += int(occ[leaking].sum())
+
+    def _inside(self, tok) -> tuple[np.ndarray, np.ndarray]:
+        """(value, source) of the specific words and word sequences strictly inside a value."""
+        longer = tok.words[tok.value] > 1
+        vals, srcs = [], []
+        # single words: looked up once per distinct word of the batch
+        hit_tokens = np.zeros(len(tok.token_fp), bool)
+        ut, _ = self.one.lookup(tok.token_fp)
+        hit_tokens[ut] = True
+        pos = np.flatnonzero(hit_tokens[tok.token] & longer)
+        at, s = self.one.lookup(tok.fp[pos])
+        vals.append(tok.value[pos[at]])
+        srcs.append(s)
+        # sequences of 2..max_words words, starting only where enough words of sources follow
+        if len(self.many) and len(tok.fp):
+            run = runs(tok, member(self.members, tok.token_fp)[tok.token])
+            for k in range(2, min(self.rules["max_words"], int(tok.words.max()) - 1) + 1):
+                starts = np.flatnonzero((run >= k) & (tok.words[tok.value] > k))
+                if len(starts) == 0:
+                    break
+                at, s = self.many.lookup(sequence_hashes(tok, starts, k))
+                vals.append(tok.value[starts[at]])
+                srcs.append(s)
+        return np.concatenate(vals), np.concatenate(srcs)
+
+    # -- the report ------------------------------------------------------------------------
+
+    def finish(self) -> dict[str, Any]:
+        if not self.frozen:
+            self._freeze()
+        tables: dict[str, Any] = {t: {"summary": {"leaks": 0, "leaked_share": None}, "columns": {}}
+                                  for t in self.ctx.tables}
+        total_leaks = total_rows = leaking_columns = 0
+        for src in self.by_id:
+            col = self._column(src)
+            tables[src.table]["columns"][src.column] = col
+            summary = tables[src.table]["summary"]
+            summary["leaks"] += col["leaks"]
+            summary.setdefault("_rows", 0)
+            summary["_rows"] += src.rows
+            total_leaks += col["leaks"]
+            total_rows += src.rows
+            leaking_columns += col["leaks"] > 0
+        for t in tables.values():
+            rows = t["summary"].pop("_rows", 0)
+            t["summary"]["leaked_share"] = _share(t["summary"]["leaks"], rows)
+        return {
+            "summary": {"leaks": total_leaks, "leaked_share": _share(total_leaks, total_rows),
+                        "columns_checked": sum(s.skipped is None for s in self.by_id),
+                        "values_checked": total_rows, "columns_leaking": leaking_columns},
+            "tables": tables,
+            "scanned": self.scanned,
+            "rules": dict(self.rules),
+        }
+
+    def _column(self, src: _Source) -> dict[str, Any]:
+        paired = src.compared > 0 or (src.unpaired_cells == 0 and src.treatment != "removed")
+        kept = src.kept_same_row if paired else None
+        expected = src.expected_same_row
+        if src.treatment == "strict":
+            leaks = src.kept_same_row + src.same_column
+            overlap = 0
+        elif src.treatment == "overlap":
+            own = src.kept_same_row if src.kept_same_row > chance_bound(expected, self.rules["chance_alpha"]) else 0
+            leaks, overlap = own, src.same_column + src.kept_same_row - own
+        else:
+            leaks, overlap = 0, src.same_column + src.kept_same_row
+        leaks += src.elsewhere + src.in_text
+        return {
+            "treatment": src.treatment,
+            "checked": src.rows,
+            "distinct": int(len(src.exact.fps)),
+            "compared": src.compared,
+            "kept_same_row": kept,
+            "expected_same_row": round(expected, 6) if paired else None,
+            "same_column": src.same_column,
+            "elsewhere": src.elsewhere,
+            "in_text": src.in_text,
+            "expected_overlap": overlap,
+            "leaks": leaks,
+            "kept_share": _share(src.kept_same_row, src.compared),
+            "leaked_share": _share(leaks, src.rows),
+            "found_in": sorted(src.found_in),
+            **({"skipped": src.skipped} if src.skipped else {}),
+        }
+
+
+def _share(n: int, of: int) -> float | None:
+    return round(min(1.0, n / of), 6) if of else None
+
+
+def _binary(arr: pa.Array) -> pa.Array:
+    """Canonical text as large_binary: two sides compare whatever types they were read as."""
+    out = canonical(arr)
+    return out if pa.types.is_large_binary(out.type) else out.cast(pa.large_binary())
+
+
+def _distinct(arr: pa.Array) -> tuple[pa.Array | None, np.ndarray, pa.Array]:
+    """(distinct non-null, non-blank values, rows holding each, each row's index into them)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) == 0 or arr.null_count == len(arr):
+        return None, np.empty(0, np.int64), pa.nulls(len(arr), pa.int32())
+    enc = pc.dictionary_encode(arr)
+    indices = enc.indices
+    occ = np.bincount(np.asarray(indices.drop_null(), np.int64), minlength=len(enc.dictionary))
+    blanks = blank_mask(enc.dictionary)
+    if blanks is not None:
+        occ[np.asarray(blanks, bool)] = 0
+    return enc.dictionary, occ, indices

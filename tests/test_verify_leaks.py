@@ -1,0 +1,349 @@
+"""The leak check of veil verify (src/veil/verify/leaks.py), driven directly with in-memory batches:
+planted original values found in each place, clean copies and permuted keys without false alarms,
+and no value in the report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from veil.plan import ColumnPlan, TablePlan
+from veil.verify.base import TableInfo, VerifyContext
+from veil.verify.leak_index import chance_bound
+from veil.verify.leaks import LeakCheck
+
+MARK = "ZZMARKERZZ"
+
+
+def rule(column: str, op: str, **params) -> ColumnPlan:
+    return ColumnPlan(column, op, params, None, "rule", pa.string(), pa.string())
+
+
+def context(tables: dict[str, tuple[pa.Table, dict[str, ColumnPlan] | None]], **options) -> VerifyContext:
+    """TableInfo per table: its original's schema and a plan naming every column (keep by default)."""
+    infos = {}
+    for name, (orig, rules) in tables.items():
+        plan = None
+        if rules is not None:
+            cols = [rules.get(c) or rule(c, "keep") for c in orig.column_names]
+            plan = TablePlan(name, cols)
+        infos[name] = TableInfo(name, orig.schema, orig.schema, plan)
+    return VerifyContext(infos, None, options=options)
+
+
+def _interleaved(tables: dict[str, pa.Table], rows: int):
+    pending = {n: 0 for n in tables}
+    while pending:
+        for name in list(pending):
+            start = pending[name]
+            t = tables[name]
+            if start >= t.num_rows:
+                del pending[name]
+                continue
+            piece = t.slice(start, rows).combine_chunks().to_batches()[0]
+            pending[name] = start + rows
+            yield name, piece
+
+
+def _run(ctx, originals, copies, *, paired=True, rows=3):
+    check = LeakCheck(ctx)
+    for name, batch in _interleaved(originals, rows):
+        check.original(name, batch)
+    offsets = {n: 0 for n in copies}
+    for name, batch in _interleaved(copies, rows):
+        orig = None
+        if paired:
+            orig = originals[name].slice(offsets[name], batch.num_rows).combine_chunks().to_batches()[0]
+        offsets[name] += batch.num_rows
+        check.copy(name, batch, orig)
+    section = check.finish()
+    text = json.dumps(section)
+    assert MARK not in text and MARK.lower() not in text
+    return section
+
+
+# -- the data --------------------------------------------------------------------------------
+
+NAMES = ["Jan Novák", "Piotr Wojciechowski", f"Eva {MARK}ová", "Ana García", "Li Wei", "Søren Kierkegaard"]
+EMAILS = [f"user{i}.{MARK}@mail.example.org" for i in range(6)]
+PHONES = ["+420 601 123 456", "+420 602 222 333", "+48 501 444 555", "+34 611 666 777", "+86 139 8888 9999",
+          "+45 20 12 34 56"]
+STREETS = [f"{i + 1} Main Street" for i in range(6)]
+NOTES = ["called about the invoice", "no answer, will call back", "prefers email", "asked for a refund",
+         "address changed", "happy with the service"]
+
+
+def customers() -> pa.Table:
+    return pa.table({
+        "id": [str(i + 1) for i in range(6)],
+        "name": NAMES, "email": EMAILS, "phone": PHONES, "street": STREETS,
+        "gender": ["F", "M", "F", "F", "M", "M"], "note": NOTES, "login": [f"u{i}" for i in range(6)],
+    })
+
+
+def customer_rules() -> dict[str, ColumnPlan]:
+    return {
+        "name": rule("name", "fake", kind="name"),
+        "email": rule("email", "pseudonymize", format="email"),
+        "phone": rule("phone", "pseudonymize", format="digits"),
+        "street": rule("street", "fake", kind="street_address"),
+        "gender": rule("gender", "redact"),
+    }
+
+
+def clean_customers() -> pa.Table:
+    t = customers()
+    return t.set_column(1, "name", pa.array(["Karel Dvořák", "Tom Hanks", "Ida Berg", "Ole Olsen", "Mia Lund",
+                                             "Bo Ek"])) \
+        .set_column(2, "email", pa.array([f"tok{i}abcdefghijklmnop@example.com" for i in range(6)])) \
+        .set_column(3, "phone", pa.array(["+420 777 000 111", "+420 777 000 222", "+48 777 000 333",
+                                          "+34 777 000 444", "+86 777 0000 5555", "+45 77 00 06 66"])) \
+        .set_column(4, "street", pa.array([f"{i + 1} Oak Avenue" for i in range(6)])) \
+        .set_column(5, "gender", pa.array(["[REDACTED]"] * 6))
+
+
+def orders() -> pa.Table:
+    return pa.table({"order_id": ["100", "101", "102"], "customer_email": [EMAILS[0], EMAILS[1], EMAILS[0]],
+                     "comment": ["fast delivery please", "leave at the door", "gift wrap"]})
+
+
+def order_rules() -> dict[str, ColumnPlan]:
+    return {"customer_email": rule("customer_email", "pseudonymize", format="email")}
+
+
+def clean_orders() -> pa.Table:
+    t = orders()
+    return t.set_column(1, "customer_email", pa.array(["tok0abcdefghijklmnop@example.com",
+                                                       "tok1abcdefghijklmnop@example.com",
+                                                       "tok0abcdefghijklmnop@example.com"]))
+
+
+def setup():
+    ctx = context({"customers": (customers(), customer_rules()), "orders": (orders(), order_rules())})
+    return ctx, {"customers": customers(), "orders": orders()}
+
+
+def put(t: pa.Table, column: str, row: int, value) -> pa.Table:
+    values = t.column(column).to_pylist()
+    values[row] = value
+    return t.set_column(t.schema.get_field_index(column), column, pa.array(values, t.schema.field(column).type))
+
+
+def col(section: dict, table: str, column: str) -> dict:
+    return section["tables"][table]["columns"][column]
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+def test_clean_copy_has_no_leak():
+    ctx, originals = setup()
+    s = _run(ctx, originals, {"customers": clean_customers(), "orders": clean_orders()})
+    assert s["summary"]["leaks"] == 0, s
+    assert s["summary"]["leaked_share"] == 0.0
+    assert s["summary"]["columns_checked"] == 6
+    c = col(s, "customers", "email")
+    assert (c["checked"], c["distinct"], c["kept_same_row"], c["kept_share"]) == (6, 6, 0, 0.0)
+    assert c["treatment"] == "strict"
+    assert col(s, "customers", "name")["treatment"] == "overlap"
+    assert col(s, "customers", "gender")["treatment"] == "coarsening"
+    assert col(s, "orders", "customer_email")["distinct"] == 2
+    assert s["scanned"]["customers"]["note"] == {"as": "kept", "cells": 6, "leaking_cells": 0}
+
+
+def test_same_column_same_row():
+    ctx, originals = setup()
+    copy = put(clean_customers(), "email", 3, EMAILS[3])
+    s = _run(ctx, originals, {"customers": copy, "orders": clean_orders()})
+    c = col(s, "customers", "email")
+    assert (c["kept_same_row"], c["same_column"], c["leaks"]) == (1, 0, 1)
+    assert c["kept_share"] == round(1 / 6, 6)
+    assert s["summary"]["leaks"] == 1
+    assert s["tables"]["customers"]["summary"]["leaks"] == 1
+    assert s["tables"]["orders"]["summary"]["leaks"] == 0
+
+
+def test_same_column_other_row():
+    ctx, originals = setup()
+    copy = put(clean_customers(), "email", 3, EMAILS[5])
+    s = _run(ctx, originals, {"customers": copy, "orders": clean_orders()})
+    c = col(s, "customers", "email")
+    assert (c["kept_same_row"], c["same_column"], c["leaks"]) == (0, 1, 1)
+    # the same value in orders.customer_email (another source column with that value) is elsewhere,
+    # but that column is transformed: it is judged by its own originals only
+    assert col(s, "orders", "customer_email")["leaks"] == 0
+
+
+def test_other_column_same_table_case_and_spacing_ignored():
+    ctx, originals = setup()
+    copy = put(clean_customers(), "login", 2, "  " + EMAILS[4].upper())
+    s = _run(ctx, originals, {"customers": copy, "orders": clean_orders()})
+    c = col(s, "customers", "email")
+    assert (c["elsewhere"], c["in_text"], c["leaks"]) == (1, 0, 1)
+    assert c["found_in"] == ["customers.login"]
+    assert s["scanned"]["customers"]["login"]["leaking_cells"] == 1
+    # orders.customer_email held the same value? EMAILS[4] is not there: only customers.email
+    assert col(s, "orders", "customer_email")["elsewhere"] == 0
+
+
+def test_column_of_another_table():
+    ctx, originals = setup()
+    copy = put(clean_orders(), "comment", 1, PHONES[2])
+    s = _run(ctx, originals, {"customers": clean_customers(), "orders": copy})
+    c = col(s, "customers", "phone")
+    assert (c["elsewhere"], c["leaks"], c["found_in"]) == (1, 1, ["orders.comment"])
+    assert s["tables"]["customers"]["summary"]["leaks"] == 1
+    assert s["tables"]["orders"]["summary"]["leaks"] == 0
+
+
+def test_inside_text_full_name_word_email_and_phone():
+    ctx, originals = setup()
+    copy = clean_customers()
+    copy = put(copy, "note", 0, "Spoke with JAN NOVÁK, he will call back")
+    copy = put(copy, "note", 1, "wojciechowski asked for a refund")
+    copy = put(copy, "note", 2, f"mail him at {EMAILS[5]} today")
+    copy = put(copy, "note", 3, "call +420601123456 or +420 602 222 333")
+    s = _run(ctx, originals, {"customers": copy, "orders": clean_orders()})
+    assert col(s, "customers", "name")["in_text"] == 2  # the full name, and a rare surname alone
+    assert col(s, "customers", "email")["in_text"] == 1
+    assert col(s, "orders", "customer_email")["in_text"] == 0  # EMAILS[5] is no order's email
+    # the phone written with its spaces is found; written without them it is one other word
+    assert col(s, "customers", "phone")["in_text"] == 1
+    assert s["summary"]["leaks"] == 4
+    assert s["scanned"]["customers"]["note"]["leaking_cells"] == 4
+    assert col(s, "customers", "name")["found_in"] == ["customers.note"]
+
+
+def test_common_words_and_short_values_are_not_leaks():
+    """'street' is in every address, 'Wei' and 'F' are too short, '42' is a short number."""
+    ctx, originals = setup()
+    copy = clean_customers()
+    copy = put(copy, "note", 0, "lives on main street near Wei")
+    copy = put(copy, "note", 1, "F")
+    copy = put(copy, "login", 2, "1")
+    s = _run(ctx, originals, {"customers": copy, "orders": clean_orders()})
+    assert s["summary"]["leaks"] == 0, s
+
+
+def test_a_value_in_a_dropped_column_is_sought_elsewhere():
+    t = customers().append_column("ssn", pa.array([f"{123456780 + i}" for i in range(6)]))
+    rules = {**customer_rules(), "ssn": rule("ssn", "drop")}
+    ctx = context({"customers": (t, rules)})
+    copy = put(clean_customers(), "note", 4, f"ssn {123456784} checked")
+    s = _run(ctx, {"customers": t}, {"customers": copy})
+    c = col(s, "customers", "ssn")
+    assert (c["treatment"], c["in_text"], c["leaks"], c["kept_same_row"]) == ("removed", 1, 1, None)
+
+
+def test_typed_original_and_text_copy_compare_alike():
+    """Parquet-like int64 original, dump-like text copy: "42" and 42 are the same value."""
+    orig = pa.table({"id": pa.array([41, 42, 43], pa.int64()), "v": ["a", "b", "c"]})
+    ctx = context({"t": (orig, {"id": rule("id", "pseudonymize", format="token")})})
+    copy = pa.table({"id": ["qqqqqqqqqqqqqqqq", "42", "rrrrrrrrrrrrrrrr"], "v": ["a", "b", "c"]})
+    s = _run(ctx, {"t": orig}, {"t": copy})
+    assert (col(s, "t", "id")["kept_same_row"], col(s, "t", "id")["leaks"]) == (1, 1)
+
+
+def permuted_ids(n: int, seed: int) -> tuple[pa.Table, pa.Table]:
+    ids = np.arange(1, n + 1)
+    perm = np.random.default_rng(seed).permutation(ids)
+    orig = pa.table({"id": pa.array(ids.astype(str)), "ref": pa.array((ids * 7).astype(str))})
+    return orig, pa.table({"id": pa.array(perm.astype(str)), "ref": orig.column("ref")})
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_permuted_integer_key_in_range_is_no_false_alarm(seed):
+    orig, copy = permuted_ids(2000, seed)
+    ctx = context({"t": (orig, {"id": rule("id", "pseudonymize", format="int", range=[1, 2000])})})
+    s = _run(ctx, {"t": orig}, {"t": copy}, rows=700)
+    c = col(s, "t", "id")
+    fixed = int(np.sum(np.asarray(orig.column("id")) == np.asarray(copy.column("id"))))
+    assert c["treatment"] == "overlap"
+    assert c["kept_same_row"] == fixed and fixed <= chance_bound(1.0)
+    assert c["expected_same_row"] == pytest.approx(1.0)  # a permutation: 1 fixed point expected
+    assert c["leaks"] == 0
+    assert c["expected_overlap"] == 2000
+    assert s["summary"]["leaks"] == 0
+
+
+def test_a_key_left_unchanged_is_a_leak_even_in_range():
+    orig, _ = permuted_ids(50, 0)
+    copy = orig
+    ctx = context({"t": (orig, {"id": rule("id", "pseudonymize", format="int", range=[1, 50])})})
+    s = _run(ctx, {"t": orig}, {"t": copy})
+    c = col(s, "t", "id")
+    assert (c["kept_same_row"], c["leaks"], c["kept_share"]) == (50, 50, 1.0)
+
+
+def test_chance_expectation_hand_computed():
+    """Fake-like column: originals A A B C, copy A B B D. Original shares: A 1/2, B 1/4, C 1/4;
+    expected same-row matches = 1/2 + 1/4 + 1/4 + 0 = 1.0; observed: rows 0 and 2."""
+    orig = pa.table({"n": ["Anna", "Anna", "Bert", "Cleo"]})
+    copy = pa.table({"n": ["Anna", "Bert", "Bert", "Dora"]})
+    ctx = context({"t": (orig, {"n": rule("n", "fake", kind="first_name")})})
+    s = _run(ctx, {"t": orig}, {"t": copy}, rows=2)
+    c = col(s, "t", "n")
+    assert (c["kept_same_row"], c["expected_same_row"], c["same_column"]) == (2, 1.0, 1)
+    assert (c["leaks"], c["expected_overlap"]) == (0, 3)
+    assert chance_bound(1.0) == 9 and chance_bound(0.0) == 0
+
+
+def test_coarsened_values_equal_to_themselves_are_not_leaks():
+    orig = pa.table({"age": pa.array([30, 34, 40, 47], pa.int64())})
+    copy = pa.table({"age": pa.array([30, 30, 40, 40], pa.int64())})
+    ctx = context({"t": (orig, {"age": rule("age", "generalize", bucket=10)})})
+    s = _run(ctx, {"t": orig}, {"t": copy})
+    c = col(s, "t", "age")
+    assert (c["treatment"], c["kept_same_row"], c["leaks"], c["expected_overlap"]) == ("coarsening", 2, 0, 4)
+
+
+def test_free_text_column_unchanged_text_is_expected_but_names_inside_are_leaks():
+    ctx = context({"customers": (customers(), {**customer_rules(), "note": rule("note", "scrub")})})
+    copy = put(clean_customers(), "note", 5, "happy with the service, says Søren Kierkegaard")
+    s = _run(ctx, {"customers": customers()}, {"customers": copy})
+    note = col(s, "customers", "note")
+    assert (note["treatment"], note["kept_same_row"], note["leaks"]) == ("free_text", 5, 0)
+    assert col(s, "customers", "name")["in_text"] == 1
+    assert s["scanned"]["customers"]["note"]["as"] == "free_text"
+
+
+def test_unpaired_copy_counts_same_column_only():
+    ctx, originals = setup()
+    copy = put(clean_customers(), "email", 3, EMAILS[3])
+    s = _run(ctx, originals, {"customers": copy, "orders": clean_orders()}, paired=False)
+    c = col(s, "customers", "email")
+    assert (c["kept_same_row"], c["kept_share"], c["same_column"], c["leaks"]) == (None, None, 1, 1)
+
+
+def test_copy_lacking_rows_and_a_table_not_in_the_profile():
+    """A table without a plan passes every column: a value found there is a leak."""
+    audit = pa.table({"event": ["login", f"login by {EMAILS[1]}"]})
+    ctx = context({"customers": (customers(), customer_rules()), "audit": (audit, None)})
+    copy = clean_customers().slice(0, 4)
+    s = _run(ctx, {"customers": customers(), "audit": audit}, {"customers": copy, "audit": audit}, paired=False)
+    assert col(s, "customers", "email")["in_text"] == 1
+    assert col(s, "customers", "email")["found_in"] == ["audit.event"]
+    assert s["tables"]["audit"] == {"summary": {"leaks": 0, "leaked_share": None}, "columns": {}}
+
+
+def test_rules_can_be_tightened():
+    """With min_digits 4 a four-digit number is sought elsewhere too."""
+    orig = pa.table({"pin": ["4821", "9930"], "other": ["x", "y"]})
+    copy = pa.table({"pin": [None, None], "other": ["x", "4821"]})
+    ctx = context({"t": (orig, {"pin": rule("pin", "nullify")})}, leaks={"min_digits": 4})
+    s = _run(ctx, {"t": orig}, {"t": copy})
+    assert col(s, "t", "pin")["elsewhere"] == 1
+    ctx = context({"t": (orig, {"pin": rule("pin", "nullify")})})
+    assert _run(ctx, {"t": orig}, {"t": copy})["summary"]["leaks"] == 0
+
+
+def test_many_batches_count_distinct_values_once():
+    n = 5000
+    orig = pa.table({"e": [f"p{i % 1000}@{MARK}.example" for i in range(n)], "k": ["x"] * n})
+    copy = pa.table({"e": [f"t{i % 1000}@tok.example" for i in range(n)], "k": ["x"] * n})
+    ctx = context({"t": (orig, {"e": rule("e", "pseudonymize", format="email")})})
+    s = _run(ctx, {"t": orig}, {"t": copy}, rows=333)
+    c = col(s, "t", "e")
+    assert (c["checked"], c["distinct"], c["leaks"]) == (n, 1000, 0)
