@@ -40,8 +40,11 @@ INFERENCE_ROWS = 200_000
 INFERENCE_MAX_DISTINCT = 1_000
 #: ... for kept columns whose values cover this many rows each on average (not near-unique);
 INFERENCE_ROWS_PER_VALUE = 4
-#: ... and at most this many (kept, transformed) pairs per table (quasi-identifiers first).
+#: ... at most this many (kept, transformed) pairs per table (quasi-identifiers first);
 INFERENCE_MAX_PAIRS = 64
+#: ... each with at most this many distinct (kept value, coarse value) combinations (memory:
+#: 24 bytes each, so at most 64 x 20,000 x 24 bytes = 31 MB per table).
+INFERENCE_MAX_COMBINATIONS = 20_000
 #: Text whose sampled values look like this (share >= 0.9) is a date: its coarse form is the year.
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
@@ -284,8 +287,8 @@ class Inference:
         # stop following columns with too many distinct values: they cannot be scored
         too_many = {c for c, n in ((k, len(self.kept[k])) for k in kfp) if n > INFERENCE_MAX_DISTINCT}
         too_many |= {t for t in tfp if len(self.targets[t].counts) > INFERENCE_MAX_DISTINCT}
-        if too_many:
-            self.pairs = {p: c for p, c in self.pairs.items() if p[0] not in too_many and p[1] not in too_many}
+        self.pairs = {p: c for p, c in self.pairs.items() if p[0] not in too_many and p[1] not in too_many
+                      and len(c) <= INFERENCE_MAX_COMBINATIONS}
 
     def scores(self) -> list[dict]:
         """Every pair that could be scored: {"kept", "transformed", "score"}."""
