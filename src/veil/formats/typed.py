@@ -137,8 +137,8 @@ def infer_type(arr: pa.Array) -> pa.DataType:
 
 
 def infer_types(sample: pa.RecordBatch | None) -> dict[str, Source]:
-    """Each text column's inferred type (:func:`infer_type`) from a sample batch; checked strictly
-    (every later value must be a literal of the same rule)."""
+    """Each text column's inferred type (:func:`infer_type`) from a sample batch, read strictly:
+    every later value must read as that type, and a number with a leading zero or ``+`` does not."""
     if sample is None:
         return {}
     return {name: Source(infer_type(sample.column(i)), STRICT)
@@ -147,7 +147,7 @@ def infer_types(sample: pa.RecordBatch | None) -> dict[str, Source]:
 
 # -- how text becomes a typed value --------------------------------------------------------
 
-STRICT = "strict"  # inferred: only the literals the inference rule accepts
+STRICT = "strict"  # inferred: Arrow's parsing, but no number with a leading zero or +
 DECLARED = "declared"  # profile type: Arrow's parsing, and true/false/t/f/yes/no/1/0 for bool
 SQL_PG = "postgresql"  # a dump's values: PostgreSQL's text forms (t/f, bytea \x hex)
 SQL_MYSQL = "mysql"
@@ -196,7 +196,7 @@ _TRUE = {STRICT: ("true",), DECLARED: ("true", "t", "yes", "y", "1"), SQL_PG: ("
          SQL_MYSQL: ("1", "true")}
 _FALSE = {STRICT: ("false",), DECLARED: ("false", "f", "no", "n", "0"), SQL_PG: ("f", "false"),
           SQL_MYSQL: ("0", "false")}
-_STRICT_FORM = [(pa.types.is_integer, _INT), (pa.types.is_decimal, _DEC), (pa.types.is_date, _DATE)]
+_LOST_TEXT = r"^(\+|-?0[0-9])"  # a number whose text a typed value would not keep
 
 
 def _from_text(arr: pa.Array, to: pa.DataType, how: str) -> pa.Array:
@@ -209,12 +209,10 @@ def _from_text(arr: pa.Array, to: pa.DataType, how: str) -> pa.Array:
         return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.bool_()), yes)
     if pa.types.is_binary(to) and how == SQL_PG:
         return pg_bytea(arr)
-    if how == STRICT:
-        forms = [p for test, p in _STRICT_FORM if test(to)]
-        if pa.types.is_timestamp(to):
-            forms = [_ZONED if to.tz else _NAIVE]
-        for form in forms:
-            _require(arr, pc.match_substring_regex(arr, form))
+    if how == STRICT and (pa.types.is_integer(to) or pa.types.is_decimal(to)):
+        # Arrow reads 007 and +7 as 7: an inferred number column takes neither (its text would be
+        # lost); dates and date-times Arrow reads exactly, or not at all
+        _require(arr, pc.invert(pc.match_substring_regex(arr, _LOST_TEXT)))
     return _cast(arr, to)
 
 
