@@ -481,3 +481,31 @@ def test_docs_name_the_rule():
     text = (ROOT / "docs" / "formats" / "csv.md").read_text(encoding="utf-8")
     assert f"{SAMPLE_ROWS:,}" in text and "--csv-types" in text
     assert "type: string" in (ROOT / "docs" / "formats" / "parquet.md").read_text(encoding="utf-8")
+
+
+def test_rekey_of_a_typed_parquet_output_equals_a_fresh_typed_run(tmp_path, cli, keyring):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_csv(src / "people.csv", ["id", "email", "day", "amount", "zip"],
+              [["17", "a@x.org", "2024-01-02", "12.50", "01234"], ["18", "b@x.org", "2023-05-06", "3.10", "12345"],
+               ["19", "a@x.org", "2022-07-08", None, "00001"]])
+    prof = write_profile(tmp_path / "p.yaml", """tables:
+  people:
+    primary_key: [id]
+    columns:
+      id: {op: pseudonymize, format: int, domain: pid, reversible: true}
+      email: {op: pseudonymize, format: email, domain: email, reversible: true}
+      day: {op: date_shift, subject: id}
+""")
+    vault = tmp_path / "v.db"
+    common = ("-p", prof, "--keyring", keyring, "--vault", vault, "-q")
+    assert cli("run", src, "--format", "parquet", "--out", tmp_path / "o1", *common).exit_code == 0
+    old = next(line.split()[0] for line in cli("keys", "list", "--keyring", keyring).stdout.splitlines()
+               if "active" in line)
+    assert cli("keys", "rotate", "--keyring", keyring).exit_code == 0
+    res = cli("rekey", tmp_path / "o1", "--from", old, "--out", tmp_path / "o2", *common)
+    assert res.exit_code == 0, res.stderr
+    assert cli("run", src, "--format", "parquet", "--out", tmp_path / "o3", *common).exit_code == 0
+    a, b = pq.read_table(tmp_path / "o2" / "people.parquet"), pq.read_table(tmp_path / "o3" / "people.parquet")
+    assert a.schema.types == [pa.int64(), pa.string(), pa.date32(), pa.decimal128(38, 2), pa.string()]
+    assert a.equals(b)
