@@ -393,3 +393,34 @@ def test_end_to_end_on_a_postgres_dump(pg, cli, keyring, tmp_path):
     r = section["tables"]["public.people"]
     assert r["rows"] == 8 and r["classes"] == 7 and r["k"] == 1
     assert r["linkage"]["paired"] is True and r["linkage"]["reidentified"] == 6
+
+
+# -- the counting underneath ---------------------------------------------------------------------
+
+def test_fingerprints_agree_across_formats_and_dictionary_chunks():
+    from veil.verify.linkage import NULL_FP, column_fingerprints
+
+    ctx = VerifyContext({}, None)
+    typed = column_fingerprints(ctx, pa.array([42, None, 7, 42]))
+    assert (typed == column_fingerprints(ctx, pa.array(["42", None, "7", "42"]))).all()
+    chunks = pa.chunked_array([pa.array(["42", None]).dictionary_encode(), pa.array(["7", "42"]).dictionary_encode()])
+    assert (typed == column_fingerprints(ctx, chunks)).all()
+    assert typed[1] == NULL_FP and typed[0] == typed[3] != typed[2]
+    assert column_fingerprints(ctx, pa.array([""]))[0] != NULL_FP  # an empty string is a value
+
+
+def test_counts_merge_across_batches_and_compactions():
+    import numpy as np
+
+    from veil.verify.linkage import Counts
+
+    rng = np.random.default_rng(3)
+    parts = [rng.integers(0, 400_000, 150_000, dtype=np.uint64) for _ in range(4)]  # compacts midway
+    counts = Counts(tagged=True)
+    for p in parts:
+        counts.add(p, tags=p // np.uint64(2))
+    keys, expected = np.unique(np.concatenate(parts), return_counts=True)
+    assert (counts.keys == keys).all() and (counts.counts == expected).all()
+    assert (counts.tags == keys // np.uint64(2)).all() and counts.rows == 600_000
+    probe = np.array([keys[0], keys[-1], np.uint64(2**63)], dtype=np.uint64)
+    assert counts.lookup(probe).tolist() == [expected[0], expected[-1], 0]

@@ -68,10 +68,10 @@ def combine(h: np.ndarray, fp: np.ndarray) -> np.ndarray:
 def column_fingerprints(ctx: VerifyContext, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Each row's keyed fingerprint (``base.fingerprints`` of its canonical text), NULL_FP for a
     null. Distinct values are fingerprinted once (dictionary encoding), then taken to the rows."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if not pa.types.is_dictionary(arr.type) else \
-            pa.concat_arrays([c.dictionary_decode() for c in arr.chunks]) if arr.num_chunks else \
-            pa.array([], arr.type.value_type)
+    if isinstance(arr, pa.ChunkedArray):  # chunks of a dictionary type may hold different dictionaries
+        if pa.types.is_dictionary(arr.type):
+            arr = pa.chunked_array([c.dictionary_decode() for c in arr.chunks], arr.type.value_type)
+        arr = arr.combine_chunks()
     n = len(arr)
     out = np.full(n, NULL_FP, dtype=np.uint64)
     if n == 0 or arr.null_count == n:
@@ -256,7 +256,7 @@ class Inference:
     T's most common coarse value that knowing K removes (1: K determines it)."""
 
     def __init__(self, info: TableInfo, priority: list[str]) -> None:
-        keys = set(info.primary_key).union(*info.unique) if info.unique else set(info.primary_key)
+        keys = set(info.primary_key).union(*info.unique)  # identifiers themselves: not scored
         names = info.original_schema.names
         plans = {c: info.column_plan(c) for c in names}
         kept = [c for c in names if (plans[c] is None or not plans[c].transformed) and c not in keys]
