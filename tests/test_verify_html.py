@@ -23,6 +23,7 @@ T2 = 'visits<script>alert("x")</script>'
 COL_AMP = "zip&code"
 COL_QUOTE = "o'brien\"col"
 NAMES = [T2, COL_AMP, COL_QUOTE]
+DAY0 = 1640995200  # 2022-01-01 in seconds since 1970 (the utility check's date unit)
 
 
 def _report() -> dict:
@@ -32,66 +33,96 @@ def _report() -> dict:
                 "after": [(i + 1) % 5 + 1 for i in range(20)]}
     return {
         "report": "veil-verify", "version": 1, "verdict": "fail",
-        "gates": [
-            {"metric": "k", "table": None, "op": "<", "threshold": 5, "value": 3, "failed": True},
-            {"metric": "leaks", "table": None, "op": ">", "threshold": 5, "value": 2, "failed": False},
-            {"metric": "utility", "table": T2, "op": "<", "threshold": 0.8, "value": 0.93, "failed": False},
-            {"metric": "linkage", "table": None, "op": ">", "threshold": 0.2, "value": None, "failed": False},
+        "gates": [  # as veil.verify.gates.evaluate writes them
+            {"gate": "k<5", "metric": "k", "table": None, "op": "<", "threshold": 5.0, "value": 3,
+             "measured": True, "failed": True},
+            {"gate": "leaks>5", "metric": "leaks", "table": None, "op": ">", "threshold": 5.0, "value": 2,
+             "measured": True, "failed": False},
+            {"gate": f"{T2}.utility<0.8", "metric": "utility", "table": T2, "op": "<", "threshold": 0.8,
+             "value": 0.93, "measured": True, "failed": False},
+            {"gate": "linkage>0.2", "metric": "linkage", "table": None, "op": ">", "threshold": 0.2, "value": None,
+             "measured": False, "failed": False},  # a default gate, skipped when unmeasured
+            {"gate": "l<2", "metric": "l", "table": None, "op": "<", "threshold": 2.0, "value": None,
+             "measured": False, "failed": True},  # asked for and unmeasured: fails
         ],
         "tables": [T1, T2],
         "risk": {
             "summary": {"k": 3, "risk": 0.333333, "linkage": 0.1, "l": 2, "unique_share": 0.0},
             "tables": {
                 T1: {"summary": {"k": 3, "risk": 0.333333, "linkage": 0.1, "l": 2, "unique_share": 0.0},
-                     "quasi_identifiers": [COL_AMP, "birth_year"], "sensitive": ["diagnosis"], "rows": 20,
-                     "classes": 5, "k": 3, "rows_below_k": 3, "share_below_k": 0.15,
+                     "privacy": {"k": 5, "l": 2, "population": None, "max_suppression": None},
+                     "quasi_identifiers": [COL_AMP, "birth_year"], "quasi_identifiers_absent": [],
+                     "sensitive": ["diagnosis"], "rows": 20, "original_rows": 20, "missing": False,
+                     "classes": 5, "k": 3, "rows_below_k": 3, "share_below_k": 0.15, "unique_rows": 0,
+                     "unique_share": 0.0,
                      "class_sizes": {"edges": [1, 2, 3, 4, 5, 10, 20, 50, 100, 1000],
-                                     "rows": [0, 0, 3, 4, 5, 8, 0, 0, 0, 0]},
-                     "prosecutor": {"highest": 0.333333, "average": 0.25}, "journalist": None,
-                     "l_diversity": {"diagnosis": 2},
-                     "linkage": {"attacker_columns": ["birth_year"], "reidentified": 2, "share": 0.1, "paired": True},
+                                     "rows": [0, 0, 3, 4, 5, 8, 0, 0, 0, 0],
+                                     "classes": [0, 0, 1, 1, 1, 2, 0, 0, 0, 0]},
+                     "prosecutor": {"highest": 0.333333, "average": 0.25, "rows_at_highest": 3},
+                     "journalist": None, "l_diversity": {"diagnosis": 2}, "l_entropy": {"diagnosis": 1.9},
+                     "rows_below_l": {"diagnosis": 0},
+                     "linkage": {"attacker_columns": ["birth_year"], "left_out": [COL_AMP], "reidentified": 2,
+                                 "share": 0.1, "paired": True, "bound": None},
                      "inference": [{"kept": "age", "transformed": "birth_date", "score": 0.97}]},
                 T2: {"privacy": None},
             },
         },
         "leaks": {
-            "summary": {"leaks": 2, "leaked_share": 0.033333, "columns_checked": 3},
+            "summary": {"leaks": 2, "leaked_share": 0.025, "columns_checked": 3, "values_checked": 80,
+                        "columns_leaking": 1},
             "tables": {
-                T1: {"summary": {"leaks": 2},
+                T1: {"summary": {"leaks": 2, "leaked_share": 0.05},
                      "columns": {
-                         "name": {"checked": 20, "distinct": 20, "kept_same_row": 0, "same_column": 0,
-                                  "elsewhere": 0, "in_text": 2, "kept_share": 0.0, "found_in": [f"{T2}.note"]},
-                         COL_AMP: {"checked": 20, "distinct": 12, "kept_same_row": 0, "same_column": 0,
-                                   "elsewhere": 0, "in_text": 0, "kept_share": 0.0, "found_in": []}}},
-                T2: {"summary": {"leaks": 0},
-                     "columns": {COL_QUOTE: {"checked": 40, "distinct": 30, "kept_same_row": 0, "same_column": 0,
-                                             "elsewhere": 0, "in_text": 0, "kept_share": 0.0, "found_in": []}}},
+                         "name": {"treatment": "strict", "checked": 20, "distinct": 20, "compared": 20,
+                                  "kept_same_row": 0, "expected_same_row": 0.0, "same_column": 0, "elsewhere": 0,
+                                  "in_text": 2, "expected_overlap": 0, "leaks": 2, "kept_share": 0.0,
+                                  "leaked_share": 0.1, "found_in": [f"{T2}.note"]},
+                         # a permuted id equals other rows' ids by construction: an expected overlap, no leak
+                         COL_AMP: {"treatment": "overlap", "checked": 20, "distinct": 12, "compared": 20,
+                                   "kept_same_row": 0, "expected_same_row": 0.4, "same_column": 5, "elsewhere": 0,
+                                   "in_text": 0, "expected_overlap": 5, "leaks": 0, "kept_share": 0.0,
+                                   "leaked_share": 0.0, "found_in": []}}},
+                T2: {"summary": {"leaks": 0, "leaked_share": 0.0},
+                     "columns": {COL_QUOTE: {"treatment": "removed", "checked": 40, "distinct": 30, "compared": 0,
+                                             "kept_same_row": 0, "same_column": 0, "elsewhere": 0, "in_text": 0,
+                                             "expected_overlap": 0, "leaks": 0, "kept_share": None,
+                                             "leaked_share": 0.0, "found_in": []}}},
             },
+            "scanned": {T2: {"note": {"as": "kept", "cells": 40, "leaking_cells": 2},
+                             "id": {"as": "kept", "cells": 40, "leaking_cells": 0}}},
+            "rules": {"min_chars": 4, "min_digits": 9},
         },
         "utility": {
             "summary": {"utility": 0.93},
             "tables": {
                 T1: {"summary": {"utility": 0.95}, "score": 0.95,
                      "columns": {
-                         "birth_year": {"kind": "number", "distance": 0.05, "distance_name": "ks",
-                                        "before": {"null_share": 0.0, "distinct": 15, "mean": 1975.2, "std": 12.1},
-                                        "after": {"null_share": 0.0, "distinct": 15, "mean": 1975.9, "std": 12.4},
+                         "birth_year": {"kind": "number", "role": "kept", "distance": 0.05, "distance_name": "ks",
+                                        "scored": True,
+                                        "before": {"type": "int64", "null_share": 0.0, "distinct": 15, "mean": 1975.2,
+                                                   "std": 12.1, "quantiles": {"p01": 1950.0, "p50": 1975.0}},
+                                        "after": {"type": "int64", "null_share": 0.0, "distinct": 15, "mean": 1975.9,
+                                                  "std": 12.4, "quantiles": {"p01": 1951.0, "p50": 1976.0}},
                                         "histogram": hist_num},
-                         "visit_date": {"kind": "date", "distance": 0.12, "distance_name": "ks",
-                                        "before": {"null_share": 0.05, "distinct": 18},
-                                        "after": {"null_share": 0.05, "distinct": 18},
-                                        "histogram": {"unit": "days", "edges": [19000 + 30 * i for i in range(6)],
-                                                      "before": [3, 4, 5, 4, 3], "after": [2, 5, 5, 4, 3]}},
-                         "name": {"kind": "text", "distance": None,
-                                  "before": {"null_share": 0.0, "distinct": 20, "length_mean": 11.2},
-                                  "after": {"null_share": 0.0, "distinct": 20, "length_mean": 10.7},
-                                  "histogram": {"edges": [0, 5, 10, 15, 20, 25], "before": [0, 6, 10, 3, 1],
-                                                "after": [0, 7, 9, 4, 0]}},
-                         COL_AMP: {"kind": "category", "distance": 0.1, "distance_name": "tvd", "top_k_overlap": 0.8,
+                         "visit_date": {"kind": "date", "role": "transformed", "distance": 0.12,
+                                        "distance_name": "ks", "scored": True,
+                                        "before": {"null_share": 0.05, "distinct": 18, "mean": DAY0 + 60 * 86400},
+                                        "after": {"null_share": 0.05, "distinct": 18, "mean": DAY0 + 61 * 86400},
+                                        "histogram": {"edges": [DAY0 + 30 * 86400 * i for i in range(6)],
+                                                      "before": [3, 4, 5, 4, 3], "after": [2, 5, 5, 4, 3],
+                                                      "of": "sample"}},
+                         "name": {"kind": "text", "role": "transformed", "distance": None, "scored": False,
+                                  "before": {"null_share": 0.0, "distinct": 20, "length": {"mean": 11.2, "blank": 0}},
+                                  "after": {"null_share": 0.0, "distinct": 20, "length": {"mean": 10.7, "blank": 0}},
+                                  "histogram": {"of": "length", "edges": [0, 1, 2, 4, 8, 16, 32, "+"],
+                                                "before": [0, 0, 0, 2, 10, 8, 0], "after": [0, 0, 0, 3, 9, 8, 0]}},
+                         COL_AMP: {"kind": "category", "role": "kept", "distance": 0.1, "distance_name": "tvd",
+                                   "scored": True, "top_k_overlap": 0.8,
                                    "before": {"null_share": 0.0, "distinct": 12},
                                    "after": {"null_share": 0.0, "distinct": 6},
-                                   "histogram": {"before": [5, 4, 3, 2, 2, 1, 1, 1, 1, 0],
-                                                 "after": [8, 6, 3, 2, 1, 0, 0, 0, 0, 0]}}},
+                                   "histogram": {"ranks": list(range(1, 11)),
+                                                 "before": [0.25, 0.2, 0.15, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.0],
+                                                 "after": [0.4, 0.3, 0.15, 0.1, 0.05, 0, 0, 0, 0, 0]}}},
                      "foreign_keys": [],
                      "unique_keys": [{"columns": ["id"], "unique_before": True, "unique_after": True,
                                       "duplicates_after": 0}]},
@@ -101,25 +132,28 @@ def _report() -> dict:
                                              "after": {"null_share": 0.1, "distinct": 30}}},
                      "foreign_keys": [{"columns": ["patient_id"], "references": "patients(id)",
                                        "resolved_before": 1.0, "resolved_after": 0.947368,
-                                       "children_per_parent": {"edges": [0, 1, 2, 3, 5, 10, 20, 50, 100],
+                                       "children_per_parent": {"edges": [0, 1, 2, 3, 5, 10, 20, 50, 100, "+"],
                                                                "before": [2, 6, 8, 4, 0, 0, 0, 0, 0],
                                                                "after": [3, 6, 7, 4, 0, 0, 0, 0, 0]},
                                        "distance": 0.05}],
                      "unique_keys": []},
             },
+            "method": {"top_k": 10, "date_unit": "seconds since 1970-01-01 UTC"},
         },
         "integrity": {
             "summary": {"fk": 0.947368, "missing_tables": 0, "missing_columns": 1, "row_count_changes": 1},
             "tables": {
                 T1: {"in_copy": True, "rows_original": 20, "rows_copy": 20, "missing_columns": [],
-                     "extra_columns": [], "dropped_by_profile": ["ssn"], "foreign_keys": []},
+                     "extra_columns": [], "dropped_by_profile": ["ssn"], "not_dropped": [], "foreign_keys": []},
                 T2: {"in_copy": True, "rows_original": 40, "rows_copy": 38, "missing_columns": [COL_QUOTE],
-                     "extra_columns": [], "dropped_by_profile": [],
+                     "extra_columns": [], "dropped_by_profile": [], "not_dropped": [],
                      "foreign_keys": [{"columns": ["patient_id"], "references": "patients(id)",
-                                       "references_checked": 38, "unresolved": 2, "resolved_share": 0.947368}]},
+                                       "references_checked": 38, "unresolved": 2, "resolved_share": 0.947368,
+                                       "checked": True, "parent_in_copy": True}]},
             },
         },
-        "seconds": {"original": 0.41, "copy": 0.38, "total": 0.83},
+        "seconds": {"original": 0.41, "total": 0.83},
+        "paired": True, "extra_tables": [],
     }
 
 
@@ -177,9 +211,10 @@ def test_gates_and_verdict_in_the_markup():
     tags = _tags(page)
     gates = [(a["data-gate"], a["data-verdict"], a.get("data-table")) for _, a in tags if "data-gate" in a]
     assert gates == [("k", "fail", None), ("leaks", "pass", None), ("utility", "pass", T2),
-                     ("linkage", "unmeasured", None)]
+                     ("linkage", "unmeasured", None), ("l", "fail", None)]
     banner = next(a for t, a in tags if t == "header")
-    assert banner["data-verdict"] == "fail" and "1 of 4 gates failed" in page
+    assert banner["data-verdict"] == "fail"
+    assert "2 of 5 gates failed: k&lt;5 (measured 3); l&lt;2 (not measured)" in page
     sections = {a["data-section"]: a.get("data-state") for t, a in tags if t == "section"}
     assert sections == {"gates": None, "risk": "fail", "leaks": "ok", "utility": "ok", "integrity": "ok"}
 
@@ -189,7 +224,9 @@ def test_passing_report_and_no_gates():
     report["verdict"] = "pass"
     report["gates"] = [g for g in report["gates"] if not g["failed"]]
     page = render_html(report)
-    assert 'data-verdict="pass"' in page and "All 3 gates passed." in page
+    assert 'data-verdict="pass"' in page and "No gate failed (2 of 3 passed, the others unmeasured)." in page
+    report["gates"] = [g for g in report["gates"] if g["measured"]]
+    assert "All 2 gates passed." in render_html(report)
     report["gates"] = []
     assert "No gate was set" in render_html(report)
 
@@ -230,7 +267,7 @@ def test_charts_have_one_bar_per_bin():
     class_sizes = [bars for chart, bars in svgs.values() if chart == "class-sizes"]
     assert [len(b) for b in class_sizes] == [10]
     paired = [bars for chart, bars in svgs.values() if chart in ("histogram", "children-per-parent")]
-    assert sorted(len(b) for b in paired) == sorted([40, 10, 10, 20, 18])
+    assert sorted(len(b) for b in paired) == sorted([40, 10, 14, 20, 18])
     for bars in paired:
         assert sum(a["data-series"] == "before" for a in bars) == sum(a["data-series"] == "after" for a in bars)
 
@@ -244,7 +281,8 @@ def test_shares_never_round_to_a_verdict():
 
 def test_date_edges_read_as_dates():
     page = render_html(_report())
-    assert "2022-01-08" in page  # 19000 days after 1970-01-01: the first edge of visit_date
+    assert "2022-01-01" in page and "2022-05-31" in page  # visit_date's first and last edges, in seconds
+    assert "(not scored)" in page  # name: a column the utility score leaves out
 
 
 # -- in a real browser ----------------------------------------------------------------------------
@@ -305,11 +343,14 @@ def rendered(tmp_path_factory):
                   classBars: q('#risk svg[data-chart="class-sizes"] rect[data-bin]').length,
                   classBarHeights: q('#risk svg[data-chart="class-sizes"] rect[data-bin]')
                                      .map(r => r.getBoundingClientRect().height),
-                  hists: q('#utility figure.hist').map(f => [f.dataset.column,
+                  fkCharts: q('#utility figure[data-fk] svg[data-chart="children-per-parent"]').map(s =>
+                              s.querySelectorAll('rect[data-bin]').length),
+                  hists: q('#utility figure.hist[data-column]').map(f => [f.dataset.column,
                            f.querySelectorAll('rect[data-series="before"]').length,
                            f.querySelectorAll('rect[data-series="after"]').length]),
                   leakRows: q('#leaks table.leaks tbody tr').map(r => [r.dataset.table, r.dataset.column,
                               r.dataset.leaks, r.classList.contains('bad')]),
+                  scannedRows: q('#leaks table.scanned tbody tr').map(r => [r.dataset.table, r.dataset.column]),
                   fkRows: q('#integrity table.fks tbody tr').map(r => Array.from(r.cells).map(c => c.innerText)),
                   tableNames: q('#integrity table.tables tbody tr').map(r => r.dataset.table),
                   svgWidths: q('svg.chart').map(s => s.getBoundingClientRect().width),
@@ -326,9 +367,9 @@ def rendered(tmp_path_factory):
 def test_browser_shows_the_verdict_and_gates(rendered):
     dom = rendered["dom"]
     assert dom["banner"] == "FAIL" and dom["bannerVerdict"] == "fail"
-    assert "k < 5" in dom["bannerText"] and "measured 3" in dom["bannerText"]
+    assert "k<5 (measured 3)" in dom["bannerText"] and "l<2 (not measured)" in dom["bannerText"]
     assert dom["gates"] == [["k", "fail", None, 1], ["leaks", "pass", None, 1], ["utility", "pass", T2, 1],
-                            ["linkage", "unmeasured", None, 1]]
+                            ["linkage", "unmeasured", None, 1], ["l", "fail", None, 1]]
     assert dom["scripts"] == 0  # the table named <script>... stayed text
     assert T2 in dom["bodyText"] and COL_QUOTE in dom["bodyText"] and COL_AMP in dom["bodyText"]
 
@@ -338,14 +379,17 @@ def test_browser_draws_the_charts(rendered):
     assert dom["classBars"] == 10
     heights = dom["classBarHeights"]  # rows 0,0,3,4,5,8,0,...: the tallest bar is the 5–9 bin
     assert heights.index(max(heights)) == 5 and heights[0] == 0 and heights[2] > 0
-    assert sorted(dom["hists"]) == sorted([["birth_year", 20, 20], ["visit_date", 5, 5], ["name", 5, 5],
+    assert sorted(dom["hists"]) == sorted([["birth_year", 20, 20], ["visit_date", 5, 5], ["name", 7, 7],
                                            [COL_AMP, 10, 10]])
+    assert dom["fkCharts"] == [18]  # 9 bins of children per parent, before and after
     assert all(w > 50 for w in dom["svgWidths"])  # every chart laid out, none collapsed
 
 
 def test_browser_shows_the_leak_and_fk_tables(rendered):
     dom = rendered["dom"]
+    # the expected overlap of COL_AMP (5 same-column matches) is not flagged: the check's own count says 0
     assert dom["leakRows"] == [[T1, "name", "2", True], [T1, COL_AMP, "0", False], [T2, COL_QUOTE, "0", False]]
+    assert dom["scannedRows"] == [[T2, "note"]]  # the copy column holding the leak; the clean one is left out
     assert len(dom["fkRows"]) == 1
     assert dom["fkRows"][0][0] == T2 and dom["fkRows"][0][2:] == ["patients(id)", "38", "2", "94.7 %"]
     assert dom["tableNames"] == [T1, T2]

@@ -54,13 +54,19 @@ def _counts(values: Any) -> list[float]:
     return out
 
 
+def _real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def bin_labels(edges: Any, bins: int, *, integer: bool = False, fmt=None) -> list[str]:
     """A label per bin from the edges: ``len(edges) == bins + 1`` (closed bins) or ``bins``
-    (the last bin open: "≥ last edge"). Integer edges (class sizes) give "5–9" style labels.
-    Without usable edges, bins are numbered ("#1", "#2", ...)."""
+    (the last bin open: "≥ last edge"; a trailing "+" marks it too). Integer edges (class sizes)
+    give "5–9" style labels. Without usable edges, bins are numbered ("#1", "#2", ...)."""
     fmt = fmt or (lambda v: number(v))
     edges = list(edges or [])
-    if not edges or any(not isinstance(e, int | float) or isinstance(e, bool) for e in edges):
+    while edges and not _real(edges[-1]):  # a trailing "+" (or null): the last bin is open
+        edges.pop()
+    if not edges or not all(_real(e) for e in edges):
         return [f"#{i + 1}" for i in range(bins)]
     labels = []
     for i in range(bins):
@@ -68,7 +74,7 @@ def bin_labels(edges: Any, bins: int, *, integer: bool = False, fmt=None) -> lis
         hi = edges[i + 1] if i + 1 < len(edges) else None
         if lo is None:
             labels.append(f"#{i + 1}")
-        elif hi is None or (isinstance(hi, float) and math.isinf(hi)):
+        elif hi is None:
             labels.append(f"≥ {fmt(lo)}")
         elif integer and float(lo).is_integer() and float(hi).is_integer():
             labels.append(fmt(lo) if hi - lo <= 1 else f"{fmt(lo)}–{fmt(hi - 1)}")
@@ -124,7 +130,7 @@ def paired_histogram(labels: list[str], before: Any, after: Any, *, title: str, 
     tb, ta = sum(b) or 1.0, sum(a) or 1.0
     sb, sa = [v / tb for v in b], [v / ta for v in a]
     peak = max(sb + sa, default=0.0) or 1.0
-    left, right, top, bottom = 40, 6, 10, 34
+    left, right, top, bottom = 48, 6, 10, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / max(n, 1)
     bar_w = max(slot * 0.4, 0.8)

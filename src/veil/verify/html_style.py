@@ -35,7 +35,7 @@ h2{margin:6px 0 2px;font-size:22px}h3{margin:18px 0 4px;font-size:17px}h4{margin
 .why{margin:0 0 10px;color:#424a53;font-style:italic}
 .sub{color:#57606a;font-size:12px}.na{color:var(--grey)}
 code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--soft);padding:0 3px;
- border-radius:3px;word-break:break-all}
+ border-radius:3px;overflow-wrap:break-word}
 .gates{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:10px}
 .gate{display:flex;gap:10px;align-items:center;border:1px solid var(--line);border-left:6px solid var(--grey);
  border-radius:6px;padding:8px 10px}
@@ -66,14 +66,22 @@ footer{max-width:1180px;margin:20px auto;padding:10px 20px;color:#57606a;font-si
 
 _UNITS = {"d": 86400, "day": 86400, "days": 86400, "s": 1, "second": 1, "seconds": 1,
           "ms": 1e-3, "milliseconds": 1e-3, "us": 1e-6, "microseconds": 1e-6, "ns": 1e-9, "nanoseconds": 1e-9}
+DATE_KINDS = ("date", "timestamp", "datetime")
 
 
-def edge_format(kind: str, hist: dict[str, Any]):
-    """How a histogram's edges read: a date/timestamp column's edges (epoch numbers in the unit
-    the histogram names, "unit": days/s/ms/us/ns) as ISO dates; other edges as numbers."""
-    seconds = _UNITS.get(str(hist.get("unit", "")).lower())
-    if kind not in ("date", "timestamp", "datetime") or seconds is None:
-        return lambda v: number(v)
+def edge_format(kind: str, unit: Any = None, span: Any = None):
+    """How a number of a column reads: a date column's (an epoch number, in ``unit``: "days",
+    "seconds since 1970-01-01 UTC"...; seconds when not said, as the utility check reports dates)
+    as an ISO date, with the time when ``span`` (the edges it is one of) covers under 5 days;
+    other columns' as plain numbers."""
+    if kind not in DATE_KINDS:
+        return number
+    words = str(unit or "seconds").lower().split()
+    seconds = _UNITS.get(words[0] if words else "seconds")
+    if seconds is None:
+        return number
+    reals = [v for v in span or [] if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
+    with_time = bool(reals) and (max(reals) - min(reals)) * seconds < 5 * 86400
 
     def fmt(v: Any) -> str:
         if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
@@ -82,8 +90,9 @@ def edge_format(kind: str, hist: dict[str, Any]):
             when = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=float(v) * seconds)
         except OverflowError:
             return number(v)
-        return when.date().isoformat() if seconds >= 86400 or kind == "date" else when.isoformat(" ", "minutes")
+        return when.isoformat(" ", "minutes") if with_time else when.date().isoformat()
 
+    fmt.seconds = seconds  # type: ignore[attr-defined]  # lets a caller show a spread (std) in days
     return fmt
 
 
