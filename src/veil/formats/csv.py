@@ -9,6 +9,7 @@ leading zeros kept). A UTF-8 byte order mark on input is kept on output.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv as pycsv
 import re
 from collections.abc import Iterator
@@ -281,7 +282,7 @@ class CsvFormat:
         header, bom, empty = _header(path, delimiter)
         schema = pa.schema([(c, pa.string()) for c in header])
 
-        def blocks(block_size: int, skip: int, state: dict) -> Iterator[pa.RecordBatch]:
+        def blocks(block_size: int, skip: int, state: dict, measured: bool) -> Iterator[pa.RecordBatch]:
             """Arrow's streaming reader, one batch per block; the first ``skip`` rows (given by a
             pass with smaller blocks) are left out."""
             bad: list[tuple[int | None, int, int]] = []
@@ -291,7 +292,7 @@ class CsvFormat:
                 return "skip"
 
             # on a progress line: read through a file whose position tells the bytes read so far
-            size = path.stat().st_size if progress.listening() else None
+            size = path.stat().st_size if measured and progress.listening() else None
             source = pa.OSFile(str(path)) if size else path
             reader = pacsv.open_csv(
                 source,
@@ -330,7 +331,8 @@ class CsvFormat:
                                  hint=f"check for an unquoted {_NAMES.get(delimiter, repr(delimiter))} or "
                                  "a stray quote on that line")
 
-        def read(batch_size: int) -> Iterator[pa.RecordBatch]:
+        def read(batch_size: int, measured: bool = True) -> Iterator[pa.RecordBatch]:
+            """The rows in batches; ``measured``: the bytes read go to the progress line."""
             if empty:  # a header and nothing else, with or without a line ending after it
                 return
             # Small blocks: Arrow's reader reads up to 32 blocks ahead of the one being parsed, so
@@ -340,7 +342,7 @@ class CsvFormat:
             block, given = MIN_BLOCK, 0
             while True:
                 try:
-                    for batch in _rebatch(blocks(block, given, state), batch_size):
+                    for batch in _rebatch(blocks(block, given, state, measured), batch_size):
                         yield batch
                         given += batch.num_rows
                     break
@@ -361,8 +363,13 @@ class CsvFormat:
                 if err is not None:
                     raise err
 
+        def sample(rows: int) -> pa.RecordBatch | None:
+            """The first ``rows`` rows (typed output infers from them), off the progress line."""
+            with contextlib.closing(read(rows, measured=False)) as batches:
+                return next(batches, None)
+
         return Table(name, path, self.name, schema, read, None,
-                     {"bom": bom, "delimiter": delimiter, "types": types})
+                     {"bom": bom, "delimiter": delimiter, "types": types, "sample": sample})
 
     def writer(self, path: Path, schema: pa.Schema, source: Table | None) -> CsvWriter:
         opts = source.options if source is not None and source.format == self.name else {}

@@ -101,11 +101,11 @@ CSV_HINT = "declare `type: string` for this column in the profile, or run with -
 
 def file_sources(table: Table) -> dict[str, Source]:
     """The source types of a table of files: inferred from its first SAMPLE_ROWS rows when its format
-    asks for it (``options["types"] == "infer"``: a CSV file read as text), else none."""
-    if table.options.get("types") != "infer":
+    asks for it and offers a sample (``options["types"] == "infer"``: a CSV file read as text)."""
+    sample = table.options.get("sample")
+    if table.options.get("types") != "infer" or sample is None:
         return {}
-    with contextlib.closing(table.batches(SAMPLE_ROWS)) as batches:
-        return infer_types(next(batches, None))
+    return infer_types(sample(SAMPLE_ROWS))
 
 
 def table_writer(fmt: str, path: Path, tplan: Any, source: Table | None, sources: Sources,
