@@ -23,7 +23,7 @@ from veil.verify import distributions
 from veil.verify.base import TableInfo, VerifyContext
 from veil.verify.distributions import ks, ks_counts, top_k_overlap, tvd, tvd_rank, wasserstein
 from veil.verify.integrity import IntegrityCheck
-from veil.verify.keys import FingerprintCounts, column_fingerprints, row_fingerprints
+from veil.verify.keys import FingerprintCounts, column_fingerprints, number_fingerprints, row_fingerprints
 from veil.verify.utility import UtilityCheck
 
 KEYS = Keyring.for_testing(bytes(range(32)))
@@ -380,3 +380,28 @@ def test_dates_as_timestamps_with_zones_and_empty_tables():
     assert col["kind"] == "date" and col["before"]["quantiles"]["p01"].startswith("2020-01-01")
     assert col["after"]["rows"] == 0 and col["distance"] == 1.0
     assert integ["tables"]["t"]["rows_copy"] == 0 and integ["summary"]["row_count_changes"] == 1
+
+
+def test_fingerprints_short_long_sliced_and_typed():
+    """Short values (AES block) and long ones (HMAC) alike: the same value the same fingerprint,
+    whatever the slice, the type ('42' and 42) or the batch; distinct values distinct."""
+    values = ["a", "a\0", "", "x" * 15, "x" * 16, "é" * 7, "é" * 8, MARKER * 3, None, "a"]
+    fps, pos = column_fingerprints(CTX, pa.array(values))
+    assert list(pos) == [0, 1, 2, 3, 4, 5, 6, 7, 9]
+    assert len(set(fps[:-1].tolist())) == 8 and fps[0] == fps[-1]
+    sliced, _ = column_fingerprints(CTX, pa.array(values).slice(3, 5))
+    assert list(sliced) == list(fps[3:8])
+    ints, _ = column_fingerprints(CTX, pa.array([42, 7, 10**17], pa.int64()))
+    text, _ = column_fingerprints(CTX, pa.array(["42", "7", str(10**17)]))
+    assert list(ints) == list(text)
+    other = VerifyContext({}, None)  # another verification: another key
+    assert column_fingerprints(other, pa.array(["a"]))[0][0] != fps[0]
+
+
+def test_number_fingerprints_count_distinct_values():
+    arr = pa.array([3, 1, 3, None, 2], pa.int64())
+    fps, pos = number_fingerprints(CTX, arr)
+    assert list(pos) == [0, 1, 2, 4] and len(set(fps.tolist())) == 3 and fps[0] == fps[2]
+    days, _ = number_fingerprints(CTX, pa.array([1, 1, 2], pa.date32()))
+    assert days[0] == days[1] != days[2]
+    assert number_fingerprints(CTX, pa.array(["1"])) is None

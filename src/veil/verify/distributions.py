@@ -150,7 +150,8 @@ class ColumnSide:
         self.numbers: dict[str, Numbers] = {}
         self._dead: set[str] = set()
 
-    def add(self, ctx, arr: pa.Array | pa.ChunkedArray) -> None:
+    def add(self, ctx, arr: pa.Array | pa.ChunkedArray, fps: np.ndarray | None = None) -> None:
+        """Count one batch of the column (``fps``: its ``column_fingerprints``, when known)."""
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if pa.types.is_dictionary(arr.type):
@@ -161,7 +162,7 @@ class ColumnSide:
         keys = self.rng.random(n)  # one per row, nulls included: rows stay aligned with the other side
         self.rows += n
         self.nulls += arr.null_count
-        self.values.add(column_fingerprints(ctx, arr)[0])
+        self.values.add(column_fingerprints(ctx, arr)[0] if fps is None else fps)
         t = arr.type
         if is_text(t):
             lengths = pc.utf8_length(arr).drop_null().to_numpy(zero_copy_only=False)

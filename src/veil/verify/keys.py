@@ -17,17 +17,103 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from ..hmacs import hmac_sha256_many
+from ..ops.arrays import canonical
 from .base import VerifyContext, fingerprints
 
 ORIGINAL, COPY = 0, 1
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: h * _MIX + fp keeps (a, b) and (b, a) apart
+_SHORT = 15  # values of at most this many bytes take the AES path (one block with their length)
 _COMPACT = 1 << 20  # pending fingerprints merged into the sorted set past this many
+
+
+def _short_key(ctx: VerifyContext) -> bytes:
+    """The AES key of the short fingerprints, derived from the verification's fingerprint key."""
+    key = getattr(ctx, "_veil_short_key", None)
+    if key is None:
+        key = hmac_sha256_many(ctx.fingerprint_key, [b"veil verify: short values"])[0]
+        ctx._veil_short_key = key  # type: ignore[attr-defined]
+    return key
+
+
+def text_fingerprints(ctx: VerifyContext, text: pa.Array) -> np.ndarray:
+    """The uint64 keyed fingerprint of every value of a binary array without nulls (canonical text).
+
+    Values of up to 15 bytes (numbers, dates, codes, most names) are one AES-256 block each,
+    (length, bytes, zero padding) encrypted under a key derived from the fingerprint key, all in
+    one ECB call; longer ones get ``base.fingerprints`` (HMAC-SHA256, one call per value). Both
+    are keyed pseudorandom functions of the value: the same value, the same fingerprint, on both
+    sides (a value's path depends only on its length)."""
+    n = len(text)
+    out = np.empty(n, np.uint64)
+    if n == 0:
+        return out
+    wide = pa.types.is_large_binary(text.type)
+    offsets = np.frombuffer(text.buffers()[1], np.int64 if wide else np.int32)[text.offset:text.offset + n + 1]
+    data = np.frombuffer(text.buffers()[2], np.uint8) if text.buffers()[2] is not None else np.empty(0, np.uint8)
+    lengths = np.diff(offsets)
+    short = lengths <= _SHORT
+    rows = np.flatnonzero(short)
+    if len(rows):
+        starts, lens = offsets[:-1][rows], lengths[rows]
+        block = np.zeros((len(rows), 16), np.uint8)
+        block[:, 0] = lens
+        cols = np.arange(_SHORT)
+        inside = cols[None, :] < lens[:, None]
+        block[:, 1:][inside] = data[(starts[:, None] + cols[None, :])[inside]]
+        out[rows] = _aes_blocks(ctx, block)
+    if len(rows) < n:
+        long_rows = np.flatnonzero(~short)
+        out[long_rows] = fingerprints(ctx.fingerprint_key, text.take(pa.array(long_rows)))[0]
+    return out
+
+
+def _aes_blocks(ctx: VerifyContext, block: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of AES-256 of each 16-byte row of ``block``, as uint64 (one ECB call)."""
+    enc = Cipher(algorithms.AES(_short_key(ctx)), modes.ECB()).encryptor()
+    sealed = np.frombuffer(enc.update(block.tobytes()) + enc.finalize(), np.uint8).reshape(-1, 16)
+    return np.ascontiguousarray(sealed[:, :8]).view("<u8").ravel()
+
+
+def number_fingerprints(ctx: VerifyContext, values: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fingerprints of an integer, float, date or timestamp column from its 8 bytes, not its text:
+    consistent within one column on one side only (a distinct count), not across types or sides
+    (keys and categories take :func:`column_fingerprints`). None for other types."""
+    t = values.type
+    if pa.types.is_integer(t) and not pa.types.is_uint64(t):
+        raw, tag = values.cast(pa.int64()), 1
+    elif pa.types.is_date32(t):
+        raw, tag = values.cast(pa.int32()).cast(pa.int64()), 1
+    elif pa.types.is_date64(t) or pa.types.is_timestamp(t):
+        raw, tag = values.cast(pa.int64()), 2
+    elif pa.types.is_floating(t):
+        raw, tag = values.cast(pa.float64()), 3
+    else:
+        return None
+    present = np.flatnonzero(~np.asarray(raw.is_null().to_numpy(zero_copy_only=False), dtype=bool))
+    if len(present) < len(raw):
+        raw = raw.take(pa.array(present))
+    bits = np.ascontiguousarray(raw.to_numpy(zero_copy_only=False)).view(np.uint8).reshape(-1, 8)
+    block = np.zeros((len(present), 16), np.uint8)
+    block[:, 0] = 0x80 | tag  # a length byte is at most 15: no text block looks like this
+    block[:, 1:9] = bits
+    return (_aes_blocks(ctx, block) if len(present) else np.empty(0, np.uint64)), present
+
+
+def value_fingerprints(ctx: VerifyContext, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(fingerprints of the non-null values, their positions): :func:`text_fingerprints` of the
+    canonical text (``ops.arrays.canonical``: '42' and 42 alike)."""
+    present = np.flatnonzero(~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool))
+    if len(present) < len(values):
+        values = values.take(pa.array(present))
+    return text_fingerprints(ctx, canonical(values)), present
 
 
 def column_fingerprints(ctx: VerifyContext, values: pa.Array | pa.ChunkedArray
                         ) -> tuple[np.ndarray, np.ndarray]:
-    """``base.fingerprints`` of a column, hashing each distinct value of the batch once.
+    """:func:`value_fingerprints` of a column, each distinct value of the batch computed once.
 
     Returns (uint64 fingerprints of the non-null values, their row positions)."""
     if isinstance(values, pa.ChunkedArray):
@@ -40,7 +126,7 @@ def column_fingerprints(ctx: VerifyContext, values: pa.Array | pa.ChunkedArray
     indices = values.indices
     present = ~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     valid = np.flatnonzero(present)
-    dict_fps, dict_pos = fingerprints(ctx.fingerprint_key, values.dictionary)
+    dict_fps, dict_pos = value_fingerprints(ctx, values.dictionary)
     table = np.zeros(len(values.dictionary), dtype=np.uint64)
     table[dict_pos] = dict_fps
     dict_present = np.zeros(len(values.dictionary), dtype=bool)
@@ -50,10 +136,14 @@ def column_fingerprints(ctx: VerifyContext, values: pa.Array | pa.ChunkedArray
     return table[idx[keep]], valid[keep]
 
 
-def row_fingerprints(ctx: VerifyContext, batch: pa.RecordBatch, columns: list[str]
-                     ) -> tuple[np.ndarray, np.ndarray] | None:
+Fingerprints = dict[str, tuple[np.ndarray, np.ndarray]]  # column -> column_fingerprints of a batch
+
+
+def row_fingerprints(ctx: VerifyContext, batch: pa.RecordBatch, columns: list[str],
+                     known: Fingerprints | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """One fingerprint per row of ``batch`` over ``columns`` (rows with no null among them), with
-    the row positions; None when the batch lacks one of the columns."""
+    the row positions; None when the batch lacks one of the columns. ``known``: the columns'
+    fingerprints when the caller has them already."""
     names = batch.schema.names
     if any(c not in names for c in columns):
         return None
@@ -61,7 +151,8 @@ def row_fingerprints(ctx: VerifyContext, batch: pa.RecordBatch, columns: list[st
     combined = np.zeros(n, dtype=np.uint64)
     present = np.ones(n, dtype=bool)
     for c in columns:
-        fps, pos = column_fingerprints(ctx, batch.column(names.index(c)))
+        got = (known or {}).get(c)
+        fps, pos = got if got is not None else column_fingerprints(ctx, batch.column(names.index(c)))
         full = np.zeros(n, dtype=np.uint64)
         full[pos] = fps
         seen = np.zeros(n, dtype=bool)
@@ -177,14 +268,16 @@ class KeyTracker:
             ctx._veil_key_tracker = tracker  # type: ignore[attr-defined]
         return tracker
 
-    def feed(self, owner: object, side: int, table: str, batch: pa.RecordBatch) -> None:
+    def feed(self, owner: object, side: int, table: str, batch: pa.RecordBatch,
+             known: Fingerprints | None = None) -> None:
+        """Count the batch's keys (``known``: fingerprints of some of its columns, to reuse)."""
         if self._owner is None:
             self._owner = id(owner)
         if id(owner) != self._owner:
             return
         self.rows[(side, table)] = self.rows.get((side, table), 0) + batch.num_rows
         for cols in self.sets.get(table, ()):
-            got = row_fingerprints(self.ctx, batch, list(cols))
+            got = row_fingerprints(self.ctx, batch, list(cols), known)
             counts = self.counts.setdefault((side, table, cols), FingerprintCounts())
             if got is None:
                 self.counts[(side, table, cols)] = _MISSING

@@ -54,7 +54,7 @@ from .distributions import (
     tvd_rank,
     wasserstein,
 )
-from .keys import COPY, ORIGINAL, KeyTracker, references
+from .keys import COPY, ORIGINAL, KeyTracker, column_fingerprints, number_fingerprints, references
 
 CATEGORY_DISTINCT = 1000
 CATEGORY_SHARE = 0.05
@@ -87,20 +87,37 @@ class UtilityCheck:
     # -- phases ----------------------------------------------------------------
 
     def original(self, table: str, batch: pa.RecordBatch) -> None:
-        self.keys.feed(self, ORIGINAL, table, batch)
+        known = {}
+        keys = self._key_columns(table)
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             sides = self._sides.setdefault((table, name), [ColumnSide(_seed(table, name)), None])
-            sides[0].add(self.ctx, column)
+            fps = None if name in keys else number_fingerprints(self.ctx, column)
+            if fps is None:
+                fps = known[name] = column_fingerprints(self.ctx, column)
+            sides[0].add(self.ctx, column, fps[0])
+        self.keys.feed(self, ORIGINAL, table, batch, known)
 
     def copy(self, table: str, batch: pa.RecordBatch, original: pa.RecordBatch | None) -> None:
-        self.keys.feed(self, COPY, table, batch)
+        known = {}
+        keys = self._key_columns(table)
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             sides = self._sides.get((table, name))
             if sides is None:  # a column (or table) the original lacks: integrity reports it
                 continue
+            kind = self.kind(table, name)
             if sides[1] is None:
-                sides[1] = ColumnSide(_seed(table, name), kind=self.kind(table, name))
-            sides[1].add(self.ctx, column)
+                sides[1] = ColumnSide(_seed(table, name), kind=kind)
+            fps = (number_fingerprints(self.ctx, column)
+                   if name not in keys and kind in NUMERIC_KINDS else None)
+            if fps is None:
+                fps = known[name] = column_fingerprints(self.ctx, column)
+            sides[1].add(self.ctx, column, fps[0])
+        self.keys.feed(self, COPY, table, batch, known)
+
+    def _key_columns(self, table: str) -> set[str]:
+        """Columns of the table in a key: their fingerprints must match across sides and types.
+        The others of a number or date kind only need a distinct count (``number_fingerprints``)."""
+        return {c for cols in self.keys.sets.get(table, ()) for c in cols}
 
     def kind(self, table: str, column: str) -> str:
         """The column's kind, from the original side (final once phase 1 is over)."""
