@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         for fmt in formats:
             inp = inputs.parquet if fmt == "parquet" else inputs.csv
             out_dir.mkdir(parents=True, exist_ok=True)
-            out = out_dir / f"copy{inp.suffix}"
+            out = out_dir / fmt / inp.name  # the input's name: verify pairs tables by name
+            out.parent.mkdir(parents=True, exist_ok=True)
             if out.exists():
                 shutil.rmtree(out) if out.is_dir() else out.unlink()
             run = measure(veil_cmd(inp, out, inputs, args.workers))

@@ -102,6 +102,7 @@ class Numbers:
         self._sumsq = 0.0
         self.sample = np.empty(0)
         self._keys = np.empty(0)
+        self.whole_days = True  # dates: every value at midnight (printed as dates, not times)
 
     def add(self, values: np.ndarray, keys: np.ndarray) -> None:
         finite = np.isfinite(values)
@@ -109,6 +110,7 @@ class Numbers:
         self.unparsed += int((~finite).sum())
         if len(values) == 0:
             return
+        self.whole_days = self.whole_days and not np.any(np.mod(values, 86400.0))
         if self._shift is None:
             self._shift = float(values[0])
         d = values - self._shift

@@ -69,9 +69,12 @@ def r6(x: float | None) -> float | None:
     return None if x is None else round(float(x), 6)
 
 
-def _iso(seconds: float | None) -> str | None:
+def _iso(seconds: float | None, days: bool = False) -> str | None:
+    """ISO text of seconds since 1970 (UTC): a date when the column holds dates only."""
     if seconds is None:
         return None
+    if days:
+        return str(np.datetime64(int(np.floor(seconds / 86400.0 + 0.5)), "D"))
     return str(np.datetime64(int(round(seconds)), "s")).replace("T", " ")
 
 
@@ -267,9 +270,10 @@ def _stats(side: ColumnSide, kind: str) -> dict[str, Any]:
         qs = np.quantile(sample, QUANTILES) if len(sample) else [None] * len(QUANTILES)
         labels = [f"p{round(q * 100):02d}" for q in QUANTILES]
         if kind == "date":
-            out.update(count=numbers.count, unparsed=numbers.unparsed, mean=_iso(mean),
+            days = numbers.whole_days
+            out.update(count=numbers.count, unparsed=numbers.unparsed, mean=_iso(mean, days),
                        std_days=r6(None if std is None else std / 86400.0),
-                       quantiles=dict(zip(labels, (_iso(q) for q in qs), strict=True)))
+                       quantiles=dict(zip(labels, (_iso(q, days) for q in qs), strict=True)))
         else:
             out.update(count=numbers.count, unparsed=numbers.unparsed, mean=r6(mean), std=r6(std),
                        quantiles=dict(zip(labels, (r6(q) for q in qs), strict=True)))
