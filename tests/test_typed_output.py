@@ -379,6 +379,7 @@ def test_type_names_and_converters():
     assert convert(pa.array([1, 0, None]), pa.bool_(), "mysql").to_pylist() == [True, False, None]
     with pytest.raises(_Misfit):
         convert(pa.array([2]), pa.bool_(), "mysql")  # tinyint(1) holding 2: not silently true
+    assert convert(pa.array(["1", None, "1"]).dictionary_encode(), pa.int32(), "declared").to_pylist() == [1, None, 1]
     assert sql_output_type("numeric", "postgresql") is None  # no precision: text, not a guess
     assert sql_output_type("int(10) unsigned", "mysql") == pa.uint32()
     assert Source(pa.int64(), "strict").type == pa.int64()

@@ -244,6 +244,8 @@ def convert(arr: pa.Array, to: pa.DataType, how: str) -> pa.Array:
     """``arr`` as type ``to``, its text read by ``how``; raises _Misfit for a value that does not fit."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type) and arr.type != to:  # a dictionary-encoded Parquet column
+        arr = arr.dictionary_decode()
     if arr.type == to:
         return arr
     if is_text(to):
