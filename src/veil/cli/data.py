@@ -18,6 +18,7 @@ from ..formats import open_dataset
 from ..formats.csv import CSV_TYPES
 from ..formats.dump import DumpDataset
 from ..formats.dump.sinks import dump_output_name, output_path
+from ..formats.typed import SAMPLE_ROWS
 from ..keys import refuse_inside
 from ..ops import OPERATORS, load_plugins
 from ..output import (
@@ -91,7 +92,7 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
               help="Output format (default: the input's).")
 @click.option("--csv-types", type=click.Choice(CSV_TYPES), default="infer", show_default=True,
-              help="Parquet output of CSV input: infer each column's type from its first 10,000 rows "
+              help=f"Parquet output of CSV input: infer each column's type from its first {SAMPLE_ROWS:,} rows "
               "(a profile's type: wins), or write every column as text (string).")
 @click.option("--report", type=click.Path(path_type=Path), default=None,
               help="Write the JSON run report here ('-' for stdout).")
