@@ -158,12 +158,13 @@ def _names(value: Any) -> list[str]:
 class _Merge:
     """One update: the profile's lines, the draft's, and the edits (lines inserted, lines removed)."""
 
-    def __init__(self, text: str, file: str | None, draft_text: str, date: str):
+    def __init__(self, text: str, file: str | None, result: ScanResult, date: str):
         self.file = file
         self.lines = _split(text)
         m = _BREAK.search(text)
         self.nl = m.group(0) if m else "\n"
-        self.dlines = _split(draft_text)
+        self.result = result
+        self._draft: tuple[list[str], CommentedMap] | None = None
         self.date = date
         self.after: dict[int, list[str]] = {}  # lines inserted before line i, closing the block above it
         self.before: dict[int, list[str]] = {}  # lines inserted before line i, about line i
@@ -231,22 +232,35 @@ class _Merge:
 
     # -- what the draft says ------------------------------------------------------
 
-    def draft_table(self, dtables: CommentedMap, name: str) -> tuple[list[str], int, int]:
-        """The draft's lines of a table, with its key's column, and the line range."""
-        line, col = dtables.lc.key(name)
-        end = _end(self.dlines, line, col)
-        return self.dlines[line:end + 1], col, line
+    @property
+    def dlines(self) -> list[str]:
+        return self.draft()[0]
 
-    def draft_column(self, dtables: CommentedMap, table: str, column: str) -> tuple[list[str], int] | None:
+    def draft(self) -> tuple[list[str], CommentedMap]:
+        """The draft's lines and its tables, made when first needed (an update that adds nothing
+        parses no draft)."""
+        if self._draft is None:
+            text = draft_profile(self.result)
+            self._draft = _split(text), _load(text, "<draft>")["tables"]
+        return self._draft
+
+    def draft_table(self, name: str) -> tuple[list[str], int, int]:
+        """The draft's lines of a table, with its key's column, and the line range."""
+        dlines, dtables = self.draft()
+        line, col = dtables.lc.key(name)
+        end = _end(dlines, line, col)
+        return dlines[line:end + 1], col, line
+
+    def draft_column(self, table: str, column: str) -> tuple[list[str], int] | None:
         """The draft's lines for one column: its evidence comment, then its rule (or the line saying a
         foreign key inherits its rule)."""
-        dt = dtables[table]
+        dt = self.draft()[1][table]
         dcols = dt.get("columns") if isinstance(dt, CommentedMap) else None
         if isinstance(dcols, CommentedMap) and column in dcols:
             line, col = dcols.lc.key(column)
             end = _end(self.dlines, line, col)
         else:
-            block, _, first = self.draft_table(dtables, table)
+            block, _, first = self.draft_table(table)
             for i, s in enumerate(block):
                 m = _INHERITS.match(s.strip())
                 if m and column in (m.group(1), _unquote(m.group(1))):
@@ -260,8 +274,8 @@ class _Merge:
             start -= 1
         return self.dlines[start:end + 1], col
 
-    def draft_foreign_key(self, dtables: CommentedMap, table: str, columns: list[str]) -> tuple[list[str], int] | None:
-        dfks = dtables[table].get("foreign_keys")
+    def draft_foreign_key(self, table: str, columns: list[str]) -> tuple[list[str], int] | None:
+        dfks = self.draft()[1][table].get("foreign_keys")
         for i, item in enumerate(dfks or []):
             if _names(item.get("columns")) == columns:
                 line, ccol = dfks.lc.item(i)
@@ -291,10 +305,7 @@ def update_profile(existing_text: str, result: ScanResult, file: str | None, *,
         raise ProfileError([Problem("the profile must be a mapping with version and tables", "", 1,
                                     "is this a veil profile? write a new one with veil scan INPUT -o PROFILE")],
                            file=file)
-    draft_text = draft_profile(result)
-    draft = _load(draft_text, "<draft>")
-    merge = _Merge(existing_text, file, draft_text, date)
-    dtables: CommentedMap = draft["tables"]
+    merge = _Merge(existing_text, file, result, date)
     summary = UpdateSummary()
     aliases = aliases or {}
 
@@ -321,7 +332,7 @@ def update_profile(existing_text: str, result: ScanResult, file: str | None, *,
             continue
         pname = by_input[ts.name]
         merge.unmark(tables, pname, str(pname), summary)
-        _update_table(merge, tables, pname, ts, findings.get(ts.name, []), dtables, summary)
+        _update_table(merge, tables, pname, ts, findings.get(ts.name, []), summary)
 
     if new_tables:
         lines: list[str] = []
@@ -330,7 +341,7 @@ def update_profile(existing_text: str, result: ScanResult, file: str | None, *,
         else:
             at, col, lines = len(merge.lines), 2, ["tables:" + merge.nl]
         for ts in new_tables:
-            block, dcol, _ = merge.draft_table(dtables, ts.name)
+            block, dcol, _ = merge.draft_table(ts.name)
             lines.append(" " * col + ADDED.format(date=date, what="table") + merge.nl)
             lines += _shift(block, col - dcol, merge.nl)
             summary.added_tables.append(ts.name)
@@ -345,7 +356,7 @@ def update_profile(existing_text: str, result: ScanResult, file: str | None, *,
 
 
 def _update_table(merge: _Merge, tables: CommentedMap, pname: Any, ts: TableScan, found: list[Finding],
-                  dtables: CommentedMap, summary: UpdateSummary) -> None:
+                  summary: UpdateSummary) -> None:
     """New columns (and their inferred foreign keys) of one known table; its vanished column rules marked."""
     path = f"tables.{pname}"
     rules = tables[pname]
@@ -387,7 +398,7 @@ def _update_table(merge: _Merge, tables: CommentedMap, pname: Any, ts: TableScan
             at, col = merge.slot(tables, pname, path)
             lines, col = [" " * col + "columns:" + merge.nl], col + 2
         for c in new_cols:
-            got = merge.draft_column(dtables, ts.name, c)
+            got = merge.draft_column(ts.name, c)
             if got is None:
                 continue
             block, dcol = got
@@ -403,7 +414,7 @@ def _update_table(merge: _Merge, tables: CommentedMap, pname: Any, ts: TableScan
             at, col = merge.slot(tables, pname, path)
             lines, dash = [" " * col + "foreign_keys:  # inferred, not declared: check" + merge.nl], col + 2
         for fk in new_fks:
-            got = merge.draft_foreign_key(dtables, ts.name, list(fk["columns"]))
+            got = merge.draft_foreign_key(ts.name, list(fk["columns"]))
             if got is not None:
                 block, ddash = got
                 lines.append(" " * dash + ADDED.format(date=merge.date, what="foreign key") + merge.nl)
