@@ -8,7 +8,9 @@ type family (integer or text), and its name points at a relation (it equals or e
 name, or names the key's table, or holds a relation word such as ``manager``, ``parent``,
 ``reports``, ``rep``, ``owner``); it is inferred to reference the key when at least 90% of its
 distinct sampled values are among the key's sampled values (50% when its name is, or ends with, a
-key name of two words or more and the key's sample is partial). A foreign key inferred from names
+key name of two words or more and the key's sample is partial). When an integer key's sample is
+partial, only the values inside the span of its sampled ids are measured (a sample holds a
+table's first rows, hence its lowest ids; references spread over all of them). A foreign key inferred from names
 (``customer_id``) is dropped when its values are not borne out by the same rule. Among several keys, the best
 name wins, then the higher containment, then a person word pointing at a table of people
 (``support_rep_id`` -> employee) or a self-reference word at its own table (``parent_id``,
@@ -159,25 +161,60 @@ def _text_values(col: pa.ChunkedArray) -> set[str]:
     return {v.strip() for v in pc.unique(arr).to_pylist() if v is not None and v.strip()}
 
 
-# (table, key column, its sampled values, type family, whether the sample holds the whole table)
-Key = tuple[str, str, set[str], str, bool]
+MIN_IN_SPAN = 10  # distinct values inside a partial integer key sample's span, to judge by them alone
+
+# (table, key column, its sampled values, type family, whether the sample holds the whole table,
+# the [lowest, highest] sampled integer key, or None)
+Key = tuple[str, str, set[str], str, bool, tuple[int, int] | None]
+
+
+def _int_span(values: set[str]) -> tuple[int, int] | None:
+    try:
+        ints = [int(v) for v in values]
+    except ValueError:
+        return None
+    return (min(ints), max(ints)) if ints else None
+
+
+def _contained(values: set[str], key: Key) -> tuple[float, int]:
+    """The share of a column's distinct sampled values found among the key's sampled values, and how
+    many values it was measured on. When the key's sample is partial and its values are integers
+    (integer columns, or text holding integers only),
+    only the values inside the span of the key's sample count (at least MIN_IN_SPAN of them): a
+    sample holds a table's first rows, so its lowest ids, while references spread over every id;
+    a reference above the sampled ids says nothing either way."""
+    ref_values, complete, span = key[2], key[4], key[5]
+    if not complete and span is not None:
+        lo, hi = span
+        inside = set()
+        for v in values:
+            try:
+                if lo <= int(v) <= hi:
+                    inside.add(v)
+            except ValueError:
+                continue
+        if len(inside) >= MIN_IN_SPAN:
+            values = inside
+    return len(values & ref_values) / len(values), len(values)
 
 
 def _best_key(column: str, table: str, fam: str, values: set[str], keys: list[Key]) -> tuple | None:
-    """The key a column's name and sampled values point at: (table, column, share found), or None."""
+    """The key a column's name and sampled values point at: (table, column, share found, values it was
+    measured on), or None."""
     best: tuple | None = None
-    for ref_table, ref_col, ref_values, ref_fam, complete in keys:
+    for key in keys:
+        ref_table, ref_col, ref_values, ref_fam, complete, _span = key
         if ref_fam != fam or (ref_table == table and ref_col == column) or not values:
             continue
         score = _name_score(column, ref_table, ref_col)
         if score == 0:
             continue
-        share = len(values & ref_values) / len(values)
+        share, counted = _contained(values, key)
         if share < _threshold(score, complete):
             continue
         rank = (score, share, _affinity(column, table, ref_table), len(values) / len(ref_values))
         if best is None or rank > best[0]:
-            best = (rank, ref_table, ref_col, share)
+            best = (rank, ref_table, ref_col, share, counted)
     return None if best is None else best[1:]
 
 
@@ -192,7 +229,8 @@ def _key(t: Table, column: str, sampled: Sample) -> Key | None:
     fam = _family(t, column)
     values = _text_values(sample.column(column)) if column in sample.column_names else set()
     complete = rows is not None and not est and sample.num_rows >= rows
-    return (t.name, column, values, fam, complete) if fam and values else None
+    span = _int_span(values)  # integer keys, and integers stored as text (CSV)
+    return (t.name, column, values, fam, complete, span) if fam and values else None
 
 
 def _confirm_named(tables: list[Table], samples: dict[str, Sample], scans: dict[str, TableScan]) -> None:
@@ -209,10 +247,10 @@ def _confirm_named(tables: list[Table], samples: dict[str, Sample], scans: dict[
             data = samples[t.name][0]
             values = _text_values(data.column(c)) if key and c in data.column_names else set()
             if key and values:
-                share = len(values & key[2]) / len(values)
+                share, counted = _contained(values, key)
                 if share < _threshold(3, key[4]):
                     continue
-                fk.update(contained=round(share, 4), sampled=len(values))
+                fk.update(contained=round(share, 4), sampled=counted)
             kept.append(fk)
         ts.foreign_keys = kept
 
@@ -234,9 +272,9 @@ def infer_contained(tables: list[Table], samples: dict[str, Sample], scans: dict
             values = _text_values(data.column(c))
             hit = _best_key(c, t.name, _family(t, c), values, keys)
             if hit is not None:
-                ref_table, ref_col, share = hit
+                ref_table, ref_col, share, counted = hit
                 ts.foreign_keys.append({"columns": [c], "references": {"table": ref_table, "columns": [ref_col]},
-                                        "source": "values", "contained": round(share, 4), "sampled": len(values)})
+                                        "source": "values", "contained": round(share, 4), "sampled": counted})
 
 
 def kept_inside_keys(plan: Plan, dataset: Dataset, samples: dict[str, Sample]) -> list[tuple]:
@@ -260,5 +298,5 @@ def kept_inside_keys(plan: Plan, dataset: Dataset, samples: dict[str, Sample]) -
             values = _text_values(data.column(cp.name))
             hit = _best_key(cp.name, t.name, family, values, keys)
             if hit is not None:
-                out.append((t.name, cp.name, hit[0], hit[1], hit[2], len(values)))
+                out.append((t.name, cp.name, *hit))
     return out
