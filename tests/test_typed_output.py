@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import secrets
 import shutil
 from datetime import UTC, date, datetime
@@ -397,7 +398,9 @@ INSERT INTO typed_t VALUES
   '2024-03-01 12:34:56.5', '2024-02-29', '\\x00ff41', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'hello'),
  (2, 32767, -9223372036854775808, -0.01, false, -3.5, -1, '1999-12-31 23:59:59+00', '1970-01-01 00:00:00',
   '0001-01-01', '\\x', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', ''),
- (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+ (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (4, 0, 0, 0, true, 'NaN', '-Infinity', '1900-01-01 00:00:00+01', '2262-04-11 23:47:16.854775', '9999-12-31',
+  '\\x5c78', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a13', 'x');
 """
 PG_EXPECTED = {"id": pa.int32(), "s": pa.int16(), "b": pa.int64(), "amount": pa.decimal128(10, 2),
                "flag": pa.bool_(), "r": pa.float32(), "d": pa.float64(), "tz": pa.timestamp("us", tz="UTC"),
@@ -405,7 +408,8 @@ PG_EXPECTED = {"id": pa.int32(), "s": pa.int16(), "b": pa.int64(), "amount": pa.
                "note": pa.string()}
 
 
-def test_real_pg_dump_to_parquet_has_the_database_types_and_values(pg, tmp_path):  # noqa: F811
+def test_real_pg_dump_to_parquet_has_the_database_types_and_values(pg, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("PGTZ", "Asia/Kolkata")  # pg_dump writes timestamptz with +05:30 offsets
     db = pg.create("veil_typed")
     with pg.connect(db) as conn:
         conn.execute(PG_TYPED)
@@ -424,10 +428,27 @@ def test_real_pg_dump_to_parquet_has_the_database_types_and_values(pg, tmp_path)
                 value = str(value)
             if isinstance(value, memoryview):
                 value = bytes(value)
-            if name == "r" and value is not None:
+            if name in ("r", "d") and value is not None and math.isnan(value):
+                assert math.isnan(mine)
+            elif name == "r" and value is not None:
                 assert mine == pytest.approx(value, rel=1e-6)
             else:
                 assert mine == value, name
+    assert "+05:30" in dump.read_text(encoding="utf-8")
+
+
+def test_pg_numeric_nan_is_refused_then_kept_as_text_when_declared(pg, tmp_path):  # noqa: F811
+    db = pg.create("veil_typed")
+    with pg.connect(db) as conn:
+        conn.execute("CREATE TABLE n (id integer, v numeric(10,2)); INSERT INTO n VALUES (1, 1.5), (2, 'NaN')")
+    dump = pg_dump(db, tmp_path / "n.sql")
+    with pytest.raises(InputError) as exc:
+        run_lib(dump, write_profile(tmp_path / "p.yaml", "tables: {}\n"), tmp_path / "out", "parquet")
+    assert (exc.value.row, exc.value.column) == (2, "v") and "NaN" not in str(exc.value)
+    prof = write_profile(tmp_path / "p2.yaml",
+                         "tables:\n  public.n:\n    columns:\n      v: {op: keep, type: string}\n")
+    run_lib(dump, prof, tmp_path / "out2", "parquet")
+    assert one_parquet(tmp_path / "out2").column("v").to_pylist() == ["1.50", "NaN"]
 
 
 MYSQL_TYPED = """
