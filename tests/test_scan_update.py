@@ -119,6 +119,7 @@ def test_update_keeps_every_edit_and_adds_only(inputs, tmp_path):
     old_in, new_in = inputs
     profile = tmp_path / "shop.yaml"
     profile.write_text(HAND)
+    profile.chmod(0o640)
     assert veil("validate", profile, old_in).exit_code == 0
     res = veil("scan", new_in, "--update", profile, "--no-ner")
     assert res.exit_code == 0, res.stderr
@@ -154,6 +155,7 @@ def test_update_keeps_every_edit_and_adds_only(inputs, tmp_path):
     assert "+ customers.phone" in res.stderr and "! orders.status" in res.stderr
     assert not MARKER.search(res.output + res.stderr + new)
     assert [p.name for p in tmp_path.iterdir()] == ["shop.yaml"]  # no temporary file, no lock left
+    assert profile.stat().st_mode & 0o777 == 0o640  # its mode kept
 
     # idempotent: the same input again changes nothing, not even the file's time
     before = profile.stat().st_mtime_ns

@@ -377,12 +377,8 @@ def scan(input_path: Path, profile_out: Path | None, update_path: Path | None, j
                f"{time.monotonic() - started:.1f}s: {c['direct']} direct, {c['quasi']} quasi, {c['none']} none"
                + (f"; wrote {', '.join(wrote)}" if wrote else ""), err=True)
     if updated is not None:
-        for names, what in ((updated.added_columns, "+ {}"), (updated.marked, "! {} (not in the input: marked)"),
-                            (updated.still_vanished, "! {} (not in the input)"),
-                            (updated.unmarked, "- {} (back in the input: mark removed)")):
-            for name in names:
-                click.echo("  " + what.format(name), err=True)
-        click.echo(f"veil: {'updated' if updated.changed else 'unchanged'} {update_path}: {updated.describe()}",
+        click.echo("".join(f"  {line}\n" for line in updated.listing())
+                   + f"veil: {'updated' if updated.changed else 'unchanged'} {update_path}: {updated.describe()}",
                    err=True)
 
 
@@ -403,8 +399,10 @@ def _update(path: Path, shown: str, result, aliases: dict[str, str]):
             raise ProfileError([Problem("the profile is not UTF-8 text", "", None)], file=shown) from None
         new_text, summary = update_profile(text, result, shown, aliases=aliases)
         if new_text != text:
-            private = path.stat().st_mode & 0o077 == 0  # a profile only its owner reads stays so
-            write_atomic(path, new_text.encode("utf-8"), private=private, kind="profile")
+            mode = path.stat().st_mode & 0o7777
+            # written 0600, then given the profile's own mode back: never readable by more, even for a moment
+            write_atomic(path, new_text.encode("utf-8"), private=True, kind="profile")
+            os.chmod(path, mode)
     return summary
 
 

@@ -68,6 +68,12 @@ class UpdateSummary:
         return bool(self.added_tables or self.added_columns or self.added_foreign_keys or self.marked
                     or self.unmarked)
 
+    def listing(self) -> list[str]:
+        """One line per table.column: added (+), not in the input (!), back in it (-)."""
+        return ([f"+ {n}" for n in self.added_columns] + [f"! {n} (not in the input: marked)" for n in self.marked]
+                + [f"! {n} (not in the input)" for n in self.still_vanished]
+                + [f"- {n} (back in the input: mark removed)" for n in self.unmarked])
+
     def describe(self) -> str:
         """One line: "added N columns (M tables), marked K vanished" and what else happened."""
         text = (f"added {len(self.added_columns)} columns ({len(self.added_tables)} tables), "
