@@ -246,6 +246,13 @@ def test_missing_profile_and_options(inputs, tmp_path):
     assert res.exit_code == 2 and "give one" in res.stderr
     res = veil("scan", new_in, "--update", new_in / "orders.csv", "-q", "--no-ner")
     assert res.exit_code == 2  # never the input
+    # a symbolic link to the profile: the profile it points to is updated, the link stays
+    real = tmp_path / "real.yaml"
+    real.write_text(HAND)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    assert veil("scan", new_in, "--update", link, "-q", "--no-ner").exit_code == 0
+    assert link.is_symlink() and "phone:" in real.read_text()
     # --json still works beside --update
     res = veil("scan", new_in, "--update", p, "--json", "-", "-q", "--no-ner")
     assert res.exit_code == 0 and '"columns"' in res.stdout and "phone:" in p.read_text()
