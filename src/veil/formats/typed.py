@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..ops.arrays import is_text
+from .parquet import output_metadata
 
 #: rows of a CSV file the inference reads (its first ones): the rule is in docs/formats/csv.md
 SAMPLE_ROWS = 10_000
@@ -370,8 +371,6 @@ def output_types(tplan, sources: dict[str, Source], file: str | None = None,
     """The typed output of a table of the plan: each kept column's type by the module's rule, from
     ``sources`` (inferred or DDL types) and the profile's ``type:`` (ColumnPlan.type, which wins).
     A declared type the rule cannot honour is an InputError (raised before any row is written)."""
-    from ..formats.parquet import output_metadata
-
     out = tplan.out_schema
     fields, casts = [], {}
     for c in tplan.columns:
