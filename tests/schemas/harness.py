@@ -129,8 +129,8 @@ class Postgres:
                     cur.execute(schema.after_load)
             conn.commit()
 
-    def dump(self, db: str, out: Path) -> None:
-        res = subprocess.run(["pg_dump", "--no-owner", "-f", str(out), db], capture_output=True, text=True,
+    def dump(self, db: str, out: Path, flags: tuple[str, ...] = ()) -> None:
+        res = subprocess.run(["pg_dump", "--no-owner", *flags, "-f", str(out), db], capture_output=True, text=True,
                              env=self.env(), timeout=TIMEOUT)
         if res.returncode != 0:
             raise RuntimeError(f"pg_dump failed: {redact(res.stderr)}")
@@ -205,9 +205,9 @@ class MySQL:
             parts.append(schema.after_load)
         self.client("\n".join(parts), db)
 
-    def dump(self, db: str, out: Path) -> None:
+    def dump(self, db: str, out: Path, flags: tuple[str, ...] = ()) -> None:
         with open(out, "wb") as fh:
-            res = subprocess.run([self.dump_bin, *self.conn_args(), "--triggers", "--routines", db], stdout=fh,
+            res = subprocess.run([self.dump_bin, *self.conn_args(), "--triggers", "--routines", *flags, db], stdout=fh,
                                  stderr=subprocess.PIPE, env=self.env(), timeout=TIMEOUT)
         if res.returncode != 0:
             raise RuntimeError(f"mysqldump failed: {redact(res.stderr.decode('utf-8', 'replace'))}")
@@ -308,8 +308,10 @@ def _scan_fks(scan: dict) -> tuple[set, set]:
 
 
 def run_path(schema: RealSchema, work: Path, keyring: Path, *, workers: int = 1, ner: bool = False,
-             keep_dbs: bool = False, tag: str | None = None) -> Outcome:
-    """The whole path on one schema; databases ``veil_rs_{pg|my}_<tag>_{src|dst}`` dropped at the end."""
+             keep_dbs: bool = False, tag: str | None = None, dump_flags: tuple[str, ...] = (),
+             scan_flags: tuple[str, ...] = ()) -> Outcome:
+    """The whole path on one schema; databases ``veil_rs_{pg|my}_<tag>_{src|dst}`` dropped at the end.
+    ``dump_flags`` go to pg_dump / mysqldump, ``scan_flags`` to veil scan (``--sample-rows 500``)."""
     server = server_for(schema)
     tag = tag or secrets.token_hex(4)
     prefix = "veil_rs_pg" if schema.dialect == "postgresql" else "veil_rs_my"
@@ -322,11 +324,11 @@ def run_path(schema: RealSchema, work: Path, keyring: Path, *, workers: int = 1,
         server.load(src, schema)
         out.seconds["load"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        server.dump(src, dump)
+        server.dump(src, dump, dump_flags)
         out.seconds["dump"] = time.perf_counter() - t0
 
         res, out.seconds["scan"] = veil("scan", dump, "-o", draft, "--json", scan_json, "-q",
-                                        *([] if ner else ["--no-ner"]))
+                                        *([] if ner else ["--no-ner"]), *scan_flags)
         out.scan_rc = res.returncode
         if res.returncode != 0:
             out.failed_step, out.run_err = "scan", res.stderr[-1500:]
