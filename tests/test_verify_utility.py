@@ -406,3 +406,17 @@ def test_number_fingerprints_count_distinct_values():
     days, _ = number_fingerprints(CTX, pa.array([1, 1, 2], pa.date32()))
     assert days[0] == days[1] != days[2]
     assert number_fingerprints(CTX, pa.array(["1"])) is None
+
+
+def test_fingerprint_counts_merge(monkeypatch):
+    """Counts merged batch by batch (compacted often) equal one count of everything."""
+    monkeypatch.setattr("veil.verify.keys._COMPACT", 5)
+    rng = np.random.default_rng(3)
+    parts = [rng.integers(0, 50, int(rng.integers(1, 30))).astype(np.uint64) for _ in range(40)]
+    merged = FingerprintCounts()
+    for p in parts:
+        merged.add(p)
+        merged.fps  # noqa: B018 - compact now
+    fps, n = np.unique(np.concatenate(parts), return_counts=True)
+    assert list(merged.fps) == list(fps) and list(merged.counts) == list(n)
+    assert merged.total == sum(len(p) for p in parts) and merged.duplicates == merged.total - len(fps)

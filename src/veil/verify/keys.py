@@ -21,11 +21,12 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ..hmacs import hmac_sha256_many
 from ..ops.arrays import canonical
-from .base import VerifyContext, fingerprints
+from .base import VerifyContext
 
 ORIGINAL, COPY = 0, 1
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: h * _MIX + fp keeps (a, b) and (b, a) apart
-_SHORT = 15  # values of at most this many bytes take the AES path (one block with their length)
+_SHORT = 15  # values of at most this many bytes are their own AES block (after their length)
+_LONG = 0x40  # the first byte of a longer value's block (a length byte is at most 15)
 _COMPACT = 1 << 20  # pending fingerprints merged into the sorted set past this many
 
 
@@ -41,33 +42,40 @@ def _short_key(ctx: VerifyContext) -> bytes:
 def text_fingerprints(ctx: VerifyContext, text: pa.Array) -> np.ndarray:
     """The uint64 keyed fingerprint of every value of a binary array without nulls (canonical text).
 
-    Values of up to 15 bytes (numbers, dates, codes, most names) are one AES-256 block each,
-    (length, bytes, zero padding) encrypted under a key derived from the fingerprint key, all in
-    one ECB call; longer ones get ``base.fingerprints`` (HMAC-SHA256, one call per value). Both
-    are keyed pseudorandom functions of the value: the same value, the same fingerprint, on both
-    sides (a value's path depends only on its length)."""
+    Each value becomes one 16-byte block, encrypted with AES-256 under a key derived from the
+    verification's fingerprint key (one ECB call for the batch), of which 8 bytes are kept:
+
+    - up to 15 bytes (numbers, dates, codes, most names): its length byte, its bytes, zero padding;
+    - longer: a tag byte and the value's SipHash-1-3 (CPython's keyed ``hash`` of bytes, 64 bits).
+
+    The blocks of distinct short values differ, so do their fingerprints (AES is a permutation);
+    long values collide only when their 64-bit SipHashes do. The same value gets the same
+    fingerprint on both sides within one process; nothing outside the process can compute one."""
     n = len(text)
-    out = np.empty(n, np.uint64)
     if n == 0:
-        return out
+        return np.empty(0, np.uint64)
     wide = pa.types.is_large_binary(text.type)
     offsets = np.frombuffer(text.buffers()[1], np.int64 if wide else np.int32)[text.offset:text.offset + n + 1]
     data = np.frombuffer(text.buffers()[2], np.uint8) if text.buffers()[2] is not None else np.empty(0, np.uint8)
     lengths = np.diff(offsets)
+    block = np.zeros((n, 16), np.uint8)
     short = lengths <= _SHORT
     rows = np.flatnonzero(short)
     if len(rows):
         starts, lens = offsets[:-1][rows], lengths[rows]
-        block = np.zeros((len(rows), 16), np.uint8)
-        block[:, 0] = lens
         cols = np.arange(_SHORT)
         inside = cols[None, :] < lens[:, None]
-        block[:, 1:][inside] = data[(starts[:, None] + cols[None, :])[inside]]
-        out[rows] = _aes_blocks(ctx, block)
+        part = np.zeros((len(rows), _SHORT), np.uint8)
+        part[inside] = data[(starts[:, None] + cols[None, :])[inside]]
+        block[rows, 0] = lens
+        block[rows, 1:] = part
     if len(rows) < n:
         long_rows = np.flatnonzero(~short)
-        out[long_rows] = fingerprints(ctx.fingerprint_key, text.take(pa.array(long_rows)))[0]
-    return out
+        values = text.take(pa.array(long_rows)).to_pylist()
+        sip = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+        block[long_rows, 0] = _LONG
+        block[long_rows, 1:9] = sip.view(np.uint8).reshape(-1, 8)
+    return _aes_blocks(ctx, block)
 
 
 def _aes_blocks(ctx: VerifyContext, block: np.ndarray) -> np.ndarray:
@@ -189,11 +197,14 @@ class FingerprintCounts:
         if len(self._fps) == 0:
             self._fps, self._counts = new, new_counts.astype(np.int64)
             return
-        both = np.concatenate([self._fps, new])
-        fps, inverse = np.unique(both, return_inverse=True)
-        counts = np.bincount(inverse, weights=np.concatenate([self._counts, new_counts]),
-                             minlength=len(fps))
-        self._fps, self._counts = fps, counts.astype(np.int64)
+        # merge two sorted sets: add the counts of known fingerprints, insert the others in place
+        at = np.searchsorted(self._fps, new)
+        known = at < len(self._fps)
+        known[known] = self._fps[at[known]] == new[known]
+        np.add.at(self._counts, at[known], new_counts[known])
+        fresh = ~known
+        self._fps = np.insert(self._fps, at[fresh], new[fresh])
+        self._counts = np.insert(self._counts, at[fresh], new_counts[fresh])
 
     @property
     def fps(self) -> np.ndarray:
