@@ -1,11 +1,12 @@
 """The fingerprint structures of the leak check: counted sets, a lookup index, word tokens.
 
-Nothing here holds a value: values become 8-byte keyed fingerprints (:func:`base.fingerprints`,
-HMAC-SHA256 under the verification's random key) as soon as they are read.
+Nothing here holds a value: values become 8-byte keyed fingerprints under the verification's random
+key as soon as they are read (:func:`veil.verify.keys.text_fingerprints`: one AES block for a value
+of up to 15 bytes, HMAC-SHA256 for a longer one; the keyed fingerprints the other checks use).
 
 Two families of fingerprints are used by :mod:`veil.verify.leaks`:
 
-- *exact*: the fingerprint of the value's canonical text (``base.fingerprints``): "42" read from a
+- *exact*: the fingerprint of the value's canonical text (``arrays.canonical``): "42" read from a
   CSV and 42 read from Parquet are the same value;
 - *normalised*: the value cut into words (:func:`tokenise`: NFKC, lower case, runs of letters,
   digits and combining marks; everything else separates words), each word fingerprinted, and a
@@ -23,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .base import fingerprints
+from .base import VerifyContext
+from .keys import text_fingerprints
 
 #: What separates words: anything but a letter, a digit or a combining mark (RE2 syntax).
 SEPARATORS = r"[^\pL\pN\pM]+"
@@ -139,21 +141,16 @@ class Tokens:
     whole: np.ndarray
 
 
-def tokenise(key: bytes, texts: pa.Array) -> Tokens:
+def tokenise(ctx: VerifyContext, texts: pa.Array) -> Tokens:
     """Cut text values (a string array without nulls) into normalised words and fingerprint them:
     vectorised (pyarrow's RE2 split, then one HMAC per distinct word of the call)."""
     n = len(texts)
-    norm = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
-    lists = pc.split_pattern_regex(norm, SEPARATORS)
-    value = np.asarray(pc.list_parent_indices(lists), np.int64)
-    flat = pc.list_flatten(lists)
-    keep = np.asarray(pc.binary_length(flat)) > 0
-    if not keep.all():
-        flat, value = flat.filter(pa.array(keep)), value[keep]
+    flat, value = words_of(texts)
     enc = pc.dictionary_encode(flat)
     token = np.asarray(enc.indices, np.int64)
     uniq = enc.dictionary
-    token_fp = fingerprints(key, uniq)[0] if len(uniq) else _EMPTY
+    raw = uniq.cast(pa.large_binary() if pa.types.is_large_string(uniq.type) else pa.binary())
+    token_fp = text_fingerprints(ctx, raw) if len(uniq) else _EMPTY
     token_chars = np.asarray(pc.utf8_length(uniq), np.int64) if len(uniq) else np.empty(0, np.int64)
     token_digits = (np.asarray(pc.utf8_is_decimal(uniq), bool) if len(uniq) else np.empty(0, bool))
     fp = token_fp[token]
@@ -169,6 +166,18 @@ def tokenise(key: bytes, texts: pa.Array) -> Tokens:
         whole[some] = np.add.reduceat(h, start[some])
     return Tokens(fp, value, token, token_fp, token_chars, token_digits, words, chars,
                   (not_digit == 0) & some, start, whole)
+
+
+def words_of(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(the words, the value of each): NFKC, lower case, split on :data:`SEPARATORS` (RE2)."""
+    norm = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
+    lists = pc.split_pattern_regex(norm, SEPARATORS)
+    value = np.asarray(pc.list_parent_indices(lists), np.int64)
+    flat = pc.list_flatten(lists)
+    keep = np.asarray(pc.binary_length(flat)) > 0
+    if not keep.all():
+        flat, value = flat.filter(pa.array(keep)), value[keep]
+    return flat, value
 
 
 _POWERS = np.ones(1, np.uint64)

@@ -49,6 +49,7 @@ import pyarrow.compute as pc
 
 from ..ops.arrays import as_text, blank_mask, canonical, is_text
 from .base import TableInfo, VerifyContext
+from .keys import text_fingerprints
 from .leak_index import Counted, Index, chance_bound, member, runs, sequence_hashes, tokenise
 
 #: Defaults of the thresholds (``ctx.options["leaks"]`` may override each).
@@ -108,6 +109,7 @@ class _Source:
     expected_same_row: float = 0.0
     unpaired_cells: int = 0  # copy cells of the column seen without their original
     same_column: int = 0  # matches at other rows (all matches for unpaired cells)
+    same_column_measured: bool = True  # False: expected matches, not looked for (paired cells)
     elsewhere: int = 0
     in_text: int = 0
     found_in: set[str] = field(default_factory=set)
@@ -153,7 +155,7 @@ class LeakCheck:
                 keep = occ > 0
                 values, occ = values.filter(pa.array(keep)), occ[keep]
             src.rows += int(occ.sum())
-            src.exact.add(self.ctx.fingerprints(values)[0], occ)
+            src.exact.add(text_fingerprints(self.ctx, canonical(values)), occ)
             self._normalised(src, values, occ)
 
     def _normalised(self, src: _Source, values: pa.Array, occ: np.ndarray) -> None:
@@ -161,7 +163,7 @@ class LeakCheck:
         if texts is None:
             return
         r = self.rules
-        tok = tokenise(self.ctx.fingerprint_key, texts)
+        tok = tokenise(self.ctx, texts)
         ok = (tok.words > 0) & (tok.chars >= r["min_chars"]) & (~tok.digits | (tok.chars >= r["min_digits"]))
         one, many = tok.words == 1, tok.words > 1
         short = many & (tok.words <= r["max_words"])
@@ -245,8 +247,12 @@ class LeakCheck:
         values, occ, indices = _distinct(arr)
         if values is None:
             return
-        counts = src.exact.count_of(self.ctx.fingerprints(values)[0])
-        found = int(occ[counts > 0].sum())
+        if src.treatment in ("coarsening", "free_text") and orig is not None:
+            # own-column matches are expected: only the same row is measured (no fingerprints)
+            counts = None
+        else:
+            counts = src.exact.count_of(text_fingerprints(self.ctx, canonical(values)))
+        found = int(occ[counts > 0].sum()) if counts is not None else 0
         if orig is None:
             src.unpaired_cells += int(occ.sum())
             src.same_column += found
@@ -259,11 +265,14 @@ class LeakCheck:
         compared_np = np.asarray(compared.to_numpy(zero_copy_only=False), bool)
         kept = np.asarray(pc.fill_null(pc.and_(pc.equal(a, b), compared), False).to_numpy(zero_copy_only=False),
                           bool)
-        valid = compared_np & ~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), bool)
-        row_counts = counts[np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)]
         n_kept = int(kept.sum())
         src.compared += int(compared_np.sum())
         src.kept_same_row += n_kept
+        if counts is None:
+            src.same_column_measured = False
+            return
+        valid = compared_np & ~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), bool)
+        row_counts = counts[np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)]
         if src.rows:
             src.expected_same_row += float(row_counts[valid].sum()) / src.rows
         src.same_column += found - n_kept
@@ -279,7 +288,7 @@ class LeakCheck:
         texts = self._texts(values)
         if texts is None or len(self.whole) + len(self.one) + len(self.many) == 0:
             return
-        tok = tokenise(self.ctx.fingerprint_key, texts)
+        tok = tokenise(self.ctx, texts)
         some = np.flatnonzero(tok.words > 0)
         at, srcs = self.whole.lookup(tok.whole[some])
         found = [(some[at], srcs, "elsewhere")]
@@ -374,7 +383,7 @@ class LeakCheck:
             "compared": src.compared,
             "kept_same_row": kept,
             "expected_same_row": round(expected, 6) if paired else None,
-            "same_column": src.same_column,
+            "same_column": src.same_column if src.same_column_measured else None,
             "elsewhere": src.elsewhere,
             "in_text": src.in_text,
             "expected_overlap": overlap,
