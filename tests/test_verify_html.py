@@ -14,6 +14,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from veil.verify.html import render_html
 from veil.verify.html_style import CSP, chromium
@@ -236,14 +238,34 @@ def test_missing_sections_and_keys_render():
     empty = render_html({})
     assert empty.count("Not measured in this report.") == 4 and "No gate was set" in empty
     report = _report()
+    wrong = [None, float("nan"), True, "x<y>", [1, "a"], {"a": 1}]  # one of each kind a key should not hold
+    paths = []  # every key at every depth under the sections and the gates
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                paths.append((*path, k))
+                walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node[:1]):
+                paths.append((*path, i))
+                walk(v, (*path, i))
+
+    for section in ("risk", "leaks", "utility", "integrity", "gates"):
+        walk(report[section], (section,))
+    for path in paths:
+        for value in wrong:
+            cut = copy.deepcopy(report)
+            node = cut
+            for step in path[:-1]:
+                node = node[step]
+            node[path[-1]] = value
+            render_html(cut)
+            if isinstance(node, dict):
+                del node[path[-1]]
+                render_html(cut)
+    assert len(paths) > 200
     for section in ("risk", "leaks", "utility", "integrity"):
-        for table in report[section]["tables"].values():
-            for key in list(table):
-                cut = copy.deepcopy(report)
-                cut[section]["tables"][T1 if table is report[section]["tables"][T1] else T2][key] = None
-                render_html(cut)
-                del cut[section]["tables"][T1 if table is report[section]["tables"][T1] else T2][key]
-                render_html(cut)
         cut = copy.deepcopy(report)
         cut[section] = {"summary": {}, "tables": {T1: {}}}
         assert "not measured" in render_html(cut)
@@ -253,6 +275,48 @@ def test_missing_sections_and_keys_render():
     odd["gates"].append({"metric": "future_metric", "op": ">", "threshold": 1, "value": float("nan"),
                          "failed": True})
     assert 'data-gate="future_metric"' in render_html(odd)
+
+
+def _keys(report: dict) -> list[str]:
+    out: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            out.update(node)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(report)
+    return sorted(out)
+
+
+_HOSTILE = st.sampled_from(["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "&amp;", "+", ""])
+_LEAF = st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True) | _HOSTILE | st.text(
+    max_size=8)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_report_shape_renders_and_stays_inert(data):
+    """Known keys holding wrong types, nulls, NaN, hostile strings: the page renders, and no
+    string of the report becomes markup."""
+    keys = st.sampled_from(_keys(_report())) | _HOSTILE
+    tree = st.recursive(_LEAF, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(keys, kids, max_size=5),
+                        max_leaves=40)
+    report = copy.deepcopy(_report())
+    for section in ("risk", "leaks", "utility", "integrity"):
+        choice = data.draw(st.sampled_from(["keep", "fuzz-table", "fuzz"]))
+        if choice == "fuzz":
+            report[section] = data.draw(tree)
+        elif choice == "fuzz-table":
+            report[section]["tables"][T1] = data.draw(tree)
+    if data.draw(st.booleans()):
+        report["gates"] = data.draw(st.lists(st.dictionaries(keys, _LEAF, max_size=8), max_size=3))
+    page = render_html(report)
+    assert not [t for t, _ in _tags(page) if t in ("script", "img", "iframe", "object", "embed", "link")]
 
 
 def test_charts_have_one_bar_per_bin():
@@ -341,6 +405,7 @@ def rendered(tmp_path_factory):
                                                     e.querySelector('svg title') ? 1 : 0]),
                   scripts: document.scripts.length,
                   classBars: q('#risk svg[data-chart="class-sizes"] rect[data-bin]').length,
+                  classAlarms: q('#risk svg[data-chart="class-sizes"] rect[data-alarm]').map(r => +r.dataset.bin),
                   classBarHeights: q('#risk svg[data-chart="class-sizes"] rect[data-bin]')
                                      .map(r => r.getBoundingClientRect().height),
                   fkCharts: q('#utility figure[data-fk] svg[data-chart="children-per-parent"]').map(s =>
@@ -379,6 +444,7 @@ def test_browser_draws_the_charts(rendered):
     assert dom["classBars"] == 10
     heights = dom["classBarHeights"]  # rows 0,0,3,4,5,8,0,...: the tallest bar is the 5–9 bin
     assert heights.index(max(heights)) == 5 and heights[0] == 0 and heights[2] > 0
+    assert dom["classAlarms"] == [0, 1, 2, 3]  # groups of 1 to 4 rows: below the target k = 5
     assert sorted(dom["hists"]) == sorted([["birth_year", 20, 20], ["visit_date", 5, 5], ["name", 7, 7],
                                            [COL_AMP, 10, 10]])
     assert dom["fkCharts"] == [18]  # 9 bins of children per parent, before and after

@@ -26,7 +26,7 @@ import json
 import sys
 from pathlib import Path
 
-from .html_charts import esc, gauge, number
+from .html_charts import esc, gauge, number, seq
 from .html_panels import METRICS, PANELS, d, names, num
 from .html_style import CSP, CSS
 
@@ -78,7 +78,7 @@ def _banner(report: dict, gates: list[dict]) -> str:
     paired = report.get("paired")
     return (f'<header class="banner {verdict}" id="verdict" data-verdict="{verdict}"><h1>{verdict.upper()}</h1>'
             f'<p>{esc(detail)}</p><p class="sub">veil verify · report version {esc(report.get("version", "?"))} · '
-            f'{len(report.get("tables") or [])} tables'
+            f'{len(seq(report.get("tables")))} tables'
             + ("" if paired is None else " · copy rows paired with the original rows: " + ("yes" if paired else "no"))
             + "</p></header>")
 
@@ -114,7 +114,7 @@ def _gates(gates: list[dict]) -> str:
 def render_html(report: dict) -> str:
     """The HTML page of a ``veil verify`` report (the JSON dict), self-contained and offline."""
     report = d(report)
-    gates = [d(g) for g in report.get("gates") or []]
+    gates = [d(g) for g in seq(report.get("gates"))]
     verdict = str(report.get("verdict") or "").upper() or "REPORT"
     parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
              f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',

@@ -20,6 +20,11 @@ PASS, FAIL, UNMEASURED = "#1a7f37", "#cf222e", "#6e7781"
 BEFORE, AFTER, BARS = "#4e79a7", "#e15759", "#59a14f"
 
 
+def seq(value: Any) -> list:
+    """VALUE if it is a list (or tuple), else an empty list: the report's lists, read defensively."""
+    return list(value) if isinstance(value, list | tuple) else []
+
+
 def esc(value: Any) -> str:
     """A value as HTML text, quotes included (safe in element text and in quoted attributes)."""
     return escape("" if value is None else str(value), quote=True)
@@ -49,7 +54,7 @@ def number(value: Any, *, share: bool = False, digits: int = 3) -> str:
 
 def _counts(values: Any) -> list[float]:
     out = []
-    for v in values or []:
+    for v in seq(values):
         out.append(float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else 0.0)
     return out
 
@@ -63,7 +68,7 @@ def bin_labels(edges: Any, bins: int, *, integer: bool = False, fmt=None) -> lis
     (the last bin open: "≥ last edge"; a trailing "+" marks it too). Integer edges (class sizes)
     give "5–9" style labels. Without usable edges, bins are numbered ("#1", "#2", ...)."""
     fmt = fmt or (lambda v: number(v))
-    edges = list(edges or [])
+    edges = seq(edges)
     while edges and not _real(edges[-1]):  # a trailing "+" (or null): the last bin is open
         edges.pop()
     if not edges or not all(_real(e) for e in edges):
@@ -89,8 +94,9 @@ def _svg_open(width: int, height: int, title: str, chart: str, extra: str = "") 
 
 
 def bar_chart(labels: list[str], values: Any, *, title: str, chart: str, unit: str = "rows",
-              color: str = BARS, width: int = 520, height: int = 220) -> str:
-    """One bar per bin, every bin drawn (a zero bin is a bar of height 0), the count on top."""
+              color: str = BARS, alarm: list[bool] | None = None, width: int = 520, height: int = 220) -> str:
+    """One bar per bin, every bin drawn (a zero bin is a bar of height 0), the count on top; a bin
+    whose ``alarm`` is true is drawn red and marked ``data-alarm``."""
     counts = _counts(values)
     n = len(counts)
     left, right, top, bottom = 44, 8, 18, 46
@@ -106,8 +112,10 @@ def bar_chart(labels: list[str], values: Any, *, title: str, chart: str, unit: s
         h = plot_h * c / peak
         x = left + i * slot + (slot - bar_w) / 2
         label = labels[i] if i < len(labels) else f"#{i + 1}"
-        parts.append(f'<rect class="bar" data-bin="{i}" data-value="{esc(number(c))}" x="{x:.1f}" '
-                     f'y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{color}">'
+        bad = bool(alarm and i < len(alarm) and alarm[i])
+        parts.append(f'<rect class="bar" data-bin="{i}" data-value="{esc(number(c))}"{" data-alarm" if bad else ""} '
+                     f'x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                     f'fill="{FAIL if bad else color}">'
                      f'<title>{esc(label)}: {esc(number(c))} {esc(unit)}</title></rect>')
         if c:
             parts.append(f'<text class="val" x="{x + bar_w / 2:.1f}" y="{top + plot_h - h - 3:.1f}" '

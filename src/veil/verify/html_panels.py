@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .html_charts import bar_chart, bin_labels, esc, number, paired_histogram, score_bar
+from .html_charts import bar_chart, bin_labels, esc, number, paired_histogram, score_bar, seq
 from .html_style import DATE_KINDS, edge_format
 
 # metric -> (section, plain-language name, drawn as a share in [0, 1])
@@ -32,6 +32,8 @@ METRICS: dict[str, tuple[str, str, bool]] = {
 TILES = {"columns_checked": "Columns checked (the ones the profile changes or drops)",
          "columns_leaking": "Columns with a leak",
          "inference": "Kept columns that give a changed one back (inference flags)"}
+SOURCES = {"population": "as the profile declares it (privacy.population)",
+           "original": "the original's rows (the copy is a subset)"}
 SHARE_KEYS = ("risk", "linkage", "utility", "fk", "highest", "average", "top_k_overlap", "null_share")
 
 
@@ -142,8 +144,8 @@ def _risk_table(tname: str, t: dict) -> str:
     if isinstance(journalist, dict):
         facts.append(("Journalist risk: highest / average",
                       f'{num(journalist.get("highest"), True)} / {num(journalist.get("average"), True)}'
-                      f'<br><span class="sub">population: {num(journalist.get("population"))} rows '
-                      f'({esc(journalist.get("source") or "?")})</span>'))
+                      f'<br><span class="sub">population: {num(journalist.get("population"))} people, '
+                      f'{esc(SOURCES.get(str(journalist.get("source")), journalist.get("source") or "?"))}</span>'))
     facts.append(("Linkage attack: copy rows re-identified uniquely and correctly",
                   f'{num(link.get("reidentified"))} ({num(link.get("share"), True)})'
                   + ("" if paired is None else " — rows paired" if paired else " — an upper bound (rows not paired)")
@@ -157,19 +159,25 @@ def _risk_table(tname: str, t: dict) -> str:
             ["Sensitive column", "ℓ (distinct)", "ℓ (entropy)", "Rows in groups below the target ℓ"],
             (([f"<code>{esc(c)}</code>", num(v), num(lent.get(c)), num(below_l.get(c))],
               {"column": c}) for c, v in ldiv.items()), "ldiv"))
-    flags = [d(f) for f in t.get("inference") or []]
+    flags = [d(f) for f in seq(t.get("inference"))]
     if flags:
         out.append("<h4>Inference: a kept column that gives a changed one back</h4>" + table(
             ["Kept column", "Gives back", "Score (1 = always)"],
             (([f"<code>{esc(f.get('kept'))}</code>", f"<code>{esc(f.get('transformed'))}</code>",
                num(f.get("score"))], {"inference": f.get("kept"), "bad": True}) for f in flags), "inference"))
     sizes = d(t.get("class_sizes"))
-    rows = sizes.get("rows") or []
+    rows = seq(sizes.get("rows"))
     if rows:
+        edges = [e for e in seq(sizes.get("edges")) if isinstance(e, int | float) and not isinstance(e, bool)]
+        k = target.get("k")
+        # a bin wholly below the target k: every row in it sits in a group smaller than k
+        alarm = [isinstance(k, int | float) and i + 1 < len(edges) and edges[i + 1] <= k for i in range(len(rows))]
         labels = bin_labels(sizes.get("edges"), len(rows), integer=True)
         out.append("<h4>How many rows sit in groups of each size (small groups are easy to single out)</h4>"
                    + bar_chart(labels, rows, title=f"Rows by size of their group of look-alike rows, table {tname}",
-                               chart="class-sizes"))
+                               chart="class-sizes", alarm=alarm)
+                   + (f'<p class="sub">Red: groups smaller than the target k = {esc(number(k))}.</p>'
+                      if any(alarm) else ""))
     out.append("</div>")
     return "".join(out)
 
@@ -199,7 +207,7 @@ def leaks(section: dict) -> str:
             # a column's own count of leaks when the check gives it (expected overlaps are not leaks)
             found = col["leaks"] if "leaks" in col else sum(_count(col.get(k)) for k in FOUND)
             kind = col.get("treatment")
-            how = (f'<br><span class="sub" title="{esc(TREATMENT.get(kind, kind))}">{esc(kind)}</span>'
+            how = (f'<br><span class="sub" title="{esc(TREATMENT.get(str(kind), kind))}">{esc(kind)}</span>'
                    if kind else "")
             rows.append(([f"<code>{esc(tname)}</code>", f"<code>{esc(cname)}</code>{how}",
                           *(num(col.get(k)) for k, _ in LEAK_COLUMNS), f"<b>{num(found)}</b>",
@@ -246,20 +254,20 @@ def _stat(key: str, value: Any, dates: Callable[[Any], str] | None) -> str:
 
 def _histogram_card(tname: str, cname: str, col: dict, date_unit: Any) -> str:
     hist = d(col.get("histogram"))
-    before, after = hist.get("before") or [], hist.get("after") or []
+    before, after = seq(hist.get("before")), seq(hist.get("after"))
     kind, of = str(col.get("kind") or ""), str(hist.get("of") or "")
     n = max(len(before), len(after))
     dates = edge_format(kind, hist.get("unit") or date_unit, hist.get("edges")) if kind in DATE_KINDS else None
     axis = None
-    if kind == "category" or "ranks" in hist or not hist.get("edges"):
-        ranks = hist.get("ranks") or range(1, n + 1)
+    edges = seq(hist.get("edges"))
+    if kind == "category" or "ranks" in hist or not edges:
+        ranks = seq(hist.get("ranks")) or range(1, n + 1)
         labels = [f"rank {r}" for r in ranks]
         what = "shares of the most frequent values, by rank (no labels)"
     else:
         fmt = dates or number
-        edges = hist["edges"]
         labels = bin_labels(edges, n, integer=of == "length" or kind == "text", fmt=fmt)
-        if len(edges) == n + 1 and all(isinstance(e, int | float) for e in edges):
+        if len(edges) == n + 1 and all(isinstance(e, int | float) and not isinstance(e, bool) for e in edges):
             axis = (fmt(edges[0]), fmt(edges[-1]))
         what = {"length": "length of the text (characters)",
                 "sample": "values, from a uniform sample"}.get(of, of or "values")
@@ -309,7 +317,7 @@ def utility(section: dict) -> str:
 
 def _utility_keys(tname: str, t: dict) -> str:
     out = []
-    fks = [d(f) for f in t.get("foreign_keys") or []]
+    fks = [d(f) for f in seq(t.get("foreign_keys"))]
     if fks:
         out.append("<h4>Foreign keys: references that resolve, and children per parent</h4>")
         out.append(table(["Columns", "References", "Resolved before", "Resolved after", "Distance"],
@@ -319,7 +327,7 @@ def _utility_keys(tname: str, t: dict) -> str:
         charts = []
         for fk in fks:
             cpp = d(fk.get("children_per_parent"))
-            n = max(len(cpp.get("before") or []), len(cpp.get("after") or []))
+            n = max(len(seq(cpp.get("before"))), len(seq(cpp.get("after"))))
             if n:
                 charts.append(f'<figure class="hist" data-fk="{esc(fk.get("references"))}">' + paired_histogram(
                     bin_labels(cpp.get("edges"), n, integer=True), cpp.get("before"), cpp.get("after"),
@@ -329,7 +337,7 @@ def _utility_keys(tname: str, t: dict) -> str:
                     f'({names(fk.get("columns"))}) → <code>{esc(fk.get("references"))}</code></figcaption></figure>')
         if charts:
             out.append('<div class="hists">' + "".join(charts) + "</div>")
-    uks = [d(u) for u in t.get("unique_keys") or []]
+    uks = [d(u) for u in seq(t.get("unique_keys"))]
     if uks:
         out.append("<h4>Unique keys: still unique?</h4>" + table(
             ["Columns", "Unique before", "Unique after", "Duplicates after"],
@@ -347,7 +355,7 @@ def integrity(section: dict) -> str:
         t = d(t)
         ro, rc = t.get("rows_original"), t.get("rows_copy")
         change = rc - ro if isinstance(ro, int) and isinstance(rc, int) else None
-        kept = t.get("not_dropped") or []
+        kept = seq(t.get("not_dropped"))
         rows.append(([f"<code>{esc(tname)}</code>", esc(yes(t.get("in_copy"))), num(ro), num(rc),
                       "—" if change is None else esc(f"{change:+,}"), names(t.get("missing_columns")),
                       names(t.get("extra_columns")),
@@ -355,7 +363,7 @@ def integrity(section: dict) -> str:
                       + (f'<br><span class="flag">still in the copy: {names(kept)}</span>' if kept else "")],
                      {"table": tname,
                       "bad": t.get("in_copy") is False or bool(t.get("missing_columns")) or bool(kept)}))
-        for fk in t.get("foreign_keys") or []:
+        for fk in seq(t.get("foreign_keys")):
             fk = d(fk)
             unresolved = fk.get("unresolved")
             checked = fk.get("checked", True) is not False

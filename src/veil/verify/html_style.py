@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .html_charts import number
+from .html_charts import number, seq
 
 # No script, no fetch of any kind: styles are inline, images only data: URIs (there are none).
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -80,7 +80,7 @@ def edge_format(kind: str, unit: Any = None, span: Any = None):
     seconds = _UNITS.get(words[0] if words else "seconds")
     if seconds is None:
         return number
-    reals = [v for v in span or [] if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
+    reals = [v for v in seq(span) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
     with_time = bool(reals) and (max(reals) - min(reals)) * seconds < 5 * 86400
 
     def fmt(v: Any) -> str:
