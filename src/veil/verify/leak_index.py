@@ -8,10 +8,10 @@ Two families of fingerprints are used by :mod:`veil.verify.leaks`:
 
 - *exact*: the fingerprint of the value's canonical text (``arrays.canonical``): "42" read from a
   CSV and 42 read from Parquet are the same value;
-- *normalised*: the value cut into words (:func:`tokenise`: NFKC, lower case, runs of letters,
-  digits and combining marks; everything else separates words), each word fingerprinted, and a
+- *normalised*: the value cut into words (:func:`tokenise`: lower case, accents dropped (NFKD
+  without combining marks), runs of letters and digits; everything else separates words), each word fingerprinted, and a
   sequence of words hashed from its words' fingerprints by a polynomial over 2**64
-  (:func:`sequence_hashes`). "Jan  NOVÁK" and "jan novák" are the same sequence, and the words of
+  (:func:`sequence_hashes`). "Jan  NOVÁK" and "jan novak" are the same sequence, and the words of
   a text give every sequence inside it (word n-grams) without hashing any text a second time.
 """
 
@@ -27,8 +27,8 @@ import pyarrow.compute as pc
 from .base import VerifyContext
 from .keys import text_fingerprints
 
-#: What separates words: anything but a letter, a digit or a combining mark (RE2 syntax).
-SEPARATORS = r"[^\pL\pN\pM]+"
+#: What separates words: anything but a letter or a digit (RE2 syntax; marks are gone by then).
+SEPARATORS = r"[^\pL\pN]+"
 #: The multiplier of the sequence hash (odd: multiplying by it is a bijection of 2**64).
 _P = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY = np.empty(0, np.uint64)
@@ -83,12 +83,12 @@ class Counted:
 
 class Index:
     """Sorted (fingerprint, source id) pairs: which source columns hold a fingerprint.
-    10 bytes per pair (uint64 + uint16)."""
+    12 bytes per pair (uint64 + uint32)."""
 
     def __init__(self, fps: list[np.ndarray], sources: list[int]) -> None:
         fp = np.concatenate(fps) if fps else _EMPTY
-        src = np.concatenate([np.full(len(f), s, np.uint16) for f, s in zip(fps, sources, strict=True)]) \
-            if fps else np.empty(0, np.uint16)
+        src = np.concatenate([np.full(len(f), s, np.uint32) for f, s in zip(fps, sources, strict=True)]) \
+            if fps else np.empty(0, np.uint32)
         order = np.lexsort((src, fp))
         self.fps, self.sources = fp[order], src[order]
 
@@ -169,9 +169,11 @@ def tokenise(ctx: VerifyContext, texts: pa.Array) -> Tokens:
 
 
 def words_of(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(the words, the value of each): NFKC, lower case, split on :data:`SEPARATORS` (RE2)."""
-    norm = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
-    lists = pc.split_pattern_regex(norm, SEPARATORS)
+    """(the words, the value of each): lower case, accents and other combining marks dropped (NFKD),
+    split on :data:`SEPARATORS` (RE2). ASCII text skips the normalisation."""
+    if pc.all(pc.string_is_ascii(texts)).as_py() is False:
+        texts = pc.replace_substring_regex(pc.utf8_normalize(texts, "NFKD"), r"\pM+", "")
+    lists = pc.split_pattern_regex(pc.utf8_lower(texts), SEPARATORS)
     value = np.asarray(pc.list_parent_indices(lists), np.int64)
     flat = pc.list_flatten(lists)
     keep = np.asarray(pc.binary_length(flat)) > 0
