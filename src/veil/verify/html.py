@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
         screenshot(Path(args[1]), Path(args[2]), width=int(args[3]) if len(args) > 3 else 1200)
         return 0
-    print(main.__doc__, file=sys.stderr)
+    print("usage: python -m veil.verify.html render REPORT.json OUT.html\n"
+          "       python -m veil.verify.html screenshot PAGE.html OUT.png [WIDTH]", file=sys.stderr)
     return 2
 
 

@@ -104,8 +104,11 @@ def chromium() -> str | None:
 def screenshot(page: Path, png: Path, *, width: int = 1200) -> None:
     """A full-page PNG of an HTML report, through headless Chromium driven by playwright (the
     system's Chromium: no browser is downloaded)."""
-    from playwright.sync_api import sync_playwright
-
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise SystemExit("the screenshot needs playwright: pip install -e '.[dev]' (it drives the system's "
+                         "chromium; no browser download)") from None
     exe = chromium()
     if exe is None:
         raise SystemExit("no chromium on PATH: install Debian's chromium package or set VEIL_CHROMIUM")
