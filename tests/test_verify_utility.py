@@ -344,6 +344,7 @@ def test_integrity_tables_columns_and_rows():
     assert (o["rows_original"], o["rows_copy"]) == (4, 3)
     assert o["missing_columns"] == ["customer_id"] and o["extra_columns"] == ["extra"]
     assert o["foreign_keys"][0]["checked"] is False  # the copy lacks the referencing column
+    assert o["type_changes"] == []
     p = tables["people"]
     assert p["dropped_by_profile"] == ["note"] and p["missing_columns"] == [] and p["not_dropped"] == []
     assert (p["rows_original"], p["rows_copy"]) == (50, 40)
@@ -358,6 +359,15 @@ def test_a_column_the_profile_drops_but_the_copy_has():
     ti = info("t", t, {"b": ("drop", {})}, copy_schema=t.schema)
     _, integ = verify([ti], {"t": t}, {"t": t})
     assert integ["tables"]["t"]["not_dropped"] == ["b"]
+
+
+def test_type_changes_are_listed():
+    t = pa.table({"a": pa.array([1, 2], pa.int64()), "b": ["x", "y"]})
+    copy = pa.table({"a": ["1", "2"], "b": ["x", "y"]})
+    ti = info("t", t, copy_schema=copy.schema)
+    util, integ = verify([ti], {"t": t}, {"t": copy})
+    assert integ["tables"]["t"]["type_changes"] == [{"column": "a", "original": "int64", "copy": "string"}]
+    assert util["tables"]["t"]["columns"]["a"]["distance"] == 0.0  # the same numbers
 
 
 # -- privacy -------------------------------------------------------------------------------------

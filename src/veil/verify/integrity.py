@@ -4,7 +4,8 @@ the "integrity" section).
 Per table: whether the copy has it, rows in the original and in the copy, the original's columns
 the copy lacks (``missing_columns``: those the profile does not drop), the ones the profile drops
 (``dropped_by_profile``: expected to be absent; one still present is listed in ``not_dropped``),
-the copy's columns the original lacks (``extra_columns``), and for every foreign key of the table
+the copy's columns the original lacks (``extra_columns``), the columns whose Arrow type differs
+(``type_changes``, information only), and for every foreign key of the table
 (declared in the DDL or in the profile) how many of the copy's references resolve to a key of the
 copy's parent table (a null reference is no reference). Tables only the copy has are listed by
 the runner (the report's ``extra_tables``).
@@ -75,8 +76,19 @@ class IntegrityCheck:
             "extra_columns": [c for c in copy if c not in original],
             "dropped_by_profile": dropped,
             "not_dropped": [c for c in dropped if c in copy],
+            "type_changes": self._type_changes(info),
             "foreign_keys": fks,
         }
+
+    @staticmethod
+    def _type_changes(info: TableInfo) -> list[dict[str, str]]:
+        """Columns whose Arrow type differs between the sides (information: typed output and
+        operators change types on purpose; the utility section compares the values)."""
+        if info.copy_schema is None:
+            return []
+        copy = {f.name: f.type for f in info.copy_schema}
+        return [{"column": f.name, "original": str(f.type), "copy": str(copy[f.name])}
+                for f in info.original_schema if f.name in copy and copy[f.name] != f.type]
 
     def _foreign_key(self, info: TableInfo, fk) -> dict[str, Any]:
         res = self.keys.foreign_key(COPY, info.name, fk)

@@ -48,9 +48,13 @@ def text_fingerprints(ctx: VerifyContext, text: pa.Array) -> np.ndarray:
     - up to 15 bytes (numbers, dates, codes, most names): its length byte, its bytes, zero padding;
     - longer: a tag byte and the value's SipHash-1-3 (CPython's keyed ``hash`` of bytes, 64 bits).
 
-    The blocks of distinct short values differ, so do their fingerprints (AES is a permutation);
-    long values collide only when their 64-bit SipHashes do. The same value gets the same
-    fingerprint on both sides within one process; nothing outside the process can compute one."""
+    Distinct short values have distinct blocks; two distinct values share a fingerprint with
+    probability about 2**-64 (8 bytes of a keyed permutation; for long values, also when their
+    SipHashes collide). The same value gets the same fingerprint on both sides within one process;
+    nothing outside the process can compute one. This is ``base.fingerprints``' contract (keyed,
+    8 bytes, of the canonical text) at a fraction of its cost (one HMAC call per value); the two
+    functions give different numbers, so fingerprints of this module are compared only with each
+    other."""
     n = len(text)
     if n == 0:
         return np.empty(0, np.uint64)
