@@ -253,6 +253,19 @@ def test_transformed_category_is_judged_by_its_profile():
     assert util["tables"]["t"]["columns"]["c"]["histogram"]["after"] == [0.8, 0.2]
 
 
+def test_kept_category_and_null_share_changes():
+    t = pa.table({"c": ["a"] * 60 + ["b"] * 30 + ["c"] * 10, "n": pa.array([1.0, 2.0] * 50)})
+    copy = pa.table({"c": ["a"] * 60 + ["b"] * 10 + ["d"] * 30,  # 20 of b and the 10 c became d
+                     "n": pa.array([1.0, None, 2.0, None] * 25)})  # half the values nulled, same shape
+    util, _ = verify([info("t", t)], {"t": t}, {"t": copy})
+    c, n = util["tables"]["t"]["columns"]["c"], util["tables"]["t"]["columns"]["n"]
+    assert (c["distance_name"], c["distance"]) == ("tvd", pytest.approx(0.3))  # 0.5*(.2+.1+.3)
+    assert c["top_k_overlap"] == pytest.approx(2 / 3)  # a, b of a, b, c
+    assert n["value_distance"] == 0.0 and n["distance"] == pytest.approx(0.5)
+    assert n["after"]["null_share"] == 0.5 and n["after"]["distinct"] == 2
+    assert util["tables"]["t"]["score"] == pytest.approx(1 - (0.3 + 0.5) / 2)
+
+
 # -- keys ------------------------------------------------------------------------------------
 
 
