@@ -503,3 +503,23 @@ def test_a_postgres_dump_through_veil_run(tmp_path, cli, keyring, pg):
     assert all(f["resolved_after"] == f["resolved_before"] for f in refs.values())
     text = json.dumps(util) + json.dumps(integ)
     assert not dump_fixtures.PII_MARKER.search(text.encode())
+
+
+def test_nested_binary_bool_and_decimal_columns():
+    """Every Arrow type is taken: lists, structs and maps by their JSON text, bytes as they are."""
+    n = 200
+    t = pa.table({"l": pa.array([[i % 3, 1] if i % 5 else None for i in range(n)]),
+                  "s": pa.array([{"a": i % 4} for i in range(n)]),
+                  "mp": pa.array([[("k", i % 2)] for i in range(n)], pa.map_(pa.string(), pa.int64())),
+                  "b": pa.array([bytes([i % 7, 255]) for i in range(n)]),
+                  "flag": pa.array([i % 3 == 0 for i in range(n)]),
+                  "dec": pa.array([i for i in range(n)], pa.decimal128(9, 2))})
+    copy = t.set_column(0, "l", pa.array([[i % 3, 2] if i % 5 else None for i in range(n)]))
+    util, _ = verify([info("t", t)], {"t": t}, {"t": copy})
+    cols = util["tables"]["t"]["columns"]
+    assert cols["l"]["before"]["distinct"] == 3 and cols["s"]["before"]["distinct"] == 4
+    assert cols["mp"]["before"]["distinct"] == 2 and cols["b"]["before"]["distinct"] == 7
+    assert cols["flag"]["kind"] == "category" and cols["dec"]["kind"] == "number"
+    assert cols["l"]["distance_name"] == "tvd" and cols["l"]["value_distance"] == 1.0  # every list changed
+    assert cols["l"]["distance"] == pytest.approx(0.8)  # ... in the 80% of rows that have one
+    assert all(cols[c]["distance"] == 0.0 for c in ("s", "mp", "b", "flag", "dec"))

@@ -12,6 +12,7 @@ order (rows with a null in any of the columns are no reference and no key: SQL's
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -130,11 +131,12 @@ def column_fingerprints(ctx: VerifyContext, values: pa.Array | pa.ChunkedArray
     Returns (uint64 fingerprints of the non-null values, their row positions)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if pa.types.is_nested(values.type):  # lists, structs, maps: their JSON text, row by row
+        text = [None if v is None else json.dumps(v, sort_keys=True, default=str)
+                for v in values.to_pylist()]
+        return value_fingerprints(ctx, pa.array(text, pa.string()))
     if not pa.types.is_dictionary(values.type):
-        try:
-            values = pc.dictionary_encode(values)
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # nested types: row by row
-            return ctx.fingerprints(values)
+        values = pc.dictionary_encode(values)
     indices = values.indices
     present = ~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     valid = np.flatnonzero(present)

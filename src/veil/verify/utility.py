@@ -130,10 +130,7 @@ class UtilityCheck:
             got = side.number_kind()
             if got is None:
                 present = side.rows - side.nulls
-                if side.type is not None and (pa.types.is_nested(side.type)
-                                              or pa.types.is_binary(side.type)):
-                    got = "other"
-                elif (side.values.distinct <= CATEGORY_SHARE * present
+                if (side.values.distinct <= CATEGORY_SHARE * present
                       or side.values.distinct <= min(CATEGORY_DISTINCT, CATEGORY_REPEAT * present)):
                     got = "category"
                 else:
