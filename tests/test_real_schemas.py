@@ -205,3 +205,24 @@ def test_an_fkless_relation_is_inferred_from_a_partial_key_sample(tmp_path):
     fks = {(t.name, fk["columns"][0], fk["references"]["table"]) for t in result.tables for fk in t.foreign_keys}
     assert ("track", "composer_artist_id", "artist") in fks
     assert ("track", "remix_artist_id", "artist") not in fks  # odd numbers: inside the span, never an id
+
+
+def test_json_stored_as_text_is_searched_inside(tmp_path):
+    """music_my.customer.preferences is JSON: MariaDB stores it as LONGTEXT with a json_valid CHECK,
+    so its declared type said text, no whole value is an email, and the draft kept it, with an email
+    in 70% of its documents. A text column whose sampled values are all JSON objects or arrays is
+    searched inside, as a json column: FREE_TEXT, scrubbed. Plain JSON settings stay NONE."""
+    from veil.detect.coltypes import holds_json
+    from veil.detect.scan import scan_dataset
+    from veil.formats import open_dataset
+
+    assert holds_json(['{"a": 1}', " [1, 2] "]) and not holds_json(['{"a": 1}', "{not json}"])
+    assert not holds_json(["plain", '{"a": 1}']) and not holds_json([]) and not holds_json(["1", '"x"'])
+    d = tmp_path / "in"
+    d.mkdir()
+    _write_csv(d / "customer.csv", ["customer_id", "preferences", "settings"],
+               [(i, f'{{"lang": "de", "newsletter": true, "invoice_email": "kunde{i}@beispiel.de"}}',
+                 f'{{"theme": "dark", "page_size": {10 * (i % 5 + 1)}}}') for i in range(1, 201)])
+    found = {f.column: f for f in scan_dataset(open_dataset(d), use_presidio=True, use_ner=False).findings}
+    assert (found["preferences"].type, found["preferences"].entity) == ("json", "FREE_TEXT")
+    assert (found["settings"].type, found["settings"].entity) == ("json", "NONE")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -68,6 +69,23 @@ def text_type(values: list[str]) -> str:
     if share(_TS_TEXT.match) >= 0.98:
         return "timestamp"
     return "string"
+
+
+def holds_json(values: list[str]) -> bool:
+    """Every sampled value is a JSON object or array: a JSON column stored as text (MariaDB's JSON is
+    LONGTEXT with a json_valid CHECK; PostgreSQL text columns holding documents), whose entities are
+    inside, as in a json column."""
+    if not values:
+        return False
+    for v in values:
+        text = v.strip()
+        if not (text[:1] == "{" and text[-1:] == "}" or text[:1] == "[" and text[-1:] == "]"):
+            return False
+        try:
+            json.loads(text)
+        except ValueError:
+            return False
+    return True
 
 
 def plain_ints(values: list[str]) -> bool:

@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 from ..dataset import Dataset
 from ..formats.dump import DumpDataset
 from .classify import classify
-from .coltypes import declared_type, int_bits, plain_ints, text_length, text_type, type_category
+from .coltypes import declared_type, holds_json, int_bits, plain_ints, text_length, text_type, type_category
 from .draft import key_range
 from .engine import detector
 from .entities import NONE_CLASS, entity_class
@@ -87,6 +87,8 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
                 # CSV is text, and so is a dump column of unknown type: look at the values
                 if t.format == "csv" or not (f.metadata or {}).get(b"veil.sql_type"):
                     category = text_type(values)
+            if category == "string" and holds_json(values):
+                category = "json"  # entities are found anywhere inside, as in a declared json column
             entity, conf, evidence = classify(t.name, f.name, category, values, det)
             if category == "integer":
                 evidence["int_bits"] = int_bits(f, dialect)
