@@ -27,6 +27,10 @@ LEADS = {"de_DE": ["30", "40", "89", "221"], "fr_FR": ["1", "6", "7"], "cs_CZ": 
 Row = tuple
 
 
+class SqlExpr(str):
+    """A value written into the load as SQL, not as a quoted string (``ST_GeomFromText(...)``)."""
+
+
 @dataclass(frozen=True)
 class Relation:
     """A relation a reviewer of the schema knows: ``child(columns) -> parent(ref_columns)``.

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from .common import RealSchema, Relation, Sensitive
+from .common import RealSchema, Relation, Sensitive, SqlExpr
 
 PG_HOST = os.environ.get("VEIL_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("VEIL_PG_PORT", "5432")
@@ -60,6 +60,8 @@ def redact(text: str, limit: int = 1500) -> str:
 def _sql_literal(v) -> str:
     if v is None:
         return "NULL"
+    if isinstance(v, SqlExpr):
+        return str(v)
     if isinstance(v, bool):
         return "1" if v else "0"
     if isinstance(v, int | Decimal):

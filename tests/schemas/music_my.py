@@ -8,17 +8,19 @@ customers, invoices), written the way MySQL applications write theirs:
 - ``playlist_track`` is a junction table with a composite primary key;
 - varchar limits, ``CHAR(2)`` countries, ``CHAR(5)`` ZIPs with leading zeros, ``VARCHAR(12)``
   employee phones (``VARCHAR(16)`` for customers: Czech numbers are 13 characters), DATETIME and
-  TIMESTAMP, DECIMAL, ENUM, YEAR, a CHECK, a unique email, utf8mb4 text with emoji
-  (notes in German, French, Czech and Japanese), a trigger and a view.
+  TIMESTAMP, DECIMAL, ENUM, SET, YEAR, JSON (an email inside), POINT, a CHECK, a unique email,
+  stored and virtual generated columns, utf8mb4 text with emoji (notes in German, French, Czech and
+  Japanese), a trigger and a view.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import numpy as np
 
-from .common import COUNTRY, People, RealSchema, Relation, Sensitive, moment, money, note
+from .common import COUNTRY, People, RealSchema, Relation, Sensitive, SqlExpr, moment, money, note
 
 SEED = 20261206
 
@@ -56,6 +58,7 @@ CREATE TABLE track (
   milliseconds INT UNSIGNED NOT NULL,
   bytes INT UNSIGNED,
   unit_price DECIMAL(4,2) NOT NULL,
+  tags SET('live', 'remaster', 'explicit', 'instrumental') NOT NULL DEFAULT '',
   CONSTRAINT fk_track_album FOREIGN KEY (album_id) REFERENCES album (album_id),
   CONSTRAINT fk_track_media FOREIGN KEY (media_type_id) REFERENCES media_type (media_type_id),
   CONSTRAINT fk_track_genre FOREIGN KEY (genre_id) REFERENCES genre (genre_id),
@@ -94,6 +97,8 @@ CREATE TABLE customer (
   status ENUM('active', 'suspended', 'closed') NOT NULL DEFAULT 'active',
   created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
   notes TEXT,
+  preferences JSON,
+  full_name VARCHAR(61) AS (CONCAT(first_name, ' ', last_name)) VIRTUAL,
   UNIQUE KEY uq_customer_email (email)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -106,6 +111,7 @@ CREATE TABLE invoice (
   billing_country CHAR(2),
   billing_postal_code VARCHAR(10),
   total DECIMAL(10,2) NOT NULL,
+  billing_geo POINT,
   CONSTRAINT fk_invoice_customer FOREIGN KEY (customer_id) REFERENCES customer (customer_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -115,6 +121,7 @@ CREATE TABLE invoice_line (
   track_id SMALLINT UNSIGNED NOT NULL,
   unit_price DECIMAL(4,2) NOT NULL,
   quantity TINYINT UNSIGNED NOT NULL,
+  line_total DECIMAL(6,2) AS (unit_price * quantity) STORED,
   CONSTRAINT fk_line_invoice FOREIGN KEY (invoice_id) REFERENCES invoice (invoice_id),
   CONSTRAINT fk_line_track FOREIGN KEY (track_id) REFERENCES track (track_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
@@ -153,6 +160,7 @@ MEDIA = ["MPEG audio file", "Protected AAC audio file", "Protected MPEG-4 video 
 TITLES = ["Les Feuilles mortes", "Ода к радости", "夜に駆ける", "Na Sněžce", "Sommernacht", "Rêverie", "Blue in Green",
           "Kaze ni Naru", "Morgenrot", "Modlitba pro Martu", "La Mer", "Über den Wolken", "Sakura", "Dancing Queen",
           "Ne me quitte pas", "Zítra se bude tančit všude", "Ue o Muite Arukō", "99 Luftballons"]
+TAGS = ["live", "remaster", "explicit", "instrumental"]
 TITLES_EMOJI = ["🎸 Live", "🎹 Acoustic", "(Remastered)", "— Radio Edit", "🎶", "[Demo]"]
 N_ARTISTS, N_ALBUMS, N_TRACKS, N_EMPLOYEES, N_CUSTOMERS = 275, 347, 3500, 12, 900
 N_INVOICES, N_PLAYLISTS = 4100, 18
@@ -179,7 +187,8 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
                        int(rng.integers(1, len(MEDIA) + 1)),
                        None if rng.random() < 0.02 else int(rng.integers(1, len(GENRES) + 1)),
                        None if rng.random() < 0.3 else int(rng.integers(1, N_ARTISTS + 1)),
-                       ms, ms * 33, money(rng, 0.99, 1.99)))
+                       ms, ms * 33, money(rng, 0.99, 1.99),
+                       ",".join(t for t in TAGS if rng.random() < 0.15)))
     employees = []
     titles = ["General Manager", "Sales Manager", "IT Manager", "Sales Support Agent", "IT Staff"]
     for eid in range(1, N_EMPLOYEES + 1):
@@ -199,7 +208,11 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
                           COUNTRY[p.locale], p.postcode, p.phone if rng.random() < 0.9 else None, p.email,
                           None if rng.random() < 0.1 else reps[int(rng.integers(0, len(reps)))],
                           str(rng.choice(["active", "suspended", "closed"], p=[0.9, 0.05, 0.05])),
-                          naive(moment(rng, t0, 1500)), (note(rng, p) + " 🎧") if rng.random() < 0.5 else None))
+                          naive(moment(rng, t0, 1500)), (note(rng, p) + " 🎧") if rng.random() < 0.5 else None,
+                          None if rng.random() < 0.3 else json.dumps(
+                              {"lang": p.locale[:2], "newsletter": bool(rng.random() < 0.4),
+                               "favourite_genres": sorted({int(g) for g in rng.integers(1, len(GENRES) + 1, 3)}),
+                               "invoice_email": p.email}, ensure_ascii=False)))
     invoices, lines = [], []
     for iid in range(1, N_INVOICES + 1):
         c = customers[int(rng.integers(0, N_CUSTOMERS))]
@@ -207,7 +220,9 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         items = [(int(rng.integers(1, N_TRACKS + 1)), money(rng, 0.99, 1.99), int(rng.integers(1, 3)))
                  for _ in range(n)]
         total = sum(price * q for _, price, q in items)
-        invoices.append((iid, c[0], naive(moment(rng, t0, 1700)), c[4], c[5], c[6], c[7], total))
+        lat, lon = rng.uniform(35, 55), rng.uniform(-5, 140)
+        geo = SqlExpr(f"ST_GeomFromText('POINT({lon:.5f} {lat:.5f})')") if rng.random() < 0.7 else None
+        invoices.append((iid, c[0], naive(moment(rng, t0, 1700)), c[4], c[5], c[6], c[7], total, geo))
         for track, price, q in items:
             lines.append((len(lines) + 1, iid, track, price, q))
     playlists = [(i, name) for i, name in enumerate(["Music", "Movies", "TV Shows", "Audiobooks", "90’s Music",
@@ -222,13 +237,14 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         "artist": (["artist_id", "name"], artists),
         "album": (["album_id", "title", "artist_id", "released"], albums),
         "track": (["track_id", "name", "album_id", "media_type_id", "genre_id", "composer_artist_id", "milliseconds",
-                   "bytes", "unit_price"], tracks),
+                   "bytes", "unit_price", "tags"], tracks),
         "employee": (["employee_id", "last_name", "first_name", "title", "reports_to", "birth_date", "hire_date",
                       "address", "city", "country", "zip", "phone", "email"], employees),
         "customer": (["customer_id", "first_name", "last_name", "company", "address", "city", "country",
-                      "postal_code", "phone", "email", "support_rep_id", "status", "created_at", "notes"], customers),
+                      "postal_code", "phone", "email", "support_rep_id", "status", "created_at", "notes",
+                      "preferences"], customers),
         "invoice": (["invoice_id", "customer_id", "invoice_date", "billing_address", "billing_city",
-                     "billing_country", "billing_postal_code", "total"], invoices),
+                     "billing_country", "billing_postal_code", "total", "billing_geo"], invoices),
         "invoice_line": (["invoice_line_id", "invoice_id", "track_id", "unit_price", "quantity"], lines),
         "playlist": (["playlist_id", "name"], playlists),
         "playlist_track": (["playlist_id", "track_id", "position"], playlist_track),
@@ -280,10 +296,12 @@ SENSITIVE = [
     Sensitive("customer", ("first_name", "last_name")),
     Sensitive("customer", ("address",)),
     Sensitive("customer", ("notes",)),
+    Sensitive("customer", ("preferences",)),  # JSON (LONGTEXT + json_valid CHECK) holding an email
     Sensitive("invoice", ("billing_address",)),
 ]
 
 
 def schema() -> RealSchema:
     return RealSchema("music_my", "mysql", DDL, data, RELATIONS, INSERTS, SENSITIVE,
-                      notes=[("customer", "notes", "customer.email"), ("customer", "notes", "customer.phone")])
+                      notes=[("customer", "notes", "customer.email"), ("customer", "notes", "customer.phone"),
+                             ("customer", "preferences", "customer.email")])

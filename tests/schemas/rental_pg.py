@@ -11,7 +11,8 @@
 - a circular pair of declared keys (store.manager_staff_id <-> staff.store_id);
 - varchar limits, ``char(2)`` country codes (a text primary key), ``char(5)`` ZIPs with leading
   zeros, ``varchar(12)`` staff phones (``varchar(16)`` for customers), timestamptz, numeric,
-  boolean, CHECK constraints, a unique email index, a view, a trigger function; notes in German,
+  boolean, CHECK constraints, a unique email index, an enum, a domain, a text[] array, a generated
+  tsvector with its GIN index, a generated full name, a view, a trigger function; notes in German,
   French, Czech and Japanese.
 """
 
@@ -75,19 +76,27 @@ CREATE TABLE shop.customer (
     loyalty_points integer NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT now(),
     notes text,
-    last_update timestamptz NOT NULL DEFAULT now()
+    last_update timestamptz NOT NULL DEFAULT now(),
+    full_name varchar(91) GENERATED ALWAYS AS (first_name || ' ' || last_name) STORED
 );
 CREATE UNIQUE INDEX customer_email_key ON shop.customer (lower(email));
+
+CREATE TYPE shop.mpaa_rating AS ENUM ('G', 'PG', 'PG-13', 'R', 'NC-17');
+CREATE DOMAIN shop.year AS integer CONSTRAINT year_check CHECK (VALUE >= 1901 AND VALUE <= 2155);
 
 CREATE TABLE shop.film (
     film_id serial PRIMARY KEY,
     title varchar(128) NOT NULL,
-    release_year smallint NOT NULL,
+    release_year shop.year NOT NULL,
     language char(2) NOT NULL,
     length_min smallint NOT NULL,
     rental_rate numeric(4,2) NOT NULL CHECK (rental_rate > 0),
-    replacement_cost numeric(5,2) NOT NULL
+    replacement_cost numeric(5,2) NOT NULL,
+    rating shop.mpaa_rating DEFAULT 'G',
+    special_features text[],
+    fulltext tsvector GENERATED ALWAYS AS (to_tsvector('simple', title)) STORED
 );
+CREATE INDEX film_fulltext_idx ON shop.film USING gin (fulltext);
 
 CREATE TABLE shop.actor (
     actor_id smallserial PRIMARY KEY,
@@ -163,6 +172,8 @@ CREATE TRIGGER staff_touch BEFORE UPDATE ON shop.staff
 
 COUNTRIES = [("DE", "Deutschland"), ("FR", "France"), ("CZ", "Česko"), ("JP", "日本"), ("AT", "Österreich"),
              ("CH", "Schweiz"), ("BE", "Belgique"), ("SK", "Slovensko"), ("LU", "Luxembourg"), ("PL", "Polska")]
+RATINGS = ["G", "PG", "PG-13", "R", "NC-17"]
+FEATURES = ["Trailers", "Commentaries", "Deleted Scenes", "Behind the Scenes", "Untertitel", "Sous-titres"]
 N_STORES, N_STAFF, N_CUSTOMERS, N_FILMS, N_ACTORS = 6, 48, 1800, 600, 220
 N_INVENTORY, N_RENTALS = 2400, 5200
 TITLE_WORDS = ["Nacht", "Soleil", "Zahrada", "夏", "River", "Ombre", "Stadt", "Hvězda", "Kaze", "Lumière",
@@ -200,9 +211,10 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
     films = []
     for fid in range(1, N_FILMS + 1):
         words = rng.choice(TITLE_WORDS, int(rng.integers(1, 4)), replace=False)
+        features = sorted(set(rng.choice(FEATURES, int(rng.integers(0, 3)), replace=False).tolist()))
         films.append((fid, " ".join(words) + f" {fid}", int(rng.integers(1960, 2025)),
                       str(rng.choice(["de", "fr", "cs", "ja", "en"])), int(rng.integers(46, 200)),
-                      money(rng, 0.99, 4.99), money(rng, 9.99, 29.99)))
+                      money(rng, 0.99, 4.99), money(rng, 9.99, 29.99), str(rng.choice(RATINGS)), features))
     actors = []
     for aid in range(1, N_ACTORS + 1):
         p = people.person()
@@ -231,7 +243,7 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
                            "postal_code", "city", "country_code", "birth_date", "support_rep_id", "active",
                            "loyalty_points", "created_at", "notes", "last_update"], customers),
         "shop.film": (["film_id", "title", "release_year", "language", "length_min", "rental_rate",
-                       "replacement_cost"], films),
+                       "replacement_cost", "rating", "special_features"], films),
         "shop.actor": (["actor_id", "first_name", "last_name"], actors),
         "shop.film_actor": (["actor_id", "film_id", "billing"], film_actor),
         "shop.inventory": (["inventory_id", "film_id", "store_id", "condition"], inventory),
@@ -305,6 +317,7 @@ SENSITIVE = [
     Sensitive("shop.customer", ("first_name", "last_name")),
     Sensitive("shop.customer", ("street",)),
     Sensitive("shop.customer", ("notes",)),
+    Sensitive("shop.customer", ("full_name",)),  # generated from the names: recomputed on restore
     Sensitive("shop.actor", ("first_name", "last_name")),
 ]
 
