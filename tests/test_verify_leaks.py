@@ -348,3 +348,38 @@ def test_many_batches_count_distinct_values_once():
     s = _run(ctx, {"t": orig}, {"t": copy}, rows=333)
     c = col(s, "t", "e")
     assert (c["checked"], c["distinct"], c["leaks"]) == (n, 1000, 0)
+
+
+def test_a_word_common_in_the_copy_column_is_its_vocabulary_not_a_leak():
+    """A rare first name that is also part of a city name many rows hold: the city column's word,
+    not a leak; the same name once inside a note is."""
+    orig = pa.table({"first": ["Brein", "Anna", "Anna", "Olga", "Olga", "Olga"],
+                     "city": ["Brein City", "Brein City", "Brein City", "Oslo", "Oslo", "Brein City"],
+                     "note": ["", "", "", "", "", ""]})
+    copy = orig.set_column(0, "first", pa.array(["Karl", "Mia", "Mia", "Ida", "Ida", "Ida"])) \
+        .set_column(2, "note", pa.array(["", "", "Brein called", "", "", ""]))
+    ctx = context({"t": (orig, {"first": rule("first", "fake", kind="first_name")})})
+    s = _run(ctx, {"t": orig}, {"t": copy})
+    c = col(s, "t", "first")
+    assert (c["in_text"], c["elsewhere"], c["found_in"]) == (1, 0, ["t.note"])
+    assert s["scanned"]["t"]["city"]["leaking_cells"] == 0
+
+
+def test_timestamps_typed_on_one_side_text_on_the_other():
+    """A date_shift column read typed from ORIGINAL (timestamp) and as dump text from COPY. Another
+    row's original timestamp in its own column is expected (dates are a dense domain); one in a
+    kept column (14 digits: specific) is a leak; one left unshifted at its row is within chance
+    when the chance is 1/4 (bound 5)."""
+    ts = pa.array([1_600_000_000 + 86_400 * i for i in range(4)], pa.timestamp("s"))
+    orig = pa.table({"at": ts, "subject": ["1", "2", "3", "4"], "other": ["x", "y", "z", "w"]})
+    shifted = ["2020-10-01 12:26:40", "2020-10-02 12:26:40", "2020-09-13 12:26:40", "2019-01-01 00:00:00"]
+    copy = pa.table({"at": shifted, "subject": ["1", "2", "3", "4"], "other": ["x", "2020-09-16 12:26:40", "z", "w"]})
+    ctx = context({"t": (orig, {"at": rule("at", "date_shift", subject="subject")})})
+    c = col(_run(ctx, {"t": orig}, {"t": copy}), "t", "at")
+    assert c["treatment"] == "overlap"
+    assert (c["kept_same_row"], c["same_column"], c["elsewhere"], c["found_in"]) == (0, 1, 1, ["t.other"])
+    assert (c["leaks"], c["expected_overlap"]) == (1, 1)
+    copy = copy.set_column(0, "at", pa.array(["2020-09-13 12:26:40"] + shifted[:1] + shifted[3:] * 2))
+    c = col(_run(ctx, {"t": orig}, {"t": copy}), "t", "at")
+    assert (c["kept_same_row"], c["expected_same_row"], c["leaks"]) == (1, 0.25, 1)
+    assert chance_bound(0.25) == 5

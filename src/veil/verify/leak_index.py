@@ -215,6 +215,59 @@ def sequence_hashes(tok: Tokens, starts: np.ndarray, k: int) -> np.ndarray:
     return h
 
 
+ELSEWHERE, IN_TEXT = 0, 1
+
+
+class Matches:
+    """What was found in one scanned copy column, settled once the column has been read.
+
+    Each match is (cell group, source, kind, word, cells): a distinct value of a batch (its cells
+    are the rows holding it), the source column whose value it holds, ELSEWHERE (the whole cell) or
+    IN_TEXT, and the word's fingerprint when the match is one word (0 for a sequence). 28 bytes per
+    match, kept until :meth:`settle`: one-word matches need the column's count of that word."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.batches = 0
+
+    def add(self, values: np.ndarray, sources: np.ndarray, kind: int, words: np.ndarray,
+            occ: np.ndarray) -> None:
+        if len(values):
+            vid = (np.uint64(self.batches) << np.uint64(32)) | values.astype(np.uint64)
+            self.parts.append((vid, sources.astype(np.int32), np.full(len(values), kind, np.int8),
+                               words.astype(np.uint64), occ[values].astype(np.int64)))
+
+    def settle(self, limit: float, n_sources: int) -> tuple[np.ndarray, int]:
+        """(cells per source and kind, an (n_sources, 2) array; cells holding any match). A word
+        held by more than ``limit`` cells of the column is the column's own vocabulary (a city
+        named like a rare first name), not a leak: its one-word matches are dropped. A cell found
+        whole and inside for one source counts once, as ELSEWHERE."""
+        out = np.zeros((n_sources, 2), np.int64)
+        if not self.parts:
+            return out, 0
+        vid, src, kind, word, occ = (np.concatenate(c) for c in zip(*self.parts, strict=True))
+        one = word != 0
+        if one.any():
+            w, v, o = word[one], vid[one], occ[one]
+            order = np.lexsort((v, w))
+            w, v, o = w[order], v[order], o[order]
+            first = np.ones(len(w), bool)
+            first[1:] = (w[1:] != w[:-1]) | (v[1:] != v[:-1])
+            w, o = w[first], o[first]  # one row per (word, cell group)
+            starts = np.flatnonzero(np.concatenate(([True], w[1:] != w[:-1])))
+            common = w[starts][np.add.reduceat(o, starts) > limit]
+            keep = ~(one & np.isin(word, common))
+            vid, src, kind, occ = vid[keep], src[keep], kind[keep], occ[keep]
+        order = np.lexsort((kind, src, vid))
+        vid, src, kind, occ = vid[order], src[order], kind[order], occ[order]
+        first = np.ones(len(vid), bool)
+        first[1:] = (vid[1:] != vid[:-1]) | (src[1:] != src[:-1])
+        np.add.at(out, (src[first], kind[first]), occ[first])
+        cell = np.ones(len(vid), bool)
+        cell[1:] = vid[1:] != vid[:-1]
+        return out, int(occ[cell].sum())
+
+
 def chance_bound(mean: float, alpha: float = 1e-6) -> int:
     """The smallest m with P(X > m) <= alpha for X ~ Poisson(mean): more than m chance matches is
     not chance. Exact up to a mean of 500, the normal approximation above."""

@@ -50,7 +50,18 @@ import pyarrow.compute as pc
 from ..ops.arrays import as_text, blank_mask, canonical, is_text
 from .base import TableInfo, VerifyContext
 from .keys import text_fingerprints
-from .leak_index import Counted, Index, chance_bound, member, runs, sequence_hashes, tokenise
+from .leak_index import (
+    ELSEWHERE,
+    IN_TEXT,
+    Counted,
+    Index,
+    Matches,
+    chance_bound,
+    member,
+    runs,
+    sequence_hashes,
+    tokenise,
+)
 
 #: Defaults of the thresholds (``ctx.options["leaks"]`` may override each).
 RULES = {
@@ -136,6 +147,7 @@ class LeakCheck:
                 self.by_id.append(src)
         self.frozen = False
         self.scanned: dict[str, dict[str, dict[str, Any]]] = {}
+        self.matches: dict[tuple[str, str], Matches] = {}  # by scanned copy column
 
     # -- phase 1 ---------------------------------------------------------------------------
 
@@ -291,28 +303,20 @@ class LeakCheck:
         tok = tokenise(self.ctx, texts)
         some = np.flatnonzero(tok.words > 0)
         at, srcs = self.whole.lookup(tok.whole[some])
-        found = [(some[at], srcs, "elsewhere")]
+        found = [(some[at], srcs, np.where(tok.words[some[at]] == 1, tok.whole[some[at]], 0), ELSEWHERE)]
         if is_text(arr.type):
-            found.append(self._inside(tok) + ("in_text",))
-        leaking = np.zeros(len(values), bool)
-        seen = np.empty(0, np.int64)  # (value, source) pairs already counted: a whole match is not also inside
-        for vals, srcs, kind in found:
-            code = vals * len(self.by_id) + srcs
-            keep = (srcs != own) & ~np.isin(code, seen)
-            seen = np.union1d(seen, code[keep])
-            pairs = np.unique(np.stack([vals[keep], srcs[keep]]), axis=1) if keep.any() else np.empty((2, 0), int)
-            leaking[pairs[0]] = True
-            cells = np.bincount(pairs[1], weights=occ[pairs[0]], minlength=len(self.by_id))
-            for s in np.flatnonzero(cells):
-                src = self.by_id[s]
-                setattr(src, kind, getattr(src, kind) + int(cells[s]))
-                src.found_in.add(f"{table}.{column}")
-        stats["leaking_cells"] += int(occ[leaking].sum())
+            found.append(self._inside(tok) + (IN_TEXT,))
+        matches = self.matches.setdefault((table, column), Matches())
+        for vals, srcs, words, kind in found:
+            keep = srcs != own
+            matches.add(vals[keep], srcs[keep], kind, words[keep], occ)
+        matches.batches += 1
 
-    def _inside(self, tok) -> tuple[np.ndarray, np.ndarray]:
-        """(value, source) of the specific words and word sequences strictly inside a value."""
+    def _inside(self, tok) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(value, source, the word or 0 for a sequence) of the specific words and word sequences
+        strictly inside a value."""
         longer = tok.words[tok.value] > 1
-        vals, srcs = [], []
+        vals, srcs, words = [], [], []
         # single words: looked up once per distinct word of the batch
         hit_tokens = np.zeros(len(tok.token_fp), bool)
         ut, _ = self.one.lookup(tok.token_fp)
@@ -321,6 +325,7 @@ class LeakCheck:
         at, s = self.one.lookup(tok.fp[pos])
         vals.append(tok.value[pos[at]])
         srcs.append(s)
+        words.append(tok.fp[pos[at]])
         # sequences of 2..max_words words, starting only where enough words of sources follow
         if len(self.many) and len(tok.fp):
             run = runs(tok, member(self.members, tok.token_fp)[tok.token])
@@ -331,13 +336,28 @@ class LeakCheck:
                 at, s = self.many.lookup(sequence_hashes(tok, starts, k))
                 vals.append(tok.value[starts[at]])
                 srcs.append(s)
-        return np.concatenate(vals), np.concatenate(srcs)
+                words.append(np.zeros(len(at), np.uint64))
+        return np.concatenate(vals), np.concatenate(srcs), np.concatenate(words)
 
     # -- the report ------------------------------------------------------------------------
+
+    def _settle(self) -> None:
+        """Count what the scanned columns hold, now that each column's words are all counted."""
+        for (table, column), matches in self.matches.items():
+            stats = self.scanned[table][column]
+            limit = max(self.rules["specific_min"], self.rules["specific_share"] * stats["cells"])
+            cells, stats["leaking_cells"] = matches.settle(limit, len(self.by_id))
+            for s in np.flatnonzero(cells.sum(axis=1)):
+                src = self.by_id[s]
+                src.elsewhere += int(cells[s, ELSEWHERE])
+                src.in_text += int(cells[s, IN_TEXT])
+                src.found_in.add(f"{table}.{column}")
+        self.matches = {}
 
     def finish(self) -> dict[str, Any]:
         if not self.frozen:
             self._freeze()
+        self._settle()
         tables: dict[str, Any] = {t: {"summary": {"leaks": 0, "leaked_share": None}, "columns": {}}
                                   for t in self.ctx.tables}
         total_leaks = total_rows = leaking_columns = 0
@@ -382,7 +402,7 @@ class LeakCheck:
             "distinct": int(len(src.exact.fps)),
             "compared": src.compared,
             "kept_same_row": kept,
-            "expected_same_row": round(expected, 6) if paired else None,
+            "expected_same_row": round(expected, 6) if paired and src.same_column_measured else None,
             "same_column": src.same_column if src.same_column_measured else None,
             "elsewhere": src.elsewhere,
             "in_text": src.in_text,
