@@ -16,6 +16,8 @@ Same row and same column count every value exactly. Elsewhere and in text count 
 values: at least ``min_chars`` characters in their words (a number: ``min_digits`` digits) and held
 by at most ``max(specific_min, specific_share x rows)`` rows of their column; a single word of a
 longer value also needs that rarity among the column's words ("street" is not, "Wojciechowski" is).
+A one-word match is dropped when the word is held by more than that share of the *scanned* column's
+cells: it is that column's vocabulary (a city named like a rare first name), not a leak.
 
 How a source column's own cells are judged depends on its operator's capabilities (never its name):
 
@@ -35,7 +37,9 @@ How a source column's own cells are judged depends on its operator's capabilitie
 - ``removed`` (drop, nullify): nothing of the column is left in it; its values are still sought
   elsewhere.
 
-Counts are copy cells: a cell holding values of two source columns counts once for each.
+Counts are copy cells: a cell holding values of two source columns counts once for each; a cell
+found whole and inside for one source counts once, as elsewhere. The report's fields are described
+in docs/verify.md (leaks).
 """
 
 from __future__ import annotations
@@ -124,10 +128,6 @@ class _Source:
     elsewhere: int = 0
     in_text: int = 0
     found_in: set[str] = field(default_factory=set)
-
-    @property
-    def name(self) -> str:
-        return f"{self.table}.{self.column}"
 
 
 class LeakCheck:
@@ -358,22 +358,16 @@ class LeakCheck:
         if not self.frozen:
             self._freeze()
         self._settle()
-        tables: dict[str, Any] = {t: {"summary": {"leaks": 0, "leaked_share": None}, "columns": {}}
-                                  for t in self.ctx.tables}
-        total_leaks = total_rows = leaking_columns = 0
+        tables: dict[str, Any] = {t: {"summary": {}, "columns": {}} for t in self.ctx.tables}
         for src in self.by_id:
-            col = self._column(src)
-            tables[src.table]["columns"][src.column] = col
-            summary = tables[src.table]["summary"]
-            summary["leaks"] += col["leaks"]
-            summary.setdefault("_rows", 0)
-            summary["_rows"] += src.rows
-            total_leaks += col["leaks"]
-            total_rows += src.rows
-            leaking_columns += col["leaks"] > 0
-        for t in tables.values():
-            rows = t["summary"].pop("_rows", 0)
-            t["summary"]["leaked_share"] = _share(t["summary"]["leaks"], rows)
+            tables[src.table]["columns"][src.column] = self._column(src)
+        for name, t in tables.items():
+            leaks = sum(c["leaks"] for c in t["columns"].values())
+            rows = sum(s.rows for s in self.sources.get(name, {}).values())
+            t["summary"] = {"leaks": leaks, "leaked_share": _share(leaks, rows)}
+        total_leaks = sum(t["summary"]["leaks"] for t in tables.values())
+        total_rows = sum(s.rows for s in self.by_id)
+        leaking_columns = sum(c["leaks"] > 0 for t in tables.values() for c in t["columns"].values())
         return {
             "summary": {"leaks": total_leaks, "leaked_share": _share(total_leaks, total_rows),
                         "columns_checked": sum(s.skipped is None for s in self.by_id),
@@ -384,7 +378,7 @@ class LeakCheck:
         }
 
     def _column(self, src: _Source) -> dict[str, Any]:
-        paired = src.compared > 0 or (src.unpaired_cells == 0 and src.treatment != "removed")
+        paired = src.compared > 0  # else nothing was compared at its row: not measured
         kept = src.kept_same_row if paired else None
         expected = src.expected_same_row
         if src.treatment == "strict":
