@@ -28,8 +28,8 @@ ORIGINAL, COPY = 0, 1
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: h * _MIX + fp keeps (a, b) and (b, a) apart
 _SHORT = 15  # values of at most this many bytes are their own AES block (after their length)
 _LONG = 0x40  # the first byte of a longer value's block (a length byte is at most 15)
-_COMPACT = 1 << 20
-_PROBE = 2048  # the first values of a batch tell whether encoding its distinct values pays  # pending fingerprints merged into the sorted set past this many
+_COMPACT = 1 << 20  # pending fingerprints merged into the sorted set past this many
+_PROBE = 2048  # the first values of a batch tell whether encoding its distinct values pays
 
 
 def _short_key(ctx: VerifyContext) -> bytes:
