@@ -524,3 +524,12 @@ def test_nested_binary_bool_and_decimal_columns():
     assert cols["l"]["distance_name"] == "tvd" and cols["l"]["value_distance"] == 1.0  # every list changed
     assert cols["l"]["distance"] == pytest.approx(0.8)  # ... in the 80% of rows that have one
     assert all(cols[c]["distance"] == 0.0 for c in ("s", "mp", "b", "flag", "dec"))
+
+
+def test_fingerprints_of_values_that_hardly_repeat():
+    """A long batch of distinct values skips dictionary encoding: the same fingerprints."""
+    values = pa.array([None if i % 97 == 0 else f"v{i}-{MARKER}" if i % 2 else str(i) for i in range(20000)])
+    whole, pos = column_fingerprints(CTX, values)
+    parts = [column_fingerprints(CTX, values.slice(o, 1000)) for o in range(0, 20000, 1000)]
+    assert list(whole) == [f for p in parts for f in p[0]]
+    assert list(pos) == [o + q for o, p in zip(range(0, 20000, 1000), parts, strict=True) for q in p[1]]
