@@ -7,12 +7,15 @@ counts; and no value of the data in either section."""
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from veil.formats import open_dataset
 from veil.keys import Keyring
@@ -533,3 +536,28 @@ def test_fingerprints_of_values_that_hardly_repeat():
     parts = [column_fingerprints(CTX, values.slice(o, 1000)) for o in range(0, 20000, 1000)]
     assert list(whole) == [f for p in parts for f in p[0]]
     assert list(pos) == [o + q for o, p in zip(range(0, 20000, 1000), parts, strict=True) for q in p[1]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(parents=st.lists(st.one_of(st.none(), st.integers(0, 20)), max_size=30),
+       children=st.lists(st.one_of(st.none(), st.integers(0, 25)), max_size=60),
+       chunk=st.integers(1, 9), as_text_copy=st.booleans())
+def test_resolution_and_cardinality_match_a_plain_count(parents, children, chunk, as_text_copy):
+    p = pa.table({"id": pa.array(parents, pa.int64())})
+    c = pa.table({"ref": pa.array(children, pa.int64())})
+    infos = [info("p", p), info("c", c, foreign_keys=[fk(["ref"], "p", ["id"])])]
+    copy = {"p": as_text(p) if as_text_copy else p, "c": c}
+    util, integ = verify(infos, {"c": c, "p": p}, copy, chunk=chunk)
+    keys = {v for v in parents if v is not None}
+    refs = [v for v in children if v is not None]
+    resolved = sum(v in keys for v in refs)
+    f = util["tables"]["c"]["foreign_keys"][0]
+    share = resolved / len(refs) if refs else None
+    assert f["resolved_before"] == f["resolved_after"] == (None if share is None else round(share, 6))
+    assert f["unresolved_after"] == len(refs) - resolved
+    per_parent = [refs.count(k) for k in keys]
+    edges = [0, 1, 2, 3, 5, 10, 20, 50, 100, float("inf")]
+    expected = [sum(lo <= n < hi for n in per_parent) for lo, hi in itertools.pairwise(edges)]
+    assert f["children_per_parent"]["before"] == f["children_per_parent"]["after"] == expected
+    i = integ["tables"]["c"]["foreign_keys"][0]
+    assert (i["references_checked"], i["unresolved"]) == (len(refs), len(refs) - resolved)
