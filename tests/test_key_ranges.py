@@ -192,7 +192,7 @@ def test_draft_range_rule():
     assert key_range(1, 300, 300, 300, 15) == [1, 1000]  # smallint
     assert key_range(1, 15000, 15000, 15000, 15) == [1, 30000]
     assert key_range(0, 5000, 100_000, 20_000, 31) == [0, 1_000_000]  # a fifth sampled: extrapolated
-    assert key_range(1, 250, 250, 250, 8) == [1, 255]
+    assert key_range(1, 250, 250, 250, 8) == [1, 250]  # 5 ids free above the source: the range stops at its ids
     assert key_range(-1, 3, 3, 3, 31) is None
     f = Finding("t", "id", "integer", "NONE", "none", 1.0,
                 {"int_bits": 15, "plain_ints": True, "int_range": [1, 1000]}, "primary")

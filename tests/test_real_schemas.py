@@ -226,3 +226,18 @@ def test_json_stored_as_text_is_searched_inside(tmp_path):
     found = {f.column: f for f in scan_dataset(open_dataset(d), use_presidio=True, use_ner=False).findings}
     assert (found["preferences"].type, found["preferences"].entity) == ("json", "FREE_TEXT")
     assert (found["settings"].type, found["settings"].entity) == ("json", "NONE")
+
+
+def test_a_key_range_at_the_top_of_its_type_leaves_room_for_the_next_ids():
+    """200 countries in a TINYINT UNSIGNED key: the draft's range was [1, 255], the permuted ids
+    reached 255, AUTO_INCREMENT went on from there and the application's next INSERT failed ('Out of
+    range value'); likewise 20,000 rows of a smallint key, [1, 32767] (nextval reached the sequence's
+    maximum). Now half of the ids the source still had free stay free."""
+    from veil.detect.draft import key_range
+
+    assert key_range(1, 200, 200, 200, 8) == [1, 220]  # 35 ids left for the application
+    assert key_range(1, 20000, 20000, 20000, 15) == [1, 26000]
+    assert key_range(1, 60, 60, 60, 8) == [1, 200]  # below the top: as before
+    for n, bits in ((130, 8), (200, 8), (240, 8), (9000, 15), (30000, 15), (5_000_000, 23)):
+        lo, hi = key_range(1, n, n, n, bits)
+        assert n <= hi < (1 << bits) - 1, (n, bits, hi)  # every id fits, and the top stays free

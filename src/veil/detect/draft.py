@@ -109,8 +109,11 @@ def key_range(seen_min: int, seen_max: int, rows: int | None, sampled: int, bits
     part of the table was sampled) and at least twice the row count; ``hi`` the smallest power of ten
     from ``need`` on, or, when that passes the type's largest value ``2**bits - 1`` (tinyint,
     smallint), ``need`` rounded up to one significant digit, at least half the type and at most its
-    largest value, so room stays above for the application's next ids. None when no range fits
-    (negative ids). Only rounded bounds reach the draft, never an id seen."""
+    largest value, so room stays above for the application's next ids. When that reaches the type's
+    largest value itself (200 ids in a TINYINT UNSIGNED), ``hi`` keeps half of the ids the source still
+    had free above its largest (rounded to two significant digits): else the permuted ids reach the
+    top, the sequence / AUTO_INCREMENT continues above it, and the application's next insert fails.
+    None when no range fits (negative ids). Only rounded bounds reach the draft, never an id seen."""
     if seen_min < 0:
         return None
     cap = (1 << bits) - 1
@@ -124,6 +127,11 @@ def key_range(seen_min: int, seen_max: int, rows: int | None, sampled: int, bits
     if hi > cap:
         step = 10 ** (len(str(need)) - 1)
         hi = min(cap, max(-(-need // step) * step, cap // 2))
+        top = max(est, rows or 0)
+        if hi == cap and top < cap:
+            half = top + (cap - top) // 2
+            unit = 10 ** max(len(str(half)) - 2, 0)
+            hi = min(cap, max(half // unit * unit, -(-top // unit) * unit))
     lo = 0 if seen_min == 0 else 1
     return [lo, hi] if seen_max <= hi and lo < hi else None
 
