@@ -2,7 +2,8 @@
 customers, invoices), written the way MySQL applications write theirs:
 
 - ``TINYINT UNSIGNED`` and ``SMALLINT UNSIGNED`` keys with AUTO_INCREMENT (genre, media type,
-  employee; artist, album, track, customer, playlist), ``INT UNSIGNED`` on invoices;
+  employee, and 200 countries near the type's top; artist, album, track, customer, playlist),
+  ``INT UNSIGNED`` on invoices;
 - ``employee.reports_to`` is a declared self-reference; ``customer.support_rep_id`` points at
   ``employee.employee_id`` with no FOREIGN KEY; ``track.composer_artist_id`` -> ``artist`` neither;
 - ``playlist_track`` is a junction table with a composite primary key;
@@ -33,6 +34,13 @@ CREATE TABLE genre (
 CREATE TABLE media_type (
   media_type_id TINYINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   name VARCHAR(120) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE country (
+  country_id TINYINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  iso_code CHAR(2) NOT NULL,
+  name VARCHAR(60) NOT NULL,
+  UNIQUE KEY uq_country_iso (iso_code)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE artist (
@@ -108,11 +116,12 @@ CREATE TABLE invoice (
   invoice_date DATETIME NOT NULL,
   billing_address VARCHAR(70),
   billing_city VARCHAR(40),
-  billing_country CHAR(2),
+  billing_country_id TINYINT UNSIGNED,
   billing_postal_code VARCHAR(10),
   total DECIMAL(10,2) NOT NULL,
   billing_geo POINT,
-  CONSTRAINT fk_invoice_customer FOREIGN KEY (customer_id) REFERENCES customer (customer_id)
+  CONSTRAINT fk_invoice_customer FOREIGN KEY (customer_id) REFERENCES customer (customer_id),
+  CONSTRAINT fk_invoice_country FOREIGN KEY (billing_country_id) REFERENCES country (country_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE invoice_line (
@@ -163,7 +172,8 @@ TITLES = ["Les Feuilles mortes", "Ода к радости", "夜に駆ける", 
 TAGS = ["live", "remaster", "explicit", "instrumental"]
 TITLES_EMOJI = ["🎸 Live", "🎹 Acoustic", "(Remastered)", "— Radio Edit", "🎶", "[Demo]"]
 N_ARTISTS, N_ALBUMS, N_TRACKS, N_EMPLOYEES, N_CUSTOMERS = 275, 347, 3500, 12, 900
-N_INVOICES, N_PLAYLISTS = 4100, 18
+N_INVOICES, N_PLAYLISTS, N_COUNTRIES = 4100, 18, 200
+ALPHA = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def data() -> dict[str, tuple[list[str], list[tuple]]]:
@@ -213,6 +223,11 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
                               {"lang": p.locale[:2], "newsletter": bool(rng.random() < 0.4),
                                "favourite_genres": sorted({int(g) for g in rng.integers(1, len(GENRES) + 1, 3)}),
                                "invoice_email": p.email}, ensure_ascii=False)))
+    pool = sorted({a + b for a, b in zip(rng.choice(list(ALPHA), 400), rng.choice(list(ALPHA), 400), strict=True)}
+                  - set(COUNTRY.values()))
+    codes = sorted(set(COUNTRY.values()) | set(pool[:N_COUNTRIES - len(COUNTRY)]))
+    countries = [(i, code, f"Land {code}") for i, code in enumerate(codes, 1)]
+    country_id = {code: i for i, code, _ in countries}
     invoices, lines = [], []
     for iid in range(1, N_INVOICES + 1):
         c = customers[int(rng.integers(0, N_CUSTOMERS))]
@@ -222,7 +237,7 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         total = sum(price * q for _, price, q in items)
         lat, lon = rng.uniform(35, 55), rng.uniform(-5, 140)
         geo = SqlExpr(f"ST_GeomFromText('POINT({lon:.5f} {lat:.5f})')") if rng.random() < 0.7 else None
-        invoices.append((iid, c[0], naive(moment(rng, t0, 1700)), c[4], c[5], c[6], c[7], total, geo))
+        invoices.append((iid, c[0], naive(moment(rng, t0, 1700)), c[4], c[5], country_id[c[6]], c[7], total, geo))
         for track, price, q in items:
             lines.append((len(lines) + 1, iid, track, price, q))
     playlists = [(i, name) for i, name in enumerate(["Music", "Movies", "TV Shows", "Audiobooks", "90’s Music",
@@ -234,6 +249,7 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
     return {
         "genre": (["genre_id", "name"], genres),
         "media_type": (["media_type_id", "name"], media),
+        "country": (["country_id", "iso_code", "name"], countries),
         "artist": (["artist_id", "name"], artists),
         "album": (["album_id", "title", "artist_id", "released"], albums),
         "track": (["track_id", "name", "album_id", "media_type_id", "genre_id", "composer_artist_id", "milliseconds",
@@ -244,7 +260,7 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
                       "postal_code", "phone", "email", "support_rep_id", "status", "created_at", "notes",
                       "preferences"], customers),
         "invoice": (["invoice_id", "customer_id", "invoice_date", "billing_address", "billing_city",
-                     "billing_country", "billing_postal_code", "total", "billing_geo"], invoices),
+                     "billing_country_id", "billing_postal_code", "total", "billing_geo"], invoices),
         "invoice_line": (["invoice_line_id", "invoice_id", "track_id", "unit_price", "quantity"], lines),
         "playlist": (["playlist_id", "name"], playlists),
         "playlist_track": (["playlist_id", "track_id", "position"], playlist_track),
@@ -260,6 +276,7 @@ RELATIONS = [
     Relation("employee", ("reports_to",), "employee", ("employee_id",), True),
     Relation("customer", ("support_rep_id",), "employee", ("employee_id",), False),
     Relation("invoice", ("customer_id",), "customer", ("customer_id",), True),
+    Relation("invoice", ("billing_country_id",), "country", ("country_id",), True),
     Relation("invoice_line", ("invoice_id",), "invoice", ("invoice_id",), True),
     Relation("invoice_line", ("track_id",), "track", ("track_id",), True),
     Relation("playlist_track", ("playlist_id",), "playlist", ("playlist_id",), True),
@@ -284,6 +301,7 @@ INSERTS = {
     "invoice_line": "INSERT INTO invoice_line (invoice_id, track_id, unit_price, quantity) "
                     "SELECT MAX(invoice_id), (SELECT MAX(track_id) FROM track), 0.99, 2 FROM invoice",
     "playlist": "INSERT INTO playlist (name) VALUES ('Neu 2025')",
+    "country": "INSERT INTO country (iso_code, name) VALUES ('!!', 'Neuland')",
 }
 
 SENSITIVE = [
