@@ -383,3 +383,23 @@ def test_timestamps_typed_on_one_side_text_on_the_other():
     c = col(_run(ctx, {"t": orig}, {"t": copy}), "t", "at")
     assert (c["kept_same_row"], c["expected_same_row"], c["leaks"]) == (1, 0.25, 1)
     assert chance_bound(0.25) == 5
+
+
+@pytest.mark.parametrize("rows", [100, 5000])  # 5000: batches whose values hardly repeat skip the dictionary
+def test_unique_values_with_nulls_and_blanks_in_large_batches(rows):
+    n = 6000
+    emails = [None if i % 97 == 0 else ("  " if i % 89 == 0 else f"p{i}.{MARK}@x.example") for i in range(n)]
+    copy_emails = [None if e is None else (e if e.strip() == "" else f"tok{i:020d}@example.com")
+                   for i, e in enumerate(emails)]
+    copy_emails[10], copy_emails[11], copy_emails[12] = emails[10], emails[11], emails[20]
+    notes = [f"note number {i} about nothing" for i in range(n)]
+    notes[30] = f"forward to {emails[40]} please"
+    orig = pa.table({"e": emails, "note": notes})
+    copy = pa.table({"e": copy_emails, "note": notes})
+    ctx = context({"t": (orig, {"e": rule("e", "pseudonymize", format="email")})})
+    s = _run(ctx, {"t": orig}, {"t": copy}, rows=rows)
+    c = col(s, "t", "e")
+    nulls, blanks = sum(e is None for e in emails), sum(e is not None and e.strip() == "" for e in emails)
+    assert (c["checked"], c["distinct"], c["compared"]) == (n - nulls - blanks,) * 3
+    assert (c["kept_same_row"], c["same_column"], c["in_text"], c["leaks"]) == (2, 1, 1, 4)
+    assert s["scanned"]["t"]["note"] == {"as": "kept", "cells": n, "leaking_cells": 1}
