@@ -53,6 +53,7 @@ CREATE TABLE album (
   title VARCHAR(160) NOT NULL,
   artist_id SMALLINT UNSIGNED NOT NULL,
   released YEAR,
+  parent_album_id SMALLINT UNSIGNED,
   CONSTRAINT fk_album_artist FOREIGN KEY (artist_id) REFERENCES artist (artist_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -79,6 +80,7 @@ CREATE TABLE employee (
   first_name VARCHAR(20) NOT NULL,
   title VARCHAR(30),
   reports_to TINYINT UNSIGNED,
+  direct_reports TINYINT UNSIGNED NOT NULL DEFAULT 0,
   birth_date DATETIME,
   hire_date DATETIME,
   address VARCHAR(70),
@@ -188,8 +190,11 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         p = people.person()
         artists.append((aid, f"{p.first_name} {p.last_name}" if rng.random() < 0.6 else
                         f"{TITLES[int(rng.integers(0, len(TITLES)))].split()[0]} Ensemble {aid}"))
-    albums = [(i, f"{TITLES[int(rng.integers(0, len(TITLES)))]} {TITLES_EMOJI[int(rng.integers(0, 6))]}"[:160],
-               int(rng.integers(1, N_ARTISTS + 1)), int(rng.integers(1960, 2025))) for i in range(1, N_ALBUMS + 1)]
+    albums = []
+    for i in range(1, N_ALBUMS + 1):  # a deluxe edition or a remaster points at its original album
+        parent = int(rng.integers(1, i)) if i > 20 and rng.random() < 0.12 else None
+        albums.append((i, f"{TITLES[int(rng.integers(0, len(TITLES)))]} {TITLES_EMOJI[int(rng.integers(0, 6))]}"[:160],
+                       int(rng.integers(1, N_ARTISTS + 1)), int(rng.integers(1960, 2025)), parent))
     tracks = []
     for tid in range(1, N_TRACKS + 1):
         ms = int(rng.integers(60_000, 600_000))
@@ -206,8 +211,9 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         reports = None if eid == 1 else 1 if eid <= 3 else 2 + eid % 2
         born = naive(datetime(p.birth_date.year, p.birth_date.month, p.birth_date.day, tzinfo=UTC))
         title = titles[eid - 1] if eid <= 3 else titles[3 + eid % 2]
+        direct = {1: 2, 2: 5, 3: 4}.get(eid, 0)  # who reports to whom: see reports below
         employees.append((eid, p.last_name[:20], p.first_name[:20], title,
-                          reports, born, naive(moment(rng, t0, 900)), p.street[:70], p.city[:40],
+                          reports, direct, born, naive(moment(rng, t0, 900)), p.street[:70], p.city[:40],
                           COUNTRY[p.locale], p.zip5, p.phone, p.email))
     reps = list(range(4, N_EMPLOYEES + 1))  # sales support agents and IT staff
     customers = []
@@ -251,10 +257,11 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         "media_type": (["media_type_id", "name"], media),
         "country": (["country_id", "iso_code", "name"], countries),
         "artist": (["artist_id", "name"], artists),
-        "album": (["album_id", "title", "artist_id", "released"], albums),
+        "album": (["album_id", "title", "artist_id", "released", "parent_album_id"], albums),
         "track": (["track_id", "name", "album_id", "media_type_id", "genre_id", "composer_artist_id", "milliseconds",
                    "bytes", "unit_price", "tags"], tracks),
-        "employee": (["employee_id", "last_name", "first_name", "title", "reports_to", "birth_date", "hire_date",
+        "employee": (["employee_id", "last_name", "first_name", "title", "reports_to", "direct_reports",
+                      "birth_date", "hire_date",
                       "address", "city", "country", "zip", "phone", "email"], employees),
         "customer": (["customer_id", "first_name", "last_name", "company", "address", "city", "country",
                       "postal_code", "phone", "email", "support_rep_id", "status", "created_at", "notes",
@@ -269,6 +276,7 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
 
 RELATIONS = [
     Relation("album", ("artist_id",), "artist", ("artist_id",), True),
+    Relation("album", ("parent_album_id",), "album", ("album_id",), False),
     Relation("track", ("album_id",), "album", ("album_id",), True),
     Relation("track", ("media_type_id",), "media_type", ("media_type_id",), True),
     Relation("track", ("genre_id",), "genre", ("genre_id",), True),

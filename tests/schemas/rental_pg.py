@@ -53,6 +53,7 @@ CREATE TABLE shop.staff (
     store_id smallint NOT NULL REFERENCES shop.store (store_id),
     manager_staff_id smallint,
     active boolean NOT NULL DEFAULT true,
+    direct_reports smallint NOT NULL DEFAULT 0,
     hired_on date NOT NULL,
     last_update timestamptz NOT NULL DEFAULT now()
 );
@@ -92,6 +93,7 @@ CREATE TABLE shop.film (
     length_min smallint NOT NULL,
     rental_rate numeric(4,2) NOT NULL CHECK (rental_rate > 0),
     replacement_cost numeric(5,2) NOT NULL,
+    rental_duration smallint NOT NULL DEFAULT 3,
     rating shop.mpaa_rating DEFAULT 'G',
     special_features text[],
     fulltext tsvector GENERATED ALWAYS AS (to_tsvector('simple', title)) STORED
@@ -198,6 +200,11 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
             manager = N_STORES + 1 + int(rng.integers(0, 2 * N_STORES))  # team leads: staff 7..18
         staff.append((sid, p.first_name, p.last_name, p.email, p.phone, store, manager,
                       bool(rng.random() < 0.9), moment(rng, t0, 1500).date(), moment(rng, t0, 2000)))
+    reports = {}
+    for row in staff:
+        if row[6] is not None:
+            reports[row[6]] = reports.get(row[6], 0) + 1
+    staff = [r[:7] + (r[7], reports.get(r[0], 0)) + r[8:] for r in staff]
     customers = []
     reps = list(range(N_STORES + 1, N_STORES + 13))  # twelve support reps among the staff
     for cid in range(1, N_CUSTOMERS + 1):
@@ -214,7 +221,8 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         features = sorted(set(rng.choice(FEATURES, int(rng.integers(0, 3)), replace=False).tolist()))
         films.append((fid, " ".join(words) + f" {fid}", int(rng.integers(1960, 2025)),
                       str(rng.choice(["de", "fr", "cs", "ja", "en"])), int(rng.integers(46, 200)),
-                      money(rng, 0.99, 4.99), money(rng, 9.99, 29.99), str(rng.choice(RATINGS)), features))
+                      money(rng, 0.99, 4.99), money(rng, 9.99, 29.99), int(rng.integers(3, 8)),
+                      str(rng.choice(RATINGS)), features))
     actors = []
     for aid in range(1, N_ACTORS + 1):
         p = people.person()
@@ -238,12 +246,12 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         "shop.country": (["country_code", "name"], COUNTRIES),
         "shop.store": (["store_id", "manager_staff_id", "street", "zip", "city", "country_code", "opened_at"], stores),
         "shop.staff": (["staff_id", "first_name", "last_name", "email", "phone", "store_id", "manager_staff_id",
-                        "active", "hired_on", "last_update"], staff),
+                        "active", "direct_reports", "hired_on", "last_update"], staff),
         "shop.customer": (["customer_id", "store_id", "first_name", "last_name", "email", "phone", "street",
                            "postal_code", "city", "country_code", "birth_date", "support_rep_id", "active",
                            "loyalty_points", "created_at", "notes", "last_update"], customers),
         "shop.film": (["film_id", "title", "release_year", "language", "length_min", "rental_rate",
-                       "replacement_cost", "rating", "special_features"], films),
+                       "replacement_cost", "rental_duration", "rating", "special_features"], films),
         "shop.actor": (["actor_id", "first_name", "last_name"], actors),
         "shop.film_actor": (["actor_id", "film_id", "billing"], film_actor),
         "shop.inventory": (["inventory_id", "film_id", "store_id", "condition"], inventory),
