@@ -332,7 +332,7 @@ def test_copy_lacking_rows_and_a_table_not_in_the_profile():
 def test_rules_can_be_tightened():
     """With min_digits 4 a four-digit number is sought elsewhere too."""
     orig = pa.table({"pin": ["4821", "9930"], "other": ["x", "y"]})
-    copy = pa.table({"pin": [None, None], "other": ["x", "4821"]})
+    copy = pa.table({"pin": [None, None], "other": ["4821", "y"]})
     ctx = context({"t": (orig, {"pin": rule("pin", "nullify")})}, leaks={"min_digits": 4})
     s = _run(ctx, {"t": orig}, {"t": copy})
     assert col(s, "t", "pin")["elsewhere"] == 1
@@ -357,12 +357,28 @@ def test_a_word_common_in_the_copy_column_is_its_vocabulary_not_a_leak():
                      "city": ["Brein City", "Brein City", "Brein City", "Oslo", "Oslo", "Brein City"],
                      "note": ["", "", "", "", "", ""]})
     copy = orig.set_column(0, "first", pa.array(["Karl", "Mia", "Mia", "Ida", "Ida", "Ida"])) \
-        .set_column(2, "note", pa.array(["", "", "Brein called", "", "", ""]))
+        .set_column(2, "note", pa.array(["", "", "Brein called about the invoice", "", "", ""]))
     ctx = context({"t": (orig, {"first": rule("first", "fake", kind="first_name")})})
     s = _run(ctx, {"t": orig}, {"t": copy})
     c = col(s, "t", "first")
     assert (c["in_text"], c["elsewhere"], c["found_in"]) == (1, 0, ["t.note"])
     assert s["scanned"]["t"]["city"]["leaking_cells"] == 0
+    assert c["weak"] == 0  # vocabulary is not even weak evidence
+
+
+def test_one_word_is_a_leak_at_its_row_and_weak_evidence_elsewhere():
+    """A kept column repeating a one-word value at its row carries it (a leak); the same word in a
+    short-value column at another row, or inside a short cell, may be a coincidence (weak)."""
+    orig = pa.table({"first": ["Florence", "Anna", "Brein", "Olga"],
+                     "nick": ["Florence", "x", "y", "z"],
+                     "city": ["Paris", "Florence", "Rome", "Lyon"],
+                     "tag": ["a", "b", "c", "via Brein"]})
+    copy = orig.set_column(0, "first", pa.array(["Karl", "Mia", "Ida", "Eva"]))
+    ctx = context({"t": (orig, {"first": rule("first", "fake", kind="first_name")})})
+    c = col(_run(ctx, {"t": orig}, {"t": copy}), "t", "first")
+    assert (c["elsewhere"], c["in_text"], c["weak"], c["leaks"], c["found_in"]) == (1, 0, 2, 1, ["t.nick"])
+    c = col(_run(ctx, {"t": orig}, {"t": copy}, paired=False), "t", "first")
+    assert (c["elsewhere"], c["weak"], c["leaks"]) == (0, 3, 0)  # unpaired: nothing confirms a row
 
 
 def test_timestamps_typed_on_one_side_text_on_the_other():

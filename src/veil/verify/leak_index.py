@@ -215,34 +215,38 @@ def sequence_hashes(tok: Tokens, starts: np.ndarray, k: int) -> np.ndarray:
     return h
 
 
-ELSEWHERE, IN_TEXT = 0, 1
+ELSEWHERE, IN_TEXT, WEAK = 0, 1, 2
 
 
 class Matches:
     """What was found in one scanned copy column, settled once the column has been read.
 
-    Each match is (cell group, source, kind, word, cells): a distinct value of a batch (its cells
-    are the rows holding it), the source column whose value it holds, ELSEWHERE (the whole cell) or
-    IN_TEXT, and the word's fingerprint when the match is one word (0 for a sequence). 28 bytes per
-    match, kept until :meth:`settle`: one-word matches need the column's count of that word."""
+    Each match is (cell group, source, kind, word, cells): a group of cells of a batch holding one
+    distinct value (``part`` 1 for a subset of them, the ones confirmed at their row), the source
+    column whose value it holds, its kind (ELSEWHERE: the whole cell, IN_TEXT, or WEAK: one word
+    that may well be a coincidence), the word's fingerprint when the match is one word (0 for a
+    sequence) and how many cells. 28 bytes per match, kept until :meth:`settle`: one-word matches
+    need the column's count of that word."""
 
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, ...]] = []
         self.batches = 0
 
     def add(self, values: np.ndarray, sources: np.ndarray, kind: int, words: np.ndarray,
-            occ: np.ndarray) -> None:
-        if len(values):
-            vid = (np.uint64(self.batches) << np.uint64(32)) | values.astype(np.uint64)
+            cells: np.ndarray, part: int = 0) -> None:
+        keep = cells > 0
+        if keep.any():
+            values, sources, words, cells = values[keep], sources[keep], words[keep], cells[keep]
+            vid = (np.uint64(self.batches) << np.uint64(33)) | np.uint64(part << 32) | values.astype(np.uint64)
             self.parts.append((vid, sources.astype(np.int32), np.full(len(values), kind, np.int8),
-                               words.astype(np.uint64), occ[values].astype(np.int64)))
+                               words.astype(np.uint64), cells.astype(np.int64)))
 
     def settle(self, limit: float, n_sources: int) -> tuple[np.ndarray, int]:
-        """(cells per source and kind, an (n_sources, 2) array; cells holding any match). A word
-        held by more than ``limit`` cells of the column is the column's own vocabulary (a city
-        named like a rare first name), not a leak: its one-word matches are dropped. A cell found
-        whole and inside for one source counts once, as ELSEWHERE."""
-        out = np.zeros((n_sources, 2), np.int64)
+        """(cells per source and kind, an (n_sources, 3) array; cells holding a match that is not
+        WEAK). A word held by more than ``limit`` cells of the column is the column's own
+        vocabulary (a city named like a rare first name), not a leak: its one-word matches are
+        dropped. A cell group found several ways for one source counts once, by the first kind."""
+        out = np.zeros((n_sources, 3), np.int64)
         if not self.parts:
             return out, 0
         vid, src, kind, word, occ = (np.concatenate(c) for c in zip(*self.parts, strict=True))
@@ -263,9 +267,11 @@ class Matches:
         first = np.ones(len(vid), bool)
         first[1:] = (vid[1:] != vid[:-1]) | (src[1:] != src[:-1])
         np.add.at(out, (src[first], kind[first]), occ[first])
-        cell = np.ones(len(vid), bool)
-        cell[1:] = vid[1:] != vid[:-1]
-        return out, int(occ[cell].sum())
+        strong = first & (kind != WEAK)
+        v, o = vid[strong], occ[strong]
+        cell = np.ones(len(v), bool)
+        cell[1:] = v[1:] != v[:-1]
+        return out, int(o[cell].sum())
 
 
 def chance_bound(mean: float, alpha: float = 1e-6) -> int:

@@ -57,6 +57,7 @@ from .keys import text_fingerprints
 from .leak_index import (
     ELSEWHERE,
     IN_TEXT,
+    WEAK,
     Counted,
     Index,
     Matches,
@@ -74,6 +75,7 @@ RULES = {
     "specific_share": 0.001,  # a value held by more than this share of its column's rows ...
     "specific_min": 2,  # ... and by more than this many rows is too common to be sought elsewhere
     "max_words": 8,  # longest word sequence sought inside text
+    "text_min_words": 3,  # words per cell (on average) of a column searched for single words inside
     "chance_alpha": 1e-6,  # the same-row chance bound of overlap columns
 }
 TREATMENTS = ("strict", "overlap", "coarsening", "free_text", "removed")
@@ -127,6 +129,7 @@ class _Source:
     same_column_measured: bool = True  # False: expected matches, not looked for (paired cells)
     elsewhere: int = 0
     in_text: int = 0
+    weak: int = 0  # one-word matches that may be coincidences (not leaks)
     found_in: set[str] = field(default_factory=set)
 
 
@@ -252,7 +255,7 @@ class LeakCheck:
                 self._own(src, arr, original.column(j) if j >= 0 else None)
             role = _passes_text(info, column)
             if role is not None:
-                self._scan(table, column, role, arr, src.id if src is not None else -1)
+                self._scan(table, column, role, arr, src.id if src is not None else -1, original)
 
     def _own(self, src: _Source, arr: pa.Array, orig: pa.Array | None) -> None:
         """Same row and same column: the copy's cells of a source column against its originals."""
@@ -289,11 +292,17 @@ class LeakCheck:
             src.expected_same_row += float(row_counts[valid].sum()) / src.rows
         src.same_column += found - n_kept
 
-    def _scan(self, table: str, column: str, role: str, arr: pa.Array, own: int) -> None:
-        """Elsewhere and in text: a column that passes values through, against every source."""
+    def _scan(self, table: str, column: str, role: str, arr: pa.Array, own: int,
+              original: pa.RecordBatch | None) -> None:
+        """Elsewhere and in text: a column that passes values through, against every source.
+
+        One word is weak evidence (a city named like a rare first name): inside a cell it counts only
+        in free text (cells of ``text_min_words`` words and more on average); as a whole cell only
+        where the row's original of that source holds it (the column carries the value). Other
+        one-word matches are reported as ``weak``, not as leaks."""
         stats = self.scanned.setdefault(table, {}).setdefault(
             column, {"as": role, "cells": 0, "leaking_cells": 0})
-        values, occ, _ = _distinct(arr)
+        values, occ, indices = _distinct(arr)
         if values is None:
             return
         stats["cells"] += int(occ.sum())
@@ -301,16 +310,55 @@ class LeakCheck:
         if texts is None or len(self.whole) + len(self.one) + len(self.many) == 0:
             return
         tok = tokenise(self.ctx, texts)
+        prose = is_text(arr.type) and (occ * tok.words).sum() >= self.rules["text_min_words"] * max(1, occ.sum())
+        matches = self.matches.setdefault((table, column), Matches())
         some = np.flatnonzero(tok.words > 0)
         at, srcs = self.whole.lookup(tok.whole[some])
-        found = [(some[at], srcs, np.where(tok.words[some[at]] == 1, tok.whole[some[at]], 0), ELSEWHERE)]
+        vals = some[at]
+        keep = srcs != own
+        vals, srcs = vals[keep], srcs[keep]
+        one = tok.words[vals] == 1
+        matches.add(vals[~one], srcs[~one], ELSEWHERE, np.zeros(int((~one).sum()), np.uint64), occ[vals[~one]])
+        if one.any():
+            vals, srcs = vals[one], srcs[one]
+            confirmed = self._same_row(table, tok, vals, srcs, indices, original)
+            matches.add(vals, srcs, ELSEWHERE, tok.whole[vals], confirmed, part=1)
+            matches.add(vals, srcs, WEAK, tok.whole[vals], occ[vals] - confirmed)
         if is_text(arr.type):
-            found.append(self._inside(tok) + (IN_TEXT,))
-        matches = self.matches.setdefault((table, column), Matches())
-        for vals, srcs, words, kind in found:
+            vals, srcs, words = self._inside(tok)
             keep = srcs != own
-            matches.add(vals[keep], srcs[keep], kind, words[keep], occ)
+            vals, srcs, words = vals[keep], srcs[keep], words[keep]
+            single = words != 0
+            matches.add(vals[~single], srcs[~single], IN_TEXT, words[~single], occ[vals[~single]])
+            matches.add(vals[single], srcs[single], IN_TEXT if prose else WEAK, words[single], occ[vals[single]])
         matches.batches += 1
+
+    def _same_row(self, table: str, tok, vals: np.ndarray, srcs: np.ndarray, indices: pa.Array,
+                  original: pa.RecordBatch | None) -> np.ndarray:
+        """For each (value, source) match: how many cells holding the value have that source's
+        original at their row equal to it (normalised); 0 when the source is another table's or
+        the rows are not paired."""
+        confirmed = np.zeros(len(vals), np.int64)
+        if original is None:
+            return confirmed
+        rows_value = np.asarray(indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+        for s in np.unique(srcs):
+            src = self.by_id[s]
+            j = original.schema.get_field_index(src.column)
+            if src.table != table or j < 0:
+                continue
+            mine = np.flatnonzero(srcs == s)
+            rows = np.flatnonzero(np.isin(rows_value, vals[mine]))
+            cells = original.column(j).take(pa.array(rows))
+            valid = np.asarray(cells.is_valid().to_numpy(zero_copy_only=False), bool)
+            texts = self._texts(cells.filter(pa.array(valid))) if valid.any() else None
+            if texts is None:
+                continue
+            rows = rows[valid]
+            same = tokenise(self.ctx, texts).whole == tok.whole[rows_value[rows]]
+            per_value = np.bincount(rows_value[rows[same]], minlength=len(tok.words))
+            confirmed[mine] = per_value[vals[mine]]
+        return confirmed
 
     def _inside(self, tok) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value, source, the word or 0 for a sequence) of the specific words and word sequences
@@ -351,7 +399,9 @@ class LeakCheck:
                 src = self.by_id[s]
                 src.elsewhere += int(cells[s, ELSEWHERE])
                 src.in_text += int(cells[s, IN_TEXT])
-                src.found_in.add(f"{table}.{column}")
+                src.weak += int(cells[s, WEAK])
+                if cells[s, ELSEWHERE] + cells[s, IN_TEXT]:
+                    src.found_in.add(f"{table}.{column}")
         self.matches = {}
 
     def finish(self) -> dict[str, Any]:
@@ -400,6 +450,7 @@ class LeakCheck:
             "same_column": src.same_column if src.same_column_measured else None,
             "elsewhere": src.elsewhere,
             "in_text": src.in_text,
+            "weak": src.weak,
             "expected_overlap": overlap,
             "leaks": leaks,
             "kept_share": _share(src.kept_same_row, src.compared),
