@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..ops.arrays import blank_mask
 from .base import VerifyContext
 from .keys import text_fingerprints
 
@@ -213,6 +214,34 @@ def sequence_hashes(tok: Tokens, starts: np.ndarray, k: int) -> np.ndarray:
     for i in range(k):
         h = h * _P + tok.fp[starts + i]
     return h
+
+
+_SAMPLE = 2048  # values looked at to decide whether a batch's values repeat
+
+
+def distinct_values(arr: pa.Array) -> tuple[pa.Array | None, np.ndarray, pa.Array]:
+    """(the values to look at, rows holding each (0: blank), each row's index into them): the
+    distinct non-null values, or every non-null value when a batch's values hardly repeat."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) == 0 or arr.null_count == len(arr):
+        return None, np.empty(0, np.int64), pa.nulls(len(arr), pa.int32())
+    head = arr.slice(0, _SAMPLE)
+    if len(arr) > _SAMPLE and pc.count_distinct(head).as_py() >= 0.9 * (len(head) - head.null_count):
+        # the values hardly repeat (notes, emails): dictionary encoding would cost more than it saves
+        valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+        values = arr if valid.all() else arr.filter(pa.array(valid))
+        positions = np.cumsum(valid) - 1
+        indices = pa.array(positions.astype(np.int32), mask=~valid)
+        occ = np.ones(len(values), np.int64)
+    else:
+        enc = pc.dictionary_encode(arr)
+        values, indices = enc.dictionary, enc.indices
+        occ = np.bincount(np.asarray(indices.drop_null(), np.int64), minlength=len(values))
+    blanks = blank_mask(values)
+    if blanks is not None:
+        occ[np.asarray(blanks, bool)] = 0
+    return values, occ, indices
 
 
 ELSEWHERE, IN_TEXT, WEAK = 0, 1, 2

@@ -8,7 +8,7 @@ the profile transforms, dropped ones included — and never keeps a value. Phase
 - **same column**: the copy cell equals an original value of its column from another row;
 - **elsewhere**: a whole cell of another column (any table) that passes values through (``keep``, a
   column the profile does not name, free text a span operator rewrote) equals an original value,
-  compared normalised (case, accents' composition, punctuation and spacing ignored);
+  compared normalised (case, accents, punctuation and spacing ignored);
 - **in text**: inside such a cell, as a sequence of words (a full name, an email, a phone number
   written with spaces), or as one rare word (a surname alone).
 
@@ -16,8 +16,11 @@ Same row and same column count every value exactly. Elsewhere and in text count 
 values: at least ``min_chars`` characters in their words (a number: ``min_digits`` digits) and held
 by at most ``max(specific_min, specific_share x rows)`` rows of their column; a single word of a
 longer value also needs that rarity among the column's words ("street" is not, "Wojciechowski" is).
-A one-word match is dropped when the word is held by more than that share of the *scanned* column's
-cells: it is that column's vocabulary (a city named like a rare first name), not a leak.
+One word is weak evidence: a word held by more than that share of the *scanned* column's cells is
+that column's vocabulary and dropped; a one-word match counts as a leak only inside free text (cells
+of ``text_min_words`` words on average) or as a whole cell whose row's original holds it (a kept
+column carrying the value); other one-word matches are reported as ``weak`` (a city named like a
+rare first name), not as leaks.
 
 How a source column's own cells are judged depends on its operator's capabilities (never its name):
 
@@ -62,6 +65,7 @@ from .leak_index import (
     Index,
     Matches,
     chance_bound,
+    distinct_values,
     member,
     runs,
     sequence_hashes,
@@ -163,7 +167,7 @@ class LeakCheck:
             if pa.types.is_nested(arr.type) or pa.types.is_null(arr.type):
                 src.skipped = "nested" if pa.types.is_nested(arr.type) else None
                 continue
-            values, occ, _ = _distinct(arr)
+            values, occ, _ = distinct_values(arr)
             if values is None or not occ.any():
                 continue
             if not occ.all():
@@ -259,7 +263,7 @@ class LeakCheck:
 
     def _own(self, src: _Source, arr: pa.Array, orig: pa.Array | None) -> None:
         """Same row and same column: the copy's cells of a source column against its originals."""
-        values, occ, indices = _distinct(arr)
+        values, occ, indices = distinct_values(arr)
         if values is None:
             return
         if src.treatment in ("coarsening", "free_text") and orig is not None:
@@ -302,7 +306,7 @@ class LeakCheck:
         one-word matches are reported as ``weak``, not as leaks."""
         stats = self.scanned.setdefault(table, {}).setdefault(
             column, {"as": role, "cells": 0, "leaking_cells": 0})
-        values, occ, indices = _distinct(arr)
+        values, occ, indices = distinct_values(arr)
         if values is None:
             return
         stats["cells"] += int(occ.sum())
@@ -468,31 +472,3 @@ def _binary(arr: pa.Array) -> pa.Array:
     """Canonical text as large_binary: two sides compare whatever types they were read as."""
     out = canonical(arr)
     return out if pa.types.is_large_binary(out.type) else out.cast(pa.large_binary())
-
-
-_SAMPLE = 2048  # values looked at to decide whether a batch's values repeat
-
-
-def _distinct(arr: pa.Array) -> tuple[pa.Array | None, np.ndarray, pa.Array]:
-    """(the values to look at, rows holding each (0: blank), each row's index into them): the
-    distinct non-null values, or every non-null value when a batch's values hardly repeat."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if len(arr) == 0 or arr.null_count == len(arr):
-        return None, np.empty(0, np.int64), pa.nulls(len(arr), pa.int32())
-    head = arr.slice(0, _SAMPLE)
-    if len(arr) > _SAMPLE and pc.count_distinct(head).as_py() >= 0.9 * (len(head) - head.null_count):
-        # the values hardly repeat (notes, emails): dictionary encoding would cost more than it saves
-        valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
-        values = arr if valid.all() else arr.filter(pa.array(valid))
-        positions = np.cumsum(valid) - 1
-        indices = pa.array(positions.astype(np.int32), mask=~valid)
-        occ = np.ones(len(values), np.int64)
-    else:
-        enc = pc.dictionary_encode(arr)
-        values, indices = enc.dictionary, enc.indices
-        occ = np.bincount(np.asarray(indices.drop_null(), np.int64), minlength=len(values))
-    blanks = blank_mask(values)
-    if blanks is not None:
-        occ[np.asarray(blanks, bool)] = 0
-    return values, occ, indices
