@@ -419,3 +419,16 @@ def test_unique_values_with_nulls_and_blanks_in_large_batches(rows):
     assert (c["checked"], c["distinct"], c["compared"]) == (n - nulls - blanks,) * 3
     assert (c["kept_same_row"], c["same_column"], c["in_text"], c["leaks"]) == (2, 1, 1, 4)
     assert s["scanned"]["t"]["note"] == {"as": "kept", "cells": n, "leaking_cells": 1}
+
+
+def test_nested_and_binary_columns_do_not_break_the_check():
+    orig = pa.table({"tags": pa.array([["a"], ["b", "c"]]), "raw": pa.array([b"\xff\x00", b"abcd"]),
+                     "kept_tags": pa.array([["x"], []]), "e": [EMAILS[0], EMAILS[1]]})
+    copy = pa.table({"raw": pa.array([b"\xff\x00", b"zzzz"]), "kept_tags": pa.array([["x"], []]),
+                     "e": ["tok0abcdefghijklmnop@example.com", EMAILS[1]]})
+    ctx = context({"t": (orig, {"tags": rule("tags", "drop"), "raw": rule("raw", "pseudonymize"),
+                                "e": rule("e", "pseudonymize", format="email")})})
+    s = _run(ctx, {"t": orig}, {"t": copy})
+    assert col(s, "t", "tags")["skipped"] == "nested"
+    assert col(s, "t", "raw")["kept_same_row"] == 1  # bytes compared exactly, never as text
+    assert (col(s, "t", "e")["kept_same_row"], s["summary"]["columns_checked"]) == (1, 2)
