@@ -189,6 +189,12 @@ def _table_rules(profile: Profile, dataset: Dataset, schemas: dict, add) -> dict
     return rules
 
 
+def input_table_rules(profile: Profile, dataset: Dataset) -> dict[str, TableRule]:
+    """Each input table's rule as a run sees it (keys and foreign keys of a dump's DDL merged in);
+    problems are the compiler's to report."""
+    return _table_rules(profile, dataset, {t.name: t.schema for t in dataset.tables}, lambda *a, **k: None)
+
+
 #: SQL type categories whose columns cannot take arbitrary text
 _TYPED = {"integer", "float", "decimal", "boolean", "date", "timestamp", "time", "uuid"}
 

@@ -66,6 +66,8 @@ class VerifyContext:
     plan: Plan | None
     fingerprint_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     options: dict[str, Any] = field(default_factory=dict)
+    # what checks share within one verification (derived keys, key sets counted once for several checks)
+    shared: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def fingerprints(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return fingerprints(self.fingerprint_key, values)

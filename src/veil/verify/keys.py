@@ -34,10 +34,9 @@ _PROBE = 2048  # the first values of a batch tell whether encoding its distinct 
 
 def _short_key(ctx: VerifyContext) -> bytes:
     """The AES key of the short fingerprints, derived from the verification's fingerprint key."""
-    key = getattr(ctx, "_veil_short_key", None)
+    key = ctx.shared.get("short_key")
     if key is None:
-        key = hmac_sha256_many(ctx.fingerprint_key, [b"veil verify: short values"])[0]
-        ctx._veil_short_key = key  # type: ignore[attr-defined]
+        key = ctx.shared["short_key"] = hmac_sha256_many(ctx.fingerprint_key, [b"veil verify: short values"])[0]
     return key
 
 
@@ -282,10 +281,9 @@ class KeyTracker:
     @classmethod
     def shared(cls, ctx: VerifyContext) -> KeyTracker:
         """The tracker of this verification (one per context)."""
-        tracker = getattr(ctx, "_veil_key_tracker", None)
+        tracker = ctx.shared.get("key_tracker")
         if tracker is None:
-            tracker = cls(ctx)
-            ctx._veil_key_tracker = tracker  # type: ignore[attr-defined]
+            tracker = ctx.shared["key_tracker"] = cls(ctx)
         return tracker
 
     def feed(self, owner: object, side: int, table: str, batch: pa.RecordBatch,

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..formats import open_dataset
 from ..formats.dump import DumpDataset
 from ..formats.dump.sample import read_rows
-from ..plan import compile_plan
+from ..plan import compile_plan, input_table_rules
 from ..profile import Profile
 from .base import Check, TableInfo, VerifyContext
 
@@ -96,6 +96,8 @@ def _copy_name(name: str, original: Dataset) -> str | None:
     names = set(original.names)
     if name in names:
         return name
+    if len(names) == 1 and not original.is_dir and not isinstance(original, DumpDataset):
+        return original.names[0]  # one file against one file: whatever the copy's file is called
     return original.aliases.get(name) or original.aliases.get(name.rsplit(".", 1)[-1])
 
 
@@ -106,10 +108,11 @@ def build_context(profile: Profile, original: Dataset, copy: Dataset) -> VerifyC
         name = _copy_name(t.name, original)
         if name is not None:
             copies[name] = t
+    rules = input_table_rules(profile, original)
     tables = {}
     for t in original.tables:
         tp = plan.tables.get(t.name)
-        rule = profile.tables.get(t.name) or profile.tables.get(t.name.rsplit(".", 1)[-1])
+        rule = rules.get(t.name)
         ct = copies.get(t.name)
         tables[t.name] = TableInfo(
             t.name, t.schema, ct.schema if ct is not None else None, tp,
