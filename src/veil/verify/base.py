@@ -22,6 +22,7 @@ holds a value, and memory is 8 bytes per distinct value.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -84,7 +85,12 @@ def fingerprints(key: bytes, values: pa.Array | pa.ChunkedArray) -> tuple[np.nda
     valid = np.flatnonzero(present)
     if len(valid) == 0:
         return np.empty(0, np.uint64), valid
-    text = canonical(values if len(valid) == len(values) else values.filter(pa.array(present)))
+    present_values = values if len(valid) == len(values) else values.filter(pa.array(present))
+    if pa.types.is_nested(values.type):  # list, struct, map: their JSON text
+        text = pa.array([json.dumps(v, sort_keys=True, default=str).encode() for v in present_values.to_pylist()],
+                        pa.binary())
+    else:
+        text = canonical(present_values)
     buf = b"".join(d[:8] for d in hmac_sha256_many(key, text.to_pylist()))
     return np.frombuffer(buf, dtype="<u8").copy(), valid
 
