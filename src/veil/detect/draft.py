@@ -226,6 +226,9 @@ def _comment(f: Finding) -> str:
 def _fk_comment(fk: dict) -> str:
     """The evidence of an inferred foreign key: its name, and the containment of its sampled values."""
     name = ", ".join(fk["columns"])
+    if fk.get("within_range"):
+        return _one_line(f"inferred: {100 * fk['contained']:.0f}% of {fk['sampled']} sampled values inside the "
+                         f"key's estimated range (its sample is partial), name: {name}")
     if "contained" in fk:
         return _one_line(f"inferred: {100 * fk['contained']:.0f}% of {fk['sampled']} sampled values found, "
                          f"name: {name}")

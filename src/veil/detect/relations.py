@@ -10,7 +10,9 @@ name, or names the key's table, or holds a relation word such as ``manager``, ``
 distinct sampled values are among the key's sampled values (50% when its name is, or ends with, a
 key name of two words or more and the key's sample is partial). When an integer key's sample is
 partial, only the values inside the span of its sampled ids are measured (a sample holds a
-table's first rows, hence its lowest ids; references spread over all of them). A foreign key inferred from names
+table's first rows, hence its lowest ids; references spread over all of them); when too few fall
+inside, a column named like the key itself is taken when 90% of its values lie inside the ids the
+whole table likely holds (the span extrapolated by the row count). A foreign key inferred from names
 (``customer_id``) is dropped when its values are not borne out by the same rule. Among several keys, the best
 name wins, then the higher containment, then a person word pointing at a table of people
 (``support_rep_id`` -> employee) or a self-reference word at its own table (``parent_id``,
@@ -18,7 +20,7 @@ name wins, then the higher containment, then a person word pointing at a table o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -163,9 +165,15 @@ def _text_values(col: pa.ChunkedArray) -> set[str]:
 
 MIN_IN_SPAN = 10  # distinct values inside a partial integer key sample's span, to judge by them alone
 
-# (table, key column, its sampled values, type family, whether the sample holds the whole table,
-# the [lowest, highest] sampled integer key, or None)
-Key = tuple[str, str, set[str], str, bool, tuple[int, int] | None]
+
+class Key(NamedTuple):
+    table: str
+    column: str
+    values: set[str]  # its sampled values
+    family: str  # "integer" or "string"
+    complete: bool  # the sample holds the whole table
+    span: tuple[int, int] | None  # the lowest and highest sampled integer key
+    top: int | None  # partial sample: the highest id the whole table likely holds (extrapolated by rows)
 
 
 def _int_span(values: set[str]) -> tuple[int, int] | None:
@@ -176,45 +184,65 @@ def _int_span(values: set[str]) -> tuple[int, int] | None:
     return (min(ints), max(ints)) if ints else None
 
 
-def _contained(values: set[str], key: Key) -> tuple[float, int]:
-    """The share of a column's distinct sampled values found among the key's sampled values, and how
-    many values it was measured on. When the key's sample is partial and its values are integers
-    (integer columns, or text holding integers only),
-    only the values inside the span of the key's sample count (at least MIN_IN_SPAN of them): a
-    sample holds a table's first rows, so its lowest ids, while references spread over every id;
-    a reference above the sampled ids says nothing either way."""
-    ref_values, complete, span = key[2], key[4], key[5]
-    if not complete and span is not None:
-        lo, hi = span
-        inside = set()
-        for v in values:
-            try:
-                if lo <= int(v) <= hi:
-                    inside.add(v)
-            except ValueError:
-                continue
-        if len(inside) >= MIN_IN_SPAN:
-            values = inside
-    return len(values & ref_values) / len(values), len(values)
+def _ints(values: set[str]) -> dict[str, int]:
+    out = {}
+    for v in values:
+        try:
+            out[v] = int(v)
+        except ValueError:
+            continue
+    return out
+
+
+def _contained(values: set[str], key: Key) -> tuple[float, int, float | None]:
+    """(share of a column's distinct sampled values found among the key's sampled values, how many
+    values it was measured on, share inside the key's estimated range or None).
+
+    When the key's sample is partial and its values are integers (integer columns, or text holding
+    integers only), only the values inside the span of the key's sample count (at least MIN_IN_SPAN
+    of them): a sample holds a table's first rows, so its lowest ids, while references spread over
+    every id; a reference above the sampled ids says nothing either way. When too few fall inside
+    to measure (a small sample of a big table), the third figure is the share of the values inside
+    the ids the whole table likely holds ([lowest, top]): weaker evidence, taken only for a column
+    named like the key itself."""
+    if key.complete or key.span is None:
+        return len(values & key.values) / len(values), len(values), None
+    lo, hi = key.span
+    ints = _ints(values)
+    inside = {v for v, n in ints.items() if lo <= n <= hi}
+    if len(inside) >= MIN_IN_SPAN:
+        return len(inside & key.values) / len(inside), len(inside), None
+    within = None if key.top is None else sum(lo <= n <= key.top for n in ints.values()) / len(values)
+    return len(values & key.values) / len(values), len(values), within
+
+
+def _accepted(score: int, key: Key, share: float, within: float | None) -> tuple[float, bool] | None:
+    """(share, whether by range) when the values bear the reference out, else None."""
+    if share >= _threshold(score, key.complete):
+        return share, False
+    if score == 3 and within is not None and within >= MIN_CONTAINED:
+        return within, True
+    return None
 
 
 def _best_key(column: str, table: str, fam: str, values: set[str], keys: list[Key]) -> tuple | None:
     """The key a column's name and sampled values point at: (table, column, share found, values it was
-    measured on), or None."""
+    measured on, whether by the key's estimated range), or None."""
     best: tuple | None = None
     for key in keys:
-        ref_table, ref_col, ref_values, ref_fam, complete, _span = key
-        if ref_fam != fam or (ref_table == table and ref_col == column) or not values:
+        if key.family != fam or (key.table == table and key.column == column) or not values:
             continue
-        score = _name_score(column, ref_table, ref_col)
+        score = _name_score(column, key.table, key.column)
         if score == 0:
             continue
-        share, counted = _contained(values, key)
-        if share < _threshold(score, complete):
+        share, counted, within = _contained(values, key)
+        accepted = _accepted(score, key, share, within)
+        if accepted is None:
             continue
-        rank = (score, share, _affinity(column, table, ref_table), len(values) / len(ref_values))
+        share, by_range = accepted
+        rank = (score, share, _affinity(column, table, key.table), len(values) / len(key.values))
         if best is None or rank > best[0]:
-            best = (rank, ref_table, ref_col, share, counted)
+            best = (rank, key.table, key.column, share, counted, by_range)
     return None if best is None else best[1:]
 
 
@@ -230,7 +258,10 @@ def _key(t: Table, column: str, sampled: Sample) -> Key | None:
     values = _text_values(sample.column(column)) if column in sample.column_names else set()
     complete = rows is not None and not est and sample.num_rows >= rows
     span = _int_span(values)  # integer keys, and integers stored as text (CSV)
-    return (t.name, column, values, fam, complete, span) if fam and values else None
+    top = None
+    if span is not None and not complete and rows and sample.num_rows:
+        top = max(span[1], -(-span[1] * rows // sample.num_rows))  # ids grow with the rows
+    return Key(t.name, column, values, fam, complete, span, top) if fam and values else None
 
 
 def _confirm_named(tables: list[Table], samples: dict[str, Sample], scans: dict[str, TableScan]) -> None:
@@ -247,10 +278,13 @@ def _confirm_named(tables: list[Table], samples: dict[str, Sample], scans: dict[
             data = samples[t.name][0]
             values = _text_values(data.column(c)) if key and c in data.column_names else set()
             if key and values:
-                share, counted = _contained(values, key)
-                if share < _threshold(3, key[4]):
+                share, counted, within = _contained(values, key)
+                accepted = _accepted(3, key, share, within)
+                if accepted is None:
                     continue
-                fk.update(contained=round(share, 4), sampled=counted)
+                fk.update(contained=round(accepted[0], 4), sampled=counted)
+                if accepted[1]:
+                    fk["within_range"] = True
             kept.append(fk)
         ts.foreign_keys = kept
 
@@ -272,9 +306,10 @@ def infer_contained(tables: list[Table], samples: dict[str, Sample], scans: dict
             values = _text_values(data.column(c))
             hit = _best_key(c, t.name, _family(t, c), values, keys)
             if hit is not None:
-                ref_table, ref_col, share, counted = hit
+                ref_table, ref_col, share, counted, by_range = hit
                 ts.foreign_keys.append({"columns": [c], "references": {"table": ref_table, "columns": [ref_col]},
-                                        "source": "values", "contained": round(share, 4), "sampled": counted})
+                                        "source": "values", "contained": round(share, 4), "sampled": counted}
+                                       | ({"within_range": True} if by_range else {}))
 
 
 def kept_inside_keys(plan: Plan, dataset: Dataset, samples: dict[str, Sample]) -> list[tuple]:
@@ -298,5 +333,5 @@ def kept_inside_keys(plan: Plan, dataset: Dataset, samples: dict[str, Sample]) -
             values = _text_values(data.column(cp.name))
             hit = _best_key(cp.name, t.name, family, values, keys)
             if hit is not None:
-                out.append((t.name, cp.name, *hit))
+                out.append((t.name, cp.name, *hit[:4]))
     return out
