@@ -3,10 +3,12 @@ customers, invoices), written the way MySQL applications write theirs:
 
 - ``TINYINT UNSIGNED`` and ``SMALLINT UNSIGNED`` keys with AUTO_INCREMENT (genre, media type,
   employee, and 200 countries near the type's top; artist, album, track, customer, playlist),
-  ``INT UNSIGNED`` on invoices;
+  ``INT UNSIGNED`` on invoices, ``BIGINT UNSIGNED`` on invoice lines;
 - ``employee.reports_to`` is a declared self-reference; ``customer.support_rep_id`` points at
   ``employee.employee_id`` with no FOREIGN KEY; ``track.composer_artist_id`` -> ``artist`` neither;
-- ``playlist_track`` is a junction table with a composite primary key;
+- ``playlist_track`` is a junction table with a composite primary key; ``listening_log`` has no
+  primary key and no foreign key (its customer_id and track_id are FK-less references), and IP
+  addresses (v4 and v6);
 - varchar limits, ``CHAR(2)`` countries, ``CHAR(5)`` ZIPs with leading zeros, ``VARCHAR(12)``
   employee phones (``VARCHAR(16)`` for customers: Czech numbers are 13 characters), DATETIME and
   TIMESTAMP, DECIMAL, ENUM, SET, YEAR, JSON (an email inside), POINT, a CHECK, a unique email,
@@ -127,7 +129,7 @@ CREATE TABLE invoice (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE invoice_line (
-  invoice_line_id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  invoice_line_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   invoice_id INT UNSIGNED NOT NULL,
   track_id SMALLINT UNSIGNED NOT NULL,
   unit_price DECIMAL(4,2) NOT NULL,
@@ -135,6 +137,14 @@ CREATE TABLE invoice_line (
   line_total DECIMAL(6,2) AS (unit_price * quantity) STORED,
   CONSTRAINT fk_line_invoice FOREIGN KEY (invoice_id) REFERENCES invoice (invoice_id),
   CONSTRAINT fk_line_track FOREIGN KEY (track_id) REFERENCES track (track_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE listening_log (
+  customer_id SMALLINT UNSIGNED NOT NULL,
+  track_id SMALLINT UNSIGNED NOT NULL,
+  played_at DATETIME(3) NOT NULL,
+  client_ip VARCHAR(45),
+  KEY ix_log_customer (customer_id, played_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE playlist (
@@ -246,6 +256,12 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         invoices.append((iid, c[0], naive(moment(rng, t0, 1700)), c[4], c[5], country_id[c[6]], c[7], total, geo))
         for track, price, q in items:
             lines.append((len(lines) + 1, iid, track, price, q))
+    log = []
+    for _ in range(6000):  # no primary key, no foreign key: an append-only log
+        at = moment(rng, t0, 1700).replace(tzinfo=None, microsecond=int(rng.integers(0, 1000)) * 1000)
+        ip = f"{int(rng.integers(1, 224))}.{int(rng.integers(0, 256))}.{int(rng.integers(0, 256))}." \
+             f"{int(rng.integers(1, 255))}" if rng.random() < 0.8 else f"2001:db8::{int(rng.integers(1, 65535)):x}"
+        log.append((int(rng.integers(1, N_CUSTOMERS + 1)), int(rng.integers(1, N_TRACKS + 1)), at, ip))
     playlists = [(i, name) for i, name in enumerate(["Music", "Movies", "TV Shows", "Audiobooks", "90’s Music",
                                                      "Klassik", "Chansons françaises", "Česká klasika", "J-Pop 🇯🇵",
                                                      "Workout 💪", "Grunge", "Brazilian Music", "Heavy Metal",
@@ -269,6 +285,7 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         "invoice": (["invoice_id", "customer_id", "invoice_date", "billing_address", "billing_city",
                      "billing_country_id", "billing_postal_code", "total", "billing_geo"], invoices),
         "invoice_line": (["invoice_line_id", "invoice_id", "track_id", "unit_price", "quantity"], lines),
+        "listening_log": (["customer_id", "track_id", "played_at", "client_ip"], log),
         "playlist": (["playlist_id", "name"], playlists),
         "playlist_track": (["playlist_id", "track_id", "position"], playlist_track),
     }
@@ -287,6 +304,8 @@ RELATIONS = [
     Relation("invoice", ("billing_country_id",), "country", ("country_id",), True),
     Relation("invoice_line", ("invoice_id",), "invoice", ("invoice_id",), True),
     Relation("invoice_line", ("track_id",), "track", ("track_id",), True),
+    Relation("listening_log", ("customer_id",), "customer", ("customer_id",), False),
+    Relation("listening_log", ("track_id",), "track", ("track_id",), False),
     Relation("playlist_track", ("playlist_id",), "playlist", ("playlist_id",), True),
     Relation("playlist_track", ("track_id",), "track", ("track_id",), True),
 ]
@@ -324,6 +343,7 @@ SENSITIVE = [
     Sensitive("customer", ("notes",)),
     Sensitive("customer", ("preferences",)),  # JSON (LONGTEXT + json_valid CHECK) holding an email
     Sensitive("invoice", ("billing_address",)),
+    Sensitive("listening_log", ("client_ip",)),
 ]
 
 

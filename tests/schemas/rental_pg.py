@@ -3,7 +3,7 @@
 - ``shop.rental`` is RANGE-partitioned by quarter; its foreign keys were created on each partition
   (pg_dump then writes them on the partitions only, ``ALTER TABLE ONLY shop.rental_2024_q1 ...``);
 - smallint keys with sequences (``smallserial`` store and actor, a smallint identity on staff),
-  int ``serial`` keys, an ``integer GENERATED ALWAYS AS IDENTITY`` on payment;
+  int ``serial`` keys, a ``bigint GENERATED ALWAYS AS IDENTITY`` on payment;
 - ``staff.manager_staff_id`` is a self-reference with no FOREIGN KEY; ``customer.support_rep_id``
   points at ``staff.staff_id`` under another name, with no FOREIGN KEY either;
 - a composite primary key (``film_actor``) and a composite foreign key into the partitioned table
@@ -148,7 +148,7 @@ BEGIN
 END $$;
 
 CREATE TABLE shop.payment (
-    payment_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    payment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     rental_id integer NOT NULL,
     rental_date timestamptz NOT NULL,
     customer_id integer NOT NULL REFERENCES shop.customer (customer_id),
