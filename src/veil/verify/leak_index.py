@@ -90,7 +90,7 @@ class Index:
         fp = np.concatenate(fps) if fps else _EMPTY
         src = np.concatenate([np.full(len(f), s, np.uint32) for f, s in zip(fps, sources, strict=True)]) \
             if fps else np.empty(0, np.uint32)
-        order = np.lexsort((src, fp))
+        order = np.argsort(fp, kind="stable")
         self.fps, self.sources = fp[order], src[order]
 
     def __len__(self) -> int:
@@ -224,6 +224,8 @@ def distinct_values(arr: pa.Array) -> tuple[pa.Array | None, np.ndarray, pa.Arra
     distinct non-null values, or every non-null value when a batch's values hardly repeat."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
     if len(arr) == 0 or arr.null_count == len(arr):
         return None, np.empty(0, np.int64), pa.nulls(len(arr), pa.int32())
     head = arr.slice(0, _SAMPLE)
