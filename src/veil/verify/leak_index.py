@@ -1,8 +1,8 @@
 """The fingerprint structures of the leak check: counted sets, a lookup index, word tokens.
 
 Nothing here holds a value: values become 8-byte keyed fingerprints under the verification's random
-key as soon as they are read (:func:`veil.verify.keys.text_fingerprints`: one AES block for a value
-of up to 15 bytes, HMAC-SHA256 for a longer one; the keyed fingerprints the other checks use).
+key as soon as they are read (:func:`veil.verify.keys.text_fingerprints`, the keyed fingerprints the
+other checks use).
 
 Two families of fingerprints are used by :mod:`veil.verify.leaks`:
 
