@@ -256,7 +256,7 @@ class Matches:
     distinct value (``part`` 1 for a subset of them, the ones confirmed at their row), the source
     column whose value it holds, its kind (ELSEWHERE: the whole cell, IN_TEXT, or WEAK: one word
     that may well be a coincidence), the word's fingerprint when the match is one word (0 for a
-    sequence) and how many cells. 28 bytes per match, kept until :meth:`settle`: one-word matches
+    sequence) and how many cells. 29 bytes per match, kept until :meth:`settle`: one-word matches
     need the column's count of that word."""
 
     def __init__(self) -> None:
