@@ -432,3 +432,13 @@ def test_nested_and_binary_columns_do_not_break_the_check():
     assert col(s, "t", "tags")["skipped"] == "nested"
     assert col(s, "t", "raw")["kept_same_row"] == 1  # bytes compared exactly, never as text
     assert (col(s, "t", "e")["kept_same_row"], s["summary"]["columns_checked"]) == (1, 2)
+
+
+def test_a_copy_with_nothing_kept_needs_no_words():
+    orig = pa.table({"e": [EMAILS[0], EMAILS[1]], "n": ["Jan Novák", "Ana García"]})
+    copy = pa.table({"e": [EMAILS[0], "tok1abcdefghijklmnop@example.com"], "n": ["Ida Berg", "Ole Olsen"]})
+    ctx = context({"t": (orig, {"e": rule("e", "pseudonymize", format="email"), "n": rule("n", "fake", kind="name")})})
+    check = LeakCheck(ctx)
+    assert not check.searching
+    s = _run(ctx, {"t": orig}, {"t": copy})
+    assert (col(s, "t", "e")["kept_same_row"], s["summary"]["leaks"], s["scanned"]) == (1, 1, {})

@@ -152,6 +152,10 @@ class LeakCheck:
                 src = _Source(len(self.by_id), info.name, column, treatment(info, column))
                 self.sources.setdefault(info.name, {})[column] = src
                 self.by_id.append(src)
+        # the normalised family serves only the columns of COPY that carry text through: none, no need
+        schemas = [info for info in ctx.tables.values() if info.copy_schema is not None]
+        self.searching = not schemas or any(_passes_text(info, name) for info in schemas
+                                            for name in info.copy_schema.names)
         self.frozen = False
         self.scanned: dict[str, dict[str, dict[str, Any]]] = {}
         self.matches: dict[tuple[str, str], Matches] = {}  # by scanned copy column
@@ -175,7 +179,8 @@ class LeakCheck:
                 values, occ = values.filter(pa.array(keep)), occ[keep]
             src.rows += int(occ.sum())
             src.exact.add(text_fingerprints(self.ctx, canonical(values)), occ)
-            self._normalised(src, values, occ)
+            if self.searching:
+                self._normalised(src, values, occ)
 
     def _normalised(self, src: _Source, values: pa.Array, occ: np.ndarray) -> None:
         texts = self._texts(values)
