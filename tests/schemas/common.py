@@ -78,6 +78,7 @@ class RealSchema:
     # (table, notes column, table.column of identifiers the notes carry): no output note holds a source one
     notes: list[tuple[str, str, str]] = field(default_factory=list)
     after_load: str = ""  # SQL run after the data is loaded (sequences set as the application left them)
+    generated: tuple[str, ...] = ()  # table.column computed by the server (not in data())
 
     @property
     def declared(self) -> set[tuple]:

@@ -350,4 +350,5 @@ SENSITIVE = [
 def schema() -> RealSchema:
     return RealSchema("music_my", "mysql", DDL, data, RELATIONS, INSERTS, SENSITIVE,
                       notes=[("customer", "notes", "customer.email"), ("customer", "notes", "customer.phone"),
-                             ("customer", "preferences", "customer.email")])
+                             ("customer", "preferences", "customer.email")],
+                      generated=("invoice_line.line_total", "customer.full_name"))

@@ -333,4 +333,5 @@ SENSITIVE = [
 def schema() -> RealSchema:
     return RealSchema("rental_pg", "postgresql", DDL, data, RELATIONS, INSERTS, SENSITIVE,
                       notes=[("shop.customer", "notes", "shop.customer.email"),
-                             ("shop.customer", "notes", "shop.customer.phone")], after_load=AFTER_LOAD)
+                             ("shop.customer", "notes", "shop.customer.phone")], after_load=AFTER_LOAD,
+                      generated=("shop.customer.full_name", "shop.film.fulltext"))
