@@ -442,3 +442,24 @@ def test_a_copy_with_nothing_kept_needs_no_words():
     assert not check.searching
     s = _run(ctx, {"t": orig}, {"t": copy})
     assert (col(s, "t", "e")["kept_same_row"], s["summary"]["leaks"], s["scanned"]) == (1, 1, {})
+
+
+def test_a_redacted_column_left_as_it_was_or_holding_another_value_leaks():
+    """Redact writes one constant: an original left at its row is a leak when it is specific (an
+    email; not a two-letter code), and another column's value planted inside is found in text."""
+    orig = customers()
+    ctx = context({"customers": (orig, {**customer_rules(), "note": rule("note", "redact"),
+                                        "login": rule("login", "redact")})})
+    copy = clean_customers().set_column(6, "note", pa.array(["[REDACTED]"] * 6)) \
+        .set_column(7, "login", pa.array(["[REDACTED]"] * 6))
+    copy = put(copy, "note", 1, NOTES[1])  # left as it was: specific (4+ characters, one row)
+    copy = put(copy, "login", 2, "u2")  # left as it was: too short to identify anyone
+    copy = put(copy, "note", 4, f"Hello, please write to {EMAILS[3]} about it.")
+    s = _run(ctx, {"customers": orig}, {"customers": copy})
+    note = col(s, "customers", "note")
+    assert (note["treatment"], note["kept_same_row"], note["leaks"]) == ("coarsening", 1, 1)
+    login = col(s, "customers", "login")
+    assert (login["kept_same_row"], login["leaks"], login["expected_overlap"]) == (1, 0, 1)
+    email = col(s, "customers", "email")
+    assert (email["in_text"], email["found_in"]) == (1, ["customers.note"])
+    assert s["scanned"]["customers"]["note"]["as"] == "coarse"

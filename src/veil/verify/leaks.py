@@ -103,11 +103,15 @@ def treatment(info: TableInfo, column: str) -> str:
 
 def _passes_text(info: TableInfo | None, column: str) -> str | None:
     """How a copy column is searched for other columns' values: "kept" (its values pass through),
-    "free_text" (text around replaced spans passes through), or None (its operator writes values)."""
+    "free_text" (text around replaced spans passes through), "coarse" (its operator writes coarse or
+    constant values, which hold nobody's value: one found there is a leak), or None (its operator
+    writes tokens or values of the input's domain, judged against its own originals only)."""
     cp = info.column_plan(column) if info is not None else None
     if cp is None or cp.operator.keeps_value:
         return "kept"
-    return "free_text" if cp.operator.span_rules is not None else None
+    if cp.operator.span_rules is not None:
+        return "free_text"
+    return "coarse" if treatment(info, column) == "coarsening" else None
 
 
 @dataclass
@@ -127,6 +131,7 @@ class _Source:
     skipped: str | None = None  # why the column is not checked (a nested type)
     compared: int = 0  # paired cells whose original is not blank
     kept_same_row: int = 0
+    kept_specific: int = 0  # coarsening: kept cells whose value is specific (leaks)
     expected_same_row: float = 0.0
     unpaired_cells: int = 0  # copy cells of the column seen without their original
     same_column: int = 0  # matches at other rows (all matches for unpaired cells)
@@ -292,6 +297,8 @@ class LeakCheck:
         n_kept = int(kept.sum())
         src.compared += int(compared_np.sum())
         src.kept_same_row += n_kept
+        if n_kept and src.treatment == "coarsening":
+            src.kept_specific += self._specific(src, values, np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False))[kept])
         if counts is None:
             src.same_column_measured = False
             return
@@ -300,6 +307,18 @@ class LeakCheck:
         if src.rows:
             src.expected_same_row += float(row_counts[valid].sum()) / src.rows
         src.same_column += found - n_kept
+
+    def _specific(self, src: _Source, values: pa.Array, rows_value: np.ndarray) -> int:
+        """How many of the given cells (by their index into ``values``) hold a specific value of
+        ``src`` (one sought elsewhere): a value a coarsening left as it was identifies someone only
+        then (an email left in a redacted column does; 30 in buckets of 10 does not)."""
+        distinct, cells = np.unique(rows_value.astype(np.int64), return_counts=True)
+        texts = self._texts(values.take(pa.array(distinct))) if self.searching else None
+        if texts is None:
+            return 0
+        tok = tokenise(self.ctx, texts)
+        at, srcs = self.whole.lookup(tok.whole)
+        return int(cells[np.unique(at[srcs == src.id])].sum())
 
     def _scan(self, table: str, column: str, role: str, arr: pa.Array, own: int,
               original: pa.RecordBatch | None) -> None:
@@ -446,8 +465,9 @@ class LeakCheck:
         elif src.treatment == "overlap":
             own = src.kept_same_row if src.kept_same_row > chance_bound(expected, self.rules["chance_alpha"]) else 0
             leaks, overlap = own, src.same_column + src.kept_same_row - own
-        else:
-            leaks, overlap = 0, src.same_column + src.kept_same_row
+        else:  # coarsening: a kept value is a leak when specific; free_text, removed: own cells expected
+            leaks = src.kept_specific
+            overlap = (src.same_column if src.same_column_measured else 0) + src.kept_same_row - leaks
         leaks += src.elsewhere + src.in_text
         return {
             "treatment": src.treatment,
