@@ -7,7 +7,8 @@ the profile transforms, dropped ones included — and never keeps a value. Phase
   directly when the runner pairs the rows;
 - **same column**: the copy cell equals an original value of its column from another row;
 - **elsewhere**: a whole cell of another column (any table) that passes values through (``keep``, a
-  column the profile does not name, free text a span operator rewrote) equals an original value,
+  column the profile does not name, free text a span operator rewrote) or holds coarse values only
+  (redact, mask, generalize) equals an original value,
   compared normalised (case, accents, punctuation and spacing ignored);
 - **in text**: inside such a cell, as a sequence of words (a full name, an email, a phone number
   written with spaces), or as one rare word (a surname alone).
@@ -33,7 +34,8 @@ How a source column's own cells are judged depends on its operator's capabilitie
   quantile of a Poisson law whose mean ``expected_same_row`` sums, over the compared cells, the
   share of ORIGINAL rows holding the copy's value;
 - ``coarsening`` (not keyed, not injective, deterministic: generalize, mask, redact): a value may
-  be its own coarse form (30 in buckets of 10); own-column matches are expected;
+  be its own coarse form (30 in buckets of 10); own-column matches are expected, but a kept value
+  that is specific (an email left in a redacted column) is a leak;
 - ``free_text`` (operators that replace spans inside text: scrub): text without anything to
   replace passes unchanged; own-column matches are expected, and the column is searched like a
   kept column for the other sources' values;
@@ -298,7 +300,8 @@ class LeakCheck:
         src.compared += int(compared_np.sum())
         src.kept_same_row += n_kept
         if n_kept and src.treatment == "coarsening":
-            src.kept_specific += self._specific(src, values, np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False))[kept])
+            rows_value = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+            src.kept_specific += self._specific(src, values, rows_value[kept])
         if counts is None:
             src.same_column_measured = False
             return
