@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..ops.arrays import blank_mask
+from ..ops.arrays import blank_mask, canonical
 from .base import VerifyContext
 from .keys import text_fingerprints
 
@@ -214,6 +214,13 @@ def sequence_hashes(tok: Tokens, starts: np.ndarray, k: int) -> np.ndarray:
     for i in range(k):
         h = h * _P + tok.fp[starts + i]
     return h
+
+
+def canonical_binary(arr: pa.Array) -> pa.Array:
+    """Canonical text (``arrays.canonical``) as large_binary: two sides compare alike whatever types
+    they were read as."""
+    out = canonical(arr)
+    return out if pa.types.is_large_binary(out.type) else out.cast(pa.large_binary())
 
 
 _SAMPLE = 2048  # values looked at to decide whether a batch's values repeat

@@ -66,6 +66,7 @@ from .leak_index import (
     Counted,
     Index,
     Matches,
+    canonical_binary,
     chance_bound,
     distinct_values,
     member,
@@ -288,7 +289,7 @@ class LeakCheck:
             src.unpaired_cells += int(occ.sum())
             src.same_column += found
             return
-        a, b = _binary(arr), _binary(orig)
+        a, b = canonical_binary(arr), canonical_binary(orig)
         compared = pc.is_valid(orig)
         blanks = blank_mask(orig)
         if blanks is not None:
@@ -494,9 +495,3 @@ class LeakCheck:
 
 def _share(n: int, of: int) -> float | None:
     return round(min(1.0, n / of), 6) if of else None
-
-
-def _binary(arr: pa.Array) -> pa.Array:
-    """Canonical text as large_binary: two sides compare whatever types they were read as."""
-    out = canonical(arr)
-    return out if pa.types.is_large_binary(out.type) else out.cast(pa.large_binary())
