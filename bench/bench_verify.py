@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             cleanup(inputs)
         shutil.rmtree(out_dir, ignore_errors=True)
     print()
-    head = f"{'format':<8} {'rows':>10} {'run s':>7} {'verify s':>9} {'verify/run':>10} {'RSS run MB':>11} {'RSS verify MB':>14}"
+    head = (f"{'format':<8} {'rows':>10} {'run s':>7} {'verify s':>9} {'verify/run':>10} {'RSS run MB':>11} "
+            f"{'RSS verify MB':>14}")
     print(head)
     print("-" * len(head))
     for fmt, t_run, t_ver, ratio, m_run, m_ver in rows:
