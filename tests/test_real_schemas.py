@@ -265,3 +265,32 @@ def test_a_reference_to_a_big_table_is_inferred_from_a_small_sample(tmp_path):
     assert fks["track_id"]["references"] == {"table": "track", "columns": ["track_id"]}
     assert fks["track_id"].get("within_range") is True
     assert "spotify_track_id" not in fks  # named like the key, but far above its ids
+
+
+def test_a_unique_column_gets_an_injective_rule(tmp_path):
+    """shop.staff.username varchar(16) UNIQUE, music_my customer.phone UNIQUE: the draft faked them,
+    and run refused its own draft (exit 3: 'a key column; operator fake is not injective'), since
+    fakes collide and would break the constraint on restore. The scan reads the DDL's UNIQUE
+    constraints (key 'unique') and the draft pseudonymizes such columns; an email keeps its
+    email-shaped pseudonym and a unique code that no token fits is kept."""
+    from veil.detect.scan import scan_dataset
+    from veil.formats import open_dataset
+
+    dump = tmp_path / "d.sql"
+    dump.write_text("CREATE TABLE public.member (member_id integer NOT NULL, username character varying(16) NOT NULL,"
+                    " nick text);\nCOPY public.member (member_id, username, nick) FROM stdin;\n"
+                    + "".join(f"{i}\tuser_{i}\tn{i}\n" for i in range(1, 40)) + "\\.\n\n"
+                    "ALTER TABLE ONLY public.member ADD CONSTRAINT member_pkey PRIMARY KEY (member_id);\n"
+                    "ALTER TABLE ONLY public.member ADD CONSTRAINT member_username_key UNIQUE (username);\n")
+    keys = {f.column: f.key for f in scan_dataset(open_dataset(dump), use_presidio=False).findings}
+    assert keys == {"member_id": "primary", "username": "unique", "nick": None}
+
+    def rule(entity: str, length: int | None, key: str | None = "unique") -> dict:
+        f = Finding("t", "c", "string", entity, "direct", 0.9, {"text_length": length}, key)
+        return suggest(f, "t", {})
+
+    assert rule("USERNAME", 16) == {"op": "pseudonymize", "domain": "t.c"}
+    assert rule("PHONE", 16) == {"op": "pseudonymize", "domain": "t.c"}
+    assert rule("EMAIL", 80) == {"op": "pseudonymize", "format": "email", "domain": "email"}
+    assert rule("NONE", 2) == {"op": "keep"}
+    assert rule("USERNAME", 16, None) == {"op": "fake", "kind": "username", "domain": "username"}  # not unique

@@ -165,9 +165,28 @@ def _key_rule(f: Finding, table: str, text_storage: bool) -> dict:
     return {"op": "pseudonymize", "domain": f"{table}.{f.column}"}
 
 
+# injective rules: run refuses any other on a key column (primary, or in a UNIQUE constraint)
+_INJECTIVE_FORMATS = ("token", "email", "int")
+
+
+def _injective(rule: dict) -> bool:
+    return rule.get("op") == "keep" or rule.get("op") == "pseudonymize" and \
+        rule.get("format", "token") in _INJECTIVE_FORMATS
+
+
 def suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage: bool = False,
             partitioned: bool = False, ner: bool = True) -> dict:
-    """The rule suggested for one finding (``text_storage``: the format stores every value as text, like CSV)."""
+    """The rule suggested for one finding (``text_storage``: the format stores every value as text, like CSV).
+    A column of a UNIQUE constraint gets an injective rule: the key rule when the usual one is not
+    (a unique username or phone is pseudonymized, not faked: fakes collide, and run refuses them)."""
+    rule = _suggest(f, table, scrub_targets, text_storage, partitioned, ner)
+    if f.key == "unique" and not _injective(rule):
+        return _key_rule(f, table, text_storage)
+    return rule
+
+
+def _suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage: bool,
+             partitioned: bool, ner: bool) -> dict:
     if f.key == "primary":
         if partitioned and f.entity == "NONE":
             return {"op": "keep"}  # a pseudonym would not stay inside its partition's range

@@ -17,7 +17,7 @@ class Finding:
     cls: str  # "direct", "quasi" or "none"
     confidence: float
     evidence: dict
-    key: str | None = None  # "primary" or "foreign" when the column is (or is inferred to be) a key
+    key: str | None = None  # "primary", "foreign" or "unique" when the column is (or is inferred to be) a key
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -34,6 +34,7 @@ class TableScan:
     sampled_rows: int
     primary_key: list[str] = field(default_factory=list)
     foreign_keys: list[dict] = field(default_factory=list)  # {"columns", "references": {"table", "columns"}, "source"}
+    unique: list[list[str]] = field(default_factory=list)  # UNIQUE constraints a dump's DDL declares
     partitioned: bool = False  # has partitions (a pseudonymized partition key would leave its partition)
 
 

@@ -73,11 +73,11 @@ def _dump_keys(dataset: DumpDataset, samples: dict[str, Sample]) -> dict[str, Ta
     scans: dict[str, TableScan] = {}
     parents = {td.parent for td in dataset.dump.tables.values() if td.parent}
     for t in dataset.tables:
-        pk, _unique_keys, fks = ddl_keys(dataset.dump, t.name)
+        pk, unique_keys, fks = ddl_keys(dataset.dump, t.name)
         sample, rows, est = samples[t.name]
         scans[t.name] = TableScan(t.name, "dump", rows, est, sample.num_rows, list(pk), [
             {"columns": list(fk.columns), "references": {"table": fk.ref_table, "columns": list(fk.ref_columns)},
-             "source": "ddl"} for fk in fks], partitioned=t.name in parents)
+             "source": "ddl"} for fk in fks], [list(u) for u in unique_keys], partitioned=t.name in parents)
     infer_contained(dataset.tables, samples, scans)
     return scans
 

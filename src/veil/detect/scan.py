@@ -97,7 +97,8 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
             elif category == "string" and text_length(f, dialect) is not None:
                 evidence["text_length"] = text_length(f, dialect)  # a key's pseudonym must fit it
             # a foreign key inherits its target's rule, even when it is also part of this table's key
-            key = "foreign" if f.name in fk_cols else "primary" if f.name in ts.primary_key else None
+            key = "foreign" if f.name in fk_cols else "primary" if f.name in ts.primary_key else \
+                "unique" if any(f.name in u for u in ts.unique) else None
             if category == "integer" and key == "primary" and evidence.get("plain_ints"):
                 rng = _seen_range(col)
                 if rng is not None:
