@@ -11,7 +11,7 @@ customers, invoices), written the way MySQL applications write theirs:
   addresses (v4 and v6);
 - varchar limits, ``CHAR(2)`` countries, ``CHAR(5)`` ZIPs with leading zeros, ``VARCHAR(12)``
   employee phones (``VARCHAR(16)`` for customers: Czech numbers are 13 characters), DATETIME and
-  TIMESTAMP, DECIMAL, ENUM, SET, YEAR, JSON (an email inside), POINT, a CHECK, a unique email,
+  TIMESTAMP, DECIMAL, ENUM, SET, YEAR, JSON (an email inside), POINT, a CHECK, a unique email and phone,
   stored and virtual generated columns, utf8mb4 text with emoji (notes in German, French, Czech and
   Japanese), a trigger and a view.
 """
@@ -110,6 +110,7 @@ CREATE TABLE customer (
   created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
   notes TEXT,
   preferences JSON,
+  UNIQUE KEY uq_customer_phone (phone),
   full_name VARCHAR(61) AS (CONCAT(first_name, ' ', last_name)) VIRTUAL,
   UNIQUE KEY uq_customer_email (email)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

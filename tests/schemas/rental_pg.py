@@ -8,7 +8,8 @@
   points at ``staff.staff_id`` under another name, with no FOREIGN KEY either;
 - a composite primary key (``film_actor``) and a composite foreign key into the partitioned table
   (``payment (rental_id, rental_date) -> rental``);
-- a circular pair of declared keys (store.manager_staff_id <-> staff.store_id);
+- a circular pair of declared keys (store.manager_staff_id <-> staff.store_id); a UNIQUE
+  ``staff.username varchar(16)``;
 - varchar limits, ``char(2)`` country codes (a text primary key), ``char(5)`` ZIPs with leading
   zeros, ``varchar(12)`` staff phones (``varchar(16)`` for customers), timestamptz, numeric,
   boolean, CHECK constraints, a unique email index, an enum, a domain, a text[] array, a generated
@@ -50,6 +51,7 @@ CREATE TABLE shop.staff (
     last_name varchar(45) NOT NULL,
     email varchar(80) NOT NULL,
     phone varchar(12),
+    username varchar(16) NOT NULL UNIQUE,
     store_id smallint NOT NULL REFERENCES shop.store (store_id),
     manager_staff_id smallint,
     active boolean NOT NULL DEFAULT true,
@@ -198,13 +200,14 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         manager = None if sid <= N_STORES else store  # managers have none; others report to their store's
         if sid > 3 * N_STORES:
             manager = N_STORES + 1 + int(rng.integers(0, 2 * N_STORES))  # team leads: staff 7..18
-        staff.append((sid, p.first_name, p.last_name, p.email, p.phone, store, manager,
+        login = (p.email.split("@")[0][:12] + f"{sid:02d}")[:16]
+        staff.append((sid, p.first_name, p.last_name, p.email, p.phone, login, store, manager,
                       bool(rng.random() < 0.9), moment(rng, t0, 1500).date(), moment(rng, t0, 2000)))
     reports = {}
     for row in staff:
         if row[6] is not None:
             reports[row[6]] = reports.get(row[6], 0) + 1
-    staff = [r[:7] + (r[7], reports.get(r[0], 0)) + r[8:] for r in staff]
+    staff = [r[:8] + (r[8], reports.get(r[0], 0)) + r[9:] for r in staff]
     customers = []
     reps = list(range(N_STORES + 1, N_STORES + 13))  # twelve support reps among the staff
     for cid in range(1, N_CUSTOMERS + 1):
@@ -245,8 +248,8 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
     return {
         "shop.country": (["country_code", "name"], COUNTRIES),
         "shop.store": (["store_id", "manager_staff_id", "street", "zip", "city", "country_code", "opened_at"], stores),
-        "shop.staff": (["staff_id", "first_name", "last_name", "email", "phone", "store_id", "manager_staff_id",
-                        "active", "direct_reports", "hired_on", "last_update"], staff),
+        "shop.staff": (["staff_id", "first_name", "last_name", "email", "phone", "username", "store_id",
+                        "manager_staff_id", "active", "direct_reports", "hired_on", "last_update"], staff),
         "shop.customer": (["customer_id", "store_id", "first_name", "last_name", "email", "phone", "street",
                            "postal_code", "city", "country_code", "birth_date", "support_rep_id", "active",
                            "loyalty_points", "created_at", "notes", "last_update"], customers),
@@ -295,8 +298,8 @@ RELATIONS = [
 INSERTS = {
     "shop.store": "INSERT INTO shop.store (street, zip, city, country_code) "
                   "VALUES ('Neue Straße 1', '01067', 'Dresden', 'DE') RETURNING store_id",
-    "shop.staff": "INSERT INTO shop.staff (first_name, last_name, email, phone, store_id, manager_staff_id, hired_on) "
-                  "VALUES ('Zoë', 'Nováková', 'zoe.novakova@new-hire.example', '+33612345678', "
+    "shop.staff": "INSERT INTO shop.staff (first_name, last_name, email, phone, username, store_id, manager_staff_id, "
+                  "hired_on) VALUES ('Zoë', 'Nováková', 'zoe.novakova@new-hire.example', '+33612345678', 'zoe.n', "
                   "(SELECT min(store_id) FROM shop.store), (SELECT min(staff_id) FROM shop.staff), '2025-01-02') "
                   "RETURNING staff_id",
     "shop.customer": "INSERT INTO shop.customer (store_id, first_name, last_name, email, country_code, support_rep_id) "
@@ -320,6 +323,7 @@ SENSITIVE = [
     Sensitive("shop.staff", ("email",)),
     Sensitive("shop.staff", ("phone",)),
     Sensitive("shop.staff", ("first_name", "last_name")),
+    Sensitive("shop.staff", ("username",)),
     Sensitive("shop.customer", ("email",)),
     Sensitive("shop.customer", ("phone",)),
     Sensitive("shop.customer", ("first_name", "last_name")),
