@@ -294,3 +294,28 @@ def test_a_unique_column_gets_an_injective_rule(tmp_path):
     assert rule("EMAIL", 80) == {"op": "pseudonymize", "format": "email", "domain": "email"}
     assert rule("NONE", 2) == {"op": "keep"}
     assert rule("USERNAME", 16, None) == {"op": "fake", "kind": "username", "domain": "username"}  # not unique
+
+
+def test_a_unique_index_is_a_unique_key(tmp_path):
+    """Rails-style schemas declare uniqueness with CREATE UNIQUE INDEX, not a constraint: the dump
+    reader did not read it, the draft faked a unique phone and username, validate and run passed, and
+    the restore failed ('could not create unique index': the fakes collided; 20,000 members). A
+    unique index on plain columns is a unique key (ON ONLY, several columns, DESC); one on an
+    expression (lower(email)) is not a key of the column."""
+    from veil.detect.scan import scan_dataset
+    from veil.formats import open_dataset
+
+    dump = tmp_path / "d.sql"
+    dump.write_text(
+        "CREATE TABLE public.member (member_id integer NOT NULL, phone character varying(16), username text,"
+        " email text, nick text);\nCOPY public.member (member_id, phone, username, email, nick) FROM stdin;\n"
+        + "".join(f"{i}\t+4930{i:07d}\tu{i}\tm{i}@example.com\tn{i}\n" for i in range(1, 40)) + "\\.\n\n"
+        "--\n-- Name: member_phone_idx; Type: INDEX; Schema: public; Owner: -\n--\n\n"
+        "CREATE UNIQUE INDEX member_phone_idx ON public.member USING btree (phone);\n\n"
+        "CREATE UNIQUE INDEX member_login ON ONLY public.member USING btree (username DESC, member_id);\n\n"
+        "CREATE UNIQUE INDEX member_email_lower ON public.member USING btree (lower(email));\n\n"
+        "CREATE INDEX member_nick ON public.member USING btree (nick);\n")
+    dataset = open_dataset(dump)
+    assert dataset.dump.tables["public.member"].unique == [["phone"], ["username", "member_id"]]
+    keys = {f.column: f.key for f in scan_dataset(dataset, use_presidio=False).findings}
+    assert keys == {"member_id": "unique", "phone": "unique", "username": "unique", "email": None, "nick": None}

@@ -33,8 +33,8 @@ from ...profile import ForeignKey
 from ...sqltypes import sql_arrow_type, sql_output_type
 from ..typed import SQL_MYSQL, SQL_PG, Source
 from .classify import parse_copy
-from .ddl import TableDef, name_parts, parse_alter, parse_create, table_foreign_keys
-from .lexer import MYSQL, PG, CopyData, Scanner, Statement
+from .ddl import TableDef, name_parts, parse_alter, parse_create, parse_unique_index, table_foreign_keys
+from .lexer import MYSQL, PG, CopyData, Scanner, Statement, Text
 from .sequences import Sequences
 from .values import INSERT_HEADER, split_identifiers
 
@@ -236,6 +236,8 @@ def _first_pass(info: DumpInfo) -> None:
             if isinstance(item, CopyData):
                 for _ in item.lines:
                     pass
+            elif isinstance(item, Text):  # schema and code: a CREATE UNIQUE INDEX is a key
+                parse_unique_index(item.text, info.dialect, info.tables)
             elif isinstance(item, Statement):
                 if item.kind in ("create_table", "alter_table", "sequence"):
                     info.sequences.statement(item.text, item.kind, info.dialect)

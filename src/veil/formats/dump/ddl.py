@@ -2,7 +2,8 @@
 
 CREATE TABLE gives column names, SQL types, inline and table-level primary
 keys, unique constraints and foreign keys; ALTER TABLE ... ADD CONSTRAINT adds
-keys (pg_dump writes them after the data); ALTER TABLE ... ATTACH PARTITION
+keys (pg_dump writes them after the data), and so does CREATE UNIQUE INDEX on plain columns;
+ALTER TABLE ... ATTACH PARTITION
 maps a leaf partition to its parent. A column whose type sqlglot cannot parse
 (MySQL ``point``, PostgreSQL ``bit varying(n)``, PostGIS ``geometry(Point,4326)``)
 is read as text with its declared type kept (veil.sqltypes calls it ``string``;
@@ -238,6 +239,30 @@ def parse_alter(text: str, dialect: str, tables: dict[str, TableDef]) -> None:
     for action in tree.args.get("actions") or []:
         for node in action.expressions if isinstance(action, exp.AddConstraint) else [action]:
             _constraint(td, node)
+
+
+_UNIQUE_INDEX = re.compile(r"\s*CREATE\s+UNIQUE\s+INDEX\b", re.I)
+
+
+def parse_unique_index(text: str, dialect: str, tables: dict[str, TableDef]) -> None:
+    """``CREATE UNIQUE INDEX ... ON [ONLY] t (a, b)`` adds a unique key of plain columns to a known
+    table (Rails and hand-written schemas declare uniqueness so, not as a constraint): faking such a
+    column would collide and break the index on restore. An index on expressions (``lower(email)``)
+    is no key of a column."""
+    if not _UNIQUE_INDEX.match(text):
+        return
+    tree = _parse(re.sub(r"\bON\s+ONLY\b", "ON", text, count=1, flags=re.I), dialect)
+    if not isinstance(tree, exp.Create) or not isinstance(tree.this, exp.Index):
+        return
+    table, params = tree.this.args.get("table"), tree.this.args.get("params")
+    td = tables.get(table_name(table)) if isinstance(table, exp.Table) else None
+    items = params.args.get("columns") if params is not None else None
+    if td is None or not items:
+        return
+    cols = [i.this.name if isinstance(i, exp.Ordered) else i.name for i in items
+            if isinstance(i.this if isinstance(i, exp.Ordered) else i, exp.Column)]
+    if len(cols) == len(items) and cols not in td.unique:
+        td.unique.append(cols)
 
 
 def table_foreign_keys(tables: dict[str, TableDef], name: str) -> list[FKDef]:
