@@ -25,7 +25,7 @@ _WORKER_RUN: RunContext | None = None
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """Make this worker exit when the process that started the pool (``parent``) dies.
 
     A pool worker is a child of the forkserver, not of the run, and blocks on a queue whose
@@ -61,7 +61,7 @@ def _die_with(parent: int) -> None:
 def worker_init(run: RunContext, parent: int | None = None) -> None:
     global _WORKER_RUN
     if parent is not None:
-        _die_with(parent)
+        die_with(parent)
     _WORKER_RUN = run
 
 
