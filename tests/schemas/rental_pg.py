@@ -12,9 +12,9 @@
   ``staff.username varchar(16)``;
 - varchar limits, ``char(2)`` country codes (a text primary key), ``char(5)`` ZIPs with leading
   zeros, ``varchar(12)`` staff phones (``varchar(16)`` for customers), timestamptz, numeric,
-  boolean, CHECK constraints, a unique email index, an enum, a domain, a text[] array, a generated
-  tsvector with its GIN index, a generated full name, a view, a trigger function; notes in German,
-  French, Czech and Japanese.
+  boolean, CHECK constraints, unique indexes (email on an expression, phone), an enum, a domain,
+  a text[] array, a generated tsvector with its GIN index, a generated full name, a view, a trigger
+  function; notes in German, French, Czech and Japanese.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ CREATE TABLE shop.customer (
     full_name varchar(91) GENERATED ALWAYS AS (first_name || ' ' || last_name) STORED
 );
 CREATE UNIQUE INDEX customer_email_key ON shop.customer (lower(email));
+CREATE UNIQUE INDEX customer_phone_key ON shop.customer (phone);
 
 CREATE TYPE shop.mpaa_rating AS ENUM ('G', 'PG', 'PG-13', 'R', 'NC-17');
 CREATE DOMAIN shop.year AS integer CONSTRAINT year_check CHECK (VALUE >= 1901 AND VALUE <= 2155);
