@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..ops.arrays import blank_mask, canonical
+from ..ops.arrays import as_text, blank_mask, canonical
 from .base import VerifyContext
 from .keys import text_fingerprints
 
@@ -35,10 +35,24 @@ _P = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY = np.empty(0, np.uint64)
 
 
+def search(sorted_fps: np.ndarray, queries: np.ndarray, side: str = "left") -> np.ndarray:
+    """``np.searchsorted(sorted_fps, queries, side)``, the queries taken in sorted order: each
+    binary search then starts where the previous one ended and touches the same cache lines, about
+    3x faster than random probes into a set of millions (the sort of a batch's queries is cheap)."""
+    if len(queries) < 64:
+        return np.searchsorted(sorted_fps, queries, side)
+    order = np.argsort(queries)
+    out = np.empty(len(queries), np.int64)
+    out[order] = np.searchsorted(sorted_fps, queries[order], side)
+    return out
+
+
 class Counted:
     """A multiset of fingerprints, built streaming: ``add`` appends, compaction (sort, merge equal
     fingerprints, sum their counts) runs when the pending part outgrows the compacted one, so the
-    cost stays O(n log n) overall and memory 12 bytes per distinct fingerprint (uint64 + uint32)."""
+    cost stays O(n log n) overall and memory 12 bytes per distinct fingerprint (uint64 + uint32).
+    Each added chunk is sorted on arrival, so a compaction merges sorted runs (a stable sort is
+    timsort on uint64: it finds the runs) instead of sorting everything again."""
 
     def __init__(self) -> None:
         self.fps = _EMPTY
@@ -49,8 +63,10 @@ class Counted:
     def add(self, fps: np.ndarray, counts: np.ndarray | None = None) -> None:
         if len(fps) == 0:
             return
-        c = np.ones(len(fps), np.uint32) if counts is None else np.asarray(counts, np.uint32)
-        self._pending.append((np.asarray(fps, np.uint64), c))
+        fps = np.asarray(fps, np.uint64)
+        order = np.argsort(fps)
+        c = np.ones(len(fps), np.uint32) if counts is None else np.asarray(counts, np.uint32)[order]
+        self._pending.append((fps[order], c))
         self._n += len(fps)
         if self._n > max(1 << 20, len(self.fps)):
             self._compact()
@@ -78,7 +94,7 @@ class Counted:
         """The count of each fingerprint (0 when absent); call after :meth:`frozen`."""
         if len(self.fps) == 0:
             return np.zeros(len(fps), np.int64)
-        pos = np.minimum(np.searchsorted(self.fps, fps), len(self.fps) - 1)
+        pos = np.minimum(search(self.fps, fps), len(self.fps) - 1)
         return np.where(self.fps[pos] == fps, self.counts[pos].astype(np.int64), 0)
 
 
@@ -100,12 +116,13 @@ class Index:
         """(query position, source id) for every source holding a queried fingerprint."""
         if len(self.fps) == 0 or len(queries) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        lo = np.searchsorted(self.fps, queries, "left")
-        n = np.searchsorted(self.fps, queries, "right") - lo
-        hit = np.flatnonzero(n)
+        lo = np.minimum(search(self.fps, queries), len(self.fps) - 1)
+        hit = np.flatnonzero(self.fps[lo] == queries)
         if len(hit) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        n, lo = n[hit], lo[hit]
+        lo = lo[hit]
+        # a fingerprint several sources hold: the end of its run, searched for the hits only
+        n = search(self.fps, queries[hit], "right") - lo
         where = np.repeat(hit, n)
         offset = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
         return where, self.sources[np.repeat(lo, n) + offset].astype(np.int64)
@@ -115,7 +132,7 @@ def member(sorted_fps: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """Whether each query is in ``sorted_fps`` (sorted, distinct)."""
     if len(sorted_fps) == 0:
         return np.zeros(len(queries), bool)
-    pos = np.minimum(np.searchsorted(sorted_fps, queries), len(sorted_fps) - 1)
+    pos = np.minimum(search(sorted_fps, queries), len(sorted_fps) - 1)
     return sorted_fps[pos] == queries
 
 
@@ -171,9 +188,24 @@ def tokenise(ctx: VerifyContext, texts: pa.Array) -> Tokens:
 
 def words_of(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """(the words, the value of each): lower case, accents and other combining marks dropped (NFKD),
-    split on :data:`SEPARATORS` (RE2). ASCII text skips the normalisation."""
-    if pc.all(pc.string_is_ascii(texts)).as_py() is False:
-        texts = pc.replace_substring_regex(pc.utf8_normalize(texts, "NFKD"), r"\pM+", "")
+    split on :data:`SEPARATORS`. ASCII values are cut with numpy over the bytes (letters and digits
+    are [A-Za-z0-9] there); the others by RE2 (:func:`_unicode_words`); the same words either way."""
+    ascii_ = np.asarray(pc.string_is_ascii(texts), bool) if len(texts) else np.ones(0, bool)
+    if ascii_.all():
+        return _ascii_words(texts)
+    if not ascii_.any():
+        return _unicode_words(texts)
+    a, u = np.flatnonzero(ascii_), np.flatnonzero(~ascii_)
+    fa, va = _ascii_words(texts.take(pa.array(a)))
+    fu, vu = _unicode_words(texts.take(pa.array(u)))
+    value = np.concatenate((a[va], u[vu]))
+    order = np.argsort(value, kind="stable")  # two sorted runs: merged
+    flat = pa.concat_arrays([fa, fu.cast(fa.type)]).take(pa.array(order))
+    return flat, value[order]
+
+
+def _unicode_words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    texts = pc.replace_substring_regex(pc.utf8_normalize(texts, "NFKD"), r"\pM+", "")
     lists = pc.split_pattern_regex(pc.utf8_lower(texts), SEPARATORS)
     value = np.asarray(pc.list_parent_indices(lists), np.int64)
     flat = pc.list_flatten(lists)
@@ -181,6 +213,38 @@ def words_of(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     if not keep.all():
         flat, value = flat.filter(pa.array(keep)), value[keep]
     return flat, value
+
+
+_ALNUM = np.zeros(256, bool)
+_ALNUM[[*range(48, 58), *range(65, 91), *range(97, 123)]] = True
+_LOWER = np.arange(256, dtype=np.uint8)
+_LOWER[65:91] += 32
+
+
+def _ascii_words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """:func:`words_of` of ASCII values: each byte classified by a table, a word starts at a letter
+    or digit after a separator or at a value's start; the words' bytes, lower-cased and put end to
+    end, are the data of the words' array (no copy of a word one by one)."""
+    n = len(texts)
+    wide = pa.types.is_large_string(texts.type) or pa.types.is_large_binary(texts.type)
+    offsets = np.frombuffer(texts.buffers()[1], np.int64 if wide else np.int32)[texts.offset:texts.offset + n + 1]
+    offsets = offsets.astype(np.int64)
+    buf = texts.buffers()[2]
+    data = np.frombuffer(buf, np.uint8)[offsets[0]:offsets[-1]] if buf is not None else np.empty(0, np.uint8)
+    offsets = offsets - offsets[0]
+    alnum = _ALNUM[data]
+    start = alnum.copy()
+    start[1:] &= ~alnum[:-1]
+    firsts = offsets[:-1][offsets[:-1] < len(data)]
+    start[firsts] = alnum[firsts]  # a value's first byte starts a word even after another value's
+    at = np.flatnonzero(start)
+    value = np.searchsorted(offsets, at, "right") - 1
+    letters = _LOWER[data[alnum]]
+    ends = np.flatnonzero(start[alnum])  # each word's first byte among the kept ones
+    word_offsets = np.append(ends, len(letters)).astype(np.int64 if wide else np.int32)
+    flat = pa.Array.from_buffers(pa.large_string() if wide else pa.string(), len(at),
+                                 [None, pa.py_buffer(word_offsets), pa.py_buffer(letters)])
+    return flat, value.astype(np.int64)
 
 
 _POWERS = np.ones(1, np.uint64)
@@ -221,6 +285,32 @@ def canonical_binary(arr: pa.Array) -> pa.Array:
     they were read as."""
     out = canonical(arr)
     return out if pa.types.is_large_binary(out.type) else out.cast(pa.large_binary())
+
+
+def fast_text(values: pa.Array) -> pa.Array:
+    """``as_text``, timestamps without a fraction of a second cast rather than formatted (pyarrow's
+    strftime is ~25x slower): the same 'YYYY-MM-DD HH:MM:SS' for years 1000..9999 (else as_text)."""
+    t = values.type
+    if pa.types.is_timestamp(t) and t.tz is None and len(values):
+        ticks = np.asarray(values.view(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
+        per = _PER_SECOND[t.unit]
+        if (ticks % per == 0).all():
+            seconds = ticks // per
+            if seconds.min() >= _YEAR_1000 and seconds.max() < _YEAR_10000:
+                return pc.cast(pc.cast(values, pa.timestamp("s"), safe=False), pa.string())
+    return as_text(values)
+
+
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_YEAR_1000, _YEAR_10000 = -30610224000, 253402300800  # 1000-01-01 and 10000-01-01, in Unix seconds
+
+
+def merged(runs: list[np.ndarray]) -> np.ndarray:
+    """The distinct fingerprints of sorted runs (timsort merges them; no hashing of all again)."""
+    if not runs:
+        return np.empty(0, np.uint64)
+    out = np.sort(np.concatenate(runs), kind="stable")
+    return out[np.concatenate(([True], out[1:] != out[:-1]))] if len(out) else out
 
 
 _SAMPLE = 2048  # values looked at to decide whether a batch's values repeat

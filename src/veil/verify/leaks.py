@@ -56,7 +56,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..ops.arrays import as_text, blank_mask, canonical, is_text
+from ..ops.arrays import blank_mask, canonical, is_text
 from .base import TableInfo, VerifyContext
 from .keys import text_fingerprints
 from .leak_index import (
@@ -69,7 +69,9 @@ from .leak_index import (
     canonical_binary,
     chance_bound,
     distinct_values,
+    fast_text,
     member,
+    merged,
     runs,
     sequence_hashes,
     tokenise,
@@ -208,7 +210,9 @@ class LeakCheck:
         t = tok.token[pos]
         good = (tok.token_chars[t] >= r["min_chars"]) & (~tok.token_digits[t] | (tok.token_chars[t] >= r["min_digits"]))
         src.words.add(tok.fp[pos[good]], occ[tok.value[pos[good]]])
-        src.members.add(np.unique(tok.token_fp[tok.token[np.flatnonzero(short[tok.value])]]))
+        member_tokens = np.zeros(len(tok.token_fp), bool)  # the distinct words of short multi-word values
+        member_tokens[tok.token[short[tok.value]]] = True
+        src.members.add(tok.token_fp[member_tokens])
 
     def _texts(self, values: pa.Array) -> pa.Array | None:
         """The values as text for the normalised family, or None when none could be specific
@@ -223,7 +227,7 @@ class LeakCheck:
             mm = pc.min_max(values).as_py()
             if max(abs(mm["min"]), abs(mm["max"])) < 10 ** (self.rules["min_digits"] - 1):
                 return None
-        return as_text(values)
+        return fast_text(values)
 
     def _freeze(self) -> None:
         """End of phase 1: sort every set; build the indexes of specific values."""
@@ -253,7 +257,7 @@ class LeakCheck:
         self.whole = Index(whole_fps, whole_src)
         self.one = Index(one_fps, one_src)
         self.many = Index(many_fps, many_src)
-        self.members = np.unique(np.concatenate(members)) if members else np.empty(0, np.uint64)
+        self.members = merged(members)
 
     # -- phase 2 ---------------------------------------------------------------------------
 
