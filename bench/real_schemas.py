@@ -10,6 +10,7 @@ without ids, restore OK, and the wall time of scan and run (subprocesses, start-
 
     python bench/real_schemas.py                 # both schemas, veil's default workers
     python bench/real_schemas.py --workers 1 --ner --schemas rental_pg
+    python bench/real_schemas.py --sample-rows 100     # partial samples, as big tables get
 
 Needs the PostgreSQL and MariaDB servers of the tests (VEIL_PG_*, VEIL_MYSQL_* as in tests/).
 Prints names and counts only, never a value.
@@ -43,6 +44,8 @@ def figures(schema, o: Outcome) -> dict[str, str]:
         "schema": schema.name,
         "tables": str(o.tables),
         "columns": str(o.columns),
+        "rows": f"{o.rows:,}",
+        "dump MB": f"{o.dump_bytes / 1e6:.1f}",
         "FKs declared (read/known)": f"{len(o.declared & known_decl)}/{len(known_decl)}"
                                      + (f" +{len(o.declared - known_decl)}" if o.declared - known_decl else ""),
         "FKs inferred (right/made)": f"{len(hit)}/{len(o.inferred)}",
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="veil run --workers (default: CPUs)")
     ap.add_argument("--ner", action="store_true", help="scan with NER (default: --no-ner, as the tests)")
     ap.add_argument("--schemas", default="", help="comma-separated names (default: all)")
+    ap.add_argument("--sample-rows", type=int, help="veil scan --sample-rows (a big table's partial sample)")
     args = ap.parse_args(argv)
     wanted = {s for s in args.schemas.split(",") if s}
     rows = []
@@ -86,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
 
             keyring = work / "keys" / "keyring.json"
             init_keyring(keyring)
-            o = run_path(schema, work, keyring, workers=args.workers, ner=args.ner)
+            flags = ("--sample-rows", str(args.sample_rows)) if args.sample_rows else ()
+            o = run_path(schema, work, keyring, workers=args.workers, ner=args.ner, scan_flags=flags)
         if o.failed_step:
             print(f"{schema.name}: the path stopped at {o.failed_step}:\n{o.run_err or o.restore_err}",
                   file=sys.stderr)
@@ -100,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':{width}}  " + "  ".join(f"{r['schema']:>12}" for r in rows))
     for k in keys[1:]:
         print(f"{k:{width}}  " + "  ".join(f"{r[k]:>12}" for r in rows))
-    print(f"(veil run --workers {args.workers}; scan {'with' if args.ner else 'without'} NER; "
+    print(f"(veil run --workers {args.workers}; scan {'with' if args.ner else 'without'} NER"
+          f"{f', --sample-rows {args.sample_rows}' if args.sample_rows else ''}; "
           f"times are wall seconds of the veil subprocess, start-up included)")
     return 0
 

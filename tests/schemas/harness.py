@@ -270,6 +270,8 @@ class Outcome:
     schema: str
     tables: int = 0
     columns: int = 0
+    rows: int = 0
+    dump_bytes: int = 0
     declared: set = field(default_factory=set)  # FKs the scan read from the DDL
     inferred: set = field(default_factory=set)  # FKs the scan inferred
     draft: str = ""
@@ -337,6 +339,7 @@ def run_path(schema: RealSchema, work: Path, keyring: Path, *, workers: int = 1,
             return out
         scan = json.loads(scan_json.read_text())
         out.tables, out.columns = len(scan["tables"]), len(scan["columns"])
+        out.rows, out.dump_bytes = sum(t["rows"] or 0 for t in scan["tables"]), dump.stat().st_size
         out.declared, out.inferred = _scan_fks(scan)
         out.draft = draft.read_text()
 
