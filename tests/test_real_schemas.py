@@ -319,3 +319,15 @@ def test_a_unique_index_is_a_unique_key(tmp_path):
     assert dataset.dump.tables["public.member"].unique == [["phone"], ["username", "member_id"]]
     keys = {f.column: f.key for f in scan_dataset(dataset, use_presidio=False).findings}
     assert keys == {"member_id": "unique", "phone": "unique", "username": "unique", "email": None, "nick": None}
+
+
+def test_draft_username_in_a_narrow_column_fits():
+    """music_my employee.username VARCHAR(16) (as Sakila's staff.username, not unique): the draft's fake
+    username writes up to 25 characters and validate refused it. A narrower column gets pseudonymize
+    (a 16-character token) in the username domain."""
+    def rule(length: int | None) -> dict:
+        f = Finding("employee", "username", "string", "USERNAME", "direct", 0.85, {"text_length": length})
+        return suggest(f, "employee", {})
+
+    assert rule(16) == {"op": "pseudonymize", "domain": "username"}
+    assert rule(25) == rule(None) == {"op": "fake", "kind": "username", "domain": "username"}

@@ -62,8 +62,9 @@ NER_ONLY = {"PERSON_NAME"}
 # The longest value a drafted fake writes (veil.ops.fake.max_length; detection does not import the
 # operators, a test keeps the two equal). A text column declared narrower (a phone in varchar(12))
 # gets the entity's rule that keeps each value's length instead.
-FAKE_LONGEST = {"phone_number": 15}
-NARROW_RULES = {"PHONE": {"op": "pseudonymize", "format": "digits", "domain": "phone_digits"}}
+FAKE_LONGEST = {"phone_number": 15, "username": 25}
+NARROW_RULES = {"PHONE": {"op": "pseudonymize", "format": "digits", "domain": "phone_digits"},
+                "USERNAME": {"op": "pseudonymize", "domain": "username"}}  # a 16-character token
 SCRUB_DEFAULTS = {"PERSON_NAME": {"op": "fake", "kind": "name", "domain": "person_name"}}
 
 
