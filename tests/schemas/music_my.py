@@ -91,6 +91,7 @@ CREATE TABLE employee (
   zip CHAR(5),
   phone VARCHAR(12),
   email VARCHAR(60),
+  username VARCHAR(16) NOT NULL,
   CONSTRAINT fk_employee_reports_to FOREIGN KEY (reports_to) REFERENCES employee (employee_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -225,7 +226,7 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
         direct = {1: 2, 2: 5, 3: 4}.get(eid, 0)  # who reports to whom: see reports below
         employees.append((eid, p.last_name[:20], p.first_name[:20], title,
                           reports, direct, born, naive(moment(rng, t0, 900)), p.street[:70], p.city[:40],
-                          COUNTRY[p.locale], p.zip5, p.phone, p.email))
+                          COUNTRY[p.locale], p.zip5, p.phone, p.email, p.email.split("@")[0][:16]))
     reps = list(range(4, N_EMPLOYEES + 1))  # sales support agents and IT staff
     customers = []
     for cid in range(1, N_CUSTOMERS + 1):
@@ -279,7 +280,7 @@ def data() -> dict[str, tuple[list[str], list[tuple]]]:
                    "bytes", "unit_price", "tags"], tracks),
         "employee": (["employee_id", "last_name", "first_name", "title", "reports_to", "direct_reports",
                       "birth_date", "hire_date",
-                      "address", "city", "country", "zip", "phone", "email"], employees),
+                      "address", "city", "country", "zip", "phone", "email", "username"], employees),
         "customer": (["customer_id", "first_name", "last_name", "company", "address", "city", "country",
                       "postal_code", "phone", "email", "support_rep_id", "status", "created_at", "notes",
                       "preferences"], customers),
@@ -319,8 +320,8 @@ INSERTS = {
     "track": "INSERT INTO track (name, album_id, media_type_id, genre_id, milliseconds, unit_price) "
              "SELECT 'Kometenmelodie', MAX(album_id), (SELECT MIN(media_type_id) FROM media_type), "
              "(SELECT MAX(genre_id) FROM genre), 381000, 0.99 FROM album",
-    "employee": "INSERT INTO employee (last_name, first_name, title, reports_to, email) SELECT 'Dvořák', 'Antonín', "
-                "'Sales Support Agent', e.employee_id, 'antonin@new-hire.example' "
+    "employee": "INSERT INTO employee (last_name, first_name, title, reports_to, email, username) SELECT 'Dvořák', "
+                "'Antonín', 'Sales Support Agent', e.employee_id, 'antonin@new-hire.example', 'advorak' "
                 "FROM (SELECT MIN(employee_id) AS employee_id FROM employee) e",
     "customer": "INSERT INTO customer (first_name, last_name, email, support_rep_id, notes) "
                 "SELECT 'Aiko', '佐藤', 'aiko@new-customer.example', MAX(employee_id), 'よろしく 🎵' FROM employee",
@@ -337,6 +338,7 @@ SENSITIVE = [
     Sensitive("employee", ("phone",)),
     Sensitive("employee", ("first_name", "last_name")),
     Sensitive("employee", ("address",)),
+    Sensitive("employee", ("username",)),
     Sensitive("customer", ("email",)),
     Sensitive("customer", ("phone",)),
     Sensitive("customer", ("first_name", "last_name")),
