@@ -1,0 +1,319 @@
+"""date_shift's modes (issue 18.4): ``resolution: second`` moves timestamps by keyed seconds (time of
+day too), ``scope: table`` keys offsets per table; the default output is pinned (unchanged); every
+mode is undone exactly (rekey).
+
+Expected offsets are recomputed here from HKDF, HMAC-SHA256 and AES as docs/operators.md documents
+them, not read back from veil.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import random
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from veil.keys import Keyring
+from veil.ops import OPERATORS, OpContext
+from veil.ops.dates import MAX_SHIFT_DAYS
+
+from .vault_fixtures import init_keyring_cli, rotate
+
+MASTER = bytes(range(32))
+KEYS = Keyring.for_testing(MASTER)
+OP = OPERATORS["date_shift"]
+DAY = 86_400
+
+
+# -- the documented construction, independently ---------------------------------------------------
+
+def hkdf(master: bytes, purpose: str, domain: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"veil/v1/{purpose}/{domain}".encode()).derive(master)
+
+
+INDEX_SECRET = hkdf(MASTER, "index", "")
+
+
+def digest(subject: str, domain: str = "date_shift", table: str | None = None) -> bytes:
+    """Per subject: blind key purpose "blind", subkey purpose "domain", in the domain. Per table
+    (scope: table): purpose "date_shift-table" for both, domain the JSON text of [domain, table]."""
+    if table is None:
+        index_key, sub = hkdf(INDEX_SECRET, "blind", domain), hkdf(MASTER, "domain", domain)
+    else:
+        dom = json.dumps([domain, table], ensure_ascii=False)
+        index_key, sub = hkdf(INDEX_SECRET, "date_shift-table", dom), hkdf(MASTER, "date_shift-table", dom)
+    b = hmac.new(index_key, subject.encode(), hashlib.sha256).digest()[:16]
+    out = b""
+    for half in ("0", "1"):
+        enc = Cipher(algorithms.AES(hkdf(sub, "digest", half)), modes.ECB()).encryptor()
+        out += enc.update(b) + enc.finalize()
+    return out
+
+
+def word(d: bytes, i: int) -> int:
+    return int.from_bytes(d[8 * i: 8 * i + 8], "little")
+
+
+def day_offset(subject: str, max_days: int, domain: str = "date_shift", table: str | None = None) -> int:
+    r = word(digest(subject, domain, table), 0) % (2 * max_days)
+    return r - max_days if r < max_days else r - max_days + 1
+
+
+def second_offset(subject: str, max_days: int, domain: str = "date_shift", table: str | None = None) -> int:
+    k = day_offset(subject, max_days, domain, table)
+    within = word(digest(subject, domain, table), 1) % DAY
+    return (1 if k > 0 else -1) * (abs(k) * DAY - within)
+
+
+# -- calling the operator ------------------------------------------------------------------------
+
+def shift(values, typ, subjects, *, table="t", keys=KEYS, version=None, undo=False, **params):
+    arr = pa.array(values, typ)
+    batch = pa.record_batch([arr, pa.array(subjects, pa.string())], names=["d", "sid"])
+    p = OP.with_defaults({"subject": "sid", **params})
+    ctx = OpContext(keys, p["domain"] or "date_shift", p, table=table, column="d", batch=batch,
+                    key_version=version)
+    return (OP.undo if undo else OP.apply)(arr, ctx)
+
+
+SUBJECTS = [str(i) for i in range(60)]
+BASE_TS = dt.datetime(2020, 1, 23, 14, 39, 36)
+
+
+# -- today's output is unchanged (pinned) ---------------------------------------------------------
+
+PIN_SUBJECTS = ["1", "2", "67", "599", None]
+
+
+def test_default_output_is_pinned():
+    """Computed with the operator before the modes existed: a profile that does not opt in writes
+    exactly what it wrote before."""
+    assert shift([dt.date(2022, 12, 31)] * 5, pa.date32(), PIN_SUBJECTS).to_pylist() == [
+        dt.date(2022, 11, 22), dt.date(2023, 4, 14), dt.date(2023, 7, 28), dt.date(2023, 6, 17),
+        dt.date(2022, 12, 31)]
+    assert shift([BASE_TS] * 5, pa.timestamp("us"), PIN_SUBJECTS, max_days=30,
+                 domain="customer_shift").to_pylist() == [
+        dt.datetime(2019, 12, 26, 14, 39, 36), dt.datetime(2020, 2, 4, 14, 39, 36),
+        dt.datetime(2020, 1, 19, 14, 39, 36), dt.datetime(2020, 2, 2, 14, 39, 36), BASE_TS]
+    assert shift(["2020-01-02 03:04:05.25+02"] * 5, pa.string(), PIN_SUBJECTS).to_pylist() == [
+        "2019-11-24 03:04:05.25+02", "2020-04-15 03:04:05.25+02", "2020-07-29 03:04:05.25+02",
+        "2020-06-18 03:04:05.25+02", "2020-01-02 03:04:05.25+02"]
+    assert shift(["2020-02-29"] * 5, pa.string(), PIN_SUBJECTS, max_days=3650).to_pylist() == [
+        "2017-01-21", "2023-06-12", "2013-09-26", "2027-08-14", "2020-02-29"]
+
+
+def test_explicit_defaults_equal_the_old_rule():
+    old = shift([BASE_TS] * 60, pa.timestamp("s"), SUBJECTS)
+    assert shift([BASE_TS] * 60, pa.timestamp("s"), SUBJECTS, resolution="day", scope="subject").equals(old)
+    assert old.to_pylist() == [BASE_TS + dt.timedelta(days=day_offset(s, 365)) for s in SUBJECTS]
+
+
+# -- resolution: second ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_second_resolution_known_answers_on_timestamps(unit):
+    ts = BASE_TS.replace(microsecond=250_000) if unit != "s" else BASE_TS
+    out = shift([ts] * 60, pa.timestamp(unit), SUBJECTS, resolution="second", max_days=90)
+    expected = [ts + dt.timedelta(seconds=second_offset(s, 90)) for s in SUBJECTS]
+    got = [v.to_pydatetime() if hasattr(v, "to_pydatetime") else v for v in out.to_pylist()]
+    assert got == expected
+
+
+def test_second_resolution_on_timezone_aware_timestamps():
+    ts = BASE_TS.replace(tzinfo=dt.UTC)
+    out = shift([ts] * 60, pa.timestamp("ms", tz="UTC"), SUBJECTS, resolution="second")
+    assert out.type == pa.timestamp("ms", tz="UTC")
+    assert out.to_pylist() == [ts + dt.timedelta(seconds=second_offset(s, 365)) for s in SUBJECTS]
+
+
+@pytest.mark.parametrize("text, fmt", [
+    ("2020-01-23 14:39:36", "%Y-%m-%d %H:%M:%S"), ("2020-01-23T14:39:36", "%Y-%m-%dT%H:%M:%S")])
+def test_second_resolution_on_datetime_text(text, fmt):
+    out = shift([text] * 60, pa.string(), SUBJECTS, resolution="second", domain="orders")
+    assert out.to_pylist() == [
+        (dt.datetime.strptime(text, fmt) + dt.timedelta(seconds=second_offset(s, 365, "orders"))).strftime(fmt)
+        for s in SUBJECTS]
+
+
+def test_second_resolution_on_zoned_text_keeps_fraction_and_utc_offset():
+    out = shift(["2020-01-02 03:04:05.25+02"] * 60, pa.string(), SUBJECTS, resolution="second")
+    wall = dt.datetime(2020, 1, 2, 3, 4, 5)
+    assert out.to_pylist() == [
+        (wall + dt.timedelta(seconds=second_offset(s, 365))).strftime("%Y-%m-%d %H:%M:%S") + ".25+02"
+        for s in SUBJECTS]
+
+
+def test_second_resolution_leaves_dates_in_whole_days_as_today():
+    dates = [dt.date(2022, 12, 31)] * 60
+    for typ in (pa.date32(), pa.date64()):
+        out = shift(dates, typ, SUBJECTS, resolution="second").to_pylist()
+        assert out == shift(dates, typ, SUBJECTS).to_pylist()
+        assert out == [dt.date(2022, 12, 31) + dt.timedelta(days=day_offset(s, 365)) for s in SUBJECTS]
+    text = shift(["2022-12-31"] * 60, pa.string(), SUBJECTS, resolution="second").to_pylist()
+    assert text == [d.isoformat() for d in out]
+
+
+def test_second_resolution_moves_time_of_day():
+    """The measured attack: one known event (its time of day) singled out every customer when the
+    time of day was kept. With seconds, the target's row is no longer at its time of day."""
+    rng = random.Random(18)
+    n = 599
+    events = [dt.datetime(2021, 5, 1) + dt.timedelta(seconds=x) for x in rng.sample(range(DAY), n)]
+    subjects = [str(i) for i in range(n)]
+    kept = shift(events, pa.timestamp("s"), subjects).to_pylist()
+    moved = shift(events, pa.timestamp("s"), subjects, resolution="second").to_pylist()
+    singled_kept = sum(sum(o.time() == e.time() for o in kept) == 1 and kept[i].time() == e.time()
+                       for i, e in enumerate(events))
+    assert singled_kept == n  # whole days: every event found by its time of day
+    found = sum(moved[i].time() == e.time() for i, e in enumerate(events))
+    assert found <= 2  # 1/86400 by chance
+    assert len({m.time() for m in moved}) > 590  # times of day spread, not clustered on the originals
+
+
+def test_same_day_originals_no_longer_give_whole_day_offsets():
+    """All accounts created at the same instant: with whole days, every shifted value sits at the
+    original time of day (so the offset is a whole number of days from a known day). With seconds,
+    the time of day itself is moved."""
+    created = [BASE_TS] * 60
+    days = shift(created, pa.timestamp("s"), SUBJECTS).to_pylist()
+    secs = shift(created, pa.timestamp("s"), SUBJECTS, resolution="second").to_pylist()
+    assert all(d.time() == BASE_TS.time() for d in days)
+    assert sum(s.time() == BASE_TS.time() for s in secs) <= 1
+
+
+# -- scope: table ---------------------------------------------------------------------------------
+
+def test_table_scope_known_answers_and_offsets_differ_between_tables():
+    per_table = {}
+    for table in ("orders", "tickets"):
+        out = shift([BASE_TS] * 60, pa.timestamp("s"), SUBJECTS, table=table, scope="table",
+                    domain="customer_shift").to_pylist()
+        assert out == [BASE_TS + dt.timedelta(days=day_offset(s, 365, "customer_shift", table))
+                       for s in SUBJECTS]
+        per_table[table] = [o - BASE_TS for o in out]
+    shared = [o - BASE_TS for o in shift([BASE_TS] * 60, pa.timestamp("s"), SUBJECTS, table="orders",
+                                         domain="customer_shift").to_pylist()]
+    # one subject's offset in one table says nothing about another table (equal only by chance: 1/730)
+    assert sum(a == b for a, b in zip(per_table["orders"], per_table["tickets"], strict=True)) <= 2
+    assert sum(a == b for a, b in zip(per_table["orders"], shared, strict=True)) <= 2
+
+
+def test_table_scope_keeps_intervals_within_a_table():
+    a = shift([dt.date(2020, 1, 1)] * 60, pa.date32(), SUBJECTS, table="orders", scope="table").to_pylist()
+    b = shift([dt.date(2020, 3, 1)] * 60, pa.date32(), SUBJECTS, table="orders", scope="table").to_pylist()
+    assert all((y - x).days == 60 for x, y in zip(a, b, strict=True))
+
+
+def test_table_scope_with_seconds():
+    out = shift(["2020-01-23 14:39:36"] * 60, pa.string(), SUBJECTS, table="events", scope="table",
+                resolution="second").to_pylist()
+    assert out == [(BASE_TS + dt.timedelta(seconds=second_offset(s, 365, table="events"))).isoformat(" ")
+                   for s in SUBJECTS]
+
+
+# -- undo (rekey) ---------------------------------------------------------------------------------
+
+MODES = [{}, {"resolution": "second"}, {"scope": "table"}, {"resolution": "second", "scope": "table"}]
+VALUES = [
+    ([dt.date(2021, 3, 15), dt.date(1999, 12, 31), None], pa.date32()),
+    ([dt.date(2021, 3, 15), dt.date(1999, 12, 31), None], pa.date64()),
+    ([BASE_TS, dt.datetime(1999, 12, 31, 23, 59, 59), None], pa.timestamp("s")),
+    ([BASE_TS.replace(microsecond=123456), dt.datetime(2000, 2, 29), None], pa.timestamp("us")),
+    ([BASE_TS.replace(microsecond=5), dt.datetime(2000, 2, 29), None], pa.timestamp("ns")),
+    ([BASE_TS.replace(tzinfo=dt.UTC), dt.datetime(2000, 2, 29, tzinfo=dt.UTC), None], pa.timestamp("ms", tz="UTC")),
+    (["2021-03-15", "1999-12-31", None], pa.string()),
+    (["2021-03-15 10:11:12", "1999-12-31 23:59:59", None], pa.string()),
+    (["2021-03-15T10:11:12", "1999-12-31T23:59:59", None], pa.string()),
+    (["2021-03-15 10:11:12.5+02", "1999-12-31 23:59:59-03:30", None], pa.string()),
+]
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: "-".join(m.values()) or "default")
+@pytest.mark.parametrize("values, typ", VALUES, ids=lambda v: str(v) if isinstance(v, pa.DataType) else "")
+def test_undo_inverts_every_mode(mode, values, typ):
+    keys = Keyring.for_testing(MASTER)
+    old = keys.versions()[0].id
+    new = keys.rotate()
+    subjects = ["a", "b", "c"]
+    orig = pa.array(values, typ)
+    out = shift(values, typ, subjects, keys=keys, version=old, table="orders", **mode)
+    assert not out.equals(orig)
+    back = shift(out.to_pylist(), typ, subjects, keys=keys, version=old, table="orders", undo=True, **mode)
+    assert back.equals(orig)
+    # the next version shifts differently
+    assert not shift(values, typ, subjects, keys=keys, version=new, table="orders", **mode).equals(out)
+
+
+def test_cli_rekey_of_every_mode_equals_a_fresh_run(tmp_path, cli):
+    """veil rekey undoes each mode with the old version and shifts again with the new one: the result
+    is what a fresh run under the new version writes."""
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = random.Random(4)
+    for table in ("orders", "tickets"):
+        rows = [(str(rng.randrange(40)), (dt.datetime(2022, 1, 1) + dt.timedelta(seconds=rng.randrange(400 * DAY))))
+                for _ in range(200)]
+        pacsv.write_csv(pa.table({"cid": [r[0] for r in rows],
+                                  "day": [r[1].date().isoformat() for r in rows],
+                                  "at": [r[1].isoformat(" ") for r in rows],
+                                  "at2": [r[1].isoformat(" ") for r in rows]}), src / f"{table}.csv")
+    rule = "{{op: date_shift, subject: cid, domain: c, {}}}"
+    cols = {"cid": "keep", "day": rule.format("scope: table"), "at": rule.format("resolution: second"),
+            "at2": rule.format("resolution: second, scope: table, max_days: 30")}
+    prof = tmp_path / "p.yaml"
+    prof.write_text("version: 1\ntables:\n" + "".join(
+        f"  {t}:\n    columns:\n" + "".join(f"      {c}: {r}\n" for c, r in cols.items())
+        for t in ("orders", "tickets")))
+    keyring = tmp_path / "keys" / "ring.json"  # its own: it is rotated
+    keyring.parent.mkdir()
+    v1 = init_keyring_cli(cli, keyring)
+    common = ("--profile", prof, "--keyring", keyring, "--workers", "1")
+    res = cli("run", src, "--out", tmp_path / "o1", "--vault", tmp_path / "v.db", *common)
+    assert res.exit_code == 0, res.stderr
+    rotate(cli, keyring)
+    res = cli("rekey", tmp_path / "o1", "--from", v1, "--out", tmp_path / "o2", "--vault", tmp_path / "v.db",
+              *common)
+    assert res.exit_code == 0, res.stderr
+    assert cli("run", src, "--out", tmp_path / "o3", *common).exit_code == 0
+    for table in ("orders", "tickets"):
+        first, rekeyed, fresh = ((tmp_path / o / f"{table}.csv").read_bytes() for o in ("o1", "o2", "o3"))
+        assert rekeyed == fresh and rekeyed != first
+
+
+# -- bounds (hypothesis) --------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(max_days=st.integers(1, MAX_SHIFT_DAYS),
+       subjects=st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=20),
+       table=st.sampled_from(["t", "orders", "schéma.table"]),
+       scope=st.sampled_from(["subject", "table"]))
+def test_offsets_within_bounds_never_zero_and_in_the_day_offsets_day(max_days, subjects, table, scope):
+    mid = dt.datetime(5000, 1, 1)
+    n = len(subjects)
+    days = shift([mid] * n, pa.timestamp("s"), subjects, table=table, scope=scope, max_days=max_days)
+    secs = shift([mid] * n, pa.timestamp("s"), subjects, table=table, scope=scope, max_days=max_days,
+                 resolution="second")
+    for d, s in zip(days.to_pylist(), secs.to_pylist(), strict=True):
+        k, o = (d - mid) // dt.timedelta(days=1), int((s - mid).total_seconds())
+        assert 1 <= abs(k) <= max_days and (d - mid) % dt.timedelta(days=1) == dt.timedelta(0)
+        assert 1 <= abs(o) <= max_days * DAY
+        assert (o > 0) == (k > 0) and (abs(k) - 1) * DAY < abs(o) <= abs(k) * DAY
+
+
+def test_resolution_and_scope_are_validated(tmp_path, cli):
+    for bad, name in (("resolution: minute", "resolution"), ("scope: row", "scope")):
+        prof = tmp_path / "p.yaml"
+        prof.write_text(f"version: 1\ntables:\n  t:\n    columns:\n      d: {{op: date_shift, subject: id, {bad}}}\n")
+        res = cli("validate", prof)
+        assert res.exit_code == 3 and name in res.stderr, res.stderr
