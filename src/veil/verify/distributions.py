@@ -152,8 +152,11 @@ class ColumnSide:
         self.numbers: dict[str, Numbers] = {}
         self._dead: set[str] = set()
 
-    def add(self, ctx, arr: pa.Array | pa.ChunkedArray, fps: np.ndarray | None = None) -> None:
-        """Count one batch of the column (``fps``: its ``column_fingerprints``, when known)."""
+    def add(self, ctx, arr: pa.Array | pa.ChunkedArray,
+            fps: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Count one batch of the column (``fps``: its ``column_fingerprints`` or
+        ``number_fingerprints``, when known: (fingerprints, rows), with their ``counted`` form
+        when the batch was dictionary-encoded)."""
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if pa.types.is_dictionary(arr.type):
@@ -164,7 +167,12 @@ class ColumnSide:
         keys = self.rng.random(n)  # one per row, nulls included: rows stay aligned with the other side
         self.rows += n
         self.nulls += arr.null_count
-        self.values.add(column_fingerprints(ctx, arr)[0] if fps is None else fps)
+        got = column_fingerprints(ctx, arr) if fps is None else fps
+        counted = getattr(got, "counted", None)
+        if counted is not None:
+            self.values.add(*counted)
+        else:
+            self.values.add(got[0])
         t = arr.type
         if is_text(t):
             lengths = pc.utf8_length(arr).drop_null().to_numpy(zero_copy_only=False)

@@ -149,7 +149,24 @@ def column_fingerprints(ctx: VerifyContext, values: pa.Array | pa.ChunkedArray
     dict_present[dict_pos] = True
     idx = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)[valid]
     keep = dict_present[idx]  # a null inside the dictionary is a null value
-    return table[idx[keep]], valid[keep]
+    idx = idx[keep]
+    rows = np.bincount(idx, minlength=len(table))
+    held = rows > 0
+    return RowFingerprints(table[idx], valid[keep], (table[held], rows[held]))
+
+
+class RowFingerprints(tuple):
+    """(fingerprints, row positions) of a column's non-null values, as a pair; ``counted``: the
+    batch's distinct fingerprints and how many rows hold each, when the batch was dictionary-encoded
+    (a :class:`FingerprintCounts` adds them instead of every row's), else None."""
+
+    counted: tuple[np.ndarray, np.ndarray] | None
+
+    def __new__(cls, fps: np.ndarray, rows: np.ndarray,
+                counted: tuple[np.ndarray, np.ndarray] | None = None) -> RowFingerprints:
+        out = super().__new__(cls, (fps, rows))
+        out.counted = counted
+        return out
 
 
 Fingerprints = dict[str, tuple[np.ndarray, np.ndarray]]  # column -> column_fingerprints of a batch
@@ -186,13 +203,14 @@ class FingerprintCounts:
     def __init__(self) -> None:
         self._fps = np.empty(0, np.uint64)
         self._counts = np.empty(0, np.int64)
-        self._pending: list[np.ndarray] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._pending_n = 0
 
-    def add(self, fps: np.ndarray) -> None:
+    def add(self, fps: np.ndarray, counts: np.ndarray | None = None) -> None:
+        """Count ``fps`` (each once, or ``counts[i]`` times: a batch's distinct values)."""
         if len(fps) == 0:
             return
-        self._pending.append(fps)
+        self._pending.append((fps, counts))
         self._pending_n += len(fps)
         if self._pending_n > max(_COMPACT, len(self._fps)):
             self._compact()
@@ -200,7 +218,14 @@ class FingerprintCounts:
     def _compact(self) -> None:
         if not self._pending:
             return
-        new, new_counts = np.unique(np.concatenate(self._pending), return_counts=True)
+        fps = np.concatenate([p[0] for p in self._pending])
+        if all(p[1] is None for p in self._pending):
+            new, new_counts = np.unique(fps, return_counts=True)
+        else:
+            weights = np.concatenate([np.ones(len(f), np.int64) if c is None else np.asarray(c, np.int64)
+                                      for f, c in self._pending])
+            new, inv = np.unique(fps, return_inverse=True)
+            new_counts = np.bincount(inv.ravel(), weights=weights, minlength=len(new)).astype(np.int64)
         self._pending, self._pending_n = [], 0
         if len(self._fps) == 0:
             self._fps, self._counts = new, new_counts.astype(np.int64)

@@ -97,7 +97,7 @@ class UtilityCheck:
             fps = None if name in keys else number_fingerprints(self.ctx, column)
             if fps is None:
                 fps = known[name] = column_fingerprints(self.ctx, column)
-            sides[0].add(self.ctx, column, fps[0])
+            sides[0].add(self.ctx, column, fps)
         self.keys.feed(self, ORIGINAL, table, batch, known)
 
     def copy(self, table: str, batch: pa.RecordBatch, original: pa.RecordBatch | None) -> None:
@@ -114,7 +114,7 @@ class UtilityCheck:
                    if name not in keys and kind in NUMERIC_KINDS else None)
             if fps is None:
                 fps = known[name] = column_fingerprints(self.ctx, column)
-            sides[1].add(self.ctx, column, fps[0])
+            sides[1].add(self.ctx, column, fps)
         self.keys.feed(self, COPY, table, batch, known)
 
     def _key_columns(self, table: str) -> set[str]:
