@@ -1,0 +1,112 @@
+"""A review of ``veil verify`` (issue 17) and typed output / ``scan --update`` (issue 16): each test is
+a bug found by trying the commands as a user would (small realistic inputs), or a case that held
+up and is worth keeping. Bugs not fixed here are ``xfail(strict=True)`` with the reason."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from veil.profile import load_profile
+from veil.verify import default_checks
+from veil.verify.runner import verify_paths
+
+MARKER = "Zqxmarker"  # planted in values: must never reach a report, an error or stderr
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _profile(path: Path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return load_profile(path)
+
+
+def _verify(original: Path, copy: Path, profile, **kw) -> dict:
+    """Every check in this process (one group), the report after a JSON round trip."""
+    checks = [c for group in default_checks() for c in group]
+    report = verify_paths(original, copy, profile, checks, **kw)
+    text = json.dumps(report, allow_nan=False)
+    assert MARKER.lower() not in text.lower(), "a value of the data reached the report"
+    return json.loads(text)
+
+
+# -- nested columns as quasi-identifiers, sensitive attributes, kept columns -------------------
+
+
+def test_nested_columns_in_risk_do_not_crash(tmp_path):
+    """A struct / list / map column (Parquet) as a quasi-identifier, a sensitive attribute or a kept
+    column beside a transformed one: RiskCheck fingerprinted every column by dictionary encoding,
+    which Arrow has no kernel for on nested types, and verify died with an internal error (exit 1)."""
+    n = 40
+    table = pa.table({
+        "id": pa.array(range(1, n + 1), pa.int64()),
+        "name": pa.array([f"{MARKER}{i} Name" for i in range(n)]),
+        "tags": pa.array([[f"{MARKER}t{i % 4}", "x"] for i in range(n)]),
+        "info": pa.array([{"a": i % 3, "b": f"{MARKER}s{i % 3}"} for i in range(n)]),
+        "m": pa.array([[("k", f"{MARKER}m{i % 2}")] for i in range(n)], pa.map_(pa.string(), pa.string())),
+        "age": pa.array([20 + i % 2 for i in range(n)], pa.int32()),
+    })
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    pq.write_table(table, tmp_path / "in" / "t.parquet")
+    copy = table.set_column(1, "name", pa.array([f"Fake{i} Person" for i in range(n)]))
+    pq.write_table(copy, tmp_path / "out" / "t.parquet")
+    profile = _profile(tmp_path / "p.yaml", """\
+version: 1
+tables:
+  t:
+    privacy: {quasi_identifiers: [age, tags], sensitive: [info, m], k: 2}
+    columns:
+      id: keep
+      name: {op: fake, kind: name}
+      tags: keep
+      info: keep
+      m: keep
+      age: keep
+""")
+    report = _verify(tmp_path / "in", tmp_path / "out", profile)
+    risk = report["risk"]["tables"]["t"]
+    assert risk["k"] == 10  # (age, tags) has 4 classes of 10 rows (i % 4 decides both)
+    assert risk["l_diversity"] == {"info": 3, "m": 1}  # within a class of i % 4: i % 3 takes 3 values, i % 2 one
+    assert risk["linkage"]["reidentified"] == 0
+
+
+# -- the leak check -----------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="leaks.py (not this reviewer's file): a one-word value held by more than "
+                   "max(specific_min=2, 0.1%) cells of the scanned column is taken for that column's vocabulary "
+                   "and dropped, so a name mentioned in 3 notes of a 900-row table is not a leak at all "
+                   "(not even weak): leaks 0, the gate leaks>0 passes")
+def test_a_name_mentioned_in_three_notes_is_still_a_leak(tmp_path):
+    """Each of 300 customers' (faked) single-word names is left in 3 of 900 support notes. With one
+    or two notes per customer the check finds them all (in_text); with three, none."""
+    people = [{"id": i, "name": f"{MARKER}{i:04d}"} for i in range(1, 301)]
+    notes = [{"nid": j, "pid": 1 + j % 300, "note": f"call {MARKER}{1 + j % 300:04d} later today"}
+             for j in range(900)]
+    _write_csv(tmp_path / "in" / "people.csv", people)
+    _write_csv(tmp_path / "in" / "notes.csv", notes)
+    _write_csv(tmp_path / "out" / "people.csv", [{"id": p["id"], "name": f"Fake{p['id']}"} for p in people])
+    _write_csv(tmp_path / "out" / "notes.csv", notes)
+    profile = _profile(tmp_path / "p.yaml", """\
+version: 1
+tables:
+  people:
+    columns: {id: keep, name: {op: fake, kind: first_name}}
+  notes:
+    columns: {nid: keep, pid: keep, note: keep}
+""")
+    report = _verify(tmp_path / "in", tmp_path / "out", profile)
+    name = report["leaks"]["tables"]["people"]["columns"]["name"]
+    assert name["in_text"] == 900 and report["leaks"]["summary"]["leaks"] >= 900
