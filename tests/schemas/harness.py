@@ -278,6 +278,8 @@ class Outcome:
     scan_rc: int | None = None
     validate_rc: int | None = None
     validate_out: str = ""
+    strict_rc: int | None = None  # validate --strict: warnings are errors
+    strict_out: str = ""
     run_rc: int | None = None
     run_err: str = ""
     restore_ok: bool = False
@@ -345,6 +347,8 @@ def run_path(schema: RealSchema, work: Path, keyring: Path, *, workers: int = 1,
 
         res, out.seconds["validate"] = veil("validate", draft, dump)
         out.validate_rc, out.validate_out = res.returncode, (res.stdout + res.stderr)[-3000:]
+        res, _ = veil("validate", "--strict", draft, dump)
+        out.strict_rc, out.strict_out = res.returncode, (res.stdout + res.stderr)[-3000:]
 
         res, out.seconds["run"] = veil("run", dump, "--profile", draft, "--keyring", keyring, "--out", safe, "-q",
                                        "--workers", str(workers))
