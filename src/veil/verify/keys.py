@@ -67,13 +67,16 @@ def text_fingerprints(ctx: VerifyContext, text: pa.Array) -> np.ndarray:
     short = lengths <= _SHORT
     rows = np.flatnonzero(short)
     if len(rows):
-        starts, lens = offsets[:-1][rows], lengths[rows]
-        cols = np.arange(_SHORT)
-        inside = cols[None, :] < lens[:, None]
-        part = np.zeros((len(rows), _SHORT), np.uint8)
-        part[inside] = data[(starts[:, None] + cols[None, :])[inside]]
+        # every byte of the short values scattered to its place in the blocks (row * 16 + 1 + k)
+        starts, lens = offsets[:-1][rows].astype(np.int64), lengths[rows].astype(np.int64)
+        before = np.cumsum(lens) - lens  # the bytes of the earlier short values
+        at = np.arange(int(lens.sum()), dtype=np.int64)
+        flat = block.reshape(-1)
+        if len(rows) == n:  # all short: their bytes are one run of the data
+            flat[at + np.repeat(rows * 16 + 1 - before, lens)] = data[offsets[0]:offsets[-1]]
+        else:
+            flat[at + np.repeat(rows * 16 + 1 - before, lens)] = data[at + np.repeat(starts - before, lens)]
         block[rows, 0] = lens
-        block[rows, 1:] = part
     if len(rows) < n:
         long_rows = np.flatnonzero(~short)
         values = text.take(pa.array(long_rows)).to_pylist()
