@@ -26,7 +26,7 @@ from .formats.dump import DumpDataset, ddl_keys
 from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, scrub
 from .ops.arrays import is_text
-from .profile import ColumnRule, ForeignKey, Profile, Subject, TableRule
+from .profile import ColumnRule, ForeignKey, Privacy, Profile, Subject, TableRule
 from .sqltypes import sql_int_bits, sql_integer_digits, sql_is_zoned, sql_text_length, sql_type_category
 
 
@@ -106,6 +106,8 @@ class TablePlan:
     # filled during a run: (fk columns, canonical values of dropped parent keys)
     drop_refs: list[tuple[tuple[str, ...], frozenset]] = field(default_factory=list)
     metadata: dict | None = None  # the input schema's metadata
+    privacy: Privacy | None = None  # the profile's privacy section (veil.privacy enforces its k and l)
+    privacy_report: dict | None = None  # what the enforcement chose (levels, classes, suppressed rows)
 
     @property
     def out_schema(self) -> pa.Schema:
@@ -511,8 +513,28 @@ class _Compiler:
         if columns and all(c.dropped for c in columns):
             self.add(rule.path, f"every column of table {tname} would be dropped",
                      "keep at least one column, or remove the table from the input")
+        self.privacy_problems(tname, rule, columns)
         return TablePlan(tname, columns, rule.primary_key, rule.foreign_keys, rule.subject,
-                         metadata=self.schemas[tname].metadata)
+                         metadata=self.schemas[tname].metadata, privacy=rule.privacy)
+
+    def privacy_problems(self, tname: str, rule: TableRule, columns: list[ColumnPlan]) -> None:
+        """With privacy k (or l) the run generalizes the quasi-identifiers itself (veil.privacy): each
+        must be kept (or dropped/nulled: then it is no quasi-identifier of the copy), and no key."""
+        p = rule.privacy
+        if p is None or (p.k is None and p.l is None):
+            return
+        by_name = {c.name: c for c in columns}
+        for q in p.quasi_identifiers:
+            c = by_name.get(q)
+            if c is None or c.operator.drops_column or c.operator.nulls_column:
+                continue
+            if not c.operator.keeps_value:
+                self.add(f"{p.path}.quasi_identifiers", f"{tname}.{q} is a quasi-identifier of a table with "
+                         f"privacy k; operator {c.op} would change the values veil generalizes to reach k",
+                         f"give {q} keep (veil chooses its generalization: docs/privacy.md), or drop it")
+            elif q in self.key_cols[tname]:
+                self.add(f"{p.path}.quasi_identifiers", f"{tname}.{q} is a key column; generalizing it to reach "
+                         "k would break its joins or uniqueness", f"remove {q} from quasi_identifiers")
 
     def column_plan(self, tname: str, rule: TableRule, f: pa.Field, policy: str) -> ColumnPlan | None:
         got = self.resolve(tname, f.name)

@@ -17,7 +17,7 @@ entry point group (see ``veil.plugins``).
 
 from __future__ import annotations
 
-from . import basic, dates, fake, generalize, pseudonymize, scrub
+from . import basic, dates, fake, generalize, kanon, pseudonymize, scrub
 from .registry import (
     OPERATORS,
     PLUGINS,
@@ -48,6 +48,7 @@ _ALL: tuple[Operator, ...] = (
     generalize.generalize,
     dates.date_shift,
     scrub.scrub,
+    kanon.k_anonymity,
 )
 
 

@@ -21,6 +21,7 @@ from ..formats.dump.rewrite import dump_run
 from ..formats.files import BackgroundWriter, file_run, output_name
 from ..keys import KeyProvider
 from ..plan import Plan
+from ..privacy.enforce import enforce as enforce_privacy
 from ..vault import Vault
 from ..vault.records import RowContext, VaultPart, vault_part, vault_records
 from .driver import Driver, KeyCheck, Prepare, Prepared, Progress, VaultWriter, drive
@@ -49,6 +50,8 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     in the records' transaction. ``prepare`` rewrites each input batch first (re-keying uses it).
     """
     source: Source
+    if prepare is None:  # k-anonymity: the quasi-identifiers' first pass (a re-key keeps them as they are)
+        enforce_privacy(plan, dataset)
     if isinstance(dataset, DumpDataset):
         if prepare is not None:
             raise InputError("re-keying a SQL dump is not supported yet", file=str(dataset.root),

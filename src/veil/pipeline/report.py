@@ -64,6 +64,8 @@ def report_dict(result: RunResult, plan: Plan, *, input_path: Path, profile_path
                 for c in tplan.columns
             },
         }
+        if tplan.privacy_report is not None:  # k-anonymity enforced (veil.privacy): levels and counts
+            tables[tr.name]["privacy"] = tplan.privacy_report
     doc = {
         "veil_version": __version__,
         "started": result.started,

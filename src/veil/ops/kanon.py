@@ -1,0 +1,43 @@
+"""k_anonymity: a quasi-identifier at the level ``veil run`` chose for it (veil.privacy).
+
+Never written in a profile: a table's ``privacy: {k: ...}`` makes the run's first pass choose each
+quasi-identifier's generalization level and the classes to suppress (veil.privacy.enforce), and
+gives those columns this operator with that choice as its parameters.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..privacy.hierarchy import generalize, tuple_keys
+from .registry import OpContext, Param, operator
+
+
+def _check(params: dict) -> list[str]:
+    if params.get("levels") is None:
+        return ["k_anonymity is set by veil run from a table's privacy section (k), not written in a profile; "
+                "give the column keep and list it in privacy.quasi_identifiers"]
+    return []
+
+
+@operator(
+    "k_anonymity",
+    params=(
+        Param("levels", dict, None, help="per quasi-identifier: its chosen level (set by veil run)"),
+        Param("qis", list, None, help="the table's quasi-identifiers, in order (set by veil run)"),
+        Param("suppressed", list, None, help="the suppressed classes' keys (set by veil run)"),
+    ),
+    check=_check,
+    context_columns=lambda p: tuple(p.get("qis") or ()),
+)
+def k_anonymity(arr: pa.Array, ctx: OpContext) -> pa.Array:
+    """A quasi-identifier generalized to its chosen level; rows of suppressed classes null."""
+    p = ctx.params
+    out = generalize(arr, p["levels"][ctx.column])
+    suppressed = p.get("suppressed") or []
+    if not suppressed or ctx.batch is None or len(arr) == 0:
+        return out
+    parts = [out if q == ctx.column else generalize(ctx.batch.column(q), p["levels"][q]) for q in p["qis"]]
+    hit = pc.is_in(tuple_keys(parts), value_set=pa.array(suppressed, pa.string()))
+    return pc.if_else(hit, pa.scalar(None, out.type), out)

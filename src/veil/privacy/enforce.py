@@ -1,0 +1,113 @@
+"""The run's first pass: k-anonymity (and l-diversity) chosen before the normal pass.
+
+For every table whose profile has ``privacy: {k: ..}`` (or ``l``), :func:`enforce` reads the
+quasi-identifier columns only (Parquet: those columns; CSV: the file; a dump: its rows as text,
+typed like the run types them) and counts rows per distinct combination
+(:class:`veil.privacy.search.Counter`); :func:`veil.privacy.search.search` chooses the levels and
+the classes to suppress. Each quasi-identifier's column plan then gets operator ``k_anonymity``
+with that choice as parameters, so the normal pass (any source, any number of workers) writes it
+generalized, the suppressed classes' rows null. The choice and its figures go to the run report
+(``TablePlan.privacy_report``): names and numbers, never a value.
+
+A quasi-identifier the profile drops or nulls is left out (the copy does not hold it); one it keeps
+is generalized; any other operator is refused when the plan is compiled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..dataset import Dataset
+from ..errors import InputError, ProfileError
+from ..errors import Problem as _Problem
+from ..formats.dump import DumpDataset
+from ..formats.dump.sample import read_rows
+from ..plan import Plan, TablePlan
+from .search import Counter, Infeasible, search
+
+BATCH_ROWS = 65_536
+
+
+def _wanted(tplan: TablePlan) -> tuple[list[str], list[str]] | None:
+    """(quasi-identifiers to generalize, sensitive columns) of a table that enforces k or l."""
+    p = tplan.privacy
+    if p is None or (p.k is None and p.l is None):
+        return None
+    by_name = {c.name: c for c in tplan.columns}
+    qis = [q for q in p.quasi_identifiers if q in by_name and by_name[q].operator.keeps_value]
+    if not qis:
+        return None
+    sensitive = [s for s in p.sensitive if s in by_name and s not in qis] if p.l else []
+    return qis, sensitive
+
+
+def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[str, dict[str, Any]]:
+    """Choose the levels of every table with privacy k/l and rewrite its plan (module doc); returns
+    each such table's report section."""
+    wanted = {name: w for name, tp in plan.tables.items() if (w := _wanted(tp)) is not None}
+    if not wanted:
+        return {}
+    counters = {name: Counter(qis + sens) for name, (qis, sens) in wanted.items()}
+    types = {name: {c.name: c.in_type for c in plan.tables[name].columns} for name in wanted}
+    if isinstance(dataset, DumpDataset):
+        for table, _n, values in read_rows(dataset.dump, None, batch_rows):
+            if table in counters and values is not None:
+                counters[table].add(_typed(values, counters[table].columns, types[table], table,
+                                           str(dataset.dump.path)))
+    else:
+        for name, counter in counters.items():
+            table = dataset.table(name)
+            assert table is not None
+            for batch in _file_batches(table, counter.columns, batch_rows):
+                counter.add(batch)
+    reports = {}
+    for name, (qis, sens) in wanted.items():
+        tplan = plan.tables[name]
+        p = tplan.privacy
+        assert p is not None
+        combos = counters[name].table(types[name])
+        try:
+            result = search(combos, qis, p.k or 1, max_suppression=p.max_suppression or 0.0,
+                            sensitive=sens, l=p.l)
+        except Infeasible as exc:
+            raise ProfileError(problems=[_Problem(f"table {name}: k-anonymity cannot be reached: {exc}", p.path, None,
+                                         "lower privacy.k (or l), or declare fewer quasi-identifiers")]) from None
+        params = {"levels": result.levels, "qis": qis, "suppressed": result.suppressed_keys}
+        tplan.columns = [replace(c, op="k_anonymity", params=params, out_type=c.in_type) if c.name in qis else c
+                         for c in tplan.columns]
+        tplan.privacy_report = result.report
+        reports[name] = result.report
+    return reports
+
+
+def _file_batches(table, columns: list[str], batch_rows: int):
+    """The columns of a table of files: a Parquet file read for them alone."""
+    if table.format == "parquet":
+        f = pq.ParquetFile(table.path)
+        for b in f.iter_batches(batch_rows, columns=columns):
+            yield pa.table([b.column(c).cast(table.schema.field(c).type) for c in columns], names=columns)
+        return
+    for b in table.batches(batch_rows):
+        yield pa.table([b.column(c) for c in columns], names=columns)
+
+
+def _typed(values: pa.Table, columns: list[str], types: dict[str, pa.DataType], table: str, file: str) -> pa.Table:
+    """A dump's text values typed as the run types them (a bad value is named by column, never shown)."""
+    arrays = []
+    for c in columns:
+        col = values.column(c).combine_chunks()
+        to = types[c]
+        if col.type != to:
+            try:
+                col = pc.cast(col, to)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise InputError(f"a value is not a valid {to} in a quasi-identifier column", file=file,
+                                 table=table, column=c, hint="fix the value, or leave the column out of "
+                                 "privacy.quasi_identifiers") from None
+        arrays.append(col)
+    return pa.table(arrays, names=columns)

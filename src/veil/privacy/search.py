@@ -1,0 +1,298 @@
+"""The counts of quasi-identifier combinations, and the search for the generalization levels.
+
+:class:`Counter` streams a table's quasi-identifier (and sensitive) columns and keeps one row per
+distinct combination with its count (memory per distinct combination, not per row).
+:func:`search` chooses one level per quasi-identifier (:mod:`.hierarchy`) over the lattice of level
+combinations, then the classes to suppress.
+
+Information loss (documented in docs/privacy.md): for a node (h_1..h_q) of the lattice, with
+H_i the top level of quasi-identifier i and s the share of rows suppressed (their QIs nulled),
+
+    loss = s + (1 - s) * mean_i(h_i / H_i)
+
+(normalised generalization height, ARX's "height"/Sweeney's precision, with a suppressed row
+losing everything). A node is *feasible* when the rows in classes smaller than k (or with fewer
+than l distinct values of a sensitive attribute) are at most ``max_suppression`` of the rows.
+
+Search: rows in small classes never increase when a level goes up (classes only merge), so the
+greedy climb from the bottom (each step raises the quasi-identifier that leaves the fewest rows
+to suppress, ties by loss then column order) finds a feasible node; its loss L bounds the search:
+every node of height < L is then evaluated in order of height (then levels), since loss >= height.
+The search stops after :data:`EVALUATION_CELLS` / distinct combinations evaluations (at least
+:data:`MIN_EVALUATIONS`) and says so ("exhaustive": false). Everything is deterministic.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import hierarchy
+from .hierarchy import Spec
+
+EVALUATION_CELLS = 60_000_000
+MIN_EVALUATIONS = 40
+MAX_EVALUATIONS = 5_000
+_COMPACT_ROWS = 2_000_000  # partial counts held before they are merged
+COUNT = "__veil_rows"
+
+
+class Counter:
+    """Rows per distinct combination of ``columns``, over batches (group_by, merged as they grow)."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+        self.parts: list[pa.Table] = []
+        self.held = 0
+        self.rows = 0
+
+    def add(self, batch: pa.Table | pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        t = pa.table([batch.column(c) for c in self.columns], names=self.columns)
+        part = t.group_by(self.columns, use_threads=False).aggregate([([], "count_all")])
+        self.parts.append(part.rename_columns(self.columns + [COUNT]))
+        self.held += part.num_rows
+        self.rows += batch.num_rows
+        if self.held > _COMPACT_ROWS:
+            self.parts = [self._merged()]
+            self.held = self.parts[0].num_rows
+
+    def _merged(self) -> pa.Table:
+        t = pa.concat_tables(self.parts)
+        out = t.group_by(self.columns, use_threads=False).aggregate([(COUNT, "sum")])
+        return out.rename_columns(self.columns + [COUNT])
+
+    def table(self, schema: dict[str, pa.DataType]) -> pa.Table:
+        """The distinct combinations and their counts (``COUNT``), columns in the given types."""
+        if not self.parts:
+            return pa.table({**{c: pa.array([], schema[c]) for c in self.columns}, COUNT: pa.array([], pa.int64())})
+        t = self._merged() if len(self.parts) > 1 else self.parts[0]
+        # a stable order, whatever the batches were: the search must not depend on them
+        return t.take(pc.sort_indices(t, [(c, "ascending", "at_end") for c in self.columns]))
+
+
+@dataclass
+class _Column:
+    name: str
+    values: pa.Array  # distinct values (a null among them if any)
+    codes: np.ndarray  # per combination: index into values
+    levels: list[Spec]
+    gen: list[np.ndarray] = field(default_factory=list)  # per level: code of each distinct value
+    cards: list[int] = field(default_factory=list)
+    null_code: list[int | None] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """One evaluated node."""
+    levels: tuple[int, ...]
+    feasible: bool
+    suppressed_rows: int
+    loss: float
+    k: int | None
+    classes: int
+    suppressed: np.ndarray  # class ids suppressed
+    inverse: np.ndarray  # combination -> class id
+
+
+@dataclass
+class Result:
+    """The chosen levels, the keys of the suppressed classes, and the figures of the report."""
+    levels: dict[str, Spec]  # per quasi-identifier: its chosen level
+    heights: dict[str, tuple[int, int]]  # per quasi-identifier: (level, top level)
+    suppressed_keys: list[str]  # hierarchy.tuple_keys of the suppressed classes
+    report: dict[str, Any]
+
+
+class Infeasible(Exception):
+    """No node reaches the targets (too few rows, or a sensitive attribute with fewer than l values)."""
+
+
+def _codes(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    values = pc.unique(col)
+    codes = pc.index_in(col, value_set=values, skip_nulls=False)
+    return values, codes.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def search(combos: pa.Table, qis: list[str], k: int, *, max_suppression: float = 0.0,
+           sensitive: list[str] = (), l: int | None = None) -> Result:  # noqa: E741
+    """Levels for ``qis`` so the table is k-anonymous (and l-diverse in ``sensitive``) with at most
+    ``max_suppression`` of the rows suppressed, at the least information loss found (module doc)."""
+    n = combos.column(COUNT).to_numpy().astype(np.int64)
+    total = int(n.sum())
+    cols = _columns(combos, qis, n, k)
+    sens = [_codes(combos.column(s))[1] for s in sensitive] if l else []
+    if 0 < total < k:
+        raise Infeasible(f"the table has {total} rows, fewer than k = {k}")
+    for s_name, s in zip(sensitive if l else [], sens, strict=True):
+        if total and len(np.unique(s)) < l:
+            raise Infeasible(f"sensitive column {s_name} has fewer than l = {l} distinct values")
+    tops = [len(c.levels) - 1 for c in cols]
+    ev = _Evaluator(cols, n, total, k, max_suppression, sens, l or 0, tops)
+    order = sorted(itertools.product(*[range(t + 1) for t in tops]), key=lambda node: (ev.height(node), node))
+    budget = min(MAX_EVALUATIONS, max(MIN_EVALUATIONS, EVALUATION_CELLS // max(len(n), 1)))
+    best = ev.greedy()
+    if best is None:
+        raise Infeasible("no generalization reaches the targets")
+    exhaustive = True
+    for node in order:
+        if ev.height(node) >= best.loss:
+            break
+        if node not in ev.cache and len(ev.cache) >= budget:
+            exhaustive = False
+            break
+        o = ev.evaluate(node)
+        if o.feasible and (o.loss, node) < (best.loss, best.levels):
+            best = o
+    return _result(ev, cols, best, exhaustive, len(order), total, k, l, max_suppression)
+
+
+class _Evaluator:
+    def __init__(self, cols, n, total, k, max_suppression, sens, l, tops):  # noqa: E741
+        self.cols, self.n, self.total, self.k = cols, n, total, k
+        self.max_suppression, self.sens, self.l, self.tops = max_suppression, sens, l, tops
+        self.cache: dict[tuple[int, ...], Outcome] = {}
+
+    def height(self, node: tuple[int, ...]) -> float:
+        if not node:
+            return 0.0
+        return float(np.mean([h / t if t else 0.0 for h, t in zip(node, self.tops, strict=True)]))
+
+    def evaluate(self, node: tuple[int, ...]) -> Outcome:
+        if node in self.cache:
+            return self.cache[node]
+        key = np.zeros(len(self.n), np.int64)
+        null_key: int | None = 0
+        span = 1
+        for c, h in zip(self.cols, node, strict=True):
+            card = c.cards[h]
+            if span * card >= 1 << 62:  # keep the mixed-radix key inside int64
+                uniq, key = np.unique(key, return_inverse=True)
+                if null_key is not None:
+                    pos = np.searchsorted(uniq, null_key)
+                    null_key = int(pos) if pos < len(uniq) and uniq[pos] == null_key else None
+                span = len(uniq)
+            key = key * card + c.gen[h][c.codes]
+            null_key = None if null_key is None or c.null_code[h] is None else null_key * card + c.null_code[h]
+            span *= card
+        uniq, inv = np.unique(key, return_inverse=True)
+        sizes = np.bincount(inv, weights=self.n).astype(np.int64)
+        small = sizes < self.k
+        for s in self.sens:
+            pairs = np.unique(inv * (int(s.max()) + 1) + s)
+            distinct = np.bincount(pairs // (int(s.max()) + 1), minlength=len(sizes))
+            small |= distinct < self.l
+        null_class = None
+        if null_key is not None:
+            pos = int(np.searchsorted(uniq, null_key))
+            null_class = pos if pos < len(uniq) and uniq[pos] == null_key else None
+        if null_class is not None:
+            small[null_class] = False  # the rows suppressed join it; checked as the group below
+        group = list(np.flatnonzero(small))
+        group_rows = int(sizes[small].sum()) + (int(sizes[null_class]) if null_class is not None else 0)
+        feasible = True
+        if group_rows and (group_rows < self.k or not self._diverse(inv, group, null_class)):
+            # the suppressed rows form one class (all quasi-identifiers null): it must reach k (and l)
+            rest = np.flatnonzero(~small)
+            rest = rest[rest != null_class] if null_class is not None else rest
+            rest = rest[np.argsort(sizes[rest], kind="stable")]
+            for cls in rest:
+                group.append(int(cls))
+                group_rows += int(sizes[cls])
+                if group_rows >= self.k and self._diverse(inv, group, null_class):
+                    break
+            else:
+                feasible = False
+        suppressed = np.array(sorted(int(g) for g in group), np.int64)
+        rows = int(sizes[suppressed].sum()) if len(suppressed) else 0
+        share = rows / self.total if self.total else 0.0
+        feasible = feasible and share <= self.max_suppression + 1e-12
+        kept = np.ones(len(sizes), bool)
+        kept[suppressed] = False
+        if null_class is not None:
+            kept[null_class] = False
+        finals = list(sizes[kept]) + ([group_rows] if group_rows else [])
+        o = Outcome(node, feasible, rows, share + (1 - share) * self.height(node),
+                    int(min(finals)) if finals else None, len(finals), suppressed, inv)
+        self.cache[node] = o
+        return o
+
+    def _diverse(self, inv: np.ndarray, group: list[int], null_class: int | None) -> bool:
+        if not self.sens:
+            return True
+        members = np.isin(inv, np.array(group + ([null_class] if null_class is not None else []), np.int64))
+        return all(len(np.unique(s[members])) >= self.l for s in self.sens)
+
+    def greedy(self) -> Outcome | None:
+        node = tuple(0 for _ in self.cols)
+        cur = self.evaluate(node)
+        while not cur.feasible:
+            steps = [node[:i] + (node[i] + 1,) + node[i + 1:] for i in range(len(node)) if node[i] < self.tops[i]]
+            if not steps:
+                return None
+            outs = [self.evaluate(s) for s in steps]
+            cur = min(outs, key=lambda o: (not o.feasible, o.loss if o.feasible else o.suppressed_rows, o.loss,
+                                            o.levels))
+            node = cur.levels
+        return cur
+
+
+def _result(ev: _Evaluator, cols: list[_Column], best: Outcome, exhaustive: bool, nodes: int, total: int,
+            k: int, l: int | None, max_suppression: float) -> Result:  # noqa: E741
+    keys: list[str] = []
+    if len(best.suppressed):
+        # one combination of each suppressed class: its generalized tuple, as the workers will see it
+        first = np.full(int(best.inverse.max()) + 1, -1, np.int64)
+        order = np.arange(len(best.inverse))[::-1]
+        first[best.inverse[order]] = order
+        rows = pa.array(first[best.suppressed])
+        arrays = [hierarchy.generalize(c.values, c.levels[h]).take(pa.array(c.codes).take(rows))
+                  for c, h in zip(cols, best.levels, strict=True)]
+        keys = sorted(hierarchy.tuple_keys(arrays).to_pylist())
+    levels = {c.name: c.levels[h] for c, h in zip(cols, best.levels, strict=True)}
+    report = {
+        "k_target": k, "k": best.k, "l_target": l, "max_suppression": max_suppression,
+        "levels": {c.name: c.levels[h]["name"] for c, h in zip(cols, best.levels, strict=True)},
+        "heights": {c.name: [h, len(c.levels) - 1] for c, h in zip(cols, best.levels, strict=True)},
+        "classes": best.classes, "rows": total, "suppressed_rows": best.suppressed_rows,
+        "suppressed_share": round(best.suppressed_rows / total, 6) if total else 0.0,
+        "information_loss": round(best.loss, 6),
+        "search": {"nodes": nodes, "evaluated": len(ev.cache), "exhaustive": exhaustive},
+    }
+    return Result(levels, {c.name: (h, len(c.levels) - 1) for c, h in zip(cols, best.levels, strict=True)},
+                  keys, report)
+
+
+def _columns(combos: pa.Table, qis: list[str], n: np.ndarray, k: int) -> list[_Column]:
+    """Each quasi-identifier's distinct values, hierarchy and codes at every level."""
+    cols: list[_Column] = []
+    for q in qis:
+        values, codes = _codes(combos.column(q))
+        counts = np.bincount(codes, weights=n, minlength=len(values)).astype(np.int64)
+        c = _Column(q, values, codes, hierarchy.build(values, counts, k))
+        for spec in c.levels:
+            enc = pc.dictionary_encode(hierarchy.generalize(values, spec), null_encoding="encode")
+            c.gen.append(enc.indices.to_numpy(zero_copy_only=False).astype(np.int64))
+            c.cards.append(max(len(enc.dictionary), 1))
+            nulls = np.flatnonzero(pc.is_null(enc.dictionary).to_numpy(zero_copy_only=False))
+            c.null_code.append(int(nulls[0]) if len(nulls) else None)
+        cols.append(c)
+    return cols
+
+
+def evaluate_levels(combos: pa.Table, qis: list[str], k: int, levels: dict[str, str]) -> dict[str, Any]:
+    """The figures of a given choice of levels (by name, e.g. the manual ZIP-3 + birth-year choice),
+    every class below k suppressed: for comparisons (bench)."""
+    n = combos.column(COUNT).to_numpy().astype(np.int64)
+    cols = _columns(combos, qis, n, k)
+    ev = _Evaluator(cols, n, int(n.sum()), k, 1.0, [], 0, [len(c.levels) - 1 for c in cols])
+    node = tuple(next(i for i, s in enumerate(c.levels) if s["name"] == levels[c.name]) for c in cols)
+    o = ev.evaluate(node)
+    return {"levels": levels, "k": o.k, "suppressed_rows": o.suppressed_rows,
+            "information_loss": round(o.loss, 6), "classes": o.classes}
