@@ -64,9 +64,12 @@ class Counted:
         if len(fps) == 0:
             return
         fps = np.asarray(fps, np.uint64)
-        order = np.argsort(fps)
-        c = np.ones(len(fps), np.uint32) if counts is None else np.asarray(counts, np.uint32)[order]
-        self._pending.append((fps[order], c))
+        if counts is None or (counts == 1).all():
+            fps, c = np.sort(fps), np.ones(len(fps), np.uint32)
+        else:
+            order = np.argsort(fps)
+            fps, c = fps[order], np.asarray(counts, np.uint32)[order]
+        self._pending.append((fps, c))
         self._n += len(fps)
         if self._n > max(1 << 20, len(self.fps)):
             self._compact()

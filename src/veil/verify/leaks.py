@@ -209,7 +209,10 @@ class LeakCheck:
         pos = np.flatnonzero(many[tok.value])
         t = tok.token[pos]
         good = (tok.token_chars[t] >= r["min_chars"]) & (~tok.token_digits[t] | (tok.token_chars[t] >= r["min_digits"]))
-        src.words.add(tok.fp[pos[good]], occ[tok.value[pos[good]]])
+        pos = pos[good]  # counted per distinct word of the batch (a word repeats across values)
+        rows = np.bincount(tok.token[pos], weights=occ[tok.value[pos]], minlength=len(tok.token_fp))
+        held = np.flatnonzero(rows)
+        src.words.add(tok.token_fp[held], rows[held].astype(np.int64))
         member_tokens = np.zeros(len(tok.token_fp), bool)  # the distinct words of short multi-word values
         member_tokens[tok.token[short[tok.value]]] = True
         src.members.add(tok.token_fp[member_tokens])
