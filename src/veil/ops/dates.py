@@ -8,7 +8,6 @@ back. Parquet date/timestamp columns are used as they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -60,8 +59,10 @@ def is_temporal(t: pa.DataType) -> bool:
 
 
 #: ``resolution``: ``day`` moves every value by whole days (time of day kept); ``second`` moves
-#: timestamps (and date-time text) by whole seconds, so their time of day moves too.
-RESOLUTIONS = ("day", "second")
+#: timestamps (and date-time text) by whole seconds, so their time of day moves too (a fraction of
+#: a second is kept); ``column`` moves them at the column's own unit (timestamp[ms|us|ns]: by ms, us,
+#: ns; text: by as many decimals as each value's fraction has), so the fraction moves too.
+RESOLUTIONS = ("day", "second", "column")
 #: ``scope``: ``subject`` gives a subject one offset in every table of the domain; ``table`` mixes
 #: the table's name into the key, so a subject's offsets differ from table to table.
 SCOPES = ("subject", "table")
@@ -84,34 +85,54 @@ def _offset_digests(ctx: OpContext, uniques: pa.Array) -> np.ndarray:
     return digests(key, uniques)
 
 
-def _subject_offsets(ctx: OpContext, n: int, unit: str = "day") -> pa.Array:
-    """Each row's offset, in days or (``unit="second"``) seconds, keyed by the raw value of the
-    subject column.
+class _Offsets:
+    """Each row's offset, keyed by the raw value of the subject column (one digest per distinct
+    subject of the batch), at any resolution: :meth:`at`.
 
     With d the subject's digest and M = max_days: r = word0(d) mod 2M gives the day offset
     k = r - M (r < M) or r - M + 1, in [-M, -1] or [1, M]. In seconds the offset is
-    sign(k) * (|k| * 86400 - word1(d) mod 86400), in [-86400 M, -1] or [1, 86400 M]: never 0,
-    uniform, and always within the same whole day k as the day offset (a date column and a
-    timestamp column of one subject keep their interval to within a day).
+    s = sign(k) * (|k| * 86400 - word1(d) mod 86400), in [-86400 M, -1] or [1, 86400 M]; in
+    1/P seconds (P = 1000 for ms...) it is sign(k) * (|s| * P - word2(d) mod P). Each is never 0,
+    uniform, and nests in the coarser one (|s| lies in (|k| - 1, |k|] days): a subject's date,
+    timestamp and timestamp[us] columns keep their intervals to within a day, or a second.
+    A row whose subject is null gets 0 (its date is kept).
     """
-    subject = ctx.batch.column(ctx.params["subject"]) if ctx.batch is not None else None
-    if subject is None:
-        raise RuntimeError("date_shift ran without its batch")
-    max_days = ctx.params["max_days"]
 
-    def offsets(uniques: pa.Array) -> pa.Array:
-        d = _offset_digests(ctx, uniques)
-        r = (u64(d, 0) % np.uint64(2 * max_days)).astype(np.int64)
-        # [-max, -1] and [1, max]: never 0, so every date really moves
-        k = np.where(r < max_days, r - max_days, r - max_days + 1)
-        if unit == "second":
+    def __init__(self, ctx: OpContext, n: int, sign: int) -> None:
+        subject = ctx.batch.column(ctx.params["subject"]) if ctx.batch is not None else None
+        if subject is None:
+            raise RuntimeError("date_shift ran without its batch")
+        max_days = ctx.params["max_days"]
+
+        def words(uniques: pa.Array) -> pa.Array:
+            d = _offset_digests(ctx, uniques)
+            r = (u64(d, 0) % np.uint64(2 * max_days)).astype(np.int64)
+            # [-max, -1] and [1, max]: never 0, so every date really moves
+            k = np.where(r < max_days, r - max_days, r - max_days + 1)
             within = (u64(d, 1) % np.uint64(SECONDS_PER_DAY)).astype(np.int64)
-            k = np.sign(k) * (np.abs(k) * SECONDS_PER_DAY - within)
-        return pa.array(k, type=pa.int64())
+            return pa.StructArray.from_arrays([pa.array(k), pa.array(within), pa.array(u64(d, 2))],
+                                              ["k", "within", "fraction"])
 
-    if subject.null_count == len(subject):
-        return pa.nulls(n, pa.int64())
-    return map_distinct(subject, offsets)
+        self.sign = sign
+        if subject.null_count == len(subject):
+            self.k = self.within = np.zeros(n, np.int64)
+            self.fraction = np.zeros(n, np.uint64)
+            return
+        rows = map_distinct(subject, words)
+        self.k = pc.fill_null(pc.struct_field(rows, "k"), 0).to_numpy(zero_copy_only=False)
+        self.within = pc.fill_null(pc.struct_field(rows, "within"), 0).to_numpy(zero_copy_only=False)
+        self.fraction = pc.fill_null(pc.struct_field(rows, "fraction"), 0).to_numpy(zero_copy_only=False)
+
+    def at(self, per_second: int | np.ndarray | None) -> np.ndarray:
+        """Each row's offset (negated to undo), in days (``None``), or in 1/``per_second`` seconds
+        (1: seconds; an array: per row)."""
+        if per_second is None:
+            return self.sign * self.k
+        sign = np.sign(self.k)  # 0 where the subject is null
+        s = np.abs(self.k) * SECONDS_PER_DAY - self.within
+        p = np.asarray(per_second, np.int64)
+        ticks = s * p - (self.fraction % p.astype(np.uint64)).astype(np.int64)
+        return self.sign * sign * ticks
 
 
 #: The largest offset date_shift accepts: 100 years.
@@ -157,24 +178,25 @@ def unshift(arr: pa.Array, ctx: OpContext) -> pa.Array:
 
 
 def _move(arr: pa.Array, ctx: OpContext, sign: int) -> pa.Array:
-    """Shift (``sign`` 1) or unshift (-1) by each row's offset, at the resolution the column holds."""
+    """Shift (``sign`` 1) or unshift (-1) by each row's offset, at the resolution the rule asks for
+    and the column holds."""
     if arr.null_count == len(arr):
         return arr
+    offsets = _Offsets(ctx, len(arr), sign)
     resolution = ctx.params.get("resolution", "day")
-
-    def offsets(timed: bool) -> tuple[pa.Array, str]:
-        # seconds only where the values hold a time of day and the rule asks for them
-        unit = "second" if timed and resolution == "second" else "day"
-        off = _subject_offsets(ctx, len(arr), unit)
-        return (off if sign > 0 else pc.negate(off)), unit
-
     t = arr.type
     if is_text(t):
-        return shift_text(arr, offsets, ctx)
+        return shift_text(arr, offsets, resolution, ctx)
     if not is_temporal(t):
         raise InputError("date_shift needs a date, timestamp or ISO date text column",
                          table=ctx.table, column=ctx.column)
-    return _shift(arr, *offsets(pa.types.is_timestamp(t)))
+    per_day = _ticks_per_day(t)
+    if not pa.types.is_timestamp(t) or resolution == "day":
+        return _shift(arr, offsets.at(None), per_day)
+    per_second = per_day // SECONDS_PER_DAY
+    if resolution == "second":
+        return _shift(arr, offsets.at(1), per_second)
+    return _shift(arr, offsets.at(per_second), 1)
 
 
 # Shifted dates stay within 0001-01-01 .. 9999-12-31 (what ISO text, Python, and SQL
@@ -184,26 +206,27 @@ LAST_DAY = 2_932_896  # 9999-12-31
 _TICKS_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 
 
-def _shift(arr: pa.Array, offsets: pa.Array, unit: str = "day") -> pa.Array:
-    """Add whole days (``unit="day"``) or seconds (``"second"``, timestamps only); a result outside
-    the type's range (or 0001..9999) is clamped to its edge."""
-    t = arr.type
-    offsets = pc.fill_null(offsets, 0).to_numpy(zero_copy_only=False).astype(np.int64)  # no subject: unchanged
+def _ticks_per_day(t: pa.DataType) -> int:
     if pa.types.is_date32(t):
-        storage, per_day = pa.int32(), 1
-    elif pa.types.is_date64(t):
-        storage, per_day = pa.int64(), 86_400_000
-    else:
-        storage, per_day = pa.int64(), _TICKS_PER_DAY[t.unit]
-    sec = max(per_day // 86_400, 1)
+        return 1
+    if pa.types.is_date64(t):
+        return 86_400_000
+    return _TICKS_PER_DAY[t.unit]
+
+
+def _shift(arr: pa.Array, offsets: np.ndarray, step: int) -> pa.Array:
+    """Add ``offsets * step`` ticks of the column's type to each value (``offsets``: int64, one per
+    row, 0 for a null); a result outside the type's range (or 0001..9999) is clamped to its edge."""
+    t = arr.type
+    storage = pa.int32() if pa.types.is_date32(t) else pa.int64()
+    per_day = _ticks_per_day(t)
+    sec = max(per_day // SECONDS_PER_DAY, 1)
     top = np.iinfo(np.int64).max // sec * sec  # whole seconds (timestamp[ns] reaches int64's end)
     lo = max(FIRST_DAY * per_day, -top)
     hi = min((LAST_DAY + 1) * per_day - 1, top)
     vals = pc.fill_null(arr.view(storage), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    if unit == "second" and not pa.types.is_timestamp(t):
-        raise ValueError("a shift in seconds needs a timestamp")
-    # |offset| <= MAX_SHIFT_DAYS days: no overflow
-    delta = offsets * (sec if unit == "second" else per_day)
+    # |offset| <= MAX_SHIFT_DAYS days in any unit: no overflow
+    delta = np.asarray(offsets, np.int64) * step
     with np.errstate(over="ignore"):
         moved = vals + delta  # may wrap where it is out of range: those rows are clamped below
     moved = np.where((delta > 0) & (vals > hi - delta), hi, moved)
@@ -216,19 +239,23 @@ def _shift(arr: pa.Array, offsets: pa.Array, unit: str = "day") -> pa.Array:
 
 #: A date-time with fractional seconds and/or a UTC offset, as PostgreSQL writes ``timestamptz``
 #: (and ``timestamp(n)``) values in a dump: "2020-01-02 03:04:05.123456+02", "...-03:30", "...Z".
-ZONED_TEXT = (r"^(?P<core>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})"
-              r"(?P<rest>(?:\.\d{1,9})?(?:[+-]\d{2}(?::?\d{2}(?::\d{2})?)?|Z)?)$")
+ZONED_TEXT = (r"^(?P<core>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})(?P<fraction>(?:\.\d{1,9})?)"
+              r"(?P<zone>(?:[+-]\d{2}(?::?\d{2}(?::\d{2})?)?|Z)?)$")
 
 
-def shift_text(arr: pa.Array, offsets: Callable[[bool], tuple[pa.Array, str]], ctx: OpContext) -> pa.Array:
-    """Shift ISO date text by each row's offset: ``offsets(timed)`` gives the offsets and their unit
-    (``"day"`` or ``"second"``), ``timed`` telling whether the text holds a time of day. A value with
-    fractional seconds or a UTC offset keeps them as written: its wall time moves under the same
-    offset, which moves the instant by as much."""
+def shift_text(arr: pa.Array, offsets: _Offsets, resolution: str, ctx: OpContext) -> pa.Array:
+    """Shift ISO date text by each row's offset: date text by days, date-time text at the rule's
+    resolution. A UTC offset is kept as written: the wall time moves under the same offset, which
+    moves the instant by as much. A fraction of a second is kept as written, except with
+    ``resolution: column``, which moves it in units of its last decimal (and keeps its width)."""
     sample = arr.drop_null()
     if len(sample) == 0 or len(sample[0].as_py()) in TEXT_FORMATS:
         parsed, fmt = parse_text_dates(arr, ctx)
-        return pc.cast(pc.strftime(_shift(parsed, *offsets(fmt != TEXT_FORMATS[10])), format=fmt), arr.type)
+        if fmt == TEXT_FORMATS[10] or resolution == "day":
+            moved = _shift(parsed, offsets.at(None), SECONDS_PER_DAY)
+        else:
+            moved = _shift(parsed, offsets.at(1), 1)
+        return pc.cast(pc.strftime(moved, format=fmt), arr.type)
     parts = pc.extract_regex(pc.cast(arr, pa.string()), ZONED_TEXT)
     ok = pc.or_(pc.is_valid(parts), pc.is_null(arr))
     if not pc.all(ok).as_py():
@@ -236,5 +263,32 @@ def shift_text(arr: pa.Array, offsets: Callable[[bool], tuple[pa.Array, str]], c
                          "fractional seconds and UTC offset)", row=first_bad_row(ok, ctx.row_offset),
                          table=ctx.table, column=ctx.column, hint="fix the value, or nullify this column")
     parsed, fmt = parse_text_dates(pc.struct_field(parts, "core"), ctx)
-    shifted = pc.strftime(_shift(parsed, *offsets(True)), format=fmt)
-    return pc.cast(pc.binary_join_element_wise(shifted, pc.struct_field(parts, "rest"), ""), arr.type)
+    fraction = pc.struct_field(parts, "fraction")
+    if resolution == "day":
+        moved = _shift(parsed, offsets.at(None), SECONDS_PER_DAY)
+    elif resolution == "second":
+        moved = _shift(parsed, offsets.at(1), 1)
+    else:
+        moved, fraction = _shift_fraction(parsed, fraction, offsets)
+    return pc.cast(pc.binary_join_element_wise(pc.strftime(moved, format=fmt), fraction,
+                                               pc.struct_field(parts, "zone"), ""), arr.type)
+
+
+def _shift_fraction(parsed: pa.Array, fraction: pa.Array, offsets: _Offsets) -> tuple[pa.Array, pa.Array]:
+    """Shift whole seconds (``parsed``, timestamp[s]) and their written fraction (".25", "" for none)
+    together, by each row's offset in units of the fraction's last decimal; the fraction keeps its
+    width. Returns the moved seconds and the new fraction text."""
+    digits = np.maximum(pc.fill_null(pc.utf8_length(fraction), 0).to_numpy(zero_copy_only=False) - 1, 0)
+    scale = (10 ** digits.astype(np.int64)).astype(np.int64)
+    value = pc.cast(pc.if_else(pc.greater(pc.utf8_length(fraction), 0),
+                               pc.utf8_slice_codeunits(fraction, 1), "0"), pa.int64())
+    value = pc.fill_null(value, 0).to_numpy(zero_copy_only=False)
+    off = offsets.at(scale)
+    total = value + off % scale  # the offset's part below a second, carried into the seconds
+    moved = _shift(parsed, off // scale + total // scale, 1)
+    text = pc.cast(pa.array(total % scale), pa.string())
+    out = pa.array([""] * len(parsed), pa.string())
+    for width in np.unique(digits[digits > 0]):
+        padded = pc.binary_join_element_wise(".", pc.utf8_lpad(text, int(width), "0"), "")
+        out = pc.if_else(pa.array(digits == width), padded, out)
+    return moved, out
