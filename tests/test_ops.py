@@ -173,6 +173,9 @@ SPEC += [
      D32, pa.date32(), {"subject": [1, 1, 2, 2], "subject_type": I64}),
     ("shift-ts", "date_shift", {"subject": "s", "max_days": 365}, TS, pa.timestamp("us"),
      {"subject": [1, 1, 2, 3], "subject_type": I64}),
+    # k_anonymity: set by veil run's first pass (veil.privacy); more in tests/test_privacy_*.py
+    ("kanon-quarter-text", "k_anonymity", {"levels": {"c": {"kind": "date_text", "name": "quarter", "unit": "quarter"}},
+                                           "qis": ["c"], "suppressed": []}, DATES, STR, {}),
     # scrub: patterns only (no NER), inline rules; more vectors in tests/test_scrub.py
     ("scrub-patterns", "scrub", {"nlp_model": "none", "entities": {"EMAIL": {"op": "pseudonymize", "format": "email"}}},
      ["Mail ann.lee@corp.com now", None, "", "Zoë: ann.lee@corp.com+4930123456", "李"], STR, {}),
@@ -275,6 +278,7 @@ EXPECTED: dict[str, list] = {
         datetime.datetime(2021, 3, 1, 0, 0), datetime.datetime(2021, 4, 1, 0, 0), None,
         datetime.datetime(1999, 12, 1, 0, 0),
     ],
+    'kanon-quarter-text': ['2021-Q1', '2021-Q2', '1999-Q4', '2000-Q1', None],
     'gen-bucket-int': [0, 0, 10, -10, None, 90],
     'gen-bucket-float': [0.0, 7.5, 10.0, -2.5, None],
     'gen-bucket-decimal': [Decimal('120.00'), None, Decimal('-10.00'), Decimal('10.00')],
