@@ -110,3 +110,28 @@ tables:
     report = _verify(tmp_path / "in", tmp_path / "out", profile)
     name = report["leaks"]["tables"]["people"]["columns"]["name"]
     assert name["in_text"] == 900 and report["leaks"]["summary"]["leaks"] >= 900
+
+
+# -- scan --update ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile_text, line, path", [
+    ("version: 1\ntables:\n  t:\n    columns: {}\n", 4, "tables.t.columns"),
+    ("version: 1\ntables: {}\n", 2, "tables"),
+])
+def test_update_refuses_an_empty_flow_mapping_with_a_profile_error(tmp_path, profile_text, line, path):
+    """`columns: {}` or `tables: {}` (an empty mapping can only be written in flow style): the update
+    took it for a block mapping, looked for its last key, and died with an internal error (exit 1,
+    IndexError) instead of the documented profile error naming the line (exit 3)."""
+    from click.testing import CliRunner
+
+    from veil.cli import main
+
+    _write_csv(tmp_path / "in" / "t.csv", [{"id": i, "email": f"{MARKER}{i}@example.com"} for i in range(1, 30)])
+    profile = tmp_path / "p.yaml"
+    profile.write_text(profile_text)
+    res = CliRunner().invoke(main, ["scan", str(tmp_path / "in"), "--update", str(profile)])
+    assert res.exit_code == 3, res.output
+    assert f"p.yaml:{line}: {path}: written in flow style" in res.stderr
+    assert profile.read_text() == profile_text
+    assert MARKER.lower() not in res.output.lower()

@@ -191,7 +191,7 @@ class _Merge:
         if not isinstance(value, CommentedMap | CommentedSeq):
             raise self.refuse("expected a mapping (or a list of foreign keys) here", path, line,
                               "fix the profile (veil validate names every problem), then update again")
-        if value.fa.flow_style():
+        if value.fa.flow_style() or len(value) == 0:  # an empty {} or [] is flow style whatever ruamel says
             raise self.refuse("written in flow style ({...} or [...]): veil scan --update adds lines in block "
                               "style only", path, line, "write it one entry a line (block style), then update again")
         if isinstance(value, CommentedMap):
