@@ -76,10 +76,17 @@ def second_offset(subject: str, max_days: int, domain: str = "date_shift", table
     return (1 if k > 0 else -1) * (abs(k) * DAY - within)
 
 
+def tick_offset(subject: str, max_days: int, per_second: int, domain: str = "date_shift",
+                table: str | None = None) -> int:
+    """In 1/per_second seconds: sign(s) * (|s| * P - word2 mod P)."""
+    s = second_offset(subject, max_days, domain, table)
+    return (1 if s > 0 else -1) * (abs(s) * per_second - word(digest(subject, domain, table), 2) % per_second)
+
+
 # -- calling the operator ------------------------------------------------------------------------
 
 def shift(values, typ, subjects, *, table="t", keys=KEYS, version=None, undo=False, **params):
-    arr = pa.array(values, typ)
+    arr = values if isinstance(values, pa.Array) else pa.array(values, typ)
     batch = pa.record_batch([arr, pa.array(subjects, pa.string())], names=["d", "sid"])
     p = OP.with_defaults({"subject": "sid", **params})
     ctx = OpContext(keys, p["domain"] or "date_shift", p, table=table, column="d", batch=batch,
@@ -192,6 +199,53 @@ def test_same_day_originals_no_longer_give_whole_day_offsets():
     assert sum(s.time() == BASE_TS.time() for s in secs) <= 1
 
 
+# -- resolution: column (fractions of a second move too) -------------------------------------------
+
+@pytest.mark.parametrize("unit, per_second", [("s", 1), ("ms", 1_000), ("us", 1_000_000), ("ns", 1_000_000_000)])
+def test_column_resolution_known_answers_on_timestamps(unit, per_second):
+    ticks = pa.array([BASE_TS.replace(microsecond=250_000 if unit != "s" else 0)], pa.timestamp(unit))
+    base = ticks.view(pa.int64())[0].as_py()
+    out = shift(ticks.to_pylist() * 60, pa.timestamp(unit), SUBJECTS, resolution="column", max_days=90)
+    assert out.view(pa.int64()).to_pylist() == [base + tick_offset(s, 90, per_second) for s in SUBJECTS]
+    secs = shift(ticks.to_pylist() * 60, pa.timestamp(unit), SUBJECTS, resolution="second", max_days=90)
+    # nested: within one second of the second-resolution shift, and the fraction moved for most
+    diffs = [(a - b) for a, b in zip(out.view(pa.int64()).to_pylist(), secs.view(pa.int64()).to_pylist(),
+                                     strict=True)]
+    assert all(abs(d) < per_second for d in diffs)
+    if per_second > 1:
+        assert sum(d != 0 for d in diffs) >= 50
+
+
+def test_column_resolution_on_fraction_text_keeps_width_and_zone():
+    values = ["2020-01-02 03:04:05.25+02", "2020-01-02 03:04:05+02", "2020-01-02 03:04:05.123456Z",
+              "2020-01-02 03:04:05.999999999-03:30", None]
+    subjects = ["7", "7", "8", "9", "9"]
+    out = shift(values, pa.string(), subjects, resolution="column").to_pylist()
+    wall = dt.datetime(2020, 1, 2, 3, 4, 5)
+
+    def expect(subject, digits, fraction, sep, zone):
+        p = 10 ** digits
+        total = fraction + tick_offset(subject, 365, p)
+        text = (wall + dt.timedelta(seconds=total // p)).strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+        return text + (f".{total % p:0{digits}d}" if digits else "") + zone
+
+    assert out == [expect("7", 2, 25, " ", "+02"), expect("7", 0, 0, " ", "+02"), expect("8", 6, 123456, " ", "Z"),
+                   expect("9", 9, 999999999, " ", "-03:30"), None]
+
+
+def test_column_resolution_moves_the_fraction_that_links_copies():
+    """PostgreSQL's now() has microseconds: a kept fraction links a shifted row to its original (and
+    to another copy, whatever the key). With resolution: column it is moved."""
+    rng = random.Random(7)
+    n = 500
+    events = [dt.datetime(2021, 5, 1) + dt.timedelta(microseconds=x) for x in rng.sample(range(10**6), n)]
+    subjects = [str(i) for i in range(n)]
+    secs = shift(events, pa.timestamp("us"), subjects, resolution="second").to_pylist()
+    cols = shift(events, pa.timestamp("us"), subjects, resolution="column").to_pylist()
+    assert all(a.microsecond == b.microsecond for a, b in zip(events, secs, strict=True))
+    assert sum(a.microsecond == b.microsecond for a, b in zip(events, cols, strict=True)) <= 2
+
+
 # -- scope: table ---------------------------------------------------------------------------------
 
 def test_table_scope_known_answers_and_offsets_differ_between_tables():
@@ -224,7 +278,8 @@ def test_table_scope_with_seconds():
 
 # -- undo (rekey) ---------------------------------------------------------------------------------
 
-MODES = [{}, {"resolution": "second"}, {"scope": "table"}, {"resolution": "second", "scope": "table"}]
+MODES = [{}, {"resolution": "second"}, {"resolution": "column"}, {"scope": "table"},
+         {"resolution": "second", "scope": "table"}, {"resolution": "column", "scope": "table"}]
 VALUES = [
     ([dt.date(2021, 3, 15), dt.date(1999, 12, 31), None], pa.date32()),
     ([dt.date(2021, 3, 15), dt.date(1999, 12, 31), None], pa.date64()),
@@ -236,6 +291,7 @@ VALUES = [
     (["2021-03-15 10:11:12", "1999-12-31 23:59:59", None], pa.string()),
     (["2021-03-15T10:11:12", "1999-12-31T23:59:59", None], pa.string()),
     (["2021-03-15 10:11:12.5+02", "1999-12-31 23:59:59-03:30", None], pa.string()),
+    (["2021-03-15T10:11:12.000001", "1999-12-31T23:59:59.999999999Z", None], pa.string()),
 ]
 
 
@@ -249,7 +305,7 @@ def test_undo_inverts_every_mode(mode, values, typ):
     orig = pa.array(values, typ)
     out = shift(values, typ, subjects, keys=keys, version=old, table="orders", **mode)
     assert not out.equals(orig)
-    back = shift(out.to_pylist(), typ, subjects, keys=keys, version=old, table="orders", undo=True, **mode)
+    back = shift(out, typ, subjects, keys=keys, version=old, table="orders", undo=True, **mode)
     assert back.equals(orig)
     # the next version shifts differently
     assert not shift(values, typ, subjects, keys=keys, version=new, table="orders", **mode).equals(out)
@@ -267,10 +323,13 @@ def test_cli_rekey_of_every_mode_equals_a_fresh_run(tmp_path, cli):
         pacsv.write_csv(pa.table({"cid": [r[0] for r in rows],
                                   "day": [r[1].date().isoformat() for r in rows],
                                   "at": [r[1].isoformat(" ") for r in rows],
-                                  "at2": [r[1].isoformat(" ") for r in rows]}), src / f"{table}.csv")
+                                  "at2": [r[1].isoformat(" ") for r in rows],
+                                  "us": [r[1].isoformat(" ") + f".{rng.randrange(10**6):06d}+02" for r in rows]}),
+                        src / f"{table}.csv")
     rule = "{{op: date_shift, subject: cid, domain: c, {}}}"
     cols = {"cid": "keep", "day": rule.format("scope: table"), "at": rule.format("resolution: second"),
-            "at2": rule.format("resolution: second, scope: table, max_days: 30")}
+            "at2": rule.format("resolution: second, scope: table, max_days: 30"),
+            "us": rule.format("resolution: column")}
     prof = tmp_path / "p.yaml"
     prof.write_text("version: 1\ntables:\n" + "".join(
         f"  {t}:\n    columns:\n" + "".join(f"      {c}: {r}\n" for c, r in cols.items())
@@ -298,17 +357,21 @@ def test_cli_rekey_of_every_mode_equals_a_fresh_run(tmp_path, cli):
        subjects=st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=20),
        table=st.sampled_from(["t", "orders", "schéma.table"]),
        scope=st.sampled_from(["subject", "table"]))
-def test_offsets_within_bounds_never_zero_and_in_the_day_offsets_day(max_days, subjects, table, scope):
+def test_offsets_within_bounds_never_zero_and_nested(max_days, subjects, table, scope):
     mid = dt.datetime(5000, 1, 1)
     n = len(subjects)
     days = shift([mid] * n, pa.timestamp("s"), subjects, table=table, scope=scope, max_days=max_days)
     secs = shift([mid] * n, pa.timestamp("s"), subjects, table=table, scope=scope, max_days=max_days,
                  resolution="second")
-    for d, s in zip(days.to_pylist(), secs.to_pylist(), strict=True):
+    us = shift([mid] * n, pa.timestamp("us"), subjects, table=table, scope=scope, max_days=max_days,
+               resolution="column")
+    for d, s, u in zip(days.to_pylist(), secs.to_pylist(), us.to_pylist(), strict=True):
         k, o = (d - mid) // dt.timedelta(days=1), int((s - mid).total_seconds())
+        t = (u - mid) // dt.timedelta(microseconds=1)
         assert 1 <= abs(k) <= max_days and (d - mid) % dt.timedelta(days=1) == dt.timedelta(0)
         assert 1 <= abs(o) <= max_days * DAY
         assert (o > 0) == (k > 0) and (abs(k) - 1) * DAY < abs(o) <= abs(k) * DAY
+        assert (t > 0) == (o > 0) and (abs(o) - 1) * 10**6 < abs(t) <= abs(o) * 10**6
 
 
 def test_resolution_and_scope_are_validated(tmp_path, cli):
