@@ -283,6 +283,37 @@ def sequence_hashes(tok: Tokens, starts: np.ndarray, k: int) -> np.ndarray:
     return h
 
 
+@dataclass
+class Wholes:
+    """Words and whole-sequence hashes of values (the part of :class:`Tokens` a whole-cell lookup needs)."""
+
+    words: np.ndarray
+    whole: np.ndarray
+
+
+def timestamp_wholes(ctx: VerifyContext, values: pa.Array) -> Wholes | None:
+    """:func:`tokenise`'s ``words`` and ``whole`` of timestamps (no time zone, whole seconds, years
+    1000..9999), without text: 'YYYY-MM-DD HH:MM:SS' is the six words YYYY MM DD HH MM SS, each
+    from a table of the few distinct words' fingerprints. None for any other array (cut as text)."""
+    seconds = whole_seconds(values)
+    if seconds is None or values.null_count:
+        return None
+    days = seconds // 86400
+    day = days.astype("datetime64[D]")
+    month = day.astype("datetime64[M]")
+    year = month.astype("datetime64[Y]")
+    in_day = seconds - days * 86400
+    parts = (year.astype(np.int64) + 1970, (month - year).astype(np.int64) + 1, (day - month).astype(np.int64) + 1,
+             in_day // 3600, in_day // 60 % 60, in_day % 60)
+    years = np.unique(parts[0])
+    year_fp = text_fingerprints(ctx, pa.array([str(y).encode() for y in years.tolist()], pa.binary()))
+    two_fp = text_fingerprints(ctx, pa.array([f"{i:02d}".encode() for i in range(100)], pa.binary()))
+    p = powers(6)
+    whole = year_fp[np.searchsorted(years, parts[0])] * p[5]
+    for k, part in enumerate(parts[1:], start=1):
+        whole = whole + two_fp[part] * p[5 - k]
+    return Wholes(np.full(len(values), 6, np.int64), whole)
+
 def canonical_binary(arr: pa.Array) -> pa.Array:
     """Canonical text (``arrays.canonical``) as large_binary: two sides compare alike whatever types
     they were read as."""
@@ -293,15 +324,23 @@ def canonical_binary(arr: pa.Array) -> pa.Array:
 def fast_text(values: pa.Array) -> pa.Array:
     """``as_text``, timestamps without a fraction of a second cast rather than formatted (pyarrow's
     strftime is ~25x slower): the same 'YYYY-MM-DD HH:MM:SS' for years 1000..9999 (else as_text)."""
-    t = values.type
-    if pa.types.is_timestamp(t) and t.tz is None and len(values):
-        ticks = np.asarray(values.view(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
-        per = _PER_SECOND[t.unit]
-        if (ticks % per == 0).all():
-            seconds = ticks // per
-            if seconds.min() >= _YEAR_1000 and seconds.max() < _YEAR_10000:
-                return pc.cast(pc.cast(values, pa.timestamp("s"), safe=False), pa.string())
+    if whole_seconds(values) is not None:
+        return pc.cast(pc.cast(values, pa.timestamp("s"), safe=False), pa.string())
     return as_text(values)
+
+
+def whole_seconds(values: pa.Array) -> np.ndarray | None:
+    """Seconds since 1970 of timestamps without a time zone when every one is a whole second of
+    the years 1000..9999 (nulls as 0), else None."""
+    t = values.type
+    if not (pa.types.is_timestamp(t) and t.tz is None and len(values)):
+        return None
+    ticks = np.asarray(values.view(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
+    per = _PER_SECOND[t.unit]
+    if not (ticks % per == 0).all():
+        return None
+    seconds = ticks // per
+    return seconds if seconds.min() >= _YEAR_1000 and seconds.max() < _YEAR_10000 else None
 
 
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}

@@ -74,6 +74,7 @@ from .leak_index import (
     merged,
     runs,
     sequence_hashes,
+    timestamp_wholes,
     tokenise,
 )
 
@@ -345,10 +346,14 @@ class LeakCheck:
         if values is None:
             return
         stats["cells"] += int(occ.sum())
-        texts = self._texts(values)
-        if texts is None or len(self.whole) + len(self.one) + len(self.many) == 0:
+        if len(self.whole) + len(self.one) + len(self.many) == 0:
             return
-        tok = tokenise(self.ctx, texts)
+        tok = timestamp_wholes(self.ctx, values)  # a timestamp column: its words computed, not cut
+        if tok is None:
+            texts = self._texts(values)
+            if texts is None:
+                return
+            tok = tokenise(self.ctx, texts)
         prose = is_text(arr.type) and (occ * tok.words).sum() >= self.rules["text_min_words"] * max(1, occ.sum())
         matches = self.matches.setdefault((table, column), Matches())
         some = np.flatnonzero(tok.words > 0)
