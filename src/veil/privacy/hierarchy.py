@@ -13,7 +13,8 @@ Built-in hierarchies, chosen from the column's type and values (:func:`build`):
   does); ISO text dates become text ("1984-03", "1984-Q1", "1984", "1980-1984", "1980-1989").
 - ``number``: integer, float and decimal columns: buckets whose width doubles, from a base width
   (a power of ten near 1/256 of the values' span) until one bucket holds them all; a value becomes
-  its bucket's lower bound (the column keeps its type).
+  its bucket's lower bound (the column keeps its type; buckets start at 0, so negative and
+  positive values stay apart until suppressed).
 - ``prefix``: short codes (postcodes, ZIP: text of at most 10 letters, digits, spaces or dashes,
   at least half of them with a digit): the first n characters then "*", n = longest - 1 .. 1.
 - ``category``: other text: the values held by at least k, 2k, 4k ... rows are kept, the others
@@ -97,7 +98,8 @@ def _number_levels(present: pa.Array) -> list[Spec]:
     levels, width = [], base
     while True:
         levels.append({"kind": "bucket", "name": f"bucket {_num(width)}", "width": width})
-        if math.floor(lo / width) == math.floor(hi / width):
+        # one bucket holds every value, or two do ([-w, 0) and [0, w): buckets start at 0)
+        if math.floor(lo / width) == math.floor(hi / width) or width > max(abs(lo), abs(hi)):
             return levels
         width *= 2
 
@@ -118,7 +120,8 @@ def _category_levels(values: pa.Array, counts: np.ndarray, k: int) -> list[Spec]
     while True:
         n = int((cnt >= threshold).sum())
         if n < kept_before and n < len(vals):
-            levels.append({"kind": "category", "name": f"values of {threshold}+ rows", "min_rows": threshold,
+            levels.append({"kind": "category", "name": f"values of {threshold}+ rows" if n else "all other",
+                           "min_rows": threshold,
                            "keep": [str(v) for v in vals[:n]]})
             kept_before = n
         if n == 0:
