@@ -290,7 +290,8 @@ def test_a_unique_column_gets_an_injective_rule(tmp_path):
         f = Finding("t", "c", "string", entity, "direct", 0.9, {"text_length": length}, key)
         return suggest(f, "t", {})
 
-    assert rule("USERNAME", 16) == {"op": "pseudonymize", "domain": "t.c"}
+    assert rule("USERNAME", 40) == {"op": "pseudonymize", "domain": "t.c"}
+    assert rule("USERNAME", 16) == {"op": "pseudonymize", "domain": "username"}  # the narrow rule: injective
     assert rule("PHONE", 16) == {"op": "pseudonymize", "domain": "t.c"}
     assert rule("EMAIL", 80) == {"op": "pseudonymize", "format": "email", "domain": "email"}
     assert rule("NONE", 2) == {"op": "keep"}
