@@ -295,7 +295,7 @@ def test_a_unique_column_gets_an_injective_rule(tmp_path):
     assert rule("PHONE", 16) == {"op": "pseudonymize", "domain": "t.c"}
     assert rule("EMAIL", 80) == {"op": "pseudonymize", "format": "email", "domain": "email"}
     assert rule("NONE", 2) == {"op": "keep"}
-    assert rule("USERNAME", 16, None) == {"op": "fake", "kind": "username", "domain": "username"}  # not unique
+    assert rule("USERNAME", 40, None) == {"op": "fake", "kind": "username", "domain": "username"}  # not unique
 
 
 def test_a_unique_index_is_a_unique_key(tmp_path):
