@@ -218,16 +218,10 @@ def _unicode_words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return flat, value
 
 
-_ALNUM = np.zeros(256, bool)
-_ALNUM[[*range(48, 58), *range(65, 91), *range(97, 123)]] = True
-_LOWER = np.arange(256, dtype=np.uint8)
-_LOWER[65:91] += 32
-
-
 def _ascii_words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """:func:`words_of` of ASCII values: each byte classified by a table, a word starts at a letter
-    or digit after a separator or at a value's start; the words' bytes, lower-cased and put end to
-    end, are the data of the words' array (no copy of a word one by one)."""
+    """:func:`words_of` of ASCII values: the bytes classified arithmetically ([0-9A-Za-z]), a word
+    starts at a letter or digit after a separator or at a value's start; the words' bytes,
+    lower-cased and put end to end, are the data of the words' array (no copy word by word)."""
     n = len(texts)
     wide = pa.types.is_large_string(texts.type) or pa.types.is_large_binary(texts.type)
     offsets = np.frombuffer(texts.buffers()[1], np.int64 if wide else np.int32)[texts.offset:texts.offset + n + 1]
@@ -235,16 +229,21 @@ def _ascii_words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     buf = texts.buffers()[2]
     data = np.frombuffer(buf, np.uint8)[offsets[0]:offsets[-1]] if buf is not None else np.empty(0, np.uint8)
     offsets = offsets - offsets[0]
-    alnum = _ALNUM[data]
-    start = alnum.copy()
+    upper = (data >= 65) & (data <= 90)
+    lower = data | (upper.view(np.uint8) << np.uint8(5))  # A-Z + 32
+    alnum = ((data >= 48) & (data <= 57)) | ((lower >= 97) & (lower <= 122))
+    start, last = alnum.copy(), alnum.copy()
     start[1:] &= ~alnum[:-1]
-    firsts = offsets[:-1][offsets[:-1] < len(data)]
-    start[firsts] = alnum[firsts]  # a value's first byte starts a word even after another value's
-    at = np.flatnonzero(start)
+    last[:-1] &= ~alnum[1:]
+    bounds = offsets[1:-1][offsets[1:-1] < len(data)]  # where a value starts, the one before ends
+    bounds = bounds[bounds > 0]
+    start[bounds] = alnum[bounds]
+    last[bounds - 1] = alnum[bounds - 1]
+    at, stop = np.flatnonzero(start), np.flatnonzero(last)
     value = np.searchsorted(offsets, at, "right") - 1
-    letters = _LOWER[data[alnum]]
-    ends = np.flatnonzero(start[alnum])  # each word's first byte among the kept ones
-    word_offsets = np.append(ends, len(letters)).astype(np.int64 if wide else np.int32)
+    letters = np.compress(alnum, lower)
+    word_offsets = np.zeros(len(at) + 1, np.int64 if wide else np.int32)
+    np.cumsum(stop - at + 1, out=word_offsets[1:])
     flat = pa.Array.from_buffers(pa.large_string() if wide else pa.string(), len(at),
                                  [None, pa.py_buffer(word_offsets), pa.py_buffer(letters)])
     return flat, value.astype(np.int64)
