@@ -27,7 +27,11 @@ from veil.keys import Keyring
 from veil.ops import OPERATORS, OpContext
 from veil.ops.dates import MAX_SHIFT_DAYS
 
+from . import dump_fixtures
+from .dump_fixtures import pg_dump, psql_file
 from .vault_fixtures import init_keyring_cli, rotate
+
+pg, pg_tools = dump_fixtures.pg, dump_fixtures.pg_tools
 
 MASTER = bytes(range(32))
 KEYS = Keyring.for_testing(MASTER)
@@ -380,3 +384,75 @@ def test_resolution_and_scope_are_validated(tmp_path, cli):
         prof.write_text(f"version: 1\ntables:\n  t:\n    columns:\n      d: {{op: date_shift, subject: id, {bad}}}\n")
         res = cli("validate", prof)
         assert res.exit_code == 3 and name in res.stderr, res.stderr
+
+
+# -- the examples of docs/operators.md ------------------------------------------------------------
+
+def test_the_documented_examples():
+    def one(value, table="t", **params):
+        return shift([value], pa.string(), ["67"], table=table, **params).to_pylist()[0]
+
+    assert [one("2020-01-23", resolution=r) for r in ("day", "second", "column")] == ["2020-08-19"] * 3
+    assert [one("2020-01-23 14:39:36.25", resolution=r) for r in ("day", "second", "column")] == [
+        "2020-08-19 14:39:36.25", "2020-08-19 00:15:34.25", "2020-08-19 00:15:33.58"]
+    assert one("2020-01-23 14:39:36", "orders", scope="table") == "2019-12-12 14:39:36"
+    assert one("2020-01-23 14:39:36", "tickets", scope="table") == "2020-03-30 14:39:36"
+
+
+# -- a real pg_dump, restored by psql -------------------------------------------------------------
+
+PG_SCHEMA = """
+CREATE TABLE accounts (id integer PRIMARY KEY, created timestamptz NOT NULL, opened date NOT NULL);
+CREATE TABLE events (id integer PRIMARY KEY, account_id integer REFERENCES accounts, at timestamp(6));
+"""
+
+
+def test_pg_dump_every_mode_restores_and_hides_the_shared_instant(pg, cli, tmp_path):
+    """All accounts created at one instant (microseconds, as now() writes them): with resolution:
+    column no two shifted creations share a time of day or a fraction, psql restores the output,
+    and a subject's events keep their gaps (to within a second, the fraction's widths differ)."""
+    rng = random.Random(11)
+    src = pg.create("veil_h10ds_src")
+    with pg.connect(src) as conn:
+        conn.execute(PG_SCHEMA)
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO accounts VALUES (%s, '2021-03-01 09:15:00.123456+00', '2021-03-01')",
+                            [(i,) for i in range(60)])
+            cur.executemany("INSERT INTO events VALUES (%s, %s, %s)",
+                            [(i, i % 60, dt.datetime(2021, 3, 2) + dt.timedelta(microseconds=rng.randrange(10**13)))
+                             for i in range(600)])
+    dump = pg_dump(src, tmp_path / "src.sql")
+    prof = tmp_path / "p.yaml"
+    prof.write_text("version: 1\ntables:\n"
+                    "  public.accounts:\n    columns:\n      id: keep\n"
+                    "      created: {op: date_shift, subject: id, resolution: column}\n"
+                    "      opened: {op: date_shift, subject: id}\n"
+                    "  public.events:\n    columns:\n      id: keep\n      account_id: keep\n"
+                    "      at: {op: date_shift, subject: account_id, resolution: column, scope: table}\n")
+    keyring = tmp_path / "keys" / "ring.json"
+    keyring.parent.mkdir()
+    init_keyring_cli(cli, keyring)
+    out = tmp_path / "anon.sql"
+    res = cli("run", dump, "--profile", prof, "--keyring", keyring, "--out", out, "--workers", "1")
+    assert res.exit_code == 0, res.stderr
+    dst = pg.create("veil_h10ds_dst")
+    restored = psql_file(dst, out)
+    assert restored.returncode == 0, restored.stderr
+    q_acc = "SELECT id, created, opened FROM accounts ORDER BY id"
+    q_ev = "SELECT id, account_id, at FROM events ORDER BY id"
+    with pg.connect(src) as a, pg.connect(dst) as b:
+        acc0, acc1 = a.execute(q_acc).fetchall(), b.execute(q_acc).fetchall()
+        ev0, ev1 = a.execute(q_ev).fetchall(), b.execute(q_ev).fetchall()
+    assert len({r[1].timetz() for r in acc1}) == 60  # no shared time of day, no shared fraction
+    assert sum(r1[1].microsecond == r0[1].microsecond for r0, r1 in zip(acc0, acc1, strict=True)) <= 1
+    # created moved within the same day offset as opened (nesting), and the day really moved
+    for r1 in acc1:
+        k = (r1[2] - dt.date(2021, 3, 1)).days
+        s = (r1[1] - acc0[0][1]).total_seconds()
+        assert k != 0 and (abs(k) - 1) * DAY < abs(s) <= abs(k) * DAY and (s > 0) == (k > 0)
+    # within the table a subject's gaps survive (to within a second); offsets differ per subject
+    by_subject: dict[int, list] = {}
+    for r0, r1 in zip(ev0, ev1, strict=True):
+        by_subject.setdefault(r0[1], []).append(r1[2] - r0[2])
+    assert all(max(d) - min(d) < dt.timedelta(seconds=1) for d in by_subject.values())
+    assert len({round(d[0].total_seconds()) for d in by_subject.values()}) >= 55
