@@ -16,7 +16,19 @@ from veil.profile import load_profile
 from veil.verify import default_checks
 from veil.verify.runner import verify_paths
 
+from . import dump_fixtures
+
+pg, pg_tools = dump_fixtures.pg, dump_fixtures.pg_tools  # fixtures of a real PostgreSQL
+
 MARKER = "Zqxmarker"  # planted in values: must never reach a report, an error or stderr
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from veil.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -135,3 +147,38 @@ def test_update_refuses_an_empty_flow_mapping_with_a_profile_error(tmp_path, pro
     assert f"p.yaml:{line}: {path}: written in flow style" in res.stderr
     assert profile.read_text() == profile_text
     assert MARKER.lower() not in res.output.lower()
+
+
+# -- the linkage attack against a typed copy of a dump ------------------------------------------
+
+
+@pytest.mark.parametrize("qi", ["seen", "data", "flag"])
+def test_linkage_on_a_typed_parquet_copy_of_a_dump(pg, tmp_path, keyring, qi):
+    """A pg_dump written to Parquet (typed by its DDL): the copy holds timestamptz as UTC instants,
+    bytea as bytes, booleans as bool, while ORIGINAL is the dump's text (`+00` offsets, `\\x..` hex,
+    t/f). The attacker's view of ORIGINAL was compared as that text, so a kept, unique timestamptz
+    or bytea quasi-identifier re-identified 0 rows instead of all of them (and a `linkage>0.5` gate
+    passed). Now the dump's text is read as the copy's type first."""
+    db = pg.create("veil_h11")
+    with pg.connect(db) as conn:
+        conn.execute("CREATE TABLE tz_t (id int PRIMARY KEY, seen timestamptz, data bytea, flag boolean, "
+                     "note text)")
+        conn.execute("INSERT INTO tz_t SELECT i, timestamptz '2021-01-01 10:00:00+00' + i * interval '1 hour', "
+                     "decode('deadbeef' || lpad(to_hex(i), 4, '0'), 'hex'), i % 2 = 0, "
+                     f"'{MARKER}' || i FROM generate_series(1, 20) i")
+    dump = dump_fixtures.pg_dump(db, tmp_path / "d.sql")
+    (tmp_path / "p.yaml").write_text(f"""\
+version: 1
+tables:
+  public.tz_t:
+    privacy: {{quasi_identifiers: [{qi}]}}
+    columns: {{id: keep, seen: keep, data: keep, flag: keep, note: {{op: redact}}}}
+""")
+    res = _cli("run", dump, "-p", tmp_path / "p.yaml", "--keyring", keyring, "--out", tmp_path / "out",
+               "--format", "parquet", "-q")
+    assert res.exit_code == 0, res.output
+    assert pq.read_schema(tmp_path / "out" / "public.tz_t.parquet").field(qi).type != pa.string()
+    report = _verify(dump, tmp_path / "out", load_profile(tmp_path / "p.yaml"))
+    linkage = report["risk"]["tables"]["public.tz_t"]["linkage"]
+    expected = 0 if qi == "flag" else 20  # 20 distinct instants / byte strings; flag: 2 classes of 10
+    assert linkage["paired"] and linkage["reidentified"] == expected

@@ -170,6 +170,9 @@ class _Misfit(Exception):
         self.index = index
 
 
+Misfit = _Misfit  # what convert() raises, for callers outside this module
+
+
 def _first_false(mask: pa.Array) -> int | None:
     bad = np.flatnonzero(~pc.fill_null(mask, True).to_numpy(zero_copy_only=False))
     return int(bad[0]) if len(bad) else None

@@ -48,6 +48,9 @@ class TableInfo:
     unique: list[list[str]] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)  # declared (DDL) or in the profile
     privacy: Privacy | None = None
+    # how ORIGINAL's text reads as a typed value (a dump's DDL types in its dialect: t/f booleans,
+    # \\x bytea, timestamptz offsets), for comparing it with a typed copy; empty for files
+    text_sources: dict[str, Any] = field(default_factory=dict)
 
     def transformed(self) -> list[str]:
         """Columns whose values the profile changes (everything but keep), dropped ones included."""

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..formats.typed import Misfit, convert
 from ..ops.arrays import is_text
 from ..pipeline.transform import transform_batch
 from ..plan import TablePlan
@@ -197,6 +198,8 @@ class AttackerView:
         self.left_out = [c for c in copy_qis if c not in self.columns]
         ops = [cp for c in self.columns if (cp := info.column_plan(c)) is not None and cp.transformed]
         self._plan = TablePlan(info.name, ops) if ops else None
+        self._sources = info.text_sources
+        self._copy_types = {f.name: f.type for f in info.copy_schema} if info.copy_schema is not None else {}
 
     def view(self, ctx: VerifyContext, batch: pa.RecordBatch, row_offset: int) -> np.ndarray:
         """Each original row's tuple fingerprint as the attacker sees it."""
@@ -204,8 +207,20 @@ class AttackerView:
         if self._plan is not None:
             out = transform_batch(self._plan, self._working(batch), None, row_offset).batch
             done = {name: out.column(name) for name in out.schema.names}
-        arrays = [done[c] if c in done else batch.column(c) for c in self.columns]
+        arrays = [self._as_copy(c, done[c] if c in done else batch.column(c)) for c in self.columns]
         return tuple_fingerprints(ctx, arrays, batch.num_rows)
+
+    def _as_copy(self, column: str, arr: pa.Array) -> pa.Array:
+        """A dump's text as the typed copy writes it (Parquet output of a dump: PostgreSQL's ``t``
+        is ``true``, ``\\xdead`` bytes, a timestamptz with its offset a UTC instant), so the same
+        value compares equal; files and untyped copies compare by canonical text as they are."""
+        source, to = self._sources.get(column), self._copy_types.get(column)
+        if source is None or to is None or arr.type == to or not is_text(arr.type) or is_text(to):
+            return arr
+        try:
+            return convert(arr, to, source.how)
+        except (Misfit, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return arr  # a value the copy's type cannot hold: compared as text (a non-match)
 
     def _working(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The batch with each transformed column in the type the plan gives it: a dump is read as

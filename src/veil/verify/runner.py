@@ -21,7 +21,7 @@ import pyarrow as pa
 from ..dataset import Dataset
 from ..errors import InputError
 from ..formats import open_dataset
-from ..formats.dump import DumpDataset, is_stream
+from ..formats.dump import DumpDataset, dump_sources, is_stream
 from ..formats.dump.sample import read_rows
 from ..pipeline.engine import die_with
 from ..plan import compile_plan, input_table_rules
@@ -123,7 +123,8 @@ def build_context(profile: Profile, original: Dataset, copy: Dataset) -> VerifyC
             primary_key=list(tp.primary_key) if tp else [],
             unique=[list(u) for u in (rule.unique if rule else [])],
             foreign_keys=list(tp.foreign_keys) if tp else [],
-            privacy=rule.privacy if rule else None)
+            privacy=rule.privacy if rule else None,
+            text_sources=dump_sources(original.dump, list(t.schema)) if isinstance(original, DumpDataset) else {})
     return VerifyContext(tables, plan)
 
 
