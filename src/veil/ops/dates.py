@@ -182,14 +182,14 @@ def _move(arr: pa.Array, ctx: OpContext, sign: int) -> pa.Array:
     and the column holds."""
     if arr.null_count == len(arr):
         return arr
-    offsets = _Offsets(ctx, len(arr), sign)
-    resolution = ctx.params.get("resolution", "day")
     t = arr.type
-    if is_text(t):
-        return shift_text(arr, offsets, resolution, ctx)
-    if not is_temporal(t):
+    if not is_text(t) and not is_temporal(t):
         raise InputError("date_shift needs a date, timestamp or ISO date text column",
                          table=ctx.table, column=ctx.column)
+    offsets = _Offsets(ctx, len(arr), sign)
+    resolution = ctx.params.get("resolution", "day")
+    if is_text(t):
+        return shift_text(arr, offsets, resolution, ctx)
     per_day = _ticks_per_day(t)
     if not pa.types.is_timestamp(t) or resolution == "day":
         return _shift(arr, offsets.at(None), per_day)
