@@ -182,3 +182,61 @@ tables:
     linkage = report["risk"]["tables"]["public.tz_t"]["linkage"]
     expected = 0 if qi == "flag" else 20  # 20 distinct instants / byte strings; flag: 2 classes of 10
     assert linkage["paired"] and linkage["reidentified"] == expected
+
+
+def _typed_dump_copy(pg, tmp_path, keyring, columns: str) -> tuple[Path, Path]:
+    """A pg_dump of a 20-row table with a unique timestamptz and a bytea, and its copy written to
+    Parquet by veil run with every column kept."""
+    db = pg.create("veil_h11")
+    with pg.connect(db) as conn:
+        conn.execute("CREATE TABLE tz_t (id int PRIMARY KEY, seen timestamptz, data bytea)")
+        conn.execute("INSERT INTO tz_t SELECT i, timestamptz '2021-01-01 10:00:00+00' + i * interval '1 hour', "
+                     "decode('deadbeef' || lpad(to_hex(i), 4, '0'), 'hex') FROM generate_series(1, 20) i")
+    dump = dump_fixtures.pg_dump(db, tmp_path / "d.sql")
+    (tmp_path / "keep.yaml").write_text("version: 1\ntables:\n  public.tz_t:\n"
+                                        "    columns: {id: keep, seen: keep, data: keep}\n")
+    res = _cli("run", dump, "-p", tmp_path / "keep.yaml", "--keyring", keyring, "--out", tmp_path / "out",
+               "--format", "parquet", "-q")
+    assert res.exit_code == 0, res.output
+    (tmp_path / "p.yaml").write_text(f"version: 1\ntables:\n  public.tz_t:\n    columns: {columns}\n")
+    return dump, tmp_path / "out"
+
+
+@pytest.mark.xfail(strict=True, reason="leaks.py (not this reviewer's file) compares a dump's text with the typed "
+                   "copy by canonical text: '2021-01-01 11:00:00+00' never equals the copy's UTC timestamp, so a "
+                   "date column left unshifted in a Parquet copy of a dump is no leak (0, gate passes; 20 with a "
+                   "SQL copy). TableInfo.text_sources + formats.typed.convert give the dump's values as typed")
+def test_an_unshifted_timestamptz_in_a_parquet_copy_of_a_dump_is_a_leak(pg, tmp_path, keyring):
+    dump, out = _typed_dump_copy(pg, tmp_path, keyring,
+                                 "{id: keep, seen: {op: date_shift, subject: id, max_days: 30}, data: keep}")
+    report = _verify(dump, out, load_profile(tmp_path / "p.yaml"))
+    seen = report["leaks"]["tables"]["public.tz_t"]["columns"]["seen"]
+    assert seen["compared"] == 20 and seen["kept_same_row"] == 20 and seen["leaks"] == 20
+
+
+@pytest.mark.xfail(strict=True, reason="utility.py / distributions.py (not this reviewer's files): a kept "
+                   "timestamptz or bytea column of a dump written to Parquet is compared as the dump's text "
+                   "against typed values (bytea: 'text' kind vs binary; timestamptz: '+00' text vs instants) and "
+                   "gets distance 1.0 though every value is the same")
+def test_kept_columns_of_a_typed_copy_of_a_dump_have_distance_zero(pg, tmp_path, keyring):
+    dump, out = _typed_dump_copy(pg, tmp_path, keyring, "{id: keep, seen: keep, data: keep}")
+    report = _verify(dump, out, load_profile(tmp_path / "p.yaml"))
+    columns = report["utility"]["tables"]["public.tz_t"]["columns"]
+    assert {c: columns[c]["distance"] for c in ("id", "seen", "data")} == {"id": 0.0, "seen": 0.0, "data": 0.0}
+
+
+@pytest.mark.xfail(strict=True, reason="distributions.py (not this reviewer's file): decimal values reach float64 "
+                   "through Arrow's decimal->float cast, which is not correctly rounded (97.82 -> "
+                   "97.82000000000001), while the CSV text parses exactly: a kept amount column of a CSV written "
+                   "to typed Parquet gets KS > 0. Casting decimal -> string -> float64 rounds correctly")
+def test_a_kept_decimal_column_of_a_typed_copy_has_distance_zero(tmp_path, keyring):
+    rows = [{"id": i, "total": f"{(i * 7919) % 50000 / 100:.2f}"} for i in range(1, 601)]
+    _write_csv(tmp_path / "in" / "orders.csv", rows)
+    (tmp_path / "p.yaml").write_text("version: 1\ntables:\n  orders:\n    columns: {id: keep, total: keep}\n")
+    res = _cli("run", tmp_path / "in", "-p", tmp_path / "p.yaml", "--keyring", keyring, "--out", tmp_path / "out",
+               "--format", "parquet", "-q")
+    assert res.exit_code == 0, res.output
+    assert pa.types.is_decimal(pq.read_schema(tmp_path / "out" / "orders.parquet").field("total").type)
+    report = _verify(tmp_path / "in", tmp_path / "out", load_profile(tmp_path / "p.yaml"))
+    total = report["utility"]["tables"]["orders"]["columns"]["total"]
+    assert total["distance"] == 0.0 and total["wasserstein"] == 0.0
