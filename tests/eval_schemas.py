@@ -344,7 +344,7 @@ def shop_en() -> SchemaSpec:
         Col("addr1", "STREET_ADDRESS", fk("street_address")),
         Col("addr2", "STREET_ADDRESS", fk("secondary_address"), nulls=0.7),
         Col("city", "CITY", fk("city")),
-        Col("state", "NONE", fk("state_abbr")),
+        Col("state", "REGION", fk("state_abbr")),
         Col("zip", "POSTCODE", fk("zipcode")),
         Col("country", "COUNTRY", choice(["US", "US", "US", "CA"])),
         Col("signup_ts", "NONE", timestamps(), TS),
@@ -414,8 +414,8 @@ def hr_de() -> SchemaSpec:
         Col("E-Mail", "EMAIL", fk("company_email")),
         Col("Eintrittsdatum", "NONE", dates("2005-01-01", 7000)),
         Col("Abteilung", "NONE", choice(["Vertrieb", "Einkauf", "IT", "Personal", "Logistik", "Buchhaltung"])),
-        Col("Position", "NONE", fk("job")),
-        Col("Bruttogehalt", "NONE", floats(2500, 9000)),
+        Col("Position", "OCCUPATION", fk("job")),
+        Col("Bruttogehalt", "SALARY", floats(2500, 9000)),
         Col("Wochenstunden", "NONE", choice([20, 30, 38.5, 40])),
         Col("Aktiv", "NONE", choice(["true", "false"], [0.9, 0.1])),
     ])
@@ -424,7 +424,7 @@ def hr_de() -> SchemaSpec:
         Col("mitarbeiter_id", "NONE", ref(1500)),
         Col("von", "NONE", dates("2023-01-01", 700)),
         Col("bis", "NONE", dates("2023-01-10", 700)),
-        Col("Grund", "NONE", choice(["Urlaub", "Krankheit", "Fortbildung", "Elternzeit"])),
+        Col("Grund", "SPECIAL_CATEGORY", choice(["Urlaub", "Krankheit", "Fortbildung", "Elternzeit"])),  # sick leave
         Col("Tage", "NONE", ints(1, 20)),
         Col("genehmigt_von", "PERSON_NAME", each(name_of)),
         Col("erstellt_am", "NONE", timestamps("2023-01-01", 700)),
@@ -493,7 +493,7 @@ def clinic_es_it() -> SchemaSpec:
         Col("correo", "EMAIL", fk("free_email")),
         Col("direccion", "STREET_ADDRESS", fk("street_address")),
         Col("codigo_postal", "POSTCODE", fk("postcode")),
-        Col("provincia", "NONE", fk("state")),
+        Col("provincia", "REGION", fk("state")),
         Col("aseguradora", "NONE", choice(["Sanitas", "Adeslas", "DKV", "Mapfre", "Asisa"])),
         Col("alta", "NONE", timestamps(), TS),
     ])
@@ -501,11 +501,12 @@ def clinic_es_it() -> SchemaSpec:
         Col("id", "NONE", seq(1), I64),
         Col("paciente_id", "NONE", ref(1500), I64),
         Col("fecha_hora", "NONE", timestamps("2024-01-01", 365), TS),
-        Col("especialidad", "NONE", choice(["cardiología", "dermatología", "pediatría", "traumatología"])),
+        Col("especialidad", "SPECIAL_CATEGORY",
+            choice(["cardiología", "dermatología", "pediatría", "traumatología"])),  # a patient's health
         Col("sala", "NONE", pattern("S-##")),
         Col("importe", "NONE", money(20, 300), DEC),
         Col("pagado", "NONE", bools(0.8), BOOL),
-        Col("codigo_diagnostico", "NONE", pattern("?##.#")),
+        Col("codigo_diagnostico", "SPECIAL_CATEGORY", pattern("?##.#")),  # an ICD-10 diagnosis
     ])
     pazienti = TableSpec("pazienti", 1500, [
         Col("id", "NONE", seq(1), I64),
@@ -604,7 +605,7 @@ def payments() -> SchemaSpec:
         Col("amount", "NONE", floats(1, 5000)),
         Col("currency", "NONE", choice(CURRENCIES)),
         Col("card_number", "CREDIT_CARD", fk("credit_card_number")),
-        Col("card_exp", "NONE", fk("credit_card_expire")),
+        Col("card_exp", "CARD_EXPIRY", fk("credit_card_expire")),
         Col("cardholder", "PERSON_NAME", each(name_of)),
         Col("card_brand", "NONE", choice(["visa", "mastercard", "amex"])),
         Col("last4", "NONE", pattern("####")),
@@ -752,8 +753,132 @@ def crm_nordic() -> SchemaSpec:
                       about="Swedish/Danish CRM (held out: locales not in veil's word lists)")
 
 
+# -- issue 18: card data however stored, secrets, photos, quasi-identifiers, special categories ----------
+
+def card_numbers(style: str) -> Gen:
+    """Card numbers (Luhn-valid) as a spreadsheet exports them ("float": half '4.53202E+15', half
+    '4532015112830366.0'), as integers ("int"), or in groups of four ("spaced")."""
+    def one(f, r, i):
+        n = f.credit_card_number(card_type=str(r.choice(["visa16", "mastercard", "discover"])))
+        if style == "int":
+            return int(n)
+        if style == "spaced":
+            return " ".join(n[j:j + 4] for j in range(0, len(n), 4))
+        return f"{float(n):.5E}" if i % 2 else f"{float(n)!r}"
+    return pooled(lambda f, r, n: [one(f, r, i) for i in range(n)])
+
+
+_MAGIC = {"png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+          "pdf": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"}
+
+
+def blobs(kind: str | None, lo: int = 200, hi: int = 600) -> Gen:
+    """Binary values: a file of ``kind`` (its magic bytes, then noise), or noise alone (None)."""
+    head = _MAGIC.get(kind, b"")
+    return lambda f, r, n: [head + bytes(r.integers(0, 256, int(r.integers(lo, hi)), dtype=np.uint8))
+                            for _ in range(n)]
+
+
+SECURITY_QUESTIONS = ["What is your mother's maiden name?", "What was the name of your first pet?",
+                      "What was the name of your first school?", "In which city were you born?"]
+RELIGIONS = ["Christian", "Muslim", "Jewish", "Hindu", "Buddhist", "None", "Other"]
+ETHNICITIES = ["White", "Black", "Asian", "Hispanic", "Mixed", "Other"]
+PARTIES = ["Democratic", "Republican", "Green", "Libertarian", "Independent"]
+ORIENTATIONS = ["heterosexual", "gay", "lesbian", "bisexual", "prefer not to say"]
+MARITAL = ["single", "married", "divorced", "widowed", "civil partnership"]
+
+
+def people_us() -> SchemaSpec:
+    members = TableSpec("members", 2000, [
+        Col("member_id", "NONE", seq(1)),
+        Col("full_name", "PERSON_NAME", fk("name")),
+        Col("email", "EMAIL", fk("email")),
+        Col("gender", "GENDER", choice(["F", "M", "X"], [0.49, 0.49, 0.02])),
+        Col("age", "AGE", ints(18, 90)),
+        Col("birth_year", "BIRTH_YEAR", ints(1935, 2007)),
+        Col("zip", "POSTCODE", fk("zipcode")),
+        Col("city", "CITY", fk("city")),
+        Col("state", "REGION", fk("state_abbr")),
+        Col("nationality", "COUNTRY", choice(["American", "Canadian", "Mexican", "British", "German"])),
+        Col("occupation", "OCCUPATION", fk("job")),
+        Col("employer", "EMPLOYER", fk("company")),
+        Col("marital_status", "MARITAL_STATUS", choice(MARITAL)),
+        Col("annual_salary", "SALARY", floats(18000, 180000)),
+        Col("religion", "SPECIAL_CATEGORY", choice(RELIGIONS)),
+        Col("ethnicity", "SPECIAL_CATEGORY", choice(ETHNICITIES)),
+        Col("union_member", "SPECIAL_CATEGORY", choice(["true", "false"], [0.2, 0.8])),
+        Col("political_party", "SPECIAL_CATEGORY", choice(PARTIES)),
+        Col("sexual_orientation", "SPECIAL_CATEGORY", choice(ORIENTATIONS)),
+        Col("security_question", "SECURITY_ANSWER", choice(SECURITY_QUESTIONS)),
+        Col("security_answer", "SECURITY_ANSWER", fk("last_name")),
+        Col("mothers_maiden_name", "SECURITY_ANSWER", fk("last_name")),
+        Col("gender_neutral_pricing", "NONE", choice(["true", "false"])),
+        Col("photo_count", "NONE", ints(0, 40)),
+        Col("company_id", "NONE", ints(1, 500)),
+        Col("loyalty_tier", "NONE", choice(["bronze", "silver", "gold"])),
+        Col("member_since", "NONE", dates("2010-01-01", 5000)),
+    ])
+    cards = TableSpec("cards", 1500, [
+        Col("card_id", "NONE", seq(1)),
+        Col("member_id", "NONE", ref(2000)),
+        Col("cc_number", "CREDIT_CARD", card_numbers("float")),
+        Col("card_no", "CREDIT_CARD", card_numbers("int")),
+        Col("kreditkarte", "CREDIT_CARD", card_numbers("spaced")),
+        Col("cvv2", "CARD_CVV", fk("credit_card_security_code")),
+        Col("card_expiry", "CARD_EXPIRY", fk("credit_card_expire")),
+        Col("exp_year", "CARD_EXPIRY", ints(2025, 2033)),
+        Col("card_type", "NONE", choice(["visa", "mastercard", "discover"])),
+        Col("amount", "NONE", floats(1, 900)),
+        Col("issued_on", "NONE", dates("2019-01-01", 2000)),
+    ])
+    return SchemaSpec("people_us", "csv", ["en_US"], [members, cards],
+                      about="people and cards: quasi-identifiers, special categories, card data however stored")
+
+
+def media_health() -> SchemaSpec:
+    staff = TableSpec("staff", 1000, [
+        Col("staff_id", "NONE", seq(1), I64),
+        Col("full_name", "PERSON_NAME", fk("name")),
+        Col("email", "EMAIL", fk("company_email")),
+        Col("picture", "BINARY_PERSONAL", blobs("png"), pa.binary()),
+        Col("signature_scan", "BINARY_PERSONAL", blobs("pdf"), pa.binary()),
+        Col("avatar", "BINARY_PERSONAL", blobs("jpeg"), pa.binary(), nulls=0.3),
+        Col("fingerprint_template", "BIOMETRIC", blobs(None, 64, 128), pa.binary()),
+        Col("photo_count", "NONE", ints(0, 30), I32),
+        Col("job_title", "OCCUPATION", fk("job")),
+        Col("hired", "NONE", dates("2012-01-01", 4000), DATE),
+    ])
+    products = TableSpec("product_media", 1000, [
+        Col("product_id", "NONE", seq(1), I64),
+        Col("product_image", "NONE", blobs("png"), pa.binary()),
+        Col("manual_pdf", "NONE", blobs("pdf"), pa.binary()),
+        Col("device_fingerprint", "NONE", hexes(20)),
+        Col("screen_orientation", "NONE", choice(["portrait", "landscape"])),
+        Col("company_id", "NONE", ints(1, 300), I64),
+        Col("state", "NONE", choice(["draft", "published", "archived"])),
+        Col("company", "NONE", fk("company")),
+    ])
+    patients = TableSpec("patients", 1500, [
+        Col("patient_id", "NONE", seq(1), I64),
+        Col("first_name", "FIRST_NAME", fk("first_name")),
+        Col("last_name", "LAST_NAME", fk("last_name")),
+        Col("date_of_birth", "DATE_OF_BIRTH", births(0, 95), DATE),
+        Col("age", "AGE", ints(0, 95), I32),
+        Col("sex", "GENDER", choice(["female", "male"])),
+        Col("zip_code", "POSTCODE", fk("zipcode")),
+        Col("diagnosis", "SPECIAL_CATEGORY", pattern("?##.#")),
+        Col("blood_type", "SPECIAL_CATEGORY", choice(["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"])),
+        Col("allergies", "SPECIAL_CATEGORY", choice(["none", "penicillin", "peanuts", "latex", "pollen"])),
+        Col("religion", "SPECIAL_CATEGORY", choice(RELIGIONS)),
+        Col("weight_kg", "NONE", floats(3, 150, 1), F64),
+        Col("visit_count", "NONE", ints(1, 40), I32),
+    ])
+    return SchemaSpec("media_health", "parquet", ["en_US"], [staff, products, patients],
+                      about="photos and scans as bytes, biometrics, a clinic's special categories")
+
+
 SCHEMAS: list[Callable[[], SchemaSpec]] = [shop_en, hr_de, crm_fr, clinic_es_it, saas, analytics, payments,
-                                           support, inventory, crm_nordic]
+                                           support, inventory, crm_nordic, people_us, media_health]
 # Tables whose Faker locale is not their schema's first one.
 _TABLE_LOCALE = {("crm_nordic", "kunder"): "sv_SE", ("crm_nordic", "ordrer"): "da_DK",
                  ("clinic_es_it", "pacientes"): "es_ES", ("clinic_es_it", "citas"): "es_ES",
@@ -768,7 +893,7 @@ LOOKALIKES: list[tuple[str, str, str]] = [
     ("shop_en", "products", "created_at"), ("shop_en", "customers", "signup_ts"),
     ("hr_de", "standorte", "Standortcode"), ("hr_de", "mitarbeiter", "Personalnummer"),
     ("crm_fr", "factures", "numero_facture"), ("crm_fr", "factures", "siret_fournisseur"),
-    ("clinic_es_it", "pazienti", "numero_tessera"), ("clinic_es_it", "citas", "codigo_diagnostico"),
+    ("clinic_es_it", "pazienti", "numero_tessera"),
     ("saas", "users", "uuid"), ("saas", "releases", "version"), ("saas", "releases", "git_sha"),
     ("saas", "releases", "artifact_sha256"), ("saas", "audit_log", "request_id"), ("saas", "releases", "size_bytes"),
     ("analytics", "events", "session_id"), ("payments", "payments", "payment_id"),
@@ -781,7 +906,17 @@ LOOKALIKES: list[tuple[str, str, str]] = [
     ("inventory", "shipments", "container"), ("inventory", "shipments", "hs_code"), ("inventory", "suppliers", "duns"),
     ("inventory", "suppliers", "vat_number"), ("inventory", "suppliers", "catalog_version"),
     ("crm_nordic", "ordrer", "varenummer"), ("crm_nordic", "ordrer", "ordre_nr"),
+    # issue 18: named like the new entities, or holding image bytes, and not personal
+    ("people_us", "members", "gender_neutral_pricing"), ("people_us", "members", "photo_count"),
+    ("people_us", "members", "company_id"), ("people_us", "cards", "card_type"),
+    ("media_health", "staff", "photo_count"), ("media_health", "product_media", "product_image"),
+    ("media_health", "product_media", "manual_pdf"), ("media_health", "product_media", "device_fingerprint"),
+    ("media_health", "product_media", "screen_orientation"), ("media_health", "product_media", "state"),
+    ("media_health", "product_media", "company"),
 ]
+# The entities issue 18 added: their recall is reported apart.
+NEW_ENTITIES = {"CARD_CVV", "CARD_EXPIRY", "SECURITY_ANSWER", "BINARY_PERSONAL", "BIOMETRIC", "AGE", "BIRTH_YEAR",
+                "GENDER", "REGION", "OCCUPATION", "EMPLOYER", "MARITAL_STATUS", "SALARY", "SPECIAL_CATEGORY"}
 # An integer id column where 0.3% of the values read as phone numbers.
 PHONE_LIKE_IDS = ("payments", "legacy_accounts", "acct_id")
 
@@ -861,12 +996,22 @@ class Metrics:
     precision_personal: float  # columns predicted personal (class != none) that are personal
     entity_accuracy: float  # all columns: predicted entity == true entity
     class_accuracy: float
+    quasi: int = 0
+    sensitive: int = 0
+    new: int = 0
+    recall_quasi_class: float = 1.0  # truly quasi columns predicted quasi
+    recall_sensitive_class: float = 1.0  # special categories predicted sensitive
+    recall_new_entity: float = 1.0  # columns of issue 18's entities predicted with exactly their entity
+    recall_new_personal: float = 1.0  # the same columns predicted personal (any class but none)
 
 
 def metrics(rows: list[Row]) -> Metrics:
     direct = [r for r in rows if r.truth_cls == "direct"]
     personal = [r for r in rows if r.truth_cls != "none"]
     predicted = [r for r in rows if r.pred_cls != "none"]
+    quasi = [r for r in rows if r.truth_cls == "quasi"]
+    sensitive = [r for r in rows if r.truth_cls == "sensitive"]
+    new = [r for r in rows if r.truth in NEW_ENTITIES]
 
     def share(part: int, whole: int) -> float:
         return part / whole if whole else 1.0
@@ -879,6 +1024,11 @@ def metrics(rows: list[Row]) -> Metrics:
         precision_personal=share(sum(r.truth_cls != "none" for r in predicted), len(predicted)),
         entity_accuracy=share(sum(r.predicted == r.truth for r in rows), len(rows)),
         class_accuracy=share(sum(r.pred_cls == r.truth_cls for r in rows), len(rows)),
+        quasi=len(quasi), sensitive=len(sensitive), new=len(new),
+        recall_quasi_class=share(sum(r.pred_cls == "quasi" for r in quasi), len(quasi)),
+        recall_sensitive_class=share(sum(r.pred_cls == "sensitive" for r in sensitive), len(sensitive)),
+        recall_new_entity=share(sum(r.predicted == r.truth for r in new), len(new)),
+        recall_new_personal=share(sum(r.pred_cls != "none" for r in new), len(new)),
     )
 
 
@@ -907,6 +1057,10 @@ def report(rows: list[Row], seconds: float | None = None) -> str:
 
     m = metrics(rows)
     lines.append(f"ALL            {fmt(m)}")
+    lines.append(f"               quasi={m.quasi} recall_quasi(class)={m.recall_quasi_class:.3f} "
+                 f"sensitive={m.sensitive} recall_sensitive(class)={m.recall_sensitive_class:.3f} "
+                 f"issue-18 entities={m.new} recall(entity)={m.recall_new_entity:.3f} "
+                 f"recall(personal)={m.recall_new_personal:.3f} class_acc={m.class_accuracy:.3f}")
     for schema in dict.fromkeys(r.schema for r in rows):
         part = [r for r in rows if r.schema == schema]
         tag = " (held out)" if part[0].held_out else ""

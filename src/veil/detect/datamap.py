@@ -29,7 +29,7 @@ def _cell(text: str) -> str:
 
 
 def counts(result: ScanResult) -> dict[str, int]:
-    out = {"direct": 0, "quasi": 0, "none": 0}
+    out = {"direct": 0, "quasi": 0, "sensitive": 0, "none": 0}
     for f in result.findings:
         out[f.cls] = out.get(f.cls, 0) + 1
     return out
@@ -43,13 +43,15 @@ def to_markdown(result: ScanResult) -> str:
         "",
         f"Input: `{result.input}` · scanned {now} by veil scan · "
         f"{len(result.tables)} tables, {len(result.findings)} columns: "
-        f"**{c['direct']} direct identifiers**, {c['quasi']} quasi-identifiers, {c['none']} not personal.",
+        f"**{c['direct']} direct identifiers**, {c['quasi']} quasi-identifiers, "
+        f"{c['sensitive']} sensitive attributes, {c['none']} not personal.",
         "",
         f"Sample: up to {result.sample_rows:,} rows per table, {result.sample:,} distinct values per column. "
         + ("NER on (" + str(result.nlp_model) + "): names and places inside free text are found."
            if result.ner else "NER off: names and places inside free text are not found."),
         "",
         "Classes: *direct* identifies a person alone; *quasi* in combination (postcode + birth date + ...); "
+        "*sensitive* must not be learnt about a person (GDPR Art. 9: health, religion ...); "
         "*none* is not personal. Confidence is in [0, 1].",
         "",
     ]

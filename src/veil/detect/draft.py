@@ -9,9 +9,20 @@ as written. What it suggests:
 - direct identifiers: deterministic ``pseudonymize`` or ``fake`` in a domain
   named after the entity, so the same person gets the same pseudonym in
   every table;
-- quasi-identifiers: ``generalize`` (birth dates to the year, postcodes to a
-  prefix), ``fake`` for cities (no hierarchy to generalize along), ``keep``
-  for countries (already coarse);
+- quasi-identifiers (a table holding some gets a ``privacy:`` section listing
+  them, ``k: 5``): ``keep``, since ``veil run`` then generalizes them itself
+  (dates, numbers, postcodes, rare categories) until every combination is
+  shared by k rows, and ``veil verify`` checks it; a column derived from a
+  birth date (an age, a birth year) is a quasi-identifier with it, so both
+  are generalized together. Outside a privacy section (a key; a table of
+  fewer than k rows): ``generalize`` (birth dates to the year, postcodes to
+  a prefix, ages and birth years to 5-year bands, salaries to a bucket one
+  power of ten below their median), ``fake`` for cities, ``keep`` for
+  countries and categories; special categories (GDPR Art. 9: health,
+  religion ...) are kept and listed as ``sensitive``;
+- card security codes, expiry dates and security answers: ``mask`` or
+  ``redact`` (no use in a copy); photos, signatures, scans, biometrics:
+  ``nullify``;
 - free text: ``scrub``, its entities mapped to the structured columns that
   hold the same kind of value, so an email in a note becomes the same
   pseudonym as in the email column;
@@ -24,6 +35,7 @@ import json
 import re
 from datetime import UTC, datetime
 
+from .entities import PRIVACY_QI
 from .findings import Finding, ScanResult
 from .names import tokens
 
@@ -32,6 +44,9 @@ MIN_INT_BITS = 8  # pseudonymize format: int takes bits 8..64
 MIN_TOKEN_LENGTH = 16  # pseudonymize's shortest token (base32 characters)
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 
+AGE_BUCKET = 5  # ages and birth years in 5-year bands, outside a privacy section
+PRIVACY_K = 5  # the k a drafted privacy section asks for
+MAX_SUPPRESSION = 0.05  # the share of rows it lets veil run suppress (else it generalizes further)
 # Entity -> (rule for text columns, rule for integer columns or None)
 RULES: dict[str, tuple[dict, dict | None]] = {
     "EMAIL": ({"op": "pseudonymize", "format": "email", "domain": "email"}, None),
@@ -54,6 +69,20 @@ RULES: dict[str, tuple[dict, dict | None]] = {
     "URL": ({"op": "pseudonymize", "domain": "url"}, None),
     "USERNAME": ({"op": "fake", "kind": "username", "domain": "username"}, None),
     "PASSWORD_HASH": ({"op": "redact"}, None),
+    "CARD_CVV": ({"op": "mask"}, {"op": "nullify"}),
+    "CARD_EXPIRY": ({"op": "mask"}, {"op": "nullify"}),
+    "SECURITY_ANSWER": ({"op": "redact"}, {"op": "nullify"}),
+    "BINARY_PERSONAL": ({"op": "nullify"}, {"op": "nullify"}),
+    "BIOMETRIC": ({"op": "nullify"}, {"op": "nullify"}),
+    "AGE": ({"op": "generalize", "bucket": AGE_BUCKET}, {"op": "generalize", "bucket": AGE_BUCKET}),
+    "BIRTH_YEAR": ({"op": "generalize", "bucket": AGE_BUCKET}, {"op": "generalize", "bucket": AGE_BUCKET}),
+    "SALARY": ({"op": "generalize", "bucket": 1000}, {"op": "generalize", "bucket": 1000}),
+    "GENDER": ({"op": "keep"}, {"op": "keep"}),
+    "MARITAL_STATUS": ({"op": "keep"}, {"op": "keep"}),
+    "REGION": ({"op": "keep"}, None),
+    "OCCUPATION": ({"op": "keep"}, None),
+    "EMPLOYER": ({"op": "keep"}, None),
+    "SPECIAL_CATEGORY": ({"op": "keep"}, {"op": "keep"}),
     "NONE": ({"op": "keep"}, {"op": "keep"}),
 }
 # Entities a scrub maps to a structured column of the same kind (scrub's entity names)
@@ -63,6 +92,9 @@ NER_ONLY = {"PERSON_NAME"}
 # operators, a test keeps the two equal). A text column declared narrower (a phone in varchar(12))
 # gets the entity's rule that keeps each value's length instead.
 FAKE_LONGEST = {"phone_number": 15, "username": 25}
+REDACTED_LENGTH = 10  # "[REDACTED]": a narrower column gets mask (each character starred) instead
+# Entities derived from a birth date: quasi-identifiers generalized together with it
+DERIVED_FROM_BIRTH = ("AGE", "BIRTH_YEAR")
 NARROW_RULES = {"PHONE": {"op": "pseudonymize", "format": "digits", "domain": "phone_digits"},
                 "USERNAME": {"op": "pseudonymize", "domain": "username"}}  # a 16-character token
 SCRUB_DEFAULTS = {"PERSON_NAME": {"op": "fake", "kind": "name", "domain": "person_name"}}
@@ -193,6 +225,8 @@ def _suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage
             return {"op": "keep"}  # a pseudonym would not stay inside its partition's range
         return _key_rule(f, table, text_storage)
     if f.entity != "NONE" and f.type in ("nested", "binary"):
+        if f.entity == "SPECIAL_CATEGORY":
+            return {"op": "keep"}  # an attribute to protect (privacy sensitive), not to erase
         return {"op": "nullify"}  # no operator rewrites inside lists, structs or bytes
     if f.entity == "FREE_TEXT":
         entities = {}
@@ -208,9 +242,18 @@ def _suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage
     if f.type == "integer" and not text_storage:
         # integer storage: the integer rule, in a domain of its own (its pseudonyms differ from the text rule's)
         return dict(int_rule) if int_rule else _key_rule(f, table, text_storage)
+    if f.type in ("date", "timestamp") and f.entity == "CARD_EXPIRY":
+        return {"op": "nullify"}
     if f.type in ("date", "timestamp") and f.entity != "DATE_OF_BIRTH":
         return {"op": "keep"}
+    if f.entity == "SALARY" and f.evidence.get("bucket"):
+        return {"op": "generalize", "bucket": f.evidence["bucket"]}
+    if f.type in ("float", "decimal") and not text_storage and text_rule.get("op") in ("fake", "pseudonymize", "mask"):
+        return {"op": "nullify"}  # a card number stored as a float: no fake fits the type
     width = f.evidence.get("text_length")
+    if width is not None and width < REDACTED_LENGTH and text_rule.get("op") == "redact" and \
+            f.entity != "PASSWORD_HASH":
+        return {"op": "mask"}
     if width is not None and f.entity in NARROW_RULES and text_rule.get("op") == "fake" and \
             width < FAKE_LONGEST.get(text_rule.get("kind"), 0):
         return dict(NARROW_RULES[f.entity])
@@ -301,13 +344,76 @@ def draft_profile(result: ScanResult) -> str:
                 lines.append(f"      - columns: [{', '.join(_y(c) for c in fk['columns'])}]  # {_fk_comment(fk)}")
                 lines.append(f"        references: {{table: {_y(ref['table'])}, "
                              f"columns: [{', '.join(_y(c) for c in ref['columns'])}]}}")
+        rules = {f.column: suggest(f, ts.name, scrub_targets, text_storage=ts.format == "csv",
+                                   partitioned=ts.partitioned, ner=result.ner)
+                 for f in findings if f.key != "foreign"}
+        qis, sensitive = privacy_columns(findings, rules)
+        enforce = bool(qis) and (ts.rows is None or ts.rows >= PRIVACY_K)
+        if enforce:
+            for q in qis:
+                rules[q] = {"op": "keep"}  # veil run generalizes it (privacy k); any other rule is refused
+        lines.extend(_privacy_lines(findings, qis if enforce else [], sensitive))
         lines.append("    columns:")
         for f in findings:
-            lines.append(f"      # {_comment(f)}")
+            note = " | quasi-identifier: generalized by veil run to reach privacy k" if enforce and f.column in qis \
+                else " | sensitive attribute (GDPR Art. 9)" if f.column in sensitive else ""
+            lines.append(f"      # {_comment(f)}{_one_line(note)}")
             if f.key == "foreign":
                 lines.append(f"      # {_y(f.column)}: inherits the rule of the column it references")
                 continue
-            rule = suggest(f, ts.name, scrub_targets, text_storage=ts.format == "csv", partitioned=ts.partitioned,
-                           ner=result.ner)
-            lines.append(f"      {_y(f.column)}: {_flow(rule)}")
+            lines.append(f"      {_y(f.column)}: {_flow(rules[f.column])}")
     return "\n".join(lines) + "\n"
+
+
+def privacy_columns(findings: list[Finding], rules: dict[str, dict]) -> tuple[list[str], list[str]]:
+    """(quasi-identifiers, sensitive attributes) a table's privacy section lists. A quasi-identifier is
+    a column of a PRIVACY_QI entity that is no key and whose usual rule keeps what an attacker could
+    know (keep, generalize; a city's fake is a one-to-one renaming that keeps every group). A birth
+    date that is faked (not an ISO date) is no quasi-identifier any more: the fake is unrelated to the
+    real date. Sensitive: special categories (GDPR Art. 9) that are kept."""
+    qis, sensitive = [], []
+    for f in findings:
+        rule = rules.get(f.column)
+        if f.key or rule is None or f.type in ("binary", "nested", "json"):
+            continue
+        if f.entity in PRIVACY_QI and (rule["op"] in ("keep", "generalize") or f.entity == "CITY"):
+            qis.append(f.column)
+        elif f.entity == "SPECIAL_CATEGORY" and rule["op"] == "keep":
+            sensitive.append(f.column)
+    return qis, sensitive
+
+
+def _privacy_lines(findings: list[Finding], qis: list[str], sensitive: list[str]) -> list[str]:
+    """The drafted ``privacy:`` section of one table, with the comments that explain it."""
+    if not qis and not sensitive:
+        return []
+    out = []
+    if qis:
+        out += ["    # privacy: drafted from the quasi-identifiers found (what someone may know about a person:",
+                "    # age, gender, ZIP, city, occupation ...). Enforcement comes from this section: veil run",
+                "    # generalizes them (dates to month/year/decade, numbers to buckets, ZIP to a prefix, rare",
+                f"    # categories to 'other') and suppresses rare rows, until every combination is shared by k = "
+                f"{PRIVACY_K}",
+                "    # rows; their column rules are therefore keep. veil verify checks k (and l) on the copy."]
+        by_col = {f.column: f for f in findings}
+        births = [c for c in qis if by_col[c].entity == "DATE_OF_BIRTH"]
+        derived = [c for c in qis if by_col[c].entity in DERIVED_FROM_BIRTH]
+        faked = [f.column for f in findings if f.entity == "DATE_OF_BIRTH" and f.column not in qis]
+        if derived and births:
+            out.append(_one_line(f"    # {', '.join(derived)} derived from {', '.join(births)}: quasi-identifiers "
+                                 "together, generalized together (no finer than each other's level)"))
+        elif derived and faked:
+            out.append(_one_line(f"    # {', '.join(derived)} derived from {', '.join(faked)}, which is faked: "
+                                 "kept only as generalized by k, it no longer matches the fake date"))
+    if sensitive:
+        out.append("    # sensitive: special categories (GDPR Art. 9); add l: 2 for 2 distinct values in every group")
+    out.append("    privacy:")
+    if qis:
+        out.append(f"      quasi_identifiers: [{', '.join(_y(c) for c in qis)}]")
+    if sensitive:
+        out.append(f"      sensitive: [{', '.join(_y(c) for c in sensitive)}]")
+    if qis:
+        out.append(f"      k: {PRIVACY_K}")
+        out.append(f"      max_suppression: {MAX_SUPPRESSION}  # at most this share of rows nulled on their "
+                   "quasi-identifiers")
+    return out

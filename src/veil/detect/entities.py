@@ -2,13 +2,19 @@
 
 ``direct`` identifiers name or reach a person on their own; ``quasi``
 identifiers do so in combination (Sweeney's zip + birth date + sex);
-``none`` is not personal.
+``sensitive`` attributes are what must not be learnt about a person (GDPR
+Art. 9 special categories: health, religion, ethnicity, sexual orientation,
+political opinion, union membership, genetic data); ``none`` is not personal.
+
+:data:`PRIVACY_QI` are the quasi-identifiers a draft lists in a table's
+``privacy:`` section (a URL is quasi, but no attacker's background knowledge).
 """
 
 from __future__ import annotations
 
 DIRECT = "direct"
 QUASI = "quasi"
+SENSITIVE = "sensitive"
 NONE_CLASS = "none"
 
 # entity -> class
@@ -31,8 +37,29 @@ ENTITIES: dict[str, str] = {
     "COUNTRY": QUASI,
     "DATE_OF_BIRTH": QUASI,
     "URL": QUASI,
+    # payment card data beside the number (PCI DSS: the security code must never be stored)
+    "CARD_CVV": DIRECT,
+    "CARD_EXPIRY": DIRECT,
+    # answers to account-recovery questions (mother's maiden name, first pet, school): secrets
+    "SECURITY_ANSWER": DIRECT,
+    # photos, signatures, scanned documents (image/PDF bytes), and biometric templates
+    "BINARY_PERSONAL": DIRECT,
+    "BIOMETRIC": DIRECT,
+    "AGE": QUASI,
+    "BIRTH_YEAR": QUASI,
+    "GENDER": QUASI,
+    "REGION": QUASI,
+    "OCCUPATION": QUASI,
+    "EMPLOYER": QUASI,
+    "MARITAL_STATUS": QUASI,
+    "SALARY": QUASI,
+    "SPECIAL_CATEGORY": SENSITIVE,
     "NONE": NONE_CLASS,
 }
+
+# Quasi-identifiers a draft's privacy section lists (what someone may know about a person).
+PRIVACY_QI = ("DATE_OF_BIRTH", "BIRTH_YEAR", "AGE", "GENDER", "POSTCODE", "CITY", "REGION", "COUNTRY", "OCCUPATION",
+              "EMPLOYER", "MARITAL_STATUS", "SALARY")
 
 # Presidio entity names -> veil's. LOCATION (NER) has no column entity of its own.
 FROM_PRESIDIO: dict[str, str] = {

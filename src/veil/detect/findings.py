@@ -14,7 +14,7 @@ class Finding:
     column: str
     type: str  # the column's type category (type_category, sql_type_category, text_type): string, integer, date...
     entity: str
-    cls: str  # "direct", "quasi" or "none"
+    cls: str  # "direct", "quasi", "sensitive" or "none"
     confidence: float
     evidence: dict
     key: str | None = None  # "primary", "foreign" or "unique" when the column is (or is inferred to be) a key

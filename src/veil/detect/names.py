@@ -9,8 +9,16 @@ joined by single spaces, anchored on token boundaries, so ``tel`` matches
 A rule has a strength: ``strong`` names are unambiguous (``email``,
 ``geburtsdatum``); ``weak`` ones need the values or the table to agree
 (``name``, ``cp``, ``land``). Negating tokens (``email_verified_at``,
-``phone_type``, ``address_id``) turn a match off: such columns are about
-the identifier, not the identifier itself.
+``phone_type``, ``address_id``) outside the matched words turn a match off:
+such columns are about the identifier, not the identifier itself.
+
+Some words are personal only in the right place. A ``tail`` rule matches
+only as the name's last words (``gender`` but not ``gender_neutral_pricing``;
+``age`` but not ``age_rating``). A rule with a ``context`` is confirmed by
+the table (veil.detect.scan): ``person`` wants a direct identifier of a
+person in the same table (``company`` next to an email is an employer, in a
+suppliers table it is not), ``address`` a postcode, city or street
+(``state`` next to a ZIP code is a region, in an orders table a status).
 """
 
 from __future__ import annotations
@@ -28,14 +36,18 @@ class NameRule:
     entity: str
     pattern: str
     strength: float = STRONG
+    tail: bool = False  # matches only as the name's last words
+    context: str | None = None  # "person" or "address": the table must confirm it (scan)
 
     @property
     def id(self) -> str:
         return f"{self.entity.lower()}: {self.pattern}"
 
 
-def _rules(entity: str, strong: list[str], weak: list[str] = ()) -> list[NameRule]:
-    return [NameRule(entity, p, STRONG) for p in strong] + [NameRule(entity, p, WEAK) for p in weak]
+def _rules(entity: str, strong: list[str], weak: list[str] = (), *, tail: bool = False,
+           context: str | None = None) -> list[NameRule]:
+    return [NameRule(entity, p, STRONG, tail) for p in strong] + \
+        [NameRule(entity, p, WEAK, tail, context) for p in weak]
 
 
 # Patterns are matched with re.fullmatch against "(.* )?PATTERN( .*)?" on the token string.
@@ -125,6 +137,93 @@ RULES: list[NameRule] = [
     *_rules("PASSWORD_HASH", [r"(hashed |encrypted )?pass ?word( ?hash| ?digest| ?salt)?", r"passwd( ?hash)?",
                               r"pwd( ?hash)?", r"pass ?hash", r"kennwort", r"passwort( ?hash)?", r"mot de passe",
                               r"contrasena", r"password", r"pw ?hash", r"secret ?hash", r"losenord", r"adgangskode"]),
+    *_rules("CARD_CVV", [r"cvv ?2?", r"cvc ?2?", r"cid ?2", r"cvn", r"card ?(security|verification|validation) ?"
+                         r"(code|value|number|no)", r"kartenpr(u|ue)fnummer", r"cryptogramme( visuel)?"]),
+    *_rules("CARD_EXPIRY", [r"(credit ?card|debit ?card|card|cc) ?(exp|expiry|expiration|expires|expire|valid ?thru|"
+                            r"valid ?until|gultig ?bis|ablauf(datum)?)( ?(date|month|year|mm|yy|mmyy|yyyy|mm ?yy))?",
+                            r"(exp|expiry|expiration) ?(month|year|mm|yy|mmyy|mm ?yy)",
+                            r"card ?valid ?(thru|through|until|to)", r"(date d ?)?expiration carte"]),
+    *_rules("SECURITY_ANSWER", [r"(security|secret|recovery|challenge|verification|memorable) ?(question|answer|"
+                                r"phrase|word|hint|information|info)s?( ?[0-9])?( ?(text|answer|question))?",
+                                r"(mother|mothers|moms|mums) ?(s )?maiden( ?name)?", r"maiden ?name ?(of )?mother",
+                                r"(first|childhood|favou?rite) ?(pet|school|car|teacher|friend|street|hero|book|movie|"
+                                r"food|city|sport ?team)s?( ?s)?( ?name)?", r"pet ?s? ?name", r"name of (first )?pet",
+                                r"password ?(hint|reminder)", r"sicherheits ?(frage|antwort)",
+                                r"geheim ?(frage|antwort)",
+                                r"question secrete", r"reponse secrete", r"pregunta (de )?seguridad",
+                                r"respuesta (de )?seguridad", r"domanda (di )?sicurezza", r"risposta (di )?sicurezza"]),
+    *_rules("BIOMETRIC", [r"biometrics?( ?(data|template|hash|id|sample))?",
+                          r"(finger ?print|thumb ?print|palm ?print|voice ?print|iris|retina|face|facial|vein)"
+                          r" ?(template|scan|image|data|encoding|embedding|vector|hash|minutiae|signature|sample)s?",
+                          r"face ?id", r"(thumb ?print|palm ?print|voice ?print)s?",
+                          r"fingerabdruck", r"empreinte ?(digitale)?", r"huella ?(dactilar|digital)",
+                          r"impronta ?(digitale)?", r"dna( ?(sample|sequence|profile|data))?",
+                          r"genetic ?(data|test|marker|profile|result)s?", r"genotype"]),
+    # a bare "fingerprint" is as often a device's, a key's or a file's: a person's table confirms it
+    *_rules("BIOMETRIC", [], [r"finger ?prints?"], tail=True, context="person"),
+    *_rules("BINARY_PERSONAL", [r"(profile|staff|user|employee|customer|member|passport|id|student|patient|person|"
+                                r"personal|member|contact|driver|account)? ?(picture|photo|photograph|portrait|"
+                                r"headshot|selfie|mugshot|avatar|foto|lichtbild|passbild)s?( ?(data|blob|bytes|"
+                                r"image|file|jpg|jpeg|png|raw|binary))?",
+                                r"(signature|unterschrift)( ?(image|scan|file|blob|bytes|data|png|jpg|pdf))?",
+                                r"(scan(ned)?|copy of) ?(id|passport|document|licen[cs]e|identity ?card|signature)s?",
+                                r"(id|passport|identity ?card|licen[cs]e|ausweis) ?(scan|copy|image|photo|document|"
+                                r"pdf|front|back)s?"]),
+    *_rules("BIRTH_YEAR", [r"(birth|born) ?year", r"year (of )?birth", r"yob", r"geburtsjahr(gang)?",
+                           r"annee (de )?naissance", r"ano (de )?nacimiento", r"anno (di )?nascita", r"geboortejaar",
+                           r"fodelsear", r"fodselsar", r"ano (de )?nascimento"]),
+    *_rules("AGE", [r"age( ?(years|yrs|in years|at [a-z]+|group|band|bracket|range))?",
+                    r"alter( ?in jahren)?", r"lebensalter", r"edad", r"idade", r"leeftijd", r"alder"],
+            tail=True),
+    *_rules("GENDER", [r"(gender|sex)( ?(code|cd|identity))?", r"geschlecht", r"sexe", r"sexo", r"sesso",
+                       r"geslacht", r"kon", r"kjonn", r"sukupuoli", r"pohlavi", r"genero"], tail=True),
+    *_rules("MARITAL_STATUS", [r"marital ?(status|state)?", r"civil ?(status|state)", r"familien ?stand",
+                               r"etat civil", r"situation (familiale|matrimoniale)", r"estado civil", r"stato civile",
+                               r"burgerlijke staat", r"civilstand", r"civilstatus", r"sivilstand", r"married",
+                               r"spouse ?status"]),
+    *_rules("SALARY", [r"(annual|monthly|yearly|gross|net|base|basic|current|starting|hourly)? ?(salary|salaries|"
+                       r"wage|wages|pay ?rate)( ?(eur|usd|gbp|amount|pa|per (year|month|annum)))?",
+                       r"(brutto|netto|jahres|monats|grund)?gehalt", r"(brutto|netto|stunden|monats|jahres)?lohn",
+                       r"salaire( brut| net)?", r"salario( bruto| neto)?", r"sueldo", r"stipendio", r"retribuzione",
+                       r"salaris", r"lonn", r"palkka"]),
+    *_rules("SALARY", [], [r"(annual|monthly|yearly|gross|net|household|personal)? ?(income|earnings|remuneration|"
+                           r"compensation)", r"einkommen", r"inkomst"], tail=True, context="person"),
+    *_rules("OCCUPATION", [r"occupation", r"job ?(title|name|role|description|function)", r"profession",
+                           r"(professional|work|employee|staff) ?title", r"beruf(sbezeichnung)?", r"taetigkeit",
+                           r"tatigkeit", r"metier", r"profesion", r"ocupacion", r"professione", r"occupazione",
+                           r"beroep", r"yrke", r"ammatti", r"povolani", r"profissao"],
+            [r"position", r"job", r"stellung", r"puesto", r"cargo", r"qualifica"], tail=True, context="person"),
+    *_rules("EMPLOYER", [r"employer( ?name)?", r"(current |former )?employer", r"arbeitgeber", r"employeur",
+                         r"empleador", r"datore (di )?lavoro", r"werkgever", r"arbetsgivare", r"arbejdsgiver",
+                         r"tyonantaja", r"workplace", r"place of work", r"work ?place"],
+            [r"company( ?name)?", r"organi[sz]ation( ?name)?", r"firma", r"firm", r"entreprise", r"societe",
+             r"empresa", r"azienda", r"bedrijf", r"foretag"], tail=True, context="person"),
+    *_rules("REGION", [r"province", r"provincia", r"provinz", r"provincie", r"bundesland", r"county", r"kanton",
+                       r"canton", r"departement", r"regione", r"comunidad( autonoma)?", r"landkreis", r"voivodeship",
+                       r"wojewodztwo", r"(billing|shipping|home|mailing|residence|residential|postal|address|"
+                       r"delivery|customer) ?(state|region|province|county)( ?(code|name))?",
+                       r"state ?(code|name|province)", r"us ?state", r"state ?or ?province"],
+            [r"state", r"region", r"district", r"kraj", r"distrito", r"concelho", r"kreis"],
+            tail=True, context="address"),
+    *_rules("SPECIAL_CATEGORY", [
+        # health
+        r"diagnos(is|es|e|tico|i)( ?(code|codes|text|name|icd))?", r"codigo diagnostico", r"icd ?(10|11|9)?( ?code)?",
+        r"medical ?(condition|history|record|diagnosis|status)s?", r"health ?(status|condition|data|record|issue)s?",
+        r"(chronic )?(illness|disease|disorder)s?", r"disabilit(y|ies)( ?(status|type))?", r"allerg(y|ies)",
+        r"medications?", r"prescriptions?", r"blood ?(type|group)", r"hiv ?status", r"pregnan(t|cy)( ?status)?",
+        r"mental ?health", r"krankheit(en)?", r"erkrankung(en)?", r"behinderung", r"diagnosen?",
+        r"enfermedad(es)?", r"malattia", r"maladie", r"sick ?(leave|note)s?", r"symptoms?",
+        r"medical ?specialty", r"especialidad( medica)?",
+        # religion, ethnicity, orientation, politics, unions
+        r"religion", r"religious ?(affiliation|belief|denomination|view)s?", r"religionszugehorigkeit", r"konfession",
+        r"religione", r"religion ?(ou croyance)?", r"faith", r"ethnicit(y|ies)", r"ethnic ?(group|origin|background)",
+        r"racial ?(origin|group)", r"ethnische ?herkunft", r"ethnie", r"etnia", r"origine ethnique",
+        r"sexual ?(orientation|preference)", r"sexuality", r"sexuelle ?orientierung", r"orientation sexuelle",
+        r"orientacion sexual", r"political ?(opinion|party|affiliation|view|views|leaning|orientation)s?",
+        r"party ?(affiliation|membership|member)", r"parteizugehorigkeit", r"voting ?(intention|preference)",
+        r"(trade ?|labou?r ?)?union ?(member|membership|status|dues)", r"trade ?union", r"gewerkschaft(smitglied)?",
+        r"syndicat", r"sindicato", r"sindacato"]),
+    *_rules("SPECIAL_CATEGORY", [], [r"race"], tail=True, context="person"),
     *_rules("FREE_TEXT", [r"notes?", r"comments?", r"remarks?", r"message( body| text)?", r"body", r"free ?text",
                           r"bemerkung(en)?", r"kommentar(e)?", r"notiz(en)?", r"anmerkung(en)?", r"nachricht",
                           r"commentaires?", r"remarques?", r"comentarios?", r"observaciones", r"note interne",
@@ -167,6 +266,12 @@ NOT_PERSON_NAME = {
     "empresa", "producto", "prodotto", "azienda", "display", "dish", "menu", "recipe", "song", "album", "movie", "book",
     "vare", "varu", "foretag", "virksomhed", "butik", "lager",
 }
+# Words that make a "fingerprint" or "face" column a thing's, not a person's biometrics.
+NOT_BIOMETRIC = {
+    "device", "browser", "key", "ssh", "gpg", "pgp", "cert", "certificate", "tls", "ssl", "file", "content", "public",
+    "host", "client", "canvas", "audio", "tracking", "js", "request", "session", "config", "schema", "query", "code",
+    "build", "image", "docker", "sha", "sha1", "sha256", "md5",
+}
 # Table names that make a bare "name" column a person's name.
 PERSON_TABLES = {
     "customer", "customers", "client", "clients", "user", "users", "person", "persons", "people", "employee",
@@ -183,7 +288,7 @@ PERSON_TABLES = {
 # Words that, like "name", make a person's name only as a column's last word in a person table.
 BARE_NAME_WORDS = {"name", "navn", "namn", "nimi"}
 
-_COMPILED = [(r, re.compile(rf"(?:.* )?(?P<core>{r.pattern})(?: .*)?")) for r in RULES]
+_COMPILED = [(r, re.compile(rf"(?:.* )?(?P<core>{r.pattern})" + ("" if r.tail else "(?: .*)?"))) for r in RULES]
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
@@ -202,6 +307,7 @@ class NameHit:
     strength: float
     rule: str  # the rule's id, for the evidence
     whole: bool = False  # the rule matched the whole name
+    context: str | None = None  # what the table must hold to confirm it (NameRule.context)
 
 
 def region_word(column: str) -> str | None:
@@ -230,6 +336,8 @@ def match(table: str, column: str) -> tuple[list[NameHit], str | None]:
         others = [t for t in toks if t not in core]
         if rule.entity in ("FIRST_NAME", "LAST_NAME", "PERSON_NAME") and any(t in NOT_PERSON_NAME for t in others):
             continue  # "company_name", "product_name"
+        if rule.entity == "BIOMETRIC" and any(t in NOT_BIOMETRIC for t in others):
+            continue  # "device_fingerprint", "ssh_key_fingerprint"
         if rule.entity == "PERSON_NAME" and rule.strength == WEAK:
             # a bare "name": a person's only as the last word, in a person-like table or after "customer"...
             if toks[-1] not in BARE_NAME_WORDS:
@@ -246,17 +354,18 @@ def match(table: str, column: str) -> tuple[list[NameHit], str | None]:
     kept = [f for f in found if not any(g[0].entity != f[0].entity and g[1] <= f[1] and f[2] <= g[2]
                                         and g[2] - g[1] > f[2] - f[1] for g in found)]
     hits: dict[str, NameHit] = {}
+    negating = None
     for rule, a, b, strength in kept:
+        # "phone_type", "email_verified_at", "address_id": a negating word outside the matched words
+        # makes the column about the identifier, not the identifier ("tax id", "marital status" are rules)
+        outside = text[:a].split() + text[b:].split()
+        neg = next((t for t in outside if t in NEGATING), None)
+        if neg is not None:
+            negating = negating or neg
+            continue
         prev = hits.get(rule.entity)
         if prev is None or strength > prev.strength:
-            hits[rule.entity] = NameHit(rule.entity, strength, rule.id, a == 0 and b == len(text))
+            hits[rule.entity] = NameHit(rule.entity, strength, rule.id, a == 0 and b == len(text), rule.context)
     if not hits:
-        return [], None
-    negating = next((t for t in toks if t in NEGATING), None)
-    if negating is not None:
-        # "phone_type", "email_verified_at", "address_id": about the identifier, not the identifier;
-        # a rule matching the whole name wins ("tax id" is a rule).
-        hits = {e: h for e, h in hits.items() if h.whole}
-        if not hits:
-            return [], negating
+        return [], negating
     return sorted(hits.values(), key=lambda h: -h.strength), None

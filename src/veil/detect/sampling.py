@@ -104,3 +104,16 @@ def distinct_text(col: pa.ChunkedArray | pa.Array, limit: int) -> list[str]:
                 return []
         values = pc.unique(col).to_pylist()[:limit]
     return [v for v in values if v is not None and v.strip()]
+
+
+def binary_heads(col: pa.ChunkedArray | pa.Array, limit: int, size: int = 16) -> list[bytes] | None:
+    """The first ``size`` bytes of up to ``limit`` distinct non-null values of a binary column
+    (None for other types): what their magic numbers are read from."""
+    t = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+    if not (pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)):
+        return None
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    return [v[:size] for v in pc.unique(col.drop_null()).to_pylist()[:limit]]

@@ -47,7 +47,7 @@ from .engine import detector
 from .entities import NONE_CLASS, entity_class
 from .findings import Finding, ScanResult, TableScan
 from .relations import infer_keys
-from .sampling import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, distinct_text, sample_dataset
+from .sampling import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, binary_heads, distinct_text, sample_dataset
 
 __all__ = ["DEFAULT_SAMPLE", "DEFAULT_SAMPLE_ROWS", "Finding", "ScanResult", "TableScan", "classify", "infer_keys",
            "sample_dataset", "scan_dataset", "text_type", "type_category"]
@@ -62,6 +62,31 @@ def _seen_range(col: pa.ChunkedArray | pa.Array) -> tuple[int, int] | None:
         return None
     lo, hi = mm["min"].as_py(), mm["max"].as_py()
     return None if lo is None else (lo, hi)
+
+
+# What a table must hold to confirm a finding that needs context (names.NameRule.context): a person
+# identified in the same table, or an address.
+PERSON_ENTITIES = {"PERSON_NAME", "FIRST_NAME", "LAST_NAME", "EMAIL", "PHONE", "NATIONAL_ID", "DATE_OF_BIRTH",
+                   "STREET_ADDRESS", "USERNAME", "IBAN", "CREDIT_CARD", "PASSWORD_HASH"}
+ADDRESS_ENTITIES = {"POSTCODE", "CITY", "STREET_ADDRESS", "COUNTRY"}
+CONTEXTS = {"person": PERSON_ENTITIES, "address": ADDRESS_ENTITIES}
+
+
+def confirm_context(findings: list[Finding]) -> None:
+    """Keep a finding that needs context only when its table agrees: ``company`` beside an email is an
+    employer, in a suppliers table it is not; ``state`` beside a ZIP code is a region, in an orders
+    table a status; image bytes in a person's table are a photo, in a products table not."""
+    present = {f.entity for f in findings if not f.evidence.get("needs_context")}
+    for f in findings:
+        need = f.evidence.get("needs_context")
+        if not need or f.entity == "NONE":
+            continue
+        if present & CONTEXTS[need]:
+            f.evidence["context"] = f"confirmed: the table holds {sorted(present & CONTEXTS[need])[0]}"
+            f.confidence = round(max(f.confidence, 0.75), 3)
+        else:
+            f.evidence["note"] = f"{f.entity} by name or bytes only, and no {need} in the table"
+            f.entity, f.cls, f.confidence = "NONE", NONE_CLASS, 0.6
 
 
 def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows: int = DEFAULT_SAMPLE_ROWS,
@@ -89,7 +114,8 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
                     category = text_type(values)
             if category == "string" and holds_json(values):
                 category = "json"  # entities are found anywhere inside, as in a declared json column
-            entity, conf, evidence = classify(t.name, f.name, category, values, det)
+            entity, conf, evidence = classify(t.name, f.name, category, values, det,
+                                              binary_heads(col, sample) if category == "binary" else None)
             if category == "integer":
                 evidence["int_bits"] = int_bits(f, dialect)
                 # pseudonymize format: int takes non-negative integers without leading zeros
@@ -109,5 +135,6 @@ def scan_dataset(dataset: Dataset, *, sample: int = DEFAULT_SAMPLE, sample_rows:
                 evidence["note"] = f"{key} key column"
             findings.append(Finding(t.name, f.name, category, entity, entity_class(entity) if entity != "NONE"
                                     else NONE_CLASS, conf, evidence, key))
+        confirm_context([x for x in findings if x.table == t.name])
     return ScanResult(str(dataset.root), list(tables.values()), findings, bool(det and det.ner),
                       det.model if det else None, sample, sample_rows)

@@ -165,3 +165,133 @@ def dob_share(values: list[str]) -> float:
     if len(set(years)) < min(5, len(years)):
         return 0.0
     return ok / len(values)
+
+
+# -- binary personal data and numbers a name must agree with ---------------------------
+
+# Leading bytes of the file formats photos, signatures and scanned documents are stored in.
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "image_magic": (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*"),
+    "pdf_magic": (b"%PDF-",),
+}
+_HEX_TEXT = re.compile(r"^(?:\\x|0x)?([0-9a-fA-F]{16,})")
+_B64_TEXT = re.compile(r"^(?:data:[\w/+.-]+;base64,)?([A-Za-z0-9+/]{16,})")
+
+
+def _head(value: bytes | str) -> bytes:
+    """The first bytes of a binary value, or of the bytes a text form spells: a dump's hex
+    (``\\x89504e47...``, ``0x89504E47...``), base64 (``iVBORw0KGgo...``, a data: URI), or raw bytes
+    decoded as text (U+FFFD standing for the bytes that are not UTF-8)."""
+    if isinstance(value, bytes):
+        return value[:16]
+    m = _HEX_TEXT.match(value)
+    if m and len(m.group(1)) % 2 == 0 or m and len(m.group(1)) > 32:
+        return bytes.fromhex(m.group(1)[:32])
+    m = _B64_TEXT.match(value)
+    if m:
+        import base64
+        import binascii
+
+        try:
+            chunk = m.group(1)[:24]
+            return base64.b64decode(chunk[:len(chunk) // 4 * 4])
+        except (binascii.Error, ValueError):
+            pass
+    return value[:16].encode("utf-8", "replace").replace("\ufffd".encode(), b"\xff")
+
+
+def _magic_of(head: bytes) -> str | None:
+    for kind, magics in _MAGIC.items():
+        if any(head.startswith(m) for m in magics):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" or head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
+        return "image_magic"
+    # raw PNG bytes read as text: the first byte was not UTF-8
+    if head[1:8] == b"PNG\r\n\x1a\n":
+        return "image_magic"
+    return None
+
+
+def magic_shares(values: list[bytes] | list[str]) -> dict[str, float]:
+    """Share of values that begin like an image (PNG, JPEG, GIF, TIFF, WebP, HEIC) or a PDF."""
+    n = len(values)
+    if not n:
+        return {}
+    counts: dict[str, int] = {}
+    for v in values:
+        kind = _magic_of(_head(v))
+        if kind:
+            counts[kind] = counts.get(kind, 0) + 1
+    return {k: c / n for k, c in counts.items()}
+
+
+def _number(text: str) -> float | None:
+    """The number a value spells: ``34``, ``4.532e+15``, ``52,000.00``, ``30-39`` (its first)."""
+    t = text.strip().replace(",", "").replace(" ", "").replace("_", "")
+    m = re.match(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", t)
+    if not m:
+        return None
+    try:
+        x = float(m.group(0))
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def number_share(values: list[str], lo: float, hi: float) -> float:
+    """Share of values that are numbers within [lo, hi]."""
+    if not values:
+        return 0.0
+    return sum(1 for v in values if (x := _number(v)) is not None and lo <= x <= hi) / len(values)
+
+
+def card_number_share(values: list[str]) -> float:
+    """Share of values that are card numbers however stored: integers or spreadsheet floats of 13 to
+    19 digits (``4.532015112830366e+15``, ``4532015112830366.0``), or digits in groups with spaces or
+    dashes. A float's last digits may be lost: only the length is checked, not the Luhn digit."""
+    if not values:
+        return 0.0
+    ok = 0
+    for v in values:
+        t = v.strip()
+        if re.fullmatch(r"\d{4}([ -]?\d{3,4}){2,3}( ?\d{1,3})?", t):
+            ok += 13 <= sum(c.isdigit() for c in t) <= 19
+            continue
+        x = _number(t)
+        ok += x is not None and 1e12 <= abs(x) < 1e19 and float(x).is_integer()
+    return ok / len(values)
+
+
+_EXPIRY = re.compile(r"^(0?[1-9]|1[0-2])\s*[/\-.]\s*(\d{2}|\d{4})$|^(\d{4})[-/](0[1-9]|1[0-2])(-\d{2})?$|"
+                     r"^(0[1-9]|1[0-2])(\d{2})$")
+
+
+def expiry_share(values: list[str]) -> float:
+    """Share of values shaped like a card's expiry: MM/YY, MM/YYYY, MMYY, YYYY-MM, a month 1-12 or a year."""
+    if not values:
+        return 0.0
+    ok = 0
+    for v in values:
+        t = v.strip()
+        if _EXPIRY.match(t):
+            ok += 1
+        elif t.isdigit() and (1 <= int(t) <= 12 or 2000 <= int(t) <= 2099 or len(t) == 2):
+            ok += 1
+    return ok / len(values)
+
+
+def cvv_share(values: list[str]) -> float:
+    """Share of values of 3 or 4 digits (a card security code)."""
+    if not values:
+        return 0.0
+    return sum(1 for v in values if re.fullmatch(r"\d{1,4}", v.strip()) and int(v) < 10000) / len(values)
+
+
+def bucket_of(values: list[str]) -> int | None:
+    """A bucket width for amounts such as salaries: the power of ten one below the median's
+    (a median of 52,000 -> 10,000; of 4,800 -> 1,000; of 25 -> 10). Only a power of ten reaches the
+    evidence, never a value."""
+    nums = sorted(x for v in values if (x := _number(v)) is not None and x > 0)
+    if not nums:
+        return None
+    return 10 ** max(0, math.floor(math.log10(nums[len(nums) // 2])))
