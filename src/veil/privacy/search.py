@@ -25,7 +25,7 @@ The search stops after :data:`EVALUATION_CELLS` / distinct combinations evaluati
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ MIN_EVALUATIONS = 40
 MAX_EVALUATIONS = 5_000
 _COMPACT_ROWS = 2_000_000  # partial counts held before they are merged
 COUNT = "__veil_rows"
+_NONE = np.zeros(0, np.int64)
 
 
 class Counter:
@@ -97,8 +98,8 @@ class Outcome:
     loss: float
     k: int | None
     classes: int
-    suppressed: np.ndarray  # class ids suppressed
-    inverse: np.ndarray  # combination -> class id
+    suppressed: np.ndarray  # class ids suppressed (with the inverse only: the chosen node)
+    inverse: np.ndarray | None = None  # combination -> class id (kept for the chosen node only)
 
 
 @dataclass
@@ -164,8 +165,10 @@ class _Evaluator:
             return 0.0
         return float(np.mean([h / t if t else 0.0 for h, t in zip(node, self.tops, strict=True)]))
 
-    def evaluate(self, node: tuple[int, ...]) -> Outcome:
-        if node in self.cache:
+    def evaluate(self, node: tuple[int, ...], keep_inverse: bool = False) -> Outcome:
+        """The node's outcome; cached without its per-combination class ids (memory: one small
+        record per node), which ``keep_inverse`` computes again for the chosen node."""
+        if node in self.cache and not keep_inverse:
             return self.cache[node]
         key = np.zeros(len(self.n), np.int64)
         null_key: int | None = 0
@@ -219,9 +222,9 @@ class _Evaluator:
             kept[null_class] = False
         finals = list(sizes[kept]) + ([group_rows] if group_rows else [])
         o = Outcome(node, feasible, rows, share + (1 - share) * self.height(node),
-                    int(min(finals)) if finals else None, len(finals), suppressed, inv)
+                    int(min(finals)) if finals else None, len(finals), _NONE)
         self.cache[node] = o
-        return o
+        return replace(o, suppressed=suppressed, inverse=inv) if keep_inverse else o
 
     def _diverse(self, inv: np.ndarray, group: list[int], null_class: int | None) -> bool:
         if not self.sens:
@@ -246,6 +249,7 @@ class _Evaluator:
 def _result(ev: _Evaluator, cols: list[_Column], best: Outcome, exhaustive: bool, nodes: int, total: int,
             k: int, l: int | None, max_suppression: float) -> Result:  # noqa: E741
     keys: list[str] = []
+    best = ev.evaluate(best.levels, keep_inverse=True)
     if len(best.suppressed):
         # one combination of each suppressed class: its generalized tuple, as the workers will see it
         first = np.full(int(best.inverse.max()) + 1, -1, np.int64)
