@@ -57,7 +57,7 @@ class Counted:
     def __init__(self) -> None:
         self.fps = _EMPTY
         self.counts = np.empty(0, np.uint32)
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._n = 0
 
     def add(self, fps: np.ndarray, counts: np.ndarray | None = None) -> None:
@@ -65,7 +65,7 @@ class Counted:
             return
         fps = np.asarray(fps, np.uint64)
         if counts is None or (counts == 1).all():
-            fps, c = np.sort(fps), np.ones(len(fps), np.uint32)
+            fps, c = np.sort(fps), None  # None: every count 1
         else:
             order = np.argsort(fps)
             fps, c = fps[order], np.asarray(counts, np.uint32)[order]
@@ -78,15 +78,24 @@ class Counted:
         if not self._pending:
             return
         fps = np.concatenate([self.fps] + [p[0] for p in self._pending])
-        counts = np.concatenate([self.counts] + [p[1] for p in self._pending])
+        ones = all(p[1] is None for p in self._pending) and (self.counts == 1).all()
+        counts = None if ones else np.concatenate(
+            [self.counts] + [np.ones(len(f), np.uint32) if c is None else c for f, c in self._pending])
         self._pending, self._n = [], 0
-        order = np.argsort(fps, kind="stable")
-        fps, counts = fps[order], counts[order]
+        if ones:  # every count 1: the fingerprints alone are merged; counts are the run lengths
+            fps = np.sort(fps, kind="stable")
+        else:
+            order = np.argsort(fps, kind="stable")
+            fps, counts = fps[order], counts[order]
         first = np.ones(len(fps), bool)
         first[1:] = fps[1:] != fps[:-1]
         starts = np.flatnonzero(first)
         self.fps = fps[starts]
-        self.counts = np.add.reduceat(counts.astype(np.int64), starts).astype(np.uint32) if len(fps) else counts
+        if ones:
+            self.counts = np.diff(np.append(starts, len(fps))).astype(np.uint32)
+        else:
+            self.counts = np.add.reduceat(counts.astype(np.int64), starts).astype(np.uint32) if len(fps) else \
+                np.empty(0, np.uint32)
 
     def frozen(self) -> tuple[np.ndarray, np.ndarray]:
         """(sorted distinct fingerprints, their counts)."""
@@ -320,6 +329,22 @@ def canonical_binary(arr: pa.Array) -> pa.Array:
     return out if pa.types.is_large_binary(out.type) else out.cast(pa.large_binary())
 
 
+def searchable_text(values: pa.Array, min_digits: int) -> pa.Array | None:
+    """The values as text for the normalised family, or None when none could be specific
+    (binary; integers and dates with fewer than ``min_digits`` digits)."""
+    t = values.type
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t) \
+            or pa.types.is_boolean(t):
+        return None
+    if pa.types.is_date(t) and min_digits > 8:
+        return None
+    if pa.types.is_integer(t) and len(values):
+        mm = pc.min_max(values).as_py()
+        if max(abs(mm["min"]), abs(mm["max"])) < 10 ** (min_digits - 1):
+            return None
+    return fast_text(values)
+
+
 def fast_text(values: pa.Array) -> pa.Array:
     """``as_text``, timestamps without a fraction of a second cast rather than formatted (pyarrow's
     strftime is ~25x slower): the same 'YYYY-MM-DD HH:MM:SS' for years 1000..9999 (else as_text)."""
@@ -352,6 +377,13 @@ def merged(runs: list[np.ndarray]) -> np.ndarray:
         return np.empty(0, np.uint64)
     out = np.sort(np.concatenate(runs), kind="stable")
     return out[np.concatenate(([True], out[1:] != out[:-1]))] if len(out) else out
+
+
+def same_text_type(a: pa.DataType, b: pa.DataType) -> bool:
+    """Both sides of one type whose values are equal exactly when their canonical texts are
+    (text, bytes, integers, dates: not floats, where -0.0 == 0.0 and NaN != NaN)."""
+    return a == b and (pa.types.is_string(a) or pa.types.is_large_string(a) or pa.types.is_binary(a)
+                       or pa.types.is_large_binary(a) or pa.types.is_integer(a) or pa.types.is_date(a))
 
 
 _SAMPLE = 2048  # values looked at to decide whether a batch's values repeat

@@ -69,10 +69,11 @@ from .leak_index import (
     canonical_binary,
     chance_bound,
     distinct_values,
-    fast_text,
     member,
     merged,
     runs,
+    same_text_type,
+    searchable_text,
     sequence_hashes,
     timestamp_wholes,
     tokenise,
@@ -219,19 +220,7 @@ class LeakCheck:
         src.members.add(tok.token_fp[member_tokens])
 
     def _texts(self, values: pa.Array) -> pa.Array | None:
-        """The values as text for the normalised family, or None when none could be specific
-        (binary; integers and dates with too few digits)."""
-        t = values.type
-        if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t) \
-                or pa.types.is_boolean(t):
-            return None
-        if pa.types.is_date(t) and self.rules["min_digits"] > 8:
-            return None
-        if pa.types.is_integer(t) and len(values):
-            mm = pc.min_max(values).as_py()
-            if max(abs(mm["min"]), abs(mm["max"])) < 10 ** (self.rules["min_digits"] - 1):
-                return None
-        return fast_text(values)
+        return searchable_text(values, self.rules["min_digits"])
 
     def _freeze(self) -> None:
         """End of phase 1: sort every set; build the indexes of specific values."""
@@ -297,7 +286,7 @@ class LeakCheck:
             src.unpaired_cells += int(occ.sum())
             src.same_column += found
             return
-        a, b = canonical_binary(arr), canonical_binary(orig)
+        a, b = (arr, orig) if same_text_type(arr.type, orig.type) else (canonical_binary(arr), canonical_binary(orig))
         compared = pc.is_valid(orig)
         blanks = blank_mask(orig)
         if blanks is not None:
