@@ -30,7 +30,11 @@ from ..formats.dump.sample import read_rows
 from ..plan import Plan, TablePlan
 from .search import Counter, Infeasible, search
 
-BATCH_ROWS = 65_536
+#: rows per batch of the first pass: fewer, larger group-bys are much faster (1M rows of the bench:
+#: 1.9 s in batches of 65,536, 0.4 s in batches of 2**20); memory is bounded by the batch. Parquet
+#: batches hold the projected columns only; CSV and dump batches every column, so they are smaller.
+PARQUET_BATCH_ROWS = 1 << 20
+BATCH_ROWS = 1 << 18
 
 
 def _wanted(tplan: TablePlan) -> tuple[list[str], list[str]] | None:
@@ -89,7 +93,7 @@ def _file_batches(table, columns: list[str], batch_rows: int):
     """The columns of a table of files: a Parquet file read for them alone."""
     if table.format == "parquet":
         f = pq.ParquetFile(table.path)
-        for b in f.iter_batches(batch_rows, columns=columns):
+        for b in f.iter_batches(max(batch_rows, PARQUET_BATCH_ROWS), columns=columns):
             yield pa.table([b.column(c).cast(table.schema.field(c).type) for c in columns], names=columns)
         return
     for b in table.batches(batch_rows):
