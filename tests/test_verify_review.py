@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import secrets
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +18,7 @@ from veil.verify import default_checks
 from veil.verify.runner import verify_paths
 
 from . import dump_fixtures
+from .test_dump_mysql import client, mysqldump, server  # noqa: F401 (MariaDB fixture and helpers)
 
 pg, pg_tools = dump_fixtures.pg, dump_fixtures.pg_tools  # fixtures of a real PostgreSQL
 
@@ -240,3 +242,28 @@ def test_a_kept_decimal_column_of_a_typed_copy_has_distance_zero(tmp_path, keyri
     report = _verify(tmp_path / "in", tmp_path / "out", load_profile(tmp_path / "p.yaml"))
     total = report["utility"]["tables"]["orders"]["columns"]["total"]
     assert total["distance"] == 0.0 and total["wasserstein"] == 0.0
+
+
+# -- typed output of a dump ---------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="formats/dump/rewrite.py (not this reviewer's file): for Parquet output every "
+                   "column is decoded as UTF-8 text first (_value_batch -> _utf8), so a kept BLOB/VARBINARY holding "
+                   "real bytes (not UTF-8) ends the run (exit 5) with the hint 'keep or nullify binary columns' "
+                   "though the column is kept; issue 16 asks for dump columns typed by their DDL")
+def test_a_mysql_blob_of_real_bytes_is_written_to_parquet(server, tmp_path, keyring):  # noqa: F811
+    db = f"veil_h11_{secrets.token_hex(4)}"
+    try:
+        client(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4;")
+        client("CREATE TABLE t (id int PRIMARY KEY, pic blob, name varchar(40));"
+               "INSERT INTO t SELECT seq, UNHEX(CONCAT('DEADBEEF', HEX(seq))), CONCAT('n', seq) FROM seq_1_to_20;", db)
+        dump = mysqldump(db, [], tmp_path / "m.sql")
+    finally:
+        client(f"DROP DATABASE IF EXISTS `{db}`;", check=False)
+    (tmp_path / "p.yaml").write_text("version: 1\ntables:\n  t:\n    columns: {id: keep, pic: keep, name: keep}\n")
+    res = _cli("run", dump, "-p", tmp_path / "p.yaml", "--keyring", keyring, "--out", tmp_path / "out",
+               "--format", "parquet", "-q")
+    assert res.exit_code == 0, res.output
+    t = pq.read_table(tmp_path / "out" / "t.parquet")
+    assert t.schema.field("pic").type == pa.binary()
+    assert sorted(t.column("pic").to_pylist())[0].startswith(bytes.fromhex("DEADBEEF"))
