@@ -267,3 +267,31 @@ def test_a_mysql_blob_of_real_bytes_is_written_to_parquet(server, tmp_path, keyr
     t = pq.read_table(tmp_path / "out" / "t.parquet")
     assert t.schema.field("pic").type == pa.binary()
     assert sorted(t.column("pic").to_pylist())[0].startswith(bytes.fromhex("DEADBEEF"))
+
+
+# -- values in the report -----------------------------------------------------------------------
+
+
+def _numbers(node) -> list[float]:
+    if isinstance(node, dict):
+        return [x for v in node.values() for x in _numbers(v)]
+    if isinstance(node, list):
+        return [x for v in node for x in _numbers(v)]
+    return [float(node)] if isinstance(node, int | float) and not isinstance(node, bool) else []
+
+
+@pytest.mark.xfail(strict=True, reason="utility.py (not this reviewer's file): a transformed text column whose values "
+                   "all read as numbers (card numbers, phone numbers as digits, national ids) is kind 'number', and "
+                   "its 'before' quantiles p05..p99 are interpolated from a sample: on the shop sample 6 of the 7 are real "
+                   "card numbers of payments.card_number, which the profile fakes, written into the JSON report")
+def test_no_card_number_of_the_original_in_the_report(tmp_path, keyring):
+    from tests.conftest import SAMPLES_CSV, SHOP_PROFILE
+
+    res = _cli("run", SAMPLES_CSV, "-p", SHOP_PROFILE, "--keyring", keyring, "--out", tmp_path / "out", "-q",
+               "--workers", "1")
+    assert res.exit_code == 0, res.output
+    with (SAMPLES_CSV / "payments.csv").open(encoding="utf-8-sig", newline="") as f:
+        cards = {int(r["card_number"]) for r in csv.DictReader(f) if r["card_number"]}
+    report = _verify(SAMPLES_CSV, tmp_path / "out", load_profile(SHOP_PROFILE))
+    found = sum(1 for x in _numbers(report) if x.is_integer() and int(x) in cards)
+    assert found == 0, "card numbers of the original in the report"  # a count, never the numbers
