@@ -121,8 +121,12 @@ class Counts:
         if len(keys) == 0:
             return
         self.rows += len(keys)
-        uniq, first, counts = np.unique(keys, return_index=True, return_counts=True)
-        tag = tags[first] if self.tagged and tags is not None else np.empty(0, np.uint64)
+        if self.tagged and tags is not None:
+            uniq, first, counts = np.unique(keys, return_index=True, return_counts=True)
+            tag = tags[first]
+        else:  # no first index needed: a plain sort, not an argsort
+            uniq, counts = np.unique(keys, return_counts=True)
+            tag = np.empty(0, np.uint64)
         self._pending.append((uniq, counts.astype(np.int64), tag))
         self._pending_n += len(uniq)
         if self._pending_n > max(len(self._keys), 1 << 18):
