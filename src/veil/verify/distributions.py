@@ -153,10 +153,11 @@ class ColumnSide:
         self._dead: set[str] = set()
 
     def add(self, ctx, arr: pa.Array | pa.ChunkedArray,
-            fps: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+            fps: tuple[np.ndarray, np.ndarray] | None = None, count_values: bool = True) -> None:
         """Count one batch of the column (``fps``: its ``column_fingerprints`` or
         ``number_fingerprints``, when known: (fingerprints, rows), with their ``counted`` form
-        when the batch was dictionary-encoded)."""
+        when the batch was dictionary-encoded). ``count_values`` False: ``values`` is counted
+        elsewhere (a key column's, by the key tracker) and set by the caller."""
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if pa.types.is_dictionary(arr.type):
@@ -167,11 +168,11 @@ class ColumnSide:
         keys = self.rng.random(n)  # one per row, nulls included: rows stay aligned with the other side
         self.rows += n
         self.nulls += arr.null_count
-        got = column_fingerprints(ctx, arr) if fps is None else fps
+        got = None if not count_values else column_fingerprints(ctx, arr) if fps is None else fps
         counted = getattr(got, "counted", None)
         if counted is not None:
             self.values.add(*counted)
-        else:
+        elif got is not None:
             self.values.add(got[0])
         t = arr.type
         if is_text(t):

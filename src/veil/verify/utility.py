@@ -97,7 +97,7 @@ class UtilityCheck:
             fps = None if name in keys else number_fingerprints(self.ctx, column)
             if fps is None:
                 fps = known[name] = column_fingerprints(self.ctx, column)
-            sides[0].add(self.ctx, column, fps)
+            sides[0].add(self.ctx, column, fps, count_values=name not in self._single_keys(table))
         self.keys.feed(self, ORIGINAL, table, batch, known)
 
     def copy(self, table: str, batch: pa.RecordBatch, original: pa.RecordBatch | None) -> None:
@@ -114,7 +114,7 @@ class UtilityCheck:
                    if name not in keys and kind in NUMERIC_KINDS else None)
             if fps is None:
                 fps = known[name] = column_fingerprints(self.ctx, column)
-            sides[1].add(self.ctx, column, fps)
+            sides[1].add(self.ctx, column, fps, count_values=name not in self._single_keys(table))
         self.keys.feed(self, COPY, table, batch, known)
 
     def _key_columns(self, table: str) -> set[str]:
@@ -122,10 +122,27 @@ class UtilityCheck:
         The others of a number or date kind only need a distinct count (``number_fingerprints``)."""
         return {c for cols in self.keys.sets.get(table, ()) for c in cols}
 
+    def _single_keys(self, table: str) -> set[str]:
+        """Columns that are a key on their own: the key tracker counts their values (the same
+        fingerprints), so their sides take its counts (:meth:`_shared_values`) instead of a second set."""
+        return {cols[0] for cols in self.keys.sets.get(table, ()) if len(cols) == 1}
+
+    def _shared_values(self, table: str, column: str) -> None:
+        """A single-column key's sides: ``values`` from the key tracker, once its counting is over
+        for that side (phase 1 for the original, finish for the copy)."""
+        if column not in self._single_keys(table):
+            return
+        for i, side in enumerate(self._sides.get((table, column)) or ()):
+            if side is not None and not getattr(side, "shared_values", False):
+                counts = self.keys.get(ORIGINAL if i == 0 else COPY, table, (column,))
+                if counts is not None:
+                    side.values, side.shared_values = counts, True
+
     def kind(self, table: str, column: str) -> str:
         """The column's kind, from the original side (final once phase 1 is over)."""
         got = self._kinds.get((table, column))
         if got is None:
+            self._shared_values(table, column)
             side = self._sides[(table, column)][0]
             got = side.number_kind()
             if got is None:
@@ -187,6 +204,7 @@ class UtilityCheck:
         if sides is None:  # the original table had no batch
             sides = [ColumnSide(_seed(info.name, column)), None]
             self._sides[(info.name, column)] = sides
+        self._shared_values(info.name, column)
         before, after = sides
         kind = self.kind(info.name, column)
         role = self._role(info, column, in_copy)
