@@ -74,8 +74,7 @@ class Counter:
         if not self.parts:
             return pa.table({**{c: pa.array([], schema[c]) for c in self.columns}, COUNT: pa.array([], pa.int64())})
         t = self._merged() if len(self.parts) > 1 else self.parts[0]
-        # a stable order, whatever the batches were: the search must not depend on them
-        return t.take(pc.sort_indices(t, [(c, "ascending", "at_end") for c in self.columns]))
+        return t  # its order depends on the batches; the search does not (sorted codes)
 
 
 @dataclass
@@ -99,6 +98,7 @@ class Outcome:
     k: int | None
     classes: int
     suppressed: np.ndarray  # class ids suppressed (with the inverse only: the chosen node)
+    below: int = 0  # rows in classes below k (or l), before the suppressed class is made up to k
     inverse: np.ndarray | None = None  # combination -> class id (kept for the chosen node only)
 
 
@@ -115,10 +115,31 @@ class Infeasible(Exception):
     """No node reaches the targets (too few rows, or a sensitive attribute with fewer than l values)."""
 
 
-def _codes(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values, sorted (null last), and each combination's index into them: codes that
+    do not depend on the order the combinations came in."""
     values = pc.unique(col)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    values = values.take(pc.array_sort_indices(values, null_placement="at_end"))
     codes = pc.index_in(col, value_set=values, skip_nulls=False)
     return values, codes.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+#: a mixed-radix key space up to this size is grouped by counting (linear), a larger one by sorting
+_COUNTING_SPAN = 1 << 23
+
+
+def _classes(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct keys, sorted; each combination's class id): np.unique's answer, by counting
+    when the key space is small."""
+    if span <= max(_COUNTING_SPAN, 4 * len(key)) and span <= 1 << 26:
+        present = np.zeros(span, bool)
+        present[key] = True
+        uniq = np.flatnonzero(present)
+        rank = np.cumsum(present) - 1
+        return uniq, rank[key]
+    return np.unique(key, return_inverse=True)
 
 
 def search(combos: pa.Table, qis: list[str], k: int, *, max_suppression: float = 0.0,
@@ -184,8 +205,8 @@ class _Evaluator:
             key = key * card + c.gen[h][c.codes]
             null_key = None if null_key is None or c.null_code[h] is None else null_key * card + c.null_code[h]
             span *= card
-        uniq, inv = np.unique(key, return_inverse=True)
-        sizes = np.bincount(inv, weights=self.n).astype(np.int64)
+        uniq, inv = _classes(key, span)
+        sizes = np.bincount(inv, weights=self.n, minlength=len(uniq)).astype(np.int64)
         small = sizes < self.k
         for s in self.sens:
             pairs = np.unique(inv * (int(s.max()) + 1) + s)
@@ -197,39 +218,43 @@ class _Evaluator:
             null_class = pos if pos < len(uniq) and uniq[pos] == null_key else None
         if null_class is not None:
             small[null_class] = False  # the rows suppressed join it; checked as the group below
-        group = list(np.flatnonzero(small))
-        group_rows = int(sizes[small].sum()) + (int(sizes[null_class]) if null_class is not None else 0)
-        feasible = True
-        if group_rows and (group_rows < self.k or not self._diverse(inv, group, null_class)):
-            # the suppressed rows form one class (all quasi-identifiers null): it must reach k (and l)
+        below = int(sizes[small].sum())
+        null_rows = int(sizes[null_class]) if null_class is not None else 0
+        limit = self.max_suppression * self.total + 1e-9
+        group = np.flatnonzero(small)
+        feasible = below <= limit
+        if feasible and below + null_rows and (below + null_rows < self.k or not self._diverse(inv, group, null_class)):
+            # the suppressed rows form one class (all quasi-identifiers null): it must reach k (and
+            # l); the smallest other classes (ties: class order) join it while the bound allows
             rest = np.flatnonzero(~small)
             rest = rest[rest != null_class] if null_class is not None else rest
             rest = rest[np.argsort(sizes[rest], kind="stable")]
-            for cls in rest:
-                group.append(int(cls))
-                group_rows += int(sizes[cls])
-                if group_rows >= self.k and self._diverse(inv, group, null_class):
+            grown = below + null_rows + np.cumsum(sizes[rest])
+            take = int(np.searchsorted(grown, self.k)) + 1 if below + null_rows < self.k else 0
+            while take <= len(rest) and below + int(sizes[rest[:take]].sum()) <= limit:
+                if self._diverse(inv, np.concatenate([group, rest[:take]]), null_class):
                     break
-            else:
-                feasible = False
-        suppressed = np.array(sorted(int(g) for g in group), np.int64)
-        rows = int(sizes[suppressed].sum()) if len(suppressed) else 0
+                take += 1
+            group = np.sort(np.concatenate([group, rest[:take]]))
+            feasible = take <= len(rest) and int(sizes[group].sum()) <= limit
+        rows = int(sizes[group].sum())
         share = rows / self.total if self.total else 0.0
-        feasible = feasible and share <= self.max_suppression + 1e-12
         kept = np.ones(len(sizes), bool)
-        kept[suppressed] = False
+        kept[group] = False
         if null_class is not None:
             kept[null_class] = False
-        finals = list(sizes[kept]) + ([group_rows] if group_rows else [])
+        group_rows = rows + null_rows
+        smallest = [int(sizes[kept].min())] if kept.any() else []
+        smallest += [group_rows] if group_rows else []
         o = Outcome(node, feasible, rows, share + (1 - share) * self.height(node),
-                    int(min(finals)) if finals else None, len(finals), _NONE)
+                    min(smallest) if smallest else None, int(kept.sum()) + (1 if group_rows else 0), _NONE, below)
         self.cache[node] = o
-        return replace(o, suppressed=suppressed, inverse=inv) if keep_inverse else o
+        return replace(o, suppressed=group, inverse=inv) if keep_inverse else o
 
-    def _diverse(self, inv: np.ndarray, group: list[int], null_class: int | None) -> bool:
+    def _diverse(self, inv: np.ndarray, group: np.ndarray, null_class: int | None) -> bool:
         if not self.sens:
             return True
-        members = np.isin(inv, np.array(group + ([null_class] if null_class is not None else []), np.int64))
+        members = np.isin(inv, np.append(group, [null_class] if null_class is not None else []).astype(np.int64))
         return all(len(np.unique(s[members])) >= self.l for s in self.sens)
 
     def greedy(self) -> Outcome | None:
@@ -240,8 +265,7 @@ class _Evaluator:
             if not steps:
                 return None
             outs = [self.evaluate(s) for s in steps]
-            cur = min(outs, key=lambda o: (not o.feasible, o.loss if o.feasible else o.suppressed_rows, o.loss,
-                                            o.levels))
+            cur = min(outs, key=lambda o: (not o.feasible, o.loss if o.feasible else o.below, o.loss, o.levels))
             node = cur.levels
         return cur
 
