@@ -295,3 +295,24 @@ def test_no_card_number_of_the_original_in_the_report(tmp_path, keyring):
     report = _verify(SAMPLES_CSV, tmp_path / "out", load_profile(SHOP_PROFILE))
     found = sum(1 for x in _numbers(report) if x.is_integer() and int(x) in cards)
     assert found == 0, "card numbers of the original in the report"  # a count, never the numbers
+
+
+def test_a_table_only_the_copy_has_is_searched_for_leaks(tmp_path):
+    """A copy with a table ORIGINAL lacks (a backup of the customers left in the output directory,
+    or a dump's extra COPY block): the runner skipped its batches, so original emails there were no
+    leak (leaks 0, the gate passed). Its cells are now searched like a kept column's."""
+    people = [{"id": i, "email": f"{MARKER.lower()}{i}@example.org"} for i in range(1, 51)]
+    _write_csv(tmp_path / "in" / "people.csv", people)
+    _write_csv(tmp_path / "out" / "people.csv", [{"id": p["id"], "email": f"x{p['id']}@token.invalid"}
+                                                 for p in people])
+    _write_csv(tmp_path / "out" / "people_backup.csv", people[:3])
+    (tmp_path / "p.yaml").write_text("version: 1\ntables:\n  people:\n"
+                                     "    columns: {id: keep, email: {op: pseudonymize, format: email}}\n")
+    report = _verify(tmp_path / "in", tmp_path / "out", load_profile(tmp_path / "p.yaml"))
+    assert report["extra_tables"] == ["people_backup"]
+    email = report["leaks"]["tables"]["people"]["columns"]["email"]
+    assert email["elsewhere"] == 3 and email["found_in"] == ["people_backup.email"]
+    assert report["leaks"]["summary"]["leaks"] == 3
+    assert report["integrity"]["summary"]["missing_tables"] == 0 and "people_backup" not in report["utility"]["tables"]
+    res = _cli("verify", tmp_path / "in", tmp_path / "out", "-p", tmp_path / "p.yaml", "--fail-on", "leaks>0")
+    assert res.exit_code == 10 and MARKER.lower() not in res.output.lower()

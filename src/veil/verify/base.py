@@ -8,7 +8,8 @@ streaming RecordBatches into every :class:`Check`:
 - phase 2: ``check.copy(table, batch, original)`` for every batch of every table of COPY; ``original``
   holds the ORIGINAL's rows at the same positions of that table (same length, same row order as
   the copy was written), or None when they cannot be paired (row counts differ, the copy is a
-  subset, or the pairing gave up to bound memory);
+  subset, or the pairing gave up to bound memory); a table only COPY has comes under its copy name
+  with ``original`` None (the leak check searches it; the others pass over a name they do not know);
 - ``check.finish()`` returns the check's section of the report.
 
 A section holds counts, shares, distances and names of tables and columns only: never a value of
