@@ -38,6 +38,18 @@ def k_anonymity(arr: pa.Array, ctx: OpContext) -> pa.Array:
     suppressed = p.get("suppressed") or []
     if not suppressed or ctx.batch is None or len(arr) == 0:
         return out
-    parts = [out if q == ctx.column else generalize(ctx.batch.column(q), p["levels"][q]) for q in p["qis"]]
-    hit = pc.is_in(tuple_keys(parts), value_set=pa.array(suppressed, pa.string()))
+    hit = _suppressed_rows(ctx.batch, p, ctx.column, out)
     return pc.if_else(hit, pa.scalar(None, out.type), out)
+
+
+_last: list = [None, None, None]  # (batch, params, mask): the mask is the same for every QI of a batch
+
+
+def _suppressed_rows(batch: pa.RecordBatch, p: dict, column: str, out: pa.Array) -> pa.Array:
+    """Rows whose generalized quasi-identifiers form a suppressed class (computed once per batch)."""
+    if _last[0] is batch and _last[1] is p:
+        return _last[2]
+    parts = [out if q == column else generalize(batch.column(q), p["levels"][q]) for q in p["qis"]]
+    hit = pc.is_in(tuple_keys(parts), value_set=pa.array(p["suppressed"], pa.string()))
+    _last[:] = [batch, p, hit]
+    return hit
