@@ -1,7 +1,7 @@
 """The leak check of ``veil verify`` (veil.verify.leaks): time and peak memory against merely reading.
 
-    python bench/bench_verify_leaks.py                  # 1M rows, Parquet
-    python bench/bench_verify_leaks.py --rows 100000 --format csv
+    python bench/bench_verify_leaks.py                  # 1M rows, Parquet, medians of 3 rounds
+    python bench/bench_verify_leaks.py --rows 100000 --format csv --repeat 1
 
 A customers table with 3 text columns (name, address, a kept free-text note) plus email, phone, id
 and city is generated (numpy seeded), ``veil run`` makes the copy, then three measured subprocesses:
@@ -11,9 +11,11 @@ and city is generated (numpy seeded), ``veil run`` makes the copy, then three me
   ORIGINAL again (the pairing), the same readers and batches;
 - *leaks*: the same reads with LeakCheck fed (phase 1, then phase 2 with the paired rows).
 
-The ratio leaks/read is the check's own cost. 100 notes hold their row's email and 100 their phone
-number (written with its spaces): the check must report them (``in_text``), and nothing else but
-names that happen to be specific (held by at most 0.1% of the rows) in the notes that quote them.
+Each round runs the three in turn; the medians of ``--repeat`` rounds are printed (the machine
+may be shared: single rounds are noisy). The ratio leaks/read is the check's own cost. 100 notes
+hold their row's email and 100 their phone number (written with its spaces): the check must report
+them (``in_text``), and nothing else but names that happen to be specific (held by at most 0.1% of
+the rows) in the notes that quote them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RSS_METHOD, measure  # noqa: E402
+from _common import RSS_METHOD, measure, median  # noqa: E402
 
 PROFILE = """\
 version: 1
@@ -134,6 +136,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds (medians printed)")
     args = ap.parse_args()
     me = str(Path(__file__).resolve())
     work = Path(tempfile.mkdtemp(prefix="veil-bench-leaks-"))
@@ -154,18 +157,33 @@ def main() -> None:
         profile.write_text(PROFILE.format(rows=args.rows))
         subprocess.run([sys.executable, "-m", "veil", "keys", "init", str(keyring)], check=True,
                        stdout=subprocess.DEVNULL)
-        run = measure([sys.executable, "-m", "veil", "run", str(src), "--profile", str(profile),
-                       "--keyring", str(keyring), "--out", str(out), "-q"])
-        read = measure([sys.executable, me, "_read", str(src), str(out)])
+        rounds: dict[str, list] = {"run": [], "read": [], "leaks": [], "phase1": [], "inside": []}
         report = work / "leaks.json"
-        leaks = measure([sys.executable, me, "_leaks", str(src), str(out), str(profile), str(report)])
-        section = json.loads(report.read_text())
-        print(f"veil run        {run.seconds:7.2f} s   peak RSS {run.peak_tree_mb:7.0f} MB")
-        print(f"read only       {read.seconds:7.2f} s   peak RSS {read.peak_tree_mb:7.0f} MB")
-        print(f"leak check      {leaks.seconds:7.2f} s   peak RSS {leaks.peak_tree_mb:7.0f} MB "
-              f"(in process: phase 1 {section['phase1_seconds']} s, total {section['total_seconds']} s)")
-        print(f"ratio leaks/read {leaks.seconds / read.seconds:.2f}   leaks/veil run {leaks.seconds / run.seconds:.2f}")
-        print(f"memory over reading: {leaks.peak_tree_mb - read.peak_tree_mb:.0f} MB for "
+        for r in range(max(1, args.repeat)):
+            shutil.rmtree(out, ignore_errors=True)
+            run = measure([sys.executable, "-m", "veil", "run", str(src), "--profile", str(profile),
+                           "--keyring", str(keyring), "--out", str(out), "-q"])
+            read = measure([sys.executable, me, "_read", str(src), str(out)])
+            leaks = measure([sys.executable, me, "_leaks", str(src), str(out), str(profile), str(report)])
+            section = json.loads(report.read_text())
+            for name, m in (("run", run), ("read", read), ("leaks", leaks)):
+                rounds[name].append(m)
+            rounds["phase1"].append(section["phase1_seconds"])
+            rounds["inside"].append(section["total_seconds"])
+            print(f"round {r + 1}: veil run {run.seconds:.2f} s, read {read.seconds:.2f} s, "
+                  f"leak check {leaks.seconds:.2f} s (in process {section['total_seconds']} s)")
+
+        def med(name: str, what: str = "seconds") -> float:
+            return median([getattr(m, what) for m in rounds[name]])
+
+        run_s, read_s, leaks_s = med("run"), med("read"), med("leaks")
+        print(f"medians of {len(rounds['run'])} round(s):")
+        print(f"veil run        {run_s:7.2f} s   peak RSS {med('run', 'peak_tree_mb'):7.0f} MB")
+        print(f"read only       {read_s:7.2f} s   peak RSS {med('read', 'peak_tree_mb'):7.0f} MB")
+        print(f"leak check      {leaks_s:7.2f} s   peak RSS {med('leaks', 'peak_tree_mb'):7.0f} MB "
+              f"(in process: phase 1 {median(rounds['phase1']):.2f} s, total {median(rounds['inside']):.2f} s)")
+        print(f"ratio leaks/read {leaks_s / read_s:.2f}   leaks/veil run {leaks_s / run_s:.2f}")
+        print(f"memory over reading: {med('leaks', 'peak_tree_mb') - med('read', 'peak_tree_mb'):.0f} MB for "
               f"{sum(c['distinct'] for c in section['tables']['customers']['columns'].values()):,} distinct values")
         print("leaks:", json.dumps(section["summary"]))
         for name, c in section["tables"]["customers"]["columns"].items():
