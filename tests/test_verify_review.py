@@ -316,3 +316,20 @@ def test_a_table_only_the_copy_has_is_searched_for_leaks(tmp_path):
     assert report["integrity"]["summary"]["missing_tables"] == 0 and "people_backup" not in report["utility"]["tables"]
     res = _cli("verify", tmp_path / "in", tmp_path / "out", "-p", tmp_path / "p.yaml", "--fail-on", "leaks>0")
     assert res.exit_code == 10 and MARKER.lower() not in res.output.lower()
+
+
+# -- gates --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fail_on", ["", " , ", ","])
+def test_an_empty_fail_on_is_refused_not_a_pass(tmp_path, fail_on):
+    """`--fail-on "$GATES"` with an unset CI variable parsed to no gate at all, which replaced the
+    default gates too: a copy with a leak passed (exit 0). Now a usage error (exit 2)."""
+    people = [{"id": i, "email": f"{MARKER.lower()}{i}@example.org"} for i in range(1, 21)]
+    _write_csv(tmp_path / "in" / "people.csv", people)
+    _write_csv(tmp_path / "out" / "people.csv", people)  # nothing pseudonymized: every email leaks
+    (tmp_path / "p.yaml").write_text("version: 1\ntables:\n  people:\n"
+                                     "    columns: {id: keep, email: {op: pseudonymize, format: email}}\n")
+    assert _cli("verify", tmp_path / "in", tmp_path / "out", "-p", tmp_path / "p.yaml", "-q").exit_code == 10
+    res = _cli("verify", tmp_path / "in", tmp_path / "out", "-p", tmp_path / "p.yaml", "-q", "--fail-on", fail_on)
+    assert res.exit_code == 2 and "--fail-on: no gate given" in res.stderr

@@ -60,6 +60,9 @@ def parse_gates(text: str) -> list[Gate]:
             raise UsageError(f"--fail-on: unknown metric '{m['metric']}'",
                              hint="one of " + ", ".join(sorted(METRICS)))
         gates.append(Gate(m["metric"], m["op"], float(m["num"]), m["table"]))
+    if not gates:  # an empty CI variable would switch every gate off, the defaults too
+        raise UsageError("--fail-on: no gate given",
+                         hint="omit --fail-on for the default gates, or write e.g. k<5,leaks>0")
     return gates
 
 
