@@ -2,6 +2,12 @@
 
     python bench/bench_verify_leaks.py                  # 1M rows, Parquet, medians of 3 rounds
     python bench/bench_verify_leaks.py --rows 100000 --format csv --repeat 1
+    python bench/bench_verify_leaks.py --verify-paths ORIGINAL COPY PROFILE [--checks rest]
+
+``--verify-paths`` times ``verify.runner.verify_paths`` in this process on data you give (the
+lead's figure: ``veil run``'s input, its output and the profile), with LeakCheck alone
+(``--checks leaks``) or Risk + Utility + Integrity (``--checks rest``): wall and CPU seconds,
+medians of ``--repeat`` rounds.
 
 A customers table with 3 text columns (name, address, a kept free-text note) plus email, phone, id
 and city is generated (numpy seeded), ``veil run`` makes the copy, then three measured subprocesses:
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -132,12 +139,39 @@ def child_leaks(original: str, copy: str, profile: str, report: str) -> None:
     Path(report).write_text(json.dumps(section))
 
 
+def verify_paths_seconds(original: str, copy: str, profile: str, checks: str, repeat: int) -> None:
+    """Wall and CPU seconds of ``runner.verify_paths`` with the checks asked for (medians)."""
+    from veil.profile import load_profile
+    from veil.verify import runner
+    from veil.verify.integrity import IntegrityCheck
+    from veil.verify.leaks import LeakCheck
+    from veil.verify.risk import RiskCheck
+    from veil.verify.utility import UtilityCheck
+
+    chosen = {"leaks": [LeakCheck], "rest": [RiskCheck, UtilityCheck, IntegrityCheck], "none": []}[checks]
+    prof = load_profile(profile)
+    wall, cpu = [], []
+    for _ in range(max(1, repeat)):
+        t, c = time.perf_counter(), time.process_time()
+        report = runner.verify_paths(original, copy, prof, chosen)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    print(f"verify_paths [{checks}]: wall {[round(x, 2) for x in wall]} median {median(wall):.2f} s; "
+          f"CPU {[round(x, 2) for x in cpu]} median {median(cpu):.2f} s; load average {os.getloadavg()[0]:.1f}")
+    print(json.dumps({k: report[k]["summary"] for k in ("leaks", "risk", "utility", "integrity") if k in report}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--verify-paths", nargs=3, metavar=("ORIGINAL", "COPY", "PROFILE"))
+    ap.add_argument("--checks", choices=("leaks", "rest", "none"), default="leaks")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     ap.add_argument("--repeat", type=int, default=3, help="rounds (medians printed)")
     args = ap.parse_args()
+    if args.verify_paths:
+        verify_paths_seconds(*args.verify_paths, args.checks, args.repeat)
+        return
     me = str(Path(__file__).resolve())
     work = Path(tempfile.mkdtemp(prefix="veil-bench-leaks-"))
     try:
