@@ -246,3 +246,21 @@ def test_a_name_match_the_values_refute_is_not_a_foreign_key(tmp_path):
     assert veil("keys", "init", keyring).exit_code == 0
     res = veil("run", d, "-p", draft, "--keyring", keyring, "-o", tmp_path / "out", "-q", "--workers", "1")
     assert res.exit_code == 0, res.stderr
+
+
+def test_a_quantity_named_after_a_table_is_no_foreign_key(tmp_path):
+    """film.rental_duration (3..7) lies inside rental.rental_id's values; it names the table rental,
+    but 'duration' says quantity, not reference (the rental-shop schema's CSV extract drafted it as an FK)."""
+    from veil.detect.relations import _name_score
+
+    assert _name_score("rental_duration", "rental", "rental_id") == 0
+    assert _name_score("customer_count", "shop.customer", "customer_id") == 0
+    assert _name_score("store_no", "store", "store_id") == 2
+    assert _name_score("customer_email", "customers", "email") == 2
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "rental.csv").write_text("rental_id,note\n" + "".join(f"{i},x\n" for i in range(1, 301)))
+    (data / "film.csv").write_text("film_id,rental_duration\n" + "".join(f"{i},{3 + i % 5}\n" for i in range(1, 60)))
+    scan = scan_dataset(open_dataset(data), use_ner=False)
+    fks = {(ts.name, tuple(fk["columns"])) for ts in scan.tables for fk in ts.foreign_keys}
+    assert ("film", ("rental_duration",)) not in fks

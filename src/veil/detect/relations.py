@@ -120,6 +120,8 @@ SELF_WORDS = {"parent", "reports", "manager", "supervisor", "boss", "mentor", "r
 RELATION_WORDS = PERSON_WORDS | SELF_WORDS | {"to", "ref", "fk"}
 # tables whose rows are people who manage, own or serve other rows
 PERSON_TABLES = {"employee", "staff", "user", "person", "people", "member", "agent", "worker", "account", "emp"}
+# words that make a column named after a table a reference to it (store_no, customer_key)
+KEY_WORDS = {"id", "ids", "no", "nr", "num", "number", "key", "code", "uuid", "guid", "fk", "ref"}
 MIN_CONTAINED = 0.9  # share of a column's distinct sampled values found among the key's sampled values
 MIN_CONTAINED_NAMED = 0.5  # when the column's name ends with the key's name
 
@@ -130,15 +132,21 @@ def _family(t: Table, column: str) -> str | None:
 
 
 def _name_score(column: str, ref_table: str, ref_column: str) -> int:
-    """3: the column is (or ends with) the key's name; 2: it names the key's table; 1: a relation
-    word; 0: nothing in the name points at the key."""
+    """3: the column is (or ends with) the key's name; 2: it names the key's table and its other
+    words are key words (``store_no``, ``customer_email`` -> customer.email); 1: a relation word;
+    0: nothing in the name points at the key (``rental_duration`` names a table, holds a quantity)."""
     low, ref = column.lower(), ref_column.lower()
     if ref != "id" and (low == ref or (low.endswith("_" + ref) and len(name_rules.tokens(ref)) >= 2)):
         return 3  # customer_id; manager_staff_id (a one-word key like "code" only by its exact name)
     toks = [w.lower() for w in name_rules.tokens(column)]
     table_toks = [_singular(w.lower()) for w in name_rules.tokens(ref_table.rsplit(".", 1)[-1])]
-    if table_toks and all(w in [_singular(x) for x in toks] for w in table_toks):
-        return 2
+    singular = [_singular(x) for x in toks]
+    if table_toks and all(w in singular for w in table_toks):
+        # the other words must say "reference" (id, no, key, the key's own words, a relation word):
+        # rental_duration and customer_count name a table but hold a quantity
+        allowed = KEY_WORDS | RELATION_WORDS | {w.lower() for w in name_rules.tokens(ref_column)}
+        if all(w in allowed for w, sw in zip(toks, singular, strict=True) if sw not in table_toks):
+            return 2
     return 1 if any(w in RELATION_WORDS for w in toks) else 0
 
 
