@@ -126,14 +126,16 @@ def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     return values, codes.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-#: a mixed-radix key space up to this size is grouped by counting (linear), a larger one by sorting
-_COUNTING_SPAN = 1 << 23
+#: a mixed-radix key space up to this many times the combinations (and at most _COUNTING_MAX) is
+#: grouped by counting (linear in the space), a larger one by sorting (n log n)
+_COUNTING_RATIO = 16
+_COUNTING_MAX = 1 << 26
 
 
 def _classes(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
     """(the distinct keys, sorted; each combination's class id): np.unique's answer, by counting
     when the key space is small."""
-    if span <= max(_COUNTING_SPAN, 4 * len(key)) and span <= 1 << 26:
+    if span <= min(_COUNTING_RATIO * len(key) + 65_536, _COUNTING_MAX):
         present = np.zeros(span, bool)
         present[key] = True
         uniq = np.flatnonzero(present)
