@@ -133,7 +133,7 @@ class _Source:
     whole: tuple[Counted, Counted, Counted] = field(
         default_factory=lambda: (Counted(), Counted(), Counted()))  # normalised: 1 word, 2..max, longer
     words: Counted = field(default_factory=Counted)  # words of values of several words
-    members: Counted = field(default_factory=Counted)  # every word of values of 2..max_words words
+    members: Counted = field(default_factory=Counted)  # words of 2..max_words-word values not in words
     rows: int = 0  # non-blank cells
     skipped: str | None = None  # why the column is not checked (a nested type)
     compared: int = 0  # paired cells whose original is not blank
@@ -215,8 +215,10 @@ class LeakCheck:
         rows = np.bincount(tok.token[pos], weights=occ[tok.value[pos]], minlength=len(tok.token_fp))
         held = np.flatnonzero(rows)
         src.words.add(tok.token_fp[held], rows[held].astype(np.int64))
-        member_tokens = np.zeros(len(tok.token_fp), bool)  # the distinct words of short multi-word values
+        # the distinct words of short multi-word values that ``words`` lacks (too short, too few digits)
+        member_tokens = np.zeros(len(tok.token_fp), bool)
         member_tokens[tok.token[short[tok.value]]] = True
+        member_tokens &= (tok.token_chars < r["min_chars"]) | (tok.token_digits & (tok.token_chars < r["min_digits"]))
         src.members.add(tok.token_fp[member_tokens])
 
     def _texts(self, values: pa.Array) -> pa.Array | None:
@@ -242,9 +244,9 @@ class LeakCheck:
             one_src += [src.id, src.id]
             many_fps.append(parts[1])
             many_src.append(src.id)
-            # any word of the column's short multi-word values (specific or not): a superset of the
-            # words a sought sequence can hold, to skip most positions of a text fast
-            members.append(src.members.frozen()[0])
+            # any word of the column's multi-word values (specific or not) and the short ones' other
+            # words: a superset of the words a sought sequence can hold, to skip positions fast
+            members += [wfps, src.members.frozen()[0]]
         for src in self.by_id:
             src.whole = src.words = src.members = None  # type: ignore[assignment]  # freed
         self.whole = Index(whole_fps, whole_src)
