@@ -333,3 +333,21 @@ def test_an_empty_fail_on_is_refused_not_a_pass(tmp_path, fail_on):
     assert _cli("verify", tmp_path / "in", tmp_path / "out", "-p", tmp_path / "p.yaml", "-q").exit_code == 10
     res = _cli("verify", tmp_path / "in", tmp_path / "out", "-p", tmp_path / "p.yaml", "-q", "--fail-on", fail_on)
     assert res.exit_code == 2 and "--fail-on: no gate given" in res.stderr
+
+
+@pytest.mark.parametrize("qi", ["price", "at"])
+def test_linkage_on_a_typed_parquet_copy_of_csv(tmp_path, keyring, qi):
+    """CSV written to typed Parquet: prices written '7.5' and '8.50' become decimal(38,2) ('7.50'),
+    times with an offset become UTC instants. The attacker's view compared the CSV text with them,
+    so only half the rows (price) or none (at) were re-identified though every row is unique."""
+    rows = [{"id": i, "price": f"{i}.5" if i % 2 else f"{i}.50",
+             "at": f"2021-03-{1 + i % 28:02d}T{i % 24:02d}:00:00+02:00"} for i in range(1, 41)]
+    _write_csv(tmp_path / "in" / "t.csv", rows)
+    (tmp_path / "p.yaml").write_text(f"version: 1\ntables:\n  t:\n    privacy: {{quasi_identifiers: [{qi}]}}\n"
+                                     "    columns: {id: keep, price: keep, at: keep}\n")
+    res = _cli("run", tmp_path / "in", "-p", tmp_path / "p.yaml", "--keyring", keyring, "--out", tmp_path / "out",
+               "--format", "parquet", "-q")
+    assert res.exit_code == 0, res.output
+    assert not pa.types.is_string(pq.read_schema(tmp_path / "out" / "t.parquet").field(qi).type)
+    risk = _verify(tmp_path / "in", tmp_path / "out", load_profile(tmp_path / "p.yaml"))["risk"]["tables"]["t"]
+    assert risk["classes"] == 40 and risk["linkage"]["reidentified"] == 40

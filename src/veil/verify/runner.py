@@ -23,6 +23,8 @@ from ..errors import InputError
 from ..formats import open_dataset
 from ..formats.dump import DumpDataset, dump_sources, is_stream
 from ..formats.dump.sample import read_rows
+from ..formats.typed import DECLARED, STRICT, Source
+from ..ops.arrays import is_text
 from ..pipeline.engine import die_with
 from ..plan import compile_plan, input_table_rules
 from ..profile import Profile
@@ -124,8 +126,19 @@ def build_context(profile: Profile, original: Dataset, copy: Dataset) -> VerifyC
             unique=[list(u) for u in (rule.unique if rule else [])],
             foreign_keys=list(tp.foreign_keys) if tp else [],
             privacy=rule.privacy if rule else None,
-            text_sources=dump_sources(original.dump, list(t.schema)) if isinstance(original, DumpDataset) else {})
+            text_sources=_text_sources(original, t, tp))
     return VerifyContext(tables, plan)
+
+
+def _text_sources(original: Dataset, table, tplan) -> dict[str, Source]:
+    """How ORIGINAL's text columns read as the typed values a Parquet copy holds: a dump's by its
+    DDL in its dialect; a CSV file's as ``veil run`` reads them (strictly when inferred, leniently
+    with a profile ``type:``)."""
+    if isinstance(original, DumpDataset):
+        return dump_sources(original.dump, list(table.schema))
+    declared = {c.name for c in tplan.columns if c.type is not None} if tplan is not None else set()
+    return {f.name: Source(f.type, DECLARED if f.name in declared else STRICT)
+            for f in table.schema if is_text(f.type)}
 
 
 def verify_paths(original_path: str | Path, copy_path: str | Path, profile: Profile,
