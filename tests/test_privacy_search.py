@@ -63,6 +63,9 @@ def test_number_buckets_double_until_one_holds_every_value():
     at = {s["name"]: s for s in levels}
     assert hierarchy.generalize(x, at["bucket 8"]).to_pylist() == [0, 32, 96, -8, None]
     assert hierarchy.generalize(x, at["bucket 8"]).type == pa.int64()
+    small = pa.array([-128, 127], pa.int8())  # bucket 10's bound -130 would not fit: the least int8
+    ten = {"kind": "bucket", "name": "bucket 10", "width": 10.0}
+    assert hierarchy.generalize(small, ten).to_pylist() == [-128, 120]
     f = pa.array([1500.0, 250_000.0])
     fl = [s for s in hierarchy.build(f, np.ones(2), 5) if s["kind"] == "bucket"]
     assert fl[0]["width"] == 1000.0  # the power of ten above span / 256
@@ -81,6 +84,9 @@ def test_codes_get_prefixes_and_other_text_frequent_categories():
     assert hierarchy.generalize(city, levels[1]).to_pylist() == ["Paris", "Lyon", "Nice", "other"]
     assert hierarchy.generalize(city, levels[3]).to_pylist() == ["Paris", "other", "other", "other"]
     assert hierarchy.generalize(city, levels[4]).to_pylist() == ["other"] * 4
+    short = pa.array(["F", "M", "X"])  # a char(1) column: the others become "*"
+    levels = hierarchy.build(short, np.array([40, 40, 1]), 5)
+    assert hierarchy.generalize(short, levels[1]).to_pylist() == ["F", "M", "*"]
 
 
 def test_every_level_is_a_function_of_the_level_below():

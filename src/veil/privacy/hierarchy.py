@@ -18,7 +18,7 @@ Built-in hierarchies, chosen from the column's type and values (:func:`build`):
 - ``prefix``: short codes (postcodes, ZIP: text of at most 10 letters, digits, spaces or dashes,
   at least half of them with a digit): the first n characters then "*", n = longest - 1 .. 1.
 - ``category``: other text: the values held by at least k, 2k, 4k ... rows are kept, the others
-  become "other".
+  become "other" ("*" when every value is shorter than that: it must fit the column).
 - ``any``: any other type (boolean, binary): the value, or suppressed.
 """
 
@@ -35,6 +35,7 @@ Spec = dict[str, Any]
 
 SUPPRESSED: Spec = {"kind": "any", "name": "suppressed"}
 OTHER = "other"
+SHORT_OTHER = "*"
 #: a number hierarchy's base width: the power of ten nearest above span / this
 NUMBER_STEPS = 256
 #: prefix hierarchies: codes of at most this many characters
@@ -114,6 +115,8 @@ def _category_levels(values: pa.Array, counts: np.ndarray, k: int) -> list[Spec]
     cnt = np.asarray(counts)[valid]
     order = np.lexsort((vals.astype(str), -cnt))  # most frequent first, ties by value: deterministic
     vals, cnt = vals[order], cnt[order]
+    # "other", or "*" where every value is shorter (a char(1) column must still hold it)
+    label = OTHER if max((len(str(v)) for v in vals), default=0) >= len(OTHER) else SHORT_OTHER
     levels: list[Spec] = []
     kept_before = len(vals) + 1
     threshold = max(int(k), 1)
@@ -121,7 +124,7 @@ def _category_levels(values: pa.Array, counts: np.ndarray, k: int) -> list[Spec]
         n = int((cnt >= threshold).sum())
         if n < kept_before and n < len(vals):
             levels.append({"kind": "category", "name": f"values of {threshold}+ rows" if n else "all other",
-                           "min_rows": threshold,
+                           "min_rows": threshold, "label": label,
                            "keep": [str(v) for v in vals[:n]]})
             kept_before = n
         if n == 0:
@@ -152,7 +155,7 @@ def generalize(arr: pa.Array, spec: Spec) -> pa.Array:
         return pc.if_else(longer, pc.binary_join_element_wise(head, pa.scalar("*", arr.type), ""), arr)
     if kind == "category":
         keep = pa.array(spec["keep"], arr.type)
-        return pc.if_else(pc.is_in(arr, value_set=keep), arr, pa.scalar(OTHER, arr.type))
+        return pc.if_else(pc.is_in(arr, value_set=keep), arr, pa.scalar(spec.get("label", OTHER), arr.type))
     raise ValueError(f"unknown generalization level kind {kind!r}")
 
 
@@ -223,6 +226,8 @@ def _bucket(arr: pa.Array, width: float) -> pa.Array:
         x = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(np.int64)
         w = np.int64(width)
         out = np.floor_divide(x, w) * w
+        if pa.types.is_signed_integer(t):  # a bucket's bound below the type's least value (int8: -130)
+            out = np.maximum(out, np.iinfo(t.to_pandas_dtype()).min)
         return pc.cast(pa.array(out, pa.int64(), mask=~valid), t, safe=False)
     x = pc.fill_null(pc.cast(arr, pa.float64(), safe=False), 0.0).to_numpy(zero_copy_only=False)
     with np.errstate(invalid="ignore", over="ignore"):
