@@ -79,7 +79,7 @@ def text_fingerprints(ctx: VerifyContext, text: pa.Array) -> np.ndarray:
         block[rows, 0] = lens
     if len(rows) < n:
         long_rows = np.flatnonzero(~short)
-        values = text.take(pa.array(long_rows)).to_pylist()
+        values = (text if len(long_rows) == n else text.take(pa.array(long_rows))).to_pylist()
         sip = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
         block[long_rows, 0] = _LONG
         block[long_rows, 1:9] = sip.view(np.uint8).reshape(-1, 8)
