@@ -351,3 +351,42 @@ def test_linkage_on_a_typed_parquet_copy_of_csv(tmp_path, keyring, qi):
     assert not pa.types.is_string(pq.read_schema(tmp_path / "out" / "t.parquet").field(qi).type)
     risk = _verify(tmp_path / "in", tmp_path / "out", load_profile(tmp_path / "p.yaml"))["risk"]["tables"]["t"]
     assert risk["classes"] == 40 and risk["linkage"]["reidentified"] == 40
+
+
+def _people(root: Path, columns: list[str]) -> Path:
+    import random
+
+    rnd = random.Random(7)
+    rows = [{"id": i, "email": f"{MARKER.lower()}{i}@example.org", "zip": f"{rnd.randint(10000, 99999)}",
+             "age": rnd.randint(18, 90)} for i in range(1, 201)]
+    _write_csv(root / "people.csv", [{c: r[c] for c in columns} for r in rows])
+    return root
+
+
+@pytest.mark.parametrize("privacy, zip_rule", [
+    ("", "{op: generalize, prefix: 2}"),  # no privacy section: the usual rule
+    ("    privacy: {quasi_identifiers: [age], k: 5}\n", "{op: generalize, prefix: 2}"),  # k, zip not a QI
+    ("    privacy: {quasi_identifiers: [zip], k: 5}\n", "keep"),  # k guards zip: veil run generalizes it
+])
+def test_update_gives_a_new_quasi_identifier_its_rule_unless_a_privacy_k_guards_it(tmp_path, privacy, zip_rule):
+    """The draft keeps a quasi-identifier (zip, age) because its drafted privacy section has veil run
+    generalize it to reach k. scan --update copied that `keep` into a known table whose profile has
+    no such section, so a new zip column was copied as it is (the comment even said 'generalized by
+    veil run'); it now gets the scan's usual rule there."""
+    _people(tmp_path / "old", ["id", "email"])
+    profile = tmp_path / "p.yaml"
+    profile.write_text("version: 1\ntables:\n  people:\n" + privacy.replace("[zip]", "[age]")
+                       + "    columns:\n      id: keep\n      email: {op: pseudonymize, format: email}\n"
+                       + ("      age: keep\n" if privacy else ""))
+    _people(tmp_path / "new", ["id", "email", "zip", "age"])
+    if "[zip]" in privacy:  # the profile holds zip to k already, as a QI it lists before the column exists
+        profile.write_text(profile.read_text().replace("[age]", "[age, zip]"))
+    res = _cli("scan", tmp_path / "new", "--update", profile)
+    assert res.exit_code == 0, res.output
+    import yaml
+
+    rules = yaml.safe_load(profile.read_text())["tables"]["people"]["columns"]
+    assert rules["zip"] == yaml.safe_load(zip_rule)
+    if not privacy:
+        assert rules["age"] != "keep"
+    assert "generalized by veil run" not in profile.read_text() or "[age, zip]" in profile.read_text()

@@ -6,7 +6,8 @@ What is merged, from the draft veil would write for the same scan (:func:`draft_
   matches them) is added whole, as the draft writes it (its comments, ``primary_key``, inferred
   ``foreign_keys``, every column rule), under ``# added by veil scan --update on <date>: new table``;
 - a column of a known table the profile does not cover is added at the end of the table's ``columns``
-  with the draft's rule and evidence comment, under ``# added by ... : new column``; a new column the
+  with the draft's rule and evidence comment, under ``# added by ... : new column`` (a quasi-identifier the
+  draft keeps for its privacy k gets its usual rule unless the profile holds it to a k); a new column the
   scan infers to be a foreign key gets the draft's ``foreign_keys`` entry (under ``# added by ... : new
   foreign key``) instead of a rule (it inherits), and a new column the dump's DDL declares a foreign
   key needs nothing (``veil run`` inherits it from the DDL), so nothing is written for it;
@@ -42,13 +43,14 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 
 from ..errors import Problem, ProfileError
-from .draft import draft_profile
+from .draft import _flow, _y, draft_profile, suggest
 from .findings import Finding, ScanResult, TableScan
 
 VANISHED = "# veil scan --update: not in the input on "
 ADDED = "# added by veil scan --update on {date}: new {what}"
 _INHERITS = re.compile(r"^# (.+): inherits the rule of the column it references$")
 _BREAK = re.compile(r"\r\n|\r|\n")  # YAML 1.2's line breaks, as ruamel counts lines
+QI_NOTE = " | quasi-identifier: generalized by veil run to reach privacy k"  # detect.draft's note
 _MERGE_HINT = "merge by hand: write a draft with veil scan INPUT -o draft.yaml and copy its new rules"
 
 
@@ -403,11 +405,15 @@ def _update_table(merge: _Merge, tables: CommentedMap, pname: Any, ts: TableScan
         else:
             at, col = merge.slot(tables, pname, path)
             lines, col = [" " * col + "columns:" + merge.nl], col + 2
+        unguarded = _unguarded_qis(merge, ts.name, rules)
+        by_column = {f.column: f for f in found}
         for c in new_cols:
             got = merge.draft_column(ts.name, c)
             if got is None:
                 continue
             block, dcol = got
+            if c in unguarded:
+                block = _without_privacy_k(block, by_column[c], ts, merge)
             lines.append(" " * col + ADDED.format(date=merge.date, what="column") + merge.nl)
             lines += _shift(block, col - dcol, merge.nl)
             summary.added_columns.append(f"{ts.name}.{c}")
@@ -427,6 +433,31 @@ def _update_table(merge: _Merge, tables: CommentedMap, pname: Any, ts: TableScan
                 lines += _shift(block, dash - ddash, merge.nl)
                 summary.added_foreign_keys.append(f"{ts.name}.{','.join(fk['columns'])}")
         merge.insert(at, lines)
+
+
+def _unguarded_qis(merge: _Merge, table: str, rules: CommentedMap) -> set[str]:
+    """The draft's quasi-identifiers of ``table`` (kept: veil run generalizes them to the drafted k)
+    the profile does not hold to a k: a new one gets its usual rule, or it would be copied as is."""
+    dprivacy = merge.draft()[1][table].get("privacy")
+    dqis = set(_names(dprivacy.get("quasi_identifiers"))) if isinstance(dprivacy, dict) else set()
+    privacy = rules.get("privacy")
+    if isinstance(privacy, dict) and privacy.get("k"):
+        dqis -= set(_names(privacy.get("quasi_identifiers")))
+    return dqis
+
+
+def _without_privacy_k(block: list[str], f: Finding, ts: TableScan, merge: _Merge) -> list[str]:
+    """A new column's draft lines with the rule the scan suggests when no privacy k guards it."""
+    rule = suggest(f, ts.name, {}, text_storage=ts.format == "csv", partitioned=ts.partitioned,
+                   ner=merge.result.ner)
+    out = []
+    for line in block:
+        if _is_comment(line):
+            out.append(line.replace(QI_NOTE, " | quasi-identifier: not held to a privacy k here"))
+            continue
+        body = line.rstrip("\r\n")
+        out.append(f"{' ' * _indent(line)}{_y(f.column)}: {_flow(rule)}{line[len(body):]}")
+    return out
 
 
 def _check(old: CommentedMap, new_text: str, file: str | None, summary: UpdateSummary) -> None:
