@@ -221,6 +221,22 @@ def test_privacy_columns_and_rules():
     assert qis == ["zip", "dob", "age", "city"] and sensitive == ["religion"]
 
 
+def test_a_lookup_table_gets_no_privacy_section(tmp_path):
+    """A store's ZIP code and city, a list of countries: no person to single out, no k to reach (a
+    dump's stores restored NULL zips into a NOT NULL column when they were generalized)."""
+    d = tmp_path / "lookup"
+    d.mkdir()
+    fake = Faker("en_US")
+    fake.seed_instance(5)
+    _write_csv(d / "store.csv", ["store_id", "zip", "city", "country"],
+               [[i, fake.zipcode(), fake.city(), "US"] for i in range(1, 7)])
+    _write_csv(d / "people.csv", ["person_id", "email", "zip", "city"],
+               [[i, fake.email(), fake.zipcode(), fake.city()] for i in range(1, 60)])
+    draft = yaml.safe_load(draft_profile(scan_dataset(open_dataset(d), use_ner=False)))["tables"]
+    assert "privacy" not in draft["store"] and draft["store"]["columns"]["zip"]["op"] == "generalize"
+    assert draft["people"]["privacy"]["quasi_identifiers"] == ["zip", "city"]
+
+
 # -- the draft end to end: validate, run unchanged, verify ---------------------------------------
 
 @pytest.fixture(scope="module")

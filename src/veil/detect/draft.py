@@ -46,6 +46,10 @@ _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 
 AGE_BUCKET = 5  # ages and birth years in 5-year bands, outside a privacy section
 PRIVACY_K = 5  # the k a drafted privacy section asks for
+# A table holding one of these identifies people: only such a table gets a privacy section (a store's
+# ZIP code or a list of countries singles out no one); the scan confirms weak names with it too.
+PERSON_ENTITIES = {"PERSON_NAME", "FIRST_NAME", "LAST_NAME", "EMAIL", "PHONE", "NATIONAL_ID", "DATE_OF_BIRTH",
+                   "STREET_ADDRESS", "USERNAME", "IBAN", "CREDIT_CARD", "PASSWORD_HASH"}
 MAX_SUPPRESSION = 0.05  # the share of rows it lets veil run suppress (else it generalizes further)
 # Entity -> (rule for text columns, rule for integer columns or None)
 RULES: dict[str, tuple[dict, dict | None]] = {
@@ -348,6 +352,8 @@ def draft_profile(result: ScanResult) -> str:
                                    partitioned=ts.partitioned, ner=result.ner)
                  for f in findings if f.key != "foreign"}
         qis, sensitive = privacy_columns(findings, rules)
+        if not any(f.entity in PERSON_ENTITIES for f in findings):
+            qis, sensitive = [], []  # a lookup table (stores, countries): no person to single out
         enforce = bool(qis) and (ts.rows is None or ts.rows >= PRIVACY_K)
         if enforce:
             for q in qis:

@@ -42,7 +42,7 @@ from ..dataset import Dataset
 from ..formats.dump import DumpDataset
 from .classify import classify
 from .coltypes import declared_type, holds_json, int_bits, plain_ints, text_length, text_type, type_category
-from .draft import key_range
+from .draft import PERSON_ENTITIES, key_range
 from .engine import detector
 from .entities import NONE_CLASS, entity_class
 from .findings import Finding, ScanResult, TableScan
@@ -66,8 +66,6 @@ def _seen_range(col: pa.ChunkedArray | pa.Array) -> tuple[int, int] | None:
 
 # What a table must hold to confirm a finding that needs context (names.NameRule.context): a person
 # identified in the same table, or an address.
-PERSON_ENTITIES = {"PERSON_NAME", "FIRST_NAME", "LAST_NAME", "EMAIL", "PHONE", "NATIONAL_ID", "DATE_OF_BIRTH",
-                   "STREET_ADDRESS", "USERNAME", "IBAN", "CREDIT_CARD", "PASSWORD_HASH"}
 ADDRESS_ENTITIES = {"POSTCODE", "CITY", "STREET_ADDRESS", "COUNTRY"}
 CONTEXTS = {"person": PERSON_ENTITIES, "address": ADDRESS_ENTITIES}
 
