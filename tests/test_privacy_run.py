@@ -127,17 +127,31 @@ def test_parquet_keeps_column_types(tmp_path, cli, keyring):
         assert days == {1}
 
 
-def test_a_quasi_identifier_must_be_kept(tmp_path, cli, keyring):
-    src = write_csv(tmp_path / "in", people_rows(50))
-    p = profile(tmp_path / "p.yaml", zip_rule="{op: generalize, prefix: 3}")
+def test_a_quasi_identifier_is_kept_or_coarsened(tmp_path, cli, keyring):
+    src = write_csv(tmp_path / "in", people_rows(300))
+    p = profile(tmp_path / "p.yaml", zip_rule="{op: fake, kind: postcode}")
     res = cli("validate", p, src)
-    assert res.exit_code != 0
+    assert res.exit_code == 3
     assert "people.zip is a quasi-identifier" in res.output and "give zip keep" in res.output
     p = profile(tmp_path / "p2.yaml", zip_rule="drop")  # dropped: no quasi-identifier of the copy
     out, rep = tmp_path / "out", tmp_path / "r.json"
     res = cli("run", src, "--profile", p, "--keyring", keyring, "--out", out, "--report", rep, "-q")
     assert res.exit_code == 0, res.output
     assert "zip" not in json.loads(rep.read_text())["tables"]["people"]["privacy"]["levels"]
+    # coarsened by its own rule: the chosen level applies to what the rule writes ("021**")
+    p = profile(tmp_path / "p3.yaml", zip_rule="{op: generalize, prefix: 3}")
+    out, rep = tmp_path / "out3", tmp_path / "r3.json"
+    res = cli("run", src, "--profile", p, "--keyring", keyring, "--out", out, "--report", rep, "-q")
+    assert res.exit_code == 0, res.output
+    priv = json.loads(rep.read_text())["tables"]["people"]["privacy"]
+    with (out / "people.csv").open(encoding="utf-8") as f:
+        got = list(csv.DictReader(f))
+    assert all(r["zip"] == "" or r["zip"].endswith("*") for r in got)
+    classes: dict[tuple, int] = {}
+    for r in got:
+        key = (r["zip"], r["birth_date"], r["gender"], r["age"])
+        classes[key] = classes.get(key, 0) + 1
+    assert min(classes.values()) == priv["k"] >= 5
 
 
 def test_an_unreachable_target_is_a_profile_error(tmp_path, cli, keyring):

@@ -355,7 +355,9 @@ def test_end_to_end_through_veil_run(tmp_path, keyring, cli, fmt):
     else:
         pq.write_table(t, src / "people.parquet")
     (tmp_path / "p.yaml").write_text(PROFILE)
-    res = cli("run", src, "--profile", tmp_path / "p.yaml", "--keyring", keyring, "--out", tmp_path / "out")
+    # the copy is made without k (veil run would enforce it, docs/privacy.md): verify must find k = 1
+    (tmp_path / "run.yaml").write_text(PROFILE.replace(", k: 2", ""))
+    res = cli("run", src, "--profile", tmp_path / "run.yaml", "--keyring", keyring, "--out", tmp_path / "out")
     assert res.exit_code == 0, res.output
     report = verify_paths(src, tmp_path / "out", load_profile(tmp_path / "p.yaml"), [RiskCheck])
     section = report["risk"]
@@ -386,7 +388,8 @@ def test_end_to_end_on_a_postgres_dump(pg, cli, keyring, tmp_path):
         conn.execute(f"INSERT INTO people VALUES {values}")
     dump = dump_fixtures.pg_dump(db, tmp_path / "src.sql")
     (tmp_path / "p.yaml").write_text(PROFILE)
-    res = cli("run", dump, "--profile", tmp_path / "p.yaml", "--keyring", keyring, "--out", tmp_path / "out.sql")
+    (tmp_path / "run.yaml").write_text(PROFILE.replace(", k: 2", ""))  # made without k (run would enforce it)
+    res = cli("run", dump, "--profile", tmp_path / "run.yaml", "--keyring", keyring, "--out", tmp_path / "out.sql")
     assert res.exit_code == 0, res.output
     section = verify_paths(dump, tmp_path / "out.sql", load_profile(tmp_path / "p.yaml"), [RiskCheck])["risk"]
     assert MARKER not in json.dumps(section)

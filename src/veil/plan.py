@@ -24,7 +24,7 @@ from .dataset import Dataset
 from .errors import Problem, ProfileError, did_you_mean
 from .formats.dump import DumpDataset, ddl_keys
 from .formats.parquet import output_metadata
-from .ops import OPERATORS, Operator, scrub
+from .ops import OPERATORS, Operator, kanon, scrub
 from .ops.arrays import is_text
 from .profile import ColumnRule, ForeignKey, Privacy, Profile, Subject, TableRule
 from .sqltypes import sql_int_bits, sql_integer_digits, sql_is_zoned, sql_text_length, sql_type_category
@@ -519,7 +519,8 @@ class _Compiler:
 
     def privacy_problems(self, tname: str, rule: TableRule, columns: list[ColumnPlan]) -> None:
         """With privacy k (or l) the run generalizes the quasi-identifiers itself (veil.privacy): each
-        must be kept (or dropped/nulled: then it is no quasi-identifier of the copy), and no key."""
+        must be kept or coarsened by a value-only operator (generalize, mask; or dropped/nulled: then it
+        is no quasi-identifier of the copy), and no key."""
         p = rule.privacy
         if p is None or (p.k is None and p.l is None):
             return
@@ -528,10 +529,11 @@ class _Compiler:
             c = by_name.get(q)
             if c is None or c.operator.drops_column or c.operator.nulls_column:
                 continue
-            if not c.operator.keeps_value:
+            if not c.operator.keeps_value and not kanon.can_be_base(c.operator, c.params):
                 self.add(f"{p.path}.quasi_identifiers", f"{tname}.{q} is a quasi-identifier of a table with "
-                         f"privacy k; operator {c.op} would change the values veil generalizes to reach k",
-                         f"give {q} keep (veil chooses its generalization: docs/privacy.md), or drop it")
+                         f"privacy k; operator {c.op} (keyed, random or reading other columns) would make the "
+                         "classes veil counts differ from the copy's",
+                         f"give {q} keep (veil chooses its generalization: docs/privacy.md), generalize, or drop it")
             elif q in self.key_cols[tname]:
                 self.add(f"{p.path}.quasi_identifiers", f"{tname}.{q} is a key column; generalizing it to reach "
                          "k would break its joins or uniqueness", f"remove {q} from quasi_identifiers")

@@ -2,7 +2,9 @@
 
 Never written in a profile: a table's ``privacy: {k: ...}`` makes the run's first pass choose each
 quasi-identifier's generalization level and the classes to suppress (veil.privacy.enforce), and
-gives those columns this operator with that choice as its parameters.
+gives those columns this operator with that choice as its parameters. A quasi-identifier whose
+profile rule coarsens it (generalize, mask: deterministic, not keyed) keeps that rule as its
+``base``: the base runs first, the chosen level applies to its output.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..privacy.hierarchy import generalize, tuple_keys
-from .registry import OpContext, Param, operator
+from .registry import OPERATORS, OpContext, Operator, Param, operator
 
 
 def _check(params: dict) -> list[str]:
@@ -21,12 +23,30 @@ def _check(params: dict) -> list[str]:
     return []
 
 
+def can_be_base(op: Operator, params: dict) -> bool:
+    """Whether a quasi-identifier's own rule can run before its chosen level: an operator whose output
+    depends on the value alone (deterministic, not keyed, no other column, no spans in text)."""
+    return (op.deterministic and not op.keyed and not op.context_columns(params) and op.span_rules is None
+            and not op.drops_column and not op.nulls_column)
+
+
+def base_output(arr: pa.Array, base: dict | None, table: str, column: str) -> pa.Array:
+    """A quasi-identifier through its own rule (``base``: {"op", "params"}; None: kept as it is)."""
+    if base is None:
+        return arr
+    op = OPERATORS[base["op"]]
+    out = op.apply(arr, OpContext(None, "", base["params"], table, column))
+    want = op.output_type(arr.type, base["params"])
+    return out if out.type == want else out.cast(want)
+
+
 @operator(
     "k_anonymity",
     params=(
         Param("levels", dict, None, help="per quasi-identifier: its chosen level (set by veil run)"),
         Param("qis", list, None, help="the table's quasi-identifiers, in order (set by veil run)"),
         Param("suppressed", list, None, help="the suppressed classes' keys (set by veil run)"),
+        Param("base", dict, None, help="per quasi-identifier: its own rule, run first (set by veil run)"),
     ),
     check=_check,
     context_columns=lambda p: tuple(p.get("qis") or ()),
@@ -34,22 +54,25 @@ def _check(params: dict) -> list[str]:
 def k_anonymity(arr: pa.Array, ctx: OpContext) -> pa.Array:
     """A quasi-identifier generalized to its chosen level; rows of suppressed classes null."""
     p = ctx.params
-    out = generalize(arr, p["levels"][ctx.column])
+    base = p.get("base") or {}
+    out = generalize(base_output(arr, base.get(ctx.column), ctx.table, ctx.column), p["levels"][ctx.column])
     suppressed = p.get("suppressed") or []
     if not suppressed or ctx.batch is None or len(arr) == 0:
         return out
-    hit = _suppressed_rows(ctx.batch, p, ctx.column, out)
+    hit = _suppressed_rows(ctx.batch, p, ctx, out)
     return pc.if_else(hit, pa.scalar(None, out.type), out)
 
 
 _last: list = [None, None, None]  # (batch, params, mask): the mask is the same for every QI of a batch
 
 
-def _suppressed_rows(batch: pa.RecordBatch, p: dict, column: str, out: pa.Array) -> pa.Array:
+def _suppressed_rows(batch: pa.RecordBatch, p: dict, ctx: OpContext, out: pa.Array) -> pa.Array:
     """Rows whose generalized quasi-identifiers form a suppressed class (computed once per batch)."""
     if _last[0] is batch and _last[1] is p:
         return _last[2]
-    parts = [out if q == column else generalize(batch.column(q), p["levels"][q]) for q in p["qis"]]
+    base = p.get("base") or {}
+    parts = [out if q == ctx.column else
+             generalize(base_output(batch.column(q), base.get(q), ctx.table, q), p["levels"][q]) for q in p["qis"]]
     hit = pc.is_in(tuple_keys(parts), value_set=pa.array(p["suppressed"], pa.string()))
     _last[:] = [batch, p, hit]
     return hit

@@ -10,7 +10,8 @@ generalized, the suppressed classes' rows null. The choice and its figures go to
 (``TablePlan.privacy_report``): names and numbers, never a value.
 
 A quasi-identifier the profile drops or nulls is left out (the copy does not hold it); one it keeps
-is generalized; any other operator is refused when the plan is compiled.
+is generalized; one it coarsens (generalize, mask: deterministic, not keyed) is counted and
+generalized as that rule writes it; any other operator is refused when the plan is compiled.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..errors import InputError, ProfileError
 from ..errors import Problem as _Problem
 from ..formats.dump import DumpDataset
 from ..formats.dump.sample import read_rows
+from ..ops.kanon import base_output
 from ..plan import Plan, TablePlan
 from .search import Counter, Infeasible, search
 
@@ -43,7 +45,8 @@ def _wanted(tplan: TablePlan) -> tuple[list[str], list[str]] | None:
     if p is None or (p.k is None and p.l is None):
         return None
     by_name = {c.name: c for c in tplan.columns}
-    qis = [q for q in p.quasi_identifiers if q in by_name and by_name[q].operator.keeps_value]
+    qis = [q for q in p.quasi_identifiers if q in by_name and not by_name[q].operator.drops_column
+           and not by_name[q].operator.nulls_column]
     if not qis:
         return None
     sensitive = [s for s in p.sensitive if s in by_name and s not in qis] if p.l else []
@@ -58,17 +61,26 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
         return {}
     counters = {name: Counter(qis + sens) for name, (qis, sens) in wanted.items()}
     types = {name: {c.name: c.in_type for c in plan.tables[name].columns} for name in wanted}
+    # a QI the profile coarsens (generalize, mask) is counted as its rule writes it
+    bases = {name: {c.name: {"op": c.op, "params": c.params} for c in plan.tables[name].columns
+                    if c.name in wanted[name][0] and not c.operator.keeps_value} for name in wanted}
+
+    def add(name: str, batch: pa.Table) -> None:
+        if bases[name]:
+            batch = pa.table([base_output(batch.column(c).combine_chunks(), bases[name].get(c), name, c)
+                              for c in batch.column_names], names=batch.column_names)
+        counters[name].add(batch)
+
     if isinstance(dataset, DumpDataset):
         for table, _n, values in read_rows(dataset.dump, None, batch_rows):
             if table in counters and values is not None:
-                counters[table].add(_typed(values, counters[table].columns, types[table], table,
-                                           str(dataset.dump.path)))
+                add(table, _typed(values, counters[table].columns, types[table], table, str(dataset.dump.path)))
     else:
         for name, counter in counters.items():
             table = dataset.table(name)
             assert table is not None
             for batch in _file_batches(table, counter.columns, batch_rows):
-                counter.add(batch)
+                add(name, batch)
     reports = {}
     for name, (qis, sens) in wanted.items():
         tplan = plan.tables[name]
@@ -81,8 +93,10 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
         except Infeasible as exc:
             raise ProfileError(problems=[_Problem(f"table {name}: k-anonymity cannot be reached: {exc}", p.path, None,
                                          "lower privacy.k (or l), or declare fewer quasi-identifiers")]) from None
-        params = {"levels": result.levels, "qis": qis, "suppressed": result.suppressed_keys}
-        tplan.columns = [replace(c, op="k_anonymity", params=params, out_type=c.in_type) if c.name in qis else c
+        params = {"levels": result.levels, "qis": qis, "suppressed": result.suppressed_keys,
+                  "base": bases[name] or None}
+        # blank text is a value like any other here: the first pass counted it as one
+        tplan.columns = [replace(c, op="k_anonymity", params=params, blank="transform") if c.name in qis else c
                          for c in tplan.columns]
         tplan.privacy_report = result.report
         reports[name] = result.report

@@ -15,8 +15,11 @@ Built-in hierarchies, chosen from the column's type and values (:func:`build`):
   (a power of ten near 1/256 of the values' span) until one bucket holds them all; a value becomes
   its bucket's lower bound (the column keeps its type; buckets start at 0, so negative and
   positive values stay apart until suppressed).
-- ``prefix``: short codes (postcodes, ZIP: text of at most 10 letters, digits, spaces or dashes,
-  at least half of them with a digit): the first n characters then "*", n = longest - 1 .. 1.
+- ``number`` as text too: text of numbers of varying length without leading zeros (a CSV's age,
+  salary): buckets as above, the bound written as text.
+- ``prefix``: short codes (postcodes, ZIP: text of at most 10 letters, digits, spaces, dashes or
+  "*", at least half of them with a digit; digits all of one length of 4 or more, or with a leading
+  zero, are codes, not numbers): the first n characters then "*", n = longest - 1 .. 1.
 - ``category``: other text: the values held by at least k, 2k, 4k ... rows are kept, the others
   become "other" ("*" when every value is shorter than that: it must fit the column).
 - ``any``: any other type (boolean, binary): the value, or suppressed.
@@ -40,7 +43,9 @@ SHORT_OTHER = "*"
 NUMBER_STEPS = 256
 #: prefix hierarchies: codes of at most this many characters
 PREFIX_MAX_LEN = 10
-_CODE = r"^[0-9A-Za-z][0-9A-Za-z \-]*$"
+_CODE = r"^[0-9A-Za-z][0-9A-Za-z \-*]*$"  # * too: a code its own rule masked (021**)
+_NUMBER = r"^-?\d+(\.\d+)?$"
+_INTEGER = r"^-?\d+$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
 DATE_UNITS = ("day", "month", "quarter", "year", "5 years", "decade")
 _NS_PER = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
@@ -75,6 +80,9 @@ def build(values: pa.Array, counts: np.ndarray, k: int) -> list[Spec]:
     if pc.all(pc.match_substring_regex(present, _ISO_DATE)).as_py():
         return [value] + [{"kind": "date_text", "name": u, "unit": u} for u in DATE_UNITS] + [SUPPRESSED]
     lengths = pc.utf8_length(present)
+    if pc.all(pc.match_substring_regex(present, _NUMBER)).as_py() and not _fixed_code(present, lengths):
+        integral = pc.all(pc.match_substring_regex(present, _INTEGER)).as_py()
+        return [value] + _number_levels(pc.cast(present, pa.float64()), integral) + [SUPPRESSED]
     if (pc.max(lengths).as_py() <= PREFIX_MAX_LEN and pc.all(pc.match_substring_regex(present, _CODE)).as_py()
             and pc.mean(pc.cast(pc.match_substring_regex(present, r"\d"), pa.int8())).as_py() >= 0.5):
         longest = pc.max(lengths).as_py()
@@ -83,7 +91,14 @@ def build(values: pa.Array, counts: np.ndarray, k: int) -> list[Spec]:
     return [value] + _category_levels(values, counts, k) + [SUPPRESSED]
 
 
-def _number_levels(present: pa.Array) -> list[Spec]:
+def _fixed_code(present: pa.Array, lengths: pa.Array) -> bool:
+    """Digits that are a code, not a number: every value as long (4 or more), or a leading zero."""
+    mm = pc.min_max(lengths)
+    same = mm["min"].as_py() == mm["max"].as_py() and mm["min"].as_py() >= 4
+    return same or pc.any(pc.match_substring_regex(present, r"^-?0\d")).as_py()
+
+
+def _number_levels(present: pa.Array, integral: bool | None = None) -> list[Spec]:
     if len(present) == 0:
         return []
     mm = pc.min_max(pc.cast(present, pa.float64(), safe=False))
@@ -94,11 +109,12 @@ def _number_levels(present: pa.Array) -> list[Spec]:
     if span == 0:
         return []
     base = 10.0 ** math.ceil(math.log10(span / NUMBER_STEPS))
-    if pa.types.is_integer(present.type):
+    if integral if integral is not None else pa.types.is_integer(present.type):
         base = max(base, 1.0)
     levels, width = [], base
     while True:
-        levels.append({"kind": "bucket", "name": f"bucket {_num(width)}", "width": width})
+        levels.append({"kind": "bucket", "name": f"bucket {_num(width)}", "width": width,
+                       "decimals": max(0, -round(math.log10(base)))})
         # one bucket holds every value, or two do ([-w, 0) and [0, w): buckets start at 0)
         if math.floor(lo / width) == math.floor(hi / width) or width > max(abs(lo), abs(hi)):
             return levels
@@ -147,7 +163,7 @@ def generalize(arr: pa.Array, spec: Spec) -> pa.Array:
     if kind == "date_text":
         return _date_text(arr, spec["unit"])
     if kind == "bucket":
-        return _bucket(arr, float(spec["width"]))
+        return _bucket(arr, float(spec["width"]), int(spec.get("decimals", 0)))
     if kind == "prefix":
         n = int(spec["n"])
         head = pc.utf8_slice_codeunits(arr, 0, n)
@@ -218,9 +234,14 @@ def _date_text(arr: pa.Array, unit: str) -> pa.Array:
     return text.cast(arr.type)
 
 
-def _bucket(arr: pa.Array, width: float) -> pa.Array:
+def _bucket(arr: pa.Array, width: float, decimals: int = 0) -> pa.Array:
     """Each number -> the lower bound of its bucket of ``width`` (buckets start at 0)."""
     t = arr.type
+    if _is_text(t):  # numbers written as text: their bucket's bound, as text (integers without ".0")
+        nums = pc.cast(arr, pa.float64())
+        whole = width.is_integer() and pc.all(pc.match_substring_regex(arr, _INTEGER)).as_py() is not False
+        out = _bucket(pc.cast(nums, pa.int64()) if whole else nums, width, decimals)
+        return pc.cast(out, pa.string()).cast(t)
     valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
     if pa.types.is_integer(t) and width.is_integer():
         x = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -232,6 +253,8 @@ def _bucket(arr: pa.Array, width: float) -> pa.Array:
     x = pc.fill_null(pc.cast(arr, pa.float64(), safe=False), 0.0).to_numpy(zero_copy_only=False)
     with np.errstate(invalid="ignore", over="ignore"):
         out = np.floor(x / width) * width
+        if decimals:  # 7 * 0.2 is 1.4000000000000001: the bound as the width writes it
+            out = np.round(out, decimals)
     ok = valid & np.isfinite(out)
     floored = pa.array(np.where(ok, out, 0.0), pa.float64(), mask=~ok)
     if pa.types.is_decimal(t):
