@@ -390,3 +390,45 @@ def test_update_gives_a_new_quasi_identifier_its_rule_unless_a_privacy_k_guards_
     if not privacy:
         assert rules["age"] != "keep"
     assert "generalized by veil run" not in profile.read_text() or "[age, zip]" in profile.read_text()
+
+
+def test_references_dangling_in_the_original_do_not_fail_the_default_gates(tmp_path, keyring):
+    """5% of orders point at customers the extract does not hold (an inferred or profile foreign key
+    on CSV: the scan infers one at 90% containment). The copy resolves exactly as the original does,
+    yet the default gate fk<1 failed every such copy (exit 10, with a hint about privacy). The
+    default is now fk_lost>0: what the copy broke; fk<1 stays for whoever asks for it."""
+    _write_csv(tmp_path / "in" / "customers.csv", [{"customer_id": i, "name": f"{MARKER}{i}"} for i in range(1, 101)])
+    _write_csv(tmp_path / "in" / "orders.csv", [{"order_id": j, "customer_id": 1 + j % 100 if j % 20 else 500 + j}
+                                                for j in range(1, 301)])
+    (tmp_path / "p.yaml").write_text("""\
+version: 1
+tables:
+  customers:
+    primary_key: [customer_id]
+    columns: {customer_id: {op: pseudonymize, format: int}, name: {op: fake, kind: first_name}}
+  orders:
+    foreign_keys:
+      - columns: [customer_id]
+        references: {table: customers, columns: [customer_id]}
+    columns: {order_id: keep}
+""")
+    out = tmp_path / "out"
+    assert _cli("run", tmp_path / "in", "-p", tmp_path / "p.yaml", "--keyring", keyring, "--out", out,
+                "-q").exit_code == 0
+    args = ("verify", tmp_path / "in", out, "-p", tmp_path / "p.yaml", "-q", "--report", tmp_path / "v.json")
+    assert _cli(*args).exit_code == 0
+    doc = json.loads((tmp_path / "v.json").read_text())
+    fk = doc["integrity"]["tables"]["orders"]["foreign_keys"][0]
+    assert (fk["resolved_share"], fk["resolved_share_original"], fk["lost"]) == (0.95, 0.95, 0.0)
+    assert doc["integrity"]["summary"]["fk_lost"] == 0.0
+    assert _cli(*args, "--force", "--fail-on", "fk<1").exit_code == 10  # asked for: still there
+    # the copy breaks references: 30 orders now point nowhere
+    with (out / "orders.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows[:30]:
+        r["customer_id"] = "999999999"
+    _write_csv(out / "orders.csv", rows)
+    res = _cli(*args, "--force")
+    assert res.exit_code == 10 and "fk_lost>0" in res.stderr
+    doc = json.loads((tmp_path / "v.json").read_text())
+    assert doc["integrity"]["summary"]["fk_lost"] > 0.05

@@ -30,7 +30,7 @@ class GateFailed(VeilError):
               help="Write a self-contained HTML report here (no network needed to read it).")
 @click.option("--fail-on", "fail_on", default=None, metavar="GATES",
               help="Comma-separated gates that fail the check, e.g. 'k<5,leaks>0,risk>0.2,utility<0.8,fk<1' "
-              "(TABLE.METRIC for one table). Default: leaks>0, fk<1, missing_tables>0 and each table's "
+              "(TABLE.METRIC for one table). Default: leaks>0, fk_lost>0, missing_tables>0 and each table's "
               "privacy k and l.")
 @click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
               help="SQL dialect of dumps (default: detected).")

@@ -24,7 +24,7 @@ METRICS = {
     "leaks": "leaks", "leaked_share": "leaks",
     "k": "risk", "risk": "risk", "linkage": "risk", "l": "risk", "unique_share": "risk",
     "utility": "utility",
-    "fk": "integrity", "missing_tables": "integrity", "missing_columns": "integrity",
+    "fk": "integrity", "fk_lost": "integrity", "missing_tables": "integrity", "missing_columns": "integrity",
     "row_count_changes": "integrity",
 }
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
@@ -32,7 +32,7 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 _GATE = re.compile(r"^\s*(?:(?P<table>.+)\.)?(?P<metric>[a-z_]+)\s*(?P<op><=|>=|==|!=|<|>)\s*"
                    r"(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 #: the gates without --fail-on (plus each table's privacy k and l)
-DEFAULT_GATES = "leaks>0,fk<1,missing_tables>0"
+DEFAULT_GATES = "leaks>0,fk_lost>0,missing_tables>0"
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def parse_gates(text: str) -> list[Gate]:
 
 
 def default_gates(profile: Profile) -> list[Gate]:
-    """leaks>0, fk<1, missing_tables>0, and for each table with a privacy section its k and l."""
+    """leaks>0, fk_lost>0, missing_tables>0, and for each table with a privacy section its k and l."""
     gates = [Gate(g.metric, g.op, g.threshold, g.table, required=False) for g in parse_gates(DEFAULT_GATES)]
     for name, rule in profile.tables.items():
         p = rule.privacy

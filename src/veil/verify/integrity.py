@@ -14,8 +14,10 @@ A row count that differs is reported, not judged: subsetting and suppression cha
 purpose; the gate ``row_count_changes`` counts the tables whose counts differ.
 
 Summary (gates): ``fk`` the lowest resolved share over all foreign keys (1.0 = every reference of
-the copy resolves; null when there is no foreign key), ``missing_tables``, ``missing_columns``
-(not counting dropped ones), ``row_count_changes``.
+the copy resolves; null when there is no foreign key), ``fk_lost`` the largest drop of a foreign
+key's resolved share from ORIGINAL to the copy (0: the copy broke no reference the original had;
+the default gate, so that references already dangling in ORIGINAL do not fail every copy),
+``missing_tables``, ``missing_columns`` (not counting dropped ones), ``row_count_changes``.
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ class IntegrityCheck:
         tables = {name: self._table(info) for name, info in self.ctx.tables.items()}
         shares = [fk["resolved_share"] for t in tables.values() for fk in t["foreign_keys"]
                   if fk["resolved_share"] is not None]
+        lost = [t["summary"]["fk_lost"] for t in tables.values() if t["summary"]["fk_lost"] is not None]
         summary = {
             "fk": min(shares) if shares else None,
+            "fk_lost": max(lost) if lost else None,
             "missing_tables": sum(not t["in_copy"] for t in tables.values()),
             "missing_columns": sum(len(t["missing_columns"]) for t in tables.values()),
             "row_count_changes": sum(t["summary"]["row_count_changes"] for t in tables.values()),
@@ -66,8 +70,10 @@ class IntegrityCheck:
         rows_original = self._rows.get((ORIGINAL, info.name), 0)
         missing = [c for c in original if c not in copy and c not in dropped] if in_copy else []
         shares = [fk["resolved_share"] for fk in fks if fk["resolved_share"] is not None]
+        lost = [fk["lost"] for fk in fks if fk.get("lost") is not None]
         return {
-            "summary": {"fk": min(shares) if shares else None, "missing_columns": len(missing),
+            "summary": {"fk": min(shares) if shares else None, "fk_lost": max(lost) if lost else None,
+                        "missing_columns": len(missing),
                         "row_count_changes": int(in_copy and rows_original != rows_copy)},
             "in_copy": in_copy,
             "rows_original": rows_original,
@@ -97,5 +103,9 @@ class IntegrityCheck:
             return {**out, "references_checked": 0, "unresolved": 0, "resolved_share": None,
                     "checked": False}
         parent = self.keys.get(COPY, fk.ref_table, fk.ref_columns)
+        before = self.keys.foreign_key(ORIGINAL, info.name, fk)
+        share_before = before["share"] if before is not None else None
+        lost = None if res["share"] is None or share_before is None else max(0.0, share_before - res["share"])
         return {**out, "references_checked": res["references"], "unresolved": res["unresolved"],
-                "resolved_share": res["share"], "checked": True, "parent_in_copy": parent is not None}
+                "resolved_share": res["share"], "checked": True, "parent_in_copy": parent is not None,
+                "resolved_share_original": share_before, "lost": None if lost is None else round(lost, 6)}
