@@ -50,6 +50,11 @@ PRIVACY_K = 5  # the k a drafted privacy section asks for
 # ZIP code or a list of countries singles out no one); the scan confirms weak names with it too.
 PERSON_ENTITIES = {"PERSON_NAME", "FIRST_NAME", "LAST_NAME", "EMAIL", "PHONE", "NATIONAL_ID", "DATE_OF_BIRTH",
                    "STREET_ADDRESS", "USERNAME", "IBAN", "CREDIT_CARD", "PASSWORD_HASH"}
+# ... and for a privacy section, one that only a person has (a store has a street and a phone too)
+PEOPLE = PERSON_ENTITIES - {"STREET_ADDRESS", "PHONE"}
+# Fewer rows than this: no privacy section (k = 5 over a handful of rows generalizes everything away);
+# the entity's own rules apply.
+PRIVACY_MIN_ROWS = 20 * PRIVACY_K
 MAX_SUPPRESSION = 0.05  # the share of rows it lets veil run suppress (else it generalizes further)
 # Entity -> (rule for text columns, rule for integer columns or None)
 RULES: dict[str, tuple[dict, dict | None]] = {
@@ -352,9 +357,9 @@ def draft_profile(result: ScanResult) -> str:
                                    partitioned=ts.partitioned, ner=result.ner)
                  for f in findings if f.key != "foreign"}
         qis, sensitive = privacy_columns(findings, rules)
-        if not any(f.entity in PERSON_ENTITIES for f in findings):
+        if not any(f.entity in PEOPLE for f in findings):
             qis, sensitive = [], []  # a lookup table (stores, countries): no person to single out
-        enforce = bool(qis) and (ts.rows is None or ts.rows >= PRIVACY_K)
+        enforce = bool(qis) and (ts.rows is None or ts.rows >= PRIVACY_MIN_ROWS)
         if enforce:
             for q in qis:
                 rules[q] = {"op": "keep"}  # veil run generalizes it (privacy k); any other rule is refused
