@@ -166,8 +166,9 @@ def test_a_pg_dump_is_k_anonymous_restores_and_verifies(pg, cli, keyring, tmp_pa
     rows = people_rows(700, seed=5)
     db = pg.create("veil_kanon_src")
     with pg.connect(db) as conn:
-        conn.execute("CREATE TABLE people (id integer PRIMARY KEY, name text, zip varchar(5), birth_date date, "
-                     "gender char(1), age smallint, diagnosis text)")
+        # NOT NULL quasi-identifiers: a suppressed value must not be null there (the restore would fail)
+        conn.execute("CREATE TABLE people (id integer PRIMARY KEY, name text, zip char(5) NOT NULL, "
+                     "birth_date date NOT NULL, gender char(1) NOT NULL, age smallint, diagnosis text)")
         with conn.cursor().copy("COPY people FROM STDIN") as cp:
             for r in rows:
                 cp.write_row([r["id"], r["name"], r["zip"], r["birth_date"], r["gender"], r["age"], r["diagnosis"]])
@@ -187,11 +188,14 @@ def test_a_pg_dump_is_k_anonymous_restores_and_verifies(pg, cli, keyring, tmp_pa
         smallest = conn.execute("SELECT min(n) FROM (SELECT count(*) n FROM people "
                                 "GROUP BY zip, birth_date, gender, age) c").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM people").fetchone()[0] == len(rows)
-    assert smallest == priv["k"]
+        nulls = conn.execute("SELECT count(*) FROM people WHERE age IS NULL").fetchone()[0]
+        placeheld = conn.execute("SELECT count(*) FROM people WHERE zip = '*'").fetchone()[0]
+    assert smallest >= priv["k"] >= 5  # a placeholder may merge classes, never split them
+    assert nulls == placeheld or priv["levels"]["zip"] == "suppressed"  # suppressed rows: '*', not null
     vrep = tmp_path / "v.json"
     res = cli("verify", dump, out, "-p", p, "--report", vrep, "-q")
     assert res.exit_code == 0, res.output
-    assert json.loads(vrep.read_text())["risk"]["tables"]["public.people"]["k"] == priv["k"]
+    assert json.loads(vrep.read_text())["risk"]["tables"]["public.people"]["k"] >= priv["k"]
 
 
 def test_a_mariadb_dump_is_k_anonymous_and_restores(mysql_server, cli, keyring, tmp_path):

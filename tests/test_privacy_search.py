@@ -103,6 +103,15 @@ def test_every_level_is_a_function_of_the_level_below():
             assert len({x for x, _ in pairs}) == len(pairs), (lo["name"], hi["name"])
 
 
+def test_a_not_null_column_gets_a_placeholder_where_suppressed():
+    ts = pa.array([datetime.datetime(2020, 1, 2), None], pa.timestamp("us", tz="Europe/Paris"))
+    assert hierarchy.fill_suppressed(ts, hierarchy.placeholder(ts.type)).to_pylist()[1].year == 1
+    d = pa.array([None, datetime.date(2020, 1, 2)], pa.date32())
+    assert hierarchy.fill_suppressed(d, hierarchy.placeholder(d.type)).to_pylist()[0] == datetime.date(1, 1, 1)
+    assert hierarchy.fill_suppressed(pa.array(["021*", None]), "*").to_pylist() == ["021*", "*"]
+    assert hierarchy.fill_suppressed(pa.array([3, None], pa.int16()), 0).to_pylist() == [3, 0]
+
+
 # -- the search -------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..privacy.hierarchy import generalize, tuple_keys
+from ..privacy.hierarchy import fill_suppressed, generalize, tuple_keys
 from .registry import OPERATORS, OpContext, Operator, Param, operator
 
 
@@ -47,20 +47,22 @@ def base_output(arr: pa.Array, base: dict | None, table: str, column: str) -> pa
         Param("qis", list, None, help="the table's quasi-identifiers, in order (set by veil run)"),
         Param("suppressed", list, None, help="the suppressed classes' keys (set by veil run)"),
         Param("base", dict, None, help="per quasi-identifier: its own rule, run first (set by veil run)"),
+        Param("fill", dict, None, help="per NOT NULL quasi-identifier: what a suppressed value becomes"),
     ),
     check=_check,
     context_columns=lambda p: tuple(p.get("qis") or ()),
 )
 def k_anonymity(arr: pa.Array, ctx: OpContext) -> pa.Array:
-    """A quasi-identifier generalized to its chosen level; rows of suppressed classes null."""
+    """A quasi-identifier generalized to its chosen level; rows of suppressed classes null (a NOT
+    NULL column: its placeholder, ``fill``)."""
     p = ctx.params
     base = p.get("base") or {}
     out = generalize(base_output(arr, base.get(ctx.column), ctx.table, ctx.column), p["levels"][ctx.column])
     suppressed = p.get("suppressed") or []
-    if not suppressed or ctx.batch is None or len(arr) == 0:
-        return out
-    hit = _suppressed_rows(ctx.batch, p, ctx, out)
-    return pc.if_else(hit, pa.scalar(None, out.type), out)
+    if suppressed and ctx.batch is not None and len(arr):
+        hit = _suppressed_rows(ctx.batch, p, ctx, out)
+        out = pc.if_else(hit, pa.scalar(None, out.type), out)
+    return fill_suppressed(out, (p.get("fill") or {}).get(ctx.column))
 
 
 _last: list = [None, None, None]  # (batch, params, mask): the mask is the same for every QI of a batch

@@ -30,6 +30,7 @@ from ..formats.dump import DumpDataset
 from ..formats.dump.sample import read_rows
 from ..ops.kanon import base_output
 from ..plan import Plan, TablePlan
+from .hierarchy import placeholder
 from .search import Counter, Infeasible, search
 
 #: rows per batch of the first pass: fewer, larger group-bys are much faster (1M rows of the bench:
@@ -81,6 +82,12 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
             assert table is not None
             for batch in _file_batches(table, counter.columns, batch_rows):
                 add(name, batch)
+    # a NOT NULL column cannot take a suppressed value's null (a dump's DDL; a Parquet field)
+    if isinstance(dataset, DumpDataset):
+        not_null = {name: set(td.not_null) for name in wanted if (td := dataset.dump.tables.get(name)) is not None}
+    else:
+        not_null = {name: {f.name for f in t.schema if not f.nullable} for name in wanted
+                    if (t := dataset.table(name)) is not None}
     reports = {}
     for name, (qis, sens) in wanted.items():
         tplan = plan.tables[name]
@@ -93,8 +100,10 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
         except Infeasible as exc:
             raise ProfileError(problems=[_Problem(f"table {name}: k-anonymity cannot be reached: {exc}", p.path, None,
                                          "lower privacy.k (or l), or declare fewer quasi-identifiers")]) from None
+        fill = {c.name: v for c in tplan.columns if c.name in qis and c.name in not_null.get(name, ())
+                and (v := placeholder(c.out_type)) is not None}
         params = {"levels": result.levels, "qis": qis, "suppressed": result.suppressed_keys,
-                  "base": bases[name] or None}
+                  "base": bases[name] or None, "fill": fill or None}
         # blank text is a value like any other here: the first pass counted it as one
         tplan.columns = [replace(c, op="k_anonymity", params=params, blank="transform") if c.name in qis else c
                          for c in tplan.columns]

@@ -27,6 +27,7 @@ Built-in hierarchies, chosen from the column's type and values (:func:`build`):
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Any
 
@@ -260,6 +261,34 @@ def _bucket(arr: pa.Array, width: float, decimals: int = 0) -> pa.Array:
     if pa.types.is_decimal(t):
         floored = pc.round(floored, ndigits=t.scale)
     return pc.cast(floored, t, safe=False)
+
+
+def placeholder(t: pa.DataType) -> object | None:
+    """What a NOT NULL column holds where its value is suppressed (null elsewhere): "*" for text,
+    0 for numbers, 0001-01-01 for dates and timestamps (1970-01-01 for nanoseconds), false; None
+    when the type has no such value. It may equal a real generalized value: classes only merge."""
+    if _is_text(t):
+        return "*"
+    if _is_numeric(t):
+        return 0
+    if pa.types.is_date(t) or pa.types.is_timestamp(t) and t.unit != "ns":
+        return datetime.date(1, 1, 1) if pa.types.is_date(t) else datetime.datetime(1, 1, 1)
+    if pa.types.is_timestamp(t):
+        return datetime.datetime(1970, 1, 1)
+    if pa.types.is_boolean(t):
+        return False
+    return None
+
+
+def fill_suppressed(arr: pa.Array, value: object | None) -> pa.Array:
+    """``arr`` with its nulls replaced by ``value`` (a NOT NULL column's placeholder), or as it is."""
+    if value is None or arr.null_count == 0:
+        return arr
+    t = arr.type
+    if pa.types.is_timestamp(t) and t.tz is not None:
+        scalar = pa.scalar(value, pa.timestamp(t.unit)).cast(pa.int64())
+        return pc.fill_null(arr.view(pa.int64()), scalar).view(t)
+    return pc.fill_null(arr, pa.scalar(value, t))
 
 
 # -- the key of a row's generalized tuple ----------------------------------------------------------

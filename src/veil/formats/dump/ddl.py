@@ -40,6 +40,7 @@ class TableDef:
     foreign_keys: list[FKDef] = field(default_factory=list)
     parent: str | None = None  # partitioned parent, for a leaf partition
     parts: tuple[str, ...] = ()  # the name's parts as the dump quotes them: ("x.y", "z") is not ("x", "y.z")
+    not_null: list[str] = field(default_factory=list)  # columns declared NOT NULL in CREATE TABLE
 
 
 def table_name(t: exp.Table) -> str:
@@ -114,6 +115,8 @@ def parse_create(text: str, dialect: str) -> TableDef | None:
             td.columns.append((e.name, kind.sql(dialect=sqlglot_dialect(dialect)).lower() if kind is not None else ""))
             for c in e.constraints:
                 k = c.args.get("kind")
+                if isinstance(k, exp.NotNullColumnConstraint) and not k.args.get("allow_null"):
+                    td.not_null.append(e.name)
                 if isinstance(k, exp.PrimaryKeyColumnConstraint):
                     td.primary_key = [e.name]
                 elif isinstance(k, exp.UniqueColumnConstraint):
