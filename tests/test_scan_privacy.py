@@ -231,7 +231,7 @@ def test_a_lookup_table_gets_no_privacy_section(tmp_path):
     _write_csv(d / "store.csv", ["store_id", "zip", "city", "country"],
                [[i, fake.zipcode(), fake.city(), "US"] for i in range(1, 7)])
     _write_csv(d / "people.csv", ["person_id", "email", "zip", "city"],
-               [[i, fake.email(), fake.zipcode(), fake.city()] for i in range(1, 60)])
+               [[i, fake.email(), fake.zipcode(), fake.city()] for i in range(1, 160)])
     draft = yaml.safe_load(draft_profile(scan_dataset(open_dataset(d), use_ner=False)))["tables"]
     assert "privacy" not in draft["store"] and draft["store"]["columns"]["zip"]["op"] == "generalize"
     assert draft["people"]["privacy"]["quasi_identifiers"] == ["zip", "city"]
