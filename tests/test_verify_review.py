@@ -432,3 +432,20 @@ tables:
     assert res.exit_code == 10 and "fk_lost>0" in res.stderr
     doc = json.loads((tmp_path / "v.json").read_text())
     assert doc["integrity"]["summary"]["fk_lost"] > 0.05
+
+
+def test_html_to_standard_output(tmp_path):
+    """`--html -` (as `--json -`) died with an internal error (KeyError: check_targets leaves '-' out
+    of the paths it returns). It now writes the page to standard output; both on '-' is refused."""
+    rows = [{"id": i, "email": f"{MARKER.lower()}{i}@example.org"} for i in range(1, 21)]
+    _write_csv(tmp_path / "in" / "people.csv", rows)
+    _write_csv(tmp_path / "out" / "people.csv", [{"id": r["id"], "email": f"x{r['id']}@t.invalid"} for r in rows])
+    (tmp_path / "p.yaml").write_text("version: 1\ntables:\n  people:\n"
+                                     "    columns: {id: keep, email: {op: pseudonymize, format: email}}\n")
+    base = ("verify", tmp_path / "in", tmp_path / "out", "-p", tmp_path / "p.yaml", "-q")
+    res = _cli(*base, "--html", "-")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("<!DOCTYPE html>") and res.stdout.rstrip().endswith("</html>")
+    assert MARKER.lower() not in res.stdout.lower() and not (Path.cwd() / "-").exists()
+    res = _cli(*base, "--html", "-", "--json", "-")
+    assert res.exit_code == 2 and "cannot both be '-'" in res.stderr

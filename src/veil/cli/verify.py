@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_GATE, VeilError
+from ..errors import EXIT_GATE, UsageError, VeilError
 from ..output import Target, check_targets, looks_like_verify_report, never, write_atomic
 from ..profile import load_profile
 from ..progress import Progress
@@ -27,7 +27,7 @@ class GateFailed(VeilError):
 @click.option("--report", "--json", "report_path", default=None, type=click.Path(path_type=Path),
               help="Write the JSON report here ('-': standard output).")
 @click.option("--html", "html_path", default=None, type=click.Path(path_type=Path),
-              help="Write a self-contained HTML report here (no network needed to read it).")
+              help="Write a self-contained HTML report here ('-': standard output; no network needed to read it).")
 @click.option("--fail-on", "fail_on", default=None, metavar="GATES",
               help="Comma-separated gates that fail the check, e.g. 'k<5,leaks>0,risk>0.2,utility<0.8,fk<1' "
               "(TABLE.METRIC for one table). Default: leaks>0, fk_lost>0, missing_tables>0 and each table's "
@@ -61,6 +61,9 @@ def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | N
     from ..verify.runner import refuse_same, verify_paths
 
     gates = parse_gates(fail_on) if fail_on is not None else None
+    if str(report_path) == "-" and str(html_path) == "-":
+        raise UsageError("--report and --html cannot both be '-' (standard output)",
+                         hint="write one of them to a file")
     paths = check_targets([
         Target("--report", report_path, kind="verify-report", recognise=looks_like_verify_report),
         Target("--html", html_path, kind="verify-html", recognise=never),
@@ -89,7 +92,10 @@ def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | N
     if html_path is not None:
         from ..verify.html import render_html
 
-        write_atomic(paths["--html"], render_html(report).encode(), kind="verify-html")
+        if str(html_path) == "-":
+            click.echo(render_html(report), nl=False)
+        else:
+            write_atomic(paths["--html"], render_html(report).encode(), kind="verify-html")
     if not quiet:
         _summary(report, failed, time.monotonic() - started)
     if failed:
