@@ -51,13 +51,8 @@ def path_of(tmp_path_factory):
 
 # Broken outside this test's reach, at the time of writing: the restore of these cases fails, so
 # every measure after it fails too. strict: when it is fixed, these XPASS and the mark must go.
-BROKEN = {
-    name: pytest.mark.xfail(strict=True, reason=(
-        "scan's drafted privacy section (k: 5, issue 18.2) makes veil run generalize shop.store's 6 rows "
-        "on [zip, city] to zip NULL and city 'other' (and all 10 shop.country names to 'other'): "
-        "store.zip is char(5) NOT NULL, so psql -v ON_ERROR_STOP=1 fails ('null value in column zip "
-        "violates not-null constraint')"))
-    for name in ("rental_pg", "rental_pg-partial")}
+# (rental_pg's NOT NULL store.zip suppressed to null by k-anonymity: fixed, a placeholder there.)
+BROKEN: dict = {}
 
 
 def _marks(name: str) -> tuple:
