@@ -138,3 +138,13 @@ def test_same_text_type_excludes_floats():
     assert same_text_type(pa.string(), pa.string()) and same_text_type(pa.int64(), pa.int64())
     assert not same_text_type(pa.float64(), pa.float64())  # -0.0 == 0.0, NaN != NaN: compare text
     assert not same_text_type(pa.int64(), pa.string())
+
+
+def test_unsearchable_arrays_are_decided_from_type_and_range():
+    from veil.verify.leak_index import unsearchable
+
+    assert unsearchable(pa.array([1, None, 42]), 9)  # small integers: counted, not cut into words
+    assert not unsearchable(pa.array([10**12, None]), 9)  # a 13-digit number may be a phone, an id
+    assert unsearchable(pa.array([0], pa.date32()), 9) and unsearchable(pa.array([True]), 9)
+    assert not unsearchable(pa.array([None, None], pa.int64()), 9)  # all null: no range to judge
+    assert not unsearchable(pa.array(["42"]), 9) and not unsearchable(pa.array([1.5]), 9)

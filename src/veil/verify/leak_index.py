@@ -338,11 +338,20 @@ def searchable_text(values: pa.Array, min_digits: int) -> pa.Array | None:
         return None
     if pa.types.is_date(t) and min_digits > 8:
         return None
-    if pa.types.is_integer(t) and len(values):
+    if pa.types.is_integer(t) and values.null_count < len(values):
         mm = pc.min_max(values).as_py()
         if max(abs(mm["min"]), abs(mm["max"])) < 10 ** (min_digits - 1):
             return None
     return fast_text(values)
+
+
+def unsearchable(arr: pa.Array, min_digits: int) -> bool:
+    """An array of a type whose values :func:`searchable_text` refuses from the type or the batch's
+    range alone (integers, dates, booleans, bytes): no value of it could be specific."""
+    t = arr.type
+    return (pa.types.is_integer(t) or pa.types.is_date(t) or pa.types.is_boolean(t) or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)) \
+        and searchable_text(arr, min_digits) is None
 
 
 def fast_text(values: pa.Array) -> pa.Array:

@@ -77,6 +77,7 @@ from .leak_index import (
     sequence_hashes,
     timestamp_wholes,
     tokenise,
+    unsearchable,
 )
 
 #: Defaults of the thresholds (``ctx.options["leaks"]`` may override each).
@@ -333,6 +334,9 @@ class LeakCheck:
         one-word matches are reported as ``weak``, not as leaks."""
         stats = self.scanned.setdefault(table, {}).setdefault(
             column, {"as": role, "cells": 0, "leaking_cells": 0})
+        if unsearchable(arr, self.rules["min_digits"]):  # small integers, dates...: counted only
+            stats["cells"] += len(arr) - arr.null_count
+            return
         values, occ, indices = distinct_values(arr)
         if values is None:
             return
