@@ -14,12 +14,18 @@ H_i the top level of quasi-identifier i and s the share of rows suppressed (thei
 losing everything). A node is *feasible* when the rows in classes smaller than k (or with fewer
 than l distinct values of a sensitive attribute) are at most ``max_suppression`` of the rows.
 
-Search: rows in small classes never increase when a level goes up (classes only merge), so the
-greedy climb from the bottom (each step raises the quasi-identifier that leaves the fewest rows
-to suppress, ties by loss then column order) finds a feasible node; its loss L bounds the search:
-every node of height < L is then evaluated in order of height (then levels), since loss >= height.
-The search stops after :data:`EVALUATION_CELLS` / distinct combinations evaluations (at least
-:data:`MIN_EVALUATIONS`) and says so ("exhaustive": false). Everything is deterministic.
+The rows suppressed form one class (every quasi-identifier null): when fewer than k, the smallest
+other classes join it (suppressed too), within the bound, or the node is not feasible.
+
+Search: rows in small classes never increase when a level goes up (classes only merge; the top
+node, every quasi-identifier suppressed, is one class and feasible when the table has k rows).
+A greedy climb from the bottom (each step raises one quasi-identifier: a feasible step of least
+loss if there is one, else the step leaving the fewest rows below k; ties by the levels) finds a
+feasible node; its loss L bounds the search: every node of height < L is then evaluated in order of
+height (then levels), since loss >= height, and the least loss wins (ties: the first). The search
+stops after :data:`EVALUATION_CELLS` / distinct combinations evaluations (at least
+:data:`MIN_EVALUATIONS`, at most :data:`MAX_EVALUATIONS`) and says so ("exhaustive": false).
+Everything is deterministic, and independent of the order the combinations came in.
 """
 
 from __future__ import annotations
