@@ -178,7 +178,7 @@ def test_identical_copy_scores_one():
     assert len(table["columns"]["seen"]["before"]["quantiles"]["p50"]) == 19  # and a time
     assert table["unique_keys"] == [{"columns": ["id"], "unique_before": True, "unique_after": True,
                                      "duplicates_before": 0, "duplicates_after": 0}]
-    assert integ["summary"] == {"fk": None, "missing_tables": 0, "missing_columns": 0,
+    assert integ["summary"] == {"fk": None, "fk_lost": None, "missing_tables": 0, "missing_columns": 0,
                                 "row_count_changes": 0}
 
 
@@ -364,7 +364,7 @@ def test_integrity_tables_columns_and_rows():
     p = tables["people"]
     assert p["dropped_by_profile"] == ["note"] and p["missing_columns"] == [] and p["not_dropped"] == []
     assert (p["rows_original"], p["rows_copy"]) == (50, 40)
-    assert integ["summary"] == {"fk": None, "missing_tables": 1, "missing_columns": 1,
+    assert integ["summary"] == {"fk": None, "fk_lost": None, "missing_tables": 1, "missing_columns": 1,
                                 "row_count_changes": 2}
     assert util["tables"]["customers"]["score"] is None  # no copy: integrity's to judge
     assert util["tables"]["orders"]["columns"]["customer_id"]["distance_name"] == "missing"

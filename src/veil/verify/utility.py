@@ -231,6 +231,8 @@ class UtilityCheck:
             distance = min(1.0, abs(nb - na) + (1.0 - max(nb, na)) * values)
         out.update(distance=r6(distance), distance_name=name, value_distance=r6(values),
                    scored=True, **extra)
+        if role != "kept":
+            _without_values(out)
         return out
 
     def _foreign_key(self, info: TableInfo, fk) -> dict[str, Any]:
@@ -270,6 +272,25 @@ def _children_histogram(res: dict[str, Any] | None) -> list[int] | None:
         return None
     counts, _ = np.histogram(res["per_parent"], bins=[*CHILD_EDGES, np.inf])
     return [int(c) for c in counts]
+
+
+#: the fields that hold numbers of the data itself (a quantile, a mean, a bin edge is a value, or
+#: near one): reported for kept columns only, whose values the copy holds anyway
+VALUE_FIELDS = ("mean", "std", "std_days", "quantiles")
+
+
+def _without_values(out: dict[str, Any]) -> None:
+    """Drop what would show values of a column the profile transforms (a card number read as a
+    number: its quantiles are card numbers): counts, shares and distances stay."""
+    for side in (out.get("before"), out.get("after")):
+        for name in VALUE_FIELDS:
+            if side and name in side:
+                side[name] = None
+    hist = out.get("histogram")
+    if hist and "edges" in hist and hist.get("of") != "length":
+        hist["edges"] = None
+    if "wasserstein" in out:
+        out["wasserstein"] = None  # in the column's units: with a shift it tells the values' scale
 
 
 def _stats(side: ColumnSide, kind: str) -> dict[str, Any]:
