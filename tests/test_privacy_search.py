@@ -229,3 +229,19 @@ def test_property_k_anonymous_within_the_suppression_bound(rows, k, share):
         [hierarchy.generalize(t.column(q).combine_chunks(), res.levels[q]) for q in qis]),
         value_set=pa.array(res.suppressed_keys, pa.string())), pa.int64())).as_py() or 0
     assert nulled == res.report["suppressed_rows"]
+
+
+def test_a_large_lattice_stops_early_and_says_so(monkeypatch):
+    """Past its budget of evaluations the search keeps the best feasible node found (the greedy
+    climb's at least) and reports "exhaustive": false."""
+    from veil.privacy import search as search_module
+
+    t = people(2000, seed=4)
+    combos = combos_of(t, ["zip", "birth", "gender"])
+    full = search(combos, ["zip", "birth", "gender"], 5, max_suppression=0.02)
+    monkeypatch.setattr(search_module, "MIN_EVALUATIONS", 3)
+    monkeypatch.setattr(search_module, "EVALUATION_CELLS", 1)
+    cut = search(combos, ["zip", "birth", "gender"], 5, max_suppression=0.02)
+    assert full.report["search"]["exhaustive"] and not cut.report["search"]["exhaustive"]
+    assert cut.report["k"] >= 5 and cut.report["suppressed_share"] <= 0.02
+    assert cut.report["information_loss"] >= full.report["information_loss"]
