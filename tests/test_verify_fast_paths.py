@@ -148,3 +148,21 @@ def test_unsearchable_arrays_are_decided_from_type_and_range():
     assert unsearchable(pa.array([0], pa.date32()), 9) and unsearchable(pa.array([True]), 9)
     assert not unsearchable(pa.array([None, None], pa.int64()), 9)  # all null: no range to judge
     assert not unsearchable(pa.array(["42"]), 9) and not unsearchable(pa.array([1.5]), 9)
+
+
+def test_repeating_numbers_are_encrypted_once_with_the_same_fingerprints():
+    from veil.verify.keys import _number_blocks, number_fingerprints
+
+    dates = pa.array([None if i % 9 == 0 else i % 40 for i in range(20_000)], pa.int32()).cast(pa.date32())
+    got = number_fingerprints(CTX, dates)
+    assert got.counted is not None  # 40 distinct dates: the dictionary path
+    present = np.flatnonzero(np.asarray(dates.is_valid()))
+    assert (got[1] == present).all()
+    row_by_row = _number_blocks(CTX, dates.drop_null().cast(pa.int32()).cast(pa.int64()), 1)
+    assert (got[0] == row_by_row).all()
+    distinct, rows = got.counted
+    order = np.argsort(distinct)
+    expected, n = np.unique(row_by_row, return_counts=True)
+    assert (distinct[order] == expected).all() and (rows[order] == n).all()
+    floats = number_fingerprints(CTX, pa.array([0.0, -0.0] * 5_000))
+    assert getattr(floats, "counted", None) is None and floats[0][0] != floats[0][1]  # -0.0 is not 0.0
