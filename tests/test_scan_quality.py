@@ -111,7 +111,7 @@ def test_metrics_can_fail():
     rows = [ev.Row("s", "t", f"c{i}", truth, "EMAIL", 0.9, False)
             for i, truth in enumerate(["EMAIL", "NONE", "NONE", "PHONE", "CITY", "AGE", "SPECIAL_CATEGORY"])]
     m = ev.metrics(rows)
-    assert m.recall_direct_class == 1.0 and m.precision_personal == pytest.approx(4 / 7)
+    assert m.recall_direct_class == 1.0 and m.precision_personal == pytest.approx(5 / 7)
     assert m.recall_direct_entity == 0.5
     assert m.recall_quasi_class == 0.0 and m.recall_sensitive_class == 0.0 and m.recall_new_entity == 0.0
     assert m.recall_new_personal == 1.0
