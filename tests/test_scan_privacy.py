@@ -237,6 +237,31 @@ def test_a_lookup_table_gets_no_privacy_section(tmp_path):
     assert draft["people"]["privacy"]["quasi_identifiers"] == ["zip", "city"]
 
 
+def test_derived_columns_are_generalized_together(tmp_path):
+    """An age next to a birth date: both quasi-identifiers, so veil run generalizes them together; next
+    to a birth date that is faked (not ISO), the age stays a quasi-identifier and the draft says the
+    two no longer match."""
+    fake = Faker("en_US")
+    fake.seed_instance(7)
+    iso, german = tmp_path / "iso", tmp_path / "german"
+    for d in (iso, german):
+        d.mkdir()
+    born = [fake.date_of_birth(minimum_age=18, maximum_age=90) for _ in range(200)]
+    _write_csv(iso / "people.csv", ["person_id", "email", "date_of_birth", "age"],
+               [[i, fake.email(), b.isoformat(), 2025 - b.year] for i, b in enumerate(born)])
+    _write_csv(german / "people.csv", ["person_id", "email", "Geburtsdatum", "age"],
+               [[i, fake.email(), b.strftime("%d.%m.%Y"), 2025 - b.year] for i, b in enumerate(born)])
+    text = draft_profile(scan_dataset(open_dataset(iso), use_ner=False))
+    table = yaml.safe_load(text)["tables"]["people"]
+    assert table["privacy"]["quasi_identifiers"] == ["date_of_birth", "age"]
+    assert table["columns"]["date_of_birth"] == "keep" and table["columns"]["age"] == "keep"
+    assert "age derived from date_of_birth: quasi-identifiers together, generalized together" in text
+    text = draft_profile(scan_dataset(open_dataset(german), use_ner=False))
+    table = yaml.safe_load(text)["tables"]["people"]
+    assert table["columns"]["Geburtsdatum"]["op"] == "fake" and table["privacy"]["quasi_identifiers"] == ["age"]
+    assert "age derived from Geburtsdatum, which is faked" in text
+
+
 # -- the draft end to end: validate, run unchanged, verify ---------------------------------------
 
 @pytest.fixture(scope="module")
