@@ -26,6 +26,8 @@ from veil.detect.scan import confirm_context, scan_dataset
 from veil.detect.values import card_number_share, magic_shares
 from veil.formats import open_dataset
 
+from .dump_fixtures import pg, pg_dump, pg_tools  # noqa: F401
+
 
 def veil(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
@@ -182,6 +184,23 @@ def test_png_and_pdf_bytes_in_parquet(tmp_path):
     draft = yaml.safe_load(draft_profile(result))["tables"]
     assert draft["staff"]["columns"]["picture"] == "nullify" and draft["staff"]["columns"]["documents"] == "nullify"
     assert draft["products"]["columns"]["product_image"] == "keep"
+
+
+def test_a_bytea_photo_in_a_pg_dump(pg, tmp_path):  # noqa: F811
+    """The issue's case: staff photos (PNG in a bytea column, Sakila's staff.picture) rated NONE."""
+    db = pg.create("veil_h9_scan_privacy")
+    with pg.connect(db) as conn:
+        conn.execute("CREATE TABLE staff (staff_id int PRIMARY KEY, first_name text, email text, picture bytea, "
+                     "photo_count int)")
+        conn.execute("INSERT INTO staff SELECT i, 'Ann' || i, 'a' || i || '@example.com', "
+                     "decode('89504e470d0a1a0a0000000d49484452' || md5(i::text), 'hex'), i % 7 "
+                     "FROM generate_series(1, 60) i")
+    dump = pg_dump(db, tmp_path / "staff.sql")
+    result = scan_dataset(open_dataset(dump), use_ner=False)
+    got = {f.column: f for f in result.findings}
+    assert got["picture"].entity == "BINARY_PERSONAL" and got["picture"].evidence["recognizers"]["image_magic"] == 1
+    assert got["photo_count"].entity == "NONE"
+    assert yaml.safe_load(draft_profile(result))["tables"]["public.staff"]["columns"]["picture"] == "nullify"
 
 
 def test_magic_in_text_forms():
