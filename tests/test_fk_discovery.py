@@ -264,3 +264,20 @@ def test_a_quantity_named_after_a_table_is_no_foreign_key(tmp_path):
     scan = scan_dataset(open_dataset(data), use_ner=False)
     fks = {(ts.name, tuple(fk["columns"])) for ts in scan.tables for fk in ts.foreign_keys}
     assert ("film", ("rental_duration",)) not in fks
+
+
+def test_a_lookup_table_keyed_by_its_code_is_referenced(tmp_path):
+    """country(country_code, name) and customer.country_code in a CSV extract: the code is the
+    lookup table's key, so customer.country_code is a foreign key (and no quasi-identifier the
+    privacy section may generalize away from its join)."""
+    data = tmp_path / "in"
+    data.mkdir()
+    codes = ["DE", "FR", "CZ", "JP", "AT"]
+    (data / "country.csv").write_text("country_code,name\n" + "".join(f"{c},Land {c}\n" for c in codes))
+    (data / "customer.csv").write_text("customer_id,country_code\n"
+                                       + "".join(f"{i},{codes[i % 5]}\n" for i in range(1, 200)))
+    scan = scan_dataset(open_dataset(data), use_ner=False)
+    tables = {ts.name: ts for ts in scan.tables}
+    assert tables["country"].primary_key == ["country_code"]
+    assert [(fk["columns"], fk["references"]["table"]) for fk in tables["customer"].foreign_keys] == \
+        [(["country_code"], "country")]

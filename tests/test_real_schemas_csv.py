@@ -102,13 +102,7 @@ def _joined(root: Path, suffix: str, rel) -> int:
     return child.join(parent, names, join_type="inner").num_rows
 
 
-# broken at the time of writing, strict: the drafted privacy section (issue 18.2) makes the run
-# generalize shop.country's codes (a lookup table, a join key) to 'other'
-_BROKEN = pytest.mark.xfail(strict=True, reason="privacy k generalizes the country_code join key")
-_RELATIONS = [pytest.param(r, marks=_BROKEN) if r.parent == "shop.country" else r for r in rental_pg.schema().relations]
-
-
-@pytest.mark.parametrize("rel", _RELATIONS, ids=lambda r: r.name)
+@pytest.mark.parametrize("rel", rental_pg.schema().relations, ids=lambda r: r.name)
 def test_every_relation_joins_in_the_parquet_copy(copy, rel):
     _, data, _, out = copy
     before = _joined(data, ".csv", rel)

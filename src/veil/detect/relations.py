@@ -83,14 +83,19 @@ def _dump_keys(dataset: DumpDataset, samples: dict[str, Sample]) -> dict[str, Ta
 
 
 def _name_primary_key(table: str, columns: list[str], sample: pa.Table) -> str | None:
-    """The first column named like the table's own id whose sampled values are unique."""
+    """The first column named like the table's own id whose sampled values are unique; else one
+    named like its own code or number (``country.country_code``, ``store_no``: lookup tables keyed
+    by a code, which other tables' ``country_code`` then reference)."""
     singular = _singular(table.lower())
     last = _singular(name_rules.tokens(table)[-1]) if name_rules.tokens(table) else singular
-    for c in columns:
-        low = c.lower()
-        if low in ("id", f"{singular}_id", f"{singular}id", f"{table.lower()}_id", f"{last}_id") and \
-                sample.num_rows and _unique(sample.column(c)):
-            return c
+    stems = {singular, table.lower(), last}
+    for suffixes in (("id",), ("code", "key", "no", "nr")):
+        names = {f"{stem}_{suffix}" for stem in stems for suffix in suffixes} | {f"{singular}{suffixes[0]}"}
+        if suffixes == ("id",):
+            names.add("id")
+        for c in columns:
+            if c.lower() in names and sample.num_rows and _unique(sample.column(c)):
+                return c
     return None
 
 
