@@ -265,7 +265,7 @@ def _print_findings(result, out) -> None:
             if f.cls == "none" and not f.key:
                 continue
             key = f" [{f.key} key]" if f.key else ""
-            click.echo(f"  {f.column:<28} {f.entity:<15} {f.cls:<6} {f.confidence:.2f}{key}", file=out)
+            click.echo(f"  {f.column:<28} {f.entity:<16} {f.cls:<9} {f.confidence:.2f}{key}", file=out)
 
 
 @click.command()
@@ -301,7 +301,7 @@ def scan(input_path: Path, profile_out: Path | None, update_path: Path | None, j
     """Find personal data in INPUT: one finding per table.column, a draft profile, a data map.
 
     Each column gets an entity (EMAIL, PHONE, FIRST_NAME, ... or NONE), a
-    class (direct, quasi, none), a confidence and its evidence: the column-name
+    class (direct, quasi, sensitive, none), a confidence and its evidence: the column-name
     rule that matched and the share of sampled values each recognizer
     (Presidio's, offline, with checksums; word lists; patterns) matched. Only a
     bounded sample is read, so scan time does not grow with table size. No
@@ -374,7 +374,8 @@ def scan(input_path: Path, profile_out: Path | None, update_path: Path | None, j
     c = counts(result)
     wrote = [str(p) for p in (profile_out, json_out, md_out) if p is not None and str(p) != "-"]
     click.echo(f"veil: scanned {len(result.tables)} tables, {len(result.findings)} columns in "
-               f"{time.monotonic() - started:.1f}s: {c['direct']} direct, {c['quasi']} quasi, {c['none']} none"
+               f"{time.monotonic() - started:.1f}s: {c['direct']} direct, {c['quasi']} quasi, "
+               f"{c['sensitive']} sensitive, {c['none']} none"
                + (f"; wrote {', '.join(wrote)}" if wrote else ""), err=True)
     if updated is not None:
         click.echo("".join(f"  {line}\n" for line in updated.listing())
