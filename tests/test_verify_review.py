@@ -227,10 +227,6 @@ def test_kept_columns_of_a_typed_copy_of_a_dump_have_distance_zero(pg, tmp_path,
     assert {c: columns[c]["distance"] for c in ("id", "seen", "data")} == {"id": 0.0, "seen": 0.0, "data": 0.0}
 
 
-@pytest.mark.xfail(strict=True, reason="distributions.py (not this reviewer's file): decimal values reach float64 "
-                   "through Arrow's decimal->float cast, which is not correctly rounded (97.82 -> "
-                   "97.82000000000001), while the CSV text parses exactly: a kept amount column of a CSV written "
-                   "to typed Parquet gets KS > 0. Casting decimal -> string -> float64 rounds correctly")
 def test_a_kept_decimal_column_of_a_typed_copy_has_distance_zero(tmp_path, keyring):
     rows = [{"id": i, "total": f"{(i * 7919) % 50000 / 100:.2f}"} for i in range(1, 601)]
     _write_csv(tmp_path / "in" / "orders.csv", rows)
