@@ -204,11 +204,9 @@ def _typed_dump_copy(pg, tmp_path, keyring, columns: str) -> tuple[Path, Path]:
     return dump, tmp_path / "out"
 
 
-@pytest.mark.xfail(strict=True, reason="leaks.py (not this reviewer's file) compares a dump's text with the typed "
-                   "copy by canonical text: '2021-01-01 11:00:00+00' never equals the copy's UTC timestamp, so a "
-                   "date column left unshifted in a Parquet copy of a dump is no leak (0, gate passes; 20 with a "
-                   "SQL copy). TableInfo.text_sources + formats.typed.convert give the dump's values as typed")
 def test_an_unshifted_timestamptz_in_a_parquet_copy_of_a_dump_is_a_leak(pg, tmp_path, keyring):
+    """A dump's text ('2021-01-01 11:00:00+00') never equalled the Parquet copy's UTC instant, so a date
+    left unshifted was no leak. The runner now reads ORIGINAL's text as the typed copy's types."""
     dump, out = _typed_dump_copy(pg, tmp_path, keyring,
                                  "{id: keep, seen: {op: date_shift, subject: id, max_days: 30}, data: keep}")
     report = _verify(dump, out, load_profile(tmp_path / "p.yaml"))
@@ -216,10 +214,6 @@ def test_an_unshifted_timestamptz_in_a_parquet_copy_of_a_dump_is_a_leak(pg, tmp_
     assert seen["compared"] == 20 and seen["kept_same_row"] == 20 and seen["leaks"] == 20
 
 
-@pytest.mark.xfail(strict=True, reason="utility.py / distributions.py (not this reviewer's files): a kept "
-                   "timestamptz or bytea column of a dump written to Parquet is compared as the dump's text "
-                   "against typed values (bytea: 'text' kind vs binary; timestamptz: '+00' text vs instants) and "
-                   "gets distance 1.0 though every value is the same")
 def test_kept_columns_of_a_typed_copy_of_a_dump_have_distance_zero(pg, tmp_path, keyring):
     dump, out = _typed_dump_copy(pg, tmp_path, keyring, "{id: keep, seen: keep, data: keep}")
     report = _verify(dump, out, load_profile(tmp_path / "p.yaml"))

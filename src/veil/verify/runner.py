@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..formats import open_dataset
 from ..formats.dump import DumpDataset, dump_sources, is_stream
 from ..formats.dump.sample import read_rows
-from ..formats.typed import DECLARED, STRICT, Source
+from ..formats.typed import DECLARED, STRICT, Misfit, Source, convert
 from ..ops.arrays import is_text
 from ..pipeline.engine import die_with
 from ..plan import compile_plan, input_table_rules
@@ -196,12 +196,13 @@ def _run_group(original_path: str, copy_path: str, profile: Profile, dialect: st
             spent[check.name] += time.perf_counter() - t
 
     rows_original: dict[str, int] = {t: 0 for t in ctx.tables}
-    for table, batch in stream(original):
+    typed = {name: _typed_columns(info) for name, info in ctx.tables.items()}
+    for table, batch in _as_copy_types(stream(original), typed):
         note(f"reading ORIGINAL {table}")
         rows_original[table] = rows_original.get(table, 0) + batch.num_rows
         feed(lambda check, t=table, b=batch: check.original(t, b))
     rows_copy = _row_counts(copy, original)
-    pairing = Pairing(stream(original), rows_original, rows_copy)
+    pairing = Pairing(_as_copy_types(stream(original), typed), rows_original, rows_copy)
     for name, batch in stream(copy):
         table = _copy_name(name, original)
         if table is None:  # a table ORIGINAL does not have (integrity lists it): its cells are
@@ -222,6 +223,44 @@ def _run_group(original_path: str, copy_path: str, profile: Profile, dialect: st
     report["paired"] = not pairing.given_up
     report["check_seconds"] = {k: round(v, 3) for k, v in spent.items()}
     return report
+
+
+def _typed_columns(info: TableInfo) -> dict[str, tuple[pa.DataType, str]]:
+    """ORIGINAL's text columns that the copy holds typed (a dump or CSV written to Parquet): column ->
+    (the copy's type, how the text reads as it)."""
+    if info.copy_schema is None:
+        return {}
+    out = {}
+    for f in info.original_schema:
+        source = info.text_sources.get(f.name)
+        if source is None or not is_text(f.type) or f.name not in info.copy_schema.names:
+            continue
+        to = info.copy_schema.field(f.name).type
+        if not is_text(to):
+            out[f.name] = (to, source.how)
+    return out
+
+
+def _as_copy_types(batches: Iterator[tuple[str, pa.RecordBatch]], typed: dict[str, dict]
+                   ) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """ORIGINAL's batches with the text columns a typed copy holds typed read as the copy's types
+    (``veil run``'s own conversion: a timestamptz with its offset a UTC instant, PostgreSQL's ``t`` a
+    bool, ``\\x..`` bytes), so every check compares like with like. A value the type cannot hold
+    leaves its column as text (compared as text: no match)."""
+    for table, batch in batches:
+        cols = typed.get(table)
+        if cols:
+            arrays = list(batch.columns)
+            for name, (to, how) in cols.items():
+                i = batch.schema.get_field_index(name)
+                if i < 0:
+                    continue
+                try:
+                    arrays[i] = convert(arrays[i], to, how)
+                except (Misfit, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    continue
+            batch = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+        yield table, batch
 
 
 def _row_counts(copy: Dataset, original: Dataset) -> dict[str, int]:
