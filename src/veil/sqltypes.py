@@ -155,15 +155,10 @@ def sql_integer_digits(sql_type: str, dialect: str | None = None) -> int | None:
     """Digits before the decimal point a ``numeric(p, s)`` / ``decimal(p, s)`` column holds (p - s;
     None: not such a column, or no declared precision)."""
     dt = _parse(sql_type, dialect)
-    if _kind(dt) not in _DECIMAL or _kind(dt) in (T.MONEY, T.SMALLMONEY) or not dt.expressions:
+    if _kind(dt) not in _DECIMAL or _kind(dt) in (T.MONEY, T.SMALLMONEY):
         return None
-    nums = []
-    for param in dt.expressions:
-        value = param.this if isinstance(param, exp.DataTypeParam) else param
-        if not (isinstance(value, exp.Literal) and value.name.isdigit()):
-            return None
-        nums.append(int(value.name))
-    return nums[0] - (nums[1] if len(nums) > 1 else 0)
+    params = _decimal_params(dt)
+    return None if params is None else params[0] - params[1]
 
 
 def sql_is_zoned(sql_type: str, dialect: str | None = None) -> bool:
