@@ -25,7 +25,7 @@ from ...errors import InputError, UsageError
 from ...ops.arrays import as_text
 from ...output import STDOUT
 from ...plan import Plan, TablePlan
-from ...sqltypes import sql_is_numeric
+from ...sqltypes import sql_is_numeric, sql_type_category
 from . import DumpInfo, data_header
 from .lexer import MYSQL, CopyData, Scanner, Statement, Text
 from .sinks import Counters, DumpSink, output_path, setval, table_sink, without_auto_increment
@@ -87,6 +87,12 @@ def _utf8(raw: pa.Array, table: str, column: str, lines: Callable[[int], int], f
                                      table=table, column=column, hint="keep or nullify binary columns") from None
         raise
 
+
+
+def _is_binary(c, dialect: str) -> bool:
+    """A column the DDL declares binary (bytea, blob, varbinary): its bytes need not be UTF-8."""
+    sql_type = (c.field.metadata or {}).get(b"veil.sql_type", b"").decode() if c.field is not None else ""
+    return bool(sql_type) and sql_type_category(sql_type, dialect) == "binary"
 
 
 _DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
@@ -191,6 +197,13 @@ class DumpSource:
                 arrays.append(pa.nulls(n, c.in_type))
             elif c.name in wanted and c.name in index and not c.operator.reads_values and not all_columns:
                 arrays.append(decode(raw_of(index[c.name])))  # only its nulls matter: any bytes will do
+            elif c.name in wanted and c.name in index and all_columns and c.operator.keeps_value \
+                    and _is_binary(c, self.info.dialect):
+                # kept bytes of a binary column, as they are (they need not be UTF-8): the text array
+                # shares the bytes unchecked, and the typed writer casts it to binary without reading it
+                raw = decode(raw_of(index[c.name]))
+                arrays.append(pa.Array.from_buffers(pa.string(), len(raw), raw.buffers(), raw.null_count,
+                                                    raw.offset))
             elif c.name in wanted and c.name in index:
                 text = _utf8(decode(raw_of(index[c.name])), name, c.name, lines, self.file)
                 arrays.append(_typed(text, _working_type(c, text), name, c.name, lines, self.file))
