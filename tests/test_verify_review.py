@@ -99,10 +99,6 @@ tables:
 # -- the leak check -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="leaks.py (not this reviewer's file): a one-word value held by more than "
-                   "max(specific_min=2, 0.1%) cells of the scanned column is taken for that column's vocabulary "
-                   "and dropped, so a name mentioned in 3 notes of a 900-row table is not a leak at all "
-                   "(not even weak): leaks 0, the gate leaks>0 passes")
 def test_a_name_mentioned_in_three_notes_is_still_a_leak(tmp_path):
     """Each of 300 customers' (faked) single-word names is left in 3 of 900 support notes. With one
     or two notes per customer the check finds them all (in_text); with three, none."""

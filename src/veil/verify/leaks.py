@@ -17,8 +17,9 @@ Same row and same column count every value exactly. Elsewhere and in text count 
 values: at least ``min_chars`` characters in their words (a number: ``min_digits`` digits) and held
 by at most ``max(specific_min, specific_share x rows)`` rows of their column; a single word of a
 longer value also needs that rarity among the column's words ("street" is not, "Wojciechowski" is).
-One word is weak evidence: a word held by more than that share of the *scanned* column's cells is
-that column's vocabulary and dropped; a one-word match counts as a leak only inside free text (cells
+One word is weak evidence: a word held by more than ``max(vocabulary_min, vocabulary_share x cells)``
+cells of the *scanned* column is that column's vocabulary and dropped (a name left in a few notes
+is not); a one-word match counts as a leak only inside free text (cells
 of ``text_min_words`` words on average) or as a whole cell whose row's original holds it (a kept
 column carrying the value); other one-word matches are reported as ``weak`` (a city named like a
 rare first name), not as leaks.
@@ -86,6 +87,8 @@ RULES = {
     "min_digits": 9,  # digits of a value made of digits only (dates have 8: found by the risk check)
     "specific_share": 0.001,  # a value held by more than this share of its column's rows ...
     "specific_min": 2,  # ... and by more than this many rows is too common to be sought elsewhere
+    "vocabulary_share": 0.01,  # a word in more than this share of a scanned column's cells ...
+    "vocabulary_min": 2,  # ... and in more than this many is that column's vocabulary, not a leak
     "max_words": 8,  # longest word sequence sought inside text
     "text_min_words": 3,  # words per cell (on average) of a column searched for single words inside
     "chance_alpha": 1e-6,  # the same-row chance bound of overlap columns
@@ -432,7 +435,7 @@ class LeakCheck:
         """Count what the scanned columns hold, now that each column's words are all counted."""
         for (table, column), matches in self.matches.items():
             stats = self.scanned[table][column]
-            limit = max(self.rules["specific_min"], self.rules["specific_share"] * stats["cells"])
+            limit = max(self.rules["vocabulary_min"], self.rules["vocabulary_share"] * stats["cells"])
             cells, stats["leaking_cells"] = matches.settle(limit, len(self.by_id))
             for s in np.flatnonzero(cells.sum(axis=1)):
                 src = self.by_id[s]
