@@ -18,9 +18,11 @@ from .errors import Problem, ProfileError, did_you_mean
 from .formats.typed import TYPE_NAMES, parse_type
 from .ops import OPERATORS, PLUGINS, lookup, plugin_problem
 from .profile_yaml import MAX_BYTES, load_yaml  # noqa: F401 - load_yaml: part of this module's API
+from .scope import SCOPE_HINT, valid_scope
 
 UNKNOWN_POLICIES = ("fail", "keep", "drop", "nullify")
-TOP_KEYS = ("version", "defaults", "tables")
+TOP_KEYS = ("version", "defaults", "tables", "scope", "row_order")
+ROW_ORDERS = ("keep", "shuffle")
 DEFAULT_KEYS = ("unknown_columns", "reversible")
 TABLE_KEYS = ("primary_key", "unique", "foreign_keys", "columns", "unknown_columns", "subject", "privacy")
 PRIVACY_KEYS = ("quasi_identifiers", "sensitive", "k", "l", "max_suppression", "population")
@@ -115,6 +117,9 @@ class Profile:
     # (so they are not reported a second time as unclassified).
     problems: list[Problem] = field(default_factory=list)
     broken: set[tuple[str, str]] = field(default_factory=set)
+    scope: str | None = None  # the key scope (veil.scope): None derives the unscoped keys
+    # keep: rows in the input's order; shuffle: a keyed pseudo-random order (veil.formats.order)
+    row_order: str = "keep"
 
     def line(self, path: str) -> int | None:
         return self.lines.get(path)
@@ -183,6 +188,16 @@ def parse_profile(data: Any, lines: dict[str, int], file: str | None = None, *,
     for tname, traw in raw_tables.items():
         tables[tname] = _parse_table(chk, tname, traw, broken, reversible)
     profile = Profile(tables, unknown if unknown in UNKNOWN_POLICIES else "fail", reversible, file, lines)
+    row_order = data.get("row_order", "keep")
+    if row_order in ROW_ORDERS:
+        profile.row_order = row_order
+    else:
+        chk.add("row_order", "row_order must be keep or shuffle", "row_order: shuffle writes rows in a keyed order")
+    scope = data.get("scope")
+    if valid_scope(scope):
+        profile.scope = scope
+    elif scope is not None:
+        chk.add("scope", "scope must be 1 to 64 characters of a-z, 0-9, _ and -", SCOPE_HINT)
     _check_references(chk, profile)
     if chk.problems and strict:
         raise ProfileError(chk.problems, file=file)

@@ -37,7 +37,8 @@ from ..plan import compile_plan
 from ..profile import load_profile, problem_record
 from ..progress import Progress
 from ..rekey import rekey as rekey_dataset
-from .options import keyring_option, keys_from, passphrase_option, vault_from, vault_option
+from ..scope import scoped
+from .options import keyring_option, keys_from, passphrase_option, scope_option, vault_from, vault_option
 
 
 def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Path, bool]:
@@ -88,6 +89,7 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
               help="Delimiter of CSV input, kept on output (default: sniffed from the header; 'tab' for a tab).")
 @keyring_option
 @passphrase_option
+@scope_option
 @vault_option()
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
               help="Output format (default: the input's).")
@@ -101,12 +103,15 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
               help="Worker processes (default: the number of CPUs).")
 @click.option("--batch-size", type=click.IntRange(1, 10_000_000), default=65_536, show_default=True,
               help="Rows per batch.")
+@click.option("--row-order", type=click.Choice(["keep", "shuffle"]), default=None,
+              help="Rows in the input's order, or in a keyed pseudo-random order per table so that position "
+                   "links nothing (default: the profile's row_order, else keep). Table outputs only.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
 def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None, delimiter: str | None,
         keyring: str | None,
-        passphrase_env: str | None,
+        passphrase_env: str | None, scope: str | None,
         vault: str | None, fmt: str | None, csv_types: str, report: Path | None, force: bool,
-        workers: int | None, batch_size: int, quiet: bool) -> None:
+        workers: int | None, batch_size: int, row_order: str | None, quiet: bool) -> None:
     """Anonymize INPUT (a directory of CSV/Parquet tables, one such file, or a SQL dump) into --out.
 
     Every column must be classified by the profile (or by its unknown_columns
@@ -131,7 +136,8 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
                            spool_dir=None if to_stdout else out if out_raw.endswith(("/", os.sep)) else out.parent)
     if to_stdout and not isinstance(dataset, DumpDataset):
         raise click.UsageError("--out - writes a SQL dump to standard output; this input is not a dump")
-    keys = keys_from(keyring, passphrase_env, (dataset.root, out))
+    scope = scope or profile.scope  # --scope overrides the profile; None: the unscoped keys
+    keys = scoped(keys_from(keyring, passphrase_env, (dataset.root, out)), scope)
     _refuse_vault_inside(vault, (dataset.root, out))
     # every path written is checked before anything is written (a refused --report never
     # comes after a committed output), and the output is locked for the whole run
@@ -148,12 +154,13 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
         try:
             result = run_plan(plan, dataset, final, keys, fmt=fmt, batch_size=batch_size,
                               workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault,
-                              purpose=f"run {input_path}")
+                              purpose=f"run {input_path}", row_order=row_order or profile.row_order)
         finally:
             if the_vault is not None:
                 the_vault.close()
         progress.finish()
-        doc = report_dict(result, plan, input_path=input_path, profile_path=str(profile_path))
+        doc = report_dict(result, plan, input_path=input_path, profile_path=str(profile_path),
+                          extra={"scope": scope})
         if report is not None:
             text = json.dumps(doc, indent=2) + "\n"
             if str(report) == "-":
@@ -168,7 +175,8 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
                        f"{changed} of {len(plan.tables[t.name].columns)} columns transformed"
                        + (f", {dropped:,} rows of forgotten subjects dropped" if dropped else ""), err=True)
         click.echo(f"veil: wrote {result.output} ({len(result.tables)} tables, "
-                   f"{result.seconds:.2f}s, key version {result.key_version})", err=True)
+                   f"{result.seconds:.2f}s, key version {result.key_version}"
+                   + (f", scope {scope})" if scope else ")"), err=True)
 
 
 @click.command()
@@ -451,6 +459,7 @@ def operators(as_json: bool) -> None:
               help="The profile DATASET was produced with.")
 @keyring_option
 @passphrase_option
+@scope_option
 @vault_option()
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
               help="Output format (default: the input's).")
@@ -459,8 +468,8 @@ def operators(as_json: bool) -> None:
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes (default: CPUs).")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out: Path, profile_path: Path,
-              keyring: str | None, passphrase_env: str | None, vault: str | None, fmt: str | None,
-              report: Path | None, force: bool, workers: int | None, quiet: bool) -> None:
+              keyring: str | None, passphrase_env: str | None, scope: str | None, vault: str | None,
+              fmt: str | None, report: Path | None, force: bool, workers: int | None, quiet: bool) -> None:
     """Re-key DATASET (a veil output) from one key version to another, without the extract.
 
     Keyed columns go back to their originals through the vault and forward
@@ -474,7 +483,8 @@ def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out
     """
     profile = load_profile(profile_path, strict=False)
     dataset = open_dataset(dataset_path)
-    ring = keys_from(keyring, passphrase_env, (dataset.root, out))
+    scope = scope or profile.scope  # a re-key stays in the scope the data was made in
+    ring = scoped(keys_from(keyring, passphrase_env, (dataset.root, out)), scope)
     _refuse_vault_inside(vault, (dataset.root, out))
     final, is_dir = _final_output(dataset, out, False, fmt)
     paths = check_targets([Target("--out", final, is_dir), _report_target(report)],
@@ -492,7 +502,7 @@ def rekey_cmd(dataset_path: Path, from_version: str, to_version: str | None, out
             the_vault.close()
         if report is not None:
             doc = report_dict(result, plan, input_path=dataset_path, profile_path=str(profile_path),
-                              extra={"rekey": {"from": from_version, "to": target}})
+                              extra={"rekey": {"from": from_version, "to": target}, "scope": scope})
             write_atomic(paths["--report"], (json.dumps(doc, indent=2) + "\n").encode(), kind="report")
     if not quiet:
         click.echo(f"veil: re-keyed {dataset_path} from {from_version} to {target} into {result.output} "

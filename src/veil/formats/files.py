@@ -13,8 +13,9 @@ from typing import Any
 import pyarrow as pa
 
 from ..dataset import Batch, Begin, Dataset, End, Item, Table, Target
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from . import FORMATS
+from .order import ShuffleWriter
 from .typed import SAMPLE_ROWS, OutputTypes, Source, infer_types, output_types
 
 
@@ -83,6 +84,11 @@ class BackgroundWriter:
             raise self._error
         self._queue.put((batch, first_row, kept))
 
+    def wrap(self, wrapper: Callable[[Any], Any]) -> None:
+        """Put ``wrapper(writer)`` between the cast and the format's writer (before the first write):
+        veil.formats.order's ShuffleWriter."""
+        self._writer = wrapper(self._writer)
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join()
@@ -90,7 +96,16 @@ class BackgroundWriter:
             if self._error is not None:
                 raise self._error
         finally:
-            self._writer.close()
+            if self._error is not None and hasattr(self._writer, "discard"):
+                self._writer.discard()  # a shuffled table that failed: its held rows are not written
+            else:
+                self._writer.close()
+
+    def abort(self) -> None:
+        """Stop after a failure elsewhere: what is queued is not written (a shuffle's rows neither)."""
+        if self._error is None:
+            self._error = OutputError("the run stopped before this table was written")
+        self.close()
 
 
 Opener = Callable[[Path], BackgroundWriter]
@@ -133,6 +148,8 @@ class TableFilesSink:
         self.rows: dict[str, int] = {}  # input rows of each table so far (an error's row number)
         self.done: set[str] = set()
         self.target: Target | None = None
+        # row_order: shuffle (veil.formats.order): the table's subkey for its rows' order
+        self.order: Callable[[str], bytes] | None = None
 
     @classmethod
     def for_dataset(cls, dataset: Dataset, plan: Any, fmt: str | None) -> TableFilesSink:
@@ -151,7 +168,11 @@ class TableFilesSink:
         if table not in self.writers:
             assert self.target is not None
             name, opener = self.files[table]
-            self.writers[table] = opener(self.target.path_for(name))
+            path = self.target.path_for(name)
+            writer = self.writers[table] = opener(path)
+            if self.order is not None:
+                key = self.order(table)
+                writer.wrap(lambda w: ShuffleWriter(w, key, path.parent))
 
     def write(self, table: str, batch: pa.RecordBatch, kept: pa.Array | None, carry: Any) -> None:
         first = self.rows.get(table, 0)
@@ -178,7 +199,7 @@ class TableFilesSink:
         writers, self.writers = self.writers, {}
         for writer in writers.values():
             with contextlib.suppress(Exception):  # closing after a failure; the first error is what matters
-                writer.close()
+                writer.abort()
 
 
 def file_run(plan: Any, dataset: Dataset, out: Path, fmt: str | None) -> tuple[FileSource, TableFilesSink, Path]:

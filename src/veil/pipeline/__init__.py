@@ -15,10 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..dataset import Dataset, Source
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..formats.dump import DumpDataset
 from ..formats.dump.rewrite import dump_run
-from ..formats.files import BackgroundWriter, file_run, output_name
+from ..formats.files import BackgroundWriter, TableFilesSink, file_run, output_name
+from ..formats.order import ORDER_PURPOSE
 from ..keys import KeyProvider
 from ..plan import Plan
 from ..privacy.enforce import enforce as enforce_privacy
@@ -40,7 +41,7 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
              fmt: str | None = None, batch_size: int = 65_536, workers: int = 1,
              progress: Progress | None = None, vault: Vault | None = None,
              prepare: Prepare | None = None, action: str = "run", purpose: str = "",
-             actor: str | None = None) -> RunResult:
+             actor: str | None = None, row_order: str = "keep") -> RunResult:
     """Transform every table of ``dataset`` into ``out`` (a directory, or a file for one-file input
     or a dump).
 
@@ -59,7 +60,19 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
         source, sink, out = dump_run(plan, dataset.dump, Path(out), fmt)
     else:
         source, sink, out = file_run(plan, dataset, Path(out), fmt)
+    if row_order == "shuffle":
+        _shuffle(sink, keys, out)
     if prepare is not None:
         source = Prepared(source, prepare)
     return drive(plan, source, sink, out, keys, batch_size=batch_size, workers=workers, progress=progress,
                  vault=vault, action=action, purpose=purpose, actor=actor)
+
+
+def _shuffle(sink: object, keys: KeyProvider | None, out: Path) -> None:
+    """row_order: shuffle on a sink of table files; a SQL dump output refuses it (not silently kept)."""
+    if not isinstance(sink, TableFilesSink):
+        raise UsageError("row_order: shuffle is not supported for SQL dump output yet",
+                         file=str(out), hint="write tables (--format parquet or csv), or run with --row-order keep")
+    if keys is None:
+        raise UsageError("row_order: shuffle needs a keyring (the order is keyed)", hint="pass --keyring")
+    sink.order = lambda table: keys.subkey(ORDER_PURPOSE, table)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..dataset import Dataset
 from ..errors import InputError
@@ -35,6 +36,9 @@ REPORT_VERSION = 1
 BATCH_ROWS = 65_536
 #: Rows of ORIGINAL held back while waiting for the copy's rows to pair with (beyond: unpaired).
 PAIRING_BUFFER_ROWS = 1_000_000
+#: Share of a batch's rows whose kept columns (all of them) equal their paired original's, below
+#: which the table's rows do not pair: a copy written with ``row_order: shuffle``, or reordered.
+PAIRING_AGREEMENT = 0.9
 
 
 def stream(dataset: Dataset, batch_rows: int = BATCH_ROWS) -> Iterator[tuple[str, pa.RecordBatch]]:
@@ -56,7 +60,11 @@ class Pairing:
     The copy is read in its own order; the original's batches of a table are queued until the copy
     asks for them. Rows of other tables read meanwhile wait in the queue, up to
     ``PAIRING_BUFFER_ROWS``; past that (the two sides' table orders differ too much), or when a
-    table's row counts differ, the table's batches come unpaired (None)."""
+    table's row counts differ, the table's batches come unpaired (None).
+
+    Equal counts are not enough: a copy whose rows were reordered (``row_order: shuffle``) has them
+    too. ``agree`` checks each paired batch on the columns the profile keeps (equal where the
+    positions pair); a batch that disagrees leaves its table unpaired from then on (``reordered``)."""
 
     def __init__(self, original: Iterator[tuple[str, pa.RecordBatch]], rows_original: dict[str, int],
                  rows_copy: dict[str, int]):
@@ -65,6 +73,32 @@ class Pairing:
         self.held = 0
         self.pairable = {t for t, n in rows_copy.items() if rows_original.get(t) == n}
         self.given_up = False
+        self.reordered: set[str] = set()
+
+    def agree(self, table: str, copy: pa.RecordBatch, original: pa.RecordBatch | None,
+              kept: list[str]) -> pa.RecordBatch | None:
+        """``original`` when the rows pair on the ``kept`` columns (or none can be compared), else None
+        and the table unpaired from here on."""
+        if original is None:
+            return None
+        same = None
+        for name in kept:
+            if name not in copy.schema.names or name not in original.schema.names:
+                continue
+            a, b = copy.column(name), original.column(name)
+            try:
+                if a.type != b.type:
+                    b = b.cast(a.type)
+                eq = pc.or_(pc.fill_null(pc.equal(a, b), False), pc.and_(a.is_null(), b.is_null()))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                continue  # not comparable here: another kept column decides
+            same = eq if same is None else pc.and_(same, eq)
+        if same is None or not len(same) or (pc.sum(same).as_py() or 0) >= PAIRING_AGREEMENT * len(same):
+            return original
+        self.pairable.discard(table)
+        self.reordered.add(table)
+        self.held -= sum(b.num_rows for b in self.queues.pop(table, ()))
+        return None
 
     def take(self, table: str, n: int) -> pa.RecordBatch | None:
         if table not in self.pairable or self.given_up:
@@ -173,6 +207,7 @@ def _run_side_by_side(args: tuple, groups: list[list], progress: Callable[[str],
         for fut in futures:
             part = fut.result()
             report["paired"] = report["paired"] and part["paired"]
+            report["reordered_tables"] = sorted(set(report["reordered_tables"]) | set(part["reordered_tables"]))
             report["check_seconds"].update(part.pop("check_seconds"))
             report.update({k: v for k, v in part.items() if k not in report})
     return report
@@ -203,6 +238,8 @@ def _run_group(original_path: str, copy_path: str, profile: Profile, dialect: st
         feed(lambda check, t=table, b=batch: check.original(t, b))
     rows_copy = _row_counts(copy, original)
     pairing = Pairing(_as_copy_types(stream(original), typed), rows_original, rows_copy)
+    kept = {name: [c.name for c in info.plan.columns if not c.transformed]
+            for name, info in ctx.tables.items() if info.plan is not None}
     for name, batch in stream(copy):
         table = _copy_name(name, original)
         if table is None:  # a table ORIGINAL does not have (integrity lists it): its cells are
@@ -211,7 +248,7 @@ def _run_group(original_path: str, copy_path: str, profile: Profile, dialect: st
             feed(lambda check, t=name, b=batch: check.copy(t, b, None))
             continue
         note(f"reading COPY {table}")
-        paired = pairing.take(table, batch.num_rows)
+        paired = pairing.agree(table, batch, pairing.take(table, batch.num_rows), kept.get(table, []))
         feed(lambda check, t=table, b=batch, p=paired: check.copy(t, b, p))
     report: dict[str, Any] = {"report": REPORT_KIND, "version": REPORT_VERSION, "tables": list(ctx.tables),
                               "extra_tables": sorted(t.name for t in copy.tables
@@ -220,7 +257,8 @@ def _run_group(original_path: str, copy_path: str, profile: Profile, dialect: st
         t = time.perf_counter()
         report[check.name] = check.finish()
         spent[check.name] += time.perf_counter() - t
-    report["paired"] = not pairing.given_up
+    report["paired"] = not pairing.given_up and not pairing.reordered
+    report["reordered_tables"] = sorted(pairing.reordered)
     report["check_seconds"] = {k: round(v, 3) for k, v in spent.items()}
     return report
 
