@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..keys import ENV_KEYRING, Keyring, load_keyring
+from ..scope import SCOPE_HINT, valid_scope
 from ..vault import ENV_VAULT, Vault, open_vault
 
 
@@ -20,6 +21,18 @@ def passphrase_option(f):
     return click.option("--passphrase-env", metavar="NAME", default=None,
                         help="Read the keyring passphrase from this environment variable "
                         "(otherwise prompted on a terminal).")(f)
+
+
+def _check_scope(ctx, param, value: str | None) -> str | None:
+    if value is not None and not valid_scope(value):
+        raise click.BadParameter(SCOPE_HINT)  # exit 2
+    return value
+
+
+def scope_option(f):
+    return click.option("--scope", default=None, metavar="NAME", callback=_check_scope,
+                        help="Derive every key in this scope (overrides the profile's scope:): copies made "
+                        "for different recipients cannot be joined on their pseudonyms. Default: none.")(f)
 
 
 def vault_option(required: bool = False):

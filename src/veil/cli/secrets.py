@@ -9,8 +9,17 @@ from pathlib import Path
 import click
 
 from ..keys import init_keyring
+from ..scope import scoped
 from ..vault import check_purpose, destroy_version
-from .options import keyring_option, keys_from, passphrase_option, passphrase_source, vault_from, vault_option
+from .options import (
+    keyring_option,
+    keys_from,
+    passphrase_option,
+    passphrase_source,
+    scope_option,
+    vault_from,
+    vault_option,
+)
 
 
 @click.group()
@@ -225,21 +234,24 @@ def vault_reveal(tokens: tuple[str, ...], domain: str, purpose: str, from_file: 
 @click.option("--actor", default=None, help="Who does this, for the audit log (default: the OS user).")
 @keyring_option
 @passphrase_option
+@scope_option
 @vault_option()
 def vault_forget(values: tuple[str, ...], domain: str, from_file: Path | None, actor: str | None,
-                 keyring: str | None, passphrase_env: str | None, vault: str | None) -> None:
+                 keyring: str | None, passphrase_env: str | None, scope: str | None, vault: str | None) -> None:
     """Forget subjects by their original VALUES: delete their vault records, add them to the forget list.
 
     Their pseudonyms can no longer be reversed, and every later run drops the
     rows of tables whose subject column holds them (and rows referencing those).
     Only a keyed blind index of each value is stored, never the value.
+    Blind indexes are per scope: with scoped releases, forget the subjects in
+    each scope (--scope NAME, as in the runs' profile or --scope).
 
     \b
     Example:
       veil vault forget --domain email --keyring k.json --vault v.db alice@example.org
     """
     items = _tokens_from(values, from_file)
-    ring = keys_from(keyring, passphrase_env)
+    ring = scoped(keys_from(keyring, passphrase_env), scope)
     the_vault = vault_from(vault, ring, create=True)
     assert the_vault is not None
     try:
