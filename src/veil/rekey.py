@@ -125,6 +125,28 @@ class _Originals:
         return out if blanks is None else with_blanks(out, raw, blanks)
 
 
+def _check_keys(c: ColumnPlan, given: pa.Array, restored: pa.RecordBatch, keys: KeyProvider, table: str,
+                version: str, sample: int = 64) -> None:
+    """The originals the vault gave back must pseudonymize, under ``version`` and these keys (their
+    scope: veil.scope), to the values the dataset holds: else the dataset was made in another scope
+    (or with another profile), and date shifts would be undone with the wrong offsets. Checked on
+    the first rows of a table's first batch."""
+    n = min(sample, len(given))
+    text = pc.cast(canonical(given.slice(0, n)), pa.string())
+    keep = pc.is_valid(text)
+    blanks = blank_mask(text)
+    if blanks is not None:
+        keep = pc.and_(keep, pc.invert(blanks))
+    part = restored.slice(0, n)
+    ctx = OpContext(keys, c.domain or "", c.params, table, c.name, part, 0, version)
+    again = pc.cast(canonical(c.operator.apply(part.column(c.name), ctx)), pa.string())
+    if pc.all(pc.equal(again.filter(keep), text.filter(keep))).as_py() not in (True, None):
+        raise KeyringError(f"the originals the vault holds for {table}.{c.name} do not give its pseudonyms back "
+                           f"under key version {version} in this scope: the dataset was made in another scope "
+                           "(or with another profile)",
+                           hint="re-key in the scope the dataset was made in (the profile's scope:, or --scope NAME)")
+
+
 def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vault: Vault, *,
           from_version: str, to_version: str, fmt: str | None = None, batch_size: int = 65_536,
           workers: int = 1, progress: Progress | None = None) -> tuple[RunResult, Plan]:
@@ -135,6 +157,7 @@ def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vaul
         raise KeyringError(f"--from and --to are the same key version ({to_version})",
                            hint="rotate first (veil keys rotate), then re-key to the new version")
     originals = _Originals(vault, from_version)
+    checked: set[str] = set()
 
     def prepare(tplan: TablePlan, batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:
         cols = dict(zip(batch.schema.names, batch.columns, strict=True))
@@ -144,6 +167,11 @@ def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vaul
                 context = given[c.vault_context] if c.vault_context else None
                 cols[name] = originals.reveal(given[name], c.domain or "", tplan.name, name, context)
         restored = pa.RecordBatch.from_pydict(cols)
+        if tplan.name not in checked:
+            checked.add(tplan.name)
+            for name, c in keyed[tplan.name].items():
+                if c.operator.rekey == REKEY_VAULT:
+                    _check_keys(c, given[name], restored, keys, tplan.name, from_version)
         for name, c in keyed[tplan.name].items():
             if c.operator.rekey == REKEY_UNDO:
                 ctx = OpContext(keys, "", c.params, tplan.name, name, restored, offset, from_version)
