@@ -36,8 +36,8 @@ REPORT_VERSION = 1
 BATCH_ROWS = 65_536
 #: Rows of ORIGINAL held back while waiting for the copy's rows to pair with (beyond: unpaired).
 PAIRING_BUFFER_ROWS = 1_000_000
-#: Share of a batch's rows whose kept columns (all of them) equal their paired original's, below
-#: which the table's rows do not pair: a copy written with ``row_order: shuffle``, or reordered.
+#: Share of a batch's rows in which a kept column equals the paired original's for the rows to pair
+#: (Pairing.agree): a copy written with ``row_order: shuffle``, or otherwise reordered, does not.
 PAIRING_AGREEMENT = 0.9
 
 
@@ -77,11 +77,16 @@ class Pairing:
 
     def agree(self, table: str, copy: pa.RecordBatch, original: pa.RecordBatch | None,
               kept: list[str]) -> pa.RecordBatch | None:
-        """``original`` when the rows pair on the ``kept`` columns (or none can be compared), else None
-        and the table unpaired from here on."""
+        """``original`` when its rows pair with ``copy``'s, else None and the table unpaired from here on.
+
+        Evidence is a kept column that tells rows apart: equal with the original's next row in
+        less than half of the rows (a constant or sorted-in-runs column would agree in any order).
+        The rows pair when one such column equals the paired original's in ``PAIRING_AGREEMENT``
+        of the rows (another may differ in its text only: 12.50 written as 12.5); they do not
+        when there is such a column and none agrees. Without one, positions are taken as they are."""
         if original is None:
             return None
-        same = None
+        informative = False
         for name in kept:
             if name not in copy.schema.names or name not in original.schema.names:
                 continue
@@ -89,11 +94,15 @@ class Pairing:
             try:
                 if a.type != b.type:
                     b = b.cast(a.type)
-                eq = pc.or_(pc.fill_null(pc.equal(a, b), False), pc.and_(a.is_null(), b.is_null()))
+                n = len(a)
+                if n < 2 or _equal_share(b, pa.concat_arrays([b.slice(1), b.slice(0, 1)])) >= 0.5:
+                    continue  # does not tell rows apart
+                informative = True
+                if _equal_share(a, b) >= PAIRING_AGREEMENT:
+                    return original
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
                 continue  # not comparable here: another kept column decides
-            same = eq if same is None else pc.and_(same, eq)
-        if same is None or not len(same) or (pc.sum(same).as_py() or 0) >= PAIRING_AGREEMENT * len(same):
+        if not informative:
             return original
         self.pairable.discard(table)
         self.reordered.add(table)
@@ -128,6 +137,12 @@ class Pairing:
             need -= b.num_rows
         self.held -= n
         return parts[0] if len(parts) == 1 else pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
+
+
+def _equal_share(a: pa.Array, b: pa.Array) -> float:
+    """The share of positions where ``a`` and ``b`` hold the same value (two nulls are the same)."""
+    eq = pc.or_(pc.fill_null(pc.equal(a, b), False), pc.and_(a.is_null(), b.is_null()))
+    return (pc.sum(eq).as_py() or 0) / len(a)
 
 
 def _copy_name(name: str, original: Dataset) -> str | None:
