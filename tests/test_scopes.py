@@ -251,3 +251,23 @@ def test_rekey_keeps_the_scope(cli, keyring, data, tmp_path):
         assert res.exit_code == 6, res.output
         assert "the dataset was made in another scope" in res.stderr and "--scope NAME" in res.stderr
     assert not (tmp_path / "o3").exists()
+
+
+def test_rekey_of_a_shuffled_copy_shuffles_under_the_new_key(cli, keyring, data, tmp_path):
+    """row_order: shuffle in the profile: a re-keyed copy holds the rows of a fresh run under the new
+    version, in an order of the new key's (it kept the old copy's order, so position linked the two
+    copies)."""
+    profile = _profile(tmp_path, "staging", "shuffled.yaml")
+    profile.write_text("row_order: shuffle\n" + profile.read_text(), encoding="utf-8")
+    vault = tmp_path / "vaults" / "v.db"
+    v1 = active_version(cli, keyring)
+    run_ok(cli, data, tmp_path / "o1", profile, keyring, "--vault", vault)
+    rotate(cli, keyring)
+    run_ok(cli, data, tmp_path / "fresh", profile, keyring)
+    res = cli("rekey", tmp_path / "o1", "--from", v1, "--profile", profile, "--out", tmp_path / "o2",
+              "--keyring", keyring, "--vault", vault, "--workers", "1")
+    assert res.exit_code == 0, res.output
+    before, after = column(tmp_path / "o1", "leads", "lead_id"), column(tmp_path / "o2", "leads", "lead_id")
+    assert sorted(after) == sorted(before)
+    assert sum(a == b for a, b in zip(before, after, strict=True)) < len(before) // 10
+    assert sorted(column(tmp_path / "o2", "leads", "email")) == sorted(column(tmp_path / "fresh", "leads", "email"))

@@ -180,5 +180,5 @@ def rekey(profile: Profile, dataset: Dataset, out: Path, keys: KeyProvider, vaul
 
     result = run_plan(plan, dataset, out, keys, fmt=fmt, batch_size=batch_size, workers=workers,
                       progress=progress, vault=vault, prepare=prepare, action="rekey",
-                      purpose=f"{from_version} -> {to_version}")
+                      purpose=f"{from_version} -> {to_version}", row_order=profile.row_order)
     return result, plan
