@@ -38,7 +38,7 @@ from ..profile import load_profile, problem_record
 from ..progress import Progress
 from ..rekey import rekey as rekey_dataset
 from ..scope import scoped
-from .options import keyring_option, keys_from, passphrase_option, scope_option, vault_from, vault_option
+from .options import input_options, keyring_option, keys_from, passphrase_option, scope_option, vault_from, vault_option
 
 
 def _final_output(dataset, out: Path, as_dir: bool, fmt: str | None) -> tuple[Path, bool]:
@@ -83,10 +83,7 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
               "directory that receives the dump under its own name). Replaced atomically. '-': a dump "
               "rewritten to standard output as it goes (not atomic: a failure leaves a partial stream "
               "and a non-zero exit).")
-@click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
-              help="SQL dialect of a dump (default: detected).")
-@click.option("--delimiter", default=None, metavar="CHAR",
-              help="Delimiter of CSV input, kept on output (default: sniffed from the header; 'tab' for a tab).")
+@input_options(delimiter_kept=True)
 @keyring_option
 @passphrase_option
 @scope_option
@@ -184,10 +181,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Warnings are errors (exit 3): e.g. a kept column whose sampled "
               "values fall inside a pseudonymized key.")
-@click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
-              help="SQL dialect of a dump (default: detected).")
-@click.option("--delimiter", default=None, metavar="CHAR",
-              help="Delimiter of CSV input (default: sniffed from the header; 'tab' for a tab).")
+@input_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON on stdout (file, line, path, "
               "table, column, message, hint, severity); the exit code is the same.")
 def validate(profile_path: Path, input_path: Path | None, strict: bool, dialect: str | None,
@@ -298,10 +292,7 @@ def _print_findings(result, out) -> None:
               help="An installed spaCy pipeline for names and places in free text "
               "(default: the [ner] extra's, when installed). Never downloaded.")
 @click.option("--no-ner", is_flag=True, help="Pattern recognizers only, even when a spaCy pipeline is installed.")
-@click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
-              help="SQL dialect of a dump (default: detected).")
-@click.option("--delimiter", default=None, metavar="CHAR",
-              help="Delimiter of CSV input (default: sniffed from the header; 'tab' for a tab).")
+@input_options()
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
 def scan(input_path: Path, profile_out: Path | None, update_path: Path | None, json_out: Path | None,
          md_out: Path | None, force: bool, sample: int, sample_rows: int, nlp_model: str | None, no_ner: bool,

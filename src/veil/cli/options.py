@@ -1,4 +1,4 @@
-"""Options and helpers shared by the commands: keyring, passphrase, vault."""
+"""Options and helpers shared by the commands: how inputs are read, keyring, passphrase, scope, vault."""
 
 from __future__ import annotations
 
@@ -10,6 +10,19 @@ import click
 from ..keys import ENV_KEYRING, Keyring, load_keyring
 from ..scope import SCOPE_HINT, valid_scope
 from ..vault import ENV_VAULT, Vault, open_vault
+
+
+def input_options(delimiter_kept: bool = False):
+    """--dialect and --delimiter: how the commands that read inputs read a dump or CSV files
+    (``delimiter_kept``: the command writes CSV back with the same delimiter)."""
+    kept = ", kept on output" if delimiter_kept else ""
+
+    def deco(f):
+        f = click.option("--delimiter", default=None, metavar="CHAR",
+                         help=f"Delimiter of CSV input{kept} (default: sniffed from the header; 'tab' for a tab).")(f)
+        return click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
+                            help="SQL dialect of a dump (default: detected).")(f)
+    return deco
 
 
 def keyring_option(f):

@@ -13,6 +13,7 @@ from ..errors import EXIT_GATE, UsageError, VeilError
 from ..output import Target, check_targets, looks_like_verify_report, never, write_atomic
 from ..profile import load_profile
 from ..progress import Progress
+from .options import input_options
 
 
 class GateFailed(VeilError):
@@ -32,10 +33,7 @@ class GateFailed(VeilError):
               help="Comma-separated gates that fail the check, e.g. 'k<5,leaks>0,risk>0.2,utility<0.8,fk<1' "
               "(TABLE.METRIC for one table). Default: leaks>0, fk_lost>0, missing_tables>0 and each table's "
               "privacy k and l.")
-@click.option("--dialect", type=click.Choice(["postgresql", "mysql"]), default=None,
-              help="SQL dialect of dumps (default: detected).")
-@click.option("--delimiter", default=None, metavar="CHAR",
-              help="Delimiter of CSV input (default: sniffed from the header; 'tab' for a tab).")
+@input_options()
 @click.option("--force", is_flag=True, help="Replace a --report or --html file that veil did not write.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
 def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | None, html_path: Path | None,
