@@ -16,23 +16,20 @@ A section holds counts, shares, distances and names of tables and columns only: 
 the data (nor a category label, a quantile of a text column, a token). Numbers that summarise a
 numeric or date column (quantiles, mean) are allowed: the report documents them.
 
-Values are compared through keyed fingerprints (:func:`fingerprints`): 8 bytes of HMAC-SHA256
-under a key drawn at random for this verification and never stored, so no structure a check keeps
-holds a value, and memory is 8 bytes per distinct value.
+Values are compared through keyed fingerprints (``veil.verify.keys``: 8 bytes of a keyed function
+of each value's canonical text, under ``fingerprint_key``, drawn at random for this verification
+and never stored), so no structure a check keeps holds a value, and memory is 8 bytes per
+distinct value.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
 import pyarrow as pa
 
-from ..hmacs import hmac_sha256_many
-from ..ops.arrays import canonical
 from ..plan import Plan, TablePlan
 from ..profile import ForeignKey, Privacy
 
@@ -73,30 +70,6 @@ class VerifyContext:
     options: dict[str, Any] = field(default_factory=dict)
     # what checks share within one verification (derived keys, key sets counted once for several checks)
     shared: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def fingerprints(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        return fingerprints(self.fingerprint_key, values)
-
-
-def fingerprints(key: bytes, values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """(the uint64 keyed fingerprints of the non-null values, their row positions).
-
-    A value is fingerprinted as the UTF-8 text keyed operators hash (``canonical``): the same
-    value read from CSV, Parquet or a dump gets the same fingerprint."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    present = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    valid = np.flatnonzero(present)
-    if len(valid) == 0:
-        return np.empty(0, np.uint64), valid
-    present_values = values if len(valid) == len(values) else values.filter(pa.array(present))
-    if pa.types.is_nested(values.type):  # list, struct, map: their JSON text
-        text = pa.array([json.dumps(v, sort_keys=True, default=str).encode() for v in present_values.to_pylist()],
-                        pa.binary())
-    else:
-        text = canonical(present_values)
-    buf = b"".join(d[:8] for d in hmac_sha256_many(key, text.to_pylist()))
-    return np.frombuffer(buf, dtype="<u8").copy(), valid
 
 
 class Check(Protocol):

@@ -25,7 +25,7 @@ from ..ops.arrays import is_text
 from ..pipeline.transform import transform_batch
 from ..plan import TablePlan
 from .base import TableInfo, VerifyContext
-from .keys import value_fingerprints
+from .keys import column_fingerprints as value_column_fingerprints
 
 #: The fingerprint of a null (a fixed constant: keyed fingerprints of values are pseudorandom,
 #: so a value meets it with probability 2**-64).
@@ -68,30 +68,15 @@ def combine(h: np.ndarray, fp: np.ndarray) -> np.ndarray:
 
 
 def column_fingerprints(ctx: VerifyContext, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Each row's keyed fingerprint of its canonical text (``keys.value_fingerprints``: AES under
-    a key derived from the verification's; nested values: ``base.fingerprints`` of their JSON),
-    NULL_FP for a null. Distinct values are fingerprinted once (dictionary encoding), then taken to
-    the rows."""
-    if isinstance(arr, pa.ChunkedArray):  # chunks of a dictionary type may hold different dictionaries
-        if pa.types.is_dictionary(arr.type):
-            arr = pa.chunked_array([c.dictionary_decode() for c in arr.chunks], arr.type.value_type)
-        arr = arr.combine_chunks()
-    n = len(arr)
-    out = np.full(n, NULL_FP, dtype=np.uint64)
-    if n == 0 or arr.null_count == n:
-        return out
-    if pa.types.is_nested(arr.type):  # lists, structs, maps: no dictionary encoding; row by row
-        fps, valid = ctx.fingerprints(arr)
-        out[valid] = fps
-        return out
-    enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
-    fps, valid = value_fingerprints(ctx, enc.dictionary)
-    dict_fp = np.full(len(enc.dictionary), NULL_FP, dtype=np.uint64)
-    dict_fp[valid] = fps
-    idx = enc.indices
-    nulls = idx.is_null().to_numpy(zero_copy_only=False)
-    out = dict_fp[pc.fill_null(idx, 0).to_numpy(zero_copy_only=False)]
-    out[nulls] = NULL_FP
+    """Each row's keyed fingerprint of its value (``keys.column_fingerprints``: canonical text, '42'
+    and 42 alike; nested values by their JSON), NULL_FP for a null."""
+    if isinstance(arr, pa.ChunkedArray) and pa.types.is_dictionary(arr.type):
+        # chunks of a dictionary type may hold different dictionaries
+        arr = pa.chunked_array([c.dictionary_decode() for c in arr.chunks], arr.type.value_type)
+    out = np.full(len(arr), NULL_FP, dtype=np.uint64)
+    if len(arr) and arr.null_count < len(arr):
+        fps, rows = value_column_fingerprints(ctx, arr)
+        out[rows] = fps
     return out
 
 
