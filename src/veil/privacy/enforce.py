@@ -73,7 +73,7 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
         counters[name].add(batch)
 
     if isinstance(dataset, DumpDataset):
-        for table, _n, values in read_rows(dataset.dump, None, batch_rows):
+        for table, _n, values in read_rows(dataset.dump, None, batch_rows, tables=set(counters)):
             if table in counters and values is not None:
                 add(table, _typed(values, counters[table].columns, types[table], table, str(dataset.dump.path)))
     else:

@@ -33,12 +33,13 @@ def _clean(text: str | None) -> str | None:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_536
-              ) -> Iterator[tuple[str, int, pa.Table | None]]:
+def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_536,
+              tables: set[str] | None = None) -> Iterator[tuple[str, int, pa.Table | None]]:
     """Every data block of the dump, in file order, as (table, rows, their values as text columns or
     None). A partition's rows count for its parent and come with the parent's columns. ``max_rows``:
     past that many rows of a table only the count is given (``None`` values), rows are not decoded.
-    A long block comes in pieces of at most ``batch_rows`` rows."""
+    A long block comes in pieces of at most ``batch_rows`` rows. ``tables``: only these tables' rows
+    are decoded (the others are counted)."""
     file = str(info.path)
     columns = {name: [c for c, _ in td.columns] for name, td in info.tables.items()}
     have: dict[str, int] = {}
@@ -48,6 +49,8 @@ def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_
         return pa.table([values[c] if c in values else pa.nulls(n, pa.string()) for c in want], names=want)
 
     def room(table: str) -> int:
+        if tables is not None and table not in tables:
+            return 0
         return batch_rows if max_rows is None else min(batch_rows, max_rows - have.get(table, 0))
 
     with info.lines() as lines:
