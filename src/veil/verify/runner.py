@@ -70,7 +70,8 @@ class Pairing:
                  rows_copy: dict[str, int]):
         self.source = original
         self.queues: dict[str, deque[pa.RecordBatch]] = {}
-        self.held = 0
+        self.queued: dict[str, int] = {}  # rows in each table's queue
+        self.held = 0  # rows in all queues
         self.pairable = {t for t, n in rows_copy.items() if rows_original.get(t) == n}
         self.given_up = False
         self.reordered: set[str] = set()
@@ -106,14 +107,15 @@ class Pairing:
             return original
         self.pairable.discard(table)
         self.reordered.add(table)
-        self.held -= sum(b.num_rows for b in self.queues.pop(table, ()))
+        self.queues.pop(table, None)
+        self.held -= self.queued.pop(table, 0)
         return None
 
     def take(self, table: str, n: int) -> pa.RecordBatch | None:
         if table not in self.pairable or self.given_up:
             return None
         queue = self.queues.setdefault(table, deque())
-        while sum(b.num_rows for b in queue) < n:
+        while self.queued.get(table, 0) < n:
             item = next(self.source, None)
             if item is None:
                 self.pairable.discard(table)
@@ -122,10 +124,12 @@ class Pairing:
             if name not in self.pairable:
                 continue
             self.queues.setdefault(name, deque()).append(batch)
+            self.queued[name] = self.queued.get(name, 0) + batch.num_rows
             self.held += batch.num_rows
             if self.held > PAIRING_BUFFER_ROWS + n:
                 self.given_up = True
                 self.queues.clear()
+                self.queued.clear()
                 return None
         parts, need = [], n
         while need:
@@ -135,6 +139,7 @@ class Pairing:
                 b = b.slice(0, need)
             parts.append(b)
             need -= b.num_rows
+        self.queued[table] -= n
         self.held -= n
         return parts[0] if len(parts) == 1 else pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
 
