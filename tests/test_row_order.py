@@ -182,21 +182,21 @@ def test_shuffle_writer_positions_memory_and_failure(tmp_path, monkeypatch):
     assert out.closed and out.batches == [] and list(tmp_path.iterdir()) == []
 
 
-def test_a_dump_output_refuses_shuffle(tmp_path, keyring):
+def test_a_dump_output_is_shuffled_to_stdout_and_needs_a_keyring(tmp_path, keyring):
     dump = tmp_path / "in.sql"
+    rows = "".join(f"{i}\tperson {i}\n" for i in range(1, 201))
     dump.write_text("CREATE TABLE public.t (id integer, name text);\n"
-                    "COPY public.t (id, name) FROM stdin;\n1\tAda\n2\tBob\n\\.\n")
+                    f"COPY public.t (id, name) FROM stdin;\n{rows}\\.\n")
     prof = tmp_path / "p.yaml"
     prof.write_text("version: 1\ntables:\n  t:\n    columns:\n      id: keep\n      name: nullify\n")
-    res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", tmp_path / "out.sql",
-                     "--row-order", "shuffle", "-q")
-    assert res.returncode == 2, res.stderr
-    assert "row_order: shuffle is not supported for SQL dump output" in res.stderr
-    assert "Ada" not in res.stderr and not (tmp_path / "out.sql").exists()
-    res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", tmp_path / "tables/",
-                     "--format", "csv", "--row-order", "shuffle", "-q")
+    res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", "-", "--row-order", "shuffle", "-q")
     assert res.returncode == 0, res.stderr
-    assert sorted(next((tmp_path / "tables").iterdir()).read_text().splitlines()[1:]) == ["1,", "2,"]
+    out = res.stdout.split("FROM stdin;\n")[1].split("\\.\n")[0].splitlines()
+    assert sorted(out) == sorted(f"{i}\t\\N" for i in range(1, 201)) and out != [f"{i}\t\\N" for i in range(1, 201)]
+    res = run_module("run", dump, "-p", prof, "-o", tmp_path / "out.sql", "--row-order", "shuffle", "-q")
+    assert res.returncode == 6, res.stderr  # the order is keyed: no keyring, no run
+    assert "keyring" in res.stderr and "person" not in res.stderr
+    assert not (tmp_path / "out.sql").exists()
 
 
 def test_verify_does_not_pair_a_shuffled_copy(cli, keyring, tmp_path):

@@ -34,9 +34,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
-from ..formats.dump import is_dump
 from .entities import PRIVACY_QI
 from .findings import Finding, ScanResult
 from .names import tokens
@@ -309,17 +307,9 @@ def _fk_comment(fk: dict) -> str:
     return _one_line(f"inferred from the name: {name}")
 
 
-def _row_order_lines(input_path: str) -> list[str]:
-    """Drafted on for table outputs: a copy in the input's row order links by position. A SQL dump's
-    output cannot be shuffled yet (veil run refuses it), so a dump's draft keeps the order, and says so."""
-    try:
-        dump = input_path == "-" or is_dump(Path(input_path))
-    except OSError:
-        dump = False
-    if dump:
-        return ["# row_order: shuffle (rows in a keyed order, so position links nothing) needs a table output:",
-                "# veil run --format parquet|csv; a SQL dump output keeps the input's order.",
-                "row_order: keep"]
+def _row_order_lines() -> list[str]:
+    """Drafted on for every output (a dump's rows are shuffled within each data block): a copy in the
+    input's row order links by position."""
     return ["# Rows are written in a keyed pseudo-random order per table: in the input's order, a row's",
             "# position would link the copy to the original (and to copies made with other keys).",
             "row_order: shuffle"]
@@ -352,7 +342,7 @@ def draft_profile(result: ScanResult) -> str:
         "# (the name rule that matched; the share of sampled values each recognizer matched).",
         f"# NER (names and places inside free text): {'on, ' + str(result.nlp_model) if result.ner else 'off'}.",
         "version: 1",
-        *_row_order_lines(result.input),
+        *_row_order_lines(),
         "defaults:",
         "  unknown_columns: fail",
         "  reversible: false",

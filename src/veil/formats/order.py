@@ -30,6 +30,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,11 +54,12 @@ class ShuffleWriter:
     """A table's writer that writes its rows in the keyed order when it is closed (see the module).
 
     ``writer``: the format's writer (write, close); ``key``: 32 bytes, the table's subkey;
-    ``spill_parent``: where the private spill directory goes (the output's temporary directory)."""
+    ``spill_parent``: where the private spill directory goes (the output's temporary directory);
+    ``stream``: a keystream to continue (a table written in several parts), else a new one."""
 
-    def __init__(self, writer: Writer, key: bytes, spill_parent: Path):
+    def __init__(self, writer: Writer, key: bytes, spill_parent: Path, stream: Any = None):
         self.writer = writer
-        self._stream = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
+        self.stream = stream if stream is not None else Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
         self.spill_parent = Path(spill_parent)
         self.held: list[pa.RecordBatch] = []
         self.sort_keys: list[np.ndarray] = []
@@ -72,7 +74,7 @@ class ShuffleWriter:
         return self.spill_dir is not None
 
     def _keys(self, n: int) -> np.ndarray:
-        return np.frombuffer(self._stream.update(bytes(8 * n)), dtype="<u8")
+        return np.frombuffer(self.stream.update(bytes(8 * n)), dtype="<u8")
 
     def write(self, batch: pa.RecordBatch) -> None:
         if not batch.num_rows:

@@ -17,7 +17,8 @@ from pathlib import Path
 from ..dataset import Dataset, Source
 from ..errors import InputError, UsageError
 from ..formats.dump import DumpDataset
-from ..formats.dump.rewrite import dump_run
+from ..formats.dump.rewrite import DumpSource, dump_run
+from ..formats.dump.sinks import DumpSink
 from ..formats.files import BackgroundWriter, TableFilesSink, file_run, output_name
 from ..formats.order import ORDER_PURPOSE
 from ..keys import KeyProvider
@@ -61,18 +62,21 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     else:
         source, sink, out = file_run(plan, dataset, Path(out), fmt)
     if row_order == "shuffle":
-        _shuffle(sink, keys, out)
+        _shuffle(source, sink, keys)
     if prepare is not None:
         source = Prepared(source, prepare)
     return drive(plan, source, sink, out, keys, batch_size=batch_size, workers=workers, progress=progress,
                  vault=vault, action=action, purpose=purpose, actor=actor)
 
 
-def _shuffle(sink: object, keys: KeyProvider | None, out: Path) -> None:
-    """row_order: shuffle on a sink of table files; a SQL dump output refuses it (not silently kept)."""
-    if not isinstance(sink, TableFilesSink):
-        raise UsageError("row_order: shuffle is not supported for SQL dump output yet",
-                         file=str(out), hint="write tables (--format parquet or csv), or run with --row-order keep")
+def _shuffle(source: Source, sink: object, keys: KeyProvider | None) -> None:
+    """row_order: shuffle: a sink of table files (veil.formats.order) or a rewritten SQL dump
+    (veil.formats.dump.shuffle, whose source then renders every block's rows)."""
     if keys is None:
         raise UsageError("row_order: shuffle needs a keyring (the order is keyed)", hint="pass --keyring")
-    sink.order = lambda table: keys.subkey(ORDER_PURPOSE, table)
+    if isinstance(sink, DumpSink):
+        assert isinstance(source, DumpSource)
+        source.shuffle = True
+    elif not isinstance(sink, TableFilesSink):
+        raise UsageError("row_order: shuffle is not supported for this output", hint="run with --row-order keep")
+    sink.order = lambda table: keys.subkey(ORDER_PURPOSE, table)  # type: ignore[attr-defined]

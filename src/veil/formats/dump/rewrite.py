@@ -28,6 +28,7 @@ from ...plan import Plan, TablePlan
 from ...sqltypes import sql_is_numeric, sql_type_category
 from . import DumpInfo, data_header
 from .lexer import MYSQL, CopyData, Scanner, Statement, Text
+from .shuffle import Rows
 from .sinks import Counters, DumpSink, output_path, setval, table_sink, without_auto_increment
 from .values import InsertStatement, copy_decode, copy_encode, copy_rows, decode_literal, encode_literal
 
@@ -50,6 +51,8 @@ def _value_columns(tplan: TablePlan, all_columns: bool) -> set[str]:
 
 
 def _needs_work(tplan: TablePlan, forgotten: dict[str, frozenset[bytes]], all_columns: bool) -> bool:
+    """Whether a block's rows go through the driver (else its text is copied as it is). ``all_columns``
+    is also set for a shuffled dump (every row must be rendered to be reordered)."""
     return all_columns or any(c.transformed for c in tplan.columns) or bool(tplan.drop_refs) or bool(
         tplan.subject and forgotten.get(tplan.subject.domain))
 
@@ -125,6 +128,7 @@ class DumpSource:
 
     def __init__(self, info: DumpInfo, plan: Plan, all_columns: bool, counters: Counters | None = None):
         self.info, self.plan, self.all_columns, self.counters = info, plan, all_columns, counters
+        self.shuffle = False  # row_order: shuffle of a dump output: every block's rows are rendered
         self.names = list(plan.tables)
         self.file = str(info.path)
         self.sealed: dict[str, int] = {}  # table -> line of the setval written from its data
@@ -222,7 +226,7 @@ class DumpSource:
         if unknown:
             raise InputError(f"COPY names columns the table does not have: {', '.join(unknown)}", file=file,
                              line=item.statement.line, table=name)
-        if not _needs_work(tplan, self.forgotten, self.all_columns):
+        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
             n = 0
             for _, line in item.lines:
                 yield _enc(line)
@@ -263,13 +267,15 @@ class DumpSource:
                                   lambda i: start + i)
         kept_cols = {c.name for c in tplan.columns if not c.transformed}
 
-        def render(out: pa.RecordBatch, kept: pa.Array | None) -> bytes:
+        def render(out: pa.RecordBatch, kept: pa.Array | None, split: bool = False) -> bytes | Rows:
             keep = [a.filter(kept) if kept is not None else a for a in raw_cols]
             fields = [keep[i] if cname in kept_cols else copy_encode(_to_text(out.column(cname)))
                       for i, cname in enumerate(cols)]
             if not len(fields[0]):
-                return b""
+                return Rows(pa.array([], pa.binary())) if split else b""
             lines = pc.binary_join_element_wise(*fields, pa.scalar(b"\t", pa.binary()))
+            if split:  # row_order: shuffle: the lines, for the sink to reorder (veil.formats.dump.shuffle)
+                return Rows(lines)
             return b"\n".join(lines.to_pylist()) + b"\n"
 
         return Batch(batch, None if self.all_columns else render)
@@ -279,7 +285,7 @@ class DumpSource:
         file, dialect = self.file, self.info.dialect
         name, tplan = self._table(stmts[0].table, stmts[0].line)
         yield Begin(name, file=file)
-        if not _needs_work(tplan, self.forgotten, self.all_columns):
+        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
             for st in stmts:
                 yield _enc(st.text)
             yield Copied(name, sum(len(st.rows) for st in stmts))
@@ -319,10 +325,13 @@ class DumpSource:
         transformed = {c.name for c in tplan.columns if c.transformed}
         changed = [i for i, cname in enumerate(cols) if cname in transformed]
 
-        def render(out: pa.RecordBatch, kept: pa.Array | None) -> bytes:
+        def render(out: pa.RecordBatch, kept: pa.Array | None, split: bool = False) -> bytes | Rows:
             new_values = {i: _to_text(out.column(cols[i])).to_pylist() for i in changed}
-            return _enc(_render_inserts(stmts, kept.to_pylist() if kept is not None else [True] * n, new_values,
-                                        [numeric.get(c, False) for c in cols], dialect))
+            keep = kept.to_pylist() if kept is not None else [True] * n
+            num = [numeric.get(c, False) for c in cols]
+            if split:  # row_order: shuffle: each row's tuple, and how to frame them as INSERTs again
+                return insert_rows(stmts, keep, new_values, num, dialect)
+            return _enc(_render_inserts(stmts, keep, new_values, num, dialect))
 
         yield Batch(batch, None if self.all_columns else render)
         yield End(name, last=False)
@@ -360,25 +369,55 @@ def _render_inserts(stmts: list[InsertStatement], kept: list[bool], new_values: 
             continue
         pieces.append(text[:st.row_spans[0][0]])
         first = True
-        for j, (rs, re_) in enumerate(st.row_spans):
+        for j, (rs, _end) in enumerate(st.row_spans):
             g = row + j
             if not kept[g]:
                 continue
             if not first:
                 pieces.append(text[st.row_spans[j - 1][1]:rs])
             first = False
-            p = rs
-            for ci in sorted(new_values):
-                a, b = st.rows[j][ci]
-                if text[a:b].upper() == "DEFAULT":
-                    continue  # the server computes it (generated/identity columns): left as written
-                pieces.append(text[p:a])
-                pieces.append(encode_literal(new_values[ci][out_pos[g]], dialect, numeric[ci]))
-                p = b
-            pieces.append(text[p:re_])
+            _row_pieces(pieces, st, j, new_values, out_pos[g], numeric, dialect)
         pieces.append(text[st.row_spans[-1][1]:])
         row += len(st.rows)
     return "".join(pieces)
+
+
+def _row_pieces(pieces: list[str], st: InsertStatement, j: int, new_values: dict[int, list[str | None]],
+                pos: int, numeric: list[bool], dialect: str) -> None:
+    """Row ``j`` of ``st`` (its parenthesised tuple) with the new values (at output position ``pos``)."""
+    text = st.text
+    p, end = st.row_spans[j]
+    for ci in sorted(new_values):
+        a, b = st.rows[j][ci]
+        if text[a:b].upper() == "DEFAULT":
+            continue  # the server computes it (generated/identity columns): left as written
+        pieces.append(text[p:a])
+        pieces.append(encode_literal(new_values[ci][pos], dialect, numeric[ci]))
+        p = b
+    pieces.append(text[p:end])
+
+
+def insert_rows(stmts: list[InsertStatement], kept: list[bool], new_values: dict[int, list[str | None]],
+                numeric: list[bool], dialect: str) -> Rows:
+    """The kept rows' tuples, rewritten, one by one; framed again as INSERT statements by the sink
+    with the first statement's head and tail, no longer and with no more rows than the longest."""
+    tuples: list[bytes] = []
+    pos = 0
+    row = 0
+    for st in stmts:
+        for j in range(len(st.rows)):
+            if kept[row + j]:
+                pieces: list[str] = []
+                _row_pieces(pieces, st, j, new_values, pos, numeric, dialect)
+                tuples.append(_enc("".join(pieces)))
+                pos += 1
+        row += len(st.rows)
+    first = stmts[0]
+    two = next((st.row_spans for st in stmts if len(st.row_spans) > 1), None)
+    return Rows(pa.array(tuples, pa.binary()), head=_enc(first.text[:first.row_spans[0][0]]),
+                tail=_enc(first.text[first.row_spans[-1][1]:]),
+                sep=_enc(first.text[two[0][1]:two[1][0]]) if two else b",",
+                max_bytes=max(len(_enc(st.text)) for st in stmts), max_rows=max(len(st.rows) for st in stmts))
 
 
 def dump_run(plan: Plan, info: DumpInfo, out: Path, fmt: str | None) -> tuple[DumpSource, Sink, Path]:

@@ -28,6 +28,7 @@ from ..files import TableFilesSink, table_writer
 from . import DUMP_HINT, DumpInfo, dump_sources
 from .lexer import Statement
 from .sequences import auto_increment_column, auto_increment_span, parse_setval
+from .shuffle import BlockShuffle
 
 
 def _tag(table: str) -> str:
@@ -248,35 +249,52 @@ class DumpSink:
     def __init__(self, name: str, plan: Plan, compressed: bool, counters: Counters | None):
         self.name, self.plan, self.compressed, self.counters = name, plan, compressed, counters
         self.fh: Any = None
+        # row_order: shuffle: the table's subkey for its rows' order (veil.formats.dump.shuffle)
+        self.order: Callable[[str], bytes] | None = None
+        self.shuffle: BlockShuffle | None = None
 
     def open(self, target: Target) -> None:
+        spill = None
         if getattr(target, "stream", False):  # --out -: plain SQL to standard output, for | psql
             self.fh = _Stdout()
-            return
-        path = target.path_for(self.name)
-        self.fh = gzip.open(path, "wb") if self.compressed else open(path, "wb", buffering=1 << 20)
+        else:
+            path = target.path_for(self.name)
+            spill = path.parent
+            self.fh = gzip.open(path, "wb") if self.compressed else open(path, "wb", buffering=1 << 20)
+        if self.order is not None:
+            self.shuffle = BlockShuffle(self.order, self.fh.write, spill)
 
     def begin(self, table: str) -> None:
         pass
 
     def write(self, table: str, batch: pa.RecordBatch, kept: pa.Array | None, carry: Render) -> None:
-        data = carry(batch, kept)
-        if data:
-            self.fh.write(data)
+        if self.shuffle is not None:
+            self.shuffle.add(table, carry(batch, kept, split=True))  # type: ignore[call-arg]
+        else:
+            data = carry(batch, kept)
+            if data:
+                self.fh.write(data)
         if self.counters is not None:
             self.counters.add(table, self.plan.tables[table], batch)
 
     def text(self, data: bytes) -> None:
+        if self.shuffle is not None:
+            self.shuffle.flush()  # text ends a data block: its rows first
         self.fh.write(data)
 
     def end(self, table: str) -> None:
         pass
 
     def close(self) -> str | None:
+        if self.shuffle is not None:
+            self.shuffle.flush()
         self.fh.close()
         return self.name
 
     def abort(self) -> None:
+        if self.shuffle is not None:
+            with contextlib.suppress(Exception):
+                self.shuffle.discard()
         if isinstance(self.fh, _Stdout):
             self.fh.poison()
         elif self.fh is not None:
