@@ -26,6 +26,7 @@ from .formats.dump import DumpDataset, ddl_keys
 from .formats.parquet import output_metadata
 from .ops import OPERATORS, Operator, kanon, scrub
 from .ops.arrays import is_text
+from .privacy.subjects import inherit as inherit_privacy
 from .profile import ColumnRule, ForeignKey, Privacy, Profile, Subject, TableRule
 from .sqltypes import sql_int_bits, sql_integer_digits, sql_is_zoned, sql_text_length, sql_type_category
 
@@ -235,6 +236,8 @@ class _Compiler:
         for tname, rule in self.rules.items():
             self.check_names(tname, rule)
         self.link_foreign_keys()
+        # a table about the subjects of a table with privacy k/l takes it (veil.privacy.subjects)
+        self.rules = inherit_privacy(self.rules, {t: self.schemas[t].names for t in self.rules})
         tables = {tname: self.table_plan(tname, rule) for tname, rule in self.rules.items()}
         for rule in self.rules.values():
             for fk in rule.foreign_keys:
@@ -530,8 +533,9 @@ class _Compiler:
             if c is None or c.operator.drops_column or c.operator.nulls_column:
                 continue
             if not c.operator.keeps_value and not kanon.can_be_base(c.operator, c.params):
+                via = f" (inherited from its subject table {p.inherited_from})" if p.inherited_from else ""
                 self.add(f"{p.path}.quasi_identifiers", f"{tname}.{q} is a quasi-identifier of a table with "
-                         f"privacy k; operator {c.op} (keyed, random or reading other columns) would make the "
+                         f"privacy k{via}; operator {c.op} (keyed, random or reading other columns) would make the "
                          "classes veil counts differ from the copy's",
                          f"give {q} keep (veil chooses its generalization: docs/privacy.md), generalize, or drop it")
             elif q in self.key_cols[tname]:

@@ -83,6 +83,7 @@ class Privacy:
     max_suppression: float | None = None
     population: int | None = None
     path: str = ""
+    inherited_from: str | None = None  # the subject table whose privacy this is (veil.privacy.subjects)
 
 
 @dataclass

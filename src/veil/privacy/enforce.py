@@ -54,13 +54,26 @@ def _wanted(tplan: TablePlan) -> tuple[list[str], list[str]] | None:
     return qis, sensitive
 
 
+def _subject_column(tplan: TablePlan, wanted: tuple[list[str], list[str]]) -> str | None:
+    """The column whose distinct values k counts (veil.privacy.subjects): the subject's, unless it
+    is the primary key (one row, one person) or none is declared (rows)."""
+    s = tplan.subject
+    if s is None or tplan.primary_key == [s.column] or s.column in wanted[0] + wanted[1]:
+        return None
+    return s.column if any(c.name == s.column for c in tplan.columns) else None
+
+
 def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[str, dict[str, Any]]:
     """Choose the levels of every table with privacy k/l and rewrite its plan (module doc); returns
-    each such table's report section."""
+    each such table's report section. Subject tables are decided before the tables that inherit
+    their privacy (veil.privacy.subjects), whose inherited quasi-identifiers start at their level."""
     wanted = {name: w for name, tp in plan.tables.items() if (w := _wanted(tp)) is not None}
     if not wanted:
         return {}
-    counters = {name: Counter(qis + sens) for name, (qis, sens) in wanted.items()}
+    wanted = dict(sorted(wanted.items(), key=lambda kv: plan.tables[kv[0]].privacy.inherited_from is not None))
+    subjects = {name: _subject_column(plan.tables[name], w) for name, w in wanted.items()}
+    counters = {name: Counter(qis + sens + ([subjects[name]] if subjects[name] else []))
+                for name, (qis, sens) in wanted.items()}
     types = {name: {c.name: c.in_type for c in plan.tables[name].columns} for name in wanted}
     # a QI the profile coarsens (generalize, mask) is counted as its rule writes it
     bases = {name: {c.name: {"op": c.op, "params": c.params} for c in plan.tables[name].columns
@@ -94,9 +107,12 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
         p = tplan.privacy
         assert p is not None
         combos = counters[name].table(types[name])
+        floors: dict[str, str] = {}
+        if p.inherited_from is not None:
+            combos, floors = _floor(plan, name, qis, bases[name], combos)
         try:
             result = search(combos, qis, p.k or 1, max_suppression=p.max_suppression or 0.0,
-                            sensitive=sens, l=p.l)
+                            sensitive=sens, l=p.l, subject=subjects[name])
         except Infeasible as exc:
             raise ProfileError(problems=[_Problem(f"table {name}: k-anonymity cannot be reached: {exc}", p.path, None,
                                          "lower privacy.k (or l), or declare fewer quasi-identifiers")]) from None
@@ -107,9 +123,36 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
         # blank text is a value like any other here: the first pass counted it as one
         tplan.columns = [replace(c, op="k_anonymity", params=params, blank="transform") if c.name in qis else c
                          for c in tplan.columns]
+        if p.inherited_from is not None:
+            result.report["inherited_from"] = p.inherited_from
+            result.report["floors"] = floors
         tplan.privacy_report = result.report
         reports[name] = result.report
     return reports
+
+
+def _floor(plan: Plan, name: str, qis: list[str], bases: dict[str, dict], combos: pa.Table
+           ) -> tuple[pa.Table, dict[str, str]]:
+    """A table inheriting its subject table's privacy: each inherited quasi-identifier it keeps (of
+    the subject table's type) starts at the level the subject table chose, so joined through the
+    subject key it is never finer (its ``base`` becomes that level; the counts are generalized
+    the same way). Returns the counts and, per quasi-identifier, the level it starts from."""
+    parent = plan.tables[plan.tables[name].privacy.inherited_from]
+    chosen = {c.name: c for c in parent.columns if c.op == "k_anonymity"}
+    mine = {c.name: c for c in plan.tables[name].columns}
+    floors: dict[str, str] = {}
+    for q in qis:
+        pc_ = chosen.get(q)
+        if pc_ is None or not mine[q].operator.keeps_value or mine[q].in_type != pc_.in_type:
+            continue
+        pbase = (pc_.params.get("base") or {}).get(q)
+        spec = pc_.params["levels"][q]
+        bases[q] = {"op": "k_anonymity", "params": {"levels": {q: spec}, "qis": [q],
+                                                    "base": {q: pbase} if pbase else None}}
+        i = combos.column_names.index(q)
+        combos = combos.set_column(i, q, base_output(combos.column(q).combine_chunks(), bases[q], name, q))
+        floors[q] = spec["name"]
+    return combos, floors
 
 
 def _file_batches(table, columns: list[str], batch_rows: int):

@@ -170,20 +170,24 @@ def _by_height(ev: _Evaluator, tops: list[int]):
 
 
 def search(combos: pa.Table, qis: list[str], k: int, *, max_suppression: float = 0.0,
-           sensitive: list[str] = (), l: int | None = None) -> Result:  # noqa: E741
+           sensitive: list[str] = (), l: int | None = None, subject: str | None = None) -> Result:  # noqa: E741
     """Levels for ``qis`` so the table is k-anonymous (and l-diverse in ``sensitive``) with at most
-    ``max_suppression`` of the rows suppressed, at the least information loss found (module doc)."""
+    ``max_suppression`` of the rows suppressed, at the least information loss found (module doc).
+    ``subject``: a column of ``combos`` naming the person of each row: a class then needs k distinct
+    subjects (not k rows; a person with many rows counts once)."""
     n = combos.column(COUNT).to_numpy().astype(np.int64)
     total = int(n.sum())
     cols = _columns(combos, qis, n, k)
     sens = [_codes(combos.column(s))[1] for s in sensitive] if l else []
-    if 0 < total < k:
-        raise Infeasible(f"the table has {total} rows, fewer than k = {k}")
+    subj = _codes(combos.column(subject))[1] if subject is not None else None
+    people = len(np.unique(subj[~_null_codes(combos.column(subject), subj)])) if subj is not None else total
+    if 0 < people < k:
+        raise Infeasible(f"the table has {people} {'subjects' if subj is not None else 'rows'}, fewer than k = {k}")
     for s_name, s in zip(sensitive if l else [], sens, strict=True):
         if total and len(np.unique(s)) < l:
             raise Infeasible(f"sensitive column {s_name} has fewer than l = {l} distinct values")
     tops = [len(c.levels) - 1 for c in cols]
-    ev = _Evaluator(cols, n, total, k, max_suppression, sens, l or 0, tops)
+    ev = _Evaluator(cols, n, total, k, max_suppression, sens, l or 0, tops, subj)
     budget = min(MAX_EVALUATIONS, max(MIN_EVALUATIONS, EVALUATION_CELLS // max(len(n), 1)))
     best = ev.greedy()
     if best is None:
@@ -199,14 +203,42 @@ def search(combos: pa.Table, qis: list[str], k: int, *, max_suppression: float =
         if o.feasible and (o.loss, node) < (best.loss, best.levels):
             best = o
     nodes = math.prod(t + 1 for t in tops)
-    return _result(ev, cols, best, exhaustive, nodes, total, k, l, max_suppression)
+    result = _result(ev, cols, best, exhaustive, nodes, total, k, l, max_suppression)
+    result.report["unit"] = "subject" if subject is not None else "row"
+    if subject is not None:
+        result.report["subjects"] = people
+    return result
+
+
+def _null_codes(col: pa.Array | pa.ChunkedArray, codes: np.ndarray) -> np.ndarray:
+    """Which combinations have a null in ``col`` (a row without a subject is nobody's: not counted)."""
+    valid = pc.is_valid(col)
+    if isinstance(valid, pa.ChunkedArray):
+        valid = valid.combine_chunks()
+    return ~valid.to_numpy(zero_copy_only=False)
 
 
 class _Evaluator:
-    def __init__(self, cols, n, total, k, max_suppression, sens, l, tops):  # noqa: E741
+    def __init__(self, cols, n, total, k, max_suppression, sens, l, tops, subj=None):  # noqa: E741
         self.cols, self.n, self.total, self.k = cols, n, total, k
         self.max_suppression, self.sens, self.l, self.tops = max_suppression, sens, l, tops
+        self.subj = subj  # per combination: its subject's code (k counts subjects), or None (rows)
         self.cache: dict[tuple[int, ...], Outcome] = {}
+
+    def _people(self, inv: np.ndarray, classes: int, sizes: np.ndarray) -> np.ndarray:
+        """Per class: how many it counts towards k (distinct subjects, or rows)."""
+        if self.subj is None:
+            return sizes
+        width = int(self.subj.max()) + 1 if len(self.subj) else 1
+        pairs = np.unique(inv * width + self.subj)
+        return np.bincount(pairs // width, minlength=classes).astype(np.int64)
+
+    def _group_size(self, inv: np.ndarray, group: np.ndarray, null_class: int | None, sizes: np.ndarray) -> int:
+        """What the suppressed rows' class counts towards k: its rows, or its distinct subjects."""
+        classes = np.append(group, [null_class] if null_class is not None else []).astype(np.int64)
+        if self.subj is None:
+            return int(sizes[classes].sum())
+        return len(np.unique(self.subj[np.isin(inv, classes)]))
 
     def height(self, node: tuple[int, ...]) -> float:
         if not node:
@@ -234,7 +266,8 @@ class _Evaluator:
             span *= card
         uniq, inv = _classes(key, span)
         sizes = np.bincount(inv, weights=self.n, minlength=len(uniq)).astype(np.int64)
-        small = sizes < self.k
+        people = self._people(inv, len(uniq), sizes)
+        small = people < self.k
         for s in self.sens:
             pairs = np.unique(inv * (int(s.max()) + 1) + s)
             distinct = np.bincount(pairs // (int(s.max()) + 1), minlength=len(sizes))
@@ -250,16 +283,21 @@ class _Evaluator:
         limit = self.max_suppression * self.total + 1e-9
         group = np.flatnonzero(small)
         feasible = below <= limit
-        if feasible and below + null_rows and (below + null_rows < self.k or not self._diverse(inv, group, null_class)):
+
+        def short(grp: np.ndarray) -> bool:  # the suppressed class below k (or l)
+            return self._group_size(inv, grp, null_class, sizes) < self.k or not self._diverse(inv, grp, null_class)
+
+        if feasible and below + null_rows and short(group):
             # the suppressed rows form one class (all quasi-identifiers null): it must reach k (and
             # l); the smallest other classes (ties: class order) join it while the bound allows
             rest = np.flatnonzero(~small)
             rest = rest[rest != null_class] if null_class is not None else rest
             rest = rest[np.argsort(sizes[rest], kind="stable")]
-            grown = below + null_rows + np.cumsum(sizes[rest])
-            take = int(np.searchsorted(grown, self.k)) + 1 if below + null_rows < self.k else 0
+            have = self._group_size(inv, group, null_class, sizes)
+            grown = have + np.cumsum(people[rest])  # subjects: an upper bound (one may be in two classes)
+            take = int(np.searchsorted(grown, self.k)) + 1 if have < self.k else 0
             while take <= len(rest) and below + int(sizes[rest[:take]].sum()) <= limit:
-                if self._diverse(inv, np.concatenate([group, rest[:take]]), null_class):
+                if not short(np.concatenate([group, rest[:take]])):
                     break
                 take += 1
             group = np.sort(np.concatenate([group, rest[:take]]))
@@ -271,8 +309,8 @@ class _Evaluator:
         if null_class is not None:
             kept[null_class] = False
         group_rows = rows + null_rows
-        smallest = [int(sizes[kept].min())] if kept.any() else []
-        smallest += [group_rows] if group_rows else []
+        smallest = [int(people[kept].min())] if kept.any() else []
+        smallest += [self._group_size(inv, group, null_class, sizes)] if group_rows else []
         o = Outcome(node, feasible, rows, share + (1 - share) * self.height(node),
                     min(smallest) if smallest else None, int(kept.sum()) + (1 if group_rows else 0), _NONE, below)
         self.cache[node] = o
