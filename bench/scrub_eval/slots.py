@@ -195,8 +195,8 @@ class Values:
 
     def _person(self) -> dict[str, str]:
         loc, f = self._faker(self.rng.random() < FOREIGN_SHARE)
-        first = f.first_name()
-        last = f.last_name()
+        first = " ".join(f.first_name().split())
+        last = " ".join(f.last_name().split())
         fl, ll = slug(first), slug(last)
         handle = self.rng.choice((f"{fl}_{ll[:1]}", f"{fl[:1]}{ll}", f"{fl}.{ll}", f"{fl}{self.rng.randrange(10, 99)}",
                                   f"{ll}_{fl[:1]}"))
@@ -211,7 +211,7 @@ class Values:
                                      self.rng.randrange(1, 9999))))
         if self.rng.random() < 0.15:
             house += self.rng.choice("abcAB")
-        street = f.street_name()
+        street = " ".join(f.street_name().split())
         lang = loc[:2]
         if lang in ("en", "fr"):
             line = f"{house} {street}" if lang == "en" else f"{house}{self.rng.choice((',', ''))} {street}"
@@ -234,6 +234,7 @@ class Values:
             value = self.objects[obj][field]
         else:
             value = self._simple(key)
+        value = " ".join(value.split())  # a few Faker entries end in a space or hold two
         self.values[key] = value
         return value
 
