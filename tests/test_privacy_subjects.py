@@ -168,3 +168,21 @@ def test_an_inherited_quasi_identifier_with_a_keyed_rule_is_a_profile_problem(cl
     res = cli("validate", prof, src)
     assert res.exit_code == 3, res.output
     assert "history.zip" in res.output and "inherited from its subject table customers" in res.output
+
+
+def test_verify_confirms_k_in_people_for_the_inheriting_table(run_subjects, cli, tmp_path):
+    src, out, run_report = run_subjects
+    prof = tmp_path / "p.yaml"
+    rep = tmp_path / "verify.json"
+    res = cli("verify", src, out, "-p", prof, "--report", rep, "-q")
+    assert res.exit_code == 0, res.output  # the default gates hold k >= 5 in both tables
+    risk = json.loads(rep.read_text())["risk"]["tables"]
+    hist = risk["history"]
+    assert hist["unit"] == "subject" and hist["k"] == run_report["tables"]["history"]["privacy"]["k"]
+    assert hist["k_rows"] >= hist["k"] >= 5
+    assert risk["customers"]["k"] >= 5 and "unit" not in risk["customers"]
+    # a copy that keeps history's original values is measured in people, and fails the gate
+    (out / "history.csv").write_text((src / "history.csv").read_text())
+    res = cli("verify", src, out, "-p", prof, "--report", rep, "-q")
+    assert res.exit_code == 10, res.output
+    assert json.loads(rep.read_text())["risk"]["tables"]["history"]["k"] < 5

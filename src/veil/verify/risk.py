@@ -5,7 +5,8 @@ For every table with a ``privacy:`` section, :class:`RiskCheck` measures on the 
 - equivalence classes over the copy's quasi-identifier (QI) columns as written (a QI the profile
   drops is not in the copy, so not in the key; a null is a value): k-anonymity (the smallest
   class), the rows in classes smaller than the target k, a histogram of rows by class size, the
-  share of unique rows;
+  share of unique rows; for a table about subjects (``subject:``, not its primary key) k counts
+  distinct subjects per class (``"unit": "subject"``; ``k_rows`` the smallest class in rows);
 - prosecutor risk (ARX): highest = 1 / smallest class, average = classes / rows; journalist risk
   when a population is known (``privacy.population``, or the ORIGINAL when the copy is a subset of
   it and every QI can be reproduced from it);
@@ -74,6 +75,8 @@ class _Table:
     copy_rows: int = 0
     unpaired_rows: int = 0
     reidentified: int = 0  # paired copy rows re-identified uniquely and correctly
+    subject: str | None = None  # k counts distinct subjects of this column (veil.privacy.subjects)
+    people: Counts = field(default_factory=lambda: Counts(tagged=True))  # (class, subject)
 
 
 class RiskCheck:
@@ -93,7 +96,7 @@ class RiskCheck:
             self._tables[name] = _Table(
                 info, qis, [c for c in info.privacy.quasi_identifiers if c not in in_copy], sensitive,
                 AttackerView(info, qis), Inference(info, info.privacy.quasi_identifiers + info.privacy.sensitive),
-                pairs={c: Counts(tagged=True) for c in sensitive})
+                pairs={c: Counts(tagged=True) for c in sensitive}, subject=_subject(info, in_copy))
 
     def original(self, table: str, batch: pa.RecordBatch) -> None:
         st = self._tables.get(table)
@@ -112,6 +115,8 @@ class RiskCheck:
         st.classes.add(classes)
         for c in st.sensitive:
             st.pairs[c].add(combine(classes, column_fingerprints(self.ctx, batch.column(c))), tags=classes)
+        if st.subject is not None:
+            st.people.add(combine(classes, column_fingerprints(self.ctx, batch.column(st.subject))), tags=classes)
         shown = classes if st.attacker.columns == st.qis else st.attacker.shown(self.ctx, batch)
         st.copy_view.add(shown)
         if original is not None and original.num_rows == n:
@@ -168,6 +173,12 @@ class RiskCheck:
             return out
         k = int(sizes.min())
         below = int(sizes[sizes < target_k].sum())
+        if st.subject is not None:  # k in people: distinct subjects per class (rows counted once each)
+            inv, groups = grouped(st.people.tags, st.people.counts)
+            per_class = np.bincount(inv, minlength=groups)
+            size = np.bincount(inv, weights=st.people.counts, minlength=groups)
+            out.update({"unit": "subject", "k_rows": k})
+            k, below = int(per_class.min()), int(size[per_class < target_k].sum())
         unique = int((sizes == 1).sum())
         l_distinct, l_entropy, below_l = self._diversity(st, p.l)
         linkage = self._linkage(st)
@@ -240,6 +251,14 @@ class RiskCheck:
         return {"attacker_columns": st.attacker.columns, "left_out": st.attacker.left_out,
                 "reidentified": hits, "share": _r(hits / st.copy_rows) if st.copy_rows else None,
                 "paired": paired, "bound": None if paired else "upper"}
+
+
+def _subject(info: TableInfo, in_copy: set[str]) -> str | None:
+    """The column whose distinct values k counts: a table's subject (not its primary key) in the copy."""
+    s = info.plan.subject if info.plan is not None else None
+    if s is None or info.primary_key == [s.column] or s.column not in in_copy:
+        return None
+    return s.column
 
 
 def _histogram(sizes: np.ndarray) -> dict[str, list]:

@@ -179,7 +179,8 @@ def build_context(profile: Profile, original: Dataset, copy: Dataset) -> VerifyC
             primary_key=list(tp.primary_key) if tp else [],
             unique=[list(u) for u in (rule.unique if rule else [])],
             foreign_keys=list(tp.foreign_keys) if tp else [],
-            privacy=rule.privacy if rule else None,
+            # the compiled plan's: a table about subjects may take its subject table's (veil.privacy.subjects)
+            privacy=tp.privacy if tp is not None else (rule.privacy if rule else None),
             text_sources=_text_sources(original, t, tp))
     return VerifyContext(tables, plan)
 
