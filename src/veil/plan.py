@@ -504,6 +504,21 @@ class _Compiler:
             return None
         return {"op": trule.op, "domain": trule.domain, **trule.params}
 
+    def row_rules(self, tname: str, crule: ColumnRule) -> list[dict[str, Any]]:
+        """The compiled rules ({column, op, domain, **params}) of the columns a rule's ``from`` names:
+        the operator recomputes their outputs for the row (fake's usernames from the row's fake names)."""
+        out = []
+        for c in crule.params["from"]:
+            got = self.resolve(tname, c) if c in self.schemas[tname].names else None
+            if got is None or got[0].op != crule.op:
+                self.add(f"{crule.path}.from", f"from names {tname}.{c}, which is not a {crule.op} column",
+                         f"list columns of {tname} with op: {crule.op} (e.g. kind first_name, last_name)")
+                continue
+            r = got[0]
+            out.append({"column": c, "op": r.op, "domain": OPERATORS[r.op].column_domain(r.domain, r.params),
+                        **r.params})
+        return out
+
     # -- one plan per table, one per column -------------------------------------
 
     def table_plan(self, tname: str, rule: TableRule) -> TablePlan:
@@ -564,6 +579,8 @@ class _Compiler:
             else:
                 self.fit_problems(tname, f, crule, path)
         params = self.scrub_params(crule) if op.span_rules is not None and source == "rule" else crule.params
+        if op.param("from") is not None and crule.params.get("from"):  # fake: email/username from the row's names
+            params = {**params, "from": self.row_rules(tname, crule)}
         is_key = f.name in self.key_cols[tname]
         if is_key and not (op.deterministic and op.injective(crule.params)) or (is_key and op.drops_column):
             self.add(path, f"{tname}.{f.name} is a key column; operator {crule.op} "

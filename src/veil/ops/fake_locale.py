@@ -96,7 +96,9 @@ def country_locale(value: str) -> tuple[int, str | None]:
         loc = exact if exact in CODE else NEAREST.get(region)
         return (CODE[loc], region) if loc else (UNKNOWN, None)
     up = v.upper()
-    region = up if len(up) == 2 else ALPHA3.get(up) if len(up) == 3 else NAMES.get(v.lower())
+    code = up.isascii() and up.isalpha()
+    region = (up if code and len(up) == 2 else ALPHA3.get(up) if code and len(up) == 3 else None) \
+        or NAMES.get(v.lower())
     loc = NEAREST.get(region or "")
     if loc is None:
         return UNKNOWN, None
