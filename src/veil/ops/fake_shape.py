@@ -138,7 +138,7 @@ BRANDS = (
     (r"^4", 1),  # Visa
     (r"^(6011|65)", 4),  # Discover (6011; 65 with two more digits)
     (r"^64[4-9]", 3),  # Discover
-    (r"^35(2[89]|[3-8]\d)", 4),  # JCB
+    (r"^35", 4),  # JCB (3528-3589; any 35xx keeps its four digits)
     (r"^3(0[0-5]|095|[689])", 3),  # Diners Club
     (r"^62", 2),  # UnionPay
 )
