@@ -19,7 +19,7 @@ Scanning: ``veil.detect.scan.scan_dataset``; drafts: ``veil.detect.draft``.
 
 from __future__ import annotations
 
-from .engine import MIXED, Detector, Span, detector
+from .engine import MIXED, TEXT_ONLY_ENTITIES, Detector, Span, detector
 from .engine import default_ner_model as default_nlp_model
 from .engine import installed_model as nlp_model_installed
 from .entities import FROM_PRESIDIO
@@ -27,7 +27,7 @@ from .entities import FROM_PRESIDIO
 __all__ = ["MIXED", "NER_ENTITIES", "SPAN_ENTITIES", "Span", "default_nlp_model", "nlp_model_installed",
            "span_finder"]
 
-SPAN_ENTITIES: tuple[str, ...] = tuple(sorted(set(FROM_PRESIDIO.values())))
+SPAN_ENTITIES: tuple[str, ...] = tuple(sorted(set(FROM_PRESIDIO.values()) | set(TEXT_ONLY_ENTITIES)))
 NER_ENTITIES: tuple[str, ...] = ("PERSON_NAME", "LOCATION")
 
 

@@ -39,6 +39,13 @@ PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE",
                     "UK_NINO", "DE_TAX_ID", "ES_NIF", "IT_FISCAL_CODE", "PL_PESEL", "UK_POSTCODE", "PASSWORD_HASH")
 
 MIXED = "MIXED"  # a merged span of overlapping results of different kinds
+# Entities only free text has (no Presidio name): street lines, organisations (legal form or NER) and, in a
+# strict scrub, capitalised words and digit runs that are not ordinary words
+TEXT_ONLY_ENTITIES = ("NUMBER", "ORGANIZATION", "STREET_ADDRESS", "WORD")
+NORMAL, STRICT = "normal", "strict"
+# spaCy labels -> veil's; ORG is a person when its first word is a first name or a title precedes it
+_NER_LABELS = {"PERSON": "PERSON_NAME", "PER": "PERSON_NAME", "GPE": "LOCATION", "LOC": "LOCATION",
+               "FAC": "LOCATION", "ORG": "ORGANIZATION"}
 
 # Text without a digit, an '@', a ':' or a dotted word can hold none of the pattern entities.
 _MAYBE_PATTERN = re.compile(r"[0-9@:]|\w\.\w")
@@ -146,9 +153,11 @@ class Detector:
         if self.ner:
             from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-            self.analyzer = analyzer(self._spacy_engine(model),
-                                     [SpacyRecognizer(supported_entities=["PERSON", "LOCATION"])])
+            engine = self._spacy_engine(model)
+            self.nlp = engine.nlp["en"]
+            self.analyzer = analyzer(engine, [SpacyRecognizer(supported_entities=["PERSON", "LOCATION"])])
         else:
+            self.nlp = None
             self.analyzer = self.patterns
         self.entities = list(PATTERN_ENTITIES) + self.plugin_entities + (["PERSON", "LOCATION"] if self.ner else [])
 
@@ -189,29 +198,106 @@ class Detector:
             out.append(Span(r.start, r.end, entity, float(r.score), name))
         return out
 
-    def spans(self, text: str, min_score: float = 0.3) -> list[Span]:
+    def spans(self, text: str, min_score: float = 0.3, *, mode: str = NORMAL,
+              allow: frozenset[str] = frozenset()) -> list[Span]:
         """Non-overlapping spans to replace in free text, in order.
+
+        The text's language is detected first (:mod:`.lang`). Presidio's pattern
+        recognizers, veil's text recognizers (streets, postcodes next to cities,
+        cards, phones of the language's regions and in E.164, organisations by
+        legal form: :mod:`.text_recognizers`) and name lists with cues
+        (:mod:`.namelists`) run on every text; the spaCy pipeline (English) only
+        on English text. Every other mention of a found name's words is a name
+        too. ``mode="strict"`` adds every capitalised word, digit run and @/URL
+        token that is not an ordinary word of the language (nor in ``allow``).
 
         Overlapping results are merged into one span covering all of them, so
         no part of an entity is left behind; the merged span keeps the entity
         of a result that covers it whole, else it is marked ``MIXED``.
         Adjacent spans stay separate and are both replaced.
         """
-        found = sorted((s for s in self.analyze(text) if s.score >= min_score), key=lambda s: (s.start, -s.end))
-        merged: list[Span] = []
-        group: list[Span] = []
-        end = -1
-        for s in found:
-            if group and s.start < end:
-                group.append(s)
-                end = max(end, s.end)
+        if not text:
+            return []
+        from . import namelists
+        from .lang import language
+
+        lang = language(text)
+        found = [s for s in self._text_spans(text, lang) if s.score >= min_score]
+        people = [(s.start, s.end) for s in found if s.entity == "PERSON_NAME"]
+        covered = {(s.start, s.end) for s in found}
+        for start, end in namelists.mentions(text, people, lang):
+            if (start, end) not in covered:
+                found.append(Span(start, end, "PERSON_NAME", 0.7, "MentionRecognizer"))
+        if mode == STRICT:
+            found.extend(Span(a, b, e, 1.0, "StrictRecognizer")
+                         for a, b, e in namelists.strict_tokens(text, lang, allow)
+                         if not any(s.start <= a and b <= s.end for s in found))
+        return _merge_all(found)
+
+    def _text_spans(self, text: str, lang: str) -> list[Span]:
+        from . import namelists
+        from . import text_recognizers as tr
+
+        out = []
+        if _MAYBE_PATTERN.search(text):
+            entities = [e for e in PATTERN_ENTITIES if e != "PHONE_NUMBER"] + self.plugin_entities
+            for r in self.patterns.analyze(text=text, language="en", entities=entities):
+                entity = FROM_PRESIDIO.get(r.entity_type) or (r.entity_type if r.entity_type in ENTITIES else None)
+                if entity is not None:
+                    name = r.recognition_metadata.get("recognizer_name", "") if r.recognition_metadata else ""
+                    out.append(Span(r.start, r.end, entity, float(r.score), name))
+            regions = tuple(dict.fromkeys(tr.REGIONS_BY_LANGUAGE.get(lang, ()) + PHONE_REGIONS))
+            out.extend(Span(*f) for f in tr.phones(text, regions))
+            out.extend(Span(*f) for f in tr.cards(text))
+        out.extend(Span(*f) for f in tr.addresses(text, lambda w: namelists.is_word(w, lang)))
+        out.extend(Span(a, b, "PERSON_NAME", 0.7, "NameListRecognizer") for a, b in namelists.names(text, lang))
+        out.extend(Span(a, b, "LOCATION", 0.6, "PlaceListRecognizer") for a, b in namelists.places(text, lang))
+        if self.nlp is not None and lang == "en":
+            out.extend(self._ner(text))
+        return out
+
+    def _ner(self, text: str) -> list[Span]:
+        """spaCy's entities, each without the ordinary words at its edges ("Dear Support Team",
+        "Social Security Number" are no organisations; "Tiffany Lopez Senior" is "Tiffany Lopez")."""
+        from . import namelists
+        from .text_recognizers import trim
+
+        out = []
+        for ent in self.nlp(text).ents:
+            entity = _NER_LABELS.get(ent.label_)
+            if entity is None:
                 continue
-            if group:
-                merged.append(_merge(group, end))
-            group, end = [s], s.end
+            start, end = ent.start_char, ent.end_char
+            if entity != "LOCATION":  # places are often ordinary words ("West Kate", "Lake Jessica")
+                start, end = trim(text, start, end, lambda w: namelists.is_word(w, "en"))
+            if start >= end:
+                continue
+            if entity == "ORGANIZATION":
+                first = namelists.fold(ent[0].text)
+                before = text[max(0, ent.start_char - 6):ent.start_char]
+                if first in namelists.lexicon()["first_name"] and first not in namelists.AMBIGUOUS \
+                        or namelists._TITLE.search(before.strip()):
+                    entity = "PERSON_NAME"
+            out.append(Span(start, end, entity, 0.85, "SpacyRecognizer"))
+        return out
+
+
+def _merge_all(spans: list[Span]) -> list[Span]:
+    found = sorted(spans, key=lambda s: (s.start, -s.end))
+    merged: list[Span] = []
+    group: list[Span] = []
+    end = -1
+    for s in found:
+        if group and s.start < end:
+            group.append(s)
+            end = max(end, s.end)
+            continue
         if group:
             merged.append(_merge(group, end))
-        return merged
+        group, end = [s], s.end
+    if group:
+        merged.append(_merge(group, end))
+    return merged
 
 
 def _merge(group: list[Span], end: int) -> Span:
@@ -220,7 +306,8 @@ def _merge(group: list[Span], end: int) -> Span:
     if whole:
         return max(whole, key=lambda s: s.score)
     best = max(group, key=lambda s: (s.end - s.start, s.score))
-    return Span(start, end, MIXED, best.score, best.recognizer)
+    kinds = {s.entity for s in group}
+    return Span(start, end, kinds.pop() if len(kinds) == 1 else MIXED, best.score, best.recognizer)
 
 
 @cache

@@ -38,13 +38,15 @@ from .registry import OPERATORS, REKEY_REFUSE, OpContext, Param, lookup, operato
 
 PLACEHOLDER = "[{entity}]"
 NLP_AUTO, NLP_NONE = "auto", "none"
+NORMAL, STRICT = "normal", "strict"
 MIXED = "MIXED"
 SCRUB_BATCH = 2048  # rows per batch: scrub costs milliseconds per distinct text, small batches keep workers busy
 # Every entity a span finder reports, in veil's names: the names a profile may map (MIXED is
 # not mappable: it always gets the placeholder). Equal to veil.detect.SPAN_ENTITIES (tested:
 # transformation does not import detection).
-ENTITY_NAMES: tuple[str, ...] = ("CREDIT_CARD", "EMAIL", "IBAN", "IP_ADDRESS", "LOCATION", "NATIONAL_ID",
-                                 "PASSWORD_HASH", "PERSON_NAME", "PHONE", "POSTCODE", "URL")
+ENTITY_NAMES: tuple[str, ...] = ("CREDIT_CARD", "EMAIL", "IBAN", "IP_ADDRESS", "LOCATION", "NATIONAL_ID", "NUMBER",
+                                 "ORGANIZATION", "PASSWORD_HASH", "PERSON_NAME", "PHONE", "POSTCODE", "STREET_ADDRESS",
+                                 "URL", "WORD")
 # schema.table.column or table.column: names joined by dots (a dump's names may hold "-", spaces, umlauts;
 # the column is what follows the last dot)
 REFERENCE = re.compile(r"^[^.\s][^.]*(?:\.[^.]+)*\.[^.\s][^.]*$")
@@ -76,6 +78,9 @@ def _check(params: dict) -> list:
     score = params.get("min_score", 0.3)
     if not 0 <= score <= 1:
         out.append(Problem("min_score must be between 0 and 1", "min_score"))
+    allow = params.get("allow") or []
+    if not all(isinstance(w, str) for w in allow):
+        out.append(Problem("allow lists words (strings)", "allow"))
     ents = params.get("entities") or {}
     for name, entry in ents.items():
         where = f"entities.{name}"
@@ -182,6 +187,11 @@ def _whole_tokens(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[in
         Param("min_score", (int, float), 0.3, help="lowest Presidio score of a span that is replaced"),
         Param("nlp_model", str, NLP_AUTO, help="spaCy pipeline for names and places: auto (the [ner] "
                                                "pipeline if installed), none (patterns only) or a package"),
+        Param("mode", str, NORMAL, choices=(NORMAL, STRICT),
+              help="strict: also every capitalised word, digit run and @/URL token that is not an ordinary "
+                   "word of the text's language (WORD, NUMBER, URL)"),
+        Param("allow", list, [], help="words a strict scrub keeps (case-insensitive), beside the ordinary "
+                                      "words of each language"),
     ),
     keyed=True,
     check=_check,
@@ -209,6 +219,14 @@ def scrub(arr: pa.Array, ctx: OpContext) -> pa.Array:
         name: _normalized(entry, ctx.domain) for name, entry in (ctx.params.get("entities") or {}).items()}
     det = ctx.span_finder(ctx.params.get("nlp_model", NLP_AUTO))
     min_score = float(ctx.params.get("min_score", 0.3))
+    if ctx.params.get("mode", NORMAL) == STRICT:
+        allow = frozenset(str(w).casefold() for w in ctx.params.get("allow") or ())
+
+        def find(text: str) -> list:
+            return det.spans(text, min_score, mode=STRICT, allow=allow)
+    else:
+        def find(text: str) -> list:
+            return det.spans(text, min_score)
 
     def fn(uniques: pa.Array) -> pa.Array:
         texts = uniques.to_pylist()
@@ -217,7 +235,7 @@ def scrub(arr: pa.Array, ctx: OpContext) -> pa.Array:
         found: list[list[tuple[int, int, str, int]]] = []  # per text: (start, end, group, index)
         for text in texts:
             spans = []
-            for start, end, entity in _widen(text, det.spans(text, min_score)) if text else ():
+            for start, end, entity in _widen(text, find(text)) if text else ():
                 rule = rules.get(entity) or _placeholder(template, entity)
                 gid = json.dumps(rule, sort_keys=True, default=str)
                 values = groups.setdefault(gid, (rule, {}))[1]

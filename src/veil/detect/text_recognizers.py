@@ -1,0 +1,287 @@
+"""Pattern finders for free text that Presidio's recognizers do not cover well.
+
+Each finder takes a text (and its language) and gives ``(start, end, entity,
+score, recognizer)`` tuples in veil's entity names; the engine merges them with
+Presidio's results. They are written for recall in notes, tickets, emails and
+chat, and kept context-aware so ordinary numbers and words stay:
+
+- street lines: a number then a name ending in a street word ("221B Baker
+  Street", "17066 Heather Grove"), a compound German/Dutch street then a
+  number ("Hauptstraße 5", "Jens-Drubin-Straße 47"), a French/Italian/Spanish
+  street word after the number ("12, rue de la Paix", "Via Roma 12"), units
+  ("Apt. 915", "Suite 158", "Wohnung 3") and PO boxes (``STREET_ADDRESS``);
+- postcodes, only where an address says so: before or after a city
+  ("10115 Berlin", "Springfield, IL 62704", "SW1A 1AA London"), after a postcode
+  word ("PLZ 10115"), or in a shape no ordinary number has (Canadian "K1A 0B1");
+  the city next to a postcode is a ``LOCATION``;
+- payment cards of 12 to 19 digits, Luhn-checked, with the issuer prefixes of
+  today's brands (2-series Mastercard, Maestro, UnionPay, Mir, ...);
+- phone numbers through ``phonenumbers`` (the library Presidio uses): E.164 and
+  ``00``-prefixed numbers of every country, national formats of the regions of
+  the text's language and of veil's default regions;
+- organisations by their legal form ("Chavez LLC", "Reuter GmbH").
+"""
+
+from __future__ import annotations
+
+import re
+
+Found = tuple[int, int, str, float, str]
+
+# -- street addresses ---------------------------------------------------------------
+
+_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’.-]*"  # a capitalised word (Unicode letters after the first)
+# USPS street suffixes (Faker's en_US list) and common British/Irish ones; plural forms allowed
+_EN_SUFFIX = (
+    "street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|square|sq|terrace|parkway|"
+    "pkwy|highway|hwy|circle|cir|trail|crescent|close|row|alley|annex|arcade|bayou|beach|bend|bluff|bottom|branch|"
+    "bridge|brook|burg|bypass|camp|canyon|cape|causeway|center|centre|cliff|club|common|corner|course|cove|creek|"
+    "crest|crossing|crossroad|curve|dale|dam|divide|estate|expressway|extension|falls|ferry|field|flat|ford|forest|"
+    "forge|fork|fort|freeway|garden|gateway|glen|green|grove|harbor|harbour|haven|heights|hill|hollow|inlet|island|"
+    "isle|junction|key|knoll|lake|landing|light|loaf|lock|lodge|loop|mall|manor|meadow|mews|mill|mission|motorway|"
+    "mount|mountain|neck|orchard|oval|overpass|park|pass|passage|path|pike|pine|plain|plaza|point|port|prairie|"
+    "radial|ramp|ranch|rapid|rest|ridge|river|route|shoal|shore|skyway|spring|spur|station|stravenue|stream|"
+    "summit|throughway|trace|track|trafficway|tunnel|turnpike|underpass|union|valley|viaduct|view|village|ville|"
+    "vista|walk|wall|well|wells|gardens|parade|rise|grange|wharf|quay|yard|gate|grn|hts|mtn|pt|ter|trl|xing")
+_EN_STREET = re.compile(
+    rf"(?<![\w,.])\d{{1,5}}[A-Za-z]?,?\s+(?:{_CAP}\s+){{0,3}}{_CAP}\s+(?i:{_EN_SUFFIX})s?\b\.?"
+    r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?", re.U)
+# German, Dutch, Nordic compounds ending in a street word, then a house number ("Hauptstraße 5", "Am Markt 3")
+_DE_WORD = (r"(?:straße|strasse|str\.|weg|gasse|allee|platz|pl\.|ring|damm|ufer|chaussee|steig|pfad|markt|"
+            r"straat|laan|gracht|singel|kade|plein|dijk|gatan|vägen|vej|gade)")
+_DE_STREET = re.compile(
+    rf"(?<!\w)(?:(?:{_CAP}-){{0,3}}(?=[A-ZÀ-ÖØ-Þ])[\w'’]*?(?i:{_DE_WORD})|{_CAP}\s(?i:{_DE_WORD})|"
+    rf"(?:Am|An der|Auf der|Im|In der|Zum|Zur|Unter den|Alte|Alter|Neue|Neuer)\s+{_CAP})"
+    r"\s+\d{1,5}\s?[a-zA-Z]?(?:\s?[-/]\s?\d{1,5}[a-zA-Z]?)?(?!\w)", re.U)
+# French, Italian, Spanish, Portuguese: the number first ("12, rue de la Paix") or the street word first
+# then the number ("Via Roma 12", "Calle Mayor 5")
+_ROM_WORD = (r"(?:rue|avenue|av\.|boulevard|bd|chemin|allée|allee|impasse|place|quai|route|cours|square|passage|"
+             r"via|viale|piazza|corso|vicolo|largo|strada|calle|avenida|plaza|paseo|camino|carretera|rua|travessa|"
+             r"praça|estrada|alameda)")
+_PARTICLE = r"(?:de la|de l'|de l’|du|des|de|d'|d’|la|le|les|l'|l’|del|della|dei|di|do|da|dos|das|y|e)"
+_ROM_NAME = rf"(?:{_PARTICLE}\s*)?{_CAP}(?:\s+(?:{_PARTICLE}\s*)?{_CAP}){{0,3}}"
+_ROM_STREET = re.compile(
+    rf"(?<![\w,.])\d{{1,4}}(?:\s?(?:bis|ter|[A-Za-z]))?,?\s+(?i:{_ROM_WORD})\s+{_ROM_NAME}"
+    rf"|(?<!\w)(?i:{_ROM_WORD})\s+{_ROM_NAME},?\s+\d{{1,4}}[A-Za-z]?(?!\w)", re.U)
+_UNIT = re.compile(
+    r"(?<!\w)(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|App\.?|Appartement|Appt\.?|Bât\.?|Bâtiment|"
+    r"Étage|Etage|Wohnung|Whg\.?|Piso|Puerta|Interno|Int\.?|Scala)\s*(?:No\.?|Nr\.?|n°)?\s*#?\s*\d{1,5}[A-Za-z]?(?!\w)",
+    re.U)
+_PO_BOX = re.compile(r"(?<!\w)(?:P\.?\s?O\.?\s?Box|Post(?:al)? Office Box|Postfach|Boîte postale|BP|CS|"
+                     r"Apartado(?: de correos)?|Casella postale)\s*\d{1,6}(?!\w)", re.U | re.I)
+
+# -- postcodes ----------------------------------------------------------------------
+
+_CITY = rf"{_CAP}(?:[ -](?:am|an|im|in|der|bei|sur|sous|lès|les|en|de|du|la|le|{_CAP})){{0,3}}"
+# a postcode of a shape, then a capitalised word: "10115 Berlin", "75002 Paris", "1012 AB Amsterdam", "00-950 Warszawa"
+_CODE_CITY = re.compile(
+    rf"(?<![\w.,-])(?P<code>(?:[A-Z]{{1,2}}-)?(?:\d{{5}}|\d{{4}}(?:\s?[A-Z]{{2}}(?=\s))?|\d{{2}}-\d{{3}}|\d{{4}}-\d{{3}}|"
+    rf"\d{{5}}-\d{{3}}))[ \t]+(?P<city>{_CITY})", re.U)
+_UK = r"[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}"
+_UK_CITY = re.compile(rf"(?<!\w)(?P<code>{_UK})[ \t]+(?P<city>{_CITY})"
+                      rf"|(?P<city2>{_CITY}),?[ \t]+(?P<code2>{_UK})(?!\w)", re.U)
+_US_STATES = ("AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
+              "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR").split()
+_US_CITY_ZIP = re.compile(rf"(?P<city>{_CAP}(?:\s+{_CAP}){{0,2}}),\s*(?P<state>{'|'.join(_US_STATES)})\s+"
+                          r"(?P<code>\d{5}(?:-\d{4})?)(?!\w)", re.U)
+_CA = re.compile(r"(?<!\w)[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d(?!\w)")
+_CODE_WORD = re.compile(r"(?i:\b(?:PLZ|postcode|post code|postal code|zip(?: code)?|code postal|CP|CAP|C\.P\.)"
+                        r"\s*:?\s*)(?P<code>[A-Z]{0,2}\d[\dA-Z -]{2,8}[\dA-Z])(?!\w)", re.U)
+
+# -- organisations ----------------------------------------------------------------
+
+_LEGAL = (r"(?:GmbH(?: & Co\.? KG)?|AG|KG|OHG|UG|e\.V\.|SE|SA|SAS|SARL|SNC|S\.A\.|S\.p\.A\.|SpA|S\.r\.l\.|Srl|S\.L\.|"
+          r"SL|BV|B\.V\.|NV|N\.V\.|Ltd\.?|Limited|LLC|L\.L\.C\.|LLP|Inc\.?|Incorporated|Corp\.?|Corporation|PLC|plc|"
+          r"Co\.|& Co\.?|Group|Holding|AB|ASA|A/S|Oy)")
+_ORG = re.compile(rf"(?<![\w-])(?:{_CAP}(?:,?[ \t]+(?:and|und|et|&)[ \t]+|,[ \t]+|[ \t]+|-)){{0,3}}{_CAP}[ \t]+"
+                  rf"{_LEGAL}(?![\w&])", re.U)
+
+# -- payment cards --------------------------------------------------------------
+
+_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])")
+_CARD_CONTEXT = re.compile(r"(?i)card|karte|carte|tarjeta|carta|visa|master|amex|maestro|cb\b|kk\b|kreditkarte|"
+                           r"cc\b|credit|debit|payment|paiement|zahlung")
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_brand(digits: str) -> str | None:
+    """The issuer of a card number by its prefix and length (ISO/IEC 7812 ranges in use), else None."""
+    n, p2, p4, p6 = len(digits), int(digits[:2]), int(digits[:4]), int(digits[:6])
+    if digits[0] == "4" and n in (13, 16, 19):
+        return "visa"
+    if (51 <= p2 <= 55 or 2221 <= p4 <= 2720) and n == 16:
+        return "mastercard"
+    if p2 in (34, 37) and n == 15:
+        return "amex"
+    if (p4 == 6011 or 644 <= p4 // 10 <= 649 or p2 == 65) and 16 <= n <= 19:
+        return "discover"
+    if 3528 <= p4 <= 3589 and 16 <= n <= 19:
+        return "jcb"
+    if (300 <= p4 // 10 <= 305 or p2 in (36, 38, 39)) and 14 <= n <= 19:
+        return "diners"
+    if 2200 <= p4 <= 2204 and 16 <= n <= 19:
+        return "mir"
+    if p2 == 62 and 16 <= n <= 19:
+        return "unionpay"
+    if (p2 == 50 or 56 <= p2 <= 69 or 639000 <= p6 <= 639999) and 12 <= n <= 19:
+        return "maestro"
+    return None
+
+
+def cards(text: str) -> list[Found]:
+    out: list[Found] = []
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if not luhn(digits) or len(set(digits)) == 1:
+            continue
+        context = _CARD_CONTEXT.search(text, max(0, m.start() - 40), m.start())
+        if card_brand(digits):
+            score = 0.9 if context or len(digits) >= 13 else 0.5
+            out.append((m.start(), m.end(), "CREDIT_CARD", score, "CardRecognizer"))
+        elif context and len(digits) >= 13:
+            out.append((m.start(), m.end(), "CREDIT_CARD", 0.6, "CardRecognizer"))
+    return out
+
+
+# -- phones ---------------------------------------------------------------------
+
+REGIONS_BY_LANGUAGE = {
+    "en": ("US", "GB", "CA", "AU", "IE", "NZ", "IN", "ZA"),
+    "de": ("DE", "AT", "CH"),
+    "fr": ("FR", "BE", "CH", "CA", "LU"),
+    "es": ("ES", "MX", "AR", "CO", "CL"),
+    "it": ("IT", "CH"),
+    "nl": ("NL", "BE"),
+    "pt": ("PT", "BR"),
+}
+_PHONE_CONTEXT = re.compile(r"(?i)phone|tel\b|tel\.|telefon|téléphone|tél|call|mobile|cell|fax|handy|ruf|anruf|"
+                            r"portable|appel|numéro|number|nummer|whatsapp|sms|contact|joignable|erreichbar")
+_MAYBE_PHONE = re.compile(r"\d(?:[\s().\-/]*\d){5}")
+
+
+def phones(text: str, regions: tuple[str, ...]) -> list[Found]:
+    """Valid phone numbers for any of ``regions`` (the first finds E.164 numbers of every country too)."""
+    if not _MAYBE_PHONE.search(text):
+        return []
+    import phonenumbers
+
+    seen: dict[tuple[int, int], Found] = {}
+    for region in regions:
+        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            digits = len(str(m.number.national_number))
+            if (m.start, m.end) in seen or digits < 7:
+                continue
+            line = text.rfind("\n", 0, m.start) + 1
+            context = _PHONE_CONTEXT.search(text, max(line, m.start - 40), m.start)
+            intl = m.raw_string.lstrip("(").startswith(("+", "00"))
+            if digits < 8 and not (context or intl):  # "La commande 5219220": an order number
+                continue
+            seen[(m.start, m.end)] = (m.start, m.end, "PHONE", 0.75 if context or intl else 0.4, "PhoneRecognizer")
+    return sorted(seen.values())
+
+
+# -- addresses, postcodes, organisations ----------------------------------------------
+
+def addresses(text: str, is_word) -> list[Found]:
+    """Street lines, units, PO boxes, postcodes (with the city beside them) and organisations.
+    ``is_word(token)`` tells an ordinary word of the text's language (a city must not be one)."""
+    out: list[Found] = []
+    for rx, score in ((_EN_STREET, 0.7), (_DE_STREET, 0.7), (_ROM_STREET, 0.7), (_UNIT, 0.6), (_PO_BOX, 0.7)):
+        out.extend((m.start(), m.end(), "STREET_ADDRESS", score, "StreetRecognizer") for m in rx.finditer(text))
+    streets = [(a, b) for a, b, *_ in out]
+    for m in _CODE_CITY.finditer(text):
+        if any(a < m.end() and m.start() < b for a, b in streets):
+            continue
+        five = len(m.group("code")) != 4  # a bare 4-digit number is a year as often as a postcode
+        city = _city(m.group("city"), is_word, first=(lambda w: w.lower() in _COUNTED) if five else is_word)
+        if city:
+            out.append((m.start("code"), m.end("code"), "POSTCODE", 0.6, "PostcodeRecognizer"))
+            out.append((m.start("city"), m.start("city") + len(city), "LOCATION", 0.6, "PostcodeRecognizer"))
+    for m in _UK_CITY.finditer(text):
+        code, city = ("code", "city") if m.group("code") else ("code2", "city2")
+        name = _city(m.group(city), lambda w: is_word(w) or w.lower() in _COUNTED)
+        if name:
+            start = m.start(city) if city == "city" else m.end(city) - len(_last_city(m.group(city), is_word))
+            out.append((start, start + len(name) if city == "city" else m.end(city), "LOCATION", 0.6,
+                        "PostcodeRecognizer"))
+            out.append((m.start(code), m.end(code), "POSTCODE", 0.6, "PostcodeRecognizer"))
+    for m in _US_CITY_ZIP.finditer(text):
+        city = _last_city(m.group("city"), is_word)
+        if city:
+            out.append((m.end("city") - len(city), m.end("city"), "LOCATION", 0.6, "PostcodeRecognizer"))
+        out.append((m.start("code"), m.end("code"), "POSTCODE", 0.7, "PostcodeRecognizer"))
+    out.extend((m.start(), m.end(), "POSTCODE", 0.6, "PostcodeRecognizer") for m in _CA.finditer(text))
+    out.extend((m.start("code"), m.end("code"), "POSTCODE", 0.6, "PostcodeRecognizer")
+               for m in _CODE_WORD.finditer(text))
+    for m in _ORG.finditer(text):
+        start, end = trim(text, m.start(), m.end(), is_word, keep_end=True)
+        if start < end:
+            out.append((start, end, "ORGANIZATION", 0.6, "OrganizationRecognizer"))
+    return out
+
+
+_WORDS = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.U)
+
+
+def trim(text: str, start: int, end: int, is_word, keep_end: bool = False) -> tuple[int, int]:
+    """[start, end) without the ordinary words at its edges ("Dear Support Team" -> empty, "Senior
+    Manager Rios LLC" -> "Rios LLC"); ``keep_end`` keeps the last word (a legal form)."""
+    words = list(_WORDS.finditer(text, start, end))
+    lo, hi = 0, len(words)
+    def plain(w: str) -> bool:
+        return is_word(w) or any(c.isdigit() for c in w)
+
+    while lo < hi and plain(words[lo].group()):
+        lo += 1
+    while not keep_end and hi > lo and plain(words[hi - 1].group()):
+        hi -= 1
+    if lo >= hi or keep_end and hi - lo < 2:
+        return start, start
+    return words[lo].start(), (end if keep_end else words[hi - 1].end())
+
+
+# words that follow a number and are no city ("10000 Euro", "12500 Kunden", "SW1A 1AA Tel: ...")
+_COUNTED = frozenset("""
+tel phone telephone fax mobile email e-mail mail contact web iban bic ref order
+telefon handy rufnummer téléphone tél portable courriel
+euro euros eur dollar dollars usd chf gbp pfund franken yen stück stk mal tage tagen jahre jahren monate wochen
+stunden minuten sekunden kunden punkte seiten artikel einheiten bestellungen meter kilometer km kg exemplare
+units items orders people points pages minutes hours days years customers users tickets calls rows records
+personnes clients commandes jours mois ans heures pages points articles unités
+""".split())
+
+
+def _city(words: str, is_word, first=None) -> str:
+    """The leading words of ``words`` that can be a city's name ('' when the first is an ordinary word;
+    ``first`` tells that of the first word when given), up to the end of a sentence."""
+    parts = words.split(" ")
+    if (first or is_word)(parts[0].strip(".,")):
+        return ""
+    keep = [parts[0]]
+    for p in parts[1:]:
+        if keep[-1].endswith((".", ",")) or p[:1].isupper() and is_word(p.strip(".,")):
+            break
+        keep.append(p)
+    while keep and not keep[-1][:1].isupper():  # "Frankfurt am" -> "Frankfurt"
+        keep.pop()
+    return " ".join(keep).rstrip(".,")
+
+
+def _last_city(words: str, is_word) -> str:
+    """The trailing words of ``words`` that can be a city's name ("Call me in Springfield" -> "Springfield")."""
+    parts = words.split(" ")
+    keep: list[str] = []
+    for p in reversed(parts):
+        if is_word(p.strip(".,")):
+            break
+        keep.insert(0, p)
+    return " ".join(keep)
