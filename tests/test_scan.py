@@ -320,8 +320,8 @@ def test_odd_csv_columns_give_a_draft_that_runs(tmp_path):
     text, out = _scan_and_run(tmp_path, src)
     assert (out / "kunden.csv").exists()
     assert "geburtsdatum: {op: fake, kind: date_of_birth" in text  # not ISO: generalize could not read it
-    assert "phone: {op: fake, kind: phone_number, domain: phone}" in text  # "+49..." is not an integer
-    assert "kunde_tel: {op: fake, kind: phone_number, domain: phone}" in text  # the same rule, same domain
+    assert "phone: {op: fake, kind: phone_number, domain: phone, shape: keep}" in text  # "+49..." is not an integer
+    assert "kunde_tel: {op: fake, kind: phone_number, domain: phone, shape: keep}" in text  # the same rule, same domain
     assert "\\u2028" in text  # escaped, not a raw line break
 
 

@@ -130,7 +130,7 @@ def test_update_keeps_every_edit_and_adds_only(inputs, tmp_path):
     # the new column with the draft's rule and comment, at the indentation of its neighbours
     assert f"            {ADDED.format(date=date, what='column')}\n" in added
     assert re.search(r"^            # PHONE \(direct, [0-9.]+\) \| string", text, re.M)
-    assert "            phone: {op: fake, kind: phone_number, domain: phone}\n" in added
+    assert "            phone: {op: fake, kind: phone_number, domain: phone, shape: keep}\n" in added
     # the vanished column marked right above its rule
     lines = new.splitlines()
     i = lines.index('          status: "keep"')

@@ -107,6 +107,39 @@ DERIVED_FROM_BIRTH = ("AGE", "BIRTH_YEAR")
 NARROW_RULES = {"PHONE": {"op": "pseudonymize", "format": "digits", "domain": "phone_digits"},
                 "USERNAME": {"op": "pseudonymize", "domain": "username"}}  # a 16-character token
 SCRUB_DEFAULTS = {"PERSON_NAME": {"op": "fake", "kind": "name", "domain": "person_name"}}
+# fake's row options the draft adds where the table allows (docs/operators.md, fake): the locale from a
+# country column (else read off each original: locale: auto), the gender from a gender column, the
+# original's shape; with the longest value a fake then writes (a narrower column keeps the plain rule)
+ROW_LONGEST = {"first_name": 19, "last_name": 42, "name": 60, "city": 32, "street_address": 57,
+               "phone_number": 24, "credit_card": 23}
+GENDERED_KINDS = ("first_name", "name")
+
+
+def realistic(findings: list[Finding], rules: dict[str, dict]) -> None:
+    """Add fake's row options to a table's drafted fake rules, in place."""
+    def column_of(entity: str) -> str | None:
+        return next((f.column for f in findings if f.entity == entity and f.type == "string" and not f.key), None)
+
+    country, gender = column_of("COUNTRY"), column_of("GENDER")
+    first, last = column_of("FIRST_NAME"), column_of("LAST_NAME")
+    for f in findings:
+        rule = rules.get(f.column)
+        if not rule or rule.get("op") != "fake":
+            continue
+        kind, width = rule.get("kind"), f.evidence.get("text_length")
+        if kind == "username" and first and last and rules.get(first, {}).get("op") == "fake" and \
+                rules.get(last, {}).get("op") == "fake":
+            rule["from"] = [first, last]
+        if kind not in ROW_LONGEST or (width is not None and width < ROW_LONGEST[kind]):
+            continue
+        if kind != "credit_card":
+            if country:
+                rule["locale_from"] = country
+            if kind != "phone_number":
+                rule["locale"] = "auto"
+        if gender and kind in GENDERED_KINDS:
+            rule["gender_from"] = gender
+        rule["shape"] = "keep"
 
 
 def _y(value) -> str:
@@ -365,6 +398,7 @@ def draft_profile(result: ScanResult) -> str:
         rules = {f.column: suggest(f, ts.name, scrub_targets, text_storage=ts.format == "csv",
                                    partitioned=ts.partitioned, ner=result.ner)
                  for f in findings if f.key != "foreign"}
+        realistic(findings, rules)
         qis, sensitive = privacy_columns(findings, rules)
         if not any(f.entity in PEOPLE for f in findings):
             qis, sensitive = [], []  # a lookup table (stores, countries): no person to single out
