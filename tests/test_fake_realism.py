@@ -275,3 +275,40 @@ def test_veil_run_with_country_and_gender_columns(cli, tmp_path):
         assert u.startswith(f"{_ascii_slug(f)}_{_ascii_slug(la)}")
     assert phones[0].startswith("+49 ") and phones[2].startswith("+420 ") and phones[1].startswith("0")
     assert phones[3] in ("", None)
+
+
+def test_scan_draft_uses_the_row_options_and_runs(cli, tmp_path):
+    """A table with a country and a gender column: the draft's name, phone and username fakes read
+    them (locale_from, gender_from, from), and the draft runs."""
+    from faker import Faker
+    src = tmp_path / "in"
+    src.mkdir()
+    fakers = {"DE": Faker("de_DE"), "FR": Faker("fr_FR"), "PL": Faker("pl_PL")}
+    for i, f in enumerate(fakers.values()):
+        f.seed_instance(i)
+    with (src / "customers.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["customer_id", "country", "gender", "first_name", "last_name", "username", "phone"])
+        for i in range(300):
+            c = list(fakers)[i % 3]
+            f, g = fakers[c], "F" if i % 2 else "M"
+            first = f.first_name_female() if g == "F" else f.first_name_male()
+            last = f.last_name()
+            w.writerow([i + 1, c, g, first, last, f"{_slug(first)}.{_slug(last)}{i}", f.phone_number()])
+    draft = tmp_path / "draft.yaml"
+    res = cli("scan", src, "-o", draft, "-q", "--no-ner")
+    assert res.exit_code == 0, res.output
+    text = draft.read_text()
+    assert re.search(r"first_name: \{op: fake, kind: first_name, [^}]*locale_from: country[^}]*"
+                     r"gender_from: gender", text)
+    assert re.search(r"username: \{op: fake, kind: username, [^}]*from: \[first_name, last_name\]", text)
+    keyring = tmp_path / "k.json"
+    assert cli("keys", "init", keyring).exit_code == 0
+    run_ok(cli, src, tmp_path / "out", draft, keyring)
+    firsts = column(tmp_path / "out", "customers", "first_name")
+    assert firsts[2] in vocab("pl_PL")["first_name_male"].to_pylist() + vocab("pl_PL")["first_name_female"].to_pylist()
+
+
+def _slug(word: str) -> str:
+    from veil.ops.fake import _ascii_slug
+    return _ascii_slug(word)
