@@ -55,10 +55,13 @@ class ShuffleWriter:
 
     ``writer``: the format's writer (write, close); ``key``: 32 bytes, the table's subkey;
     ``spill_parent``: where the private spill directory goes (the output's temporary directory);
-    ``stream``: a keystream to continue (a table written in several parts), else a new one."""
+    ``stream``: a keystream to continue (a table written in several parts), else a new one;
+    ``memory_bytes``: rows held before they spill (default :data:`MEMORY_BYTES`)."""
 
-    def __init__(self, writer: Writer, key: bytes, spill_parent: Path, stream: Any = None):
+    def __init__(self, writer: Writer, key: bytes, spill_parent: Path, stream: Any = None,
+                 memory_bytes: int | None = None):
         self.writer = writer
+        self.memory_bytes = MEMORY_BYTES if memory_bytes is None else memory_bytes
         self.stream = stream if stream is not None else Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
         self.spill_parent = Path(spill_parent)
         self.held: list[pa.RecordBatch] = []
@@ -87,7 +90,7 @@ class ShuffleWriter:
         self.held.append(batch)
         self.sort_keys.append(keys)
         self.held_bytes += batch.nbytes
-        if self.held_bytes > MEMORY_BYTES:
+        if self.held_bytes > self.memory_bytes:
             self.spill_dir = Path(tempfile.mkdtemp(prefix=".veil-row-order-", dir=self.spill_parent))
             held, keys_held = self.held, self.sort_keys
             self.held, self.sort_keys, self.held_bytes = [], [], 0
