@@ -71,6 +71,18 @@ _PARTICLES = frozenset(("de", "de la", "du", "des", "van", "van der", "van den",
                         "della", "dos", "le", "la", "ten", "ter", "zu", "mac", "o'"))
 
 
+_NAME = r"[A-ZÀ-ÖØ-Þ][^\W\d_]+(?:['’-][^\W\d_]+)*"
+_INITIAL = re.compile(rf"(?<![\w.])[A-Z]\.[ \t]?(?P<last>{_NAME})", re.U)
+_LAST_FIRST = re.compile(rf"(?m)(?:^|(?<=[-•*]\s))(?P<last>{_NAME}),[ \t](?P<first>{_NAME})(?=[ \t]*[(\n,]|$)", re.U)
+_HANDLE = re.compile(r"(?i:\b(?:user(?:name)?|login|account|benutzer(?:name)?|nutzer|utilisateur|identifiant|usuario|"
+                     r"utente|handle)\b[ \t]*:?[ \t]*)(?P<name>[^\W\d][\w.-]{2,30})", re.U)
+_SIGNATURE = re.compile(
+    r"(?i:(?:regards|grüße|gruß|grüßen|cordialement|salutations|saludos|saluti|groeten|sincerely|cheers|thanks|"
+    r"danke|merci|gracias|grazie|best)[ \t]*,?[ \t]*\n[ \t]*|(?:my name is|ich bin|ich heiße|je m'appelle|je suis|"
+    r"me llamo|mi chiamo|mein name ist|mon nom est)[ \t]+)"
+    rf"(?P<name>{_NAME}(?:[ \t]{_NAME}){{0,2}})(?=[ \t]*(?:\n|$|[,.]|\s(?:and|und|et|y|e)\s))", re.U)
+
+
 def fold(word: str) -> str:
     word = word.replace("ß", "ss").replace("’", "'")
     if not word.isascii():
@@ -188,14 +200,28 @@ def names(text: str, lang: str) -> list[tuple[int, int]]:
             i = j
             continue
         i += 1
+    for m in _INITIAL.finditer(text):  # "L. Sanders", "A. Mędrala"
+        if not is_word(m.group("last"), lang):  # "M. Potier" is Monsieur Potier
+            out.append((m.start("last") if text[m.start()] == "M" else m.start(), m.end()))
+    for m in _LAST_FIRST.finditer(text):  # "Brennan, Keith" in a list
+        if fold(m.group("last")) in lex["last_name"] and _first(fold(m.group("first"))) \
+                and not is_word(m.group("last"), lang):
+            out.append((m.start(), m.end()))
+    for m in _HANDLE.finditer(text):  # "User rebecca_s", "login: jdoe42"
+        if not is_word(m.group("name"), lang):
+            out.append((m.start("name"), m.end("name")))
+    for m in _SIGNATURE.finditer(text):  # the line after "Kind regards," / "my name is Bent Olsen"
+        words = m.group("name").split()
+        if all(not is_word(w, lang) or fold(w) in _person_words() for w in words):
+            out.append((m.start("name"), m.end("name")))
     for m in _SPEAKER.finditer(text):  # a speaker: a name of the lists or a handle ("anna_k", "j.doe")
         words = m.group("name").split()
         start = m.start("name")
         if len(words) == 2 and fold(words[0]) not in _person_words() and fold(words[1]) in _person_words():
             start = m.end("name") - len(words[1])  # "Operatrice Marta:" -> "Marta"
             words = words[1:]
-        if all(not is_word(w, lang) for w in words) and (
-                any(fold(w) in _person_words() for w in words) or re.search(r"[^\W_][_.\d]", words[0])):
+        handle = len(words) == 1 and (re.search(r"[^\W_][_.\d]", words[0]) or words[0].islower() and len(words[0]) > 3)
+        if all(not is_word(w, lang) for w in words) and (any(fold(w) in _person_words() for w in words) or handle):
             out.append((start, m.end("name")))
     return out
 

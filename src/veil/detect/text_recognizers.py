@@ -42,7 +42,9 @@ _EN_SUFFIX = (
     "mount|mountain|neck|orchard|oval|overpass|park|pass|passage|path|pike|pine|plain|plaza|point|port|prairie|"
     "radial|ramp|ranch|rapid|rest|ridge|river|route|shoal|shore|skyway|spring|spur|station|stravenue|stream|"
     "summit|throughway|trace|track|trafficway|tunnel|turnpike|underpass|union|valley|viaduct|view|village|ville|"
-    "vista|walk|wall|well|wells|gardens|parade|rise|grange|wharf|quay|yard|gate|grn|hts|mtn|pt|ter|trl|xing")
+    "vista|walk|wall|well|wells|gardens|parade|rise|grange|wharf|quay|yard|gate|grn|hts|mtn|pt|ter|trl|xing|fairway|"
+    "promenade|quad|run|fall|chowk|nagar|marg|utca|út|útja|tér|körút|ulica|ul\\.|ulice|náměstí|třída|cesta|gatve|iela|"
+    "sokak|sokağı|caddesi|bulvarı")
 _EN_STREET = re.compile(
     rf"(?<![\w,.])\d{{1,5}}[A-Za-z]?,?\s+(?:{_CAP}\s+){{0,3}}{_CAP}\s+(?i:{_EN_SUFFIX})s?\b\.?"
     r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?", re.U)
@@ -168,6 +170,33 @@ _PHONE_CONTEXT = re.compile(r"(?i)phone|tel\b|tel\.|telefon|téléphone|tél|cal
 _MAYBE_PHONE = re.compile(r"\d(?:[\s().\-/]*\d){5}")
 
 
+# phone shapes that no other number has: +CC or 00 prefix, an area code in parentheses, North American
+# 3-3-4 groups; an extension ("x622", "ext. 12") belongs to the number
+_PHONE_SHAPE = re.compile(
+    r"(?<![\w+/.-])(?:(?:\+|00)\d{1,3}[\s./-]?(?:\(0\)\s?)?|1[\s.-]|0)?(?:\(\d{2,5}\)[\s.-]?)?\d{2,5}"
+    r"(?:[\s./-]\d{2,5}){0,4}(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?![\w/-])")
+_NANP = re.compile(r"(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}")
+_EXTENSION = re.compile(r"\s?(?:x|ext\.?|#)\s?\d{1,6}(?!\w)")
+
+
+def phone_shapes(text: str) -> list[Found]:
+    """Numbers shaped like phones (7 to 15 digits): with a +CC/00 prefix, an area code in parentheses or
+    North American groups, or any grouping after a phone word on the same line."""
+    out: list[Found] = []
+    for m in _PHONE_SHAPE.finditer(text):
+        raw = m.group()
+        digits = sum(c.isdigit() for c in raw.split("x")[0].split("ext")[0].split("#")[0])
+        if not 7 <= digits <= 15:
+            continue
+        line = text.rfind("\n", 0, m.start()) + 1
+        context = _PHONE_CONTEXT.search(text, max(line, m.start() - 40), m.start())
+        if raw.startswith(("+", "00")) or "(" in raw or _NANP.search(raw) or context and (" " in raw or "-" in raw
+                                                                                          or "." in raw or context):
+            out.append((m.start(), m.end(), "PHONE", 0.6 if context or raw.startswith(("+", "00")) else 0.45,
+                        "PhoneShapeRecognizer"))
+    return out
+
+
 def phones(text: str, regions: tuple[str, ...]) -> list[Found]:
     """Valid phone numbers for any of ``regions`` (the first finds E.164 numbers of every country too)."""
     if not _MAYBE_PHONE.search(text):
@@ -185,8 +214,10 @@ def phones(text: str, regions: tuple[str, ...]) -> list[Found]:
             intl = m.raw_string.lstrip("(").startswith(("+", "00"))
             if digits < 8 and not (context or intl):  # "La commande 5219220": an order number
                 continue
-            seen[(m.start, m.end)] = (m.start, m.end, "PHONE", 0.75 if context or intl else 0.4, "PhoneRecognizer")
-    return sorted(seen.values())
+            ext = _EXTENSION.match(text, m.end)
+            seen[(m.start, m.end)] = (m.start, ext.end() if ext else m.end, "PHONE", 0.75 if context or intl else 0.4,
+                                      "PhoneRecognizer")
+    return sorted(seen.values()) + phone_shapes(text)
 
 
 # -- addresses, postcodes, organisations ----------------------------------------------
@@ -222,10 +253,65 @@ def addresses(text: str, is_word) -> list[Found]:
     out.extend((m.start(), m.end(), "POSTCODE", 0.6, "PostcodeRecognizer") for m in _CA.finditer(text))
     out.extend((m.start("code"), m.end("code"), "POSTCODE", 0.6, "PostcodeRecognizer")
                for m in _CODE_WORD.finditer(text))
+    out.extend(_chain(text, [(a, b) for a, b, e, *_ in out if e == "STREET_ADDRESS"], is_word))
+    for m in _TOWN.finditer(text):
+        if not is_word(m.group("name")):
+            out.append((m.start(), m.end(), "LOCATION", 0.5, "TownRecognizer"))
+    for m in _FIRM.finditer(text):
+        names = [w for w in re.findall(r"[^\W\d_][\w'’]*", m.group()) if w not in ("and", "Sons", "und", "et", "Söhne",
+                                                                                    "Fils", "Co")]
+        if names and not any(is_word(w) for w in names):
+            out.append((m.start(), m.end(), "ORGANIZATION", 0.5, "OrganizationRecognizer"))
     for m in _ORG.finditer(text):
         start, end = trim(text, m.start(), m.end(), is_word, keep_end=True)
         if start < end:
             out.append((start, end, "ORGANIZATION", 0.6, "OrganizationRecognizer"))
+    return out
+
+
+# English town names of the usual endings, with a leading "North", "Port", "Lake", ...: "East Courtneymouth"
+_TOWN = re.compile(r"(?<![\w-])(?:(?:North|South|East|West|New|Old|Lake|Port|Fort|Mount|St\.|Saint|Upper|Lower|Great|"
+                   r"Little|NORTH|SOUTH|EAST|WEST|NEW|LAKE|PORT)\s)?(?P<name>[A-Z][a-z]+(?:town|ton|land|ville|berg|burgh|"
+                   r"borough|bury|view|port|mouth|stad|furt|chester|fort|haven|side|shire|field|ford|ham|ley|wich|wick|"
+                   r"dale|by|thorpe|caster|minster)|[A-Z]{3,}(?:TOWN|TON|LAND|VILLE|BERG|BURGH|BOROUGH|BURY|VIEW|PORT|"
+                   r"MOUTH|STAD|FURT|CHESTER|FORT|HAVEN|SIDE|SHIRE|FIELD|FORD))(?![\w-])")
+# companies named after people: "Clark, Webb and Evans", "Gray and Sons", "Ellis-Hansen"
+_FIRM = re.compile(r"(?<![\w-])(?:[A-Z][\w'’]+,\s[A-Z][\w'’]+,?\s(?:and|und|et|&)\s[A-Z][\w'’]+|"
+                   r"[A-Z][\w'’]+\s(?:and|&|und|et|e|y)\s(?:Sons|Söhne|Fils|Figli|Hijos|Co\.?)|"
+                   r"[A-Z][a-z]+-[A-Z][a-z]+(?=\s*\n|,|$))(?![\w-])", re.M)
+# after a street line, its comma-separated parts on the same line: unit, city, postcode ("6823 Jacob Groves,
+# GOODWINSHIRE, 55928", "Apt 15D, Evansborough C7A 3K9")
+_PART = re.compile(r"[ \t]*,?[ \t]*(?P<part>(?:#\d{1,5}|[^\W\d_][\w'’.-]*(?:[ \t][^\W\d_][\w'’.-]*){0,3})?"
+                   r"(?:[ \t]*(?P<code>(?:[A-Z]{1,2}-)?[A-Z\d]{2,5}(?:[ -][A-Z\d]{3,4})?))?)(?=[ \t]*(?:[,.;)\n]|$))",
+                   re.U)
+
+
+def _chain(text: str, streets: list[tuple[int, int]], is_word) -> list[Found]:
+    out: list[Found] = []
+    for _, end in streets:
+        pos = end
+        for _ in range(3):
+            m = _PART.match(text, pos)
+            if not m or not m.group("part").strip() or m.end() == pos:
+                break
+            part, code = m.group("part"), m.group("code")
+            words = part[:len(part) - len(code or "")].split()
+            if code and not any(c.isdigit() for c in code):
+                words, code = part.split(), None
+            if any(is_word(w.strip(".")) and not w.isupper() for w in words if w.lower() not in ("st.", "saint")):
+                if not any(w[:1].isupper() for w in words) or len(words) > 2:
+                    break
+            first = m.start("part")
+            while words and words[0][:1].islower():  # "in Jonesland": a preposition
+                first += len(words[0]) + 1
+                words = words[1:]
+            if words:
+                out.append((first, first + len(" ".join(words)), "LOCATION", 0.5, "AddressPartRecognizer"))
+            if code:
+                out.append((m.start("code"), m.end("code"), "POSTCODE", 0.5, "AddressPartRecognizer"))
+            pos = m.end()
+            if text[pos:pos + 1] != ",":
+                break
     return out
 
 
