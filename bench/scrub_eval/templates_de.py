@@ -34,7 +34,7 @@ DEV = [
         Sehr geehrtes Support-Team,
 
         mein Name ist {p1.full}, ich bin seit {month} Kundin. Mein {product} synchronisiert seit Montag nicht mehr.
-        Die Neuinstallation hat nichts gebracht. Sie erreichen mich unter {phone} oder {p1.email}.
+        Die Neuinstallation hat nichts gebracht. Sie erreichen mich unter {phone} oder {p1.email} (Profil: {url}).
         Bitte schicken Sie keine Post mehr an meine alte Adresse ({a1.street}, {a1.city|upper}).
 
         Mit freundlichen Grüßen

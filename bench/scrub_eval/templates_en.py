@@ -69,6 +69,7 @@ DEV = [
         {p2.handle}: {p3.first} has them, she is in until 3pm
         {p1.handle}: ok. also can someone whitelist {ip} for the VPN? it's {p1.first}'s home IP
         {p3.handle}: done. ping me if the Monday Standup gets moved again
+        {p1.handle}: thx, my new portfolio is up at {url} btw
     """),
     ("list", """
         Attendees - Quarterly Review ({month})

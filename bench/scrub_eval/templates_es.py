@@ -11,6 +11,7 @@ DEV = [
         Ticket {ticket}: Reembolso
         Cliente: {p1.full}
         Correo: {p1.email}
+        Perfil: {url}
         Teléfono: {phone}
         El pedido {order} de {amount} € se cobró dos veces en la tarjeta {card}.
         Devolver un importe a la cuenta {iban}. Acceso desde {ip}. Enviado a Contabilidad el {weekday}.

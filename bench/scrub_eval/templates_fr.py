@@ -34,7 +34,7 @@ DEV = [
         Madame, Monsieur,
 
         je m'appelle {p1.full} et je suis cliente depuis {month}. Mon {product} ne se synchronise plus depuis lundi.
-        Vous pouvez me joindre au {phone} ou à {p1.email}. Merci de ne plus rien envoyer à mon ancienne
+        Vous pouvez me joindre au {phone} ou à {p1.email} (mon profil : {url}). Merci de ne plus rien envoyer à mon ancienne
         adresse ({a1.street}, {a1.city|upper}).
 
         Cordialement,

@@ -11,6 +11,7 @@ DEV = [
         Ticket {ticket}: Rimborso
         Cliente: {p1.full}
         Email: {p1.email}
+        Profilo: {url}
         Telefono: {phone}
         L'ordine {order} di {amount} € è stato addebitato due volte sulla carta {card}.
         Rimborsare un importo sul conto {iban}. Accesso da {ip}. Inoltrato all'Amministrazione {weekday}.
