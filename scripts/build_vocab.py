@@ -7,7 +7,7 @@ is MIT-licensed (src/veil/ops/vocab/NOTICE). Re-run only on purpose and check
 that the lists of the first three locales (first_name, last_name, city,
 street_name, company) come out unchanged: they are what every existing
 `fake` output indexes. A change there needs VOCAB_VERSION bumped in
-src/veil/ops/fake.py. The run is deterministic (Faker seeded, lists sorted).
+src/veil/ops/fake.py. The run is deterministic (Faker seeded, lists sorted, hash seed 0).
 
     python scripts/build_vocab.py
 """
@@ -15,9 +15,12 @@ src/veil/ops/fake.py. The run is deterministic (Faker seeded, lists sorted).
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
+import phonenumbers
 from faker import Faker
 
 OUT = Path(__file__).resolve().parent.parent / "src" / "veil" / "ops" / "vocab"
@@ -101,8 +104,30 @@ def build(locale: str) -> dict:
     return out
 
 
+def phones() -> dict:
+    """Per region, its example mobile number (else its general example) written four ways
+    (E164, INTERNATIONAL, 00 + international, NATIONAL), from libphonenumber's metadata; and each
+    calling code's main region. Frozen here so a phonenumbers upgrade cannot change a fake phone."""
+    fmt = phonenumbers.PhoneNumberFormat
+    regions = {}
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        ex = (phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+              or phonenumbers.example_number(region))
+        if ex is None:
+            continue
+        intl = phonenumbers.format_number(ex, fmt.INTERNATIONAL)
+        regions[region] = {"national_digits": len(str(ex.national_number)),
+                           "formats": [phonenumbers.format_number(ex, fmt.E164), intl, "00" + intl[1:],
+                                       phonenumbers.format_number(ex, fmt.NATIONAL)]}
+    codes = {str(cc): rs[0] for cc, rs in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items())
+             if rs and rs[0] in regions}
+    return {"phonenumbers": phonenumbers.__version__, "regions": regions, "calling_codes": codes}
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "phones.json").write_text(json.dumps(phones(), ensure_ascii=False, sort_keys=True,
+                                                separators=(",", ":")) + "\n")
     for locale in LOCALES:
         data = build(locale)
         path = OUT / f"{locale}.json"
@@ -111,4 +136,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if os.environ.get("PYTHONHASHSEED") != "0":  # some Faker providers draw from sets (it_IT cities)
+        os.execvpe(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
     main()

@@ -3,17 +3,19 @@
 Names keep their case (UPPER, lower) and initials (``J.`` stays one letter and a dot); phones
 keep their country calling code and their writing (E.164, international with spaces, ``00``,
 national), laid out as the country writes its numbers (libphonenumber's example number of the
-region, its trailing digits replaced by keyed ones); card numbers keep their brand (the issuer
+region, frozen in vocab/phones.json by scripts/build_vocab.py, its trailing digits replaced by
+keyed ones); card numbers keep their brand (the issuer
 prefix that names it), their length and their separators, and stay Luhn-valid. Every function
 takes the distinct originals and their digests, and works on whole arrays.
 """
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from importlib import resources
 
 import numpy as np
-import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -61,14 +63,18 @@ E164, INTL, INTL00, NATIONAL = 0, 1, 2, 3
 PHONE_KEYED = 6
 
 
-def _calling_codes() -> dict[int, list[pa.Array]]:
+@cache
+def _phones() -> dict:
+    return json.loads(resources.files("veil.ops").joinpath("vocab/phones.json").read_text("utf-8"))
+
+
+@cache
+def _calling() -> dict[int, pa.Array]:
+    """The calling codes by length (1 to 3 digits; no code is a prefix of another)."""
     by_len: dict[int, list[str]] = {}
-    for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-        by_len.setdefault(len(str(cc)), []).append(str(cc))
+    for cc in _phones()["calling_codes"]:
+        by_len.setdefault(len(cc), []).append(cc)
     return {n: pa.array(sorted(v)) for n, v in by_len.items()}
-
-
-CALLING = _calling_codes()
 
 
 def phone_styles(values: pa.Array) -> tuple[np.ndarray, list[str | None]]:
@@ -83,32 +89,24 @@ def phone_styles(values: pa.Array) -> tuple[np.ndarray, list[str | None]]:
     style = np.where(e164, E164, np.where(plus, INTL, np.where(zeros, INTL00, NATIONAL))).astype(np.int8)
     digits = pc.replace_substring_regex(values, r"^\s*(\+|00)|\D", "")
     found = pa.nulls(len(values), pa.string())
-    for n, codes in CALLING.items():
+    for n, codes in _calling().items():
         head = pc.utf8_slice_codeunits(digits, 0, n)
         found = pc.if_else(pc.and_(pc.is_null(found), pc.is_in(head, value_set=codes)), head, found)
-    ccs = found.to_pylist()
-    regions = [phonenumbers.COUNTRY_CODE_TO_REGION_CODE[int(cc)][0] if cc and style[i] != NATIONAL else None
-               for i, cc in enumerate(ccs)]
+    main = _phones()["calling_codes"]
+    regions = [main[cc] if cc and style[i] != NATIONAL else None for i, cc in enumerate(found.to_pylist())]
     return style, regions
 
 
 @cache
 def phone_template(region: str, style: int) -> tuple[bytes, tuple[int, ...]] | None:
     """The region's example mobile number written in ``style``, and the byte positions of its
-    trailing digits that get keyed digits; None for a region libphonenumber has no example for."""
-    ex = (phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
-          or phonenumbers.example_number(region))
+    trailing digits that get keyed digits; None for a region with no example."""
+    ex = _phones()["regions"].get(region)
     if ex is None:
         return None
-    fmt = {E164: phonenumbers.PhoneNumberFormat.E164, NATIONAL: phonenumbers.PhoneNumberFormat.NATIONAL}.get(
-        style, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    text = phonenumbers.format_number(ex, fmt)
-    if style == INTL00:
-        text = "00" + text[1:]
-    raw = text.encode("ascii", "replace")
-    national = len(str(ex.national_number))
+    raw = ex["formats"][style].encode("ascii", "replace")
     digit_pos = [i for i, b in enumerate(raw) if 48 <= b <= 57]
-    keyed = max(1, min(PHONE_KEYED, national - 2))
+    keyed = max(1, min(PHONE_KEYED, ex["national_digits"] - 2))
     return raw, tuple(digit_pos[-keyed:])
 
 
