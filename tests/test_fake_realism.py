@@ -316,3 +316,46 @@ def test_scan_draft_uses_the_row_options_and_runs(cli, tmp_path):
 def _slug(word: str) -> str:
     from veil.ops.fake import _ascii_slug
     return _ascii_slug(word)
+
+
+REKEY_PROFILE = """\
+version: 1
+tables:
+  people:
+    primary_key: [id]
+    columns:
+      id: {op: pseudonymize, format: int, domain: person_id, reversible: true}
+      country: keep
+      gender: keep
+      first_name: {op: fake, kind: first_name, domain: fn, locale_from: country, gender_from: gender,
+                   shape: keep, reversible: true}
+      last_name: {op: fake, kind: last_name, domain: ln, locale: auto, shape: keep, reversible: true}
+      username: {op: fake, kind: username, domain: username, from: [first_name, last_name], reversible: true}
+"""
+
+
+def test_rekey_with_row_options_equals_a_fresh_run(cli, keyring, tmp_path):
+    """The vault gives the originals back (the name columns the username is built from too), and
+    the re-keyed copy is byte for byte a fresh run under the new key version."""
+    from .vault_fixtures import active_version, data_files, rotate
+    src = tmp_path / "src"
+    src.mkdir()
+    with (src / "people.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "country", "gender", "first_name", "last_name", "username"])
+        for i, (c, g, f, la) in enumerate([("DE", "F", "Anna", "MÜLLER"), ("CZ", "M", "J.", "Dvořák"),
+                                          ("FR", "F", "Zoë", "Dupont"), ("RU", "M", "Иван", "Петров")] * 5):
+            w.writerow([i + 1, c, g, f, la, f"user{i}"])
+    profile = tmp_path / "p.yaml"
+    profile.write_text(REKEY_PROFILE)
+    vault = tmp_path / "vaults" / "v.db"
+    v1 = active_version(cli, keyring)
+    run_ok(cli, src, tmp_path / "o1", profile, keyring, "--vault", vault)
+    rotate(cli, keyring)
+    run_ok(cli, src, tmp_path / "fresh", profile, keyring)
+    res = cli("rekey", tmp_path / "o1", "--from", v1, "--profile", profile, "--out", tmp_path / "o2",
+              "--keyring", keyring, "--vault", vault, "--workers", "1")
+    assert res.exit_code == 0, res.output
+    assert [p.read_bytes() for p in data_files(tmp_path / "o2")] == \
+        [p.read_bytes() for p in data_files(tmp_path / "fresh")]
+    assert column(tmp_path / "o1", "people", "first_name") != column(tmp_path / "o2", "people", "first_name")
