@@ -279,7 +279,7 @@ def _suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage
                 entities[e] = scrub_targets[e]
             elif e in SCRUB_DEFAULTS:
                 entities[e] = SCRUB_DEFAULTS[e]
-        return {"op": "scrub", "entities": entities} if entities else {"op": "scrub"}
+        return _free_text_rule(f, entities)
     text_rule, int_rule = RULES.get(f.entity, RULES["NONE"])
     if f.type == "integer" and not text_storage:
         # integer storage: the integer rule, in a domain of its own (its pseudonyms differ from the text rule's)
@@ -305,6 +305,31 @@ def _suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage
     return dict(text_rule)
 
 
+# free text: scrub (readable; the entities found are replaced), strict scrub (also every capitalised word,
+# digit run and @/URL token that is not an ordinary word) where most texts name someone, redact where the
+# texts are short and mostly identifiers. The reason goes into the column's comment (evidence "free_text_rule").
+STRICT_SHARE = 0.5  # share of texts holding a name, email or phone above which recall matters more
+SHORT_TEXT = 40  # a text column this narrow holds an identifier more than prose
+_PEOPLE_IN_TEXT = ("PERSON_NAME", "EMAIL", "PHONE")
+
+
+def _free_text_rule(f: Finding, entities: dict) -> dict:
+    inside = f.evidence.get("entities_in_text") or {}
+    people = max((inside.get(e, 0.0) for e in _PEOPLE_IN_TEXT), default=0.0)
+    width = f.evidence.get("text_length")
+    if width is not None and width < SHORT_TEXT and max(inside.values(), default=0.0) >= 0.3:
+        f.evidence["free_text_rule"] = f"redact: texts of at most {width} characters, mostly identifiers"
+        return {"op": "redact"}
+    rule = {"op": "scrub", "entities": entities} if entities else {"op": "scrub"}
+    if people >= STRICT_SHARE:
+        rule["mode"] = "strict"
+        f.evidence["free_text_rule"] = (f"strict scrub: {round(100 * people)}% of texts name someone, recall before "
+                                        "readability (allow: lists words to keep)")
+    else:
+        f.evidence["free_text_rule"] = "scrub: entities in few texts, the rest stays readable (mode: strict for recall)"
+    return rule
+
+
 def _comment(f: Finding) -> str:
     ev = f.evidence
     parts = [f"{f.entity} ({f.cls}, {f.confidence:.2f})" if f.entity != "NONE" else f"NONE ({f.confidence:.2f})",
@@ -323,6 +348,8 @@ def _comment(f: Finding) -> str:
         parts.append("inside text: " + ", ".join(held))
     if ev.get("note"):
         parts.append(ev["note"])
+    if ev.get("free_text_rule"):
+        parts.append(ev["free_text_rule"])
     if ev.get("values_disagree"):
         parts.append("values do not look like " + ev["values_disagree"] + ": check")
     return _one_line(" | ".join(parts))

@@ -146,7 +146,7 @@ def _widen(text: str, spans: list) -> list[tuple[int, int, str]]:
 
 
 _TOKEN_RIGHT = re.compile(r"[\w.@+%/=&?#~-]*")
-_TOKEN_LEFT = re.compile(r"[\w.@+%/=&?#~:-]*$")
+_TOKEN_LEFT = re.compile(r"[\w.@+%/=&?#~:-]*\Z")  # \Z: "$" also matches before a final newline
 
 
 def _whole_tokens(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
