@@ -359,3 +359,27 @@ def test_rekey_with_row_options_equals_a_fresh_run(cli, keyring, tmp_path):
     assert [p.read_bytes() for p in data_files(tmp_path / "o2")] == \
         [p.read_bytes() for p in data_files(tmp_path / "fresh")]
     assert column(tmp_path / "o1", "people", "first_name") != column(tmp_path / "o2", "people", "first_name")
+
+
+def test_card_of_too_few_digits_gets_the_plain_fake():
+    assert fake(["1", "4111111111111111"], {"kind": "credit_card", "shape": "keep"})[0] == \
+        fake(["1"], {"kind": "credit_card"})[0]
+
+
+@pytest.mark.parametrize("rule,message", [
+    ("{op: fake, kind: username, from: [country, last_name]}", "from names people.country, which is not a fake"),
+    ("{op: fake, kind: city, gender_from: gender}", "gender_from applies to kinds"),
+    ("{op: fake, kind: first_name, locale_from: nation}", "'nation' is not in table people"),
+    ("{op: fake, kind: name, from: [first_name]}", "from applies to kinds email and username"),
+])
+def test_profile_problems_name_the_rule(cli, tmp_path, rule, message):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "people.csv").write_text("id,country,gender,first_name,last_name,x\n1,DE,F,Anna,Lee,a\n")
+    profile = tmp_path / "p.yaml"
+    profile.write_text("version: 1\ntables:\n  people:\n    columns:\n      id: keep\n      country: keep\n"
+                       "      gender: keep\n      first_name: {op: fake, kind: first_name}\n"
+                       f"      last_name: {{op: fake, kind: last_name}}\n      x: {rule}\n")
+    res = cli("validate", profile, src)
+    assert res.exit_code == 3, res.output
+    assert message in res.output + (res.stderr if res.stderr_bytes is not None else "")

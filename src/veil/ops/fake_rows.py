@@ -216,9 +216,7 @@ def fake_rows(arr: pa.Array, ctx: OpContext) -> pa.Array:
     if kind in ("email", "username") and p.get("from"):
         return _from_rows(ctx, kind, arr, text_u, D, ui, valid, loc, gender, keep)
     if kind == "credit_card" and keep:
-        out = fs.cards(text_u, D)
-        if out is not None:
-            return out.take(row_u)
+        return fs.cards(text_u, D).take(row_u)
 
     # phones: the context is (region, style) instead of (locale, gender)
     style_u = np.full(len(u), fs.INTL, dtype=np.int8)

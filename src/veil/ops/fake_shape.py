@@ -155,10 +155,9 @@ def _equal_width(arr: pa.Array, width: int) -> np.ndarray:
     return data[start:start + len(arr) * width].reshape(len(arr), width)
 
 
-def cards(values: pa.Array, d: np.ndarray) -> pa.Array | None:
+def cards(values: pa.Array, d: np.ndarray) -> pa.Array:
     """Fake card numbers written like the originals (same separators and length), keeping the
-    digits that name the brand, Luhn-valid. None where an original has under 8 digits (the
-    caller gives those its plain fake)."""
+    digits that name the brand, Luhn-valid; an original of under 8 digits gets the plain fake."""
     digits = pc.replace_substring_regex(values, r"\D", "")
     ndig = pc.utf8_length(digits).to_numpy(zero_copy_only=False)
     keep = np.ones(len(values), dtype=np.int64)
@@ -175,8 +174,11 @@ def cards(values: pa.Array, d: np.ndarray) -> pa.Array | None:
     for j, pattern in enumerate(enc.dictionary.to_pylist()):
         rows = np.flatnonzero(idx == j)
         n = int(ndig[rows[0]])
-        if n < 8:
-            return None
+        if n < 8:  # no card number: the plain fake (16 digits starting with 4)
+            payload = np.concatenate([np.full((len(rows), 1), 4), d[rows][:, :14] % 10], axis=1)
+            out.append(fixed_width_strings((_luhn(payload) + 48).astype(np.uint8)))
+            order.append(rows)
+            continue
         orig = _equal_width(digits.take(pa.array(rows)), n).astype(np.int64) - 48
         pos = np.arange(n - 1)
         keyed = d[rows][:, np.arange(n - 1) % 32] % 10
