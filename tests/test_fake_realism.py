@@ -78,6 +78,20 @@ def test_known_answer_cards():
         ['4730 1986 0134 8569', '5534-0178-9296-4923', '378012975343368', None]
 
 
+def test_known_answer_from_street_postcode():
+    ref = [{"column": "first", "op": "fake", "domain": "fn", "kind": "first_name", "locale_from": "k"},
+           {"column": "last", "op": "fake", "domain": "ln", "kind": "last_name", "locale_from": "k"}]
+    cols = {"first": ["Ann", "Jürgen", "Иван"], "last": ["Lee", "Müller", "Петров"], "k": ["US", "DE", "RU"]}
+    assert fake(["ann.lee", "jm", "ivan_p"], {"kind": "username", "from": ref, "shape": "keep"}, cols) == \
+        ['carla.kirk95', 'evelinbuchholz3', 'milen_gerasimova37']
+    assert fake(["a@x.org", "b@x.org", "c@x.org"], {"kind": "email", "from": ref}, cols) == \
+        ['carla.kirk745@example.com', 'evelin.buchholz888@example.com', 'milen.gerasimova448@example.com']
+    assert fake(["a", "b", "c"], {"kind": "street_address", "locale_from": "k"}, cols) == \
+        ['167 Anne Mill', 'Franka-Hertrampf-Weg 112', 'алл. Железнодорожная, д. 139']
+    assert fake(["a", "b", "c"], {"kind": "postcode", "locale_from": "k"}, {"k": ["GB", "NL", "PL"]}) == \
+        ['TU12 5PF', '3285AA', '97-105']
+
+
 def test_without_new_options_outputs_are_the_original_operators():
     """No row option: the original outputs (the vectors of test_ops), whatever the other columns hold."""
     assert fake(["alice", "Jürgen"], {"kind": "first_name"}, {"k": ["DE", "FR"]}) == ['Adrienne', 'Gordon']
