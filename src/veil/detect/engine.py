@@ -267,9 +267,11 @@ class Detector:
             entity = _NER_LABELS.get(ent.label_)
             if entity is None:
                 continue
-            start, end = ent.start_char, ent.end_char
-            if entity != "LOCATION":  # places are often ordinary words ("West Kate", "Lake Jessica")
-                start, end = trim(text, start, end, lambda w: namelists.is_word(w, "en"))
+            start, end = trim(text, ent.start_char, ent.end_char, lambda w: namelists.is_word(w, "en"))
+            if entity == "LOCATION" and start < end:  # a place keeps its ordinary words ("West Kate")
+                start, end = ent.start_char, ent.end_char
+            elif entity == "PERSON_NAME" and start < end:  # only frequent words leave a name ("Satya" stays)
+                start, end = trim(text, ent.start_char, ent.end_char, lambda w: namelists.frequent(w, "en"))
             if start >= end:
                 continue
             if entity == "ORGANIZATION":

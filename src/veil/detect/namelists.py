@@ -131,6 +131,11 @@ def is_word(token: str, lang: str) -> bool:
     return f not in _person_words() and f not in lex["city"]
 
 
+def frequent(token: str, lang: str) -> bool:
+    """An ordinary word among the :data:`RARE` most frequent of ``lang`` (names aside): "Senior", "Email"."""
+    return is_word(token, lang) and _rank(token, lang) < RARE
+
+
 def allowed(token: str, lang: str) -> bool:
     """Strict mode keeps ``token``: an ordinary word of ``lang`` (or English)."""
     return is_word(token, lang)
@@ -212,7 +217,7 @@ def names(text: str, lang: str) -> list[tuple[int, int]]:
             out.append((m.start("name"), m.end("name")))
     for m in _SIGNATURE.finditer(text):  # the line after "Kind regards," / "my name is Bent Olsen"
         words = m.group("name").split()
-        if all(not is_word(w, lang) or fold(w) in _person_words() for w in words):
+        if any(not is_word(w, lang) for w in words):
             out.append((m.start("name"), m.end("name")))
     for m in _SPEAKER.finditer(text):  # a speaker: a name of the lists or a handle ("anna_k", "j.doe")
         words = m.group("name").split()
@@ -221,7 +226,7 @@ def names(text: str, lang: str) -> list[tuple[int, int]]:
             start = m.end("name") - len(words[1])  # "Operatrice Marta:" -> "Marta"
             words = words[1:]
         handle = len(words) == 1 and (re.search(r"[^\W_][_.\d]", words[0]) or words[0].islower() and len(words[0]) > 3)
-        if all(not is_word(w, lang) for w in words) and (any(fold(w) in _person_words() for w in words) or handle):
+        if all(not is_word(w, lang) for w in words) and (any(_first(fold(w)) for w in words) or handle):
             out.append((start, m.end("name")))
     return out
 
