@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,10 +118,12 @@ def timed(fn: Callable[[list[str]], list[str]], texts: list[str], repeat: int) -
     return out, statistics.median(secs)
 
 
-def tally(records: list[dict], outputs: list[str]) -> tuple[dict, dict]:
-    """(counts, misses): counts[lang] = {"labels": {label: [spans, removed]}, "other": [words, changed]}."""
+def tally(records: list[dict], outputs: list[str]) -> tuple[dict, dict, Counter]:
+    """(counts, misses, changed words): counts[lang] = {"labels": {label: [spans, removed]},
+    "other": [words, changed]}."""
     counts: dict = {}
     misses: dict = {}
+    changed: Counter = Counter()
     for rec, out in zip(records, outputs, strict=True):
         s = score(rec["text"], rec["spans"], out)
         c = counts.setdefault(rec["lang"], {"labels": {}, "other": [0, 0]})
@@ -132,7 +135,8 @@ def tally(records: list[dict], outputs: list[str]) -> tuple[dict, dict]:
                 misses.setdefault(label, []).append((rec["id"], rec["text"][span["start"]:span["end"]], where))
         c["other"][0] += s.other_words
         c["other"][1] += s.other_changed
-    return counts, misses
+        changed.update(f"{rec['lang']}:{w}" for w in s.changed)
+    return counts, misses, changed
 
 
 def summary(counts: dict) -> dict:
@@ -216,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="timed passes per system and language (median)")
     ap.add_argument("--json", type=Path, default=None, help="write every figure to this file")
     ap.add_argument("--show-misses", type=int, default=0, metavar="N",
-                    help="print N missed spans per label and system (dev split only)")
+                    help="print N missed spans per label and system, and the 4N ordinary words changed most "
+                         "often (dev split only)")
     args = ap.parse_args(argv)
     if args.show_misses and args.split != "dev":
         print("--show-misses: dev split only (never tune on test)", file=sys.stderr)
@@ -241,13 +246,14 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         fn, desc = builders[system]()
         print(f"{system}: {desc} (built in {time.perf_counter() - t0:.1f}s)", file=sys.stderr)
-        counts, misses, rates = {}, {}, {}
+        counts, misses, rates, changed = {}, {}, {}, Counter()
         total_n, total_s = 0, 0.0
         for lang in langs:
             texts = [r["text"] for r in records[lang]]
             outputs, secs = timed(fn, texts, args.repeat)
-            c, m = tally(records[lang], outputs)
+            c, m, ch = tally(records[lang], outputs)
             counts.update(c)
+            changed.update(ch)
             for label, items in m.items():
                 misses.setdefault(label, []).extend(items)
             rates[lang] = len(texts) / secs
@@ -260,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             for label in LABELS:
                 for rid, value, where in misses.get(label, [])[:args.show_misses]:
                     print(f"  {label:13} {rid}: {value!r} -> {where.strip()!r}")
+            print(f"ordinary words changed most often, {system} (dev; lang:word count):")
+            print("  " + ", ".join(f"{w} {n}" for w, n in changed.most_common(4 * args.show_misses)))
     print(f"\nsplit {args.split}, {sum(map(len, records.values()))} texts, veil {commit()}, "
           f"{datetime.date.today()}; strict recall % (labelled spans), other words changed %, texts/s")
     print_table(results, systems, langs)

@@ -86,6 +86,7 @@ class Score:
     spans: list[tuple[str, bool, str]] = field(default_factory=list)
     other_words: int = 0
     other_changed: int = 0
+    changed: list[str] = field(default_factory=list)  # the other words that were changed
 
 
 def score(text: str, spans: list[dict], output: str) -> Score:
@@ -106,5 +107,7 @@ def score(text: str, spans: list[dict], output: str) -> Score:
         if j < len(bounds) and bounds[j][0] < b:  # overlaps a span (spans are sorted and disjoint)
             continue
         result.other_words += 1
-        result.other_changed += pair[i] < 0
+        if pair[i] < 0:
+            result.other_changed += 1
+            result.changed.append(tok)
     return result
