@@ -43,6 +43,11 @@ def test_no_slot_syntax_left(corpus):
 def test_committed_corpus_is_what_the_generator_writes(tmp_path):
     import subprocess
 
+    import faker
+
+    if faker.VERSION != generate.FAKER_VERSION:
+        pytest.skip(f"the corpus was written with Faker {generate.FAKER_VERSION}, not {faker.VERSION}")
+
     subprocess.run([sys.executable, str(BENCH / "scrub_eval" / "generate.py"), "--out", str(tmp_path)], check=True,
                    capture_output=True)
     for path in sorted(generate.CORPUS.glob("*.jsonl.gz")):
@@ -147,3 +152,28 @@ def test_place_is_bounded_by_kept_neighbours():
     pair = alignment(src, out)
     assert place(src, out, pair, 5, 9) == " <PERSON> "
     assert place(src, out, pair, 13, 16) == " Bob "
+
+
+def test_bench_end_to_end(tmp_path, capsys):
+    """The evaluation on a few texts with scrub's pattern recognizers only: every email found, figures
+    written for every language asked."""
+    import json
+
+    import bench_scrub_eval
+
+    out = tmp_path / "r.json"
+    assert bench_scrub_eval.main(["--split", "dev", "--lang", "en,de", "--limit", "8", "--repeat", "1",
+                                  "--systems", "veil", "--params", '{"nlp_model": "none"}', "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["systems"]["veil"]
+    assert set(res["summary"]) == {"en", "de", "all"}
+    email = res["summary"]["all"]["labels"]["EMAIL"]
+    assert email["spans"] > 0 and email["recall"] == 1.0
+    assert res["summary"]["all"]["labels"]["PERSON_NAME"]["spans"] > 0
+    assert res["texts_per_s"]["all"] > 0
+    assert "strict recall" in capsys.readouterr().out
+
+
+def test_misses_never_from_test_split():
+    import bench_scrub_eval
+
+    assert bench_scrub_eval.main(["--split", "test", "--show-misses", "3", "--systems", "veil"]) == 2

@@ -39,6 +39,7 @@ SIZES = {"en": 1500, "de": 500, "fr": 500, "es": 500, "it": 500}  # texts per la
 SPLITS = ("dev", "test")
 SLOT = re.compile(r"\{([a-z][a-z0-9_]*(?:\.[a-z_]+)?)(?:\|(lower|upper|title))?\}")
 GENRES = ("note", "ticket", "email", "chat", "list")
+FAKER_VERSION = "40.63.0"  # the committed corpus was written with this Faker (another may draw other values)
 
 
 def templates(lang: str) -> dict[str, list[tuple[str, str, str]]]:
