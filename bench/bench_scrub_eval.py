@@ -118,14 +118,20 @@ def timed(fn: Callable[[list[str]], list[str]], texts: list[str], repeat: int) -
     return out, statistics.median(secs)
 
 
-def tally(records: list[dict], outputs: list[str]) -> tuple[dict, dict, Counter]:
-    """(counts, misses, changed words): counts[lang] = {"labels": {label: [spans, removed]},
-    "other": [words, changed]}."""
+def tally(records: list[dict], outputs: list[str]) -> tuple[dict, dict, Counter, dict]:
+    """(counts, misses, changed words, by genre): counts[lang] = {"labels": {label: [spans, removed]},
+    "other": [words, changed]}; by genre: [spans, removed, other words, changed]."""
     counts: dict = {}
     misses: dict = {}
     changed: Counter = Counter()
+    genres: dict[str, list[int]] = {}
     for rec, out in zip(records, outputs, strict=True):
         s = score(rec["text"], rec["spans"], out)
+        g = genres.setdefault(rec["genre"], [0, 0, 0, 0])
+        g[0] += len(s.spans)
+        g[1] += sum(ok for _, ok, _ in s.spans)
+        g[2] += s.other_words
+        g[3] += s.other_changed
         c = counts.setdefault(rec["lang"], {"labels": {}, "other": [0, 0]})
         for span, (label, ok, where) in zip(rec["spans"], s.spans, strict=True):
             n = c["labels"].setdefault(label, [0, 0])
@@ -136,7 +142,7 @@ def tally(records: list[dict], outputs: list[str]) -> tuple[dict, dict, Counter]
         c["other"][0] += s.other_words
         c["other"][1] += s.other_changed
         changed.update(f"{rec['lang']}:{w}" for w in s.changed)
-    return counts, misses, changed
+    return counts, misses, changed, genres
 
 
 def summary(counts: dict) -> dict:
@@ -222,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show-misses", type=int, default=0, metavar="N",
                     help="print N missed spans per label and system, and the 4N ordinary words changed most "
                          "often (dev split only)")
+    ap.add_argument("--by-genre", action="store_true", help="also print recall and words changed per genre")
     args = ap.parse_args(argv)
     if args.show_misses and args.split != "dev":
         print("--show-misses: dev split only (never tune on test)", file=sys.stderr)
@@ -246,21 +253,27 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         fn, desc = builders[system]()
         print(f"{system}: {desc} (built in {time.perf_counter() - t0:.1f}s)", file=sys.stderr)
-        counts, misses, rates, changed = {}, {}, {}, Counter()
+        counts, misses, rates, changed, genres = {}, {}, {}, Counter(), {}
         total_n, total_s = 0, 0.0
         for lang in langs:
             texts = [r["text"] for r in records[lang]]
             outputs, secs = timed(fn, texts, args.repeat)
-            c, m, ch = tally(records[lang], outputs)
+            c, m, ch, gs = tally(records[lang], outputs)
             counts.update(c)
             changed.update(ch)
+            for genre, v in gs.items():
+                genres[genre] = [a + b for a, b in zip(genres.get(genre, [0, 0, 0, 0]), v, strict=True)]
             for label, items in m.items():
                 misses.setdefault(label, []).extend(items)
             rates[lang] = len(texts) / secs
             total_n, total_s = total_n + len(texts), total_s + secs
             print(f"  {lang}: {len(texts)} texts, {rates[lang]:.0f} texts/s", file=sys.stderr)
         rates["all"] = total_n / total_s
-        results[system] = {"description": desc, "summary": summary(counts), "texts_per_s": rates}
+        results[system] = {"description": desc, "summary": summary(counts), "texts_per_s": rates,
+                           "by_genre": {g: {"spans": n, "removed": k, "recall": k / n if n else None,
+                                            "other_words": w, "other_changed": x,
+                                            "other_changed_share": x / w if w else None}
+                                        for g, (n, k, w, x) in sorted(genres.items())}}
         if args.show_misses:
             print(f"\nmissed spans, {system} (dev; value -> what is left at its place):")
             for label in LABELS:
@@ -271,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nsplit {args.split}, {sum(map(len, records.values()))} texts, veil {commit()}, "
           f"{datetime.date.today()}; strict recall % (labelled spans), other words changed %, texts/s")
     print_table(results, systems, langs)
+    if args.by_genre:
+        print("\nby genre (languages asked, every label): strict recall % / other words changed %")
+        for system in systems:
+            print(f"  {system}: " + ", ".join(f"{g} {pct(v['recall'])} / {pct(v['other_changed_share'])}"
+                                             for g, v in results[system]["by_genre"].items()))
     if args.json:
         args.json.write_text(json.dumps({"split": args.split, "commit": commit(), "date": str(datetime.date.today()),
                                          "langs": langs, "limit": args.limit, "repeat": args.repeat,
