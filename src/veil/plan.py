@@ -29,6 +29,7 @@ from .ops.arrays import is_text
 from .privacy.subjects import inherit as inherit_privacy
 from .profile import ColumnRule, ForeignKey, Privacy, Profile, Subject, TableRule
 from .sqltypes import sql_int_bits, sql_integer_digits, sql_is_zoned, sql_text_length, sql_type_category
+from .subset.spec import resolve as resolve_subset
 
 
 def nlp_model(param: str) -> str | None:
@@ -135,6 +136,9 @@ class Plan:
     key_version: str | None
     # what validate warns about (an error with --strict): an operator writing text into a typed column
     warnings: list[Problem] = field(default_factory=list)
+    subset_spec: Any = None  # the profile's subset section (veil.subset.spec.Subset)
+    subset: dict[str, Any] | None = None  # set by a run: kept row positions per table (veil.subset.run)
+    subset_report: dict[str, Any] | None = None  # the closure's figures (veil.subset.closure)
 
     def order(self) -> list[str]:
         """Tables with referenced (parent) tables first, so dropped parents cascade to children."""
@@ -243,9 +247,11 @@ class _Compiler:
             for fk in rule.foreign_keys:
                 if fk.ref_table in tables and tuple(fk.ref_columns) not in tables[fk.ref_table].referenced:
                     tables[fk.ref_table].referenced.append(tuple(fk.ref_columns))
+        if self.profile.subset is not None:
+            self.problems += resolve_subset(self.profile.subset, tables)
         if self.problems:
             raise ProfileError(self.problems, file=self.profile.file)
-        return Plan(tables, self.key_version, self.warnings)
+        return Plan(tables, self.key_version, self.warnings, subset_spec=self.profile.subset)
 
     # -- names used by the rules must exist ------------------------------------
 

@@ -24,6 +24,7 @@ from ..formats.order import ORDER_PURPOSE
 from ..keys import KeyProvider
 from ..plan import Plan
 from ..privacy.enforce import enforce as enforce_privacy
+from ..subset.run import apply_subset
 from ..vault import Vault
 from ..vault.records import RowContext, VaultPart, vault_part, vault_records
 from .driver import Driver, KeyCheck, Prepare, Prepared, Progress, VaultWriter, drive
@@ -52,8 +53,9 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
     in the records' transaction. ``prepare`` rewrites each input batch first (re-keying uses it).
     """
     source: Source
-    if prepare is None:  # k-anonymity: the quasi-identifiers' first pass (a re-key keeps them as they are)
-        enforce_privacy(plan, dataset)
+    if prepare is None:  # a re-key keeps the copy's rows and generalized quasi-identifiers as they are
+        plan.subset_report = apply_subset(plan, dataset, keys)  # the subset's closure (veil.subset)
+        enforce_privacy(plan, dataset)  # k-anonymity: the quasi-identifiers' first pass, of the subset
     if isinstance(dataset, DumpDataset):
         if prepare is not None:
             raise InputError("re-keying a SQL dump is not supported yet", file=str(dataset.root),

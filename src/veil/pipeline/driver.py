@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,6 +28,7 @@ from ..errors import IntegrityError, VeilError
 from ..keys import KeyProvider
 from ..output import AtomicOutput
 from ..plan import Plan, TablePlan
+from ..subset.closure import positions_in
 from ..vault import Vault, encrypt_records
 from ..vault.records import vault_records
 from .engine import Engine
@@ -211,8 +213,17 @@ class Driver:
         offset = self.offsets.get(name, 0)
         self.offsets[name] = offset + values.num_rows
         self.result(name).rows_in += values.num_rows
+        carry = batch.carry
+        kept = self.plan.subset.get(name) if self.plan.subset is not None else None
+        if kept is not None:  # a subset (veil.subset): only the rows of its closure go on
+            mask = positions_in(kept, offset, values.num_rows)
+            self.result(name).rows_subset += int(values.num_rows - mask.sum())
+            if not mask.any():
+                return
+            if not mask.all():
+                values, carry = values.filter(pa.array(mask)), _masked(carry, mask)
         future = self.engine.submit(self.plan.tables[name], values, offset, self.current.parallel)
-        self.queue.append(_Pending(name, future, values, batch.carry))
+        self.queue.append(_Pending(name, future, values, carry))
         self.in_flight += 1
         while self.in_flight >= self.window:
             if self.preload and self.records is not None:
@@ -283,6 +294,21 @@ class Driver:
             if isinstance(p, _Pending):
                 p.future.cancel()
         self.queue.clear()
+
+
+def _masked(carry: Any, mask: np.ndarray) -> Any:
+    """A batch's render (a dump's) for the rows of ``mask`` only: the transform's own kept mask
+    (forgotten rows) is spread back over the batch's rows."""
+    if carry is None:
+        return None
+
+    def render(out: pa.RecordBatch, kept: pa.Array | None, split: bool = False) -> Any:
+        full = mask.copy()
+        if kept is not None:
+            full[mask] = kept.to_numpy(zero_copy_only=False)
+        return carry(out, pa.array(full), split=True) if split else carry(out, pa.array(full))
+
+    return render
 
 
 class Prepared:

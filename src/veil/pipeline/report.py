@@ -23,6 +23,7 @@ class TableResult:
     rows_out: int = 0
     rows_forgotten: int = 0  # rows of forgotten subjects
     rows_dropped_by_reference: int = 0  # rows referencing dropped rows through a foreign key
+    rows_subset: int = 0  # rows outside the profile's subset (veil.subset)
     vault_records: int = 0
     seconds: float = 0.0
     columns: dict[str, ColumnStats] = field(default_factory=dict)
@@ -48,7 +49,8 @@ def report_dict(result: RunResult, plan: Plan, *, input_path: Path, profile_path
         tables[tr.name] = {
             "rows_in": tr.rows_in,
             "rows_out": tr.rows_out,
-            "rows_dropped": {"forgotten_subject": tr.rows_forgotten, "by_reference": tr.rows_dropped_by_reference},
+            "rows_dropped": {"forgotten_subject": tr.rows_forgotten, "by_reference": tr.rows_dropped_by_reference,
+                             **({"outside_subset": tr.rows_subset} if plan.subset is not None else {})},
             "vault_records_written": tr.vault_records,
             "seconds": round(tr.seconds, 4),
             "columns": {
@@ -66,6 +68,8 @@ def report_dict(result: RunResult, plan: Plan, *, input_path: Path, profile_path
         }
         if tplan.privacy_report is not None:  # k-anonymity enforced (veil.privacy): levels and counts
             tables[tr.name]["privacy"] = tplan.privacy_report
+        if plan.subset_report is not None and tr.name in plan.subset_report["tables"]:
+            tables[tr.name]["subset"] = plan.subset_report["tables"][tr.name]
     doc = {
         "veil_version": __version__,
         "started": result.started,
@@ -83,6 +87,8 @@ def report_dict(result: RunResult, plan: Plan, *, input_path: Path, profile_path
         "forget_list_applied": result.forget_applied,
         "tables": tables,
     }
+    if plan.subset_report is not None:  # the subset's rounds and unresolved references (veil.subset)
+        doc["subset"] = {k: v for k, v in plan.subset_report.items() if k != "tables"}
     if extra:
         doc.update(extra)
     return doc

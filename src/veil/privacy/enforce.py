@@ -30,6 +30,7 @@ from ..formats.dump import DumpDataset
 from ..formats.dump.sample import read_rows
 from ..ops.kanon import base_output
 from ..plan import Plan, TablePlan
+from ..subset.closure import positions_in
 from .hierarchy import placeholder
 from .search import Counter, Infeasible, search
 
@@ -85,16 +86,28 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
                               for c in batch.column_names], names=batch.column_names)
         counters[name].add(batch)
 
+    starts: dict[str, int] = {}
+
+    def counted(name: str, batch: pa.Table) -> pa.Table:
+        """The batch's rows in the run's subset (veil.subset), if it has one: k is for what is written."""
+        start = starts.get(name, 0)
+        starts[name] = start + batch.num_rows
+        kept = plan.subset.get(name) if plan.subset is not None else None
+        return batch if kept is None else batch.filter(pa.array(positions_in(kept, start, batch.num_rows)))
+
     if isinstance(dataset, DumpDataset):
-        for table, _n, values in read_rows(dataset.dump, None, batch_rows, tables=set(counters)):
+        for table, n, values in read_rows(dataset.dump, None, batch_rows, tables=set(counters)):
             if table in counters and values is not None:
+                values = counted(table, values)
                 add(table, _typed(values, counters[table].columns, types[table], table, str(dataset.dump.path)))
+            elif table in counters:
+                starts[table] = starts.get(table, 0) + n
     else:
         for name, counter in counters.items():
             table = dataset.table(name)
             assert table is not None
-            for batch in _file_batches(table, counter.columns, batch_rows):
-                add(name, batch)
+            for batch in column_batches(table, counter.columns, batch_rows):
+                add(name, counted(name, batch))
     # a NOT NULL column cannot take a suppressed value's null (a dump's DDL; a Parquet field)
     if isinstance(dataset, DumpDataset):
         not_null = {name: set(td.not_null) for name in wanted if (td := dataset.dump.tables.get(name)) is not None}
@@ -155,7 +168,7 @@ def _floor(plan: Plan, name: str, qis: list[str], bases: dict[str, dict], combos
     return combos, floors
 
 
-def _file_batches(table, columns: list[str], batch_rows: int):
+def column_batches(table, columns: list[str], batch_rows: int):
     """The columns of a table of files: a Parquet file read for them alone."""
     if table.format == "parquet":
         f = pq.ParquetFile(table.path)

@@ -178,6 +178,10 @@ class DumpSource:
         if group:
             yield from self._inserts(group)
 
+    def _subset(self, name: str) -> bool:
+        """Whether a subset filters this table's rows (veil.subset): they go through the driver."""
+        return self.plan.subset is not None and name in self.plan.subset
+
     def _table(self, raw_name: str, line: int) -> tuple[str, TablePlan]:
         name = self.info.parent_of(raw_name)
         tplan = self.plan.tables.get(name)
@@ -226,7 +230,7 @@ class DumpSource:
         if unknown:
             raise InputError(f"COPY names columns the table does not have: {', '.join(unknown)}", file=file,
                              line=item.statement.line, table=name)
-        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
+        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle or self._subset(name)):
             n = 0
             for _, line in item.lines:
                 yield _enc(line)
@@ -285,7 +289,7 @@ class DumpSource:
         file, dialect = self.file, self.info.dialect
         name, tplan = self._table(stmts[0].table, stmts[0].line)
         yield Begin(name, file=file)
-        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
+        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle or self._subset(name)):
             for st in stmts:
                 yield _enc(st.text)
             yield Copied(name, sum(len(st.rows) for st in stmts))

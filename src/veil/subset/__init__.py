@@ -1,0 +1,1 @@
+"""Subsetting (issue 20): see docs/subset.md."""

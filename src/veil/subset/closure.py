@@ -1,0 +1,285 @@
+"""Which rows a subset keeps: the targets' rows, every row they reference (upstream, transitively:
+every foreign key of the output resolves), and for ``include_children`` the rows that reference kept
+rows (downstream), to a fixpoint.
+
+Rows are known by their position in the table's stream (the order every reader of the input gives:
+a file's rows, a dump's rows of a table in file order, partitions under their parent), so the run
+filters them without reading keys again; kept positions are sorted int64 arrays, 8 bytes a kept row.
+Keys are compared as canonical text (each column cast to text, a composite key's columns joined by
+U+001F; a null anywhere is no reference), kept only for kept rows and for references still to
+resolve: memory goes with the subset, not with the input.
+
+**The fixpoint.** A table is *dirty* when rows of it may join: it is a target (first pass), another
+table wants keys it may hold (a kept row's foreign key, not yet found), or it is in
+``include_children`` and a table it references kept new rows. Each round reads the dirty tables once
+(a dump: one scan of the file for all of them), keeps the rows that now qualify, and records what
+those rows make dirty; the rounds end when nothing is dirty. Self-references and cycles need no
+special case: a cycle is read again until a round adds nothing (each round adds rows, so it ends).
+A foreign key whose parent row is not in the input (dangling in the source) stays unresolved and is
+reported, never looped on.
+
+**Targets.** ``fraction`` keeps a row when the keyed hash of its primary key (HMAC-SHA256 under the
+run's ``subset`` subkey for the table, first 8 bytes) is below fraction × 2^64: the same rows on
+every run with the same key and scope, whatever the input order, and a row added to the source
+does not change which others are chosen. ``limit`` keeps the N rows of smallest keyed hash (of
+those ``where`` selects, if given); ``where`` a predicate; ``keys_file`` the listed keys. Several
+criteria of one target must all hold; several targets on one table add up.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import InputError
+from ..hmacs import hmac_sha256_many
+from .spec import Subset, Target
+
+SEP = "\x1f"
+PURPOSE = "subset"
+
+
+class Reader(Protocol):
+    def read(self, columns: dict[str, list[str]]) -> Iterator[tuple[str, int, pa.Table]]:
+        """One pass over the named tables: (table, position of the batch's first row, the columns)."""
+
+
+@dataclass
+class Link:
+    """A foreign key: child columns -> parent columns."""
+    child: str
+    columns: tuple[str, ...]
+    parent: str
+    ref: tuple[str, ...]
+
+
+@dataclass
+class _State:
+    kept: list[np.ndarray] = field(default_factory=list)  # sorted position arrays, merged lazily
+    reasons: dict[str, int] = field(default_factory=lambda: {"target": 0, "parent": 0, "child": 0})
+    keys: dict[tuple[str, ...], set[str]] = field(default_factory=dict)  # referenced keys of kept rows
+    wanted: dict[tuple[str, ...], set[str]] = field(default_factory=dict)  # keys kept children point at
+    forced: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # limit rows, kept next pass
+    passes: int = 0
+
+    def positions(self) -> np.ndarray:
+        if len(self.kept) != 1:
+            self.kept = [np.unique(np.concatenate(self.kept)) if self.kept else np.zeros(0, np.int64)]
+        return self.kept[0]
+
+
+@dataclass
+class Closure:
+    """Kept row positions per table, why they are kept, and the passes it took."""
+    positions: dict[str, np.ndarray]
+    report: dict[str, Any]
+
+
+def positions_in(kept: np.ndarray, start: int, n: int) -> np.ndarray:
+    """Which of the rows start .. start+n-1 are in the sorted position array ``kept``."""
+    lo, hi = np.searchsorted(kept, [start, start + n])
+    mask = np.zeros(n, bool)
+    mask[kept[lo:hi] - start] = True
+    return mask
+
+
+def key_text(batch: pa.Table, cols: tuple[str, ...]) -> pa.Array:
+    """Each row's key as canonical text; null when any of its columns is null."""
+    parts = []
+    for c in cols:
+        col = batch.column(c)
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        parts.append(col if pa.types.is_string(col.type) else pc.cast(col, pa.string()))
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, SEP)
+
+
+def keyed_hash(key: bytes, texts: pa.Array) -> np.ndarray:
+    """uint64 per row: the first 8 bytes of HMAC-SHA256(key, text) (null text: the largest value)."""
+    vals = texts.to_pylist()
+    digests = hmac_sha256_many(key, (v.encode("utf-8", "surrogateescape") for v in vals if v is not None))
+    out = np.full(len(vals), np.iinfo(np.uint64).max, np.uint64)
+    idx = [i for i, v in enumerate(vals) if v is not None]
+    if idx:
+        out[idx] = np.frombuffer(b"".join(d[:8] for d in digests), dtype=">u8").astype(np.uint64)
+    return out
+
+
+def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link], reader: Reader,
+            subkey: Callable[[str], bytes], file: str | None = None) -> Closure:
+    """The subset's kept positions (module doc). ``tables``: every table and its primary key (may be
+    empty); ``links``: the foreign keys; ``subkey(table)``: the table's 32-byte subset key."""
+    state = {t: _State() for t in tables}
+    parents_of: dict[str, list[Link]] = {t: [] for t in tables}
+    children_of: dict[str, list[Link]] = {t: [] for t in tables}
+    for lk in links:
+        if lk.child in tables and lk.parent in tables:
+            parents_of[lk.child].append(lk)
+            children_of[lk.parent].append(lk)
+    for lk in links:  # what kept rows of each parent must remember: the keys children point at
+        if lk.parent in state:
+            state[lk.parent].keys.setdefault(lk.ref, set())
+    by_table: dict[str, list[Target]] = {}
+    for t in subset.targets:
+        by_table.setdefault(t.table, []).append(t)
+    include = set(subset.include_children)
+    dirty = set(by_table)
+    first = True
+    rounds = 0
+    while dirty:
+        rounds += 1
+        columns = {t: _columns(t, tables[t], parents_of[t], state[t], by_table.get(t) if first else None)
+                   for t in sorted(dirty)}
+        reading, dirty = set(dirty), set()
+        selected = {t: _select(by_table[t], tables[t], subkey(t), file) for t in reading if first and t in by_table}
+        news: dict[str, int] = {}
+        for table, start, batch in reader.read(columns):
+            if table not in reading:
+                continue
+            st = state[table]
+            n = batch.num_rows
+            pos = np.arange(start, start + n, dtype=np.int64)
+            have = st.positions()
+            new = ~np.isin(pos, have, assume_unique=True) if len(have) else np.ones(n, bool)
+            if not new.any():
+                continue
+            why_target = selected[table].take(batch, pos) & new if table in selected else np.zeros(n, bool)
+            if len(st.forced):
+                why_target |= np.isin(pos, st.forced) & new
+            why_parent = np.zeros(n, bool)
+            for ref, want in st.wanted.items():
+                if want:
+                    txt = key_text(batch, ref)
+                    why_parent |= pc.fill_null(pc.is_in(txt, value_set=pa.array(list(want), pa.string())),
+                                               False).to_numpy(zero_copy_only=False)
+            why_parent &= new & ~why_target
+            why_child = np.zeros(n, bool)
+            if table in include:
+                for lk in parents_of[table]:
+                    keys = state[lk.parent].keys.get(lk.ref)
+                    if keys:
+                        txt = key_text(batch, lk.columns)
+                        why_child |= pc.fill_null(pc.is_in(txt, value_set=pa.array(list(keys), pa.string())),
+                                                  False).to_numpy(zero_copy_only=False)
+                why_child &= new & ~why_target & ~why_parent
+            add = why_target | why_parent | why_child
+            if not add.any():
+                continue
+            st.reasons["target"] += int(why_target.sum())
+            st.reasons["parent"] += int(why_parent.sum())
+            st.reasons["child"] += int(why_child.sum())
+            st.kept.append(pos[add])
+            rows = batch.filter(pa.array(add))
+            news[table] = news.get(table, 0) + rows.num_rows
+            for ref, keys in st.keys.items():
+                found = {v for v in key_text(rows, ref).to_pylist() if v is not None}
+                keys |= found
+                if ref in st.wanted:
+                    st.wanted[ref] -= found
+            for lk in parents_of[table]:  # upstream: the parents these rows reference
+                refs = {v for v in key_text(rows, lk.columns).to_pylist() if v is not None}
+                pst = state[lk.parent]
+                refs -= pst.keys.get(lk.ref, set())
+                if refs:
+                    pst.wanted.setdefault(lk.ref, set()).update(refs)
+                    dirty.add(lk.parent)
+        for t in reading:
+            state[t].passes += 1
+            state[t].forced = np.zeros(0, np.int64)
+            if t in selected and len(pending := selected[t].finish()):
+                state[t].forced = pending  # a limit's rows: known after the whole pass, kept on the next
+                dirty.add(t)
+        for t, k in news.items():  # downstream: children listed in include_children may now join
+            if k:
+                dirty.update(lk.child for lk in children_of[t] if lk.child in include)
+        first = False
+    positions = {t: st.positions() for t, st in state.items()}
+    unresolved = {t: sum(len(v) for v in st.wanted.values()) for t, st in state.items() if any(st.wanted.values())}
+    report = {
+        "rounds": rounds,
+        "tables": {t: {"rows_kept": int(len(positions[t])), **st.reasons, "passes": st.passes}
+                   for t, st in state.items()},
+        "unresolved_references": unresolved,
+        "others": subset.others,
+    }
+    return Closure(positions, report)
+
+
+def _columns(table: str, pk: tuple[str, ...], parents: list[Link], st: _State,
+             targets: list[Target] | None) -> list[str]:
+    cols: list[str] = []
+    for group in [pk, *st.keys, *(lk.columns for lk in parents)]:
+        cols += [c for c in group if c not in cols]
+    for t in targets or []:
+        if t.where is not None:
+            cols += [c for c in t.where.columns if c not in cols]
+    return cols
+
+
+class _Selection:
+    """A table's targets over its first pass: ``take`` gives the rows chosen outright; a ``limit``
+    keeps candidates (smallest keyed hashes) until ``finish`` adds them."""
+
+    def __init__(self, targets: list[Target], pk: tuple[str, ...], key: bytes, file: str | None):
+        self.targets, self.pk, self.key, self.file = targets, pk, key, file
+        self.heaps: list[list[tuple[int, int]]] = [[] for _ in targets]
+        self.file_keys: list[set[str] | None] = [_read_keys(t, file) if t.keys_file else None for t in targets]
+
+    def take(self, batch: pa.Table, pos: np.ndarray) -> np.ndarray:
+        n = batch.num_rows
+        chosen = np.zeros(n, bool)
+        texts = key_text(batch, self.pk) if self.pk else None
+        hashes = None
+        for i, t in enumerate(self.targets):
+            ok = np.ones(n, bool)
+            if t.where is not None:
+                ok &= t.where.mask(batch, t.table)
+            if self.file_keys[i] is not None:
+                if texts is None:
+                    raise InputError(f"subset target {t.table}: keys_file needs the table's primary key",
+                                     table=t.table, hint="declare primary_key for the table in the profile")
+                ok &= pc.fill_null(pc.is_in(texts, value_set=pa.array(sorted(self.file_keys[i]), pa.string())),
+                                   False).to_numpy(zero_copy_only=False)
+            if t.fraction is not None or t.limit is not None:
+                if hashes is None:
+                    # no primary key: the row's position is its key (stable for the same input)
+                    hashes = keyed_hash(self.key, texts if texts is not None else pa.array(pos.astype(str)))
+                if t.fraction is not None and t.fraction < 1:
+                    ok &= hashes < np.uint64(min(int(t.fraction * 2.0 ** 64), 2 ** 64 - 1))
+            if t.limit is not None:
+                heap = self.heaps[i]
+                for p, h in zip(pos[ok], hashes[ok], strict=True):
+                    item = (-int(h), -int(p))  # a max-heap of the N smallest (hash, position)
+                    if len(heap) < t.limit:
+                        heapq.heappush(heap, item)
+                    elif item > heap[0]:
+                        heapq.heapreplace(heap, item)
+                continue
+            chosen |= ok
+        return chosen
+
+    def finish(self) -> np.ndarray:
+        """The limit targets' rows, known after the whole first pass (kept as targets on the next)."""
+        return np.array(sorted({-p for heap in self.heaps for _, p in heap}), np.int64)
+
+
+def _select(targets: list[Target], pk: tuple[str, ...], key: bytes, file: str | None) -> _Selection:
+    return _Selection(targets, pk, key, file)
+
+
+def _read_keys(t: Target, file: str | None) -> set[str]:
+    path = t.keys_file
+    assert path is not None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"subset target {t.table}: keys_file cannot be read ({type(err).__name__})",
+                         file=str(path), hint="one primary key value a line, UTF-8") from None
+    return {line.replace("\t", SEP) for line in text.splitlines() if line.strip()}

@@ -1,0 +1,140 @@
+"""The profile's ``subset:`` section (docs/subset.md).
+
+```yaml
+subset:
+  targets:
+    - {table: customers, fraction: 0.05}          # keyed by primary key: the same rows every run
+    - {table: stores, where: "country = 'DE'"}    # a SQL predicate (veil.subset.predicate)
+    - {table: products, limit: 100}               # the 100 rows of smallest keyed hash (with where: of those)
+    - {table: accounts, keys_file: ids.txt}       # primary key values, one a line (tab between columns)
+  include_children: [orders, payments]            # rows that reference kept rows (to a fixpoint)
+  others: empty                                   # tables outside the closure: empty (default) or all
+```
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .predicate import Predicate, PredicateError, compile_where
+
+TARGET_KEYS = ("table", "fraction", "limit", "where", "keys_file")
+SUBSET_KEYS = ("targets", "include_children", "others")
+OTHERS = ("empty", "all")
+
+
+class Checker(Protocol):
+    def add(self, path: str, message: str, hint: str | None = None) -> None: ...
+    def unknown_keys(self, data: dict, allowed, path: str, what: str) -> None: ...
+
+
+@dataclass
+class Target:
+    table: str
+    fraction: float | None = None
+    limit: int | None = None
+    where: Predicate | None = None
+    keys_file: Path | None = None
+    path: str = ""
+
+
+@dataclass
+class Subset:
+    targets: list[Target]
+    include_children: list[str] = field(default_factory=list)
+    others: str = "empty"
+    path: str = "subset"
+
+
+def parse_subset(chk: Checker, raw: Any, base: Path | None) -> Subset | None:
+    """The section, or None (its problems reported through ``chk``); ``base``: where a relative
+    keys_file is found (the profile's directory)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        chk.add("subset", "subset must be a mapping with targets (and include_children, others)")
+        return None
+    chk.unknown_keys(raw, SUBSET_KEYS, "subset", "subset key")
+    targets_raw = raw.get("targets")
+    if not isinstance(targets_raw, list) or not targets_raw:
+        chk.add("subset.targets", "subset.targets must be a non-empty list of {table: ..., fraction|limit|where|"
+                "keys_file: ...}", "e.g. targets: [{table: customers, fraction: 0.05}]")
+        return None
+    targets = []
+    for i, t in enumerate(targets_raw):
+        path = f"subset.targets.{i}"
+        if not isinstance(t, dict) or not isinstance(t.get("table"), str):
+            chk.add(path, "a target is a mapping with a table name", "e.g. {table: customers, fraction: 0.05}")
+            continue
+        chk.unknown_keys(t, TARGET_KEYS, path, "target key")
+        target = Target(t["table"], path=path)
+        if "fraction" in t:
+            f = t["fraction"]
+            if isinstance(f, bool) or not isinstance(f, (int, float)) or not math.isfinite(f) or not 0 < f <= 1:
+                chk.add(f"{path}.fraction", "fraction must be a number in (0, 1]", "e.g. fraction: 0.05")
+            else:
+                target.fraction = float(f)
+        if "limit" in t:
+            n = t["limit"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                chk.add(f"{path}.limit", "limit must be a whole number of rows, 0 or more")
+            else:
+                target.limit = n
+        if "where" in t:
+            w = t["where"]
+            if not isinstance(w, str) or not w.strip():
+                chk.add(f"{path}.where", "where must be a SQL predicate in a string", "e.g. where: \"country = 'DE'\"")
+            else:
+                try:
+                    target.where = compile_where(w)
+                except PredicateError as err:
+                    chk.add(f"{path}.where", f"where: {err}", "see docs/subset.md for what where may hold")
+        if "keys_file" in t:
+            kf = t["keys_file"]
+            if not isinstance(kf, str) or not kf:
+                chk.add(f"{path}.keys_file", "keys_file must be a path")
+            else:
+                p = Path(kf)
+                target.keys_file = p if p.is_absolute() or base is None else base / p
+        if target.fraction is None and target.limit is None and target.where is None and target.keys_file is None \
+                and not any(k in t for k in ("fraction", "limit", "where", "keys_file")):
+            chk.add(path, f"target {target.table} selects nothing: give fraction, limit, where or keys_file")
+        targets.append(target)
+    children = raw.get("include_children", [])
+    if not isinstance(children, list) or not all(isinstance(c, str) for c in children):
+        chk.add("subset.include_children", "include_children must be a list of table names")
+        children = []
+    others = raw.get("others", "empty")
+    if others not in OTHERS:
+        chk.add("subset.others", "others must be empty or all",
+                "empty: tables outside the closure keep no rows; all: they are copied whole")
+        others = "empty"
+    return Subset(targets, list(children), others)
+
+
+def resolve(subset: Subset, tables: Any) -> list:
+    """Target and include_children tables named as the input names them (a bare name matches one
+    schema-qualified name); problems for names that match nothing or more than one table."""
+    from ..errors import Problem
+
+    names = list(tables)
+    problems = []
+
+    def find(name: str, path: str) -> str:
+        if name in names:
+            return name
+        hits = [n for n in names if n.rsplit(".", 1)[-1] == name]
+        if len(hits) == 1:
+            return hits[0]
+        msg = f"subset names table {name}, which the input does not have" if not hits else \
+            f"subset names table {name}, which is ambiguous ({', '.join(hits)})"
+        problems.append(Problem(msg, path, None, "use the table's name as the input gives it"))
+        return name
+
+    for t in subset.targets:
+        t.table = find(t.table, t.path)
+    subset.include_children = [find(c, "subset.include_children") for c in subset.include_children]
+    return problems
