@@ -177,3 +177,21 @@ def test_misses_never_from_test_split():
     import bench_scrub_eval
 
     assert bench_scrub_eval.main(["--split", "test", "--show-misses", "3", "--systems", "veil"]) == 2
+
+
+def _replaced(r: dict) -> str:
+    text = r["text"]
+    for s in reversed(r["spans"]):
+        text = text[:s["start"]] + f"[{s['label']}]" + text[s["end"]:]
+    return text
+
+
+def test_whole_corpus_oracle_and_identity(corpus):
+    """Every span replaced by its placeholder: all removed, no other word changed. The text unchanged:
+    nothing removed, no word changed. (The alignment finds the place of every span in every text.)"""
+    for records in corpus.values():
+        for r in records:
+            perfect = score(r["text"], r["spans"], _replaced(r))
+            assert all(ok for _, ok, _ in perfect.spans) and perfect.other_changed == 0, r["id"]
+            same = score(r["text"], r["spans"], r["text"])
+            assert not any(ok for _, ok, _ in same.spans) and same.other_changed == 0, r["id"]

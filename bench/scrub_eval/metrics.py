@@ -1,9 +1,9 @@
 """Scoring a scrubbed text against the labelled spans of its original.
 
 Both texts are cut into tokens: runs of word characters (``\\w+``, a "word") and single other
-non-space characters. The two token lists are aligned with ``difflib.SequenceMatcher`` (punctuation
-tokens as its "junk": they never start a match, only extend one; no popularity heuristic); an original
-token is *kept* when the alignment pairs it with an equal output token.
+non-space characters. The two token lists are aligned by a longest common subsequence (long runs of
+equal tokens found by ``difflib.SequenceMatcher`` as anchors, the gaps between them exactly); an
+original token is *kept* when the alignment pairs it with an equal output token.
 
 **The place of a span** in the output is the output text between the kept tokens nearest to the
 span on either side (the original's non-personal text around the span is the anchor; the start or
@@ -43,15 +43,51 @@ class Tokens:
         return cls(text, [m.start() for m in ms], [m.end() for m in ms], [m.group() for m in ms])
 
 
+ANCHOR = 3  # matching runs of this many tokens or more are taken as they are
+
+
+def _lcs(a: list[str], b: list[str]) -> list[tuple[int, int]]:
+    """Index pairs of a longest common subsequence of a and b (dynamic programming)."""
+    n, m = len(a), len(b)
+    if not n or not m:
+        return []
+    table = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        row, below = table[i], table[i + 1]
+        ai = a[i]
+        for j in range(m - 1, -1, -1):
+            row[j] = below[j + 1] + 1 if ai == b[j] else max(below[j], row[j + 1])
+    out, i, j = [], 0, 0
+    while i < n and j < m:
+        if a[i] == b[j]:
+            out.append((i, j))
+            i, j = i + 1, j + 1
+        elif table[i + 1][j] >= table[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
 def alignment(src: Tokens, out: Tokens) -> list[int]:
-    """For every original token, the index of the equal output token it is paired with, or -1."""
-    pair = [-1] * len(src.toks)
-    # punctuation is "junk": it never starts a match (a lone "." or "," would anchor anywhere), it is
-    # only paired next to paired words
-    sm = SequenceMatcher(lambda t: not WORD.fullmatch(t), src.toks, out.toks, autojunk=False)
-    for a, b, size in sm.get_matching_blocks():
+    """For every original token, the index of the equal output token it is paired with, or -1.
+
+    The longest common subsequence of the two token lists: runs of ``ANCHOR`` or more equal tokens
+    that ``difflib.SequenceMatcher`` finds are kept as anchors, and the gaps between them (the
+    replaced places) are aligned exactly by dynamic programming. A greedy matcher alone pairs a
+    lone "13" or "." with the wrong occurrence.
+    """
+    a, b = src.toks, out.toks
+    pair = [-1] * len(a)
+    sm = SequenceMatcher(None, a, b, autojunk=False)
+    anchors = [blk for blk in sm.get_matching_blocks() if blk.size >= ANCHOR]
+    pa = pb = 0
+    for i0, j0, size in [*anchors, (len(a), len(b), 0)]:
+        for i, j in _lcs(a[pa:i0], b[pb:j0]):
+            pair[pa + i] = pb + j
         for k in range(size):
-            pair[a + k] = b + k
+            pair[i0 + k] = j0 + k
+        pa, pb = i0 + size, j0 + size
     return pair
 
 
