@@ -23,9 +23,9 @@ def scrub(values: list, params: dict | None = None) -> list:
 
 
 def test_strict_replaces_capitalised_words_digits_and_handles():
-    text = "Ticket 4711: Zork Quibble from Xyzzy wrote to @zq_home at 10:30, see www.zq-home.example."
+    text = "Ticket 4711: Zork Quibble with Xyzzy wrote to @zq_home at 10:30, see www.zq-home.example."
     assert scrub([text], {"mode": "strict"}) == [
-        "Ticket [NUMBER]: [WORD] [WORD] from [WORD] wrote to [URL] at [NUMBER], see [URL]."]
+        "Ticket [NUMBER]: [WORD] [WORD] with [WORD] wrote to [URL] at [NUMBER], see [URL]."]
     # the normal mode keeps what it cannot name
     assert scrub([text]) == [text]
 

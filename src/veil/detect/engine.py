@@ -249,7 +249,8 @@ class Detector:
             regions = tuple(dict.fromkeys(tr.REGIONS_BY_LANGUAGE.get(lang, ()) + PHONE_REGIONS))
             out.extend(Span(*f) for f in tr.phones(text, regions))
             out.extend(Span(*f) for f in tr.cards(text))
-        out.extend(Span(*f) for f in tr.addresses(text, lambda w: namelists.is_word(w, lang)))
+        out.extend(Span(*f) for f in tr.addresses(text, lambda w: namelists.is_word(w, lang),
+                                                   lambda w: namelists.frequent(w, lang)))
         out.extend(Span(a, b, "PERSON_NAME", 0.7, "NameListRecognizer") for a, b in namelists.names(text, lang))
         out.extend(Span(a, b, "LOCATION", 0.6, "PlaceListRecognizer") for a, b in namelists.places(text, lang))
         if self.nlp is not None and lang == "en":

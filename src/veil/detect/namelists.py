@@ -177,9 +177,10 @@ def names(text: str, lang: str) -> list[tuple[int, int]]:
             elif f in AMBIGUOUS and f in lex["first_name"] and lang != "de" and not sentence_start \
                     and not tok.isupper():
                 take = 1
-        elif tok.islower() and len(tok) > 2 and _first(f) and not is_word(tok, lang):
+        elif tok.islower() and len(tok) > 2 and _first(f) and not frequent(tok, lang):
             nxt = toks[i + 1] if i + 1 < len(toks) else None
-            if after_greeting or nxt and text[end:nxt[0]] == " " and fold(nxt[2]) in lex["last_name"] \
+            spoken_to = bool(re.search(r"(?:^|\n)[^\n:]{1,40}:[ \t]*$", text[max(0, start - 45):start]))
+            if after_greeting or spoken_to or nxt and text[end:nxt[0]] == " " and fold(nxt[2]) in lex["last_name"] \
                     and nxt[2].islower() and not is_word(nxt[2], lang):
                 take = 1
         if take:
@@ -206,11 +207,10 @@ def names(text: str, lang: str) -> list[tuple[int, int]]:
             continue
         i += 1
     for m in _INITIAL.finditer(text):  # "L. Sanders", "A. Mędrala"
-        if not is_word(m.group("last"), lang):  # "M. Potier" is Monsieur Potier
+        if not frequent(m.group("last"), lang):  # "M. Potier" is Monsieur Potier
             out.append((m.start("last") if text[m.start()] == "M" else m.start(), m.end()))
     for m in _LAST_FIRST.finditer(text):  # "Brennan, Keith" in a list
-        if fold(m.group("last")) in lex["last_name"] and _first(fold(m.group("first"))) \
-                and not is_word(m.group("last"), lang):
+        if _first(fold(m.group("first"))) and not frequent(m.group("last"), lang):
             out.append((m.start(), m.end()))
     for m in _HANDLE.finditer(text):  # "User rebecca_s", "login: jdoe42"
         if not is_word(m.group("name"), lang):
@@ -241,7 +241,9 @@ def places(text: str, lang: str) -> list[tuple[int, int]]:
         tok = m.group().rstrip(".")
         if prev.group().lower() not in _PLACE_CUES or text[prev.end():m.start()] != " " or not _named(tok):
             continue
-        if fold(tok) in lex["city"] and (not is_word(tok, lang) or tok.isupper()):
+        if (fold(tok) in lex["city"] or not is_word(tok, lang) and fold(tok) not in lex["first_name"]) and \
+                fold(tok) not in NOT_NAMES and \
+                (not frequent(tok, lang) or tok.isupper()):
             out.append((m.start(), m.start() + len(tok)))
     return out
 

@@ -90,9 +90,19 @@ _CA = re.compile(r"(?<!\w)[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NP
 _CODE_WORD = re.compile(r"(?i:\b(?:PLZ|postcode|post code|postal code|zip(?: code)?|code postal|CP|CAP|C\.P\.)"
                         r"\s*:?\s*)(?P<code>[A-Z]{0,2}\d[\dA-Z -]{2,8}[\dA-Z])(?!\w)", re.U)
 
+# -- national ids after their label ----------------------------------------------------
+
+_ID_LABEL = re.compile(
+    r"(?i:\b(?:steuer-?id|steuer-?identifikationsnummer|steuernummer|st\.?-?nr\.?|sozialversicherungsnummer|svnr|"
+    r"ahv(?:-nr\.?)?|nir|n° de sécurité sociale|numéro de sécurité sociale|sécurité sociale|insee|nss|dni|nie|nif|"
+    r"codice fiscale|c\.f\.|bsn|pesel|personnummer|ssn|social security(?: number)?|nino|national insurance(?: number)?|"
+    r"passport(?: no\.?| number)?|reisepass(?:nummer)?|passeport|id card|ausweis(?:nummer)?)\b)[ \t]*(?:n°|nr\.?|no\.?|"
+    r"number|nummer|numéro)?[ \t]*[:#]?[ \t]*(?P<id>[A-Z0-9](?:[0-9A-Z]|[ .\-/](?=[0-9A-Z])){5,24})(?![\w])", re.U)
+
 # -- organisations ----------------------------------------------------------------
 
-_LEGAL = (r"(?:GmbH(?: & Co\.? KG)?|AG|KG|OHG|UG|e\.V\.|SE|SA|SAS|SARL|SNC|S\.A\.|S\.p\.A\.|SpA|S\.r\.l\.|Srl|S\.L\.|"
+_LEGAL = (r"(?:GmbH(?: & Co\.? KG(?:aA)?)?|KGaA|AG|KG|OHG|UG|GbR|eG|mbH|(?:& )?Partner(?:s)?|EURL|SCI|"
+          r"e\.V\.|SE|SA|SAS|SARL|SNC|S\.A\.|S\.p\.A\.|SpA|S\.r\.l\.|Srl|S\.L\.|"
           r"SL|BV|B\.V\.|NV|N\.V\.|Ltd\.?|Limited|LLC|L\.L\.C\.|LLP|Inc\.?|Incorporated|Corp\.?|Corporation|PLC|plc|"
           r"Co\.|& Co\.?|Group|Holding|AB|ASA|A/S|Oy)")
 _ORG = re.compile(rf"(?<![\w-])(?:{_CAP}(?:,?[ \t]+(?:and|und|et|&)[ \t]+|,[ \t]+|[ \t]+|-)){{0,3}}{_CAP}[ \t]+"
@@ -222,9 +232,11 @@ def phones(text: str, regions: tuple[str, ...]) -> list[Found]:
 
 # -- addresses, postcodes, organisations ----------------------------------------------
 
-def addresses(text: str, is_word) -> list[Found]:
-    """Street lines, units, PO boxes, postcodes (with the city beside them) and organisations.
-    ``is_word(token)`` tells an ordinary word of the text's language (a city must not be one)."""
+def addresses(text: str, is_word, frequent=None) -> list[Found]:
+    """Street lines, units, PO boxes, postcodes (with the city beside them), organisations and national
+    ids after their label. ``is_word(token)`` tells an ordinary word of the text's language (a city must
+    not be one), ``frequent(token)`` a frequent one (left out at the start of an organisation's name)."""
+    frequent = frequent or is_word
     out: list[Found] = []
     for rx, score in ((_EN_STREET, 0.7), (_DE_STREET, 0.7), (_ROM_STREET, 0.7), (_UNIT, 0.6), (_PO_BOX, 0.7)):
         out.extend((m.start(), m.end(), "STREET_ADDRESS", score, "StreetRecognizer") for m in rx.finditer(text))
@@ -262,8 +274,11 @@ def addresses(text: str, is_word) -> list[Found]:
                                                                                     "Fils", "Co")]
         if names and not any(is_word(w) for w in names):
             out.append((m.start(), m.end(), "ORGANIZATION", 0.5, "OrganizationRecognizer"))
+    for m in _ID_LABEL.finditer(text):
+        if sum(c.isdigit() for c in m.group("id")) >= 5:
+            out.append((m.start("id"), m.end("id"), "NATIONAL_ID", 0.6, "NationalIdRecognizer"))
     for m in _ORG.finditer(text):
-        start, end = trim(text, m.start(), m.end(), is_word, keep_end=True)
+        start, end = trim(text, m.start(), m.end(), frequent, keep_end=True)
         if start < end:
             out.append((start, end, "ORGANIZATION", 0.6, "OrganizationRecognizer"))
     return out
