@@ -52,7 +52,7 @@ paris london berlin florence adelaide austin dallas houston brooklyn madison chi
 ACRONYMS = frozenset("iban bic swift ssn nino vat pin cvv cvc ip url id ref sku pdf faq api sms otp iso eur usd"
                      .split())
 # Prepositions before a place ("in Lyon", "aus Köln", "à Lyon"): a capitalised city after one is a LOCATION
-_PLACE_CUES = frozenset("in from near aus nach à vers près en uit naar".split())
+_PLACE_CUES = frozenset("in from near aus nach à vers près en desde uit naar".split())
 
 _TITLES = (r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam|Herr|Herrn|Frau|Hr|Fr|Dipl|Ing|M|Mme|Mlle|Monsieur|Madame|"
            r"Mademoiselle|Maître|Me|Pr|Sr|Sra|Srta|Don|Doña|Señor|Señora|Sig|Sig\.ra|Signor|Signora|Dott|Dhr|Mevr|"

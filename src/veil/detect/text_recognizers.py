@@ -59,7 +59,9 @@ _DE_STREET = re.compile(
 # then the number ("Via Roma 12", "Calle Mayor 5")
 _ROM_WORD = (r"(?:rue|avenue|av\.|boulevard|bd|chemin|allée|allee|impasse|place|quai|route|cours|square|passage|"
              r"via|viale|piazza|corso|vicolo|largo|strada|calle|avenida|plaza|paseo|camino|carretera|rua|travessa|"
-             r"praça|estrada|alameda)")
+             r"praça|estrada|alameda|glorieta|diagonal|diag\.|acceso|pasaje|cuesta|ronda|urbanización|urbanizacion|"
+             r"circunvalación|cañada|callejón|carrera|peatonal|andador|privada|prolongación|retorno|cerrada|"
+             r"circuito|borgo|incrocio|stretto|canale|contrada|rotonda|via|vicolo|lungomare|località|frazione)")
 _PARTICLE = r"(?:de la|de l'|de l’|du|des|de|d'|d’|la|le|les|l'|l’|del|della|dei|di|do|da|dos|das|y|e)"
 _ROM_NAME = rf"(?:{_PARTICLE}\s*)?{_CAP}(?:\s+(?:{_PARTICLE}\s*)?{_CAP}){{0,3}}"
 _ROM_STREET = re.compile(
@@ -67,7 +69,8 @@ _ROM_STREET = re.compile(
     rf"|(?<!\w)(?i:{_ROM_WORD})\s+{_ROM_NAME},?\s+\d{{1,4}}[A-Za-z]?(?!\w)", re.U)
 _UNIT = re.compile(
     r"(?<!\w)(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|App\.?|Appartement|Appt\.?|Bât\.?|Bâtiment|"
-    r"Étage|Etage|Wohnung|Whg\.?|Piso|Puerta|Interno|Int\.?|Scala)\s*(?:No\.?|Nr\.?|n°)?\s*#?\s*\d{1,5}[A-Za-z]?(?!\w)",
+    r"Étage|Etage|Wohnung|Whg\.?|Piso|Puerta|Escalera|Bajo|Interno|Int\.?|Scala|Piano)\s*(?:No\.?|Nr\.?|n°)?\s*#?"
+    r"\s*(?:\d{1,5}[A-Za-z]?|[A-H](?=,|\s*$))(?!\w)",
     re.U)
 _PO_BOX = re.compile(r"(?<!\w)(?:P\.?\s?O\.?\s?Box|Post(?:al)? Office Box|Postfach|Boîte postale|BP|CS|"
                      r"Apartado(?: de correos)?|Casella postale)\s*\d{1,6}(?!\w)", re.U | re.I)
@@ -102,7 +105,8 @@ _ID_LABEL = re.compile(
 # -- organisations ----------------------------------------------------------------
 
 _LEGAL = (r"(?:GmbH(?: & Co\.? KG(?:aA)?)?|KGaA|AG|KG|OHG|UG|GbR|eG|mbH|(?:& )?Partner(?:s)?|EURL|SCI|"
-          r"e\.V\.|SE|SA|SAS|SARL|SNC|S\.A\.|S\.p\.A\.|SpA|S\.r\.l\.|Srl|S\.L\.|"
+          r"e\.V\.|SE|SA|SAS|SARL|SNC|S\.A\.|S\.p\.A\.|SpA|SPA|S\.r\.l\.|s\.r\.l\.|Srl|S\.L\.|S\.L\.N\.E\.?|"
+          r"S\.C\.P\.?|S\.Com\.|A\.C\.|S\.A\. de C\.V\.|S\.N\.C\.|s\.n\.c\.|"
           r"SL|BV|B\.V\.|NV|N\.V\.|Ltd\.?|Limited|LLC|L\.L\.C\.|LLP|Inc\.?|Incorporated|Corp\.?|Corporation|PLC|plc|"
           r"Co\.|& Co\.?|Group|Holding|AB|ASA|A/S|Oy)")
 _ORG = re.compile(rf"(?<![\w-])(?:{_CAP}(?:,?[ \t]+(?:and|und|et|&)[ \t]+|,[ \t]+|[ \t]+|-)){{0,3}}{_CAP}[ \t]+"
@@ -292,7 +296,10 @@ _TOWN = re.compile(r"(?<![\w-])(?:(?:North|South|East|West|New|Old|Lake|Port|For
                    r"MOUTH|STAD|FURT|CHESTER|FORT|HAVEN|SIDE|SHIRE|FIELD|FORD))(?![\w-])")
 # companies named after people: "Clark, Webb and Evans", "Gray and Sons", "Ellis-Hansen"
 _FIRM = re.compile(r"(?<![\w-])(?:[A-Z][\w'’]+,\s[A-Z][\w'’]+,?\s(?:and|und|et|&)\s[A-Z][\w'’]+|"
-                   r"[A-Z][\w'’]+\s(?:and|&|und|et|e|y)\s(?:Sons|Söhne|Fils|Figli|Hijos|Co\.?)|"
+                   r"[A-Z][\w'’-]+\s(?:and|&|und|et|e|y)\s(?:Sons|Söhne|Fils|[Ff]igli|Hijos|[Aa]sociados|Co\.?)|"
+                   r"(?:Industrias|Despacho|Corporación|Corporacin|Inmobiliaria|Suministros|Alimentación|Grupo|"
+                   r"Laboratorios|Comercializadora|Servicios|Talleres|Distribuciones|Construcciones|Proyectos|"
+                   r"Studio|Officine|Ditta)[ \t][A-Z][\w'’-]+(?:,?[ \t](?:[A-Z][\w'’-]+|y|e|&))*|"
                    r"[A-Z][a-z]+-[A-Z][a-z]+(?=\s*\n|,|$))(?![\w-])", re.M)
 # after a street line, its comma-separated parts on the same line: unit, city, postcode ("6823 Jacob Groves,
 # GOODWINSHIRE, 55928", "Apt 15D, Evansborough C7A 3K9")
