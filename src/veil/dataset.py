@@ -57,9 +57,11 @@ class End:
 
 @dataclass
 class Copied:
-    """``rows`` rows of a table the source wrote through as text, untransformed."""
+    """``rows`` rows of a table the source wrote through as text, untransformed (and ``skipped``
+    rows it left out: outside the run's subset)."""
     table: str
     rows: int
+    skipped: int = 0
 
 
 class Barrier:

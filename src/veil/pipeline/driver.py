@@ -188,8 +188,10 @@ class Driver:
             self._end(item)
         elif isinstance(item, Copied):
             res = self.result(item.table)
-            res.rows_in += item.rows
+            res.rows_in += item.rows + item.skipped
             res.rows_out += item.rows
+            res.rows_subset += item.skipped
+            self.offsets[item.table] = self.offsets.get(item.table, 0) + item.rows + item.skipped
         elif isinstance(item, Barrier):
             self.drain()
 

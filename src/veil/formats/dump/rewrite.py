@@ -129,6 +129,7 @@ class DumpSource:
     def __init__(self, info: DumpInfo, plan: Plan, all_columns: bool, counters: Counters | None = None):
         self.info, self.plan, self.all_columns, self.counters = info, plan, all_columns, counters
         self.shuffle = False  # row_order: shuffle of a dump output: every block's rows are rendered
+        self._positions: dict[str, Iterator[bool]] = {}  # per subsetted table: its rows, kept or not
         self.names = list(plan.tables)
         self.file = str(info.path)
         self.sealed: dict[str, int] = {}  # table -> line of the setval written from its data
@@ -178,9 +179,15 @@ class DumpSource:
         if group:
             yield from self._inserts(group)
 
-    def _subset(self, name: str) -> bool:
-        """Whether a subset filters this table's rows (veil.subset): they go through the driver."""
-        return self.plan.subset is not None and name in self.plan.subset
+    def _subset_rows(self, name: str) -> Iterator[bool] | None:
+        """Whether each next row of ``name`` is in the run's subset (veil.subset), in file order
+        (positions counted across the table's blocks); None without a subset for it."""
+        kept = self.plan.subset.get(name) if self.plan.subset is not None else None
+        if kept is None:
+            return None
+        if name not in self._positions:
+            self._positions[name] = _in_order(kept)
+        return self._positions[name]
 
     def _table(self, raw_name: str, line: int) -> tuple[str, TablePlan]:
         name = self.info.parent_of(raw_name)
@@ -230,13 +237,18 @@ class DumpSource:
         if unknown:
             raise InputError(f"COPY names columns the table does not have: {', '.join(unknown)}", file=file,
                              line=item.statement.line, table=name)
-        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle or self._subset(name)):
-            n = 0
+        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
+            # nothing to transform: the lines as they are (those of the subset, if the run has one)
+            n = skipped = 0
+            kept = self._subset_rows(name)
             for _, line in item.lines:
-                yield _enc(line)
-                n += 1
+                if kept is None or next(kept):
+                    yield _enc(line)
+                    n += 1
+                else:
+                    skipped += 1
             yield _enc(item.end[0])
-            yield Copied(name, n)
+            yield Copied(name, n, skipped)
             yield End(name, last=False)
             return
         chunk: list[bytes] = []
@@ -289,10 +301,17 @@ class DumpSource:
         file, dialect = self.file, self.info.dialect
         name, tplan = self._table(stmts[0].table, stmts[0].line)
         yield Begin(name, file=file)
-        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle or self._subset(name)):
-            for st in stmts:
-                yield _enc(st.text)
-            yield Copied(name, sum(len(st.rows) for st in stmts))
+        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
+            total = sum(len(st.rows) for st in stmts)
+            kept = self._subset_rows(name)
+            if kept is None:
+                for st in stmts:
+                    yield _enc(st.text)
+                yield Copied(name, total)
+            else:  # the statements again without the rows outside the subset
+                keep = [next(kept) for _ in range(total)]
+                yield _enc(_render_inserts(stmts, keep, {}, [], dialect))
+                yield Copied(name, sum(keep), total - sum(keep))
             yield End(name, last=False)
             return
         cols = stmts[0].columns or [c for c, _ in self.info.tables[stmts[0].table].columns]
@@ -339,6 +358,19 @@ class DumpSource:
 
         yield Batch(batch, None if self.all_columns else render)
         yield End(name, last=False)
+
+
+def _in_order(kept: Any) -> Iterator[bool]:
+    """True/False for rows 0, 1, 2, ...: whether each is in the sorted position array ``kept``."""
+    pos = 0
+    for k in kept.tolist():
+        while pos < k:
+            yield False
+            pos += 1
+        yield True
+        pos += 1
+    while True:
+        yield False
 
 
 def _position(lines: Any) -> tuple[Callable[[], int], int] | None:
