@@ -298,6 +298,24 @@ def test_a_pg_dump_subset_restores_with_every_constraint(tmp_path, keyring):
         # an app insert still works (setval untouched: ids kept)
         ok, err = srv.insert(dst, "INSERT INTO region VALUES ('NEW', 'x') RETURNING code")
         assert ok, err
+        # exclude alone: region R1 goes, with its customers, the customers they referred (the
+        # self-reference), their orders and lines; the rest is copied whole and restores
+        prof.write_text(PG_PROFILE.split("subset:")[0] + "exclude:\n  - {table: region, where: \"code = 'R1'\"}\n")
+        res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out, "--report", rep, "-q", "--force")
+        assert res.returncode == 0, res.stderr
+        ex = {k.rsplit(".", 1)[-1]: v for k, v in json.loads(rep.read_text())["subset"]["excluded"].items()}
+        dst2 = f"veil_sub_{secrets.token_hex(4)}"
+        srv.create(dst2)
+        try:
+            ok, err = srv.restore(out, dst2)
+            assert ok, err
+            direct = int(srv.rows(src, "SELECT count(*) FROM customer WHERE region = 'R1'")[0][0])
+            assert ex["region"]["direct"] == 1 and ex["customer"]["cascade"] > direct  # referrals cascade
+            assert int(srv.rows(dst2, "SELECT count(*) FROM customer")[0][0]) == 400 - ex["customer"]["cascade"]
+            assert srv.rows(dst2, "SELECT count(*) FROM region WHERE code = 'R1'") == [("0",)]
+            assert int(srv.rows(dst2, "SELECT count(*) FROM unrelated")[0][0]) == 10
+        finally:
+            srv.drop(dst2)
     finally:
         srv.drop(src)
         srv.drop(dst)
@@ -334,3 +352,53 @@ def test_a_mysqldump_subset_keeps_every_reference(tmp_path, keyring):
     finally:
         srv.drop(src)
         srv.drop(dst)
+
+
+# -- exclude: retention and restriction ----------------------------------------------------------
+
+def test_exclude_rules_cascade_like_forget(tmp_path, keyring):
+    cust = pq.read_table(SAMPLES_PARQUET / "customers.parquet")
+    restricted = cust.column("customer_id").to_pylist()[:3]
+    (tmp_path / "restricted.txt").write_text("".join(f"{i}\n" for i in restricted))
+    extra = """
+exclude:
+  - {table: customers, older_than: {column: signup_date, days: 1095}}
+  - {table: customers, keys_file: restricted.txt}
+"""
+    out, rep = _run(tmp_path, SAMPLES_PARQUET, keyring, "ex", extra)
+    signup = cust.column("signup_date").to_pylist()
+    cutoff = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1095)
+    gone = {i for i, d in zip(cust.column("customer_id").to_pylist(), signup, strict=True) if d < cutoff}
+    gone |= set(restricted)
+    assert 0 < len(gone) < cust.num_rows
+    kept = set(pq.read_table(out / "customers.parquet").column("customer_id").to_pylist())
+    assert len(kept) == cust.num_rows - len(gone)  # pseudonymized ids: counted, not compared
+    ex = rep["subset"]["excluded"]
+    assert ex["customers"]["direct"] == len(gone)
+    src_orders = pq.read_table(SAMPLES_PARQUET / "orders.parquet")
+    gone_orders = {o for o, c in zip(src_orders.column("order_id").to_pylist(),
+                                     src_orders.column("customer_id").to_pylist(), strict=True) if c in gone}
+    assert ex["orders"]["cascade"] == len(gone_orders) > 0
+    assert pq.read_table(out / "orders.parquet").num_rows == src_orders.num_rows - len(gone_orders)
+    src_pay = pq.read_table(SAMPLES_PARQUET / "payments.parquet")
+    gone_pay = sum(o in gone_orders for o in src_pay.column("order_id").to_pylist())
+    assert ex["payments"]["cascade"] == gone_pay  # two levels down
+    assert pq.read_table(out / "payments.parquet").num_rows == src_pay.num_rows - gone_pay
+    assert rep["tables"]["payments"]["rows_dropped"]["outside_subset"] == gone_pay
+    res = run_module("verify", SAMPLES_PARQUET, out, "-p", tmp_path / "ex.yaml", "--json", "-", "-q")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["integrity"]["summary"]["fk_lost"] == 0
+
+
+def test_an_excluded_row_is_never_chosen_by_a_subset(tmp_path, keyring):
+    extra = SUBSET.replace("fraction: 0.1", "fraction: 1.0") + """
+exclude:
+  - {table: customers, where: "country = 'DE'"}
+"""
+    out, rep = _run(tmp_path, SAMPLES_CSV, keyring, "exs", extra, "--format", "parquet")
+    cust = pq.read_table(out / "customers.parquet")
+    assert "DE" not in set(cust.column("country").to_pylist()) and cust.num_rows > 0
+    src = pq.read_table(SAMPLES_PARQUET / "customers.parquet")
+    assert cust.num_rows == src.num_rows - src.column("country").to_pylist().count("DE")
+    assert rep["subset"]["excluded"]["customers"]["direct"] == src.column("country").to_pylist().count("DE")
+    assert rep["subset"]["excluded"]["orders"]["cascade"] > 0

@@ -137,6 +137,7 @@ class Plan:
     # what validate warns about (an error with --strict): an operator writing text into a typed column
     warnings: list[Problem] = field(default_factory=list)
     subset_spec: Any = None  # the profile's subset section (veil.subset.spec.Subset)
+    excludes: list[Any] = field(default_factory=list)  # the profile's exclude rules (veil.subset.spec.Exclude)
     subset: dict[str, Any] | None = None  # set by a run: kept row positions per table (veil.subset.run)
     subset_report: dict[str, Any] | None = None  # the closure's figures (veil.subset.closure)
 
@@ -247,11 +248,12 @@ class _Compiler:
             for fk in rule.foreign_keys:
                 if fk.ref_table in tables and tuple(fk.ref_columns) not in tables[fk.ref_table].referenced:
                     tables[fk.ref_table].referenced.append(tuple(fk.ref_columns))
-        if self.profile.subset is not None:
-            self.problems += resolve_subset(self.profile.subset, tables)
+        if self.profile.subset is not None or self.profile.excludes:
+            self.problems += resolve_subset(self.profile.subset, self.profile.excludes, tables)
         if self.problems:
             raise ProfileError(self.problems, file=self.profile.file)
-        return Plan(tables, self.key_version, self.warnings, subset_spec=self.profile.subset)
+        return Plan(tables, self.key_version, self.warnings, subset_spec=self.profile.subset,
+                    excludes=self.profile.excludes)
 
     # -- names used by the rules must exist ------------------------------------
 

@@ -19,10 +19,10 @@ from .formats.typed import TYPE_NAMES, parse_type
 from .ops import OPERATORS, PLUGINS, lookup, plugin_problem
 from .profile_yaml import MAX_BYTES, load_yaml  # noqa: F401 - load_yaml: part of this module's API
 from .scope import SCOPE_HINT, valid_scope
-from .subset.spec import Subset, parse_subset
+from .subset.spec import Exclude, Subset, parse_excludes, parse_subset
 
 UNKNOWN_POLICIES = ("fail", "keep", "drop", "nullify")
-TOP_KEYS = ("version", "defaults", "tables", "scope", "row_order", "subset")
+TOP_KEYS = ("version", "defaults", "tables", "scope", "row_order", "subset", "exclude")
 ROW_ORDERS = ("keep", "shuffle")
 DEFAULT_KEYS = ("unknown_columns", "reversible")
 TABLE_KEYS = ("primary_key", "unique", "foreign_keys", "columns", "unknown_columns", "subject", "privacy")
@@ -123,6 +123,7 @@ class Profile:
     # keep: rows in the input's order; shuffle: a keyed pseudo-random order (veil.formats.order)
     row_order: str = "keep"
     subset: Subset | None = None  # a small, closed copy (veil.subset)
+    excludes: list[Exclude] = field(default_factory=list)  # rows no copy may hold (veil.subset)
 
     def line(self, path: str) -> int | None:
         return self.lines.get(path)
@@ -202,6 +203,7 @@ def parse_profile(data: Any, lines: dict[str, int], file: str | None = None, *,
     elif scope is not None:
         chk.add("scope", "scope must be 1 to 64 characters of a-z, 0-9, _ and -", SCOPE_HINT)
     profile.subset = parse_subset(chk, data.get("subset"), Path(file).parent if file else None)
+    profile.excludes = parse_excludes(chk, data.get("exclude"), Path(file).parent if file else None)
     _check_references(chk, profile)
     if chk.problems and strict:
         raise ProfileError(chk.problems, file=file)

@@ -28,6 +28,7 @@ criteria of one target must all hold; several targets on one table add up.
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..hmacs import hmac_sha256_many
-from .spec import Subset, Target
+from .spec import Exclude, Subset, Target
 
 SEP = "\x1f"
 PURPOSE = "subset"
@@ -112,10 +113,83 @@ def keyed_hash(key: bytes, texts: pa.Array) -> np.ndarray:
     return out
 
 
+def exclusions(rules: list[Exclude], tables: dict[str, tuple[str, ...]], links: list[Link], reader: Reader,
+               today: dt.date, file: str | None = None) -> tuple[dict[str, np.ndarray], dict[str, int], dict]:
+    """The rows no copy may hold: those the ``exclude`` rules match, and (to a fixpoint) every row
+    that references an excluded row, whatever the table (as forget cascades). Returns excluded
+    positions per table, the row counts of the tables read, and the report section."""
+    by_table: dict[str, list[tuple[Exclude, Any, set[str] | None]]] = {}
+    for r in rules:
+        by_table.setdefault(r.table, []).append((r, r.predicate(today), _read_keys(r, file) if r.keys_file else None))
+    children_of: dict[str, list[Link]] = {t: [] for t in tables}
+    for lk in links:
+        if lk.child in tables and lk.parent in tables:
+            children_of[lk.parent].append(lk)
+    refs = {t: {lk.ref for lk in children_of[t]} for t in tables}
+    parents = {t: [lk for lk in links if lk.child == t and lk.parent in tables] for t in tables}
+    gone: dict[str, list[np.ndarray]] = {t: [] for t in tables}
+    keys: dict[str, dict[tuple[str, ...], set[str]]] = {t: {r: set() for r in refs[t]} for t in tables}
+    counts = {t: {"direct": 0, "cascade": 0, "passes": 0} for t in tables}
+    rows: dict[str, int] = {}
+    dirty, first = set(by_table), True
+    while dirty:
+        columns = {}
+        for t in sorted(dirty):
+            cols: list[str] = []
+            for group in [tables[t], *refs[t], *(lk.columns for lk in parents[t])]:
+                cols += [c for c in group if c not in cols]
+            for _r, pred, _k in by_table.get(t, []) if first else []:
+                cols += [c for c in (pred.columns if pred else []) if c not in cols]
+            columns[t] = cols
+        reading, dirty = set(columns), set()
+        for table, start, batch in reader.read(columns):
+            n = batch.num_rows
+            rows[table] = max(rows.get(table, 0), start + n)
+            pos = np.arange(start, start + n, dtype=np.int64)
+            done = np.concatenate(gone[table]) if gone[table] else np.zeros(0, np.int64)
+            fresh = ~np.isin(pos, done)
+            direct = np.zeros(n, bool)
+            for _rule, pred, listed in by_table.get(table, []) if first else []:
+                hit = pred.mask(batch, table) if pred is not None else np.ones(n, bool)
+                if listed is not None:
+                    hit &= pc.fill_null(pc.is_in(key_text(batch, tables[table]), value_set=pa.array(
+                        sorted(listed), pa.string())), False).to_numpy(zero_copy_only=False)
+                direct |= hit
+            cascade = np.zeros(n, bool)
+            for lk in parents[table]:
+                bad = keys[lk.parent].get(lk.ref)
+                if bad:
+                    cascade |= pc.fill_null(pc.is_in(key_text(batch, lk.columns), value_set=pa.array(
+                        sorted(bad), pa.string())), False).to_numpy(zero_copy_only=False)
+            direct &= fresh
+            cascade &= fresh & ~direct
+            hit = direct | cascade
+            if not hit.any():
+                continue
+            counts[table]["direct"] += int(direct.sum())
+            counts[table]["cascade"] += int(cascade.sum())
+            gone[table].append(pos[hit])
+            out = batch.filter(pa.array(hit))
+            for ref in refs[table]:
+                found = {v for v in key_text(out, ref).to_pylist() if v is not None} - keys[table][ref]
+                if found:
+                    keys[table][ref] |= found
+                    dirty.update(lk.child for lk in children_of[table] if lk.ref == ref)
+        for t in reading:
+            counts[t]["passes"] += 1
+        first = False
+    positions = {t: np.unique(np.concatenate(g)) for t, g in gone.items() if g}
+    report = {t: c for t, c in counts.items() if c["passes"]}
+    return positions, rows, report
+
+
 def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link], reader: Reader,
-            subkey: Callable[[str], bytes], file: str | None = None) -> Closure:
+            subkey: Callable[[str], bytes], file: str | None = None,
+            excluded: dict[str, np.ndarray] | None = None) -> Closure:
     """The subset's kept positions (module doc). ``tables``: every table and its primary key (may be
-    empty); ``links``: the foreign keys; ``subkey(table)``: the table's 32-byte subset key."""
+    empty); ``links``: the foreign keys; ``subkey(table)``: the table's 32-byte subset key;
+    ``excluded``: rows that may not be chosen (the exclude rules and their cascade)."""
+    excluded = excluded or {}
     state = {t: _State() for t in tables}
     parents_of: dict[str, list[Link]] = {t: [] for t in tables}
     children_of: dict[str, list[Link]] = {t: [] for t in tables}
@@ -148,6 +222,8 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
             pos = np.arange(start, start + n, dtype=np.int64)
             have = st.positions()
             new = ~np.isin(pos, have, assume_unique=True) if len(have) else np.ones(n, bool)
+            if table in excluded:
+                new &= ~np.isin(pos, excluded[table])
             if not new.any():
                 continue
             why_target = selected[table].take(batch, pos) & new if table in selected else np.zeros(n, bool)
@@ -274,7 +350,7 @@ def _select(targets: list[Target], pk: tuple[str, ...], key: bytes, file: str | 
     return _Selection(targets, pk, key, file)
 
 
-def _read_keys(t: Target, file: str | None) -> set[str]:
+def _read_keys(t: Target | Exclude, file: str | None) -> set[str]:
     path = t.keys_file
     assert path is not None
     try:

@@ -4,9 +4,11 @@ operators, vault, forget lists and k-anonymity see the subset only."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from ..dataset import Dataset
@@ -15,7 +17,7 @@ from ..formats.dump import DumpDataset
 from ..formats.dump.sample import read_rows
 from ..keys import KeyProvider
 from ..plan import Plan
-from .closure import PURPOSE, Closure, Link, compute
+from .closure import PURPOSE, Closure, Link, compute, exclusions
 
 BATCH_ROWS = 1 << 17
 
@@ -50,29 +52,38 @@ class DumpReader:
 
 
 def apply_subset(plan: Plan, dataset: Dataset, keys: KeyProvider | None) -> dict[str, Any] | None:
-    """Compute the profile's subset (``plan.subset_spec``) and set ``plan.subset`` (kept positions per
-    table; a table missing from it is copied whole); returns the report section."""
-    spec = plan.subset_spec
-    if spec is None:
+    """The profile's exclude rules and subset (``plan.excludes``, ``plan.subset_spec``): set
+    ``plan.subset`` (kept positions per table; a table missing from it is copied whole); returns
+    the report section."""
+    spec, excludes = plan.subset_spec, plan.excludes
+    if spec is None and not excludes:
         return None
-    if keys is None and any(t.fraction is not None or t.limit is not None for t in spec.targets):
+    if spec is not None and keys is None and any(t.fraction is not None or t.limit is not None for t in spec.targets):
         raise UsageError("subset fraction and limit are keyed (the same rows every run): they need a keyring",
                          hint="pass --keyring")
     tables = {name: tuple(tp.primary_key) for name, tp in plan.tables.items()}
+    for rule in [*(spec.targets if spec is not None else []), *excludes]:
+        if rule.keys_file is not None and not tables[rule.table]:
+            raise ProfileError([Problem(f"{rule.path}: keys_file needs the primary key of table {rule.table}",
+                                        rule.path, None, "declare primary_key for the table")])
     links = [Link(name, tuple(fk.columns), fk.ref_table, tuple(fk.ref_columns))
              for name, tp in plan.tables.items() for fk in tp.foreign_keys if fk.ref_table in plan.tables]
-    for t in spec.targets:
-        if (t.fraction is not None or t.limit is not None or t.keys_file is not None) and not tables[t.table] \
-                and t.keys_file is not None:
-            raise ProfileError([Problem(f"subset target {t.table}: keys_file needs the table's primary key",
-                                        t.path, None, "declare primary_key for the table")])
     reader = DumpReader(dataset) if isinstance(dataset, DumpDataset) else FileReader(dataset)
     file = str(dataset.dump.path) if isinstance(dataset, DumpDataset) else None
+    excluded, rows, ex_report = exclusions(excludes, tables, links, reader, dt.datetime.now(dt.UTC).date(), file) \
+        if excludes else ({}, {}, {})
+    if spec is None:  # exclude rules alone: every other row of the tables they reach
+        plan.subset = {t: np.setdiff1d(np.arange(rows[t], dtype=np.int64), gone) for t, gone in excluded.items()}
+        return {"rounds": 0, "excluded": ex_report, "unresolved_references": {}, "others": "all",
+                "tables": {t: {"rows_kept": int(len(pos))} for t, pos in plan.subset.items()}}
 
     def subkey(table: str) -> bytes:
         return keys.subkey(PURPOSE, table) if keys is not None else bytes(32)
 
-    closure: Closure = compute(spec, tables, links, reader, subkey, file)
+    closure: Closure = compute(spec, tables, links, reader, subkey, file, excluded)
     touched = {t for t, r in closure.report["tables"].items() if r["passes"]}
     plan.subset = {t: pos for t, pos in closure.positions.items() if t in touched or spec.others == "empty"}
-    return closure.report
+    for t, gone in excluded.items():  # a table the closure did not read keeps all but its excluded rows
+        if t not in plan.subset:
+            plan.subset[t] = np.setdiff1d(np.arange(rows[t], dtype=np.int64), gone)
+    return {**closure.report, "excluded": ex_report}

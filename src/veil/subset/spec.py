@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from .predicate import Predicate, PredicateError, compile_where
 
 TARGET_KEYS = ("table", "fraction", "limit", "where", "keys_file")
+EXCLUDE_KEYS = ("table", "where", "keys_file", "older_than")
 SUBSET_KEYS = ("targets", "include_children", "others")
 OTHERS = ("empty", "all")
 
@@ -42,11 +43,88 @@ class Target:
 
 
 @dataclass
+class Exclude:
+    """Rows no copy may hold (retention, restriction, withdrawn consent): a ``where``, listed keys,
+    or ``older_than`` (a date or timestamp column before the run's day minus ``days``); the rows
+    that reference them go too (as forget cascades)."""
+    table: str
+    where: Predicate | None = None
+    keys_file: Path | None = None
+    older_than: tuple[str, int] | None = None  # (column, days)
+    path: str = ""
+
+    def predicate(self, today: Any) -> Predicate | None:
+        """``where`` and ``older_than`` as one predicate (``today``: the run's date)."""
+        import datetime as dt
+
+        parts = [f"({self.where.text})"] if self.where is not None else []
+        if self.older_than is not None:
+            column, days = self.older_than
+            cutoff = today - dt.timedelta(days=days)
+            parts.append(f'"{column}" < TIMESTAMP \'{cutoff.isoformat()} 00:00:00\'')
+        return compile_where(" AND ".join(parts)) if parts else None
+
+
+@dataclass
 class Subset:
     targets: list[Target]
     include_children: list[str] = field(default_factory=list)
     others: str = "empty"
     path: str = "subset"
+
+
+def parse_excludes(chk: Checker, raw: Any, base: Path | None) -> list[Exclude]:
+    """The profile's ``exclude:`` list (applied in every run, with or without a subset)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        chk.add("exclude", "exclude must be a list of {table: ..., where|keys_file|older_than: ...}")
+        return []
+    out = []
+    for i, r in enumerate(raw):
+        path = f"exclude.{i}"
+        if not isinstance(r, dict) or not isinstance(r.get("table"), str):
+            chk.add(path, "an exclude rule is a mapping with a table name",
+                    "e.g. {table: customers, older_than: {column: last_activity, days: 1095}}")
+            continue
+        chk.unknown_keys(r, EXCLUDE_KEYS, path, "exclude key")
+        rule = Exclude(r["table"], path=path)
+        probe = Target(r["table"], path=path)
+        _where_and_keys(chk, r, probe, path, base)
+        rule.where, rule.keys_file = probe.where, probe.keys_file
+        if "older_than" in r:
+            o = r["older_than"]
+            days = o.get("days") if isinstance(o, dict) else None
+            if not isinstance(o, dict) or not isinstance(o.get("column"), str) or isinstance(days, bool) \
+                    or not isinstance(days, int) or days < 0:
+                chk.add(f"{path}.older_than", "older_than must be {column: NAME, days: N} (N >= 0)",
+                        "e.g. older_than: {column: last_activity, days: 1095}")
+            else:
+                rule.older_than = (o["column"], days)
+        if rule.where is None and rule.keys_file is None and rule.older_than is None \
+                and not any(k in r for k in ("where", "keys_file", "older_than")):
+            chk.add(path, f"exclude rule of {rule.table} excludes nothing: give where, keys_file or older_than")
+        out.append(rule)
+    return out
+
+
+def _where_and_keys(chk: Checker, t: dict, target: Target, path: str, base: Path | None) -> None:
+    if "where" in t:
+        w = t["where"]
+        if not isinstance(w, str) or not w.strip():
+            chk.add(f"{path}.where", "where must be a SQL predicate in a string", "e.g. where: \"country = 'DE'\"")
+        else:
+            try:
+                target.where = compile_where(w)
+            except PredicateError as err:
+                chk.add(f"{path}.where", f"where: {err}", "see docs/subset.md for what where may hold")
+    if "keys_file" in t:
+        kf = t["keys_file"]
+        if not isinstance(kf, str) or not kf:
+            chk.add(f"{path}.keys_file", "keys_file must be a path")
+        else:
+            p = Path(kf)
+            target.keys_file = p if p.is_absolute() or base is None else base / p
 
 
 def parse_subset(chk: Checker, raw: Any, base: Path | None) -> Subset | None:
@@ -83,22 +161,7 @@ def parse_subset(chk: Checker, raw: Any, base: Path | None) -> Subset | None:
                 chk.add(f"{path}.limit", "limit must be a whole number of rows, 0 or more")
             else:
                 target.limit = n
-        if "where" in t:
-            w = t["where"]
-            if not isinstance(w, str) or not w.strip():
-                chk.add(f"{path}.where", "where must be a SQL predicate in a string", "e.g. where: \"country = 'DE'\"")
-            else:
-                try:
-                    target.where = compile_where(w)
-                except PredicateError as err:
-                    chk.add(f"{path}.where", f"where: {err}", "see docs/subset.md for what where may hold")
-        if "keys_file" in t:
-            kf = t["keys_file"]
-            if not isinstance(kf, str) or not kf:
-                chk.add(f"{path}.keys_file", "keys_file must be a path")
-            else:
-                p = Path(kf)
-                target.keys_file = p if p.is_absolute() or base is None else base / p
+        _where_and_keys(chk, t, target, path, base)
         if target.fraction is None and target.limit is None and target.where is None and target.keys_file is None \
                 and not any(k in t for k in ("fraction", "limit", "where", "keys_file")):
             chk.add(path, f"target {target.table} selects nothing: give fraction, limit, where or keys_file")
@@ -115,7 +178,7 @@ def parse_subset(chk: Checker, raw: Any, base: Path | None) -> Subset | None:
     return Subset(targets, list(children), others)
 
 
-def resolve(subset: Subset, tables: Any) -> list:
+def resolve(subset: Subset | None, excludes: list[Exclude], tables: Any) -> list:
     """Target and include_children tables named as the input names them (a bare name matches one
     schema-qualified name); problems for names that match nothing or more than one table."""
     from ..errors import Problem
@@ -134,7 +197,10 @@ def resolve(subset: Subset, tables: Any) -> list:
         problems.append(Problem(msg, path, None, "use the table's name as the input gives it"))
         return name
 
-    for t in subset.targets:
+    for t in subset.targets if subset is not None else []:
         t.table = find(t.table, t.path)
-    subset.include_children = [find(c, "subset.include_children") for c in subset.include_children]
+    if subset is not None:
+        subset.include_children = [find(c, "subset.include_children") for c in subset.include_children]
+    for e in excludes:
+        e.table = find(e.table, e.path)
     return problems
