@@ -241,10 +241,16 @@ class DumpSource:
             # nothing to transform: the lines as they are (those of the subset, if the run has one)
             n = skipped = 0
             kept = self._subset_rows(name)
+            seq = [(i, (name, c)) for i, c in enumerate(cols or [p.name for p in tplan.columns])
+                   if self.counters is not None and (name, c) in self.counters.extra]
             for _, line in item.lines:
                 if kept is None or next(kept):
                     yield _enc(line)
                     n += 1
+                    for i, key in seq:  # a subset's sequence column: its largest value written
+                        field = line.rstrip("\n").split("\t")[i]
+                        if field.lstrip("-").isdigit():
+                            self.counters.add_value(key, int(field))
                 else:
                     skipped += 1
             yield _enc(item.end[0])
@@ -311,6 +317,13 @@ class DumpSource:
             else:  # the statements again without the rows outside the subset
                 keep = [next(kept) for _ in range(total)]
                 yield _enc(_render_inserts(stmts, keep, {}, [], dialect))
+                cols = stmts[0].columns or [c for c, _ in self.info.tables[stmts[0].table].columns]
+                for i, c in enumerate(cols):  # a subset's sequence column: its largest value written
+                    if self.counters is not None and (name, c) in self.counters.extra:
+                        values = [v for st in stmts for v in st.raw(i)]
+                        for v, k in zip(values, keep, strict=True):
+                            if k and v.lstrip("-").isdigit():
+                                self.counters.add_value((name, c), int(v))
                 yield Copied(name, sum(keep), total - sum(keep))
             yield End(name, last=False)
             return
@@ -470,12 +483,21 @@ def dump_run(plan: Plan, info: DumpInfo, out: Path, fmt: str | None) -> tuple[Du
         if fmt is not None:
             raise UsageError("--out - writes a SQL dump to standard output; --format writes table files",
                              hint="give a directory for --out with --format")
-        counters = Counters() if info.dialect != MYSQL else None
+        counters = Counters(_sequence_columns(info, plan)) if info.dialect != MYSQL else None
         return DumpSource(info, plan, False, counters), DumpSink("-", plan, False, counters), out
     if out.resolve() == info.path.resolve() or info.path.resolve() in out.resolve().parents:
         raise InputError("the output must not be the input, or inside it", file=str(out),
                          hint="choose another --out")
     if fmt is not None:
         return DumpSource(info, plan, True), table_sink(info, plan, fmt), out
-    counters = Counters() if info.dialect != MYSQL else None
+    counters = Counters(_sequence_columns(info, plan)) if info.dialect != MYSQL else None
     return DumpSource(info, plan, False, counters), DumpSink(out.name, plan, info.compressed, counters), out
+
+
+def _sequence_columns(info: DumpInfo, plan: Plan) -> set[tuple[str, str]]:
+    """The (table, column) pairs a sequence feeds in the tables a subset filters: their setval is
+    written from the subset's largest value, not the source's (which tells how big the source is)."""
+    if plan.subset is None:
+        return set()
+    return {(info.parent_of(t), c) for seq in info.sequences.seqs.values() for t, c in seq.links
+            if info.parent_of(t) in plan.subset}

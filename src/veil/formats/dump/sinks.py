@@ -105,14 +105,20 @@ def output_path(info: DumpInfo, out: Path, fmt: str | None) -> Path:
 class Counters:
     """The largest output value of every transformed integer column (for setval)."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: set[tuple[str, str]] | None = None) -> None:
         self.max: dict[tuple[str, str], int] = {}
         self.not_int: set[tuple[str, str]] = set()
+        # kept columns counted too: those a sequence feeds in a table a subset filters (veil.subset)
+        self.extra = extra or set()
+
+    def add_value(self, key: tuple[str, str], value: int) -> None:
+        if key not in self.max or value > self.max[key]:
+            self.max[key] = value
 
     def add(self, table: str, tplan: TablePlan, batch: pa.RecordBatch) -> None:
         names = set(batch.schema.names)
         for c in tplan.columns:
-            if not c.transformed or c.name not in names:
+            if not (c.transformed or (table, c.name) in self.extra) or c.name not in names:
                 continue
             col = batch.column(c.name)
             key = (table, c.name)
@@ -148,7 +154,8 @@ def setval(item: Statement, info: DumpInfo, plan: Plan, counters: Counters) -> t
         cp = next((x for x in tplan.columns if x.name == c), None) if tplan else None
         if cp is not None:
             links.append(((name, c), cp.transformed))
-    moved = [k for k, transformed in links if transformed]
+    # a subset's kept column is set from what was written too: the source's value tells its size
+    moved = [k for k, transformed in links if transformed or k in counters.extra]
     if not moved:
         return item.text, []  # the column is kept (or none of the dump's): its value tells nothing new
     where = ", ".join(f"{t}.{c}" for t, c in moved)
@@ -175,7 +182,8 @@ def without_auto_increment(item: Statement, info: DumpInfo, plan: Plan) -> str:
     name = info.parent_of(item.info.table) if item.info is not None and item.info.table else None
     tplan = plan.tables.get(name) if name else None
     cp = next((x for x in tplan.columns if x.name.lower() == (col or "").lower()), None) if tplan else None
-    if cp is None or not cp.transformed:
+    subset = plan.subset is not None and name in plan.subset  # a subset: the source's next id tells its size
+    if cp is None or not (cp.transformed or subset):
         return item.text
     span = auto_increment_span(item.text)
     if span is None:
