@@ -201,6 +201,33 @@ def print_table(results: dict, systems: list[str], langs: list[str]) -> None:
         print(" | ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths, strict=True))))
 
 
+def markdown(results: dict, systems: list[str], langs: list[str]) -> str:
+    """The figures as a Markdown table, one cell per language holding every system's (a / b)."""
+    cols = [*langs, "all"]
+
+    def cell(fn) -> str:
+        return " | ".join(" / ".join(fn(results[s], c) for s in systems) for c in cols)
+
+    def label_recall(label):
+        def get(r, c):
+            v = r["summary"][c]["labels"].get(label)
+            return pct(v["recall"]) if v else "-"
+        return get
+
+    lines = [f"| strict recall % ({' / '.join(systems)}) | " + " | ".join(cols) + " |",
+             "|---" * (len(cols) + 1) + "|"]
+    for label in LABELS:
+        lines.append(f"| {label} | " + cell(label_recall(label)) + " |")
+    lines.append("| **identifying (all labels)** | " + cell(lambda r, c: pct(r["summary"][c]["identifying"]["recall"]))
+                 + " |")
+    lines.append("| without ORGANIZATION | "
+                 + cell(lambda r, c: pct(r["summary"][c]["identifying_without_org"]["recall"])) + " |")
+    lines.append("| **other words changed %** | "
+                 + cell(lambda r, c: pct(r["summary"][c]["other_changed_share"])) + " |")
+    lines.append("| texts/s | " + cell(lambda r, c: f"{r['texts_per_s'][c]:.0f}") + " |")
+    return "\n".join(lines)
+
+
 def commit() -> str:
     """The commit of the veil that is imported ("+dirty" with uncommitted changes), or its path."""
     import veil
@@ -229,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="print N missed spans per label and system, and the 4N ordinary words changed most "
                          "often (dev split only)")
     ap.add_argument("--by-genre", action="store_true", help="also print recall and words changed per genre")
+    ap.add_argument("--markdown", action="store_true", help="also print the table in Markdown (for a README)")
     args = ap.parse_args(argv)
     if args.show_misses and args.split != "dev":
         print("--show-misses: dev split only (never tune on test)", file=sys.stderr)
@@ -284,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nsplit {args.split}, {sum(map(len, records.values()))} texts, veil {commit()}, "
           f"{datetime.date.today()}; strict recall % (labelled spans), other words changed %, texts/s")
     print_table(results, systems, langs)
+    if args.markdown:
+        print("\n" + markdown(results, systems, langs))
     if args.by_genre:
         print("\nby genre (languages asked, every label): strict recall % / other words changed %")
         for system in systems:
