@@ -245,7 +245,8 @@ def commit() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=("dev", "test"), required=True)
+    ap.add_argument("--split", choices=("dev", "test", "novel"), required=True,
+                    help="dev (tune here), test (report), novel (report: test templates, names in no list)")
     ap.add_argument("--lang", default=",".join(LANGS), help=f"comma-separated (default {','.join(LANGS)})")
     ap.add_argument("--limit", type=int, default=None, help="first N texts of each language")
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="veil,presidio (default both)")

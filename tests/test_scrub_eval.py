@@ -58,6 +58,8 @@ def test_splits_disjoint_in_templates(corpus):
     dev = {r["template"] for r in corpus["dev"]}
     test = {r["template"] for r in corpus["test"]}
     assert dev and test and not dev & test
+    assert {r["template"] for r in corpus["novel"]} == test
+    assert not {r["text"] for r in corpus["novel"]} & {r["text"] for r in corpus["test"]}
     for lang in generate.LANGS:
         t = generate.templates(lang)
         assert not {x[2] for x in t["dev"]} & {x[2] for x in t["test"]}  # the texts differ, not only ids
@@ -69,6 +71,22 @@ def test_every_language_and_label_is_present(corpus):
         langs = {r["lang"] for r in records}
         assert langs == set(generate.LANGS)
         assert {s["label"] for r in records for s in r["spans"]} == set(slots.LABELS), split
+
+
+def test_novel_names_are_in_no_faker_list(corpus):
+    from scrub_eval.novel import faker_names
+
+    names = faker_names()
+    assert len(names) > 10000
+    seen = 0
+    for r in corpus["novel"]:
+        for s in r["spans"]:
+            value = r["text"][s["start"]:s["end"]]
+            if s["label"] == "PERSON_NAME" and " " in value and "." not in value and "," not in value:
+                first, last = value.split(" ", 1)
+                assert first.casefold() not in names and last.casefold() not in names, r["id"]
+                seen += 1
+    assert seen > 1000
 
 
 def test_card_numbers_are_luhn_valid_with_every_length(corpus):

@@ -9,8 +9,10 @@ records the exact character span and label of every personal value in it::
 Deterministic: text ``i`` of (lang, split) is filled from ``random.Random("lang/split/i")`` (and
 Faker seeded from it), so the same code writes byte-identical files. The split is by template AND by
 seed: dev texts come from the templates listed in ``DEV`` and test texts from those in ``TEST`` (never
-both), with seeds that differ by split. The script runs itself with PYTHONHASHSEED=0 (a few Faker
-providers draw from sets). Files: ``corpus/<split>-<lang>.jsonl.gz`` (gzip, mtime 0).
+both), with seeds that differ by split. The ``novel`` split is the test templates again with seeds of
+its own and persons, cities, streets and companies that are in no list (``novel.py``). The script
+runs itself with PYTHONHASHSEED=0 (a few Faker providers draw from sets). Files:
+``corpus/<split>-<lang>.jsonl.gz`` (gzip, mtime 0).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 LANGS = ("en", "de", "fr", "es", "it")
 SIZES = {"en": 1500, "de": 500, "fr": 500, "es": 500, "it": 500}  # texts per language, half per split
-SPLITS = ("dev", "test")
+SPLITS = ("dev", "test", "novel")  # novel: the test templates, other seeds, names in no list (novel.py)
 SLOT = re.compile(r"\{([a-z][a-z0-9_]*(?:\.[a-z_]+)?)(?:\|(lower|upper|title))?\}")
 GENRES = ("note", "ticket", "email", "chat", "list")
 FAKER_VERSION = "40.63.0"  # the committed corpus was written with this Faker (another may draw other values)
@@ -47,7 +49,7 @@ def templates(lang: str) -> dict[str, list[tuple[str, str, str]]]:
     mod = importlib.import_module(f"scrub_eval.templates_{lang}")
     out: dict[str, list[tuple[str, str, str]]] = {}
     counter: dict[str, int] = {}
-    for split in SPLITS:
+    for split in ("dev", "test"):
         rows = []
         for genre, text in getattr(mod, split.upper()):
             if genre not in GENRES:
@@ -55,6 +57,7 @@ def templates(lang: str) -> dict[str, list[tuple[str, str, str]]]:
             counter[genre] = counter.get(genre, 0) + 1
             rows.append((f"{lang}-{genre}-{counter[genre]}", genre, textwrap.dedent(text).strip("\n")))
         out[split] = rows
+    out["novel"] = out["test"]
     return out
 
 
@@ -68,9 +71,9 @@ def _written(value: str, mod: str | None) -> str:
     return value
 
 
-def render(template: str, lang: str, seed: int) -> tuple[str, list[dict]]:
+def render(template: str, lang: str, seed: int, novel: bool = False) -> tuple[str, list[dict]]:
     """(text, spans) of a template filled with the values of ``seed``."""
-    values = slots.Values(lang, seed)
+    values = slots.Values(lang, seed, novel)
     rng = random.Random(seed ^ 0x5EED)
     fillers: dict[str, str] = {}
     parts: list[str] = []
@@ -106,7 +109,7 @@ def generate(lang: str, split: str, count: int) -> list[dict]:
     out = []
     for i in range(count):
         tid, genre, template = rows[i % len(rows)]
-        text, spans = render(template, lang, seed_of(lang, split, i))
+        text, spans = render(template, lang, seed_of(lang, split, i), novel=split == "novel")
         out.append({"id": f"{lang}-{split}-{i:05d}", "lang": lang, "genre": genre, "template": tid,
                     "split": split, "text": text, "spans": spans})
     return out

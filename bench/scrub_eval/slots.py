@@ -17,6 +17,8 @@ from functools import cache
 
 from faker import Faker
 
+from . import novel
+
 LABELS = ("PERSON_NAME", "LOCATION", "POSTCODE", "PHONE", "EMAIL", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "URL",
           "NATIONAL_ID", "ORGANIZATION")
 
@@ -182,8 +184,9 @@ def iban(rng: random.Random, locale: str) -> str:
 class Values:
     """The values of one text: built on first use of a key, the same for every later use."""
 
-    def __init__(self, lang: str, seed: int):
+    def __init__(self, lang: str, seed: int, novel: bool = False):
         self.lang = lang
+        self.novel = novel  # names, cities, streets and firms from novel.py (in no list) instead of Faker
         self.rng = random.Random(seed)
         self.locale = self.rng.choice(LOCALES[lang])
         self.values: dict[str, str] = {}
@@ -197,6 +200,9 @@ class Values:
         loc, f = self._faker(self.rng.random() < FOREIGN_SHARE)
         first = " ".join(f.first_name().split())
         last = " ".join(f.last_name().split())
+        if self.novel:
+            lang = loc[:2] if loc[:2] in novel.SOUNDS else self.lang
+            first, last = novel.first_name(self.rng, lang), novel.last_name(self.rng, lang)
         fl, ll = slug(first), slug(last)
         handle = self.rng.choice((f"{fl}_{ll[:1]}", f"{fl[:1]}{ll}", f"{fl}.{ll}", f"{fl}{self.rng.randrange(10, 99)}",
                                   f"{ll}_{fl[:1]}"))
@@ -213,6 +219,8 @@ class Values:
             house += self.rng.choice("abcAB")
         street = " ".join(f.street_name().split())
         lang = loc[:2]
+        if self.novel:
+            street = novel.street(self.rng, lang if lang in novel.SOUNDS else self.lang)
         if lang in ("en", "fr"):
             line = f"{house} {street}" if lang == "en" else f"{house}{self.rng.choice((',', ''))} {street}"
         elif lang == "es":
@@ -221,7 +229,8 @@ class Values:
             line = f"{street} {house}"
         unit = self.rng.choice(UNITS.get(self.lang, UNITS_EN)).format(n=self.rng.randrange(1, 60),
                                                                      c=self.rng.choice("ABCD"))
-        return {"street": line, "streetname": street, "house": house, "unit": unit, "city": f.city(),
+        town = novel.city(self.rng, lang if lang in novel.SOUNDS else self.lang) if self.novel else f.city()
+        return {"street": line, "streetname": street, "house": house, "unit": unit, "city": town,
                 "postcode": f.postcode()}
 
     def get(self, key: str) -> str:
@@ -261,7 +270,7 @@ class Values:
         if base == "natid":
             return national_id(rng, self.locale)
         if base == "company":
-            return self._faker()[1].company()
+            return novel.company(rng, self.lang) if self.novel else self._faker()[1].company()
         raise KeyError(f"unknown slot {key}")
 
 
