@@ -211,26 +211,41 @@ def phone_shapes(text: str) -> list[Found]:
     return out
 
 
+# a stretch of text that may hold a phone number: digits and separators with 7 digits or more
+_PHONE_WINDOW = re.compile(r"(?:\+|\b00)?[\d(](?:[\d\s().\-/]|\s?(?:x|ext\.?)\s?(?=\d)){5,40}\d")
+
+
 def phones(text: str, regions: tuple[str, ...]) -> list[Found]:
-    """Valid phone numbers for any of ``regions`` (the first finds E.164 numbers of every country too)."""
-    if not _MAYBE_PHONE.search(text):
-        return []
+    """Valid phone numbers for any of ``regions`` (the first finds E.164 numbers of every country too).
+    ``phonenumbers``' matcher runs on the stretches of digits only, region by region, and a stretch
+    one region has read is not read again (13 regions over whole texts cost a third of scrub's time)."""
+    windows = [(m.start(), m.end()) for m in _PHONE_WINDOW.finditer(text)
+               if sum(c.isdigit() for c in m.group()) >= 7]
+    if not windows:
+        return phone_shapes(text)
     import phonenumbers
 
     seen: dict[tuple[int, int], Found] = {}
-    for region in regions:
-        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-            digits = len(str(m.number.national_number))
-            if (m.start, m.end) in seen or digits < 7:
-                continue
-            line = text.rfind("\n", 0, m.start) + 1
-            context = _PHONE_CONTEXT.search(text, max(line, m.start - 40), m.start)
-            intl = m.raw_string.lstrip("(").startswith(("+", "00"))
-            if digits < 8 and not (context or intl):  # "La commande 5219220": an order number
-                continue
-            ext = _EXTENSION.match(text, m.end)
-            seen[(m.start, m.end)] = (m.start, ext.end() if ext else m.end, "PHONE", 0.75 if context or intl else 0.4,
+    for a, b in windows:
+        a, b = max(0, a - 1), min(len(text), b + 1)  # the matcher looks at the character around a number
+        for region in regions:
+            found = False
+            for m in phonenumbers.PhoneNumberMatcher(text[a:b], region, leniency=phonenumbers.Leniency.VALID):
+                start, end = a + m.start, a + m.end
+                digits = len(str(m.number.national_number))
+                if (start, end) in seen or digits < 7:
+                    continue
+                line = text.rfind("\n", 0, start) + 1
+                context = _PHONE_CONTEXT.search(text, max(line, start - 40), start)
+                intl = m.raw_string.lstrip("(").startswith(("+", "00"))
+                if digits < 8 and not (context or intl):  # "La commande 5219220": an order number
+                    continue
+                ext = _EXTENSION.match(text, end)
+                seen[(start, end)] = (start, ext.end() if ext else end, "PHONE", 0.75 if context or intl else 0.4,
                                       "PhoneRecognizer")
+                found = True
+            if found:
+                break
     return sorted(seen.values()) + phone_shapes(text)
 
 
