@@ -298,7 +298,8 @@ EXPECTED: dict[str, list] = {
         datetime.datetime(2000, 12, 25, 23, 59, 59),
     ],
     'scrub-patterns': [
-        'Mail i757n7naotkfxrpz@example.com now', None, '', 'Zoë: i757n7naotkfxrpz@example.com[PHONE]', '李',
+        # "Zoë:" is a speaker tag with a first name: a name since issue 19
+        'Mail i757n7naotkfxrpz@example.com now', None, '', '[PERSON_NAME]: i757n7naotkfxrpz@example.com[PHONE]', '李',
     ],
 }
 
