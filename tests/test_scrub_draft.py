@@ -28,6 +28,13 @@ def test_texts_that_mostly_name_someone_get_strict_scrub():
     assert "strict scrub: 70% of texts name someone" in _comment(f)
 
 
+def test_json_text_and_emails_alone_never_get_strict_scrub():
+    f = finding({"PERSON_NAME": 0.9})
+    f = Finding(f.table, f.column, "json", f.entity, f.cls, f.confidence, f.evidence)
+    assert "mode" not in suggest(f, "tickets", {})  # strict would replace JSON's numbers
+    assert "mode" not in suggest(finding({"EMAIL": 1.0}), "tickets", {})  # patterns find emails already
+
+
 def test_a_narrow_column_of_identifiers_gets_redact():
     f = finding({"PHONE": 0.6}, width=24)
     assert suggest(f, "tickets", {}) == {"op": "redact"}

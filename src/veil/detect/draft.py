@@ -308,20 +308,19 @@ def _suggest(f: Finding, table: str, scrub_targets: dict[str, str], text_storage
 # free text: scrub (readable; the entities found are replaced), strict scrub (also every capitalised word,
 # digit run and @/URL token that is not an ordinary word) where most texts name someone, redact where the
 # texts are short and mostly identifiers. The reason goes into the column's comment (evidence "free_text_rule").
-STRICT_SHARE = 0.5  # share of texts holding a name, email or phone above which recall matters more
+STRICT_SHARE = 0.5  # share of texts naming a person above which recall matters more (names are what is missed)
 SHORT_TEXT = 40  # a text column this narrow holds an identifier more than prose
-_PEOPLE_IN_TEXT = ("PERSON_NAME", "EMAIL", "PHONE")
 
 
 def _free_text_rule(f: Finding, entities: dict) -> dict:
     inside = f.evidence.get("entities_in_text") or {}
-    people = max((inside.get(e, 0.0) for e in _PEOPLE_IN_TEXT), default=0.0)
+    people = inside.get("PERSON_NAME", 0.0)
     width = f.evidence.get("text_length")
     if width is not None and width < SHORT_TEXT and max(inside.values(), default=0.0) >= 0.3:
         f.evidence["free_text_rule"] = f"redact: texts of at most {width} characters, mostly identifiers"
         return {"op": "redact"}
     rule = {"op": "scrub", "entities": entities} if entities else {"op": "scrub"}
-    if people >= STRICT_SHARE:
+    if people >= STRICT_SHARE and f.type not in ("json", "nested"):  # strict would break JSON's numbers
         rule["mode"] = "strict"
         f.evidence["free_text_rule"] = (f"strict scrub: {round(100 * people)}% of texts name someone, recall before "
                                         "readability (allow: lists words to keep)")
