@@ -61,7 +61,8 @@ _ROM_WORD = (r"(?:rue|avenue|av\.|boulevard|bd|chemin|allée|allee|impasse|place
              r"via|viale|piazza|corso|vicolo|largo|strada|calle|avenida|plaza|paseo|camino|carretera|rua|travessa|"
              r"praça|estrada|alameda|glorieta|diagonal|diag\.|acceso|pasaje|cuesta|ronda|urbanización|urbanizacion|"
              r"circunvalación|cañada|callejón|carrera|peatonal|andador|privada|prolongación|retorno|cerrada|"
-             r"circuito|borgo|incrocio|stretto|canale|contrada|rotonda|via|vicolo|lungomare|località|frazione)")
+             r"circuito|borgo|incrocio|stretto|canale|contrada|rotonda|vicolo|lungomare|località|frazione|"
+             r"soseaua|șoseaua|intrarea|bulevardul|calea|aleea|splaiul|piața|piata)")
 _PARTICLE = r"(?:de la|de l'|de l’|du|des|de|d'|d’|la|le|les|l'|l’|del|della|dei|di|do|da|dos|das|y|e)"
 _ROM_NAME = rf"(?:{_PARTICLE}\s*)?{_CAP}(?:\s+(?:{_PARTICLE}\s*)?{_CAP}){{0,3}}"
 _ROM_STREET = re.compile(
@@ -285,9 +286,9 @@ def addresses(text: str, is_word, frequent=None) -> list[Found]:
     out.extend((m.start("code"), m.end("code"), "POSTCODE", 0.6, "PostcodeRecognizer")
                for m in _CODE_WORD.finditer(text))
     out.extend(_chain(text, [(a, b) for a, b, e, *_ in out if e == "STREET_ADDRESS"], is_word))
-    for m in _TOWN.finditer(text):
-        if not is_word(m.group("name")):
-            out.append((m.start(), m.end(), "LOCATION", 0.5, "TownRecognizer"))
+    towns = [m for m in _TOWN.finditer(text) if not is_word(m.group("name"))]
+    out.extend((m.start(), m.end(), "LOCATION", 0.5, "TownRecognizer") for m in towns)
+    out.extend(_chain(text, [(m.start(), m.end()) for m in towns], is_word))
     for m in _FIRM.finditer(text):
         names = [w for w in re.findall(r"[^\W\d_][\w'’]*", m.group()) if w not in ("and", "Sons", "und", "et", "Söhne",
                                                                                     "Fils", "Co")]
@@ -318,34 +319,39 @@ _FIRM = re.compile(r"(?<![\w-])(?:[A-Z][\w'’]+,\s[A-Z][\w'’]+,?\s(?:and|und|
                    r"[A-Z][a-z]+-[A-Z][a-z]+(?=\s*\n|,|$))(?![\w-])", re.M)
 # after a street line, its comma-separated parts on the same line: unit, city, postcode ("6823 Jacob Groves,
 # GOODWINSHIRE, 55928", "Apt 15D, Evansborough C7A 3K9")
-_PART = re.compile(r"[ \t]*,?[ \t]*(?P<part>(?:#\d{1,5}|[^\W\d_][\w'’.-]*(?:[ \t][^\W\d_][\w'’.-]*){0,3})?"
-                   r"(?:[ \t]*(?P<code>(?:[A-Z]{1,2}-)?[A-Z\d]{2,5}(?:[ -][A-Z\d]{3,4})?))?)(?=[ \t]*(?:[,.;)\n]|$))",
+_CODE = r"(?=[A-Z-]*\d)(?:[A-Z]{1,2}-)?[A-Z\d]{2,6}(?:[ -][A-Z\d]{2,4})?"
+_PLACE_WORDS = r"(?:(?:St|Ste|Mt|Ft)\.[ \t])?[^\W\d_][\w'’-]*(?:[ \t][^\W\d_][\w'’-]*){0,3}"
+_PART = re.compile(rf"[ \t]*,?[ \t]*(?P<part>(?P<code1>{_CODE})[ \t]+(?P<w1>{_PLACE_WORDS})|"
+                   rf"(?P<w2>#\d{{1,5}}|{_PLACE_WORDS})?(?:[ \t]*(?P<code2>{_CODE}))?)(?=[ \t]*(?:[,.;)\n]|$))",
                    re.U)
+_PARTICLES = frozenset("de la le du des lui am an der den im sur sous les di del da".split())
 
 
-def _chain(text: str, streets: list[tuple[int, int]], is_word) -> list[Found]:
+def _chain(text: str, starts: list[tuple[int, int]], is_word) -> list[Found]:
+    """The comma-separated parts after a street line or a town, on the same line: unit, city, postcode."""
     out: list[Found] = []
-    for _, end in streets:
+    for _, end in starts:
         pos = end
         for _ in range(3):
             m = _PART.match(text, pos)
             if not m or not m.group("part").strip() or m.end() == pos:
                 break
-            part, code = m.group("part"), m.group("code")
-            words = part[:len(part) - len(code or "")].split()
-            if code and not any(c.isdigit() for c in code):
-                words, code = part.split(), None
-            if any(is_word(w.strip(".")) and not w.isupper() for w in words if w.lower() not in ("st.", "saint")):
-                if not any(w[:1].isupper() for w in words) or len(words) > 2:
-                    break
-            first = m.start("part")
+            code_name = "code1" if m.group("code1") else "code2"
+            words_name = "w1" if m.group("code1") else "w2"
+            code, place = m.group(code_name), m.group(words_name) or ""
+            first = m.start(words_name) if place else m.end()
+            words = place.split()
             while words and words[0][:1].islower():  # "in Jonesland": a preposition
                 first += len(words[0]) + 1
                 words = words[1:]
+            if any(w[:1].islower() and w not in _PARTICLES for w in words) or \
+                    words and all(is_word(w.strip(".")) and not w.isupper() for w in words):
+                break  # prose, not an address part
             if words:
-                out.append((first, first + len(" ".join(words)), "LOCATION", 0.5, "AddressPartRecognizer"))
+                out.append((first, first + len(" ".join(words).rstrip(".")), "LOCATION", 0.5,
+                            "AddressPartRecognizer"))
             if code:
-                out.append((m.start("code"), m.end("code"), "POSTCODE", 0.5, "AddressPartRecognizer"))
+                out.append((m.start(code_name), m.end(code_name), "POSTCODE", 0.5, "AddressPartRecognizer"))
             pos = m.end()
             if text[pos:pos + 1] != ",":
                 break
