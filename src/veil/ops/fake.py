@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import fake_locale as fl
+from . import fake_rows as _rows  # fake_rows uses this module too: attributes read at call time
 from .arrays import digit_strings, fixed_width_strings, is_text, join, u64
 from .registry import REKEY_VAULT, OpContext, Param, operator
 
@@ -272,8 +273,7 @@ def fake(arr: pa.Array, ctx: OpContext) -> pa.Array:
     if arr.null_count == len(arr):
         return pa.nulls(len(arr), type=out_type)
     if row_options(ctx.params):
-        from .fake_rows import fake_rows
-        out = fake_rows(arr, ctx)
+        out = _rows.fake_rows(arr, ctx)
     else:
         out = ctx.map_distinct(
             arr, lambda u: generate(kind, ctx.digests(u), ctx.params["locale"], ctx.params["email_domain"]))

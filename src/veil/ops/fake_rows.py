@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import fake as _fake  # a cycle with fake.py: its attributes are read at call time
 from . import fake_locale as fl
 from . import fake_shape as fs
 from .arrays import blank_mask, fixed_width_strings, is_text, join, u64, without_blanks
@@ -89,9 +90,8 @@ def _name(v: dict, fmt: str, d: np.ndarray, gender: np.ndarray, acc_first: np.nd
 def generate(kind: str, d: np.ndarray, locale: str, gender: np.ndarray, acc: tuple | None, params: dict,
              region: str | None, style: int) -> pa.Array:
     """Fakes of one locale (and phone region and style), given each digest's gender and accent flags."""
-    from .fake import _iban_de, formats, vocab
-    from .fake import generate as plain
-    v, f = vocab(locale), formats(locale)
+    _iban_de, plain = _fake._iban_de, _fake.generate
+    v, f = _fake.vocab(locale), _fake.formats(locale)
     a_first, a_last = acc if acc is not None else (None, None)
     if kind in ("first_name", "title"):
         return _pick(v, kind, d, 0, gender, a_first if kind == "first_name" else None)
@@ -123,7 +123,7 @@ def generate(kind: str, d: np.ndarray, locale: str, gender: np.ndarray, acc: tup
 
 @cache
 def _slug(word: str) -> str:
-    from .fake import _ascii_slug
+    _ascii_slug = _fake._ascii_slug
     return _ascii_slug(word)
 
 
@@ -147,7 +147,7 @@ def _account(kind: str, first: pa.Array, last: pa.Array, d: np.ndarray, params: 
 def _from_columns(ctx: OpContext, n: int) -> tuple[pa.Array, pa.Array] | None:
     """The slugs of the row's fake first and last names, from the columns of ``from`` (the plan
     gives each as its compiled rule; a bare name is taken as faked in its default domain)."""
-    from .fake import fake as fake_op
+    fake_op = _fake.fake
     refs = ctx.params.get("from") or []
     if ctx.batch is None or not refs:
         return None

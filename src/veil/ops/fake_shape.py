@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import fake as _fake  # one Luhn implementation, in fake.py (read at call time)
 from .arrays import fixed_width_strings
 
 AS_IS, UPPER, LOWER, INITIAL, INITIAL_DOT = 0, 1, 2, 3, 4
@@ -143,7 +144,7 @@ BRANDS = (
 
 
 def _luhn(payload: np.ndarray) -> np.ndarray:
-    from .fake import _luhn_complete  # one Luhn implementation, in fake.py
+    _luhn_complete = _fake._luhn_complete
     return _luhn_complete(payload)
 
 
