@@ -129,7 +129,7 @@ def test_a_pg_dump_is_shuffled_per_block_and_restores(pgsrv, tmp_path, keyring):
     # the order is a permutation unrelated to the input's: few rows keep their neighbour
     pos = {r: i for i, r in enumerate(kb["public.ev_2023"])}
     moved = [pos[r] for r in sb["public.ev_2023"]]
-    assert sum(abs(a - b) == 1 for a, b in zip(moved, moved[1:])) < 20
+    assert sum(abs(a - b) == 1 for a, b in zip(moved, moved[1:], strict=False)) < 20
     # partitions: the two blocks of one table are not put in the same order
     n = min(len(kb["public.ev_2023"]), len(kb["public.ev_2024"]))
     p23 = [pos[r] for r in sb["public.ev_2023"][:n]]

@@ -142,6 +142,18 @@ def test_the_closure_is_closed_holds_its_targets_and_is_minimal(g, with_children
         assert chosen == want
 
 
+def test_a_limit_target_settles_in_few_rounds():
+    # the limit's rows are known after the first pass: kept on the second, their parents on the
+    # third; a parent read in the round its keys were asked for is not read again for nothing
+    data = {"o": pa.table({"id": list(range(1, 51)), "c": [1 + i % 5 for i in range(50)]}),
+            "c": pa.table({"id": [1, 2, 3, 4, 5]})}
+    reader = MemReader(data)
+    res = compute(Subset([Target("o", limit=3)], []), {"o": ("id",), "c": ("id",)},
+                  [Link("o", ("c",), "c", ("id",))], reader, lambda t: b"k" * 32)
+    assert len(res.positions["o"]) == 3 and 1 <= len(res.positions["c"]) <= 3
+    assert res.report["rounds"] <= 3 and reader.reads <= 4
+
+
 # -- veil run with a subset ----------------------------------------------------------------------
 
 SUBSET = """

@@ -204,19 +204,41 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
     for t in subset.targets:
         by_table.setdefault(t.table, []).append(t)
     include = set(subset.include_children)
-    dirty = set(by_table)
+    # events: new keys wanted from a table (upstream), new kept rows of a table an included child
+    # references (downstream). A table is read again when an event for it came after the
+    # first batch of its last read: every batch of a read saw what was known before that read.
+    clock = 1
+    touched = dict.fromkeys(by_table, 0)
+    began: dict[str, int] = {}
     first = True
     rounds = 0
-    while dirty:
+
+    def touch(t: str) -> None:
+        nonlocal clock
+        clock += 1
+        touched[t] = clock
+
+    while dirty := {t for t, v in touched.items() if v > began.get(t, -1)}:
         rounds += 1
+        reading = set(dirty)
+        if getattr(reader, "one_scan", False):
+            # one scan reads every table at the cost of one (a dump): read those this round may
+            # touch too, so a child after its parent in the file is settled in the same round
+            grow = True
+            while grow:
+                more = {lk.child for t in reading for lk in children_of[t] if lk.child in include}
+                more |= {lk.parent for t in reading for lk in parents_of[t]}
+                grow = bool(more - reading)
+                reading |= more
         columns = {t: _columns(t, tables[t], parents_of[t], state[t], by_table.get(t) if first else None)
-                   for t in sorted(dirty)}
-        reading, dirty = set(dirty), set()
+                   for t in sorted(reading)}
         selected = {t: _select(by_table[t], tables[t], subkey(t), file) for t in reading if first and t in by_table}
-        news: dict[str, int] = {}
+        for t in reading:
+            began.pop(t, None)
         for table, start, batch in reader.read(columns):
             if table not in reading:
                 continue
+            began.setdefault(table, clock)
             st = state[table]
             n = batch.num_rows
             pos = np.arange(start, start + n, dtype=np.int64)
@@ -232,18 +254,14 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
             why_parent = np.zeros(n, bool)
             for ref, want in st.wanted.items():
                 if want:
-                    txt = key_text(batch, ref)
-                    why_parent |= pc.fill_null(pc.is_in(txt, value_set=pa.array(list(want), pa.string())),
-                                               False).to_numpy(zero_copy_only=False)
+                    why_parent |= _member(key_text(batch, ref), want)
             why_parent &= new & ~why_target
             why_child = np.zeros(n, bool)
             if table in include:
                 for lk in parents_of[table]:
                     keys = state[lk.parent].keys.get(lk.ref)
                     if keys:
-                        txt = key_text(batch, lk.columns)
-                        why_child |= pc.fill_null(pc.is_in(txt, value_set=pa.array(list(keys), pa.string())),
-                                                  False).to_numpy(zero_copy_only=False)
+                        why_child |= _member(key_text(batch, lk.columns), keys)
                 why_child &= new & ~why_target & ~why_parent
             add = why_target | why_parent | why_child
             if not add.any():
@@ -253,28 +271,28 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
             st.reasons["child"] += int(why_child.sum())
             st.kept.append(pos[add])
             rows = batch.filter(pa.array(add))
-            news[table] = news.get(table, 0) + rows.num_rows
             for ref, keys in st.keys.items():
                 found = {v for v in key_text(rows, ref).to_pylist() if v is not None}
                 keys |= found
                 if ref in st.wanted:
                     st.wanted[ref] -= found
+            for lk in children_of[table]:  # downstream: an included child may now join
+                if lk.child in include:
+                    touch(lk.child)
             for lk in parents_of[table]:  # upstream: the parents these rows reference
                 refs = {v for v in key_text(rows, lk.columns).to_pylist() if v is not None}
                 pst = state[lk.parent]
                 refs -= pst.keys.get(lk.ref, set())
-                if refs:
+                if refs - pst.wanted.get(lk.ref, set()):
                     pst.wanted.setdefault(lk.ref, set()).update(refs)
-                    dirty.add(lk.parent)
+                    touch(lk.parent)
         for t in reading:
             state[t].passes += 1
+            began.setdefault(t, clock + 1)  # read, and held no row: nothing it could miss
             state[t].forced = np.zeros(0, np.int64)
             if t in selected and len(pending := selected[t].finish()):
                 state[t].forced = pending  # a limit's rows: known after the whole pass, kept on the next
-                dirty.add(t)
-        for t, k in news.items():  # downstream: children listed in include_children may now join
-            if k:
-                dirty.update(lk.child for lk in children_of[t] if lk.child in include)
+                touch(t)
         first = False
     positions = {t: st.positions() for t, st in state.items()}
     unresolved = {t: sum(len(v) for v in st.wanted.values()) for t, st in state.items() if any(st.wanted.values())}
@@ -286,6 +304,11 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
         "others": subset.others,
     }
     return Closure(positions, report)
+
+
+def _member(texts: pa.Array, keys: set[str]) -> np.ndarray:
+    return pc.fill_null(pc.is_in(texts, value_set=pa.array(list(keys), pa.string())),
+                        False).to_numpy(zero_copy_only=False)
 
 
 def _columns(table: str, pk: tuple[str, ...], parents: list[Link], st: _State,

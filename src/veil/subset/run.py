@@ -39,12 +39,14 @@ class FileReader:
 
 
 class DumpReader:
+    one_scan = True  # one scan of the file reads any number of tables
+
     def __init__(self, dataset: DumpDataset):
         self.info = dataset.dump
 
     def read(self, columns: dict[str, list[str]]) -> Iterator[tuple[str, int, pa.Table]]:
         have: dict[str, int] = {}
-        for table, n, values in read_rows(self.info, None, BATCH_ROWS, tables=set(columns)):
+        for table, n, values in read_rows(self.info, None, BATCH_ROWS, tables=set(columns), columns_of=columns):
             start = have.get(table, 0)
             have[table] = start + n
             if table in columns and values is not None:

@@ -34,12 +34,14 @@ def _clean(text: str | None) -> str | None:
 
 
 def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_536,
-              tables: set[str] | None = None) -> Iterator[tuple[str, int, pa.Table | None]]:
+              tables: set[str] | None = None, columns_of: dict[str, list[str]] | None = None
+              ) -> Iterator[tuple[str, int, pa.Table | None]]:
     """Every data block of the dump, in file order, as (table, rows, their values as text columns or
     None). A partition's rows count for its parent and come with the parent's columns. ``max_rows``:
     past that many rows of a table only the count is given (``None`` values), rows are not decoded.
     A long block comes in pieces of at most ``batch_rows`` rows. ``tables``: only these tables' rows
-    are decoded (the others are counted)."""
+    are decoded (the others are counted); ``columns_of``: per table, the only columns decoded (the
+    others come as nulls)."""
     file = str(info.path)
     columns = {name: [c for c, _ in td.columns] for name, td in info.tables.items()}
     have: dict[str, int] = {}
@@ -47,6 +49,9 @@ def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_
     def table_of(name: str, cols: list[str], values: dict[str, pa.Array], n: int) -> pa.Table:
         want = columns.get(info.parent_of(name), cols)
         return pa.table([values[c] if c in values else pa.nulls(n, pa.string()) for c in want], names=want)
+
+    def wanted(table: str) -> set[str] | None:
+        return set(columns_of[table]) if columns_of is not None and table in columns_of else None
 
     def room(table: str) -> int:
         if tables is not None and table not in tables:
@@ -65,7 +70,8 @@ def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_
                 for line_no, line in item.lines:
                     if room(table) - len(taken) <= 0:
                         if taken:
-                            yield table, len(taken), _copy_table(name, cols, taken, first, file, table_of)
+                            yield table, len(taken), _copy_table(name, cols, taken, first, file, table_of,
+                                                                 wanted(table))
                             have[table] = have.get(table, 0) + len(taken)
                             taken = []
                         if room(table) <= 0:
@@ -75,7 +81,7 @@ def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_
                         first = line_no
                     taken.append(line.encode("utf-8", "surrogateescape"))
                 if taken:
-                    yield table, len(taken), _copy_table(name, cols, taken, first, file, table_of)
+                    yield table, len(taken), _copy_table(name, cols, taken, first, file, table_of, wanted(table))
                     have[table] = have.get(table, 0) + len(taken)
                 if skipped:
                     yield table, skipped, None
@@ -96,18 +102,21 @@ def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_
                         yield table, len(rows), None
                         break
                     part, rows = rows[:n], rows[n:]
+                    want = wanted(table)
                     values = {c: pa.array([_clean(decode_literal(st.text[r[i][0]:r[i][1]], info.dialect))
-                                           for r in part], pa.string()) for i, c in enumerate(cols)}
+                                           for r in part], pa.string()) for i, c in enumerate(cols)
+                              if want is None or c in want}
                     have[table] = have.get(table, 0) + len(part)
                     yield table, len(part), table_of(st.table, cols, values, len(part))
 
 
-def _copy_table(name: str, cols: list[str], taken: list[bytes], first: int, file: str, table_of) -> pa.Table | None:
+def _copy_table(name: str, cols: list[str], taken: list[bytes], first: int, file: str, table_of,
+                want: set[str] | None = None) -> pa.Table | None:
     if not cols:
         return None
     raw = copy_rows(taken, cols, first, file)
-    return table_of(name, cols, {c: _text(copy_decode(raw.column(i).combine_chunks())) for i, c in enumerate(cols)},
-                    len(taken))
+    return table_of(name, cols, {c: _text(copy_decode(raw.column(i).combine_chunks())) for i, c in enumerate(cols)
+                                 if want is None or c in want}, len(taken))
 
 
 def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]]:
