@@ -3,9 +3,7 @@ keyed order, the dump's text around them untouched; restored by the real servers
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 from pathlib import Path
 
 import pytest
@@ -13,50 +11,17 @@ import pytest
 from tests.conftest import run_module
 from veil.formats import order
 
-from .schemas.harness import MySQL, Postgres
-
-REQUIRE_DB = os.environ.get("VEIL_REQUIRE_DB") == "1"
-
-
-def _server(cls):
-    reason = cls.unavailable()
-    if reason:
-        if REQUIRE_DB:
-            pytest.fail(f"{reason} (VEIL_REQUIRE_DB=1)")
-        pytest.skip(reason)
-    return cls()
+from .schemas.harness import MySQL, Postgres, scratch_databases
 
 
 @pytest.fixture
 def pgsrv():
-    srv = _server(Postgres)
-    names: list[str] = []
-
-    def db() -> str:
-        names.append(f"veil_shuf_{secrets.token_hex(5)}")
-        srv.create(names[-1])
-        return names[-1]
-
-    srv.new = db
-    yield srv
-    for n in names:
-        srv.drop(n)
+    yield from scratch_databases(Postgres, "veil_shuf")
 
 
 @pytest.fixture
 def mysrv():
-    srv = _server(MySQL)
-    names: list[str] = []
-
-    def db() -> str:
-        names.append(f"veil_shuf_{secrets.token_hex(5)}")
-        srv.create(names[-1])
-        return names[-1]
-
-    srv.new = db
-    yield srv
-    for n in names:
-        srv.drop(n)
+    yield from scratch_databases(MySQL, "veil_shuf")
 
 
 PG_SCHEMA = """

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import secrets
 from pathlib import Path
@@ -22,10 +21,7 @@ from veil.subset.closure import Link, compute, keyed_hash, positions_in
 from veil.subset.predicate import PredicateError, compile_where
 from veil.subset.spec import Subset, Target
 
-from .schemas.harness import MySQL, Postgres
-
-REQUIRE_DB = os.environ.get("VEIL_REQUIRE_DB") == "1"
-
+from .schemas.harness import MySQL, Postgres, server_or_skip
 
 # -- where ---------------------------------------------------------------------------------------
 
@@ -265,14 +261,7 @@ subset:
 """
 
 
-def _server(cls):
-    reason = cls.unavailable()
-    if reason:
-        if REQUIRE_DB:
-            pytest.fail(f"{reason} (VEIL_REQUIRE_DB=1)")
-        pytest.skip(reason)
-    return cls()
-
+_server = server_or_skip
 
 def test_a_pg_dump_subset_restores_with_every_constraint(tmp_path, keyring):
     srv = _server(Postgres)

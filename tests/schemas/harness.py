@@ -390,3 +390,36 @@ def run_path(schema: RealSchema, work: Path, keyring: Path, *, workers: int = 1,
         if not keep_dbs:
             server.drop(src)
             server.drop(dst)
+
+
+def server_or_skip(cls):
+    """A server of ``cls`` (Postgres, MySQL), or the test skips with the reason (fails under
+    VEIL_REQUIRE_DB=1, as in CI)."""
+    import pytest
+
+    reason = cls.unavailable()
+    if reason:
+        if os.environ.get("VEIL_REQUIRE_DB") == "1":
+            pytest.fail(f"{reason} (VEIL_REQUIRE_DB=1)")
+        pytest.skip(reason)
+    return cls()
+
+
+def scratch_databases(cls, prefix: str):
+    """A server whose ``new()`` creates a database; the generator drops them all at the end."""
+    srv = server_or_skip(cls)
+    names: list[str] = []
+
+    def new() -> str:
+        import secrets
+
+        names.append(f"{prefix}_{secrets.token_hex(5)}")
+        srv.create(names[-1])
+        return names[-1]
+
+    srv.new = new
+    try:
+        yield srv
+    finally:
+        for n in names:
+            srv.drop(n)
