@@ -8,10 +8,16 @@ The library is usable without the CLI::
     keys = veil.load_keyring("~/.veil/keyring.json")
     plan = veil.compile_plan(profile, dataset, keys.active_version)
     result = veil.run_plan(plan, dataset, "out/shop", keys)
+
+and on in-memory tables (docs/python.md)::
+
+    safe_df = veil.anonymize(df, profile, keys, table="customers")
+    findings = veil.scan(df)
 """
 
 __version__ = "0.1.0"
 
+from .api import anonymize, scan  # noqa: E402
 from .dataset import Dataset, Table  # noqa: E402
 from .errors import VeilError  # noqa: E402
 from .formats import open_dataset  # noqa: E402
@@ -21,6 +27,6 @@ from .plan import Plan, compile_plan  # noqa: E402
 from .profile import Profile, load_profile  # noqa: E402
 
 __all__ = [
-    "Dataset", "Keyring", "Plan", "Profile", "Table", "VeilError", "__version__", "compile_plan",
-    "init_keyring", "load_keyring", "load_profile", "open_dataset", "run_plan",
+    "Dataset", "Keyring", "Plan", "Profile", "Table", "VeilError", "__version__", "anonymize", "compile_plan",
+    "init_keyring", "load_keyring", "load_profile", "open_dataset", "run_plan", "scan",
 ]

@@ -1,0 +1,279 @@
+"""The Python API for notebooks: ``veil.anonymize`` and ``veil.scan`` on in-memory tables.
+
+A pandas or polars DataFrame, a pyarrow Table, RecordBatch or RecordBatchReader goes through the
+same plan and the same per-batch function (:func:`veil.pipeline.transform_batch`) as ``veil run``,
+so for the same key every value comes out as the CLI writes it. The result has the input's type;
+a RecordBatchReader is transformed lazily, batch by batch, as the returned reader is read.
+
+What ``veil run`` does beyond one batch at a time is refused here rather than skipped silently:
+a profile's ``subset``, ``row_order: shuffle`` and privacy ``k``/``l`` enforcement (they need the
+whole input and a directory output), and the vault (reversible records, forgotten subjects).
+
+A single table whose foreign keys reference tables not given is compiled against stand-ins of
+those tables that hold only the referenced columns: the foreign-key columns inherit their
+target's rule as in a run over the whole dataset (:func:`narrowed_profile`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .dataset import Dataset, Table
+from .errors import UsageError
+from .keys import KeyProvider, load_keyring
+from .pipeline.driver import KeyCheck
+from .pipeline.transform import RunContext, transform_batch
+from .plan import Plan, TablePlan, compile_plan
+from .profile import Profile, TableRule, load_profile, parse_profile
+from .profile_yaml import load_yaml
+from .scope import scoped
+
+MEMORY = Path("<memory>")
+BATCH_ROWS = 65_536
+
+
+# -- profile and keys ---------------------------------------------------------
+
+def as_profile(profile: Profile | Mapping | str | Path) -> Profile:
+    """A Profile from a Profile, a dict (the YAML's structure), YAML text, or a path to a YAML file."""
+    if isinstance(profile, Profile):
+        return profile
+    if isinstance(profile, Mapping):
+        return parse_profile(dict(profile), {}, None, strict=False)
+    if isinstance(profile, str) and ("\n" in profile or profile.lstrip().startswith("version")):
+        data, lines = load_yaml(profile, "<profile text>")
+        return parse_profile(data, lines, None, strict=False)
+    if isinstance(profile, str | Path):
+        return load_profile(profile, strict=False)
+    raise UsageError("profile must be a path, a dict or YAML text", hint="veil.load_profile(path) also works")
+
+
+def as_keys(keys: KeyProvider | str | Path, scope: str | None) -> KeyProvider:
+    """A key provider from a Keyring (any KeyProvider) or a keyring spec (a path or ``env:NAME``),
+    in the profile's (or the caller's) scope."""
+    if isinstance(keys, str | Path):
+        keys = load_keyring(keys)
+    if not hasattr(keys, "subkey"):
+        raise UsageError("keys must be a Keyring or a keyring spec (a path or env:NAME)",
+                         hint='veil.load_keyring("env:VEIL_KEY")')
+    return scoped(keys, scope)
+
+
+def refuse_whole_input_features(profile: Profile, plan: Plan, engine: str) -> None:
+    """What needs the whole input or a vault, which the in-memory and Spark engines do not do."""
+    hint = "run these tables with `veil run` (the local engine)"
+    if profile.subset is not None or profile.excludes:
+        raise UsageError(f"the profile's subset/exclude is not supported by the {engine}", hint=hint)
+    if profile.row_order == "shuffle":
+        raise UsageError(f"row_order: shuffle is not supported by the {engine}", hint=hint)
+    for tp in plan.tables.values():
+        if tp.privacy is not None and (tp.privacy.k is not None or tp.privacy.l is not None):
+            raise UsageError(f"privacy k/l enforcement is not supported by the {engine}", table=tp.name,
+                             hint=hint + ", or check the copy with `veil verify`")
+
+
+# -- a table's stand-ins: compile one table of a multi-table profile ---------------
+
+def narrowed_profile(profile: Profile, schemas: dict[str, pa.Schema]) -> tuple[Profile, dict[str, pa.Schema]]:
+    """The profile reduced to the given tables, plus stand-in schemas for the tables their foreign
+    keys reference (only the referenced columns, typed as the referencing column), so a foreign
+    key column inherits its target's rule exactly as in a run over the whole dataset. Returns the
+    profile and every schema to compile (the given ones and the stand-ins)."""
+    by_name = {n: r for n, r in profile.tables.items()}
+    all_schemas = dict(schemas)
+    rules: dict[str, TableRule] = {n: by_name[n] for n in schemas if n in by_name}
+    wanted: dict[str, dict[str, pa.DataType]] = {}
+    todo = list(rules.items())
+    while todo:
+        tname, rule = todo.pop()
+        for fk in rule.foreign_keys:
+            if fk.ref_table in schemas or fk.ref_table not in by_name:
+                continue  # a given table, or one the compiler reports as missing
+            cols = wanted.setdefault(fk.ref_table, {})
+            grown = False
+            for c, rc in zip(fk.columns, fk.ref_columns, strict=False):
+                if rc not in cols and c in all_schemas.get(tname, pa.schema([])).names:
+                    cols[rc] = all_schemas[tname].field(c).type
+                    grown = True
+            if grown:
+                all_schemas[fk.ref_table] = pa.schema([pa.field(n, t) for n, t in cols.items()])
+                rules[fk.ref_table] = _stand_in_rule(by_name[fk.ref_table], set(cols))
+                todo.append((fk.ref_table, rules[fk.ref_table]))
+    narrowed = dataclasses.replace(profile, tables=rules, subset=profile.subset, excludes=profile.excludes)
+    return narrowed, all_schemas
+
+
+def _stand_in_rule(rule: TableRule, cols: set[str]) -> TableRule:
+    return dataclasses.replace(
+        rule, columns={c: r for c, r in rule.columns.items() if c in cols},
+        primary_key=[c for c in rule.primary_key if c in cols] if set(rule.primary_key) <= cols else [],
+        unique=[u for u in rule.unique if set(u) <= cols],
+        foreign_keys=[fk for fk in rule.foreign_keys if set(fk.columns) <= cols],
+        subject=None, privacy=None)
+
+
+def memory_dataset(tables: dict[str, pa.Table | None], schemas: dict[str, pa.Schema]) -> Dataset:
+    """A Dataset of in-memory tables (``None``: schema only, a stand-in or a stream)."""
+    out = []
+    for name, schema in schemas.items():
+        data = tables.get(name)
+
+        def read(batch_size: int, data=data) -> Iterator[pa.RecordBatch]:
+            yield from (data.to_batches(max_chunksize=batch_size) if data is not None else ())
+
+        out.append(Table(name, MEMORY / name, "arrow", schema, read, data.num_rows if data is not None else None))
+    return Dataset(MEMORY, True, out)
+
+
+def compile_for(profile: Profile, keys: KeyProvider | None, schemas: dict[str, pa.Schema],
+                engine: str = "Python API") -> Plan:
+    """Compile the plan of the given tables (stand-ins for referenced ones removed afterwards).
+    Unknown columns fail here, with the CLI's messages, before any row is read."""
+    narrowed, all_schemas = narrowed_profile(profile, schemas)
+    plan = compile_plan(narrowed, memory_dataset({}, all_schemas), keys.active_version if keys else None)
+    plan.tables = {n: t for n, t in plan.tables.items() if n in schemas}
+    refuse_whole_input_features(profile, plan, engine)
+    return plan
+
+
+# -- running batches ---------------------------------------------------------------
+
+def run_batches(tplan: TablePlan, batches: Iterable[pa.RecordBatch], keys: KeyProvider | None,
+                check: bool = True) -> Iterator[pa.RecordBatch]:
+    """Each batch through the table's plan, in order; key columns checked for pseudonym collisions
+    once the batches are done (an IntegrityError at the end of the stream)."""
+    run = RunContext(keys)
+    keycheck = KeyCheck(tplan) if check else None
+    offset = 0
+    for batch in batches:
+        res = transform_batch(tplan, batch, run, offset)
+        offset += batch.num_rows
+        if keycheck is not None:
+            keycheck.add(batch, res.batch)
+        yield res.batch
+    if keycheck is not None:
+        keycheck.verify()
+
+
+# -- the caller's types ---------------------------------------------------------------
+
+def _module(obj: Any) -> str:
+    return type(obj).__module__.split(".")[0]
+
+
+class _Adapter:
+    """One input: its Arrow schema and batches, and how to give the result back in its type."""
+
+    def __init__(self, data: Any, batch_rows: int):
+        self.data, self.kind, self.index = data, None, None
+        if isinstance(data, pa.Table):
+            self.kind, self.table = "table", data
+        elif isinstance(data, pa.RecordBatch):
+            self.kind, self.table = "batch", pa.Table.from_batches([data])
+        elif isinstance(data, pa.RecordBatchReader):
+            self.kind, self.table = "reader", None
+        elif _module(data) == "pandas" and type(data).__name__ == "DataFrame":
+            self.kind, self.index = "pandas", data.index
+            self.table = pa.Table.from_pandas(data, preserve_index=False)
+        elif _module(data) == "polars" and type(data).__name__ == "DataFrame":
+            self.kind, self.table = "polars", data.to_arrow()
+        else:
+            raise UsageError(f"veil.anonymize takes a pandas or polars DataFrame, or a pyarrow Table, RecordBatch "
+                             f"or RecordBatchReader, not {type(data).__name__}",
+                             hint="convert it first, e.g. pyarrow.Table.from_pylist(rows)")
+        self.schema = data.schema if self.kind == "reader" else self.table.schema
+        self.batch_rows = batch_rows
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        if self.kind == "reader":
+            return iter(self.data)
+        return iter(self.table.to_batches(max_chunksize=self.batch_rows))
+
+    def result(self, out_schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Any:
+        if self.kind == "reader":
+            return pa.RecordBatchReader.from_batches(out_schema, batches)
+        table = pa.Table.from_batches(list(batches), schema=out_schema)
+        if self.kind == "table":
+            return table
+        if self.kind == "batch":
+            return table.combine_chunks().to_batches()[0] if table.num_rows else out_schema.empty_table().to_batches()
+        if self.kind == "polars":
+            import polars  # the input was a polars DataFrame: polars is installed
+
+            return polars.from_arrow(table)
+        df = table.to_pandas()
+        df.index = self.index
+        return df
+
+
+# -- the API ------------------------------------------------------------------------
+
+def anonymize(data: Any, profile: Profile | Mapping | str | Path, keys: KeyProvider | str | Path | None, *,
+              table: str | None = None, scope: str | None = None, batch_rows: int = BATCH_ROWS) -> Any:
+    """Anonymize ``data`` with ``profile`` and ``keys``: the same values as ``veil run`` for the same key.
+
+    ``data``: a pandas or polars DataFrame, a pyarrow Table, RecordBatch or RecordBatchReader (read
+    lazily; a reader comes back), or a dict of table name -> any of those (foreign keys between them
+    resolved as in a run over a directory; a dict comes back). ``table``: the profile's table that
+    ``data`` is (not needed when the profile has one table, or for a dict). ``keys``: a Keyring or a
+    keyring spec (a path, ``env:NAME``); None only when no column is keyed. ``scope``: overrides the
+    profile's ``scope:``. Every column must be classified, as in ``veil run`` (errors are VeilError).
+    """
+    prof = as_profile(profile)
+    provider = as_keys(keys, scope or prof.scope) if keys is not None else None
+    if isinstance(data, Mapping):
+        adapters = {str(n): _Adapter(d, batch_rows) for n, d in data.items()}
+    else:
+        adapters = {_table_name(prof, table): _Adapter(data, batch_rows)}
+    plan = compile_for(prof, provider, {n: a.schema for n, a in adapters.items()})
+    out = {name: a.result(plan.tables[name].out_schema, run_batches(plan.tables[name], a.batches(), provider))
+           for name, a in adapters.items()}
+    return out if isinstance(data, Mapping) else next(iter(out.values()))
+
+
+def _table_name(profile: Profile, table: str | None) -> str:
+    if table is not None:
+        return table
+    if len(profile.tables) == 1:
+        return next(iter(profile.tables))
+    raise UsageError("the profile has several tables: say which one the data is",
+                     hint=f"pass table=, one of: {', '.join(profile.tables) or '(none)'}")
+
+
+def scan(data: Any, *, table: str = "data", sample: int | None = None, sample_rows: int | None = None,
+         nlp_model: str | None = None, use_ner: bool = True) -> Any:
+    """Find personal data in ``data`` (one table, or a dict of tables): one finding per column, as
+    ``veil scan`` reports them (entity, class, confidence, key, evidence as JSON; never a value).
+    A pandas DataFrame when pandas is installed, else a pyarrow Table. NER runs only with an
+    installed spaCy pipeline (the [ner] extra), as in the CLI: nothing is downloaded."""
+    from .detect.scan import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, scan_dataset  # loads Presidio: only here
+
+    sample, sample_rows = sample or DEFAULT_SAMPLE, sample_rows or DEFAULT_SAMPLE_ROWS
+    items = data.items() if isinstance(data, Mapping) else [(table, data)]
+    tables, rows = {}, {}
+    for name, d in items:
+        a = _Adapter(d, BATCH_ROWS)
+        full = a.table if a.table is not None else a.data.read_all()
+        rows[name], tables[name] = full.num_rows, full.slice(0, sample_rows)  # the first rows, as for CSV
+    result = scan_dataset(memory_dataset(tables, {n: t.schema for n, t in tables.items()}), sample=sample,
+                          sample_rows=sample_rows, nlp_model=nlp_model, use_ner=use_ner)
+    for ts in result.tables:
+        ts.rows, ts.rows_estimated = rows[ts.name], False
+    records = [{"table": f.table, "column": f.column, "type": f.type, "entity": f.entity, "class": f.cls,
+                "confidence": f.confidence, "key": f.key, "evidence": json.dumps(f.evidence, sort_keys=True)}
+               for f in result.findings]
+    schema = pa.schema([("table", pa.string()), ("column", pa.string()), ("type", pa.string()),
+                        ("entity", pa.string()), ("class", pa.string()), ("confidence", pa.float64()),
+                        ("key", pa.string()), ("evidence", pa.string())])
+    out = pa.Table.from_pylist(records, schema=schema)
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return out
+    return out.to_pandas()
