@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ..db.cli import DataPath
 from ..detect.relations import kept_inside_keys
 from ..detect.sampling import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, sample_dataset
 from ..errors import Problem, ProfileError, VaultError, VeilError
@@ -75,7 +76,7 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="INPUT", type=DataPath())
 @click.option("--profile", "-p", "profile_path", required=True, type=click.Path(path_type=Path),
               help="YAML profile with the rules per table and column.")
 @click.option("--out", "-o", "out_raw", required=True, type=click.Path(),
@@ -178,7 +179,7 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
 
 @click.command()
 @click.argument("profile_path", metavar="PROFILE", type=click.Path(path_type=Path))
-@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="[INPUT]", required=False, type=DataPath())
 @click.option("--strict", is_flag=True, help="Warnings are errors (exit 3): e.g. a kept column whose sampled "
               "values fall inside a pseudonymized key.")
 @input_options()
@@ -271,7 +272,7 @@ def _print_findings(result, out) -> None:
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="INPUT", type=DataPath())
 @click.option("--out", "-o", "profile_out", type=click.Path(path_type=Path), default=None,
               help="Write a draft profile here (covers every column; veil run accepts it as written).")
 @click.option("--update", "update_path", type=click.Path(path_type=Path), default=None, metavar="PROFILE",

@@ -51,6 +51,10 @@ def open_dataset(path: str | Path, dialect: str | None = None, delimiter: str | 
     from each file's header line). ``-`` (standard input), a FIFO or a pipe is a SQL dump, kept in
     a private temporary file in ``spool_dir`` (default: the system's) while it is read. ``csv_types``:
     how CSV columns are typed in Parquet output (``infer``, the default, or ``string``)."""
+    from ..db import is_db_url, open_live, parse_url  # a live database (veil.db): imported when asked for
+
+    if is_db_url(path):
+        return open_live(path if not isinstance(path, (str, Path)) else parse_url(str(path)))
     root = Path(path)
     if is_stream(root):
         return open_dump(root, dialect, spool_stream(root, spool_dir))

@@ -1,0 +1,168 @@
+"""A live PostgreSQL database as a run's input, read as the SQL dump pg_dump would write of it.
+
+veil's dump path already gives a dump's tables their keys, foreign keys, partitions and sequences
+(from the DDL), and its rows their Arrow values (from the COPY text). A live source that yields the
+very text pg_dump writes gets all of that unchanged, and the same pseudonyms as a run on pg_dump's
+file by construction: the DDL is pg_dump's own (``--section=pre-data`` / ``post-data``, run on
+veil's snapshot with ``--snapshot``), the rows are ``COPY t (cols) TO STDOUT`` as pg_dump issues
+it, in a session set up as pg_dump sets its own (ISO dates, ``extra_float_digits 3``, UTF-8), and
+the sequences' ``setval`` lines are written as pg_dump writes them. Nothing goes to disk: each pass
+over the "dump" (the plan's first look at the DDL, a subset's or k-anonymity's read, the run) reads
+the tables again, streamed, in the one ``REPEATABLE READ READ ONLY`` transaction held for the whole
+run, so every pass sees the same snapshot. A partitioned table is read through its leaves, as
+pg_dump does (each row once).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import InputError
+from ..formats.dump import DumpDataset, DumpInfo, _dataset, _first_pass
+from .server import pg_connect, pg_tool, server_reason
+from .url import PG, DbUrl
+
+# pg_dump's session settings (pg_dump.c setup_connection): the text forms of the values
+SESSION = ("SET client_encoding = 'UTF8'", "SET DateStyle = ISO", "SET IntervalStyle = postgres",
+           "SET extra_float_digits = 3", "SET synchronize_seqscans = off", "SET statement_timeout = 0",
+           "SET lock_timeout = 0", "SET idle_in_transaction_session_timeout = 0", "SET row_security = off")
+
+# the tables pg_dump writes data for: ordinary tables and leaf partitions outside the system and
+# extensions' schemas (an extension's own tables are its business), in its name order
+TABLES = """
+SELECT c.oid, n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                  AND d.deptype = 'e')
+ORDER BY n.nspname, c.relname
+"""
+COLUMNS = """
+SELECT attrelid, quote_ident(attname) FROM pg_attribute
+WHERE attrelid = ANY(%s) AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+ORDER BY attrelid, attnum
+"""
+SEQUENCES = """
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                  AND d.deptype = 'e')
+ORDER BY n.nspname, c.relname
+"""
+
+
+class LivePgInfo(DumpInfo):
+    """A DumpInfo whose text is made from a live database, in one snapshot (see the module)."""
+
+    def __init__(self, url: DbUrl):
+        super().__init__(Path(str(url)), PG, False, False)
+        self.url = url
+        self.conn = pg_connect(url, "source")
+        self.with_data = False  # the first pass (the DDL's keys) reads no rows
+        self.limit: int | None = None  # rows per table (veil scan's sample), None: all
+        atexit.register(self.close)
+        try:
+            self.conn.autocommit = True
+            for stmt in SESSION:
+                self.conn.execute(stmt)
+            self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            self.snapshot = self.conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            self.tables_sql = self._tables()
+            self.pre = self._pg_dump("pre-data")
+            self.post = self._pg_dump("post-data")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def _tables(self) -> list[tuple[str, str]]:
+        """(quoted name, COPY column list) of every table with data."""
+        rows = self.conn.execute(TABLES).fetchall()
+        cols: dict[int, list[str]] = {}
+        if rows:
+            for oid, col in self.conn.execute(COLUMNS, ([r[0] for r in rows],)).fetchall():
+                cols.setdefault(oid, []).append(col)
+        return [(quoted, ", ".join(cols.get(oid, []))) for oid, _s, _t, quoted in rows]
+
+    def _pg_dump(self, section: str) -> str:
+        """pg_dump's DDL of a section, in veil's snapshot (no owners or grants: the target's roles
+        need not be the source's)."""
+        out = pg_tool("pg_dump", self.url, [f"--section={section}", f"--snapshot={self.snapshot}",
+                                             "--no-owner", "--no-privileges"], "source")
+        return out.decode("utf-8", "surrogateescape")
+
+    @contextlib.contextmanager
+    def lines(self) -> Iterator[Iterator[str]]:
+        yield self._lines()
+
+    def _lines(self) -> Iterator[str]:
+        yield from self.pre.splitlines(keepends=True)
+        for quoted, cols in self.tables_sql:
+            head = f"{quoted} ({cols})" if cols else quoted
+            yield f"COPY {head} FROM stdin;\n"
+            if self.with_data and cols:
+                yield from self._copy(head)
+            yield "\\.\n"
+            yield "\n"
+        yield from self._setvals()
+        yield from self.post.splitlines(keepends=True)
+
+    def _copy(self, head: str) -> Iterator[str]:
+        """A table's rows as COPY text lines, streamed (libpq hands one row at a time)."""
+        query = f"COPY {head} TO STDOUT"
+        if self.limit is not None:
+            cols = head[head.index("(") + 1:-1]
+            query = f"COPY (SELECT {cols} FROM ONLY {head[:head.index(' (')]} LIMIT {int(self.limit)}) TO STDOUT"
+        try:
+            with self.conn.cursor() as cur, cur.copy(query) as copy:
+                for chunk in copy:
+                    text = bytes(chunk).decode("utf-8", "surrogateescape")
+                    if text.count("\n") == 1 and text.endswith("\n"):
+                        yield text
+                    else:
+                        yield from text.splitlines(keepends=True)
+        except Exception as exc:  # psycopg's errors: named without what the server quoted
+            if not _is_db_error(exc):
+                raise
+            raise InputError(f"reading a table of the source failed: {server_reason(exc)}", file=str(self.url),
+                             table=head.split(" (")[0], hint="check the source role's SELECT grants") from None
+
+    def _setvals(self) -> Iterator[str]:
+        """``SELECT pg_catalog.setval(...)`` of every sequence, as pg_dump writes them (its data section)."""
+        if not self.with_data:
+            return
+        for (quoted,) in self.conn.execute(SEQUENCES).fetchall():
+            last, called = self.conn.execute(f"SELECT last_value, is_called FROM {quoted}").fetchone()
+            literal = quoted.replace("'", "''")
+            yield f"SELECT pg_catalog.setval('{literal}', {last}, {'true' if called else 'false'});\n"
+        yield "\n"
+
+
+def _is_db_error(exc: BaseException) -> bool:
+    import psycopg
+
+    return isinstance(exc, psycopg.Error)
+
+
+def open_pg(url: DbUrl) -> DumpDataset:
+    """The tables of a live PostgreSQL database, as a DumpDataset of the dump pg_dump would write."""
+    info = LivePgInfo(url)
+    _first_pass(info)
+    info.with_data = True
+    return _dataset(info)
+
+
+def pg_dump_text(url: DbUrl, args: list[str]) -> bytes:
+    """pg_dump's output for ``url`` (for tests and the target's schema)."""
+    return pg_tool("pg_dump", url, args, "source")
+
+
+__all__ = ["LivePgInfo", "open_pg", "pg_dump_text"]
