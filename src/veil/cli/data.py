@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..db.cli import DataPath
+from ..db.cli import IF_EXISTS, DataPath, is_db_url, run_into_database
 from ..detect.relations import kept_inside_keys
 from ..detect.sampling import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, sample_dataset
 from ..errors import Problem, ProfileError, VaultError, VeilError
@@ -104,12 +104,13 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
 @click.option("--row-order", type=click.Choice(["keep", "shuffle"]), default=None,
               help="Rows in the input's order, or in a keyed pseudo-random order per table so that position "
                    "links nothing (default: the profile's row_order, else keep). Table outputs only.")
+@IF_EXISTS
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
 def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None, delimiter: str | None,
         keyring: str | None,
         passphrase_env: str | None, scope: str | None,
         vault: str | None, fmt: str | None, csv_types: str, report: Path | None, force: bool,
-        workers: int | None, batch_size: int, row_order: str | None, quiet: bool) -> None:
+        workers: int | None, batch_size: int, row_order: str | None, if_exists: str, quiet: bool) -> None:
     """Anonymize INPUT (a directory of CSV/Parquet tables, one such file, or a SQL dump) into --out.
 
     Every column must be classified by the profile (or by its unknown_columns
@@ -125,6 +126,8 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
       veil run prod.sql.gz --profile shop.yaml --keyring k.json --out safe/
       veil run prod.sql --profile shop.yaml --keyring k.json --format parquet --out tables/
     """
+    if is_db_url(out_raw):  # a live database (veil.db, docs/databases.md)
+        return run_into_database(click.get_current_context().params)
     out = Path(out_raw)
     to_stdout = out == STDOUT
     if to_stdout and report is not None and str(report) == "-":

@@ -83,6 +83,11 @@ class LivePgInfo(DumpInfo):
         with contextlib.suppress(Exception):
             self.conn.close()
 
+    def server_id(self) -> tuple:
+        """Which server and database this is (veil.db.run.refuse_same)."""
+        return tuple(self.conn.execute("SELECT pg_postmaster_start_time()::text, inet_server_port(), "
+                                       "current_database()").fetchone())
+
     def _tables(self) -> list[tuple[str, str]]:
         """(quoted name, COPY column list) of every table with data."""
         rows = self.conn.execute(TABLES).fetchall()

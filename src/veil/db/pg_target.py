@@ -1,0 +1,182 @@
+"""A live PostgreSQL database as a run's output, replaced atomically.
+
+The run writes the rewritten dump (veil.formats.dump: the source's DDL, its rows transformed,
+constraints and indexes after the data as pg_dump orders them, sequences set from the largest value
+written) into ``psql`` connected to a new scratch database on the target server. Only when psql
+and the run both succeeded is the scratch database swapped in, by two ``ALTER DATABASE ... RENAME``
+in one transaction (the old target, if any, renamed away then dropped). A failure anywhere, or a
+kill -9, leaves the target as it was: the scratch database is dropped on failure, and one a killed
+run left behind is dropped by the next run to the same target. The rename needs no session on the
+target database (PostgreSQL refuses to rename a database in use): the error says so, nothing changes.
+
+A run holds an advisory lock named after the target on the server's ``postgres`` database, so two
+runs into the same target never interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import zlib
+
+from ..dataset import Target
+from ..errors import OutputError, UsageError
+from ..formats.dump.shuffle import BlockShuffle
+from ..formats.dump.sinks import Counters, DumpSink
+from ..plan import Plan
+from .server import pg_connect, redact
+from .url import DbUrl
+
+SCRATCH = "veil_tmp_"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _Pipe:
+    """psql's standard input as the dump's file; psql gone (it stopped at an error) is an error
+    that names psql's first error line, never the data it quotes."""
+
+    def __init__(self, proc: subprocess.Popen, errors, where: str):
+        self.proc, self.errors, self.where = proc, errors, where
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.proc.stdin.write(data)
+        except (BrokenPipeError, ValueError):
+            self.proc.wait()
+            raise self.failure() from None
+
+    def failure(self) -> OutputError:
+        self.errors.seek(0)
+        reason = redact(self.errors.read().decode("utf-8", "replace"))
+        return OutputError(f"loading the target database failed: {reason}", file=self.where,
+                           hint="the target is unchanged; check that the target server has the source's "
+                           "extensions and roles, and its disk space")
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        if self.proc.wait() != 0:
+            raise self.failure()
+
+
+class PsqlSink(DumpSink):
+    """A rewritten dump loaded by psql into a scratch database (see the module)."""
+
+    def __init__(self, plan: Plan, counters: Counters | None, url: DbUrl, scratch: str):
+        super().__init__("-", plan, False, counters)
+        self.url, self.scratch = url, scratch
+        self.proc: subprocess.Popen | None = None
+        self.errors = None
+
+    def open(self, target: Target) -> None:
+        exe = shutil.which("psql")
+        if exe is None:
+            raise OutputError("psql is not on PATH", file=str(self.url), hint="install the PostgreSQL client tools")
+        self.errors = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([exe, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-",
+                                      f"--dbname={self.url.libpq(self.scratch)}"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errors,
+                                     env=self.url.env())
+        self.fh = _Pipe(self.proc, self.errors, str(self.url))
+        if self.order is not None:
+            self.shuffle = BlockShuffle(self.order, self.fh.write, None)
+
+    def abort(self) -> None:
+        if self.shuffle is not None:
+            with contextlib.suppress(Exception):
+                self.shuffle.discard()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class PgTarget:
+    """The target database's server side: lock, scratch database, swap, clean up."""
+
+    def __init__(self, url: DbUrl, if_exists: str):
+        self.url, self.if_exists = url, if_exists
+        self.admin = _admin(url)
+        self.admin.autocommit = True
+        name = url.dbname
+        key = zlib.crc32(("veil:" + name).encode()) - (1 << 31)
+        if not self.admin.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            self.admin.close()
+            raise OutputError("another veil run is writing this database", file=str(url),
+                              hint="wait for it to finish, then retry")
+        self.exists = self._exists(name)
+        if self.exists and if_exists == "fail":
+            self.admin.close()
+            raise UsageError("the target database exists", file=str(url),
+                              hint="pass --if-exists replace to replace it (atomically)")
+        self._clean_stale()
+        self.scratch = f"{SCRATCH}{name[:30]}_{os.getpid()}_{secrets.token_hex(3)}"
+
+    def server_id(self) -> tuple:
+        """Which server and database this is (compared with a live source's: veil.db.run.refuse_same)."""
+        start, port = self.admin.execute("SELECT pg_postmaster_start_time()::text, inet_server_port()").fetchone()
+        return start, port, self.url.dbname
+
+    def _exists(self, name: str) -> bool:
+        return self.admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+    def _clean_stale(self) -> None:
+        """Scratch databases of this target a killed run left behind (one still being loaded is in use
+        by its psql and is not dropped)."""
+        prefix = f"{SCRATCH}{self.url.dbname[:30]}_"
+        for (name,) in self.admin.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
+                                          (prefix,)).fetchall():
+            with contextlib.suppress(Exception):
+                self.admin.execute(f"DROP DATABASE IF EXISTS {_ident(name)}")
+
+    def create(self) -> None:
+        """The scratch database, with the encoding and locale of the database it replaces (UTF-8 else)."""
+        like = self.admin.execute("SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database "
+                                  "WHERE datname = %s", (self.url.dbname,)).fetchone()
+        opts = "ENCODING 'UTF8'" if like is None else \
+            "ENCODING '{}' LC_COLLATE '{}' LC_CTYPE '{}'".format(*(v.replace("'", "''") for v in like))
+        try:
+            self.admin.execute(f"CREATE DATABASE {_ident(self.scratch)} TEMPLATE template0 {opts}")
+        except Exception as exc:
+            raise OutputError(f"cannot create a scratch database on the target server: {redact(str(exc))}",
+                              file=str(self.url), hint="the target role needs CREATEDB") from None
+
+    def swap(self) -> None:
+        """The scratch database becomes the target, in one transaction; the old one is dropped after."""
+        old = f"{SCRATCH}old_{self.url.dbname[:26]}_{secrets.token_hex(3)}"
+        try:
+            with self.admin.transaction():
+                if self.exists:
+                    self.admin.execute(f"ALTER DATABASE {_ident(self.url.dbname)} RENAME TO {_ident(old)}")
+                self.admin.execute(f"ALTER DATABASE {_ident(self.scratch)} RENAME TO {_ident(self.url.dbname)}")
+        except Exception as exc:
+            raise OutputError(f"cannot swap the new copy in: {redact(str(exc))}", file=str(self.url),
+                              hint="the target is unchanged; close every session on the target database "
+                              "(PostgreSQL renames no database in use), then retry") from None
+        if self.exists:
+            with contextlib.suppress(Exception):
+                self.admin.execute(f"DROP DATABASE IF EXISTS {_ident(old)} WITH (FORCE)")
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self.admin.execute(f"DROP DATABASE IF EXISTS {_ident(self.scratch)} WITH (FORCE)")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.admin.close()
+
+
+def _admin(url: DbUrl):
+    """A connection to the target server's maintenance database (the target itself may not exist)."""
+    try:
+        return pg_connect(url, "target", "postgres")
+    except OutputError:
+        return pg_connect(url, "target", "template1")

@@ -1,0 +1,84 @@
+"""A run whose output is a live database: the plan's source (any SQL dump, or a live database read
+as its dump) rewritten into the target's scratch database, swapped in on success (veil.db.pg_target)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InputError, UsageError
+from ..formats.dump import DumpDataset
+from ..formats.dump.rewrite import DumpSource, _sequence_columns
+from ..formats.dump.sinks import Counters
+from ..formats.order import ORDER_PURPOSE
+from ..keys import KeyProvider
+from ..output import STDOUT
+from ..pipeline.driver import Progress, drive
+from ..pipeline.report import RunResult
+from ..plan import Plan
+from ..privacy.enforce import enforce as enforce_privacy
+from ..subset.run import apply_subset
+from ..vault import Vault
+from .url import MYSQL, PG, DbUrl
+
+
+def refuse_same(dataset: DumpDataset, url: DbUrl, server_id: tuple | None) -> None:
+    """The target must not be the source (by URL, and by the server's own identity when both are live)."""
+    src = getattr(dataset.dump, "url", None)
+    same = src is not None and src.same_place(url)
+    if not same and server_id is not None and hasattr(dataset.dump, "server_id"):
+        same = dataset.dump.server_id() == server_id
+    if same:
+        raise UsageError("the target database is the source database", file=str(url),
+                         hint="write to another database (the source is only ever read)")
+
+
+def run_into(plan: Plan, dataset: Any, url: DbUrl, keys: KeyProvider | None, *, if_exists: str = "fail",
+             batch_size: int = 65_536, workers: int = 1, progress: Progress | None = None,
+             vault: Vault | None = None, purpose: str = "", row_order: str = "keep") -> RunResult:
+    """Run ``plan`` over ``dataset`` (a SQL dump or a live database) into the database at ``url``."""
+    if not isinstance(dataset, DumpDataset):
+        raise UsageError("a database output needs a SQL dump or a database as input", file=str(url),
+                         hint="write Parquet or CSV (--format) for an input of table files")
+    dialect = dataset.dump.dialect
+    if (url.kind == PG) != (dialect == PG):
+        raise UsageError(f"a {dialect} source cannot be written into a {url.kind} database", file=str(url),
+                         hint="write into a database of the source's kind, or write Parquet (--format parquet)")
+    dropped = [f"{t.name}.{c.name}" for t in plan.tables.values() for c in t.columns if c.dropped]
+    if dropped:
+        raise InputError(f"drop would change the tables of the target ({', '.join(dropped)})",
+                         hint="use nullify or redact, or write files with --format parquet|csv")
+    if url.kind == MYSQL:
+        from .my_target import MyTarget as TargetCls
+        from .my_target import load_sink
+    else:
+        from .pg_target import PgTarget as TargetCls
+        from .pg_target import PsqlSink
+
+        def load_sink(plan, counters, url, scratch):
+            return PsqlSink(plan, counters, url, scratch)
+    target = TargetCls(url, if_exists)
+    try:
+        refuse_same(dataset, url, target.server_id() if hasattr(target, "server_id") else None)
+        plan.subset_report = apply_subset(plan, dataset, keys)
+        enforce_privacy(plan, dataset)
+        info = dataset.dump
+        counters = Counters(_sequence_columns(info, plan)) if dialect == PG else None
+        source = DumpSource(info, plan, False, counters)
+        sink = load_sink(plan, counters, url, target.scratch)
+        if row_order == "shuffle":
+            if keys is None:
+                raise UsageError("row_order: shuffle needs a keyring (the order is keyed)", hint="pass --keyring")
+            source.shuffle = True
+            sink.order = lambda table: keys.subkey(ORDER_PURPOSE, table)
+        target.create()
+        try:
+            result = drive(plan, source, sink, STDOUT, keys, batch_size=batch_size, workers=workers,
+                           progress=progress, vault=vault, purpose=purpose)
+            target.swap()
+        except BaseException:
+            target.discard()
+            raise
+    finally:
+        target.close()
+    result.output = url  # type: ignore[assignment]
+    return result
