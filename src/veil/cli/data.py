@@ -105,12 +105,16 @@ def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
               help="Rows in the input's order, or in a keyed pseudo-random order per table so that position "
                    "links nothing (default: the profile's row_order, else keep). Table outputs only.")
 @IF_EXISTS
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="spark: a directory of Parquet tables (files or part-file folders) through Spark "
+              "(the [spark] extra; docs/spark.md).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
 def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None, delimiter: str | None,
         keyring: str | None,
         passphrase_env: str | None, scope: str | None,
         vault: str | None, fmt: str | None, csv_types: str, report: Path | None, force: bool,
-        workers: int | None, batch_size: int, row_order: str | None, if_exists: str, quiet: bool) -> None:
+        workers: int | None, batch_size: int, row_order: str | None, if_exists: str, engine: str,
+        quiet: bool) -> None:
     """Anonymize INPUT (a directory of CSV/Parquet tables, one such file, or a SQL dump) into --out.
 
     Every column must be classified by the profile (or by its unknown_columns
@@ -133,6 +137,10 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
     if to_stdout and report is not None and str(report) == "-":
         raise click.UsageError("--out - and --report - would both write to standard output")
     profile = load_profile(profile_path, strict=False)
+    if engine == "spark":  # veil.spark.cli: Parquet directories through Spark
+        from ..spark.cli import run_spark_command
+        return run_spark_command(input_path, profile, out, keyring, passphrase_env, scope, vault, fmt, report,
+                                 force, workers, row_order, quiet)
     dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter, csv_types=csv_types,
                            spool_dir=None if to_stdout else out if out_raw.endswith(("/", os.sep)) else out.parent)
     if to_stdout and not isinstance(dataset, DumpDataset):

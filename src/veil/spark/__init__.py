@@ -1,0 +1,170 @@
+"""The Spark engine: a table's plan applied per Arrow batch on the executors (``mapInArrow``).
+
+The plan is compiled once, on the driver, against the Arrow schema of the Spark DataFrame: an
+unclassified column fails there, before any job starts, with the CLI's message. Each executor task
+runs the same per-batch function as the local engine (:func:`veil.pipeline.transform_batch`), and
+keyed operators are pure functions of (key, domain, value): the same value gives the same output
+bytes in either engine. The function shipped to the executors carries the table's plan and only the
+derived subkeys the plan uses (veil.spark.keys), never the keyring's secrets.
+
+Not done by this engine (refused, never skipped): vault records (reversible columns), forget lists,
+privacy k/l enforcement, subset and row_order: shuffle (veil.api.refuse_whole_input_features).
+Pseudonym collisions in key columns are checked by :func:`check_keys` (a Spark aggregation), which
+``veil run --engine spark`` runs before it commits the output.
+
+Needs the ``spark`` extra (pyspark >= 3.5). docs/spark.md has the set-up and the exposure of keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ..api import as_keys, as_profile, compile_for
+from ..errors import IntegrityError, UsageError
+from ..keys import KeyProvider
+from ..pipeline.transform import RunContext, transform_batch
+from ..plan import TablePlan
+from ..profile import Profile
+from .keys import RecordingKeys, SubkeyProvider
+
+PROBE_ROWS = 1000  # rows of each table the driver runs to learn which subkeys the plan uses
+PROBE_NONNULL = 16  # more rows for a transformed column with no value in those
+
+
+def _spark_types():
+    try:
+        from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+    except ImportError:  # pragma: no cover - the spark extra is missing
+        raise UsageError("the Spark engine needs pyspark", hint='pip install "veil[spark]"') from None
+    return from_arrow_schema, to_arrow_schema
+
+
+def arrow_schema(spark_df: Any) -> pa.Schema:
+    """The Arrow schema mapInArrow hands the executors for ``spark_df``."""
+    return _spark_types()[1](spark_df.schema)
+
+
+def _to_arrow(spark_df: Any) -> pa.Table:
+    if hasattr(spark_df, "toArrow"):  # pyspark >= 4
+        return spark_df.toArrow()
+    return pa.Table.from_batches(spark_df._collect_as_arrow())  # pyspark 3.5
+
+
+def probe_keys(tplan: TablePlan, spark_df: Any, keys: KeyProvider, schema: pa.Schema,
+               probe_rows: int = PROBE_ROWS) -> RecordingKeys:
+    """Run the table's plan on the driver over its first ``probe_rows`` rows (and a few more rows for
+    each transformed column empty there), noting every key the operators ask for. Nothing of the
+    sample is kept or shown."""
+    from pyspark.sql import functions as F
+
+    recorder = RecordingKeys(keys)
+    sample = _to_arrow(spark_df.limit(probe_rows)).cast(schema)
+    parts = [sample]
+    for c in tplan.columns:
+        if c.transformed and not c.dropped and sample.column(c.name).null_count == sample.num_rows:
+            parts.append(_to_arrow(spark_df.where(F.col(f"`{c.name}`").isNotNull()).limit(PROBE_NONNULL)).cast(schema))
+    run = RunContext(recorder)
+    for part in parts:
+        for batch in part.to_batches():
+            transform_batch(tplan, batch, run, 0)
+    return recorder
+
+
+def batch_function(tplan: TablePlan, keys: SubkeyProvider | None, in_schema: pa.Schema, out_schema: pa.Schema):
+    """What each executor task runs: its partition's Arrow batches through the table's plan. Only
+    ``tplan`` and ``keys`` (the run's subkeys) are in its closure."""
+
+    def transform(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        run = RunContext(keys)
+        for batch in batches:
+            if batch.schema != in_schema:
+                batch = pa.RecordBatch.from_arrays([a.cast(f.type) for a, f in zip(batch.columns, in_schema,
+                                                                                 strict=True)], schema=in_schema)
+            out = transform_batch(tplan, batch, run, 0).batch
+            yield pa.RecordBatch.from_arrays([a if a.type == f.type else a.cast(f.type)
+                                              for a, f in zip(out.columns, out_schema, strict=True)],
+                                             schema=out_schema)
+
+    return transform
+
+
+class SparkTable:
+    """One table's Spark plan: the compiled TablePlan, the executors' keys, and the lazy output."""
+
+    def __init__(self, tplan: TablePlan, keys: SubkeyProvider | None, source: Any, result: Any):
+        self.plan, self.keys, self.source, self.result = tplan, keys, source, result
+
+
+def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyProvider | str | Path | None, *,
+            table: str | None = None, scope: str | None = None, probe_rows: int = PROBE_ROWS) -> SparkTable:
+    """Compile on the driver, learn the subkeys, and build the lazy mapInArrow (see :func:`anonymize`)."""
+    prof = as_profile(profile)
+    provider = as_keys(keys, scope or prof.scope) if keys is not None else None
+    name = _table_name(prof, table)
+    plan = compile_for(prof, provider, {name: arrow_schema(spark_df)}, engine="Spark engine")
+    return plan_table(plan.tables[name], spark_df, provider, probe_rows)
+
+
+def plan_table(tplan: TablePlan, spark_df: Any, provider: KeyProvider | None, probe_rows: int = PROBE_ROWS,
+               partition_columns: tuple[str, ...] = ()) -> SparkTable:
+    """The lazy output of one table whose plan is compiled: the subkeys it uses, learnt on the driver,
+    in the closure of the executors' function."""
+    from_arrow_schema, to_arrow_schema = _spark_types()
+    refuse_partition_rules(tplan, partition_columns)
+    in_schema = arrow_schema(spark_df)
+    shipped = probe_keys(tplan, spark_df, provider, in_schema, probe_rows).provider() if provider else None
+    out_spark = from_arrow_schema(tplan.out_schema)
+    out_schema = to_arrow_schema(out_spark)
+    result = spark_df.mapInArrow(batch_function(tplan, shipped, in_schema, out_schema), out_spark)
+    return SparkTable(tplan, shipped, spark_df, result)
+
+
+def anonymize(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyProvider | str | Path | None, *,
+              table: str | None = None, scope: str | None = None, probe_rows: int = PROBE_ROWS) -> Any:
+    """A Spark DataFrame of ``spark_df`` anonymized with ``profile`` and ``keys``, lazily.
+
+    The plan is compiled here, on the driver (an unclassified column raises a VeilError before any
+    job starts); a small job reads ``probe_rows`` rows to learn which subkeys the plan uses; the
+    returned DataFrame applies the plan per Arrow batch (``mapInArrow``) when an action runs. Values
+    are byte-identical to ``veil run`` for the same key. Key columns are not checked for pseudonym
+    collisions here: run :func:`check_keys` (``veil run --engine spark`` does).
+    """
+    return prepare(spark_df, profile, keys, table=table, scope=scope, probe_rows=probe_rows).result
+
+
+def _table_name(profile: Profile, table: str | None) -> str:
+    from ..api import _table_name as name_of
+
+    return name_of(profile, table)
+
+
+def refuse_partition_rules(tplan: TablePlan, partition_columns: tuple[str, ...]) -> None:
+    """A Hive partition column must be kept: a pseudonymized partition key would move rows between
+    folders (and its folder names would still show the original values)."""
+    from ..formats.partitions import refuse_partition_rules as refuse
+
+    refuse(tplan, partition_columns)
+
+
+def check_keys(st: SparkTable) -> None:
+    """Key columns whose operator is injective only with high probability: as many distinct outputs
+    as inputs (one Spark aggregation each side), else IntegrityError naming table.column only."""
+    from pyspark.sql import functions as F
+
+    cols = [c.name for c in st.plan.columns if c.check_unique]
+    if not cols:
+        return
+    agg = [F.countDistinct(F.col(f"`{c}`")).alias(c) for c in cols]
+    n_in = st.source.agg(*agg).collect()[0]
+    n_out = st.result.agg(*agg).collect()[0]
+    for c in cols:
+        if n_out[c] < n_in[c]:
+            raise IntegrityError(f"{n_in[c] - n_out[c]} distinct value(s) got the same pseudonym as another in a key "
+                                 "column", table=st.plan.name, column=c, hint="use a longer token (length: 24 or more)")
+
+
+__all__ = ["SparkTable", "anonymize", "check_keys", "plan_table", "prepare"]

@@ -1,0 +1,92 @@
+"""``veil run DIR --engine spark``: a directory of Parquet tables through Spark, atomically into OUT.
+
+Each table is a ``.parquet`` file or a directory of part files (Hive ``key=value`` folders read as
+partition columns, which must be kept: veil.formats.partitions). The whole profile is compiled once
+on the driver over every table's schema (foreign keys inherit their target's rule as in a local
+run); each table is then read, transformed per Arrow batch on the executors and written as a
+directory of part files ``OUT/<table>/`` (partitioned as its input). Key columns are checked for
+pseudonym collisions (Spark aggregations) before the output is committed; a failed run leaves a
+previous output untouched (veil.output.AtomicOutput).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..api import compile_for
+from ..errors import InputError, UsageError
+from ..formats.partitions import is_partitioned_table, partition_columns
+from ..keys import KeyProvider
+from ..output import AtomicOutput
+from ..profile import Profile
+from . import arrow_schema, check_keys, plan_table
+
+
+@dataclass
+class SparkInput:
+    name: str
+    path: Path
+    partitions: tuple[str, ...] = ()
+
+
+def spark_inputs(root: Path) -> list[SparkInput]:
+    """The tables of a Parquet directory: ``name.parquet`` files and part-file directories."""
+    if not root.is_dir():
+        raise InputError("--engine spark reads a directory of Parquet tables", file=str(root),
+                         hint="give the directory holding <table>.parquet files or <table>/ part-file folders")
+    out: list[SparkInput] = []
+    for child in sorted(root.iterdir()):
+        if child.name.startswith((".", "_")):
+            continue
+        if child.is_file() and child.name.endswith((".parquet", ".pq")):
+            out.append(SparkInput(child.name.rsplit(".", 1)[0], child))
+        elif is_partitioned_table(child):
+            out.append(SparkInput(child.name, child, partition_columns(child)))
+        elif child.is_file() and child.name.lower().endswith((".csv", ".tsv", ".sql", ".gz")):
+            raise InputError("--engine spark reads Parquet tables only", file=str(child),
+                             hint="convert the input with `veil run --format parquet` first, or use the local engine")
+    names = [t.name for t in out]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise InputError(f"two inputs hold table '{dup}'", file=str(root), hint="keep one of them")
+    if not out:
+        raise InputError("no Parquet tables in the input directory", file=str(root))
+    return out
+
+
+def session(workers: int | None = None) -> Any:
+    """The active SparkSession, else one on ``local[workers]`` (spark-submit's master when set)."""
+    try:
+        from pyspark import SparkConf
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UsageError("--engine spark needs pyspark", hint='pip install "veil[spark]"') from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.appName("veil")
+    if not SparkConf().contains("spark.master"):
+        builder = builder.master(f"local[{workers or '*'}]")
+    return builder.getOrCreate()
+
+
+def run_spark(root: Path, profile: Profile, keys: KeyProvider | None, out: Path, *, spark: Any = None,
+              workers: int | None = None, probe_rows: int = 1000) -> dict[str, tuple[str, ...]]:
+    """Run every table of ``root`` into ``out``; returns each table's partition columns."""
+    inputs = spark_inputs(Path(root))
+    spark = spark or session(workers)
+    frames = {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
+              else spark.read.parquet(str(t.path)) for t in inputs}
+    plan = compile_for(profile, keys, {n: arrow_schema(df) for n, df in frames.items()}, engine="Spark engine")
+    tables = [plan_table(plan.tables[t.name], frames[t.name], keys, probe_rows, t.partitions) for t in inputs]
+    with AtomicOutput(Path(out), True) as target:
+        for t, st in zip(inputs, tables, strict=True):
+            check_keys(st)
+            writer = st.result.write.mode("error")
+            if t.partitions:
+                writer = writer.partitionBy(*t.partitions)
+            writer.parquet(str(target.path_for(t.name)))
+        target.commit()
+    return {t.name: t.partitions for t in inputs}

@@ -1,0 +1,223 @@
+"""The Spark engine (veil.spark): the local engine's values, per value, on the samples and a generated
+multi-table set; the plan compiled on the driver; only derived subkeys shipped to executors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import veil
+from veil.errors import EXIT_PROFILE, KeyringError, ProfileError
+from veil.keys import Keyring
+
+from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
+
+pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
+
+from veil.spark import anonymize as spark_anonymize  # noqa: E402
+from veil.spark import batch_function, prepare  # noqa: E402
+from veil.spark.keys import SubkeyProvider  # noqa: E402
+
+KEY = bytes(range(1, 33))
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("veil-tests").config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def keyfile(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sparkkeys") / "keyring.json"
+    veil.init_keyring(path)
+    return path
+
+
+def _same_values(local: pa.Table, spark_out: pa.Table, key: str, where: str) -> None:
+    """Per column, the same values row for row (matched on ``key``); Spark keeps timestamps in
+    microseconds, so a millisecond column is compared as the same instants."""
+    local, spark_out = local.sort_by(key), spark_out.sort_by(key).select(local.column_names)
+    for col in local.column_names:
+        a, b = local.column(col).combine_chunks(), spark_out.column(col).combine_chunks()
+        if pa.types.is_timestamp(a.type) and a.type != b.type:
+            a = a.cast(b.type)
+        assert a.equals(b), f"{where}.{col}"
+
+
+def test_cli_engine_spark_matches_the_local_engine(cli, keyfile, tmp_path, spark):
+    local = tmp_path / "local"
+    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", local, "--workers", "1", "-q")
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "spark"
+    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", out, "--engine", "spark")
+    assert res.exit_code == 0, res.output
+    assert (out / ".veil-output").exists()  # written by veil, atomically (veil.output.AtomicOutput)
+    for path in local.glob("*.parquet"):
+        want = pq.read_table(path)
+        _same_values(want, pq.read_table(out / path.stem), want.column_names[0], path.stem)
+
+
+def _generated(root, n: int = 3000) -> None:
+    """Three tables linked by foreign keys: ints, text, emails, dates, timestamps, nulls, blanks."""
+    rnd = random.Random(7)
+    users = pa.table({
+        "user_id": pa.array(range(10_000, 10_000 + n), pa.int64()),
+        "email": [None if i % 17 == 0 else f"user{i}@corp{i % 5}.example" for i in range(n)],
+        "name": [rnd.choice(["Ann", "Bo", "Chen", "Dara", "", " "]) for _ in range(n)],
+        "born": pa.array([dt.date(1950 + i % 50, 1 + i % 12, 1 + i % 28) for i in range(n)], pa.date32()),
+        "score": [rnd.random() for _ in range(n)],
+    })
+    orders = pa.table({
+        "order_id": [f"o-{i:06d}" for i in range(3 * n)],
+        "user_id": pa.array([10_000 + rnd.randrange(n) for _ in range(3 * n)], pa.int64()),
+        "placed": pa.array([dt.datetime(2024, 1, 1) + dt.timedelta(minutes=37 * i) for i in range(3 * n)],
+                           pa.timestamp("us")),
+        "note": [None if i % 3 else f"call me on +44 20 7946 {i % 10000:04d}" for i in range(3 * n)],
+    })
+    events = pa.table({
+        "event_id": pa.array(range(2 * n), pa.int64()),
+        "order_id": [f"o-{rnd.randrange(3 * n):06d}" for _ in range(2 * n)],
+        "ip": [f"10.{i % 256}.{(i // 256) % 256}.{i % 7}" for i in range(2 * n)],
+    })
+    root.mkdir()
+    for name, t in (("users", users), ("orders", orders), ("events", events)):
+        pq.write_table(t, root / f"{name}.parquet", row_group_size=1000)
+
+
+GENERATED_PROFILE = """\
+version: 1
+tables:
+  users:
+    primary_key: [user_id]
+    columns:
+      user_id: {op: pseudonymize, format: int, domain: user}
+      email: {op: pseudonymize, format: email, domain: email}
+      name: {op: fake, kind: first_name}
+      born: {op: generalize, to: year}
+      score: keep
+  orders:
+    primary_key: [order_id]
+    foreign_keys:
+      - columns: [user_id]
+        references: {table: users, columns: [user_id]}
+    columns:
+      order_id: {op: pseudonymize, domain: order}
+      placed: {op: date_shift, subject: user_id, max_days: 20, domain: user_shift}
+      note: {op: redact}
+  events:
+    primary_key: [event_id]
+    foreign_keys:
+      - columns: [order_id]
+        references: {table: orders, columns: [order_id]}
+    columns:
+      event_id: keep
+      ip: {op: mask, keep_first: 3}
+"""
+
+
+def test_generated_multi_table_set_matches_the_local_engine(cli, keyfile, tmp_path, spark):
+    src = tmp_path / "gen"
+    _generated(src)
+    prof = tmp_path / "gen.yaml"
+    prof.write_text(GENERATED_PROFILE)
+    local = tmp_path / "local"
+    res = cli("run", src, "-p", prof, "--keyring", keyfile, "--out", local, "--workers", "1", "-q")
+    assert res.exit_code == 0, res.output
+    keys = veil.load_keyring(keyfile)
+    for name, pk in (("users", "user_id"), ("orders", "order_id"), ("events", "event_id")):
+        df = spark.read.parquet(str(src / f"{name}.parquet")).repartition(3)  # several tasks, batches
+        out = spark_anonymize(df, str(prof), keys, table=name).toArrow()
+        _same_values(pq.read_table(local / f"{name}.parquet"), out, pk, name)
+
+
+def test_unknown_column_fails_on_the_driver_before_any_job(spark, tmp_path):
+    secret = "very.secret@example.org"
+    df = spark.createDataFrame([(1, secret, secret)], "customer_id long, email string, shoe_size string")
+    sc = spark.sparkContext
+    sc.setJobGroup("veil-unknown-column", "no job may start")
+    try:
+        with pytest.raises(ProfileError) as err:
+            spark_anonymize(df, SHOP_PROFILE, Keyring.for_testing(KEY), table="customers")
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert "customers.shoe_size is not classified" in "".join(p.message for p in err.value.problems)
+    assert secret not in str(err.value)
+    assert list(sc.statusTracker().getJobIdsForGroup("veil-unknown-column")) == []
+
+
+def test_executors_get_subkeys_not_the_root_key(spark):
+    keyring = Keyring.for_testing(KEY)
+    df = spark.read.parquet(str(SAMPLES_PARQUET / "customers.parquet"))
+    st = prepare(df, SHOP_PROFILE, keyring, table="customers")
+    shipped = st.keys
+    assert isinstance(shipped, SubkeyProvider)
+    assert ("domain", "email") in shipped.domains and ("domain", "customer_id") in shipped.domains
+    fn = batch_function(st.plan, shipped, pa.schema([]), pa.schema([]))
+    from pyspark import cloudpickle
+
+    payload = cloudpickle.dumps(fn)
+    secrets = [KEY, keyring._index_secret, keyring.vault_key(keyring.active_version)]
+    assert not any(s in payload for s in secrets)
+    assert keyring.subkey("domain", "email") in payload  # the run's subkeys travel, nothing more
+    assert "SubkeyProvider" in repr(shipped) and KEY.hex() not in repr(shipped)
+    with pytest.raises(KeyringError, match="did not ship"):
+        shipped.subkey("domain", "some_other_domain")
+    with pytest.raises(KeyringError):
+        shipped.vault_key(keyring.active_version)
+    pickle.loads(pickle.dumps(shipped))  # Spark pickles it into the task
+
+
+def test_dataframe_api_matches_veil_anonymize(spark):
+    keyring = Keyring.for_testing(KEY)
+    table = pq.read_table(SAMPLES_PARQUET / "orders.parquet")
+    want = veil.anonymize(table, SHOP_PROFILE, keyring, table="orders")
+    got = spark_anonymize(spark.read.parquet(str(SAMPLES_PARQUET / "orders.parquet")), SHOP_PROFILE, keyring,
+                          table="orders").toArrow()
+    _same_values(want, got, "order_id", "orders")
+
+
+def test_hive_partitions_kept_and_partition_rules_refused(cli, keyfile, tmp_path, spark):
+    src = tmp_path / "lake"
+    orders = pq.read_table(SAMPLES_PARQUET / "orders.parquet")
+    years = pa.array([d.year for d in orders.column("order_date").to_pylist()], pa.int32())
+    part = orders.append_column("year", years)
+    pq.write_to_dataset(part, src / "orders", partition_cols=["year"])
+    for i, t in enumerate(pq.read_table(SAMPLES_PARQUET / "customers.parquet").to_batches(max_chunksize=80)):
+        (src / "customers").mkdir(exist_ok=True)
+        pq.write_table(pa.Table.from_batches([t]), src / "customers" / f"part-{i}.parquet")
+    prof = tmp_path / "p.yaml"
+    prof.write_text(SHOP_PROFILE.read_text().replace("      total: keep\n", "      total: keep\n      year: keep\n"))
+    out = tmp_path / "out"
+    res = cli("run", src, "-p", prof, "--keyring", keyfile, "--out", out, "--engine", "spark")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (out / "orders").iterdir() if p.name.startswith("year=")) == \
+        sorted(f"year={y}" for y in set(years.to_pylist()))
+    keys = veil.load_keyring(keyfile)
+    whole = veil.anonymize({"customers": pq.read_table(SAMPLES_PARQUET / "customers.parquet"), "orders": orders},
+                           SHOP_PROFILE, keys)
+    got = pq.read_table(out / "orders")
+    _same_values(whole["orders"], got.drop_columns(["year"]), "order_id", "orders")
+    _same_values(whole["customers"], pq.read_table(out / "customers"), "customer_id", "customers")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SHOP_PROFILE.read_text().replace(
+        "      total: keep\n", "      total: keep\n      year: {op: pseudonymize, format: int}\n"))
+    res = cli("run", src, "-p", bad, "--keyring", keyfile, "--out", tmp_path / "out2", "--engine", "spark")
+    assert res.exit_code == EXIT_PROFILE
+    assert "partition column" in res.output and not (tmp_path / "out2").exists()
+
+
+def test_engine_spark_refuses_a_vault(cli, keyfile, tmp_path):
+    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", tmp_path / "o",
+              "--engine", "spark", "--vault", tmp_path / "v.db")
+    assert res.exit_code == 2 and "--vault" in res.output
