@@ -56,11 +56,27 @@ ORDER BY n.nspname, c.relname
 """
 
 
+class UrlPath(type(Path())):  # type: ignore[misc]
+    """The path of a live "dump": its ``str`` is the URL as shown (no password), which errors name;
+    its ``name`` the database's (an output file's default name)."""
+
+    shown: str | None = None
+
+    def __str__(self) -> str:
+        return self.shown or super().__str__()
+
+
+def url_path(url: DbUrl) -> Path:
+    path = UrlPath(str(url))
+    path.shown = str(url)
+    return path
+
+
 class LivePgInfo(DumpInfo):
     """A DumpInfo whose text is made from a live database, in one snapshot (see the module)."""
 
     def __init__(self, url: DbUrl):
-        super().__init__(Path(str(url)), PG, False, False)
+        super().__init__(url_path(url), PG, False, False)
         self.url = url
         self.conn = pg_connect(url, "source")
         self.with_data = False  # the first pass (the DDL's keys) reads no rows
