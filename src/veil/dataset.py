@@ -131,3 +131,8 @@ class Dataset:
     @property
     def names(self) -> list[str]:
         return [t.name for t in self.tables]
+
+    def not_null(self, name: str) -> set[str]:
+        """The columns of table ``name`` that may not hold NULL (a Parquet field's flag; a dump's DDL)."""
+        table = self.table(name)
+        return {f.name for f in table.schema if not f.nullable} if table is not None else set()

@@ -107,6 +107,8 @@ class TablePlan:
     referenced: list[tuple[str, ...]] = field(default_factory=list)
     # filled during a run: (fk columns, canonical values of dropped parent keys)
     drop_refs: list[tuple[tuple[str, ...], frozenset]] = field(default_factory=list)
+    # set by a subset run: foreign key columns some of whose rows it nulls (veil.subset.dangling)
+    nulled: tuple[str, ...] = ()
     metadata: dict | None = None  # the input schema's metadata
     privacy: Privacy | None = None  # the profile's privacy section (veil.privacy enforces its k and l)
     privacy_report: dict | None = None  # what the enforcement chose (levels, classes, suppressed rows)
@@ -140,6 +142,9 @@ class Plan:
     excludes: list[Any] = field(default_factory=list)  # the profile's exclude rules (veil.subset.spec.Exclude)
     subset: dict[str, Any] | None = None  # set by a run: kept row positions per table (veil.subset.run)
     subset_report: dict[str, Any] | None = None  # the closure's figures (veil.subset.closure)
+    # set by a run: per table, (foreign key columns, sorted row positions) written as NULL
+    subset_nulls: dict[str, Any] | None = None
+    omitted: set[str] = field(default_factory=set)  # set by a run: tables not written (subset others: omit)
 
     def order(self) -> list[str]:
         """Tables with referenced (parent) tables first, so dropped parents cascade to children."""

@@ -42,6 +42,8 @@ class FileSource:
     def items(self, plan: Any, batch_size: int, forgotten: dict[str, frozenset[bytes]]) -> Iterator[Item]:
         by_name = {t.name: t for t in self.dataset.tables}
         for name in plan.order():
+            if name in plan.omitted:  # a subset's others: omit (veil.subset): not read, not written
+                continue
             table, tplan = by_name[name], plan.tables[name]
             # an operator whose values are costly (scrub: milliseconds per distinct text) asks for
             # smaller batches, which keep every worker busy
@@ -165,7 +167,7 @@ class TableFilesSink:
         self.target = target
 
     def begin(self, table: str) -> None:
-        if table not in self.writers:
+        if table not in self.writers and table in self.files:
             assert self.target is not None
             name, opener = self.files[table]
             path = self.target.path_for(name)

@@ -63,6 +63,12 @@ def run_plan(plan: Plan, dataset: Dataset, out: Path, keys: KeyProvider | None, 
         source, sink, out = dump_run(plan, dataset.dump, Path(out), fmt)
     else:
         source, sink, out = file_run(plan, dataset, Path(out), fmt)
+    if plan.omitted:  # subset others: omit: those tables get no file
+        if not isinstance(sink, TableFilesSink):
+            raise UsageError("subset others: omit leaves tables out of table files; a rewritten SQL dump keeps "
+                             "every table's DDL (views, triggers and constraints may depend on it)",
+                             hint="use others: empty (the tables keep their DDL and no rows), or --format parquet|csv")
+        sink.files = {t: f for t, f in sink.files.items() if t not in plan.omitted}
     if row_order == "shuffle":
         _shuffle(source, sink, keys)
     if prepare is not None:

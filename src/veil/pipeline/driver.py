@@ -29,6 +29,7 @@ from ..keys import KeyProvider
 from ..output import AtomicOutput
 from ..plan import Plan, TablePlan
 from ..subset.closure import positions_in
+from ..subset.dangling import null_rows
 from ..vault import Vault, encrypt_records
 from ..vault.records import vault_records
 from .engine import Engine
@@ -216,6 +217,8 @@ class Driver:
         self.offsets[name] = offset + values.num_rows
         self.result(name).rows_in += values.num_rows
         carry = batch.carry
+        if self.plan.subset_nulls and name in self.plan.subset_nulls:  # references to rows a subset left out
+            values = null_rows(values, self.plan.subset_nulls[name], offset)
         kept = self.plan.subset.get(name) if self.plan.subset is not None else None
         if kept is not None:  # a subset (veil.subset): only the rows of its closure go on
             mask = positions_in(kept, offset, values.num_rows)

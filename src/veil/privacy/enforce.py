@@ -109,11 +109,7 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
             for batch in column_batches(table, counter.columns, batch_rows):
                 add(name, counted(name, batch))
     # a NOT NULL column cannot take a suppressed value's null (a dump's DDL; a Parquet field)
-    if isinstance(dataset, DumpDataset):
-        not_null = {name: set(td.not_null) for name in wanted if (td := dataset.dump.tables.get(name)) is not None}
-    else:
-        not_null = {name: {f.name for f in t.schema if not f.nullable} for name in wanted
-                    if (t := dataset.table(name)) is not None}
+    not_null = {name: dataset.not_null(name) for name in wanted}
     reports = {}
     for name, (qis, sens) in wanted.items():
         tplan = plan.tables[name]

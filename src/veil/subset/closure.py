@@ -53,11 +53,13 @@ class Reader(Protocol):
 
 @dataclass
 class Link:
-    """A foreign key: child columns -> parent columns."""
+    """A foreign key: child columns -> parent columns; ``null``: a kept row does not pull its
+    parent in (the run nulls the reference when the parent row is left out)."""
     child: str
     columns: tuple[str, ...]
     parent: str
     ref: tuple[str, ...]
+    null: bool = False
 
 
 @dataclass
@@ -77,9 +79,11 @@ class _State:
 
 @dataclass
 class Closure:
-    """Kept row positions per table, why they are kept, and the passes it took."""
+    """Kept row positions per table, why they are kept, and the passes it took; ``keys``: the kept
+    rows' values of every referenced column set, per (table, columns)."""
     positions: dict[str, np.ndarray]
     report: dict[str, Any]
+    keys: dict[tuple[str, tuple[str, ...]], set[str]] = field(default_factory=dict)
 
 
 def positions_in(kept: np.ndarray, start: int, n: int) -> np.ndarray:
@@ -227,7 +231,7 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
             grow = True
             while grow:
                 more = {lk.child for t in reading for lk in children_of[t] if lk.child in include}
-                more |= {lk.parent for t in reading for lk in parents_of[t]}
+                more |= {lk.parent for t in reading for lk in parents_of[t] if not lk.null}
                 grow = bool(more - reading)
                 reading |= more
         columns = {t: _columns(t, tables[t], parents_of[t], state[t], by_table.get(t) if first else None)
@@ -280,6 +284,8 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
                 if lk.child in include:
                     touch(lk.child)
             for lk in parents_of[table]:  # upstream: the parents these rows reference
+                if lk.null:
+                    continue
                 refs = {v for v in key_text(rows, lk.columns).to_pylist() if v is not None}
                 pst = state[lk.parent]
                 refs -= pst.keys.get(lk.ref, set())
@@ -303,7 +309,8 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
         "unresolved_references": unresolved,
         "others": subset.others,
     }
-    return Closure(positions, report)
+    keys = {(t, ref): ks for t, st in state.items() for ref, ks in st.keys.items()}
+    return Closure(positions, report, keys)
 
 
 def _member(texts: pa.Array, keys: set[str]) -> np.ndarray:

@@ -18,6 +18,7 @@ from ..formats.dump.sample import read_rows
 from ..keys import KeyProvider
 from ..plan import Plan
 from .closure import PURPOSE, Closure, Link, compute, exclusions
+from .dangling import settle
 
 BATCH_ROWS = 1 << 17
 
@@ -68,8 +69,7 @@ def apply_subset(plan: Plan, dataset: Dataset, keys: KeyProvider | None) -> dict
         if rule.keys_file is not None and not tables[rule.table]:
             raise ProfileError([Problem(f"{rule.path}: keys_file needs the primary key of table {rule.table}",
                                         rule.path, None, "declare primary_key for the table")])
-    links = [Link(name, tuple(fk.columns), fk.ref_table, tuple(fk.ref_columns))
-             for name, tp in plan.tables.items() for fk in tp.foreign_keys if fk.ref_table in plan.tables]
+    links = _links(plan, spec, dataset)
     reader = DumpReader(dataset) if isinstance(dataset, DumpDataset) else FileReader(dataset)
     file = str(dataset.dump.path) if isinstance(dataset, DumpDataset) else None
     excluded, rows, ex_report = exclusions(excludes, tables, links, reader, dt.datetime.now(dt.UTC).date(), file) \
@@ -84,8 +84,45 @@ def apply_subset(plan: Plan, dataset: Dataset, keys: KeyProvider | None) -> dict
 
     closure: Closure = compute(spec, tables, links, reader, subkey, file, excluded)
     touched = {t for t, r in closure.report["tables"].items() if r["passes"]}
-    plan.subset = {t: pos for t, pos in closure.positions.items() if t in touched or spec.others == "empty"}
+    closed = {t for t in tables if t in touched or spec.others != "all"}  # rows the closure chose
+    plan.subset = {t: closure.positions[t] for t in closed}
     for t, gone in excluded.items():  # a table the closure did not read keeps all but its excluded rows
         if t not in plan.subset:
             plan.subset[t] = np.setdiff1d(np.arange(rows[t], dtype=np.int64), gone)
-    return {**closure.report, "excluded": ex_report}
+    settled = settle(links, closed, plan.subset, closure, reader)
+    for t, gone in settled.dropped.items():  # a whole table's rows that point at rows left out
+        whole = plan.subset.get(t, np.arange(settled.rows[t], dtype=np.int64))
+        plan.subset[t] = np.setdiff1d(whole, gone)
+    plan.subset_nulls = settled.nulled
+    for t, nulls in settled.nulled.items():
+        plan.tables[t].nulled = tuple(sorted({c for cols, _ in nulls for c in cols}))
+    if spec.others == "omit":
+        plan.omitted = {t for t in tables if t not in touched}
+    report = {**closure.report, "excluded": ex_report}
+    report["passes_settle"] = settled.passes
+    report["omitted"] = sorted(plan.omitted)
+    for t, counts in settled.report.items():
+        report["tables"][t].update(counts)
+    return report
+
+
+def _links(plan: Plan, spec: Any, dataset: Dataset) -> list[Link]:
+    """The foreign keys between the plan's tables; ``null``: the subset may null it (null_references:
+    all of its columns nullable)."""
+    wanted = spec.null_references if spec is not None else []
+    links, problems = [], []
+    for name, tp in plan.tables.items():
+        for fk in tp.foreign_keys:
+            if fk.ref_table not in plan.tables:
+                continue
+            cols = tuple(fk.columns)
+            named = wanted == "all" or any(t == name and c in cols for t, c in wanted)
+            stuck = sorted(set(cols) & dataset.not_null(name)) if named else []
+            if named and stuck and wanted != "all":
+                problems.append(Problem(f"null_references: {name}.{stuck[0]} is NOT NULL: the reference cannot be "
+                                        "nulled", "subset.null_references", None,
+                                        "leave it out (its parent rows are kept), or make the column nullable"))
+            links.append(Link(name, cols, fk.ref_table, tuple(fk.ref_columns), null=named and not stuck))
+    if problems:
+        raise ProfileError(problems)
+    return links

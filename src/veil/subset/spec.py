@@ -8,7 +8,8 @@ subset:
     - {table: products, limit: 100}               # the 100 rows of smallest keyed hash (with where: of those)
     - {table: accounts, keys_file: ids.txt}       # primary key values, one a line (tab between columns)
   include_children: [orders, payments]            # rows that reference kept rows (to a fixpoint)
-  others: empty                                   # tables outside the closure: empty (default) or all
+  null_references: [employees.manager_id]         # nullable FKs nulled, not followed (or: all)
+  others: empty                                   # tables outside the closure: empty (default), all, omit
 ```
 """
 
@@ -23,8 +24,8 @@ from .predicate import Predicate, PredicateError, compile_where
 
 TARGET_KEYS = ("table", "fraction", "limit", "where", "keys_file")
 EXCLUDE_KEYS = ("table", "where", "keys_file", "older_than")
-SUBSET_KEYS = ("targets", "include_children", "others")
-OTHERS = ("empty", "all")
+SUBSET_KEYS = ("targets", "include_children", "null_references", "others")
+OTHERS = ("empty", "all", "omit")
 
 
 class Checker(Protocol):
@@ -71,6 +72,9 @@ class Subset:
     include_children: list[str] = field(default_factory=list)
     others: str = "empty"
     path: str = "subset"
+    # foreign keys a kept row need not follow: their value is nulled when the parent row is left
+    # out ("all": every nullable one; else "table.column" names, resolved to (table, column))
+    null_references: str | list[Any] = field(default_factory=list)
 
 
 def parse_excludes(chk: Checker, raw: Any, base: Path | None) -> list[Exclude]:
@@ -172,10 +176,15 @@ def parse_subset(chk: Checker, raw: Any, base: Path | None) -> Subset | None:
         children = []
     others = raw.get("others", "empty")
     if others not in OTHERS:
-        chk.add("subset.others", "others must be empty or all",
-                "empty: tables outside the closure keep no rows; all: they are copied whole")
+        chk.add("subset.others", "others must be empty, all or omit",
+                "empty: tables outside the closure keep no rows; all: they are copied whole; omit: not written")
         others = "empty"
-    return Subset(targets, list(children), others)
+    nulls = raw.get("null_references", [])
+    if nulls != "all" and (not isinstance(nulls, list) or not all(isinstance(c, str) and "." in c for c in nulls)):
+        chk.add("subset.null_references", "null_references must be all or a list of table.column names",
+                "e.g. null_references: [employees.manager_id]")
+        nulls = []
+    return Subset(targets, list(children), others, null_references=nulls)
 
 
 def resolve(subset: Subset | None, excludes: list[Exclude], tables: Any) -> list:
@@ -201,6 +210,18 @@ def resolve(subset: Subset | None, excludes: list[Exclude], tables: Any) -> list
         t.table = find(t.table, t.path)
     if subset is not None:
         subset.include_children = [find(c, "subset.include_children") for c in subset.include_children]
+        if subset.null_references != "all":
+            resolved = []
+            for i, ref in enumerate(subset.null_references):
+                path = f"subset.null_references.{i}"
+                table, column = (ref if isinstance(ref, tuple) else tuple(ref.rsplit(".", 1)))
+                table = find(table, path)
+                tp = tables.get(table)
+                if tp is not None and not any(column in fk.columns for fk in tp.foreign_keys):
+                    problems.append(Problem(f"null_references names {table}.{column}, which is in no foreign key",
+                                            path, None, "name a column of one of the table's foreign keys"))
+                resolved.append((table, column))
+            subset.null_references = resolved
     for e in excludes:
         e.table = find(e.table, e.path)
     return problems

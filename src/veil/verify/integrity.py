@@ -17,7 +17,8 @@ Summary (gates): ``fk`` the lowest resolved share over all foreign keys (1.0 = e
 the copy resolves; null when there is no foreign key), ``fk_lost`` the largest drop of a foreign
 key's resolved share from ORIGINAL to the copy (0: the copy broke no reference the original had;
 the default gate, so that references already dangling in ORIGINAL do not fail every copy),
-``missing_tables``, ``missing_columns`` (not counting dropped ones), ``row_count_changes``.
+``missing_tables`` (not counting them when the profile's subset omits the tables outside it:
+``others: omit``), ``missing_columns`` (not counting dropped ones), ``row_count_changes``.
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ class IntegrityCheck:
         shares = [fk["resolved_share"] for t in tables.values() for fk in t["foreign_keys"]
                   if fk["resolved_share"] is not None]
         lost = [t["summary"]["fk_lost"] for t in tables.values() if t["summary"]["fk_lost"] is not None]
+        spec = self.ctx.plan.subset_spec if self.ctx.plan is not None else None
+        omit = spec is not None and spec.others == "omit"  # tables outside the subset are left out on purpose
         summary = {
             "fk": min(shares) if shares else None,
             "fk_lost": max(lost) if lost else None,
-            "missing_tables": sum(not t["in_copy"] for t in tables.values()),
+            "missing_tables": sum(not t["in_copy"] and not omit for t in tables.values()),
             "missing_columns": sum(len(t["missing_columns"]) for t in tables.values()),
             "row_count_changes": sum(t["summary"]["row_count_changes"] for t in tables.values()),
         }

@@ -177,6 +177,11 @@ class DumpDataset(Dataset):
     """A SQL dump's tables, with the dump itself: its dialect, table definitions and how to read it."""
     dump: DumpInfo
 
+    def not_null(self, name: str) -> set[str]:
+        """Columns declared NOT NULL, and the primary key's, in the table's CREATE TABLE."""
+        td = self.dump.tables.get(name)
+        return set(td.not_null) | set(td.primary_key) if td is not None else set()
+
 
 def sniff_dialect(head: str) -> str | None:
     if "PostgreSQL database dump" in head or re.search(r"^COPY .* FROM stdin;", head, re.M) or \

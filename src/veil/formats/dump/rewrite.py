@@ -53,8 +53,8 @@ def _value_columns(tplan: TablePlan, all_columns: bool) -> set[str]:
 def _needs_work(tplan: TablePlan, forgotten: dict[str, frozenset[bytes]], all_columns: bool) -> bool:
     """Whether a block's rows go through the driver (else its text is copied as it is). ``all_columns``
     is also set for a shuffled dump (every row must be rendered to be reordered)."""
-    return all_columns or any(c.transformed for c in tplan.columns) or bool(tplan.drop_refs) or bool(
-        tplan.subject and forgotten.get(tplan.subject.domain))
+    return all_columns or any(c.transformed for c in tplan.columns) or bool(tplan.drop_refs) \
+        or bool(tplan.nulled) or bool(tplan.subject and forgotten.get(tplan.subject.domain))
 
 
 def _typed(text: pa.Array, to: pa.DataType, table: str, column: str, lines: Callable[[int], int], file: str):
@@ -287,7 +287,7 @@ class DumpSource:
         raw_cols = [raw.column(i).combine_chunks() for i in range(len(cols))]
         batch = self._value_batch(tplan, name, cols, lambda i: raw_cols[i], copy_decode, raw.num_rows,
                                   lambda i: start + i)
-        kept_cols = {c.name for c in tplan.columns if not c.transformed}
+        kept_cols = {c.name for c in tplan.columns if not c.transformed and c.name not in tplan.nulled}
 
         def render(out: pa.RecordBatch, kept: pa.Array | None, split: bool = False) -> bytes | Rows:
             keep = [a.filter(kept) if kept is not None else a for a in raw_cols]
@@ -358,7 +358,7 @@ class DumpSource:
         batch = self._value_batch(tplan, name, cols, raw_of, decode, n, lambda i: row_lines[i])
         tdef = self.info.tables.get(stmts[0].table)
         numeric = {c: sql_is_numeric(t, dialect) for c, t in (tdef.columns if tdef else [])}
-        transformed = {c.name for c in tplan.columns if c.transformed}
+        transformed = {c.name for c in tplan.columns if c.transformed} | set(tplan.nulled)
         changed = [i for i, cname in enumerate(cols) if cname in transformed]
 
         def render(out: pa.RecordBatch, kept: pa.Array | None, split: bool = False) -> bytes | Rows:
