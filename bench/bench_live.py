@@ -1,0 +1,96 @@
+"""Live PostgreSQL -> live PostgreSQL: `veil run postgresql://src --out postgresql://dst` against the same
+run through a pipe and against a plain copy with no anonymization (the floor).
+
+    python bench/bench_live.py                      # 100 MB (bench_dump's dataset), 3 repeats
+    python bench/bench_live.py --mb 20 --repeat 3   # quicker
+
+The dataset is bench_dump's dump (customers with 5 personal columns, orders referencing it), loaded
+once into a scratch source database on the local server (VEIL_PG_HOST/PORT/USER, default
+127.0.0.1:5432 postgres). Each round runs, back to back, into fresh databases:
+
+  floor: pg_dump SRC | psql DST                                    (no anonymization)
+  pipe:  pg_dump SRC | veil run - --out - | psql DST               (the file path, streamed)
+  live:  veil run postgresql://SRC --out postgresql://DST --if-exists replace
+
+Wall time from spawn to exit (the live run's includes creating its scratch database and the swap;
+the floor's and pipe's target databases are created before the clock starts); peak RSS of the
+process tree (veil, pg_dump, psql; never the server's). Medians of the repeats, ratios to the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import RSS_METHOD, measure, median  # noqa: E402
+from bench_dump import prepare  # noqa: E402
+
+HOST = os.environ.get("VEIL_PG_HOST", "127.0.0.1")
+PORT = os.environ.get("VEIL_PG_PORT", "5432")
+USER = os.environ.get("VEIL_PG_USER", "postgres")
+SRC, DST = "veil_live_bench_src", "veil_live_bench_dst"
+CONN = ["-h", HOST, "-p", PORT, "-U", USER]
+
+
+def sql(db: str, statement: str) -> None:
+    subprocess.run(["psql", "-X", "-q", *CONN, "-d", db, "-c", statement], check=True, stdout=subprocess.DEVNULL)
+
+
+def fresh(db: str) -> None:
+    sql("postgres", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    sql("postgres", f'CREATE DATABASE "{db}" TEMPLATE template0')
+
+
+def url(db: str) -> str:
+    return f"postgresql://{USER}@{HOST}:{PORT}/{db}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mb", type=float, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    args = ap.parse_args(argv)
+    files = prepare(args.mb)
+    fresh(SRC)
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *CONN, "-d", SRC, "-f", str(files.dump)],
+                   check=True, stdout=subprocess.DEVNULL)
+    sql(SRC, "ANALYZE")
+    veil = [sys.executable, "-m", "veil", "run"]
+    opts = ["--profile", str(files.profile), "--keyring", str(files.keyring), "-q", "--workers", str(args.workers)]
+    psql_in = f"psql -X -q -v ON_ERROR_STOP=1 {' '.join(CONN)} -d {DST}"
+    pg_dump = f"pg_dump {' '.join(CONN)} {SRC}"
+    commands = {
+        "floor": ["bash", "-c", f"set -o pipefail; {pg_dump} | {psql_in} > /dev/null"],
+        "pipe": ["bash", "-c", f"set -o pipefail; {pg_dump} | {' '.join(veil)} - {' '.join(opts)} --out - | "
+                               f"{psql_in} > /dev/null"],
+        "live": [*veil, url(SRC), *opts, "--out", url(DST), "--if-exists", "replace"],
+    }
+    results: dict[str, list] = {k: [] for k in commands}
+    for r in range(args.repeat):
+        for name, cmd in commands.items():
+            fresh(DST)
+            m = measure(cmd)
+            results[name].append(m)
+            print(f"round {r + 1} {name:5}: {m.seconds:7.2f}s  peak tree {m.peak_tree_mb:6.0f} MB", flush=True)
+    size = files.dump.stat().st_size / 2**20
+    floor = median([m.seconds for m in results["floor"]])
+    print(f"\n{size:.1f} MB dump ({files.customers:,} customers, {files.orders:,} orders), "
+          f"workers {args.workers}, medians of {args.repeat}:")
+    for name, ms in results.items():
+        t = median([m.seconds for m in ms])
+        peak = max(m.peak_tree_mb for m in ms)
+        print(f"  {name:5} {t:7.2f}s  {t / floor:4.2f}x floor  peak tree RSS {peak:6.0f} MB")
+    print(f"({RSS_METHOD})")
+    sql("postgres", f'DROP DATABASE IF EXISTS "{DST}" WITH (FORCE)')
+    sql("postgres", f'DROP DATABASE IF EXISTS "{SRC}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
