@@ -150,9 +150,10 @@ def refuse_partition_rules(tplan: TablePlan, partition_columns: tuple[str, ...])
     refuse(tplan, partition_columns)
 
 
-def check_keys(st: SparkTable) -> None:
+def check_keys(st: SparkTable, written: Any = None) -> None:
     """Key columns whose operator is injective only with high probability: as many distinct outputs
-    as inputs (one Spark aggregation each side), else IntegrityError naming table.column only."""
+    as inputs (one Spark aggregation each side), else IntegrityError naming table.column only.
+    ``written``: the output as written (read back: the transform is not computed again)."""
     from pyspark.sql import functions as F
 
     cols = [c.name for c in st.plan.columns if c.check_unique]
@@ -160,7 +161,7 @@ def check_keys(st: SparkTable) -> None:
         return
     agg = [F.countDistinct(F.col(f"`{c}`")).alias(c) for c in cols]
     n_in = st.source.agg(*agg).collect()[0]
-    n_out = st.result.agg(*agg).collect()[0]
+    n_out = (st.result if written is None else written).agg(*agg).collect()[0]
     for c in cols:
         if n_out[c] < n_in[c]:
             raise IntegrityError(f"{n_in[c] - n_out[c]} distinct value(s) got the same pseudonym as another in a key "

@@ -1,0 +1,127 @@
+"""The Spark engine's scaling and overhead, and the Python API against the CLI.
+
+    python bench/bench_spark.py                 # 1M rows, 3 repeats
+    python bench/bench_spark.py --rows 10000000 --repeat 1
+
+On the benchmark table (bench/_common.py: 8 columns, 5 transformed), in the same run:
+
+- Spark local[1] and local[2] (``veil run --engine spark``, each in its own process): the job's
+  time (the session's start, ~8 s of JVM, is reported apart) and the speed-up local[2]/local[1];
+- veil's local engine (``veil run --workers 2``) against Spark local[2]: the overhead ratio;
+- ``veil.anonymize`` on a pandas DataFrame of the table (conversion to and from Arrow included)
+  against ``veil run --workers 1`` on its Parquet file (one process each).
+
+Medians of the repeats; runs alternate so drift hits every variant alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import DATA_DIR, median, prepare  # noqa: E402
+
+
+def _spark_job(src: Path, out: Path, profile: Path, keyring: Path, workers: int) -> dict:
+    """In this process: start a local[workers] session, then time one run (printed as JSON)."""
+    import veil
+    from veil.spark.run import run_spark
+
+    t0 = time.perf_counter()
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master(f"local[{workers}]").config("spark.ui.enabled", "false")
+             .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    started = time.perf_counter() - t0
+    keys = veil.load_keyring(keyring)
+    t1 = time.perf_counter()
+    run_spark(src, veil.load_profile(profile), keys, out, spark=spark)
+    job = time.perf_counter() - t1
+    spark.stop()
+    return {"startup": started, "job": job}
+
+
+def _subprocess_spark(src, out, profile, keyring, workers) -> dict:
+    if out.exists():
+        shutil.rmtree(out)
+    proc = subprocess.run([sys.executable, __file__, "--spark-job", str(workers), "--src", str(src), "--out", str(out),
+                           "--profile", str(profile), "--keyring", str(keyring)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _cli(src, out, profile, keyring, workers) -> float:
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "veil", "run", str(src), "-p", str(profile), "--keyring", str(keyring),
+                    "--out", str(out), "--workers", str(workers), "-q"], check=True)
+    return time.perf_counter() - t0
+
+
+def _api(parquet: Path, profile: Path, keyring: Path) -> float:
+    import pyarrow.parquet as pq
+
+    import veil
+
+    df = pq.read_table(parquet).to_pandas()
+    keys = veil.load_keyring(keyring)
+    t0 = time.perf_counter()
+    veil.anonymize(df, profile, keys, table="customers")
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--spark-job", type=int, default=None, help=argparse.SUPPRESS)
+    for internal in ("--src", "--out", "--profile", "--keyring"):
+        ap.add_argument(internal, type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.spark_job is not None:
+        print(json.dumps(_spark_job(args.src, args.out, args.profile, args.keyring, args.spark_job)))
+        return 0
+    inputs = prepare(args.rows, ("parquet",))
+    src = DATA_DIR / f"spark-in-{args.rows}"
+    src.mkdir(parents=True, exist_ok=True)
+    link = src / "customers.parquet"
+    if not link.exists():
+        link.symlink_to(inputs.parquet)
+    out = DATA_DIR / "spark-out"
+    print(f"veil bench_spark: {args.rows:,} rows, repeat {args.repeat}, {os.cpu_count()} CPUs")
+    runs: dict[str, list[float]] = {k: [] for k in ("spark1", "spark2", "startup", "local2", "cli1", "api")}
+    for i in range(args.repeat):
+        s1 = _subprocess_spark(src, out, inputs.profile, inputs.keyring, 1)
+        s2 = _subprocess_spark(src, out, inputs.profile, inputs.keyring, 2)
+        runs["spark1"].append(s1["job"])
+        runs["spark2"].append(s2["job"])
+        runs["startup"] += [s1["startup"], s2["startup"]]
+        runs["local2"].append(_cli(src, out, inputs.profile, inputs.keyring, 2))
+        runs["cli1"].append(_cli(inputs.parquet, DATA_DIR / "cli1.parquet", inputs.profile, inputs.keyring, 1))
+        runs["api"].append(_api(inputs.parquet, inputs.profile, inputs.keyring))
+        print(f"  repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), flush=True)
+    m = {k: median(v) for k, v in runs.items()}
+    print(f"Spark local[1] job: {m['spark1']:.2f}s  local[2] job: {m['spark2']:.2f}s  "
+          f"speed-up {m['spark1'] / m['spark2']:.2f}x (target >= 1.6x)")
+    print(f"Spark session start (JVM): {m['startup']:.2f}s (not in the job times)")
+    print(f"local engine --workers 2 (whole command): {m['local2']:.2f}s  Spark local[2]/local engine: "
+          f"{m['spark2'] / m['local2']:.2f}x (job only), {(m['spark2'] + m['startup']) / m['local2']:.2f}x with start")
+    print(f"rows/s per core: Spark local[1] {args.rows / m['spark1']:,.0f}, local engine (2 workers) "
+          f"{args.rows / m['local2'] / 2:,.0f}")
+    print(f"Python API on pandas: {m['api']:.2f}s  CLI --workers 1: {m['cli1']:.2f}s  "
+          f"API/CLI {m['api'] / m['cli1']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
