@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.conftest import SAMPLES_CSV, SAMPLES_PARQUET, SHOP_PROFILE, run_module
 from veil.subset.closure import Link, compute
 from veil.subset.dangling import null_rows, settle
+from veil.subset.keyset import KeySet
 from veil.subset.spec import Subset
 
 from .schemas.harness import MySQL, Postgres, scratch_databases
@@ -68,7 +69,9 @@ def test_a_whole_table_loses_the_rows_that_point_at_rows_left_out():
     links = [Link("t1", ("p",), "t0", ("id",)), Link("t2", ("q",), "t1", ("id",))]
     kept = {"t0": np.array([0], np.int64)}  # the closure kept t0's row 1 only
     closure = compute(Subset([], []), {t: ("id",) for t in data}, [], MemReader({}), lambda t: b"")
-    closure.keys = {("t0", ("id",)): {"1"}}
+    held = KeySet()
+    held.add(pa.array(["1"]))
+    closure.keys = {("t0", ("id",)): held}
     settled = settle(links, {"t0"}, kept, closure, MemReader(data))
     assert settled.dropped["t1"].tolist() == [1]  # t1 row 2 points at t0's id 2, left out; row 3 at nothing
     assert settled.dropped["t2"].tolist() == [1]  # t2 row 2 points at t1 row 2: it follows

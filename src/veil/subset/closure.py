@@ -7,7 +7,8 @@ a file's rows, a dump's rows of a table in file order, partitions under their pa
 filters them without reading keys again; kept positions are sorted int64 arrays, 8 bytes a kept row.
 Keys are compared as canonical text (each column cast to text, a composite key's columns joined by
 U+001F; a null anywhere is no reference), kept only for kept rows and for references still to
-resolve: memory goes with the subset, not with the input.
+resolve, in Arrow string arrays (veil.subset.keyset: ~4 bytes plus the text a key): memory goes
+with the subset, not with the input.
 
 **The fixpoint.** A table is *dirty* when rows of it may join: it is a target (first pass), another
 table wants keys it may hold (a kept row's foreign key, not yet found), or it is in
@@ -40,6 +41,7 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..hmacs import hmac_sha256_many
+from .keyset import KeySet
 from .spec import Exclude, Subset, Target
 
 SEP = "\x1f"
@@ -66,8 +68,8 @@ class Link:
 class _State:
     kept: list[np.ndarray] = field(default_factory=list)  # sorted position arrays, merged lazily
     reasons: dict[str, int] = field(default_factory=lambda: {"target": 0, "parent": 0, "child": 0})
-    keys: dict[tuple[str, ...], set[str]] = field(default_factory=dict)  # referenced keys of kept rows
-    wanted: dict[tuple[str, ...], set[str]] = field(default_factory=dict)  # keys kept children point at
+    keys: dict[tuple[str, ...], KeySet] = field(default_factory=dict)  # referenced keys of kept rows
+    wanted: dict[tuple[str, ...], KeySet] = field(default_factory=dict)  # keys kept children point at
     forced: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # limit rows, kept next pass
     passes: int = 0
 
@@ -83,7 +85,7 @@ class Closure:
     rows' values of every referenced column set, per (table, columns)."""
     positions: dict[str, np.ndarray]
     report: dict[str, Any]
-    keys: dict[tuple[str, tuple[str, ...]], set[str]] = field(default_factory=dict)
+    keys: dict[tuple[str, tuple[str, ...]], KeySet] = field(default_factory=dict)
 
 
 def positions_in(kept: np.ndarray, start: int, n: int) -> np.ndarray:
@@ -132,7 +134,7 @@ def exclusions(rules: list[Exclude], tables: dict[str, tuple[str, ...]], links: 
     refs = {t: {lk.ref for lk in children_of[t]} for t in tables}
     parents = {t: [lk for lk in links if lk.child == t and lk.parent in tables] for t in tables}
     gone: dict[str, list[np.ndarray]] = {t: [] for t in tables}
-    keys: dict[str, dict[tuple[str, ...], set[str]]] = {t: {r: set() for r in refs[t]} for t in tables}
+    keys: dict[str, dict[tuple[str, ...], KeySet]] = {t: {r: KeySet() for r in refs[t]} for t in tables}
     counts = {t: {"direct": 0, "cascade": 0, "passes": 0} for t in tables}
     rows: dict[str, int] = {}
     dirty, first = set(by_table), True
@@ -163,8 +165,7 @@ def exclusions(rules: list[Exclude], tables: dict[str, tuple[str, ...]], links: 
             for lk in parents[table]:
                 bad = keys[lk.parent].get(lk.ref)
                 if bad:
-                    cascade |= pc.fill_null(pc.is_in(key_text(batch, lk.columns), value_set=pa.array(
-                        sorted(bad), pa.string())), False).to_numpy(zero_copy_only=False)
+                    cascade |= bad.member(key_text(batch, lk.columns))
             direct &= fresh
             cascade &= fresh & ~direct
             hit = direct | cascade
@@ -175,9 +176,7 @@ def exclusions(rules: list[Exclude], tables: dict[str, tuple[str, ...]], links: 
             gone[table].append(pos[hit])
             out = batch.filter(pa.array(hit))
             for ref in refs[table]:
-                found = {v for v in key_text(out, ref).to_pylist() if v is not None} - keys[table][ref]
-                if found:
-                    keys[table][ref] |= found
+                if len(keys[table][ref].add(key_text(out, ref))):
                     dirty.update(lk.child for lk in children_of[table] if lk.ref == ref)
         for t in reading:
             counts[t]["passes"] += 1
@@ -203,7 +202,7 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
             children_of[lk.parent].append(lk)
     for lk in links:  # what kept rows of each parent must remember: the keys children point at
         if lk.parent in state:
-            state[lk.parent].keys.setdefault(lk.ref, set())
+            state[lk.parent].keys.setdefault(lk.ref, KeySet())
     by_table: dict[str, list[Target]] = {}
     for t in subset.targets:
         by_table.setdefault(t.table, []).append(t)
@@ -257,15 +256,15 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
                 why_target |= np.isin(pos, st.forced) & new
             why_parent = np.zeros(n, bool)
             for ref, want in st.wanted.items():
-                if want:
-                    why_parent |= _member(key_text(batch, ref), want)
+                if len(want):
+                    why_parent |= want.member(key_text(batch, ref))
             why_parent &= new & ~why_target
             why_child = np.zeros(n, bool)
             if table in include:
                 for lk in parents_of[table]:
                     keys = state[lk.parent].keys.get(lk.ref)
-                    if keys:
-                        why_child |= _member(key_text(batch, lk.columns), keys)
+                    if keys is not None and len(keys):
+                        why_child |= keys.member(key_text(batch, lk.columns))
                 why_child &= new & ~why_target & ~why_parent
             add = why_target | why_parent | why_child
             if not add.any():
@@ -276,21 +275,19 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
             st.kept.append(pos[add])
             rows = batch.filter(pa.array(add))
             for ref, keys in st.keys.items():
-                found = {v for v in key_text(rows, ref).to_pylist() if v is not None}
-                keys |= found
+                found = key_text(rows, ref)
+                keys.add(found)
                 if ref in st.wanted:
-                    st.wanted[ref] -= found
+                    st.wanted[ref].discard(found)
             for lk in children_of[table]:  # downstream: an included child may now join
                 if lk.child in include:
                     touch(lk.child)
             for lk in parents_of[table]:  # upstream: the parents these rows reference
                 if lk.null:
                     continue
-                refs = {v for v in key_text(rows, lk.columns).to_pylist() if v is not None}
                 pst = state[lk.parent]
-                refs -= pst.keys.get(lk.ref, set())
-                if refs - pst.wanted.get(lk.ref, set()):
-                    pst.wanted.setdefault(lk.ref, set()).update(refs)
+                refs = pst.keys[lk.ref].new(key_text(rows, lk.columns))
+                if len(pst.wanted.setdefault(lk.ref, KeySet()).add(refs)):
                     touch(lk.parent)
         for t in reading:
             state[t].passes += 1
@@ -301,7 +298,7 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
                 touch(t)
         first = False
     positions = {t: st.positions() for t, st in state.items()}
-    unresolved = {t: sum(len(v) for v in st.wanted.values()) for t, st in state.items() if any(st.wanted.values())}
+    unresolved = {t: n for t, st in state.items() if (n := sum(len(v) for v in st.wanted.values()))}
     report = {
         "rounds": rounds,
         "tables": {t: {"rows_kept": int(len(positions[t])), **st.reasons, "passes": st.passes}
@@ -311,11 +308,6 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
     }
     keys = {(t, ref): ks for t, st in state.items() for ref, ks in st.keys.items()}
     return Closure(positions, report, keys)
-
-
-def _member(texts: pa.Array, keys: set[str]) -> np.ndarray:
-    return pc.fill_null(pc.is_in(texts, value_set=pa.array(list(keys), pa.string())),
-                        False).to_numpy(zero_copy_only=False)
 
 
 def _columns(table: str, pk: tuple[str, ...], parents: list[Link], st: _State,

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .closure import Closure, Link, Reader, key_text, positions_in
+from .keyset import KeySet
 
 
 @dataclass
@@ -38,7 +39,7 @@ def settle(links: list[Link], closed: set[str], kept: dict[str, np.ndarray], clo
     """``closed``: the tables whose rows the closure chose (``kept``: their positions, and the
     excluded-only tables' too)."""
     out = Settled()
-    gone_keys: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+    gone_keys: dict[tuple[str, tuple[str, ...]], KeySet] = {}
     dropped: dict[str, list[np.ndarray]] = {}
     check = [lk for lk in links if lk.parent in closed and (lk.null or lk.child not in closed)]
     while check:
@@ -60,10 +61,9 @@ def settle(links: list[Link], closed: set[str], kept: dict[str, np.ndarray], clo
             for lk in (lk for lk in check if lk.child == table):
                 texts = key_text(batch, lk.columns)
                 if lk.parent in closed:
-                    known = closure.keys.get((lk.parent, lk.ref), set())
-                    bad = ~_member(texts, known)
+                    bad = ~closure.keys.get((lk.parent, lk.ref), KeySet()).member(texts)
                 else:
-                    bad = _member(texts, gone_keys.get((lk.parent, lk.ref), set()))
+                    bad = gone_keys.get((lk.parent, lk.ref), KeySet()).member(texts)
                 bad &= written & pc.is_valid(texts).to_numpy(zero_copy_only=False)
                 if not bad.any():
                     continue
@@ -78,11 +78,9 @@ def settle(links: list[Link], closed: set[str], kept: dict[str, np.ndarray], clo
                 _count(out, table, "left_out", int(drop.sum()))
                 gone = batch.filter(pa.array(drop))
                 for other in links:
-                    if other.parent == table:
-                        found = {v for v in key_text(gone, other.ref).to_pylist() if v is not None}
-                        if found - gone_keys.get((table, other.ref), set()):
-                            gone_keys.setdefault((table, other.ref), set()).update(found)
-                            fresh.add(table)
+                    if other.parent == table and len(gone_keys.setdefault((table, other.ref), KeySet()).add(
+                            key_text(gone, other.ref))):
+                        fresh.add(table)
         # next: whole tables that point at rows this pass left out
         check = [lk for lk in links if lk.parent in fresh and lk.child not in closed]
     out.nulled = _merged(out.nulled)
@@ -101,13 +99,6 @@ def _merged(nulled: dict[str, list[tuple[tuple[str, ...], np.ndarray]]]) -> dict
 def _count(out: Settled, table: str, what: str, n: int) -> None:
     entry = out.report.setdefault(table, {"nulled": 0, "left_out": 0})
     entry[what] += n
-
-
-def _member(texts: pa.Array, keys: set[str]) -> np.ndarray:
-    if not keys:
-        return np.zeros(len(texts), bool)
-    return pc.fill_null(pc.is_in(texts, value_set=pa.array(list(keys), pa.string())),
-                        False).to_numpy(zero_copy_only=False)
 
 
 def null_rows(values: pa.RecordBatch, nulls: list[tuple[tuple[str, ...], np.ndarray]],
