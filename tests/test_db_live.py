@@ -100,6 +100,11 @@ def test_scan_of_live_database_gives_the_dumps_draft(source):
     body = [ln for ln in (work / "live-draft.yaml").read_text().splitlines() if not ln.startswith("# ")]
     want = [ln for ln in (work / "draft.yaml").read_text().splitlines() if not ln.startswith("# ")]
     assert body == want
+    # a bounded sample (LIMIT): the rows a scan of the dump reads, and the exact row counts
+    veil("scan", url(source["db"]), "-o", str(work / "live-50.yaml"), "--no-ner", "-q", "--sample-rows", "50")
+    veil("scan", str(source["dump"]), "-o", str(work / "dump-50.yaml"), "--no-ner", "-q", "--sample-rows", "50")
+    live, dump = ((work / f).read_text().splitlines() for f in ("live-50.yaml", "dump-50.yaml"))
+    assert live[2:] == dump[2:] and "of 50 sampled" in "\n".join(live)
 
 
 def test_live_run_equals_run_on_pg_dump(source, tmp_path):

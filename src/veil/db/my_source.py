@@ -85,6 +85,7 @@ class LiveMyInfo(DumpInfo):
         self.url = url
         self.conn = my_connect(url, "source", stream=True)
         self.with_data = False
+        self.limit: int | None = None  # rows per table (veil scan's sample), None: all
         atexit.register(self.close)
         try:
             with self.conn.cursor() as cur:
@@ -111,12 +112,27 @@ class LiveMyInfo(DumpInfo):
             cur.execute("SELECT @@hostname, @@port, DATABASE()")
             return tuple(v.decode() if isinstance(v, bytes) else v for v in cur.fetchone())
 
+    def sample(self, max_rows: int) -> dict:
+        """``veil scan``'s sample: the first ``max_rows`` rows of each table (``LIMIT``), exact counts."""
+        from ..formats.dump.sample import sample_dump
+
+        self.limit = max_rows
+        try:
+            got = sample_dump(self, max_rows)
+        finally:
+            self.limit = None
+        for name, (rows, _n) in got.items():
+            with self.conn.cursor() as cur:
+                cur.execute(f"SELECT COUNT(*) FROM `{name.replace('`', '``')}`")
+                got[name] = (rows, int(cur.fetchone()[0]))
+        return got
+
     def _mysqldump(self) -> str:
         exe = shutil.which("mysqldump") or shutil.which("mariadb-dump")
         if exe is None:
             raise InputError("mysqldump is not on PATH", file=str(self.url), hint="install the MySQL/MariaDB client")
         proc = subprocess.run([exe, *my_tool_args(self.url), "--no-data", "--single-transaction", "--skip-comments",
-                               "--", self.url.dbname], env=self.url.env(), stdin=subprocess.DEVNULL,
+                               "--no-tablespaces", "--", self.url.dbname], env=self.url.env(), stdin=subprocess.DEVNULL,
                               capture_output=True)
         if proc.returncode != 0:
             raise InputError(f"mysqldump failed: {redact(proc.stderr.decode('utf-8', 'replace'))}",
@@ -138,7 +154,7 @@ class LiveMyInfo(DumpInfo):
         quoted = "`" + table.replace("`", "``") + "`"
         try:
             with self.conn.cursor() as cur:
-                cur.execute(f"SELECT * FROM {quoted}")
+                cur.execute(f"SELECT * FROM {quoted}" + (f" LIMIT {int(self.limit)}" if self.limit is not None else ""))
                 numeric = [bool(f.flags & NUM_FLAG) for f in cur._result.fields]
                 while rows := cur.fetchmany(ROWS_PER_INSERT):
                     body = ",".join("(" + ",".join(_literal(v, n) for v, n in zip(row, numeric, strict=True)) + ")"

@@ -104,6 +104,22 @@ class LivePgInfo(DumpInfo):
         return tuple(self.conn.execute("SELECT pg_postmaster_start_time()::text, inet_server_port(), "
                                        "current_database()").fetchone())
 
+    def sample(self, max_rows: int) -> dict:
+        """``veil scan``'s sample: the first ``max_rows`` rows of each table (``LIMIT``: the rows a scan of
+        pg_dump's file takes), and each table's exact row count (``count(*)``, no row sent)."""
+        from ..formats.dump.sample import sample_dump
+
+        self.limit = max_rows
+        try:
+            got = sample_dump(self, max_rows)
+        finally:
+            self.limit = None
+        for name, (rows, _n) in got.items():
+            quoted = ".".join(_quote(p) for p in self.tables[name].parts or name.split("."))
+            count = self.conn.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0]
+            got[name] = (rows, count)
+        return got
+
     def _tables(self) -> list[tuple[str, str]]:
         """(quoted name, COPY column list) of every table with data."""
         rows = self.conn.execute(TABLES).fetchall()
@@ -165,6 +181,10 @@ class LivePgInfo(DumpInfo):
             literal = quoted.replace("'", "''")
             yield f"SELECT pg_catalog.setval('{literal}', {last}, {'true' if called else 'false'});\n"
         yield "\n"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _is_db_error(exc: BaseException) -> bool:

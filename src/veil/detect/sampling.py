@@ -74,7 +74,9 @@ def _estimate_rows(path: Path) -> int | None:
 def sample_dataset(dataset: Dataset, max_rows: int) -> dict[str, tuple[pa.Table, int | None, bool]]:
     """table -> (sampled rows, row count, whether the count is an estimate)."""
     if isinstance(dataset, DumpDataset):
-        return {name: (t, n, False) for name, (t, n) in sample_dump(dataset.dump, max_rows).items()}
+        live = getattr(dataset.dump, "sample", None)  # a live database (veil.db): LIMIT, exact counts
+        got = live(max_rows) if live is not None else sample_dump(dataset.dump, max_rows)
+        return {name: (t, n, False) for name, (t, n) in got.items()}
     out = {}
     for table in dataset.tables:
         if table.format == "parquet":
