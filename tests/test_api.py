@@ -178,3 +178,20 @@ def test_scan_finds_personal_data_as_a_dataframe():
     assert by_col.loc["customer_id", "key"] == "primary"
     text = found.to_csv()
     assert not any(v in text for v in df["email"].dropna().tolist()[:50])
+
+
+def test_docs_python_md_runs(monkeypatch):
+    """Every python block of docs/python.md, in order, in one namespace, from the repository root."""
+    import base64
+    import re
+
+    from .conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("VEIL_KEY", base64.b64encode(KEY).decode())
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "python.md").read_text(), re.S)
+    assert len(blocks) >= 4
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/python.md", "exec"), namespace)
+    assert namespace["safe"]["email"].str.endswith("@example.com").all()

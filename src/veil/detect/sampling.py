@@ -57,6 +57,8 @@ def _sample_stream(table: Table, max_rows: int) -> tuple[pa.Table, int | None, b
     sample = pa.Table.from_batches(parts, schema=table.schema) if parts else table.schema.empty_table()
     if exhausted:
         return sample, got, False
+    if table.num_rows is not None:  # known up front (a directory of Parquet part files)
+        return sample.slice(0, max_rows), table.num_rows, False
     return sample.slice(0, max_rows), _estimate_rows(table.path), True
 
 
@@ -79,7 +81,7 @@ def sample_dataset(dataset: Dataset, max_rows: int) -> dict[str, tuple[pa.Table,
         return {name: (t, n, False) for name, (t, n) in got.items()}
     out = {}
     for table in dataset.tables:
-        if table.format == "parquet":
+        if table.format == "parquet" and table.path.is_file():  # else a directory of part files
             out[table.name] = _sample_parquet(table, max_rows)
         else:
             out[table.name] = _sample_stream(table, max_rows)

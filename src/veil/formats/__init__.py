@@ -17,6 +17,7 @@ from ..plugins import FORMATS_GROUP, PluginGroup, accept_format
 from .csv import CsvFormat
 from .dump import is_archive_dir, is_dump, is_stream, open_dump, spool_stream
 from .parquet import ParquetFormat
+from .partitions import is_partitioned_table, open_partitioned
 
 BUILTIN_FORMATS = {f.name: f for f in (CsvFormat(), ParquetFormat())}
 FORMATS = dict(BUILTIN_FORMATS)  # plus the plugin formats used so far
@@ -73,6 +74,9 @@ def open_dataset(path: str | Path, dialect: str | None = None, delimiter: str | 
     tables: list[Table] = []
     seen: dict[str, Path] = {}
     for child in sorted(root.iterdir()):
+        if is_partitioned_table(child):  # customers/part-*.parquet, orders/year=2024/...: one table
+            tables.append(open_partitioned(child))
+            continue
         if child.name.startswith(".") or not child.is_file():
             continue
         fmt = format_for(child)

@@ -16,6 +16,7 @@ from ..dataset import Batch, Begin, Dataset, End, Item, Table, Target
 from ..errors import InputError, OutputError
 from . import FORMATS
 from .order import ShuffleWriter
+from .partitions import refuse_partition_rules
 from .typed import SAMPLE_ROWS, OutputTypes, Source, infer_types, output_types
 
 
@@ -209,4 +210,6 @@ def file_run(plan: Any, dataset: Dataset, out: Path, fmt: str | None) -> tuple[F
     if not dataset.is_dir and out.is_dir():
         out = out / output_name(dataset.tables[0], fmt)
     check_paths(dataset, out)
+    for t in dataset.tables:  # a partition column's values are folder names: only keep
+        refuse_partition_rules(plan.tables[t.name], t.options.get("partitioning", ()))
     return FileSource(dataset), TableFilesSink.for_dataset(dataset, plan, fmt), out

@@ -45,7 +45,10 @@ class ParquetFormat:
 
         return Table(name, path, self.name, schema, read, num_rows)
 
-    def writer(self, path: Path, schema: pa.Schema, source: Table | None) -> ParquetWriter:
+    def writer(self, path: Path, schema: pa.Schema, source: Table | None):
+        if source is not None and "partitioning" in source.options:  # a directory of part files, as read
+            from .partitions import PartitionedWriter
+            return PartitionedWriter(path, schema, source.options["partitioning"])
         return ParquetWriter(path, schema)
 
 
