@@ -117,25 +117,37 @@ def test_the_closure_is_closed_holds_its_targets_and_is_minimal(g, with_children
     # every chosen target row is there (a second computation with the same key chooses the same)
     again = compute(subset, {t: ("id",) for t in names}, links, MemReader(data, batch=5), lambda t: key)
     assert all(np.array_equal(res.positions[t], again.positions[t]) for t in names)
-    if not with_children:
-        # minimal: exactly the targets' rows and, transitively, the rows they reference
-        chosen = {t: {int(i) + 1 for i in res.positions[t]} for t in names}
-        want: dict[str, set[int]] = {t: set() for t in names}
-        for tg in targets:
-            ids = data[tg.table].column("id").to_pylist()
-            h = keyed_hash(key, pa.array([str(i) for i in ids], pa.string()))
-            thr = min(int(tg.fraction * 2.0 ** 64), 2 ** 64 - 1)
-            want[tg.table] |= {i for i, x in zip(ids, h, strict=True) if tg.fraction >= 1 or int(x) < thr}
-        stack = [(t, i) for t in names for i in want[t]]
-        while stack:
-            t, i = stack.pop()
-            for lk in links:
-                if lk.child == t:
-                    v = data[t].column(lk.columns[0])[i - 1].as_py()
-                    if v is not None and v <= data[lk.parent].num_rows and v not in want[lk.parent]:
-                        want[lk.parent].add(v)
-                        stack.append((lk.parent, v))
-        assert chosen == want
+    # minimal: exactly the targets' rows, with include_children the rows of included tables that
+    # reference a target or such a child row (to a fixpoint; rows kept only as parents bring no
+    # children), and transitively every row those reference
+    chosen = {t: {int(i) + 1 for i in res.positions[t]} for t in names}
+    down: dict[str, set[int]] = {t: set() for t in names}
+    for tg in targets:
+        ids = data[tg.table].column("id").to_pylist()
+        h = keyed_hash(key, pa.array([str(i) for i in ids], pa.string()))
+        thr = min(int(tg.fraction * 2.0 ** 64), 2 ** 64 - 1)
+        down[tg.table] |= {i for i, x in zip(ids, h, strict=True) if tg.fraction >= 1 or int(x) < thr}
+    grew = with_children
+    while grew:
+        grew = False
+        for lk in links:
+            if lk.child in children:
+                fk = data[lk.child].column(lk.columns[0]).to_pylist()
+                for i, v in enumerate(fk, 1):
+                    if v in down[lk.parent] and i not in down[lk.child]:
+                        down[lk.child].add(i)
+                        grew = True
+    want = {t: set(v) for t, v in down.items()}
+    stack = [(t, i) for t in names for i in want[t]]
+    while stack:
+        t, i = stack.pop()
+        for lk in links:
+            if lk.child == t:
+                v = data[t].column(lk.columns[0])[i - 1].as_py()
+                if v is not None and v <= data[lk.parent].num_rows and v not in want[lk.parent]:
+                    want[lk.parent].add(v)
+                    stack.append((lk.parent, v))
+    assert chosen == want
 
 
 def test_a_limit_target_settles_in_few_rounds():

@@ -1,6 +1,7 @@
 """Which rows a subset keeps: the targets' rows, every row they reference (upstream, transitively:
-every foreign key of the output resolves), and for ``include_children`` the rows that reference kept
-rows (downstream), to a fixpoint.
+every foreign key of the output resolves), and for ``include_children`` the rows that reference a
+target row or a row kept as such a child (downstream; a row kept only as a parent brings no
+children, else a connected schema comes back whole), to a fixpoint.
 
 Rows are known by their position in the table's stream (the order every reader of the input gives:
 a file's rows, a dump's rows of a table in file order, partitions under their parent), so the run
@@ -12,7 +13,7 @@ with the subset, not with the input.
 
 **The fixpoint.** A table is *dirty* when rows of it may join: it is a target (first pass), another
 table wants keys it may hold (a kept row's foreign key, not yet found), or it is in
-``include_children`` and a table it references kept new rows. Each round reads the dirty tables once
+``include_children`` and a table it references kept new target or child rows. Each round reads the dirty tables once
 (a dump: one scan of the file for all of them), keeps the rows that now qualify, and records what
 those rows make dirty; the rounds end when nothing is dirty. Self-references and cycles need no
 special case: a cycle is read again until a round adds nothing (each round adds rows, so it ends).
@@ -72,11 +73,23 @@ class _State:
     wanted: dict[tuple[str, ...], KeySet] = field(default_factory=dict)  # keys kept children point at
     forced: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # limit rows, kept next pass
     passes: int = 0
+    # rows whose children an included table follows: targets and children (not rows kept as parents)
+    down: list[np.ndarray] = field(default_factory=list)
+    down_keys: dict[tuple[str, ...], KeySet] = field(default_factory=dict)
 
     def positions(self) -> np.ndarray:
-        if len(self.kept) != 1:
-            self.kept = [np.unique(np.concatenate(self.kept)) if self.kept else np.zeros(0, np.int64)]
+        self.kept = _merge(self.kept)
         return self.kept[0]
+
+    def down_positions(self) -> np.ndarray:
+        self.down = _merge(self.down)
+        return self.down[0]
+
+
+def _merge(parts: list[np.ndarray]) -> list[np.ndarray]:
+    if len(parts) == 1:
+        return parts
+    return [np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)]
 
 
 @dataclass
@@ -200,13 +213,15 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
         if lk.child in tables and lk.parent in tables:
             parents_of[lk.child].append(lk)
             children_of[lk.parent].append(lk)
+    include = set(subset.include_children)
     for lk in links:  # what kept rows of each parent must remember: the keys children point at
-        if lk.parent in state:
+        if lk.parent in state and lk.child in state:
             state[lk.parent].keys.setdefault(lk.ref, KeySet())
+            if lk.child in include:
+                state[lk.parent].down_keys.setdefault(lk.ref, KeySet())
     by_table: dict[str, list[Target]] = {}
     for t in subset.targets:
         by_table.setdefault(t.table, []).append(t)
-    include = set(subset.include_children)
     # events: new keys wanted from a table (upstream), new kept rows of a table an included child
     # references (downstream). A table is read again when an event for it came after the
     # first batch of its last read: every batch of a read saw what was known before that read.
@@ -245,50 +260,56 @@ def compute(subset: Subset, tables: dict[str, tuple[str, ...]], links: list[Link
             st = state[table]
             n = batch.num_rows
             pos = np.arange(start, start + n, dtype=np.int64)
-            have = st.positions()
-            new = ~np.isin(pos, have, assume_unique=True) if len(have) else np.ones(n, bool)
-            if table in excluded:
-                new &= ~np.isin(pos, excluded[table])
-            if not new.any():
+            allowed = ~np.isin(pos, excluded[table]) if table in excluded else np.ones(n, bool)
+            have, down_have = st.positions(), st.down_positions()
+            new = allowed & ~np.isin(pos, have, assume_unique=True) if len(have) else allowed
+            if not new.any() and not (table in include or len(st.forced)):
                 continue
-            why_target = selected[table].take(batch, pos) & new if table in selected else np.zeros(n, bool)
+            target = selected[table].take(batch, pos) & allowed if table in selected else np.zeros(n, bool)
             if len(st.forced):
-                why_target |= np.isin(pos, st.forced) & new
+                target |= np.isin(pos, st.forced) & allowed
+            why_target = target & new
             why_parent = np.zeros(n, bool)
             for ref, want in st.wanted.items():
                 if len(want):
                     why_parent |= want.member(key_text(batch, ref))
             why_parent &= new & ~why_target
-            why_child = np.zeros(n, bool)
+            child = np.zeros(n, bool)
             if table in include:
                 for lk in parents_of[table]:
-                    keys = state[lk.parent].keys.get(lk.ref)
+                    keys = state[lk.parent].down_keys.get(lk.ref)
                     if keys is not None and len(keys):
-                        why_child |= keys.member(key_text(batch, lk.columns))
-                why_child &= new & ~why_target & ~why_parent
+                        child |= keys.member(key_text(batch, lk.columns))
+                child &= allowed
+            why_child = child & new & ~why_target & ~why_parent
             add = why_target | why_parent | why_child
-            if not add.any():
-                continue
-            st.reasons["target"] += int(why_target.sum())
-            st.reasons["parent"] += int(why_parent.sum())
-            st.reasons["child"] += int(why_child.sum())
-            st.kept.append(pos[add])
-            rows = batch.filter(pa.array(add))
-            for ref, keys in st.keys.items():
-                found = key_text(rows, ref)
-                keys.add(found)
-                if ref in st.wanted:
-                    st.wanted[ref].discard(found)
-            for lk in children_of[table]:  # downstream: an included child may now join
-                if lk.child in include:
-                    touch(lk.child)
-            for lk in parents_of[table]:  # upstream: the parents these rows reference
-                if lk.null:
-                    continue
-                pst = state[lk.parent]
-                refs = pst.keys[lk.ref].new(key_text(rows, lk.columns))
-                if len(pst.wanted.setdefault(lk.ref, KeySet()).add(refs)):
-                    touch(lk.parent)
+            down = (target | child) & ~np.isin(pos, down_have) if len(down_have) else target | child
+            if add.any():
+                st.reasons["target"] += int(why_target.sum())
+                st.reasons["parent"] += int(why_parent.sum())
+                st.reasons["child"] += int(why_child.sum())
+                st.kept.append(pos[add])
+                rows = batch.filter(pa.array(add))
+                for ref, keys in st.keys.items():
+                    found = key_text(rows, ref)
+                    keys.add(found)
+                    if ref in st.wanted:
+                        st.wanted[ref].discard(found)
+                for lk in parents_of[table]:  # upstream: the parents these rows reference
+                    if lk.null:
+                        continue
+                    pst = state[lk.parent]
+                    refs = pst.keys[lk.ref].new(key_text(rows, lk.columns))
+                    if len(pst.wanted.setdefault(lk.ref, KeySet()).add(refs)):
+                        touch(lk.parent)
+            if down.any():  # downstream: included children of these rows may now join
+                st.down.append(pos[down])
+                rows = batch.filter(pa.array(down))
+                for ref, keys in st.down_keys.items():
+                    if len(keys.add(key_text(rows, ref))):
+                        for lk in children_of[table]:
+                            if lk.child in include and lk.ref == ref:
+                                touch(lk.child)
         for t in reading:
             state[t].passes += 1
             began.setdefault(t, clock + 1)  # read, and held no row: nothing it could miss
