@@ -247,3 +247,23 @@ def test_unsupported_use_of_a_type_is_reported_cleanly(source, tmp_path):
     assert bad.returncode != 0 and "Traceback" not in bad.stderr, bad.stderr
     assert "public.customers.spot" in bad.stderr and f"postgresql://{PG_USER}@" in bad.stderr
     assert "(1," not in bad.stderr and "(-1" not in bad.stderr
+
+
+def test_urls_and_server_errors_never_show_a_password_or_a_value(monkeypatch):
+    from veil.db.server import redact
+    from veil.db.url import is_db_url, parse_url
+
+    monkeypatch.setenv("VEIL_TEST_PW", "pw-from-env")
+    u = parse_url("postgresql://ro:env:VEIL_TEST_PW@db.example:6432/shop?sslmode=require")
+    assert u.password == "pw-from-env" and str(u) == "postgresql://ro@db.example:6432/shop?sslmode=require"
+    assert "pw-from-env" not in repr(u) and u.env()["PGPASSWORD"] == "pw-from-env"
+    m = parse_url("mariadb://root:sec%40ret@127.0.0.1/shop")
+    assert m.kind == "mysql" and m.password == "sec@ret" and "sec" not in str(m)
+    monkeypatch.setenv("VEIL_TEST_URL", "postgresql://a:b@h/d")
+    assert is_db_url("env:VEIL_TEST_URL") and str(parse_url("env:VEIL_TEST_URL")) == "postgresql://a@h/d"
+    assert not is_db_url("shop.sql") and not is_db_url("env:NOT_SET_ANYWHERE")
+    assert redact('ERROR:  duplicate key value violates unique constraint "c_email_key"\n'
+                  "DETAIL:  Key (email)=(a@b.c) already exists.") == \
+        'ERROR:  duplicate key value violates unique constraint "c_email_key"'
+    assert "secret" not in redact('ERROR:  invalid input syntax for type integer: "secret"')
+    assert "a@b" not in redact("ERROR 1062 (23000) at line 44: Duplicate entry 'a@b' for key 'email'")

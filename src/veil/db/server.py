@@ -25,9 +25,14 @@ def redact(text: str) -> str:
     line = line.split("DETAIL:")[0]
     line = re.sub(r"\([^()]*\)=\([^()]*\)", "(...)=(...)", line)
     line = re.sub(r"'(?:[^'\\]|\\.)*'", "'...'", line)
-    line = re.sub(r'"(?:[^"\\]|\\.)*"', lambda m: m.group(0) if len(m.group(0)) < 64 and " " not in m.group(0)
-                  else '"..."', line)
+    # a double-quoted name after the word that says what it names stays; any other quoted text goes
+    line = re.sub(r'(\b\w+\s+)?"(?:[^"\\]|\\.)*"', lambda m: m.group(0) if (m.group(1) or "").strip().lower()
+                  in _NAMES else (m.group(1) or "") + '"..."', line)
     return line[:300]
+
+
+_NAMES = {"relation", "table", "column", "constraint", "index", "schema", "database", "role", "user", "type",
+          "sequence", "function", "extension", "at", "host", "view", "trigger"}
 
 
 def server_reason(exc: BaseException) -> str:
