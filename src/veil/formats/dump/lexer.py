@@ -128,15 +128,27 @@ class Scanner:
             yield Text("".join(pending_text), text_line)
 
     def _copy_lines(self, stmt: Statement, end: list[str]) -> Iterator[tuple[int, str]]:
-        while True:
+        """The block's lines with their numbers, up to its ``\\.`` (put in ``end``). The file's lines
+        are iterated directly (no per-line method call): a dump is mostly COPY lines."""
+        if self._pushback is not None:  # the rest of the COPY statement's line (never row data)
             line = self._next_line()
-            if line is None:
-                raise InputError("the dump ends inside a COPY data block (no \\. terminator)",
-                                 file=self.file, line=stmt.line, hint="the dump is truncated")
-            if line.rstrip("\r\n") == "\\.":
+            if line is not None and line.rstrip("\r\n") == "\\.":
                 end.append(line)
                 return
-            yield self.line_no, line
+            if line is not None:
+                yield self.line_no, line
+        n = self.line_no
+        try:
+            for line in self._lines:
+                n += 1
+                if line.startswith("\\.") and line.rstrip("\r\n") == "\\.":
+                    end.append(line)
+                    return
+                yield n, line
+        finally:
+            self.line_no = n
+        raise InputError("the dump ends inside a COPY data block (no \\. terminator)",
+                         file=self.file, line=stmt.line, hint="the dump is truncated")
 
     def _statement(self, first: str) -> Statement:
         start = self.line_no

@@ -9,6 +9,7 @@ One pass over the dump. COPY rows are counted line by line and only the first
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 
 import pyarrow as pa
 
@@ -64,26 +65,16 @@ def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_
                 name, cols = data_header(item.statement, info.dialect, file)
                 cols = cols or columns.get(name, [])
                 table = info.parent_of(name)
-                taken: list[bytes] = []
-                first = 0
-                skipped = 0
-                for line_no, line in item.lines:
-                    if room(table) - len(taken) <= 0:
-                        if taken:
-                            yield table, len(taken), _copy_table(name, cols, taken, first, file, table_of,
-                                                                 wanted(table))
-                            have[table] = have.get(table, 0) + len(taken)
-                            taken = []
-                        if room(table) <= 0:
-                            skipped += 1
-                            continue
-                    if not taken:
-                        first = line_no
-                    taken.append(line.encode("utf-8", "surrogateescape"))
-                if taken:
-                    yield table, len(taken), _copy_table(name, cols, taken, first, file, table_of, wanted(table))
+                lines = item.lines
+                while (limit := room(table)) > 0:  # a batch of lines at a time (islice: no per-line call)
+                    chunk = list(islice(lines, limit))
+                    if not chunk:
+                        break
+                    taken = [line.encode("utf-8", "surrogateescape") for _, line in chunk]
+                    yield table, len(taken), _copy_table(name, cols, taken, chunk[0][0], file, table_of,
+                                                         wanted(table))
                     have[table] = have.get(table, 0) + len(taken)
-                if skipped:
+                if skipped := sum(1 for _ in lines):
                     yield table, skipped, None
             elif isinstance(item, Statement) and item.kind == "insert":
                 st = InsertStatement(item.text, item.line, info.dialect, file)
