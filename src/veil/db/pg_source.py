@@ -77,7 +77,8 @@ class UrlPath(type(Path())):  # type: ignore[misc]
 
 
 def url_path(url: DbUrl) -> Path:
-    path = UrlPath(str(url))
+    """``<kind>/<dbname>.sql`` shown as the URL: a run into ``--out DIR/`` writes ``DIR/<dbname>.sql``."""
+    path = UrlPath(url.kind, url.dbname.replace("/", "_") + ".sql")
     path.shown = str(url)
     return path
 
