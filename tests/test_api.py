@@ -142,6 +142,8 @@ def test_usage_errors_are_veil_errors(keys):
         veil.anonymize([{"a": 1}], SHOP_PROFILE, keys, table="customers")
     with pytest.raises(VeilError):
         veil.anonymize(pa.table({"a": [1]}), SHOP_PROFILE, "env:VEIL_NO_SUCH_VARIABLE_SET", table="customers")
+    with pytest.raises(veil.errors.KeyringError, match="no keyring given, and customers.customer_id"):
+        veil.anonymize(_tables(SAMPLES_PARQUET)["customers"], SHOP_PROFILE, None, table="customers")
     shuffled = "version: 1\nrow_order: shuffle\ntables:\n  t:\n    columns:\n      a: keep\n"
     with pytest.raises(UsageError, match="shuffle"):
         veil.anonymize(pa.table({"a": [1]}), shuffled, keys)

@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 
 from .dataset import Dataset, Table
-from .errors import UsageError
+from .errors import KeyringError, UsageError
 from .keys import KeyProvider, load_keyring
 from .pipeline.driver import KeyCheck
 from .pipeline.transform import RunContext, transform_batch
@@ -139,6 +139,10 @@ def compile_for(profile: Profile, keys: KeyProvider | None, schemas: dict[str, p
     plan = compile_plan(narrowed, memory_dataset({}, all_schemas), keys.active_version if keys else None)
     plan.tables = {n: t for n, t in plan.tables.items() if n in schemas}
     refuse_whole_input_features(profile, plan, engine)
+    keyed = next((f"{t.name}.{c.name}" for t in plan.tables.values() for c in t.columns if c.operator.keyed), None)
+    if keys is None and keyed is not None:
+        raise KeyringError(f"no keyring given, and {keyed} has a keyed operator",
+                           hint='pass keys=veil.load_keyring("env:VEIL_KEY") (or a keyring path)')
     return plan
 
 
