@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,6 +28,7 @@ from ...ops.arrays import as_text
 from ...output import STDOUT
 from ...plan import Plan, TablePlan
 from ...sqltypes import sql_is_numeric, sql_type_category
+from ...subset.closure import positions_in
 from . import DumpInfo, data_header
 from .lexer import MYSQL, CopyData, Scanner, Statement, Text
 from .shuffle import Rows
@@ -129,7 +132,7 @@ class DumpSource:
     def __init__(self, info: DumpInfo, plan: Plan, all_columns: bool, counters: Counters | None = None):
         self.info, self.plan, self.all_columns, self.counters = info, plan, all_columns, counters
         self.shuffle = False  # row_order: shuffle of a dump output: every block's rows are rendered
-        self._positions: dict[str, Iterator[bool]] = {}  # per subsetted table: its rows, kept or not
+        self._seen: dict[str, int] = {}  # per subsetted table: rows passed so far (their positions)
         self.names = list(plan.tables)
         self.file = str(info.path)
         self.sealed: dict[str, int] = {}  # table -> line of the setval written from its data
@@ -179,15 +182,15 @@ class DumpSource:
         if group:
             yield from self._inserts(group)
 
-    def _subset_rows(self, name: str) -> Iterator[bool] | None:
-        """Whether each next row of ``name`` is in the run's subset (veil.subset), in file order
-        (positions counted across the table's blocks); None without a subset for it."""
+    def _subset_mask(self, name: str, n: int) -> np.ndarray | None:
+        """Whether each of the next ``n`` rows of ``name`` is in the run's subset (veil.subset), in
+        file order (positions counted across the table's blocks); None without a subset for it."""
         kept = self.plan.subset.get(name) if self.plan.subset is not None else None
         if kept is None:
             return None
-        if name not in self._positions:
-            self._positions[name] = _in_order(kept)
-        return self._positions[name]
+        start = self._seen.get(name, 0)
+        self._seen[name] = start + n
+        return positions_in(kept, start, n)
 
     def _table(self, raw_name: str, line: int) -> tuple[str, TablePlan]:
         name = self.info.parent_of(raw_name)
@@ -240,19 +243,21 @@ class DumpSource:
         if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
             # nothing to transform: the lines as they are (those of the subset, if the run has one)
             n = skipped = 0
-            kept = self._subset_rows(name)
             seq = [(i, (name, c)) for i, c in enumerate(cols or [p.name for p in tplan.columns])
                    if self.counters is not None and (name, c) in self.counters.extra]
-            for _, line in item.lines:
-                if kept is None or next(kept):
-                    yield _enc(line)
-                    n += 1
-                    for i, key in seq:  # a subset's sequence column: its largest value written
+            while chunk := list(islice(item.lines, self.batch_size)):  # (islice: no per-line call)
+                kept = self._subset_mask(name, len(chunk))
+                lines = [line for _, line in chunk] if kept is None else \
+                    [line for (_, line), k in zip(chunk, kept.tolist(), strict=True) if k]
+                if lines:
+                    yield _enc("".join(lines))
+                n += len(lines)
+                skipped += len(chunk) - len(lines)
+                for i, key in seq:  # a subset's sequence column: its largest value written
+                    for line in lines:
                         field = line.rstrip("\n").split("\t")[i]
                         if field.lstrip("-").isdigit():
                             self.counters.add_value(key, int(field))
-                else:
-                    skipped += 1
             yield _enc(item.end[0])
             yield Copied(name, n, skipped)
             yield End(name, last=False)
@@ -309,13 +314,13 @@ class DumpSource:
         yield Begin(name, file=file)
         if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
             total = sum(len(st.rows) for st in stmts)
-            kept = self._subset_rows(name)
+            kept = self._subset_mask(name, total)
             if kept is None:
                 for st in stmts:
                     yield _enc(st.text)
                 yield Copied(name, total)
             else:  # the statements again without the rows outside the subset
-                keep = [next(kept) for _ in range(total)]
+                keep = kept.tolist()
                 yield _enc(_render_inserts(stmts, keep, {}, [], dialect))
                 cols = stmts[0].columns or [c for c, _ in self.info.tables[stmts[0].table].columns]
                 for i, c in enumerate(cols):  # a subset's sequence column: its largest value written
@@ -371,19 +376,6 @@ class DumpSource:
 
         yield Batch(batch, None if self.all_columns else render)
         yield End(name, last=False)
-
-
-def _in_order(kept: Any) -> Iterator[bool]:
-    """True/False for rows 0, 1, 2, ...: whether each is in the sorted position array ``kept``."""
-    pos = 0
-    for k in kept.tolist():
-        while pos < k:
-            yield False
-            pos += 1
-        yield True
-        pos += 1
-    while True:
-        yield False
 
 
 def _position(lines: Any) -> tuple[Callable[[], int], int] | None:
