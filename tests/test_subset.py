@@ -21,7 +21,7 @@ from veil.subset.closure import Link, compute, keyed_hash, positions_in
 from veil.subset.predicate import PredicateError, compile_where
 from veil.subset.spec import Subset, Target
 
-from .schemas.harness import MySQL, Postgres, server_or_skip
+from .schemas.harness import MySQL, Postgres, run_dump, scratch_databases
 
 # -- where ---------------------------------------------------------------------------------------
 
@@ -273,99 +273,74 @@ subset:
 """
 
 
-_server = server_or_skip
-
-def test_a_pg_dump_subset_restores_with_every_constraint(tmp_path, keyring):
-    srv = _server(Postgres)
-    src, dst = f"veil_sub_{secrets.token_hex(4)}", f"veil_sub_{secrets.token_hex(4)}"
-    srv.create(src)
-    srv.create(dst)
-    try:
-        with srv.connect(src) as conn:
-            conn.execute(PG)
-            conn.execute(PG_FKS)
-        dump = tmp_path / "in.sql"
-        srv.dump(src, dump)
-        prof = tmp_path / "p.yaml"
-        prof.write_text(PG_PROFILE)
-        out, rep = tmp_path / "out.sql", tmp_path / "r.json"
-        res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out, "--report", rep, "-q")
-        assert res.returncode == 0, res.stderr
-        report = json.loads(rep.read_text())
-        report["tables"] = {k.rsplit(".", 1)[-1]: v for k, v in report["tables"].items()}
-        ok, err = srv.restore(out, dst)  # constraints (FKs, PKs) are added after the data: all must hold
-        assert ok, err
-        n = {t: int(srv.rows(dst, f"SELECT count(*) FROM {t}")[0][0])
-             for t in ("region", "customer", "orders", "line", "unrelated")}
-        assert 0 < n["customer"] < 400 and n["unrelated"] == 0
-        assert n["customer"] == report["tables"]["customer"]["rows_out"]
-        # the self-reference pulled in referrers: more customers than the 5% targets
-        assert report["tables"]["customer"]["subset"]["parent"] > 0
-        # include_children: every order of a kept customer, and every line of a kept order
-        assert srv.rows(dst, "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM customer c "
-                             "WHERE c.id = o.customer)") == [("0",)]
-        src_orders = int(srv.rows(src, "SELECT count(*) FROM orders")[0][0])
-        assert report["tables"]["orders"]["rows_in"] == src_orders
-        assert n["line"] == 2 * n["orders"]
-        # partitions: rows stayed in their own partition (the restore checked it)
-        assert int(srv.rows(dst, "SELECT count(*) FROM orders_2023")[0][0]) > 0
-        # an app insert still works (setval untouched: ids kept)
-        ok, err = srv.insert(dst, "INSERT INTO region VALUES ('NEW', 'x') RETURNING code")
-        assert ok, err
-        # exclude alone: region R1 goes, with its customers, the customers they referred (the
-        # self-reference), their orders and lines; the rest is copied whole and restores
-        prof.write_text(PG_PROFILE.split("subset:")[0] + "exclude:\n  - {table: region, where: \"code = 'R1'\"}\n")
-        res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out, "--report", rep, "-q", "--force")
-        assert res.returncode == 0, res.stderr
-        ex = {k.rsplit(".", 1)[-1]: v for k, v in json.loads(rep.read_text())["subset"]["excluded"].items()}
-        dst2 = f"veil_sub_{secrets.token_hex(4)}"
-        srv.create(dst2)
-        try:
-            ok, err = srv.restore(out, dst2)
-            assert ok, err
-            direct = int(srv.rows(src, "SELECT count(*) FROM customer WHERE region = 'R1'")[0][0])
-            assert ex["region"]["direct"] == 1 and ex["customer"]["cascade"] > direct  # referrals cascade
-            assert int(srv.rows(dst2, "SELECT count(*) FROM customer")[0][0]) == 400 - ex["customer"]["cascade"]
-            assert srv.rows(dst2, "SELECT count(*) FROM region WHERE code = 'R1'") == [("0",)]
-            assert int(srv.rows(dst2, "SELECT count(*) FROM unrelated")[0][0]) == 10
-        finally:
-            srv.drop(dst2)
-    finally:
-        srv.drop(src)
-        srv.drop(dst)
+@pytest.fixture
+def pg():
+    yield from scratch_databases(Postgres, "veil_sub")
 
 
-def test_a_mysqldump_subset_keeps_every_reference(tmp_path, keyring):
-    srv = _server(MySQL)
-    src, dst = f"veil_sub_{secrets.token_hex(4)}", f"veil_sub_{secrets.token_hex(4)}"
-    srv.create(src)
-    srv.create(dst)
-    try:
-        srv.client("CREATE TABLE a (id int PRIMARY KEY, b_id int NULL);\n"
-                   "CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL, FOREIGN KEY (a_id) REFERENCES a(id));\n"
-                   "INSERT INTO a SELECT seq, NULL FROM seq_1_to_500;\n"
-                   "INSERT INTO b SELECT seq, 1 + (seq % 250) FROM seq_1_to_500;\n"
-                   "UPDATE a SET b_id = id WHERE id % 2 = 0;\n"
-                   "ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b(id);\n", src)
-        dump = tmp_path / "my.sql"
-        srv.dump(src, dump)
-        prof = tmp_path / "p.yaml"
-        prof.write_text("version: 1\ndefaults: {unknown_columns: keep}\ntables: {}\n"
-                        "subset:\n  targets:\n    - {table: a, fraction: 0.02}\n")
-        out = tmp_path / "out.sql"
-        res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out, "-q")
-        assert res.returncode == 0, res.stderr
-        ok, err = srv.restore(out, dst)
-        assert ok, err
-        na = int(srv.rows(dst, "SELECT count(*) FROM a")[0][0])
-        assert 0 < na < 100
-        # the two-table cycle a -> b -> a is closed: every reference resolves
-        assert srv.rows(dst, "SELECT count(*) FROM a LEFT JOIN b ON a.b_id = b.id WHERE a.b_id IS NOT NULL "
-                             "AND b.id IS NULL") == [("0",)]
-        assert srv.rows(dst, "SELECT count(*) FROM b LEFT JOIN a ON b.a_id = a.id WHERE a.id IS NULL") == [("0",)]
-    finally:
-        srv.drop(src)
-        srv.drop(dst)
+@pytest.fixture
+def my():
+    yield from scratch_databases(MySQL, "veil_sub")
+
+
+def test_a_pg_dump_subset_restores_with_every_constraint(tmp_path, keyring, pg):
+    srv, src, dst = pg, pg.new(), pg.new()
+    with srv.connect(src) as conn:
+        conn.execute(PG)
+        conn.execute(PG_FKS)
+    out, report = run_dump(srv, src, tmp_path, keyring, PG_PROFILE)
+    ok, err = srv.restore(out, dst)  # constraints (FKs, PKs) are added after the data: all must hold
+    assert ok, err
+    n = {t: int(srv.rows(dst, f"SELECT count(*) FROM {t}")[0][0])
+         for t in ("region", "customer", "orders", "line", "unrelated")}
+    assert 0 < n["customer"] < 400 and n["unrelated"] == 0
+    assert n["customer"] == report["tables"]["customer"]["rows_out"]
+    # the self-reference pulled in referrers: more customers than the 5% targets
+    assert report["tables"]["customer"]["subset"]["parent"] > 0
+    # include_children: every order of a kept customer, and every line of a kept order
+    assert srv.rows(dst, "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM customer c "
+                         "WHERE c.id = o.customer)") == [("0",)]
+    src_orders = int(srv.rows(src, "SELECT count(*) FROM orders")[0][0])
+    assert report["tables"]["orders"]["rows_in"] == src_orders
+    assert n["line"] == 2 * n["orders"]
+    # partitions: rows stayed in their own partition (the restore checked it)
+    assert int(srv.rows(dst, "SELECT count(*) FROM orders_2023")[0][0]) > 0
+    # an app insert still works (setval untouched: ids kept)
+    ok, err = srv.insert(dst, "INSERT INTO region VALUES ('NEW', 'x') RETURNING code")
+    assert ok, err
+    # exclude alone: region R1 goes, with its customers, the customers they referred (the
+    # self-reference), their orders and lines; the rest is copied whole and restores
+    out, again = run_dump(srv, src, tmp_path, keyring,
+                          PG_PROFILE.split("subset:")[0] + "exclude:\n  - {table: region, where: \"code = 'R1'\"}\n")
+    ex = {k.rsplit(".", 1)[-1]: v for k, v in again["subset"]["excluded"].items()}
+    dst2 = srv.new()
+    ok, err = srv.restore(out, dst2)
+    assert ok, err
+    direct = int(srv.rows(src, "SELECT count(*) FROM customer WHERE region = 'R1'")[0][0])
+    assert ex["region"]["direct"] == 1 and ex["customer"]["cascade"] > direct  # referrals cascade
+    assert int(srv.rows(dst2, "SELECT count(*) FROM customer")[0][0]) == 400 - ex["customer"]["cascade"]
+    assert srv.rows(dst2, "SELECT count(*) FROM region WHERE code = 'R1'") == [("0",)]
+    assert int(srv.rows(dst2, "SELECT count(*) FROM unrelated")[0][0]) == 10
+
+
+def test_a_mysqldump_subset_keeps_every_reference(tmp_path, keyring, my):
+    srv, src, dst = my, my.new(), my.new()
+    srv.client("CREATE TABLE a (id int PRIMARY KEY, b_id int NULL);\n"
+               "CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL, FOREIGN KEY (a_id) REFERENCES a(id));\n"
+               "INSERT INTO a SELECT seq, NULL FROM seq_1_to_500;\n"
+               "INSERT INTO b SELECT seq, 1 + (seq % 250) FROM seq_1_to_500;\n"
+               "UPDATE a SET b_id = id WHERE id % 2 = 0;\n"
+               "ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b(id);\n", src)
+    out, _ = run_dump(srv, src, tmp_path, keyring, "version: 1\ndefaults: {unknown_columns: keep}\ntables: {}\n"
+                      "subset:\n  targets:\n    - {table: a, fraction: 0.02}\n")
+    ok, err = srv.restore(out, dst)
+    assert ok, err
+    na = int(srv.rows(dst, "SELECT count(*) FROM a")[0][0])
+    assert 0 < na < 100
+    # the two-table cycle a -> b -> a is closed: every reference resolves
+    assert srv.rows(dst, "SELECT count(*) FROM a LEFT JOIN b ON a.b_id = b.id WHERE a.b_id IS NOT NULL "
+                         "AND b.id IS NULL") == [("0",)]
+    assert srv.rows(dst, "SELECT count(*) FROM b LEFT JOIN a ON b.a_id = a.id WHERE a.id IS NULL") == [("0",)]
 
 
 # -- exclude: retention and restriction ----------------------------------------------------------
@@ -419,66 +394,38 @@ exclude:
 
 
 @pytest.mark.parametrize("flags", [(), ("--inserts",)])
-def test_a_subset_sets_sequences_from_what_it_wrote(tmp_path, keyring, flags):
-    srv = _server(Postgres)
-    src, dst = f"veil_sub_{secrets.token_hex(4)}", f"veil_sub_{secrets.token_hex(4)}"
-    srv.create(src)
-    srv.create(dst)
-    try:
-        with srv.connect(src) as conn:
-            conn.execute("CREATE TABLE person (id serial PRIMARY KEY, name text);"
-                         "INSERT INTO person (name) SELECT 'p' || g FROM generate_series(1, 1000) g;"
-                         "CREATE TABLE note (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
-                         "person int REFERENCES person(id), body text);"
-                         "INSERT INTO note (person, body) SELECT 1 + g % 1000, 'b' FROM generate_series(1, 3000) g;")
-        dump = tmp_path / "in.sql"
-        srv.dump(src, dump, flags)
-        prof = tmp_path / "p.yaml"
-        prof.write_text("version: 1\ndefaults: {unknown_columns: keep}\ntables: {}\n"
-                        "subset:\n  targets:\n    - {table: person, fraction: 0.05}\n  include_children: [note]\n")
-        out = tmp_path / "out.sql"
-        res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out, "-q")
-        assert res.returncode == 0, res.stderr
-        assert "setval('public.person_id_seq', 1000, true)" not in out.read_text()  # the source's size
-        ok, err = srv.restore(out, dst)
+def test_a_subset_sets_sequences_from_what_it_wrote(tmp_path, keyring, flags, pg):
+    srv, src, dst = pg, pg.new(), pg.new()
+    with srv.connect(src) as conn:
+        conn.execute("CREATE TABLE person (id serial PRIMARY KEY, name text);"
+                     "INSERT INTO person (name) SELECT 'p' || g FROM generate_series(1, 1000) g;"
+                     "CREATE TABLE note (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                     "person int REFERENCES person(id), body text);"
+                     "INSERT INTO note (person, body) SELECT 1 + g % 1000, 'b' FROM generate_series(1, 3000) g;")
+    out, _ = run_dump(srv, src, tmp_path, keyring, "version: 1\ndefaults: {unknown_columns: keep}\ntables: {}\n"
+                      "subset:\n  targets:\n    - {table: person, fraction: 0.05}\n  include_children: [note]\n",
+                      dump_flags=flags)
+    assert "setval('public.person_id_seq', 1000, true)" not in out.read_text()  # the source's size
+    ok, err = srv.restore(out, dst)
+    assert ok, err
+    top = int(srv.rows(dst, "SELECT max(id) FROM person")[0][0])
+    assert top < 1000 and srv.rows(dst, "SELECT last_value FROM person_id_seq") == [(str(top),)]
+    for _ in range(3):  # the application's inserts take the next ids
+        ok, err = srv.insert(dst, "INSERT INTO person (name) VALUES ('new') RETURNING id")
         assert ok, err
-        top = int(srv.rows(dst, "SELECT max(id) FROM person")[0][0])
-        assert top < 1000 and srv.rows(dst, "SELECT last_value FROM person_id_seq") == [(str(top),)]
-        for _ in range(3):  # the application's inserts take the next ids
-            ok, err = srv.insert(dst, "INSERT INTO person (name) VALUES ('new') RETURNING id")
-            assert ok, err
-            ok, err = srv.insert(dst, "INSERT INTO note (person, body) SELECT max(id), 'x' FROM person RETURNING id")
-            assert ok, err
-    finally:
-        srv.drop(src)
-        srv.drop(dst)
+        ok, err = srv.insert(dst, "INSERT INTO note (person, body) SELECT max(id), 'x' FROM person RETURNING id")
+        assert ok, err
 
 
-def test_a_mysql_subset_drops_the_source_auto_increment(tmp_path, keyring):
-    srv = _server(MySQL)
-    src = f"veil_sub_{secrets.token_hex(4)}"
-    srv.create(src)
-    try:
-        srv.client("CREATE TABLE person (id int PRIMARY KEY AUTO_INCREMENT, name varchar(20));\n"
-                   "INSERT INTO person (name) SELECT CONCAT('p', seq) FROM seq_1_to_400;", src)
-        dump = tmp_path / "my.sql"
-        srv.dump(src, dump)
-        assert re.search(r"AUTO_INCREMENT=\d+", dump.read_text())  # the source's next id: its size
-        prof = tmp_path / "p.yaml"
-        prof.write_text("version: 1\ndefaults: {unknown_columns: keep}\ntables: {}\n"
-                        "subset:\n  targets:\n    - {table: person, fraction: 0.1}\n")
-        out = tmp_path / "out.sql"
-        res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out, "-q")
-        assert res.returncode == 0, res.stderr
-        assert not re.search(r"AUTO_INCREMENT=\d+", out.read_text()) and "AUTO_INCREMENT" in out.read_text()
-        dst = f"veil_sub_{secrets.token_hex(4)}"
-        srv.create(dst)
-        try:
-            ok, err = srv.restore(out, dst)
-            assert ok, err
-            ok, err = srv.insert(dst, "INSERT INTO person (name) VALUES ('new')")
-            assert ok, err
-        finally:
-            srv.drop(dst)
-    finally:
-        srv.drop(src)
+def test_a_mysql_subset_drops_the_source_auto_increment(tmp_path, keyring, my):
+    srv, src, dst = my, my.new(), my.new()
+    srv.client("CREATE TABLE person (id int PRIMARY KEY AUTO_INCREMENT, name varchar(20));\n"
+               "INSERT INTO person (name) SELECT CONCAT('p', seq) FROM seq_1_to_400;", src)
+    out, _ = run_dump(srv, src, tmp_path, keyring, "version: 1\ndefaults: {unknown_columns: keep}\ntables: {}\n"
+                      "subset:\n  targets:\n    - {table: person, fraction: 0.1}\n")
+    assert re.search(r"AUTO_INCREMENT=\d+", (tmp_path / f"{src}.sql").read_text())  # the source's next id: its size
+    assert not re.search(r"AUTO_INCREMENT=\d+", out.read_text()) and "AUTO_INCREMENT" in out.read_text()
+    ok, err = srv.restore(out, dst)
+    assert ok, err
+    ok, err = srv.insert(dst, "INSERT INTO person (name) VALUES ('new')")
+    assert ok, err

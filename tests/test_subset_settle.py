@@ -20,7 +20,7 @@ from veil.subset.dangling import null_rows, settle
 from veil.subset.keyset import KeySet
 from veil.subset.spec import Subset
 
-from .schemas.harness import MySQL, Postgres, scratch_databases
+from .schemas.harness import MySQL, Postgres, run_dump, scratch_databases
 from .test_subset import MemReader, graphs
 
 # -- on random graphs ----------------------------------------------------------------------------
@@ -189,15 +189,8 @@ def test_a_pg_dump_subset_nulls_the_self_reference_and_the_cycle(tmp_path, keyri
     src, dst = pg.new(), pg.new()
     with pg.connect(src) as conn:
         conn.execute(PG)
-    dump = tmp_path / "in.sql"
-    pg.dump(src, dump)
-    prof = tmp_path / "pg.yaml"
-    prof.write_text(PG_PROFILE)
-    out, rep_path = tmp_path / "out.sql", tmp_path / "pg.json"
-    res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out, "--report", rep_path, "-q")
-    assert res.returncode == 0, res.stderr
-    report = json.loads(rep_path.read_text())
-    tables = {k.rsplit(".", 1)[-1]: v for k, v in report["tables"].items()}
+    out, report = run_dump(pg, src, tmp_path, keyring, PG_PROFILE)
+    tables = report["tables"]
     ok, err = pg.restore(out, dst)  # every constraint holds
     assert ok, err
     n_emp = int(pg.rows(dst, "SELECT count(*) FROM emp")[0][0])
@@ -218,9 +211,10 @@ def test_a_pg_dump_subset_nulls_the_self_reference_and_the_cycle(tmp_path, keyri
     ok, err = pg.insert(dst, "INSERT INTO emp (id, name, dept) VALUES (100000, 'new', 1) RETURNING id")
     assert ok, err
     # others: omit has no place in a rewritten dump: a clean error, nothing written
+    prof = tmp_path / "omit.yaml"
     prof.write_text(PG_PROFILE + "  others: omit\n")
     out2 = tmp_path / "out2.sql"
-    res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out2, "-q")
+    res = run_module("run", tmp_path / f"{src}.sql", "-p", prof, "--keyring", keyring, "-o", out2, "-q")
     assert res.returncode != 0 and "others: omit" in res.stderr and "Traceback" not in res.stderr
     assert not out2.exists()
 
@@ -239,13 +233,7 @@ ALTER TABLE dept ADD FOREIGN KEY (head) REFERENCES emp(id);
 def test_a_mysqldump_subset_nulls_references(tmp_path, keyring, my):
     src, dst = my.new(), my.new()
     my.client(MY, src)
-    dump = tmp_path / "in.sql"
-    my.dump(src, dump)
-    prof = tmp_path / "my.yaml"
-    prof.write_text(PG_PROFILE)
-    out, rep_path = tmp_path / "out.sql", tmp_path / "my.json"
-    res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out, "--report", rep_path, "-q")
-    assert res.returncode == 0, res.stderr
+    out, _ = run_dump(my, src, tmp_path, keyring, PG_PROFILE)
     ok, err = my.restore(out, dst)
     assert ok, err
     n_emp = int(my.rows(dst, "SELECT count(*) FROM emp")[0][0])

@@ -423,3 +423,20 @@ def scratch_databases(cls, prefix: str):
     finally:
         for n in names:
             srv.drop(n)
+
+
+def run_dump(srv, db: str, tmp: Path, keyring: Path, profile_text: str, *args: str,
+             dump_flags: tuple[str, ...] = ()) -> tuple[Path, dict]:
+    """Dump ``db`` with the server's real dump tool and `veil run` the dump with the profile; returns
+    the rewritten dump and the run report (tables by bare name). The run must succeed."""
+    from tests.conftest import run_module
+
+    dump, prof, out, rep = tmp / f"{db}.sql", tmp / f"{db}.yaml", tmp / f"{db}-out.sql", tmp / f"{db}.json"
+    srv.dump(db, dump, dump_flags)
+    prof.write_text(profile_text)
+    res = run_module("run", dump, "-p", prof, "--keyring", keyring, "-o", out, "--report", rep, "-q", "--force",
+                     *args)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(rep.read_text())
+    report["tables"] = {k.rsplit(".", 1)[-1]: v for k, v in report["tables"].items()}
+    return out, report
