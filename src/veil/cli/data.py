@@ -165,9 +165,9 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
                               workers=workers or os.cpu_count() or 1, progress=progress, vault=the_vault,
                               purpose=f"run {input_path}", row_order=row_order or profile.row_order)
         finally:
+            progress.finish()  # the progress line is erased before any error is printed
             if the_vault is not None:
                 the_vault.close()
-        progress.finish()
         doc = report_dict(result, plan, input_path=input_path, profile_path=str(profile_path),
                           extra={"scope": scope})
         if report is not None:
@@ -360,9 +360,11 @@ def scan(input_path: Path, profile_out: Path | None, update_path: Path | None, j
     dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter)
     progress = Progress(quiet=quiet)
     started = time.monotonic()
-    result = scan_dataset(dataset, sample=sample, sample_rows=sample_rows, nlp_model=nlp_model,
-                          use_ner=not no_ner, progress=lambda where: progress.step(f"scanning {where}"))
-    progress.finish()
+    try:
+        result = scan_dataset(dataset, sample=sample, sample_rows=sample_rows, nlp_model=nlp_model,
+                              use_ner=not no_ner, progress=lambda where: progress.step(f"scanning {where}"))
+    finally:
+        progress.finish()
     if not result.ner and not quiet and any(f.entity == "FREE_TEXT" or f.evidence.get("note", "").startswith("free")
                                             for f in result.findings):
         click.echo(f"veil: note: {NER_HINT}", err=True)
