@@ -3,6 +3,7 @@ run through a pipe and against a plain copy with no anonymization (the floor).
 
     python bench/bench_live.py                      # 100 MB (bench_dump's dataset), 3 repeats
     python bench/bench_live.py --mb 20 --repeat 3   # quicker
+    python bench/bench_live.py --mb 500 --repeat 1 --only live   # peak memory at 5x the size
 
 The dataset is bench_dump's dump (customers with 5 personal columns, orders referencing it), loaded
 once into a scratch source database on the local server (VEIL_PG_HOST/PORT/USER, default
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mb", type=float, default=100)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--only", choices=["floor", "pipe", "live"], action="append",
+                    help="run only these (repeatable; the floor is always run, for the ratios)")
     args = ap.parse_args(argv)
     files = prepare(args.mb)
     fresh(SRC)
@@ -71,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                                f"{psql_in} > /dev/null"],
         "live": [*veil, url(SRC), *opts, "--out", url(DST), "--if-exists", "replace"],
     }
+    if args.only:
+        commands = {k: v for k, v in commands.items() if k == "floor" or k in args.only}
     results: dict[str, list] = {k: [] for k in commands}
     for r in range(args.repeat):
         for name, cmd in commands.items():
