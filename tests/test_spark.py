@@ -221,3 +221,30 @@ def test_engine_spark_refuses_a_vault(cli, keyfile, tmp_path):
     res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", tmp_path / "o",
               "--engine", "spark", "--vault", tmp_path / "v.db")
     assert res.exit_code == 2 and "--vault" in res.output
+
+
+def test_a_key_not_shipped_fails_the_task_never_derived_there(spark):
+    """An executor whose provider lacks a subkey fails (names only); it cannot derive one."""
+    keyring = Keyring.for_testing(KEY)
+    df = spark.read.parquet(str(SAMPLES_PARQUET / "customers.parquet"))
+    st = prepare(df, SHOP_PROFILE, keyring, table="customers")
+    empty = SubkeyProvider(keyring.active_version, {}, {})
+    out_schema = st.result.schema
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    fn = batch_function(st.plan, empty, veil.spark.arrow_schema(df), to_arrow_schema(out_schema))
+    with pytest.raises(Exception, match="did not ship") as err:
+        df.mapInArrow(fn, out_schema).collect()
+    emails = [e for e in pq.read_table(SAMPLES_PARQUET / "customers.parquet").column("email").to_pylist() if e]
+    assert not any(e in str(err.value) for e in emails)  # names only, no value
+
+
+def test_scope_gives_the_local_engine_values_of_that_scope(spark):
+    keyring = Keyring.for_testing(KEY)
+    table = pq.read_table(SAMPLES_PARQUET / "customers.parquet")
+    want = veil.anonymize(table, SHOP_PROFILE, keyring, table="customers", scope="ml")
+    got = spark_anonymize(spark.read.parquet(str(SAMPLES_PARQUET / "customers.parquet")), SHOP_PROFILE, keyring,
+                          table="customers", scope="ml").toArrow()
+    _same_values(want, got, "customer_id", "customers")
+    plain = veil.anonymize(table, SHOP_PROFILE, keyring, table="customers")
+    assert plain.column("email").to_pylist() != want.column("email").to_pylist()
