@@ -248,3 +248,15 @@ def test_scope_gives_the_local_engine_values_of_that_scope(spark):
     _same_values(want, got, "customer_id", "customers")
     plain = veil.anonymize(table, SHOP_PROFILE, keyring, table="customers")
     assert plain.column("email").to_pylist() != want.column("email").to_pylist()
+
+
+def test_cli_a_failed_task_is_the_executors_veil_error_and_nothing_is_written(cli, keyfile, tmp_path, monkeypatch):
+    from veil.spark import keys as spark_keys
+
+    monkeypatch.setattr(spark_keys.RecordingKeys, "provider",
+                        lambda self: SubkeyProvider(self.active_version, {}, {}))
+    out = tmp_path / "out"
+    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", out, "--engine", "spark")
+    assert res.exit_code == KeyringError.exit_code, res.output
+    assert "a Spark task failed" in res.output and "did not ship" in res.output
+    assert not out.exists()

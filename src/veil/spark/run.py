@@ -11,10 +11,12 @@ previous output untouched (veil.output.AtomicOutput).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import errors
 from ..api import compile_for
 from ..errors import InputError, UsageError
 from ..formats.partitions import is_partitioned_table, partition_columns
@@ -22,6 +24,20 @@ from ..keys import KeyProvider
 from ..output import AtomicOutput
 from ..profile import Profile
 from . import arrow_schema, check_keys, plan_table
+
+_VEIL_ERROR = re.compile(r"veil\.errors\.(\w+): ([^\n]*)")
+
+
+def task_error(exc: Exception) -> Exception:
+    """A failed Spark job as the VeilError an executor raised (its class and value-free message,
+    from the Python traceback Spark forwards), or the Spark error itself (the CLI then shows only
+    its type: Spark's own messages may quote data)."""
+    m = _VEIL_ERROR.search(str(exc))
+    cls = getattr(errors, m.group(1), None) if m else None
+    if cls is None or not (isinstance(cls, type) and issubclass(cls, errors.VeilError)) or cls is errors.ProfileError:
+        return exc
+    message = m.group(2).split(" (hint: ")[0].strip()
+    return cls(f"a Spark task failed: {message}", hint="nothing was written; see docs/spark.md")
 
 
 @dataclass
@@ -90,7 +106,10 @@ def run_spark(root: Path, profile: Profile, keys: KeyProvider | None, out: Path,
             writer = st.result.write.mode("error")
             if t.partitions:
                 writer = writer.partitionBy(*t.partitions)
-            writer.parquet(path)
+            try:
+                writer.parquet(path)
+            except Exception as exc:  # a task failed: a veil error on an executor keeps its class and message
+                raise task_error(exc) from None
             check_keys(st, spark.read.parquet(path))  # before the commit: a collision leaves no output
         target.commit()
     return {t.name: t.partitions for t in inputs}
