@@ -172,7 +172,7 @@ def test_kill_9_mid_load_leaves_the_target_unchanged(pg, tmp_path):
                              str(tmp_path / "k.json"), "--out", url(target), "--if-exists", "replace", "-q",
                              "--workers", "1", "--batch-size", "5000"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    loading = f"SELECT datname FROM pg_database WHERE datname LIKE 'veil\\_tmp\\_{target[:30]}%'"
+    loading = f"SELECT datname FROM pg_database WHERE datname LIKE 'veil\\_tmp\\_{target[:24]}%'"
     deadline = time.monotonic() + 120
     while not psql(PG_ADMIN_DB, loading) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

@@ -145,7 +145,7 @@ def test_kill_9_mid_load_leaves_the_mariadb_target_unchanged(my, tmp_path):
                              str(tmp_path / "k.json"), "--out", url(target), "--if-exists", "replace", "-q",
                              "--workers", "1", "--batch-size", "5000"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    loading = f"SHOW DATABASES LIKE 'veil\\_tmp\\_{target[:30]}%'"
+    loading = f"SHOW DATABASES LIKE 'veil\\_tmp\\_{target[:24]}%'"
     deadline = time.monotonic() + 120
     while not my.client(loading).stdout and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

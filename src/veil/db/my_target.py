@@ -27,11 +27,9 @@ from ..formats.dump.shuffle import BlockShuffle
 from ..formats.dump.sinks import Counters, DumpSink
 from ..plan import Plan
 from .my_source import my_connect, my_tool_args
-from .pg_target import _Pipe
+from .pg_target import _Pipe, scratch_prefix
 from .server import redact
 from .url import DbUrl
-
-SCRATCH = "veil_tmp_"
 
 
 def _q(name: str) -> str:
@@ -89,7 +87,7 @@ class MyTarget:
             raise UsageError("the target database exists", file=str(url),
                              hint="pass --if-exists replace to replace it (atomically)")
         self._clean_stale()
-        self.scratch = f"{SCRATCH}{name[:30]}_{os.getpid()}_{secrets.token_hex(3)}"
+        self.scratch = f"{scratch_prefix(name)}{os.getpid()}_{secrets.token_hex(3)}"
 
     def _run(self, sql: str, args=None) -> list:
         with self.admin.cursor() as cur:
@@ -106,9 +104,9 @@ class MyTarget:
 
     def _clean_stale(self) -> None:
         """Scratch databases of this target that a killed run left (the lock says no run is loading one)."""
-        prefix = f"{SCRATCH}{self.url.dbname[:30]}_"
+        prefix = scratch_prefix(self.url.dbname)
         for (name,) in self._run("SELECT schema_name FROM information_schema.schemata"):
-            if name.startswith(prefix) or name.startswith(f"{SCRATCH}old_{self.url.dbname[:26]}_"):
+            if name.startswith(prefix) or name.startswith(scratch_prefix(self.url.dbname, "old_")):
                 with contextlib.suppress(Exception):
                     self._run(f"DROP DATABASE IF EXISTS {_q(name)}")
 
@@ -130,7 +128,7 @@ class MyTarget:
     def swap(self) -> None:
         """One RENAME TABLE: the target's tables out, the scratch database's in."""
         target = self.url.dbname
-        old = f"{SCRATCH}old_{target[:26]}_{secrets.token_hex(3)}"
+        old = f"{scratch_prefix(target, 'old_')}{secrets.token_hex(3)}"
         try:
             if not self.exists:
                 self._run(f"CREATE DATABASE {_q(target)}")

@@ -34,6 +34,12 @@ from .url import DbUrl
 SCRATCH = "veil_tmp_"
 
 
+def scratch_prefix(target: str, kind: str = "") -> str:
+    """``veil_tmp_[old_]<target, cut>_<crc32 of the whole name>_``: the scratch databases of one target
+    (a run drops those a killed run left; the checksum keeps two long names with one beginning apart)."""
+    return f"{SCRATCH}{kind}{target[:24]}_{zlib.crc32(target.encode()):08x}_"
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -118,7 +124,7 @@ class PgTarget:
             raise UsageError("the target database exists", file=str(url),
                               hint="pass --if-exists replace to replace it (atomically)")
         self._clean_stale()
-        self.scratch = f"{SCRATCH}{name[:30]}_{os.getpid()}_{secrets.token_hex(3)}"
+        self.scratch = f"{scratch_prefix(name)}{os.getpid()}_{secrets.token_hex(3)}"
 
     def server_id(self) -> tuple:
         """Which server and database this is (compared with a live source's: veil.db.run.refuse_same)."""
@@ -129,11 +135,11 @@ class PgTarget:
         return self.admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
     def _clean_stale(self) -> None:
-        """Scratch databases of this target a killed run left behind (one still being loaded is in use
-        by its psql and is not dropped)."""
-        prefix = f"{SCRATCH}{self.url.dbname[:30]}_"
-        for (name,) in self.admin.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
-                                          (prefix,)).fetchall():
+        """Scratch databases of this target a killed run left behind, and an old copy a run killed
+        between the swap and the drop left (one still being loaded is in use by its psql: not dropped)."""
+        prefixes = (scratch_prefix(self.url.dbname), scratch_prefix(self.url.dbname, "old_"))
+        for (name,) in self.admin.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s) "
+                                          "OR starts_with(datname, %s)", prefixes).fetchall():
             with contextlib.suppress(Exception):
                 self.admin.execute(f"DROP DATABASE IF EXISTS {_ident(name)}")
 
@@ -151,7 +157,7 @@ class PgTarget:
 
     def swap(self) -> None:
         """The scratch database becomes the target, in one transaction; the old one is dropped after."""
-        old = f"{SCRATCH}old_{self.url.dbname[:26]}_{secrets.token_hex(3)}"
+        old = f"{scratch_prefix(self.url.dbname, 'old_')}{secrets.token_hex(3)}"
         try:
             with self.admin.transaction():
                 if self.exists:
