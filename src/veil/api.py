@@ -105,7 +105,7 @@ def narrowed_profile(profile: Profile, schemas: dict[str, pa.Schema]) -> tuple[P
                 all_schemas[fk.ref_table] = pa.schema([pa.field(n, t) for n, t in cols.items()])
                 rules[fk.ref_table] = _stand_in_rule(by_name[fk.ref_table], set(cols))
                 todo.append((fk.ref_table, rules[fk.ref_table]))
-    narrowed = dataclasses.replace(profile, tables=rules, subset=profile.subset, excludes=profile.excludes)
+    narrowed = dataclasses.replace(profile, tables=rules)
     return narrowed, all_schemas
 
 
