@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from ..dataset import Table
 from ..errors import InputError
+from .partitions import PartitionedWriter
 
 
 class ParquetFormat:
@@ -47,7 +48,6 @@ class ParquetFormat:
 
     def writer(self, path: Path, schema: pa.Schema, source: Table | None):
         if source is not None and "partitioning" in source.options:  # a directory of part files, as read
-            from .partitions import PartitionedWriter
             return PartitionedWriter(path, schema, source.options["partitioning"])
         return ParquetWriter(path, schema)
 

@@ -9,8 +9,15 @@ input it mirrors, so only ``keep`` is allowed on a partition column (:func:`refu
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
-from ..errors import Problem, ProfileError
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from ..dataset import Table
+from ..errors import InputError, Problem, ProfileError
 
 PART_SUFFIXES = (".parquet", ".pq")
 
@@ -62,11 +69,7 @@ def open_partitioned(path: Path):
     """One table of a directory of Parquet part files (Hive ``key=value`` folders become columns, at
     the end of the schema). ``options["partitioning"]``: its partition columns, which the Parquet
     writer writes back as folders (:class:`PartitionedWriter`)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
 
-    from ..dataset import Table
-    from ..errors import InputError
 
     cols = partition_columns(path)
     try:
@@ -99,7 +102,6 @@ class PartitionedWriter:
         self.writers: dict[tuple, object] = {}
 
     def _writer(self, key: tuple):
-        import pyarrow.parquet as pq
 
         w = self.writers.get(key)
         if w is None:
@@ -109,8 +111,6 @@ class PartitionedWriter:
         return w
 
     def write(self, batch) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
 
         if not self.columns:
             self._writer(()).write_batch(batch)
@@ -130,12 +130,10 @@ class PartitionedWriter:
         for w in self.writers.values():
             w.close()
         if not self.writers:  # a table without rows still gets its schema
-            import pyarrow.parquet as pq
 
             pq.write_table(self.file_schema.empty_table(), self.path / "part-0.parquet")
 
 
 def _folder_value(v) -> str:
-    from urllib.parse import quote
 
     return "__HIVE_DEFAULT_PARTITION__" if v is None else quote(str(v), safe="")
