@@ -117,6 +117,10 @@ def test_live_run_equals_run_on_pg_dump(source, tmp_path):
         assert a[name].num_rows > 0, name
         assert a[name].equals(b[name]), name
     assert a["public.events.parquet"].num_rows == 400  # the partitions' rows, each once
+    ok = veil("validate", str(source["profile"]), url(source["db"]))
+    assert "valid for postgresql://" in ok.stdout
+    veil("run", url(source["db"]), "--out", str(tmp_path / "csv"), *common[:-3], "--format", "csv", "-q")
+    assert len(list((tmp_path / "csv").glob("*.csv"))) == len(TABLES)
     # the pseudonymized key joins across the FK cycle and the composite key as in the file run
     emails = set(b["public.customers.parquet"].column("email").to_pylist())
     assert not emails & {f"user{g}@example.com" for g in range(1, 501)}
