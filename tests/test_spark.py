@@ -260,3 +260,10 @@ def test_cli_a_failed_task_is_the_executors_veil_error_and_nothing_is_written(cl
     assert res.exit_code == KeyringError.exit_code, res.output
     assert "a Spark task failed" in res.output and "did not ship" in res.output
     assert not out.exists()
+
+
+def test_k_anonymity_as_a_spark_aggregation(spark):
+    table = pq.read_table(SAMPLES_PARQUET / "customers.parquet").select(["city", "country", "birth_date"])
+    got = veil.spark.k_anonymity(spark.createDataFrame(table.to_pandas()), ["city", "country"], k=3)
+    counts = table.group_by(["city", "country"]).aggregate([([], "count_all")]).column("count_all").to_pylist()
+    assert got == {"classes": len(counts), "k": min(counts), "rows_below_k": sum(c for c in counts if c < 3)}

@@ -168,4 +168,22 @@ def check_keys(st: SparkTable, written: Any = None) -> None:
                                  "column", table=st.plan.name, column=c, hint="use a longer token (length: 24 or more)")
 
 
-__all__ = ["SparkTable", "anonymize", "check_keys", "plan_table", "prepare"]
+def k_anonymity(spark_df: Any, quasi_identifiers: list[str], k: int | None = None) -> dict[str, int]:
+    """The equivalence classes of ``quasi_identifiers`` in a (written) Spark DataFrame, as one
+    aggregation (map-side partial counts, then a shuffle of one row per class and task): the number
+    of classes, the smallest class (the copy's k), and with ``k`` the rows in classes smaller than k.
+    Counts only, never a value; nulls form a class of their own, as in ``veil verify``."""
+    from pyspark.sql import functions as F
+
+    missing = [q for q in quasi_identifiers if q not in spark_df.columns]
+    if missing:
+        raise UsageError(f"quasi-identifier column {missing[0]} is not in the table", hint="check the column names")
+    classes = spark_df.groupBy(*[F.col(f"`{q}`") for q in quasi_identifiers]).count()
+    aggs = [F.count(F.lit(1)).alias("classes"), F.min("count").alias("k")]
+    if k is not None:
+        aggs.append(F.sum(F.when(F.col("count") < k, F.col("count")).otherwise(0)).alias("rows_below_k"))
+    row = classes.agg(*aggs).collect()[0].asDict()
+    return {name: int(v or 0) for name, v in row.items()}
+
+
+__all__ = ["SparkTable", "anonymize", "check_keys", "k_anonymity", "plan_table", "prepare"]
