@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -28,8 +27,9 @@ from .url import DbUrl
 
 ROWS_PER_INSERT = 1000
 NUM_FLAG = 32768  # the server's flag of a numeric column (mysqldump writes its values unquoted)
-_ESCAPE = re.compile(r"[\0\n\r\\'\"\x1a]")
-_ESCAPED = {"\0": "\\0", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "'": "\\'", '"': '\\"', "\x1a": "\\Z"}
+# mysql_real_escape_string's escapes, as mysqldump writes them
+_ESCAPES = str.maketrans({"\0": "\\0", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "'": "\\'", '"': '\\"',
+                          "\x1a": "\\Z"})
 _FOOTER = "/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;"
 
 
@@ -74,7 +74,7 @@ def _literal(value, numeric: bool) -> str:
         value = bytes(value).decode("utf-8", "surrogateescape")
     if numeric:
         return value
-    return "'" + _ESCAPE.sub(lambda m: _ESCAPED[m.group(0)], value) + "'"
+    return "'" + value.translate(_ESCAPES) + "'"
 
 
 class LiveMyInfo(DumpInfo):
