@@ -271,3 +271,25 @@ def test_urls_and_server_errors_never_show_a_password_or_a_value(monkeypatch):
         'ERROR:  duplicate key value violates unique constraint "c_email_key"'
     assert "secret" not in redact('ERROR:  invalid input syntax for type integer: "secret"')
     assert "a@b" not in redact("ERROR 1062 (23000) at line 44: Duplicate entry 'a@b' for key 'email'")
+
+
+def test_a_load_the_target_refuses_leaves_it_unchanged_and_names_no_value(pg, tmp_path):
+    """A CHECK constraint the fakes break: psql stops, the scratch database goes, the target stays;
+    the error names the constraint, never the failing row psql's DETAIL quotes."""
+    src, target = pg.new(), pg.new()
+    with pg.connect(src) as conn:
+        conn.execute("CREATE TABLE chk (id int PRIMARY KEY, email text CHECK (email LIKE 'user%'))")
+        conn.execute("INSERT INTO chk SELECT g, 'user' || g || '@corp.example' FROM generate_series(1, 50) g")
+    psql(target, "CREATE TABLE keepme (x int); INSERT INTO keepme VALUES (7)")
+    profile = tmp_path / "p.yaml"
+    profile.write_text("version: 1\ntables:\n  public.chk:\n    columns:\n      id: keep\n"
+                       "      email: {op: fake, kind: email}\n")
+    from veil.keys import init_keyring
+
+    init_keyring(tmp_path / "k.json")
+    bad = veil("run", url(src), "-p", str(profile), "--keyring", str(tmp_path / "k.json"), "--out", url(target),
+               "--if-exists", "replace", check=False)
+    assert bad.returncode == 9 and "chk_email_check" in bad.stderr and "Traceback" not in bad.stderr
+    assert "@" not in bad.stderr.replace(f"{PG_USER}@{PG_HOST}", "")
+    assert psql(target, "SELECT x FROM keepme") == "7\n"
+    assert not psql(PG_ADMIN_DB, f"SELECT datname FROM pg_database WHERE datname LIKE 'veil\\_tmp\\_{target[:24]}%'")

@@ -62,8 +62,9 @@ class _Pipe:
         self.errors.seek(0)
         reason = redact(self.errors.read().decode("utf-8", "replace"))
         return OutputError(f"loading the target database failed: {reason}", file=self.where,
-                           hint="the target is unchanged; check that the target server has the source's "
-                           "extensions and roles, and its disk space")
+                           hint="the target is unchanged; the target server refused the copy: a CHECK or "
+                           "other constraint the transformed values break, an extension or role it lacks, or "
+                           "no disk space")
 
     def close(self) -> None:
         try:
