@@ -66,10 +66,6 @@ class ClientSink(DumpSink):
             self.proc.wait()
 
 
-def load_sink(plan: Plan, counters: Counters | None, url: DbUrl, scratch: str) -> ClientSink:
-    return ClientSink(plan, counters, url, scratch)
-
-
 class MyTarget:
     """The target server's side: lock, scratch database, swap by RENAME TABLE, clean up."""
 

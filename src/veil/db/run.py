@@ -47,24 +47,22 @@ def run_into(plan: Plan, dataset: Any, url: DbUrl, keys: KeyProvider | None, *, 
     if dropped:
         raise InputError(f"drop would change the tables of the target ({', '.join(dropped)})",
                          hint="use nullify or redact, or write files with --format parquet|csv")
+    refuse_same(dataset, url, None)  # by URL, before anything is touched
     if url.kind == MYSQL:
+        from .my_target import ClientSink as LoadSink
         from .my_target import MyTarget as TargetCls
-        from .my_target import load_sink
     else:
         from .pg_target import PgTarget as TargetCls
-        from .pg_target import PsqlSink
-
-        def load_sink(plan, counters, url, scratch):
-            return PsqlSink(plan, counters, url, scratch)
+        from .pg_target import PsqlSink as LoadSink
     target = TargetCls(url, if_exists)
     try:
-        refuse_same(dataset, url, target.server_id() if hasattr(target, "server_id") else None)
+        refuse_same(dataset, url, target.server_id())  # and by asking both servers
         plan.subset_report = apply_subset(plan, dataset, keys)
         enforce_privacy(plan, dataset)
         info = dataset.dump
         counters = Counters(_sequence_columns(info, plan)) if dialect == PG else None
         source = DumpSource(info, plan, False, counters)
-        sink = load_sink(plan, counters, url, target.scratch)
+        sink = LoadSink(plan, counters, url, target.scratch)
         if row_order == "shuffle":
             if keys is None:
                 raise UsageError("row_order: shuffle needs a keyring (the order is keyed)", hint="pass --keyring")
