@@ -12,16 +12,18 @@ import pyarrow.parquet as pq
 import pytest
 
 import veil
-from veil.errors import EXIT_PROFILE, KeyringError, ProfileError
+from veil.errors import EXIT_PROFILE, IntegrityError, KeyringError, ProfileError
 from veil.keys import Keyring
 
 from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
+from .vault_fixtures import make_vault_profile
 
 pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
 
 from veil.spark import anonymize as spark_anonymize  # noqa: E402
 from veil.spark import batch_function, prepare  # noqa: E402
 from veil.spark.keys import SubkeyProvider  # noqa: E402
+from veil.spark.records import STAGING_CONF  # noqa: E402
 
 KEY = bytes(range(1, 33))
 
@@ -217,10 +219,128 @@ def test_hive_partitions_kept_and_partition_rules_refused(cli, keyfile, tmp_path
     assert "partition column" in res.output and not (tmp_path / "out2").exists()
 
 
-def test_engine_spark_refuses_a_vault(cli, keyfile, tmp_path):
-    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", tmp_path / "o",
-              "--engine", "spark", "--vault", tmp_path / "v.db")
-    assert res.exit_code == 2 and "--vault" in res.output
+def _vault_content(vault_path, keyfile) -> dict:
+    """Every record of a vault, decrypted: (domain, version) -> {"pseudonym\\0context": original}."""
+    from veil.vault import open_vault
+
+    v = open_vault(vault_path, veil.load_keyring(keyfile))
+    try:
+        domains = [r[0] for r in v.db.query("SELECT DISTINCT domain FROM veil_segments", [])]
+        return {(d, ver): v.load_map(d, ver)[0] for d in domains for ver in v.versions_of(d)}
+    finally:
+        v.close()
+
+
+@pytest.fixture
+def staging(spark, tmp_path):
+    """The run's staging directories go under a directory of the test's (to see them removed)."""
+    path = tmp_path / "staging"
+    spark.conf.set(STAGING_CONF, str(path))
+    yield path
+    spark.conf.unset(STAGING_CONF)
+
+
+def test_vault_records_as_in_a_local_run_and_audited(cli, keyfile, tmp_path, spark, staging):
+    prof = make_vault_profile(tmp_path)
+    local, spark_vault = tmp_path / "local.db", tmp_path / "spark.db"
+    res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", local, "--out", tmp_path / "l",
+              "--workers", "1", "-q")
+    assert res.exit_code == 0, res.output
+    res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", spark_vault, "--out",
+              tmp_path / "s", "--engine", "spark", "-q")
+    assert res.exit_code == 0, res.output
+    want, got = _vault_content(local, keyfile), _vault_content(spark_vault, keyfile)
+    assert len(want) == 7 and sum(map(len, want.values())) > 1500
+    assert got == want
+    # `veil vault reveal` of every email pseudonym of the Spark output: the local vault's answers
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("\n".join(pq.read_table(tmp_path / "s" / "customers").column("email").to_pylist()) + "\n")
+    reveal = ["vault", "reveal", "--domain", "email", "--purpose", "test", "--keyring", keyfile,
+              "--from-file", tokens, "--vault"]
+    a, b = cli(*reveal, local), cli(*reveal, spark_vault)
+    assert a.exit_code == b.exit_code == 0 and a.stdout.count("\n") == 200 and a.stdout == b.stdout
+    audit = cli("vault", "audit", "--keyring", keyfile, "--vault", spark_vault)
+    runs = [line for line in audit.stdout.splitlines() if " run " in line]
+    assert len(runs) == 1 and "count=1800" in runs[0] and f"run {SAMPLES_PARQUET}" in runs[0], audit.stdout
+    assert cli("vault", "audit", "--verify", "--keyring", keyfile, "--vault", spark_vault).exit_code == 0
+    assert list(staging.iterdir()) == []  # the staging directory is removed
+
+
+def test_forgotten_subjects_dropped_as_in_a_local_run(cli, keyfile, tmp_path, spark, staging):
+    prof = make_vault_profile(tmp_path)
+    email = pq.read_table(SAMPLES_PARQUET / "customers.parquet").column("email")[3].as_py()
+    outs = {}
+    for engine in ("local", "spark"):
+        vault = tmp_path / f"{engine}.db"
+        res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", vault, "--out",
+                  tmp_path / f"{engine}1", "--engine", engine, "-q")
+        assert res.exit_code == 0, res.output
+        res = cli("vault", "forget", "--domain", "email", "--keyring", keyfile, "--vault", vault, email)
+        # the Spark run linked the subject's records as the local run did: the same records go
+        assert res.exit_code == 0 and "5 vault record(s) deleted" in res.stdout, res.output
+        res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", vault, "--out",
+                  tmp_path / engine, "--engine", engine, "-q")
+        assert res.exit_code == 0, res.output
+        outs[engine] = tmp_path / engine
+    for path in outs["local"].glob("*.parquet"):
+        want, got = pq.read_table(path), pq.read_table(outs["spark"] / path.stem)
+        assert got.num_rows == want.num_rows < pq.read_metadata(SAMPLES_PARQUET / path.name).num_rows, path.stem
+        _same_values(want, got, want.column_names[0], path.stem)
+    assert email not in str(pq.read_table(outs["spark"] / "customers").to_pylist())
+
+
+def test_a_failed_vault_run_commits_nothing_and_removes_its_staging(cli, keyfile, tmp_path, spark, staging,
+                                                                     monkeypatch):
+    from veil.spark import run as spark_run
+
+    prof = make_vault_profile(tmp_path)
+    vault = tmp_path / "v.db"
+    real = spark_run.store_staged
+    calls = []
+
+    def fail_late(*args):  # the records of the first table were staged and read: then a failure
+        calls.append(real(*args))
+        raise IntegrityError("stand-in failure after the first table's records", hint="test")
+
+    monkeypatch.setattr(spark_run, "store_staged", fail_late)
+    out = tmp_path / "out"
+    res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", vault, "--out", out,
+              "--engine", "spark")
+    assert res.exit_code == IntegrityError.exit_code and calls and calls[0] > 0, res.output
+    assert not out.exists() and list(staging.iterdir()) == []
+    assert _vault_content(vault, keyfile) == {}
+    audit = cli("vault", "audit", "--keyring", keyfile, "--vault", vault)
+    assert " run " not in audit.stdout
+
+
+def test_staged_records_are_encrypted_and_executors_hold_no_vault_key(spark, tmp_path):
+    from pyspark import cloudpickle
+
+    from veil.api import compile_for
+    from veil.pipeline.transform import RunContext
+    from veil.spark import plan_table
+    from veil.spark.records import Staging
+
+    keyring = Keyring.for_testing(KEY)
+    df = spark.read.parquet(str(SAMPLES_PARQUET / "customers.parquet")).repartition(2)
+    plan = compile_for(veil.load_profile(make_vault_profile(tmp_path)), keyring,
+                       {"customers": veil.spark.arrow_schema(df)}, engine="Spark engine")
+    staging = Staging(tmp_path / "staging")
+    writer = staging.writer("customers")
+    st = plan_table(plan.tables["customers"], df, keyring, context=RunContext(keyring, vault=True), stage=writer)
+    assert st.result.count() == 200  # the job: each task stages its batches' records
+    files = list(staging.path.rglob("*.rec"))
+    emails = [e for e in pq.read_table(SAMPLES_PARQUET / "customers.parquet").column("email").to_pylist() if e]
+    blob = b"".join(f.read_bytes() for f in files)
+    assert len(files) >= 2 and not any(e.encode() in blob for e in emails)  # sealed under the run's key
+    staged = {(d, o) for d, _, b in staging.batches("customers") for o in b.column("original").to_pylist()}
+    assert {("email", e.encode()) for e in emails} <= staged
+    fn = batch_function(st.plan, st.keys, pa.schema([]), pa.schema([]), {}, writer)
+    payload = cloudpickle.dumps(fn)
+    assert not any(s in payload for s in (KEY, keyring._index_secret, keyring.vault_key(keyring.active_version)))
+    assert "key" not in repr(writer).lower()
+    staging.close()
+    assert not staging.path.exists()
 
 
 def test_a_key_not_shipped_fails_the_task_never_derived_there(spark):

@@ -7,8 +7,11 @@ keyed operators are pure functions of (key, domain, value): the same value gives
 bytes in either engine. The function shipped to the executors carries the table's plan and only the
 derived subkeys the plan uses (veil.spark.keys), never the keyring's secrets.
 
-Not done by this engine (refused, never skipped): vault records (reversible columns), forget lists,
-privacy k/l enforcement, subset and row_order: shuffle (veil.api.refuse_whole_input_features).
+With a vault (``veil run --engine spark --vault``), executors stage the plain records of their
+batches encrypted under a run-scoped key and the driver seals and stores them, and forgotten
+subjects' rows (and rows referencing them) are dropped as in a local run (veil.spark.records).
+Not done by this engine (refused, never skipped): privacy k/l enforcement, subset and
+row_order: shuffle (veil.api.refuse_whole_input_features).
 Pseudonym collisions in key columns are checked by :func:`check_keys` (a Spark aggregation), which
 ``veil run --engine spark`` runs before it commits the output.
 
@@ -30,6 +33,7 @@ from ..pipeline.transform import RunContext, transform_batch
 from ..plan import TablePlan
 from ..profile import Profile
 from .keys import RecordingKeys, SubkeyProvider
+from .records import StageWriter, drops_rows, kept_input, record_vault_keys, stage_batch
 
 PROBE_ROWS = 1000  # rows of each table the driver runs to learn which subkeys the plan uses
 PROBE_NONNULL = 16  # more rows for a transformed column with no value in those
@@ -55,10 +59,11 @@ def _to_arrow(spark_df: Any) -> pa.Table:
 
 
 def probe_keys(tplan: TablePlan, spark_df: Any, keys: KeyProvider, schema: pa.Schema,
-               probe_rows: int = PROBE_ROWS) -> RecordingKeys:
+               probe_rows: int = PROBE_ROWS, context: RunContext | None = None) -> RecordingKeys:
     """Run the table's plan on the driver over its first ``probe_rows`` rows (and a few more rows for
-    each transformed column empty there), noting every key the operators ask for. Nothing of the
-    sample is kept or shown."""
+    each transformed column empty there), noting every key the operators ask for (with
+    ``context``'s forget lists and vault records, and their index keys whatever the rows). Nothing
+    of the sample is kept or shown."""
     from pyspark.sql import functions as F
 
     recorder = RecordingKeys(keys)
@@ -68,26 +73,37 @@ def probe_keys(tplan: TablePlan, spark_df: Any, keys: KeyProvider, schema: pa.Sc
         if c.transformed and not c.dropped and sample.column(c.name).null_count == sample.num_rows:
             parts.append(_to_arrow(spark_df.where(F.col(f"`{c.name}`").isNotNull()).limit(PROBE_NONNULL)).cast(schema))
     run = RunContext(recorder)
+    if context is not None:
+        run.forgotten, run.vault = context.forgotten, context.vault
+        record_vault_keys(tplan, recorder, run)
     for part in parts:
         for batch in part.to_batches():
             transform_batch(tplan, batch, run, 0)
     return recorder
 
 
-def batch_function(tplan: TablePlan, keys: SubkeyProvider | None, in_schema: pa.Schema, out_schema: pa.Schema):
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A batch as ``schema`` (Spark may hand over other, equivalent Arrow types)."""
+    if batch.schema == schema:
+        return batch
+    return pa.RecordBatch.from_arrays([a if a.type == f.type else a.cast(f.type)
+                                       for a, f in zip(batch.columns, schema, strict=True)], schema=schema)
+
+
+def batch_function(tplan: TablePlan, keys: SubkeyProvider | None, in_schema: pa.Schema, out_schema: pa.Schema,
+                   forgotten: dict[str, frozenset[bytes]] | None = None, stage: StageWriter | None = None):
     """What each executor task runs: its partition's Arrow batches through the table's plan. Only
-    ``tplan`` and ``keys`` (the run's subkeys) are in its closure."""
+    ``tplan``, ``keys`` (the run's subkeys), the forget list of the table's subject domain and the
+    vault staging writer (veil.spark.records) are in its closure."""
 
     def transform(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        run = RunContext(keys)
+        run = RunContext(keys, dict(forgotten or {}), vault=stage is not None)
         for batch in batches:
-            if batch.schema != in_schema:
-                batch = pa.RecordBatch.from_arrays([a.cast(f.type) for a, f in zip(batch.columns, in_schema,
-                                                                                 strict=True)], schema=in_schema)
-            out = transform_batch(tplan, batch, run, 0).batch
-            yield pa.RecordBatch.from_arrays([a if a.type == f.type else a.cast(f.type)
-                                              for a, f in zip(out.columns, out_schema, strict=True)],
-                                             schema=out_schema)
+            batch = conform(batch, in_schema)
+            res = transform_batch(tplan, batch, run, 0)
+            if stage is not None:
+                stage_batch(res, batch, stage)
+            yield conform(res.batch, out_schema)
 
     return transform
 
@@ -110,17 +126,27 @@ def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyPro
 
 
 def plan_table(tplan: TablePlan, spark_df: Any, provider: KeyProvider | None, probe_rows: int = PROBE_ROWS,
-               partition_columns: tuple[str, ...] = ()) -> SparkTable:
+               partition_columns: tuple[str, ...] = (), context: RunContext | None = None,
+               stage: StageWriter | None = None) -> SparkTable:
     """The lazy output of one table whose plan is compiled: the subkeys it uses, learnt on the driver,
-    in the closure of the executors' function."""
+    in the closure of the executors' function. ``context``: the run's forget lists (and whether it
+    writes vault records, then staged with ``stage``)."""
     from_arrow_schema, to_arrow_schema = _spark_types()
     refuse_partition_rules(tplan, partition_columns)
     in_schema = arrow_schema(spark_df)
-    shipped = probe_keys(tplan, spark_df, provider, in_schema, probe_rows).provider() if provider else None
+    shipped = probe_keys(tplan, spark_df, provider, in_schema, probe_rows, context).provider() if provider else None
     out_spark = from_arrow_schema(tplan.out_schema)
     out_schema = to_arrow_schema(out_spark)
-    result = spark_df.mapInArrow(batch_function(tplan, shipped, in_schema, out_schema), out_spark)
-    return SparkTable(tplan, shipped, spark_df, result)
+    forgotten = {}
+    if context is not None and tplan.subject and context.forgotten.get(tplan.subject.domain):
+        forgotten = {tplan.subject.domain: context.forgotten[tplan.subject.domain]}
+    fn = batch_function(tplan, shipped, in_schema, out_schema, forgotten,
+                        stage if context is not None and context.vault else None)
+    result = spark_df.mapInArrow(fn, out_spark)
+    source = spark_df
+    if context is not None and drops_rows(tplan, context):  # the key check counts the rows kept
+        source = kept_input(tplan, spark_df, shipped, context, in_schema)
+    return SparkTable(tplan, shipped, source, result)
 
 
 def anonymize(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyProvider | str | Path | None, *,

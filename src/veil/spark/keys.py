@@ -40,8 +40,8 @@ class RecordingKeys:
         return key
 
     def vault_key(self, version: str) -> bytes:
-        raise KeyringError("the Spark engine does not write vault records: no vault key leaves the driver",
-                           hint="run reversible columns with `veil run` (the local engine) and --vault")
+        raise KeyringError("no vault key leaves the driver: executors stage vault records, the driver seals them",
+                           hint="this is a bug in veil.spark; run with the local engine meanwhile")
 
     def index_key(self, purpose: str, domain: str = "") -> bytes:
         key = self._keys.index_key(purpose, domain)
@@ -81,8 +81,8 @@ class SubkeyProvider:
         return key
 
     def vault_key(self, version: str) -> bytes:
-        raise KeyringError("the Spark engine does not write vault records: no vault key leaves the driver",
-                           hint="run reversible columns with `veil run` (the local engine) and --vault")
+        raise KeyringError("no vault key leaves the driver: executors stage vault records, the driver seals them",
+                           hint="this is a bug in veil.spark; run with the local engine meanwhile")
 
     def index_key(self, purpose: str, domain: str = "") -> bytes:
         key = self._index_keys.get((purpose, domain))

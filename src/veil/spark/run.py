@@ -6,7 +6,8 @@ on the driver over every table's schema (foreign keys inherit their target's rul
 run); each table is then read, transformed per Arrow batch on the executors and written as a
 directory of part files ``OUT/<table>/`` (partitioned as its input). Key columns are checked for
 pseudonym collisions (Spark aggregations) before the output is committed; a failed run leaves a
-previous output untouched (veil.output.AtomicOutput).
+previous output untouched (veil.output.AtomicOutput). With a vault, forgotten subjects' rows are
+dropped and vault records stored as in a local run (veil.spark.records).
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from ..errors import InputError, UsageError
 from ..formats.partitions import is_partitioned_table, partition_columns
 from ..keys import KeyProvider
 from ..output import AtomicOutput
+from ..pipeline.driver import drop_refs_for
+from ..pipeline.transform import RunContext, run_context
 from ..profile import Profile
-from . import arrow_schema, check_keys, plan_table
+from ..vault import Vault
+from . import SparkTable, arrow_schema, check_keys, plan_table
+from .records import STAGING_CONF, Staging, dropped_keys, drops_rows, store_staged
 
 _VEIL_ERROR = re.compile(r"veil\.errors\.(\w+): ([^\n]*)")
 
@@ -92,24 +97,72 @@ def session(workers: int | None = None) -> Any:
 
 
 def run_spark(root: Path, profile: Profile, keys: KeyProvider | None, out: Path, *, spark: Any = None,
-              workers: int | None = None, probe_rows: int = 1000) -> dict[str, tuple[str, ...]]:
-    """Run every table of ``root`` into ``out``; returns each table's partition columns."""
+              workers: int | None = None, probe_rows: int = 1000, vault: Vault | None = None,
+              purpose: str = "", actor: str | None = None) -> dict[str, tuple[str, ...]]:
+    """Run every table of ``root`` into ``out``; returns each table's partition columns.
+
+    With a ``vault``: forgotten subjects' rows (and rows referencing them) are dropped, and the
+    reversible columns' records are staged by the executors and stored by the driver
+    (veil.spark.records), committed with the run's audit entry before the output appears. The
+    staging directory (``spark.veil.staging.dir``, else the system's temporary directory) is
+    removed at the end, also when the run fails."""
     inputs = spark_inputs(Path(root))
     spark = spark or session(workers)
     frames = {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
               else spark.read.parquet(str(t.path)) for t in inputs}
     plan = compile_for(profile, keys, {n: arrow_schema(df) for n, df in frames.items()}, engine="Spark engine")
-    tables = [plan_table(plan.tables[t.name], frames[t.name], keys, probe_rows, t.partitions) for t in inputs]
-    with AtomicOutput(Path(out), True) as target:
-        for t, st in zip(inputs, tables, strict=True):
-            path = str(target.path_for(t.name))
-            writer = st.result.write.mode("error")
-            if t.partitions:
-                writer = writer.partitionBy(*t.partitions)
-            try:
-                writer.parquet(path)
-            except Exception as exc:  # a task failed: a veil error on an executor keeps its class and message
-                raise task_error(exc) from None
-            check_keys(st, spark.read.parquet(path))  # before the commit: a collision leaves no output
-        target.commit()
+    context = run_context(plan, keys, vault)
+    staging = Staging(spark.conf.get(STAGING_CONF, None)) if vault is not None else None
+    try:
+        if vault is not None:
+            vault.record_run("run", purpose=purpose, version=plan.key_version or "", actor=actor)
+        tables = _plan_tables(plan, inputs, frames, keys, probe_rows, context, staging)
+        with AtomicOutput(Path(out), True) as target:
+            for t in inputs:
+                _write(spark, tables[t.name], t, str(target.path_for(t.name)))
+            if vault is not None and staging is not None:
+                for name in plan.order():
+                    if name in tables:
+                        store_staged(vault, keys, staging, name)
+                vault.commit()  # the records and the run's audit entry, before the output appears
+            target.commit()
+    except BaseException:
+        if vault is not None:
+            vault.rollback()
+        raise
+    finally:
+        if staging is not None:
+            staging.close()
     return {t.name: t.partitions for t in inputs}
+
+
+def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], keys: KeyProvider | None,
+                 probe_rows: int, context: RunContext, staging: Staging | None) -> dict[str, SparkTable]:
+    """Each table's lazy output, in the plan's order (referenced tables first): a table's rows
+    dropped by reference need the keys of the rows its parents drop (veil.spark.records)."""
+    parts = {t.name: t.partitions for t in inputs}
+    dropped: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
+    tables: dict[str, SparkTable] = {}
+    for name in plan.order():
+        if name not in frames:
+            continue
+        tplan = plan.tables[name]
+        tplan.drop_refs = drop_refs_for(tplan, dropped)
+        st = tables[name] = plan_table(tplan, frames[name], keys, probe_rows, parts[name], context,
+                                       staging.writer(name) if staging is not None else None)
+        if tplan.referenced and drops_rows(tplan, context):
+            dropped[name] = dropped_keys(tplan, frames[name], st.keys, context, arrow_schema(frames[name]))
+    return tables
+
+
+def _write(spark: Any, st: SparkTable, t: SparkInput, path: str) -> None:
+    """One table's output written as part files, then its key columns checked (before the commit:
+    a collision leaves no output)."""
+    writer = st.result.write.mode("error")
+    if t.partitions:
+        writer = writer.partitionBy(*t.partitions)
+    try:
+        writer.parquet(path)
+    except Exception as exc:  # a task failed: a veil error on an executor keeps its class and message
+        raise task_error(exc) from None
+    check_keys(st, spark.read.parquet(path))
