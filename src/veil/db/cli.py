@@ -35,9 +35,10 @@ def run_into_database(params: dict) -> None:
     import json
     import os
 
-    from ..cli.data import _refuse_vault_inside
     from ..cli.options import keys_from, vault_from
+    from ..errors import VaultError
     from ..formats import open_dataset
+    from ..keys import refuse_inside
     from ..output import write_atomic
     from ..pipeline import report_dict
     from ..plan import compile_plan
@@ -54,7 +55,9 @@ def run_into_database(params: dict) -> None:
     dataset = open_dataset(params["input_path"], dialect=params.get("dialect"))
     scope = params.get("scope") or profile.scope
     keys = scoped(keys_from(params.get("keyring"), params.get("passphrase_env"), (dataset.root,)), scope)
-    _refuse_vault_inside(params.get("vault"), (dataset.root,))
+    vault = params.get("vault")
+    if vault and "://" not in vault:  # the vault never travels with the data
+        refuse_inside(Path(vault).expanduser(), (dataset.root,), "vault", VaultError)
     plan = compile_plan(profile, dataset, keys.active_version)
     the_vault = vault_from(params.get("vault"), keys, (dataset.root,), required=False, create=True)
     quiet = params.get("quiet", False)

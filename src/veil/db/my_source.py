@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Iterator
 
 from ..errors import InputError, OutputError
-from ..formats.dump import DumpDataset, DumpInfo, _dataset, _first_pass
+from ..formats.dump import DumpDataset, DumpInfo, dump_dataset
 from ..formats.dump.lexer import MYSQL
 from .pg_source import url_path
 from .server import redact
@@ -170,6 +170,6 @@ class LiveMyInfo(DumpInfo):
 def open_mysql(url: DbUrl) -> DumpDataset:
     """The tables of a live MySQL/MariaDB database, as a DumpDataset of the dump mysqldump would write."""
     info = LiveMyInfo(url)
-    _first_pass(info)
+    dataset = dump_dataset(info)  # its DDL: the first pass reads no rows
     info.with_data = True
-    return _dataset(info)
+    return dataset

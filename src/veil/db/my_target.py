@@ -27,7 +27,7 @@ from ..formats.dump.shuffle import BlockShuffle
 from ..formats.dump.sinks import Counters, DumpSink
 from ..plan import Plan
 from .my_source import my_connect, my_tool_args
-from .pg_target import _Pipe, scratch_prefix
+from .pg_target import ClientPipe, scratch_prefix
 from .server import redact
 from .url import DbUrl
 
@@ -53,7 +53,7 @@ class ClientSink(DumpSink):
         self.proc = subprocess.Popen([exe, *my_tool_args(self.url), "--batch", "--", self.scratch],
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
                                      env=self.url.env())
-        self.fh = _Pipe(self.proc, errors, str(self.url))
+        self.fh = ClientPipe(self.proc, errors, str(self.url))
         if self.order is not None:
             self.shuffle = BlockShuffle(self.order, self.fh.write, None)
 

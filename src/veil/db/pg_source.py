@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
-from ..formats.dump import DumpDataset, DumpInfo, _dataset, _first_pass
+from ..formats.dump import DumpDataset, DumpInfo, dump_dataset
 from .server import pg_connect, pg_tool, redact, server_reason
 from .url import PG, DbUrl
 
@@ -237,9 +237,9 @@ def _is_db_error(exc: BaseException) -> bool:
 def open_pg(url: DbUrl) -> DumpDataset:
     """The tables of a live PostgreSQL database, as a DumpDataset of the dump pg_dump would write."""
     info = LivePgInfo(url)
-    _first_pass(info)
+    dataset = dump_dataset(info)  # its DDL: the first pass reads no rows
     info.with_data = True
-    return _dataset(info)
+    return dataset
 
 
 def pg_dump_text(url: DbUrl, args: list[str]) -> bytes:

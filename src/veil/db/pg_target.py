@@ -44,7 +44,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class _Pipe:
+class ClientPipe:
     """psql's standard input as the dump's file; psql gone (it stopped at an error) is an error
     that names psql's first error line, never the data it quotes."""
 
@@ -93,7 +93,7 @@ class PsqlSink(DumpSink):
                                       f"--dbname={self.url.libpq(self.scratch)}"],
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errors,
                                      env=self.url.env())
-        self.fh = _Pipe(self.proc, self.errors, str(self.url))
+        self.fh = ClientPipe(self.proc, self.errors, str(self.url))
         if self.order is not None:
             self.shuffle = BlockShuffle(self.order, self.fh.write, None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..dataset import Dataset, Table
+from ..db import is_db_url, open_live, parse_url
 from ..errors import InputError
 from ..plugins import FORMATS_GROUP, PluginGroup, accept_format
 from .csv import CsvFormat
@@ -52,9 +53,7 @@ def open_dataset(path: str | Path, dialect: str | None = None, delimiter: str | 
     from each file's header line). ``-`` (standard input), a FIFO or a pipe is a SQL dump, kept in
     a private temporary file in ``spool_dir`` (default: the system's) while it is read. ``csv_types``:
     how CSV columns are typed in Parquet output (``infer``, the default, or ``string``)."""
-    from ..db import is_db_url, open_live, parse_url  # a live database (veil.db): imported when asked for
-
-    if is_db_url(path):
+    if is_db_url(path):  # a live database (veil.db), read as its dump
         return open_live(path if not isinstance(path, (str, Path)) else parse_url(str(path)))
     root = Path(path)
     if is_stream(root):

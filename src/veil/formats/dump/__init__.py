@@ -233,6 +233,13 @@ def _same_name(owners: dict[str, tuple[str, ...]], name: str, parts: tuple[str, 
                          f"({shown})", file=file, line=line, hint="rename one of them before dumping")
 
 
+def dump_dataset(info: DumpInfo) -> DumpDataset:
+    """The dataset of a DumpInfo made elsewhere (veil.db: a live database read as its dump): its
+    first pass (tables, keys, partitions, sequences from the DDL), then its tables."""
+    _first_pass(info)
+    return _dataset(info)
+
+
 def _first_pass(info: DumpInfo) -> None:
     owners: dict[str, tuple[str, ...]] = {}
     file = str(info.path)

@@ -475,18 +475,18 @@ def dump_run(plan: Plan, info: DumpInfo, out: Path, fmt: str | None) -> tuple[Du
         if fmt is not None:
             raise UsageError("--out - writes a SQL dump to standard output; --format writes table files",
                              hint="give a directory for --out with --format")
-        counters = Counters(_sequence_columns(info, plan)) if info.dialect != MYSQL else None
+        counters = Counters(sequence_columns(info, plan)) if info.dialect != MYSQL else None
         return DumpSource(info, plan, False, counters), DumpSink("-", plan, False, counters), out
     if out.resolve() == info.path.resolve() or info.path.resolve() in out.resolve().parents:
         raise InputError("the output must not be the input, or inside it", file=str(out),
                          hint="choose another --out")
     if fmt is not None:
         return DumpSource(info, plan, True), table_sink(info, plan, fmt), out
-    counters = Counters(_sequence_columns(info, plan)) if info.dialect != MYSQL else None
+    counters = Counters(sequence_columns(info, plan)) if info.dialect != MYSQL else None
     return DumpSource(info, plan, False, counters), DumpSink(out.name, plan, info.compressed, counters), out
 
 
-def _sequence_columns(info: DumpInfo, plan: Plan) -> set[tuple[str, str]]:
+def sequence_columns(info: DumpInfo, plan: Plan) -> set[tuple[str, str]]:
     """The (table, column) pairs a sequence feeds in the tables a subset filters: their setval is
     written from the subset's largest value, not the source's (which tells how big the source is)."""
     if plan.subset is None:
