@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -197,3 +199,40 @@ def test_docs_python_md_runs(monkeypatch):
     for block in blocks:
         exec(compile(block, "docs/python.md", "exec"), namespace)
     assert namespace["safe"]["email"].str.endswith("@example.com").all()
+
+
+def _without_timings(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k != "seconds"}
+
+
+def test_verify_on_paths_is_the_cli_report(cli, keyfile, tmp_path):
+    out = tmp_path / "out"
+    _cli(cli, SAMPLES_PARQUET, keyfile, out)
+    res = cli("verify", SAMPLES_PARQUET, out, "-p", SHOP_PROFILE, "--report", tmp_path / "r.json", "-q")
+    assert res.exit_code == 0, res.output
+    want = json.loads((tmp_path / "r.json").read_text())
+    got = veil.verify(SAMPLES_PARQUET, out, SHOP_PROFILE)
+    assert got["verdict"] == "pass" and _without_timings(got) == _without_timings(want)
+
+
+def test_verify_on_dataframes_and_a_failing_gate(keys, tmp_path):
+    tables = _tables(SAMPLES_PARQUET)
+    safe = veil.anonymize(tables, SHOP_PROFILE, keys)
+    frames = {n: t.to_pandas() for n, t in tables.items()}
+    report = veil.verify(frames, {n: t.to_pandas() for n, t in safe.items()}, SHOP_PROFILE)
+    assert report["verdict"] == "pass" and report["leaks"]["summary"]["leaks"] == 0
+    assert sorted(report["tables"]) == sorted(tables)
+    # a table whose foreign keys point at tables not given: its key columns still count as transformed
+    orders = veil.verify(tables["orders"], safe["orders"], SHOP_PROFILE, table="orders")
+    assert orders["verdict"] == "pass" and list(orders["tables"]) == ["orders"]
+    leaky = veil.verify(tables["orders"], tables["orders"], SHOP_PROFILE, table="orders")
+    assert leaky["verdict"] == "fail" and leaky["leaks"]["summary"]["leaks"] > 0
+    # one table, named by table=: its emails copied unchanged are leaks, and the gate fails (not raised)
+    customers = safe["customers"].set_column(safe["customers"].schema.get_field_index("email"), "email",
+                                             tables["customers"].column("email"))
+    one = veil.verify(tables["customers"], customers, SHOP_PROFILE, table="customers", fail_on="leaks>0")
+    assert one["verdict"] == "fail" and [g["gate"] for g in one["gates"] if g["failed"]] == ["leaks>0"]
+    text = json.dumps(one)
+    assert not any(e in text for e in tables["customers"].column("email").to_pylist() if e)
+    with pytest.raises(VeilError):
+        veil.verify(SAMPLES_PARQUET, SAMPLES_PARQUET, SHOP_PROFILE)  # the same path twice

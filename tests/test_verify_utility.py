@@ -24,6 +24,7 @@ from veil.pipeline.transform import transform_batch
 from veil.plan import ColumnPlan, TablePlan
 from veil.profile import ForeignKey, load_profile
 from veil.verify import distributions
+from veil.verify import keys as verify_keys
 from veil.verify.base import TableInfo, VerifyContext
 from veil.verify.distributions import ks, ks_counts, top_k_overlap, tvd, tvd_rank, wasserstein
 from veil.verify.integrity import IntegrityCheck
@@ -442,7 +443,7 @@ def test_number_fingerprints_count_distinct_values():
 
 def test_fingerprint_counts_merge(monkeypatch):
     """Counts merged batch by batch (compacted often) equal one count of everything."""
-    monkeypatch.setattr("veil.verify.keys._COMPACT", 5)
+    monkeypatch.setattr(verify_keys, "_COMPACT", 5)  # a module: veil.verify is also the API function
     rng = np.random.default_rng(3)
     parts = [rng.integers(0, 50, int(rng.integers(1, 30))).astype(np.uint64) for _ in range(40)]
     merged = FingerprintCounts()

@@ -13,11 +13,15 @@ and on in-memory tables (docs/python.md)::
 
     safe_df = veil.anonymize(df, profile, keys, table="customers")
     findings = veil.scan(df)
+    report = veil.verify(df, safe_df, profile, table="customers")
+
+``veil.verify`` is the function; the checks' modules are imported as ``from veil.verify.risk import ...``.
 """
 
 __version__ = "0.1.0"
 
-from .api import anonymize, scan  # noqa: E402
+from . import verify as _verify_checks  # noqa: E402,F401  (loaded first: the name below is the function)
+from .api import anonymize, scan, verify  # noqa: E402
 from .dataset import Dataset, Table  # noqa: E402
 from .errors import VeilError  # noqa: E402
 from .formats import open_dataset  # noqa: E402
@@ -29,4 +33,5 @@ from .profile import Profile, load_profile  # noqa: E402
 __all__ = [
     "Dataset", "Keyring", "Plan", "Profile", "Table", "VeilError", "__version__", "anonymize", "compile_plan",
     "init_keyring", "load_keyring", "load_profile", "open_dataset", "run_plan", "scan",
+    "verify",
 ]

@@ -1,4 +1,4 @@
-"""The Python API for notebooks: ``veil.anonymize`` and ``veil.scan`` on in-memory tables.
+"""The Python API for notebooks: ``veil.anonymize``, ``veil.scan`` and ``veil.verify`` on in-memory tables.
 
 A pandas or polars DataFrame, a pyarrow Table, RecordBatch or RecordBatchReader goes through the
 same plan and the same per-batch function (:func:`veil.pipeline.transform_batch`) as ``veil run``,
@@ -281,3 +281,74 @@ def scan(data: Any, *, table: str = "data", sample: int | None = None, sample_ro
     except ImportError:
         return out
     return out.to_pandas()
+
+
+# -- verify ---------------------------------------------------------------------------
+
+def verify(original: Any, copy: Any, profile: Profile | Mapping | str | Path, *, table: str | None = None,
+           fail_on: str | None = None, dialect: str | None = None, delimiter: str | None = None) -> dict[str, Any]:
+    """The report of ``veil verify`` for ``copy`` (veil's output of ``original``): leaks, risk,
+    utility and integrity, with the gates (``fail_on`` as the CLI's ``--fail-on``, default the
+    profile's) and the verdict ("pass"/"fail"). A failed gate is in the report, not raised.
+
+    ``original`` and ``copy``: paths (a directory of tables, a file, a dump), or in-memory tables as
+    ``veil.anonymize`` takes them (one table: ``table`` names it in the profile; or a dict of
+    tables). In-memory tables are written as Parquet to a private temporary directory (mode 0700)
+    that is removed before this returns: the checks stream files, as the CLI does. Counts,
+    shares, distances and names only, never a value.
+    """
+    import tempfile
+
+    from .verify import default_checks
+    from .verify.gates import default_gates, evaluate, parse_gates
+    from .verify.runner import refuse_same, verify_paths
+
+    prof = as_profile(profile)
+    if not isinstance(original, str | Path):
+        names = list(original) if isinstance(original, Mapping) else [_table_name(prof, table)]
+        prof = _profile_of(prof, names)
+    gates = parse_gates(fail_on) if fail_on is not None else default_gates(prof)
+    with tempfile.TemporaryDirectory(prefix="veil-verify-") as tmp:
+        sides = [_on_disk(data, Path(tmp) / side, prof, table) for side, data in (("original", original),
+                                                                                   ("copy", copy))]
+        refuse_same(*sides)
+        report = verify_paths(sides[0], sides[1], prof, default_checks(), dialect=dialect, delimiter=delimiter)
+    results = evaluate(report, gates)
+    verdict = "fail" if any(g["failed"] for g in results) else "pass"
+    return {"report": report["report"], "version": report["version"], "verdict": verdict, "gates": results,
+            **{k: v for k, v in report.items() if k not in ("report", "version")}}
+
+
+def _profile_of(profile: Profile, names: list[str]) -> Profile:
+    """The profile of the given tables only: a foreign key to a table not given becomes the rule it
+    inherits (its target column's), so the checks know the column was transformed."""
+    rules = {}
+    for name in names:
+        rule = profile.tables.get(name)
+        if rule is None:
+            continue  # the compiler names it
+        columns, fks = dict(rule.columns), []
+        for fk in rule.foreign_keys:
+            target = profile.tables.get(fk.ref_table)
+            if fk.ref_table in names or target is None:
+                fks.append(fk)
+                continue
+            for c, rc in zip(fk.columns, fk.ref_columns, strict=False):
+                if c not in columns and rc in target.columns:
+                    columns[c] = target.columns[rc]
+        rules[name] = dataclasses.replace(rule, columns=columns, foreign_keys=fks)
+    return dataclasses.replace(profile, tables=rules)
+
+
+def _on_disk(data: Any, where: Path, profile: Profile, table: str | None) -> Path:
+    """A path as it is; in-memory tables as ``where/<table>.parquet`` files."""
+    import pyarrow.parquet as pq
+
+    if isinstance(data, str | Path):
+        return Path(data)
+    items = data.items() if isinstance(data, Mapping) else [(_table_name(profile, table), data)]
+    where.mkdir()
+    for name, d in items:
+        a = _Adapter(d, BATCH_ROWS)
+        pq.write_table(a.table if a.table is not None else a.data.read_all(), where / f"{name}.parquet")
+    return where
