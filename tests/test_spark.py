@@ -15,6 +15,7 @@ import veil
 from veil.errors import EXIT_PROFILE, IntegrityError, KeyringError, ProfileError
 from veil.keys import Keyring
 
+from . import vault_fixtures
 from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
 from .vault_fixtures import make_vault_profile
 
@@ -26,6 +27,7 @@ from veil.spark.keys import SubkeyProvider  # noqa: E402
 from veil.spark.records import STAGING_CONF  # noqa: E402
 
 KEY = bytes(range(1, 33))
+pg_url = vault_fixtures.pg_url  # a fresh PostgreSQL database per test (skipped, named, without the server)
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +266,19 @@ def test_vault_records_as_in_a_local_run_and_audited(cli, keyfile, tmp_path, spa
     assert len(runs) == 1 and "count=1800" in runs[0] and f"run {SAMPLES_PARQUET}" in runs[0], audit.stdout
     assert cli("vault", "audit", "--verify", "--keyring", keyfile, "--vault", spark_vault).exit_code == 0
     assert list(staging.iterdir()) == []  # the staging directory is removed
+
+
+def test_vault_records_into_the_postgresql_backend(cli, keyfile, tmp_path, spark, staging, pg_url):
+    prof = make_vault_profile(tmp_path)
+    local = tmp_path / "local.db"
+    res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", local, "--out", tmp_path / "l",
+              "--workers", "1", "-q")
+    assert res.exit_code == 0, res.output
+    res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", pg_url, "--out", tmp_path / "s",
+              "--engine", "spark", "-q")
+    assert res.exit_code == 0, res.output
+    assert _vault_content(pg_url, keyfile) == _vault_content(local, keyfile)
+    assert list(staging.iterdir()) == []
 
 
 def test_forgotten_subjects_dropped_as_in_a_local_run(cli, keyfile, tmp_path, spark, staging):
