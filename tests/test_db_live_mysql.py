@@ -5,6 +5,7 @@ server: the same draft, rows and pseudonyms as a run on mysqldump's file; a live
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -99,6 +100,10 @@ def test_live_mariadb_run_equals_run_on_mysqldump(source, tmp_path):
     for name in names:
         a, b = pq.read_table(tmp_path / "file" / name), pq.read_table(tmp_path / "live" / name)
         assert a.num_rows > 0 and a.equals(b), name
+    # as a dump: numbers unquoted, as mysqldump writes them
+    raw = subprocess.run([sys.executable, "-m", "veil", "run", url(source["db"]), "--out", "-", *common[:4], "-q"],
+                         capture_output=True, check=True).stdout
+    assert re.search(rb"^INSERT INTO `orders` VALUES \(\d+,\d+,\d+\.\d\d,'2021-", raw, re.M)
 
 
 def test_live_mariadb_to_live_round_trip(my, source, tmp_path):

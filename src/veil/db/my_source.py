@@ -26,7 +26,9 @@ from .server import redact
 from .url import DbUrl
 
 ROWS_PER_INSERT = 1000
-NUM_FLAG = 32768  # the server's flag of a numeric column (mysqldump writes its values unquoted)
+# the column types libmysqlclient flags numeric (IS_NUM: DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE,
+# NULL, LONGLONG, INT24, YEAR, NEWDECIMAL): mysqldump writes their values unquoted
+NUMERIC_TYPES = frozenset({0, 1, 2, 3, 4, 5, 6, 8, 9, 13, 246})
 # mysql_real_escape_string's escapes, as mysqldump writes them
 _ESCAPES = str.maketrans({"\0": "\\0", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "'": "\\'", '"': '\\"',
                           "\x1a": "\\Z"})
@@ -155,7 +157,7 @@ class LiveMyInfo(DumpInfo):
         try:
             with self.conn.cursor() as cur:
                 cur.execute(f"SELECT * FROM {quoted}" + (f" LIMIT {int(self.limit)}" if self.limit is not None else ""))
-                numeric = [bool(f.flags & NUM_FLAG) for f in cur._result.fields]
+                numeric = [d[1] in NUMERIC_TYPES for d in cur.description]
                 while rows := cur.fetchmany(ROWS_PER_INSERT):
                     body = ",".join("(" + ",".join(_literal(v, n) for v, n in zip(row, numeric, strict=True)) + ")"
                                     for row in rows)
