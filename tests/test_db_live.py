@@ -180,7 +180,7 @@ def test_kill_9_mid_load_leaves_the_target_unchanged(pg, tmp_path):
     deadline = time.monotonic() + 120
     while not psql(PG_ADMIN_DB, loading) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(1.0)  # rows are flowing into the scratch database
+    time.sleep(0.5)  # rows are flowing into the scratch database
     assert proc.poll() is None, "the run ended before it could be killed: make the table bigger"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

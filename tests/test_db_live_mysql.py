@@ -154,7 +154,7 @@ def test_kill_9_mid_load_leaves_the_mariadb_target_unchanged(my, tmp_path):
     deadline = time.monotonic() + 120
     while not my.client(loading).stdout and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(1.0)
+    time.sleep(0.5)
     assert proc.poll() is None, "the run ended before it could be killed: make the table bigger"
     os.kill(proc.pid, 9)
     proc.wait()
