@@ -348,6 +348,8 @@ def test_staged_records_are_encrypted_and_executors_hold_no_vault_key(spark, tmp
     emails = [e for e in pq.read_table(SAMPLES_PARQUET / "customers.parquet").column("email").to_pylist() if e]
     blob = b"".join(f.read_bytes() for f in files)
     assert len(files) >= 2 and not any(e.encode() in blob for e in emails)  # sealed under the run's key
+    assert st.result.count() == 200 and sorted(staging.path.rglob("*.rec")) == sorted(files)  # a task run again
+    # (a retry) writes the same files again, not more of them
     staged = {(d, o) for d, _, b in staging.batches("customers") for o in b.column("original").to_pylist()}
     assert {("email", e.encode()) for e in emails} <= staged
     fn = batch_function(st.plan, st.keys, pa.schema([]), pa.schema([]), {}, writer)

@@ -33,7 +33,7 @@ from ..pipeline.transform import RunContext, transform_batch
 from ..plan import TablePlan
 from ..profile import Profile
 from .keys import RecordingKeys, SubkeyProvider
-from .records import StageWriter, drops_rows, kept_input, record_vault_keys, stage_batch
+from .records import StageWriter, drops_rows, kept_input, partition_id, record_vault_keys, stage_batch
 
 PROBE_ROWS = 1000  # rows of each table the driver runs to learn which subkeys the plan uses
 PROBE_NONNULL = 16  # more rows for a transformed column with no value in those
@@ -98,11 +98,12 @@ def batch_function(tplan: TablePlan, keys: SubkeyProvider | None, in_schema: pa.
 
     def transform(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         run = RunContext(keys, dict(forgotten or {}), vault=stage is not None)
-        for batch in batches:
+        part = partition_id() if stage is not None else 0
+        for seq, batch in enumerate(batches):
             batch = conform(batch, in_schema)
             res = transform_batch(tplan, batch, run, 0)
             if stage is not None:
-                stage_batch(res, batch, stage)
+                stage_batch(res, batch, stage, (part, seq))
             yield conform(res.batch, out_schema)
 
     return transform

@@ -101,13 +101,15 @@ class StageWriter:
     def __repr__(self) -> str:  # never the key
         return f"StageWriter({self.table!r})"
 
-    def write(self, records: list[tuple[str, str, pa.RecordBatch]]) -> None:
-        """One file per (domain, version) of a batch: written under a temporary name, then renamed,
-        so a file the driver reads is whole."""
+    def write(self, records: list[tuple[str, str, pa.RecordBatch]], where: tuple[int, int] = (0, 0)) -> None:
+        """One file per (domain, version) of a batch, named by ``where`` (the task's partition, the
+        batch's number in it): a retried or speculative task writes the same names again, so its
+        records replace the first attempt's instead of adding to them. Each file is written under
+        a temporary name, then renamed: a file the driver reads is whole."""
         folder = Path(self.path) / _folder(self.table)
         folder.mkdir(exist_ok=True)
         aes = AESGCM(self._key)
-        for domain, version, batch in records:
+        for i, (domain, version, batch) in enumerate(records):
             if not batch.num_rows:
                 continue
             schema = PLAIN_SCHEMA.with_metadata({"domain": domain, "version": version})
@@ -116,19 +118,27 @@ class StageWriter:
                 w.write_batch(batch.replace_schema_metadata(schema.metadata))
             nonce = os.urandom(12)
             sealed = nonce + aes.encrypt(nonce, sink.getvalue().to_pybytes(), _aad(self.table))
-            name = uuid.uuid4().hex
-            tmp = folder / (name + ".tmp")
+            tmp = folder / (uuid.uuid4().hex + ".tmp")
             tmp.write_bytes(sealed)
-            os.replace(tmp, folder / (name + _SUFFIX))
+            os.replace(tmp, folder / f"{where[0]:06d}-{where[1]:06d}-{i:03d}{_SUFFIX}")
 
 
-def stage_batch(res: BatchResult, inp: pa.RecordBatch, writer: StageWriter) -> None:
-    """An executor's part: the plain records of one transformed batch (``inp``: its input), staged."""
+def stage_batch(res: BatchResult, inp: pa.RecordBatch, writer: StageWriter, where: tuple[int, int]) -> None:
+    """An executor's part: the plain records of one transformed batch (``inp``: its input), staged
+    (``where``: its task's partition and its number there)."""
     if not res.vault:
         return
     if res.kept is not None:
         inp = inp.filter(res.kept)
-    writer.write(vault_records(res.vault, inp, res.batch, res.contexts, res.subjects))
+    writer.write(vault_records(res.vault, inp, res.batch, res.contexts, res.subjects), where)
+
+
+def partition_id() -> int:
+    """The running Spark task's partition (0 outside a task)."""
+    from pyspark import TaskContext
+
+    tc = TaskContext.get()
+    return tc.partitionId() if tc is not None else 0
 
 
 def store_staged(vault: Vault, keys: Any, staging: Staging, table: str) -> int:
