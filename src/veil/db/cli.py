@@ -39,7 +39,7 @@ def run_into_database(params: dict) -> None:
     from ..errors import VaultError
     from ..formats import open_dataset
     from ..keys import refuse_inside
-    from ..output import write_atomic
+    from ..output import Target, check_targets, looks_like_report, write_atomic
     from ..pipeline import report_dict
     from ..plan import compile_plan
     from ..profile import load_profile
@@ -51,6 +51,9 @@ def run_into_database(params: dict) -> None:
     if params.get("fmt") is not None:
         raise click.UsageError("--format writes table files; --out is a database")
     report = params.get("report")
+    paths = check_targets([Target("--report", report, kind="report", recognise=looks_like_report)],
+                          reads={"the profile": params["profile_path"], "the keyring": params.get("keyring")},
+                          force=params.get("force", False))  # before anything is read or written
     profile = load_profile(params["profile_path"], strict=False)
     dataset = open_dataset(params["input_path"], dialect=params.get("dialect"))
     scope = params.get("scope") or profile.scope
@@ -82,7 +85,7 @@ def run_into_database(params: dict) -> None:
         if str(report) == "-":
             click.echo(text, nl=False)
         else:
-            write_atomic(Path(report), text.encode(), kind="report")
+            write_atomic(paths["--report"], text.encode(), kind="report")
     if not quiet:
         rows = sum(t.rows_out for t in result.tables)
         click.echo(f"veil: wrote {url} ({len(result.tables)} tables, {rows:,} rows, {result.seconds:.2f}s, "
