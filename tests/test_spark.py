@@ -387,16 +387,19 @@ def test_scope_gives_the_local_engine_values_of_that_scope(spark):
     assert plain.column("email").to_pylist() != want.column("email").to_pylist()
 
 
-def test_cli_a_failed_task_is_the_executors_veil_error_and_nothing_is_written(cli, keyfile, tmp_path, monkeypatch):
+def test_cli_a_failed_task_is_the_executors_veil_error_and_nothing_is_written(cli, keyfile, tmp_path, monkeypatch,
+                                                                              spark, staging):
     from veil.spark import keys as spark_keys
 
     monkeypatch.setattr(spark_keys.RecordingKeys, "provider",
                         lambda self: SubkeyProvider(self.active_version, {}, {}))
-    out = tmp_path / "out"
-    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", out, "--engine", "spark")
+    out, vault = tmp_path / "out", tmp_path / "v.db"
+    res = cli("run", SAMPLES_PARQUET, "-p", make_vault_profile(tmp_path), "--keyring", keyfile, "--out", out,
+              "--engine", "spark", "--vault", vault)
     assert res.exit_code == KeyringError.exit_code, res.output
     assert "a Spark task failed" in res.output and "did not ship" in res.output
-    assert not out.exists()
+    assert not out.exists() and list(staging.iterdir()) == []  # the staging directory is removed
+    assert " run " not in cli("vault", "audit", "--keyring", keyfile, "--vault", vault).stdout
 
 
 def test_k_anonymity_as_a_spark_aggregation(spark):
