@@ -37,7 +37,7 @@ from ..errors import VaultError
 from ..ops.arrays import as_text
 from ..pipeline.transform import BatchResult, RunContext, _drop_mask, _subject_blinds
 from ..plan import TablePlan
-from ..vault import PLAIN_SCHEMA, Vault, encrypt_records
+from ..vault import PLAIN_SCHEMA, Vault, encrypt_records, rows16
 from ..vault.crypto import blind_key
 from ..vault.records import vault_records
 
@@ -102,7 +102,7 @@ class StageWriter:
         return f"StageWriter({self.table!r})"
 
     def write(self, records: list[tuple[str, str, pa.RecordBatch]], where: tuple[int, int] = (0, 0)) -> None:
-        """One file per (domain, version) of a batch, named by ``where`` (the task's partition, the
+        """One file per record set (a reversible column) of a batch, named by ``where`` (the task's partition, the
         batch's number in it): a retried or speculative task writes the same names again, so its
         records replace the first attempt's instead of adding to them. Each file is written under
         a temporary name, then renamed: a file the driver reads is whole."""
@@ -146,8 +146,8 @@ def store_staged(vault: Vault, keys: Any, staging: Staging, table: str) -> int:
     vault key and stored (not committed). Returns the records stored."""
     stored = 0
     for domain, version, plain in staging.batches(table):
-        blinds = _rows16(plain.column("blind"))
-        dedup = _rows16(plain.column("key"))
+        blinds = rows16(plain.column("blind"))
+        dedup = rows16(plain.column("key"))
         linked = plain.column("subject").is_valid().to_numpy(zero_copy_only=False)
         no_context = (blinds == dedup).all(axis=1)  # a dedup key is the blind index XOR the context's key (0: none)
         keep = vault.fresh(domain, version, dedup, linked, no_context)
@@ -157,11 +157,6 @@ def store_staged(vault: Vault, keys: Any, staging: Staging, table: str) -> int:
             plain = plain.filter(pa.array(keep))
         stored += vault.store(domain, version, encrypt_records(keys, domain, version, plain))
     return stored
-
-
-def _rows16(arr: pa.Array) -> np.ndarray:
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return np.frombuffer(arr.buffers()[1], np.uint8, len(arr) * 16, arr.offset * 16).reshape(len(arr), 16)
 
 
 # -- forget lists: the keys of dropped parent rows ------------------------------------------
