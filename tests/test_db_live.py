@@ -95,13 +95,18 @@ def _tables(out: Path) -> dict:
 
 
 def test_scan_of_live_database_gives_the_dumps_draft(source):
+    check_live_scan(source, url(source["db"]))
+
+
+def check_live_scan(source: dict, live: str) -> None:
+    """A scan of the live database writes the draft a scan of its dump writes (also with a LIMIT sample)."""
     work = source["work"]
-    veil("scan", url(source["db"]), "-o", str(work / "live-draft.yaml"), "--no-ner", "-q")
+    veil("scan", live, "-o", str(work / "live-draft.yaml"), "--no-ner", "-q")
     body = [ln for ln in (work / "live-draft.yaml").read_text().splitlines() if not ln.startswith("# ")]
     want = [ln for ln in (work / "draft.yaml").read_text().splitlines() if not ln.startswith("# ")]
     assert body == want
     # a bounded sample (LIMIT): the rows a scan of the dump reads, and the exact row counts
-    veil("scan", url(source["db"]), "-o", str(work / "live-50.yaml"), "--no-ner", "-q", "--sample-rows", "50")
+    veil("scan", live, "-o", str(work / "live-50.yaml"), "--no-ner", "-q", "--sample-rows", "50")
     veil("scan", str(source["dump"]), "-o", str(work / "dump-50.yaml"), "--no-ner", "-q", "--sample-rows", "50")
     live, dump = ((work / f).read_text().splitlines() for f in ("live-50.yaml", "dump-50.yaml"))
     assert live[2:] == dump[2:] and "of 50 sampled" in "\n".join(live)

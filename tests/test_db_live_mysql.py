@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from .schemas.harness import MY_HOST, MY_PORT, MY_USER, MySQL, scratch_databases
-from .test_db_live import veil
+from .test_db_live import check_live_scan, veil
 
 pytest.importorskip("pymysql")
 
@@ -78,16 +78,7 @@ def source(my, tmp_path_factory):
 
 
 def test_scan_of_live_mariadb_gives_the_dumps_draft(source):
-    work = source["work"]
-    veil("scan", url(source["db"]), "-o", str(work / "live-draft.yaml"), "--no-ner", "-q")
-    body = [ln for ln in (work / "live-draft.yaml").read_text().splitlines() if not ln.startswith("# ")]
-    want = [ln for ln in (work / "draft.yaml").read_text().splitlines() if not ln.startswith("# ")]
-    assert body == want
-    # a bounded sample (LIMIT): the rows a scan of the dump reads, and the exact row counts
-    veil("scan", url(source["db"]), "-o", str(work / "live-50.yaml"), "--no-ner", "-q", "--sample-rows", "50")
-    veil("scan", str(source["dump"]), "-o", str(work / "dump-50.yaml"), "--no-ner", "-q", "--sample-rows", "50")
-    live, dump = ((work / f).read_text().splitlines() for f in ("live-50.yaml", "dump-50.yaml"))
-    assert live[2:] == dump[2:] and "of 50 sampled" in "\n".join(live)
+    check_live_scan(source, url(source["db"]))
 
 
 def test_live_mariadb_run_equals_run_on_mysqldump(source, tmp_path):

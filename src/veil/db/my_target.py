@@ -18,16 +18,10 @@ import contextlib
 import os
 import secrets
 import shutil
-import subprocess
-import tempfile
 
-from ..dataset import Target
 from ..errors import OutputError, UsageError
-from ..formats.dump.shuffle import BlockShuffle
-from ..formats.dump.sinks import Counters, DumpSink
-from ..plan import Plan
 from .my_source import my_connect, my_tool_args
-from .pg_target import ClientPipe, scratch_prefix
+from .pg_target import LoadSink, scratch_prefix
 from .server import redact
 from .url import DbUrl
 
@@ -36,34 +30,14 @@ def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-class ClientSink(DumpSink):
+class ClientSink(LoadSink):
     """A rewritten MySQL dump loaded by the mariadb/mysql client into a scratch database."""
 
-    def __init__(self, plan: Plan, counters: Counters | None, url: DbUrl, scratch: str):
-        super().__init__("-", plan, False, counters)
-        self.url, self.scratch = url, scratch
-        self.proc: subprocess.Popen | None = None
+    tool = "the mariadb/mysql client"
 
-    def open(self, target: Target) -> None:
+    def command(self) -> list[str] | None:
         exe = shutil.which("mariadb") or shutil.which("mysql")
-        if exe is None:
-            raise OutputError("the mariadb/mysql client is not on PATH", file=str(self.url),
-                              hint="install the MySQL/MariaDB client")
-        errors = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([exe, *my_tool_args(self.url), "--batch", "--", self.scratch],
-                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
-                                     env=self.url.env())
-        self.fh = ClientPipe(self.proc, errors, str(self.url))
-        if self.order is not None:
-            self.shuffle = BlockShuffle(self.order, self.fh.write, None)
-
-    def abort(self) -> None:
-        if self.shuffle is not None:
-            with contextlib.suppress(Exception):
-                self.shuffle.discard()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        return None if exe is None else [exe, *my_tool_args(self.url), "--batch", "--", self.scratch]
 
 
 class MyTarget:

@@ -75,25 +75,29 @@ class ClientPipe:
             raise self.failure()
 
 
-class PsqlSink(DumpSink):
-    """A rewritten dump loaded by psql into a scratch database (see the module)."""
+class LoadSink(DumpSink):
+    """A rewritten dump piped into a database client (``command()``) loading a scratch database;
+    the client's first error line (redacted) is the run's error."""
+
+    tool = ""  # what to install when the client is missing
 
     def __init__(self, plan: Plan, counters: Counters | None, url: DbUrl, scratch: str):
         super().__init__("-", plan, False, counters)
         self.url, self.scratch = url, scratch
         self.proc: subprocess.Popen | None = None
-        self.errors = None
+
+    def command(self) -> list[str] | None:
+        """The client's command line (None: no client on PATH)."""
+        raise NotImplementedError
 
     def open(self, target: Target) -> None:
-        exe = shutil.which("psql")
-        if exe is None:
-            raise OutputError("psql is not on PATH", file=str(self.url), hint="install the PostgreSQL client tools")
-        self.errors = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([exe, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-",
-                                      f"--dbname={self.url.libpq(self.scratch)}"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errors,
+        argv = self.command()
+        if argv is None:
+            raise OutputError(f"{self.tool} is not on PATH", file=str(self.url), hint=f"install {self.tool}")
+        errors = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
                                      env=self.url.env())
-        self.fh = ClientPipe(self.proc, self.errors, str(self.url))
+        self.fh = ClientPipe(self.proc, errors, str(self.url))
         if self.order is not None:
             self.shuffle = BlockShuffle(self.order, self.fh.write, None)
 
@@ -104,6 +108,17 @@ class PsqlSink(DumpSink):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class PsqlSink(LoadSink):
+    """A rewritten dump loaded by psql into a scratch database (see the module)."""
+
+    tool = "psql (the PostgreSQL client tools)"
+
+    def command(self) -> list[str] | None:
+        exe = shutil.which("psql")
+        return None if exe is None else [exe, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-",
+                                         f"--dbname={self.url.libpq(self.scratch)}"]
 
 
 class PgTarget:

@@ -49,7 +49,7 @@ class BatchResult:
     kept: pa.Array | None = None  # row mask when rows were dropped
 
 
-def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
+def drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
                subjects: pa.Array | None) -> tuple[np.ndarray, int, int]:
     """Rows to drop: forgotten subjects (``subjects``: each row's subject blind index), and rows
     referencing dropped parent rows."""
@@ -73,7 +73,7 @@ def _drop_mask(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
 
 
 
-def _subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
+def subject_blinds(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext,
                     seen: dict[str, Distinct]) -> pa.Array | None:
     """Per row: the blind index of the row's subject, null where it is null (None for tables without
     a subject). When the subject column's operator ran in the subject's domain, its own blind
@@ -125,9 +125,9 @@ def transform_batch(tplan: TablePlan, batch: pa.RecordBatch, run: RunContext | K
     forgetting = bool(tplan.subject and run.forgotten.get(tplan.subject.domain))
     recording = run.vault and any(c.reversible for c in tplan.columns)
     # each row's subject blind index, once: to drop forgotten subjects, and linked to vault records
-    subjects = _subject_blinds(tplan, batch, run, seen) if forgetting or recording else None
+    subjects = subject_blinds(tplan, batch, run, seen) if forgetting or recording else None
     if forgetting or tplan.drop_refs:
-        drop, res.forgotten, res.by_reference = _drop_mask(tplan, batch, run, subjects)
+        drop, res.forgotten, res.by_reference = drop_mask(tplan, batch, run, subjects)
         if drop.any():
             dropped = batch.filter(pa.array(drop))
             for cols in tplan.referenced:

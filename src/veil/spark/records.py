@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import VaultError
 from ..ops.arrays import as_text
-from ..pipeline.transform import BatchResult, RunContext, _drop_mask, _subject_blinds
+from ..pipeline.transform import BatchResult, RunContext, drop_mask, subject_blinds
 from ..plan import TablePlan
 from ..vault import PLAIN_SCHEMA, Vault, encrypt_records, rows16
 from ..vault.crypto import blind_key
@@ -188,15 +188,16 @@ def _forgotten_of(tplan: TablePlan, run: RunContext) -> dict[str, frozenset[byte
 
 
 def _drops(tplan: TablePlan, keys: Any, forgotten: dict[str, frozenset[bytes]], in_schema: pa.Schema,
-           batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-    """Each batch (as ``in_schema``) with the mask of the rows the local engine drops from it."""
+           batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[pa.RecordBatch, np.ndarray, int, int]]:
+    """Each batch (as ``in_schema``) with the mask of the rows the local engine drops from it, and
+    how many of them are forgotten subjects' and how many reference dropped rows."""
     from . import conform
 
     ctx = RunContext(keys, forgotten)
     for batch in batches:
         batch = conform(batch, in_schema)
-        subjects = _subject_blinds(tplan, batch, ctx, {}) if forgotten else None
-        yield batch, _drop_mask(tplan, batch, ctx, subjects)[0]
+        subjects = subject_blinds(tplan, batch, ctx, {}) if forgotten else None
+        yield batch, *drop_mask(tplan, batch, ctx, subjects)
 
 
 def dropped_keys(tplan: TablePlan, spark_df: Any, keys: Any, run: RunContext,
@@ -214,7 +215,7 @@ def dropped_keys(tplan: TablePlan, spark_df: Any, keys: Any, run: RunContext,
     forgotten = _forgotten_of(tplan, run)
 
     def dropped(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch, drop in _drops(tplan, keys, forgotten, in_schema, batches):
+        for batch, drop, _, _ in _drops(tplan, keys, forgotten, in_schema, batches):
             if drop.any():
                 rows = batch.filter(pa.array(drop))
                 yield pa.RecordBatch.from_arrays([as_text(rows.column(c)) for c in cols], schema=out_schema)
@@ -229,7 +230,29 @@ def kept_input(tplan: TablePlan, spark_df: Any, keys: Any, run: RunContext, in_s
     forgotten = _forgotten_of(tplan, run)
 
     def kept(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch, drop in _drops(tplan, keys, forgotten, in_schema, batches):
+        for batch, drop, _, _ in _drops(tplan, keys, forgotten, in_schema, batches):
             yield batch.filter(pa.array(~drop)) if drop.any() else batch
 
     return spark_df.mapInArrow(kept, spark_df.schema)
+
+
+def drop_counts(tplan: TablePlan, spark_df: Any, keys: Any, run: RunContext, in_schema: pa.Schema) -> tuple[int, int]:
+    """The rows a table drops, counted as the local engine counts them: (forgotten subjects', by
+    reference). One job over the input (only for a table that drops rows): a row of two counts per
+    batch, summed by Spark; no value leaves the executors."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    if not drops_rows(tplan, run):
+        return 0, 0
+    schema = pa.schema([pa.field("forgotten", pa.int64()), pa.field("by_reference", pa.int64())])
+    forgotten = _forgotten_of(tplan, run)
+
+    def counts(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for _, _, n_forgotten, n_ref in _drops(tplan, keys, forgotten, in_schema, batches):
+            yield pa.RecordBatch.from_arrays([pa.array([n_forgotten], pa.int64()), pa.array([n_ref], pa.int64())],
+                                             schema=schema)
+
+    row = spark_df.mapInArrow(counts, from_arrow_schema(schema)).agg(
+        F.sum("forgotten").alias("f"), F.sum("by_reference").alias("r")).collect()[0]
+    return int(row["f"] or 0), int(row["r"] or 0)
