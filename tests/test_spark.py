@@ -4,8 +4,10 @@ multi-table set; the plan compiled on the driver; only derived subkeys shipped t
 from __future__ import annotations
 
 import datetime as dt
+import json
 import pickle
 import random
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -59,17 +61,53 @@ def _same_values(local: pa.Table, spark_out: pa.Table, key: str, where: str) -> 
         assert a.equals(b), f"{where}.{col}"
 
 
+def _counts(report_path) -> dict:
+    """A run report without what differs between two runs (timings, paths, the engine)."""
+    doc = json.loads(report_path.read_text())
+    for t in doc["tables"].values():
+        t.pop("seconds")
+    return {k: v for k, v in doc.items() if k not in ("seconds", "started", "output", "engine")}
+
+
 def test_cli_engine_spark_matches_the_local_engine(cli, keyfile, tmp_path, spark):
     local = tmp_path / "local"
-    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", local, "--workers", "1", "-q")
+    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", local, "--workers", "1",
+              "--report", tmp_path / "local.json")
     assert res.exit_code == 0, res.output
     out = tmp_path / "spark"
-    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", out, "--engine", "spark")
-    assert res.exit_code == 0, res.output
+    spark_report = tmp_path / "spark.json"
+    res_spark = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", out, "--engine", "spark",
+                    "--report", spark_report)
+    assert res_spark.exit_code == 0, res_spark.output
     assert (out / ".veil-output").exists()  # written by veil, atomically (veil.output.AtomicOutput)
     for path in local.glob("*.parquet"):
         want = pq.read_table(path)
         _same_values(want, pq.read_table(out / path.stem), want.column_names[0], path.stem)
+    # the run report: the local engine's document, counts per table and column statistics included
+    assert json.loads(spark_report.read_text())["engine"] == "spark"
+    assert _counts(spark_report) == _counts(tmp_path / "local.json")
+    assert json.loads(spark_report.read_text())["tables"]["customers"]["columns"]["email"]["transformed"] > 0
+    # and the local engine's summary on stderr, but for the timing and the output's path
+    drop_run = re.compile(r"\d+\.\d+s|" + re.escape(str(tmp_path)) + r"/\w+")
+    assert drop_run.sub("", res_spark.stderr.split("veil: wrote")[-1]) == drop_run.sub("", res.stderr.split(
+        "veil: wrote")[-1])
+    assert "  customers: 200 rows in, 200 out, 8 of 10 columns transformed" in res_spark.stderr
+
+
+def test_spark_run_report_holds_no_input_value(cli, keyfile, tmp_path, spark):
+    report = tmp_path / "r.json"
+    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", tmp_path / "o", "--engine",
+              "spark", "--report", report, "-q")
+    assert res.exit_code == 0 and res.stderr == "", res.output  # -q: no summary
+    text = report.read_text()
+    values = {str(v) for path in SAMPLES_PARQUET.glob("*.parquet") for col in pq.read_table(path).columns
+              for v in col.to_pylist() if v is not None and len(str(v)) >= 6}
+    assert len(values) > 1000 and not [v for v in values if v in text]
+    # a --report path that is an input is refused before anything is read or written
+    res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", tmp_path / "o2",
+              "--engine", "spark", "--report", SAMPLES_PARQUET / "orders.parquet")
+    assert res.exit_code == 2 and "--report must not be the input" in res.output, res.output
+    assert not (tmp_path / "o2").exists()
 
 
 def _generated(root, n: int = 3000) -> None:
@@ -246,14 +284,18 @@ def test_vault_records_as_in_a_local_run_and_audited(cli, keyfile, tmp_path, spa
     prof = make_vault_profile(tmp_path)
     local, spark_vault = tmp_path / "local.db", tmp_path / "spark.db"
     res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", local, "--out", tmp_path / "l",
-              "--workers", "1", "-q")
+              "--workers", "1", "-q", "--report", tmp_path / "l.json")
     assert res.exit_code == 0, res.output
     res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", spark_vault, "--out",
-              tmp_path / "s", "--engine", "spark", "-q")
+              tmp_path / "s", "--engine", "spark", "-q", "--report", tmp_path / "s.json")
     assert res.exit_code == 0, res.output
     want, got = _vault_content(local, keyfile), _vault_content(spark_vault, keyfile)
     assert len(want) == 7 and sum(map(len, want.values())) > 1500
     assert got == want
+    # the report's vault_records_written, per table and in total, as the local run's
+    assert _counts(tmp_path / "s.json") == _counts(tmp_path / "l.json")
+    assert json.loads((tmp_path / "s.json").read_text())["totals"]["vault_records_written"] == sum(
+        map(len, want.values()))
     # `veil vault reveal` of every email pseudonym of the Spark output: the local vault's answers
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("\n".join(pq.read_table(tmp_path / "s" / "customers").column("email").to_pylist()) + "\n")
@@ -294,9 +336,13 @@ def test_forgotten_subjects_dropped_as_in_a_local_run(cli, keyfile, tmp_path, sp
         # the Spark run linked the subject's records as the local run did: the same records go
         assert res.exit_code == 0 and "5 vault record(s) deleted" in res.stdout, res.output
         res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", vault, "--out",
-                  tmp_path / engine, "--engine", engine, "-q")
+                  tmp_path / engine, "--engine", engine, "-q", "--report", tmp_path / f"{engine}.json")
         assert res.exit_code == 0, res.output
         outs[engine] = tmp_path / engine
+    # the report counts the rows dropped (forgotten subject, by reference) as the local run's
+    assert _counts(tmp_path / "spark.json") == _counts(tmp_path / "local.json")
+    dropped = [t["rows_dropped"] for t in json.loads((tmp_path / "spark.json").read_text())["tables"].values()]
+    assert sum(d["forgotten_subject"] for d in dropped) > 0 and sum(d["by_reference"] for d in dropped) > 0
     for path in outs["local"].glob("*.parquet"):
         want, got = pq.read_table(path), pq.read_table(outs["spark"] / path.stem)
         assert got.num_rows == want.num_rows < pq.read_metadata(SAMPLES_PARQUET / path.name).num_rows, path.stem

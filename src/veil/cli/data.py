@@ -139,8 +139,8 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
     profile = load_profile(profile_path, strict=False)
     if engine == "spark":  # veil.spark.cli: Parquet directories through Spark
         from ..spark.cli import run_spark_command
-        return run_spark_command(input_path, profile, out, keyring, passphrase_env, scope, vault, fmt, report,
-                                 force, workers, row_order, quiet)
+        return run_spark_command(input_path, profile, profile_path, out, keyring, passphrase_env, scope, vault, fmt,
+                                 report, force, workers, row_order, quiet)
     dataset = open_dataset(input_path, dialect=dialect, delimiter=delimiter, csv_types=csv_types,
                            spool_dir=None if to_stdout else out if out_raw.endswith(("/", os.sep)) else out.parent)
     if to_stdout and not isinstance(dataset, DumpDataset):
@@ -171,21 +171,31 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
         doc = report_dict(result, plan, input_path=input_path, profile_path=str(profile_path),
                           extra={"scope": scope})
         if report is not None:
-            text = json.dumps(doc, indent=2) + "\n"
-            if str(report) == "-":
-                click.echo(text, nl=False)
-            else:
-                write_atomic(paths["--report"], text.encode(), kind="report")
+            write_report(doc, report, paths)
     if not quiet:
-        for t in result.tables:
-            changed = sum(1 for c in plan.tables[t.name].columns if c.transformed)
-            dropped = t.rows_forgotten + t.rows_dropped_by_reference
-            click.echo(f"  {t.name}: {t.rows_in:,} rows in, {t.rows_out:,} out, "
-                       f"{changed} of {len(plan.tables[t.name].columns)} columns transformed"
-                       + (f", {dropped:,} rows of forgotten subjects dropped" if dropped else ""), err=True)
-        click.echo(f"veil: wrote {result.output} ({len(result.tables)} tables, "
-                   f"{result.seconds:.2f}s, key version {result.key_version}"
-                   + (f", scope {scope})" if scope else ")"), err=True)
+        print_summary(result, plan, scope)
+
+
+def write_report(doc: dict, report: Path, paths: dict[str, Path]) -> None:
+    """The JSON run report to stdout ('-') or atomically to its checked path (either engine's run)."""
+    text = json.dumps(doc, indent=2) + "\n"
+    if str(report) == "-":
+        click.echo(text, nl=False)
+    else:
+        write_atomic(paths["--report"], text.encode(), kind="report")
+
+
+def print_summary(result, plan, scope: str | None) -> None:
+    """A run's summary on stderr: a line per table, then where it wrote (either engine's run)."""
+    for t in result.tables:
+        changed = sum(1 for c in plan.tables[t.name].columns if c.transformed)
+        dropped = t.rows_forgotten + t.rows_dropped_by_reference
+        click.echo(f"  {t.name}: {t.rows_in:,} rows in, {t.rows_out:,} out, "
+                   f"{changed} of {len(plan.tables[t.name].columns)} columns transformed"
+                   + (f", {dropped:,} rows of forgotten subjects dropped" if dropped else ""), err=True)
+    click.echo(f"veil: wrote {result.output} ({len(result.tables)} tables, "
+               f"{result.seconds:.2f}s, key version {result.key_version}"
+               + (f", scope {scope})" if scope else ")"), err=True)
 
 
 @click.command()

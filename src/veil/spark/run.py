@@ -7,13 +7,16 @@ run); each table is then read, transformed per Arrow batch on the executors and 
 directory of part files ``OUT/<table>/`` (partitioned as its input). Key columns are checked for
 pseudonym collisions (Spark aggregations) before the output is committed; a failed run leaves a
 previous output untouched (veil.output.AtomicOutput). With a vault, forgotten subjects' rows are
-dropped and vault records stored as in a local run (veil.spark.records).
+dropped and vault records stored as in a local run (veil.spark.records). The run's counts are the
+local engine's RunResult, counted by Spark (veil.spark.report), for the same JSON report.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +27,14 @@ from ..formats.partitions import is_partitioned_table, partition_columns
 from ..keys import KeyProvider
 from ..output import AtomicOutput
 from ..pipeline.driver import drop_refs_for
+from ..pipeline.report import RunResult
 from ..pipeline.transform import RunContext, run_context
+from ..plan import Plan
 from ..profile import Profile
 from ..vault import Vault
 from . import SparkTable, arrow_schema, check_keys, plan_table
 from .records import STAGING_CONF, Staging, dropped_keys, drops_rows, store_staged
+from .report import table_result
 
 _VEIL_ERROR = re.compile(r"veil\.errors\.(\w+): ([^\n]*)")
 
@@ -98,14 +104,17 @@ def session(workers: int | None = None) -> Any:
 
 def run_spark(root: Path, profile: Profile, keys: KeyProvider | None, out: Path, *, spark: Any = None,
               workers: int | None = None, probe_rows: int = 1000, vault: Vault | None = None,
-              purpose: str = "", actor: str | None = None) -> dict[str, tuple[str, ...]]:
-    """Run every table of ``root`` into ``out``; returns each table's partition columns.
+              purpose: str = "", actor: str | None = None) -> tuple[RunResult, Plan]:
+    """Run every table of ``root`` into ``out``; returns its counts (as the local engine's, for the
+    run report: veil.spark.report) and the compiled plan.
 
     With a ``vault``: forgotten subjects' rows (and rows referencing them) are dropped, and the
     reversible columns' records are staged by the executors and stored by the driver
     (veil.spark.records), committed with the run's audit entry before the output appears. The
     staging directory (``spark.veil.staging.dir``, else the system's temporary directory) is
     removed at the end, also when the run fails."""
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t0 = time.perf_counter()
     inputs = spark_inputs(Path(root))
     spark = spark or session(workers)
     frames = {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
@@ -117,13 +126,18 @@ def run_spark(root: Path, profile: Profile, keys: KeyProvider | None, out: Path,
         if vault is not None:
             vault.record_run("run", purpose=purpose, version=plan.key_version or "", actor=actor)
         tables = _plan_tables(plan, inputs, frames, keys, probe_rows, context, staging)
+        results = {}
         with AtomicOutput(Path(out), True) as target:
             for t in inputs:
-                _write(spark, tables[t.name], t, str(target.path_for(t.name)))
+                t1 = time.perf_counter()
+                written = _write(spark, tables[t.name], t, str(target.path_for(t.name)))
+                results[t.name] = table_result(tables[t.name].plan, frames[t.name], written, tables[t.name].keys,
+                                               context, arrow_schema(frames[t.name]))
+                results[t.name].seconds = time.perf_counter() - t1
             if vault is not None and staging is not None:
                 for name in plan.order():
                     if name in tables:
-                        store_staged(vault, keys, staging, name)
+                        results[name].vault_records = store_staged(vault, keys, staging, name)
                 vault.commit()  # the records and the run's audit entry, before the output appears
             target.commit()
     except BaseException:
@@ -133,7 +147,9 @@ def run_spark(root: Path, profile: Profile, keys: KeyProvider | None, out: Path,
     finally:
         if staging is not None:
             staging.close()
-    return {t.name: t.partitions for t in inputs}
+    ordered = [results[t.name] for t in inputs]
+    return RunResult(ordered, Path(out), started, time.perf_counter() - t0, plan.key_version,
+                     sum(r.vault_records for r in ordered), bool(context.forgotten)), plan
 
 
 def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], keys: KeyProvider | None,
@@ -155,9 +171,9 @@ def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], ke
     return tables
 
 
-def _write(spark: Any, st: SparkTable, t: SparkInput, path: str) -> None:
+def _write(spark: Any, st: SparkTable, t: SparkInput, path: str) -> Any:
     """One table's output written as part files, then its key columns checked (before the commit:
-    a collision leaves no output)."""
+    a collision leaves no output). Returns the output as written (read back, not computed again)."""
     writer = st.result.write.mode("error")
     if t.partitions:
         writer = writer.partitionBy(*t.partitions)
@@ -165,4 +181,6 @@ def _write(spark: Any, st: SparkTable, t: SparkInput, path: str) -> None:
         writer.parquet(path)
     except Exception as exc:  # a task failed: a veil error on an executor keeps its class and message
         raise task_error(exc) from None
-    check_keys(st, spark.read.parquet(path))
+    written = spark.read.parquet(path)
+    check_keys(st, written)
+    return written
