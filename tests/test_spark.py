@@ -95,11 +95,11 @@ def test_cli_engine_spark_matches_the_local_engine(cli, keyfile, tmp_path, spark
 
 
 def test_spark_run_report_holds_no_input_value(cli, keyfile, tmp_path, spark):
-    report = tmp_path / "r.json"
     res = cli("run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--out", tmp_path / "o", "--engine",
-              "spark", "--report", report, "-q")
+              "spark", "--report", "-", "-q")
     assert res.exit_code == 0 and res.stderr == "", res.output  # -q: no summary
-    text = report.read_text()
+    text = res.stdout  # --report -: the JSON document alone on stdout
+    assert json.loads(text)["totals"]["rows_in"] == 1834
     values = {str(v) for path in SAMPLES_PARQUET.glob("*.parquet") for col in pq.read_table(path).columns
               for v in col.to_pylist() if v is not None and len(str(v)) >= 6}
     assert len(values) > 1000 and not [v for v in values if v in text]
