@@ -3,8 +3,8 @@
 Library errors (VeilError) become one line on stderr and a documented exit
 code in one place, :class:`_Group.invoke`; a traceback only with --debug.
 
-The commands live by job: :mod:`veil.cli.data` (run, validate, scan, operators,
-rekey) and :mod:`veil.cli.secrets` (keys ..., vault ...); their shared options in
+The commands live by job: :mod:`veil.cli.data` (run, validate, operators, rekey),
+:mod:`veil.cli.scan` (scan) and :mod:`veil.cli.secrets` (keys ..., vault ...); their shared options in
 :mod:`veil.cli.options`. Each is registered below, explicitly, on :func:`main`.
 """
 
@@ -19,7 +19,8 @@ import click
 from .. import __version__
 from ..errors import EXIT_CODES, EXIT_INTERNAL, VeilError
 from ..output import is_no_space, no_space
-from .data import operators, rekey_cmd, run, scan, validate
+from .data import operators, rekey_cmd, run, validate
+from .scan import scan
 from .secrets import keys, vault
 from .verify import verify
 

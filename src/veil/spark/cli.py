@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli.data import _reads, _report_target, print_summary, write_report
+from ..cli.data import print_summary, reads, report_target, write_report
 from ..cli.options import keys_from, vault_from
 from ..errors import VaultError
 from ..keys import refuse_inside
@@ -30,8 +30,8 @@ def run_spark_command(input_path: Path, profile, profile_path: Path, out: Path, 
     if vault and "://" not in str(vault):
         refuse_inside(Path(vault).expanduser(), (input_path, out), "vault", VaultError)
     # every path written is checked before anything is read or written, as for the local engine
-    paths = check_targets([Target("--out", out, True), _report_target(report)],
-                          reads=_reads(input=input_path, profile=profile_path, keyring=keyring, vault=vault),
+    paths = check_targets([Target("--out", out, True), report_target(report)],
+                          reads=reads(input=input_path, profile=profile_path, keyring=keyring, vault=vault),
                           force=force)
     final = paths.get("--out", out)
     with target_lock(final):
