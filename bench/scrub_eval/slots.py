@@ -10,6 +10,7 @@ Luhn-valid), national ids too where Faker has none for the country.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import re
 import unicodedata
@@ -161,6 +162,8 @@ def national_id(rng: random.Random, locale: str) -> str:
     if locale in ("en_GB", "en_IE"):
         return uk_nino(rng)
     if locale.startswith("de_"):
+        if locale == "de_AT":  # its number holds a birth date: Faker's default is random up to *today*
+            return f.ssn(birthdate=dt.date(1930, 1, 1) + dt.timedelta(days=f.random.randrange(30_000)))
         return de_tax_id(rng) if locale == "de_DE" else f.ssn()
     if locale.startswith("fr_"):
         nir = f.ssn() if locale == "fr_FR" else seeded("fr_FR", rng).ssn()
