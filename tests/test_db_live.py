@@ -165,30 +165,37 @@ def test_live_to_live_round_trip(pg, source, tmp_path):
                                  f"AND datname LIKE '%{source['db'][:20]}%'")
 
 
+def kill_mid_load(src: str, target: str, table: str, tmp_path: Path, loading) -> Path:
+    """Start `veil run src --out target` (email faked), kill -9 it once ``loading()`` says rows flow
+    into the scratch database; returns the profile (the keyring is tmp_path/k.json)."""
+    from veil.keys import init_keyring
+
+    profile = tmp_path / "p.yaml"
+    profile.write_text(f"version: 1\ntables:\n  {table}:\n    columns:\n      id: keep\n"
+                       "      email: {op: fake, kind: email}\n")
+    init_keyring(tmp_path / "k.json")
+    proc = subprocess.Popen([sys.executable, "-m", "veil", "run", src, "-p", str(profile), "--keyring",
+                             str(tmp_path / "k.json"), "--out", target, "--if-exists", "replace", "-q",
+                             "--workers", "1", "--batch-size", "5000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not loading() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)  # rows are flowing into the scratch database
+    assert proc.poll() is None, "the run ended before it could be killed: make the table bigger"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return profile
+
+
 def test_kill_9_mid_load_leaves_the_target_unchanged(pg, tmp_path):
     src, target = pg.new(), pg.new()
     with pg.connect(src) as conn:
         conn.execute("CREATE TABLE big (id int PRIMARY KEY, email text)")
         conn.execute("INSERT INTO big SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 400000) g")
     psql(target, "CREATE TABLE before (x int); INSERT INTO before VALUES (42)")
-    profile = tmp_path / "p.yaml"
-    profile.write_text("version: 1\ntables:\n  public.big:\n    columns:\n      id: keep\n"
-                       "      email: {op: fake, kind: email}\n")
-    from veil.keys import init_keyring
-
-    init_keyring(tmp_path / "k.json")
-    proc = subprocess.Popen([sys.executable, "-m", "veil", "run", url(src), "-p", str(profile), "--keyring",
-                             str(tmp_path / "k.json"), "--out", url(target), "--if-exists", "replace", "-q",
-                             "--workers", "1", "--batch-size", "5000"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     loading = f"SELECT datname FROM pg_database WHERE datname LIKE 'veil\\_tmp\\_{target[:24]}%'"
-    deadline = time.monotonic() + 120
-    while not psql(PG_ADMIN_DB, loading) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.5)  # rows are flowing into the scratch database
-    assert proc.poll() is None, "the run ended before it could be killed: make the table bigger"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    profile = kill_mid_load(url(src), url(target), "public.big", tmp_path, lambda: psql(PG_ADMIN_DB, loading))
     time.sleep(0.5)
     assert psql(target, "SELECT x FROM before") == "42\n"
     assert psql(target, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "1\n"

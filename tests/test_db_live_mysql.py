@@ -4,7 +4,6 @@ server: the same draft, rows and pseudonyms as a run on mysqldump's file; a live
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from .schemas.harness import MY_HOST, MY_PORT, MY_USER, MySQL, scratch_databases
-from .test_db_live import check_live_scan, veil
+from .test_db_live import check_live_scan, kill_mid_load, veil
 
 pytest.importorskip("pymysql")
 
@@ -131,24 +130,8 @@ def test_kill_9_mid_load_leaves_the_mariadb_target_unchanged(my, tmp_path):
     my.client("CREATE TABLE big (id int PRIMARY KEY, email varchar(64));"
               "INSERT INTO big SELECT seq, CONCAT('u', seq, '@example.com') FROM seq_1_to_300000;", src)
     my.client("CREATE TABLE before_ (x int); INSERT INTO before_ VALUES (42);", target)
-    profile = tmp_path / "p.yaml"
-    profile.write_text("version: 1\ntables:\n  big:\n    columns:\n      id: keep\n"
-                       "      email: {op: fake, kind: email}\n")
-    from veil.keys import init_keyring
-
-    init_keyring(tmp_path / "k.json")
-    proc = subprocess.Popen([sys.executable, "-m", "veil", "run", url(src), "-p", str(profile), "--keyring",
-                             str(tmp_path / "k.json"), "--out", url(target), "--if-exists", "replace", "-q",
-                             "--workers", "1", "--batch-size", "5000"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     loading = f"SHOW DATABASES LIKE 'veil\\_tmp\\_{target[:24]}%'"
-    deadline = time.monotonic() + 120
-    while not my.client(loading).stdout and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.5)
-    assert proc.poll() is None, "the run ended before it could be killed: make the table bigger"
-    os.kill(proc.pid, 9)
-    proc.wait()
+    profile = kill_mid_load(url(src), url(target), "big", tmp_path, lambda: my.client(loading).stdout)
     assert my.client("SELECT x FROM before_", target).stdout.strip() == b"42"
     assert my.client("SHOW TABLES", target).stdout.split() == [b"before_"]
     veil("run", url(src), "-p", str(profile), "--keyring", str(tmp_path / "k.json"), "--out", url(target),
