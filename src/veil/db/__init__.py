@@ -1,6 +1,7 @@
 """Live databases as a run's input and output (issue 21): PostgreSQL and MySQL/MariaDB.
 
 - :mod:`.url`: database URLs, credentials kept out of everything shown;
+- :mod:`.live`: what a live source of either kind shares (its shown path, the connection, scan's sample);
 - :mod:`.server`: connections and client tools, value-free errors;
 - :mod:`.pg_source`: a live PostgreSQL database read as the dump pg_dump would write, in one snapshot;
 - :mod:`.pg_target`: a run's rewritten dump loaded into a scratch database, swapped in by rename;

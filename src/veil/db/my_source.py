@@ -12,16 +12,14 @@ over the data sees the same snapshot (InnoDB tables; DDL is not transactional in
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import shutil
 import subprocess
 from collections.abc import Iterator
 
 from ..errors import InputError, OutputError
-from ..formats.dump import DumpDataset, DumpInfo, dump_dataset
+from ..formats.dump import DumpDataset, dump_dataset
 from ..formats.dump.lexer import MYSQL
-from .pg_source import url_path
+from .live import LiveInfo
 from .server import redact
 from .url import DbUrl
 
@@ -79,16 +77,11 @@ def _literal(value, numeric: bool) -> str:
     return "'" + value.translate(_ESCAPES) + "'"
 
 
-class LiveMyInfo(DumpInfo):
+class LiveMyInfo(LiveInfo):
     """A DumpInfo whose text is made from a live MySQL/MariaDB database, in one snapshot."""
 
     def __init__(self, url: DbUrl):
-        super().__init__(url_path(url), MYSQL, False, False)
-        self.url = url
-        self.conn = my_connect(url, "source", stream=True)
-        self.with_data = False
-        self.limit: int | None = None  # rows per table (veil scan's sample), None: all
-        atexit.register(self.close)
+        super().__init__(url, MYSQL, my_connect(url, "source", stream=True))
         try:
             with self.conn.cursor() as cur:
                 for stmt in ("SET NAMES utf8mb4", "SET time_zone = '+00:00'",
@@ -105,29 +98,15 @@ class LiveMyInfo(DumpInfo):
             self.close()
             raise
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
-
     def server_id(self) -> tuple:
         with self.conn.cursor() as cur:
             cur.execute("SELECT @@hostname, @@port, DATABASE()")
             return tuple(v.decode() if isinstance(v, bytes) else v for v in cur.fetchone())
 
-    def sample(self, max_rows: int) -> dict:
-        """``veil scan``'s sample: the first ``max_rows`` rows of each table (``LIMIT``), exact counts."""
-        from ..formats.dump.sample import sample_dump
-
-        self.limit = max_rows
-        try:
-            got = sample_dump(self, max_rows)
-        finally:
-            self.limit = None
-        for name, (rows, _n) in got.items():
-            with self.conn.cursor() as cur:
-                cur.execute(f"SELECT COUNT(*) FROM `{name.replace('`', '``')}`")
-                got[name] = (rows, int(cur.fetchone()[0]))
-        return got
+    def row_count(self, table: str) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM `{table.replace('`', '``')}`")
+            return int(cur.fetchone()[0])
 
     def _mysqldump(self) -> str:
         exe = shutil.which("mysqldump") or shutil.which("mariadb-dump")
@@ -140,10 +119,6 @@ class LiveMyInfo(DumpInfo):
             raise InputError(f"mysqldump failed: {redact(proc.stderr.decode('utf-8', 'replace'))}",
                              file=str(self.url), hint="check that mysqldump can read the database")
         return proc.stdout.decode("utf-8", "surrogateescape")
-
-    @contextlib.contextmanager
-    def lines(self) -> Iterator[Iterator[str]]:
-        yield self._lines()
 
     def _lines(self) -> Iterator[str]:
         yield from self.pre.splitlines(keepends=True)

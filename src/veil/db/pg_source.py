@@ -21,17 +21,15 @@ through its leaves, as pg_dump does (each row once, under the parent's rules).
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import io
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 from ..errors import InputError
-from ..formats.dump import DumpDataset, DumpInfo, dump_dataset
+from ..formats.dump import DumpDataset, dump_dataset
+from .live import LiveInfo
 from .server import pg_connect, pg_tool, redact, server_reason
 from .url import PG, DbUrl
 
@@ -66,33 +64,11 @@ ORDER BY n.nspname, c.relname
 """
 
 
-class UrlPath(type(Path())):  # type: ignore[misc]
-    """The path of a live "dump": its ``str`` is the URL as shown (no password), which errors name;
-    its ``name`` the database's (an output file's default name)."""
-
-    shown: str | None = None
-
-    def __str__(self) -> str:
-        return self.shown or super().__str__()
-
-
-def url_path(url: DbUrl) -> Path:
-    """``<kind>/<dbname>.sql`` shown as the URL: a run into ``--out DIR/`` writes ``DIR/<dbname>.sql``."""
-    path = UrlPath(url.kind, url.dbname.replace("/", "_") + ".sql")
-    path.shown = str(url)
-    return path
-
-
-class LivePgInfo(DumpInfo):
+class LivePgInfo(LiveInfo):
     """A DumpInfo whose text is made from a live database, in one snapshot (see the module)."""
 
     def __init__(self, url: DbUrl):
-        super().__init__(url_path(url), PG, False, False)
-        self.url = url
-        self.conn = pg_connect(url, "source")
-        self.with_data = False  # the first pass (the DDL's keys) reads no rows
-        self.limit: int | None = None  # rows per table (veil scan's sample), None: all
-        atexit.register(self.close)
+        super().__init__(url, PG, pg_connect(url, "source"))
         try:
             self.conn.autocommit = True
             for stmt in SESSION:
@@ -106,30 +82,14 @@ class LivePgInfo(DumpInfo):
             self.close()
             raise
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
-
     def server_id(self) -> tuple:
         """Which server and database this is (veil.db.run.refuse_same)."""
         return tuple(self.conn.execute("SELECT pg_postmaster_start_time()::text, inet_server_port(), "
                                        "current_database()").fetchone())
 
-    def sample(self, max_rows: int) -> dict:
-        """``veil scan``'s sample: the first ``max_rows`` rows of each table (``LIMIT``: the rows a scan of
-        pg_dump's file takes), and each table's exact row count (``count(*)``, no row sent)."""
-        from ..formats.dump.sample import sample_dump
-
-        self.limit = max_rows
-        try:
-            got = sample_dump(self, max_rows)
-        finally:
-            self.limit = None
-        for name, (rows, _n) in got.items():
-            quoted = ".".join(_quote(p) for p in self.tables[name].parts or name.split("."))
-            count = self.conn.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0]
-            got[name] = (rows, count)
-        return got
+    def row_count(self, table: str) -> int:
+        quoted = ".".join(_quote(p) for p in self.tables[table].parts or table.split("."))
+        return self.conn.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0]
 
     def _tables(self) -> list[tuple[str, str]]:
         """(quoted name, COPY column list) of every table with data."""
@@ -146,10 +106,6 @@ class LivePgInfo(DumpInfo):
         out = pg_tool("pg_dump", self.url, [f"--section={section}", f"--snapshot={self.snapshot}",
                                              "--no-owner", "--no-privileges"], "source")
         return out.decode("utf-8", "surrogateescape")
-
-    @contextlib.contextmanager
-    def lines(self) -> Iterator[Iterator[str]]:
-        yield self._lines()
 
     def _lines(self) -> Iterator[str]:
         yield from self.pre.splitlines(keepends=True)
