@@ -137,7 +137,7 @@ def exclusions(rules: list[Exclude], tables: dict[str, tuple[str, ...]], links: 
     """The rows no copy may hold: those the ``exclude`` rules match, and (to a fixpoint) every row
     that references an excluded row, whatever the table (as forget cascades). Returns excluded
     positions per table, the row counts of the tables read, and the report section."""
-    by_table: dict[str, list[tuple[Exclude, Any, set[str] | None]]] = {}
+    by_table: dict[str, list[tuple[Exclude, Any, KeySet | None]]] = {}
     for r in rules:
         by_table.setdefault(r.table, []).append((r, r.predicate(today), _read_keys(r, file) if r.keys_file else None))
     children_of: dict[str, list[Link]] = {t: [] for t in tables}
@@ -171,8 +171,7 @@ def exclusions(rules: list[Exclude], tables: dict[str, tuple[str, ...]], links: 
             for _rule, pred, listed in by_table.get(table, []) if first else []:
                 hit = pred.mask(batch, table) if pred is not None else np.ones(n, bool)
                 if listed is not None:
-                    hit &= pc.fill_null(pc.is_in(key_text(batch, tables[table]), value_set=pa.array(
-                        sorted(listed), pa.string())), False).to_numpy(zero_copy_only=False)
+                    hit &= listed.member(key_text(batch, tables[table]))
                 direct |= hit
             cascade = np.zeros(n, bool)
             for lk in parents[table]:
@@ -349,7 +348,7 @@ class _Selection:
     def __init__(self, targets: list[Target], pk: tuple[str, ...], key: bytes, file: str | None):
         self.targets, self.pk, self.key, self.file = targets, pk, key, file
         self.heaps: list[list[tuple[int, int]]] = [[] for _ in targets]
-        self.file_keys: list[set[str] | None] = [_read_keys(t, file) if t.keys_file else None for t in targets]
+        self.file_keys: list[KeySet | None] = [_read_keys(t, file) if t.keys_file else None for t in targets]
 
     def take(self, batch: pa.Table, pos: np.ndarray) -> np.ndarray:
         n = batch.num_rows
@@ -364,8 +363,7 @@ class _Selection:
                 if texts is None:
                     raise InputError(f"subset target {t.table}: keys_file needs the table's primary key",
                                      table=t.table, hint="declare primary_key for the table in the profile")
-                ok &= pc.fill_null(pc.is_in(texts, value_set=pa.array(sorted(self.file_keys[i]), pa.string())),
-                                   False).to_numpy(zero_copy_only=False)
+                ok &= self.file_keys[i].member(texts)
             if t.fraction is not None or t.limit is not None:
                 if hashes is None:
                     # no primary key: the row's position is its key (stable for the same input)
@@ -393,7 +391,7 @@ def _select(targets: list[Target], pk: tuple[str, ...], key: bytes, file: str | 
     return _Selection(targets, pk, key, file)
 
 
-def _read_keys(t: Target | Exclude, file: str | None) -> set[str]:
+def _read_keys(t: Target | Exclude, file: str | None) -> KeySet:
     path = t.keys_file
     assert path is not None
     try:
@@ -401,4 +399,6 @@ def _read_keys(t: Target | Exclude, file: str | None) -> set[str]:
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"subset target {t.table}: keys_file cannot be read ({type(err).__name__})",
                          file=str(path), hint="one primary key value a line, UTF-8") from None
-    return {line.replace("\t", SEP) for line in text.splitlines() if line.strip()}
+    listed = KeySet()
+    listed.add(pa.array([line.replace("\t", SEP) for line in text.splitlines() if line.strip()], pa.string()))
+    return listed

@@ -47,16 +47,18 @@ def settle(links: list[Link], closed: set[str], kept: dict[str, np.ndarray], clo
         for lk in check:
             cols = columns.setdefault(lk.child, [])
             cols += [c for c in lk.columns if c not in cols]
-            for ref in {r for other in links if other.parent == lk.child for r in [other.ref]}:
+            for ref in {other.ref for other in links if other.parent == lk.child}:
                 cols += [c for c in ref if c not in cols]
         out.passes += 1
         fresh: set[str] = set()
+        # rows left out by earlier passes (this pass only adds rows of the batch it is reading)
+        before = {t: np.unique(np.concatenate(d)) for t, d in dropped.items() if d}
         for table, start, batch in reader.read(columns):
             n = batch.num_rows
             out.rows[table] = max(out.rows.get(table, 0), start + n)
             written = positions_in(kept[table], start, n) if table in kept else np.ones(n, bool)
-            if table in dropped and dropped[table]:
-                written &= ~positions_in(np.unique(np.concatenate(dropped[table])), start, n)
+            if table in before:
+                written &= ~positions_in(before[table], start, n)
             drop = np.zeros(n, bool)
             for lk in (lk for lk in check if lk.child == table):
                 texts = key_text(batch, lk.columns)
