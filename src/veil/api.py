@@ -5,9 +5,11 @@ same plan and the same per-batch function (:func:`veil.pipeline.transform_batch`
 so for the same key every value comes out as the CLI writes it. The result has the input's type;
 a RecordBatchReader is transformed lazily, batch by batch, as the returned reader is read.
 
-What ``veil run`` does beyond one batch at a time is refused here rather than skipped silently:
-a profile's ``subset``, ``row_order: shuffle`` and privacy ``k``/``l`` enforcement (they need the
-whole input and a directory output), and the vault (reversible records, forgotten subjects).
+Privacy ``k``/``l`` is enforced as ``veil run`` enforces it (the same first pass over the tables,
+veil.privacy.enforce; a RecordBatchReader, read once, is refused). What ``veil run`` does beyond
+one batch at a time otherwise is refused here rather than skipped silently: a profile's
+``subset`` and ``row_order: shuffle`` (they need the whole input and a directory output), and the
+vault (reversible records, forgotten subjects).
 
 A single table whose foreign keys reference tables not given is compiled against stand-ins of
 those tables that hold only the referenced columns: the foreign-key columns inherit their
@@ -30,6 +32,8 @@ from .keys import KeyProvider, load_keyring
 from .pipeline.driver import KeyCheck
 from .pipeline.transform import RunContext, transform_batch
 from .plan import Plan, TablePlan, compile_plan
+from .privacy.enforce import enforce, needs
+from .privacy.subjects import enforces, subject_table
 from .profile import Profile, TableRule, load_profile, parse_profile
 from .profile_yaml import load_yaml
 from .scope import scoped
@@ -66,16 +70,30 @@ def as_keys(keys: KeyProvider | str | Path, scope: str | None) -> KeyProvider:
 
 
 def refuse_whole_input_features(profile: Profile, plan: Plan, engine: str) -> None:
-    """What needs the whole input or a vault, which the in-memory and Spark engines do not do."""
+    """What needs the whole input or a vault, which the in-memory and Spark engines do not do
+    (privacy k/l they enforce: veil.privacy.enforce, veil.spark.privacy)."""
     hint = "run these tables with `veil run` (the local engine)"
     if profile.subset is not None or profile.excludes:
         raise UsageError(f"the profile's subset/exclude is not supported by the {engine}", hint=hint)
     if profile.row_order == "shuffle":
         raise UsageError(f"row_order: shuffle is not supported by the {engine}", hint=hint)
-    for tp in plan.tables.values():
-        if tp.privacy is not None and (tp.privacy.k is not None or tp.privacy.l is not None):
-            raise UsageError(f"privacy k/l enforcement is not supported by the {engine}", table=tp.name,
-                             hint=hint + ", or check the copy with `veil verify`")
+
+
+def refuse_privacy_of_a_missing_subject_table(profile: Profile, plan: Plan, engine: str) -> None:
+    """A table about subjects takes its subject table's privacy k/l (veil.privacy.subjects) in a
+    run over the whole dataset: given without that table, it cannot, and is refused (never
+    written less generalized than ``veil run`` would write it)."""
+    for name, tp in plan.tables.items():
+        if enforces(tp.privacy):
+            continue
+        parent = subject_table(profile.tables, name) if name in profile.tables else None
+        if parent is None or parent in plan.tables or not enforces(profile.tables[parent].privacy):
+            continue
+        held = {c.name for c in tp.columns}
+        if any(q in held for q in profile.tables[parent].privacy.quasi_identifiers):
+            raise UsageError(f"table {name} takes the privacy k/l of its subject table {parent}, which the "
+                             f"{engine} was not given", table=name,
+                             hint=f"give both tables ({name} and {parent}) in one call, or run them with `veil run`")
 
 
 # -- a table's stand-ins: compile one table of a multi-table profile ---------------
@@ -139,6 +157,7 @@ def compile_for(profile: Profile, keys: KeyProvider | None, schemas: dict[str, p
     plan = compile_plan(narrowed, memory_dataset({}, all_schemas), keys.active_version if keys else None)
     plan.tables = {n: t for n, t in plan.tables.items() if n in schemas}
     refuse_whole_input_features(profile, plan, engine)
+    refuse_privacy_of_a_missing_subject_table(profile, plan, engine)
     keyed = next((f"{t.name}.{c.name}" for t in plan.tables.values() for c in t.columns if c.operator.keyed), None)
     if keys is None and keyed is not None:
         raise KeyringError(f"no keyring given, and {keyed} has a keyed operator",
@@ -236,9 +255,24 @@ def anonymize(data: Any, profile: Profile | Mapping | str | Path, keys: KeyProvi
     else:
         adapters = {_table_name(prof, table): _Adapter(data, batch_rows)}
     plan = compile_for(prof, provider, {n: a.schema for n, a in adapters.items()})
+    enforce_privacy(plan, adapters)
     out = {name: a.result(plan.tables[name].out_schema, run_batches(plan.tables[name], a.batches(), provider))
            for name, a in adapters.items()}
     return out if isinstance(data, Mapping) else next(iter(out.values()))
+
+
+def enforce_privacy(plan: Plan, adapters: dict[str, _Adapter]) -> None:
+    """Privacy k/l of in-memory tables: the first pass of ``veil run`` (veil.privacy.enforce) over
+    the tables themselves, the plan rewritten before the batches run. A stream cannot be read twice."""
+    wanted = needs(plan)
+    stream = next((n for n in wanted if adapters[n].table is None), None)
+    if stream is not None:
+        raise UsageError("privacy k/l needs the whole table before its first row is written; a "
+                         "RecordBatchReader is read once", table=stream,
+                         hint="pass a pyarrow Table (reader.read_all()) or a DataFrame")
+    if wanted:
+        enforce(plan, memory_dataset({n: adapters[n].table for n in wanted},
+                                     {n: adapters[n].schema for n in wanted}))
 
 
 def _table_name(profile: Profile, table: str | None) -> str:

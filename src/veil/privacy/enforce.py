@@ -16,7 +16,7 @@ generalized as that rule writes it; any other operator is refused when the plan 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -39,6 +39,29 @@ from .search import Counter, Infeasible, search
 #: batches hold the projected columns only; CSV and dump batches every column, so they are smaller.
 PARQUET_BATCH_ROWS = 1 << 20
 BATCH_ROWS = 1 << 18
+
+
+@dataclass
+class Need:
+    """What the first pass counts for one table that enforces k or l."""
+
+    qis: list[str]  # the quasi-identifiers to generalize
+    sensitive: list[str]  # l-diversity's sensitive columns
+    subject: str | None  # the column whose distinct values k counts (None: rows)
+    types: dict[str, pa.DataType]  # every column's input type
+    bases: dict[str, dict]  # a QI its profile coarsens (generalize, mask): that rule ({"op", "params"})
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns counted, in order: one row per distinct combination of them."""
+        return self.qis + self.sensitive + ([self.subject] if self.subject else [])
+
+    def based(self, batch: pa.Table, table: str) -> pa.Table:
+        """A batch of the counted columns with each coarsened QI as its rule writes it."""
+        if not self.bases:
+            return batch
+        return pa.table([base_output(batch.column(c).combine_chunks(), self.bases.get(c), table, c)
+                         for c in batch.column_names], names=batch.column_names)
 
 
 def _wanted(tplan: TablePlan) -> tuple[list[str], list[str]] | None:
@@ -64,27 +87,31 @@ def _subject_column(tplan: TablePlan, wanted: tuple[list[str], list[str]]) -> st
     return s.column if any(c.name == s.column for c in tplan.columns) else None
 
 
+def needs(plan: Plan) -> dict[str, Need]:
+    """The tables that enforce k or l and what each counts; subject tables first (the tables that
+    inherit their privacy start from their levels: veil.privacy.subjects)."""
+    out = {}
+    for name, tp in plan.tables.items():
+        w = _wanted(tp)
+        if w is None:
+            continue
+        out[name] = Need(w[0], w[1], _subject_column(tp, w), {c.name: c.in_type for c in tp.columns},
+                         {c.name: {"op": c.op, "params": c.params} for c in tp.columns
+                          if c.name in w[0] and not c.operator.keeps_value})
+    return dict(sorted(out.items(), key=lambda kv: plan.tables[kv[0]].privacy.inherited_from is not None))
+
+
 def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[str, dict[str, Any]]:
     """Choose the levels of every table with privacy k/l and rewrite its plan (module doc); returns
-    each such table's report section. Subject tables are decided before the tables that inherit
-    their privacy (veil.privacy.subjects), whose inherited quasi-identifiers start at their level."""
-    wanted = {name: w for name, tp in plan.tables.items() if (w := _wanted(tp)) is not None}
+    each such table's report section. The counting is this process's (the Spark engine counts with
+    Spark aggregations: veil.spark.privacy); the choice is :func:`decide`'s."""
+    wanted = needs(plan)
     if not wanted:
         return {}
-    wanted = dict(sorted(wanted.items(), key=lambda kv: plan.tables[kv[0]].privacy.inherited_from is not None))
-    subjects = {name: _subject_column(plan.tables[name], w) for name, w in wanted.items()}
-    counters = {name: Counter(qis + sens + ([subjects[name]] if subjects[name] else []))
-                for name, (qis, sens) in wanted.items()}
-    types = {name: {c.name: c.in_type for c in plan.tables[name].columns} for name in wanted}
-    # a QI the profile coarsens (generalize, mask) is counted as its rule writes it
-    bases = {name: {c.name: {"op": c.op, "params": c.params} for c in plan.tables[name].columns
-                    if c.name in wanted[name][0] and not c.operator.keeps_value} for name in wanted}
+    counters = {name: Counter(need.columns) for name, need in wanted.items()}
 
     def add(name: str, batch: pa.Table) -> None:
-        if bases[name]:
-            batch = pa.table([base_output(batch.column(c).combine_chunks(), bases[name].get(c), name, c)
-                              for c in batch.column_names], names=batch.column_names)
-        counters[name].add(batch)
+        counters[name].add(wanted[name].based(batch, name))
 
     starts: dict[str, int] = {}
 
@@ -99,7 +126,8 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
         for table, n, values in read_rows(dataset.dump, None, batch_rows, tables=set(counters)):
             if table in counters and values is not None:
                 values = counted(table, values)
-                add(table, _typed(values, counters[table].columns, types[table], table, str(dataset.dump.path)))
+                add(table, _typed(values, counters[table].columns, wanted[table].types, table,
+                                  str(dataset.dump.path)))
             elif table in counters:
                 starts[table] = starts.get(table, 0) + n
     else:
@@ -108,27 +136,38 @@ def enforce(plan: Plan, dataset: Dataset, batch_rows: int = BATCH_ROWS) -> dict[
             assert table is not None
             for batch in column_batches(table, counter.columns, batch_rows):
                 add(name, counted(name, batch))
+    combos = {name: counters[name].table(wanted[name].types) for name in wanted}
     # a NOT NULL column cannot take a suppressed value's null (a dump's DDL; a Parquet field)
-    not_null = {name: dataset.not_null(name) for name in wanted}
+    return decide(plan, wanted, combos, {name: dataset.not_null(name) for name in wanted})
+
+
+def decide(plan: Plan, wanted: dict[str, Need], combos: dict[str, pa.Table],
+           not_null: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+    """The lattice search over each table's counts (``combos``: one row per distinct combination of
+    ``Need.columns`` and its count, veil.privacy.search.COUNT), in ``wanted``'s order, and the plan
+    rewritten: each quasi-identifier gets operator ``k_anonymity`` with the choice. ``not_null``:
+    per table, the columns that may not hold NULL (a suppressed value takes a placeholder)."""
     reports = {}
-    for name, (qis, sens) in wanted.items():
+    for name, need in wanted.items():
+        qis, sens = need.qis, need.sensitive
         tplan = plan.tables[name]
         p = tplan.privacy
         assert p is not None
-        combos = counters[name].table(types[name])
+        bases = dict(need.bases)
+        table_combos = combos[name]
         floors: dict[str, str] = {}
         if p.inherited_from is not None:
-            combos, floors = _floor(plan, name, qis, bases[name], combos)
+            table_combos, floors = _floor(plan, name, qis, bases, table_combos)
         try:
-            result = search(combos, qis, p.k or 1, max_suppression=p.max_suppression or 0.0,
-                            sensitive=sens, l=p.l, subject=subjects[name])
+            result = search(table_combos, qis, p.k or 1, max_suppression=p.max_suppression or 0.0,
+                            sensitive=sens, l=p.l, subject=need.subject)
         except Infeasible as exc:
             raise ProfileError(problems=[_Problem(f"table {name}: k-anonymity cannot be reached: {exc}", p.path, None,
                                          "lower privacy.k (or l), or declare fewer quasi-identifiers")]) from None
         fill = {c.name: v for c in tplan.columns if c.name in qis and c.name in not_null.get(name, ())
                 and (v := placeholder(c.out_type)) is not None}
         params = {"levels": result.levels, "qis": qis, "suppressed": result.suppressed_keys,
-                  "base": bases[name] or None, "fill": fill or None}
+                  "base": bases or None, "fill": fill or None}
         # blank text is a value like any other here: the first pass counted it as one
         tplan.columns = [replace(c, op="k_anonymity", params=params, blank="transform") if c.name in qis else c
                          for c in tplan.columns]
@@ -165,8 +204,9 @@ def _floor(plan: Plan, name: str, qis: list[str], bases: dict[str, dict], combos
 
 
 def column_batches(table, columns: list[str], batch_rows: int):
-    """The columns of a table of files: a Parquet file read for them alone."""
-    if table.format == "parquet":
+    """The columns of a table of files: a Parquet file read for them alone (a directory of part
+    files through its table's reader)."""
+    if table.format == "parquet" and not table.path.is_dir():
         f = pq.ParquetFile(table.path)
         for b in f.iter_batches(max(batch_rows, PARQUET_BATCH_ROWS), columns=columns):
             yield pa.table([b.column(c).cast(table.schema.field(c).type) for c in columns], names=columns)

@@ -169,7 +169,8 @@ def generalize(arr: pa.Array, spec: Spec) -> pa.Array:
         n = int(spec["n"])
         head = pc.utf8_slice_codeunits(arr, 0, n)
         longer = pc.greater(pc.utf8_length(arr), n)
-        return pc.if_else(longer, pc.binary_join_element_wise(head, pa.scalar("*", arr.type), ""), arr)
+        star, sep = pa.scalar("*", arr.type), pa.scalar("", arr.type)  # large_string too (pandas 3's text)
+        return pc.if_else(longer, pc.binary_join_element_wise(head, star, sep), arr)
     if kind == "category":
         keep = pa.array(spec["keep"], arr.type)
         return pc.if_else(pc.is_in(arr, value_set=keep), arr, pa.scalar(spec.get("label", OTHER), arr.type))

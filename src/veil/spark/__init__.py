@@ -10,7 +10,8 @@ derived subkeys the plan uses (veil.spark.keys), never the keyring's secrets.
 With a vault (``veil run --engine spark --vault``), executors stage the plain records of their
 batches encrypted under a run-scoped key and the driver seals and stores them, and forgotten
 subjects' rows (and rows referencing them) are dropped as in a local run (veil.spark.records).
-Not done by this engine (refused, never skipped): privacy k/l enforcement, subset and
+Privacy k/l is enforced as locally, its first pass counted by Spark aggregations
+(veil.spark.privacy). Not done by this engine (refused, never skipped): subset and
 row_order: shuffle (veil.api.refuse_whole_input_features).
 Pseudonym collisions in key columns are checked by :func:`check_keys` (a Spark aggregation), which
 ``veil run --engine spark`` runs before it commits the output.
@@ -33,6 +34,8 @@ from ..pipeline.transform import RunContext, transform_batch
 from ..plan import TablePlan
 from ..profile import Profile
 from .keys import RecordingKeys, SubkeyProvider
+from .privacy import enforce as enforce_privacy
+from .privacy import not_null
 from .records import StageWriter, drops_rows, kept_input, partition_id, record_vault_keys, stage_batch
 
 PROBE_ROWS = 1000  # rows of each table the driver runs to learn which subkeys the plan uses
@@ -123,6 +126,7 @@ def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyPro
     provider = as_keys(keys, scope or prof.scope) if keys is not None else None
     name = _table_name(prof, table)
     plan = compile_for(prof, provider, {name: arrow_schema(spark_df)}, engine="Spark engine")
+    enforce_privacy(plan, {name: spark_df}, lambda _: not_null(spark_df))  # k/l: Spark aggregations
     return plan_table(plan.tables[name], spark_df, provider, probe_rows)
 
 

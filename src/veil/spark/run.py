@@ -7,8 +7,10 @@ run); each table is then read, transformed per Arrow batch on the executors and 
 directory of part files ``OUT/<table>/`` (partitioned as its input). Key columns are checked for
 pseudonym collisions (Spark aggregations) before the output is committed; a failed run leaves a
 previous output untouched (veil.output.AtomicOutput). With a vault, forgotten subjects' rows are
-dropped and vault records stored as in a local run (veil.spark.records). The run's counts are the
-local engine's RunResult, counted by Spark (veil.spark.report), for the same JSON report.
+dropped and vault records stored as in a local run (veil.spark.records). Privacy k/l is chosen
+first, from Spark aggregations (veil.spark.privacy), as the local engine chooses it. The run's
+counts are the local engine's RunResult, counted by Spark (veil.spark.report), for the same JSON
+report.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from .. import errors
 from ..api import compile_for
 from ..errors import InputError, UsageError
-from ..formats.partitions import is_partitioned_table, partition_columns
+from ..formats.partitions import is_partitioned_table, open_partitioned, partition_columns
 from ..keys import KeyProvider
 from ..output import AtomicOutput
 from ..pipeline.driver import drop_refs_for
@@ -33,6 +37,7 @@ from ..plan import Plan
 from ..profile import Profile
 from ..vault import Vault
 from . import SparkTable, arrow_schema, check_keys, plan_table
+from .privacy import enforce as enforce_privacy
 from .records import STAGING_CONF, Staging, dropped_keys, drops_rows, store_staged
 from .report import table_result
 
@@ -83,6 +88,13 @@ def spark_inputs(root: Path) -> list[SparkInput]:
     return out
 
 
+def file_not_null(path: Path) -> set[str]:
+    """The columns a Parquet table's files declare non-nullable, as the local engine reads them
+    (Spark reads every column of a file as nullable)."""
+    schema = open_partitioned(path).schema if path.is_dir() else pq.read_schema(path)
+    return {f.name for f in schema if not f.nullable}
+
+
 def session(workers: int | None = None) -> Any:
     """The active SparkSession, else one on ``local[workers]`` (spark-submit's master when set)."""
     try:
@@ -120,6 +132,8 @@ def run_spark(root: Path, profile: Profile, keys: KeyProvider | None, out: Path,
     frames = {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
               else spark.read.parquet(str(t.path)) for t in inputs}
     plan = compile_for(profile, keys, {n: arrow_schema(df) for n, df in frames.items()}, engine="Spark engine")
+    paths = {t.name: t.path for t in inputs}
+    enforce_privacy(plan, frames, lambda name: file_not_null(paths[name]))  # k/l: Spark aggregations
     context = run_context(plan, keys, vault)
     staging = Staging(spark.conf.get(STAGING_CONF, None)) if vault is not None else None
     try:

@@ -1,0 +1,94 @@
+"""Privacy k/l on the Spark engine: the first pass of veil.privacy.enforce as Spark aggregations.
+
+For each table with ``privacy: {k: ..}`` (or ``l``), one job counts the rows per distinct
+combination of the columns the local engine counts (:class:`veil.privacy.enforce.Need`: the
+quasi-identifiers, l's sensitive columns, the subject column when k counts people): a ``groupBy``
+with ``count``, partial counts per task then one shuffle of a row per combination and task. The
+combinations and their counts (what the local engine holds in memory, no more) are collected to
+the driver, where :func:`veil.privacy.enforce.decide` runs the local engine's lattice search and
+rewrites the plan: each quasi-identifier gets operator ``k_anonymity`` with the chosen levels and
+suppressed classes, which the executors then apply in the normal ``mapInArrow`` pass. Nothing of
+the counts is shown; the report holds the search's figures, as locally.
+
+A quasi-identifier its profile coarsens (generalize, mask) is counted as its rule writes it: that
+rule runs on the executors first (a ``mapInArrow`` over the counted columns only), then the
+``groupBy``. Tables about subjects (counted in people, a subject table's privacy inherited) need
+nothing more: the subject column is one more grouping column, and an inherited quasi-identifier's
+floor is applied to the collected combinations on the driver, as locally (veil.privacy.subjects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from ..plan import Plan
+from ..privacy.enforce import Need, decide, needs
+from ..privacy.search import COUNT
+
+
+def not_null(spark_df: Any) -> set[str]:
+    """The columns of a DataFrame Spark declares non-nullable (a suppressed value takes a placeholder)."""
+    return {f.name for f in spark_df.schema.fields if not f.nullable}
+
+
+def enforce(plan: Plan, frames: dict[str, Any], nonnull: Callable[[str], set[str]]) -> dict[str, dict[str, Any]]:
+    """Choose the levels of every table of ``plan`` with privacy k/l, its counts from ``frames``
+    (the tables' Spark DataFrames), and rewrite its plan; returns each table's report section.
+    ``nonnull``: a table's columns that may not hold NULL (e.g. its Parquet files' fields)."""
+    wanted = needs(plan)
+    if not wanted:
+        return {}
+    combos = {name: combinations(frames[name], need, name) for name, need in wanted.items()}
+    return decide(plan, wanted, combos, {name: nonnull(name) for name in wanted})
+
+
+def combinations(spark_df: Any, need: Need, table: str) -> pa.Table:
+    """The distinct combinations of ``need.columns`` and their row counts (``COUNT``), typed as the
+    table's plan types them: one Spark aggregation, collected to the driver."""
+    from pyspark.sql import functions as F
+
+    from . import _to_arrow, arrow_schema
+
+    cols = need.columns
+    df = spark_df.select(*[F.col(_quoted(c)) for c in cols])
+    types = dict(need.types)
+    if need.bases:
+        df, types = _based(df, need, table, arrow_schema(df))
+    # positional names: a column may be called like the count
+    got = _to_arrow(df.groupBy(*[F.col(_quoted(c)).alias(f"c{i}") for i, c in enumerate(cols)])
+                    .agg(F.count(F.lit(1)).alias("n")))
+    arrays = [_as(got.column(f"c{i}").combine_chunks(), types[c]) for i, c in enumerate(cols)]
+    return pa.table(arrays + [got.column("n").combine_chunks().cast(pa.int64())], names=cols + [COUNT])
+
+
+def _based(df: Any, need: Need, table: str, in_schema: pa.Schema) -> tuple[Any, dict[str, pa.DataType]]:
+    """``df`` (the counted columns) with each coarsened quasi-identifier through its own rule, on the
+    executors; and the columns' types after it."""
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    from . import conform
+
+    empty = need.based(in_schema.empty_table(), table)
+    types = {f.name: f.type for f in empty.schema}
+    out_spark = from_arrow_schema(empty.schema)
+    out_schema = to_arrow_schema(out_spark)
+
+    def coarsen(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            t = need.based(pa.Table.from_batches([conform(batch, in_schema)]), table)
+            for b in t.to_batches():
+                yield conform(b, out_schema)
+
+    return df.mapInArrow(coarsen, out_spark), types
+
+
+def _as(arr: pa.Array, to: pa.DataType) -> pa.Array:
+    """A collected column in the type the executors' batches hold (Spark may hand over an equivalent one)."""
+    return arr if arr.type == to else arr.cast(to)
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"

@@ -1,0 +1,188 @@
+"""Privacy k/l on the Spark engine (veil.spark.privacy) and in the Python API: the local engine's
+choice, output and report, its first pass counted by Spark aggregations over several partitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+import veil
+from veil.errors import EXIT_PROFILE, ProfileError, UsageError
+
+from .test_privacy_subjects import PROFILE as SUBJECTS_PROFILE
+from .test_privacy_subjects import _write as write_subjects
+
+pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
+
+from veil.spark import anonymize as spark_anonymize  # noqa: E402
+
+CITIES = ["Leeds", "York", "Hull", "Bath", "Ely", "Wells", "Ripon", "Truro", "Derby", "Perth"]
+
+PROFILE = """version: 1
+tables:
+  people:
+    primary_key: [id]
+    columns:
+      id: keep
+      name: {op: fake, kind: name}
+      zip: ZIP_RULE
+      birth_date: keep
+      gender: keep
+      city: keep
+      visited: keep
+      diagnosis: keep
+    privacy: {quasi_identifiers: [QIS], sensitive: [diagnosis], k: 5, l: 2, max_suppression: 0.05}
+"""
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("veil-tests-privacy").config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "3").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def people(n: int = 3000, seed: int = 11, not_null: bool = True) -> pa.Table:
+    """Quasi-identifiers that need generalizing and suppressing: 5-digit codes, dates, a skewed
+    category, a timestamp; ``gender`` a NOT NULL field (its suppressed values take a placeholder)."""
+    rng = np.random.default_rng(seed)
+    born = (np.datetime64("1940-01-01") + rng.integers(0, 365 * 60, n)).astype(object)
+    t = pa.table({
+        "id": pa.array(np.arange(n), pa.int64()),
+        "name": [f"person{i:05d}x" for i in range(n)],
+        "zip": [f"{z:05d}" for z in rng.integers(10000, 10600, n)],
+        "birth_date": pa.array(born, pa.date32()),
+        "gender": rng.choice(["F", "M"], n).tolist(),
+        "city": [CITIES[min(int(x), 9)] for x in rng.exponential(2.0, n)],
+        "visited": pa.array([dt.datetime(2024, 1, 1) + dt.timedelta(minutes=int(m))
+                             for m in rng.integers(0, 500_000, n)], pa.timestamp("us")),
+        "diagnosis": rng.choice(["flu", "cold", "asthma"], n).tolist(),
+    })
+    if not_null:
+        t = t.cast(t.schema.set(4, pa.field("gender", pa.string(), nullable=False)))
+    return t
+
+
+def profile(tmp_path, qis: str = "zip, birth_date, gender, city", zip_rule: str = "keep"):
+    path = tmp_path / "p.yaml"
+    path.write_text(PROFILE.replace("QIS", qis).replace("ZIP_RULE", zip_rule))
+    return path
+
+
+def _same(local: pa.Table, got: pa.Table, key: str) -> None:
+    local, got = local.sort_by(key), got.sort_by(key).select(local.column_names)
+    for col in local.column_names:
+        a, b = local.column(col).combine_chunks(), got.column(col).combine_chunks()
+        if pa.types.is_timestamp(a.type) and a.type != b.type:  # Spark keeps microseconds
+            a = a.cast(b.type)
+        assert a.equals(b), col
+
+
+def _counts(path) -> dict:
+    """A run report without what differs between two runs (timings, paths, the engine)."""
+    doc = json.loads(path.read_text())
+    for t in doc["tables"].values():
+        t.pop("seconds")
+    return {k: v for k, v in doc.items() if k not in ("seconds", "started", "output", "engine")}
+
+
+def _both(cli, keyring, src, prof, tmp_path, tag: str = "") -> tuple[dict, dict]:
+    reports = []
+    for engine in ("local", "spark"):
+        out, rep = tmp_path / f"{engine}{tag}", tmp_path / f"{engine}{tag}.json"
+        args = ["--engine", "spark"] if engine == "spark" else ["--workers", "1"]
+        res = cli("run", src, "-p", prof, "--keyring", keyring, "--out", out, "--report", rep, "-q", *args)
+        assert res.exit_code == 0, res.output
+        reports.append(_counts(rep))
+    return reports[0], reports[1]
+
+
+@pytest.mark.parametrize("qis,zip_rule", [
+    ("zip, birth_date, gender, city", "keep"),
+    ("zip, visited, gender, city", "{op: generalize, prefix: 3}"),  # a coarsened QI; a timestamp
+])
+def test_cli_spark_enforces_k_and_l_as_the_local_engine(cli, keyring, tmp_path, spark, qis, zip_rule):
+    src = tmp_path / "in"
+    (src / "people").mkdir(parents=True)
+    for i, b in enumerate(people().to_batches(max_chunksize=700)):  # part files: several Spark tasks
+        pq.write_table(pa.Table.from_batches([b]), src / "people" / f"part-{i}.parquet")
+    assert spark.read.parquet(str(src / "people")).rdd.getNumPartitions() >= 2
+    local, remote = _both(cli, keyring, src, profile(tmp_path, qis, zip_rule), tmp_path)
+    assert remote == local  # every count, and the privacy section: levels, classes, suppressed rows
+    priv = local["tables"]["people"]["privacy"]
+    assert priv["k"] >= 5 and 0 < priv["suppressed_rows"] <= 150 and priv["l_target"] == 2
+    assert set(priv["levels"].values()) - {"value"}  # something generalized
+    got = pq.read_table(tmp_path / "spark" / "people")
+    _same(pq.read_table(tmp_path / "local" / "people"), got, "id")
+    assert got.column("gender").null_count == 0  # NOT NULL in the files: the placeholder, as locally
+    # the copy, counted: k rows and l diagnoses in every class
+    q = [c.strip() for c in qis.split(",")]
+    classes = got.group_by(q).aggregate([([], "count_all"), ("diagnosis", "count_distinct")])
+    assert min(classes.column("count_all").to_pylist()) == priv["k"]
+    assert min(classes.column("diagnosis_count_distinct").to_pylist()) >= 2
+
+
+def test_cli_spark_counts_people_and_inherits_the_subject_tables_privacy(cli, keyring, tmp_path, spark):
+    csvs = write_subjects(tmp_path)
+    src = tmp_path / "pq"
+    src.mkdir()
+    for name in ("customers", "history"):
+        pq.write_table(pacsv.read_csv(csvs / f"{name}.csv"), src / f"{name}.parquet", row_group_size=300)
+    prof = tmp_path / "s.yaml"
+    prof.write_text(SUBJECTS_PROFILE)
+    local, remote = _both(cli, keyring, src, prof, tmp_path)
+    assert remote == local
+    hist = local["tables"]["history"]["privacy"]
+    assert hist["unit"] == "subject" and hist["inherited_from"] == "customers" and hist["k"] >= 5
+    for name, key in (("customers", "customer_id"), ("history", "history_id")):
+        _same(pq.read_table(tmp_path / "local" / f"{name}.parquet"), pq.read_table(tmp_path / "spark" / name), key)
+
+
+def test_api_and_spark_dataframe_give_the_clis_output(cli, keyring, tmp_path, spark):
+    table = people(not_null=False)  # a DataFrame read from Parquet is nullable in Spark
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(table, src / "people.parquet")
+    prof = profile(tmp_path)
+    res = cli("run", src, "-p", prof, "--keyring", keyring, "--out", tmp_path / "out", "-q", "--workers", "1")
+    assert res.exit_code == 0, res.output
+    want = pq.read_table(tmp_path / "out" / "people.parquet")
+    keys = veil.load_keyring(keyring)
+    _same(want, veil.anonymize(table, prof, keys), "id")
+    back = pa.Table.from_pandas(veil.anonymize(table.to_pandas(), prof, keys), schema=want.schema)
+    _same(want, back, "id")
+    df = spark.read.parquet(str(src / "people.parquet")).repartition(3)
+    _same(want, spark_anonymize(df, prof, keys).toArrow(), "id")
+    with pytest.raises(ProfileError) as err:  # 4 rows cannot reach k = 5, before any output
+        spark_anonymize(df.limit(4), prof, keys)
+    assert err.value.exit_code == EXIT_PROFILE and "fewer than k = 5" in str(err.value.problems)
+
+
+def test_what_cannot_be_enforced_is_refused_by_name(keyring, tmp_path, spark):
+    keys = veil.load_keyring(keyring)
+    table = people(300, not_null=False)
+    with pytest.raises(UsageError, match="RecordBatchReader") as err:  # read once: no first pass
+        veil.anonymize(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), profile(tmp_path), keys)
+    assert err.value.table == "people"
+    # a table about subjects given without its subject table cannot take that table's privacy
+    csvs = write_subjects(tmp_path)
+    history = pacsv.read_csv(csvs / "history.csv")
+    for run in (lambda: veil.anonymize(history, SUBJECTS_PROFILE, keys, table="history"),
+                lambda: spark_anonymize(spark.createDataFrame(history.to_pandas()), SUBJECTS_PROFILE, keys,
+                                        table="history")):
+        with pytest.raises(UsageError, match="subject table customers") as err:
+            run()
+        assert err.value.table == "history" and "give both tables" in err.value.hint
+    both = veil.anonymize({"customers": pacsv.read_csv(csvs / "customers.csv"), "history": history},
+                          SUBJECTS_PROFILE, keys)
+    assert both["history"].num_rows == history.num_rows
