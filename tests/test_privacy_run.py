@@ -223,3 +223,25 @@ def test_a_mariadb_dump_is_k_anonymous_and_restores(mysql_server, cli, keyring, 
         assert genders <= {"F", "M", "*", "-"}  # a char(1) column: "other" would not fit
     finally:
         client(f"DROP DATABASE IF EXISTS `{src}`; DROP DATABASE IF EXISTS `{dst}`;", check=False)
+
+
+def test_a_directory_of_part_files_is_one_table_for_the_first_pass(tmp_path, cli, keyring):
+    rows = people_rows(600, seed=5)
+    t = pa.Table.from_pylist(rows)
+    one, parts = tmp_path / "one", tmp_path / "parts"
+    one.mkdir()
+    (parts / "people").mkdir(parents=True)
+    pq.write_table(t, one / "people.parquet")
+    for i, b in enumerate(t.to_batches(max_chunksize=150)):
+        pq.write_table(pa.Table.from_batches([b]), parts / "people" / f"part-{i}.parquet")
+    p = profile(tmp_path / "p.yaml")
+    reports = []
+    for src in (one, parts):
+        rep = tmp_path / f"{src.name}.json"
+        res = cli("run", src, "--profile", p, "--keyring", keyring, "--out", tmp_path / f"out-{src.name}",
+                  "--report", rep, "-q")
+        assert res.exit_code == 0, res.output
+        reports.append(json.loads(rep.read_text())["tables"]["people"]["privacy"])
+    assert reports[0] == reports[1] and reports[0]["k"] >= 5
+    want = pq.read_table(tmp_path / "out-one" / "people.parquet")
+    assert pq.read_table(tmp_path / "out-parts" / "people").sort_by("id").equals(want.sort_by("id"))
