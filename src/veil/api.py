@@ -247,6 +247,7 @@ def anonymize(data: Any, profile: Profile | Mapping | str | Path, keys: KeyProvi
     ``data`` is (not needed when the profile has one table, or for a dict). ``keys``: a Keyring or a
     keyring spec (a path, ``env:NAME``); None only when no column is keyed. ``scope``: overrides the
     profile's ``scope:``. Every column must be classified, as in ``veil run`` (errors are VeilError).
+    A table with privacy k/l is generalized as ``veil run`` generalizes it (not for a reader).
     """
     prof = as_profile(profile)
     provider = as_keys(keys, scope or prof.scope) if keys is not None else None

@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..dataset import Dataset
@@ -204,11 +205,16 @@ def _floor(plan: Plan, name: str, qis: list[str], bases: dict[str, dict], combos
 
 
 def column_batches(table, columns: list[str], batch_rows: int):
-    """The columns of a table of files: a Parquet file read for them alone (a directory of part
-    files through its table's reader)."""
-    if table.format == "parquet" and not table.path.is_dir():
-        f = pq.ParquetFile(table.path)
-        for b in f.iter_batches(max(batch_rows, PARQUET_BATCH_ROWS), columns=columns):
+    """The columns of a table of files: a Parquet file (or a directory of part files, Hive folders
+    as columns, veil.formats.partitions) read for them alone."""
+    if table.format == "parquet":
+        if table.path.is_dir():
+            parts = ds.dataset(table.path, format="parquet", ignore_prefixes=[".", "_"],
+                               partitioning="hive" if table.options.get("partitioning") else None)
+            batches = parts.to_batches(columns=columns, batch_size=max(batch_rows, PARQUET_BATCH_ROWS))
+        else:
+            batches = pq.ParquetFile(table.path).iter_batches(max(batch_rows, PARQUET_BATCH_ROWS), columns=columns)
+        for b in batches:
             yield pa.table([b.column(c).cast(table.schema.field(c).type) for c in columns], names=columns)
         return
     for b in table.batches(batch_rows):

@@ -159,7 +159,9 @@ def anonymize(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyP
     """A Spark DataFrame of ``spark_df`` anonymized with ``profile`` and ``keys``, lazily.
 
     The plan is compiled here, on the driver (an unclassified column raises a VeilError before any
-    job starts); a small job reads ``probe_rows`` rows to learn which subkeys the plan uses; the
+    job starts); with privacy k/l, one aggregation job counts the quasi-identifiers' combinations
+    and the levels are chosen here (veil.spark.privacy); a small job reads ``probe_rows`` rows to
+    learn which subkeys the plan uses; the
     returned DataFrame applies the plan per Arrow batch (``mapInArrow``) when an action runs. Values
     are byte-identical to ``veil run`` for the same key. Key columns are not checked for pseudonym
     collisions here: run :func:`check_keys` (``veil run --engine spark`` does).
