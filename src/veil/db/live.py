@@ -49,7 +49,13 @@ class LiveInfo(DumpInfo):
 
     @contextlib.contextmanager
     def lines(self) -> Iterator[Iterator[str]]:
-        yield self._lines()
+        from ..formats.dump.blocks import Chain
+
+        chain = Chain(self._lines())
+        try:
+            yield chain
+        finally:
+            chain.close()  # a run that stopped early: the generator's own cleanup (its pg_dump killed)
 
     def _lines(self) -> Iterator[str]:
         raise NotImplementedError

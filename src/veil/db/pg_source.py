@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 from ..errors import InputError
 from ..formats.dump import DumpDataset, dump_dataset
@@ -107,11 +108,12 @@ class LivePgInfo(LiveInfo):
                                              "--no-owner", "--no-privileges"], "source")
         return out.decode("utf-8", "surrogateescape")
 
-    def _lines(self) -> Iterator[str]:
-        yield from self.pre.splitlines(keepends=True)
+    def _lines(self) -> Iterator[Any]:
+        """The dump's text, as pieces and files (veil.formats.dump.blocks.Chain)."""
+        yield self.pre
         if self.with_data and self.limit is None:
             yield from self._data_section()
-            yield from self.post.splitlines(keepends=True)
+            yield self.post
             return
         for quoted, cols in self.tables_sql:
             head = f"{quoted} ({cols})" if cols else quoted
@@ -121,9 +123,9 @@ class LivePgInfo(LiveInfo):
             yield "\\.\n"
             yield "\n"
         yield from self._setvals()
-        yield from self.post.splitlines(keepends=True)
+        yield self.post
 
-    def _data_section(self) -> Iterator[str]:
+    def _data_section(self) -> Iterator[Any]:
         """Every row, and the sequences' setval lines: ``pg_dump --section=data`` in veil's snapshot,
         streamed through a pipe (its COPY blocks are the ``COPY ... TO STDOUT`` veil would issue, read in
         C at the speed of a plain dump)."""
@@ -137,7 +139,7 @@ class LivePgInfo(LiveInfo):
         assert proc.stdout is not None
         fh = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="surrogateescape", newline="")
         try:
-            yield from fh
+            yield fh  # read in blocks by the lexer; resumed here once it is used up
         except BaseException:
             proc.kill()
             proc.wait()

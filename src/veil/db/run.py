@@ -7,8 +7,7 @@ from typing import Any
 
 from ..errors import InputError, UsageError
 from ..formats.dump import DumpDataset
-from ..formats.dump.rewrite import DumpSource, sequence_columns
-from ..formats.dump.sinks import Counters
+from ..formats.dump.rewrite import DumpSource, dump_counters
 from ..formats.order import ORDER_PURPOSE
 from ..keys import KeyProvider
 from ..output import STDOUT
@@ -60,7 +59,7 @@ def run_into(plan: Plan, dataset: Any, url: DbUrl, keys: KeyProvider | None, *, 
         plan.subset_report = apply_subset(plan, dataset, keys)
         enforce_privacy(plan, dataset)
         info = dataset.dump
-        counters = Counters(sequence_columns(info, plan)) if dialect == PG else None
+        counters = dump_counters(info, plan)
         source = DumpSource(info, plan, False, counters)
         sink = LoadSink(plan, counters, url, target.scratch)
         if row_order == "shuffle":

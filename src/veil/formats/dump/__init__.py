@@ -246,8 +246,7 @@ def _first_pass(info: DumpInfo) -> None:
     with info.lines() as lines:
         for item in Scanner(lines, info.dialect, str(info.path)).items():
             if isinstance(item, CopyData):
-                for _ in item.lines:
-                    pass
+                item.skip()
             elif isinstance(item, Text):  # schema and code: a CREATE UNIQUE INDEX is a key
                 parse_unique_index(item.text, info.dialect, info.tables)
             elif isinstance(item, Statement):

@@ -19,10 +19,11 @@ comments, and mysql's DELIMITER command.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from ...errors import InputError
+from .blocks import TextSource, copy_chunks
 from .classify import MYSQL, PG, Kind, classify, quote_end, tokenize
 
 __all__ = ["MYSQL", "PG", "CopyData", "Scanner", "Statement", "Text", "kind_of"]
@@ -44,9 +45,17 @@ class Statement:
 
 @dataclass
 class CopyData:
+    """A COPY block's rows, read through ``lines`` or through ``chunks`` (one of the two, to the end)."""
     statement: Statement
     lines: Iterator[tuple[int, str]]  # (line number, raw line incl. newline), up to but excluding "\\."
     end: list[str]  # filled with the terminator line once the data is consumed
+    #: ``chunks(max_rows)``: (first row's line number, the rows' bytes, how many rows), in blocks
+    #: (veil.formats.dump.blocks): no per-line work; every chunk ends with a whole row
+    chunks: Callable[[int], Iterator[tuple[int, bytes, int]]] = field(default=None, repr=False)
+
+    def skip(self) -> int:
+        """Read the block to its end without looking at its rows; returns how many there were."""
+        return sum(n for _, _, n in self.chunks(1 << 16))
 
 
 # a dollar quote never starts inside a word: foo$bar$ is an identifier
@@ -63,7 +72,7 @@ def kind_of(text: str, dialect: str = PG) -> str:
 
 class Scanner:
     def __init__(self, lines: Iterator[str], dialect: str, file: str):
-        self._lines = lines
+        self._lines = lines if isinstance(lines, TextSource) else TextSource(lines)
         self.dialect = dialect
         self.file = file
         self.line_no = 0
@@ -123,7 +132,8 @@ class Scanner:
                 yield Text(stmt.text, stmt.line)
             if stmt.kind == "copy":
                 end: list[str] = []
-                yield CopyData(stmt, self._copy_lines(stmt, end), end)
+                yield CopyData(stmt, self._copy_lines(stmt, end), end,
+                               lambda max_rows, stmt=stmt, end=end: self._copy_chunks(stmt, end, max_rows))
         if pending_text:
             yield Text("".join(pending_text), text_line)
 
@@ -139,7 +149,7 @@ class Scanner:
                 yield self.line_no, line
         n = self.line_no
         try:
-            for line in self._lines:
+            for line in self._lines.lines():
                 n += 1
                 if line.startswith("\\.") and line.rstrip("\r\n") == "\\.":
                     end.append(line)
@@ -149,6 +159,29 @@ class Scanner:
             self.line_no = n
         raise InputError("the dump ends inside a COPY data block (no \\. terminator)",
                          file=self.file, line=stmt.line, hint="the dump is truncated")
+
+    def _copy_chunks(self, stmt: Statement, end: list[str], max_rows: int) -> Iterator[tuple[int, bytes, int]]:
+        """The block's rows in chunks (veil.formats.dump.blocks.copy_chunks); the terminator into ``end``."""
+        first = self.line_no + 1
+        if self._pushback is not None:  # the rest of the COPY statement's line: its first row, if any
+            self._lines.hand_back(self._pushback)
+            self._pushback, first = None, self.line_no
+        last = first - 1
+        chunks = copy_chunks(self._lines, max_rows, first)
+        while True:
+            try:
+                line, data, rows = next(chunks)
+            except StopIteration as stop:
+                term = stop.value
+                break
+            last = line + rows - 1
+            self.line_no = last
+            yield line, data, rows
+        if term is None:
+            raise InputError("the dump ends inside a COPY data block (no \\. terminator)",
+                             file=self.file, line=stmt.line, hint="the dump is truncated")
+        end.append(term)
+        self.line_no = last + 1
 
     def _statement(self, first: str) -> Statement:
         start = self.line_no

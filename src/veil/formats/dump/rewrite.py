@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from . import DumpInfo, data_header
 from .lexer import MYSQL, CopyData, Scanner, Statement, Text
 from .shuffle import Rows
 from .sinks import Counters, DumpSink, output_path, setval, table_sink, without_auto_increment
-from .values import InsertStatement, copy_decode, copy_encode, copy_rows, decode_literal, encode_literal
+from .values import InsertStatement, copy_decode, copy_encode, copy_rows, decode_literal, encode_literal, joined_lines
 
 _to_text = as_text
 
@@ -241,52 +240,48 @@ class DumpSource:
             raise InputError(f"COPY names columns the table does not have: {', '.join(unknown)}", file=file,
                              line=item.statement.line, table=name)
         if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
-            # nothing to transform: the lines as they are (those of the subset, if the run has one)
+            # nothing to transform: the rows as they are (those of the subset, if the run has one)
             n = skipped = 0
             seq = [(i, (name, c)) for i, c in enumerate(cols or [p.name for p in tplan.columns])
                    if self.counters is not None and (name, c) in self.counters.extra]
-            while chunk := list(islice(item.lines, self.batch_size)):  # (islice: no per-line call)
-                kept = self._subset_mask(name, len(chunk))
-                lines = [line for _, line in chunk] if kept is None else \
-                    [line for (_, line), k in zip(chunk, kept.tolist(), strict=True) if k]
+            for _, data, rows in item.chunks(self.batch_size):
+                kept = self._subset_mask(name, rows)
+                if kept is None:
+                    yield data
+                    n += rows
+                    continue
+                lines = [line for line, k in zip(data.split(b"\n"), kept.tolist(), strict=False) if k]
                 if lines:
-                    yield _enc("".join(lines))
+                    yield b"\n".join(lines) + b"\n"
                 n += len(lines)
-                skipped += len(chunk) - len(lines)
+                skipped += rows - len(lines)
                 for i, key in seq:  # a subset's sequence column: its largest value written
                     for line in lines:
-                        field = line.rstrip("\n").split("\t")[i]
-                        if field.lstrip("-").isdigit():
+                        field = line.split(b"\t")[i]
+                        if field.lstrip(b"-").isdigit():
                             self.counters.add_value(key, int(field))
             yield _enc(item.end[0])
             yield Copied(name, n, skipped)
             yield End(name, last=False)
             return
-        chunk: list[bytes] = []
-        first_line = None
-        for line_no, line in item.lines:
-            if line.endswith("\r\n"):
+        for first_line, data, rows in item.chunks(self.batch_size):
+            crlf = data.find(b"\r\n")
+            if crlf >= 0:
                 raise InputError("a COPY row ends with CRLF; veil rewrites COPY rows with LF line ends only",
-                                 file=file, line=line_no, table=name,
+                                 file=file, line=first_line + data.count(b"\n", 0, crlf), table=name,
                                  hint="convert the dump's line ends to LF (e.g. dos2unix)")
-            if first_line is None:
-                first_line = line_no
-            chunk.append(_enc(line))
-            if len(chunk) >= self.batch_size:
-                yield self._copy_batch(name, tplan, cols, chunk, first_line)
-                chunk, first_line = [], None
-        if chunk and not chunk[-1].endswith(b"\n"):
-            raise InputError("the dump ends inside a COPY data block (no \\. terminator)", file=file,
-                             line=first_line, hint="the dump is truncated")
-        if chunk:
-            yield self._copy_batch(name, tplan, cols, chunk, first_line or 0)
+            if not data.endswith(b"\n"):
+                raise InputError("the dump ends inside a COPY data block (no \\. terminator)", file=file,
+                                 line=first_line, hint="the dump is truncated")
+            yield self._copy_batch(name, tplan, cols, data, rows, first_line)
         yield _enc(item.end[0])
         yield End(name, last=False)
 
-    def _copy_batch(self, name: str, tplan: TablePlan, cols: list[str], chunk: list[bytes], start: int) -> Batch:
+    def _copy_batch(self, name: str, tplan: TablePlan, cols: list[str], data: bytes, rows: int,
+                    start: int) -> Batch:
         self._report()
-        raw = copy_rows(chunk, cols, start, self.file)
-        if raw.num_rows != len(chunk) or raw.num_columns != len(cols):
+        raw = copy_rows(data, rows, cols, start, self.file)
+        if raw.num_rows != rows or raw.num_columns != len(cols):
             raise InputError("a COPY row has the wrong number of fields", file=self.file, line=start,
                              table=name, hint="the dump was edited or cut")
         raw_cols = [raw.column(i).combine_chunks() for i in range(len(cols))]
@@ -303,7 +298,7 @@ class DumpSource:
             lines = pc.binary_join_element_wise(*fields, pa.scalar(b"\t", pa.binary()))
             if split:  # row_order: shuffle: the lines, for the sink to reorder (veil.formats.dump.shuffle)
                 return Rows(lines)
-            return b"\n".join(lines.to_pylist()) + b"\n"
+            return joined_lines(lines)
 
         return Batch(batch, None if self.all_columns else render)
 
@@ -475,15 +470,25 @@ def dump_run(plan: Plan, info: DumpInfo, out: Path, fmt: str | None) -> tuple[Du
         if fmt is not None:
             raise UsageError("--out - writes a SQL dump to standard output; --format writes table files",
                              hint="give a directory for --out with --format")
-        counters = Counters(sequence_columns(info, plan)) if info.dialect != MYSQL else None
+        counters = dump_counters(info, plan)
         return DumpSource(info, plan, False, counters), DumpSink("-", plan, False, counters), out
     if out.resolve() == info.path.resolve() or info.path.resolve() in out.resolve().parents:
         raise InputError("the output must not be the input, or inside it", file=str(out),
                          hint="choose another --out")
     if fmt is not None:
         return DumpSource(info, plan, True), table_sink(info, plan, fmt), out
-    counters = Counters(sequence_columns(info, plan)) if info.dialect != MYSQL else None
+    counters = dump_counters(info, plan)
     return DumpSource(info, plan, False, counters), DumpSink(out.name, plan, info.compressed, counters), out
+
+
+def dump_counters(info: DumpInfo, plan: Plan) -> Counters | None:
+    """What a rewritten PostgreSQL dump counts for its setval lines (None for MySQL: no setval)."""
+    if info.dialect == MYSQL:
+        return None
+    linked = {(info.parent_of(t), c) for seq in info.sequences.seqs.values() for t, c in seq.links}
+    if any(not sql_type for td in info.tables.values() for _, sql_type in td.columns):
+        linked = None  # no DDL for a table (a data-only dump): its sequences are found by name at setval
+    return Counters(sequence_columns(info, plan), linked)
 
 
 def sequence_columns(info: DumpInfo, plan: Plan) -> set[tuple[str, str]]:

@@ -9,8 +9,8 @@ One pass over the dump. COPY rows are counted line by line and only the first
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
 
+import numpy as np
 import pyarrow as pa
 
 from ...errors import InputError
@@ -65,16 +65,19 @@ def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_
                 name, cols = data_header(item.statement, info.dialect, file)
                 cols = cols or columns.get(name, [])
                 table = info.parent_of(name)
-                lines = item.lines
-                while (limit := room(table)) > 0:  # a batch of lines at a time (islice: no per-line call)
-                    chunk = list(islice(lines, limit))
-                    if not chunk:
-                        break
-                    taken = [line.encode("utf-8", "surrogateescape") for _, line in chunk]
-                    yield table, len(taken), _copy_table(name, cols, taken, chunk[0][0], file, table_of,
-                                                         wanted(table))
-                    have[table] = have.get(table, 0) + len(taken)
-                if skipped := sum(1 for _ in lines):
+                skipped = 0
+                for first, data, rows in item.chunks(batch_rows):  # whole rows, in blocks (no per-line work)
+                    limit = room(table)
+                    if limit <= 0:
+                        skipped += rows
+                        continue
+                    if limit < rows:  # the sample's last rows: the first ``limit`` lines of the chunk
+                        cut = _nth_line_end(data, limit)
+                        skipped += rows - limit
+                        data, rows = data[:cut], limit
+                    yield table, rows, _copy_table(name, cols, data, rows, first, file, table_of, wanted(table))
+                    have[table] = have.get(table, 0) + rows
+                if skipped:
                     yield table, skipped, None
             elif isinstance(item, Statement) and item.kind == "insert":
                 st = InsertStatement(item.text, item.line, info.dialect, file)
@@ -101,13 +104,18 @@ def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_
                     yield table, len(part), table_of(st.table, cols, values, len(part))
 
 
-def _copy_table(name: str, cols: list[str], taken: list[bytes], first: int, file: str, table_of,
+def _nth_line_end(data: bytes, n: int) -> int:
+    """The offset just past the ``n``-th line of ``data``."""
+    return int(np.flatnonzero(np.frombuffer(data, np.uint8) == 10)[n - 1]) + 1
+
+
+def _copy_table(name: str, cols: list[str], data: bytes, rows: int, first: int, file: str, table_of,
                 want: set[str] | None = None) -> pa.Table | None:
     if not cols:
         return None
-    raw = copy_rows(taken, cols, first, file)
+    raw = copy_rows(data, rows, cols, first, file)
     return table_of(name, cols, {c: _text(copy_decode(raw.column(i).combine_chunks())) for i, c in enumerate(cols)
-                                 if want is None or c in want}, len(taken))
+                                 if want is None or c in want}, rows)
 
 
 def sample_dump(info: DumpInfo, max_rows: int) -> dict[str, tuple[pa.Table, int]]:

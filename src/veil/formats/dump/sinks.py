@@ -103,13 +103,17 @@ def output_path(info: DumpInfo, out: Path, fmt: str | None) -> Path:
 
 
 class Counters:
-    """The largest output value of every transformed integer column (for setval)."""
+    """The largest output value of every transformed integer column a sequence feeds (for setval).
+    ``linked``: the (table, column) pairs some sequence feeds (None: every column); the others are
+    never looked at (casting a text column to find it holds no integers costs a pass over it)."""
 
-    def __init__(self, extra: set[tuple[str, str]] | None = None) -> None:
+    def __init__(self, extra: set[tuple[str, str]] | None = None,
+                 linked: set[tuple[str, str]] | None = None) -> None:
         self.max: dict[tuple[str, str], int] = {}
         self.not_int: set[tuple[str, str]] = set()
         # kept columns counted too: those a sequence feeds in a table a subset filters (veil.subset)
         self.extra = extra or set()
+        self.linked = linked
 
     def add_value(self, key: tuple[str, str], value: int) -> None:
         if key not in self.max or value > self.max[key]:
@@ -118,10 +122,11 @@ class Counters:
     def add(self, table: str, tplan: TablePlan, batch: pa.RecordBatch) -> None:
         names = set(batch.schema.names)
         for c in tplan.columns:
-            if not (c.transformed or (table, c.name) in self.extra) or c.name not in names:
+            key = (table, c.name)
+            if not (c.transformed or key in self.extra) or c.name not in names or key in self.not_int \
+                    or (self.linked is not None and key not in self.linked):
                 continue
             col = batch.column(c.name)
-            key = (table, c.name)
             if pa.types.is_string(col.type) and col.null_count < len(col):  # a column of unknown type
                 try:
                     col = pc.cast(col, pa.int64())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -35,14 +36,14 @@ def _copy_char(m: re.Match) -> str:
     return chr(code) if code < 0x80 else chr(0xDC00 + code)  # a raw byte: surrogateescape
 
 
-def copy_rows(lines: list[bytes], columns: list[str], first_line: int, file: str) -> pa.Table:
-    """Split COPY rows into raw (still escaped) binary columns, vectorised.
+def copy_rows(data: bytes, rows: int, columns: list[str], first_line: int, file: str) -> pa.Table:
+    """Split ``rows`` COPY rows (``data``: whole lines) into raw (still escaped) binary columns, vectorised.
 
     A dummy first row shields the data from the CSV reader's byte-order-mark
     stripping (a kept value must come back byte for byte); it is dropped after.
     """
     dummy = b"\t" * (len(columns) - 1) + b"\n"
-    data = dummy + b"".join(lines)
+    data = dummy + data
     opts = pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(columns))], use_threads=False,
                              block_size=max(1 << 20, len(data) + 1))
     parse = pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, double_quote=False,
@@ -53,10 +54,20 @@ def copy_rows(lines: list[bytes], columns: list[str], first_line: int, file: str
         table = pacsv.read_csv(io.BytesIO(data), read_options=opts, parse_options=parse, convert_options=conv)
     except pa.ArrowInvalid:
         # Arrow's message quotes the row: find the line ourselves, never pass the text on
+        lines = data.split(b"\n")[1:rows + 1]
         bad = next((i for i, ln in enumerate(lines) if ln.count(b"\t") != len(columns) - 1), 0)
         raise InputError(f"a COPY row does not have {len(columns)} fields", file=file, line=first_line + bad,
                          hint="the dump was edited or cut") from None
     return table.slice(1)
+
+
+def joined_lines(lines: pa.Array) -> bytes:
+    """Binary values -> the bytes of them as lines, each ended by a newline (no value is null)."""
+    ended = pc.binary_join_element_wise(lines, pa.scalar(b"", pa.binary()), pa.scalar(b"\n", pa.binary()))
+    if ended.null_count:
+        raise ValueError("a line is null")
+    offsets = np.frombuffer(ended.buffers()[1], np.int32, count=len(ended) + 1, offset=ended.offset * 4)
+    return ended.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes() if len(ended) else b""
 
 
 def copy_decode(raw: pa.Array) -> pa.Array:
@@ -76,8 +87,9 @@ def copy_decode(raw: pa.Array) -> pa.Array:
 def copy_encode(text: pa.Array) -> pa.Array:
     """Text values -> raw COPY fields (binary)."""
     s = text if pa.types.is_string(text.type) else pc.cast(text, pa.string())
-    for a, b in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-        s = pc.replace_substring(s, a, b)
+    if pc.any(pc.match_substring_regex(s, r"[\\\t\n\r]")).as_py():  # one scan; most values need nothing
+        for a, b in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+            s = pc.replace_substring(s, a, b)
     return pc.fill_null(s.cast(pa.binary()), pa.scalar(NULL_COPY, pa.binary()))
 
 

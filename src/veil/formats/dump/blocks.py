@@ -1,0 +1,183 @@
+"""A dump's text for the lexer, and its COPY data read in blocks rather than line by line.
+
+Most of a pg_dump is COPY rows. Handing them to Python one line at a time (decode, a tuple, an
+encode per line) cost more than everything else the main process does with a table nobody
+transforms. :func:`copy_chunks` reads the text a megabyte at a time, encodes it once, and finds
+row ends and the ``\\.`` terminator with bytes searches and numpy: each chunk it yields holds
+whole rows, at most ``max_rows`` of them, as the bytes the lines would have joined to.
+
+:class:`TextSource` is what the :class:`~veil.formats.dump.lexer.Scanner` reads: a text file (or
+any iterator of lines) plus text handed back (what followed a block's terminator in the last block
+read), served first, as lines.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+import numpy as np
+
+BLOCK_CHARS = 1 << 20
+_TERM = b"\\."
+
+
+class TextSource:
+    """Lines of a dump (universal newlines, line ends kept, as a text file with ``newline=""``
+    gives them), and blocks of its text (:meth:`read`), from a file or any iterator of lines."""
+
+    def __init__(self, lines: Iterator[str] | Any):
+        self._it = iter(lines)
+        self._read = getattr(lines, "read", None)
+        self._head: io.StringIO | None = None
+
+    def __iter__(self) -> TextSource:
+        return self
+
+    def __next__(self) -> str:
+        if self._head is not None:
+            line = self._head.readline()
+            if line:
+                if not line.endswith(("\n", "\r")):  # the block ended inside this line: its rest
+                    line += next(self._it, "")
+                    self._head = None
+                return line
+            self._head = None
+        return next(self._it)
+
+    def lines(self) -> Iterator[str]:
+        """The lines from here on, the file's iterated directly once the handed-back text is used."""
+        while self._head is not None:
+            line = next(self, None)
+            if line is None:
+                return
+            yield line
+        for line in self._it:  # (not ``yield from``: closing this generator would close the file)
+            yield line
+
+    def read(self, n: int) -> str:
+        """Up to ``n`` characters (fewer at a seam), "" at the end."""
+        if self._head is not None:
+            text = self._head.read(n)
+            if text:
+                return text
+            self._head = None
+        if self._read is not None:
+            return self._read(n)
+        return "".join(islice(self._it, max(1, n // 64)))
+
+    def hand_back(self, text: str) -> None:
+        """Text read past a block's end: served again before the file's next line."""
+        if text:
+            rest = self._head.read() if self._head is not None else ""
+            self._head = io.StringIO(text + rest, newline="")
+
+
+class Chain:
+    """One text stream made of ``parts``, an iterator of strings (any text: lines or pieces) and text
+    files (read in blocks), in order: what a live database source hands the lexer (veil.db). The
+    iterator is resumed only once a part is used up, so a generator can clean up after its file."""
+
+    def __init__(self, parts: Iterator[Any]):
+        self._parts = iter(parts)
+        self._cur: Any = None
+
+    def _current(self) -> Any:
+        while self._cur is None:
+            part = next(self._parts, None)
+            if part is None:
+                return None
+            self._cur = io.StringIO(part, newline="") if isinstance(part, str) else part
+        return self._cur
+
+    def __iter__(self) -> Chain:
+        return self
+
+    def close(self) -> None:
+        close = getattr(self._parts, "close", None)
+        if close is not None:
+            close()
+
+    def __next__(self) -> str:
+        while (cur := self._current()) is not None:
+            line = cur.readline()
+            if line:
+                return line
+            self._cur = None
+        raise StopIteration
+
+    def read(self, n: int) -> str:
+        while (cur := self._current()) is not None:
+            text = cur.read(n)
+            if text:
+                return text
+            self._cur = None
+        return ""
+
+
+def _terminator(buf: bytes, eof: bool, frm: int) -> tuple[int, int] | int | None:
+    """Where the ``\\.`` line is in ``buf`` (which starts at a line start), looking from ``frm`` on:
+    (start, end) of the line; None when there is none; an int (where to look again) when one may
+    start at the end of ``buf`` but its line is not complete yet."""
+    pos = 0 if frm == 0 and buf.startswith(_TERM) else buf.find(b"\n" + _TERM, frm) + 1
+    while pos > 0 or (pos == 0 and buf.startswith(_TERM)):
+        end = buf.find(b"\n", pos)
+        if end < 0 and not eof:
+            return max(0, pos - 1)
+        stop = len(buf) if end < 0 else end + 1
+        if buf[pos:stop].rstrip(b"\r\n") == _TERM:
+            return pos, stop
+        nxt = buf.find(b"\n" + _TERM, pos)
+        if nxt < 0:
+            return None
+        pos = nxt + 1
+    return None
+
+
+def copy_chunks(source: TextSource, max_rows: int, first_line: int) -> Iterator[tuple[int, bytes, int]]:
+    """A COPY block's rows from ``source`` (positioned after its COPY statement), as (line number of
+    the chunk's first row, its rows' bytes, how many rows), up to its terminator. Returns the
+    terminator line (as text), or None when the text ended first (the caller reports the cut dump);
+    what followed the terminator in the last block read is handed back to ``source``."""
+    buf = b""
+    newlines = 0  # in buf
+    frm = 0  # where the terminator search goes on from
+    line = first_line
+    eof = False
+    while True:
+        term = _terminator(buf, eof, frm)
+        found = isinstance(term, tuple)
+        if not found:
+            frm = term if isinstance(term, int) else max(0, len(buf) - 2)
+            if not eof and newlines < max_rows:
+                text = source.read(BLOCK_CHARS)
+                if text:
+                    block = text.encode("utf-8", "surrogateescape")
+                    buf += block
+                    newlines += block.count(b"\n")
+                else:
+                    eof = True
+                continue
+        stop = term[0] if found else (len(buf) if eof else buf.rfind(b"\n") + 1)
+        ends = np.flatnonzero(np.frombuffer(buf, np.uint8, count=stop) == 10)
+        start = 0
+        for k in range(max_rows - 1, len(ends), max_rows):
+            cut = int(ends[k]) + 1
+            yield line, buf[start:cut], max_rows
+            line += max_rows
+            start = cut
+        if found or eof:
+            left = len(ends) - (len(ends) // max_rows) * max_rows
+            if start < stop:
+                rows = left + (0 if buf[stop - 1:stop] == b"\n" else 1)
+                yield line, buf[start:stop], rows
+                line += rows
+            if not found:
+                return None
+            source.hand_back(buf[term[1]:].decode("utf-8", "surrogateescape"))
+            return buf[term[0]:term[1]].decode("utf-8", "surrogateescape")
+        buf = buf[start:]
+        newlines = buf.count(b"\n")
+        frm = max(0, frm - start)
