@@ -65,6 +65,24 @@ def report_target(report: Path | None) -> Target:
     return Target("--report", report, kind="report", recognise=looks_like_report)
 
 
+_LARGE_INPUT = 16 << 20  # bytes: an input this large surely fills several batches
+
+
+def _prestart_workers(input_path, workers: int | None) -> None:
+    """A live database or a large input will use the worker pool: start its forkserver now, so its
+    import overlaps the run's setup (veil.pipeline.engine.prestart)."""
+    from ..pipeline.engine import prestart
+
+    if not isinstance(input_path, Path):  # a database URL
+        large = True
+    elif input_path.is_dir():
+        large = sum(p.stat().st_size for p in input_path.rglob("*") if p.is_file()) >= _LARGE_INPUT
+    else:
+        large = input_path.is_file() and input_path.stat().st_size >= _LARGE_INPUT
+    if large:
+        prestart(workers or os.cpu_count() or 1)
+
+
 def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:
     if vault and "://" not in vault:
         refuse_inside(Path(vault).expanduser(), dirs, "vault", VaultError)
@@ -125,6 +143,8 @@ def run(input_path: Path, profile_path: Path, out_raw: str, dialect: str | None,
       veil run prod.sql.gz --profile shop.yaml --keyring k.json --out safe/
       veil run prod.sql --profile shop.yaml --keyring k.json --format parquet --out tables/
     """
+    if engine != "spark":
+        _prestart_workers(input_path, workers)
     if is_db_url(out_raw):  # a live database (veil.db, docs/databases.md)
         return run_into_database(click.get_current_context().params)
     out = Path(out_raw)

@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..dataset import Table
@@ -70,6 +69,8 @@ def open_partitioned(path: Path):
     the end of the schema). ``options["partitioning"]``: its partition columns, which the Parquet
     writer writes back as folders (:class:`PartitionedWriter`)."""
 
+
+    import pyarrow.dataset as ds  # (here: it imports pandas, which a run rarely needs)
 
     cols = partition_columns(path)
     try:

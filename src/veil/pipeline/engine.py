@@ -69,6 +69,26 @@ def _worker_run(tplan: TablePlan, batch: pa.RecordBatch, offset: int) -> BatchRe
     return transform_batch(tplan, batch, _WORKER_RUN, offset)
 
 
+def _pool_context():
+    ctx = get_context("forkserver")
+    # the forkserver imports veil once; each worker forks with it loaded (else every worker
+    # imported pyarrow, sqlglot and veil on its own: ~0.3 s of CPU each on a 2-CPU run)
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
+def prestart(workers: int) -> None:
+    """Start the workers' forkserver now, for a run that will surely use the pool (a large input):
+    it imports veil (~1 s of CPU) while the run reads the schema and waits on I/O, instead of when
+    the first batch is ready. Nothing else is started; a run that never uses the pool loses nothing
+    but that import, and the forkserver exits with the run."""
+    if workers > 1:
+        from multiprocessing import forkserver
+
+        _pool_context()
+        forkserver.ensure_running()
+
+
 class Engine:
     """In-process for small inputs; a process pool once a table has several batches."""
 
@@ -80,11 +100,7 @@ class Engine:
     def submit(self, tplan: TablePlan, batch: pa.RecordBatch, offset: int, parallel: bool) -> Future:
         if parallel and self.workers > 1:
             if self.pool is None:
-                ctx = get_context("forkserver")
-                # the forkserver imports veil once; each worker forks with it loaded (else every worker
-                # imported pyarrow, sqlglot and veil on its own: ~0.3 s of CPU each on a 2-CPU run)
-                ctx.set_forkserver_preload([__name__])
-                self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx,
+                self.pool = ProcessPoolExecutor(self.workers, mp_context=_pool_context(),
                                                 initializer=worker_init, initargs=(self.run, os.getpid()))
             return self.pool.submit(_worker_run, tplan, batch, offset)
         fut: Future = Future()

@@ -21,7 +21,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..dataset import Dataset
@@ -209,6 +208,8 @@ def column_batches(table, columns: list[str], batch_rows: int):
     as columns, veil.formats.partitions) read for them alone."""
     if table.format == "parquet":
         if table.path.is_dir():
+            import pyarrow.dataset as ds  # (here: it imports pandas)
+
             parts = ds.dataset(table.path, format="parquet", ignore_prefixes=[".", "_"],
                                partitioning="hive" if table.options.get("partitioning") else None)
             batches = parts.to_batches(columns=columns, batch_size=max(batch_rows, PARQUET_BATCH_ROWS))
