@@ -21,11 +21,11 @@ through its leaves, as pg_dump does (each row once, under the parent's rules).
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import InputError
@@ -76,9 +76,13 @@ class LivePgInfo(LiveInfo):
                 self.conn.execute(stmt)
             self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             self.snapshot = self.conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-            self.tables_sql = self._tables()
-            self.pre = self._pg_dump("pre-data")
-            self.post = self._pg_dump("post-data")
+            with ThreadPoolExecutor(2) as pool:  # the two pg_dump runs side by side (each waits on the server)
+                pre, post = pool.submit(self._pg_dump, "pre-data"), pool.submit(self._pg_dump, "post-data")
+                self.tables_sql = self._tables()
+                self.pre, self.post = pre.result(), post.result()
+            # veil.db.pg_side: the data section only (pre- and post-data loaded apart), without these
+            self.split = False
+            self.side_leaves: list[tuple[str, str]] = []
         except BaseException:
             self.close()
             raise
@@ -110,6 +114,9 @@ class LivePgInfo(LiveInfo):
 
     def _lines(self) -> Iterator[Any]:
         """The dump's text, as pieces and files (veil.formats.dump.blocks.Chain)."""
+        if self.split:
+            yield from self._data_section()
+            return
         yield self.pre
         if self.with_data and self.limit is None:
             yield from self._data_section()
@@ -133,13 +140,14 @@ class LivePgInfo(LiveInfo):
         if exe is None:
             raise InputError("pg_dump is not on PATH", file=str(self.url), hint="install the PostgreSQL client tools")
         errors = tempfile.TemporaryFile()
+        side = [f'--exclude-table-data="{schema}"."{rel}"' for schema, rel in self.side_leaves]
         proc = subprocess.Popen([exe, "--section=data", f"--snapshot={self.snapshot}", "--no-owner",
-                                 "--no-privileges", f"--dbname={self.url.libpq()}"], env=self.url.env(),
+                                 "--no-privileges", *side, f"--dbname={self.url.libpq()}"], env=self.url.env(),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
         assert proc.stdout is not None
-        fh = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="surrogateescape", newline="")
+        fh = proc.stdout
         try:
-            yield fh  # read in blocks by the lexer; resumed here once it is used up
+            yield fh  # read in blocks, as bytes, by the lexer; resumed here once it is used up
         except BaseException:
             proc.kill()
             proc.wait()

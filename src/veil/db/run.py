@@ -17,6 +17,7 @@ from ..plan import Plan
 from ..privacy.enforce import enforce as enforce_privacy
 from ..subset.run import apply_subset
 from ..vault import Vault
+from .pg_side import load_text
 from .url import MYSQL, PG, DbUrl
 
 
@@ -29,6 +30,23 @@ def refuse_same(dataset: DumpDataset, url: DbUrl, server_id: tuple | None) -> No
     if same:
         raise UsageError("the target database is the source database", file=str(url),
                          hint="write to another database (the source is only ever read)")
+
+
+def _side_copy(info: Any, plan: Plan, source: DumpSource, url: DbUrl, scratch: str, with_vault: bool,
+               row_order: str) -> Any:
+    """Start copying the large untransformed tables beside the run (veil.db.pg_side), the pre-data
+    loaded first; None when there are none (the run then loads its one stream as it is)."""
+    from .pg_side import SideCopy, side_tables, split_post
+
+    tables = side_tables(info, plan, with_vault, row_order == "shuffle")
+    if not tables:
+        return None
+    early, post = split_post(info.post, tables)
+    load_text(url, scratch, info.pre)
+    info.split, info.side_leaves = True, [leaf for leaves in tables.values() for leaf in leaves]
+    source.side = SideCopy(info, tables, url, scratch, early)
+    source.side.post = post
+    return source.side
 
 
 def run_into(plan: Plan, dataset: Any, url: DbUrl, keys: KeyProvider | None, *, if_exists: str = "fail",
@@ -68,11 +86,18 @@ def run_into(plan: Plan, dataset: Any, url: DbUrl, keys: KeyProvider | None, *, 
             source.shuffle = True
             sink.order = lambda table: keys.subkey(ORDER_PURPOSE, table)
         target.create()
+        side = None
         try:
+            if url.kind == PG and getattr(info, "snapshot", None) is not None:  # a live PostgreSQL source
+                side = _side_copy(info, plan, source, url, target.scratch, vault is not None, row_order)
             result = drive(plan, source, sink, STDOUT, keys, batch_size=batch_size, workers=workers,
                            progress=progress, vault=vault, purpose=purpose)
+            if side is not None:
+                load_text(url, target.scratch, side.post)
             target.swap()
         except BaseException:
+            if side is not None:
+                side.abort()
             target.discard()
             raise
     finally:

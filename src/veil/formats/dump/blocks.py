@@ -57,27 +57,40 @@ class TextSource:
         for line in self._it:  # (not ``yield from``: closing this generator would close the file)
             yield line
 
-    def read(self, n: int) -> str:
-        """Up to ``n`` characters (fewer at a seam), "" at the end."""
+    def read_bytes(self, n: int) -> bytes:
+        """About ``n`` bytes of the text as UTF-8 (fewer at a seam; a character may be cut, which
+        surrogateescape turns back into the same bytes), b"" at the end. Straight from the file when
+        it is binary (veil.db's pipes: no decoding and encoding again)."""
         if self._head is not None:
             text = self._head.read(n)
             if text:
-                return text
+                return _enc(text)
             self._head = None
+        read_bytes = getattr(self._it, "read_bytes", None)
+        if read_bytes is not None:
+            return read_bytes(n)
         if self._read is not None:
-            return self._read(n)
-        return "".join(islice(self._it, max(1, n // 64)))
+            return _enc(self._read(n))
+        return _enc("".join(islice(self._it, max(1, n // 64))))
 
-    def hand_back(self, text: str) -> None:
-        """Text read past a block's end: served again before the file's next line."""
-        if text:
+    def hand_back(self, data: bytes) -> None:
+        """What was read past a block's end: served again before the file's next line."""
+        if data:
             rest = self._head.read() if self._head is not None else ""
-            self._head = io.StringIO(text + rest, newline="")
+            self._head = io.StringIO(data.decode("utf-8", "surrogateescape") + rest, newline="")
+
+
+def _enc(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _dec(data: bytes | str) -> str:
+    return data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
 
 
 class Chain:
     """One text stream made of ``parts``, an iterator of strings (any text: lines or pieces) and text
-    files (read in blocks), in order: what a live database source hands the lexer (veil.db). The
+    or binary (UTF-8) files, read in blocks, in order: what a live database source hands the lexer (veil.db). The
     iterator is resumed only once a part is used up, so a generator can clean up after its file."""
 
     def __init__(self, parts: Iterator[Any]):
@@ -104,17 +117,17 @@ class Chain:
         while (cur := self._current()) is not None:
             line = cur.readline()
             if line:
-                return line
+                return _dec(line)
             self._cur = None
         raise StopIteration
 
-    def read(self, n: int) -> str:
+    def read_bytes(self, n: int) -> bytes:
         while (cur := self._current()) is not None:
-            text = cur.read(n)
-            if text:
-                return text
+            data = cur.read(n)
+            if data:
+                return data if isinstance(data, bytes) else _enc(data)
             self._cur = None
-        return ""
+        return b""
 
 
 def _terminator(buf: bytes, eof: bool, frm: int) -> tuple[int, int] | int | None:
@@ -152,9 +165,8 @@ def copy_chunks(source: TextSource, max_rows: int, first_line: int) -> Iterator[
         if not found:
             frm = term if isinstance(term, int) else max(0, len(buf) - 2)
             if not eof and newlines < max_rows:
-                text = source.read(BLOCK_CHARS)
-                if text:
-                    block = text.encode("utf-8", "surrogateescape")
+                block = source.read_bytes(BLOCK_CHARS)
+                if block:
                     buf += block
                     newlines += block.count(b"\n")
                 else:
@@ -176,7 +188,7 @@ def copy_chunks(source: TextSource, max_rows: int, first_line: int) -> Iterator[
                 line += rows
             if not found:
                 return None
-            source.hand_back(buf[term[1]:].decode("utf-8", "surrogateescape"))
+            source.hand_back(buf[term[1]:])
             return buf[term[0]:term[1]].decode("utf-8", "surrogateescape")
         buf = buf[start:]
         newlines = buf.count(b"\n")

@@ -52,7 +52,7 @@ def _value_columns(tplan: TablePlan, all_columns: bool) -> set[str]:
     return cols
 
 
-def _needs_work(tplan: TablePlan, forgotten: dict[str, frozenset[bytes]], all_columns: bool) -> bool:
+def needs_work(tplan: TablePlan, forgotten: dict[str, frozenset[bytes]], all_columns: bool) -> bool:
     """Whether a block's rows go through the driver (else its text is copied as it is). ``all_columns``
     is also set for a shuffled dump (every row must be rendered to be reordered)."""
     return all_columns or any(c.transformed for c in tplan.columns) or bool(tplan.drop_refs) \
@@ -138,6 +138,7 @@ class DumpSource:
         self.forgotten: dict[str, frozenset[bytes]] = {}
         self.batch_size = 65_536
         self._read: tuple[Callable[[], int], int] | None = None  # (bytes read so far, dump size)
+        self.side: Any = None  # tables copied beside the run (veil.db.pg_side.SideCopy): counted at the end
 
     def _report(self) -> None:
         """Tell a progress line how much of the dump has been read (when its size is known)."""
@@ -180,6 +181,9 @@ class DumpSource:
                     yield _enc(item.text)
         if group:
             yield from self._inserts(group)
+        if self.side is not None:
+            for name, rows in self.side.finish():
+                yield Copied(name, rows)
 
     def _subset_mask(self, name: str, n: int) -> np.ndarray | None:
         """Whether each of the next ``n`` rows of ``name`` is in the run's subset (veil.subset), in
@@ -239,7 +243,7 @@ class DumpSource:
         if unknown:
             raise InputError(f"COPY names columns the table does not have: {', '.join(unknown)}", file=file,
                              line=item.statement.line, table=name)
-        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
+        if not needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
             # nothing to transform: the rows as they are (those of the subset, if the run has one)
             n = skipped = 0
             seq = [(i, (name, c)) for i, c in enumerate(cols or [p.name for p in tplan.columns])
@@ -307,7 +311,7 @@ class DumpSource:
         file, dialect = self.file, self.info.dialect
         name, tplan = self._table(stmts[0].table, stmts[0].line)
         yield Begin(name, file=file)
-        if not _needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
+        if not needs_work(tplan, self.forgotten, self.all_columns or self.shuffle):
             total = sum(len(st.rows) for st in stmts)
             kept = self._subset_mask(name, total)
             if kept is None:

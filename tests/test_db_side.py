@@ -1,0 +1,142 @@
+"""Live PostgreSQL -> PostgreSQL with the untransformed tables copied beside the run (veil.db.pg_side):
+the same target as without it, and as restoring the file run's dump; keys, indexes, partitions, a
+self-reference and sequences intact; the report's row counts; a failure leaves the target unchanged."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from veil.db import pg_side
+
+from .schemas.harness import PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, Postgres, scratch_databases
+from .test_db_live import psql, url
+
+SCHEMA = r"""
+CREATE TABLE people (id serial PRIMARY KEY, email text UNIQUE NOT NULL, name text);
+CREATE TABLE visits (id bigserial PRIMARY KEY, person_id int NOT NULL REFERENCES people(id), at timestamp,
+  page text, UNIQUE (page, id));
+CREATE INDEX visits_person ON visits (person_id);
+CREATE TABLE log (id int, at date NOT NULL, msg text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE log_2020 PARTITION OF log FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+CREATE TABLE log_2021 PARTITION OF log FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+CREATE TABLE tree (id int PRIMARY KEY, parent int REFERENCES tree(id), label text);
+CREATE TABLE "Odd Name" (id int PRIMARY KEY, v text);
+INSERT INTO people (email, name) SELECT 'p' || g || '@example.com', 'Person ' || g FROM generate_series(1, 300) g;
+INSERT INTO visits (person_id, at, page) SELECT 1 + g % 300, timestamp '2021-01-01' + g * interval '1 minute',
+  E'/page\t' || g % 17 FROM generate_series(1, 3000) g;
+INSERT INTO log SELECT g, date '2020-07-01' + g, 'm' || g FROM generate_series(1, 400) g;
+INSERT INTO tree VALUES (1, NULL, 'root');
+INSERT INTO tree SELECT g, g / 2, 'n' || g FROM generate_series(2, 200) g;
+INSERT INTO "Odd Name" SELECT g, 'v' || g FROM generate_series(1, 50) g;
+"""
+PROFILE = """version: 1
+tables:
+  public.people:
+    columns:
+      id: keep
+      email: {op: pseudonymize, format: email, domain: email}
+      name: {op: fake, kind: name}
+  public.visits: {columns: {id: keep, person_id: keep, at: keep, page: keep}}
+  public.log: {columns: {id: keep, at: keep, msg: keep}}
+  public.tree: {columns: {id: keep, parent: keep, label: keep}}
+  public.Odd Name: {columns: {id: keep, v: keep}}
+"""
+TABLES = {"people": "id", "visits": "id", "log": "id, at", "tree": "id", '"Odd Name"': "id"}
+
+
+@pytest.fixture(scope="module")
+def pg():
+    yield from scratch_databases(Postgres, "veil_side")
+
+
+@pytest.fixture(scope="module")
+def setup(pg, tmp_path_factory):
+    from veil.keys import init_keyring
+
+    db = pg.new()
+    with pg.connect(db) as conn:
+        conn.execute(SCHEMA)
+    work = tmp_path_factory.mktemp("side")
+    (work / "p.yaml").write_text(PROFILE)
+    init_keyring(work / "k.json")
+    return {"db": db, "work": work, "opts": ["-p", str(work / "p.yaml"), "--keyring", str(work / "k.json"), "-q"]}
+
+
+def _dump(db: str) -> dict[str, str]:
+    return {t: psql(db, f"SELECT * FROM {t} ORDER BY {key}") for t, key in TABLES.items()}
+
+
+def test_side_copy_gives_the_same_target_as_the_run_and_the_file_path(pg, setup, cli, monkeypatch, tmp_path):
+    started = []
+    real = pg_side.SideCopy.__init__
+
+    def spy(self, source, tables, target, scratch, early):
+        started.append((sorted(tables), sorted(early)))
+        real(self, source, tables, target, scratch, early)
+
+    monkeypatch.setattr(pg_side.SideCopy, "__init__", spy)
+    beside, through, restored = pg.new(), pg.new(), pg.new()
+    src = setup["db"]
+    monkeypatch.setenv("VEIL_SIDE_MIN_BYTES", "0")
+    res = cli("run", url(src), "--out", url(beside), "--if-exists", "replace", "--report", tmp_path / "r.json",
+              *setup["opts"])
+    assert res.exit_code == 0, res.output
+    # every untransformed table with a plain name went beside; the partitioned one without early indexes
+    assert started == [(["public.log", "public.tree", "public.visits"], ["public.tree", "public.visits"])]
+    monkeypatch.setenv("VEIL_SIDE_MIN_BYTES", str(1 << 60))
+    res = cli("run", url(src), "--out", url(through), "--if-exists", "replace", *setup["opts"])
+    assert res.exit_code == 0 and len(started) == 1
+    dump = tmp_path / "src.sql"
+    subprocess.run(["pg_dump", "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, "-f", str(dump), src], check=True)
+    assert cli("run", dump, "--out", tmp_path / "safe.sql", *setup["opts"]).exit_code == 0
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER,
+                    "-d", restored, "-f", str(tmp_path / "safe.sql")], check=True, capture_output=True)
+    assert _dump(beside) == _dump(through) == _dump(restored)
+    assert _dump(beside)["people"] != _dump(src)["people"]  # the transformed table was transformed
+    cons = "SELECT conrelid::regclass::text, conname, contype FROM pg_constraint WHERE connamespace = " \
+           "'public'::regnamespace ORDER BY 1, 2"
+    idx = "SELECT indexrelid::regclass::text, indisvalid FROM pg_index JOIN pg_class c ON c.oid = indrelid " \
+          "WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1"
+    parts = "SELECT inhrelid::regclass::text, inhparent::regclass::text FROM pg_inherits ORDER BY 1"
+    for q in (cons, idx, parts):
+        assert psql(beside, q) == psql(src, q)
+    report = json.loads((tmp_path / "r.json").read_text())["tables"]
+    assert {n: report[n]["rows_out"] for n in report} == {
+        "public.people": 300, "public.visits": 3000, "public.log": 400, "public.tree": 200, "public.Odd Name": 50}
+    # the application still works: sequences set, keys enforced
+    assert psql(beside, "INSERT INTO visits (person_id, page) VALUES (1, 'x') RETURNING id") == "3001\n"
+    bad = subprocess.run(["psql", "-X", "-q", "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, "-d", beside, "-c",
+                          "INSERT INTO tree VALUES (999, 12345, 'orphan')"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "foreign key" in bad.stderr
+
+
+def test_a_failed_run_with_a_side_copy_leaves_the_target_and_no_scratch(pg, setup, cli, monkeypatch, tmp_path):
+    """The transformed table breaks a CHECK of the target (pseudonyms where the source had 'p...'): the run
+    fails cleanly while the side copy was loading; the target and nothing else remains."""
+    src, target = pg.new(), pg.new()
+    with pg.connect(src) as conn:
+        conn.execute(SCHEMA.replace("email text UNIQUE NOT NULL", "email text UNIQUE NOT NULL CHECK (email LIKE 'p%')"))
+    psql(target, "CREATE TABLE keepme (x int); INSERT INTO keepme VALUES (7)")
+    monkeypatch.setenv("VEIL_SIDE_MIN_BYTES", "0")
+    res = cli("run", url(src), "--out", url(target), "--if-exists", "replace", *setup["opts"])
+    assert res.exit_code == 9, res.output
+    assert "people_email_check" in res.output and "Traceback" not in res.output
+    assert psql(target, "SELECT x FROM keepme") == "7\n"
+    assert not psql(PG_ADMIN_DB, f"SELECT datname FROM pg_database WHERE datname LIKE 'veil\\_tmp\\_{target[:24]}%'")
+
+
+def test_split_post_keeps_only_a_tables_own_keys_and_indexes_early():
+    post = ("SET default_tablespace = '';\n\nALTER TABLE ONLY public.visits\n    ADD CONSTRAINT visits_pkey PRIMARY "
+            "KEY (id);\n\nALTER TABLE ONLY public.visits_more\n    ADD CONSTRAINT vm_pkey PRIMARY KEY (id);\n\n"
+            "CREATE INDEX visits_person ON public.visits USING btree (person_id);\n\nCREATE INDEX other ON "
+            "public.people USING btree (name);\n\nALTER TABLE ONLY public.visits\n    ADD CONSTRAINT visits_fk "
+            "FOREIGN KEY (person_id) REFERENCES public.people(id);\n")
+    early, rest = pg_side.split_post(post, {"public.visits": [("public", "visits")]})
+    assert early == {"public.visits": "SET default_tablespace = '';\nALTER TABLE ONLY public.visits\n    ADD "
+                     "CONSTRAINT visits_pkey PRIMARY KEY (id);\nCREATE INDEX visits_person ON public.visits USING "
+                     "btree (person_id);\n"}
+    assert "visits_pkey" not in rest and "visits_person" not in rest
+    assert "vm_pkey" in rest and "other ON" in rest and "visits_fk" in rest and rest.startswith("SET default")
