@@ -83,6 +83,9 @@ class LivePgInfo(LiveInfo):
             # veil.db.pg_side: the data section only (pre- and post-data loaded apart), without these
             self.split = False
             self.side_leaves: list[tuple[str, str]] = []
+            # read_rows' wish for its pass (veil.formats.dump.sample): table -> its columns (None: all);
+            # only those are read, by queries (pushdown), instead of every row of every table
+            self.narrow: dict[str, list[str] | None] | None = None
         except BaseException:
             self.close()
             raise
@@ -103,6 +106,7 @@ class LivePgInfo(LiveInfo):
         if rows:
             for oid, col in self.conn.execute(COLUMNS, ([r[0] for r in rows],)).fetchall():
                 cols.setdefault(oid, []).append(col)
+        self.data_tables = [(f"{schema}.{rel}", quoted) for _oid, schema, rel, quoted in rows]
         return [(quoted, ", ".join(cols.get(oid, []))) for oid, _s, _t, quoted in rows]
 
     def _pg_dump(self, section: str) -> str:
@@ -116,6 +120,9 @@ class LivePgInfo(LiveInfo):
         """The dump's text, as pieces and files (veil.formats.dump.blocks.Chain)."""
         if self.split:
             yield from self._data_section()
+            return
+        if self.with_data and self.limit is None and self.narrow is not None:
+            yield from self._narrow_section(self.narrow)
             return
         yield self.pre
         if self.with_data and self.limit is None:
@@ -157,6 +164,46 @@ class LivePgInfo(LiveInfo):
         if proc.wait() != 0:
             errors.seek(0)
             raise InputError(f"pg_dump failed: {redact(errors.read().decode('utf-8', 'replace'))}",
+                             file=str(self.url), hint="check the source role's SELECT grants")
+
+    def _narrow_section(self, narrow: dict[str, list[str] | None]) -> Iterator[Any]:
+        """The wanted tables' wanted columns, as COPY blocks: ``COPY (SELECT cols FROM ONLY leaf) TO
+        STDOUT`` run by psql in veil's snapshot (streamed in C, like pg_dump's), in the order and row
+        order pg_dump writes them (a heap scan each; no parallel plan)."""
+        exe = shutil.which("psql")
+        if exe is None:
+            raise InputError("psql is not on PATH", file=str(self.url), hint="install the PostgreSQL client tools")
+        script = ["\\set ON_ERROR_STOP 1", *(f"{s};" for s in SESSION), "SET max_parallel_workers_per_gather = 0;",
+                  "SET standard_conforming_strings = on;",
+                  "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;", f"SET TRANSACTION SNAPSHOT '{self.snapshot}';"]
+        for name, quoted in self.data_tables:
+            parent = self.parent_of(name)
+            if parent not in narrow:
+                continue
+            td = self.tables.get(parent)
+            cols = narrow[parent] if narrow[parent] is not None else [c for c, _ in td.columns] if td else []
+            if not cols:
+                continue
+            listed = ", ".join(_quote(c) for c in cols)
+            head = f"COPY {quoted} ({listed}) FROM stdin;".replace("'", "''")
+            script += [f"SELECT '{head}';", f"COPY (SELECT {listed} FROM ONLY {quoted}) TO STDOUT;", "SELECT '\\.';"]
+        script.append("COMMIT;")
+        errors = tempfile.TemporaryFile()
+        proc = subprocess.Popen([exe, "-X", "-q", "-A", "-t", "-f", "-", f"--dbname={self.url.libpq()}"],
+                                env=self.url.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
+        try:
+            proc.stdin.write(("\n".join(script) + "\n").encode())
+            proc.stdin.close()
+            yield proc.stdout  # read in blocks, as bytes, by the lexer
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            proc.stdout.close()
+        if proc.wait() != 0:
+            errors.seek(0)
+            raise InputError(f"reading the source failed: {redact(errors.read().decode('utf-8', 'replace'))}",
                              file=str(self.url), hint="check the source role's SELECT grants")
 
     def _copy(self, head: str) -> Iterator[str]:

@@ -59,6 +59,17 @@ def read_rows(info: DumpInfo, max_rows: int | None = None, batch_rows: int = 65_
             return 0
         return batch_rows if max_rows is None else min(batch_rows, max_rows - have.get(table, 0))
 
+    narrow = hasattr(info, "narrow") and max_rows is None and tables is not None
+    if narrow:  # a live database: only these tables' columns are read (veil.db.pg_source)
+        info.narrow = {t: (columns_of or {}).get(t) for t in tables}
+    try:
+        yield from _read_rows(info, file, columns, room, table_of, wanted, have, batch_rows)
+    finally:
+        if narrow:
+            info.narrow = None
+
+
+def _read_rows(info, file, columns, room, table_of, wanted, have, batch_rows):
     with info.lines() as lines:
         for item in Scanner(lines, info.dialect, file).items():
             if isinstance(item, CopyData):
