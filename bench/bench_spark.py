@@ -30,8 +30,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA_DIR, median, prepare  # noqa: E402
 
 
+class _CpuPoll:
+    """CPU-seconds of this process tree during a run, by process kind: the driver (this Python
+    process), the JVM, and the Python workers (pyspark's daemon and its forks). psutil polls every
+    ``every`` s; a process's last reading counts (a worker exiting between polls loses < ``every``)."""
+
+    def __init__(self, every: float = 0.1):
+        import threading
+
+        import psutil
+
+        self.me = psutil.Process()
+        self.every, self.start, self.last = every, {}, {}
+        self.kind: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._poll()
+        self.start = dict(self.last)  # CPU spent before the run (the JVM's start) is not counted
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        import psutil
+
+        for proc in [self.me, *self.me.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+                if proc.pid not in self.kind:
+                    name = proc.name()
+                    self.kind[proc.pid] = ("driver" if proc.pid == self.me.pid else
+                                           "jvm" if name.startswith("java") else "python_workers")
+                self.last[proc.pid] = t.user + t.system
+            except psutil.Error:  # exited between the listing and the reading
+                continue
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self._poll()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self._poll()
+        out = {"driver": 0.0, "jvm": 0.0, "python_workers": 0.0}
+        for pid, cpu in self.last.items():
+            out[self.kind[pid]] += cpu - self.start.get(pid, 0.0)
+        return out
+
+
 def _spark_job(src: Path, out: Path, profile: Path, keyring: Path, workers: int) -> dict:
-    """In this process: start a local[workers] session, then time one run (printed as JSON)."""
+    """In this process: start a local[workers] session, then time one run (printed as JSON) and
+    the CPU-seconds each kind of process spent in it (_CpuPoll)."""
     import veil
     from veil.spark.run import run_spark
 
@@ -43,11 +91,13 @@ def _spark_job(src: Path, out: Path, profile: Path, keyring: Path, workers: int)
     spark.sparkContext.setLogLevel("ERROR")
     started = time.perf_counter() - t0
     keys = veil.load_keyring(keyring)
+    poll = _CpuPoll()
     t1 = time.perf_counter()
     run_spark(src, veil.load_profile(profile), keys, out, spark=spark)
     job = time.perf_counter() - t1
+    cpu = poll.stop()
     spark.stop()
-    return {"startup": started, "job": job}
+    return {"startup": started, "job": job, "cpu": cpu}
 
 
 def _subprocess_spark(src, out, profile, keyring, workers) -> dict:
@@ -100,17 +150,28 @@ def main(argv: list[str] | None = None) -> int:
     out = DATA_DIR / "spark-out"
     print(f"veil bench_spark: {args.rows:,} rows, repeat {args.repeat}, {os.cpu_count()} CPUs")
     runs: dict[str, list[float]] = {k: [] for k in ("spark1", "spark2", "startup", "local2", "cli1", "api")}
+    cpu: dict[str, list[dict]] = {"spark1": [], "spark2": []}
     for i in range(args.repeat):
         s1 = _subprocess_spark(src, out, inputs.profile, inputs.keyring, 1)
         s2 = _subprocess_spark(src, out, inputs.profile, inputs.keyring, 2)
         runs["spark1"].append(s1["job"])
         runs["spark2"].append(s2["job"])
+        cpu["spark1"].append(s1["cpu"])
+        cpu["spark2"].append(s2["cpu"])
         runs["startup"] += [s1["startup"], s2["startup"]]
         runs["local2"].append(_cli(src, out, inputs.profile, inputs.keyring, 2))
         runs["cli1"].append(_cli(inputs.parquet, DATA_DIR / "cli1.parquet", inputs.profile, inputs.keyring, 1))
         runs["api"].append(_api(inputs.parquet, inputs.profile, inputs.keyring))
         print(f"  repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), flush=True)
     m = {k: median(v) for k, v in runs.items()}
+    busy = {}
+    for k, label in (("spark1", "local[1]"), ("spark2", "local[2]")):
+        parts = {kind: median([c[kind] for c in cpu[k]]) for kind in cpu[k][0]}
+        busy[k] = median([sum(c.values()) / t for c, t in zip(cpu[k], runs[k], strict=True)])
+        print(f"Spark {label} CPU-s: " + ", ".join(f"{kind} {v:.2f}" for kind, v in parts.items())
+              + f"; busy cores {busy[k]:.2f} (CPU-s / job time)")
+    print(f"bound on {os.cpu_count()} cores: local[2]/local[1] <= {os.cpu_count()} / {busy['spark1']:.2f} = "
+          f"{os.cpu_count() / busy['spark1']:.2f}x (local[1] already keeps {busy['spark1']:.2f} cores busy)")
     print(f"Spark local[1] job: {m['spark1']:.2f}s  local[2] job: {m['spark2']:.2f}s  "
           f"speed-up {m['spark1'] / m['spark2']:.2f}x (target >= 1.6x)")
     print(f"Spark session start (JVM): {m['startup']:.2f}s (not in the job times)")
