@@ -86,8 +86,8 @@ def _spark_job(src: Path, out: Path, profile: Path, keyring: Path, workers: int)
     t0 = time.perf_counter()
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master(f"local[{workers}]").config("spark.ui.enabled", "false")
-             .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536").getOrCreate())
+    # as veil run --engine spark makes it (run_spark sets the Arrow batch size itself)
+    spark = SparkSession.builder.master(f"local[{workers}]").config("spark.ui.enabled", "false").getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     started = time.perf_counter() - t0
     keys = veil.load_keyring(keyring)

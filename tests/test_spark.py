@@ -453,3 +453,70 @@ def test_k_anonymity_as_a_spark_aggregation(spark):
     got = veil.spark.k_anonymity(spark.createDataFrame(table.to_pandas()), ["city", "country"], k=3)
     counts = table.group_by(["city", "country"]).aggregate([([], "count_all")]).column("count_all").to_pylist()
     assert got == {"classes": len(counts), "k": min(counts), "rows_below_k": sum(c for c in counts if c < 3)}
+
+
+def test_input_counts_from_parquet_footers_equal_spark_counts(spark, tmp_path):
+    """The run report's input counts come from the files' footers when they hold null counts, and
+    from a Spark aggregation otherwise: both give the same figures."""
+    from veil.spark.report import footer_stats, input_stats, local_files
+
+    n = 5000
+    table = pa.table({"customer_id": pa.array(range(n), pa.int64()),
+                      "email": pa.array([None if i % 7 == 0 else f"u{i}@example.org" for i in range(n)]),
+                      "name": pa.array([None if i % 3 == 0 else f"n{i}" for i in range(n)])})
+    with_stats, without = tmp_path / "with", tmp_path / "without"
+    for folder, stats in ((with_stats, True), (without, False)):
+        folder.mkdir()
+        pq.write_table(table.slice(0, 3000), folder / "part-0.parquet", row_group_size=1000, write_statistics=stats)
+        pq.write_table(table.slice(3000), folder / "part-1.parquet", row_group_size=1000, write_statistics=stats)
+    profile = {"version": 1, "tables": {"t": {"primary_key": ["customer_id"], "columns": {
+        "customer_id": "keep", "email": {"op": "pseudonymize", "format": "email", "domain": "email"},
+        "name": "keep"}}}}
+    tplan = prepare(spark.read.parquet(str(with_stats)), profile, Keyring.for_testing(KEY), table="t").plan
+    footers = footer_stats(tplan, local_files(spark.read.parquet(str(with_stats))))
+    assert footers is not None and footers[0] == n
+    assert footer_stats(tplan, local_files(spark.read.parquet(str(without)))) is None  # no null counts: Spark counts
+    counted = input_stats(tplan, spark.read.parquet(str(without)))
+    assert footers == counted
+    assert counted[1]["email"].nulls == sum(1 for i in range(n) if i % 7 == 0)
+    assert counted[1]["email"].transformed == n - counted[1]["email"].nulls
+    assert counted[1]["name"].transformed == 0 and counted[1]["name"].nulls == sum(1 for i in range(n) if i % 3 == 0)
+
+
+def test_run_sets_the_arrow_batch_size_only_for_its_run(spark, tmp_path, keyfile):
+    from veil.spark.run import BATCH_CONF, _batch_rows
+
+    assert spark.conf.get(BATCH_CONF, None) is None
+    with _batch_rows(spark):
+        assert spark.conf.get(BATCH_CONF) == "65536"
+    assert spark.conf.get(BATCH_CONF, None) is None
+    spark.conf.set(BATCH_CONF, "500")  # the session's own size is kept
+    try:
+        with _batch_rows(spark):
+            assert spark.conf.get(BATCH_CONF) == "500"
+        assert spark.conf.get(BATCH_CONF) == "500"
+    finally:
+        spark.conf.unset(BATCH_CONF)
+
+
+def test_large_inputs_split_into_whole_waves_of_tasks(spark, tmp_path, monkeypatch):
+    """A table larger than a split per core is read as a multiple of the cores' tasks (Spark's own
+    split size would leave a last task running alone); a session's own split size is kept."""
+    from veil.spark import run
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"v": pa.array(range(200_000), pa.int64())}), path, row_group_size=2000)
+    fifth = str(-(-path.stat().st_size // 5))
+    monkeypatch.setattr(run, "SPLIT_BYTES", int(fifth))  # as if Spark's splits were 5 tasks on 2 cores
+    cores = spark.sparkContext.defaultParallelism
+    assert cores == 2
+    with run._even_splits(spark, run.SparkInput("t", path)):
+        assert spark.read.parquet(str(path)).rdd.getNumPartitions() == 6
+    assert spark.conf.get(run.SPLIT_CONF, None) is None
+    spark.conf.set(run.SPLIT_CONF, fifth)
+    try:
+        with run._even_splits(spark, run.SparkInput("t", path)):
+            assert spark.conf.get(run.SPLIT_CONF) == fifth
+            assert spark.read.parquet(str(path)).rdd.getNumPartitions() == 5
+    finally:
+        spark.conf.unset(run.SPLIT_CONF)

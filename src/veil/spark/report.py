@@ -3,9 +3,11 @@
 Per table, counts only (never a value reaches the driver):
 
 - rows in, and per column its nulls and, for a transformed column, its non-null values (what the
-  local engine counts as transformed, before rows are dropped): one aggregation over the input,
-  ``count(*)`` and ``count(column)`` for every column, answered by Spark's Parquet reader in the JVM;
-- rows out: the written output counted (Spark answers from the Parquet footers);
+  local engine counts as transformed, before rows are dropped): from the Parquet footers of the
+  files Spark reads (``inputFiles()``: rows and null counts per row group, read on the driver, no
+  job) when they hold them for every column, else one aggregation over the input, ``count(*)`` and
+  ``count(column)`` for every column, in the JVM (it reads every column once more);
+- rows out: the written files' footers (row counts), read on the driver;
 - rows dropped (forgotten subjects, by reference): one more job over the input, only for a table
   that drops rows (veil.spark.records.drop_counts);
 - vault records written: those the driver stored (veil.spark.records.store_staged).
@@ -13,7 +15,11 @@ Per table, counts only (never a value reaches the driver):
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pyarrow.parquet as pq
 
 from ..keys import KeyProvider
 from ..pipeline.report import ColumnStats, TableResult
@@ -22,9 +28,52 @@ from ..plan import TablePlan
 from .records import drop_counts
 
 
+def local_files(spark_df: Any) -> list[Path] | None:
+    """The files a DataFrame read from Parquet reads, when all are on the driver's file system."""
+    uris = spark_df.inputFiles()
+    parsed = [urlparse(u) for u in uris]
+    if not uris or any(p.scheme not in ("file", "") for p in parsed):
+        return None
+    return [Path(unquote(p.path)) for p in parsed]
+
+
+def footer_stats(tplan: TablePlan, files: list[Path]) -> tuple[int, dict[str, ColumnStats]] | None:
+    """Rows in and each column's (transformed, nulls) from the files' Parquet footers, or None when
+    a file lacks a null count (statistics are optional) or a column is not a flat column of every
+    file (a partition column, a nested type: Spark's count is then needed)."""
+    rows, nulls = 0, {c.name: 0 for c in tplan.columns}
+    for f in files:
+        meta = pq.ParquetFile(f).metadata
+        leaf = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+        if meta.num_columns != len(meta.schema.to_arrow_schema()) or any(c not in leaf for c in nulls):
+            return None
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for name in nulls:
+                stats = group.column(leaf[name]).statistics
+                if stats is None or not stats.has_null_count:
+                    return None
+                nulls[name] += stats.null_count
+            rows += group.num_rows
+    return rows, {c.name: ColumnStats(transformed=rows - nulls[c.name] if c.transformed else 0, nulls=nulls[c.name])
+                  for c in tplan.columns}
+
+
+def output_rows(path: Path) -> int:
+    """Rows of a written Parquet output directory (its part files' footers, Hive folders included)."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(path.rglob("*.parquet"))
+               if not any(part.startswith((".", "_")) for part in f.relative_to(path).parts))
+
+
 def input_stats(tplan: TablePlan, spark_df: Any) -> tuple[int, dict[str, ColumnStats]]:
-    """Rows in and each column's (transformed, nulls) as the local engine counts them, in one aggregation."""
+    """Rows in and each column's (transformed, nulls) as the local engine counts them: from the
+    Parquet footers when they tell (:func:`footer_stats`), else in one aggregation."""
     from pyspark.sql import functions as F
+
+    files = local_files(spark_df)
+    counted = footer_stats(tplan, files) if files else None
+    if counted is not None:
+        return counted
 
     aggs = [F.count(F.lit(1)).alias("rows")]
     aggs += [F.count(F.col(f"`{c.name}`")).alias(f"c{i}") for i, c in enumerate(tplan.columns)]
@@ -37,10 +86,10 @@ def input_stats(tplan: TablePlan, spark_df: Any) -> tuple[int, dict[str, ColumnS
     return rows, stats
 
 
-def table_result(tplan: TablePlan, spark_df: Any, written: Any, keys: KeyProvider | None, run: RunContext,
+def table_result(tplan: TablePlan, spark_df: Any, written: Path, keys: KeyProvider | None, run: RunContext,
                  in_schema: Any) -> TableResult:
-    """One table's counts: ``spark_df`` its input, ``written`` its output as written (read back)."""
+    """One table's counts: ``spark_df`` its input, ``written`` its output directory (as written)."""
     rows_in, stats = input_stats(tplan, spark_df)
     forgotten, by_reference = drop_counts(tplan, spark_df, keys, run, in_schema)
-    return TableResult(tplan.name, rows_in=rows_in, rows_out=written.count(), rows_forgotten=forgotten,
+    return TableResult(tplan.name, rows_in=rows_in, rows_out=output_rows(written), rows_forgotten=forgotten,
                        rows_dropped_by_reference=by_reference, columns=stats)
