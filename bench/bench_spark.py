@@ -86,7 +86,7 @@ def _spark_job(src: Path, out: Path, profile: Path, keyring: Path, workers: int)
     t0 = time.perf_counter()
     from pyspark.sql import SparkSession
 
-    # as veil run --engine spark makes it (run_spark sets the Arrow batch size itself)
+    # no Arrow batch size here: run_spark sets it itself, as for veil run --engine spark
     spark = SparkSession.builder.master(f"local[{workers}]").config("spark.ui.enabled", "false").getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     started = time.perf_counter() - t0

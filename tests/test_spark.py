@@ -520,3 +520,17 @@ def test_large_inputs_split_into_whole_waves_of_tasks(spark, tmp_path, monkeypat
             assert spark.read.parquet(str(path)).rdd.getNumPartitions() == 5
     finally:
         spark.conf.unset(run.SPLIT_CONF)
+
+
+def test_probe_rows_read_on_the_driver_as_spark_hands_them(spark):
+    """veil run --engine spark reads the key probe's rows with pyarrow (no Spark job): the same
+    rows and Arrow types as Spark's first rows of the file."""
+    from veil.spark import _to_arrow, arrow_schema
+    from veil.spark.run import _first_rows
+
+    for path in sorted(SAMPLES_PARQUET.glob("*.parquet")):
+        df = spark.read.parquet(str(path))
+        schema = arrow_schema(df)
+        rows = _first_rows(df, 50, schema)
+        assert rows is not None and rows.schema == schema, path.name
+        assert rows.equals(_to_arrow(df.limit(50)).cast(schema)), path.name

@@ -62,15 +62,16 @@ def _to_arrow(spark_df: Any) -> pa.Table:
 
 
 def probe_keys(tplan: TablePlan, spark_df: Any, keys: KeyProvider, schema: pa.Schema,
-               probe_rows: int = PROBE_ROWS, context: RunContext | None = None) -> RecordingKeys:
-    """Run the table's plan on the driver over its first ``probe_rows`` rows (and a few more rows for
-    each transformed column empty there), noting every key the operators ask for (with
-    ``context``'s forget lists and vault records, and their index keys whatever the rows). Nothing
-    of the sample is kept or shown."""
+               probe_rows: int = PROBE_ROWS, context: RunContext | None = None,
+               sample: pa.Table | None = None) -> RecordingKeys:
+    """Run the table's plan on the driver over its first ``probe_rows`` rows (``sample`` when the
+    caller read them already, else a Spark job; and a few more rows for each transformed column
+    empty there), noting every key the operators ask for (with ``context``'s forget lists and vault
+    records, and their index keys whatever the rows). Nothing of the sample is kept or shown."""
     from pyspark.sql import functions as F
 
     recorder = RecordingKeys(keys)
-    sample = _to_arrow(spark_df.limit(probe_rows)).cast(schema)
+    sample = _to_arrow(spark_df.limit(probe_rows)).cast(schema) if sample is None else sample
     parts = [sample]
     for c in tplan.columns:
         if c.transformed and not c.dropped and sample.column(c.name).null_count == sample.num_rows:
@@ -132,14 +133,18 @@ def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyPro
 
 def plan_table(tplan: TablePlan, spark_df: Any, provider: KeyProvider | None, probe_rows: int = PROBE_ROWS,
                partition_columns: tuple[str, ...] = (), context: RunContext | None = None,
-               stage: StageWriter | None = None) -> SparkTable:
+               stage: StageWriter | None = None, sample: Any = None) -> SparkTable:
     """The lazy output of one table whose plan is compiled: the subkeys it uses, learnt on the driver,
     in the closure of the executors' function. ``context``: the run's forget lists (and whether it
-    writes vault records, then staged with ``stage``)."""
+    writes vault records, then staged with ``stage``). ``sample(in_schema)``: the first rows for the
+    key probe read without Spark (veil.spark.run reads them from the Parquet file), or None."""
     from_arrow_schema, to_arrow_schema = _spark_types()
     refuse_partition_rules(tplan, partition_columns)
     in_schema = arrow_schema(spark_df)
-    shipped = probe_keys(tplan, spark_df, provider, in_schema, probe_rows, context).provider() if provider else None
+    shipped = None
+    if provider:
+        rows = sample(in_schema) if sample is not None else None
+        shipped = probe_keys(tplan, spark_df, provider, in_schema, probe_rows, context, rows).provider()
     out_spark = from_arrow_schema(tplan.out_schema)
     out_schema = to_arrow_schema(out_spark)
     forgotten = {}

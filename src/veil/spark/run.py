@@ -21,9 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import errors
@@ -41,7 +43,7 @@ from ..vault import Vault
 from . import SparkTable, arrow_schema, check_keys, plan_table
 from .privacy import enforce as enforce_privacy
 from .records import STAGING_CONF, Staging, dropped_keys, drops_rows, store_staged
-from .report import table_result
+from .report import local_files, table_result
 
 BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 SPLIT_CONF = "spark.sql.files.maxPartitionBytes"
@@ -219,11 +221,28 @@ def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], ke
             continue
         tplan = plan.tables[name]
         tplan.drop_refs = drop_refs_for(tplan, dropped)
+        sample = None if parts[name] else partial(_first_rows, frames[name], probe_rows)
         st = tables[name] = plan_table(tplan, frames[name], keys, probe_rows, parts[name], context,
-                                       staging.writer(name) if staging is not None else None)
+                                       staging.writer(name) if staging is not None else None, sample)
         if tplan.referenced and drops_rows(tplan, context):
             dropped[name] = dropped_keys(tplan, frames[name], st.keys, context, arrow_schema(frames[name]))
     return tables
+
+
+def _first_rows(spark_df: Any, rows: int, schema: pa.Schema) -> pa.Table | None:
+    """The first ``rows`` rows Spark would read of a Parquet table, read on the driver with pyarrow
+    (no Spark job: the probe needs no more), as Spark hands them to Python; None when the files are
+    not on the driver's file system or their types do not cast (Spark then reads them)."""
+    files = local_files(spark_df)
+    if not files:
+        return None
+    try:
+        first = next(pq.ParquetFile(files[0]).iter_batches(batch_size=rows, columns=schema.names), None)
+        if first is None:
+            return None
+        return pa.Table.from_batches([first]).select(schema.names).cast(schema)
+    except (pa.ArrowException, KeyError, ValueError):
+        return None
 
 
 def _write(spark: Any, st: SparkTable, t: SparkInput, path: str) -> None:
