@@ -80,3 +80,11 @@ def test_a_chain_reads_text_parts_and_binary_files_in_order():
     chain = Chain(iter(["a\nb", io.BytesIO(b"c\nd\n"), io.StringIO("e\n")]))
     assert next(chain) == "a\n" and chain.read_bytes(100) == b"b" and next(chain) == "c\n"
     assert chain.read_bytes(100) == b"d\n" and list(chain) == ["e\n"]
+
+
+def test_a_lone_cr_ends_a_line_read_from_a_binary_part_as_from_a_text_file():
+    """A comment line hiding a statement behind a lone CR: the lexer sees the statement, as psql would."""
+    text = "-- x\rINSERT INTO t VALUES ('v');\nSELECT 2;\n"
+    from_text = list(iter(io.StringIO(text, newline="")))
+    assert list(Chain(iter([io.BytesIO(text.encode())]))) == from_text == ["-- x\r", "INSERT INTO t VALUES ('v');\n",
+                                                                          "SELECT 2;\n"]

@@ -10,7 +10,6 @@ pass (``veil.formats.dump.rewrite``, a source for the run driver) rewrites the d
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import re
 import shutil
@@ -32,6 +31,7 @@ from ...errors import InputError, OutputError, UsageError
 from ...profile import ForeignKey
 from ...sqltypes import sql_arrow_type, sql_output_type
 from ..typed import SQL_MYSQL, SQL_PG, Source
+from .blocks import Chain
 from .classify import parse_copy
 from .ddl import TableDef, name_parts, parse_alter, parse_create, parse_unique_index, table_foreign_keys
 from .lexer import MYSQL, PG, CopyData, Scanner, Statement, Text
@@ -96,39 +96,30 @@ class DumpInfo:
                 if feed != subprocess.DEVNULL:
                     os.close(feed)
             assert proc.stdout is not None
-            fh = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="surrogateescape", newline="")
             try:
-                yield iter(fh)
+                yield Chain(iter([proc.stdout]))  # bytes, read in blocks (veil.formats.dump.blocks)
             except BaseException:
                 proc.kill()  # the original error matters, not pg_restore's broken pipe
                 proc.wait()
-                fh.close()
+                proc.stdout.close()
                 raise
-            fh.close()
+            proc.stdout.close()
             if proc.wait() != 0:
                 raise InputError("pg_restore could not read the archive", file=str(self.path),
                                  hint="check that it is a complete pg_dump -Fc file or -Fd directory")
             return
-        opener = gzip.open if self.compressed else open
         src: Any = self.path
         if self.spool is not None:
             src = os.fdopen(os.dup(self.spool.fileno()), "rb")  # shares the offset: one pass at a time
             src.seek(0)
-            if not self.compressed:
-                src = io.TextIOWrapper(src, encoding="utf-8", errors="surrogateescape", newline="")
-                opener = _as_is
         try:
-            with opener(src, "rt", encoding="utf-8", errors="surrogateescape", newline="") as fh:
-                yield iter(fh)
+            with gzip.open(src, "rb") if self.compressed else (open(src, "rb") if src is self.path else src) as fh:
+                yield Chain(iter([fh]), fh)  # bytes, read in blocks; lines split as a text file's (newline="")
         except (gzip.BadGzipFile, EOFError, zlib.error):
             raise InputError("the compressed dump is damaged or truncated", file=str(self.path)) from None
         finally:
             if src is not self.path:
                 src.close()  # GzipFile leaves the file it was given open
-
-
-def _as_is(fh, *args, **kwargs):
-    return fh
 
 
 def is_stream(path: Path) -> bool:

@@ -93,9 +93,11 @@ class Chain:
     or binary (UTF-8) files, read in blocks, in order: what a live database source hands the lexer (veil.db). The
     iterator is resumed only once a part is used up, so a generator can clean up after its file."""
 
-    def __init__(self, parts: Iterator[Any]):
+    def __init__(self, parts: Iterator[Any], file: Any = None):
+        self.buffer = file  # the one file under it, if any (how far it has been read: progress)
         self._parts = iter(parts)
         self._cur: Any = None
+        self._split: list[str] = []  # the rest of a binary line a lone CR split
 
     def _current(self) -> Any:
         while self._cur is None:
@@ -114,14 +116,24 @@ class Chain:
             close()
 
     def __next__(self) -> str:
+        if self._split:
+            return self._split.pop(0)
         while (cur := self._current()) is not None:
             line = cur.readline()
             if line:
-                return _dec(line)
+                line = _dec(line)
+                if "\r" in line.rstrip("\r\n"):  # a lone CR ends a line too, as in a text file with
+                    # newline="" and for PostgreSQL's lexer (a "-- comment\rINSERT ..." is two lines)
+                    self._split = io.StringIO(line, newline="").readlines()
+                    return self._split.pop(0)
+                return line
             self._cur = None
         raise StopIteration
 
     def read_bytes(self, n: int) -> bytes:
+        if self._split:
+            text, self._split = "".join(self._split), []
+            return _enc(text)
         while (cur := self._current()) is not None:
             data = cur.read(n)
             if data:
