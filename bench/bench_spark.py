@@ -7,6 +7,8 @@ On the benchmark table (bench/_common.py: 8 columns, 5 transformed), in the same
 
 - Spark local[1] and local[2] (``veil run --engine spark``, each in its own process): the job's
   time (the session's start, ~8 s of JVM, is reported apart) and the speed-up local[2]/local[1];
+  the CPU-seconds of the driver, the JVM and the Python workers in each, their busy cores, and the
+  bound on the speed-up that sets on this machine's cores (cores / busy cores of local[1]);
 - veil's local engine (``veil run --workers 2``) against Spark local[2]: the overhead ratio;
 - ``veil.anonymize`` on a pandas DataFrame of the table (conversion to and from Arrow included)
   against ``veil run --workers 1`` on its Parquet file (one process each).
