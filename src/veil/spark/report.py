@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..keys import KeyProvider
@@ -71,7 +72,10 @@ def input_stats(tplan: TablePlan, spark_df: Any) -> tuple[int, dict[str, ColumnS
     from pyspark.sql import functions as F
 
     files = local_files(spark_df)
-    counted = footer_stats(tplan, files) if files else None
+    try:
+        counted = footer_stats(tplan, files) if files else None
+    except (pa.ArrowException, OSError):  # a footer pyarrow cannot read: Spark counts
+        counted = None
     if counted is not None:
         return counted
 

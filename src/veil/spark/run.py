@@ -241,7 +241,7 @@ def _first_rows(spark_df: Any, rows: int, schema: pa.Schema) -> pa.Table | None:
         if first is None:
             return None
         return pa.Table.from_batches([first]).select(schema.names).cast(schema)
-    except (pa.ArrowException, KeyError, ValueError):
+    except (pa.ArrowException, KeyError, ValueError, OSError):
         return None
 
 
