@@ -88,3 +88,31 @@ def test_a_lone_cr_ends_a_line_read_from_a_binary_part_as_from_a_text_file():
     from_text = list(iter(io.StringIO(text, newline="")))
     assert list(Chain(iter([io.BytesIO(text.encode())]))) == from_text == ["-- x\r", "INSERT INTO t VALUES ('v');\n",
                                                                           "SELECT 2;\n"]
+
+
+def test_crlf_split_at_a_block_seam_stays_one_line_end():
+    """A CRLF dump whose block ends between a CR and its LF: the lines after the block are the line
+    reader's (no empty line, no shifted line numbers), at every block size."""
+    text = ("COPY t (a) FROM stdin;\r\n1\r\n2\r\n\\.\r\nCREATE TABLE u (c int);\r\n"
+            "COPY u (c) FROM stdin;\r\n7\r\n\\.\r\n")
+    want = _by_lines(text)
+    old = blocks.BLOCK_CHARS
+    try:
+        for size in range(1, 40):
+            blocks.BLOCK_CHARS = size
+            got, _ = _by_chunks(iter(io.StringIO(text, newline="")), 5)
+            assert got == want, size
+    finally:
+        blocks.BLOCK_CHARS = old
+
+
+@pytest.mark.parametrize("rest", ["x\n", "\rINSERT INTO public.users VALUES ('v');\n"])
+def test_text_after_a_copy_statement_on_its_line_is_refused(rest):
+    """psql runs what follows ``COPY ... FROM stdin;`` on its line as SQL after the rows: it is no row
+    veil may copy through as kept data."""
+    text = "COPY public.kept (a) FROM stdin;" + rest + "1\n\\.\n"
+    for read in ("lines", "chunks"):
+        with pytest.raises(InputError, match="on the same line"):
+            for item in Scanner(iter(io.StringIO(text, newline="")), PG, "f").items():
+                if isinstance(item, CopyData):
+                    list(item.lines if read == "lines" else item.chunks(10))

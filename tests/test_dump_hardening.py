@@ -426,3 +426,20 @@ def test_mysql_auto_increment_option_is_removed_when_its_column_is_transformed(t
         assert scalar(dst, "SELECT max(id) FROM c") == top + 1
     finally:
         client(f"DROP DATABASE IF EXISTS `{src}`; DROP DATABASE IF EXISTS `{dst}`;", check=False)
+
+
+def test_setval_of_a_sequence_found_by_name_only_is_set_from_the_output(cli, keyring, tmp_path):
+    """The table's DDL but no CREATE SEQUENCE: the setval's sequence is found by its name (t_id_seq)
+    when the setval is met, after the rows; the pseudonymized ids were counted all the same."""
+    dump = tmp_path / "in.sql"
+    dump.write_text("CREATE TABLE public.t (id integer NOT NULL, v text);\nCOPY public.t (id, v) FROM stdin;\n"
+                    "1\ta\n2\tb\n3\tc\n\\.\nSELECT pg_catalog.setval('public.t_id_seq', 3, true);\n")
+    profile = tmp_path / "p.yaml"
+    profile.write_text("version: 1\ntables:\n  public.t:\n    columns:\n      id: {op: pseudonymize, format: int}\n"
+                       "      v: keep\n")
+    out = tmp_path / "out.sql"
+    res = cli("run", dump, "-p", profile, "--keyring", keyring, "--out", out)
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    ids = [int(line.split("\t")[0]) for line in text.split("FROM stdin;\n")[1].split("\\.\n")[0].splitlines()]
+    assert _setvals(text)["t_id_seq"] == (max(ids), "true") and max(ids) != 3

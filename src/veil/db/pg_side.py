@@ -14,7 +14,7 @@ the run is then split in three, each loaded by psql into the scratch database:
 3. post-data (keys, indexes, foreign keys, triggers), once both are in.
 
 The rows written are those of the whole run through veil; the report counts the side tables' rows
-in the scratch database (``count(*)``). Only tables of at least ``SIDE_MIN_BYTES`` on the source
+from psql's ``COPY n``. Only tables of at least ``SIDE_MIN_BYTES`` on the source
 go beside (a small table costs more as its own pg_dump than through the run), and only those
 whose schema and name are plain identifiers (pg_dump's --table takes patterns).
 """
@@ -59,10 +59,15 @@ def side_tables(info: Any, plan: Plan, with_vault: bool, shuffle: bool) -> dict[
         leaves.setdefault(name, []).append((schema, rel))
         size[name] = size.get(name, 0) + int(nbytes)
     least = int(os.environ.get("VEIL_SIDE_MIN_BYTES", SIDE_MIN_BYTES))
+    # a sequence that feeds a column of another table too: its setval is the run's (not pg_dump's)
+    shared = {info.parent_of(t) for seq in info.sequences.seqs.values()
+              if len({info.parent_of(t2) for t2, _ in seq.links}) > 1 for t, _ in seq.links}
     out = {}
     for name, tplan in plan.tables.items():
-        if needs_work(tplan, {}, False) or (with_vault and (tplan.subject or tplan.drop_refs)):
-            continue  # (with a vault, a forget list may drop its rows)
+        if needs_work(tplan, {}, False) or name in shared:
+            continue
+        if with_vault and (tplan.subject or tplan.foreign_keys):
+            continue  # a forget list may drop its rows, or rows referencing a forgotten subject's
         parts = leaves.get(name, [])
         if parts and size.get(name, 0) >= least and all(_PLAIN.match(p) for leaf in parts for p in leaf):
             out[name] = parts
@@ -111,21 +116,27 @@ def split_post(post: str, tables: dict[str, list[tuple[str, str]]]) -> tuple[dic
     from ..formats.dump.lexer import PG, Scanner
 
     items = list(Scanner(iter(io.StringIO(post, newline="")), PG, "post-data").items())
-    settings = "".join(it.text for it in items if _SETTING.match(it.text))  # (statements: one an item)
-    own = {name: re.compile(rf"\s*(?:ALTER\s+TABLE\s+ONLY\s+{_name_pattern(leaves[0])}\s+ADD\s+CONSTRAINT\s+"
+    own = {name: re.compile(rf"\s*(?:ALTER\s+TABLE\s+ONLY\s+(?-i:{_name_pattern(leaves[0])})\s+ADD\s+CONSTRAINT\s+"
                             rf"(?:\w+|\"[^\"]*\")\s+(?:PRIMARY\s+KEY|UNIQUE)\s*\("
-                            rf"|CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:\w+|\"[^\"]*\")\s+ON\s+{_name_pattern(leaves[0])}"
+                            rf"|CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:\w+|\"[^\"]*\")\s+ON\s+(?-i:{_name_pattern(leaves[0])})"
                             rf"\s+USING\s)", re.I)
            for name, leaves in tables.items() if len(leaves) == 1}
-    early: dict[str, list[str]] = {}
+    settings: list[str] = []  # the section's SET statements so far (each early script replays those
+    early: dict[str, list[str]] = {}  # before its statements: the same session state, tablespace included)
+    replayed: dict[str, int] = {}
     rest = []
-    for it in items:
+    for it in items:  # (statements: one an item)
+        if _SETTING.match(it.text):
+            settings.append(it.text)
         name = next((n for n, rx in own.items() if rx.match(it.text)), None)
         if name is None:
             rest.append(it.text)
-        else:
-            early.setdefault(name, []).append(it.text)
-    return {n: settings + "".join(stmts) for n, stmts in early.items()}, "".join(rest)
+            continue
+        script = early.setdefault(name, [])
+        script += settings[replayed.get(name, 0):]
+        replayed[name] = len(settings)
+        script.append(it.text)
+    return {n: "".join(stmts) for n, stmts in early.items()}, "".join(rest)
 
 
 _COPIED = re.compile(rb"^COPY (\d+)$", re.M)
@@ -160,15 +171,18 @@ class SideCopy:
             self.error = exc
 
     def _copy(self, leaves: list[tuple[str, str]]) -> int:
+        argv = [a for a in psql_argv(self.target, self.scratch) if a != "-q"]  # psql says "COPY n"
         dump_err = tempfile.TemporaryFile()
-        dump = subprocess.Popen([self.pg_dump, "--section=data", f"--snapshot={self.source.snapshot}",
-                                 "--no-owner", "--no-privileges", *[f"--table={_quoted(leaf)}" for leaf in leaves],
+        self.procs = []
+        dump = subprocess.Popen([self.pg_dump, "--section=data", "--encoding=UTF8",
+                                 f"--snapshot={self.source.snapshot}", "--no-owner", "--no-privileges",
+                                 *[f"--table={_quoted(leaf)}" for leaf in leaves],
                                  f"--dbname={self.source.url.libpq()}"], env=self.source.url.env(),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=dump_err)
-        argv = [a for a in psql_argv(self.target, self.scratch) if a != "-q"]  # psql says "COPY n"
+        self.procs.append(dump)
         load = subprocess.Popen(argv, stdin=dump.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=self.target.env())
-        self.procs = [dump, load]
+        self.procs.append(load)
         dump.stdout.close()  # psql holds it now: pg_dump sees a closed pipe if psql dies
         said, err = load.communicate()
         if load.returncode != 0:

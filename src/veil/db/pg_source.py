@@ -112,7 +112,7 @@ class LivePgInfo(LiveInfo):
     def _pg_dump(self, section: str) -> str:
         """pg_dump's DDL of a section, in veil's snapshot (no owners or grants: the target's roles
         need not be the source's)."""
-        out = pg_tool("pg_dump", self.url, [f"--section={section}", f"--snapshot={self.snapshot}",
+        out = pg_tool("pg_dump", self.url, [f"--section={section}", "--encoding=UTF8", f"--snapshot={self.snapshot}",
                                              "--no-owner", "--no-privileges"], "source")
         return out.decode("utf-8", "surrogateescape")
 
@@ -148,7 +148,7 @@ class LivePgInfo(LiveInfo):
             raise InputError("pg_dump is not on PATH", file=str(self.url), hint="install the PostgreSQL client tools")
         errors = tempfile.TemporaryFile()
         side = [f'--exclude-table-data="{schema}"."{rel}"' for schema, rel in self.side_leaves]
-        proc = subprocess.Popen([exe, "--section=data", f"--snapshot={self.snapshot}", "--no-owner",
+        proc = subprocess.Popen([exe, "--section=data", "--encoding=UTF8", f"--snapshot={self.snapshot}", "--no-owner",
                                  "--no-privileges", *side, f"--dbname={self.url.libpq()}"], env=self.url.env(),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
         assert proc.stdout is not None
@@ -173,8 +173,11 @@ class LivePgInfo(LiveInfo):
         exe = shutil.which("psql")
         if exe is None:
             raise InputError("psql is not on PATH", file=str(self.url), hint="install the PostgreSQL client tools")
+        # a heap scan each, as pg_dump's COPY: no parallel plan and no index path (an index-only scan
+        # of a narrowed table would give its rows in key order, and subsets count rows by position)
         script = ["\\set ON_ERROR_STOP 1", *(f"{s};" for s in SESSION), "SET max_parallel_workers_per_gather = 0;",
-                  "SET standard_conforming_strings = on;",
+                  "SET enable_indexscan = off;", "SET enable_indexonlyscan = off;", "SET enable_bitmapscan = off;",
+                  "SET enable_tidscan = off;", "SET standard_conforming_strings = on;",
                   "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;", f"SET TRANSACTION SNAPSHOT '{self.snapshot}';"]
         for name, quoted in self.data_tables:
             parent = self.parent_of(name)
@@ -189,18 +192,20 @@ class LivePgInfo(LiveInfo):
             script += [f"SELECT '{head}';", f"COPY (SELECT {listed} FROM ONLY {quoted}) TO STDOUT;", "SELECT '\\.';"]
         script.append("COMMIT;")
         errors = tempfile.TemporaryFile()
-        proc = subprocess.Popen([exe, "-X", "-q", "-A", "-t", "-f", "-", f"--dbname={self.url.libpq()}"],
-                                env=self.url.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
-        try:
-            proc.stdin.write(("\n".join(script) + "\n").encode())
-            proc.stdin.close()
-            yield proc.stdout  # read in blocks, as bytes, by the lexer
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            proc.stdout.close()
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", encoding="utf-8") as fh:  # names only, no data
+            fh.write("\n".join(script) + "\n")  # (a file: psql's output would fill the pipe before a long
+            fh.flush()                          #  script on its input was written)
+            proc = subprocess.Popen([exe, "-X", "-q", "-A", "-t", "-f", fh.name, f"--dbname={self.url.libpq()}"],
+                                    env=self.url.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=errors)
+            try:
+                yield proc.stdout  # read in blocks, as bytes, by the lexer
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                proc.stdout.close()
         if proc.wait() != 0:
             errors.seek(0)
             raise InputError(f"reading the source failed: {redact(errors.read().decode('utf-8', 'replace'))}",

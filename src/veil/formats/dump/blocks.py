@@ -40,9 +40,16 @@ class TextSource:
         if self._head is not None:
             line = self._head.readline()
             if line:
-                if not line.endswith(("\n", "\r")):  # the block ended inside this line: its rest
-                    line += next(self._it, "")
-                    self._head = None
+                at_end = self._head.tell() == len(self._head.getvalue())
+                if at_end and not line.endswith("\n"):  # the block ended inside this line (or between
+                    self._head = None                    # a CR and its LF): the line's rest
+                    nxt = next(self._it, "")
+                    if not line.endswith("\r"):
+                        return line + nxt
+                    if nxt.startswith("\n"):
+                        line, nxt = line + "\n", nxt[1:]
+                    if nxt:
+                        self._head = io.StringIO(nxt, newline="")
                 return line
             self._head = None
         return next(self._it)
@@ -166,7 +173,7 @@ def copy_chunks(source: TextSource, max_rows: int, first_line: int) -> Iterator[
     the chunk's first row, its rows' bytes, how many rows), up to its terminator. Returns the
     terminator line (as text), or None when the text ended first (the caller reports the cut dump);
     what followed the terminator in the last block read is handed back to ``source``."""
-    buf = b""
+    buf = bytearray()  # (grown in place: a bytes concatenation copied it all for every block)
     newlines = 0  # in buf
     frm = 0  # where the terminator search goes on from
     line = first_line
@@ -189,19 +196,20 @@ def copy_chunks(source: TextSource, max_rows: int, first_line: int) -> Iterator[
         start = 0
         for k in range(max_rows - 1, len(ends), max_rows):
             cut = int(ends[k]) + 1
-            yield line, buf[start:cut], max_rows
+            yield line, bytes(buf[start:cut]), max_rows
             line += max_rows
             start = cut
         if found or eof:
             left = len(ends) - (len(ends) // max_rows) * max_rows
             if start < stop:
                 rows = left + (0 if buf[stop - 1:stop] == b"\n" else 1)
-                yield line, buf[start:stop], rows
+                yield line, bytes(buf[start:stop]), rows
                 line += rows
             if not found:
                 return None
-            source.hand_back(buf[term[1]:])
-            return buf[term[0]:term[1]].decode("utf-8", "surrogateescape")
-        buf = buf[start:]
+            source.hand_back(bytes(buf[term[1]:]))
+            return bytes(buf[term[0]:term[1]]).decode("utf-8", "surrogateescape")
+        del ends
+        del buf[:start]
         newlines = buf.count(b"\n")
         frm = max(0, frm - start)

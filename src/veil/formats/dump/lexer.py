@@ -126,6 +126,14 @@ class Scanner:
                 raise InputError(f"{info.what}{on}: a statement that can carry row data and that veil cannot "
                                  "rewrite; refusing to copy its values through",
                                  file=self.file, line=stmt.line, hint=info.hint)
+            if stmt.kind == "copy":
+                rest = self._pushback
+                if stmt.text.endswith("\r") or (rest is not None and rest.strip() and rest.rstrip("\r\n") != "\\."):
+                    raise InputError("text after COPY ... FROM stdin; on the same line (psql runs it as SQL after "
+                                     "the rows, it is no row); refusing to copy it through", file=self.file,
+                                     line=stmt.line, hint="put the COPY statement alone on its line, as pg_dump does")
+                if rest is not None and not rest.strip():
+                    self._pushback = None  # only the line's end
             if stmt.kind in ("insert", "create_table", "alter_table", "copy", "setval", "sequence"):
                 yield stmt
             else:
@@ -163,8 +171,8 @@ class Scanner:
     def _copy_chunks(self, stmt: Statement, end: list[str], max_rows: int) -> Iterator[tuple[int, bytes, int]]:
         """The block's rows in chunks (veil.formats.dump.blocks.copy_chunks); the terminator into ``end``."""
         first = self.line_no + 1
-        if self._pushback is not None:  # the rest of the COPY statement's line: its first row, if any
-            self._lines.hand_back(self._pushback)
+        if self._pushback is not None:  # the rest of the COPY statement's line: only ever its terminator
+            self._lines.hand_back(self._pushback.encode("utf-8", "surrogateescape"))
             self._pushback, first = None, self.line_no
         last = first - 1
         chunks = copy_chunks(self._lines, max_rows, first)

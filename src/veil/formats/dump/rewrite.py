@@ -489,10 +489,7 @@ def dump_counters(info: DumpInfo, plan: Plan) -> Counters | None:
     """What a rewritten PostgreSQL dump counts for its setval lines (None for MySQL: no setval)."""
     if info.dialect == MYSQL:
         return None
-    linked = {(info.parent_of(t), c) for seq in info.sequences.seqs.values() for t, c in seq.links}
-    if any(not sql_type for td in info.tables.values() for _, sql_type in td.columns):
-        linked = None  # no DDL for a table (a data-only dump): its sequences are found by name at setval
-    return Counters(sequence_columns(info, plan), linked)
+    return Counters(sequence_columns(info, plan))
 
 
 def sequence_columns(info: DumpInfo, plan: Plan) -> set[tuple[str, str]]:

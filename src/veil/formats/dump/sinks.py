@@ -103,17 +103,15 @@ def output_path(info: DumpInfo, out: Path, fmt: str | None) -> Path:
 
 
 class Counters:
-    """The largest output value of every transformed integer column a sequence feeds (for setval).
-    ``linked``: the (table, column) pairs some sequence feeds (None: every column); the others are
-    never looked at (casting a text column to find it holds no integers costs a pass over it)."""
+    """The largest output value of every transformed integer column (for setval). A text column is
+    tried as integers only when its SQL type is unknown (a dump without its CREATE TABLE), and only
+    until one batch is not: casting every transformed text column cost a pass over it per batch."""
 
-    def __init__(self, extra: set[tuple[str, str]] | None = None,
-                 linked: set[tuple[str, str]] | None = None) -> None:
+    def __init__(self, extra: set[tuple[str, str]] | None = None) -> None:
         self.max: dict[tuple[str, str], int] = {}
         self.not_int: set[tuple[str, str]] = set()
         # kept columns counted too: those a sequence feeds in a table a subset filters (veil.subset)
         self.extra = extra or set()
-        self.linked = linked
 
     def add_value(self, key: tuple[str, str], value: int) -> None:
         if key not in self.max or value > self.max[key]:
@@ -123,10 +121,13 @@ class Counters:
         names = set(batch.schema.names)
         for c in tplan.columns:
             key = (table, c.name)
-            if not (c.transformed or key in self.extra) or c.name not in names or key in self.not_int \
-                    or (self.linked is not None and key not in self.linked):
+            if not (c.transformed or key in self.extra) or c.name not in names or key in self.not_int:
                 continue
             col = batch.column(c.name)
+            known = c.field is not None and (c.field.metadata or {}).get(b"veil.sql_type", b"") != b""
+            if known and pa.types.is_string(col.type):
+                self.not_int.add(key)  # a text column: no sequence value (a setval of it is refused)
+                continue
             if pa.types.is_string(col.type) and col.null_count < len(col):  # a column of unknown type
                 try:
                     col = pc.cast(col, pa.int64())
