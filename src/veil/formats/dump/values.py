@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -114,6 +115,16 @@ _NUMBER = re.compile(rf"^{_NUM}$")
 _IDENT = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^\s,]+)')
 
 
+@lru_cache(maxsize=64)
+def _row_pattern(dialect: str, values: int) -> re.Pattern:
+    """A row of ``values`` values in one match, each value a group: the spans the token loop finds
+    (the same value syntax, the same spaces skipped); a row it does not match goes to the loop."""
+    v = _PG_VALUE if dialect == PG else _MY_VALUE
+    # each value atomic: the token loop takes a value's first match and never another; so does this
+    inner = r"\s*,".join([rf"\s*((?>{v}))"] * values)
+    return re.compile(rf"\s*(?P<row>\(){inner}\s*\)", re.S | re.I)
+
+
 def split_identifiers(text: str) -> list[str]:
     return [dq.replace('""', '"') if dq else bq.replace("``", "`") if bq else plain
             for dq, bq, plain in _IDENT.findall(text)]
@@ -140,26 +151,16 @@ class InsertStatement:
     def _parse(self, pos: int) -> None:
         tok = _TOKEN[self.dialect]
         text, n = self.text, len(self.text)
+        row_re = None  # once a row is read: the whole row of that many values in one match
         while True:
-            m = tok.match(text, pos)
-            if m is None or m.group("p") != "(":
-                raise self._error("expected '(' to start a row")
-            row_start, pos = m.start("p"), m.end()
-            spans = []
-            while True:
-                m = tok.match(text, pos)
-                if m is None or m.group("v") is None:
-                    raise self._error(f"unreadable value in row {len(self.rows) + 1}")
-                spans.append((m.start("v"), m.end("v")))
+            if row_re is not None and (m := row_re.match(text, pos)) is not None:
+                self.row_spans.append((m.start("row"), m.end()))
+                self.rows.append([m.span(i) for i in range(2, row_re.groups + 1)])
                 pos = m.end()
-                m = tok.match(text, pos)
-                if m is None or m.group("p") not in (",", ")"):
-                    raise self._error(f"expected ',' or ')' in row {len(self.rows) + 1}")
-                pos = m.end()
-                if m.group("p") == ")":
-                    break
-            self.rows.append(spans)
-            self.row_spans.append((row_start, pos))
+            else:
+                pos = self._row(tok, text, pos)
+                if row_re is None:
+                    row_re = _row_pattern(self.dialect, len(self.rows[-1]))
             m = tok.match(text, pos)
             if m is None:
                 tail = _ON_CONFLICT.match(text, pos)
@@ -176,6 +177,29 @@ class InsertStatement:
                 return
             if pos >= n:
                 raise self._error("the statement ends inside its values")
+
+    def _row(self, tok: re.Pattern, text: str, pos: int) -> int:
+        """One row, a token at a time (the first of a statement, and any the row pattern did not take)."""
+        m = tok.match(text, pos)
+        if m is None or m.group("p") != "(":
+            raise self._error("expected '(' to start a row")
+        row_start, pos = m.start("p"), m.end()
+        spans = []
+        while True:
+            m = tok.match(text, pos)
+            if m is None or m.group("v") is None:
+                raise self._error(f"unreadable value in row {len(self.rows) + 1}")
+            spans.append((m.start("v"), m.end("v")))
+            pos = m.end()
+            m = tok.match(text, pos)
+            if m is None or m.group("p") not in (",", ")"):
+                raise self._error(f"expected ',' or ')' in row {len(self.rows) + 1}")
+            pos = m.end()
+            if m.group("p") == ")":
+                break
+        self.rows.append(spans)
+        self.row_spans.append((row_start, pos))
+        return pos
 
     def raw(self, col: int) -> list[str]:
         t = self.text
