@@ -73,6 +73,9 @@ def _prestart_workers(input_path, workers: int | None) -> None:
     import overlaps the run's setup (veil.pipeline.engine.prestart)."""
     from ..pipeline.engine import prestart
 
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1:
+        return  # no pool: nothing to start, and no need to size the input
     if not isinstance(input_path, Path):  # a database URL
         large = True
     elif input_path.is_dir():
@@ -80,7 +83,7 @@ def _prestart_workers(input_path, workers: int | None) -> None:
     else:
         large = input_path.is_file() and input_path.stat().st_size >= _LARGE_INPUT
     if large:
-        prestart(workers or os.cpu_count() or 1)
+        prestart(workers)
 
 
 def _refuse_vault_inside(vault: str | None, dirs: tuple[Path, ...]) -> None:

@@ -25,16 +25,16 @@ import contextlib
 import io
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
 from typing import Any
 
-from ..errors import InputError, OutputError
+from ..errors import OutputError
 from ..formats.dump.rewrite import needs_work
 from ..plan import Plan
-from .server import redact
+from .pg_target import load_failed, psql_command
+from .server import tool_path
 from .url import DbUrl
 
 SIDE_MIN_BYTES = 8 << 20  # VEIL_SIDE_MIN_BYTES overrides it (0: every table that qualifies)
@@ -79,10 +79,10 @@ def _quoted(leaf: tuple[str, str]) -> str:
 
 
 def psql_argv(url: DbUrl, dbname: str) -> list[str]:
-    exe = shutil.which("psql")
-    if exe is None:
+    argv = psql_command(url, dbname)
+    if argv is None:
         raise OutputError("psql is not on PATH", file=str(url), hint="install the PostgreSQL client tools")
-    return [exe, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", f"--dbname={url.libpq(dbname)}"]
+    return argv
 
 
 def load_text(url: DbUrl, dbname: str, text: str) -> None:
@@ -90,14 +90,7 @@ def load_text(url: DbUrl, dbname: str, text: str) -> None:
     proc = subprocess.run(psql_argv(url, dbname), input=text.encode("utf-8", "surrogateescape"),
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=url.env())
     if proc.returncode != 0:
-        raise _load_failed(url, proc.stderr)
-
-
-def _load_failed(url: DbUrl, stderr: bytes) -> OutputError:
-    return OutputError(f"loading the target database failed: {redact(stderr.decode('utf-8', 'replace'))}",
-                       file=str(url), hint="the target is unchanged; the target server refused the copy: a "
-                       "CHECK or other constraint the transformed values break, an extension or role it "
-                       "lacks, or no disk space")
+        raise load_failed(str(url), proc.stderr)
 
 
 def _name_pattern(leaf: tuple[str, str]) -> str:
@@ -144,14 +137,14 @@ _COPIED = re.compile(rb"^COPY (\d+)$", re.M)
 
 class SideCopy:
     """The side tables, one after the other in a thread: ``pg_dump --section=data --table=... | psql``,
-    then the table's own keys and indexes (:func:`split_post`). Started at once; :meth:`finish` waits."""
+    then the table's own keys and indexes (:func:`split_post`). Started at once; :meth:`finish` waits.
+    ``post``: the rest of post-data, for the run to load once its stream and this copy are in."""
 
     def __init__(self, source: Any, tables: dict[str, list[tuple[str, str]]], target: DbUrl, scratch: str,
-                 early: dict[str, str]):
+                 early: dict[str, str], post: str):
         self.source, self.tables, self.target, self.scratch, self.early = source, tables, target, scratch, early
-        self.pg_dump = shutil.which("pg_dump")
-        if self.pg_dump is None:
-            raise InputError("pg_dump is not on PATH", file=str(source.url), hint="install the PostgreSQL client tools")
+        self.post = post
+        tool_path("pg_dump", source.url, "source")  # on PATH: said here, not from the thread
         self.counts: list[tuple[str, int]] = []
         self.error: BaseException | None = None
         self.procs: list[subprocess.Popen] = []
@@ -174,11 +167,9 @@ class SideCopy:
         argv = [a for a in psql_argv(self.target, self.scratch) if a != "-q"]  # psql says "COPY n"
         dump_err = tempfile.TemporaryFile()
         self.procs = []
-        dump = subprocess.Popen([self.pg_dump, "--section=data", "--encoding=UTF8",
-                                 f"--snapshot={self.source.snapshot}", "--no-owner", "--no-privileges",
-                                 *[f"--table={_quoted(leaf)}" for leaf in leaves],
-                                 f"--dbname={self.source.url.libpq()}"], env=self.source.url.env(),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=dump_err)
+        dump = subprocess.Popen(self.source.data_dump([f"--table={_quoted(leaf)}" for leaf in leaves]),
+                                env=self.source.url.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=dump_err)
         self.procs.append(dump)
         load = subprocess.Popen(argv, stdin=dump.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=self.target.env())
@@ -188,11 +179,10 @@ class SideCopy:
         if load.returncode != 0:
             dump.kill()
             dump.wait()
-            raise _load_failed(self.target, err)
+            raise load_failed(str(self.target), err)
         if dump.wait() != 0:
             dump_err.seek(0)
-            raise InputError(f"pg_dump failed: {redact(dump_err.read().decode('utf-8', 'replace'))}",
-                             file=str(self.source.url), hint="check the source role's SELECT grants")
+            raise self.source.dump_failed(dump_err.read())
         return sum(int(n) for n in _COPIED.findall(said))
 
     def finish(self) -> list[tuple[str, int]]:

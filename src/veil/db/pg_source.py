@@ -21,7 +21,6 @@ through its leaves, as pg_dump does (each row once, under the parent's rules).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from typing import Any
 from ..errors import InputError
 from ..formats.dump import DumpDataset, dump_dataset
 from .live import LiveInfo
-from .server import pg_connect, pg_tool, redact, server_reason
+from .server import pg_connect, pg_tool, redact, server_reason, tool_path
 from .url import PG, DbUrl
 
 # pg_dump's session settings (pg_dump.c setup_connection): the text forms of the values
@@ -143,14 +142,10 @@ class LivePgInfo(LiveInfo):
         """Every row, and the sequences' setval lines: ``pg_dump --section=data`` in veil's snapshot,
         streamed through a pipe (its COPY blocks are the ``COPY ... TO STDOUT`` veil would issue, read in
         C at the speed of a plain dump)."""
-        exe = shutil.which("pg_dump")
-        if exe is None:
-            raise InputError("pg_dump is not on PATH", file=str(self.url), hint="install the PostgreSQL client tools")
         errors = tempfile.TemporaryFile()
         side = [f'--exclude-table-data="{schema}"."{rel}"' for schema, rel in self.side_leaves]
-        proc = subprocess.Popen([exe, "--section=data", "--encoding=UTF8", f"--snapshot={self.snapshot}", "--no-owner",
-                                 "--no-privileges", *side, f"--dbname={self.url.libpq()}"], env=self.url.env(),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+        proc = subprocess.Popen(self.data_dump(side), env=self.url.env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=errors)
         assert proc.stdout is not None
         fh = proc.stdout
         try:
@@ -163,16 +158,22 @@ class LivePgInfo(LiveInfo):
             fh.close()
         if proc.wait() != 0:
             errors.seek(0)
-            raise InputError(f"pg_dump failed: {redact(errors.read().decode('utf-8', 'replace'))}",
-                             file=str(self.url), hint="check the source role's SELECT grants")
+            raise self.dump_failed(errors.read())
+
+    def data_dump(self, args: list[str]) -> list[str]:
+        """``pg_dump --section=data`` in veil's snapshot, with ``args`` (which tables)."""
+        return [tool_path("pg_dump", self.url, "source"), "--section=data", "--encoding=UTF8",
+                f"--snapshot={self.snapshot}", "--no-owner", "--no-privileges", *args, f"--dbname={self.url.libpq()}"]
+
+    def dump_failed(self, stderr: bytes) -> InputError:
+        return InputError(f"pg_dump failed: {redact(stderr.decode('utf-8', 'replace'))}", file=str(self.url),
+                          hint="check the source role's SELECT grants")
 
     def _narrow_section(self, narrow: dict[str, list[str] | None]) -> Iterator[Any]:
         """The wanted tables' wanted columns, as COPY blocks: ``COPY (SELECT cols FROM ONLY leaf) TO
         STDOUT`` run by psql in veil's snapshot (streamed in C, like pg_dump's), in the order and row
         order pg_dump writes them (a heap scan each; no parallel plan)."""
-        exe = shutil.which("psql")
-        if exe is None:
-            raise InputError("psql is not on PATH", file=str(self.url), hint="install the PostgreSQL client tools")
+        exe = tool_path("psql", self.url, "source")
         # a heap scan each, as pg_dump's COPY: no parallel plan and no index path (an index-only scan
         # of a narrowed table would give its rows in key order, and subsets count rows by position)
         script = ["\\set ON_ERROR_STOP 1", *(f"{s};" for s in SESSION), "SET max_parallel_workers_per_gather = 0;",

@@ -44,6 +44,22 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def load_failed(where: str, stderr: bytes) -> OutputError:
+    """A client that stopped loading the target: its first error line (redacted), never the data it quotes."""
+    return OutputError(f"loading the target database failed: {redact(stderr.decode('utf-8', 'replace'))}",
+                       file=where, hint="the target is unchanged; the target server refused the copy: a CHECK or "
+                       "other constraint the transformed values break, an extension or role it lacks, or "
+                       "no disk space")
+
+
+def psql_command(url: DbUrl, dbname: str) -> list[str] | None:
+    """psql loading a script from its standard input into ``dbname``, stopping at the first error
+    (None: no psql on PATH)."""
+    exe = shutil.which("psql")
+    return None if exe is None else [exe, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-",
+                                     f"--dbname={url.libpq(dbname)}"]
+
+
 class ClientPipe:
     """psql's standard input as the dump's file; psql gone (it stopped at an error) is an error
     that names psql's first error line, never the data it quotes."""
@@ -60,11 +76,7 @@ class ClientPipe:
 
     def failure(self) -> OutputError:
         self.errors.seek(0)
-        reason = redact(self.errors.read().decode("utf-8", "replace"))
-        return OutputError(f"loading the target database failed: {reason}", file=self.where,
-                           hint="the target is unchanged; the target server refused the copy: a CHECK or "
-                           "other constraint the transformed values break, an extension or role it lacks, or "
-                           "no disk space")
+        return load_failed(self.where, self.errors.read())
 
     def close(self) -> None:
         try:
@@ -116,9 +128,7 @@ class PsqlSink(LoadSink):
     tool = "psql (the PostgreSQL client tools)"
 
     def command(self) -> list[str] | None:
-        exe = shutil.which("psql")
-        return None if exe is None else [exe, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-",
-                                         f"--dbname={self.url.libpq(self.scratch)}"]
+        return psql_command(self.url, self.scratch)
 
 
 class PgTarget:

@@ -44,8 +44,7 @@ def _side_copy(info: Any, plan: Plan, source: DumpSource, url: DbUrl, scratch: s
     early, post = split_post(info.post, tables)
     load_text(url, scratch, info.pre)
     info.split, info.side_leaves = True, [leaf for leaves in tables.values() for leaf in leaves]
-    source.side = SideCopy(info, tables, url, scratch, early)
-    source.side.post = post
+    source.side = SideCopy(info, tables, url, scratch, early, post)
     return source.side
 
 

@@ -59,11 +59,17 @@ def pg_connect(url: DbUrl, role: str, dbname: str | None = None):
                      "(in the URL, env:VAR, PGPASSWORD or ~/.pgpass)") from None
 
 
-def pg_tool(tool: str, url: DbUrl, args: list[str], role: str, dbname: str | None = None) -> bytes:
-    """Run pg_dump (or another libpq tool) on ``url`` and return its output."""
+def tool_path(tool: str, url: DbUrl, role: str) -> str:
+    """Where a PostgreSQL client tool (pg_dump, psql) is; a missing one is the role's error."""
     exe = shutil.which(tool)
     if exe is None:
         raise _error(role, f"{tool} is not on PATH", str(url), "install the PostgreSQL client tools")
+    return exe
+
+
+def pg_tool(tool: str, url: DbUrl, args: list[str], role: str, dbname: str | None = None) -> bytes:
+    """Run pg_dump (or another libpq tool) on ``url`` and return its output."""
+    exe = tool_path(tool, url, role)
     proc = subprocess.run([exe, *args, f"--dbname={url.libpq(dbname)}"], env=url.env(),
                           stdin=subprocess.DEVNULL, capture_output=True)
     if proc.returncode != 0:

@@ -149,6 +149,11 @@ class Chain:
         return b""
 
 
+def line_ends(data: bytes | bytearray, stop: int | None = None) -> np.ndarray:
+    """The offsets of the newlines in ``data`` (up to ``stop``)."""
+    return np.flatnonzero(np.frombuffer(data, np.uint8, count=len(data) if stop is None else stop) == 10)
+
+
 def _terminator(buf: bytes, eof: bool, frm: int) -> tuple[int, int] | int | None:
     """Where the ``\\.`` line is in ``buf`` (which starts at a line start), looking from ``frm`` on:
     (start, end) of the line; None when there is none; an int (where to look again) when one may
@@ -192,7 +197,7 @@ def copy_chunks(source: TextSource, max_rows: int, first_line: int) -> Iterator[
                     eof = True
                 continue
         stop = term[0] if found else (len(buf) if eof else buf.rfind(b"\n") + 1)
-        ends = np.flatnonzero(np.frombuffer(buf, np.uint8, count=stop) == 10)
+        ends = line_ends(buf, stop)
         start = 0
         for k in range(max_rows - 1, len(ends), max_rows):
             cut = int(ends[k]) + 1

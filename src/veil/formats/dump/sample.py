@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pyarrow as pa
 
 from ...errors import InputError
 from . import DumpInfo, data_header
+from .blocks import line_ends
 from .lexer import CopyData, Scanner, Statement
 from .values import InsertStatement, copy_decode, copy_rows, decode_literal
 
@@ -83,7 +83,7 @@ def _read_rows(info, file, columns, room, table_of, wanted, have, batch_rows):
                         skipped += rows
                         continue
                     if limit < rows:  # the sample's last rows: the first ``limit`` lines of the chunk
-                        cut = _nth_line_end(data, limit)
+                        cut = int(line_ends(data)[limit - 1]) + 1  # past the limit-th line
                         skipped += rows - limit
                         data, rows = data[:cut], limit
                     yield table, rows, _copy_table(name, cols, data, rows, first, file, table_of, wanted(table))
@@ -113,11 +113,6 @@ def _read_rows(info, file, columns, room, table_of, wanted, have, batch_rows):
                               if want is None or c in want}
                     have[table] = have.get(table, 0) + len(part)
                     yield table, len(part), table_of(st.table, cols, values, len(part))
-
-
-def _nth_line_end(data: bytes, n: int) -> int:
-    """The offset just past the ``n``-th line of ``data``."""
-    return int(np.flatnonzero(np.frombuffer(data, np.uint8) == 10)[n - 1]) + 1
 
 
 def _copy_table(name: str, cols: list[str], data: bytes, rows: int, first: int, file: str, table_of,
