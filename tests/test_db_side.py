@@ -73,9 +73,9 @@ def test_side_copy_gives_the_same_target_as_the_run_and_the_file_path(pg, setup,
     started = []
     real = pg_side.SideCopy.__init__
 
-    def spy(self, source, tables, target, scratch, early):
+    def spy(self, source, tables, target, scratch, early, post):
         started.append((sorted(tables), sorted(early)))
-        real(self, source, tables, target, scratch, early)
+        real(self, source, tables, target, scratch, early, post)
 
     monkeypatch.setattr(pg_side.SideCopy, "__init__", spy)
     beside, through, restored = pg.new(), pg.new(), pg.new()
