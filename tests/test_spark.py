@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import veil
-from veil.errors import EXIT_PROFILE, IntegrityError, KeyringError, ProfileError
+from veil.errors import EXIT_INPUT, EXIT_PROFILE, IntegrityError, KeyringError, ProfileError
 from veil.keys import Keyring
 
 from . import vault_fixtures
@@ -534,3 +534,46 @@ def test_probe_rows_read_on_the_driver_as_spark_hands_them(spark):
         rows = _first_rows(df, 50, schema)
         assert rows is not None and rows.schema == schema, path.name
         assert rows.equals(_to_arrow(df.limit(50)).cast(schema)), path.name
+
+
+def test_a_bad_value_names_its_input_file_and_row(cli, keyfile, tmp_path, spark):
+    """An operator's error on an executor names the Parquet file and the row in it (found by one
+    job over ``_metadata``), as the local engine names the row; the value never appears."""
+    lake = tmp_path / "lake"
+    (lake / "t").mkdir(parents=True)
+    sizes = [700, 1200, 400]  # Spark orders its partitions by size, not by file name
+    for i, n in enumerate(sizes):
+        values = [i * 10_000 + j for j in range(n)]
+        if i == 1:
+            values[837] = -987_654_321  # row 838 of part-1: format int needs non-negative integers
+        pq.write_table(pa.table({"n": pa.array(values, pa.int64()), "x": [str(v) for v in values]}),
+                       lake / "t" / f"part-{i}.parquet", row_group_size=256)
+    prof = tmp_path / "p.yaml"
+    prof.write_text("version: 1\ntables:\n  t:\n    columns:\n      n: {op: pseudonymize, format: int}\n"
+                    "      x: keep\n")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "4096")  # several partitions per file
+    try:
+        res = cli("run", lake, "-p", prof, "--keyring", keyfile, "--out", tmp_path / "out", "--engine", "spark")
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert res.exit_code == EXIT_INPUT, res.output
+    assert "lake/t/part-1.parquet, row 838, t.n:" in res.output, res.output
+    assert "non-negative integers" in res.output and "987654321" not in res.output
+    assert not (tmp_path / "out").exists()
+    local = cli("run", lake, "-p", prof, "--keyring", keyfile, "--out", tmp_path / "out2")
+    assert local.exit_code == EXIT_INPUT and "lake/t, row 1538, t.n:" in local.output  # 700 rows of part-0 first
+
+
+def test_a_bad_value_in_a_dataframe_names_its_partition_and_row(spark, tmp_path):
+    """veil.spark.anonymize on a DataFrame that is no file scan: the Spark partition and the row in it."""
+    from veil.spark import locate
+
+    df = spark.createDataFrame([(i if i != 1500 else -5,) for i in range(2000)], "n long").repartition(1)
+    keyring = Keyring.for_testing(KEY)
+    safe = spark_anonymize(df, {"version": 1, "tables": {"t": {"columns": {"n": {"op": "pseudonymize",
+                                                                                   "format": "int"}}}}},
+                           keyring, table="t")
+    with pytest.raises(Exception) as info:
+        safe.collect()
+    assert re.search(r"Spark partition 0, row 1501, t\.n: .*non-negative", str(info.value)), str(info.value)
+    assert locate(df, 0, 1501) is None  # not a file scan

@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..api import as_keys, as_profile, compile_for
-from ..errors import IntegrityError, UsageError
+from ..errors import IntegrityError, UsageError, VeilError
 from ..keys import KeyProvider
 from ..pipeline.transform import RunContext, transform_batch
 from ..plan import TablePlan
@@ -102,10 +102,14 @@ def batch_function(tplan: TablePlan, keys: SubkeyProvider | None, in_schema: pa.
 
     def transform(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         run = RunContext(keys, dict(forgotten or {}), vault=stage is not None)
-        part = partition_id() if stage is not None else 0
+        part, offset = partition_id(), 0
         for seq, batch in enumerate(batches):
             batch = conform(batch, in_schema)
-            res = transform_batch(tplan, batch, run, 0)
+            try:
+                res = transform_batch(tplan, batch, run, offset)
+            except VeilError as exc:
+                raise in_partition(exc, part) from None
+            offset += batch.num_rows
             if stage is not None:
                 stage_batch(res, batch, stage, (part, seq))
             yield conform(res.batch, out_schema)
@@ -113,11 +117,46 @@ def batch_function(tplan: TablePlan, keys: SubkeyProvider | None, in_schema: pa.
     return transform
 
 
-class SparkTable:
-    """One table's Spark plan: the compiled TablePlan, the executors' keys, and the lazy output."""
+PARTITION = "Spark partition "
 
-    def __init__(self, tplan: TablePlan, keys: SubkeyProvider | None, source: Any, result: Any):
+
+def in_partition(exc: VeilError, part: int) -> VeilError:
+    """An executor's error with its row counted in the task's partition, named as the file: a
+    row number alone would be relative to a slice of the input (:func:`locate` finds the file)."""
+    if exc.row is not None and not exc.file:
+        exc.file = f"{PARTITION}{part}"
+    return exc
+
+
+def locate(spark_df: Any, part: int, row: int) -> tuple[str, int] | None:
+    """The input file and its row (1-based) that ``row`` (1-based) of ``spark_df``'s partition
+    ``part`` was read from: one small job over Parquet's hidden ``_metadata`` columns (a file
+    scan's partitions and their row order are the same whichever columns are read), else None
+    (not a file scan). Only the file's path and a row number reach the driver."""
+    from pyspark.sql import functions as F
+
+    def pick(i: int, rows: Iterator[Any]) -> Iterator[tuple[str, int]]:
+        if i == part:
+            for n, r in enumerate(rows, 1):
+                if n == row:
+                    yield r[0], int(r[1]) + 1
+                    return
+
+    try:
+        meta = spark_df.select(F.col("_metadata.file_path"), F.col("_metadata.row_index"))
+        got = meta.rdd.mapPartitionsWithIndex(pick).collect()
+    except Exception:  # not a Parquet file scan (no row_index), or the job failed: the partition's row stays
+        return None
+    return got[0] if got else None
+
+
+class SparkTable:
+    """One table's Spark plan: the compiled TablePlan, the executors' keys, the input (``frame``;
+    ``source``: the rows it keeps), and the lazy output."""
+
+    def __init__(self, tplan: TablePlan, keys: SubkeyProvider | None, source: Any, result: Any, frame: Any = None):
         self.plan, self.keys, self.source, self.result = tplan, keys, source, result
+        self.frame = source if frame is None else frame
 
 
 def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyProvider | str | Path | None, *,
@@ -156,7 +195,7 @@ def plan_table(tplan: TablePlan, spark_df: Any, provider: KeyProvider | None, pr
     source = spark_df
     if context is not None and drops_rows(tplan, context):  # the key check counts the rows kept
         source = kept_input(tplan, spark_df, shipped, context, in_schema)
-    return SparkTable(tplan, shipped, source, result)
+    return SparkTable(tplan, shipped, source, result, spark_df)
 
 
 def anonymize(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyProvider | str | Path | None, *,

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -40,7 +41,7 @@ from ..pipeline.transform import RunContext, run_context
 from ..plan import Plan
 from ..profile import Profile
 from ..vault import Vault
-from . import SparkTable, arrow_schema, check_keys, plan_table
+from . import PARTITION, SparkTable, arrow_schema, check_keys, locate, plan_table
 from .privacy import enforce as enforce_privacy
 from .records import STAGING_CONF, Staging, dropped_keys, drops_rows, store_staged
 from .report import local_files, table_result
@@ -51,16 +52,35 @@ SPLIT_BYTES = 128 * 1024 * 1024  # Spark's default split
 _VEIL_ERROR = re.compile(r"veil\.errors\.(\w+): ([^\n]*)")
 
 
-def task_error(exc: Exception) -> Exception:
+def task_error(exc: Exception, table: str | None = None, spark_df: Any = None, root: Path | None = None) -> Exception:
     """A failed Spark job as the VeilError an executor raised (its class and value-free message,
     from the Python traceback Spark forwards), or the Spark error itself (the CLI then shows only
-    its type: Spark's own messages may quote data)."""
+    its type: Spark's own messages may quote data). An error at a row of ``table`` names the input
+    file and its row when ``spark_df`` is a file scan (:func:`veil.spark.locate`; the path relative
+    to ``root``), else the Spark partition and the row in it."""
     m = _VEIL_ERROR.search(str(exc))
     cls = getattr(errors, m.group(1), None) if m else None
     if cls is None or not (isinstance(cls, type) and issubclass(cls, errors.VeilError)) or cls is errors.ProfileError:
         return exc
     message = m.group(2).split(" (hint: ")[0].strip()
-    return cls(f"a Spark task failed: {message}", hint="nothing was written; see docs/spark.md")
+    hint = "nothing was written; see docs/spark.md"
+    at = _AT_ROW.match(message) if table is not None else None
+    if at is None or not at.group(3).startswith(table + "."):
+        return cls(f"a Spark task failed: {message}", hint=hint)
+    part, row, column = int(at.group(1)), int(at.group(2)), at.group(3)[len(table) + 1:]
+    where = locate(spark_df, part, row) if spark_df is not None else None
+    if where is None:
+        return cls(f"a Spark task failed: {at.group(4)}", file=f"{PARTITION}{part}", row=row, table=table,
+                   column=column, hint=hint)
+    path = where[0]
+    if root is not None:
+        local = Path(unquote(urlparse(path).path)) if path.startswith("file:") else None
+        if local is not None and local.is_relative_to(root.resolve()):
+            path = str(Path(root.name) / local.relative_to(root.resolve()))
+    return cls(f"a Spark task failed: {at.group(4)}", file=path, row=where[1], table=table, column=column, hint=hint)
+
+
+_AT_ROW = re.compile(rf"{PARTITION}(\d+), row (\d+), ([^:]+): (.*)$")
 
 
 @dataclass
@@ -254,6 +274,6 @@ def _write(spark: Any, st: SparkTable, t: SparkInput, path: str) -> None:
     try:
         writer.parquet(path)
     except Exception as exc:  # a task failed: a veil error on an executor keeps its class and message
-        raise task_error(exc) from None
+        raise task_error(exc, st.plan.name, st.frame, t.path.parent) from None
     if any(c.check_unique for c in st.plan.columns):
         check_keys(st, spark.read.parquet(path))
