@@ -577,3 +577,40 @@ def test_a_bad_value_in_a_dataframe_names_its_partition_and_row(spark, tmp_path)
         safe.collect()
     assert re.search(r"Spark partition 0, row 1501, t\.n: .*non-negative", str(info.value)), str(info.value)
     assert locate(df, 0, 1501) is None  # not a file scan
+
+
+def test_write_from_dataframes_with_a_vault_as_a_local_run(cli, keyfile, tmp_path, spark, staging):
+    """veil.spark.write: DataFrames in a notebook (one of them built in memory, not read from a
+    file) to Parquet with a vault: the output values, the vault's content and its audit entry are
+    the local run's; the returned report is the CLI's."""
+    from veil.spark import write as spark_write
+
+    prof = make_vault_profile(tmp_path)
+    res = cli("run", SAMPLES_PARQUET, "-p", prof, "--keyring", keyfile, "--vault", tmp_path / "local.db",
+              "--out", tmp_path / "l", "--workers", "1", "-q", "--report", tmp_path / "l.json")
+    assert res.exit_code == 0, res.output
+    frames = {p.name.rsplit(".", 1)[0]: spark.read.parquet(str(p)) for p in sorted(SAMPLES_PARQUET.glob("*.parquet"))}
+    frames["customers"] = spark.createDataFrame(pq.read_table(SAMPLES_PARQUET / "customers.parquet").to_pandas(),
+                                                schema=frames["customers"].schema).repartition(3)
+    report = spark_write(frames, prof, keyfile, tmp_path / "s", vault=tmp_path / "spark.db", purpose="notebook")
+    assert report["engine"] == "spark" and report["totals"]["vault_records_written"] > 1500
+    local_report = json.loads((tmp_path / "l.json").read_text())
+    for name, t in local_report["tables"].items():
+        assert report["tables"][name]["rows_out"] == t["rows_out"]
+        assert report["tables"][name]["vault_records_written"] == t["vault_records_written"]
+    assert _vault_content(tmp_path / "spark.db", keyfile) == _vault_content(tmp_path / "local.db", keyfile)
+    for name in frames:
+        want = pq.read_table(tmp_path / "l" / f"{name}.parquet")
+        got = pq.read_table(tmp_path / "s" / name)
+        key = want.column_names[0]
+        _same_values(want, got, key, name)
+    audit = cli("vault", "audit", "--keyring", keyfile, "--vault", tmp_path / "spark.db")
+    assert any(" run " in line and "notebook" in line for line in audit.stdout.splitlines()), audit.stdout
+    assert list(staging.iterdir()) == []
+    with pytest.raises(veil.VeilError, match="plain name"):
+        spark_write({"../x": frames["orders"]}, prof, keyfile, tmp_path / "bad")
+    with pytest.raises(veil.VeilError, match="not empty and was not written by veil"):
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / "notes.txt").write_text("keep me")
+        spark_write({"orders": frames["orders"]}, prof, keyfile, tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

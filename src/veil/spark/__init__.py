@@ -213,6 +213,45 @@ def anonymize(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyP
     return prepare(spark_df, profile, keys, table=table, scope=scope, probe_rows=probe_rows).result
 
 
+def write(tables: Mapping[str, Any] | str | Path, profile: Profile | Mapping | str | Path,
+          keys: KeyProvider | str | Path, out: str | Path, *, vault: Any = None, scope: str | None = None,
+          purpose: str = "", actor: str | None = None, probe_rows: int = PROBE_ROWS) -> dict[str, Any]:
+    """Anonymize ``tables`` (``{table: Spark DataFrame}``, or a directory of Parquet tables) into
+    ``out`` now, as ``veil run --engine spark`` does: ``out/<table>/part-*.parquet``, committed
+    atomically (a failed run leaves a previous output untouched), key columns checked for pseudonym
+    collisions, and with ``vault`` (a path, a ``postgresql://`` URL, or an open ``veil.vault.Vault``)
+    forgotten subjects' rows dropped and the vault records stored and committed with the run's
+    audit entry, the same content as a local run. Returns the JSON run report (as ``--report``).
+
+    ``out`` is a directory on the driver's file system (a cluster: a mount every executor writes,
+    e.g. a DBFS FUSE path). For a lazy DataFrame without a vault, use :func:`anonymize`."""
+    from ..pipeline.report import report_dict
+    from ..vault import Vault
+    from ..vault.vault import open_vault
+    from .run import run_spark
+
+    prof = as_profile(profile)
+    scope = scope or prof.scope
+    provider = as_keys(keys, scope)
+    if isinstance(tables, Mapping):
+        for name in tables:
+            if not isinstance(name, str) or not name or name.startswith((".", "_")) or "/" in name or "\\" in name:
+                raise UsageError("a table name must be a plain name (no path separator, not starting with '.' or '_')",
+                                 table=str(name), hint="use the profile's table name")
+    opened = None if vault is None or isinstance(vault, Vault) else open_vault(
+        vault, provider, forbidden_dirs=(Path(out),), create=True)
+    try:
+        result, plan = run_spark(tables if isinstance(tables, Mapping) else Path(tables), prof, provider, Path(out),
+                                 probe_rows=probe_rows, vault=opened or vault,
+                                 purpose=purpose or "veil.spark.write", actor=actor)
+    finally:
+        if opened is not None:
+            opened.close()
+    where = "DataFrames" if isinstance(tables, Mapping) else Path(tables)
+    return report_dict(result, plan, input_path=where, profile_path=None,
+                       extra={"scope": scope, "engine": "spark"})
+
+
 def _table_name(profile: Profile, table: str | None) -> str:
     from ..api import _table_name as name_of
 
@@ -263,4 +302,4 @@ def k_anonymity(spark_df: Any, quasi_identifiers: list[str], k: int | None = Non
     return {name: int(v or 0) for name, v in row.items()}
 
 
-__all__ = ["SparkTable", "anonymize", "check_keys", "k_anonymity", "plan_table", "prepare"]
+__all__ = ["SparkTable", "anonymize", "check_keys", "k_anonymity", "plan_table", "prepare", "write"]

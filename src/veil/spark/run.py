@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,7 +86,7 @@ _AT_ROW = re.compile(rf"{PARTITION}(\d+), row (\d+), ([^:]+): (.*)$")
 @dataclass
 class SparkInput:
     name: str
-    path: Path
+    path: Path | None  # None: a DataFrame given by the caller (veil.spark.write)
     partitions: tuple[str, ...] = ()
 
 
@@ -140,11 +140,12 @@ def session(workers: int | None = None) -> Any:
     return spark
 
 
-def run_spark(root: Path, profile: Profile, keys: KeyProvider | None, out: Path, *, spark: Any = None,
-              workers: int | None = None, probe_rows: int = 1000, vault: Vault | None = None,
+def run_spark(root: Path | Mapping[str, Any], profile: Profile, keys: KeyProvider | None, out: Path, *,
+              spark: Any = None, workers: int | None = None, probe_rows: int = 1000, vault: Vault | None = None,
               purpose: str = "", actor: str | None = None) -> tuple[RunResult, Plan]:
-    """Run every table of ``root`` into ``out``; returns its counts (as the local engine's, for the
-    run report: veil.spark.report) and the compiled plan.
+    """Run every table of ``root`` (a directory of Parquet tables, or ``{table: DataFrame}``) into
+    ``out``; returns its counts (as the local engine's, for the run report: veil.spark.report) and
+    the compiled plan.
 
     With a ``vault``: forgotten subjects' rows (and rows referencing them) are dropped, and the
     reversible columns' records are staged by the executors and stored by the driver
@@ -153,10 +154,19 @@ def run_spark(root: Path, profile: Profile, keys: KeyProvider | None, out: Path,
     removed at the end, also when the run fails."""
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
-    inputs = spark_inputs(Path(root))
-    spark = spark or session(workers)
+    if isinstance(root, Mapping):
+        if not root:
+            raise UsageError("no tables given", hint="pass {table name: Spark DataFrame}")
+        inputs = [SparkInput(name, None) for name in root]
+        frames = dict(root)
+        spark = spark or next(iter(frames.values())).sparkSession
+    else:
+        inputs = spark_inputs(Path(root))
+        spark = spark or session(workers)
+        frames = {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
+                  else spark.read.parquet(str(t.path)) for t in inputs}
     with _batch_rows(spark):
-        return _run(spark, inputs, profile, keys, out, started, t0, probe_rows, vault, purpose, actor)
+        return _run(spark, inputs, frames, profile, keys, out, started, t0, probe_rows, vault, purpose, actor)
 
 
 @contextmanager
@@ -182,19 +192,25 @@ def _even_splits(spark: Any, t: SparkInput) -> Any:
     """Input splits of a table larger than a 128 MB split per core cut to a whole number of waves
     (Spark's 128 MB splits of 550 MB on 2 cores are 5 tasks: the fifth runs alone), unless the
     session sets its own split size. Which rows a task reads changes, no value does."""
+    if t.path is None:  # a DataFrame: its splits are the caller's
+        return _unless_set(spark, SPLIT_CONF, None)
     files = [t.path] if t.path.is_file() else [f for f in t.path.rglob("*") if f.is_file()]
     size, cores = sum(f.stat().st_size for f in files), spark.sparkContext.defaultParallelism
     waves = -(-size // (cores * SPLIT_BYTES))
     return _unless_set(spark, SPLIT_CONF, str(-(-size // (waves * cores))) if waves > 1 else None)
 
 
-def _run(spark: Any, inputs: list[SparkInput], profile: Profile, keys: KeyProvider | None, out: Path, started: str,
-         t0: float, probe_rows: int, vault: Vault | None, purpose: str, actor: str | None) -> tuple[RunResult, Plan]:
-    frames = {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
-              else spark.read.parquet(str(t.path)) for t in inputs}
+def _run(spark: Any, inputs: list[SparkInput], frames: dict[str, Any], profile: Profile, keys: KeyProvider | None,
+         out: Path, started: str, t0: float, probe_rows: int, vault: Vault | None, purpose: str,
+         actor: str | None) -> tuple[RunResult, Plan]:
     plan = compile_for(profile, keys, {n: arrow_schema(df) for n, df in frames.items()}, engine="Spark engine")
     paths = {t.name: t.path for t in inputs}
-    enforce_privacy(plan, frames, lambda name: file_not_null(paths[name]))  # k/l: Spark aggregations
+
+    def not_null(name: str) -> set[str]:  # the files' NOT NULL columns (Spark reads every column nullable)
+        path = paths[name]
+        return file_not_null(path) if path is not None else {f.name for f in frames[name].schema if not f.nullable}
+
+    enforce_privacy(plan, frames, not_null)  # k/l: Spark aggregations
     context = run_context(plan, keys, vault)
     staging = Staging(spark.conf.get(STAGING_CONF, None)) if vault is not None else None
     try:
@@ -274,6 +290,6 @@ def _write(spark: Any, st: SparkTable, t: SparkInput, path: str) -> None:
     try:
         writer.parquet(path)
     except Exception as exc:  # a task failed: a veil error on an executor keeps its class and message
-        raise task_error(exc, st.plan.name, st.frame, t.path.parent) from None
+        raise task_error(exc, st.plan.name, st.frame, t.path.parent if t.path is not None else None) from None
     if any(c.check_unique for c in st.plan.columns):
         check_keys(st, spark.read.parquet(path))
