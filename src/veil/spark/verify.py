@@ -1,0 +1,544 @@
+"""``veil verify`` on Spark: the integrity, risk and leak metrics the gates read, as Spark aggregations.
+
+:func:`verify` takes ORIGINAL and COPY as Spark DataFrames (``{table: DataFrame}``) or as directories
+of Parquet tables (read as ``veil run --engine spark`` reads them) and returns a report with the
+local ``veil verify`` report's structure and key names for what it computes, so
+:func:`veil.verify.gates.evaluate` and :func:`~veil.verify.gates.default_gates` read it unchanged.
+
+How: each table of each side goes once through a ``mapInArrow`` pass that turns the columns a
+metric needs into 8-byte keyed fingerprints with the local checks' own functions
+(veil.verify.keys, veil.verify.linkage: canonical text, '42' and 42 alike, nulls and blanks as the
+local checks treat them), under a key drawn at random for this verification and never stored
+(it travels to the executors in the task closure only). Everything after that is Spark
+groupBy/agg/joins on those fingerprints; the driver receives counts only (row counts, class-size
+distributions, per-key resolution counts), never a value or a fingerprint of one.
+
+Computed (as the local report's keys): ``integrity`` (whole), ``risk`` without the linkage attack,
+the inference flags and journalist risk against the original (with ``privacy.population`` it is
+computed), ``leaks`` of each transformed column in its own column of the copy, as the local check
+counts them when the rows are not paired. Not computed, and listed in the report's
+``not_computed`` (a gate on them is unmeasured, so it fails when asked for): ``utility``,
+``risk.linkage``, ``risk.inference``, ``leaks.same_row``, ``leaks.elsewhere``, ``leaks.in_text``.
+docs/spark-verify.md says what differs and why.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..api import as_profile, memory_dataset
+from ..errors import UsageError
+from ..ops.arrays import blank_mask
+from ..profile import Profile
+from ..verify.base import TableInfo, VerifyContext
+from ..verify.gates import default_gates, evaluate, parse_gates
+from ..verify.integrity import IntegrityCheck
+from ..verify.keys import COPY as KEY_COPY
+from ..verify.keys import ORIGINAL as KEY_ORIGINAL
+from ..verify.keys import column_fingerprints, references, row_fingerprints
+from ..verify.leaks import RULES, treatment
+from ..verify.linkage import (
+    INFERENCE_MAX_DISTINCT,
+    INFERENCE_ROWS,
+    INFERENCE_ROWS_PER_VALUE,
+    INFERENCE_THRESHOLD,
+    tuple_fingerprints,
+)
+from ..verify.linkage import column_fingerprints as cell_fingerprints
+from ..verify.risk import DEFAULT_K, SUMMARY_METRICS, _histogram, _subject
+from ..verify.runner import REPORT_KIND, REPORT_VERSION, _as_copy_types, _typed_columns, build_context
+from . import arrow_schema, conform
+
+ORIGINAL, COPY = "original", "copy"
+
+#: What this engine does not compute (the local report has it): a gate on one of these reads an
+#: unmeasured value (a gate asked for then fails; a default gate is skipped).
+NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row", "leaks.elsewhere",
+                "leaks.in_text"]
+NOTES = {
+    "paired": "rows are not paired by position: leaks are counted as the local check counts them for "
+              "unpaired rows (a strict column's own leaks are all its matches; an overlap or coarsening "
+              "column's value kept in its own row is not judged)",
+    "leaks.elsewhere": "original values are sought in the source column's own copy column only, not in "
+                       "other columns or tables, nor inside text",
+    "risk.journalist": "computed with privacy.population only (not against the original as population)",
+}
+
+
+def verify(original: Mapping[str, Any] | str | Path, copy: Mapping[str, Any] | str | Path,
+           profile: Profile | Mapping | str | Path, *, fail_on: str | None = None, spark: Any = None
+           ) -> dict[str, Any]:
+    """The report of ``veil verify`` for what Spark computes (module doc), with the gates
+    (``fail_on`` as ``--fail-on``; default the profile's) and the verdict; ``"engine": "spark"``
+    and ``"not_computed"`` name what it leaves out. Counts, shares and names only, never a value."""
+    started = time.monotonic()
+    prof = as_profile(profile)
+    gates = parse_gates(fail_on) if fail_on is not None else default_gates(prof)
+    sides = {ORIGINAL: original, COPY: copy}
+    if any(not isinstance(s, Mapping) for s in sides.values()):
+        from .run import session
+
+        spark = spark or session()
+    frames = {side: _frames(spark, data) for side, data in sides.items()}
+    run = _Verification(prof, frames[ORIGINAL], frames[COPY])
+    try:
+        report = run.report()
+    finally:
+        run.release()
+    report["seconds"] = {"total": round(time.monotonic() - started, 3)}
+    results = evaluate(report, gates)
+    verdict = "fail" if any(g["failed"] for g in results) else "pass"
+    return {"report": report["report"], "version": report["version"], "verdict": verdict, "gates": results,
+            **{k: v for k, v in report.items() if k not in ("report", "version")}}
+
+
+def _frames(spark: Any, data: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+    """``{table: DataFrame}`` of one side: given, or read from a Parquet directory as
+    ``veil run --engine spark`` reads it (veil.spark.run.spark_inputs)."""
+    if isinstance(data, Mapping):
+        return dict(data)
+    from .run import spark_inputs
+
+    return {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
+            else spark.read.parquet(str(t.path)) for t in spark_inputs(Path(data))}
+
+
+class _Verification:
+    """One verification: the context (the local runner's, from the frames' Arrow schemas), the
+    fingerprint columns each metric asks for, and the Spark jobs that count them."""
+
+    def __init__(self, profile: Profile, original: dict[str, Any], copy: dict[str, Any]) -> None:
+        self.frames = {ORIGINAL: original, COPY: copy}
+        self.schemas = {side: {name: arrow_schema(df) for name, df in f.items()} for side, f in self.frames.items()}
+        self.ctx: VerifyContext = build_context(profile, memory_dataset({}, self.schemas[ORIGINAL]),
+                                                memory_dataset({}, self.schemas[COPY]))
+        self.copy_name = {t: t for t in copy if t in self.ctx.tables}
+        self.key = secrets.token_bytes(32)
+        self.specs: dict[tuple[str, str], dict[tuple[str, tuple[str, ...]], str]] = {}
+        self.cached: dict[tuple[str, str], Any] = {}
+        self._rows: dict[tuple[str, str], int] = {}
+
+    # -- fingerprints --------------------------------------------------------------------
+
+    def need(self, side: str, table: str, kind: str, columns: tuple[str, ...]) -> str:
+        """The name of the fingerprint column of ``kind`` over ``columns`` (registered before any job)."""
+        spec = self.specs.setdefault((side, table), {})
+        return spec.setdefault((kind, columns), f"f{len(spec)}")
+
+    def fingerprints(self, side: str, table: str) -> Any:
+        """The table's fingerprint columns (one mapInArrow pass, persisted: 8 bytes per cell)."""
+        got = self.cached.get((side, table))
+        if got is not None:
+            return got
+        from pyspark import StorageLevel
+        from pyspark.sql.types import LongType, StructField, StructType
+
+        spec = self.specs[(side, table)]
+        df = self.frames[side][table]
+        in_schema = self.schemas[side][table]
+        info = self.ctx.tables.get(table)
+        typed = _typed_columns(info) if side == ORIGINAL and info is not None else {}
+        out = StructType([StructField(name, LongType(), True) for name in spec.values()])
+        fn = _fingerprint_batches(self.key, in_schema, [(name, kind, cols) for (kind, cols), name in spec.items()],
+                                  table, typed)
+        got = self.cached[(side, table)] = df.mapInArrow(fn, out).persist(StorageLevel.MEMORY_AND_DISK)
+        return got
+
+    def rows(self, side: str, table: str) -> int:
+        if (side, table) not in self._rows:
+            self._rows[(side, table)] = int(self.frames[side][table].count())
+        return self._rows[(side, table)]
+
+    def release(self) -> None:
+        for df in self.cached.values():
+            df.unpersist()
+        self.cached.clear()
+
+    def has(self, side: str, table: str, columns: list[str] | tuple[str, ...]) -> bool:
+        schema = self.schemas[side].get(table)
+        return schema is not None and all(c in schema.names for c in columns)
+
+    # -- the report ------------------------------------------------------------------------
+
+    def report(self) -> dict[str, Any]:
+        integrity = _Integrity(self)
+        risk = _Risk(self)
+        leaks = _Leaks(self)
+        return {"report": REPORT_KIND, "version": REPORT_VERSION, "engine": "spark",
+                "not_computed": list(NOT_COMPUTED), "notes": dict(NOTES),
+                "tables": list(self.ctx.tables),
+                "extra_tables": sorted(t for t in self.frames[COPY] if t not in self.ctx.tables),
+                "leaks": leaks.finish(), "risk": risk.finish(), "utility": None,
+                "integrity": integrity.finish(), "paired": False, "reordered_tables": []}
+
+
+def _fingerprint_batches(key: bytes, in_schema: pa.Schema, spec: list[tuple[str, str, tuple[str, ...]]],
+                         table: str, typed: dict[str, Any]):
+    """What each executor task runs: its batches as fingerprint columns (int64, the uint64 bits).
+
+    Kinds: ``key`` a row's fingerprint over key columns, null when one is null (no reference: SQL's
+    MATCH SIMPLE; veil.verify.keys.row_fingerprints); ``value`` a value's fingerprint, null for a
+    null or blank cell (what the leak check seeks); ``tuple`` the quasi-identifiers' tuple and
+    ``cell`` one column's value, a null a value of its own (veil.verify.linkage). Only the
+    verification's random key and the column names are in the closure."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        _require_hash_seed()
+        ctx = VerifyContext({}, None, fingerprint_key=key)
+        for batch in batches:
+            batch = conform(batch, in_schema)
+            if typed:
+                batch = next(_as_copy_types(iter([(table, batch)]), {table: typed}))[1]
+            yield pa.RecordBatch.from_arrays([_column(ctx, batch, kind, cols) for _, kind, cols in spec],
+                                             names=[name for name, _, _ in spec])
+
+    return run
+
+
+def _require_hash_seed() -> None:
+    """Fingerprints of values longer than 15 bytes use Python's ``hash`` of bytes: every worker must
+    share its seed (PySpark sets PYTHONHASHSEED for its workers, from the driver's or 0)."""
+    seed = os.environ.get("PYTHONHASHSEED")
+    if seed is None or seed == "random":
+        raise UsageError("Spark's Python workers have no fixed PYTHONHASHSEED",
+                         hint="set spark.executorEnv.PYTHONHASHSEED (any number) for veil verify on Spark")
+
+
+def _as_int64(n: int, fps: np.ndarray, rows: np.ndarray) -> pa.Array:
+    full = np.zeros(n, np.uint64)
+    full[rows] = fps
+    present = np.zeros(n, bool)
+    present[rows] = True
+    return pa.array(full.view(np.int64), mask=~present)
+
+
+def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[str, ...]) -> pa.Array:
+    n = batch.num_rows
+    if kind == "tuple":
+        return pa.array(tuple_fingerprints(ctx, [batch.column(c) for c in cols], n).view(np.int64))
+    if kind == "cell":
+        return pa.array(cell_fingerprints(ctx, batch.column(cols[0])).view(np.int64))
+    if kind == "key":
+        fps, rows = row_fingerprints(ctx, batch, list(cols))  # type: ignore[misc]  # the columns exist
+        return _as_int64(n, fps, rows)
+    arr = batch.column(cols[0])  # value
+    if n == 0 or arr.null_count == n:
+        return pa.nulls(n, pa.int64())
+    fps, rows = column_fingerprints(ctx, arr)
+    blanks = blank_mask(arr)
+    if blanks is not None:
+        keep = ~np.asarray(blanks, bool)[rows]
+        fps, rows = fps[keep], rows[keep]
+    return _as_int64(n, fps, rows)
+
+
+# -- integrity ---------------------------------------------------------------------------------
+
+
+class _Integrity(IntegrityCheck):
+    """The local IntegrityCheck's section, assembled by its own code from the rows Spark counts and
+    each foreign key's resolution: one left join of the references onto the parent's distinct keys,
+    per side, counted."""
+
+    def __init__(self, v: _Verification) -> None:
+        super().__init__(v.ctx)
+        self.v = v
+        self.fk_columns: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        for name, info in v.ctx.tables.items():
+            for fk in info.foreign_keys:
+                for side in (ORIGINAL, COPY):
+                    for table, cols in ((name, tuple(fk.columns)), (fk.ref_table, tuple(fk.ref_columns))):
+                        if table in v.ctx.tables and v.has(side, table, cols):
+                            self.fk_columns[(side, table, cols)] = v.need(side, table, "key", cols)
+
+    def resolution(self, side: str, table: str, fk) -> dict[str, Any] | None:
+        """``veil.verify.keys.resolution``'s counts for one foreign key on one side (None: the side
+        lacks a child column)."""
+        from pyspark.sql import functions as F
+
+        child = self.fk_columns.get((side, table, tuple(fk.columns)))
+        if child is None:
+            return None
+        refs = self.v.fingerprints(side, table).select(F.col(child).alias("k")).where(F.col("k").isNotNull())
+        parent = self.fk_columns.get((side, fk.ref_table, tuple(fk.ref_columns)))
+        if parent is None:  # the side lacks the parent table or its columns: nothing resolves
+            total, resolved = refs.count(), 0
+        else:
+            keys = (self.v.fingerprints(side, fk.ref_table).select(F.col(parent).alias("k"))
+                    .where(F.col("k").isNotNull()).distinct().withColumn("hit", F.lit(1)))
+            row = refs.join(keys, "k", "left").agg(F.count(F.lit(1)).alias("n"), F.count("hit").alias("hit")).first()
+            total, resolved = int(row["n"]), int(row["hit"])
+        return {"references": total, "resolved": resolved, "unresolved": total - resolved,
+                "share": round(resolved / total, 6) if total else None, "parent": parent is not None}
+
+    def finish(self) -> dict[str, Any]:
+        for name, info in self.v.ctx.tables.items():
+            self._rows[(KEY_ORIGINAL, name)] = self.v.rows(ORIGINAL, name)
+            if info.copy_schema is not None:
+                self._rows[(KEY_COPY, name)] = self.v.rows(COPY, name)
+        return super().finish()
+
+    def _foreign_key(self, info: TableInfo, fk) -> dict[str, Any]:
+        res = self.resolution(COPY, info.name, fk)
+        out = {"columns": list(fk.columns), "references": references(fk)}
+        if res is None:
+            return {**out, "references_checked": 0, "unresolved": 0, "resolved_share": None, "checked": False}
+        before = self.resolution(ORIGINAL, info.name, fk)
+        share_before = before["share"] if before is not None else None
+        lost = None if res["share"] is None or share_before is None else max(0.0, share_before - res["share"])
+        return {**out, "references_checked": res["references"], "unresolved": res["unresolved"],
+                "resolved_share": res["share"], "checked": True, "parent_in_copy": res["parent"],
+                "resolved_share_original": share_before, "lost": None if lost is None else round(lost, 6)}
+
+
+# -- risk --------------------------------------------------------------------------------------
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
+class _Risk:
+    """The local RiskCheck's classes, k, l and prosecutor risk over the copy: the class of each row
+    is its quasi-identifiers' tuple fingerprint; the driver gets the distribution of class sizes
+    (how many classes have each size) and per-class minima, never a class."""
+
+    def __init__(self, v: _Verification) -> None:
+        self.v = v
+        self.tables: dict[str, dict[str, Any]] = {}
+        for name, info in v.ctx.tables.items():
+            if info.privacy is None:
+                continue
+            in_copy = set(info.copy_schema.names) if info.copy_schema is not None else set()
+            qis = [c for c in info.privacy.quasi_identifiers if c in in_copy]
+            sensitive = [c for c in info.privacy.sensitive if c in in_copy]
+            subject = _subject(info, in_copy)
+            st: dict[str, Any] = {"info": info, "qis": qis, "sensitive": sensitive, "subject": subject,
+                                  "absent": [c for c in info.privacy.quasi_identifiers if c not in in_copy]}
+            if info.copy_schema is not None:
+                st["class"] = v.need(COPY, name, "tuple", tuple(qis))
+                st["cells"] = {c: v.need(COPY, name, "cell", (c,)) for c in sensitive}
+                if subject is not None:
+                    st["person"] = v.need(COPY, name, "cell", (subject,))
+            self.tables[name] = st
+
+    def finish(self) -> dict[str, Any]:
+        tables: dict[str, Any] = {}
+        for name in self.v.ctx.tables:
+            st = self.tables.get(name)
+            tables[name] = {"privacy": None} if st is None else self._table(name, st)
+        measured = [t["summary"] for t in tables.values() if t.get("summary")]
+
+        def pick(metric: str, fn) -> float | int | None:
+            values = [s[metric] for s in measured if s[metric] is not None]
+            return fn(values) if values else None
+
+        summary = {"k": pick("k", min), "risk": pick("risk", max), "linkage": None,
+                   "l": pick("l", min), "unique_share": pick("unique_share", max), "inference": None}
+        return {"summary": summary, "tables": tables,
+                "settings": {"default_k": DEFAULT_K, "inference_threshold": INFERENCE_THRESHOLD,
+                             "inference_rows": INFERENCE_ROWS, "inference_max_distinct": INFERENCE_MAX_DISTINCT,
+                             "inference_rows_per_value": INFERENCE_ROWS_PER_VALUE}}
+
+    def _table(self, name: str, st: dict[str, Any]) -> dict[str, Any]:
+        from pyspark.sql import functions as F
+
+        info: TableInfo = st["info"]
+        p = info.privacy
+        assert p is not None
+        target_k = p.k or DEFAULT_K
+        missing = info.copy_schema is None
+        rows = 0 if missing else self.v.rows(COPY, name)
+        out: dict[str, Any] = {
+            "privacy": {"k": target_k, "l": p.l, "population": p.population, "max_suppression": p.max_suppression},
+            "quasi_identifiers": st["qis"], "quasi_identifiers_absent": st["absent"], "sensitive": st["sensitive"],
+            "sensitive_absent": [c for c in p.sensitive if c not in st["sensitive"]],
+            "rows": rows, "original_rows": self.v.rows(ORIGINAL, name), "missing": missing,
+        }
+        if rows == 0:
+            out.update({"classes": 0, "k": None, "rows_below_k": 0, "share_below_k": None,
+                        "unique_rows": 0, "unique_share": None, "class_sizes": _histogram(np.empty(0, np.int64)),
+                        "prosecutor": None, "journalist": None,
+                        "l_diversity": {c: None for c in st["sensitive"]},
+                        "l_entropy": {c: None for c in st["sensitive"]},
+                        "rows_below_l": None, "linkage": None, "inference": None})
+            out["summary"] = dict.fromkeys(SUMMARY_METRICS) | {"inference": None}
+            return out
+        fp = self.v.fingerprints(COPY, name)
+        cls = st["class"]
+        # how many classes have each size: at most about sqrt(2 x rows) distinct sizes
+        dist = (fp.groupBy(cls).count().groupBy(F.col("count").alias("size"))
+                .agg(F.count(F.lit(1)).alias("classes")).collect())
+        sizes = np.repeat(np.array([int(r["size"]) for r in dist], np.int64),
+                          np.array([int(r["classes"]) for r in dist], np.int64))
+        k = int(sizes.min())
+        below = int(sizes[sizes < target_k].sum())
+        if st["subject"] is not None:  # k in people: distinct subjects per class
+            people = (fp.groupBy(cls, st["person"]).count().groupBy(cls)
+                      .agg(F.count(F.lit(1)).alias("people"), F.sum("count").alias("size"))
+                      .agg(F.min("people").alias("k"),
+                           F.sum(F.when(F.col("people") < target_k, F.col("size")).otherwise(0)).alias("below"))
+                      .first())
+            out.update({"unit": "subject", "k_rows": k})
+            k, below = int(people["k"]), int(people["below"])
+        unique = int((sizes == 1).sum())
+        l_distinct, l_entropy, below_l = self._diversity(fp, cls, st, p.l)
+        prosecutor = {"highest": _r(1 / k), "average": _r(len(sizes) / rows),
+                      "rows_at_highest": int(sizes[sizes == k].sum())}
+        out.update({
+            "classes": int(len(sizes)), "k": k, "rows_below_k": below, "share_below_k": _r(below / rows),
+            "unique_rows": unique, "unique_share": _r(unique / rows), "class_sizes": _histogram(sizes),
+            "prosecutor": prosecutor, "journalist": _journalist(sizes, rows, p.population),
+            "l_diversity": l_distinct, "l_entropy": l_entropy, "rows_below_l": below_l,
+            "linkage": None, "inference": None,
+        })
+        ls = [x for x in l_distinct.values() if x is not None]
+        out["summary"] = {"k": k, "risk": prosecutor["highest"], "linkage": None,
+                          "l": min(ls) if ls else None, "unique_share": out["unique_share"], "inference": None}
+        return out
+
+    @staticmethod
+    def _diversity(fp: Any, cls: str, st: dict[str, Any], target_l: int | None) -> tuple[dict, dict, dict | None]:
+        """Per sensitive column: distinct l, entropy l (exp of the lowest class entropy), rows in
+        classes with fewer than ``target_l`` distinct values: two aggregations of (class, value) counts."""
+        from pyspark.sql import functions as F
+
+        distinct: dict[str, int | None] = {}
+        entropy: dict[str, float | None] = {}
+        below: dict[str, int] = {}
+        for c, col in st["cells"].items():
+            pairs = fp.groupBy(cls, col).count()
+            size = pairs.groupBy(cls).agg(F.sum("count").alias("size"))
+            share = F.col("count") / F.col("size")
+            per_class = (pairs.join(size, cls).groupBy(cls)
+                         .agg(F.count(F.lit(1)).alias("d"), F.first("size").alias("size"),
+                              F.sum(-share * F.log(share)).alias("h")))
+            aggs = [F.min("d").alias("d"), F.min("h").alias("h")]
+            if target_l is not None:
+                aggs.append(F.sum(F.when(F.col("d") < target_l, F.col("size")).otherwise(0)).alias("below"))
+            row = per_class.agg(*aggs).first()
+            if row["d"] is None:
+                distinct[c] = entropy[c] = None
+                continue
+            distinct[c] = int(row["d"])
+            entropy[c] = _r(float(np.exp(max(float(row["h"]), 0.0))))
+            if target_l is not None:
+                below[c] = int(row["below"])
+        return distinct, entropy, (below if target_l is not None else None)
+
+
+def _journalist(sizes: np.ndarray, n: int, population: int | None) -> dict[str, Any] | None:
+    """Journalist risk with ``privacy.population`` N (F = f x N / n, as the local check); the local
+    check's other case (the original as the population) needs the attacker's view: not computed."""
+    if not population:
+        return None
+    big = np.maximum((sizes * (population / n)).astype(np.float64), sizes)
+    return {"source": "population", "population": int(population),
+            "highest": _r(1 / big.min()), "average": _r(float((sizes / big).sum()) / n)}
+
+
+# -- leaks -------------------------------------------------------------------------------------
+
+
+class _Leaks:
+    """Original values of each transformed column in the same column of the copy: one left semi
+    join of the copy's value fingerprints onto the original's distinct ones, counted."""
+
+    def __init__(self, v: _Verification) -> None:
+        self.v = v
+        self.rules = dict(RULES)
+        self.sources: list[dict[str, Any]] = []
+        for name, info in v.ctx.tables.items():
+            for column in info.transformed():
+                field = info.original_schema.field(column)
+                src: dict[str, Any] = {"table": name, "column": column, "treatment": treatment(info, column),
+                                       "skipped": "nested" if pa.types.is_nested(field.type) else None,
+                                       "null": pa.types.is_null(field.type)}
+                if src["skipped"] is None and not src["null"]:
+                    src["original"] = v.need(ORIGINAL, name, "value", (column,))
+                    if src["treatment"] != "removed" and info.copy_schema is not None \
+                            and column in info.copy_schema.names \
+                            and not pa.types.is_nested(info.copy_schema.field(column).type):
+                        src["copy"] = v.need(COPY, name, "value", (column,))
+                self.sources.append(src)
+
+    def _count(self, src: dict[str, Any]) -> None:
+        from pyspark.sql import functions as F
+
+        src.update(rows=0, distinct=0, found=0, cells=0)
+        if "original" not in src:
+            return
+        orig = (self.v.fingerprints(ORIGINAL, src["table"]).select(F.col(src["original"]).alias("k"))
+                .where(F.col("k").isNotNull()))
+        row = orig.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("k").alias("distinct")).first()
+        src["rows"], src["distinct"] = int(row["rows"]), int(row["distinct"])
+        if "copy" not in src:
+            return
+        cells = (self.v.fingerprints(COPY, src["table"]).select(F.col(src["copy"]).alias("k"))
+                 .where(F.col("k").isNotNull()))
+        values = orig.distinct().withColumn("hit", F.lit(1))
+        row = (cells.join(values, "k", "left")
+               .agg(F.count(F.lit(1)).alias("cells"), F.count("hit").alias("found")).first())
+        src["cells"], src["found"] = int(row["cells"]), int(row["found"])
+
+    def finish(self) -> dict[str, Any]:
+        tables: dict[str, Any] = {t: {"summary": {}, "columns": {}} for t in self.v.ctx.tables}
+        for src in self.sources:
+            self._count(src)
+            tables[src["table"]]["columns"][src["column"]] = _leak_column(src)
+        for name, t in tables.items():
+            leaks = sum(c["leaks"] for c in t["columns"].values())
+            rows = sum(s["rows"] for s in self.sources if s["table"] == name)
+            t["summary"] = {"leaks": leaks, "leaked_share": _share(leaks, rows)}
+        total_leaks = sum(t["summary"]["leaks"] for t in tables.values())
+        total_rows = sum(s["rows"] for s in self.sources)
+        return {
+            "summary": {"leaks": total_leaks, "leaked_share": _share(total_leaks, total_rows),
+                        "columns_checked": sum(s["skipped"] is None for s in self.sources),
+                        "values_checked": total_rows,
+                        "columns_leaking": sum(c["leaks"] > 0 for t in tables.values() for c in t["columns"].values())},
+            "tables": tables,
+            "scanned": None,
+            "rules": dict(self.rules),
+        }
+
+
+def _leak_column(src: dict[str, Any]) -> dict[str, Any]:
+    """The local check's column entry for rows it cannot pair (LeakCheck._column, unpaired): a strict
+    column's matches are leaks; other treatments' own-column matches are expected overlap."""
+    measured = "copy" in src
+    same_column = src["found"] if measured else 0
+    leaks = same_column if src["treatment"] == "strict" else 0
+    return {
+        "treatment": src["treatment"],
+        "checked": src["rows"],
+        "distinct": src["distinct"],
+        "compared": 0,
+        "kept_same_row": None,
+        "expected_same_row": None,
+        "same_column": same_column,
+        "elsewhere": None,
+        "in_text": None,
+        "weak": None,
+        "expected_overlap": same_column - leaks,
+        "leaks": leaks,
+        "kept_share": None,
+        "leaked_share": _share(leaks, src["rows"]),
+        "found_in": [],
+        **({"skipped": src["skipped"]} if src["skipped"] else {}),
+    }
+
+
+def _share(n: int, of: int) -> float | None:
+    return round(min(1.0, n / of), 6) if of else None
+
+
+__all__ = ["NOT_COMPUTED", "verify"]

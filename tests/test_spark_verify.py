@@ -1,0 +1,304 @@
+"""veil.spark.verify: the integrity, risk and leak metrics of ``veil verify`` as Spark aggregations,
+equal to the local report's on the same Parquet files (a generated multi-table set with orphans,
+leaks, a subject table, a dropped column, a missing table; and the shop sample through veil run),
+the same gate verdicts, and no value of the data in the report."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import veil
+from veil.verify.gates import default_gates, evaluate, parse_gates
+
+from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
+
+pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
+
+from veil.spark.verify import NOT_COMPUTED  # noqa: E402
+from veil.spark.verify import verify as spark_verify  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("veil-tests").config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def keyfile(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sparkverifykeys") / "keyring.json"
+    veil.init_keyring(path)
+    return path
+
+
+# -- a generated set --------------------------------------------------------------------------
+
+RULES = {
+    "people": {
+        "primary_key": ["person_id"],
+        "columns": {"person_id": {"op": "pseudonymize", "format": "int", "domain": "person"},
+                    "email": {"op": "pseudonymize", "format": "email", "domain": "email"},
+                    "phone": {"op": "fake", "kind": "phone_number"},
+                    "zip": {"op": "generalize", "prefix": 3},
+                    "birth_year": "keep", "gender": "keep", "diagnosis": "keep", "city": "keep",
+                    "note": "drop"},
+    },
+    "visits": {
+        "primary_key": ["visit_id"],
+        "subject": {"column": "person_id", "domain": "person"},
+        "foreign_keys": [{"columns": ["person_id"], "references": {"table": "people", "columns": ["person_id"]}}],
+        "columns": {"visit_id": "keep", "clinic": "keep", "visit_year": "keep", "reason": "keep"},
+    },
+    "orders": {
+        "primary_key": ["order_id"],
+        "foreign_keys": [{"columns": ["person_id"], "references": {"table": "people", "columns": ["person_id"]}},
+                         {"columns": ["email"], "references": {"table": "people", "columns": ["email"]}}],
+        "columns": {"order_id": "keep", "total": "keep"},
+    },
+    "audit": {"columns": {"audit_id": "keep", "actor_email": {"op": "pseudonymize", "format": "email",
+                                                               "domain": "email"}}},
+}
+PRIVACY = {
+    "people": {"quasi_identifiers": ["zip", "birth_year", "gender"], "sensitive": ["diagnosis"], "k": 3, "l": 2,
+               "population": 5000},
+    "visits": {"quasi_identifiers": ["clinic", "visit_year"], "sensitive": ["reason"], "k": 2, "l": 2},
+}
+
+
+def _profile(privacy: bool) -> dict:
+    tables = {}
+    for name, rule in RULES.items():
+        tables[name] = json.loads(json.dumps(rule))
+        if privacy and name in PRIVACY:
+            tables[name]["privacy"] = PRIVACY[name]
+    return {"version": 1, "defaults": {"unknown_columns": "fail"}, "tables": tables}
+
+
+def _original(rng: random.Random) -> dict[str, pa.Table]:
+    n = 400
+    people = {
+        "person_id": list(range(1, n + 1)),
+        "email": [f"qx{i}.person{i * 7}@mailhost{i % 13}.example" for i in range(n)],
+        "phone": [f"+44 7700 9{i:05d}" for i in range(n)],
+        "zip": [f"Z{rng.randrange(100, 130)}{rng.randrange(10)}" for _ in range(n)],
+        "birth_year": [rng.choice([1950, 1960, 1970, 1980, 1990, None]) for _ in range(n)],
+        "gender": [rng.choice(["gf", "gm", "gx"]) for _ in range(n)],
+        "diagnosis": [rng.choice(["dg-asthma", "dg-flu", "dg-gout", None]) for _ in range(n)],
+        "city": [rng.choice(["Qtown", "Wville"]) for _ in range(n)],
+        "note": [f"ntext {i}" for i in range(n)],
+    }
+    for i in (3, 17):  # a null and a blank email: no value to seek
+        people["email"][i] = None if i == 3 else "   "
+    m = 900
+    visits = {
+        "visit_id": list(range(m)),
+        "person_id": [rng.randrange(1, n + 1) if i % 50 else None for i in range(m)],
+        "clinic": [rng.choice(["cl-north", "cl-south", "cl-east"]) for _ in range(m)],
+        "visit_year": [rng.choice([2019, 2020, 2021, 2022]) for _ in range(m)],
+        "reason": [rng.choice(["rs-check", "rs-pain", "rs-test"]) for _ in range(m)],
+    }
+    k = 600
+    person = [rng.randrange(1, n + 1) for _ in range(k)]
+    for i in (5, 6, 7):  # references dangling already in ORIGINAL
+        person[i] = 10_000 + i
+    orders = {
+        "order_id": list(range(k)),
+        "person_id": pa.array([None if i == 9 else p for i, p in enumerate(person)], pa.int64()),
+        "email": [people["email"][p - 1] if p <= n else None for p in person],
+        "total": [round(rng.uniform(1, 500), 2) for _ in range(k)],
+    }
+    audit = {"audit_id": list(range(50)),
+             "actor_email": [people["email"][rng.randrange(n)] for _ in range(50)]}
+    return {"people": pa.table(people), "visits": pa.table(visits), "orders": pa.table(orders),
+            "audit": pa.table(audit)}
+
+
+def _write(tables: dict[str, pa.Table], where) -> None:
+    where.mkdir()
+    for name, t in tables.items():
+        pq.write_table(t, where / f"{name}.parquet")
+
+
+def _set_rows(t: pa.Table, column: str, rows: dict[int, object]) -> pa.Table:
+    values = t.column(column).to_pylist()
+    for i, v in rows.items():
+        values[i] = v
+    return t.set_column(t.schema.get_field_index(column), column, pa.array(values, t.schema.field(column).type))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory, keyfile):
+    """ORIGINAL, a COPY made by veil run then tampered with, and the verification profile."""
+    from click.testing import CliRunner
+
+    from veil.cli import main
+
+    root = tmp_path_factory.mktemp("sparkverify")
+    tables = _original(random.Random(7))
+    _write(tables, root / "original")
+    (root / "run.yaml").write_text(json.dumps(_profile(False)))
+    res = CliRunner().invoke(main, ["run", str(root / "original"), "-p", str(root / "run.yaml"), "--keyring",
+                                    str(keyfile), "--out", str(root / "made"), "--workers", "1", "--format",
+                                    "parquet"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    copy = {name: pq.read_table(root / "made" / f"{name}.parquet") for name in tables}
+    emails = tables["people"].column("email").to_pylist()
+    # leaks: three emails kept in their own row, one moved to another row, a blank left as it was
+    copy["people"] = _set_rows(copy["people"], "email", {0: emails[0], 1: emails[1], 2: emails[2], 40: emails[41]})
+    copy["people"] = copy["people"].drop_columns(["city"])  # a column the copy lacks
+    # two references the copy breaks, and rows it loses
+    copy["orders"] = _set_rows(copy["orders"], "person_id", {20: 987654321, 21: 987654322}).slice(0, 590)
+    audit = tables["audit"].column("actor_email").to_pylist()
+    copy["audit"] = _set_rows(copy["audit"], "actor_email", {4: audit[5]})  # another row's original
+    copy["backup"] = pa.table({"x": [1, 2]})  # a table only the copy has
+    _write(copy, root / "copy")
+    (root / "verify.yaml").write_text(json.dumps(_profile(True)))
+    return root, tables
+
+
+# -- comparison -----------------------------------------------------------------------------------
+
+RISK_KEYS = ("k", "k_rows", "unit", "classes", "rows_below_k", "share_below_k", "unique_rows", "unique_share",
+             "prosecutor", "class_sizes", "l_diversity", "rows_below_l", "rows", "original_rows",
+             "quasi_identifiers", "quasi_identifiers_absent", "sensitive", "missing", "journalist")
+LEAK_KEYS = ("treatment", "checked", "distinct", "expected_overlap", "leaks", "leaked_share")
+INTEGRITY_KEYS = ("in_copy", "rows_original", "rows_copy", "missing_columns", "extra_columns",
+                  "dropped_by_profile", "not_dropped", "summary")
+
+
+def assert_same_metrics(local: dict, spark: dict) -> None:
+    """Every metric the Spark report computes equals the local report's."""
+    assert spark["engine"] == "spark" and spark["not_computed"] == NOT_COMPUTED
+    assert spark["tables"] == local["tables"] and spark["extra_tables"] == local["extra_tables"]
+    assert spark["integrity"]["summary"] == local["integrity"]["summary"]
+    for name, t in local["integrity"]["tables"].items():
+        s = spark["integrity"]["tables"][name]
+        assert {k: s[k] for k in INTEGRITY_KEYS} == {k: t[k] for k in INTEGRITY_KEYS}, name
+        assert s["foreign_keys"] == t["foreign_keys"], name
+    for metric in ("k", "risk", "l", "unique_share"):
+        assert spark["risk"]["summary"][metric] == local["risk"]["summary"][metric], metric
+    for name, t in local["risk"]["tables"].items():
+        s = spark["risk"]["tables"][name]
+        if t.get("privacy") is None:
+            assert s == {"privacy": None}
+            continue
+        assert {k: s.get(k) for k in RISK_KEYS} == {k: t.get(k) for k in RISK_KEYS}, name
+        for c, e in t["l_entropy"].items():
+            assert s["l_entropy"][c] == pytest.approx(e, abs=2e-6), (name, c)
+        assert {k: v for k, v in s["summary"].items() if k not in ("linkage", "inference")} == \
+            {k: v for k, v in t["summary"].items() if k not in ("linkage", "inference")}
+    # leaks: a strict column's own leaks are the same paired or not; the others' same-row judgement
+    # needs the pairing (not computed): compared on what unpaired counting gives
+    for name, t in local["leaks"]["tables"].items():
+        for c, col in t["columns"].items():
+            s = spark["leaks"]["tables"][name]["columns"][c]
+            assert s["checked"] == col["checked"] and s["distinct"] == col["distinct"], (name, c)
+            if col["treatment"] in ("strict", "removed") and col["elsewhere"] == col["in_text"] == 0:
+                assert {k: s[k] for k in LEAK_KEYS} == {k: col[k] for k in LEAK_KEYS}, (name, c)
+                # unpaired, a cell kept in its own row is counted with the other rows' matches
+                assert s["same_column"] == col["same_column"] + (col["kept_same_row"] or 0), (name, c)
+
+
+def _local(original, copy, profile, fail_on=None) -> dict:
+    return veil.verify(original, copy, profile, fail_on=fail_on)
+
+
+def test_generated_set_matches_the_local_report(spark, generated):
+    root, _tables = generated
+    profile = veil.load_profile(root / "verify.yaml")
+    local = _local(root / "original", root / "copy", profile)
+    got = spark_verify(root / "original", root / "copy", profile, spark=spark)
+    assert_same_metrics(local, got)
+    # what the set was built to show, so the comparison is not of empty sections
+    integrity = got["integrity"]
+    assert integrity["summary"]["missing_columns"] == 1 and integrity["summary"]["row_count_changes"] == 1
+    assert integrity["summary"]["fk_lost"] > 0 and integrity["summary"]["fk"] < 1
+    orders = {tuple(fk["columns"]): fk for fk in integrity["tables"]["orders"]["foreign_keys"]}
+    assert orders[("person_id",)]["resolved_share_original"] < 1  # dangling in ORIGINAL already
+    assert orders[("person_id",)]["unresolved"] == 5  # 3 dangling before, 2 broken by the copy
+    people = got["leaks"]["tables"]["people"]["columns"]
+    assert people["email"]["leaks"] == 4 and people["email"]["treatment"] == "strict"
+    assert got["leaks"]["tables"]["audit"]["summary"]["leaks"] == 1
+    assert people["note"]["treatment"] == "removed" and people["note"]["checked"] == 400
+    assert people["email"]["checked"] == 398  # a null and a blank are not values
+    visits = got["risk"]["tables"]["visits"]
+    assert visits["unit"] == "subject" and visits["k"] < visits["k_rows"]
+    assert got["risk"]["tables"]["people"]["journalist"]["source"] == "population"
+    assert got["extra_tables"] == ["backup"]
+    # the gates: the same verdict and values, default and asked for
+    assert [g["failed"] for g in got["gates"]] == [g["failed"] for g in local["gates"]]
+    assert [g["value"] for g in got["gates"]] == [g["value"] for g in local["gates"]]
+    assert got["verdict"] == local["verdict"] == "fail"
+    asked = "k<2,l<1,risk>0.9,unique_share>0.9,fk<0.5,fk_lost>0.5,leaks>10,missing_tables>0,row_count_changes>1"
+    mine = evaluate(got, parse_gates(asked))
+    theirs = evaluate(local, parse_gates(asked))
+    assert [(g["value"], g["failed"]) for g in mine] == [(g["value"], g["failed"]) for g in theirs]
+    # a gate on what Spark does not compute is unmeasured: asked for, it fails
+    linkage = evaluate(got, parse_gates("linkage>0.5,utility<0.5"))
+    assert all(not g["measured"] and g["failed"] for g in linkage)
+
+
+def test_missing_table_and_dataframes_in_memory(spark, generated, tmp_path):
+    """DataFrames given as a dict; a table the copy lacks; the default gates of the profile."""
+    root, _tables = generated
+    profile = veil.load_profile(root / "verify.yaml")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in (root / "copy").iterdir():
+        if f.name != "visits.parquet":
+            (copy / f.name).write_bytes(f.read_bytes())
+    local = _local(root / "original", copy, profile)
+    frames = {side: {f.name.rsplit(".", 1)[0]: spark.read.parquet(str(f)) for f in sorted(d.iterdir())}
+              for side, d in (("original", root / "original"), ("copy", copy))}
+    got = spark_verify(frames["original"], frames["copy"], profile)
+    assert_same_metrics(local, got)
+    assert got["integrity"]["summary"]["missing_tables"] == 1
+    assert got["risk"]["tables"]["visits"]["missing"] is True and got["risk"]["tables"]["visits"]["k"] is None
+    gates = default_gates(profile)
+    assert [g["failed"] for g in evaluate(got, gates)] == [g["failed"] for g in evaluate(local, gates)]
+
+
+def test_no_value_in_the_report(spark, generated):
+    root, tables = generated
+    got = spark_verify(root / "original", root / "copy", veil.load_profile(root / "verify.yaml"), spark=spark)
+    text = json.dumps(got)
+    values = set()
+    for t in tables.values():
+        for col in t.columns:
+            if pa.types.is_string(col.type):
+                values.update(v for v in pc.unique(col).to_pylist() if v and v.strip())
+    assert values and not [v for v in values if v in text]
+
+
+def test_shop_sample_through_veil_run(spark, keyfile, tmp_path):
+    """The shop sample's copy as veil run writes it, verified with a privacy section added to the
+    sample profile (it has none): the same metrics as the local verification, and a pass."""
+    from click.testing import CliRunner
+
+    from veil.cli import main
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["run", str(SAMPLES_PARQUET), "-p", str(SHOP_PROFILE), "--keyring", str(keyfile),
+                                    "--out", str(out), "--workers", "1"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    profile = yaml.safe_load(SHOP_PROFILE.read_text())
+    profile["tables"]["customers"]["privacy"] = {"quasi_identifiers": ["birth_date", "city", "country"], "k": 2}
+    local = _local(SAMPLES_PARQUET, out, profile)
+    got = spark_verify(SAMPLES_PARQUET, out, profile, spark=spark)
+    assert_same_metrics(local, got)
+    fks = [fk for t in got["integrity"]["tables"].values() for fk in t["foreign_keys"]]
+    assert len(fks) == 5 and all(fk["resolved_share"] == 1.0 for fk in fks)
+    assert got["risk"]["tables"]["customers"]["k"] >= 1
+    assert got["leaks"]["summary"]["values_checked"] > 0
