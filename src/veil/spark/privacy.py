@@ -57,10 +57,14 @@ def combinations(spark_df: Any, need: Need, table: str) -> pa.Table:
     types = dict(need.types)
     if need.bases:
         df, types = _based(df, need, table, arrow_schema(df))
+    floats = {c: types[c] for c in cols if pa.types.is_floating(types[c])}
+    if floats:
+        df = _as_bits(df, floats, arrow_schema(df))
     # positional names: a column may be called like the count
     got = _to_arrow(df.groupBy(*[F.col(_quoted(c)).alias(f"c{i}") for i, c in enumerate(cols)])
                     .agg(F.count(F.lit(1)).alias("n")))
-    arrays = [_as(got.column(f"c{i}").combine_chunks(), types[c]) for i, c in enumerate(cols)]
+    arrays = [_from_bits(got.column(f"c{i}").combine_chunks(), types[c]) if c in floats
+              else _as(got.column(f"c{i}").combine_chunks(), types[c]) for i, c in enumerate(cols)]
     return pa.table(arrays + [got.column("n").combine_chunks().cast(pa.int64())], names=cols + [COUNT])
 
 
@@ -83,6 +87,37 @@ def _based(df: Any, need: Need, table: str, in_schema: pa.Schema) -> tuple[Any, 
                 yield conform(b, out_schema)
 
     return df.mapInArrow(coarsen, out_spark), types
+
+
+_BITS = {4: pa.int32(), 8: pa.int64()}
+
+
+def _as_bits(df: Any, floats: dict[str, pa.DataType], in_schema: pa.Schema) -> Any:
+    """``df`` with each floating-point column as the integer of its bits, on the executors: Spark
+    groups -0.0 with 0.0 and every NaN together, the local engine (Arrow) groups by the bits."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from . import conform
+
+    wide = {c: pa.float64() if t.bit_width == 64 else pa.float32() for c, t in floats.items()}
+    out_schema = pa.schema([pa.field(f.name, _BITS[wide[f.name].bit_width // 8]) if f.name in floats else f
+                            for f in in_schema])
+
+    def bits(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            batch = conform(batch, in_schema)
+            arrays = [a.cast(wide[f.name]).view(out_schema.field(f.name).type) if f.name in floats else a
+                      for a, f in zip(batch.columns, in_schema, strict=True)]
+            yield pa.RecordBatch.from_arrays(arrays, schema=out_schema)
+
+    return df.mapInArrow(bits, from_arrow_schema(out_schema))
+
+
+def _from_bits(arr: pa.Array, to: pa.DataType) -> pa.Array:
+    """A collected column of bits (``_as_bits``) as the floats they are."""
+    width = 64 if to.bit_width == 64 else 32
+    back = arr.cast(_BITS[width // 8]).view(pa.float64() if width == 64 else pa.float32())
+    return _as(back, to)
 
 
 def _as(arr: pa.Array, to: pa.DataType) -> pa.Array:
