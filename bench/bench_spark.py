@@ -7,6 +7,8 @@ On the benchmark table (bench/_common.py: 8 columns, 5 transformed), in the same
 
 - Spark local[1] and local[2] (``veil run --engine spark``, each in its own process): the job's
   time (the session's start, ~8 s of JVM, is reported apart) and the speed-up local[2]/local[1];
+  and local[1] with its whole process tree pinned to one CPU (the JVM and the Python workers share
+  it) against local[2] on two: the speed-up from one core to two;
   the CPU-seconds of the driver, the JVM and the Python workers in each, their busy cores, and the
   bound on the speed-up that sets on this machine's cores (cores / busy cores of local[1]);
 - veil's local engine (``veil run --workers 2``) against Spark local[2]: the overhead ratio;
@@ -102,12 +104,15 @@ def _spark_job(src: Path, out: Path, profile: Path, keyring: Path, workers: int)
     return {"startup": started, "job": job, "cpu": cpu}
 
 
-def _subprocess_spark(src, out, profile, keyring, workers) -> dict:
+def _subprocess_spark(src, out, profile, keyring, workers, cores: int | None = None) -> dict:
+    """A Spark run in its own process; with ``cores``, that process and all it starts (the JVM, the
+    Python workers) pinned to the first ``cores`` CPUs (sched_setaffinity, inherited by children)."""
     if out.exists():
         shutil.rmtree(out)
+    pin = (lambda: os.sched_setaffinity(0, set(range(cores)))) if cores else None
     proc = subprocess.run([sys.executable, __file__, "--spark-job", str(workers), "--src", str(src), "--out", str(out),
                            "--profile", str(profile), "--keyring", str(keyring)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, preexec_fn=pin)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -151,15 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         link.symlink_to(inputs.parquet)
     out = DATA_DIR / "spark-out"
     print(f"veil bench_spark: {args.rows:,} rows, repeat {args.repeat}, {os.cpu_count()} CPUs")
-    runs: dict[str, list[float]] = {k: [] for k in ("spark1", "spark2", "startup", "local2", "cli1", "api")}
-    cpu: dict[str, list[dict]] = {"spark1": [], "spark2": []}
+    runs: dict[str, list[float]] = {k: [] for k in ("spark1", "spark2", "spark1core", "startup", "local2", "cli1",
+                                                     "api")}
+    cpu: dict[str, list[dict]] = {"spark1": [], "spark2": [], "spark1core": []}
     for i in range(args.repeat):
         s1 = _subprocess_spark(src, out, inputs.profile, inputs.keyring, 1)
         s2 = _subprocess_spark(src, out, inputs.profile, inputs.keyring, 2)
-        runs["spark1"].append(s1["job"])
-        runs["spark2"].append(s2["job"])
-        cpu["spark1"].append(s1["cpu"])
-        cpu["spark2"].append(s2["cpu"])
+        s1c = _subprocess_spark(src, out, inputs.profile, inputs.keyring, 1, cores=1)
+        for k, r in (("spark1", s1), ("spark2", s2), ("spark1core", s1c)):
+            runs[k].append(r["job"])
+            cpu[k].append(r["cpu"])
         runs["startup"] += [s1["startup"], s2["startup"]]
         runs["local2"].append(_cli(src, out, inputs.profile, inputs.keyring, 2))
         runs["cli1"].append(_cli(inputs.parquet, DATA_DIR / "cli1.parquet", inputs.profile, inputs.keyring, 1))
@@ -167,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), flush=True)
     m = {k: median(v) for k, v in runs.items()}
     busy = {}
-    for k, label in (("spark1", "local[1]"), ("spark2", "local[2]")):
+    for k, label in (("spark1", "local[1]"), ("spark2", "local[2]"), ("spark1core", "local[1] on 1 core")):
         parts = {kind: median([c[kind] for c in cpu[k]]) for kind in cpu[k][0]}
         busy[k] = median([sum(c.values()) / t for c, t in zip(cpu[k], runs[k], strict=True)])
         print(f"Spark {label} CPU-s: " + ", ".join(f"{kind} {v:.2f}" for kind, v in parts.items())
@@ -176,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count() / busy['spark1']:.2f}x (local[1] already keeps {busy['spark1']:.2f} cores busy)")
     print(f"Spark local[1] job: {m['spark1']:.2f}s  local[2] job: {m['spark2']:.2f}s  "
           f"speed-up {m['spark1'] / m['spark2']:.2f}x (target >= 1.6x)")
+    per_row = {k: median([sum(c.values()) for c in cpu[k]]) / args.rows * 1e6 for k in cpu}
+    print(f"Spark local[1] pinned to 1 core (JVM and workers): {m['spark1core']:.2f}s  local[2] on {os.cpu_count()} "
+          f"cores: {m['spark2']:.2f}s  speed-up from 1 core to 2: {m['spark1core'] / m['spark2']:.2f}x "
+          f"(CPU-us per row: {per_row['spark1core']:.2f} on 1 core, {per_row['spark2']:.2f} on 2)")
     print(f"Spark session start (JVM): {m['startup']:.2f}s (not in the job times)")
     print(f"local engine --workers 2 (whole command): {m['local2']:.2f}s  Spark local[2]/local engine: "
           f"{m['spark2'] / m['local2']:.2f}x (job only), {(m['spark2'] + m['startup']) / m['local2']:.2f}x with start")
