@@ -13,13 +13,15 @@ local checks treat them), under a key drawn at random for this verification and 
 groupBy/agg/joins on those fingerprints; the driver receives counts only (row counts, class-size
 distributions, per-key resolution counts), never a value or a fingerprint of one.
 
-Computed (as the local report's keys): ``integrity`` (whole), ``risk`` without the linkage attack,
-the inference flags and journalist risk against the original (with ``privacy.population`` it is
-computed), ``leaks`` of each transformed column in its own column of the copy, as the local check
-counts them when the rows are not paired. Not computed, and listed in the report's
-``not_computed`` (a gate on them is unmeasured, so it fails when asked for): ``utility``,
-``risk.linkage``, ``risk.inference``, ``leaks.same_row``, ``leaks.elsewhere``, ``leaks.in_text``.
-docs/spark-verify.md says what differs and why.
+Computed (as the local report's keys): ``integrity`` (whole); ``risk`` without the linkage attack and
+the inference flags (journalist risk with ``privacy.population`` only); ``leaks`` as the local check
+counts them when the rows are not paired: each transformed column's original values in its own
+column of the copy, and specific values of several words found as the whole cell of a column that
+carries text through (any table of the copy). Not computed, and listed in the report's
+``not_computed`` (a gate on them reads an unmeasured value, so it fails when asked for):
+``utility``, ``risk.linkage``, ``risk.inference``, ``leaks.same_row`` (a value kept in its own row
+of an overlap or coarsening column; a one-word value confirmed by its row), ``leaks.in_text``
+(values inside longer text) and ``leaks.weak``. docs/spark-verify.md says what differs and why.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from ..verify.integrity import IntegrityCheck
 from ..verify.keys import COPY as KEY_COPY
 from ..verify.keys import ORIGINAL as KEY_ORIGINAL
 from ..verify.keys import column_fingerprints, references, row_fingerprints
-from ..verify.leaks import RULES, treatment
+from ..verify.leak_index import distinct_values, searchable_text, timestamp_wholes, tokenise, unsearchable
+from ..verify.leaks import RULES, _passes_text, treatment
 from ..verify.linkage import (
     INFERENCE_MAX_DISTINCT,
     INFERENCE_ROWS,
@@ -61,15 +64,14 @@ ORIGINAL, COPY = "original", "copy"
 
 #: What this engine does not compute (the local report has it): a gate on one of these reads an
 #: unmeasured value (a gate asked for then fails; a default gate is skipped).
-NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row", "leaks.elsewhere",
-                "leaks.in_text"]
+NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row", "leaks.in_text", "leaks.weak"]
 NOTES = {
     "paired": "rows are not paired by position: leaks are counted as the local check counts them for "
-              "unpaired rows (a strict column's own leaks are all its matches; an overlap or coarsening "
-              "column's value kept in its own row is not judged)",
-    "leaks.elsewhere": "original values are sought in the source column's own copy column only, not in "
-                       "other columns or tables, nor inside text",
-    "risk.journalist": "computed with privacy.population only (not against the original as population)",
+              "unpaired rows (a strict column's own matches are all leaks; a value an overlap or coarsening "
+              "column kept in its own row is not judged; a one-word value found whole elsewhere is not "
+              "confirmed by its row)",
+    "leaks.in_text": "original values are sought as whole cells, not inside longer text",
+    "risk.journalist": "computed with privacy.population only, not with the original as the population",
 }
 
 
@@ -229,15 +231,41 @@ def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[st
     if kind == "key":
         fps, rows = row_fingerprints(ctx, batch, list(cols))  # type: ignore[misc]  # the columns exist
         return _as_int64(n, fps, rows)
-    arr = batch.column(cols[0])  # value
+    arr = batch.column(cols[0])  # value, or a whole of several words
     if n == 0 or arr.null_count == n:
         return pa.nulls(n, pa.int64())
+    if kind in ("sought", "scanned"):
+        return _wholes(ctx, arr, kind == "sought")
     fps, rows = column_fingerprints(ctx, arr)
     blanks = blank_mask(arr)
     if blanks is not None:
         keep = ~np.asarray(blanks, bool)[rows]
         fps, rows = fps[keep], rows[keep]
     return _as_int64(n, fps, rows)
+
+
+def _wholes(ctx: VerifyContext, arr: pa.Array, sought: bool) -> pa.Array:
+    """Each cell's normalised whole (veil.verify.leak_index.tokenise: case, accents, punctuation and
+    spacing ignored) when it has several words, else null; blanks null. ``sought``: a source
+    column's cells as the leak check indexes them (specific by length: ``min_chars``, ``min_digits``);
+    else a scanned column's as it looks them up (timestamps without text; types that hold no
+    specific value skipped)."""
+    n = len(arr)
+    values, occ, indices = distinct_values(arr)
+    if values is None or (not sought and unsearchable(arr, RULES["min_digits"])):
+        return pa.nulls(n, pa.int64())
+    tok = None if sought else timestamp_wholes(ctx, values)
+    if tok is None:
+        texts = searchable_text(values, RULES["min_digits"])
+        if texts is None:
+            return pa.nulls(n, pa.int64())
+        tok = tokenise(ctx, texts)
+    keep = (tok.words > 1) & (occ > 0)
+    if sought:
+        keep &= (tok.chars >= RULES["min_chars"]) & (~tok.digits | (tok.chars >= RULES["min_digits"]))
+    at = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    rows = np.flatnonzero(~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), bool) & keep[at])
+    return _as_int64(n, tok.whole[at[rows]], rows)
 
 
 # -- integrity ---------------------------------------------------------------------------------
@@ -449,8 +477,10 @@ def _journalist(sizes: np.ndarray, n: int, population: int | None) -> dict[str, 
 
 
 class _Leaks:
-    """Original values of each transformed column in the same column of the copy: one left semi
-    join of the copy's value fingerprints onto the original's distinct ones, counted."""
+    """Original values of each transformed column in the copy: in its own column (one left join of
+    the copy's value fingerprints onto the original's distinct ones), and as the whole cell of a
+    column that carries text through, for values of several words (one join of every scanned
+    cell's normalised whole onto every source's specific wholes), counted."""
 
     def __init__(self, v: _Verification) -> None:
         self.v = v
@@ -459,16 +489,28 @@ class _Leaks:
         for name, info in v.ctx.tables.items():
             for column in info.transformed():
                 field = info.original_schema.field(column)
-                src: dict[str, Any] = {"table": name, "column": column, "treatment": treatment(info, column),
+                src: dict[str, Any] = {"id": len(self.sources), "table": name, "column": column,
+                                       "treatment": treatment(info, column),
                                        "skipped": "nested" if pa.types.is_nested(field.type) else None,
-                                       "null": pa.types.is_null(field.type)}
+                                       "null": pa.types.is_null(field.type), "elsewhere": 0, "found_in": set()}
                 if src["skipped"] is None and not src["null"]:
                     src["original"] = v.need(ORIGINAL, name, "value", (column,))
+                    src["sought"] = v.need(ORIGINAL, name, "sought", (column,))
                     if src["treatment"] != "removed" and info.copy_schema is not None \
                             and column in info.copy_schema.names \
                             and not pa.types.is_nested(info.copy_schema.field(column).type):
                         src["copy"] = v.need(COPY, name, "value", (column,))
                 self.sources.append(src)
+        own = {(s["table"], s["column"]): s["id"] for s in self.sources}
+        # the copy's columns that carry text through (LeakCheck._scan): kept, free text, coarse
+        self.scanned: list[tuple[str, str, str, int]] = []
+        for name, schema in v.schemas[COPY].items():
+            info = v.ctx.tables.get(name)
+            for f in schema:
+                if pa.types.is_nested(f.type) or pa.types.is_null(f.type) or _passes_text(info, f.name) is None:
+                    continue
+                self.scanned.append((name, f.name, v.need(COPY, name, "scanned", (f.name,)),
+                                     own.get((name, f.name), -1) if info is not None else -1))
 
     def _count(self, src: dict[str, Any]) -> None:
         from pyspark.sql import functions as F
@@ -489,10 +531,41 @@ class _Leaks:
                .agg(F.count(F.lit(1)).alias("cells"), F.count("hit").alias("found")).first())
         src["cells"], src["found"] = int(row["cells"]), int(row["found"])
 
+    def _elsewhere(self) -> None:
+        """Whole cells of the scanned columns equal (normalised) to a specific value of several words
+        of another source column: held by at most max(specific_min, specific_share x rows) rows of
+        its column. The driver gets (scanned column, source, cells) triples of ids and counts."""
+        from functools import reduce
+
+        from pyspark.sql import functions as F
+
+        sought = []
+        for src in self.sources:
+            if "sought" not in src:
+                continue
+            limit = max(self.rules["specific_min"], self.rules["specific_share"] * src["rows"])
+            sought.append(self.v.fingerprints(ORIGINAL, src["table"]).select(F.col(src["sought"]).alias("w"))
+                          .where(F.col("w").isNotNull()).groupBy("w").count().where(F.col("count") <= limit)
+                          .select("w", F.lit(src["id"]).alias("src")))
+        if not sought or not self.scanned:
+            return
+        cells = [self.v.fingerprints(COPY, table).select(F.col(col).alias("w")).where(F.col("w").isNotNull())
+                 .select("w", F.lit(i).alias("scan"), F.lit(own).alias("own"))
+                 for i, (table, _column, col, own) in enumerate(self.scanned)]
+        hits = (reduce(lambda a, b: a.unionByName(b), cells).join(reduce(lambda a, b: a.unionByName(b), sought), "w")
+                .where(F.col("src") != F.col("own")).groupBy("scan", "src").count().collect())
+        for row in hits:
+            src = self.sources[int(row["src"])]
+            table, column = self.scanned[int(row["scan"])][:2]
+            src["elsewhere"] += int(row["count"])
+            src["found_in"].add(f"{table}.{column}")
+
     def finish(self) -> dict[str, Any]:
         tables: dict[str, Any] = {t: {"summary": {}, "columns": {}} for t in self.v.ctx.tables}
         for src in self.sources:
             self._count(src)
+        self._elsewhere()
+        for src in self.sources:
             tables[src["table"]]["columns"][src["column"]] = _leak_column(src)
         for name, t in tables.items():
             leaks = sum(c["leaks"] for c in t["columns"].values())
@@ -513,9 +586,9 @@ class _Leaks:
 
 def _leak_column(src: dict[str, Any]) -> dict[str, Any]:
     """The local check's column entry for rows it cannot pair (LeakCheck._column, unpaired): a strict
-    column's matches are leaks; other treatments' own-column matches are expected overlap."""
-    measured = "copy" in src
-    same_column = src["found"] if measured else 0
+    column's own-column matches are leaks, other treatments' are expected overlap; a value of
+    several words found whole in another column is a leak (``elsewhere``)."""
+    same_column = src["found"]
     leaks = same_column if src["treatment"] == "strict" else 0
     return {
         "treatment": src["treatment"],
@@ -525,14 +598,14 @@ def _leak_column(src: dict[str, Any]) -> dict[str, Any]:
         "kept_same_row": None,
         "expected_same_row": None,
         "same_column": same_column,
-        "elsewhere": None,
+        "elsewhere": src["elsewhere"],
         "in_text": None,
         "weak": None,
         "expected_overlap": same_column - leaks,
-        "leaks": leaks,
+        "leaks": leaks + src["elsewhere"],
         "kept_share": None,
-        "leaked_share": _share(leaks, src["rows"]),
-        "found_in": [],
+        "leaked_share": _share(leaks + src["elsewhere"], src["rows"]),
+        "found_in": sorted(src["found_in"]),
         **({"skipped": src["skipped"]} if src["skipped"] else {}),
     }
 
