@@ -326,3 +326,24 @@ def test_shop_sample_through_veil_run(spark, keyfile, tmp_path):
     assert len(fks) == 5 and all(fk["resolved_share"] == 1.0 for fk in fks)
     assert got["risk"]["tables"]["customers"]["k"] >= 1
     assert got["leaks"]["summary"]["values_checked"] > 0
+
+
+def test_cli_engine_spark_exit_codes(spark, generated, tmp_path):
+    """``veil verify --engine spark``: the JSON report of veil.spark.verify, exit 10 when a gate
+    fails (the report still written), 0 when the gates asked for hold, 2 for --html."""
+    from click.testing import CliRunner
+
+    from veil.cli import main
+
+    root, _tables = generated
+    args = ["verify", str(root / "original"), str(root / "copy"), "-p", str(root / "verify.yaml"), "--engine", "spark"]
+    runner = CliRunner()
+    res = runner.invoke(main, [*args, "--report", str(tmp_path / "r.json")])
+    assert res.exit_code == 10, res.output
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["engine"] == "spark" and doc["verdict"] == "fail" and doc["not_computed"] == NOT_COMPUTED
+    res = runner.invoke(main, [*args, "--fail-on", "missing_tables>0,k<1", "--report", str(tmp_path / "r2.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r2.json").read_text())["verdict"] == "pass"
+    res = runner.invoke(main, [*args, "--html", str(tmp_path / "v.html")])
+    assert res.exit_code == 2 and not (tmp_path / "v.html").exists()

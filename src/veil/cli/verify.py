@@ -34,10 +34,14 @@ class GateFailed(VeilError):
               "(TABLE.METRIC for one table). Default: leaks>0, fk_lost>0, missing_tables>0 and each table's "
               "privacy k and l.")
 @input_options()
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="spark: two directories of Parquet tables, integrity, risk and leaks counted by Spark "
+              "aggregations (no utility, linkage or leaks inside text; docs/spark-verify.md).")
 @click.option("--force", is_flag=True, help="Replace a --report or --html file that veil did not write.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
 def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | None, html_path: Path | None,
-           fail_on: str | None, dialect: str | None, delimiter: str | None, force: bool, quiet: bool) -> None:
+           fail_on: str | None, dialect: str | None, delimiter: str | None, engine: str, force: bool,
+           quiet: bool) -> None:
     """Check that COPY (the output of veil run on ORIGINAL) is safe and useful.
 
     Leaks: no original value of a transformed column left anywhere in the copy
@@ -53,12 +57,16 @@ def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | N
       veil verify prod.sql out.sql --profile shop.yaml
       veil verify samples/shop out/shop -p profiles/shop.yaml --html verify.html --fail-on 'k<5,leaks>0'
       veil verify in/ out/ -p p.yaml --json - --quiet | jq .risk.summary
+      veil verify lake/ safe/ -p p.yaml --engine spark --report verify.json
     """
     from ..verify import default_checks
     from ..verify.gates import default_gates, evaluate, parse_gates
     from ..verify.runner import refuse_same, verify_paths
 
     gates = parse_gates(fail_on) if fail_on is not None else None
+    if engine == "spark" and html_path is not None:
+        raise UsageError("--html needs the local engine's sections (utility, linkage, leaks inside text)",
+                         hint="write --report with --engine spark, or run without it for the HTML page")
     if str(report_path) == "-" and str(html_path) == "-":
         raise UsageError("--report and --html cannot both be '-' (standard output)",
                          hint="write one of them to a file")
@@ -69,18 +77,24 @@ def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | N
         input_error=False)
     refuse_same(original, copy)
     profile = load_profile(profile_path)
-    progress = Progress(quiet=quiet)
     started = time.monotonic()
-    try:
-        report = verify_paths(original, copy, profile, default_checks(), dialect=dialect, delimiter=delimiter,
-                              progress=progress.step)
-    finally:
-        progress.finish()
-    results = evaluate(report, gates if gates is not None else default_gates(profile))
-    failed = [g for g in results if g["failed"]]
-    report = {"report": report["report"], "version": report["version"],
-              "verdict": "fail" if failed else "pass", "gates": results,
-              **{k: v for k, v in report.items() if k not in ("report", "version")}}
+    if engine == "spark":  # veil.spark.verify: the report with its gates, from Spark aggregations
+        from ..spark.verify import verify as spark_verify
+
+        report = spark_verify(original, copy, profile, fail_on=fail_on)
+        failed = [g for g in report["gates"] if g["failed"]]
+    else:
+        progress = Progress(quiet=quiet)
+        try:
+            report = verify_paths(original, copy, profile, default_checks(), dialect=dialect, delimiter=delimiter,
+                                  progress=progress.step)
+        finally:
+            progress.finish()
+        results = evaluate(report, gates if gates is not None else default_gates(profile))
+        failed = [g for g in results if g["failed"]]
+        report = {"report": report["report"], "version": report["version"],
+                  "verdict": "fail" if failed else "pass", "gates": results,
+                  **{k: v for k, v in report.items() if k not in ("report", "version")}}
     text = json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n"
     if report_path is not None:
         if str(report_path) == "-":
