@@ -614,3 +614,36 @@ def test_write_from_dataframes_with_a_vault_as_a_local_run(cli, keyfile, tmp_pat
         (tmp_path / "mine" / "notes.txt").write_text("keep me")
         spark_write({"orders": frames["orders"]}, prof, keyfile, tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_timestamps_with_a_time_zone_as_the_local_engine(cli, keyfile, tmp_path, spark):
+    """A timestamp with a time zone (Spark's TimestampType: pyspark >= 4 needs the session's zone to
+    map it to Arrow; it crashed) is transformed in the files' zone, as locally: a month or a year
+    near midnight of a month's end comes out the same, whatever the session's zone."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    base = dt.datetime(2020, 12, 31, 22, 30, tzinfo=dt.UTC)
+    when = [base + dt.timedelta(minutes=37 * i) for i in range(400)]
+    pq.write_table(pa.table({
+        "id": pa.array(range(400), pa.int64()),
+        "at": pa.array(when, pa.timestamp("us", tz="Europe/Berlin")),
+        "seen": pa.array(when, pa.timestamp("ms", tz="UTC")),
+        "email": [f"user{i}@corp.example" for i in range(400)],
+    }), lake / "events.parquet")
+    prof = tmp_path / "p.yaml"
+    prof.write_text("version: 1\ntables:\n  events:\n    columns:\n      id: keep\n"
+                    "      at: {op: generalize, to: month}\n      seen: {op: generalize, to: year}\n"
+                    "      email: {op: pseudonymize, format: email, domain: email}\n")
+    res = cli("run", lake, "-p", prof, "--keyring", keyfile, "--out", tmp_path / "l", "-q")
+    assert res.exit_code == 0, res.output
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        res = cli("run", lake, "-p", prof, "--keyring", keyfile, "--out", tmp_path / "s", "--engine", "spark", "-q")
+    finally:
+        spark.conf.unset("spark.sql.session.timeZone")
+    assert res.exit_code == 0, res.output
+    want, got = pq.read_table(tmp_path / "l" / "events.parquet"), pq.read_table(tmp_path / "s" / "events")
+    assert got.schema.field("at").type == pa.timestamp("us", tz="UTC")  # TIMESTAMP_MICROS, not Spark's INT96
+    _same_values(want, got, "id", "events")
+    starts = set(got.column("at").to_pylist())  # Berlin's month starts (UTC's would be 00:00 UTC)
+    assert starts == {dt.datetime(2020, 11, 30, 23, tzinfo=dt.UTC), dt.datetime(2020, 12, 31, 23, tzinfo=dt.UTC)}

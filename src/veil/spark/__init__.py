@@ -21,6 +21,7 @@ Needs the ``spark`` extra (pyspark >= 3.5). docs/spark.md has the set-up and the
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ from .privacy import enforce as enforce_privacy
 from .privacy import not_null
 from .records import StageWriter, drops_rows, kept_input, partition_id, record_vault_keys, stage_batch
 
+# pyspark warns on every session that it "does not yet fully support pandas >= 3.0.0": veil hands
+# Spark Arrow batches, never pandas, and the warning would break `veil run --engine spark -q`'s silence
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+
 PROBE_ROWS = 1000  # rows of each table the driver runs to learn which subkeys the plan uses
 PROBE_NONNULL = 16  # more rows for a transformed column with no value in those
 
@@ -50,9 +55,33 @@ def _spark_types():
     return from_arrow_schema, to_arrow_schema
 
 
-def arrow_schema(spark_df: Any) -> pa.Schema:
-    """The Arrow schema mapInArrow hands the executors for ``spark_df``."""
-    return _spark_types()[1](spark_df.schema)
+def to_arrow(struct: Any, spark: Any) -> pa.Schema:
+    """A Spark schema as Arrow, as mapInArrow hands its batches: a timestamp with a time zone
+    (Spark's TimestampType) in the session's time zone (pyspark >= 4 asks for it)."""
+    convert = _spark_types()[1]
+    try:
+        return convert(struct, timezone=spark.conf.get("spark.sql.session.timeZone"))
+    except TypeError:  # pragma: no cover - pyspark 3.5: no time zone argument, UTC
+        return convert(struct)
+
+
+def arrow_schema(spark_df: Any, like: pa.Schema | None = None) -> pa.Schema:
+    """The Arrow schema mapInArrow hands the executors for ``spark_df``; with ``like`` (the Arrow
+    schema of the Parquet files it reads), a timestamp column with a time zone in the files' zone
+    instead of the session's: the same instants, and the zone the local engine reads (a date's
+    day, month or year is taken in it), so both engines transform alike."""
+    schema = to_arrow(spark_df.schema, spark_df.sparkSession)
+    if like is None:
+        return schema
+    fields = []
+    for f in schema:
+        i = like.get_field_index(f.name)
+        theirs = like.field(i).type if i >= 0 else None
+        if (pa.types.is_timestamp(f.type) and f.type.tz and theirs is not None and pa.types.is_timestamp(theirs)
+                and theirs.tz):
+            f = f.with_type(pa.timestamp(f.type.unit, theirs.tz))
+        fields.append(f)
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def _to_arrow(spark_df: Any) -> pa.Table:
@@ -172,20 +201,20 @@ def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyPro
 
 def plan_table(tplan: TablePlan, spark_df: Any, provider: KeyProvider | None, probe_rows: int = PROBE_ROWS,
                partition_columns: tuple[str, ...] = (), context: RunContext | None = None,
-               stage: StageWriter | None = None, sample: Any = None) -> SparkTable:
+               stage: StageWriter | None = None, sample: Any = None, in_schema: pa.Schema | None = None) -> SparkTable:
     """The lazy output of one table whose plan is compiled: the subkeys it uses, learnt on the driver,
     in the closure of the executors' function. ``context``: the run's forget lists (and whether it
     writes vault records, then staged with ``stage``). ``sample(in_schema)``: the first rows for the
     key probe read without Spark (veil.spark.run reads them from the Parquet file), or None."""
-    from_arrow_schema, to_arrow_schema = _spark_types()
+    from_arrow_schema = _spark_types()[0]
     refuse_partition_rules(tplan, partition_columns)
-    in_schema = arrow_schema(spark_df)
+    in_schema = in_schema or arrow_schema(spark_df)
     shipped = None
     if provider:
         rows = sample(in_schema) if sample is not None else None
         shipped = probe_keys(tplan, spark_df, provider, in_schema, probe_rows, context, rows).provider()
     out_spark = from_arrow_schema(tplan.out_schema)
-    out_schema = to_arrow_schema(out_spark)
+    out_schema = to_arrow(out_spark, spark_df.sparkSession)
     forgotten = {}
     if context is not None and tplan.subject and context.forgotten.get(tplan.subject.domain):
         forgotten = {tplan.subject.domain: context.forgotten[tplan.subject.domain]}

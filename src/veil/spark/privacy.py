@@ -34,20 +34,24 @@ def not_null(spark_df: Any) -> set[str]:
     return {f.name for f in spark_df.schema.fields if not f.nullable}
 
 
-def enforce(plan: Plan, frames: dict[str, Any], nonnull: Callable[[str], set[str]]) -> dict[str, dict[str, Any]]:
+def enforce(plan: Plan, frames: dict[str, Any], nonnull: Callable[[str], set[str]],
+            schemas: dict[str, pa.Schema] | None = None) -> dict[str, dict[str, Any]]:
     """Choose the levels of every table of ``plan`` with privacy k/l, its counts from ``frames``
     (the tables' Spark DataFrames), and rewrite its plan; returns each table's report section.
-    ``nonnull``: a table's columns that may not hold NULL (e.g. its Parquet files' fields)."""
+    ``nonnull``: a table's columns that may not hold NULL (e.g. its Parquet files' fields);
+    ``schemas``: the tables' Arrow schemas the plan was compiled for (default: as Spark hands them)."""
     wanted = needs(plan)
     if not wanted:
         return {}
-    combos = {name: combinations(frames[name], need, name) for name, need in wanted.items()}
+    combos = {name: combinations(frames[name], need, name, (schemas or {}).get(name))
+              for name, need in wanted.items()}
     return decide(plan, wanted, combos, {name: nonnull(name) for name in wanted})
 
 
-def combinations(spark_df: Any, need: Need, table: str) -> pa.Table:
+def combinations(spark_df: Any, need: Need, table: str, schema: pa.Schema | None = None) -> pa.Table:
     """The distinct combinations of ``need.columns`` and their row counts (``COUNT``), typed as the
-    table's plan types them: one Spark aggregation, collected to the driver."""
+    table's plan types them: one Spark aggregation, collected to the driver. ``schema``: the
+    table's Arrow schema the plan was compiled for."""
     from pyspark.sql import functions as F
 
     from . import _to_arrow, arrow_schema
@@ -56,7 +60,7 @@ def combinations(spark_df: Any, need: Need, table: str) -> pa.Table:
     df = spark_df.select(*[F.col(_quoted(c)) for c in cols])
     types = dict(need.types)
     if need.bases:
-        df, types = _based(df, need, table, arrow_schema(df))
+        df, types = _based(df, need, table, arrow_schema(df, schema))
     floats = {c: types[c] for c in cols if pa.types.is_floating(types[c])}
     if floats:
         df = _as_bits(df, floats, arrow_schema(df))
@@ -71,14 +75,14 @@ def combinations(spark_df: Any, need: Need, table: str) -> pa.Table:
 def _based(df: Any, need: Need, table: str, in_schema: pa.Schema) -> tuple[Any, dict[str, pa.DataType]]:
     """``df`` (the counted columns) with each coarsened quasi-identifier through its own rule, on the
     executors; and the columns' types after it."""
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+    from pyspark.sql.pandas.types import from_arrow_schema
 
-    from . import conform
+    from . import conform, to_arrow
 
     empty = need.based(in_schema.empty_table(), table)
     types = {f.name: f.type for f in empty.schema}
     out_spark = from_arrow_schema(empty.schema)
-    out_schema = to_arrow_schema(out_spark)
+    out_schema = to_arrow(out_spark, df.sparkSession)
 
     def coarsen(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:

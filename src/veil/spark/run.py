@@ -48,6 +48,9 @@ from .report import local_files, table_result
 
 BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 SPLIT_CONF = "spark.sql.files.maxPartitionBytes"
+# timestamps written as Parquet's TIMESTAMP(MICROS), as the local engine writes them (Spark's default
+# is the legacy INT96, read back by other tools as nanoseconds without a time zone)
+TIMESTAMP_CONF = "spark.sql.parquet.outputTimestampType"
 SPLIT_BYTES = 128 * 1024 * 1024  # Spark's default split
 _VEIL_ERROR = re.compile(r"veil\.errors\.(\w+): ([^\n]*)")
 
@@ -115,11 +118,11 @@ def spark_inputs(root: Path) -> list[SparkInput]:
     return out
 
 
-def file_not_null(path: Path) -> set[str]:
-    """The columns a Parquet table's files declare non-nullable, as the local engine reads them
-    (Spark reads every column of a file as nullable)."""
-    schema = open_partitioned(path).schema if path.is_dir() else pq.read_schema(path)
-    return {f.name for f in schema if not f.nullable}
+def file_schema(path: Path) -> pa.Schema:
+    """A Parquet table's Arrow schema as the local engine reads it (its files' nullability and
+    time zones, which Spark does not keep)."""
+    return open_partitioned(path).schema if path.is_dir() else pq.read_schema(path)
+
 
 
 def session(workers: int | None = None) -> Any:
@@ -165,7 +168,7 @@ def run_spark(root: Path | Mapping[str, Any], profile: Profile, keys: KeyProvide
         spark = spark or session(workers)
         frames = {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
                   else spark.read.parquet(str(t.path)) for t in inputs}
-    with _batch_rows(spark):
+    with _batch_rows(spark), _unless_set(spark, TIMESTAMP_CONF, "TIMESTAMP_MICROS"):
         return _run(spark, inputs, frames, profile, keys, out, started, t0, probe_rows, vault, purpose, actor)
 
 
@@ -203,20 +206,23 @@ def _even_splits(spark: Any, t: SparkInput) -> Any:
 def _run(spark: Any, inputs: list[SparkInput], frames: dict[str, Any], profile: Profile, keys: KeyProvider | None,
          out: Path, started: str, t0: float, probe_rows: int, vault: Vault | None, purpose: str,
          actor: str | None) -> tuple[RunResult, Plan]:
-    plan = compile_for(profile, keys, {n: arrow_schema(df) for n, df in frames.items()}, engine="Spark engine")
     paths = {t.name: t.path for t in inputs}
+    files = {n: file_schema(p) for n, p in paths.items() if p is not None}
+    schemas = {n: arrow_schema(df, files.get(n)) for n, df in frames.items()}
+    plan = compile_for(profile, keys, schemas, engine="Spark engine")
 
     def not_null(name: str) -> set[str]:  # the files' NOT NULL columns (Spark reads every column nullable)
-        path = paths[name]
-        return file_not_null(path) if path is not None else {f.name for f in frames[name].schema if not f.nullable}
+        if name in files:
+            return {f.name for f in files[name] if not f.nullable}
+        return {f.name for f in frames[name].schema if not f.nullable}
 
-    enforce_privacy(plan, frames, not_null)  # k/l: Spark aggregations
+    enforce_privacy(plan, frames, not_null, schemas)  # k/l: Spark aggregations
     context = run_context(plan, keys, vault)
     staging = Staging(spark.conf.get(STAGING_CONF, None)) if vault is not None else None
     try:
         if vault is not None:
             vault.record_run("run", purpose=purpose, version=plan.key_version or "", actor=actor)
-        tables = _plan_tables(plan, inputs, frames, keys, probe_rows, context, staging)
+        tables = _plan_tables(plan, inputs, frames, schemas, keys, probe_rows, context, staging)
         results = {}
         with AtomicOutput(Path(out), True) as target:
             for t in inputs:
@@ -225,7 +231,7 @@ def _run(spark: Any, inputs: list[SparkInput], frames: dict[str, Any], profile: 
                 with _even_splits(spark, t):
                     _write(spark, tables[t.name], t, str(written))
                 results[t.name] = table_result(tables[t.name].plan, frames[t.name], written, tables[t.name].keys,
-                                               context, arrow_schema(frames[t.name]))
+                                               context, schemas[t.name])
                 results[t.name].seconds = time.perf_counter() - t1
             if vault is not None and staging is not None:
                 for name in plan.order():
@@ -245,8 +251,9 @@ def _run(spark: Any, inputs: list[SparkInput], frames: dict[str, Any], profile: 
                      sum(r.vault_records for r in ordered), bool(context.forgotten)), plan
 
 
-def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], keys: KeyProvider | None,
-                 probe_rows: int, context: RunContext, staging: Staging | None) -> dict[str, SparkTable]:
+def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], schemas: dict[str, pa.Schema],
+                 keys: KeyProvider | None, probe_rows: int, context: RunContext,
+                 staging: Staging | None) -> dict[str, SparkTable]:
     """Each table's lazy output, in the plan's order (referenced tables first): a table's rows
     dropped by reference need the keys of the rows its parents drop (veil.spark.records)."""
     parts = {t.name: t.partitions for t in inputs}
@@ -259,9 +266,9 @@ def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], ke
         tplan.drop_refs = drop_refs_for(tplan, dropped)
         sample = None if parts[name] else partial(_first_rows, frames[name], probe_rows)
         st = tables[name] = plan_table(tplan, frames[name], keys, probe_rows, parts[name], context,
-                                       staging.writer(name) if staging is not None else None, sample)
+                                       staging.writer(name) if staging is not None else None, sample, schemas[name])
         if tplan.referenced and drops_rows(tplan, context):
-            dropped[name] = dropped_keys(tplan, frames[name], st.keys, context, arrow_schema(frames[name]))
+            dropped[name] = dropped_keys(tplan, frames[name], st.keys, context, schemas[name])
     return tables
 
 
