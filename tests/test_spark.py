@@ -9,6 +9,7 @@ import pickle
 import random
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -647,3 +648,77 @@ def test_timestamps_with_a_time_zone_as_the_local_engine(cli, keyfile, tmp_path,
     _same_values(want, got, "id", "events")
     starts = set(got.column("at").to_pylist())  # Berlin's month starts (UTC's would be 00:00 UTC)
     assert starts == {dt.datetime(2020, 11, 30, 23, tzinfo=dt.UTC), dt.datetime(2020, 12, 31, 23, tzinfo=dt.UTC)}
+
+
+def _ids_in_order(path) -> list[int]:
+    """A written table's ids in the order a reader of its directory meets them (files by name)."""
+    import pyarrow.dataset as ds
+
+    return ds.dataset(path, format="parquet", partitioning="hive", ignore_prefixes=[".", "_"]).to_table(
+        columns=["id"]).column("id").to_pylist()
+
+
+def test_row_order_shuffle_writes_a_keyed_order_on_spark(cli, keyfile, tmp_path, spark):
+    """row_order: shuffle (what veil scan drafts) runs on Spark: the local engine's rows and values,
+    in a keyed order unrelated to the input's; the same files and key give the same order whatever
+    the splits; another key another order; --row-order keep overrides the profile."""
+    n = 3000
+    lake = tmp_path / "lake"
+    (lake / "t").mkdir(parents=True)
+    ids = np.arange(n)
+    for i, part in enumerate(np.array_split(ids, 3)):
+        pq.write_table(pa.table({"id": pa.array(part, pa.int64()), "email": [f"u{j}@corp.example" for j in part],
+                                 "region": [f"r{j % 4}" for j in part]}), lake / "t" / f"part-{i}.parquet")
+    prof = tmp_path / "p.yaml"
+    prof.write_text("version: 1\nrow_order: shuffle\ntables:\n  t:\n    columns:\n      id: keep\n"
+                    "      email: {op: pseudonymize, format: email, domain: email}\n      region: keep\n")
+
+    def run(out, *extra, keyring=keyfile):
+        res = cli("run", lake, "-p", prof, "--keyring", keyring, "--out", tmp_path / out, "-q", *extra)
+        assert res.exit_code == 0, res.output
+        return _ids_in_order(tmp_path / out / "t")
+
+    local = run("l")
+    first = run("s", "--engine", "spark")
+    _same_values(pq.read_table(tmp_path / "l" / "t"), pq.read_table(tmp_path / "s" / "t"), "id", "t")
+    assert sorted(first) == list(range(n)) and first != list(range(n))
+    assert abs(np.corrcoef(first, np.arange(n))[0, 1]) < 0.1  # position no longer tells the input's
+    assert sum(b == a + 1 for a, b in zip(first[:-1], first[1:], strict=True)) < 20  # no runs of input order left
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "2048")  # other input splits, more tasks
+    try:
+        assert run("s2", "--engine", "spark") == first
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    other = tmp_path / "other.json"
+    veil.init_keyring(other)
+    assert run("s3", "--engine", "spark", keyring=other) != first
+    kept = run("s4", "--engine", "spark", "--row-order", "keep")  # each file's rows in order (Spark
+    assert sorted(kept) == list(range(n))  # orders its tasks by size, not by file name)
+    assert sum(b != a + 1 for a, b in zip(kept[:-1], kept[1:], strict=True)) <= 2
+    assert sorted(local) == sorted(first)
+
+
+def test_row_order_shuffle_keeps_hive_folders_and_needs_files(cli, keyfile, tmp_path, spark):
+    lake = tmp_path / "lake"
+    n = 1200
+    for y in (2023, 2024):
+        (lake / "t" / f"year={y}").mkdir(parents=True)
+        part = np.arange(n) + (y - 2023) * n
+        pq.write_table(pa.table({"id": pa.array(part, pa.int64()), "email": [f"u{j}@x.example" for j in part]}),
+                       lake / "t" / f"year={y}" / "part-0.parquet")
+    prof = tmp_path / "p.yaml"
+    prof.write_text("version: 1\nrow_order: shuffle\ntables:\n  t:\n    columns:\n      id: keep\n"
+                    "      email: {op: pseudonymize, format: email, domain: email}\n      year: keep\n")
+    for out, extra in (("l", ()), ("s", ("--engine", "spark"))):
+        res = cli("run", lake, "-p", prof, "--keyring", keyfile, "--out", tmp_path / out, "-q", *extra)
+        assert res.exit_code == 0, res.output
+    for y in (2023, 2024):
+        folder = tmp_path / "s" / "t" / f"year={y}"
+        got = _ids_in_order(folder)
+        assert sorted(got) == sorted(_ids_in_order(tmp_path / "l" / "t" / f"year={y}")) and got != sorted(got)
+    from veil.spark import write as spark_write
+
+    memory = spark.createDataFrame([(1, "a@x.example", 2024)], "id long, email string, year long")
+    with pytest.raises(veil.VeilError, match="needs a table read from Parquet files") as err:
+        spark_write({"t": memory}, prof, keyfile, tmp_path / "w")
+    assert err.value.table == "t" and not (tmp_path / "w").exists()

@@ -30,11 +30,13 @@ import pyarrow as pa
 
 from ..api import as_keys, as_profile, compile_for
 from ..errors import IntegrityError, UsageError, VeilError
+from ..formats.order import ORDER_PURPOSE
 from ..keys import KeyProvider
 from ..pipeline.transform import RunContext, transform_batch
 from ..plan import TablePlan
 from ..profile import Profile
 from .keys import RecordingKeys, SubkeyProvider
+from .order import ORDER_COL, file_ordinals, shuffled, sort_keys, with_positions
 from .privacy import enforce as enforce_privacy
 from .privacy import not_null
 from .records import StageWriter, drops_rows, kept_input, partition_id, record_vault_keys, stage_batch
@@ -124,15 +126,22 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
 
 def batch_function(tplan: TablePlan, keys: SubkeyProvider | None, in_schema: pa.Schema, out_schema: pa.Schema,
-                   forgotten: dict[str, frozenset[bytes]] | None = None, stage: StageWriter | None = None):
+                   forgotten: dict[str, frozenset[bytes]] | None = None, stage: StageWriter | None = None,
+                   order: tuple[bytes, dict[str, int]] | None = None):
     """What each executor task runs: its partition's Arrow batches through the table's plan. Only
-    ``tplan``, ``keys`` (the run's subkeys), the forget list of the table's subject domain and the
-    vault staging writer (veil.spark.records) are in its closure."""
+    ``tplan``, ``keys`` (the run's subkeys), the forget list of the table's subject domain, the
+    vault staging writer (veil.spark.records) and, for ``row_order: shuffle``, the table's order
+    subkey and its files' numbers (veil.spark.order; the batches then end with the rows' file and
+    row, and the output with their sort key) are in its closure."""
+    width = len(in_schema)
 
     def transform(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         run = RunContext(keys, dict(forgotten or {}), vault=stage is not None)
         part, offset = partition_id(), 0
         for seq, batch in enumerate(batches):
+            if order is not None:
+                sort = sort_keys(batch.column(width), batch.column(width + 1), *order)
+                batch = batch.select(list(range(width)))
             batch = conform(batch, in_schema)
             try:
                 res = transform_batch(tplan, batch, run, offset)
@@ -141,7 +150,10 @@ def batch_function(tplan: TablePlan, keys: SubkeyProvider | None, in_schema: pa.
             offset += batch.num_rows
             if stage is not None:
                 stage_batch(res, batch, stage, (part, seq))
-            yield conform(res.batch, out_schema)
+            out = conform(res.batch, out_schema)
+            if order is not None:
+                out = out.append_column(ORDER_COL, sort.filter(res.kept) if res.kept is not None else sort)
+            yield out
 
     return transform
 
@@ -201,11 +213,14 @@ def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyPro
 
 def plan_table(tplan: TablePlan, spark_df: Any, provider: KeyProvider | None, probe_rows: int = PROBE_ROWS,
                partition_columns: tuple[str, ...] = (), context: RunContext | None = None,
-               stage: StageWriter | None = None, sample: Any = None, in_schema: pa.Schema | None = None) -> SparkTable:
+               stage: StageWriter | None = None, sample: Any = None, in_schema: pa.Schema | None = None,
+               shuffle_parts: int | None = None) -> SparkTable:
     """The lazy output of one table whose plan is compiled: the subkeys it uses, learnt on the driver,
     in the closure of the executors' function. ``context``: the run's forget lists (and whether it
     writes vault records, then staged with ``stage``). ``sample(in_schema)``: the first rows for the
-    key probe read without Spark (veil.spark.run reads them from the Parquet file), or None."""
+    key probe read without Spark (veil.spark.run reads them from the Parquet file), or None.
+    ``shuffle_parts``: write the rows in the keyed order (``row_order: shuffle``, veil.spark.order)
+    through that many shuffle partitions."""
     from_arrow_schema = _spark_types()[0]
     refuse_partition_rules(tplan, partition_columns)
     in_schema = in_schema or arrow_schema(spark_df)
@@ -218,9 +233,18 @@ def plan_table(tplan: TablePlan, spark_df: Any, provider: KeyProvider | None, pr
     forgotten = {}
     if context is not None and tplan.subject and context.forgotten.get(tplan.subject.domain):
         forgotten = {tplan.subject.domain: context.forgotten[tplan.subject.domain]}
+    order, source_df = None, spark_df
+    if shuffle_parts:
+        if provider is None:
+            raise UsageError("row_order: shuffle needs a keyring (the order is keyed)", hint="pass a keyring")
+        source_df = with_positions(spark_df, tplan.name)
+        order = (provider.subkey(ORDER_PURPOSE, tplan.name), file_ordinals(spark_df))
+        out_spark = out_spark.add(ORDER_COL, "long", False)
     fn = batch_function(tplan, shipped, in_schema, out_schema, forgotten,
-                        stage if context is not None and context.vault else None)
-    result = spark_df.mapInArrow(fn, out_spark)
+                        stage if context is not None and context.vault else None, order)
+    result = source_df.mapInArrow(fn, out_spark)
+    if shuffle_parts:
+        result = shuffled(result, shuffle_parts, partition_columns)
     source = spark_df
     if context is not None and drops_rows(tplan, context):  # the key check counts the rows kept
         source = kept_input(tplan, spark_df, shipped, context, in_schema)

@@ -23,8 +23,8 @@ def run_spark_command(input_path: Path, profile, profile_path: Path, out: Path, 
     local run, with the local engine's JSON report (``"engine": "spark"``) and summary."""
     from .run import run_spark
 
-    if fmt == "csv" or row_order == "shuffle":
-        raise click.UsageError("--engine spark takes no --format csv or --row-order shuffle (docs/spark.md, limits)")
+    if fmt == "csv":
+        raise click.UsageError("--engine spark takes no --format csv (docs/spark.md, limits)")
     scope = scope or profile.scope
     keys = scoped(keys_from(keyring, passphrase_env, (input_path, out)), scope)
     if vault and "://" not in str(vault):
@@ -38,7 +38,7 @@ def run_spark_command(input_path: Path, profile, profile_path: Path, out: Path, 
         the_vault = vault_from(vault, keys, (input_path, out), required=False, create=True)
         try:
             result, plan = run_spark(input_path, profile, keys, final, workers=workers, vault=the_vault,
-                                     purpose=f"run {input_path}")
+                                     purpose=f"run {input_path}", row_order=row_order)
         finally:
             if the_vault is not None:
                 the_vault.close()

@@ -15,6 +15,7 @@ report.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -42,6 +43,7 @@ from ..plan import Plan
 from ..profile import Profile
 from ..vault import Vault
 from . import PARTITION, SparkTable, arrow_schema, check_keys, locate, plan_table
+from .order import PART_BYTES, partitions_for
 from .privacy import enforce as enforce_privacy
 from .records import STAGING_CONF, Staging, dropped_keys, drops_rows, store_staged
 from .report import local_files, table_result
@@ -135,7 +137,8 @@ def session(workers: int | None = None) -> Any:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    builder = SparkSession.builder.appName("veil")
+    # veil's own summary and progress go to stderr; Spark's console progress bar would print there too
+    builder = SparkSession.builder.appName("veil").config("spark.ui.showConsoleProgress", "false")
     if not SparkConf().contains("spark.master"):
         builder = builder.master(f"local[{workers or '*'}]")
     spark = builder.getOrCreate()
@@ -145,7 +148,7 @@ def session(workers: int | None = None) -> Any:
 
 def run_spark(root: Path | Mapping[str, Any], profile: Profile, keys: KeyProvider | None, out: Path, *,
               spark: Any = None, workers: int | None = None, probe_rows: int = 1000, vault: Vault | None = None,
-              purpose: str = "", actor: str | None = None) -> tuple[RunResult, Plan]:
+              purpose: str = "", actor: str | None = None, row_order: str | None = None) -> tuple[RunResult, Plan]:
     """Run every table of ``root`` (a directory of Parquet tables, or ``{table: DataFrame}``) into
     ``out``; returns its counts (as the local engine's, for the run report: veil.spark.report) and
     the compiled plan.
@@ -154,7 +157,10 @@ def run_spark(root: Path | Mapping[str, Any], profile: Profile, keys: KeyProvide
     reversible columns' records are staged by the executors and stored by the driver
     (veil.spark.records), committed with the run's audit entry before the output appears. The
     staging directory (``spark.veil.staging.dir``, else the system's temporary directory) is
-    removed at the end, also when the run fails."""
+    removed at the end, also when the run fails. ``row_order`` (default: the profile's): with
+    ``shuffle``, each table's rows are written in a keyed order (veil.spark.order)."""
+    shuffle = (row_order or profile.row_order) == "shuffle"
+    profile = dataclasses.replace(profile, row_order="keep")  # the order is this module's, below
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
     if isinstance(root, Mapping):
@@ -169,7 +175,8 @@ def run_spark(root: Path | Mapping[str, Any], profile: Profile, keys: KeyProvide
         frames = {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
                   else spark.read.parquet(str(t.path)) for t in inputs}
     with _batch_rows(spark), _unless_set(spark, TIMESTAMP_CONF, "TIMESTAMP_MICROS"):
-        return _run(spark, inputs, frames, profile, keys, out, started, t0, probe_rows, vault, purpose, actor)
+        return _run(spark, inputs, frames, profile, keys, out, started, t0, probe_rows, vault, purpose, actor,
+                    shuffle)
 
 
 @contextmanager
@@ -205,7 +212,7 @@ def _even_splits(spark: Any, t: SparkInput) -> Any:
 
 def _run(spark: Any, inputs: list[SparkInput], frames: dict[str, Any], profile: Profile, keys: KeyProvider | None,
          out: Path, started: str, t0: float, probe_rows: int, vault: Vault | None, purpose: str,
-         actor: str | None) -> tuple[RunResult, Plan]:
+         actor: str | None, shuffle: bool = False) -> tuple[RunResult, Plan]:
     paths = {t.name: t.path for t in inputs}
     files = {n: file_schema(p) for n, p in paths.items() if p is not None}
     schemas = {n: arrow_schema(df, files.get(n)) for n, df in frames.items()}
@@ -222,7 +229,7 @@ def _run(spark: Any, inputs: list[SparkInput], frames: dict[str, Any], profile: 
     try:
         if vault is not None:
             vault.record_run("run", purpose=purpose, version=plan.key_version or "", actor=actor)
-        tables = _plan_tables(plan, inputs, frames, schemas, keys, probe_rows, context, staging)
+        tables = _plan_tables(plan, inputs, frames, schemas, keys, probe_rows, context, staging, shuffle)
         results = {}
         with AtomicOutput(Path(out), True) as target:
             for t in inputs:
@@ -253,10 +260,11 @@ def _run(spark: Any, inputs: list[SparkInput], frames: dict[str, Any], profile: 
 
 def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], schemas: dict[str, pa.Schema],
                  keys: KeyProvider | None, probe_rows: int, context: RunContext,
-                 staging: Staging | None) -> dict[str, SparkTable]:
+                 staging: Staging | None, shuffle: bool = False) -> dict[str, SparkTable]:
     """Each table's lazy output, in the plan's order (referenced tables first): a table's rows
     dropped by reference need the keys of the rows its parents drop (veil.spark.records)."""
     parts = {t.name: t.partitions for t in inputs}
+    paths = {t.name: t.path for t in inputs}
     dropped: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
     tables: dict[str, SparkTable] = {}
     for name in plan.order():
@@ -265,11 +273,23 @@ def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], sc
         tplan = plan.tables[name]
         tplan.drop_refs = drop_refs_for(tplan, dropped)
         sample = None if parts[name] else partial(_first_rows, frames[name], probe_rows)
+        size = _input_bytes(paths[name], frames[name]) if shuffle else 0
         st = tables[name] = plan_table(tplan, frames[name], keys, probe_rows, parts[name], context,
-                                       staging.writer(name) if staging is not None else None, sample, schemas[name])
+                                       staging.writer(name) if staging is not None else None, sample, schemas[name],
+                                       partitions_for(size) if shuffle else None)
         if tplan.referenced and drops_rows(tplan, context):
             dropped[name] = dropped_keys(tplan, frames[name], st.keys, context, schemas[name])
     return tables
+
+
+def _input_bytes(path: Path | None, spark_df: Any) -> int:
+    """The bytes of a table's input files (a directory's, or those Spark lists for a DataFrame)."""
+    if path is not None:
+        return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    files = local_files(spark_df)
+    if files is None:  # not on the driver's file system: a 128 MB partition per file
+        return len(spark_df.inputFiles()) * PART_BYTES
+    return sum(f.stat().st_size for f in files)
 
 
 def _first_rows(spark_df: Any, rows: int, schema: pa.Schema) -> pa.Table | None:
