@@ -30,6 +30,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +86,17 @@ def verify(original: Mapping[str, Any] | str | Path, copy: Mapping[str, Any] | s
     prof = as_profile(profile)
     gates = parse_gates(fail_on) if fail_on is not None else default_gates(prof)
     sides = {ORIGINAL: original, COPY: copy}
-    if any(not isinstance(s, Mapping) for s in sides.values()):
-        from .run import session
+    from .run import _batch_rows, session
 
+    if any(not isinstance(s, Mapping) for s in sides.values()):
         spark = spark or session()
     frames = {side: _frames(spark, data) for side, data in sides.items()}
+    if spark is None:
+        spark = next((df.sparkSession for f in frames.values() for df in f.values()), None)
     run = _Verification(prof, frames[ORIGINAL], frames[COPY])
     try:
-        report = run.report()
+        with _batch_rows(spark) if spark is not None else nullcontext():
+            report = run.report()
     finally:
         run.release()
     report["seconds"] = {"total": round(time.monotonic() - started, 3)}
@@ -151,7 +155,8 @@ class _Verification:
         out = StructType([StructField(name, LongType(), True) for name in spec.values()])
         fn = _fingerprint_batches(self.key, in_schema, [(name, kind, cols) for (kind, cols), name in spec.items()],
                                   table, typed)
-        got = self.cached[(side, table)] = df.mapInArrow(fn, out).persist(StorageLevel.MEMORY_AND_DISK)
+        # on disk: a cached partition is read back as a stream (in memory it is one buffer per partition)
+        got = self.cached[(side, table)] = df.mapInArrow(fn, out).persist(StorageLevel.DISK_ONLY)
         return got
 
     def rows(self, side: str, table: str) -> int:
@@ -513,23 +518,26 @@ class _Leaks:
                                      own.get((name, f.name), -1) if info is not None else -1))
 
     def _count(self, src: dict[str, Any]) -> None:
+        """The source's non-blank cells and distinct values in ORIGINAL, and the copy's cells of the
+        column holding one of them: one full outer join of the two sides' (value, cells) counts."""
         from pyspark.sql import functions as F
 
-        src.update(rows=0, distinct=0, found=0, cells=0)
+        src.update(rows=0, distinct=0, found=0)
         if "original" not in src:
             return
-        orig = (self.v.fingerprints(ORIGINAL, src["table"]).select(F.col(src["original"]).alias("k"))
-                .where(F.col("k").isNotNull()))
-        row = orig.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("k").alias("distinct")).first()
-        src["rows"], src["distinct"] = int(row["rows"]), int(row["distinct"])
-        if "copy" not in src:
-            return
-        cells = (self.v.fingerprints(COPY, src["table"]).select(F.col(src["copy"]).alias("k"))
-                 .where(F.col("k").isNotNull()))
-        values = orig.distinct().withColumn("hit", F.lit(1))
-        row = (cells.join(values, "k", "left")
-               .agg(F.count(F.lit(1)).alias("cells"), F.count("hit").alias("found")).first())
-        src["cells"], src["found"] = int(row["cells"]), int(row["found"])
+
+        def counted(side: str, col: str, name: str) -> Any:
+            return (self.v.fingerprints(side, src["table"]).select(F.col(col).alias("k"))
+                    .where(F.col("k").isNotNull()).groupBy("k").agg(F.count(F.lit(1)).alias(name)))
+
+        orig = counted(ORIGINAL, src["original"], "n")
+        if "copy" in src:
+            both = orig.join(counted(COPY, src["copy"], "c"), "k", "left")
+            found = F.sum(F.col("c"))
+        else:
+            both, found = orig, F.lit(0)
+        row = both.agg(F.sum("n").alias("rows"), F.count(F.lit(1)).alias("distinct"), found.alias("found")).first()
+        src.update(rows=int(row["rows"] or 0), distinct=int(row["distinct"]), found=int(row["found"] or 0))
 
     def _elsewhere(self) -> None:
         """Whole cells of the scanned columns equal (normalised) to a specific value of several words
