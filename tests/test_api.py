@@ -147,8 +147,8 @@ def test_usage_errors_are_veil_errors(keys):
     with pytest.raises(veil.errors.KeyringError, match="no keyring given, and customers.customer_id"):
         veil.anonymize(_tables(SAMPLES_PARQUET)["customers"], SHOP_PROFILE, None, table="customers")
     shuffled = "version: 1\nrow_order: shuffle\ntables:\n  t:\n    columns:\n      a: keep\n"
-    with pytest.raises(UsageError, match="shuffle"):
-        veil.anonymize(pa.table({"a": [1]}), shuffled, keys)
+    with pytest.raises(UsageError, match="shuffle needs a keyring"):  # the order is keyed
+        veil.anonymize(pa.table({"a": [1]}), shuffled, None)
 
 
 def test_collision_check_runs_at_the_end_of_a_stream(keys, monkeypatch):
@@ -236,3 +236,27 @@ def test_verify_on_dataframes_and_a_failing_gate(keys, tmp_path):
     assert not any(e in text for e in tables["customers"].column("email").to_pylist() if e)
     with pytest.raises(VeilError):
         veil.verify(SAMPLES_PARQUET, SAMPLES_PARQUET, SHOP_PROFILE)  # the same path twice
+
+
+def test_row_order_shuffle_gives_veil_runs_order(cli, keyfile, tmp_path):
+    """row_order: shuffle (what veil scan drafts; the API refused it): every table in the order
+    `veil run` writes it, row for row; a pandas DataFrame's index is reset (kept, it would give
+    each row another row's label, or its input position); a reader is refused."""
+    want = _cli(cli, SAMPLES_PARQUET, keyfile, tmp_path / "out", "--row-order", "shuffle")
+    keep = _cli(cli, SAMPLES_PARQUET, keyfile, tmp_path / "kept", "--row-order", "keep")
+    prof = veil.load_profile(SHOP_PROFILE)
+    prof.row_order = "shuffle"
+    keys = veil.load_keyring(keyfile)
+    got = veil.anonymize(_tables(SAMPLES_PARQUET), prof, keys)
+    for name, table in want.items():
+        assert got[name].equals(table), name  # the same rows in the same order
+        assert table.num_rows < 3 or not table.equals(keep[name]), name
+    customers = pq.read_table(SAMPLES_PARQUET / "customers.parquet").to_pandas()
+    customers.index = customers.index + 1000
+    df = veil.anonymize(customers, prof, keys, table="customers")
+    assert list(df.index) == list(range(len(customers)))
+    assert pa.Table.from_pandas(df, preserve_index=False).equals(
+        want["customers"].cast(pa.Table.from_pandas(df, preserve_index=False).schema))
+    with pytest.raises(UsageError, match="RecordBatchReader is read once") as err:
+        veil.anonymize(pq.read_table(SAMPLES_PARQUET / "orders.parquet").to_reader(), prof, keys, table="orders")
+    assert err.value.table == "orders"

@@ -696,6 +696,10 @@ def test_row_order_shuffle_writes_a_keyed_order_on_spark(cli, keyfile, tmp_path,
     assert sorted(kept) == list(range(n))  # orders its tasks by size, not by file name)
     assert sum(b != a + 1 for a, b in zip(kept[:-1], kept[1:], strict=True)) <= 2
     assert sorted(local) == sorted(first)
+    # veil.spark.anonymize (lazy) on the same files: the same order as the CLI's Spark run
+    keys = veil.load_keyring(keyfile)
+    lazy = spark_anonymize(spark.read.parquet(str(lake / "t")), prof, keys, table="t")
+    assert lazy.toArrow().column("id").to_pylist() == first
 
 
 def test_row_order_shuffle_keeps_hive_folders_and_needs_files(cli, keyfile, tmp_path, spark):

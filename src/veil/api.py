@@ -6,10 +6,11 @@ so for the same key every value comes out as the CLI writes it. The result has t
 a RecordBatchReader is transformed lazily, batch by batch, as the returned reader is read.
 
 Privacy ``k``/``l`` is enforced as ``veil run`` enforces it (the same first pass over the tables,
-veil.privacy.enforce; a RecordBatchReader, read once, is refused). What ``veil run`` does beyond
-one batch at a time otherwise is refused here rather than skipped silently: a profile's
-``subset`` and ``row_order: shuffle`` (they need the whole input and a directory output), and the
-vault (reversible records, forgotten subjects).
+veil.privacy.enforce; a RecordBatchReader, read once, is refused), and so is ``row_order:
+shuffle`` (the rows of each table in the order ``veil run`` writes them; not for a reader). What
+``veil run`` does beyond one batch at a time otherwise is refused here rather than skipped
+silently: a profile's ``subset`` (it needs the whole input), and the vault (reversible records,
+forgotten subjects).
 
 A single table whose foreign keys reference tables not given is compiled against stand-ins of
 those tables that hold only the referenced columns: the foreign-key columns inherit their
@@ -28,6 +29,7 @@ import pyarrow as pa
 
 from .dataset import Dataset, Table
 from .errors import KeyringError, UsageError
+from .formats.order import ORDER_PURPOSE, permutation
 from .keys import KeyProvider, load_keyring
 from .pipeline.driver import KeyCheck
 from .pipeline.transform import RunContext, transform_batch
@@ -218,10 +220,15 @@ class _Adapter:
             return iter(self.data)
         return iter(self.table.to_batches(max_chunksize=self.batch_rows))
 
-    def result(self, out_schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Any:
+    def result(self, out_schema: pa.Schema, batches: Iterator[pa.RecordBatch], order: bytes | None = None) -> Any:
+        """The output in the input's type; with ``order`` (the table's row_order subkey), its rows
+        in the keyed order ``veil run`` writes (veil.formats.order), a pandas index then reset:
+        kept, it would pair each row with another row's label, or give its input position away."""
         if self.kind == "reader":
             return pa.RecordBatchReader.from_batches(out_schema, batches)
         table = pa.Table.from_batches(list(batches), schema=out_schema)
+        if order is not None:
+            table = table.take(pa.array(permutation(order, table.num_rows)))
         if self.kind == "table":
             return table
         if self.kind == "batch":
@@ -231,7 +238,8 @@ class _Adapter:
 
             return polars.from_arrow(table)
         df = table.to_pandas()
-        df.index = self.index
+        if order is None:
+            df.index = self.index
         return df
 
 
@@ -255,11 +263,28 @@ def anonymize(data: Any, profile: Profile | Mapping | str | Path, keys: KeyProvi
         adapters = {str(n): _Adapter(d, batch_rows) for n, d in data.items()}
     else:
         adapters = {_table_name(prof, table): _Adapter(data, batch_rows)}
+    shuffle = prof.row_order == "shuffle"
+    if shuffle:
+        refuse_shuffle_without(adapters, provider)
+        prof = dataclasses.replace(prof, row_order="keep")  # ordered here, after the transform
     plan = compile_for(prof, provider, {n: a.schema for n, a in adapters.items()})
     enforce_privacy(plan, adapters)
-    out = {name: a.result(plan.tables[name].out_schema, run_batches(plan.tables[name], a.batches(), provider))
+    out = {name: a.result(plan.tables[name].out_schema, run_batches(plan.tables[name], a.batches(), provider),
+                          provider.subkey(ORDER_PURPOSE, name) if shuffle and provider is not None else None)
            for name, a in adapters.items()}
     return out if isinstance(data, Mapping) else next(iter(out.values()))
+
+
+def refuse_shuffle_without(adapters: dict[str, _Adapter], keys: KeyProvider | None) -> None:
+    """row_order: shuffle needs each table whole (a reader is read once) and a key (the order is keyed)."""
+    stream = next((n for n, a in adapters.items() if a.table is None), None)
+    if stream is not None:
+        raise UsageError("row_order: shuffle needs the whole table before its first row is written; a "
+                         "RecordBatchReader is read once", table=stream,
+                         hint="pass a pyarrow Table (reader.read_all()) or a DataFrame, or set row_order: keep")
+    if keys is None:
+        raise UsageError("row_order: shuffle needs a keyring (the order is keyed)",
+                         hint='pass keys=veil.load_keyring("env:VEIL_KEY")')
 
 
 def enforce_privacy(plan: Plan, adapters: dict[str, _Adapter]) -> None:

@@ -50,6 +50,18 @@ ORDER_PURPOSE = "row_order"
 _SORT = "__veil_row_order"
 
 
+def keystream(key: bytes) -> Any:
+    """A table's keystream of sort keys: AES-256-CTR under its subkey, from counter 0."""
+    return Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
+
+
+def permutation(key: bytes, rows: int) -> np.ndarray:
+    """The keyed order of a table of ``rows`` rows held whole (as :class:`ShuffleWriter` writes it):
+    the row indices sorted by their sort keys."""
+    keys = np.frombuffer(keystream(key).update(bytes(8 * rows)), dtype="<u8")
+    return np.argsort(keys, kind="stable")
+
+
 class ShuffleWriter:
     """A table's writer that writes its rows in the keyed order when it is closed (see the module).
 
@@ -62,7 +74,7 @@ class ShuffleWriter:
                  memory_bytes: int | None = None):
         self.writer = writer
         self.memory_bytes = MEMORY_BYTES if memory_bytes is None else memory_bytes
-        self.stream = stream if stream is not None else Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
+        self.stream = stream if stream is not None else keystream(key)
         self.spill_parent = Path(spill_parent)
         self.held: list[pa.RecordBatch] = []
         self.sort_keys: list[np.ndarray] = []

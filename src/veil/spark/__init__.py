@@ -21,6 +21,7 @@ Needs the ``spark`` extra (pyspark >= 3.5). docs/spark.md has the set-up and the
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -36,7 +37,7 @@ from ..pipeline.transform import RunContext, transform_batch
 from ..plan import TablePlan
 from ..profile import Profile
 from .keys import RecordingKeys, SubkeyProvider
-from .order import ORDER_COL, file_ordinals, shuffled, sort_keys, with_positions
+from .order import ORDER_COL, file_ordinals, input_bytes, partitions_for, shuffled, sort_keys, with_positions
 from .privacy import enforce as enforce_privacy
 from .privacy import not_null
 from .records import StageWriter, drops_rows, kept_input, partition_id, record_vault_keys, stage_batch
@@ -206,9 +207,13 @@ def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyPro
     prof = as_profile(profile)
     provider = as_keys(keys, scope or prof.scope) if keys is not None else None
     name = _table_name(prof, table)
+    shuffle = prof.row_order == "shuffle"
+    if shuffle:  # ordered by veil.spark.order after the transform, for a DataFrame read from Parquet
+        prof = dataclasses.replace(prof, row_order="keep")
     plan = compile_for(prof, provider, {name: arrow_schema(spark_df)}, engine="Spark engine")
     enforce_privacy(plan, {name: spark_df}, lambda _: not_null(spark_df))  # k/l: Spark aggregations
-    return plan_table(plan.tables[name], spark_df, provider, probe_rows)
+    return plan_table(plan.tables[name], spark_df, provider, probe_rows,
+                      shuffle_parts=partitions_for(input_bytes(spark_df)) if shuffle else None)
 
 
 def plan_table(tplan: TablePlan, spark_df: Any, provider: KeyProvider | None, probe_rows: int = PROBE_ROWS,

@@ -76,6 +76,16 @@ def sort_keys(files: pa.Array, rows: pa.Array, key: bytes, ordinals: Mapping[str
     return pa.array((out ^ _TOP).view(np.int64))
 
 
+def input_bytes(spark_df: Any) -> int:
+    """The bytes of the files a DataFrame reads (a 128 MB partition per file the driver cannot open)."""
+    from .report import local_files
+
+    files = local_files(spark_df)
+    if files is None:
+        return len(spark_df.inputFiles()) * PART_BYTES
+    return sum(f.stat().st_size for f in files)
+
+
 def partitions_for(size: int) -> int:
     """Shuffle partitions for an input of ``size`` bytes: set by the data, so the order does not
     depend on the cluster."""

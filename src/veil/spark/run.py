@@ -43,7 +43,7 @@ from ..plan import Plan
 from ..profile import Profile
 from ..vault import Vault
 from . import PARTITION, SparkTable, arrow_schema, check_keys, locate, plan_table
-from .order import PART_BYTES, partitions_for
+from .order import input_bytes, partitions_for
 from .privacy import enforce as enforce_privacy
 from .records import STAGING_CONF, Staging, dropped_keys, drops_rows, store_staged
 from .report import local_files, table_result
@@ -284,12 +284,9 @@ def _plan_tables(plan: Any, inputs: list[SparkInput], frames: dict[str, Any], sc
 
 def _input_bytes(path: Path | None, spark_df: Any) -> int:
     """The bytes of a table's input files (a directory's, or those Spark lists for a DataFrame)."""
-    if path is not None:
-        return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    files = local_files(spark_df)
-    if files is None:  # not on the driver's file system: a 128 MB partition per file
-        return len(spark_df.inputFiles()) * PART_BYTES
-    return sum(f.stat().st_size for f in files)
+    if path is None:
+        return input_bytes(spark_df)
+    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def _first_rows(spark_df: Any, rows: int, schema: pa.Schema) -> pa.Table | None:
