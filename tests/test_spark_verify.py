@@ -230,11 +230,17 @@ def _local(original, copy, profile, fail_on=None) -> dict:
     return veil.verify(original, copy, profile, fail_on=fail_on)
 
 
-def test_generated_set_matches_the_local_report(spark, generated):
+@pytest.fixture(scope="module")
+def reports(spark, generated) -> tuple[dict, dict]:
+    """The local and the Spark report of the generated set (default gates)."""
     root, _tables = generated
     profile = veil.load_profile(root / "verify.yaml")
-    local = _local(root / "original", root / "copy", profile)
-    got = spark_verify(root / "original", root / "copy", profile, spark=spark)
+    return _local(root / "original", root / "copy", profile), spark_verify(root / "original", root / "copy",
+                                                                           profile, spark=spark)
+
+
+def test_generated_set_matches_the_local_report(reports):
+    local, got = reports
     assert_same_metrics(local, got)
     # what the set was built to show, so the comparison is not of empty sections
     integrity = got["integrity"]
@@ -294,10 +300,9 @@ def test_missing_table_and_dataframes_in_memory(spark, generated, tmp_path):
     assert [g["failed"] for g in evaluate(got, gates)] == [g["failed"] for g in evaluate(local, gates)]
 
 
-def test_no_value_in_the_report(spark, generated):
-    root, tables = generated
-    got = spark_verify(root / "original", root / "copy", veil.load_profile(root / "verify.yaml"), spark=spark)
-    text = json.dumps(got)
+def test_no_value_in_the_report(generated, reports):
+    _root, tables = generated
+    text = json.dumps(reports[1])
     values = set()
     for t in tables.values():
         for col in t.columns:
