@@ -260,3 +260,39 @@ def test_row_order_shuffle_gives_veil_runs_order(cli, keyfile, tmp_path):
     with pytest.raises(UsageError, match="RecordBatchReader is read once") as err:
         veil.anonymize(pq.read_table(SAMPLES_PARQUET / "orders.parquet").to_reader(), prof, keys, table="orders")
     assert err.value.table == "orders"
+
+
+def test_pandas_float_ids_get_a_hint(keys):
+    """An integer column with a missing value is float64 in pandas: format int refuses it with a
+    hint that says why and what to do; convert_dtypes() then gives the CLI's values."""
+    df = pd.DataFrame({"id": [1, 2, 3], "boss": [None, 1, 1]})
+    prof = {"version": 1, "tables": {"t": {"primary_key": ["id"], "columns": {
+        "id": {"op": "pseudonymize", "format": "int", "domain": "staff"},
+        "boss": {"op": "pseudonymize", "format": "int", "domain": "staff"}}}}}
+    with pytest.raises(ProfileError, match="not double") as err:
+        veil.anonymize(df, prof, keys, table="t")
+    assert "convert_dtypes()" in str(err.value) and err.value.exit_code == ProfileError([]).exit_code
+    safe = veil.anonymize(df.convert_dtypes(), prof, keys, table="t")
+    want = veil.anonymize(pa.table({"id": [1, 2, 3], "boss": pa.array([None, 1, 1], pa.int64())}), prof, keys)
+    assert safe["boss"].tolist()[1:] == want.column("boss").to_pylist()[1:] and pd.isna(safe["boss"].tolist()[0])
+
+
+def test_verify_from_a_plain_script_needs_no_main_guard(tmp_path):
+    """veil.verify in a script without `if __name__ == "__main__"` (its checks ran in child
+    processes, which import the main module again: BrokenProcessPool); now in one process."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    script = tmp_path / "check.py"
+    script.write_text(
+        "import pyarrow.parquet as pq, veil\n"
+        f"keys = veil.keys.Keyring.for_testing(bytes(range(32)))\n"
+        f"t = pq.read_table({str(SAMPLES_PARQUET / 'customers.parquet')!r})\n"
+        f"safe = veil.anonymize(t, {str(SHOP_PROFILE)!r}, keys, table='customers')\n"
+        f"report = veil.verify(t, safe, {str(SHOP_PROFILE)!r}, table='customers')\n"
+        "print('VERDICT', report['verdict'], report['leaks']['summary']['leaks'])\n")
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "VERDICT pass 0" in res.stdout

@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from .dataset import Dataset, Table
-from .errors import KeyringError, UsageError
+from .errors import KeyringError, ProfileError, UsageError
 from .formats.order import ORDER_PURPOSE, permutation
 from .keys import KeyProvider, load_keyring
 from .pipeline.driver import KeyCheck
@@ -267,12 +267,30 @@ def anonymize(data: Any, profile: Profile | Mapping | str | Path, keys: KeyProvi
     if shuffle:
         refuse_shuffle_without(adapters, provider)
         prof = dataclasses.replace(prof, row_order="keep")  # ordered here, after the transform
-    plan = compile_for(prof, provider, {n: a.schema for n, a in adapters.items()})
+    try:
+        plan = compile_for(prof, provider, {n: a.schema for n, a in adapters.items()})
+    except ProfileError as exc:
+        raise with_pandas_hint(exc, adapters) from None
     enforce_privacy(plan, adapters)
     out = {name: a.result(plan.tables[name].out_schema, run_batches(plan.tables[name], a.batches(), provider),
                           provider.subkey(ORDER_PURPOSE, name) if shuffle and provider is not None else None)
            for name, a in adapters.items()}
     return out if isinstance(data, Mapping) else next(iter(out.values()))
+
+
+PANDAS_FLOAT_HINT = ("pandas holds an integer column with missing values as float64: pass df.convert_dtypes(), "
+                     "or read it with to_pandas(types_mapper=pandas.ArrowDtype)")
+
+
+def with_pandas_hint(exc: ProfileError, adapters: dict[str, _Adapter]) -> ProfileError:
+    """A type problem on a pandas float64 column (an integer column pandas turned to float for
+    its missing values: format int refuses a double) gets a hint saying so."""
+    floats = {f"{n}.{f.name}" for n, a in adapters.items() if a.kind == "pandas" for f in a.schema
+              if pa.types.is_floating(f.type)}
+    for problem in exc.problems:
+        if not problem.hint and "not double" in problem.message and any(f"{c}:" in problem.message for c in floats):
+            problem.hint = PANDAS_FLOAT_HINT
+    return ProfileError(exc.problems, file=exc.file)
 
 
 def refuse_shuffle_without(adapters: dict[str, _Adapter], keys: KeyProvider | None) -> None:
@@ -372,7 +390,8 @@ def verify(original: Any, copy: Any, profile: Profile | Mapping | str | Path, *,
         sides = [_on_disk(data, Path(tmp) / side, prof, table) for side, data in (("original", original),
                                                                                    ("copy", copy))]
         refuse_same(*sides)
-        report = verify_paths(sides[0], sides[1], prof, default_checks(), dialect=dialect, delimiter=delimiter)
+        report = verify_paths(sides[0], sides[1], prof, default_checks(), dialect=dialect, delimiter=delimiter,
+                              processes=False)  # in this process: a plain script needs no __main__ guard
     results = evaluate(report, gates)
     verdict = "fail" if any(g["failed"] for g in results) else "pass"
     return {"report": report["report"], "version": report["version"], "verdict": verdict, "gates": results,

@@ -199,18 +199,20 @@ def _text_sources(original: Dataset, table, tplan) -> dict[str, Source]:
 def verify_paths(original_path: str | Path, copy_path: str | Path, profile: Profile,
                  checks: list[Callable[[VerifyContext], Check]] | list[list[Callable[[VerifyContext], Check]]], *,
                  dialect: str | None = None, delimiter: str | None = None,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[str], None] | None = None, processes: bool = True) -> dict[str, Any]:
     """Run every check over ORIGINAL and COPY; the report (without gates).
 
     ``checks``: check classes, or groups of them. Groups run side by side: the first in this
     process, each other in a process of its own that reads both sides again (reading costs far
     less than checking). Checks that share state (``VerifyContext.shared``) belong in one group.
-    Standard input cannot be read twice: with ``-`` every group runs here, one after the other."""
+    Standard input cannot be read twice: with ``-`` every group runs here, one after the other;
+    so they do without ``processes`` (the Python API: a script calling it needs no
+    ``if __name__ == "__main__"`` guard, which a child process would need to import it)."""
     groups = [list(g) for g in checks] if checks and isinstance(checks[0], list) else [list(checks)]
     started = time.monotonic()
     args = (str(original_path), str(copy_path), profile, dialect, delimiter)
     streams = any(str(p) == "-" or is_stream(Path(p)) for p in (original_path, copy_path))
-    if len(groups) == 1 or streams:
+    if len(groups) == 1 or streams or not processes:
         report = _run_group(*args, [c for g in groups for c in g], progress)
     else:
         report = _run_side_by_side(args, groups, progress)
