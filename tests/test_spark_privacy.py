@@ -173,6 +173,23 @@ def test_api_and_spark_dataframe_give_the_clis_output(cli, keyring, tmp_path, sp
     assert err.value.exit_code == EXIT_PROFILE and "fewer than k = 5" in str(err.value.problems)
 
 
+def test_spark_dataframe_read_from_files_takes_their_not_null_columns(cli, keyring, tmp_path, spark):
+    """Spark reads every Parquet column as nullable; veil.spark.anonymize reads the files' own
+    schema (as the CLI's Spark run does), so a suppressed NOT NULL value gets the local engine's
+    placeholder, not a null."""
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(people(), src / "people.parquet")  # gender: NOT NULL in the file
+    prof = profile(tmp_path)
+    res = cli("run", src, "-p", prof, "--keyring", keyring, "--out", tmp_path / "out", "-q", "--workers", "1")
+    assert res.exit_code == 0, res.output
+    want = pq.read_table(tmp_path / "out" / "people.parquet")
+    got = spark_anonymize(spark.read.parquet(str(src / "people.parquet")), prof, veil.load_keyring(keyring))
+    got = got.toArrow()
+    assert got.column("gender").null_count == 0
+    _same(want.cast(want.schema.set(4, want.schema.field("gender").with_nullable(True))), got, "id")
+
+
 def test_what_cannot_be_enforced_is_refused_by_name(keyring, tmp_path, spark):
     keys = veil.load_keyring(keyring)
     table = people(300, not_null=False)

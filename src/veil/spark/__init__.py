@@ -210,10 +210,31 @@ def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyPro
     shuffle = prof.row_order == "shuffle"
     if shuffle:  # ordered by veil.spark.order after the transform, for a DataFrame read from Parquet
         prof = dataclasses.replace(prof, row_order="keep")
-    plan = compile_for(prof, provider, {name: arrow_schema(spark_df)}, engine="Spark engine")
-    enforce_privacy(plan, {name: spark_df}, lambda _: not_null(spark_df))  # k/l: Spark aggregations
-    return plan_table(plan.tables[name], spark_df, provider, probe_rows,
+    files = files_schema(spark_df)
+    schema = arrow_schema(spark_df, files)
+    plan = compile_for(prof, provider, {name: schema}, engine="Spark engine")
+    nonnull = not_null(spark_df) | {f.name for f in files or [] if not f.nullable}
+    enforce_privacy(plan, {name: spark_df}, lambda _: nonnull, {name: schema})  # k/l: Spark aggregations
+    return plan_table(plan.tables[name], spark_df, provider, probe_rows, in_schema=schema,
                       shuffle_parts=partitions_for(input_bytes(spark_df)) if shuffle else None)
+
+
+def files_schema(spark_df: Any) -> pa.Schema | None:
+    """The Arrow schema of the Parquet files a DataFrame reads (what the local engine reads: which
+    columns are NOT NULL, timestamps' zones), when they are on the driver's file system, all have
+    one schema and hold every column of the DataFrame; else None."""
+    import pyarrow.parquet as pq
+
+    from .report import local_files
+
+    try:
+        paths = local_files(spark_df)
+        schemas = [pq.read_schema(f) for f in paths or []]
+    except (OSError, pa.ArrowException):
+        return None
+    if not schemas or any(not s.equals(schemas[0]) for s in schemas[1:]):
+        return None
+    return schemas[0] if set(spark_df.columns) <= set(schemas[0].names) else None
 
 
 def plan_table(tplan: TablePlan, spark_df: Any, provider: KeyProvider | None, probe_rows: int = PROBE_ROWS,
