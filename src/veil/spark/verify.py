@@ -278,45 +278,69 @@ def _wholes(ctx: VerifyContext, arr: pa.Array, sought: bool) -> pa.Array:
 
 class _Integrity(IntegrityCheck):
     """The local IntegrityCheck's section, assembled by its own code from the rows Spark counts and
-    each foreign key's resolution: one left join of the references onto the parent's distinct keys,
-    per side, counted."""
+    every foreign key's resolution on both sides: one aggregation of all references and parent keys
+    by (foreign key, side, key), then by (foreign key, side)."""
 
     def __init__(self, v: _Verification) -> None:
         super().__init__(v.ctx)
         self.v = v
         self.fk_columns: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        self.fks: list[tuple[str, Any]] = []  # (table, foreign key), by id
         for name, info in v.ctx.tables.items():
             for fk in info.foreign_keys:
+                self.fks.append((name, fk))
                 for side in (ORIGINAL, COPY):
                     for table, cols in ((name, tuple(fk.columns)), (fk.ref_table, tuple(fk.ref_columns))):
                         if table in v.ctx.tables and v.has(side, table, cols):
                             self.fk_columns[(side, table, cols)] = v.need(side, table, "key", cols)
+        self.resolved: dict[tuple[str, int], dict[str, Any]] = {}
 
-    def resolution(self, side: str, table: str, fk) -> dict[str, Any] | None:
-        """``veil.verify.keys.resolution``'s counts for one foreign key on one side (None: the side
-        lacks a child column)."""
+    def _resolve(self) -> None:
+        """``veil.verify.keys.resolution``'s counts of every foreign key on each side that has its
+        child columns (a side without the parent's: nothing resolves)."""
+        from functools import reduce
+
         from pyspark.sql import functions as F
 
-        child = self.fk_columns.get((side, table, tuple(fk.columns)))
-        if child is None:
+        parts = []
+        for i, (table, fk) in enumerate(self.fks):
+            for s, side in enumerate((ORIGINAL, COPY)):
+                child = self.fk_columns.get((side, table, tuple(fk.columns)))
+                if child is None:
+                    continue
+                parent = self.fk_columns.get((side, fk.ref_table, tuple(fk.ref_columns)))
+                self.resolved[(side, i)] = {"references": 0, "resolved": 0, "parent": parent is not None}
+                for where, col, role in ((table, child, 1), (fk.ref_table, parent, 0)):
+                    if col is not None:
+                        parts.append(self.v.fingerprints(side, where).select(
+                            F.lit(i).alias("fk"), F.lit(s).alias("side"), F.col(col).alias("k"),
+                            F.lit(role).alias("child")).where(F.col("k").isNotNull()))
+        if not parts:
+            return
+        keys = (reduce(lambda a, b: a.unionByName(b), parts).groupBy("fk", "side", "k")
+                .agg(F.sum("child").alias("refs"), F.min("child").alias("parent")))
+        for row in keys.groupBy("fk", "side").agg(
+                F.sum("refs").alias("refs"),
+                F.sum(F.when(F.col("parent") == 0, F.col("refs")).otherwise(0)).alias("resolved")).collect():
+            got = self.resolved[((ORIGINAL, COPY)[int(row["side"])], int(row["fk"]))]
+            got.update(references=int(row["refs"]), resolved=int(row["resolved"]))
+
+    def resolution(self, side: str, table: str, fk) -> dict[str, Any] | None:
+        """One foreign key's counts on one side (None: the side lacks a child column)."""
+        i = next(n for n, (t, f) in enumerate(self.fks) if t == table and f is fk)
+        got = self.resolved.get((side, i))
+        if got is None:
             return None
-        refs = self.v.fingerprints(side, table).select(F.col(child).alias("k")).where(F.col("k").isNotNull())
-        parent = self.fk_columns.get((side, fk.ref_table, tuple(fk.ref_columns)))
-        if parent is None:  # the side lacks the parent table or its columns: nothing resolves
-            total, resolved = refs.count(), 0
-        else:
-            keys = (self.v.fingerprints(side, fk.ref_table).select(F.col(parent).alias("k"))
-                    .where(F.col("k").isNotNull()).distinct().withColumn("hit", F.lit(1)))
-            row = refs.join(keys, "k", "left").agg(F.count(F.lit(1)).alias("n"), F.count("hit").alias("hit")).first()
-            total, resolved = int(row["n"]), int(row["hit"])
+        total, resolved = got["references"], got["resolved"]
         return {"references": total, "resolved": resolved, "unresolved": total - resolved,
-                "share": round(resolved / total, 6) if total else None, "parent": parent is not None}
+                "share": round(resolved / total, 6) if total else None, "parent": got["parent"]}
 
     def finish(self) -> dict[str, Any]:
         for name, info in self.v.ctx.tables.items():
             self._rows[(KEY_ORIGINAL, name)] = self.v.rows(ORIGINAL, name)
             if info.copy_schema is not None:
                 self._rows[(KEY_COPY, name)] = self.v.rows(COPY, name)
+        self._resolve()
         return super().finish()
 
     def _foreign_key(self, info: TableInfo, fk) -> dict[str, Any]:
@@ -517,27 +541,32 @@ class _Leaks:
                 self.scanned.append((name, f.name, v.need(COPY, name, "scanned", (f.name,)),
                                      own.get((name, f.name), -1) if info is not None else -1))
 
-    def _count(self, src: dict[str, Any]) -> None:
-        """The source's non-blank cells and distinct values in ORIGINAL, and the copy's cells of the
-        column holding one of them: one full outer join of the two sides' (value, cells) counts."""
+    def _count(self) -> None:
+        """Each source's non-blank cells and distinct values in ORIGINAL, and the copy's cells of its
+        column holding one of them: one aggregation of every source's (value, side) by (source,
+        value), then by source."""
+        from functools import reduce
+
         from pyspark.sql import functions as F
 
-        src.update(rows=0, distinct=0, found=0)
-        if "original" not in src:
+        parts = []
+        for src in self.sources:
+            src.update(rows=0, distinct=0, found=0)
+            for side, key, role in ((ORIGINAL, "original", 1), (COPY, "copy", 0)):
+                if key in src:
+                    parts.append(self.v.fingerprints(side, src["table"]).select(
+                        F.lit(src["id"]).alias("src"), F.col(src[key]).alias("k"),
+                        F.lit(role).alias("original")).where(F.col("k").isNotNull()))
+        if not parts:
             return
-
-        def counted(side: str, col: str, name: str) -> Any:
-            return (self.v.fingerprints(side, src["table"]).select(F.col(col).alias("k"))
-                    .where(F.col("k").isNotNull()).groupBy("k").agg(F.count(F.lit(1)).alias(name)))
-
-        orig = counted(ORIGINAL, src["original"], "n")
-        if "copy" in src:
-            both = orig.join(counted(COPY, src["copy"], "c"), "k", "left")
-            found = F.sum(F.col("c"))
-        else:
-            both, found = orig, F.lit(0)
-        row = both.agg(F.sum("n").alias("rows"), F.count(F.lit(1)).alias("distinct"), found.alias("found")).first()
-        src.update(rows=int(row["rows"] or 0), distinct=int(row["distinct"]), found=int(row["found"] or 0))
+        values = (reduce(lambda a, b: a.unionByName(b), parts).groupBy("src", "k")
+                  .agg(F.sum("original").alias("n"), F.count(F.lit(1)).alias("cells")))
+        held = F.col("n") > 0
+        for row in values.groupBy("src").agg(
+                F.sum("n").alias("rows"), F.sum(F.when(held, 1).otherwise(0)).alias("distinct"),
+                F.sum(F.when(held, F.col("cells") - F.col("n")).otherwise(0)).alias("found")).collect():
+            self.sources[int(row["src"])].update(rows=int(row["rows"]), distinct=int(row["distinct"]),
+                                                 found=int(row["found"]))
 
     def _elsewhere(self) -> None:
         """Whole cells of the scanned columns equal (normalised) to a specific value of several words
@@ -570,8 +599,7 @@ class _Leaks:
 
     def finish(self) -> dict[str, Any]:
         tables: dict[str, Any] = {t: {"summary": {}, "columns": {}} for t in self.v.ctx.tables}
-        for src in self.sources:
-            self._count(src)
+        self._count()
         self._elsewhere()
         for src in self.sources:
             tables[src["table"]]["columns"][src["column"]] = _leak_column(src)
