@@ -17,11 +17,12 @@ Computed (as the local report's keys): ``integrity`` (whole); ``risk`` without t
 the inference flags (journalist risk with ``privacy.population`` only); ``leaks`` as the local check
 counts them when the rows are not paired: each transformed column's original values in its own
 column of the copy, and specific values of several words found as the whole cell of a column that
-carries text through (any table of the copy). Not computed, and listed in the report's
-``not_computed`` (a gate on them reads an unmeasured value, so it fails when asked for):
-``utility``, ``risk.linkage``, ``risk.inference``, ``leaks.same_row`` (a value kept in its own row
-of an overlap or coarsening column; a one-word value confirmed by its row), ``leaks.in_text``
-(values inside longer text) and ``leaks.weak``. docs/spark-verify.md says what differs and why.
+carries text through (any table of the copy) or as a word sequence inside its text. Not computed,
+and listed in the report's ``not_computed`` (a gate on them reads an unmeasured value, so it fails
+when asked for): ``utility``, ``risk.linkage``, ``risk.inference``, ``leaks.same_row`` (a value
+kept in its own row of an overlap or coarsening column; a one-word value confirmed by its row),
+``leaks.in_text_words`` (a single rare word inside free text) and ``leaks.weak``.
+docs/spark-verify.md says what differs and why.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import pyarrow as pa
 
 from ..api import as_profile, memory_dataset
 from ..errors import UsageError
-from ..ops.arrays import blank_mask
+from ..ops.arrays import blank_mask, is_text
 from ..profile import Profile
 from ..verify.base import TableInfo, VerifyContext
 from ..verify.gates import default_gates, evaluate, parse_gates
@@ -47,7 +48,14 @@ from ..verify.integrity import IntegrityCheck
 from ..verify.keys import COPY as KEY_COPY
 from ..verify.keys import ORIGINAL as KEY_ORIGINAL
 from ..verify.keys import column_fingerprints, references, row_fingerprints
-from ..verify.leak_index import distinct_values, searchable_text, timestamp_wholes, tokenise, unsearchable
+from ..verify.leak_index import (
+    distinct_values,
+    searchable_text,
+    sequence_hashes,
+    timestamp_wholes,
+    tokenise,
+    unsearchable,
+)
 from ..verify.leaks import RULES, _passes_text, treatment
 from ..verify.linkage import (
     INFERENCE_MAX_DISTINCT,
@@ -65,13 +73,14 @@ ORIGINAL, COPY = "original", "copy"
 
 #: What this engine does not compute (the local report has it): a gate on one of these reads an
 #: unmeasured value (a gate asked for then fails; a default gate is skipped).
-NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row", "leaks.in_text", "leaks.weak"]
+NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row", "leaks.in_text_words", "leaks.weak"]
 NOTES = {
     "paired": "rows are not paired by position: leaks are counted as the local check counts them for "
               "unpaired rows (a strict column's own matches are all leaks; a value an overlap or coarsening "
               "column kept in its own row is not judged; a one-word value found whole elsewhere is not "
               "confirmed by its row)",
-    "leaks.in_text": "original values are sought as whole cells, not inside longer text",
+    "leaks.in_text_words": "inside text, sequences of several words are sought; single rare words "
+                           "(a surname alone in free text) are not",
     "risk.journalist": "computed with privacy.population only, not with the original as the population",
 }
 
@@ -145,14 +154,15 @@ class _Verification:
         if got is not None:
             return got
         from pyspark import StorageLevel
-        from pyspark.sql.types import LongType, StructField, StructType
+        from pyspark.sql.types import ArrayType, LongType, StructField, StructType
 
         spec = self.specs[(side, table)]
         df = self.frames[side][table]
         in_schema = self.schemas[side][table]
         info = self.ctx.tables.get(table)
         typed = _typed_columns(info) if side == ORIGINAL and info is not None else {}
-        out = StructType([StructField(name, LongType(), True) for name in spec.values()])
+        out = StructType([StructField(name, ArrayType(LongType()) if kind == "sequences" else LongType(), True)
+                          for (kind, _), name in spec.items()])
         fn = _fingerprint_batches(self.key, in_schema, [(name, kind, cols) for (kind, cols), name in spec.items()],
                                   table, typed)
         # on disk: a cached partition is read back as a stream (in memory it is one buffer per partition)
@@ -194,8 +204,10 @@ def _fingerprint_batches(key: bytes, in_schema: pa.Schema, spec: list[tuple[str,
     Kinds: ``key`` a row's fingerprint over key columns, null when one is null (no reference: SQL's
     MATCH SIMPLE; veil.verify.keys.row_fingerprints); ``value`` a value's fingerprint, null for a
     null or blank cell (what the leak check seeks); ``tuple`` the quasi-identifiers' tuple and
-    ``cell`` one column's value, a null a value of its own (veil.verify.linkage). Only the
-    verification's random key and the column names are in the closure."""
+    ``cell`` one column's value, a null a value of its own (veil.verify.linkage); ``sought``,
+    ``sought_short`` and ``scanned`` a cell's normalised whole and ``sequences`` the word sequences
+    inside it (:func:`_wholes`, :func:`_sequences`). Only the verification's random key and the
+    column names are in the closure."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         _require_hash_seed()
@@ -204,7 +216,8 @@ def _fingerprint_batches(key: bytes, in_schema: pa.Schema, spec: list[tuple[str,
             batch = conform(batch, in_schema)
             if typed:
                 batch = next(_as_copy_types(iter([(table, batch)]), {table: typed}))[1]
-            yield pa.RecordBatch.from_arrays([_column(ctx, batch, kind, cols) for _, kind, cols in spec],
+            memo: dict[tuple[str, bool], Any] = {}  # a column's words, cut once per batch
+            yield pa.RecordBatch.from_arrays([_column(ctx, batch, kind, cols, memo) for _, kind, cols in spec],
                                              names=[name for name, _, _ in spec])
 
     return run
@@ -227,7 +240,7 @@ def _as_int64(n: int, fps: np.ndarray, rows: np.ndarray) -> pa.Array:
     return pa.array(full.view(np.int64), mask=~present)
 
 
-def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[str, ...]) -> pa.Array:
+def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[str, ...], memo: dict) -> pa.Array:
     n = batch.num_rows
     if kind == "tuple":
         return pa.array(tuple_fingerprints(ctx, [batch.column(c) for c in cols], n).view(np.int64))
@@ -236,41 +249,79 @@ def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[st
     if kind == "key":
         fps, rows = row_fingerprints(ctx, batch, list(cols))  # type: ignore[misc]  # the columns exist
         return _as_int64(n, fps, rows)
-    arr = batch.column(cols[0])  # value, or a whole of several words
+    arr = batch.column(cols[0])  # value, or words
+    empty = pa.nulls(n, pa.list_(pa.int64()) if kind == "sequences" else pa.int64())
     if n == 0 or arr.null_count == n:
-        return pa.nulls(n, pa.int64())
-    if kind in ("sought", "scanned"):
-        return _wholes(ctx, arr, kind == "sought")
-    fps, rows = column_fingerprints(ctx, arr)
-    blanks = blank_mask(arr)
-    if blanks is not None:
-        keep = ~np.asarray(blanks, bool)[rows]
-        fps, rows = fps[keep], rows[keep]
-    return _as_int64(n, fps, rows)
+        return empty
+    if kind == "value":
+        fps, rows = column_fingerprints(ctx, arr)
+        blanks = blank_mask(arr)
+        if blanks is not None:
+            keep = ~np.asarray(blanks, bool)[rows]
+            fps, rows = fps[keep], rows[keep]
+        return _as_int64(n, fps, rows)
+    sought = kind.startswith("sought")
+    key = (cols[0], sought)
+    if key not in memo:
+        memo[key] = _words(ctx, arr, sought)
+    if memo[key] is None:
+        return empty
+    if kind == "sequences":
+        return _sequences(memo[key])
+    return _wholes(n, memo[key], kind)
 
 
-def _wholes(ctx: VerifyContext, arr: pa.Array, sought: bool) -> pa.Array:
-    """Each cell's normalised whole (veil.verify.leak_index.tokenise: case, accents, punctuation and
-    spacing ignored) when it has several words, else null; blanks null. ``sought``: a source
-    column's cells as the leak check indexes them (specific by length: ``min_chars``, ``min_digits``);
-    else a scanned column's as it looks them up (timestamps without text; types that hold no
-    specific value skipped)."""
-    n = len(arr)
+def _words(ctx: VerifyContext, arr: pa.Array, sought: bool) -> tuple | None:
+    """(tokens, rows per value (0: blank), each row's value, whether the row has one) of a column's
+    cells as the leak check cuts them (veil.verify.leak_index.tokenise: case, accents, punctuation
+    and spacing ignored). ``sought``: a source column's (LeakCheck._normalised); else a scanned
+    column's (LeakCheck._scan: timestamps without text; types that hold no specific value skipped)."""
     values, occ, indices = distinct_values(arr)
     if values is None or (not sought and unsearchable(arr, RULES["min_digits"])):
-        return pa.nulls(n, pa.int64())
+        return None
     tok = None if sought else timestamp_wholes(ctx, values)
     if tok is None:
         texts = searchable_text(values, RULES["min_digits"])
         if texts is None:
-            return pa.nulls(n, pa.int64())
+            return None
         tok = tokenise(ctx, texts)
+    return tok, occ, indices
+
+
+def _wholes(n: int, words: tuple, kind: str) -> pa.Array:
+    """Each cell's normalised whole when it has several words, else null (blanks null): ``sought``
+    the specific ones by length (``min_chars``, ``min_digits``), ``sought_short`` those of at most
+    ``max_words`` words (the sequences sought inside text), ``scanned`` any."""
+    tok, occ, indices = words
     keep = (tok.words > 1) & (occ > 0)
-    if sought:
+    if kind != "scanned":
         keep &= (tok.chars >= RULES["min_chars"]) & (~tok.digits | (tok.chars >= RULES["min_digits"]))
+    if kind == "sought_short":
+        keep &= tok.words <= RULES["max_words"]
     at = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
     rows = np.flatnonzero(~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), bool) & keep[at])
     return _as_int64(n, tok.whole[at[rows]], rows)
+
+
+def _sequences(words: tuple) -> pa.Array:
+    """Each cell's hashes of the sequences of 2 to ``max_words`` words strictly inside it
+    (LeakCheck._inside, every start: the member prefilter only skips starts that cannot match)."""
+    tok, occ, indices = words
+    n_values = len(tok.words)
+    found_values, found = [np.empty(0, np.int64)], [np.empty(0, np.uint64)]
+    if len(tok.fp):
+        run = (tok.start + tok.words)[tok.value] - np.arange(len(tok.fp))  # words left in the value
+        for k in range(2, min(RULES["max_words"], int(tok.words.max()) - 1) + 1):
+            starts = np.flatnonzero((run >= k) & (tok.words[tok.value] > k) & (occ[tok.value] > 0))
+            if len(starts) == 0:
+                break
+            found_values.append(tok.value[starts])
+            found.append(sequence_hashes(tok, starts, k))
+    values, hashes = np.concatenate(found_values), np.concatenate(found)
+    order = np.argsort(values, kind="stable")
+    offsets = np.concatenate(([0], np.cumsum(np.bincount(values, minlength=n_values)))).astype(np.int32)
+    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(hashes[order].view(np.int64)))
+    return lists.take(indices)
 
 
 # -- integrity ---------------------------------------------------------------------------------
@@ -521,10 +572,13 @@ class _Leaks:
                 src: dict[str, Any] = {"id": len(self.sources), "table": name, "column": column,
                                        "treatment": treatment(info, column),
                                        "skipped": "nested" if pa.types.is_nested(field.type) else None,
-                                       "null": pa.types.is_null(field.type), "elsewhere": 0, "found_in": set()}
+                                       "null": pa.types.is_null(field.type), "elsewhere": 0, "in_text": 0,
+                                       "found_in": set()}
                 if src["skipped"] is None and not src["null"]:
                     src["original"] = v.need(ORIGINAL, name, "value", (column,))
                     src["sought"] = v.need(ORIGINAL, name, "sought", (column,))
+                    if src["treatment"] != "free_text":  # words of free text are not values
+                        src["sought_short"] = v.need(ORIGINAL, name, "sought_short", (column,))
                     if src["treatment"] != "removed" and info.copy_schema is not None \
                             and column in info.copy_schema.names \
                             and not pa.types.is_nested(info.copy_schema.field(column).type):
@@ -532,13 +586,15 @@ class _Leaks:
                 self.sources.append(src)
         own = {(s["table"], s["column"]): s["id"] for s in self.sources}
         # the copy's columns that carry text through (LeakCheck._scan): kept, free text, coarse
-        self.scanned: list[tuple[str, str, str, int]] = []
+        # (table, column, whole, sequences inside (text only), the source it is, or -1)
+        self.scanned: list[tuple[str, str, str, str | None, int]] = []
         for name, schema in v.schemas[COPY].items():
             info = v.ctx.tables.get(name)
             for f in schema:
                 if pa.types.is_nested(f.type) or pa.types.is_null(f.type) or _passes_text(info, f.name) is None:
                     continue
-                self.scanned.append((name, f.name, v.need(COPY, name, "scanned", (f.name,)),
+                inside = v.need(COPY, name, "sequences", (f.name,)) if is_text(f.type) else None
+                self.scanned.append((name, f.name, v.need(COPY, name, "scanned", (f.name,)), inside,
                                      own.get((name, f.name), -1) if info is not None else -1))
 
     def _count(self) -> None:
@@ -569,32 +625,45 @@ class _Leaks:
                                                  found=int(row["found"]))
 
     def _elsewhere(self) -> None:
-        """Whole cells of the scanned columns equal (normalised) to a specific value of several words
-        of another source column: held by at most max(specific_min, specific_share x rows) rows of
-        its column. The driver gets (scanned column, source, cells) triples of ids and counts."""
+        """Cells of the scanned columns holding a specific value of several words of another source
+        column (held by at most max(specific_min, specific_share x rows) rows of its column),
+        normalised: as the whole cell (``elsewhere``, every source), or as a sequence of 2 to
+        ``max_words`` words strictly inside it (``in_text``, sources other than free text). A cell
+        counts once per source, as elsewhere when it is both. The driver gets (scanned column,
+        source, kind, cells) rows of ids and counts."""
         from functools import reduce
 
         from pyspark.sql import functions as F
 
-        sought = []
+        index = []
         for src in self.sources:
-            if "sought" not in src:
-                continue
-            limit = max(self.rules["specific_min"], self.rules["specific_share"] * src["rows"])
-            sought.append(self.v.fingerprints(ORIGINAL, src["table"]).select(F.col(src["sought"]).alias("w"))
-                          .where(F.col("w").isNotNull()).groupBy("w").count().where(F.col("count") <= limit)
-                          .select("w", F.lit(src["id"]).alias("src")))
-        if not sought or not self.scanned:
+            limit = max(self.rules["specific_min"], self.rules["specific_share"] * src.get("rows", 0))
+            for key, kind in (("sought", 0), ("sought_short", 1)):
+                if key in src:
+                    index.append(self.v.fingerprints(ORIGINAL, src["table"]).select(F.col(src[key]).alias("h"))
+                                 .where(F.col("h").isNotNull()).groupBy("h").count().where(F.col("count") <= limit)
+                                 .select("h", F.lit(src["id"]).alias("src"), F.lit(kind).alias("kind")))
+        if not index or not self.scanned:
             return
-        cells = [self.v.fingerprints(COPY, table).select(F.col(col).alias("w")).where(F.col("w").isNotNull())
-                 .select("w", F.lit(i).alias("scan"), F.lit(own).alias("own"))
-                 for i, (table, _column, col, own) in enumerate(self.scanned)]
-        hits = (reduce(lambda a, b: a.unionByName(b), cells).join(reduce(lambda a, b: a.unionByName(b), sought), "w")
-                .where(F.col("src") != F.col("own")).groupBy("scan", "src").count().collect())
-        for row in hits:
+        cells = []
+        for i, (table, _column, whole, inside, own) in enumerate(self.scanned):
+            # a cell's id: its position in the persisted fingerprints (the same in both branches)
+            base = self.v.fingerprints(COPY, table).select(
+                F.monotonically_increasing_id().alias("cell"), F.col(whole).alias("w"),
+                *([F.col(inside).alias("seqs")] if inside else []))
+            tag = [F.lit(i).alias("scan"), F.lit(own).alias("own")]
+            cells.append(base.where(F.col("w").isNotNull()).select("cell", F.col("w").alias("h"),
+                                                                   F.lit(0).alias("kind"), *tag))
+            if inside:
+                cells.append(base.select("cell", F.explode("seqs").alias("h"), F.lit(1).alias("kind"), *tag))
+        found = (reduce(lambda a, b: a.unionByName(b), cells).join(reduce(lambda a, b: a.unionByName(b), index),
+                                                                   ["h", "kind"])
+                 .where(F.col("src") != F.col("own")).groupBy("scan", "cell", "src").agg(F.min("kind").alias("kind"))
+                 .groupBy("scan", "src", "kind").count().collect())
+        for row in found:
             src = self.sources[int(row["src"])]
             table, column = self.scanned[int(row["scan"])][:2]
-            src["elsewhere"] += int(row["count"])
+            src["in_text" if int(row["kind"]) else "elsewhere"] += int(row["count"])
             src["found_in"].add(f"{table}.{column}")
 
     def finish(self) -> dict[str, Any]:
@@ -635,12 +704,12 @@ def _leak_column(src: dict[str, Any]) -> dict[str, Any]:
         "expected_same_row": None,
         "same_column": same_column,
         "elsewhere": src["elsewhere"],
-        "in_text": None,
+        "in_text": src["in_text"],
         "weak": None,
         "expected_overlap": same_column - leaks,
-        "leaks": leaks + src["elsewhere"],
+        "leaks": leaks + src["elsewhere"] + src["in_text"],
         "kept_share": None,
-        "leaked_share": _share(leaks + src["elsewhere"], src["rows"]),
+        "leaked_share": _share(leaks + src["elsewhere"] + src["in_text"], src["rows"]),
         "found_in": sorted(src["found_in"]),
         **({"skipped": src["skipped"]} if src["skipped"] else {}),
     }
