@@ -170,8 +170,14 @@ def generated(tmp_path_factory, keyfile):
     # values left whole in a kept column (found elsewhere), one inside text (not sought by Spark)
     comment = {30: people_value(tables, "phone", 30), 31: emails[31], 32: f"call qq at {emails[32]} today",
                33: people_value(tables, "note", 33), 34: emails[34].upper()}
+    comment[35] = "cm person287"  # a rare word of an email (row 41's), in a column of no prose: weak
     copy["orders"] = _set_rows(copy["orders"], "comment", comment)
-    copy["backup"] = pa.table({"x": [1, 2], "contact": [emails[50], "nobody"]})  # a table only the copy has
+    # a table only the copy has: an email whole; free text with a rare word of an email (row 12's),
+    # a word three notes share (the column's vocabulary, not a leak), a one-word zip alone (weak)
+    zips = tables["people"].column("zip").to_pylist()
+    memo = ["the letter from person84 arrived late today", "we met qx5 at the desk", "we met qx5 at the door",
+            "we met qx5 at the gate", "nothing to report here at all", next(z for z in zips if zips.count(z) == 1)]
+    copy["backup"] = pa.table({"x": list(range(6)), "contact": [emails[50]] + ["nobody"] * 5, "memo": memo})
     _write(copy, root / "copy")
     (root / "verify.yaml").write_text(json.dumps(_profile(True)))
     return root, tables
@@ -214,7 +220,7 @@ def assert_same_metrics(local: dict, spark: dict) -> None:
         for c, col in t["columns"].items():
             s = spark["leaks"]["tables"][name]["columns"][c]
             assert s["checked"] == col["checked"] and s["distinct"] == col["distinct"], (name, c)
-            found = ("elsewhere", "in_text", "found_in")
+            found = ("elsewhere", "in_text", "weak", "found_in")
             assert {k: s[k] for k in found} == {k: col[k] for k in found}, (name, c)
             if col["treatment"] in ("strict", "removed"):
                 assert {k: s[k] for k in LEAK_KEYS} == {k: col[k] for k in LEAK_KEYS}, (name, c)
@@ -250,9 +256,11 @@ def test_generated_set_matches_the_local_report(reports):
     people = got["leaks"]["tables"]["people"]["columns"]
     assert people["email"]["treatment"] == "strict" and people["email"]["same_column"] == 4
     assert people["email"]["elsewhere"] == 3  # 31, 34 (case ignored) and the backup table's
-    assert people["email"]["found_in"] == ["backup.contact", "orders.comment"]
+    assert people["email"]["found_in"] == ["backup.contact", "backup.memo", "orders.comment"]
+    assert people["email"]["in_text"] == 2  # inside a comment, and person84 in prose
+    assert people["email"]["weak"] == 1  # person287 in a comment
+    assert people["zip"]["weak"] == 1 and people["zip"]["leaks"] == 0  # a zip alone in a note
     assert people["phone"]["elsewhere"] == 1 and people["note"]["elsewhere"] == 1
-    assert people["email"]["in_text"] == 1  # the email inside a comment
     assert got["leaks"]["tables"]["audit"]["columns"]["actor_email"]["same_column"] == 1
     assert people["note"]["treatment"] == "removed" and people["note"]["checked"] == 400
     assert people["email"]["checked"] == 398  # a null and a blank are not values

@@ -16,13 +16,13 @@ distributions, per-key resolution counts), never a value or a fingerprint of one
 Computed (as the local report's keys): ``integrity`` (whole); ``risk`` without the linkage attack and
 the inference flags (journalist risk with ``privacy.population`` only); ``leaks`` as the local check
 counts them when the rows are not paired: each transformed column's original values in its own
-column of the copy, and specific values of several words found as the whole cell of a column that
-carries text through (any table of the copy) or as a word sequence inside its text. Not computed,
-and listed in the report's ``not_computed`` (a gate on them reads an unmeasured value, so it fails
-when asked for): ``utility``, ``risk.linkage``, ``risk.inference``, ``leaks.same_row`` (a value
-kept in its own row of an overlap or coarsening column; a one-word value confirmed by its row),
-``leaks.in_text_words`` (a single rare word inside free text) and ``leaks.weak``.
-docs/spark-verify.md says what differs and why.
+column of the copy, and its specific values found in any column of the copy that carries text
+through (whole, as word sequences or rare words inside text, weak one-word matches, the columns'
+vocabulary left out). Not computed, and listed in the report's ``not_computed`` (a gate on
+utility or linkage reads an unmeasured value, so it fails when asked for): ``utility``,
+``risk.linkage``, ``risk.inference``, ``leaks.same_row`` (a value kept in its own row of an
+overlap or coarsening column; a one-word value confirmed by its row): the leaks gate reads a
+lower bound. docs/spark-verify.md says what differs and why.
 """
 
 from __future__ import annotations
@@ -70,17 +70,18 @@ from ..verify.runner import REPORT_KIND, REPORT_VERSION, _as_copy_types, _typed_
 from . import arrow_schema, conform
 
 ORIGINAL, COPY = "original", "copy"
+LIST_KINDS = ("sequences", "source_words", "cell_words")  # fingerprint columns holding lists
 
 #: What this engine does not compute (the local report has it): a gate on one of these reads an
 #: unmeasured value (a gate asked for then fails; a default gate is skipped).
-NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row", "leaks.in_text_words", "leaks.weak"]
+NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row"]
 NOTES = {
     "paired": "rows are not paired by position: leaks are counted as the local check counts them for "
               "unpaired rows (a strict column's own matches are all leaks; a value an overlap or coarsening "
-              "column kept in its own row is not judged; a one-word value found whole elsewhere is not "
-              "confirmed by its row)",
-    "leaks.in_text_words": "inside text, sequences of several words are sought; single rare words "
-                           "(a surname alone in free text) are not",
+              "column kept in its own row is not judged; a one-word value found whole in another column is "
+              "weak, not confirmed by its row)",
+    "leaks.prose": "whether a text column is prose (single rare words inside it are leaks, else weak) is "
+                   "judged over the whole column, not per batch",
     "risk.journalist": "computed with privacy.population only, not with the original as the population",
 }
 
@@ -161,7 +162,7 @@ class _Verification:
         in_schema = self.schemas[side][table]
         info = self.ctx.tables.get(table)
         typed = _typed_columns(info) if side == ORIGINAL and info is not None else {}
-        out = StructType([StructField(name, ArrayType(LongType()) if kind == "sequences" else LongType(), True)
+        out = StructType([StructField(name, ArrayType(LongType()) if kind in LIST_KINDS else LongType(), True)
                           for (kind, _), name in spec.items()])
         fn = _fingerprint_batches(self.key, in_schema, [(name, kind, cols) for (kind, cols), name in spec.items()],
                                   table, typed)
@@ -250,7 +251,7 @@ def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[st
         fps, rows = row_fingerprints(ctx, batch, list(cols))  # type: ignore[misc]  # the columns exist
         return _as_int64(n, fps, rows)
     arr = batch.column(cols[0])  # value, or words
-    empty = pa.nulls(n, pa.list_(pa.int64()) if kind == "sequences" else pa.int64())
+    empty = pa.nulls(n, pa.list_(pa.int64()) if kind in LIST_KINDS else pa.int64())
     if n == 0 or arr.null_count == n:
         return empty
     if kind == "value":
@@ -260,7 +261,7 @@ def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[st
             keep = ~np.asarray(blanks, bool)[rows]
             fps, rows = fps[keep], rows[keep]
         return _as_int64(n, fps, rows)
-    sought = kind.startswith("sought")
+    sought = kind.startswith("sought") or kind == "source_words"  # a source's cut, else a scanned column's
     key = (cols[0], sought)
     if key not in memo:
         memo[key] = _words(ctx, arr, sought)
@@ -268,6 +269,13 @@ def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[st
         return empty
     if kind == "sequences":
         return _sequences(memo[key])
+    if kind in ("source_words", "cell_words"):
+        return _word_lists(memo[key], kind)
+    if kind == "nwords":
+        tok, occ, indices = memo[key]
+        at = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+        rows = np.flatnonzero(~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), bool) & (occ > 0)[at])
+        return _as_int64(n, tok.words[at[rows]].astype(np.uint64), rows)
     return _wholes(n, memo[key], kind)
 
 
@@ -289,12 +297,13 @@ def _words(ctx: VerifyContext, arr: pa.Array, sought: bool) -> tuple | None:
 
 
 def _wholes(n: int, words: tuple, kind: str) -> pa.Array:
-    """Each cell's normalised whole when it has several words, else null (blanks null): ``sought``
-    the specific ones by length (``min_chars``, ``min_digits``), ``sought_short`` those of at most
-    ``max_words`` words (the sequences sought inside text), ``scanned`` any."""
+    """Each cell's normalised whole, else null (blanks null): ``sought`` a source's values of several
+    words that are specific by length (``min_chars``, ``min_digits``), ``sought_short`` those of at
+    most ``max_words`` words (the sequences sought inside text), ``sought_one`` its one-word ones;
+    ``scanned`` a scanned cell of several words, ``scanned_one`` of one word."""
     tok, occ, indices = words
-    keep = (tok.words > 1) & (occ > 0)
-    if kind != "scanned":
+    keep = ((tok.words == 1) if kind.endswith("_one") else (tok.words > 1)) & (occ > 0)
+    if kind.startswith("sought"):
         keep &= (tok.chars >= RULES["min_chars"]) & (~tok.digits | (tok.chars >= RULES["min_digits"]))
     if kind == "sought_short":
         keep &= tok.words <= RULES["max_words"]
@@ -303,11 +312,39 @@ def _wholes(n: int, words: tuple, kind: str) -> pa.Array:
     return _as_int64(n, tok.whole[at[rows]], rows)
 
 
+def _per_cell(n_values: int, values: np.ndarray, hashes: np.ndarray, indices: pa.Array) -> pa.Array:
+    """Lists of ``hashes`` grouped by their value (``values``), one per cell (its value's)."""
+    order = np.argsort(values, kind="stable")
+    offsets = np.concatenate(([0], np.cumsum(np.bincount(values, minlength=n_values)))).astype(np.int32)
+    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(hashes[order].view(np.int64)))
+    return lists.take(indices)
+
+
+def _word_lists(words: tuple, kind: str) -> pa.Array:
+    """Each cell's words when it has several (LeakCheck._normalised, _inside): ``source_words`` a
+    source's words of ``min_chars`` characters (``min_digits`` for a number), once per place (a
+    word counts once per row holding the value, per place); ``cell_words`` a scanned cell's
+    distinct words."""
+    tok, occ, indices = words
+    sel = (tok.words[tok.value] > 1) & (occ[tok.value] > 0)
+    if kind == "source_words":
+        chars, digits = tok.token_chars[tok.token], tok.token_digits[tok.token]
+        sel &= (chars >= RULES["min_chars"]) & (~digits | (chars >= RULES["min_digits"]))
+    pos = np.flatnonzero(sel)
+    values, fps = tok.value[pos].astype(np.int64), tok.fp[pos]
+    if kind == "cell_words" and len(pos):
+        order = np.lexsort((fps, values))
+        values, fps = values[order], fps[order]
+        first = np.ones(len(values), bool)
+        first[1:] = (values[1:] != values[:-1]) | (fps[1:] != fps[:-1])
+        values, fps = values[first], fps[first]
+    return _per_cell(len(tok.words), values, fps, indices)
+
+
 def _sequences(words: tuple) -> pa.Array:
     """Each cell's hashes of the sequences of 2 to ``max_words`` words strictly inside it
     (LeakCheck._inside, every start: the member prefilter only skips starts that cannot match)."""
     tok, occ, indices = words
-    n_values = len(tok.words)
     found_values, found = [np.empty(0, np.int64)], [np.empty(0, np.uint64)]
     if len(tok.fp):
         run = (tok.start + tok.words)[tok.value] - np.arange(len(tok.fp))  # words left in the value
@@ -315,13 +352,9 @@ def _sequences(words: tuple) -> pa.Array:
             starts = np.flatnonzero((run >= k) & (tok.words[tok.value] > k) & (occ[tok.value] > 0))
             if len(starts) == 0:
                 break
-            found_values.append(tok.value[starts])
+            found_values.append(tok.value[starts].astype(np.int64))
             found.append(sequence_hashes(tok, starts, k))
-    values, hashes = np.concatenate(found_values), np.concatenate(found)
-    order = np.argsort(values, kind="stable")
-    offsets = np.concatenate(([0], np.cumsum(np.bincount(values, minlength=n_values)))).astype(np.int32)
-    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(hashes[order].view(np.int64)))
-    return lists.take(indices)
+    return _per_cell(len(tok.words), np.concatenate(found_values), np.concatenate(found), indices)
 
 
 # -- integrity ---------------------------------------------------------------------------------
@@ -557,10 +590,8 @@ def _journalist(sizes: np.ndarray, n: int, population: int | None) -> dict[str, 
 
 
 class _Leaks:
-    """Original values of each transformed column in the copy: in its own column (one left join of
-    the copy's value fingerprints onto the original's distinct ones), and as the whole cell of a
-    column that carries text through, for values of several words (one join of every scanned
-    cell's normalised whole onto every source's specific wholes), counted."""
+    """Original values of each transformed column in the copy: in its own column (:meth:`_count`),
+    and in the columns that carry text through (:meth:`_elsewhere`), counted."""
 
     def __init__(self, v: _Verification) -> None:
         self.v = v
@@ -573,12 +604,14 @@ class _Leaks:
                                        "treatment": treatment(info, column),
                                        "skipped": "nested" if pa.types.is_nested(field.type) else None,
                                        "null": pa.types.is_null(field.type), "elsewhere": 0, "in_text": 0,
-                                       "found_in": set()}
+                                       "weak": 0, "found_in": set()}
                 if src["skipped"] is None and not src["null"]:
                     src["original"] = v.need(ORIGINAL, name, "value", (column,))
-                    src["sought"] = v.need(ORIGINAL, name, "sought", (column,))
+                    for kind in ("sought", "sought_one"):
+                        src[kind] = v.need(ORIGINAL, name, kind, (column,))
                     if src["treatment"] != "free_text":  # words of free text are not values
-                        src["sought_short"] = v.need(ORIGINAL, name, "sought_short", (column,))
+                        for kind in ("sought_short", "source_words"):
+                            src[kind] = v.need(ORIGINAL, name, kind, (column,))
                     if src["treatment"] != "removed" and info.copy_schema is not None \
                             and column in info.copy_schema.names \
                             and not pa.types.is_nested(info.copy_schema.field(column).type):
@@ -586,16 +619,18 @@ class _Leaks:
                 self.sources.append(src)
         own = {(s["table"], s["column"]): s["id"] for s in self.sources}
         # the copy's columns that carry text through (LeakCheck._scan): kept, free text, coarse
-        # (table, column, whole, sequences inside (text only), the source it is, or -1)
-        self.scanned: list[tuple[str, str, str, str | None, int]] = []
+        # each with the source it is (-1: none) and its fingerprint columns: the whole cell of several
+        # words or of one, its words (non-blank cells, prose); inside text: sequences, distinct words
+        self.scanned: list[dict[str, Any]] = []
         for name, schema in v.schemas[COPY].items():
             info = v.ctx.tables.get(name)
             for f in schema:
                 if pa.types.is_nested(f.type) or pa.types.is_null(f.type) or _passes_text(info, f.name) is None:
                     continue
-                inside = v.need(COPY, name, "sequences", (f.name,)) if is_text(f.type) else None
-                self.scanned.append((name, f.name, v.need(COPY, name, "scanned", (f.name,)), inside,
-                                     own.get((name, f.name), -1) if info is not None else -1))
+                kinds = ("scanned", "scanned_one", "nwords") + (("sequences", "cell_words") if is_text(f.type) else ())
+                self.scanned.append({"table": name, "column": f.name,
+                                     "own": own.get((name, f.name), -1) if info is not None else -1,
+                                     **{kind: v.need(COPY, name, kind, (f.name,)) for kind in kinds}})
 
     def _count(self) -> None:
         """Each source's non-blank cells and distinct values in ORIGINAL, and the copy's cells of its
@@ -625,46 +660,85 @@ class _Leaks:
                                                  found=int(row["found"]))
 
     def _elsewhere(self) -> None:
-        """Cells of the scanned columns holding a specific value of several words of another source
-        column (held by at most max(specific_min, specific_share x rows) rows of its column),
-        normalised: as the whole cell (``elsewhere``, every source), or as a sequence of 2 to
-        ``max_words`` words strictly inside it (``in_text``, sources other than free text). A cell
-        counts once per source, as elsewhere when it is both. The driver gets (scanned column,
-        source, kind, cells) rows of ids and counts."""
+        """LeakCheck._scan and Matches.settle over every scanned column, unpaired: a cell holding a
+        specific value of another source column (held by at most max(specific_min, specific_share x
+        rows) rows of its column), normalised, is ``elsewhere`` as the whole cell (several words),
+        ``in_text`` as a sequence of 2 to ``max_words`` words strictly inside it, or as one word
+        inside it when the column is prose (``text_min_words`` words per cell on average; else
+        ``weak``); a one-word whole cell is ``weak`` (its row cannot confirm it). A word matched in
+        more than max(vocabulary_min, vocabulary_share x cells) cells of the column is its
+        vocabulary: those one-word matches are dropped. A cell counts once per source, by the first
+        of elsewhere, in text, weak. The driver gets per-column counts and (column, source, kind,
+        cells) rows of ids and counts."""
         from functools import reduce
 
         from pyspark.sql import functions as F
 
+        def union(frames: list[Any]) -> Any:
+            return reduce(lambda a, b: a.unionByName(b), frames)
+
+        # the index: (hash, kind, source); kinds as the cells' below
         index = []
         for src in self.sources:
             limit = max(self.rules["specific_min"], self.rules["specific_share"] * src.get("rows", 0))
-            for key, kind in (("sought", 0), ("sought_short", 1)):
-                if key in src:
-                    index.append(self.v.fingerprints(ORIGINAL, src["table"]).select(F.col(src[key]).alias("h"))
-                                 .where(F.col("h").isNotNull()).groupBy("h").count().where(F.col("count") <= limit)
-                                 .select("h", F.lit(src["id"]).alias("src"), F.lit(kind).alias("kind")))
+            fp = self.v.fingerprints(ORIGINAL, src["table"]) if "sought" in src else None
+
+            def specific(h: Any, kinds: tuple[int, ...], src: dict = src, fp: Any = fp, limit: float = limit) -> None:
+                found = fp.select(h.alias("h")).where(F.col("h").isNotNull()).groupBy("h").count() \
+                    .where(F.col("count") <= limit)
+                index.extend(found.select("h", F.lit(kind).alias("kind"), F.lit(src["id"]).alias("src"))
+                             for kind in kinds)
+
+            if fp is None:
+                continue
+            specific(F.col(src["sought"]), (0,))
+            specific(F.col(src["sought_one"]), (2, 3) if "source_words" in src else (2,))
+            if "source_words" in src:
+                specific(F.col(src["sought_short"]), (1,))
+                specific(F.explode(src["source_words"]), (3,))
         if not index or not self.scanned:
             return
+        # per scanned column: non-blank cells and words, for the vocabulary limit and prose
+        stats = union([self.v.fingerprints(COPY, sc["table"]).select(F.lit(i).alias("scan"),
+                                                                     F.col(sc["nwords"]).alias("n"))
+                       for i, sc in enumerate(self.scanned)]).groupBy("scan").agg(
+            F.count("n").alias("cells"), F.sum("n").alias("words")).collect()
+        limits, prose = {}, []
+        for row in stats:
+            i, cells, words = int(row["scan"]), int(row["cells"]), int(row["words"] or 0)
+            limits[i] = max(self.rules["vocabulary_min"], self.rules["vocabulary_share"] * cells)
+            if "cell_words" in self.scanned[i] and words >= self.rules["text_min_words"] * max(1, cells):
+                prose.append(i)
         cells = []
-        for i, (table, _column, whole, inside, own) in enumerate(self.scanned):
-            # a cell's id: its position in the persisted fingerprints (the same in both branches)
-            base = self.v.fingerprints(COPY, table).select(
-                F.monotonically_increasing_id().alias("cell"), F.col(whole).alias("w"),
-                *([F.col(inside).alias("seqs")] if inside else []))
-            tag = [F.lit(i).alias("scan"), F.lit(own).alias("own")]
-            cells.append(base.where(F.col("w").isNotNull()).select("cell", F.col("w").alias("h"),
-                                                                   F.lit(0).alias("kind"), *tag))
-            if inside:
-                cells.append(base.select("cell", F.explode("seqs").alias("h"), F.lit(1).alias("kind"), *tag))
-        found = (reduce(lambda a, b: a.unionByName(b), cells).join(reduce(lambda a, b: a.unionByName(b), index),
-                                                                   ["h", "kind"])
-                 .where(F.col("src") != F.col("own")).groupBy("scan", "cell", "src").agg(F.min("kind").alias("kind"))
+        for i, sc in enumerate(self.scanned):
+            # a cell's id: its position in the persisted fingerprints (the same in every branch)
+            base = self.v.fingerprints(COPY, sc["table"]).select(F.monotonically_increasing_id().alias("cell"), "*")
+            tag = [F.lit(i).alias("scan"), F.lit(sc["own"]).alias("own")]
+            for kind, col in ((0, "scanned"), (1, "sequences"), (2, "scanned_one"), (3, "cell_words")):
+                if col not in sc:
+                    continue
+                h = F.explode(sc[col]) if col in LIST_KINDS else F.col(sc[col])
+                cells.append(base.select("cell", h.alias("h"), F.lit(kind).alias("kind"), *tag)
+                             .where(F.col("h").isNotNull()))
+        matches = union(cells).join(union(index), ["h", "kind"]).where(F.col("src") != F.col("own"))
+        one_word = F.col("kind") >= 2
+        limit = F.lit(0.0)
+        for i, value in limits.items():
+            limit = F.when(F.col("scan") == i, F.lit(float(value))).otherwise(limit)
+        common = (matches.where(one_word).groupBy("scan", "h").agg(F.countDistinct("cell").alias("n"))
+                  .where(F.col("n") > limit).select("scan", "h", F.lit(True).alias("common")))
+        first = (F.when(F.col("kind") == 2, 2)
+                 .when(F.col("kind") == 3, F.when(F.col("scan").isin(prose), 1).otherwise(2))
+                 .otherwise(F.col("kind")))
+        found = (matches.join(common, ["scan", "h"], "left").where(~(one_word & F.col("common").isNotNull()))
+                 .groupBy("scan", "cell", "src").agg(F.min(first).alias("kind"))
                  .groupBy("scan", "src", "kind").count().collect())
         for row in found:
-            src = self.sources[int(row["src"])]
-            table, column = self.scanned[int(row["scan"])][:2]
-            src["in_text" if int(row["kind"]) else "elsewhere"] += int(row["count"])
-            src["found_in"].add(f"{table}.{column}")
+            src, kind = self.sources[int(row["src"])], int(row["kind"])
+            src[("elsewhere", "in_text", "weak")[kind]] += int(row["count"])
+            if kind < 2:
+                sc = self.scanned[int(row["scan"])]
+                src["found_in"].add(f"{sc['table']}.{sc['column']}")
 
     def finish(self) -> dict[str, Any]:
         tables: dict[str, Any] = {t: {"summary": {}, "columns": {}} for t in self.v.ctx.tables}
@@ -705,7 +779,7 @@ def _leak_column(src: dict[str, Any]) -> dict[str, Any]:
         "same_column": same_column,
         "elsewhere": src["elsewhere"],
         "in_text": src["in_text"],
-        "weak": None,
+        "weak": src["weak"],
         "expected_overlap": same_column - leaks,
         "leaks": leaks + src["elsewhere"] + src["in_text"],
         "kept_share": None,
