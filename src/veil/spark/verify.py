@@ -13,16 +13,17 @@ local checks treat them), under a key drawn at random for this verification and 
 groupBy/agg/joins on those fingerprints; the driver receives counts only (row counts, class-size
 distributions, per-key resolution counts), never a value or a fingerprint of one.
 
-Computed (as the local report's keys): ``integrity`` (whole); ``risk`` without the linkage attack and
-the inference flags (journalist risk with ``privacy.population`` only); ``leaks`` as the local check
-counts them when the rows are not paired: each transformed column's original values in its own
-column of the copy, and its specific values found in any column of the copy that carries text
-through (whole, as word sequences or rare words inside text, weak one-word matches, the columns'
+Computed (as the local report's keys): ``integrity`` (whole); ``risk`` without the linkage attack
+and the inference flags (journalist risk with ``privacy.population`` only); ``leaks`` as the local
+check counts them when the rows are not paired: each transformed column's original values in its
+own column of the copy, and its specific values found in any column of the copy that carries
+text through (whole, as word sequences inside text, as rare words inside prose; a column's
 vocabulary left out). Not computed, and listed in the report's ``not_computed`` (a gate on
 utility or linkage reads an unmeasured value, so it fails when asked for): ``utility``,
 ``risk.linkage``, ``risk.inference``, ``leaks.same_row`` (a value kept in its own row of an
-overlap or coarsening column; a one-word value confirmed by its row): the leaks gate reads a
-lower bound. docs/spark-verify.md says what differs and why.
+overlap or coarsening column; a one-word value confirmed by its row), ``leaks.weak`` (one-word
+matches that are not leaks): the leaks gate reads a lower bound. docs/spark-verify.md says what
+differs and why.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ LIST_KINDS = ("sequences", "source_words", "cell_words")  # fingerprint columns 
 
 #: What this engine does not compute (the local report has it): a gate on one of these reads an
 #: unmeasured value (a gate asked for then fails; a default gate is skipped).
-NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row"]
+NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row", "leaks.weak"]
 NOTES = {
     "paired": "rows are not paired by position: leaks are counted as the local check counts them for "
               "unpaired rows (a strict column's own matches are all leaks; a value an overlap or coarsening "
@@ -82,6 +83,7 @@ NOTES = {
               "weak, not confirmed by its row)",
     "leaks.prose": "whether a text column is prose (single rare words inside it are leaks, else weak) is "
                    "judged over the whole column, not per batch",
+    "leaks.weak": "one-word matches that are not leaks (outside prose, or a one-word cell) are not counted",
     "risk.journalist": "computed with privacy.population only, not with the original as the population",
 }
 
@@ -604,7 +606,7 @@ class _Leaks:
                                        "treatment": treatment(info, column),
                                        "skipped": "nested" if pa.types.is_nested(field.type) else None,
                                        "null": pa.types.is_null(field.type), "elsewhere": 0, "in_text": 0,
-                                       "weak": 0, "found_in": set()}
+                                       "found_in": set()}
                 if src["skipped"] is None and not src["null"]:
                     src["original"] = v.need(ORIGINAL, name, "value", (column,))
                     for kind in ("sought", "sought_one"):
@@ -664,12 +666,12 @@ class _Leaks:
         specific value of another source column (held by at most max(specific_min, specific_share x
         rows) rows of its column), normalised, is ``elsewhere`` as the whole cell (several words),
         ``in_text`` as a sequence of 2 to ``max_words`` words strictly inside it, or as one word
-        inside it when the column is prose (``text_min_words`` words per cell on average; else
-        ``weak``); a one-word whole cell is ``weak`` (its row cannot confirm it). A word matched in
-        more than max(vocabulary_min, vocabulary_share x cells) cells of the column is its
-        vocabulary: those one-word matches are dropped. A cell counts once per source, by the first
-        of elsewhere, in text, weak. The driver gets per-column counts and (column, source, kind,
-        cells) rows of ids and counts."""
+        inside it when the column is prose (``text_min_words`` words per cell on average). In prose,
+        a word matched in more than max(vocabulary_min, vocabulary_share x cells) cells (inside, or
+        as a one-word cell) is the column's vocabulary, not a leak. A cell counts once per source,
+        as elsewhere before in text. One-word matches outside prose are weak, never leaks: not
+        sought (``weak`` is not counted). The driver gets per-column counts and (column, source,
+        kind, cells) rows of ids and counts."""
         from functools import reduce
 
         from pyspark.sql import functions as F
@@ -677,68 +679,70 @@ class _Leaks:
         def union(frames: list[Any]) -> Any:
             return reduce(lambda a, b: a.unionByName(b), frames)
 
-        # the index: (hash, kind, source); kinds as the cells' below
-        index = []
-        for src in self.sources:
-            limit = max(self.rules["specific_min"], self.rules["specific_share"] * src.get("rows", 0))
-            fp = self.v.fingerprints(ORIGINAL, src["table"]) if "sought" in src else None
-
-            def specific(h: Any, kinds: tuple[int, ...], src: dict = src, fp: Any = fp, limit: float = limit) -> None:
-                found = fp.select(h.alias("h")).where(F.col("h").isNotNull()).groupBy("h").count() \
-                    .where(F.col("count") <= limit)
-                index.extend(found.select("h", F.lit(kind).alias("kind"), F.lit(src["id"]).alias("src"))
-                             for kind in kinds)
-
-            if fp is None:
-                continue
-            specific(F.col(src["sought"]), (0,))
-            specific(F.col(src["sought_one"]), (2, 3) if "source_words" in src else (2,))
-            if "source_words" in src:
-                specific(F.col(src["sought_short"]), (1,))
-                specific(F.explode(src["source_words"]), (3,))
-        if not index or not self.scanned:
+        if not self.scanned or not any("sought" in src for src in self.sources):
             return
-        # per scanned column: non-blank cells and words, for the vocabulary limit and prose
+        # per scanned column: non-blank cells and their words, for prose and the vocabulary limit
         stats = union([self.v.fingerprints(COPY, sc["table"]).select(F.lit(i).alias("scan"),
                                                                      F.col(sc["nwords"]).alias("n"))
                        for i, sc in enumerate(self.scanned)]).groupBy("scan").agg(
             F.count("n").alias("cells"), F.sum("n").alias("words")).collect()
-        limits, prose = {}, []
+        limits: dict[int, float] = {}
         for row in stats:
             i, cells, words = int(row["scan"]), int(row["cells"]), int(row["words"] or 0)
-            limits[i] = max(self.rules["vocabulary_min"], self.rules["vocabulary_share"] * cells)
             if "cell_words" in self.scanned[i] and words >= self.rules["text_min_words"] * max(1, cells):
-                prose.append(i)
+                limits[i] = max(self.rules["vocabulary_min"], self.rules["vocabulary_share"] * cells)
+        # the index (hash, kind, source): kinds 0 whole of several words, 1 a sequence inside text,
+        # 2 a one-word whole, 3 one word inside text (2 and 3 only for prose)
+        index = []
+        for src in self.sources:
+            if "sought" not in src:
+                continue
+            limit = max(self.rules["specific_min"], self.rules["specific_share"] * src.get("rows", 0))
+            fp = self.v.fingerprints(ORIGINAL, src["table"])
+            wanted = [(F.col(src["sought"]), (0,))]
+            if "source_words" in src:
+                wanted.append((F.col(src["sought_short"]), (1,)))
+            if limits:
+                wanted.append((F.col(src["sought_one"]), (2, 3) if "source_words" in src else (2,)))
+                if "source_words" in src:
+                    wanted.append((F.explode(src["source_words"]), (3,)))
+            for h, kinds in wanted:
+                found = (fp.select(h.alias("h")).where(F.col("h").isNotNull()).groupBy("h").count()
+                         .where(F.col("count") <= limit))
+                index.extend(found.select("h", F.lit(kind).alias("kind"), F.lit(src["id"]).alias("src"))
+                             for kind in kinds)
         cells = []
         for i, sc in enumerate(self.scanned):
             # a cell's id: its position in the persisted fingerprints (the same in every branch)
             base = self.v.fingerprints(COPY, sc["table"]).select(F.monotonically_increasing_id().alias("cell"), "*")
             tag = [F.lit(i).alias("scan"), F.lit(sc["own"]).alias("own")]
-            for kind, col in ((0, "scanned"), (1, "sequences"), (2, "scanned_one"), (3, "cell_words")):
+            kinds = [(0, "scanned"), (1, "sequences")]
+            if i in limits:  # prose
+                kinds += [(2, "scanned_one"), (3, "cell_words")]
+            for kind, col in kinds:
                 if col not in sc:
                     continue
                 h = F.explode(sc[col]) if col in LIST_KINDS else F.col(sc[col])
                 cells.append(base.select("cell", h.alias("h"), F.lit(kind).alias("kind"), *tag)
                              .where(F.col("h").isNotNull()))
         matches = union(cells).join(union(index), ["h", "kind"]).where(F.col("src") != F.col("own"))
-        one_word = F.col("kind") >= 2
-        limit = F.lit(0.0)
-        for i, value in limits.items():
-            limit = F.when(F.col("scan") == i, F.lit(float(value))).otherwise(limit)
-        common = (matches.where(one_word).groupBy("scan", "h").agg(F.countDistinct("cell").alias("n"))
-                  .where(F.col("n") > limit).select("scan", "h", F.lit(True).alias("common")))
-        first = (F.when(F.col("kind") == 2, 2)
-                 .when(F.col("kind") == 3, F.when(F.col("scan").isin(prose), 1).otherwise(2))
-                 .otherwise(F.col("kind")))
-        found = (matches.join(common, ["scan", "h"], "left").where(~(one_word & F.col("common").isNotNull()))
-                 .groupBy("scan", "cell", "src").agg(F.min(first).alias("kind"))
-                 .groupBy("scan", "src", "kind").count().collect())
+        if limits:
+            one_word = F.col("kind") >= 2
+            limit = F.lit(0.0)
+            for i, value in limits.items():
+                limit = F.when(F.col("scan") == i, F.lit(float(value))).otherwise(limit)
+            common = (matches.where(one_word).groupBy("scan", "h").agg(F.countDistinct("cell").alias("n"))
+                      .where(F.col("n") > limit).select("scan", "h", F.lit(True).alias("common")))
+            matches = matches.join(common, ["scan", "h"], "left").where(~(one_word & F.col("common").isNotNull()))
+        # in prose a one-word whole cell is weak (2) and a word inside is in text (1)
+        first = F.when(F.col("kind") == 3, 1).otherwise(F.col("kind"))
+        found = (matches.groupBy("scan", "cell", "src").agg(F.min(first).alias("kind"))
+                 .where(F.col("kind") < 2).groupBy("scan", "src", "kind").count().collect())
         for row in found:
             src, kind = self.sources[int(row["src"])], int(row["kind"])
-            src[("elsewhere", "in_text", "weak")[kind]] += int(row["count"])
-            if kind < 2:
-                sc = self.scanned[int(row["scan"])]
-                src["found_in"].add(f"{sc['table']}.{sc['column']}")
+            src[("elsewhere", "in_text")[kind]] += int(row["count"])
+            sc = self.scanned[int(row["scan"])]
+            src["found_in"].add(f"{sc['table']}.{sc['column']}")
 
     def finish(self) -> dict[str, Any]:
         tables: dict[str, Any] = {t: {"summary": {}, "columns": {}} for t in self.v.ctx.tables}
@@ -779,7 +783,7 @@ def _leak_column(src: dict[str, Any]) -> dict[str, Any]:
         "same_column": same_column,
         "elsewhere": src["elsewhere"],
         "in_text": src["in_text"],
-        "weak": src["weak"],
+        "weak": None,
         "expected_overlap": same_column - leaks,
         "leaks": leaks + src["elsewhere"] + src["in_text"],
         "kept_share": None,
