@@ -355,3 +355,20 @@ def test_cli_engine_spark_exit_codes(spark, generated, tmp_path):
     assert json.loads((tmp_path / "r2.json").read_text())["verdict"] == "pass"
     res = runner.invoke(main, [*args, "--html", str(tmp_path / "v.html")])
     assert res.exit_code == 2 and not (tmp_path / "v.html").exists()
+
+
+def test_workers_without_a_fixed_hash_seed_are_refused(monkeypatch):
+    """Fingerprints of long values use Python's hash of bytes: workers with different seeds would
+    miss every match, so a worker without PYTHONHASHSEED stops with a usage error."""
+    from veil.errors import UsageError
+    from veil.spark.verify import _require_hash_seed
+
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    _require_hash_seed()
+    for seed in (None, "random"):
+        if seed is None:
+            monkeypatch.delenv("PYTHONHASHSEED")
+        else:
+            monkeypatch.setenv("PYTHONHASHSEED", seed)
+        with pytest.raises(UsageError, match="PYTHONHASHSEED"):
+            _require_hash_seed()

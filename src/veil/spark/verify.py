@@ -73,8 +73,8 @@ from . import arrow_schema, conform
 ORIGINAL, COPY = "original", "copy"
 LIST_KINDS = ("sequences", "source_words", "cell_words")  # fingerprint columns holding lists
 
-#: What this engine does not compute (the local report has it): a gate on one of these reads an
-#: unmeasured value (a gate asked for then fails; a default gate is skipped).
+#: What this engine does not compute (the local report has it): a gate on utility or linkage reads an
+#: unmeasured value (a gate asked for then fails; a default gate is skipped); leaks, a lower bound.
 NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row", "leaks.weak"]
 NOTES = {
     "paired": "rows are not paired by position: leaks are counted as the local check counts them for "
@@ -94,12 +94,12 @@ def verify(original: Mapping[str, Any] | str | Path, copy: Mapping[str, Any] | s
     """The report of ``veil verify`` for what Spark computes (module doc), with the gates
     (``fail_on`` as ``--fail-on``; default the profile's) and the verdict; ``"engine": "spark"``
     and ``"not_computed"`` name what it leaves out. Counts, shares and names only, never a value."""
+    from .run import _batch_rows, session
+
     started = time.monotonic()
     prof = as_profile(profile)
     gates = parse_gates(fail_on) if fail_on is not None else default_gates(prof)
     sides = {ORIGINAL: original, COPY: copy}
-    from .run import _batch_rows, session
-
     if any(not isinstance(s, Mapping) for s in sides.values()):
         spark = spark or session()
     frames = {side: _frames(spark, data) for side, data in sides.items()}
@@ -138,7 +138,6 @@ class _Verification:
         self.schemas = {side: {name: arrow_schema(df) for name, df in f.items()} for side, f in self.frames.items()}
         self.ctx: VerifyContext = build_context(profile, memory_dataset({}, self.schemas[ORIGINAL]),
                                                 memory_dataset({}, self.schemas[COPY]))
-        self.copy_name = {t: t for t in copy if t in self.ctx.tables}
         self.key = secrets.token_bytes(32)
         self.specs: dict[tuple[str, str], dict[tuple[str, tuple[str, ...]], str]] = {}
         self.cached: dict[tuple[str, str], Any] = {}
