@@ -20,6 +20,7 @@ from veil.keys import Keyring
 
 from . import vault_fixtures
 from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
+from .spark_session import local_spark
 from .vault_fixtures import make_vault_profile
 
 pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
@@ -35,13 +36,7 @@ pg_url = vault_fixtures.pg_url  # a fresh PostgreSQL database per test (skipped,
 
 @pytest.fixture(scope="module")
 def spark():
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("veil-tests").config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark("veil-tests", 2)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import pytest
 import veil
 from veil.errors import EXIT_PROFILE, ProfileError, UsageError
 
+from .spark_session import local_spark
 from .test_privacy_subjects import PROFILE as SUBJECTS_PROFILE
 from .test_privacy_subjects import _write as write_subjects
 
@@ -44,13 +45,7 @@ tables:
 
 @pytest.fixture(scope="module")
 def spark():
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("veil-tests-privacy").config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "3").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark("veil-tests-privacy", 3)
 
 
 def people(n: int = 3000, seed: int = 11, not_null: bool = True) -> pa.Table:

@@ -18,6 +18,7 @@ import veil
 from veil.verify.gates import default_gates, evaluate, parse_gates
 
 from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
+from .spark_session import local_spark
 
 pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
 
@@ -27,13 +28,7 @@ from veil.spark.verify import verify as spark_verify  # noqa: E402
 
 @pytest.fixture(scope="module")
 def spark():
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("veil-tests").config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark("veil-tests", 2)
 
 
 @pytest.fixture(scope="module")
