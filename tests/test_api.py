@@ -296,3 +296,19 @@ def test_verify_from_a_plain_script_needs_no_main_guard(tmp_path):
     res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "VERDICT pass 0" in res.stdout
+
+
+@pytest.mark.parametrize("backend", ["numpy_nullable", "pyarrow"])
+def test_pandas_nullable_and_arrow_dtypes_come_back_as_given(keys, backend):
+    """A DataFrame with pandas' nullable dtypes (convert_dtypes()) or Arrow dtypes gets the same
+    kind of dtypes back (an integer key with a missing value stays an integer, not float64)."""
+    prof = {"version": 1, "tables": {"t": {"columns": {
+        "id": {"op": "pseudonymize", "format": "int", "domain": "d"}, "name": "keep", "ok": "keep"}}}}
+    df = pd.DataFrame({"id": [1, None, 3], "name": ["a", None, "c"], "ok": [True, None, False]})
+    df = df.convert_dtypes(dtype_backend=backend)
+    out = veil.anonymize(df, prof, keys, table="t")
+    assert [str(d) for d in out.dtypes] == [str(d) for d in df.dtypes]
+    want = veil.anonymize(pa.table({"id": pa.array([1, None, 3], pa.int64())}),
+                          {"version": 1, "tables": {"t": {"columns": {"id": prof["tables"]["t"]["columns"]["id"]}}}},
+                          keys)
+    assert out["id"].tolist()[0] == want.column("id")[0].as_py() and pd.isna(out["id"].tolist()[1])

@@ -192,11 +192,30 @@ def _module(obj: Any) -> str:
     return type(obj).__module__.split(".")[0]
 
 
+def _pandas_mapper(df: Any) -> Any:
+    """How a result goes back to pandas: with Arrow dtypes when the input had any, with pandas'
+    nullable dtypes (Int64, string, boolean, Float64) when it had those, else pandas' defaults
+    (an integer column with a null then comes back float64, as pandas reads it)."""
+    import pandas as pd
+
+    dtypes = list(df.dtypes)
+    if any(isinstance(d, pd.ArrowDtype) for d in dtypes):
+        return pd.ArrowDtype
+    if any(getattr(d, "na_value", None) is pd.NA for d in dtypes):  # Int64, boolean, string[python] ...
+        nullable = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                    pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+                    pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
+                    pa.float32(): pd.Float32Dtype(), pa.float64(): pd.Float64Dtype(), pa.string(): pd.StringDtype(),
+                    pa.large_string(): pd.StringDtype()}
+        return nullable.get
+    return None
+
+
 class _Adapter:
     """One input: its Arrow schema and batches, and how to give the result back in its type."""
 
     def __init__(self, data: Any, batch_rows: int):
-        self.data, self.kind, self.index = data, None, None
+        self.data, self.kind, self.index, self.mapper = data, None, None, None
         if isinstance(data, pa.Table):
             self.kind, self.table = "table", data
         elif isinstance(data, pa.RecordBatch):
@@ -206,6 +225,7 @@ class _Adapter:
         elif _module(data) == "pandas" and type(data).__name__ == "DataFrame":
             self.kind, self.index = "pandas", data.index
             self.table = pa.Table.from_pandas(data, preserve_index=False)
+            self.mapper = _pandas_mapper(data)
         elif _module(data) == "polars" and type(data).__name__ == "DataFrame":
             self.kind, self.table = "polars", data.to_arrow()
         else:
@@ -237,7 +257,7 @@ class _Adapter:
             import polars  # the input was a polars DataFrame: polars is installed
 
             return polars.from_arrow(table)
-        df = table.to_pandas()
+        df = table.to_pandas(types_mapper=self.mapper)
         if order is None:
             df.index = self.index
         return df
