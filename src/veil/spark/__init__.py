@@ -213,7 +213,7 @@ def prepare(spark_df: Any, profile: Profile | Mapping | str | Path, keys: KeyPro
     files = files_schema(spark_df)
     schema = arrow_schema(spark_df, files)
     plan = compile_for(prof, provider, {name: schema}, engine="Spark engine")
-    nonnull = not_null(spark_df) | {f.name for f in files or [] if not f.nullable}
+    nonnull = not_null(spark_df, files)
     enforce_privacy(plan, {name: spark_df}, lambda _: nonnull, {name: schema})  # k/l: Spark aggregations
     return plan_table(plan.tables[name], spark_df, provider, probe_rows, in_schema=schema,
                       shuffle_parts=partitions_for(input_bytes(spark_df)) if shuffle else None)

@@ -29,9 +29,11 @@ from ..privacy.enforce import Need, decide, needs
 from ..privacy.search import COUNT
 
 
-def not_null(spark_df: Any) -> set[str]:
-    """The columns of a DataFrame Spark declares non-nullable (a suppressed value takes a placeholder)."""
-    return {f.name for f in spark_df.schema.fields if not f.nullable}
+def not_null(spark_df: Any, files: pa.Schema | None = None) -> set[str]:
+    """The columns of a DataFrame Spark declares non-nullable, and with ``files`` (the Arrow schema
+    of the Parquet files it reads) those the files declare so: Spark reads every column of a file
+    as nullable. A suppressed value of such a column takes a placeholder."""
+    return {f.name for f in spark_df.schema.fields if not f.nullable} | {f.name for f in files or [] if not f.nullable}
 
 
 def enforce(plan: Plan, frames: dict[str, Any], nonnull: Callable[[str], set[str]],
@@ -93,7 +95,12 @@ def _based(df: Any, need: Need, table: str, in_schema: pa.Schema) -> tuple[Any, 
     return df.mapInArrow(coarsen, out_spark), types
 
 
-_BITS = {4: pa.int32(), 8: pa.int64()}
+_BITS = {64: (pa.float64(), pa.int64()), 32: (pa.float32(), pa.int32())}  # float width: (float, its bits)
+
+
+def _bits_of(t: pa.DataType) -> tuple[pa.DataType, pa.DataType]:
+    """The float type a float column is viewed from, and the integer of its bits."""
+    return _BITS[64 if t.bit_width == 64 else 32]
 
 
 def _as_bits(df: Any, floats: dict[str, pa.DataType], in_schema: pa.Schema) -> Any:
@@ -103,14 +110,13 @@ def _as_bits(df: Any, floats: dict[str, pa.DataType], in_schema: pa.Schema) -> A
 
     from . import conform
 
-    wide = {c: pa.float64() if t.bit_width == 64 else pa.float32() for c, t in floats.items()}
-    out_schema = pa.schema([pa.field(f.name, _BITS[wide[f.name].bit_width // 8]) if f.name in floats else f
-                            for f in in_schema])
+    views = {c: _bits_of(t) for c, t in floats.items()}
+    out_schema = pa.schema([pa.field(f.name, views[f.name][1]) if f.name in views else f for f in in_schema])
 
     def bits(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             batch = conform(batch, in_schema)
-            arrays = [a.cast(wide[f.name]).view(out_schema.field(f.name).type) if f.name in floats else a
+            arrays = [a.cast(views[f.name][0]).view(views[f.name][1]) if f.name in views else a
                       for a, f in zip(batch.columns, in_schema, strict=True)]
             yield pa.RecordBatch.from_arrays(arrays, schema=out_schema)
 
@@ -119,9 +125,8 @@ def _as_bits(df: Any, floats: dict[str, pa.DataType], in_schema: pa.Schema) -> A
 
 def _from_bits(arr: pa.Array, to: pa.DataType) -> pa.Array:
     """A collected column of bits (``_as_bits``) as the floats they are."""
-    width = 64 if to.bit_width == 64 else 32
-    back = arr.cast(_BITS[width // 8]).view(pa.float64() if width == 64 else pa.float32())
-    return _as(back, to)
+    floating, bits = _bits_of(to)
+    return _as(arr.cast(bits).view(floating), to)
 
 
 def _as(arr: pa.Array, to: pa.DataType) -> pa.Array:

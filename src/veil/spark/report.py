@@ -31,11 +31,16 @@ from .records import drop_counts
 
 def local_files(spark_df: Any) -> list[Path] | None:
     """The files a DataFrame read from Parquet reads, when all are on the driver's file system."""
-    uris = spark_df.inputFiles()
-    parsed = [urlparse(u) for u in uris]
-    if not uris or any(p.scheme not in ("file", "") for p in parsed):
+    paths = [local_path(u) for u in spark_df.inputFiles()]
+    if not paths or any(p is None for p in paths):
         return None
-    return [Path(unquote(p.path)) for p in parsed]
+    return paths
+
+
+def local_path(uri: str) -> Path | None:
+    """A file URI (``file:/x``, ``file:///x``, or a bare path) as a path; None for another scheme."""
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else None
 
 
 def footer_stats(tplan: TablePlan, files: list[Path]) -> tuple[int, dict[str, ColumnStats]] | None:

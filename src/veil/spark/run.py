@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,8 +44,9 @@ from ..vault import Vault
 from . import PARTITION, SparkTable, arrow_schema, check_keys, locate, plan_table
 from .order import input_bytes, partitions_for
 from .privacy import enforce as enforce_privacy
+from .privacy import not_null
 from .records import STAGING_CONF, Staging, dropped_keys, drops_rows, store_staged
-from .report import local_files, table_result
+from .report import local_files, local_path, table_result
 
 BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 SPLIT_CONF = "spark.sql.files.maxPartitionBytes"
@@ -77,11 +77,9 @@ def task_error(exc: Exception, table: str | None = None, spark_df: Any = None, r
     if where is None:
         return cls(f"a Spark task failed: {at.group(4)}", file=f"{PARTITION}{part}", row=row, table=table,
                    column=column, hint=hint)
-    path = where[0]
-    if root is not None:
-        local = Path(unquote(urlparse(path).path)) if path.startswith("file:") else None
-        if local is not None and local.is_relative_to(root.resolve()):
-            path = str(Path(root.name) / local.relative_to(root.resolve()))
+    path, local = where[0], local_path(where[0])
+    if root is not None and local is not None and local.is_relative_to(root.resolve()):
+        path = str(Path(root.name) / local.relative_to(root.resolve()))
     return cls(f"a Spark task failed: {at.group(4)}", file=path, row=where[1], table=table, column=column, hint=hint)
 
 
@@ -204,8 +202,7 @@ def _even_splits(spark: Any, t: SparkInput) -> Any:
     session sets its own split size. Which rows a task reads changes, no value does."""
     if t.path is None:  # a DataFrame: its splits are the caller's
         return _unless_set(spark, SPLIT_CONF, None)
-    files = [t.path] if t.path.is_file() else [f for f in t.path.rglob("*") if f.is_file()]
-    size, cores = sum(f.stat().st_size for f in files), spark.sparkContext.defaultParallelism
+    size, cores = _input_bytes(t.path, None), spark.sparkContext.defaultParallelism
     waves = -(-size // (cores * SPLIT_BYTES))
     return _unless_set(spark, SPLIT_CONF, str(-(-size // (waves * cores))) if waves > 1 else None)
 
@@ -218,12 +215,8 @@ def _run(spark: Any, inputs: list[SparkInput], frames: dict[str, Any], profile: 
     schemas = {n: arrow_schema(df, files.get(n)) for n, df in frames.items()}
     plan = compile_for(profile, keys, schemas, engine="Spark engine")
 
-    def not_null(name: str) -> set[str]:  # the files' NOT NULL columns (Spark reads every column nullable)
-        if name in files:
-            return {f.name for f in files[name] if not f.nullable}
-        return {f.name for f in frames[name].schema if not f.nullable}
-
-    enforce_privacy(plan, frames, not_null, schemas)  # k/l: Spark aggregations
+    # the files' NOT NULL columns (Spark reads every column nullable); k/l: Spark aggregations
+    enforce_privacy(plan, frames, lambda name: not_null(frames[name], files.get(name)), schemas)
     context = run_context(plan, keys, vault)
     staging = Staging(spark.conf.get(STAGING_CONF, None)) if vault is not None else None
     try:
