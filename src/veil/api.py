@@ -398,7 +398,7 @@ def verify(original: Any, copy: Any, profile: Profile | Mapping | str | Path, *,
     import tempfile
 
     from .verify import default_checks
-    from .verify.gates import default_gates, evaluate, parse_gates
+    from .verify.gates import default_gates, judged, parse_gates
     from .verify.runner import refuse_same, verify_paths
 
     prof = as_profile(profile)
@@ -412,10 +412,7 @@ def verify(original: Any, copy: Any, profile: Profile | Mapping | str | Path, *,
         refuse_same(*sides)
         report = verify_paths(sides[0], sides[1], prof, default_checks(), dialect=dialect, delimiter=delimiter,
                               processes=False)  # in this process: a plain script needs no __main__ guard
-    results = evaluate(report, gates)
-    verdict = "fail" if any(g["failed"] for g in results) else "pass"
-    return {"report": report["report"], "version": report["version"], "verdict": verdict, "gates": results,
-            **{k: v for k, v in report.items() if k not in ("report", "version")}}
+    return judged(report, gates)
 
 
 def _profile_of(profile: Profile, names: list[str]) -> Profile:

@@ -60,7 +60,7 @@ def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | N
       veil verify lake/ safe/ -p p.yaml --engine spark --report verify.json
     """
     from ..verify import default_checks
-    from ..verify.gates import default_gates, evaluate, parse_gates
+    from ..verify.gates import default_gates, judged, parse_gates
     from ..verify.runner import refuse_same, verify_paths
 
     gates = parse_gates(fail_on) if fail_on is not None else None
@@ -90,11 +90,8 @@ def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | N
                                   progress=progress.step)
         finally:
             progress.finish()
-        results = evaluate(report, gates if gates is not None else default_gates(profile))
-        failed = [g for g in results if g["failed"]]
-        report = {"report": report["report"], "version": report["version"],
-                  "verdict": "fail" if failed else "pass", "gates": results,
-                  **{k: v for k, v in report.items() if k not in ("report", "version")}}
+        report = judged(report, gates if gates is not None else default_gates(profile))
+        failed = [g for g in report["gates"] if g["failed"]]
     text = json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n"
     if report_path is not None:
         if str(report_path) == "-":

@@ -118,6 +118,13 @@ def spark_inputs(root: Path) -> list[SparkInput]:
     return out
 
 
+def read_table(spark: Any, t: SparkInput) -> Any:
+    """One input table as a DataFrame (Hive ``key=value`` folders as partition columns)."""
+    if t.partitions:
+        return spark.read.option("basePath", str(t.path)).parquet(str(t.path))
+    return spark.read.parquet(str(t.path))
+
+
 def file_schema(path: Path) -> pa.Schema:
     """A Parquet table's Arrow schema as the local engine reads it (its files' nullability and
     time zones, which Spark does not keep)."""
@@ -170,8 +177,7 @@ def run_spark(root: Path | Mapping[str, Any], profile: Profile, keys: KeyProvide
     else:
         inputs = spark_inputs(Path(root))
         spark = spark or session(workers)
-        frames = {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
-                  else spark.read.parquet(str(t.path)) for t in inputs}
+        frames = {t.name: read_table(spark, t) for t in inputs}
     with _batch_rows(spark), _unless_set(spark, TIMESTAMP_CONF, "TIMESTAMP_MICROS"):
         return _run(spark, inputs, frames, profile, keys, out, started, t0, probe_rows, vault, purpose, actor,
                     shuffle)

@@ -103,3 +103,12 @@ def evaluate(report: dict[str, Any], gates: list[Gate]) -> list[dict[str, Any]]:
                     "threshold": gate.threshold, "value": value if measured else None,
                     "measured": measured, "failed": failed})
     return out
+
+
+def judged(report: dict[str, Any], gates: list[Gate]) -> dict[str, Any]:
+    """The report with its gates evaluated and its verdict ("fail" when a gate failed, else
+    "pass") after its kind and version, as ``veil verify`` writes it."""
+    results = evaluate(report, gates)
+    verdict = "fail" if any(g["failed"] for g in results) else "pass"
+    return {"report": report["report"], "version": report["version"], "verdict": verdict, "gates": results,
+            **{k: v for k, v in report.items() if k not in ("report", "version")}}
