@@ -41,10 +41,10 @@ import pyarrow as pa
 
 from ..api import as_profile, memory_dataset
 from ..errors import UsageError
-from ..ops.arrays import blank_mask, is_text
+from ..ops.arrays import blank_mask
 from ..profile import Profile
 from ..verify.base import TableInfo, VerifyContext
-from ..verify.gates import default_gates, evaluate, parse_gates
+from ..verify.gates import default_gates, judged, parse_gates
 from ..verify.integrity import IntegrityCheck
 from ..verify.keys import COPY as KEY_COPY
 from ..verify.keys import ORIGINAL as KEY_ORIGINAL
@@ -57,16 +57,11 @@ from ..verify.leak_index import (
     tokenise,
     unsearchable,
 )
-from ..verify.leaks import RULES, _passes_text, treatment
+from ..verify.leaks import RULES
+from ..verify.linkage import column_fingerprints as cell_fingerprints
 from ..verify.linkage import (
-    INFERENCE_MAX_DISTINCT,
-    INFERENCE_ROWS,
-    INFERENCE_ROWS_PER_VALUE,
-    INFERENCE_THRESHOLD,
     tuple_fingerprints,
 )
-from ..verify.linkage import column_fingerprints as cell_fingerprints
-from ..verify.risk import DEFAULT_K, SUMMARY_METRICS, _histogram, _subject
 from ..verify.runner import REPORT_KIND, REPORT_VERSION, _as_copy_types, _typed_columns, build_context
 from . import arrow_schema, conform
 
@@ -105,17 +100,14 @@ def verify(original: Mapping[str, Any] | str | Path, copy: Mapping[str, Any] | s
     frames = {side: _frames(spark, data) for side, data in sides.items()}
     if spark is None:
         spark = next((df.sparkSession for f in frames.values() for df in f.values()), None)
-    run = _Verification(prof, frames[ORIGINAL], frames[COPY])
+    run = Verification(prof, frames[ORIGINAL], frames[COPY])
     try:
         with _batch_rows(spark) if spark is not None else nullcontext():
             report = run.report()
     finally:
         run.release()
     report["seconds"] = {"total": round(time.monotonic() - started, 3)}
-    results = evaluate(report, gates)
-    verdict = "fail" if any(g["failed"] for g in results) else "pass"
-    return {"report": report["report"], "version": report["version"], "verdict": verdict, "gates": results,
-            **{k: v for k, v in report.items() if k not in ("report", "version")}}
+    return judged(report, gates)
 
 
 def _frames(spark: Any, data: Mapping[str, Any] | str | Path) -> dict[str, Any]:
@@ -123,13 +115,12 @@ def _frames(spark: Any, data: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     ``veil run --engine spark`` reads it (veil.spark.run.spark_inputs)."""
     if isinstance(data, Mapping):
         return dict(data)
-    from .run import spark_inputs
+    from .run import read_table, spark_inputs
 
-    return {t.name: spark.read.option("basePath", str(t.path)).parquet(str(t.path)) if t.partitions
-            else spark.read.parquet(str(t.path)) for t in spark_inputs(Path(data))}
+    return {t.name: read_table(spark, t) for t in spark_inputs(Path(data))}
 
 
-class _Verification:
+class Verification:
     """One verification: the context (the local runner's, from the frames' Arrow schemas), the
     fingerprint columns each metric asks for, and the Spark jobs that count them."""
 
@@ -188,9 +179,12 @@ class _Verification:
     # -- the report ------------------------------------------------------------------------
 
     def report(self) -> dict[str, Any]:
+        from .verify_leaks import Leaks
+        from .verify_risk import Risk
+
         integrity = _Integrity(self)
-        risk = _Risk(self)
-        leaks = _Leaks(self)
+        risk = Risk(self)
+        leaks = Leaks(self)
         return {"report": REPORT_KIND, "version": REPORT_VERSION, "engine": "spark",
                 "not_computed": list(NOT_COMPUTED), "notes": dict(NOTES),
                 "tables": list(self.ctx.tables),
@@ -366,7 +360,7 @@ class _Integrity(IntegrityCheck):
     every foreign key's resolution on both sides: one aggregation of all references and parent keys
     by (foreign key, side, key), then by (foreign key, side)."""
 
-    def __init__(self, v: _Verification) -> None:
+    def __init__(self, v: Verification) -> None:
         super().__init__(v.ctx)
         self.v = v
         self.fk_columns: dict[tuple[str, str, tuple[str, ...]], str] = {}
@@ -439,361 +433,6 @@ class _Integrity(IntegrityCheck):
         return {**out, "references_checked": res["references"], "unresolved": res["unresolved"],
                 "resolved_share": res["share"], "checked": True, "parent_in_copy": res["parent"],
                 "resolved_share_original": share_before, "lost": None if lost is None else round(lost, 6)}
-
-
-# -- risk --------------------------------------------------------------------------------------
-
-
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(float(x), 6)
-
-
-class _Risk:
-    """The local RiskCheck's classes, k, l and prosecutor risk over the copy: the class of each row
-    is its quasi-identifiers' tuple fingerprint; the driver gets the distribution of class sizes
-    (how many classes have each size) and per-class minima, never a class."""
-
-    def __init__(self, v: _Verification) -> None:
-        self.v = v
-        self.tables: dict[str, dict[str, Any]] = {}
-        for name, info in v.ctx.tables.items():
-            if info.privacy is None:
-                continue
-            in_copy = set(info.copy_schema.names) if info.copy_schema is not None else set()
-            qis = [c for c in info.privacy.quasi_identifiers if c in in_copy]
-            sensitive = [c for c in info.privacy.sensitive if c in in_copy]
-            subject = _subject(info, in_copy)
-            st: dict[str, Any] = {"info": info, "qis": qis, "sensitive": sensitive, "subject": subject,
-                                  "absent": [c for c in info.privacy.quasi_identifiers if c not in in_copy]}
-            if info.copy_schema is not None:
-                st["class"] = v.need(COPY, name, "tuple", tuple(qis))
-                st["cells"] = {c: v.need(COPY, name, "cell", (c,)) for c in sensitive}
-                if subject is not None:
-                    st["person"] = v.need(COPY, name, "cell", (subject,))
-            self.tables[name] = st
-
-    def finish(self) -> dict[str, Any]:
-        tables: dict[str, Any] = {}
-        for name in self.v.ctx.tables:
-            st = self.tables.get(name)
-            tables[name] = {"privacy": None} if st is None else self._table(name, st)
-        measured = [t["summary"] for t in tables.values() if t.get("summary")]
-
-        def pick(metric: str, fn) -> float | int | None:
-            values = [s[metric] for s in measured if s[metric] is not None]
-            return fn(values) if values else None
-
-        summary = {"k": pick("k", min), "risk": pick("risk", max), "linkage": None,
-                   "l": pick("l", min), "unique_share": pick("unique_share", max), "inference": None}
-        return {"summary": summary, "tables": tables,
-                "settings": {"default_k": DEFAULT_K, "inference_threshold": INFERENCE_THRESHOLD,
-                             "inference_rows": INFERENCE_ROWS, "inference_max_distinct": INFERENCE_MAX_DISTINCT,
-                             "inference_rows_per_value": INFERENCE_ROWS_PER_VALUE}}
-
-    def _table(self, name: str, st: dict[str, Any]) -> dict[str, Any]:
-        from pyspark.sql import functions as F
-
-        info: TableInfo = st["info"]
-        p = info.privacy
-        assert p is not None
-        target_k = p.k or DEFAULT_K
-        missing = info.copy_schema is None
-        rows = 0 if missing else self.v.rows(COPY, name)
-        out: dict[str, Any] = {
-            "privacy": {"k": target_k, "l": p.l, "population": p.population, "max_suppression": p.max_suppression},
-            "quasi_identifiers": st["qis"], "quasi_identifiers_absent": st["absent"], "sensitive": st["sensitive"],
-            "sensitive_absent": [c for c in p.sensitive if c not in st["sensitive"]],
-            "rows": rows, "original_rows": self.v.rows(ORIGINAL, name), "missing": missing,
-        }
-        if rows == 0:
-            out.update({"classes": 0, "k": None, "rows_below_k": 0, "share_below_k": None,
-                        "unique_rows": 0, "unique_share": None, "class_sizes": _histogram(np.empty(0, np.int64)),
-                        "prosecutor": None, "journalist": None,
-                        "l_diversity": {c: None for c in st["sensitive"]},
-                        "l_entropy": {c: None for c in st["sensitive"]},
-                        "rows_below_l": None, "linkage": None, "inference": None})
-            out["summary"] = dict.fromkeys(SUMMARY_METRICS) | {"inference": None}
-            return out
-        fp = self.v.fingerprints(COPY, name)
-        cls = st["class"]
-        # how many classes have each size: at most about sqrt(2 x rows) distinct sizes
-        dist = (fp.groupBy(cls).count().groupBy(F.col("count").alias("size"))
-                .agg(F.count(F.lit(1)).alias("classes")).collect())
-        sizes = np.repeat(np.array([int(r["size"]) for r in dist], np.int64),
-                          np.array([int(r["classes"]) for r in dist], np.int64))
-        k = int(sizes.min())
-        below = int(sizes[sizes < target_k].sum())
-        if st["subject"] is not None:  # k in people: distinct subjects per class
-            people = (fp.groupBy(cls, st["person"]).count().groupBy(cls)
-                      .agg(F.count(F.lit(1)).alias("people"), F.sum("count").alias("size"))
-                      .agg(F.min("people").alias("k"),
-                           F.sum(F.when(F.col("people") < target_k, F.col("size")).otherwise(0)).alias("below"))
-                      .first())
-            out.update({"unit": "subject", "k_rows": k})
-            k, below = int(people["k"]), int(people["below"])
-        unique = int((sizes == 1).sum())
-        l_distinct, l_entropy, below_l = self._diversity(fp, cls, st, p.l)
-        prosecutor = {"highest": _r(1 / k), "average": _r(len(sizes) / rows),
-                      "rows_at_highest": int(sizes[sizes == k].sum())}
-        out.update({
-            "classes": int(len(sizes)), "k": k, "rows_below_k": below, "share_below_k": _r(below / rows),
-            "unique_rows": unique, "unique_share": _r(unique / rows), "class_sizes": _histogram(sizes),
-            "prosecutor": prosecutor, "journalist": _journalist(sizes, rows, p.population),
-            "l_diversity": l_distinct, "l_entropy": l_entropy, "rows_below_l": below_l,
-            "linkage": None, "inference": None,
-        })
-        ls = [x for x in l_distinct.values() if x is not None]
-        out["summary"] = {"k": k, "risk": prosecutor["highest"], "linkage": None,
-                          "l": min(ls) if ls else None, "unique_share": out["unique_share"], "inference": None}
-        return out
-
-    @staticmethod
-    def _diversity(fp: Any, cls: str, st: dict[str, Any], target_l: int | None) -> tuple[dict, dict, dict | None]:
-        """Per sensitive column: distinct l, entropy l (exp of the lowest class entropy), rows in
-        classes with fewer than ``target_l`` distinct values: two aggregations of (class, value) counts."""
-        from pyspark.sql import functions as F
-
-        distinct: dict[str, int | None] = {}
-        entropy: dict[str, float | None] = {}
-        below: dict[str, int] = {}
-        for c, col in st["cells"].items():
-            pairs = fp.groupBy(cls, col).count()
-            size = pairs.groupBy(cls).agg(F.sum("count").alias("size"))
-            share = F.col("count") / F.col("size")
-            per_class = (pairs.join(size, cls).groupBy(cls)
-                         .agg(F.count(F.lit(1)).alias("d"), F.first("size").alias("size"),
-                              F.sum(-share * F.log(share)).alias("h")))
-            aggs = [F.min("d").alias("d"), F.min("h").alias("h")]
-            if target_l is not None:
-                aggs.append(F.sum(F.when(F.col("d") < target_l, F.col("size")).otherwise(0)).alias("below"))
-            row = per_class.agg(*aggs).first()
-            if row["d"] is None:
-                distinct[c] = entropy[c] = None
-                continue
-            distinct[c] = int(row["d"])
-            entropy[c] = _r(float(np.exp(max(float(row["h"]), 0.0))))
-            if target_l is not None:
-                below[c] = int(row["below"])
-        return distinct, entropy, (below if target_l is not None else None)
-
-
-def _journalist(sizes: np.ndarray, n: int, population: int | None) -> dict[str, Any] | None:
-    """Journalist risk with ``privacy.population`` N (F = f x N / n, as the local check); the local
-    check's other case (the original as the population) needs the attacker's view: not computed."""
-    if not population:
-        return None
-    big = np.maximum((sizes * (population / n)).astype(np.float64), sizes)
-    return {"source": "population", "population": int(population),
-            "highest": _r(1 / big.min()), "average": _r(float((sizes / big).sum()) / n)}
-
-
-# -- leaks -------------------------------------------------------------------------------------
-
-
-class _Leaks:
-    """Original values of each transformed column in the copy: in its own column (:meth:`_count`),
-    and in the columns that carry text through (:meth:`_elsewhere`), counted."""
-
-    def __init__(self, v: _Verification) -> None:
-        self.v = v
-        self.rules = dict(RULES)
-        self.sources: list[dict[str, Any]] = []
-        for name, info in v.ctx.tables.items():
-            for column in info.transformed():
-                field = info.original_schema.field(column)
-                src: dict[str, Any] = {"id": len(self.sources), "table": name, "column": column,
-                                       "treatment": treatment(info, column),
-                                       "skipped": "nested" if pa.types.is_nested(field.type) else None,
-                                       "null": pa.types.is_null(field.type), "elsewhere": 0, "in_text": 0,
-                                       "found_in": set()}
-                if src["skipped"] is None and not src["null"]:
-                    src["original"] = v.need(ORIGINAL, name, "value", (column,))
-                    for kind in ("sought", "sought_one"):
-                        src[kind] = v.need(ORIGINAL, name, kind, (column,))
-                    if src["treatment"] != "free_text":  # words of free text are not values
-                        for kind in ("sought_short", "source_words"):
-                            src[kind] = v.need(ORIGINAL, name, kind, (column,))
-                    if src["treatment"] != "removed" and info.copy_schema is not None \
-                            and column in info.copy_schema.names \
-                            and not pa.types.is_nested(info.copy_schema.field(column).type):
-                        src["copy"] = v.need(COPY, name, "value", (column,))
-                self.sources.append(src)
-        own = {(s["table"], s["column"]): s["id"] for s in self.sources}
-        # the copy's columns that carry text through (LeakCheck._scan): kept, free text, coarse
-        # each with the source it is (-1: none) and its fingerprint columns: the whole cell of several
-        # words or of one, its words (non-blank cells, prose); inside text: sequences, distinct words
-        self.scanned: list[dict[str, Any]] = []
-        for name, schema in v.schemas[COPY].items():
-            info = v.ctx.tables.get(name)
-            for f in schema:
-                if pa.types.is_nested(f.type) or pa.types.is_null(f.type) or _passes_text(info, f.name) is None:
-                    continue
-                kinds = ("scanned", "scanned_one", "nwords") + (("sequences", "cell_words") if is_text(f.type) else ())
-                self.scanned.append({"table": name, "column": f.name,
-                                     "own": own.get((name, f.name), -1) if info is not None else -1,
-                                     **{kind: v.need(COPY, name, kind, (f.name,)) for kind in kinds}})
-
-    def _count(self) -> None:
-        """Each source's non-blank cells and distinct values in ORIGINAL, and the copy's cells of its
-        column holding one of them: one aggregation of every source's (value, side) by (source,
-        value), then by source."""
-        from functools import reduce
-
-        from pyspark.sql import functions as F
-
-        parts = []
-        for src in self.sources:
-            src.update(rows=0, distinct=0, found=0)
-            for side, key, role in ((ORIGINAL, "original", 1), (COPY, "copy", 0)):
-                if key in src:
-                    parts.append(self.v.fingerprints(side, src["table"]).select(
-                        F.lit(src["id"]).alias("src"), F.col(src[key]).alias("k"),
-                        F.lit(role).alias("original")).where(F.col("k").isNotNull()))
-        if not parts:
-            return
-        values = (reduce(lambda a, b: a.unionByName(b), parts).groupBy("src", "k")
-                  .agg(F.sum("original").alias("n"), F.count(F.lit(1)).alias("cells")))
-        held = F.col("n") > 0
-        for row in values.groupBy("src").agg(
-                F.sum("n").alias("rows"), F.sum(F.when(held, 1).otherwise(0)).alias("distinct"),
-                F.sum(F.when(held, F.col("cells") - F.col("n")).otherwise(0)).alias("found")).collect():
-            self.sources[int(row["src"])].update(rows=int(row["rows"]), distinct=int(row["distinct"]),
-                                                 found=int(row["found"]))
-
-    def _elsewhere(self) -> None:
-        """LeakCheck._scan and Matches.settle over every scanned column, unpaired: a cell holding a
-        specific value of another source column (held by at most max(specific_min, specific_share x
-        rows) rows of its column), normalised, is ``elsewhere`` as the whole cell (several words),
-        ``in_text`` as a sequence of 2 to ``max_words`` words strictly inside it, or as one word
-        inside it when the column is prose (``text_min_words`` words per cell on average). In prose,
-        a word matched in more than max(vocabulary_min, vocabulary_share x cells) cells (inside, or
-        as a one-word cell) is the column's vocabulary, not a leak. A cell counts once per source,
-        as elsewhere before in text. One-word matches outside prose are weak, never leaks: not
-        sought (``weak`` is not counted). The driver gets per-column counts and (column, source,
-        kind, cells) rows of ids and counts."""
-        from functools import reduce
-
-        from pyspark.sql import functions as F
-
-        def union(frames: list[Any]) -> Any:
-            return reduce(lambda a, b: a.unionByName(b), frames)
-
-        if not self.scanned or not any("sought" in src for src in self.sources):
-            return
-        # per scanned column: non-blank cells and their words, for prose and the vocabulary limit
-        stats = union([self.v.fingerprints(COPY, sc["table"]).select(F.lit(i).alias("scan"),
-                                                                     F.col(sc["nwords"]).alias("n"))
-                       for i, sc in enumerate(self.scanned)]).groupBy("scan").agg(
-            F.count("n").alias("cells"), F.sum("n").alias("words")).collect()
-        limits: dict[int, float] = {}
-        for row in stats:
-            i, cells, words = int(row["scan"]), int(row["cells"]), int(row["words"] or 0)
-            if "cell_words" in self.scanned[i] and words >= self.rules["text_min_words"] * max(1, cells):
-                limits[i] = max(self.rules["vocabulary_min"], self.rules["vocabulary_share"] * cells)
-        # the index (hash, kind, source): kinds 0 whole of several words, 1 a sequence inside text,
-        # 2 a one-word whole, 3 one word inside text (2 and 3 only for prose)
-        index = []
-        for src in self.sources:
-            if "sought" not in src:
-                continue
-            limit = max(self.rules["specific_min"], self.rules["specific_share"] * src.get("rows", 0))
-            fp = self.v.fingerprints(ORIGINAL, src["table"])
-            wanted = [(F.col(src["sought"]), (0,))]
-            if "source_words" in src:
-                wanted.append((F.col(src["sought_short"]), (1,)))
-            if limits:
-                wanted.append((F.col(src["sought_one"]), (2, 3) if "source_words" in src else (2,)))
-                if "source_words" in src:
-                    wanted.append((F.explode(src["source_words"]), (3,)))
-            for h, kinds in wanted:
-                found = (fp.select(h.alias("h")).where(F.col("h").isNotNull()).groupBy("h").count()
-                         .where(F.col("count") <= limit))
-                index.extend(found.select("h", F.lit(kind).alias("kind"), F.lit(src["id"]).alias("src"))
-                             for kind in kinds)
-        cells = []
-        for i, sc in enumerate(self.scanned):
-            # a cell's id: its position in the persisted fingerprints (the same in every branch)
-            base = self.v.fingerprints(COPY, sc["table"]).select(F.monotonically_increasing_id().alias("cell"), "*")
-            tag = [F.lit(i).alias("scan"), F.lit(sc["own"]).alias("own")]
-            kinds = [(0, "scanned"), (1, "sequences")]
-            if i in limits:  # prose
-                kinds += [(2, "scanned_one"), (3, "cell_words")]
-            for kind, col in kinds:
-                if col not in sc:
-                    continue
-                h = F.explode(sc[col]) if col in LIST_KINDS else F.col(sc[col])
-                cells.append(base.select("cell", h.alias("h"), F.lit(kind).alias("kind"), *tag)
-                             .where(F.col("h").isNotNull()))
-        matches = union(cells).join(union(index), ["h", "kind"]).where(F.col("src") != F.col("own"))
-        if limits:
-            one_word = F.col("kind") >= 2
-            limit = F.lit(0.0)
-            for i, value in limits.items():
-                limit = F.when(F.col("scan") == i, F.lit(float(value))).otherwise(limit)
-            common = (matches.where(one_word).groupBy("scan", "h").agg(F.countDistinct("cell").alias("n"))
-                      .where(F.col("n") > limit).select("scan", "h", F.lit(True).alias("common")))
-            matches = matches.join(common, ["scan", "h"], "left").where(~(one_word & F.col("common").isNotNull()))
-        # in prose a one-word whole cell is weak (2) and a word inside is in text (1)
-        first = F.when(F.col("kind") == 3, 1).otherwise(F.col("kind"))
-        found = (matches.groupBy("scan", "cell", "src").agg(F.min(first).alias("kind"))
-                 .where(F.col("kind") < 2).groupBy("scan", "src", "kind").count().collect())
-        for row in found:
-            src, kind = self.sources[int(row["src"])], int(row["kind"])
-            src[("elsewhere", "in_text")[kind]] += int(row["count"])
-            sc = self.scanned[int(row["scan"])]
-            src["found_in"].add(f"{sc['table']}.{sc['column']}")
-
-    def finish(self) -> dict[str, Any]:
-        tables: dict[str, Any] = {t: {"summary": {}, "columns": {}} for t in self.v.ctx.tables}
-        self._count()
-        self._elsewhere()
-        for src in self.sources:
-            tables[src["table"]]["columns"][src["column"]] = _leak_column(src)
-        for name, t in tables.items():
-            leaks = sum(c["leaks"] for c in t["columns"].values())
-            rows = sum(s["rows"] for s in self.sources if s["table"] == name)
-            t["summary"] = {"leaks": leaks, "leaked_share": _share(leaks, rows)}
-        total_leaks = sum(t["summary"]["leaks"] for t in tables.values())
-        total_rows = sum(s["rows"] for s in self.sources)
-        return {
-            "summary": {"leaks": total_leaks, "leaked_share": _share(total_leaks, total_rows),
-                        "columns_checked": sum(s["skipped"] is None for s in self.sources),
-                        "values_checked": total_rows,
-                        "columns_leaking": sum(c["leaks"] > 0 for t in tables.values() for c in t["columns"].values())},
-            "tables": tables,
-            "scanned": None,
-            "rules": dict(self.rules),
-        }
-
-
-def _leak_column(src: dict[str, Any]) -> dict[str, Any]:
-    """The local check's column entry for rows it cannot pair (LeakCheck._column, unpaired): a strict
-    column's own-column matches are leaks, other treatments' are expected overlap; a value of
-    several words found whole in another column is a leak (``elsewhere``)."""
-    same_column = src["found"]
-    leaks = same_column if src["treatment"] == "strict" else 0
-    return {
-        "treatment": src["treatment"],
-        "checked": src["rows"],
-        "distinct": src["distinct"],
-        "compared": 0,
-        "kept_same_row": None,
-        "expected_same_row": None,
-        "same_column": same_column,
-        "elsewhere": src["elsewhere"],
-        "in_text": src["in_text"],
-        "weak": None,
-        "expected_overlap": same_column - leaks,
-        "leaks": leaks + src["elsewhere"] + src["in_text"],
-        "kept_share": None,
-        "leaked_share": _share(leaks + src["elsewhere"] + src["in_text"], src["rows"]),
-        "found_in": sorted(src["found_in"]),
-        **({"skipped": src["skipped"]} if src["skipped"] else {}),
-    }
-
-
-def _share(n: int, of: int) -> float | None:
-    return round(min(1.0, n / of), 6) if of else None
 
 
 __all__ = ["NOT_COMPUTED", "verify"]
