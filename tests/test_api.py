@@ -123,6 +123,14 @@ def test_profile_as_dict_and_text(keys):
     assert a.equals(b)
     assert a["id"].tolist() == [1, 2, 3] and pd.isna(a["email"].iloc[2])
     assert a["email"].iloc[0] != "a@x.org" and a["email"].iloc[0].endswith("@example.com")
+    one_line = json.dumps(as_dict)  # JSON text on one line: text, not a file name
+    assert veil.anonymize(df, one_line, keys).equals(a)
+    for source in (text, as_dict, one_line, "  " + one_line):  # veil.load_profile takes each as well
+        assert veil.anonymize(df, veil.load_profile(source), keys).equals(a)
+    with pytest.raises(ProfileError, match="did you mean 'keep'"):  # strict, as for a file
+        veil.load_profile({"version": 1, "tables": {"users": {"columns": {"id": "kep"}}}})
+    with pytest.raises(ProfileError, match="profile file not found"):
+        veil.load_profile("profiles/no-such-profile.yaml")
 
 
 def test_unknown_columns_fail_closed_without_values(keys):

@@ -22,13 +22,14 @@ __version__ = "0.1.0"
 
 from . import verify as _verify_checks  # noqa: E402,F401  (loaded first: the name below is the function)
 from .api import anonymize, scan, verify  # noqa: E402
+from .api import read_profile as load_profile  # noqa: E402
 from .dataset import Dataset, Table  # noqa: E402
 from .errors import VeilError  # noqa: E402
 from .formats import open_dataset  # noqa: E402
 from .keys import Keyring, init_keyring, load_keyring  # noqa: E402
 from .pipeline import run_plan  # noqa: E402
 from .plan import Plan, compile_plan  # noqa: E402
-from .profile import Profile, load_profile  # noqa: E402
+from .profile import Profile  # noqa: E402
 
 __all__ = [
     "Dataset", "Keyring", "Plan", "Profile", "Table", "VeilError", "__version__", "anonymize", "compile_plan",

@@ -46,18 +46,26 @@ BATCH_ROWS = 65_536
 
 # -- profile and keys ---------------------------------------------------------
 
-def as_profile(profile: Profile | Mapping | str | Path) -> Profile:
-    """A Profile from a Profile, a dict (the YAML's structure), YAML text, or a path to a YAML file."""
+def as_profile(profile: Profile | Mapping | str | Path, *, strict: bool = False) -> Profile:
+    """A Profile from a Profile, a dict (the YAML's structure), YAML or JSON text, or a path to a
+    YAML file. Text is told from a path by a line break, a leading ``{`` (JSON, or a YAML flow
+    mapping) or a leading ``version``; any other string is a path."""
     if isinstance(profile, Profile):
         return profile
     if isinstance(profile, Mapping):
-        return parse_profile(dict(profile), {}, None, strict=False)
-    if isinstance(profile, str) and ("\n" in profile or profile.lstrip().startswith("version")):
+        return parse_profile(dict(profile), {}, None, strict=strict)
+    if isinstance(profile, str) and ("\n" in profile or profile.lstrip().startswith(("version", "{"))):
         data, lines = load_yaml(profile, "<profile text>")
-        return parse_profile(data, lines, None, strict=False)
+        return parse_profile(data, lines, None, strict=strict)
     if isinstance(profile, str | Path):
-        return load_profile(profile, strict=False)
+        return load_profile(profile, strict=strict)
     raise UsageError("profile must be a path, a dict or YAML text", hint="veil.load_profile(path) also works")
+
+
+def read_profile(profile: Profile | Mapping | str | Path, *, strict: bool = True) -> Profile:
+    """``veil.load_profile``: a profile from a path to a YAML file, a dict, or YAML/JSON text (as
+    :func:`as_profile` tells them apart); ``strict`` raises on any problem of the profile."""
+    return as_profile(profile, strict=strict)
 
 
 def as_keys(keys: KeyProvider | str | Path, scope: str | None) -> KeyProvider:
