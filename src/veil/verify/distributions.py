@@ -9,7 +9,9 @@ distances between two of them.
 - text: the length of every value, as a histogram of lengths 0..``LENGTH_CAP`` (exact);
 - numbers and dates (dates as seconds since 1970-01-01 UTC): exact count, mean and standard
   deviation, and a uniform sample of ``SAMPLE`` values (bottom-k of a seeded random key per row,
-  so the same rows are drawn on both sides of an identical copy however the batches are cut).
+  a function of the seed and the row's ordinal in its table only (:func:`row_keys`): the same
+  rows are drawn on both sides of an identical copy however the batches are cut, and the Spark
+  verification, which reads a table in parallel, draws the same ones).
   Text columns are tried as numbers and as ISO dates; the original side gives a kind up at the
   first value that does not parse (``strict``), the copy side counts such values as unparsed.
 
@@ -37,6 +39,22 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 COARSE_DATE_FORMATS = ("%Y-%m", "%Y")  # generalized dates in a copy (text 'YYYY', 'YYYY-MM')
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def row_keys(seed: int, ordinals: np.ndarray) -> np.ndarray:
+    """The sample key of each row (uint64) from its ordinal in its table (0, 1, ...): splitmix64 of
+    ``seed`` x golden ratio + ordinal. A bijection of the ordinal (an odd multiply, xor-shifts): the
+    rows of a table have distinct keys, so its bottom-k is one set whatever the order rows come in."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(ordinals).astype(np.uint64) + np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        return z ^ (z >> np.uint64(31))
 
 
 def is_number_type(t: pa.DataType) -> bool:
@@ -101,7 +119,7 @@ class Numbers:
         self._sum = 0.0
         self._sumsq = 0.0
         self.sample = np.empty(0)
-        self._keys = np.empty(0)
+        self._keys = np.empty(0, np.uint64)
         self.whole_days = True  # dates: every value at midnight (printed as dates, not times)
 
     def add(self, values: np.ndarray, keys: np.ndarray) -> None:
@@ -140,7 +158,7 @@ class ColumnSide:
     the original side found (the copy: its values read leniently as that kind)."""
 
     def __init__(self, seed: int, kind: str | None = None) -> None:
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.kind = kind
         self.type: pa.DataType | None = None
         self.rows = 0
@@ -153,11 +171,14 @@ class ColumnSide:
         self._dead: set[str] = set()
 
     def add(self, ctx, arr: pa.Array | pa.ChunkedArray,
-            fps: tuple[np.ndarray, np.ndarray] | None = None, count_values: bool = True) -> None:
+            fps: tuple[np.ndarray, np.ndarray] | None = None, count_values: bool = True,
+            ordinals: np.ndarray | None = None) -> None:
         """Count one batch of the column (``fps``: its ``column_fingerprints`` or
         ``number_fingerprints``, when known: (fingerprints, rows), with their ``counted`` form
         when the batch was dictionary-encoded). ``count_values`` False: ``values`` is counted
-        elsewhere (a key column's, by the key tracker) and set by the caller."""
+        elsewhere (a key column's, by the key tracker) and set by the caller. ``ordinals``: the
+        rows' ordinals in the table (default: the batches come in the table's order, so the rows
+        counted so far and on)."""
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if pa.types.is_dictionary(arr.type):
@@ -165,7 +186,9 @@ class ColumnSide:
         if self.type is None:
             self.type = arr.type
         n = len(arr)
-        keys = self.rng.random(n)  # one per row, nulls included: rows stay aligned with the other side
+        if ordinals is None:
+            ordinals = np.arange(self.rows, self.rows + n, dtype=np.uint64)
+        keys = row_keys(self.seed, ordinals)  # one per row, nulls included: rows stay aligned with the other side
         self.rows += n
         self.nulls += arr.null_count
         got = None if not count_values else column_fingerprints(ctx, arr) if fps is None else fps

@@ -218,7 +218,7 @@ class UtilityCheck:
         if role == "missing":
             out.update(distance=1.0, distance_name="missing", scored=True)
             return out
-        values, name, extra = _value_distance(before, after, kind, role)
+        values, name, extra = _value_distance(before, after, kind, role, *self._measures(info.name, column))
         nb, na = before.nulls / max(before.rows, 1), after.nulls / max(after.rows, 1)
         if before.rows == 0 and after.rows == 0:
             distance = 0.0
@@ -234,6 +234,11 @@ class UtilityCheck:
         if role != "kept":
             _without_values(out)
         return out
+
+    def _measures(self, table: str, column: str) -> tuple[Any, Any]:
+        """How the column's two value counts are compared: (tvd, top_k_overlap) of the sides'
+        FingerprintCounts (the Spark verification joins them in Spark instead)."""
+        return tvd, top_k_overlap
 
     def _foreign_key(self, info: TableInfo, fk) -> dict[str, Any]:
         before = self.keys.foreign_key(ORIGINAL, info.name, fk)
@@ -318,8 +323,8 @@ def _stats(side: ColumnSide, kind: str) -> dict[str, Any]:
     return out
 
 
-def _value_distance(before: ColumnSide, after: ColumnSide, kind: str, role: str
-                    ) -> tuple[float | None, str, dict[str, Any]]:
+def _value_distance(before: ColumnSide, after: ColumnSide, kind: str, role: str,
+                    tvd_of=tvd, overlap_of=top_k_overlap) -> tuple[float | None, str, dict[str, Any]]:
     """(distance of the non-null values in [0, 1], its name, extra fields of the column)."""
     extra: dict[str, Any] = {}
     if role == "identifier":
@@ -343,12 +348,12 @@ def _value_distance(before: ColumnSide, after: ColumnSide, kind: str, role: str
             extra["histogram"] = _histogram(a, b, lo, hi)
         return d, "ks", extra
     if kind == "category":
-        extra["top_k_overlap"] = top_k_overlap(before.values, after.values, TOP_K)
+        extra["top_k_overlap"] = overlap_of(before.values, after.values, TOP_K)
         rb, ra = ranked_shares(before.values)[:TOP_K], ranked_shares(after.values)[:TOP_K]
         extra["histogram"] = {"ranks": list(range(1, TOP_K + 1)),
                               "before": [r6(x) for x in rb], "after": [r6(x) for x in ra]}
         if role == "kept":
-            return tvd(before.values, after.values), "tvd", extra
+            return tvd_of(before.values, after.values), "tvd", extra
         return tvd_rank(before.values, after.values), "tvd_rank", extra
     if kind == "text" and before.lengths is not None:
         extra["histogram"] = {"of": "length", "edges": [*LENGTH_EDGES, "+"],
