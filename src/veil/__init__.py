@@ -21,7 +21,7 @@ and on in-memory tables (docs/python.md)::
 __version__ = "0.1.0"
 
 from . import verify as _verify_checks  # noqa: E402,F401  (loaded first: the name below is the function)
-from .api import anonymize, scan, verify  # noqa: E402
+from .api import anonymize, draft, scan, verify  # noqa: E402
 from .api import read_profile as load_profile  # noqa: E402
 from .dataset import Dataset, Table  # noqa: E402
 from .errors import VeilError  # noqa: E402
@@ -33,6 +33,6 @@ from .profile import Profile  # noqa: E402
 
 __all__ = [
     "Dataset", "Keyring", "Plan", "Profile", "Table", "VeilError", "__version__", "anonymize", "compile_plan",
-    "init_keyring", "load_keyring", "load_profile", "open_dataset", "run_plan", "scan",
+    "draft", "init_keyring", "load_keyring", "load_profile", "open_dataset", "run_plan", "scan",
     "verify",
 ]

@@ -200,30 +200,32 @@ def _module(obj: Any) -> str:
     return type(obj).__module__.split(".")[0]
 
 
-def _pandas_mapper(df: Any) -> Any:
-    """How a result goes back to pandas: with Arrow dtypes when the input had any, with pandas'
-    nullable dtypes (Int64, string, boolean, Float64) when it had those, else pandas' defaults
-    (an integer column with a null then comes back float64, as pandas reads it)."""
+def _pandas_mappers(df: Any) -> dict[str, Any]:
+    """How each column goes back to pandas, as the input column was: a column with an Arrow dtype
+    gets one again, a column with a nullable dtype (Int64, string, boolean, Float64) the nullable
+    dtype of its output type; the others pandas' defaults (an integer column with a null then comes
+    back float64, as pandas reads it)."""
     import pandas as pd
 
-    dtypes = list(df.dtypes)
-    if any(isinstance(d, pd.ArrowDtype) for d in dtypes):
-        return pd.ArrowDtype
-    if any(getattr(d, "na_value", None) is pd.NA for d in dtypes):  # Int64, boolean, string[python] ...
-        nullable = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
-                    pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
-                    pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
-                    pa.float32(): pd.Float32Dtype(), pa.float64(): pd.Float64Dtype(), pa.string(): pd.StringDtype(),
-                    pa.large_string(): pd.StringDtype()}
-        return nullable.get
-    return None
+    nullable = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+                pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
+                pa.float32(): pd.Float32Dtype(), pa.float64(): pd.Float64Dtype(), pa.string(): pd.StringDtype(),
+                pa.large_string(): pd.StringDtype()}
+    mappers = {}
+    for name, dtype in df.dtypes.items():
+        if isinstance(dtype, pd.ArrowDtype):
+            mappers[str(name)] = pd.ArrowDtype
+        elif getattr(dtype, "na_value", None) is pd.NA:  # Int64, boolean, string[python] ...
+            mappers[str(name)] = nullable.get
+    return mappers
 
 
 class _Adapter:
     """One input: its Arrow schema and batches, and how to give the result back in its type."""
 
     def __init__(self, data: Any, batch_rows: int):
-        self.data, self.kind, self.index, self.mapper = data, None, None, None
+        self.data, self.kind, self.index, self.mappers = data, None, None, {}
         if isinstance(data, pa.Table):
             self.kind, self.table = "table", data
         elif isinstance(data, pa.RecordBatch):
@@ -233,7 +235,7 @@ class _Adapter:
         elif _module(data) == "pandas" and type(data).__name__ == "DataFrame":
             self.kind, self.index = "pandas", data.index
             self.table = pa.Table.from_pandas(data, preserve_index=False)
-            self.mapper = _pandas_mapper(data)
+            self.mappers = _pandas_mappers(data)
         elif _module(data) == "polars" and type(data).__name__ == "DataFrame":
             self.kind, self.table = "polars", data.to_arrow()
         else:
@@ -265,7 +267,10 @@ class _Adapter:
             import polars  # the input was a polars DataFrame: polars is installed
 
             return polars.from_arrow(table)
-        df = table.to_pandas(types_mapper=self.mapper)
+        df = table.to_pandas()
+        for name, mapper in self.mappers.items():
+            if name in table.column_names:
+                df[name] = table.column(name).to_pandas(types_mapper=mapper)
         if order is None:
             df.index = self.index
         return df
@@ -362,19 +367,7 @@ def scan(data: Any, *, table: str = "data", sample: int | None = None, sample_ro
     ``veil scan`` reports them (entity, class, confidence, key, evidence as JSON; never a value).
     A pandas DataFrame when pandas is installed, else a pyarrow Table. NER runs only with an
     installed spaCy pipeline (the [ner] extra), as in the CLI: nothing is downloaded."""
-    from .detect.scan import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, scan_dataset  # loads Presidio: only here
-
-    sample, sample_rows = sample or DEFAULT_SAMPLE, sample_rows or DEFAULT_SAMPLE_ROWS
-    items = data.items() if isinstance(data, Mapping) else [(table, data)]
-    tables, rows = {}, {}
-    for name, d in items:
-        a = _Adapter(d, BATCH_ROWS)
-        full = a.table if a.table is not None else a.data.read_all()
-        rows[name], tables[name] = full.num_rows, full.slice(0, sample_rows)  # the first rows, as for CSV
-    result = scan_dataset(memory_dataset(tables, {n: t.schema for n, t in tables.items()}), sample=sample,
-                          sample_rows=sample_rows, nlp_model=nlp_model, use_ner=use_ner)
-    for ts in result.tables:
-        ts.rows, ts.rows_estimated = rows[ts.name], False
+    result = _scan_result(data, table, sample, sample_rows, nlp_model, use_ner)
     records = [{"table": f.table, "column": f.column, "type": f.type, "entity": f.entity, "class": f.cls,
                 "confidence": f.confidence, "key": f.key, "evidence": json.dumps(f.evidence, sort_keys=True)}
                for f in result.findings]
@@ -387,6 +380,36 @@ def scan(data: Any, *, table: str = "data", sample: int | None = None, sample_ro
     except ImportError:
         return out
     return out.to_pandas()
+
+
+def draft(data: Any, *, table: str = "data", sample: int | None = None, sample_rows: int | None = None,
+          nlp_model: str | None = None, use_ner: bool = True) -> str:
+    """The draft profile ``veil scan -o draft.yaml`` writes for ``data`` (one table, or a dict of
+    tables), as YAML text with its comments: ``veil.anonymize(data, veil.draft(data), keys)`` runs
+    it unchanged, and it can be saved and edited as the CLI's draft. Never a value of the data."""
+    from .detect.draft import draft_profile
+
+    return draft_profile(_scan_result(data, table, sample, sample_rows, nlp_model, use_ner))
+
+
+def _scan_result(data: Any, table: str, sample: int | None, sample_rows: int | None, nlp_model: str | None,
+                 use_ner: bool) -> Any:
+    """veil.detect.scan.scan_dataset over in-memory tables (their first ``sample_rows`` rows, as for
+    CSV), with each table's whole row count."""
+    from .detect.scan import DEFAULT_SAMPLE, DEFAULT_SAMPLE_ROWS, scan_dataset  # loads Presidio: only here
+
+    sample, sample_rows = sample or DEFAULT_SAMPLE, sample_rows or DEFAULT_SAMPLE_ROWS
+    items = data.items() if isinstance(data, Mapping) else [(table, data)]
+    tables, rows = {}, {}
+    for name, d in items:
+        a = _Adapter(d, BATCH_ROWS)
+        full = a.table if a.table is not None else a.data.read_all()
+        rows[name], tables[name] = full.num_rows, full.slice(0, sample_rows)
+    result = scan_dataset(memory_dataset(tables, {n: t.schema for n, t in tables.items()}), sample=sample,
+                          sample_rows=sample_rows, nlp_model=nlp_model, use_ner=use_ner)
+    for ts in result.tables:
+        ts.rows, ts.rows_estimated = rows[ts.name], False
+    return result
 
 
 # -- verify ---------------------------------------------------------------------------
