@@ -407,11 +407,12 @@ tables:
     assert (fk["resolved_share"], fk["resolved_share_original"], fk["lost"]) == (0.95, 0.95, 0.0)
     assert doc["integrity"]["summary"]["fk_lost"] == 0.0
     assert _cli(*args, "--force", "--fail-on", "fk<1").exit_code == 10  # asked for: still there
-    # the copy breaks references: 30 orders now point nowhere
+    # the copy breaks references: 30 orders now point nowhere (2**31: outside the pseudonyms'
+    # [0, 2**31), so it is never a customer's; 999999999 was one with probability 100/2**31 = 4.7e-8)
     with (out / "orders.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     for r in rows[:30]:
-        r["customer_id"] = "999999999"
+        r["customer_id"] = str(2 ** 31)
     _write_csv(out / "orders.csv", rows)
     res = _cli(*args, "--force")
     assert res.exit_code == 10 and "fk_lost>0" in res.stderr
