@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import SAMPLES_CSV, SAMPLES_PARQUET, SHOP_PROFILE, run_module
-from veil.subset.closure import Link, compute, keyed_hash, positions_in
+from veil.keys import load_keyring
+from veil.subset.closure import PURPOSE, Link, compute, keyed_hash, positions_in
 from veil.subset.predicate import PredicateError, compile_where
 from veil.subset.spec import Subset, Target
 
@@ -185,7 +186,13 @@ def test_a_subset_of_the_samples_is_closed_and_stable(tmp_path, keyring):
     out_pq, rep = _run(tmp_path, SAMPLES_PARQUET, keyring, "pq")
     out_csv, rep_csv = _run(tmp_path, SAMPLES_CSV, keyring, "csv", SUBSET, "--format", "parquet")
     tables = {t: pq.read_table(out_pq / f"{t}.parquet") for t in ("customers", "orders", "payments", "addresses")}
-    assert 0 < tables["customers"].num_rows < 200 * 0.2
+    # the 10% are the customers whose keyed hash is below 0.1 * 2**64, exactly; how many is
+    # Binomial(200, 0.1) under a random key: 0 with probability 7e-10, 60 or more with 4e-15
+    # (the old bound, 40, failed with 1.7e-5)
+    src_ids = pq.read_table(SAMPLES_PARQUET / "customers.parquet").column("customer_id").cast(pa.string())
+    key = load_keyring(str(keyring)).subkey(PURPOSE, "customers")
+    chosen = int((keyed_hash(key, src_ids) < np.uint64(int(0.1 * 2.0 ** 64))).sum())
+    assert 0 < tables["customers"].num_rows == chosen < 200 * 0.3
     assert rep["tables"]["customers"]["subset"]["target"] == tables["customers"].num_rows
     assert rep["tables"]["customers"]["rows_dropped"]["outside_subset"] == 200 - tables["customers"].num_rows
     ids = set(tables["customers"].column("customer_id").to_pylist())
@@ -269,8 +276,12 @@ tables:
 subset:
   targets:
     - {table: customer, fraction: 0.05}
+    - {table: customer, where: "id = 100"}
   include_children: [orders, line]
 """
+# customer 100 is always a target: a 5% sample of 400 is empty with probability 0.95**400 = 1.2e-9,
+# and with it its referrers 33, 11 and 3 are always there (parents, unless the sample took them too)
+# and its order 357 is placed in 2023
 
 
 @pytest.fixture
@@ -297,6 +308,8 @@ def test_a_pg_dump_subset_restores_with_every_constraint(tmp_path, keyring, pg):
     assert n["customer"] == report["tables"]["customer"]["rows_out"]
     # the self-reference pulled in referrers: more customers than the 5% targets
     assert report["tables"]["customer"]["subset"]["parent"] > 0
+    assert srv.rows(dst, "SELECT id FROM customer WHERE id IN (3, 11, 33, 100) ORDER BY id") == \
+        [("3",), ("11",), ("33",), ("100",)]
     # include_children: every order of a kept customer, and every line of a kept order
     assert srv.rows(dst, "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM customer c "
                          "WHERE c.id = o.customer)") == [("0",)]
@@ -331,12 +344,17 @@ def test_a_mysqldump_subset_keeps_every_reference(tmp_path, keyring, my):
                "INSERT INTO b SELECT seq, 1 + (seq % 250) FROM seq_1_to_500;\n"
                "UPDATE a SET b_id = id WHERE id % 2 = 0;\n"
                "ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b(id);\n", src)
+    # a 2% sample of 500 rows is empty with probability 0.98**500 = 4.1e-5 (then nothing was checked):
+    # row a 2 is always a target, so the cycle a 2 -> b 2 -> a 3 is always followed
     out, _ = run_dump(srv, src, tmp_path, keyring, "version: 1\ndefaults: {unknown_columns: keep}\ntables: {}\n"
-                      "subset:\n  targets:\n    - {table: a, fraction: 0.02}\n")
+                      "subset:\n  targets:\n    - {table: a, fraction: 0.02}\n"
+                      "    - {table: a, where: \"id = 2\"}\n")
     ok, err = srv.restore(out, dst)
     assert ok, err
     na = int(srv.rows(dst, "SELECT count(*) FROM a")[0][0])
     assert 0 < na < 100
+    assert srv.rows(dst, "SELECT id FROM a WHERE id IN (2, 3) ORDER BY id") == [("2",), ("3",)]
+    assert srv.rows(dst, "SELECT id FROM b WHERE id = 2") == [("2",)]
     # the two-table cycle a -> b -> a is closed: every reference resolves
     assert srv.rows(dst, "SELECT count(*) FROM a LEFT JOIN b ON a.b_id = b.id WHERE a.b_id IS NOT NULL "
                          "AND b.id IS NULL") == [("0",)]
