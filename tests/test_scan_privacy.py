@@ -329,7 +329,12 @@ def test_drafted_privacy_section_validates_runs_and_verifies(people, tmp_path):
     with open(people / "people.csv", newline="") as fh:
         orig = list(csv.DictReader(fh))
     assert len(copy) == len(orig)
-    assert not {r["cc_number"] for r in orig} & {r["cc_number"] for r in copy}
+    # the card numbers are written as floats (4.47188E+15): the fake keeps that shape, so only 6 of
+    # its 8 digits are keyed (the brand's 4 stays, the last is Luhn's) and a fake equals one of the
+    # 32 Luhn-valid originals with probability 3.2e-5: one of the 400 fakes does in ~1.3% of runs
+    # (measured: 72 of 6,000 random keys; the old 'no shared value' failed so), five with ~1e-11.
+    # A kept or unkeyed column shares all 400.
+    assert len({r["cc_number"] for r in orig} & {r["cc_number"] for r in copy}) <= 4
     assert not {r["mothers_maiden_name"] for r in orig} & {r["mothers_maiden_name"] for r in copy}
     assert {r["cvv2"] for r in copy} <= {"***", "****", ""}
 
