@@ -406,3 +406,36 @@ def test_hive_partitioned_and_part_file_tables_as_locally(spark, keyfile, tmp_pa
     assert got["risk"]["tables"]["visits"]["quasi_identifiers"] == ["clinic", "visit_year"]
     fks = got["integrity"]["tables"]["orders"]["foreign_keys"]
     assert fks and all(fk["resolved_share"] is not None for fk in fks)
+
+
+def test_free_text_spans_the_scrub_wrote_as_locally(spark, tmp_path):
+    """A scrubbed free-text column: spans with a word its original text never held were written by
+    the scrub (a fake that is a real name by chance), not left: neither engine counts them; names
+    the original text held stay leaks. The same counts on Spark as locally, across part files."""
+    names = [f"Zbyszko{i} Wojtaszek{i}" for i in range(40)] + ["Piotr Wojciechowski", "Søren Kierkegaard"]
+    bodies = ([f"ticket {i}: the parcel arrived late again" for i in range(30)]
+              + ["no answer from Piotr Wojciechowski, will call back", "Wojciechowski called about it twice",
+                 "Zbyszko3 Wojtaszek3"])
+    copy = list(bodies)
+    copy[0] = "ticket 0: the parcel arrived late again, says Søren Kierkegaard"  # written by the scrub
+    copy[1] = "Søren Kierkegaard"  # a whole cell the scrub wrote
+    copy[2] = "ticket 2: Kierkegaard says the parcel arrived late"  # a rare word, new to the column
+    copy[3] = "ticket 3: Wojciechowski says the parcel arrived late"  # a rare word the column held: a leak
+    copy[31] = "Piotr Wojciechowski called about it twice"  # a sequence the column held: a leak
+    people = {"pid": list(range(len(names))), "name": names}
+    for side, body in (("original", bodies), ("copy", copy)):
+        (tmp_path / side / "tickets").mkdir(parents=True)
+        t = pa.table({"tid": list(range(len(body))), "body": body})
+        for i in range(3):
+            pq.write_table(t.slice(i * 11, 11), tmp_path / side / "tickets" / f"part-{i}.parquet")
+        faked = names if side == "original" else [f"fake {i}" for i in people["pid"]]
+        pq.write_table(pa.table({**people, "name": faked}), tmp_path / side / "people.parquet")
+    profile = {"version": 1, "tables": {
+        "people": {"columns": {"pid": "keep", "name": {"op": "fake", "kind": "name"}}},
+        "tickets": {"columns": {"tid": "keep", "body": {"op": "scrub", "entities": {"EMAIL": {"op": "redact"}}}}}}}
+    local = _local(tmp_path / "original", tmp_path / "copy", profile)
+    got = spark_verify(tmp_path / "original", tmp_path / "copy", profile, spark=spark)
+    assert_same_metrics(local, got)
+    name = got["leaks"]["tables"]["people"]["columns"]["name"]
+    # left: a rare word, a sequence, and a whole cell ("Zbyszko3 Wojtaszek3", kept as it was)
+    assert (name["in_text"], name["elsewhere"], name["found_in"]) == (2, 1, ["tickets.body"])

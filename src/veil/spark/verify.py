@@ -267,11 +267,16 @@ def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[st
     if kind in ("source_words", "cell_words"):
         return _word_lists(memo[key], kind)
     if kind == "nwords":
-        tok, occ, indices = memo[key]
-        at = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
-        rows = np.flatnonzero(~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), bool) & (occ > 0)[at])
-        return _as_int64(n, tok.words[at[rows]].astype(np.uint64), rows)
+        return nwords(n, memo[key])
     return _wholes(n, memo[key], kind)
+
+
+def nwords(n: int, words: tuple) -> pa.Array:
+    """Each non-blank cell's number of words (the prose test and the vocabulary limit)."""
+    tok, occ, indices = words
+    at = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    rows = np.flatnonzero(~np.asarray(indices.is_null().to_numpy(zero_copy_only=False), bool) & (occ > 0)[at])
+    return _as_int64(n, tok.words[at[rows]].astype(np.uint64), rows)
 
 
 def _words(ctx: VerifyContext, arr: pa.Array, sought: bool) -> tuple | None:
@@ -291,13 +296,16 @@ def _words(ctx: VerifyContext, arr: pa.Array, sought: bool) -> tuple | None:
     return tok, occ, indices
 
 
-def _wholes(n: int, words: tuple, kind: str) -> pa.Array:
+def _wholes(n: int, words: tuple, kind: str, known: np.ndarray | None = None) -> pa.Array:
     """Each cell's normalised whole, else null (blanks null): ``sought`` a source's values of several
     words that are specific by length (``min_chars``, ``min_digits``), ``sought_short`` those of at
     most ``max_words`` words (the sequences sought inside text), ``sought_one`` its one-word ones;
-    ``scanned`` a scanned cell of several words, ``scanned_one`` of one word."""
+    ``scanned`` a scanned cell of several words, ``scanned_one`` of one word. ``known`` (a flag per
+    word position): only cells whose every word is known."""
     tok, occ, indices = words
     keep = ((tok.words == 1) if kind.endswith("_one") else (tok.words > 1)) & (occ > 0)
+    if known is not None:
+        keep &= np.bincount(tok.value[~known], minlength=len(tok.words)) == 0
     if kind.startswith("sought"):
         keep &= (tok.chars >= RULES["min_chars"]) & (~tok.digits | (tok.chars >= RULES["min_digits"]))
     if kind == "sought_short":
@@ -315,13 +323,15 @@ def _per_cell(n_values: int, values: np.ndarray, hashes: np.ndarray, indices: pa
     return lists.take(indices)
 
 
-def _word_lists(words: tuple, kind: str) -> pa.Array:
+def _word_lists(words: tuple, kind: str, known: np.ndarray | None = None) -> pa.Array:
     """Each cell's words when it has several (LeakCheck._normalised, _inside): ``source_words`` a
     source's words of ``min_chars`` characters (``min_digits`` for a number), once per place (a
     word counts once per row holding the value, per place); ``cell_words`` a scanned cell's
-    distinct words."""
+    distinct words (``known``: those known only)."""
     tok, occ, indices = words
     sel = (tok.words[tok.value] > 1) & (occ[tok.value] > 0)
+    if known is not None:
+        sel &= known
     if kind == "source_words":
         chars, digits = tok.token_chars[tok.token], tok.token_digits[tok.token]
         sel &= (chars >= RULES["min_chars"]) & (~digits | (chars >= RULES["min_digits"]))
@@ -336,17 +346,21 @@ def _word_lists(words: tuple, kind: str) -> pa.Array:
     return _per_cell(len(tok.words), values, fps, indices)
 
 
-def _sequences(words: tuple) -> pa.Array:
+def _sequences(words: tuple, known: np.ndarray | None = None) -> pa.Array:
     """Each cell's hashes of the sequences of 2 to ``max_words`` words strictly inside it
-    (LeakCheck._inside, every start: the member prefilter only skips starts that cannot match)."""
+    (LeakCheck._inside, every start: the member prefilter only skips starts that cannot match);
+    ``known``: those whose every word is known."""
     tok, occ, indices = words
     found_values, found = [np.empty(0, np.int64)], [np.empty(0, np.uint64)]
     if len(tok.fp):
         run = (tok.start + tok.words)[tok.value] - np.arange(len(tok.fp))  # words left in the value
+        unknown = None if known is None else np.concatenate(([0], np.cumsum(~known)))
         for k in range(2, min(RULES["max_words"], int(tok.words.max()) - 1) + 1):
             starts = np.flatnonzero((run >= k) & (tok.words[tok.value] > k) & (occ[tok.value] > 0))
             if len(starts) == 0:
                 break
+            if unknown is not None:
+                starts = starts[unknown[starts + k] == unknown[starts]]
             found_values.append(tok.value[starts].astype(np.int64))
             found.append(sequence_hashes(tok, starts, k))
     return _per_cell(len(tok.words), np.concatenate(found_values), np.concatenate(found), indices)

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from ..ops.arrays import is_text
+from ..verify.base import VerifyContext
+from ..verify.leak_index import member
 from ..verify.leaks import RULES, _passes_text, treatment
+from . import conform
 from .verify import COPY, LIST_KINDS, ORIGINAL
 
 if TYPE_CHECKING:
@@ -54,9 +58,16 @@ class Leaks:
                 if pa.types.is_nested(f.type) or pa.types.is_null(f.type) or _passes_text(info, f.name) is None:
                     continue
                 kinds = ("scanned", "scanned_one", "nwords") + (("sequences", "cell_words") if is_text(f.type) else ())
-                self.scanned.append({"table": name, "column": f.name,
-                                     "own": own.get((name, f.name), -1) if info is not None else -1,
-                                     **{kind: v.need(COPY, name, kind, (f.name,)) for kind in kinds}})
+                sc = {"table": name, "column": f.name, "own": own.get((name, f.name), -1) if info is not None else -1}
+                if _passes_text(info, f.name) == "free_text" and sc["own"] >= 0 \
+                        and "original" in self.sources[sc["own"]]:
+                    # its spans are cut in a pass of their own, with the column's original words (:func:`known_spans`)
+                    sc.update({kind: f"{kind}_{len(self.scanned)}" for kind in kinds},
+                              vocabulary=[v.need(ORIGINAL, name, kind, (f.name,))
+                                          for kind in ("cell_words", "scanned_one")])
+                else:
+                    sc.update({kind: v.need(COPY, name, kind, (f.name,)) for kind in kinds})
+                self.scanned.append(sc)
 
     def _count(self) -> None:
         """Each source's non-blank cells and distinct values in ORIGINAL, and the copy's cells of its
@@ -105,9 +116,9 @@ class Leaks:
 
         if not self.scanned or not any("sought" in src for src in self.sources):
             return
+        frames = self._scanned_frames()
         # per scanned column: non-blank cells and their words, for prose and the vocabulary limit
-        stats = union([self.v.fingerprints(COPY, sc["table"]).select(F.lit(i).alias("scan"),
-                                                                     F.col(sc["nwords"]).alias("n"))
+        stats = union([frames[i].select(F.lit(i).alias("scan"), F.col(sc["nwords"]).alias("n"))
                        for i, sc in enumerate(self.scanned)]).groupBy("scan").agg(
             F.count("n").alias("cells"), F.sum("n").alias("words")).collect()
         limits: dict[int, float] = {}
@@ -138,7 +149,7 @@ class Leaks:
         cells = []
         for i, sc in enumerate(self.scanned):
             # a cell's id: its position in the persisted fingerprints (the same in every branch)
-            base = self.v.fingerprints(COPY, sc["table"]).select(F.monotonically_increasing_id().alias("cell"), "*")
+            base = frames[i].select(F.monotonically_increasing_id().alias("cell"), "*")
             tag = [F.lit(i).alias("scan"), F.lit(sc["own"]).alias("own")]
             kinds = [(0, "scanned"), (1, "sequences")]
             if i in limits:  # prose
@@ -168,10 +179,44 @@ class Leaks:
             sc = self.scanned[int(row["scan"])]
             src["found_in"].add(f"{sc['table']}.{sc['column']}")
 
+    def _scanned_frames(self) -> dict[int, Any]:
+        """Each scanned column's fingerprint frame: the table's shared one, or for a free-text column
+        that is a source itself, a pass of its own (:func:`known_spans`) whose spans hold only words
+        of the column's original text (LeakCheck._known_words): its vocabulary, distinct word
+        fingerprints under the verification's key, is collected to the driver and sent with the
+        task (8 bytes per distinct word)."""
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import ArrayType, LongType, StructField, StructType
+
+        frames: dict[int, Any] = {}
+        for i, sc in enumerate(self.scanned):
+            if "vocabulary" not in sc:
+                frames[i] = self.v.fingerprints(COPY, sc["table"])
+                continue
+            fp = self.v.fingerprints(ORIGINAL, sc["table"])
+            words, one = sc["vocabulary"]
+            vocabulary = (fp.select(F.explode(words).alias("w")).union(fp.select(F.col(one).alias("w")))
+                          .where(F.col("w").isNotNull()).distinct().collect())
+            vocabulary = np.sort(np.array([r["w"] for r in vocabulary], np.int64).view(np.uint64))
+            kinds = [k for k in ("scanned", "scanned_one", "nwords", "sequences", "cell_words") if k in sc]
+            out = StructType([StructField(sc[k], ArrayType(LongType()) if k in LIST_KINDS else LongType(), True)
+                              for k in kinds])
+            df = self.v.frames[COPY][sc["table"]].select(sc["column"])
+            fn = known_spans(self.v.key, self.v.schemas[COPY][sc["table"]], sc["column"], kinds,
+                             [sc[k] for k in kinds], vocabulary)
+            frames[i] = self._own_frames[i] = df.mapInArrow(fn, out).persist(StorageLevel.DISK_ONLY)
+        return frames
+
     def finish(self) -> dict[str, Any]:
         tables: dict[str, Any] = {t: {"summary": {}, "columns": {}} for t in self.v.ctx.tables}
         self._count()
-        self._elsewhere()
+        self._own_frames: dict[int, Any] = {}
+        try:
+            self._elsewhere()
+        finally:
+            for df in self._own_frames.values():
+                df.unpersist()
         for src in self.sources:
             tables[src["table"]]["columns"][src["column"]] = _leak_column(src)
         for name, t in tables.items():
@@ -189,6 +234,40 @@ class Leaks:
             "scanned": None,
             "rules": dict(self.rules),
         }
+
+
+def known_spans(key: bytes, in_schema: Any, column: str, kinds: list[str], names: list[str], vocabulary: np.ndarray):
+    """What each task runs for a free-text column that is a source itself: the fingerprint columns
+    of a scanned column (veil.spark.verify._column), its spans restricted as LeakCheck._scan and
+    _inside restrict them (LeakCheck._known_words): a whole cell, a word, a word sequence only
+    when each of its words is in ``vocabulary`` (the column's original words)."""
+    from .verify import _require_hash_seed, _sequences, _wholes, _word_lists, _words, nwords
+
+    field = in_schema.field(column)
+
+    def run(batches):
+        _require_hash_seed()
+        ctx = VerifyContext({}, None, fingerprint_key=key)
+        for batch in batches:
+            arr = conform(batch, pa.schema([field])).column(0)
+            n = len(arr)
+            words = None if n == 0 or arr.null_count == n else _words(ctx, arr, False)
+            known = None if words is None else member(vocabulary, words[0].token_fp)[words[0].token]
+            cols = []
+            for kind in kinds:
+                if words is None:
+                    cols.append(pa.nulls(n, pa.list_(pa.int64()) if kind in LIST_KINDS else pa.int64()))
+                elif kind == "nwords":
+                    cols.append(nwords(n, words))
+                elif kind == "sequences":
+                    cols.append(_sequences(words, known))
+                elif kind == "cell_words":
+                    cols.append(_word_lists(words, kind, known))
+                else:
+                    cols.append(_wholes(n, words, kind, known))
+            yield pa.RecordBatch.from_arrays(cols, names=names)
+
+    return run
 
 
 def _leak_column(src: dict[str, Any]) -> dict[str, Any]:

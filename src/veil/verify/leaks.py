@@ -138,6 +138,7 @@ class _Source:
         default_factory=lambda: (Counted(), Counted(), Counted()))  # normalised: 1 word, 2..max, longer
     words: Counted = field(default_factory=Counted)  # words of values of several words
     members: Counted = field(default_factory=Counted)  # words of 2..max_words-word values not in words
+    vocabulary: Counted | None = None  # free_text: every word of the column in ORIGINAL
     rows: int = 0  # non-blank cells
     skipped: str | None = None  # why the column is not checked (a nested type)
     compared: int = 0  # paired cells whose original is not blank
@@ -209,8 +210,11 @@ class LeakCheck:
         short = many & (tok.words <= r["max_words"])
         for part, sel in zip(src.whole, (one, short, many & ~short), strict=True):
             part.add(tok.whole[ok & sel], occ[ok & sel])
-        if src.treatment == "free_text":
-            return  # words of free text are not values
+        if src.treatment == "free_text":  # words of free text are not values; they are its vocabulary
+            if src.vocabulary is None:
+                src.vocabulary = Counted()
+            src.vocabulary.add(tok.token_fp)
+            return
         # words of multi-word values: a word counts once per row holding the value
         pos = np.flatnonzero(many[tok.value])
         t = tok.token[pos]
@@ -253,6 +257,8 @@ class LeakCheck:
             members += [wfps, src.members.frozen()[0]]
         for src in self.by_id:
             src.whole = src.words = src.members = None  # type: ignore[assignment]  # freed
+            if src.vocabulary is not None:
+                src.vocabulary = src.vocabulary.frozen()[0]  # type: ignore[assignment]  # sorted fingerprints
         self.whole = Index(whole_fps, whole_src)
         self.one = Index(one_fps, one_src)
         self.many = Index(many_fps, many_src)
@@ -354,10 +360,14 @@ class LeakCheck:
             tok = tokenise(self.ctx, texts)
         prose = is_text(arr.type) and (occ * tok.words).sum() >= self.rules["text_min_words"] * max(1, occ.sum())
         matches = self.matches.setdefault((table, column), Matches())
+        known = self._known_words(role, own, tok)
         some = np.flatnonzero(tok.words > 0)
         at, srcs = self.whole.lookup(tok.whole[some])
         vals = some[at]
         keep = srcs != own
+        if known is not None:  # a whole cell of free text: each of its words in the column's original
+            unknown = np.bincount(tok.value[~known], minlength=len(tok.words))
+            keep &= unknown[vals] == 0
         vals, srcs = vals[keep], srcs[keep]
         one = tok.words[vals] == 1
         matches.add(vals[~one], srcs[~one], ELSEWHERE, np.zeros(int((~one).sum()), np.uint64), occ[vals[~one]])
@@ -367,7 +377,7 @@ class LeakCheck:
             matches.add(vals, srcs, ELSEWHERE, tok.whole[vals], confirmed, part=1)
             matches.add(vals, srcs, WEAK, tok.whole[vals], occ[vals] - confirmed)
         if is_text(arr.type):
-            vals, srcs, words = self._inside(tok)
+            vals, srcs, words = self._inside(tok, known)
             keep = srcs != own
             vals, srcs, words = vals[keep], srcs[keep], words[keep]
             single = words != 0
@@ -402,16 +412,29 @@ class LeakCheck:
             confirmed[mine] = per_value[vals[mine]]
         return confirmed
 
-    def _inside(self, tok) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _known_words(self, role: str, own: int, tok) -> np.ndarray | None:
+        """For a free-text column (scrub) that is a source itself: whether each word of the copy's
+        cells is in the column's original text (None otherwise: every match counts). A value can
+        survive in such a column only with every word it has there: a span holding a word the
+        original never held was written by the scrub (a fake name that happens to be a customer's
+        too), so it is not a leak (docs/verify.md, leaks)."""
+        if role != "free_text" or own < 0 or not hasattr(tok, "token_fp"):
+            return None
+        vocabulary = self.by_id[own].vocabulary
+        if vocabulary is None:
+            return np.zeros(len(tok.fp), bool)
+        return member(vocabulary, tok.token_fp)[tok.token]
+
+    def _inside(self, tok, known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value, source, the word or 0 for a sequence) of the specific words and word sequences
-        strictly inside a value."""
+        strictly inside a value; with ``known`` (:meth:`_known_words`), those whose every word is."""
         longer = tok.words[tok.value] > 1
         vals, srcs, words = [], [], []
         # single words: looked up once per distinct word of the batch
         hit_tokens = np.zeros(len(tok.token_fp), bool)
         ut, _ = self.one.lookup(tok.token_fp)
         hit_tokens[ut] = True
-        pos = np.flatnonzero(hit_tokens[tok.token] & longer)
+        pos = np.flatnonzero(hit_tokens[tok.token] & longer & (True if known is None else known))
         at, s = self.one.lookup(tok.fp[pos])
         vals.append(tok.value[pos[at]])
         srcs.append(s)
@@ -419,10 +442,13 @@ class LeakCheck:
         # sequences of 2..max_words words, starting only where enough words of sources follow
         if len(self.many) and len(tok.fp):
             run = runs(tok, member(self.members, tok.token_fp)[tok.token])
+            unknown = None if known is None else np.concatenate(([0], np.cumsum(~known)))
             for k in range(2, min(self.rules["max_words"], int(tok.words.max()) - 1) + 1):
                 starts = np.flatnonzero((run >= k) & (tok.words[tok.value] > k))
                 if len(starts) == 0:
                     break
+                if unknown is not None:  # every word of the sequence known
+                    starts = starts[unknown[starts + k] == unknown[starts]]
                 at, s = self.many.lookup(sequence_hashes(tok, starts, k))
                 vals.append(tok.value[starts[at]])
                 srcs.append(s)
