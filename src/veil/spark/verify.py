@@ -13,13 +13,15 @@ local checks treat them), under a key drawn at random for this verification and 
 groupBy/agg/joins on those fingerprints; the driver receives counts only (row counts, class-size
 distributions, per-key resolution counts), never a value or a fingerprint of one.
 
-Computed (as the local report's keys): ``integrity`` (whole); ``risk`` without the linkage attack
+Computed (as the local report's keys): ``integrity`` (whole); ``utility`` (whole: each column's
+distributions from the local check's own sides, filled per partition and merged; the numbers'
+sample is the local one, veil.spark.verify_utility); ``risk`` without the linkage attack
 and the inference flags (journalist risk with ``privacy.population`` only); ``leaks`` as the local
 check counts them when the rows are not paired: each transformed column's original values in its
 own column of the copy, and its specific values found in any column of the copy that carries
 text through (whole, as word sequences inside text, as rare words inside prose; a column's
 vocabulary left out). Not computed, and listed in the report's ``not_computed`` (a gate on
-utility or linkage reads an unmeasured value, so it fails when asked for): ``utility``,
+linkage reads an unmeasured value, so it fails when asked for):
 ``risk.linkage``, ``risk.inference``, ``leaks.same_row`` (a value kept in its own row of an
 overlap or coarsening column; a one-word value confirmed by its row), ``leaks.weak`` (one-word
 matches that are not leaks): the leaks gate reads a lower bound. docs/spark-verify.md says what
@@ -68,9 +70,9 @@ from . import arrow_schema, conform
 ORIGINAL, COPY = "original", "copy"
 LIST_KINDS = ("sequences", "source_words", "cell_words")  # fingerprint columns holding lists
 
-#: What this engine does not compute (the local report has it): a gate on utility or linkage reads an
+#: What this engine does not compute (the local report has it): a gate on linkage reads an
 #: unmeasured value (a gate asked for then fails; a default gate is skipped); leaks, a lower bound.
-NOT_COMPUTED = ["utility", "risk.linkage", "risk.inference", "leaks.same_row", "leaks.weak"]
+NOT_COMPUTED = ["risk.linkage", "risk.inference", "leaks.same_row", "leaks.weak"]
 NOTES = {
     "paired": "rows are not paired by position: leaks are counted as the local check counts them for "
               "unpaired rows (a strict column's own matches are all leaks; a value an overlap or coarsening "
@@ -181,15 +183,17 @@ class Verification:
     def report(self) -> dict[str, Any]:
         from .verify_leaks import Leaks
         from .verify_risk import Risk
+        from .verify_utility import Utility
 
         integrity = _Integrity(self)
         risk = Risk(self)
         leaks = Leaks(self)
+        utility = Utility(self, integrity)
         return {"report": REPORT_KIND, "version": REPORT_VERSION, "engine": "spark",
                 "not_computed": list(NOT_COMPUTED), "notes": dict(NOTES),
                 "tables": list(self.ctx.tables),
                 "extra_tables": sorted(t for t in self.frames[COPY] if t not in self.ctx.tables),
-                "leaks": leaks.finish(), "risk": risk.finish(), "utility": None,
+                "leaks": leaks.finish(), "risk": risk.finish(), "utility": utility.finish(),
                 "integrity": integrity.finish(), "paired": False, "reordered_tables": []}
 
 
@@ -372,7 +376,8 @@ def _sequences(words: tuple, known: np.ndarray | None = None) -> pa.Array:
 class _Integrity(IntegrityCheck):
     """The local IntegrityCheck's section, assembled by its own code from the rows Spark counts and
     every foreign key's resolution on both sides: one aggregation of all references and parent keys
-    by (foreign key, side, key), then by (foreign key, side)."""
+    by (foreign key, side, key), then by (foreign key, side, whether a parent holds the key, its
+    references): the resolution's counts, and the children per parent key the utility reads."""
 
     def __init__(self, v: Verification) -> None:
         super().__init__(v.ctx)
@@ -386,7 +391,7 @@ class _Integrity(IntegrityCheck):
                     for table, cols in ((name, tuple(fk.columns)), (fk.ref_table, tuple(fk.ref_columns))):
                         if table in v.ctx.tables and v.has(side, table, cols):
                             self.fk_columns[(side, table, cols)] = v.need(side, table, "key", cols)
-        self.resolved: dict[tuple[str, int], dict[str, Any]] = {}
+        self.resolved: dict[tuple[str, int], dict[str, Any]] | None = None
 
     def _resolve(self) -> None:
         """``veil.verify.keys.resolution``'s counts of every foreign key on each side that has its
@@ -395,6 +400,9 @@ class _Integrity(IntegrityCheck):
 
         from pyspark.sql import functions as F
 
+        if self.resolved is not None:
+            return
+        self.resolved = {}
         parts = []
         for i, (table, fk) in enumerate(self.fks):
             for s, side in enumerate((ORIGINAL, COPY)):
@@ -402,7 +410,8 @@ class _Integrity(IntegrityCheck):
                 if child is None:
                     continue
                 parent = self.fk_columns.get((side, fk.ref_table, tuple(fk.ref_columns)))
-                self.resolved[(side, i)] = {"references": 0, "resolved": 0, "parent": parent is not None}
+                self.resolved[(side, i)] = {"references": 0, "resolved": 0, "parent": parent is not None,
+                                            "per_parent": []}
                 for where, col, role in ((table, child, 1), (fk.ref_table, parent, 0)):
                     if col is not None:
                         parts.append(self.v.fingerprints(side, where).select(
@@ -412,21 +421,33 @@ class _Integrity(IntegrityCheck):
             return
         keys = (reduce(lambda a, b: a.unionByName(b), parts).groupBy("fk", "side", "k")
                 .agg(F.sum("child").alias("refs"), F.min("child").alias("parent")))
-        for row in keys.groupBy("fk", "side").agg(
-                F.sum("refs").alias("refs"),
-                F.sum(F.when(F.col("parent") == 0, F.col("refs")).otherwise(0)).alias("resolved")).collect():
+        # per (foreign key, side): how many keys have each number of references, parents' and orphans'
+        for row in keys.groupBy("fk", "side", "parent", "refs").agg(F.count(F.lit(1)).alias("keys")).collect():
             got = self.resolved[((ORIGINAL, COPY)[int(row["side"])], int(row["fk"]))]
-            got.update(references=int(row["refs"]), resolved=int(row["resolved"]))
+            refs, n = int(row["refs"]), int(row["keys"])
+            got["references"] += refs * n
+            if int(row["parent"]) == 0:
+                got["resolved"] += refs * n
+                got["per_parent"].append((refs, n))
 
     def resolution(self, side: str, table: str, fk) -> dict[str, Any] | None:
         """One foreign key's counts on one side (None: the side lacks a child column)."""
+        self._resolve()
         i = next(n for n, (t, f) in enumerate(self.fks) if t == table and f is fk)
-        got = self.resolved.get((side, i))
+        got = self.resolved.get((side, i))  # type: ignore[union-attr]  # resolved above
         if got is None:
             return None
         total, resolved = got["references"], got["resolved"]
         return {"references": total, "resolved": resolved, "unresolved": total - resolved,
                 "share": round(resolved / total, 6) if total else None, "parent": got["parent"]}
+
+    def per_parent(self, side: str, table: str, fk) -> np.ndarray:
+        """How many references each parent key of one foreign key has (0 for a key none references),
+        in no order (veil.verify.keys.resolution's ``per_parent``, sorted)."""
+        self._resolve()
+        i = next(n for n, (t, f) in enumerate(self.fks) if t == table and f is fk)
+        got = self.resolved.get((side, i), {}).get("per_parent", [])  # type: ignore[union-attr]
+        return np.repeat(np.array([r for r, _ in got], np.int64), np.array([n for _, n in got], np.int64))
 
     def finish(self) -> dict[str, Any]:
         for name, info in self.v.ctx.tables.items():
