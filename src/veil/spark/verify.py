@@ -1,4 +1,4 @@
-"""``veil verify`` on Spark: the integrity, risk and leak metrics the gates read, as Spark aggregations.
+"""``veil verify`` on Spark: the integrity, utility, risk and leak metrics the gates read, as Spark aggregations.
 
 :func:`verify` takes ORIGINAL and COPY as Spark DataFrames (``{table: DataFrame}``) or as directories
 of Parquet tables (read as ``veil run --engine spark`` reads them) and returns a report with the
@@ -11,7 +11,8 @@ metric needs into 8-byte keyed fingerprints with the local checks' own functions
 local checks treat them), under a key drawn at random for this verification and never stored
 (it travels to the executors in the task closure only). Everything after that is Spark
 groupBy/agg/joins on those fingerprints; the driver receives counts only (row counts, class-size
-distributions, per-key resolution counts), never a value or a fingerprint of one.
+distributions, per-key resolution counts), never a value or a fingerprint of one, but for what the
+local utility check holds too: each number or date column's sample of at most 50,000 values.
 
 Computed (as the local report's keys): ``integrity`` (whole); ``utility`` (whole: each column's
 distributions from the local check's own sides, filled per partition and merged; the numbers'
