@@ -146,8 +146,21 @@ def generated(tmp_path_factory):
     return root
 
 
-def test_generated_set_in_part_files(spark, generated):
+@pytest.fixture
+def small_splits(spark):
+    """Spark reads a file in several partitions (its row groups): the sides merge across them."""
+    conf = {"spark.sql.files.maxPartitionBytes": "262144", "spark.sql.files.openCostInBytes": "1024"}
+    before = {k: spark.conf.get(k) for k in conf}
+    for k, v in conf.items():
+        spark.conf.set(k, v)
+    yield
+    for k, v in before.items():
+        spark.conf.set(k, v)
+
+
+def test_generated_set_in_part_files(spark, generated, small_splits):
     profile = veil.load_profile(generated / "profile.yaml")
+    assert spark.read.parquet(str(generated / "original" / "events")).rdd.getNumPartitions() > 6
     local = veil.verify(generated / "original", generated / "copy", profile)
     got = spark_verify(generated / "original", generated / "copy", profile, spark=spark)
     differ = assert_same_utility(local, got)
