@@ -12,7 +12,7 @@ import pyarrow as pa
 from ..ops.arrays import is_text
 from ..verify.base import VerifyContext
 from ..verify.leak_index import member
-from ..verify.leaks import RULES, _passes_text, treatment
+from ..verify.leak_rules import RULES, passes_text, treatment
 from . import conform
 from .verify import COPY, LIST_KINDS, ORIGINAL
 
@@ -55,11 +55,11 @@ class Leaks:
         for name, schema in v.schemas[COPY].items():
             info = v.ctx.tables.get(name)
             for f in schema:
-                if pa.types.is_nested(f.type) or pa.types.is_null(f.type) or _passes_text(info, f.name) is None:
+                if pa.types.is_nested(f.type) or pa.types.is_null(f.type) or passes_text(info, f.name) is None:
                     continue
                 kinds = ("scanned", "scanned_one", "nwords") + (("sequences", "cell_words") if is_text(f.type) else ())
                 sc = {"table": name, "column": f.name, "own": own.get((name, f.name), -1) if info is not None else -1}
-                if _passes_text(info, f.name) == "free_text" and sc["own"] >= 0 \
+                if passes_text(info, f.name) == "free_text" and sc["own"] >= 0 \
                         and "original" in self.sources[sc["own"]]:
                     # its spans are cut in a pass of their own, with the column's original words (:func:`known_spans`)
                     sc.update({kind: f"{kind}_{len(self.scanned)}" for kind in kinds},

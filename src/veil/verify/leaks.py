@@ -58,7 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..ops.arrays import blank_mask, canonical, is_text
-from .base import TableInfo, VerifyContext
+from .base import VerifyContext
 from .keys import text_fingerprints
 from .leak_index import (
     ELSEWHERE,
@@ -80,49 +80,7 @@ from .leak_index import (
     tokenise,
     unsearchable,
 )
-
-#: Defaults of the thresholds (``ctx.options["leaks"]`` may override each).
-RULES = {
-    "min_chars": 4,  # characters (in words) of a value sought elsewhere or in text
-    "min_digits": 9,  # digits of a value made of digits only (dates have 8: found by the risk check)
-    "specific_share": 0.001,  # a value held by more than this share of its column's rows ...
-    "specific_min": 2,  # ... and by more than this many rows is too common to be sought elsewhere
-    "vocabulary_share": 0.01,  # a word in more than this share of a scanned column's cells ...
-    "vocabulary_min": 2,  # ... and in more than this many is that column's vocabulary, not a leak
-    "max_words": 8,  # longest word sequence sought inside text
-    "text_min_words": 3,  # words per cell (on average) of a column searched for single words inside
-    "chance_alpha": 1e-6,  # the same-row chance bound of overlap columns
-}
-TREATMENTS = ("strict", "overlap", "coarsening", "free_text", "removed")
-
-
-def treatment(info: TableInfo, column: str) -> str:
-    """How the column's own cells are judged, from its operator's capabilities."""
-    cp = info.column_plan(column)
-    op = cp.operator
-    params = op.with_defaults(cp.params)
-    if op.drops_column or op.nulls_column:
-        return "removed"
-    if op.span_rules is not None:
-        return "free_text"
-    if op.collision_checked(params):
-        return "strict"
-    if not op.keyed and not op.injective(params) and op.deterministic:
-        return "coarsening"
-    return "overlap"
-
-
-def _passes_text(info: TableInfo | None, column: str) -> str | None:
-    """How a copy column is searched for other columns' values: "kept" (its values pass through),
-    "free_text" (text around replaced spans passes through), "coarse" (its operator writes coarse or
-    constant values, which hold nobody's value: one found there is a leak), or None (its operator
-    writes tokens or values of the input's domain, judged against its own originals only)."""
-    cp = info.column_plan(column) if info is not None else None
-    if cp is None or cp.operator.keeps_value:
-        return "kept"
-    if cp.operator.span_rules is not None:
-        return "free_text"
-    return "coarse" if treatment(info, column) == "coarsening" else None
+from .leak_rules import RULES, passes_text, treatment
 
 
 @dataclass
@@ -171,7 +129,7 @@ class LeakCheck:
                 self.by_id.append(src)
         # the normalised family serves only the columns of COPY that carry text through: none, no need
         schemas = [info for info in ctx.tables.values() if info.copy_schema is not None]
-        self.searching = not schemas or any(_passes_text(info, name) for info in schemas
+        self.searching = not schemas or any(passes_text(info, name) for info in schemas
                                             for name in info.copy_schema.names)
         self.frozen = False
         self.scanned: dict[str, dict[str, dict[str, Any]]] = {}
@@ -279,7 +237,7 @@ class LeakCheck:
             if src is not None and src.treatment != "removed" and src.skipped is None:
                 j = original.schema.get_field_index(column) if original is not None else -1
                 self._own(src, arr, original.column(j) if j >= 0 else None)
-            role = _passes_text(info, column)
+            role = passes_text(info, column)
             if role is not None:
                 self._scan(table, column, role, arr, src.id if src is not None else -1, original)
 
