@@ -187,6 +187,7 @@ class Utility(UtilityCheck):
         freq: dict[int, list[tuple[int, int]]] = {}
         for row in counts.groupBy("c", "n").agg(F.count(F.lit(1)).alias("k")).collect():
             freq.setdefault(int(row["c"]), []).append((int(row["n"]), int(row["k"])))
+        out.unpersist()  # the value counts are on disk now: the pass's rows (and samples) go
         types = _file_types(df)
         for i, name, _number, _kind in spec:
             got = states[i]
