@@ -282,6 +282,7 @@ def _leak_column(src: dict[str, Any]) -> dict[str, Any]:
         "distinct": src["distinct"],
         "compared": 0,
         "kept_same_row": None,
+        "kept_values": None,
         "expected_same_row": None,
         "same_column": same_column,
         "elsewhere": src["elsewhere"],

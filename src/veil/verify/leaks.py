@@ -31,9 +31,12 @@ How a source column's own cells are judged depends on its operator's capabilitie
 - ``overlap`` (any other operator that may write values of the input's domain: integer permutations
   of a range, digits, fakes, date shifts): same-column matches at other rows are expected (a
   permuted id equals another row's id by construction) and reported as ``expected_overlap``;
-  same-row matches are leaks only when more than chance explains them: more than the 1 - 10**-6
-  quantile of a Poisson law whose mean ``expected_same_row`` sums, over the compared cells, the
-  share of ORIGINAL rows holding the copy's value;
+  same-row matches are leaks only when more than chance explains them: when the distinct values
+  kept at their row (``kept_values``) are more than the 1 - 10**-6 quantile of a Poisson law whose
+  mean ``expected_same_row`` sums, over the compared cells, the share of ORIGINAL rows holding the
+  copy's value. Values, not cells: a fake is the same for every row holding its original, so a
+  common name whose fake is itself by chance is kept in all its rows at once (cells come in
+  clusters; the cell sum bounds the expected number of such values from above);
 - ``coarsening`` (not keyed, not injective, deterministic: generalize, mask, redact): a value may
   be its own coarse form (30 in buckets of 10); own-column matches are expected, but a kept value
   that is specific (an email left in a redacted column) is a leak;
@@ -101,6 +104,7 @@ class _Source:
     skipped: str | None = None  # why the column is not checked (a nested type)
     compared: int = 0  # paired cells whose original is not blank
     kept_same_row: int = 0
+    kept_values: Counted = field(default_factory=Counted)  # overlap: the distinct values kept at their row
     kept_specific: int = 0  # coarsening: kept cells whose value is specific (leaks)
     expected_same_row: float = 0.0
     unpaired_cells: int = 0  # copy cells of the column seen without their original
@@ -250,7 +254,8 @@ class LeakCheck:
             # own-column matches are expected: only the same row is measured (no fingerprints)
             counts = None
         else:
-            counts = src.exact.count_of(text_fingerprints(self.ctx, canonical(values)))
+            fps = text_fingerprints(self.ctx, canonical(values))
+            counts = src.exact.count_of(fps)
         found = int(occ[counts > 0].sum()) if counts is not None else 0
         if orig is None:
             src.unpaired_cells += int(occ.sum())
@@ -267,9 +272,12 @@ class LeakCheck:
         n_kept = int(kept.sum())
         src.compared += int(compared_np.sum())
         src.kept_same_row += n_kept
-        if n_kept and src.treatment == "coarsening":
+        if n_kept and src.treatment in ("coarsening", "overlap"):
             rows_value = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
-            src.kept_specific += self._specific(src, values, rows_value[kept])
+            if src.treatment == "coarsening":
+                src.kept_specific += self._specific(src, values, rows_value[kept])
+            else:
+                src.kept_values.add(np.unique(fps[rows_value[kept]]))
         if counts is None:
             src.same_column_measured = False
             return
@@ -461,7 +469,8 @@ class LeakCheck:
             leaks = src.kept_same_row + src.same_column
             overlap = 0
         elif src.treatment == "overlap":
-            own = src.kept_same_row if src.kept_same_row > chance_bound(expected, self.rules["chance_alpha"]) else 0
+            kept_values = len(src.kept_values.frozen()[0])
+            own = src.kept_same_row if kept_values > chance_bound(expected, self.rules["chance_alpha"]) else 0
             leaks, overlap = own, src.same_column + src.kept_same_row - own
         else:  # coarsening: a kept value is a leak when specific; free_text, removed: own cells expected
             leaks = src.kept_specific
@@ -473,6 +482,7 @@ class LeakCheck:
             "distinct": int(len(src.exact.fps)),
             "compared": src.compared,
             "kept_same_row": kept,
+            "kept_values": len(src.kept_values.frozen()[0]) if paired and src.treatment == "overlap" else None,
             "expected_same_row": round(expected, 6) if paired and src.same_column_measured else None,
             "same_column": src.same_column if src.same_column_measured else None,
             "elsewhere": src.elsewhere,
