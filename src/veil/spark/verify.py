@@ -12,7 +12,9 @@ local checks treat them), under a key drawn at random for this verification and 
 (it travels to the executors in the task closure only). Everything after that is Spark
 groupBy/agg/joins on those fingerprints; the driver receives counts only (row counts, class-size
 distributions, per-key resolution counts), never a value or a fingerprint of one, but for what the
-local utility check holds too: each number or date column's sample of at most 50,000 values.
+local checks hold too: each number or date column's sample of at most 50,000 values (utility), and
+a free-text (scrub) column's distinct word fingerprints of its original text, sent back with the
+task that cuts that column of the copy (leaks, veil.spark.verify_leaks.known_spans).
 
 Computed (as the local report's keys): ``integrity`` (whole); ``utility`` (whole: each column's
 distributions from the local check's own sides, filled per partition and merged; the numbers'
