@@ -27,6 +27,23 @@ def keyring(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def keyfile(tmp_path_factory) -> Path:
+    """A keyring file shared by a module's tests (made once per module)."""
+    path = tmp_path_factory.mktemp("modulekeys") / "keyring.json"
+    init_keyring(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def spark(request):
+    """A local[2] Spark session per test module (tests/spark_session.py), for modules that
+    import pyspark (they skip without it, with the reason)."""
+    from .spark_session import local_spark
+
+    yield from local_spark(f"veil-{request.module.__name__.rsplit('.', 1)[-1]}", 2)
+
+
 @pytest.fixture
 def shop_csv(tmp_path) -> Path:
     """A private copy of the CSV samples (tests may damage it)."""

@@ -24,13 +24,6 @@ def keys() -> Keyring:
     return Keyring.for_testing(KEY)
 
 
-@pytest.fixture(scope="module")
-def keyfile(tmp_path_factory):
-    path = tmp_path_factory.mktemp("apikeys") / "keyring.json"
-    veil.init_keyring(path)
-    return path
-
-
 def _tables(root) -> dict[str, pa.Table]:
     """The input tables as veil's own readers read them (CSV: text; Parquet: typed)."""
     ds = veil.open_dataset(root)

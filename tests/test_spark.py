@@ -20,7 +20,6 @@ from veil.keys import Keyring
 
 from . import vault_fixtures
 from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
-from .spark_session import local_spark
 from .vault_fixtures import make_vault_profile
 
 pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
@@ -32,18 +31,6 @@ from veil.spark.records import STAGING_CONF  # noqa: E402
 
 KEY = bytes(range(1, 33))
 pg_url = vault_fixtures.pg_url  # a fresh PostgreSQL database per test (skipped, named, without the server)
-
-
-@pytest.fixture(scope="module")
-def spark():
-    yield from local_spark("veil-tests", 2)
-
-
-@pytest.fixture(scope="module")
-def keyfile(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sparkkeys") / "keyring.json"
-    veil.init_keyring(path)
-    return path
 
 
 def _same_values(local: pa.Table, spark_out: pa.Table, key: str, where: str) -> None:

@@ -18,25 +18,11 @@ import veil
 from veil.verify.gates import default_gates, evaluate, parse_gates
 
 from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
-from .spark_session import local_spark
 
 pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
 
 from veil.spark.verify import NOT_COMPUTED  # noqa: E402
 from veil.spark.verify import verify as spark_verify  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def spark():
-    yield from local_spark("veil-tests", 2)
-
-
-@pytest.fixture(scope="module")
-def keyfile(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sparkverifykeys") / "keyring.json"
-    veil.init_keyring(path)
-    return path
-
 
 # -- a generated set --------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ import veil
 from veil.verify.gates import evaluate, parse_gates
 
 from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
-from .spark_session import local_spark
 
 pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
 
@@ -28,18 +27,6 @@ from veil.spark.verify import verify as spark_verify  # noqa: E402
 #: r6-rounded figures Spark sums in another order (the mean and spread's sums, a category's TVD): they
 #: may differ in their last (sixth) decimal when the exact value sits on a rounding boundary
 SUMMED = ("mean", "std", "std_days", "tvd", "value_distance", "distance", "score", "utility")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    yield from local_spark("veil-tests-utility", 2)
-
-
-@pytest.fixture(scope="module")
-def keyfile(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sparkutilitykeys") / "keyring.json"
-    veil.init_keyring(path)
-    return path
 
 
 def assert_same(local, spark, where="utility", differ=None) -> None:

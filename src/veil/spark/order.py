@@ -60,14 +60,20 @@ def with_positions(spark_df: Any, table: str) -> Any:
                          hint="read it with spark.read.parquet, or pass row_order keep") from None
 
 
+def per_file(files: pa.Array, numbers: Mapping[str, int], what: str) -> np.ndarray:
+    """Each row's number of its file (``numbers``: by the file's path, as :func:`_where` gives it);
+    a file the driver did not list stops ``what`` (the input changed while it ran)."""
+    uniq = pc.unique(files)
+    known = [numbers.get(_where(u)) for u in uniq.to_pylist()]
+    if any(k is None for k in known):
+        raise UsageError(f"{what} met a file Spark did not list for the table",
+                         hint="the input changed while it ran; run it again")
+    return np.asarray(known, np.uint64)[pc.index_in(files, uniq).to_numpy(zero_copy_only=False)]
+
+
 def sort_keys(files: pa.Array, rows: pa.Array, key: bytes, ordinals: Mapping[str, int]) -> pa.Array:
     """Each row's sort key, as a signed 64-bit integer that orders as the unsigned key."""
-    uniq = pc.unique(files)
-    known = [ordinals.get(_where(u)) for u in uniq.to_pylist()]
-    if any(k is None for k in known):
-        raise UsageError("row_order: shuffle met a file Spark did not list for the table",
-                         hint="the input changed during the run; run again")
-    ords = np.asarray(known, np.uint64)[pc.index_in(files, uniq).to_numpy(zero_copy_only=False)]
+    ords = per_file(files, ordinals, "row_order: shuffle")
     blocks = np.empty((len(rows), 2), ">u8")
     blocks[:, 0] = ords
     blocks[:, 1] = rows.to_numpy(zero_copy_only=False).astype(np.uint64)

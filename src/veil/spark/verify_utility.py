@@ -31,18 +31,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..errors import UsageError
 from ..verify.base import VerifyContext
 from ..verify.distributions import NUMERIC_KINDS, SAMPLE, ColumnSide, Numbers, share
 from ..verify.keys import ORIGINAL as KEY_ORIGINAL
-from ..verify.keys import KeyTracker, column_fingerprints, number_fingerprints
+from ..verify.keys import CountSummary, KeyTracker, column_fingerprints, number_fingerprints
 from ..verify.runner import _as_copy_types, _typed_columns
 from ..verify.utility import TOP_K, UtilityCheck, _seed
 from . import conform
-from .order import _where
+from .order import _where, per_file
 from .records import partition_id
 from .verify import COPY, ORIGINAL, _require_hash_seed
 
@@ -53,24 +51,12 @@ FILE_COL, ROW_COL = "__veil_file", "__veil_row"
 _TOP = -(1 << 63)  # xor: a fingerprint (uint64 bits in a signed long) that orders as the unsigned one
 
 
-class Counted:
+class Counted(CountSummary):
     """A side's value counts as the driver holds them: how many rows hold each value, without the
     values' fingerprints (what distinct counts, ranked shares and ``tvd_rank`` read)."""
 
     def __init__(self, counts: np.ndarray) -> None:
         self.counts = np.asarray(counts, np.int64)
-
-    @property
-    def distinct(self) -> int:
-        return len(self.counts)
-
-    @property
-    def total(self) -> int:
-        return int(self.counts.sum())
-
-    @property
-    def duplicates(self) -> int:
-        return self.total - self.distinct
 
 
 class _Keys(KeyTracker):
@@ -335,14 +321,8 @@ def _ordinals(batch: pa.RecordBatch, width: int, where: tuple[str, dict], part: 
     n = batch.num_rows
     if how == "partitions":
         return np.arange(n, dtype=np.uint64) + np.uint64(offsets.get(part, 0) + seen)
-    files, rows = batch.column(width), batch.column(width + 1)
-    uniq = pc.unique(files)
-    known = [offsets.get(_where(u)) for u in uniq.to_pylist()]
-    if any(k is None for k in known):
-        raise UsageError("veil verify met a file Spark did not list for the table",
-                         hint="the input changed during the verification; run it again")
-    start = np.asarray(known, np.uint64)[pc.index_in(files, uniq).to_numpy(zero_copy_only=False)]
-    return start + rows.to_numpy(zero_copy_only=False).astype(np.uint64)
+    start = per_file(batch.column(width), offsets, "veil verify")
+    return start + batch.column(width + 1).to_numpy(zero_copy_only=False).astype(np.uint64)
 
 
 def _side_batches(key: bytes, in_schema: pa.Schema, spec: list[tuple[int, str, bool, str | None]], table: str,

@@ -216,7 +216,26 @@ def row_fingerprints(ctx: VerifyContext, batch: pa.RecordBatch, columns: list[st
     return combined[rows], rows
 
 
-class FingerprintCounts:
+class CountSummary:
+    """What a value count tells without its values: ``counts`` holds one count per distinct value."""
+
+    counts: np.ndarray
+
+    @property
+    def distinct(self) -> int:
+        return len(self.counts)
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def duplicates(self) -> int:
+        """Rows beyond the first of each value: 0 when every value is unique."""
+        return self.total - self.distinct
+
+
+class FingerprintCounts(CountSummary):
     """A multiset of fingerprints: sorted distinct fingerprints and their counts (16 bytes each)."""
 
     def __init__(self) -> None:
@@ -268,18 +287,6 @@ class FingerprintCounts:
         self._compact()
         return self._counts
 
-    @property
-    def distinct(self) -> int:
-        return len(self.fps)
-
-    @property
-    def total(self) -> int:
-        return int(self.counts.sum())
-
-    @property
-    def duplicates(self) -> int:
-        """Rows beyond the first of each value: 0 when every value is unique."""
-        return self.total - self.distinct
 
 
 def resolution(children: FingerprintCounts, parents: FingerprintCounts | None) -> dict[str, Any]:
