@@ -19,7 +19,7 @@ from veil.errors import EXIT_INPUT, EXIT_PROFILE, IntegrityError, KeyringError, 
 from veil.keys import Keyring
 
 from . import vault_fixtures
-from .conftest import SAMPLES_PARQUET, SHOP_PROFILE
+from .conftest import SAMPLES_PARQUET, SHOP_PROFILE, run_module
 from .vault_fixtures import make_vault_profile
 
 pytest.importorskip("pyspark", reason="the [spark] extra (pyspark) is not installed")
@@ -708,3 +708,17 @@ def test_row_order_shuffle_keeps_hive_folders_and_needs_files(cli, keyfile, tmp_
     with pytest.raises(veil.VeilError, match="needs a table read from Parquet files") as err:
         spark_write({"t": memory}, prof, keyfile, tmp_path / "w")
     assert err.value.table == "t" and not (tmp_path / "w").exists()
+
+
+def test_quiet_spark_commands_print_nothing(keyfile, tmp_path):
+    """`veil run --engine spark -q` and `veil verify --engine spark -q`, each in a process of its
+    own (a new Spark driver): nothing on stderr (Spark's start-up warnings and the JVM's lines went
+    there); without -q, veil's summary and none of Spark's WARN lines."""
+    run = ["run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--engine", "spark", "--workers", "1"]
+    quiet = run_module(*run, "--out", tmp_path / "q", "-q")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    verify = run_module("verify", SAMPLES_PARQUET, tmp_path / "q", "-p", SHOP_PROFILE, "--engine", "spark", "-q",
+                        "--report", tmp_path / "v.json")
+    assert verify.returncode == 0 and verify.stderr == "", verify.stderr
+    loud = run_module(*run, "--out", tmp_path / "l")
+    assert loud.returncode == 0 and "veil: wrote" in loud.stderr and " WARN " not in loud.stderr, loud.stderr

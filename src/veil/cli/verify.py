@@ -79,9 +79,10 @@ def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | N
     profile = load_profile(profile_path)
     started = time.monotonic()
     if engine == "spark":  # veil.spark.verify: the report with its gates, from Spark aggregations
+        from ..spark.run import session
         from ..spark.verify import verify as spark_verify
 
-        report = spark_verify(original, copy, profile, fail_on=fail_on)
+        report = spark_verify(original, copy, profile, fail_on=fail_on, spark=session(quiet=quiet))
         failed = [g for g in report["gates"] if g["failed"]]
     else:
         progress = Progress(quiet=quiet)

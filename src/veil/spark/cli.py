@@ -21,7 +21,7 @@ def run_spark_command(input_path: Path, profile, profile_path: Path, out: Path, 
                       quiet: bool) -> None:
     """Parquet tables only; with --vault, records and forget lists as in a local run; atomic like a
     local run, with the local engine's JSON report (``"engine": "spark"``) and summary."""
-    from .run import run_spark
+    from .run import run_spark, session
 
     if fmt == "csv":
         raise click.UsageError("--engine spark takes no --format csv (docs/spark.md, limits)")
@@ -37,8 +37,8 @@ def run_spark_command(input_path: Path, profile, profile_path: Path, out: Path, 
     with target_lock(final):
         the_vault = vault_from(vault, keys, (input_path, out), required=False, create=True)
         try:
-            result, plan = run_spark(input_path, profile, keys, final, workers=workers, vault=the_vault,
-                                     purpose=f"run {input_path}", row_order=row_order)
+            result, plan = run_spark(input_path, profile, keys, final, spark=session(workers, quiet), workers=workers,
+                                     vault=the_vault, purpose=f"run {input_path}", row_order=row_order)
         finally:
             if the_vault is not None:
                 the_vault.close()

@@ -16,13 +16,16 @@ report.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +135,13 @@ def file_schema(path: Path) -> pa.Schema:
 
 
 
-def session(workers: int | None = None) -> Any:
-    """The active SparkSession, else one on ``local[workers]`` (spark-submit's master when set)."""
+def session(workers: int | None = None, quiet: bool = False) -> Any:
+    """The active SparkSession, else one on ``local[workers]`` (spark-submit's master when set),
+    its driver logging errors only (log4j2.properties beside this module, unless the Spark
+    configuration sets the driver's Java options). ``quiet``: the Java process starts with its
+    standard error on the null device, so Spark's start-up lines (which log4j does not format:
+    the JVM's, the console log level's) stay off veil's quiet stderr; its errors still reach veil
+    as exceptions."""
     try:
         from pyspark import SparkConf
         from pyspark.sql import SparkSession
@@ -144,11 +152,30 @@ def session(workers: int | None = None) -> Any:
         return active
     # veil's own summary and progress go to stderr; Spark's console progress bar would print there too
     builder = SparkSession.builder.appName("veil").config("spark.ui.showConsoleProgress", "false")
-    if not SparkConf().contains("spark.master"):
+    conf = SparkConf()
+    if not conf.contains("spark.master"):
         builder = builder.master(f"local[{workers or '*'}]")
-    spark = builder.getOrCreate()
+    if not conf.contains("spark.driver.extraJavaOptions"):
+        logging = Path(str(resources.files("veil.spark") / "log4j2.properties")).as_uri()
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={logging}")
+    with _stderr_to_null() if quiet else nullcontext():
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def _stderr_to_null() -> Iterator[None]:
+    """This process's standard error on the null device while a child process starts (it keeps it)."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def run_spark(root: Path | Mapping[str, Any], profile: Profile, keys: KeyProvider | None, out: Path, *,
