@@ -722,3 +722,17 @@ def test_quiet_spark_commands_print_nothing(keyfile, tmp_path):
     assert verify.returncode == 0 and verify.stderr == "", verify.stderr
     loud = run_module(*run, "--out", tmp_path / "l")
     assert loud.returncode == 0 and "veil: wrote" in loud.stderr and " WARN " not in loud.stderr, loud.stderr
+
+
+def test_spark_without_java_is_one_message(keyfile, tmp_path):
+    """No Java for Spark (JAVA_HOME points nowhere): a usage error naming it, exit 2, nothing
+    written; with -q one line, without it Java's message above veil's (was an internal error)."""
+    run = ["run", SAMPLES_PARQUET, "-p", SHOP_PROFILE, "--keyring", keyfile, "--engine", "spark",
+           "--out", tmp_path / "out"]
+    for flags in (["-q"], []):
+        res = run_module(*run, *flags, env={"JAVA_HOME": str(tmp_path / "no-java")})
+        assert res.returncode == 2 and not (tmp_path / "out").exists(), res.stderr
+        assert "veil: error: Spark could not start its Java process" in res.stderr
+        assert "Traceback" not in res.stderr and "internal error" not in res.stderr
+        if flags:
+            assert len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -158,8 +158,16 @@ def session(workers: int | None = None, quiet: bool = False) -> Any:
     if not conf.contains("spark.driver.extraJavaOptions"):
         logging = Path(str(resources.files("veil.spark") / "log4j2.properties")).as_uri()
         builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={logging}")
-    with _stderr_to_null() if quiet else nullcontext():
-        spark = builder.getOrCreate()
+    try:
+        with _stderr_to_null() if quiet else nullcontext():
+            spark = builder.getOrCreate()
+    except Exception as exc:
+        condition = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", lambda: None)  # pyspark 4, 3.5
+        if condition() != "JAVA_GATEWAY_EXITED":
+            raise
+        raise UsageError("Spark could not start its Java process",
+                         hint=("run without -q to see Java's own message" if quiet else "Java's own message is above")
+                         + "; Spark needs Java 17 or later (JAVA_HOME, or java on PATH)") from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
