@@ -267,10 +267,11 @@ class _Adapter:
             import polars  # the input was a polars DataFrame: polars is installed
 
             return polars.from_arrow(table)
-        df = table.to_pandas()
-        for name, mapper in self.mappers.items():
-            if name in table.column_names:
-                df[name] = table.column(name).to_pandas(types_mapper=mapper)
+        mapped = [n for n in table.column_names if n in self.mappers]  # each column converted once
+        df = table.drop_columns(mapped).to_pandas()
+        for name in mapped:  # in the table's order: each goes back to its place
+            column = table.column(name).to_pandas(types_mapper=self.mappers[name])
+            df.insert(table.column_names.index(name), name, column)
         if order is None:
             df.index = self.index
         return df

@@ -35,8 +35,8 @@ class GateFailed(VeilError):
               "privacy k and l.")
 @input_options()
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-              help="spark: two directories of Parquet tables, integrity, risk and leaks counted by Spark "
-              "aggregations (no utility, linkage, or leaks that need rows paired; docs/spark-verify.md).")
+              help="spark: two directories of Parquet tables, integrity, risk, leaks and utility counted by "
+              "Spark aggregations (no linkage, inference, or leaks that need rows paired; docs/spark-verify.md).")
 @click.option("--force", is_flag=True, help="Replace a --report or --html file that veil did not write.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
 def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | None, html_path: Path | None,
@@ -65,7 +65,7 @@ def verify(original: Path, copy: Path, profile_path: Path, report_path: Path | N
 
     gates = parse_gates(fail_on) if fail_on is not None else None
     if engine == "spark" and html_path is not None:
-        raise UsageError("--html needs the local engine's sections (utility, linkage, paired leaks)",
+        raise UsageError("--html needs the local engine's sections (linkage, inference, paired leaks)",
                          hint="write --report with --engine spark, or run without it for the HTML page")
     if str(report_path) == "-" and str(html_path) == "-":
         raise UsageError("--report and --html cannot both be '-' (standard output)",

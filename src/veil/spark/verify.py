@@ -253,9 +253,8 @@ def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[st
         fps, rows = row_fingerprints(ctx, batch, list(cols))  # type: ignore[misc]  # the columns exist
         return _as_int64(n, fps, rows)
     arr = batch.column(cols[0])  # value, or words
-    empty = pa.nulls(n, pa.list_(pa.int64()) if kind in LIST_KINDS else pa.int64())
     if n == 0 or arr.null_count == n:
-        return empty
+        return empty(n, kind)
     if kind == "value":
         fps, rows = column_fingerprints(ctx, arr)
         blanks = blank_mask(arr)
@@ -267,18 +266,27 @@ def _column(ctx: VerifyContext, batch: pa.RecordBatch, kind: str, cols: tuple[st
     key = (cols[0], sought)
     if key not in memo:
         memo[key] = _words(ctx, arr, sought)
-    if memo[key] is None:
-        return empty
+    return empty(n, kind) if memo[key] is None else spans(n, memo[key], kind)
+
+
+def empty(n: int, kind: str) -> pa.Array:
+    """A fingerprint column of ``kind`` with no value (every cell null)."""
+    return pa.nulls(n, pa.list_(pa.int64()) if kind in LIST_KINDS else pa.int64())
+
+
+def spans(n: int, words: tuple, kind: str, known: np.ndarray | None = None) -> pa.Array:
+    """The fingerprint column ``kind`` of a column's cut (:func:`_words`): its wholes, word lists,
+    sequences or word counts; ``known`` (a flag per word position): only spans of known words."""
     if kind == "sequences":
-        return _sequences(memo[key])
+        return _sequences(words, known)
     if kind in ("source_words", "cell_words"):
-        return _word_lists(memo[key], kind)
+        return _word_lists(words, kind, known)
     if kind == "nwords":
-        return nwords(n, memo[key])
-    return _wholes(n, memo[key], kind)
+        return _nwords(n, words)
+    return _wholes(n, words, kind, known)
 
 
-def nwords(n: int, words: tuple) -> pa.Array:
+def _nwords(n: int, words: tuple) -> pa.Array:
     """Each non-blank cell's number of words (the prose test and the vocabulary limit)."""
     tok, occ, indices = words
     at = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)

@@ -52,14 +52,16 @@ class Leaks:
         # each with the source it is (-1: none) and its fingerprint columns: the whole cell of several
         # words or of one, its words (non-blank cells, prose); inside text: sequences, distinct words
         self.scanned: list[dict[str, Any]] = []
+        self._own_frames: dict[int, Any] = {}  # the free-text columns' own passes (released at the end)
         for name, schema in v.schemas[COPY].items():
             info = v.ctx.tables.get(name)
             for f in schema:
-                if pa.types.is_nested(f.type) or pa.types.is_null(f.type) or passes_text(info, f.name) is None:
+                role = passes_text(info, f.name)
+                if pa.types.is_nested(f.type) or pa.types.is_null(f.type) or role is None:
                     continue
                 kinds = ("scanned", "scanned_one", "nwords") + (("sequences", "cell_words") if is_text(f.type) else ())
                 sc = {"table": name, "column": f.name, "own": own.get((name, f.name), -1) if info is not None else -1}
-                if passes_text(info, f.name) == "free_text" and sc["own"] >= 0 \
+                if role == "free_text" and sc["own"] >= 0 \
                         and "original" in self.sources[sc["own"]]:
                     # its spans are cut in a pass of their own, with the column's original words (:func:`known_spans`)
                     sc.update({kind: f"{kind}_{len(self.scanned)}" for kind in kinds},
@@ -211,7 +213,6 @@ class Leaks:
     def finish(self) -> dict[str, Any]:
         tables: dict[str, Any] = {t: {"summary": {}, "columns": {}} for t in self.v.ctx.tables}
         self._count()
-        self._own_frames: dict[int, Any] = {}
         try:
             self._elsewhere()
         finally:
@@ -241,7 +242,7 @@ def known_spans(key: bytes, in_schema: Any, column: str, kinds: list[str], names
     of a scanned column (veil.spark.verify._column), its spans restricted as LeakCheck._scan and
     _inside restrict them (LeakCheck._known_words): a whole cell, a word, a word sequence only
     when each of its words is in ``vocabulary`` (the column's original words)."""
-    from .verify import _require_hash_seed, _sequences, _wholes, _word_lists, _words, nwords
+    from .verify import _require_hash_seed, _words, empty, spans
 
     field = in_schema.field(column)
 
@@ -252,19 +253,11 @@ def known_spans(key: bytes, in_schema: Any, column: str, kinds: list[str], names
             arr = conform(batch, pa.schema([field])).column(0)
             n = len(arr)
             words = None if n == 0 or arr.null_count == n else _words(ctx, arr, False)
-            known = None if words is None else member(vocabulary, words[0].token_fp)[words[0].token]
-            cols = []
-            for kind in kinds:
-                if words is None:
-                    cols.append(pa.nulls(n, pa.list_(pa.int64()) if kind in LIST_KINDS else pa.int64()))
-                elif kind == "nwords":
-                    cols.append(nwords(n, words))
-                elif kind == "sequences":
-                    cols.append(_sequences(words, known))
-                elif kind == "cell_words":
-                    cols.append(_word_lists(words, kind, known))
-                else:
-                    cols.append(_wholes(n, words, kind, known))
+            if words is None:
+                cols = [empty(n, kind) for kind in kinds]
+            else:
+                known = member(vocabulary, words[0].token_fp)[words[0].token]
+                cols = [spans(n, words, kind, known) for kind in kinds]
             yield pa.RecordBatch.from_arrays(cols, names=names)
 
     return run

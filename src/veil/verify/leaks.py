@@ -70,6 +70,7 @@ from .leak_index import (
     Counted,
     Index,
     Matches,
+    Tokens,
     canonical_binary,
     chance_bound,
     distinct_values,
@@ -220,7 +221,7 @@ class LeakCheck:
         for src in self.by_id:
             src.whole = src.words = src.members = None  # type: ignore[assignment]  # freed
             if src.vocabulary is not None:
-                src.vocabulary = src.vocabulary.frozen()[0]  # type: ignore[assignment]  # sorted fingerprints
+                src.vocabulary.frozen()  # compacted once: phase 2 only looks up
         self.whole = Index(whole_fps, whole_src)
         self.one = Index(one_fps, one_src)
         self.many = Index(many_fps, many_src)
@@ -383,13 +384,13 @@ class LeakCheck:
         cells is in the column's original text (None otherwise: every match counts). A value can
         survive in such a column only with every word it has there: a span holding a word the
         original never held was written by the scrub (a fake name that happens to be a customer's
-        too), so it is not a leak (docs/verify.md, leaks)."""
-        if role != "free_text" or own < 0 or not hasattr(tok, "token_fp"):
+        too), so it is not a leak (docs/verify/leaks.md)."""
+        if role != "free_text" or own < 0 or not isinstance(tok, Tokens):
             return None
         vocabulary = self.by_id[own].vocabulary
         if vocabulary is None:
             return np.zeros(len(tok.fp), bool)
-        return member(vocabulary, tok.token_fp)[tok.token]
+        return member(vocabulary.fps, tok.token_fp)[tok.token]
 
     def _inside(self, tok, known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value, source, the word or 0 for a sequence) of the specific words and word sequences
@@ -464,12 +465,12 @@ class LeakCheck:
     def _column(self, src: _Source) -> dict[str, Any]:
         paired = src.compared > 0  # else nothing was compared at its row: not measured
         kept = src.kept_same_row if paired else None
+        kept_values = len(src.kept_values.frozen()[0])
         expected = src.expected_same_row
         if src.treatment == "strict":
             leaks = src.kept_same_row + src.same_column
             overlap = 0
         elif src.treatment == "overlap":
-            kept_values = len(src.kept_values.frozen()[0])
             own = src.kept_same_row if kept_values > chance_bound(expected, self.rules["chance_alpha"]) else 0
             leaks, overlap = own, src.same_column + src.kept_same_row - own
         else:  # coarsening: a kept value is a leak when specific; free_text, removed: own cells expected
@@ -482,7 +483,7 @@ class LeakCheck:
             "distinct": int(len(src.exact.fps)),
             "compared": src.compared,
             "kept_same_row": kept,
-            "kept_values": len(src.kept_values.frozen()[0]) if paired and src.treatment == "overlap" else None,
+            "kept_values": kept_values if paired and src.treatment == "overlap" else None,
             "expected_same_row": round(expected, 6) if paired and src.same_column_measured else None,
             "same_column": src.same_column if src.same_column_measured else None,
             "elsewhere": src.elsewhere,
